@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: starts PostgreSQL and a Kafka broker first, stops the broker after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export PYTHON=$PY
+status=0
+if bash deploy/postgres.sh start; then export INJURYLEDGER_TEST_POSTGRES=1; else
+  echo "!!! PostgreSQL could not be started: postgres tests will skip (CI fails them)"; fi
+if bash deploy/kafka/kafka.sh start; then export INJURYLEDGER_TEST_KAFKA=127.0.0.1:${KAFKA_PORT:-19092}
+  trap 'bash deploy/kafka/kafka.sh stop || true' EXIT
+else
+  echo "!!! Kafka could not be started: kafka tests will skip (CI fails them)"; fi
+$PY -m pytest -q "$@" || status=$?
+# pytest's 5 means no test ran: that is a failure, never a pass.
+if [ "$status" -eq 5 ]; then echo "no tests ran"; exit 1; fi
+exit $status

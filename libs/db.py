@@ -1,0 +1,83 @@
+"""Database engines and migrations: one code path for SQLite (embedded) and PostgreSQL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hook issue BEGIN itself
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        # Take the write lock up front: a deferred transaction that reads, then writes, can fail
+        # with SQLITE_BUSY after another writer commits, instead of waiting its turn.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def migrate(engine: Engine, service: str) -> None:
+    """Bring a service's database to the newest schema with its own Alembic migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
+    cfg.attributes["service"] = service
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def run_migrations_online(context, target_metadata, service: str) -> None:  # noqa: ANN001
+    """The body of every service's migrations/env.py: run on the connection we were handed."""
+    connection = context.config.attributes.get("connection")
+    if connection is None:  # the `alembic` CLI: take the URL from the environment
+        from libs.settings import Settings
+
+        engine = make_engine(Settings().database_url(service))
+        with engine.begin() as conn:
+            _configure_and_run(context, conn, target_metadata, service)
+        return
+    _configure_and_run(context, connection, target_metadata, service)
+
+
+def _configure_and_run(context, connection, target_metadata, service: str) -> None:  # noqa: ANN001
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table=f"alembic_version_{service}",
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,54 @@
+"""Aggregates decide by triggering events and change state only by applying them.
+
+A subclass names its type and defines `apply_<EventType>(payload)` for each event it knows;
+replaying the same events through `rehydrate` rebuilds exactly the same state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import ClassVar, Iterable
+
+from pydantic import BaseModel
+
+from .envelope import Envelope
+from .registry import REGISTRY
+
+
+@dataclass(frozen=True)
+class Pending:
+    type: str
+    payload: BaseModel
+    occurred_on: date
+
+
+class Aggregate:
+    aggregate_type: ClassVar[str]
+
+    def __init__(self, aggregate_id: str) -> None:
+        self.id = aggregate_id
+        self.version = 0
+        self.pending: list[Pending] = []
+
+    def trigger(self, payload: BaseModel, occurred_on: date) -> None:
+        """Decide: record a new event and apply it at once."""
+        type_name = REGISTRY.name_of(type(payload))
+        self.pending.append(Pending(type_name, payload, occurred_on))
+        self._apply(type_name, payload)
+        self.version += 1
+
+    def _apply(self, type_name: str, payload: BaseModel) -> None:
+        getattr(self, f"apply_{type_name}")(payload)
+
+    @property
+    def persisted_version(self) -> int:
+        return self.version - len(self.pending)
+
+    @classmethod
+    def rehydrate(cls, aggregate_id: str, history: Iterable[Envelope]):  # noqa: ANN206
+        aggregate = cls(aggregate_id)
+        for envelope in history:
+            assert envelope.sequence == aggregate.version + 1, "history has a gap"
+            aggregate._apply(envelope.type, REGISTRY.payload(envelope))
+            aggregate.version = envelope.sequence
+        return aggregate

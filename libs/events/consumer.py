@@ -1,0 +1,230 @@
+"""Consumers: projections fed from the log, idempotent by event id, with a dead-letter topic.
+
+For each batch: the handler's effects and the processed event ids commit in one database
+transaction; the log offsets are committed after it. A crash between the two redelivers the
+batch, and the processed ids make the second delivery a no-op.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Callable, Protocol, Sequence
+
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .envelope import Envelope, utc_now
+from .log import EventLog, LogConsumer, Record
+from .registry import REGISTRY
+from .tables import dead_letters, processed_events
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 5_000
+MAX_ATTEMPTS = 3
+
+
+class Projector(Protocol):
+    """What a service declares to consume: a name (its consumer group) and the topics' services."""
+
+    name: str
+    sources: Sequence[str]  # service names whose topics it reads
+
+    def handle(self, session: Session, envelope: Envelope) -> None: ...
+
+    def reset(self, session: Session) -> None:
+        """Empty the projection's tables, for a replay from the start of the log."""
+
+    def state_hash(self, session: Session) -> str: ...
+
+
+class Projection:
+    """Base for projectors: dispatch by event type to `on_<Type>(session, envelope)` methods."""
+
+    name: str = ""
+    sources: Sequence[str] = ()
+
+    def handle(self, session: Session, envelope: Envelope) -> None:
+        handler = getattr(self, f"on_{envelope.type}", None)
+        if handler is not None:
+            if REGISTRY.knows(envelope.type):
+                envelope = REGISTRY.upcast(envelope)
+            handler(session, envelope)
+
+    def reset(self, session: Session) -> None:
+        raise NotImplementedError
+
+    def state_hash(self, session: Session) -> str:
+        raise NotImplementedError
+
+
+class Poison(Exception):
+    pass
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        projector: Projector,
+        session_factory: sessionmaker[Session],
+        log_: EventLog,
+        group: str,
+        topics: Sequence[str],
+        dead_letter_topic: str,
+        max_batch: int = 1_000,
+        max_attempts: int = MAX_ATTEMPTS,
+        before_offset_commit: Callable[[], None] | None = None,  # fault-injection point for tests
+    ) -> None:
+        assert 0 < max_batch <= MAX_BATCH and 0 < max_attempts <= 10
+        self.projector, self.session_factory, self.log = projector, session_factory, log_
+        self.group, self.topics, self.dead_letter_topic = group, tuple(topics), dead_letter_topic
+        self.max_batch, self.max_attempts = max_batch, max_attempts
+        self.before_offset_commit = before_offset_commit
+        self._consumer: LogConsumer | None = None
+        self.applied = 0
+        self.skipped = 0
+        self.dead = 0
+
+    @property
+    def consumer(self) -> LogConsumer:
+        if self._consumer is None:
+            self._consumer = self.log.consumer(self.group, self.topics)
+        return self._consumer
+
+    def run_once(self, timeout_ms: int = 100) -> int:
+        """Poll one batch and project it; returns how many records were read."""
+        records = self.consumer.poll(self.max_batch, timeout_ms)
+        if not records:
+            return 0
+        try:
+            self._apply_batch(records)
+        except Exception:  # one bad record must not block the rest: go one by one
+            log.warning("batch of %d failed in %s; retrying one by one", len(records), self.group)
+            for record in records:
+                self._apply_one_with_retries(record)
+        if self.before_offset_commit:
+            self.before_offset_commit()
+        self.consumer.commit(records)
+        return len(records)
+
+    def run_until_idle(self, idle_ms: int = 0, max_batches: int = 1_000_000) -> int:
+        """Drain the log: stop after a poll that returns nothing (waiting up to idle_ms)."""
+        total = 0
+        for _ in range(max_batches):
+            n = self.run_once(timeout_ms=idle_ms)
+            if n == 0:
+                break
+            total += n
+        return total
+
+    def run_forever(self, stopping: Callable[[], bool], poll_ms: int = 200) -> None:
+        while not stopping():
+            try:
+                self.run_once(timeout_ms=poll_ms)
+            except Exception:  # the database or broker is away: wait and go on
+                log.exception("consumer %s failed; retrying", self.group)
+                self.close()
+                time.sleep(1.0)
+
+    def replay(self) -> None:
+        """Empty the projection and read the whole log again from the start."""
+        self.close()
+        self.log.reset_group(self.group, self.topics)
+        with self.session_factory() as session, session.begin():
+            self.projector.reset(session)
+            session.execute(delete(processed_events).where(processed_events.c.consumer == self.group))
+            session.execute(delete(dead_letters).where(dead_letters.c.consumer == self.group))
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+    # -- internals
+
+    def _apply_batch(self, records: Sequence[Record]) -> None:
+        envelopes = [_decode(r) for r in records]
+        with self.session_factory() as session, session.begin():
+            ids = [str(e.event_id) for e in envelopes]
+            seen = set(
+                session.execute(
+                    select(processed_events.c.event_id).where(
+                        processed_events.c.consumer == self.group,
+                        processed_events.c.event_id.in_(ids),
+                    )
+                ).scalars()
+            )
+            fresh = []
+            for envelope, event_id in zip(envelopes, ids):
+                if event_id in seen:
+                    self.skipped += 1
+                    continue
+                seen.add(event_id)
+                self.projector.handle(session, envelope)
+                fresh.append({"consumer": self.group, "event_id": event_id, "outcome": "applied"})
+            if fresh:
+                session.execute(insert(processed_events), fresh)
+        self.applied += len(fresh)
+
+    def _apply_one_with_retries(self, record: Record) -> None:
+        error = ""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self._apply_batch([record])
+                return
+            except Poison as exc:
+                error = str(exc)
+                break
+            except Exception:
+                error = traceback.format_exc(limit=5)
+                time.sleep(0.01 * attempt)
+        self._dead_letter(record, error)
+
+    def _dead_letter(self, record: Record, error: str) -> None:
+        event_id = _event_id_of(record)
+        self.log.publish(
+            [
+                Record(
+                    topic=self.dead_letter_topic,
+                    key=record.key,
+                    value=record.value,
+                    headers=record.headers
+                    + (("error", error[:4000].encode()), ("consumer", self.group.encode()),
+                       ("source", f"{record.topic}/{record.partition}/{record.offset}".encode())),
+                )
+            ]
+        )
+        with self.session_factory() as session, session.begin():
+            session.execute(
+                insert(dead_letters).values(
+                    consumer=self.group, topic=record.topic, partition=record.partition,
+                    offset=record.offset, event_id=event_id, error=error[:4000], recorded_at=utc_now(),
+                )
+            )
+            if event_id:
+                session.execute(
+                    delete(processed_events).where(
+                        processed_events.c.consumer == self.group, processed_events.c.event_id == event_id
+                    )
+                )
+                session.execute(
+                    insert(processed_events).values(consumer=self.group, event_id=event_id, outcome="dead")
+                )
+        self.dead += 1
+        log.error("event %s dead-lettered by %s: %s", event_id, self.group, error.splitlines()[-1:] )
+
+
+def _decode(record: Record) -> Envelope:
+    try:
+        return Envelope.from_json(record.value)
+    except (ValidationError, ValueError) as exc:
+        raise Poison(f"undecodable envelope: {exc}") from exc
+
+
+def _event_id_of(record: Record) -> str | None:
+    try:
+        return str(Envelope.from_json(record.value).event_id)
+    except (ValidationError, ValueError):
+        return None

@@ -1,0 +1,57 @@
+"""The event log the services publish to and consume from: Apache Kafka, or its embedded twin.
+
+Both implementations give the same guarantees the rest of the code relies on:
+- `publish` returns only when every record is durable (Kafka: acks=all and a flush);
+- records with the same key stay in order (Kafka: key = aggregate id → one partition);
+- a consumer group reads each partition in order and resumes after its last committed offset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int = 0
+    offset: int = -1  # set on records read back from the log
+
+
+class LogConsumer(Protocol):
+    def poll(self, max_records: int, timeout_ms: int) -> list[Record]: ...
+
+    def commit(self, records: Sequence[Record]) -> None:
+        """Commit, per partition, the offset after the last of `records`."""
+
+    def seek_to_beginning(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class EventLog(Protocol):
+    def publish(self, records: Sequence[Record]) -> None: ...
+
+    def consumer(self, group: str, topics: Sequence[str]) -> LogConsumer: ...
+
+    def reset_group(self, group: str, topics: Sequence[str]) -> None:
+        """Forget a group's committed offsets so it reads the topics again from the start."""
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Topics:
+    """Topic names: one per service, plus a dead-letter topic per consumer group."""
+
+    prefix: str = "injuryledger."
+    names: dict[str, str] = field(default_factory=dict)
+
+    def of(self, service: str) -> str:
+        return f"{self.prefix}{service}"
+
+    def dead_letter(self, group: str) -> str:
+        return f"{self.prefix}dlq.{group}"

@@ -1,0 +1,84 @@
+"""Frozen DDL for the core tables, called from each service's first Alembic migration.
+
+Never edit a function here once released: add `upgrade_core_v2` and a new migration instead.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+_position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade_core_v1(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    op.create_table(
+        "events",
+        sa.Column("position", _position, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("aggregate_type", sa.String(64), nullable=False),
+        sa.Column("aggregate_id", sa.String(64), nullable=False),
+        sa.Column("sequence", sa.Integer, nullable=False),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("schema_version", sa.Integer, nullable=False),
+        sa.Column("occurred_on", sa.Date, nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("causation_id", sa.String(36)),
+        sa.Column("correlation_id", sa.String(64)),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.UniqueConstraint("aggregate_id", "sequence", name="uq_events_aggregate_sequence"),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("position", _position, primary_key=True, autoincrement=False),
+        sa.Column("topic", sa.String(128), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "position"])
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.String(128), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("outcome", sa.String(16), nullable=False),
+    )
+    op.create_table(
+        "dead_letters",
+        sa.Column("id", _position, primary_key=True, autoincrement=True),
+        sa.Column("consumer", sa.String(128), nullable=False),
+        sa.Column("topic", sa.String(128), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("event_id", sa.String(36)),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("client_id", sa.String(64), primary_key=True),
+        sa.Column("key", sa.String(128), primary_key=True),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer),
+        sa.Column("content_type", sa.String(128)),
+        sa.Column("response_body", sa.Text),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "clients",
+        sa.Column("client_id", sa.String(64), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("hospital_id", sa.String(64)),
+        sa.Column("bank_code", sa.String(12)),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "access_log",
+        sa.Column("id", _position, primary_key=True, autoincrement=True),
+        sa.Column("client_id", sa.String(64), nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("path", sa.String(300), nullable=False),
+        sa.Column("subject_id", sa.String(64)),
+        sa.Column("correlation_id", sa.String(64)),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    )

@@ -1,0 +1,171 @@
+"""The embedded twin of Kafka: an append-only log in one SQLite file, one partition per topic.
+
+It keeps the same contract as the Kafka log (durable on return, ordered, resumable groups), so
+the embedded default survives a restart and needs no broker.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+)
+
+from .log import Record
+
+_metadata = MetaData()
+log_records = Table(
+    "log_records",
+    _metadata,
+    Column("topic", String(128), primary_key=True),
+    Column("offset", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", LargeBinary, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", LargeBinary, nullable=False),
+)
+log_offsets = Table(
+    "log_offsets",
+    _metadata,
+    Column("grp", String(128), primary_key=True),
+    Column("topic", String(128), primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+)
+
+
+def _pack_headers(headers: tuple[tuple[str, bytes], ...]) -> bytes:
+    return b"\x00".join(k.encode() + b"=" + v for k, v in headers)
+
+
+def _unpack_headers(raw: bytes) -> tuple[tuple[str, bytes], ...]:
+    if not raw:
+        return ()
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\x00"))
+    return tuple((k.decode(), v) for k, v in pairs)
+
+
+class SqliteLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()  # one writer assigns offsets
+        _metadata.create_all(engine)
+
+    def publish(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        with self._lock, self.engine.begin() as conn:
+            next_by_topic: dict[str, int] = {}
+            rows = []
+            for r in records:
+                if r.topic not in next_by_topic:
+                    last = conn.execute(
+                        select(func.max(log_records.c.offset)).where(log_records.c.topic == r.topic)
+                    ).scalar_one()
+                    next_by_topic[r.topic] = 0 if last is None else last + 1
+                offset = next_by_topic[r.topic]
+                next_by_topic[r.topic] = offset + 1
+                rows.append(
+                    {
+                        "topic": r.topic,
+                        "offset": offset,
+                        "key": r.key,
+                        "value": r.value,
+                        "headers": _pack_headers(r.headers),
+                    }
+                )
+            conn.execute(insert(log_records), rows)
+
+    def consumer(self, group: str, topics: Sequence[str]) -> "SqliteConsumer":
+        return SqliteConsumer(self, group, tuple(topics))
+
+    def reset_group(self, group: str, topics: Sequence[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(log_offsets).where(log_offsets.c.grp == group, log_offsets.c.topic.in_(topics))
+            )
+
+    def end_offsets(self, topics: Sequence[str]) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(log_records.c.topic, func.max(log_records.c.offset) + 1)
+                .where(log_records.c.topic.in_(topics))
+                .group_by(log_records.c.topic)
+            ).all()
+        return {t: n for t, n in rows}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class SqliteConsumer:
+    def __init__(self, log: SqliteLog, group: str, topics: tuple[str, ...]) -> None:
+        self.log, self.group, self.topics = log, group, topics
+        self._position: dict[str, int] = self._committed()
+
+    def _committed(self) -> dict[str, int]:
+        with self.log.engine.connect() as conn:
+            rows = conn.execute(
+                select(log_offsets.c.topic, log_offsets.c.next_offset).where(
+                    log_offsets.c.grp == self.group, log_offsets.c.topic.in_(self.topics)
+                )
+            ).all()
+        found = {t: o for t, o in rows}
+        return {t: found.get(t, 0) for t in self.topics}
+
+    def poll(self, max_records: int, timeout_ms: int = 0) -> list[Record]:
+        out: list[Record] = []
+        with self.log.engine.connect() as conn:
+            for topic in self.topics:
+                room = max_records - len(out)
+                if room <= 0:
+                    break
+                rows = conn.execute(
+                    select(log_records)
+                    .where(
+                        log_records.c.topic == topic,
+                        log_records.c.offset >= self._position[topic],
+                    )
+                    .order_by(log_records.c.offset)
+                    .limit(room)
+                ).all()
+                for row in rows:
+                    out.append(
+                        Record(row.topic, row.key, row.value, _unpack_headers(row.headers), 0, row.offset)
+                    )
+                if rows:
+                    self._position[topic] = rows[-1].offset + 1
+        return out
+
+    def commit(self, records: Sequence[Record]) -> None:
+        last: dict[str, int] = {}
+        for r in records:
+            last[r.topic] = max(last.get(r.topic, -1), r.offset)
+        if not last:
+            return
+        with self.log.engine.begin() as conn:
+            for topic, offset in last.items():
+                updated = conn.execute(
+                    log_offsets.update()
+                    .where(log_offsets.c.grp == self.group, log_offsets.c.topic == topic)
+                    .values(next_offset=offset + 1)
+                ).rowcount
+                if not updated:
+                    conn.execute(
+                        insert(log_offsets).values(grp=self.group, topic=topic, next_offset=offset + 1)
+                    )
+
+    def seek_to_beginning(self) -> None:
+        self._position = {t: 0 for t in self.topics}
+
+    def close(self) -> None:
+        pass

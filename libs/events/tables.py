@@ -1,0 +1,112 @@
+"""Tables every service database has: its event store, outbox, consumer bookkeeping, clients.
+
+These are the query-side definitions; the frozen DDL that creates them lives in
+`migration.py` and a test checks the two agree.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Position = BigInteger().with_variant(Integer(), "sqlite")
+
+core_metadata = MetaData()
+
+events = Table(
+    "events",
+    core_metadata,
+    Column("position", Position, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("aggregate_type", String(64), nullable=False),
+    Column("aggregate_id", String(64), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("causation_id", String(36)),
+    Column("correlation_id", String(64)),
+    Column("actor", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    # Optimistic concurrency lives here, in the database, not in a Python lock.
+    UniqueConstraint("aggregate_id", "sequence", name="uq_events_aggregate_sequence"),
+)
+
+outbox = Table(
+    "outbox",
+    core_metadata,
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("topic", String(128), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_outbox_unsent", "sent_at", "position"),
+)
+
+processed_events = Table(
+    "processed_events",
+    core_metadata,
+    Column("consumer", String(128), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("outcome", String(16), nullable=False),  # applied | dead
+)
+
+dead_letters = Table(
+    "dead_letters",
+    core_metadata,
+    Column("id", Position, primary_key=True, autoincrement=True),
+    Column("consumer", String(128), nullable=False),
+    Column("topic", String(128), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("event_id", String(36)),
+    Column("error", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    core_metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),  # null while the first request is still running
+    Column("content_type", String(128)),
+    Column("response_body", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+clients = Table(
+    "clients",
+    core_metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("hospital_id", String(64)),
+    Column("bank_code", String(12)),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+access_log = Table(
+    "access_log",
+    core_metadata,
+    Column("id", Position, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", String(300), nullable=False),
+    Column("subject_id", String(64)),
+    Column("correlation_id", String(64)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,62 @@
+"""The unit of work: one database transaction per command, events and read models together."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from .aggregate import Aggregate
+from .envelope import Envelope
+from .registry import REGISTRY
+from .store import Context, EventStore, NewEvent
+
+
+class UnitOfWork:
+    """`with uow:` opens a transaction; `save(aggregate)` appends its pending events and their
+    outbox rows; leaving the block commits (or rolls back on error), then runs `on_commit`."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        topic: str,
+        context: Context,
+        on_commit: Callable[[Sequence[Envelope]], None] | None = None,
+    ) -> None:
+        self.session_factory, self.topic, self.context = session_factory, topic, context
+        self.on_commit = on_commit
+        self.recorded: list[Envelope] = []
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self.session_factory()
+        self.session.begin()
+        self.store = EventStore(self.session, self.topic)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        try:
+            if exc_type is None:
+                self.session.commit()
+            else:
+                self.session.rollback()
+        finally:
+            self.session.close()
+        if exc_type is None and self.recorded and self.on_commit:
+            self.on_commit(self.recorded)
+
+    def load(self, cls: type[Aggregate], aggregate_id: str) -> Aggregate | None:
+        history = self.store.read_aggregate(aggregate_id)
+        return cls.rehydrate(aggregate_id, history) if history else None
+
+    def save(self, aggregate: Aggregate) -> list[Envelope]:
+        if not aggregate.pending:
+            return []
+        new = [
+            NewEvent(p.type, REGISTRY.latest_version(p.type), p.payload.model_dump(mode="json"), p.occurred_on)
+            for p in aggregate.pending
+        ]
+        envelopes = self.store.append(
+            aggregate.aggregate_type, aggregate.id, aggregate.persisted_version, new, self.context
+        )
+        aggregate.pending.clear()
+        self.recorded.extend(envelopes)
+        return envelopes

@@ -1,0 +1,59 @@
+"""Money: Decimal yuan at the edges, integer fen inside the databases.
+
+SQLite has no exact decimal column, so every stored amount is an integer count of fen
+(`amount_fen`); the API and the events carry yuan as decimal strings with exactly two places.
+Rounding is half-up to the fen, once, where an amount becomes payable (API.md).
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+FEN = Decimal("0.01")
+# A ceiling on any single amount: 10^13 yuan is far beyond any fund, and keeps fen in BIGINT.
+MAX_AMOUNT_YUAN = Decimal("9999999999999.99")
+
+
+class NotMoney(ValueError):
+    """A value that is not an amount of yuan with at most two places."""
+
+
+def parse_yuan(value: object, *, allow_negative: bool = False) -> Decimal:
+    """Parse a decimal string (or Decimal/int) of yuan with at most two places, exactly."""
+    if isinstance(value, bool) or not isinstance(value, (str, Decimal, int)):
+        raise NotMoney("must be a decimal string such as \"8123.45\"")
+    try:
+        amount = Decimal(value) if not isinstance(value, Decimal) else value
+    except InvalidOperation as exc:
+        raise NotMoney("must be a decimal string such as \"8123.45\"") from exc
+    if not amount.is_finite():
+        raise NotMoney("must be a finite amount")
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise NotMoney("must have at most two decimal places")
+    if amount < 0 and not allow_negative:
+        raise NotMoney("must not be negative")
+    if abs(amount) > MAX_AMOUNT_YUAN:
+        raise NotMoney("is beyond the largest amount the ledger accepts")
+    return amount.quantize(FEN)
+
+
+def round_fen(amount: Decimal) -> Decimal:
+    """Round half-up to the fen: the one rounding an amount gets when it becomes payable."""
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def to_fen(amount: Decimal) -> int:
+    """Yuan (already at fen precision) to an integer count of fen."""
+    quantized = amount.quantize(FEN)
+    assert quantized == amount, f"{amount} is not at fen precision; round it first"
+    return int(quantized * 100)
+
+
+def from_fen(amount_fen: int) -> Decimal:
+    return (Decimal(amount_fen) / 100).quantize(FEN)
+
+
+def yuan_str(amount: Decimal | int) -> str:
+    """The wire form: a string with exactly two places. An int is taken as fen."""
+    if isinstance(amount, int):
+        amount = from_fen(amount)
+    return str(amount.quantize(FEN))

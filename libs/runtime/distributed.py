@@ -1,0 +1,94 @@
+"""The distributed runtime: one service per process, its own PostgreSQL, events over Kafka.
+
+Scale out by starting more processes of a service: the relay publishes under an advisory lock
+(one at a time, in order), and each projection is a Kafka consumer group whose partitions the
+processes share.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from typing import Sequence
+
+from fastapi import FastAPI
+
+from libs.events.envelope import Envelope
+from libs.events.kafka_log import KafkaLog
+from libs.events.log import Topics
+from libs.settings import SERVICE_NAMES, Settings
+from libs.web.auth import Authenticator
+
+from .app import create_app
+from .wiring import Wired, load_specs, wire
+
+log = logging.getLogger(__name__)
+RELAY_IDLE_S = 0.2
+
+
+class ServiceProcess:
+    def __init__(self, settings: Settings, name: str) -> None:
+        assert name in SERVICE_NAMES, name
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.log = KafkaLog(settings.kafka_bootstrap, client_id=f"injuryledger-{name}")
+        self.log.ensure_topics([self.topics.of(s) for s in SERVICE_NAMES], settings.topic_partitions)
+        (spec,) = load_specs((name,))
+        self.wired: Wired = wire(spec, settings, self.log, self.topics, settings.projection_wait_ms)
+        self.wired.ctx.notify = self._on_commit
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _on_commit(self, _events: Sequence[Envelope]) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._threads.append(threading.Thread(target=self._relay_loop, name="relay", daemon=True))
+        for runner in self.wired.runners:
+            self._threads.append(
+                threading.Thread(target=runner.run_forever, args=(self._stop.is_set,), name=runner.group, daemon=True)
+            )
+        for t in self._threads:
+            t.start()
+
+    def _relay_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.wired.relay.run_once() == 0:
+                    self._wake.wait(RELAY_IDLE_S)
+                    self._wake.clear()
+            except Exception:  # broker or database away: the outbox keeps the events
+                log.warning("relay could not publish; retrying", exc_info=True)
+                self._stop.wait(1.0)
+
+    def app(self) -> FastAPI:
+        token = self.settings.agency_token.get_secret_value() if self.settings.agency_token else None
+        ctx = self.wired.ctx
+        app = create_app(
+            [(self.wired.spec, ctx)],
+            Authenticator(ctx.session_factory, token),
+            ctx.session_factory,
+            self.settings.max_body_bytes,
+            title=f"injuryledger {ctx.name}",
+            lifespan=self._lifespan,
+        )
+        return app
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: FastAPI):  # noqa: ANN202
+        self.start()
+        try:
+            yield
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        for r in self.wired.runners:
+            r.close()
+        self.log.close()
+        self.wired.ctx.engine.dispose()

@@ -1,0 +1,1 @@
+"""The claims domain: pure rules, no I/O."""

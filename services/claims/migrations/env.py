@@ -1,0 +1,7 @@
+from alembic import context
+
+from libs.db import run_migrations_online
+from libs.events.tables import core_metadata
+from services.claims.tables import metadata
+
+run_migrations_online(context, [core_metadata, metadata], "claims")

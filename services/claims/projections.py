@@ -1,0 +1,10 @@
+"""What the claims service projects from the log (its own and other services' events)."""
+from __future__ import annotations
+
+from libs.events.consumer import Projector
+from libs.runtime.clients import ClientsProjection
+from libs.runtime.service import ServiceContext
+
+
+def build_projectors(ctx: ServiceContext) -> list[Projector]:
+    return [ClientsProjection()]

@@ -1,0 +1,1 @@
+"""The enrollment domain: pure rules, no I/O."""

@@ -1,0 +1,15 @@
+"""How the runtimes wire the enrollment service."""
+from __future__ import annotations
+
+from libs.runtime.service import ServiceSpec
+
+from . import api, projections
+from .domain import events  # noqa: F401  (registers the event types)
+
+SPEC = ServiceSpec(
+    name="enrollment",
+    build_router=api.build_router,
+    build_projectors=projections.build_projectors,
+    routes=('^/v1/policies(/|$)', '^/v1/employers(/|$)'),
+    priority_routes=(),
+)

@@ -1,0 +1,1 @@
+"""The levy domain: pure rules, no I/O."""

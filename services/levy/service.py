@@ -1,0 +1,15 @@
+"""How the runtimes wire the levy service."""
+from __future__ import annotations
+
+from libs.runtime.service import ServiceSpec
+
+from . import api, projections
+from .domain import events  # noqa: F401  (registers the event types)
+
+SPEC = ServiceSpec(
+    name="levy",
+    build_router=api.build_router,
+    build_projectors=projections.build_projectors,
+    routes=('^/v1/wage-reports(/|$)', '^/v1/contribution-payments(/|$)', '^/v1/rate-reviews(/|$)', '^/v1/funds/'),
+    priority_routes=('^/v1/employers/[^/]+/account$',),
+)

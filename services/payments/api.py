@@ -1,0 +1,14 @@
+"""The payments service's REST routes (contract: shared/domain/API.md)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from libs.runtime.service import ServiceContext
+
+from . import clients_api
+
+
+def build_router(ctx: ServiceContext) -> APIRouter:
+    router = APIRouter(tags=["payments"])
+    router.include_router(clients_api.build_router(ctx))
+    return router
