@@ -56,7 +56,7 @@ def migrate(engine: Engine, service: str) -> None:
     cfg.attributes["service"] = service
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")  # one branch per part of a service
 
 
 def run_migrations_online(context, target_metadata, service: str) -> None:  # noqa: ANN001
