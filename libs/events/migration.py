@@ -82,3 +82,12 @@ def upgrade_core_v1(op) -> None:  # noqa: ANN001 - alembic's op proxy
         sa.Column("correlation_id", sa.String(64)),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "policy_versions",
+        sa.Column("region", sa.String(6), primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("effective_from", sa.Date, nullable=False),
+        sa.Column("document", sa.Text, nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+    )
+    op.create_index("ix_policy_versions_in_force", "policy_versions", ["region", "effective_from", "version"])

@@ -110,3 +110,15 @@ access_log = Table(
     Column("correlation_id", String(64)),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
+
+# Every service keeps the policy versions it needs (projected from PolicyPublished events).
+policy_versions = Table(
+    "policy_versions",
+    core_metadata,
+    Column("region", String(6), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("effective_from", Date, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Index("ix_policy_versions_in_force", "region", "effective_from", "version"),
+)

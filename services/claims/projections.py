@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from libs.events.consumer import Projector
+from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:
-    return [ClientsProjection()]
+    return [ClientsProjection(), PoliciesProjection()]

@@ -1,0 +1,65 @@
+"""Every service keeps the policy versions in its own database, projected from the enrollment
+service's PolicyPublished events, and resolves the one in force from there."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from libs.events.consumer import Projection
+from libs.events.envelope import Envelope
+from libs.events.tables import policy_versions
+
+NATIONAL = "000000"
+
+
+class PoliciesProjection(Projection):
+    name = "policies"
+    sources = ("enrollment",)
+
+    def on_PolicyPublished(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        exists = session.execute(
+            select(policy_versions.c.version).where(
+                policy_versions.c.region == p["region"], policy_versions.c.version == p["version"])
+        ).first()
+        if exists:
+            return
+        session.execute(insert(policy_versions).values(
+            region=p["region"], version=p["version"], effective_from=date.fromisoformat(p["effective_from"]),
+            document=json.dumps(p["document"], sort_keys=True, ensure_ascii=False), event_id=str(e.event_id)))
+
+    def reset(self, session: Session) -> None:
+        session.execute(delete(policy_versions))
+
+    def state_hash(self, session: Session) -> str:
+        rows = session.execute(select(policy_versions).order_by(policy_versions.c.region, policy_versions.c.version))
+        return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+
+
+def policy_in_force(session: Session, region: str, on: date):  # noqa: ANN201 - PolicyVersion
+    """The version in force in `region` on `on` (the latest effective_from ≤ on, then the highest
+    version), falling back to the national default `000000`; None if there is none."""
+    from libs.policy.document import PolicyDocument
+    from libs.policy.resolve import PolicyVersion
+
+    for candidate in (region, NATIONAL) if region != NATIONAL else (NATIONAL,):
+        row = session.execute(
+            select(policy_versions)
+            .where(policy_versions.c.region == candidate, policy_versions.c.effective_from <= on)
+            .order_by(policy_versions.c.effective_from.desc(), policy_versions.c.version.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            return PolicyVersion(
+                region=row.region, effective_from=row.effective_from, version=row.version,
+                document=PolicyDocument.model_validate(json.loads(row.document)), event_id=row.event_id)
+    return None
+
+
+def policy_ref(version) -> dict:  # noqa: ANN001 - PolicyVersion
+    """The `policy_ref` events carry: which version a computation used."""
+    return {"region": version.region, "effective_from": version.effective_from.isoformat(), "version": version.version}
