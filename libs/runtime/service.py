@@ -34,6 +34,9 @@ class ServiceSpec:
     routes: tuple[str, ...] = ()
     # Routes that must be served by this service even though a broader pattern elsewhere matches.
     priority_routes: tuple[str, ...] = ()
+    # Run once when the service starts, after migrations (e.g. publish the national default
+    # policy if none exists). Must be idempotent: it runs on every start of every instance.
+    on_start: Callable[["ServiceContext"], None] | None = None
 
 
 @dataclass

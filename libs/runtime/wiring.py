@@ -38,6 +38,8 @@ def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, p
         topics=topics,
         projection_wait_ms=projection_wait_ms,
     )
+    if spec.on_start is not None:
+        spec.on_start(ctx)
     relay = OutboxRelay(ctx.session_factory, log, spec.name)
     runners = []
     for projector in spec.build_projectors(ctx):
