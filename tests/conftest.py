@@ -43,3 +43,41 @@ class Api(TestClient):
 def api(runtime: EmbeddedRuntime) -> Iterator[Api]:
     with Api(runtime.app(), headers={"Authorization": f"Bearer {AGENCY_TOKEN}"}) as client:
         yield client
+
+
+# ---- real servers (PostgreSQL, Kafka), started by deploy/test.sh or on demand -------------
+
+def _harness():  # noqa: ANN202
+    from tests.harness import servers
+
+    return servers
+
+
+@pytest.fixture(scope="session")
+def postgres():  # noqa: ANN201
+    servers = _harness()
+    try:
+        server = servers.PostgresServer()
+        server.start()
+    except Exception as exc:  # noqa: BLE001
+        servers.required_or_skip(f"PostgreSQL is not available here: {exc}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    servers = _harness()
+    try:
+        return servers.ensure_kafka()
+    except servers.ServerUnavailable as exc:
+        servers.kafka_required_or_skip(str(exc))
+        raise
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path: Path) -> str:  # noqa: ANN001
+    """The same test on an SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    server = request.getfixturevalue("postgres")
+    return server.fresh_database(f"il_test_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}")

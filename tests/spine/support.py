@@ -1,0 +1,76 @@
+"""A tiny aggregate and projection for testing the spine itself, free of any service's rules."""
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
+from sqlalchemy.orm import Session
+
+from libs.events.aggregate import Aggregate
+from libs.events.consumer import Projection
+from libs.events.envelope import Envelope
+from libs.events.registry import event_type, upcaster
+
+test_metadata = MetaData()
+tally = Table(
+    "spine_tally",
+    test_metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("aggregate_id", String(64), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("amount", String(32), nullable=False),
+)
+
+
+@event_type("SpineDeposited", version=2)
+class Deposited(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    amount: Decimal
+    memo: str
+
+
+@upcaster("SpineDeposited", from_version=1)
+def _v1_to_v2(payload: dict) -> dict:
+    return {**payload, "memo": "(none: written before v2)"}
+
+
+class Account(Aggregate):
+    aggregate_type = "spine_account"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.balance = Decimal("0.00")
+
+    def deposit(self, amount: Decimal, on: date = date(2026, 1, 5)) -> None:
+        assert amount > 0
+        self.trigger(Deposited(amount=amount, memo="test"), on)
+
+    def apply_SpineDeposited(self, e: Deposited) -> None:
+        self.balance += e.amount
+
+
+class TallyProjection(Projection):
+    name = "tally"
+    sources = ("enrollment",)
+
+    def __init__(self, poison_amount: str | None = None) -> None:
+        self.poison_amount = poison_amount
+
+    def on_SpineDeposited(self, session: Session, e: Envelope) -> None:
+        if e.payload["amount"] == self.poison_amount:
+            raise ValueError("this amount is poison")
+        session.execute(insert(tally).values(
+            event_id=str(e.event_id), aggregate_id=e.aggregate_id, sequence=e.sequence, amount=e.payload["amount"]))
+
+    def reset(self, session: Session) -> None:
+        session.execute(delete(tally))
+
+    def state_hash(self, session: Session) -> str:
+        rows = session.execute(select(tally).order_by(tally.c.aggregate_id, tally.c.sequence)).all()
+        return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+
+    def count(self, session: Session) -> int:
+        return len(session.execute(select(tally.c.event_id)).all())

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from libs.events.envelope import Envelope
+from libs.events.registry import REGISTRY, UnknownEventType
+
+from .support import Deposited
+
+
+def envelope(**over) -> Envelope:  # noqa: ANN003
+    base = dict(
+        event_id=uuid.uuid4(), type="SpineDeposited", schema_version=2, aggregate_type="spine_account",
+        aggregate_id="a-1", sequence=1, occurred_on=date(2026, 3, 31),
+        recorded_at=datetime(2026, 4, 1, 8, 0, tzinfo=timezone.utc), actor="tester",
+        payload=Deposited(amount=Decimal("8123.40"), memo="m").model_dump(mode="json"),
+    )
+    return Envelope(**{**base, **over})
+
+
+def test_decimal_amounts_survive_a_json_round_trip_exactly() -> None:
+    original = envelope()
+    again = Envelope.from_json(original.to_json())
+    assert again == original
+    assert again.payload["amount"] == "8123.40"  # the trailing zero is kept: a string, never a binary fraction
+    assert REGISTRY.payload(again).amount == Decimal("8123.40")
+
+
+def test_envelopes_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        envelope().sequence = 2  # type: ignore[misc]
+
+
+def test_sequence_starts_at_one() -> None:
+    with pytest.raises(ValidationError):
+        envelope(sequence=0)
+
+
+def test_an_old_version_is_upcast_on_read_and_never_rewritten() -> None:
+    old = envelope(schema_version=1, payload={"amount": "10.00"})
+    upcast = REGISTRY.upcast(old)
+    assert upcast.schema_version == 2 and upcast.payload["memo"].startswith("(none")
+    assert old.schema_version == 1 and "memo" not in old.payload
+    assert REGISTRY.payload(old).amount == Decimal("10.00")
+
+
+def test_an_unknown_type_is_refused_by_name() -> None:
+    with pytest.raises(UnknownEventType, match="NoSuchEvent"):
+        REGISTRY.payload(envelope(type="NoSuchEvent"))

@@ -1,0 +1,120 @@
+"""The event store on SQLite and PostgreSQL: one code path, the same guarantees."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from libs.db import make_engine, session_factory
+from libs.events.store import ConcurrencyConflict, Context, EventStore
+from libs.events.tables import core_metadata, events, outbox
+from libs.events.uow import UnitOfWork
+
+from .support import Account, test_metadata
+
+
+@pytest.fixture
+def sessions(db_url: str):  # noqa: ANN201
+    engine = make_engine(db_url)
+    core_metadata.create_all(engine)
+    test_metadata.create_all(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def uow(sessions) -> UnitOfWork:  # noqa: ANN001
+    return UnitOfWork(sessions, "injuryledger.enrollment", Context(actor="tester", correlation_id="c-1"))
+
+
+def test_append_then_read_back_in_order_with_outbox_rows(sessions) -> None:  # noqa: ANN001
+    account = Account("acct-1")
+    for amount in ("1.00", "2.50", "3.25"):
+        account.deposit(Decimal(amount))
+    with uow(sessions) as u:
+        written = u.save(account)
+    assert [e.sequence for e in written] == [1, 2, 3]
+    with uow(sessions) as u:
+        again = u.load(Account, "acct-1")
+        assert again.balance == Decimal("6.75") and again.version == 3
+        history = u.store.read_aggregate("acct-1")
+        assert [e.event_id for e in history] == [e.event_id for e in written]
+        assert all(e.actor == "tester" and e.correlation_id == "c-1" for e in history)
+        unsent = u.session.execute(select(outbox.c.topic).where(outbox.c.sent_at.is_(None))).scalars().all()
+        assert unsent == ["injuryledger.enrollment"] * 3
+
+
+def test_a_stale_version_is_a_conflict_and_writes_nothing(sessions) -> None:  # noqa: ANN001
+    first = Account("acct-2")
+    first.deposit(Decimal("1.00"))
+    with uow(sessions) as u:
+        u.save(first)
+    stale = Account("acct-2")  # believes the account is new
+    stale.deposit(Decimal("9.99"))
+    with pytest.raises(ConcurrencyConflict):
+        with uow(sessions) as u:
+            u.save(stale)
+    with sessions() as s:
+        assert s.execute(select(events.c.sequence).where(events.c.aggregate_id == "acct-2")).scalars().all() == [1]
+        assert len(s.execute(select(outbox.c.position)).all()) == 1
+
+
+def test_a_version_ahead_of_the_store_is_refused_so_no_gap_can_form(sessions) -> None:  # noqa: ANN001
+    with sessions() as s, s.begin():
+        store = EventStore(s, "t")
+        with pytest.raises(ConcurrencyConflict):
+            from libs.events.store import NewEvent
+            from datetime import date
+
+            store.append("spine_account", "acct-3", 5, [NewEvent("SpineDeposited", 2, {"amount": "1.00", "memo": ""}, date(2026, 1, 1))],
+                         Context(actor="t"))
+
+
+def test_two_concurrent_writers_one_wins_the_other_conflicts_no_gap(sessions) -> None:  # noqa: ANN001
+    seed = Account("acct-4")
+    seed.deposit(Decimal("1.00"))
+    with uow(sessions) as u:
+        u.save(seed)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def writer(amount: str) -> None:
+        with uow(sessions) as u:
+            account = u.load(Account, "acct-4")
+        account.deposit(Decimal(amount))
+        barrier.wait()  # both hold version 1 and now race to write version 2
+        try:
+            with uow(sessions) as u:
+                u.save(account)
+            outcomes.append("won")
+        except ConcurrencyConflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=writer, args=(a,)) for a in ("2.00", "3.00")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "won"]
+    with sessions() as s:
+        sequences = s.execute(select(events.c.sequence).where(events.c.aggregate_id == "acct-4")
+                              .order_by(events.c.sequence)).scalars().all()
+    assert sequences == [1, 2]
+
+
+def test_read_after_a_position_pages_through_everything(sessions) -> None:  # noqa: ANN001
+    for i in range(5):
+        a = Account(f"acct-p{i}")
+        a.deposit(Decimal("1.00"))
+        a.deposit(Decimal("2.00"))
+        with uow(sessions) as u:
+            u.save(a)
+    with sessions() as s:
+        store = EventStore(s, "t")
+        seen, position = [], 0
+        while page := store.read_after(position, limit=3):
+            seen.extend(e for _, e in page)
+            position = page[-1][0]
+    assert len(seen) == 10
+    assert [(e.aggregate_id, e.sequence) for e in seen][:2] == [("acct-p0", 1), ("acct-p0", 2)]
