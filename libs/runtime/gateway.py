@@ -6,10 +6,12 @@ Clients cannot tell it from the embedded process: same paths, same answers. The 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from contextlib import asynccontextmanager
 
 import httpx
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -59,14 +61,15 @@ def create_gateway(settings: Settings) -> Starlette:
         if any(a.status_code != 200 for a in answers):
             worst = max(answers, key=lambda a: a.status_code)
             return worst
-        import json
-
         docs = [json.loads(a.body) for a in answers]
         items = sorted((i for d in docs for i in d["items"]), key=lambda e: e["sequence"])
         limit = int(request.query_params.get("limit", "100"))
         more = any(d.get("next_cursor") for d in docs) or len(items) > limit
         page = items[:limit]
         return JSONResponse({"items": page, "next_cursor": str(page[-1]["sequence"]) if more and page else None})
+
+    async def docs(_request: Request) -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="injuryledger")
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -93,6 +96,7 @@ def create_gateway(settings: Settings) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/openapi.json", openapi),
+            Route("/docs", docs),
             Route("/{path:path}", dispatch, methods=methods),
         ],
         lifespan=lifespan,
