@@ -1,2 +1,105 @@
-"""Events the enrollment service writes (payload models; the envelope is libs.events)."""
+"""Events the enrollment service writes (payload models; the envelope is libs.events).
+
+The field names are the contract of docs/events.md (topic `injuryledger.enrollment`): add fields
+freely, never rename or drop one.
+"""
 from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.events.registry import event_type
+
+Sex = Literal["male", "female"]
+EmployerStatus = Literal["active", "suspended", "closed"]
+
+
+class PolicyRef(BaseModel):
+    """Which policy version a decision used."""
+
+    model_config = ConfigDict(frozen=True)
+    region: str = Field(pattern=r"^\d{6}$")
+    effective_from: date
+    version: int = Field(ge=1)
+
+
+class BankAccount(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    bank_code: str = Field(pattern=r"^\d{12}$", description="12-digit CNAPS code of the branch")
+    account_no: str = Field(min_length=1, max_length=34)
+    holder: str = Field(min_length=1, max_length=200)
+
+
+@event_type("PolicyPublished")
+class PolicyPublished(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    region: str = Field(pattern=r"^\d{6}$")
+    effective_from: date
+    version: int = Field(ge=1, description="per region, from 1")
+    document: dict[str, Any] = Field(description="the flat policy document, JSON form")
+
+
+@event_type("EmployerEnrolled")
+class EmployerEnrolled(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    employer_id: str
+    uscc: str
+    name: str
+    industry_code: str
+    division: str
+    region: str
+    risk_class: int = Field(ge=1, le=8)
+    base_rate: Decimal
+    enrolled_on: date
+    policy_ref: PolicyRef
+
+
+@event_type("EmployerChanged")
+class EmployerChanged(BaseModel):
+    """The full state of the employer after the change."""
+
+    model_config = ConfigDict(frozen=True)
+    employer_id: str
+    changed_on: date
+    status: EmployerStatus
+    name: str
+    industry_code: str
+    division: str
+    risk_class: int = Field(ge=1, le=8)
+    base_rate: Decimal
+    region: str
+    # Beyond the contract: what changed, and the policy that mapped the class (null when kept).
+    changed: tuple[str, ...] = ()
+    policy_ref: PolicyRef | None = None
+
+
+@event_type("EmployeeEnrolled")
+class EmployeeEnrolled(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    employee_id: str
+    employer_id: str
+    id_number: str
+    name: str
+    birth_date: date
+    sex: Sex
+    hired_on: date
+    bank_account: BankAccount | None = None
+
+
+@event_type("EmployeeSeparated")
+class EmployeeSeparated(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    employee_id: str
+    employer_id: str
+    separated_on: date
+
+
+@event_type("BankAccountChanged")
+class BankAccountChanged(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    employee_id: str
+    bank_account: BankAccount
+    changed_on: date

@@ -1,0 +1,272 @@
+"""The enrollment aggregates: a region's policy versions, an employer, a worker.
+
+Each decides by triggering an event and changes state only in `apply_<Event>`; replaying the
+events rebuilds the same state. Inputs arrive already well-formed (identifiers checked, the risk
+class mapped by the handler from the policy in force); the aggregates enforce what depends on
+their own history. No I/O here.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from libs.events.aggregate import Aggregate
+
+from . import rules
+from .events import (
+    BankAccount,
+    BankAccountChanged,
+    EmployeeEnrolled,
+    EmployeeSeparated,
+    EmployerChanged,
+    EmployerEnrolled,
+    PolicyPublished,
+    PolicyRef,
+)
+
+
+class DomainError(Exception):
+    pass
+
+
+class Invalid(DomainError):
+    """The input contradicts the facts on record: a 422 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+class Conflict(DomainError):
+    """The command does not fit the aggregate's current state: a 409."""
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message, self.extra = message, extra
+
+
+class NotEmployed(DomainError):
+    """The worker has no employment at that employer (the API answers 404)."""
+
+
+# ---------------------------------------------------------------------------------- policy
+
+POLICY_PREFIX = "policy-"
+
+
+def policy_aggregate_id(region: str) -> str:
+    return POLICY_PREFIX + region
+
+
+def canonical(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Policy(Aggregate):
+    """The published versions of one region's policy (`policy-<region>`). A version is never
+    edited: a second publication for the same effective date is a new version that supersedes."""
+
+    aggregate_type = "policy"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        assert aggregate_id.startswith(POLICY_PREFIX)
+        self.region = aggregate_id[len(POLICY_PREFIX):]
+        self.latest_version = 0
+        # effective_from -> (version, canonical document) of the newest version for that date
+        self.by_date: dict[date, tuple[int, str]] = {}
+
+    def publish(self, effective_from: date, document: dict[str, Any], on: date) -> tuple[int, bool]:
+        """Publish `document` from `effective_from`. Returns (version, published): publishing
+        the very document already newest for that date records nothing (a PUT is idempotent)."""
+        newest = self.by_date.get(effective_from)
+        if newest is not None and newest[1] == canonical(document):
+            return newest[0], False
+        self.trigger(PolicyPublished(region=self.region, effective_from=effective_from,
+                                     version=self.latest_version + 1, document=document), on)
+        return self.latest_version, True
+
+    def apply_PolicyPublished(self, e: PolicyPublished) -> None:
+        assert e.version == self.latest_version + 1, "policy versions are consecutive"
+        self.latest_version = e.version
+        self.by_date[e.effective_from] = (e.version, canonical(e.document))
+
+
+# -------------------------------------------------------------------------------- employer
+
+@dataclass(frozen=True)
+class Classification:
+    """An industry mapped to its risk class by a policy version."""
+
+    industry_code: str
+    division: str
+    risk_class: int
+    base_rate: Decimal
+    policy_ref: PolicyRef
+
+
+class Employer(Aggregate):
+    aggregate_type = "employer"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.uscc = ""
+        self.name = ""
+        self.region = ""
+        self.status = "active"
+        self.enrolled_on: date | None = None
+        self.last_changed_on: date | None = None
+        self.classification: Classification | None = None
+
+    @classmethod
+    def enroll(cls, employer_id: str, uscc: str, name: str, region: str, enrolled_on: date,
+               classification: Classification) -> "Employer":
+        employer = cls(employer_id)
+        c = classification
+        employer.trigger(EmployerEnrolled(
+            employer_id=employer_id, uscc=uscc, name=name, industry_code=c.industry_code, division=c.division,
+            region=region, risk_class=c.risk_class, base_rate=c.base_rate, enrolled_on=enrolled_on,
+            policy_ref=c.policy_ref), enrolled_on)
+        return employer
+
+    def change_status(self, status: str, changed_on: date) -> None:
+        self._check_change_date(changed_on)
+        if status == self.status:
+            raise Conflict(f"employer {self.id} is already {status}")
+        if not rules.may_change_status(self.status, status):
+            raise Conflict(f"employer {self.id} is {self.status} and cannot become {status}")
+        self._changed(changed_on, ("status",), status=status)
+
+    def change(self, changed_on: date, name: str | None = None,
+               classification: Classification | None = None) -> None:
+        """Rename, or re-classify after a change of industry (the class mapped anew)."""
+        self._check_change_date(changed_on)
+        if self.status == "closed":
+            raise Conflict(f"employer {self.id} is closed")
+        assert self.classification is not None
+        changed: list[str] = []
+        if name is not None and name != self.name:
+            changed.append("name")
+        if classification is not None and classification.industry_code != self.classification.industry_code:
+            changed.append("industry_code")
+            if classification.risk_class != self.classification.risk_class:
+                changed.append("risk_class")
+        if not changed:
+            raise Invalid("body", "changes nothing: name and industry_code are as recorded")
+        self._changed(changed_on, tuple(changed), name=name if name is not None else self.name,
+                      classification=classification if "industry_code" in changed else None)
+
+    def _check_change_date(self, changed_on: date) -> None:
+        assert self.enrolled_on is not None, "employer not enrolled"
+        if changed_on < self.enrolled_on:
+            raise Invalid("changed_on", f"is before the enrollment on {self.enrolled_on.isoformat()}")
+        if self.last_changed_on is not None and changed_on < self.last_changed_on:
+            raise Invalid("changed_on", f"is before the last change on {self.last_changed_on.isoformat()}")
+
+    def _changed(self, changed_on: date, changed: tuple[str, ...], *, status: str | None = None,
+                 name: str | None = None, classification: Classification | None = None) -> None:
+        assert self.classification is not None
+        c = classification or self.classification
+        self.trigger(EmployerChanged(
+            employer_id=self.id, changed_on=changed_on, status=status or self.status, name=name or self.name,
+            industry_code=c.industry_code, division=c.division, risk_class=c.risk_class, base_rate=c.base_rate,
+            region=self.region, changed=changed,
+            policy_ref=classification.policy_ref if classification is not None else None), changed_on)
+
+    def apply_EmployerEnrolled(self, e: EmployerEnrolled) -> None:
+        self.uscc, self.name, self.region, self.enrolled_on = e.uscc, e.name, e.region, e.enrolled_on
+        self.status = "active"
+        self.classification = Classification(e.industry_code, e.division, e.risk_class, e.base_rate, e.policy_ref)
+
+    def apply_EmployerChanged(self, e: EmployerChanged) -> None:
+        assert self.classification is not None
+        self.status, self.name, self.last_changed_on = e.status, e.name, e.changed_on
+        self.classification = Classification(e.industry_code, e.division, e.risk_class, e.base_rate,
+                                             e.policy_ref or self.classification.policy_ref)
+
+
+# ---------------------------------------------------------------------------------- worker
+
+@dataclass
+class Employment:
+    employer_id: str
+    hired_on: date
+    separated_on: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.separated_on is None
+
+
+class Worker(Aggregate):
+    """One person (one ID number), with every employment they had at any insured employer.
+    The aggregate id is the `employee_id`: the same at every employer."""
+
+    aggregate_type = "worker"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.id_number = ""
+        self.name = ""
+        self.birth_date: date | None = None
+        self.sex = ""
+        self.bank_account: BankAccount | None = None
+        self.employments: list[Employment] = []
+
+    def active_at(self, employer_id: str) -> Employment | None:
+        return next((e for e in self.employments if e.employer_id == employer_id and e.active), None)
+
+    def hire(self, employer_id: str, id_number: str, name: str, birth_date: date, sex: str, hired_on: date,
+             bank_account: BankAccount | None) -> None:
+        """A new employment of this person at `employer_id` (the first one creates the worker)."""
+        if self.version > 0:
+            assert id_number == self.id_number, "a worker is one ID number"
+            birth_date, sex = self.birth_date, self.sex  # type: ignore[assignment]
+        if not rules.may_be_hired(birth_date, hired_on):
+            raise Invalid("hired_on", f"is before the worker's sixteenth birthday "
+                                      f"({rules.earliest_hire(birth_date).isoformat()})")
+        if self.active_at(employer_id) is not None:
+            raise Conflict(f"worker {self.id} is already employed by {employer_id}", employee_id=self.id)
+        earlier = [e for e in self.employments if e.employer_id == employer_id]
+        if earlier and hired_on < earlier[-1].separated_on:  # type: ignore[operator]
+            raise Invalid("hired_on", f"is before the separation from this employer on "
+                                      f"{earlier[-1].separated_on.isoformat()}")  # type: ignore[union-attr]
+        self.trigger(EmployeeEnrolled(
+            employee_id=self.id, employer_id=employer_id, id_number=id_number, name=name, birth_date=birth_date,
+            sex=sex, hired_on=hired_on, bank_account=bank_account or self.bank_account), hired_on)
+
+    def separate(self, employer_id: str, separated_on: date) -> None:
+        employment = self.active_at(employer_id)
+        if employment is None:
+            if any(e.employer_id == employer_id for e in self.employments):
+                raise Conflict(f"worker {self.id} is already separated from {employer_id}")
+            raise NotEmployed(f"worker {self.id} was never employed by {employer_id}")
+        if separated_on < employment.hired_on:
+            raise Invalid("separated_on", f"is before the hire on {employment.hired_on.isoformat()}")
+        self.trigger(EmployeeSeparated(employee_id=self.id, employer_id=employer_id, separated_on=separated_on),
+                     separated_on)
+
+    def change_bank_account(self, account: BankAccount, changed_on: date) -> bool:
+        """Record the account benefits are paid to; the account already on record changes nothing."""
+        if account == self.bank_account:
+            return False
+        self.trigger(BankAccountChanged(employee_id=self.id, bank_account=account, changed_on=changed_on),
+                     changed_on)
+        return True
+
+    def apply_EmployeeEnrolled(self, e: EmployeeEnrolled) -> None:
+        self.id_number, self.name, self.birth_date, self.sex = e.id_number, e.name, e.birth_date, e.sex
+        if e.bank_account is not None:
+            self.bank_account = e.bank_account
+        self.employments.append(Employment(e.employer_id, e.hired_on))
+
+    def apply_EmployeeSeparated(self, e: EmployeeSeparated) -> None:
+        employment = self.active_at(e.employer_id)
+        assert employment is not None, "separated from an employment that is not active"
+        employment.separated_on = e.separated_on
+
+    def apply_BankAccountChanged(self, e: BankAccountChanged) -> None:
+        self.bank_account = e.bank_account
