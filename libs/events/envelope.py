@@ -45,3 +45,18 @@ def utc_now() -> datetime:
 
 def new_event_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+_FIELDS = frozenset(Envelope.model_fields)
+
+
+def trusted_envelope(**fields: Any) -> Envelope:
+    """An envelope from fields our own store already validated: skips validation (and the cost
+    of `model_construct`) on the hot paths — append and replay. Never for outside input."""
+    assert fields.keys() == _FIELDS, sorted(fields.keys() ^ _FIELDS)
+    env = Envelope.__new__(Envelope)
+    object.__setattr__(env, "__dict__", fields)
+    object.__setattr__(env, "__pydantic_fields_set__", _FIELDS)
+    object.__setattr__(env, "__pydantic_extra__", None)
+    object.__setattr__(env, "__pydantic_private__", None)
+    return env

@@ -8,15 +8,16 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timezone
 from typing import Any, Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .envelope import Envelope, new_event_id, utc_now
-from .tables import events, outbox
+from .envelope import Envelope, new_event_id, trusted_envelope, utc_now
+from .tables import events
 
 MAX_APPEND_BATCH = 10_000
 MAX_READ_BATCH = 50_000
@@ -78,7 +79,7 @@ class EventStore:
                 raise ConcurrencyConflict(aggregate_id, expected_version, actual)
         recorded_at = utc_now()
         envelopes = [
-            Envelope.model_construct(
+            trusted_envelope(
                 event_id=new_event_id(),
                 type=e.type,
                 schema_version=e.schema_version,
@@ -94,17 +95,16 @@ class EventStore:
             )
             for i, e in enumerate(new_events, start=1)
         ]
-        rows = [_to_row(env) for env in envelopes]
+        conn = self.session.connection()
+        sql = _sql_for(conn.dialect.name)
         try:
-            with self.session.begin_nested():
-                positions = self.session.execute(
-                    insert(events).returning(events.c.position, sort_by_parameter_order=True),
-                    rows,
-                ).scalars().all()
+            sqlite = conn.dialect.name == "sqlite"
+            conn.exec_driver_sql(sql.insert_events, [_to_params(env, sqlite) for env in envelopes])
         except IntegrityError as exc:
             raise ConcurrencyConflict(aggregate_id, expected_version) from exc
-        self.session.execute(
-            insert(outbox), [{"position": p, "topic": self.topic} for p in positions]
+        # The outbox rows in the same transaction, with no round trip for the new positions.
+        conn.exec_driver_sql(
+            sql.insert_outbox, (self.topic, aggregate_id, expected_version + 1, expected_version + len(envelopes))
         )
         return envelopes
 
@@ -125,21 +125,37 @@ class EventStore:
         return [(r.position, row_to_envelope(r)) for r in self.session.execute(stmt.limit(limit))]
 
 
-def _to_row(env: Envelope) -> dict[str, Any]:
-    return {
-        "event_id": str(env.event_id),
-        "aggregate_type": env.aggregate_type,
-        "aggregate_id": env.aggregate_id,
-        "sequence": env.sequence,
-        "type": env.type,
-        "schema_version": env.schema_version,
-        "occurred_on": env.occurred_on,
-        "recorded_at": env.recorded_at,
-        "causation_id": str(env.causation_id) if env.causation_id else None,
-        "correlation_id": env.correlation_id,
-        "actor": env.actor,
-        "payload": dumps(env.payload),
-    }
+@dataclass(frozen=True)
+class _Sql:
+    insert_events: str
+    insert_outbox: str
+
+
+_COLUMNS = ("event_id", "aggregate_type", "aggregate_id", "sequence", "type", "schema_version", "occurred_on",
+            "recorded_at", "causation_id", "correlation_id", "actor", "payload")
+
+
+@lru_cache(maxsize=4)
+def _sql_for(dialect: str) -> _Sql:
+    """The append is the hottest write path: plain SQL in the driver's own parameter style."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    return _Sql(
+        insert_events=f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})",
+        insert_outbox=(f"INSERT INTO outbox (position, topic) SELECT position, {mark} FROM events "
+                       f"WHERE aggregate_id = {mark} AND sequence BETWEEN {mark} AND {mark}"),
+    )
+
+
+def _to_params(env: Envelope, sqlite: bool) -> tuple:
+    occurred_on, recorded_at = env.occurred_on, env.recorded_at
+    if sqlite:  # the text forms SQLAlchemy's SQLite Date/DateTime read back (UTC, zone dropped)
+        occurred_on = occurred_on.isoformat()
+        recorded_at = recorded_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return (
+        str(env.event_id), env.aggregate_type, env.aggregate_id, env.sequence, env.type, env.schema_version,
+        occurred_on, recorded_at, str(env.causation_id) if env.causation_id else None,
+        env.correlation_id, env.actor, dumps(env.payload),
+    )
 
 
 def row_to_envelope(row: Any) -> Envelope:
@@ -147,7 +163,7 @@ def row_to_envelope(row: Any) -> Envelope:
     recorded_at = row.recorded_at
     if recorded_at.tzinfo is None:  # SQLite drops the zone; everything we write is UTC
         recorded_at = recorded_at.replace(tzinfo=timezone.utc)
-    return Envelope.model_construct(
+    return trusted_envelope(
         event_id=uuid.UUID(row.event_id),
         type=row.type,
         schema_version=row.schema_version,

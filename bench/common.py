@@ -1,0 +1,45 @@
+"""Shared by the benchmarks: timing, memory, results files. Speeds are ratios against a named
+peer measured in the same run on the same machine (machines here are shared and noisy)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@contextmanager
+def timer() -> Iterator[dict]:
+    out: dict = {}
+    start = time.perf_counter()
+    yield out
+    out["seconds"] = time.perf_counter() - start
+
+
+def peak_rss_mib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def write_results(name: str, results: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    doc = {
+        "benchmark": name,
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **results,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    print(json.dumps(doc, indent=2, default=str))
+    return path
+
+
+def rate(count: int, seconds: float) -> int:
+    return int(count / seconds) if seconds > 0 else 0
