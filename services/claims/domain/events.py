@@ -1,2 +1,171 @@
-"""Events the claims service writes (payload models; the envelope is libs.events)."""
+"""Events the claims service writes (payload models; the envelope is libs.events).
+
+The names and fields of docs/events.md, plus a few added fields (consumers ignore what they
+don't know): the employer and worker on every event, and the due dates a projection shows, so no
+consumer has to call back.
+"""
 from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from libs.events.registry import event_type
+from libs.money import yuan_str
+
+# Money on the wire: a decimal string in yuan with exactly two places.
+Yuan = Annotated[Decimal, PlainSerializer(yuan_str, return_type=str, when_used="json")]
+
+Kind = Literal["accident", "occupational_disease", "death"]
+Applicant = Literal["employer", "worker"]
+Decision = Literal["recognized", "deemed"]
+CareLevel = Literal["none", "partial", "mostly", "full"]
+Relation = Literal["spouse", "child", "parent", "grandparent", "grandchild", "sibling"]
+Sex = Literal["male", "female"]
+
+KINDS: tuple[str, ...] = ("accident", "occupational_disease", "death")
+CARE_LEVELS: tuple[str, ...] = ("none", "partial", "mostly", "full")
+RELATIONS: tuple[str, ...] = ("spouse", "child", "parent", "grandparent", "grandchild", "sibling")
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PolicyRef(_Payload):
+    region: str
+    effective_from: date
+    version: int
+
+
+class BankAccount(_Payload):
+    bank_code: str
+    account_no: str
+    holder: str
+
+
+@event_type("InjuryApplied")
+class InjuryApplied(_Payload):
+    claim_id: str
+    employer_id: str
+    employee_id: str
+    region: str
+    kind: Kind
+    occurred_on: date  # the accident, or the diagnosis of an occupational disease
+    applied_on: date
+    applicant: Applicant
+    description: str
+    birth_date: date
+    sex: Sex
+    employer_late_days: int = Field(ge=0)  # days past the employer's limit (R.17); 0 if in time
+    # added: the decision's due date (R.20) and whether it was a clear case (15 days)
+    clear_case: bool = False
+    decision_due_on: date | None = None
+    policy_ref: PolicyRef | None = None
+
+
+@event_type("InjuryRecognized")
+class InjuryRecognized(_Payload):
+    claim_id: str
+    decision: Decision
+    decided_on: date
+    basis: str
+    employer_id: str = ""
+    employee_id: str = ""
+    appraisal_due_on: date | None = None  # added: decided_on + the policy's appraisal days
+
+
+@event_type("InjuryRejected")
+class InjuryRejected(_Payload):
+    claim_id: str
+    decided_on: date
+    basis: str
+    employer_id: str = ""
+    employee_id: str = ""
+
+
+class WageMonth(_Payload):
+    period: str  # YYYY-MM
+    wage: Yuan
+
+
+@event_type("InsuredWageDetermined")
+class InsuredWageDetermined(_Payload):
+    claim_id: str
+    employee_id: str
+    average_wage: Yuan  # the raw average of the months used, shown at fen precision
+    insured_wage: Yuan  # after floor and cap, rounded half-up to the fen once
+    months: list[WageMonth]
+    floor: Yuan
+    cap: Yuan
+    policy_ref: PolicyRef
+    reason: Literal["recognized", "wage_corrected"]
+    # added: how the figure came about, in words, and whether there was no wage at all
+    no_wage_history: bool = False
+    derivation: str = ""
+    determined_on: date | None = None
+
+
+@event_type("TreatmentLeaveGranted")
+class TreatmentLeaveGranted(_Payload):
+    claim_id: str
+    start: date
+    end: date
+    extension: bool
+    employer_id: str = ""
+    employee_id: str = ""
+    appraisal_due_on: date | None = None  # added: end + the policy's appraisal days
+
+
+@event_type("GradeAssigned")
+class GradeAssigned(_Payload):
+    claim_id: str
+    grade: int | None = Field(ge=1, le=10)
+    care_level: CareLevel
+    concluded_on: date
+    reappraisal: bool
+    employer_id: str = ""
+    employee_id: str = ""
+
+
+@event_type("EmploymentTerminated")
+class EmploymentTerminated(_Payload):
+    claim_id: str
+    terminated_on: date
+    grade: int = Field(ge=5, le=10)
+    employer_id: str = ""
+    employee_id: str = ""
+
+
+@event_type("WorkerDied")
+class WorkerDied(_Payload):
+    claim_id: str
+    employee_id: str
+    died_on: date
+    grade_at_death: int | None = Field(ge=1, le=10)
+    employer_id: str = ""
+
+
+@event_type("DependentRegistered")
+class DependentRegistered(_Payload):
+    claim_id: str
+    dependent_id: str
+    id_number: str
+    name: str
+    relation: Relation
+    born_on: date
+    orphan_or_lone_elder: bool
+    bank_account: BankAccount | None
+    qualifies_until: date | None  # a child: the day it stops qualifying; others: null
+    employee_id: str = ""
+
+
+@event_type("ClaimClosed")
+class ClaimClosed(_Payload):
+    claim_id: str
+    closed_on: date
+    reason: str
+    employer_id: str = ""
+    employee_id: str = ""
