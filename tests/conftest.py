@@ -40,7 +40,15 @@ class Api(TestClient):
 
 
 @pytest.fixture
-def api(runtime: EmbeddedRuntime) -> Iterator[Api]:
+def api(request, runtime_kind: str):  # noqa: ANN001, ANN201
+    """A client of the whole system with the agency token (see `both_runtimes` below)."""
+    if runtime_kind == "distributed":
+        from tests.harness.cluster import DistributedApi
+
+        with DistributedApi(request.getfixturevalue("cluster"), AGENCY_TOKEN) as client:
+            yield client
+        return
+    runtime = request.getfixturevalue("runtime")
     with Api(runtime.app(), headers={"Authorization": f"Bearer {AGENCY_TOKEN}"}) as client:
         yield client
 
@@ -81,3 +89,31 @@ def db_url(request, tmp_path: Path) -> str:  # noqa: ANN001
         return f"sqlite:///{tmp_path / 'test.db'}"
     server = request.getfixturevalue("postgres")
     return server.fresh_database(f"il_test_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}")
+
+
+# ---- the `api` fixture on both runtimes --------------------------------------------------
+# A test marked `@pytest.mark.both_runtimes` (or a module with `pytestmark = ...`) runs with
+# `api` on the embedded runtime and again through the gateway of the distributed runtime.
+
+def pytest_configure(config) -> None:  # noqa: ANN001
+    config.addinivalue_line("markers", "both_runtimes: run the `api` tests on embedded and distributed runtimes")
+
+
+def pytest_generate_tests(metafunc) -> None:  # noqa: ANN001
+    if "api" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_runtimes"):
+        metafunc.parametrize("runtime_kind", ["embedded", "distributed"], indirect=True)
+
+
+@pytest.fixture
+def runtime_kind(request) -> str:  # noqa: ANN001
+    return getattr(request, "param", "embedded")
+
+
+@pytest.fixture(scope="session")
+def cluster(postgres, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, ANN201
+    from tests.harness.cluster import TestCluster
+
+    c = TestCluster(postgres, kafka_bootstrap, tmp_path_factory.mktemp("cluster-logs"), AGENCY_TOKEN)
+    c.start()
+    yield c
+    c.stop()
