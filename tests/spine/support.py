@@ -59,11 +59,18 @@ class TallyProjection(Projection):
     def __init__(self, poison_amount: str | None = None) -> None:
         self.poison_amount = poison_amount
 
-    def on_SpineDeposited(self, session: Session, e: Envelope) -> None:
-        if e.payload["amount"] == self.poison_amount:
-            raise ValueError("this amount is poison")
-        session.execute(insert(tally).values(
-            event_id=str(e.event_id), aggregate_id=e.aggregate_id, sequence=e.sequence, amount=e.payload["amount"]))
+    def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
+        """One bulk insert a batch, as a hot projection should."""
+        rows = []
+        for e in envelopes:
+            if e.type != "SpineDeposited":
+                continue
+            if e.payload["amount"] == self.poison_amount:
+                raise ValueError("this amount is poison")
+            rows.append({"event_id": str(e.event_id), "aggregate_id": e.aggregate_id, "sequence": e.sequence,
+                         "amount": e.payload["amount"]})
+        if rows:
+            session.execute(insert(tally), rows)
 
     def reset(self, session: Session) -> None:
         session.execute(delete(tally))

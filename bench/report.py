@@ -1,0 +1,35 @@
+"""Prints every results file of bench/results/ as the Markdown table the README carries."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import RESULTS  # noqa: E402
+
+
+def flatten(prefix: str, value, out: list) -> None:  # noqa: ANN001
+    if isinstance(value, dict):
+        for k, v in value.items():
+            flatten(f"{prefix}.{k}" if prefix else k, v, out)
+    else:
+        out.append((prefix, value))
+
+
+def main() -> None:
+    for path in sorted(RESULTS.glob("*.json")):
+        doc = json.loads(path.read_text())
+        print(f"\n### {doc['benchmark']} ({doc['when']}, {doc['machine']['cpus']} cpus)\n")
+        print("| measure | value |\n|---|---|")
+        rows: list = []
+        for key, value in doc.items():
+            if key not in ("benchmark", "when", "machine"):
+                flatten(key, value, rows)
+        for k, v in rows:
+            print(f"| {k} | {v} |")
+
+
+if __name__ == "__main__":
+    main()
