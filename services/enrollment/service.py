@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from libs.runtime.service import ServiceSpec
 
-from . import api, projections
+from . import api, handlers, projections
 from .domain import events  # noqa: F401  (registers the event types)
 
 SPEC = ServiceSpec(
@@ -12,4 +12,5 @@ SPEC = ServiceSpec(
     build_projectors=projections.build_projectors,
     routes=('^/v1/policies(/|$)', '^/v1/employers(/|$)'),
     priority_routes=(),
+    on_start=handlers.publish_national_default,
 )

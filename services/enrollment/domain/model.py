@@ -48,8 +48,19 @@ class Conflict(DomainError):
         self.message, self.extra = message, extra
 
 
-class NotEmployed(DomainError):
-    """The worker has no employment at that employer (the API answers 404)."""
+class NotFound(DomainError):
+    """Something the command names does not exist (the API answers 404)."""
+
+    def __init__(self, what: str, ident: str) -> None:
+        super().__init__(f"{what} {ident} does not exist")
+        self.what, self.ident = what, ident
+
+
+class NotEmployed(NotFound):
+    """The worker has no employment at that employer."""
+
+    def __init__(self, employee_id: str, employer_id: str) -> None:
+        super().__init__("employment", f"of {employee_id} at {employer_id}")
 
 
 # ---------------------------------------------------------------------------------- policy
@@ -243,7 +254,7 @@ class Worker(Aggregate):
         if employment is None:
             if any(e.employer_id == employer_id for e in self.employments):
                 raise Conflict(f"worker {self.id} is already separated from {employer_id}")
-            raise NotEmployed(f"worker {self.id} was never employed by {employer_id}")
+            raise NotEmployed(self.id, employer_id)
         if separated_on < employment.hired_on:
             raise Invalid("separated_on", f"is before the hire on {employment.hired_on.isoformat()}")
         self.trigger(EmployeeSeparated(employee_id=self.id, employer_id=employer_id, separated_on=separated_on),
