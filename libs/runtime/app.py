@@ -25,6 +25,7 @@ def create_app(
     authenticator: Authenticator,
     idempotency_sessions: sessionmaker[Session],
     max_body_bytes: int,
+    max_json_depth: int = 32,
     title: str = "injuryledger",
     lifespan: Callable[[FastAPI], Any] | None = None,
 ) -> FastAPI:
@@ -51,7 +52,7 @@ def create_app(
         app.include_router(spec.build_router(ctx))
 
     app.add_middleware(IdempotencyMiddleware, session_factory=lambda: idempotency_sessions)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)
     app.add_middleware(RequestContextMiddleware)
     return app
 

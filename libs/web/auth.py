@@ -85,6 +85,7 @@ def require(*roles: str) -> Callable[..., Principal]:
             raise forbidden(f"role {principal.role} may not do this; needs {' or '.join(roles)}")
         return principal
 
+    dependency.roles = roles  # type: ignore[attr-defined]  # read by the access-matrix test
     return dependency
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import logging
 import time
 import uuid
@@ -74,11 +75,38 @@ class RequestContextMiddleware:
             correlation_id.reset(token)
 
 
-class BodyLimitMiddleware:
-    """Refuses a body over the limit with 413 before any handler sees it."""
+_JSON_TOKENS = re.compile(rb'[\[\]{}"\\]')
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app, self.max_body_bytes = app, max_body_bytes
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """True if JSON nests deeper than `limit` (strings and escapes skipped). Checked before
+    parsing, because a deeply nested document makes the parser recurse until it fails."""
+    depth, in_string, skip = 0, False, -1
+    for match in _JSON_TOKENS.finditer(body):
+        at, token = match.start(), match.group()
+        if at == skip:
+            continue
+        if token == b"\\":
+            skip = at + 1
+        elif token == b'"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+class BodyLimitMiddleware:
+    """Refuses a body over the limit with 413, and JSON nested too deep with 422, before any
+    handler sees it."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_json_depth: int = 32) -> None:
+        self.app, self.max_body_bytes, self.max_json_depth = app, max_body_bytes, max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,6 +117,8 @@ class BodyLimitMiddleware:
         body = await read_body(receive, self.max_body_bytes)
         if body is None:
             return await _send_problem(send, _too_large(self.max_body_bytes))
+        if b"json" in (_header(scope, b"content-type") or "").encode() and json_depth_exceeds(body, self.max_json_depth):
+            return await _send_problem(send, invalid("body", f"JSON nests deeper than {self.max_json_depth} levels"))
         await self.app(scope, replay_body(body), send)
 
 
