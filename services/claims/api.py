@@ -1,11 +1,200 @@
-"""The claims service's REST routes (contract: shared/domain/API.md)."""
+"""The claims service's REST routes (contract: shared/domain/API.md). Agency only."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Literal
 
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from libs.identifiers import InvalidIdentifier, check_account_no, check_cnaps, check_id_number
 from libs.runtime.service import ServiceContext
+from libs.web.auth import Principal, agency_only
+
+from . import handlers
+from .domain.events import BankAccount
+from .domain.model import MAX_DEPENDENTS, NewDependent
+
+STATUSES = ("applied", "recognized", "deemed", "rejected", "on_treatment_leave", "appraised", "terminated",
+            "deceased", "closed")
+Text = Field(default="", max_length=2000)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClaimApplication(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "employer_id": "er_0123456789abcdef", "employee_id": "ee_0123456789abcdef", "kind": "accident",
+        "occurred_on": "2026-03-02", "applied_on": "2026-03-10", "applicant": "employer",
+        "description": "fell from a scaffold", "clear_case": False}]})
+    employer_id: str = Field(min_length=1, max_length=64)
+    employee_id: str = Field(min_length=1, max_length=64)
+    kind: Literal["accident", "occupational_disease", "death"]
+    occurred_on: date = Field(description="the accident, or the diagnosis of an occupational disease")
+    applied_on: date
+    applicant: Literal["employer", "worker"]
+    description: str = Text
+    clear_case: bool = Field(default=False, description="a clear case: decided within the shorter limit (R.20)")
+
+
+class Recognition(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decision": "recognized", "decided_on": "2026-04-01", "basis": "R.14(1)"}]})
+    decision: Literal["recognized", "deemed", "rejected"]
+    decided_on: date
+    basis: str = Text
+
+
+class TreatmentLeave(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"start": "2026-03-02", "end": "2026-09-01"}]})
+    start: date
+    end: date
+
+
+class AppraisalBody(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"grade": 7, "care_level": "none", "concluded_on": "2026-10-15"}]})
+    grade: int | None = Field(ge=1, le=10, description="1 (most severe) to 10, or null for no disability")
+    care_level: Literal["none", "partial", "mostly", "full"]
+    concluded_on: date
+
+
+class BankAccountIn(_Body):
+    bank_code: str = Field(description="12-digit CNAPS code of the branch")
+    account_no: str
+    holder: str = Field(min_length=1, max_length=200)
+
+    @field_validator("bank_code")
+    @classmethod
+    def _cnaps(cls, v: str) -> str:
+        return _checked(check_cnaps, v)
+
+    @field_validator("account_no")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        return _checked(check_account_no, v)
+
+
+def _checked(check, value: str):  # noqa: ANN001, ANN202
+    try:
+        return check(value)
+    except InvalidIdentifier as exc:
+        raise ValueError(exc.message) from None
+
+
+class DependentIn(_Body):
+    id_number: str = Field(description="GB 11643 resident identity number")
+    name: str = Field(min_length=1, max_length=200)
+    relation: Literal["spouse", "child", "parent", "grandparent", "grandchild", "sibling"]
+    born_on: date
+    orphan_or_lone_elder: bool = False
+    bank_account: BankAccountIn | None = None
+
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, v: str) -> str:
+        return _checked(check_id_number, v).value
+
+    @field_validator("born_on")
+    @classmethod
+    def _born_matches(cls, v: date, info: ValidationInfo) -> date:
+        id_number = info.data.get("id_number")
+        if id_number and check_id_number(id_number).birth_date != v:
+            raise ValueError(f"does not match the birth date in id_number ({check_id_number(id_number).birth_date})")
+        return v
+
+
+class Death(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "died_on": "2027-01-05", "dependents": [{
+            "id_number": "11010119900307803X", "name": "Li Na", "relation": "spouse", "born_on": "1990-03-07",
+            "orphan_or_lone_elder": False,
+            "bank_account": {"bank_code": "102100099996", "account_no": "6222020200000000001", "holder": "Li Na"}}]}]})
+    died_on: date
+    dependents: list[DependentIn] = Field(default_factory=list, max_length=MAX_DEPENDENTS)
+
+
+class Termination(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"terminated_on": "2026-11-01"}]})
+    terminated_on: date
+
+
+class Closure(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"closed_on": "2027-02-01", "reason": "all benefits settled"}]})
+    closed_on: date
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _summary(claim) -> dict:  # noqa: ANN001
+    return {"claim_id": claim.id, "status": claim.status, "version": claim.version}
 
 
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["claims"])
+
+    @router.post("/v1/claims", status_code=201, summary="Apply for recognition of a work injury (R.17)")
+    def apply(body: ClaimApplication, principal: Principal = Depends(agency_only)) -> dict:
+        claim = handlers.apply_for_injury(ctx, principal, handlers.Application(**body.model_dump()))
+        return {**_summary(claim), "employer_late_days": claim.app.employer_late_days,
+                "decision_due_on": claim.app.decision_due_on}
+
+    @router.post("/v1/claims/{claim_id}/recognition", summary="Decide: recognized, deemed or rejected (R.14–20)")
+    def recognition(claim_id: str, body: Recognition, principal: Principal = Depends(agency_only)) -> dict:
+        claim = handlers.decide(ctx, principal, claim_id, body.decision, body.decided_on, body.basis)
+        wage = claim.history.wages[-1] if claim.history.wages else None
+        return {**_summary(claim), "insured_wage": None if wage is None else str(wage.insured_wage)}
+
+    @router.post("/v1/claims/{claim_id}/treatment-leave", summary="Grant or extend treatment leave (R.33)")
+    def treatment_leave(claim_id: str, body: TreatmentLeave, principal: Principal = Depends(agency_only)) -> dict:
+        claim = handlers.grant_treatment_leave(ctx, principal, claim_id, body.start, body.end)
+        return {**_summary(claim), "extension": claim.history.leaves[-1].extension}
+
+    @router.post("/v1/claims/{claim_id}/appraisals", summary="Record an appraisal or re-appraisal (R.21–28)")
+    def appraisals(claim_id: str, body: AppraisalBody, principal: Principal = Depends(agency_only)) -> dict:
+        claim = handlers.appraise(ctx, principal, claim_id, body.grade, body.care_level, body.concluded_on)
+        return {**_summary(claim), "grade": claim.grade, "reappraisal": claim.history.appraisals[-1].reappraisal}
+
+    @router.post("/v1/claims/{claim_id}/death", summary="Record the worker's death and the dependents (R.39)")
+    def death(claim_id: str, body: Death, principal: Principal = Depends(agency_only)) -> dict:
+        dependents = [
+            NewDependent(d.id_number, d.name, d.relation, d.born_on, d.orphan_or_lone_elder,
+                         BankAccount(**d.bank_account.model_dump()) if d.bank_account else None)
+            for d in body.dependents]
+        claim = handlers.record_death(ctx, principal, claim_id, body.died_on, dependents)
+        return {**_summary(claim), "grade_at_death": claim.grade_at_death,
+                "dependents": [{"dependent_id": d.dependent_id, "relation": d.relation,
+                                "qualifies_until": d.qualifies_until} for d in claim.history.dependents]}
+
+    @router.post("/v1/claims/{claim_id}/termination", summary="End the employment, grades 5–10 (R.36–37)")
+    def termination(claim_id: str, body: Termination, principal: Principal = Depends(agency_only)) -> dict:
+        return _summary(handlers.terminate(ctx, principal, claim_id, body.terminated_on))
+
+    @router.post("/v1/claims/{claim_id}/closure", summary="Close the claim")
+    def closure(claim_id: str, body: Closure, principal: Principal = Depends(agency_only)) -> dict:
+        return _summary(handlers.close(ctx, principal, claim_id, body.closed_on, body.reason))
+
+    @router.get("/v1/claims/{claim_id}", summary="A claim: status, history, deadlines, insured wage, dependents")
+    def get_claim(claim_id: str, on: date | None = Query(None, description="the day deadlines are judged on"),
+                  _p: Principal = Depends(agency_only)) -> dict:
+        return handlers.claim_view(ctx, claim_id, on or handlers.today())
+
+    @router.get("/v1/claims", summary="Claims, filtered; `overdue=true&on=DATE` is the worklist of late decisions "
+                                      "and appraisals")
+    def list_claims(
+        employee_id: str | None = Query(None, max_length=64),
+        employer_id: str | None = Query(None, max_length=64),
+        status: Literal[STATUSES] | None = Query(None),  # type: ignore[valid-type]
+        overdue: bool | None = Query(None),
+        on: date | None = Query(None, description="the day deadlines are judged on (default today)"),
+        cursor: str | None = Query(None, max_length=64),
+        limit: int = Query(100, ge=1, le=handlers.MAX_PAGE),
+        _p: Principal = Depends(agency_only),
+    ) -> dict:
+        return handlers.list_claims(ctx, employee_id=employee_id, employer_id=employer_id, status=status,
+                                    overdue=overdue, on=on or handlers.today(), cursor=cursor, limit=limit)
+
     return router

@@ -1,11 +1,239 @@
-"""What the claims service projects from the log (its own and other services' events)."""
+"""What the claims service projects from the log (its own and other services' events).
+
+- `ClaimsEnrollmentProjection` (enrollment): employers, hires and separations, workers' birth
+  date and sex. Facts only, each row keyed so a redelivery or a reordering changes nothing.
+- `ClaimsWagesProjection` (levy): every wage report and its lines (facts), and the `wages` in
+  force derived from them (a correction replaces the report it corrects). A correction of a month
+  a claim's insured wage used re-derives that insured wage (R.64), written as the claim's own
+  event in the same transaction as the projection, so it happens exactly once.
+- `ClaimsListProjection` (claims): the worklist row of each claim.
+"""
 from __future__ import annotations
 
-from libs.events.consumer import Projector
+import hashlib
+from datetime import date
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from libs.events.consumer import Projection, Projector
+from libs.events.envelope import Envelope
+from libs.money import parse_yuan, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
+from . import handlers
+from .tables import (
+    claims,
+    claims_employers,
+    claims_employments,
+    claims_separations,
+    claims_wage_lines,
+    claims_wage_reports,
+    claims_workers,
+    wages,
+)
+
+MAX_LINES_PER_REPORT = 1_000_000
+
+
+def _hash(session: Session, *queries) -> str:  # noqa: ANN002
+    digest = hashlib.sha256()
+    for q in queries:
+        digest.update(repr([tuple(r) for r in session.execute(q)]).encode())
+    return digest.hexdigest()
+
+
+def _exists(session: Session, table, *where) -> bool:  # noqa: ANN001
+    return session.execute(select(*table.primary_key.columns).where(*where).limit(1)).first() is not None
+
+
+class ClaimsEnrollmentProjection(Projection):
+    name = "enrollment"
+    sources = ("enrollment",)
+
+    def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        if _exists(session, claims_employers, claims_employers.c.employer_id == p["employer_id"]):
+            return  # a change (later, by date) may already be here
+        session.execute(insert(claims_employers).values(
+            employer_id=p["employer_id"], region=p["region"], name=p["name"], status="active",
+            as_of=date.fromisoformat(p["enrolled_on"])))
+
+    def on_EmployerChanged(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        changed_on = date.fromisoformat(p["changed_on"])
+        row = session.execute(select(claims_employers).where(claims_employers.c.employer_id == p["employer_id"])).first()
+        values = {"region": p["region"], "name": p["name"], "status": p["status"], "as_of": changed_on}
+        if row is None:
+            session.execute(insert(claims_employers).values(employer_id=p["employer_id"], **values))
+        elif changed_on >= row.as_of:  # the latest state by date wins, whatever the arrival order
+            session.execute(update(claims_employers).where(
+                claims_employers.c.employer_id == p["employer_id"]).values(**values))
+
+    def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        hired_on = date.fromisoformat(p["hired_on"])
+        if not _exists(session, claims_employments, claims_employments.c.employee_id == p["employee_id"],
+                       claims_employments.c.employer_id == p["employer_id"], claims_employments.c.hired_on == hired_on):
+            session.execute(insert(claims_employments).values(
+                employee_id=p["employee_id"], employer_id=p["employer_id"], hired_on=hired_on))
+        if not _exists(session, claims_workers, claims_workers.c.employee_id == p["employee_id"]):
+            session.execute(insert(claims_workers).values(
+                employee_id=p["employee_id"], birth_date=date.fromisoformat(p["birth_date"]), sex=p["sex"]))
+
+    def on_EmployeeSeparated(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        separated_on = date.fromisoformat(p["separated_on"])
+        if not _exists(session, claims_separations, claims_separations.c.employee_id == p["employee_id"],
+                       claims_separations.c.employer_id == p["employer_id"],
+                       claims_separations.c.separated_on == separated_on):
+            session.execute(insert(claims_separations).values(
+                employee_id=p["employee_id"], employer_id=p["employer_id"], separated_on=separated_on))
+
+    def reset(self, session: Session) -> None:
+        for table in (claims_employers, claims_employments, claims_separations, claims_workers):
+            session.execute(delete(table))
+
+    def state_hash(self, session: Session) -> str:
+        return _hash(
+            session,
+            select(claims_employers).order_by(claims_employers.c.employer_id),
+            select(claims_employments).order_by(*claims_employments.primary_key.columns),
+            select(claims_separations).order_by(*claims_separations.primary_key.columns),
+            select(claims_workers).order_by(claims_workers.c.employee_id),
+        )
+
+
+class ClaimsWagesProjection(Projection):
+    name = "wages"
+    sources = ("levy",)
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def on_WageReported(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        report_id, employer_id, period = p["report_id"], p["employer_id"], p["period"]
+        lines = p.get("lines") or []
+        assert len(lines) <= MAX_LINES_PER_REPORT
+        if not _exists(session, claims_wage_reports, claims_wage_reports.c.report_id == report_id):
+            session.execute(insert(claims_wage_reports).values(
+                report_id=report_id, employer_id=employer_id, period=period,
+                correction_of=p.get("correction_of"), sequence=e.sequence))
+            by_employee: dict[str, int] = {}
+            for line in lines:  # one line per worker; a repeated worker is summed
+                fen = to_fen(parse_yuan(line["wage"]))
+                by_employee[line["employee_id"]] = by_employee.get(line["employee_id"], 0) + fen
+            if by_employee:
+                session.execute(insert(claims_wage_lines), [
+                    {"report_id": report_id, "employee_id": k, "wage_fen": v} for k, v in by_employee.items()])
+        touched = self._rebuild(session, employer_id, period)
+        if p.get("correction_of"):
+            handlers.rederive_insured_wages(self.ctx, session, touched, period, e)
+
+    @staticmethod
+    def _rebuild(session: Session, employer_id: str, period: str) -> set[str]:
+        """The wages in force for one employer and period: the lines of the report no other report
+        corrects (the latest by sequence if there are several). Returns every worker touched."""
+        reports = session.execute(select(claims_wage_reports).where(
+            claims_wage_reports.c.employer_id == employer_id, claims_wage_reports.c.period == period)).all()
+        corrected = {r.correction_of for r in reports if r.correction_of}
+        tips = sorted((r for r in reports if r.report_id not in corrected), key=lambda r: (r.sequence, r.report_id))
+        current = tips[-1].report_id if tips else None
+        before = set(session.execute(select(wages.c.employee_id).where(
+            wages.c.employer_id == employer_id, wages.c.period == period)).scalars())
+        session.execute(delete(wages).where(wages.c.employer_id == employer_id, wages.c.period == period))
+        rows = session.execute(select(claims_wage_lines).where(claims_wage_lines.c.report_id == current)).all()
+        if rows:
+            session.execute(insert(wages), [
+                {"employee_id": r.employee_id, "period": period, "employer_id": employer_id,
+                 "wage_fen": r.wage_fen, "report_id": current} for r in rows])
+        return before | {r.employee_id for r in rows}
+
+    def reset(self, session: Session) -> None:
+        for table in (claims_wage_reports, claims_wage_lines, wages):
+            session.execute(delete(table))
+
+    def state_hash(self, session: Session) -> str:
+        return _hash(
+            session,
+            select(claims_wage_reports).order_by(claims_wage_reports.c.report_id),
+            select(claims_wage_lines).order_by(*claims_wage_lines.primary_key.columns),
+            select(wages).order_by(*wages.primary_key.columns),
+        )
+
+
+class ClaimsListProjection(Projection):
+    """The worklist row of each claim, mirroring the aggregate's state transitions."""
+
+    name = "claims"
+    sources = ("claims",)
+
+    def handle(self, session: Session, envelope: Envelope) -> None:
+        if envelope.type == "InjuryApplied":
+            return super().handle(session, envelope)
+        row = session.execute(select(claims.c.sequence, claims.c.status, claims.c.died).where(
+            claims.c.claim_id == envelope.aggregate_id)).first()
+        if row is None or envelope.sequence <= row.sequence:
+            return  # already projected (events of one claim arrive in order)
+        self._row = row
+        super().handle(session, envelope)
+        session.execute(update(claims).where(claims.c.claim_id == envelope.aggregate_id).values(
+            sequence=envelope.sequence))
+
+    def _set(self, session: Session, e: Envelope, **values) -> None:  # noqa: ANN003
+        session.execute(update(claims).where(claims.c.claim_id == e.aggregate_id).values(**values))
+
+    def on_InjuryApplied(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        if _exists(session, claims, claims.c.claim_id == e.aggregate_id):
+            return
+        due = p.get("decision_due_on")
+        session.execute(insert(claims).values(
+            claim_id=e.aggregate_id, employer_id=p["employer_id"], employee_id=p["employee_id"], region=p["region"],
+            kind=p["kind"], occurred_on=date.fromisoformat(p["occurred_on"]),
+            applied_on=date.fromisoformat(p["applied_on"]), status="applied",
+            decision_due_on=date.fromisoformat(due) if due else None, died=False, sequence=e.sequence))
+
+    def on_InjuryRecognized(self, session: Session, e: Envelope) -> None:
+        due = e.payload.get("appraisal_due_on")
+        died = self._row.died
+        self._set(session, e, status="deceased" if died else e.payload["decision"], decision_due_on=None,
+                  appraisal_due_on=date.fromisoformat(due) if due and not died else None)
+
+    def on_InjuryRejected(self, session: Session, e: Envelope) -> None:
+        self._set(session, e, status="rejected", decision_due_on=None)
+
+    def on_InsuredWageDetermined(self, session: Session, e: Envelope) -> None:
+        self._set(session, e, insured_wage_fen=to_fen(parse_yuan(e.payload["insured_wage"])))
+
+    def on_TreatmentLeaveGranted(self, session: Session, e: Envelope) -> None:
+        due = e.payload.get("appraisal_due_on")
+        self._set(session, e, status="on_treatment_leave", appraisal_due_on=date.fromisoformat(due) if due else None)
+
+    def on_GradeAssigned(self, session: Session, e: Envelope) -> None:
+        self._set(session, e, status="appraised", grade=e.payload["grade"], appraisal_due_on=None)
+
+    def on_EmploymentTerminated(self, session: Session, e: Envelope) -> None:
+        self._set(session, e, status="terminated")
+
+    def on_WorkerDied(self, session: Session, e: Envelope) -> None:
+        status = self._row.status if self._row.status == "applied" else "deceased"
+        self._set(session, e, status=status, died=True, appraisal_due_on=None)
+
+    def on_ClaimClosed(self, session: Session, e: Envelope) -> None:
+        self._set(session, e, status="closed", decision_due_on=None, appraisal_due_on=None)
+
+    def reset(self, session: Session) -> None:
+        session.execute(delete(claims))
+
+    def state_hash(self, session: Session) -> str:
+        return _hash(session, select(claims).order_by(claims.c.claim_id))
+
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:
-    return [ClientsProjection(), PoliciesProjection()]
+    return [ClientsProjection(), PoliciesProjection(), ClaimsEnrollmentProjection(), ClaimsWagesProjection(ctx),
+            ClaimsListProjection()]
+

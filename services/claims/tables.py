@@ -1,6 +1,92 @@
-"""The claims service's own read-model tables (its event store is in libs.events.tables)."""
+"""The claims service's own read-model tables (its event store is in libs.events.tables).
+
+Projected from enrollment (employers, employments, workers), from levy (wage reports, and the
+`wages` they amount to after corrections) and from the service's own events (claims, for the
+worklist). Money is integer fen.
+"""
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
+
+claims_employers = Table(
+    "claims_employers", metadata,
+    Column("employer_id", String(64), primary_key=True),
+    Column("region", String(6), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("as_of", Date, nullable=False),  # enrolled_on, or the last changed_on applied
+)
+
+# One row per hire (a worker may be hired, separated and hired again by one employer).
+claims_employments = Table(
+    "claims_employments", metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("employer_id", String(64), primary_key=True),
+    Column("hired_on", Date, primary_key=True),
+)
+
+claims_separations = Table(
+    "claims_separations", metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("employer_id", String(64), primary_key=True),
+    Column("separated_on", Date, primary_key=True),
+)
+
+claims_workers = Table(
+    "claims_workers", metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("birth_date", Date, nullable=False),
+    Column("sex", String(6), nullable=False),
+)
+
+# Every wage report as reported (facts), and its lines.
+claims_wage_reports = Table(
+    "claims_wage_reports", metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("employer_id", String(64), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("correction_of", String(64)),
+    Column("sequence", Integer, nullable=False),
+    Index("ix_claims_wage_reports_period", "employer_id", "period"),
+)
+
+claims_wage_lines = Table(
+    "claims_wage_lines", metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("employee_id", String(64), primary_key=True),
+    Column("wage_fen", BigInteger, nullable=False),
+)
+
+# The wages in force: for each employer and period, the lines of its latest report (a
+# correction replaces the report it corrects). Derived from the two tables above.
+wages = Table(
+    "wages", metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("employer_id", String(64), primary_key=True),
+    Column("wage_fen", BigInteger, nullable=False),
+    Column("report_id", String(64), nullable=False),
+)
+
+# The worklist: one row per claim, projected from the service's own events.
+claims = Table(
+    "claims", metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("employer_id", String(64), nullable=False),
+    Column("employee_id", String(64), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("applied_on", Date, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("decision_due_on", Date),  # null once decided
+    Column("appraisal_due_on", Date),  # null unless an appraisal is awaited
+    Column("insured_wage_fen", BigInteger),
+    Column("grade", Integer),
+    Column("died", Boolean, nullable=False, default=False),
+    Column("sequence", Integer, nullable=False),  # the last event projected
+    Index("ix_claims_employee", "employee_id"),
+    Index("ix_claims_employer", "employer_id"),
+)
