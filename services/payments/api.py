@@ -6,9 +6,11 @@ from fastapi import APIRouter
 from libs.runtime.service import ServiceContext
 
 from . import clients_api
+from .payouts import api as payouts_api
 
 
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["payments"])
     router.include_router(clients_api.build_router(ctx))
+    router.include_router(payouts_api.build_router(ctx))
     return router

@@ -6,6 +6,8 @@ from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
+from .payouts.projection import PayoutFactsProjection
+
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:
-    return [ClientsProjection(), PoliciesProjection()]
+    return [ClientsProjection(), PoliciesProjection(), PayoutFactsProjection()]

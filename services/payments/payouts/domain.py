@@ -1,0 +1,230 @@
+"""Paying out: hospitals, adjudicated medical bills, payment runs and payouts. Pure: no I/O.
+
+Payload field names are the contract of docs/events.md; money is a yuan string with two places.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_serializer
+
+from libs.events.aggregate import Aggregate
+from libs.events.registry import event_type
+from libs.money import yuan_str
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class BankAccount(_Payload):
+    bank_code: str
+    account_no: str
+    holder: str
+
+
+@event_type("HospitalRegistered")
+class HospitalRegistered(_Payload):
+    hospital_id: str
+    name: str
+    region: str
+    bank_account: BankAccount
+
+
+@event_type("HospitalChanged")
+class HospitalChanged(_Payload):
+    """The full state of the hospital after the change."""
+
+    hospital_id: str
+    name: str
+    region: str
+    bank_account: BankAccount
+
+
+class Hospital(Aggregate):
+    aggregate_type = "hospital"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.state: HospitalRegistered | None = None
+
+    def put(self, name: str, region: str, account: BankAccount, on: date) -> bool:
+        """Register, or record the change; returns whether anything changed."""
+        fields = dict(hospital_id=self.id, name=name, region=region, bank_account=account)
+        if self.state is None:
+            self.trigger(HospitalRegistered(**fields), on)
+            return True
+        if (self.state.name, self.state.region, self.state.bank_account) == (name, region, account):
+            return False
+        self.trigger(HospitalChanged(**fields), on)
+        return True
+
+    def apply_HospitalRegistered(self, e: HospitalRegistered) -> None:
+        self.state = e
+
+    def apply_HospitalChanged(self, e: HospitalChanged) -> None:
+        self.state = HospitalRegistered(**e.model_dump())
+
+
+class _Money(_Payload):
+    @field_serializer("*", when_used="json")
+    def _ser(self, value):  # noqa: ANN001, ANN202 - money as a two-place string on the wire
+        return yuan_str(value) if isinstance(value, Decimal) else value
+
+
+class AdjudicatedItem(_Money):
+    code: str
+    quantity: int
+    unit_price: Decimal
+    claimed: Decimal
+    approved: Decimal
+    reason: str | None  # not_in_catalog | price_capped | partial_share | price_capped+partial_share
+
+
+@event_type("MedicalBillAdjudicated")
+class MedicalBillAdjudicated(_Money):
+    bill_id: str
+    claim_id: str
+    hospital_id: str
+    admitted_on: date
+    discharged_on: date
+    claimed: Decimal
+    approved: Decimal
+    items: tuple[AdjudicatedItem, ...]
+    policy_ref: dict
+    region: str = ""
+    employer_id: str | None = None
+    line_id: str = ""
+
+
+class MedicalBill(Aggregate):
+    aggregate_type = "medical_bill"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.adjudicated: MedicalBillAdjudicated | None = None
+
+    def adjudicate(self, result: MedicalBillAdjudicated, on: date) -> None:
+        assert self.adjudicated is None, "a bill is adjudicated once"
+        assert result.approved == sum((i.approved for i in result.items), Decimal("0.00"))
+        assert result.claimed == sum((i.claimed for i in result.items), Decimal("0.00"))
+        self.trigger(result, on)
+
+    def apply_MedicalBillAdjudicated(self, e: MedicalBillAdjudicated) -> None:
+        self.adjudicated = e
+
+
+@event_type("PaymentRunCreated")
+class PaymentRunCreated(_Money):
+    run_id: str
+    region: str
+    period: str
+    count: int
+    total: Decimal
+    execution_date: date | None = None
+    waiting_for_account: int = 0
+
+
+class PaymentRun(Aggregate):
+    aggregate_type = "payment_run"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.created: PaymentRunCreated | None = None
+
+    def create(self, e: PaymentRunCreated, payout_amounts: list[Decimal], on: date) -> None:
+        """The run's total is the sum of its payouts, each positive (asserted, not hoped)."""
+        assert self.created is None
+        assert e.count == len(payout_amounts) and all(a > 0 for a in payout_amounts)
+        assert e.total == sum(payout_amounts, Decimal("0.00")), "run total != sum of payouts"
+        self.trigger(e, on)
+
+    def apply_PaymentRunCreated(self, e: PaymentRunCreated) -> None:
+        self.created = e
+
+
+class PaidLine(_Money):
+    line_id: str
+    claim_id: str | None
+    employer_id: str | None
+    kind: str
+    family: str
+    amount: Decimal
+
+
+@event_type("PayoutSettled")
+class PayoutSettled(_Money):
+    payout_id: str
+    run_id: str
+    settled_on: date
+    amount: Decimal
+    lines: tuple[PaidLine, ...]
+    status: str = "ACSC"
+
+
+@event_type("PayoutRejected")
+class PayoutRejected(_Money):
+    payout_id: str
+    run_id: str
+    rejected_on: date
+    reason: str
+    amount: Decimal
+    lines: tuple[PaidLine, ...]
+    account_problem: bool = False
+
+
+class PayoutAlreadyDecided(Exception):
+    pass
+
+
+class Payout(Aggregate):
+    """A payout's life after its run: settled or rejected, once."""
+
+    aggregate_type = "payout"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.outcome: Literal["settled", "rejected"] | None = None
+
+    def _check(self, amount: Decimal, lines: tuple[PaidLine, ...]) -> None:
+        if self.outcome is not None:
+            raise PayoutAlreadyDecided(self.id)
+        assert amount > 0 and amount == sum((line.amount for line in lines), Decimal("0.00")), \
+            "payout amount != sum of its lines"
+
+    def settle(self, run_id: str, on: date, amount: Decimal, lines: tuple[PaidLine, ...], status: str) -> None:
+        self._check(amount, lines)
+        self.trigger(PayoutSettled(payout_id=self.id, run_id=run_id, settled_on=on, amount=amount,
+                                   lines=lines, status=status), on)
+
+    def reject(self, run_id: str, on: date, reason: str, amount: Decimal, lines: tuple[PaidLine, ...],
+               account_problem: bool) -> None:
+        self._check(amount, lines)
+        self.trigger(PayoutRejected(payout_id=self.id, run_id=run_id, rejected_on=on, reason=reason,
+                                    amount=amount, lines=lines, account_problem=account_problem), on)
+
+    def apply_PayoutSettled(self, _e: PayoutSettled) -> None:
+        self.outcome = "settled"
+
+    def apply_PayoutRejected(self, _e: PayoutRejected) -> None:
+        self.outcome = "rejected"
+
+
+# ISO 20022 ExternalStatusReason1Code values that say the creditor's account is the problem:
+# the payee's lines wait for a new bank account rather than going into the next run again.
+ACCOUNT_PROBLEM_REASONS = frozenset({
+    "AC01",  # incorrect account number
+    "AC02",  # invalid debtor account number (kept for banks that misuse it)
+    "AC03",  # invalid creditor account number
+    "AC04",  # closed account
+    "AC06",  # blocked account
+    "AC07",  # closed creditor account
+    "AC13",  # invalid creditor account type
+    "AG01",  # transaction forbidden on this account
+    "BE01",  # creditor name inconsistent with the account
+    "MD07",  # end customer deceased
+    "RC01",  # bank identifier incorrect
+    "RR03",  # missing creditor name or address
+})

@@ -1,0 +1,378 @@
+"""Payment runs and bank returns: every payable fund line paid once, never twice.
+
+The guarantee lives in the database: `payout_lines.line_id` is a primary key, so a line sits in
+at most one open or settled payout. A run inserts its lines there first; a concurrent run that
+took some of them meanwhile makes the insert fail, and the run plans again without them.
+A rejected payout deletes its rows, so its lines become payable again (or wait for a new account
+when the bank said the account is the problem).
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Callable, Iterable
+
+from sqlalchemy import and_, delete, exists, func, insert, inspect, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from libs.money import from_fen
+from libs.runtime.service import ServiceContext
+from libs.web.auth import Principal
+from libs.web.problems import conflict, forbidden, invalid, not_found
+
+from .domain import ACCOUNT_PROBLEM_REASONS, PaidLine, PaymentRun, PaymentRunCreated, Payout
+from .tables import (
+    account_holds,
+    entitlement_lines,
+    hospitals,
+    payee_accounts,
+    payment_runs,
+    payout_lines,
+    payout_members,
+    payouts,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_RUN_LINES = 1_000_000
+MAX_PLAN_ATTEMPTS = 5
+LOOKUP_CHUNK = 500
+INSERT_CHUNK = 5_000
+MAX_RETURN_ENTRIES = 200_000
+
+SETTLED = frozenset({"ACSC", "ACCC", "ACWC", "ACCP", "ACSP"})
+REJECTED = frozenset({"RJCT"})
+PENDING = frozenset({"ACTC", "RCVD", "PDNG", "ACWP", "ACFC", "PART", "PATC"})  # no decision yet
+KNOWN_STATUSES = SETTLED | REJECTED | PENDING
+
+
+def bank_part(bank_code: str) -> str:
+    """A CNAPS code's first three digits name the bank (行别代码): one payout file per bank."""
+    return bank_code[:3]
+
+
+# ---- planning a run ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Account:
+    bank_code: str
+    account_no: str
+    holder: str
+    changed_at: datetime | None
+
+
+@dataclass
+class PlannedPayout:
+    payout_id: str
+    payee: str
+    account: Account
+    lines: list  # rows of entitlement_lines
+    amount_fen: int
+
+
+@dataclass
+class Plan:
+    payouts: list[PlannedPayout] = field(default_factory=list)
+    waiting_for_account: list[dict] = field(default_factory=list)
+    waiting_net_not_positive: list[dict] = field(default_factory=list)
+
+    @property
+    def total_fen(self) -> int:
+        return sum(p.amount_fen for p in self.payouts)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _registered_accounts(session: Session, payees: list[str]) -> dict[str, Account]:
+    """Accounts from the payees' own records: hospitals, and employees/dependents (projected)."""
+    found: dict[str, Account] = {}
+    hospital_ids = {p.split(":", 1)[1]: p for p in payees if p.startswith("hospital:")}
+    for chunk in _chunks(list(hospital_ids), LOOKUP_CHUNK):
+        for r in session.execute(select(hospitals).where(hospitals.c.hospital_id.in_(chunk))):
+            found[hospital_ids[r.hospital_id]] = Account(r.bank_code, r.account_no, r.holder,
+                                                         _aware(r.account_changed_at))
+    keyed = {(p if ":" in p else f"employee:{p}"): p for p in payees if not p.startswith("hospital:")}
+    for chunk in _chunks(list(keyed), LOOKUP_CHUNK):
+        for r in session.execute(select(payee_accounts).where(payee_accounts.c.payee.in_(chunk))):
+            if r.bank_code and r.account_no:
+                found[keyed[r.payee]] = Account(r.bank_code, r.account_no, r.holder or "", _aware(r.changed_at))
+    return found
+
+
+def _holds(session: Session, payees: list[str]) -> dict[tuple[str, str, str], tuple[str, datetime]]:
+    out = {}
+    for chunk in _chunks(payees, LOOKUP_CHUNK):
+        for r in session.execute(select(account_holds).where(account_holds.c.payee.in_(chunk))):
+            out[(r.payee, r.bank_code, r.account_no)] = (r.reason, _aware(r.held_at))
+    return out
+
+
+def plan_run(session: Session, region: str, period: str) -> Plan:
+    """Every fund line of the region up to `period` not in an open or settled payout, netted per
+    payee (recoveries reduce the payee's payout), one payout per payee and bank account."""
+    el = entitlement_lines
+    taken = exists().where(payout_lines.c.line_id == el.c.line_id)
+    rows = session.execute(
+        select(el.c.line_id, el.c.claim_id, el.c.employer_id, el.c.kind, el.c.family, el.c.amount_fen, el.c.payee,
+               el.c.bank_code, el.c.account_no, el.c.holder, el.c.known_at)
+        .where(el.c.payer == "fund", el.c.region == region, el.c.period <= period, ~taken)
+        .order_by(el.c.payee, el.c.line_id).limit(MAX_RUN_LINES + 1)
+    ).all()
+    if len(rows) > MAX_RUN_LINES:
+        raise conflict(f"more than {MAX_RUN_LINES} payable lines: run an earlier period first")
+    by_payee: dict[str, list] = defaultdict(list)
+    for r in rows:
+        by_payee[r.payee].append(r)
+    payees = sorted(by_payee)
+    registered = _registered_accounts(session, payees)
+    holds = _holds(session, payees)
+    plan = Plan()
+    for payee in payees:
+        lines = by_payee[payee]
+        net = sum(r.amount_fen for r in lines)
+        account = registered.get(payee)
+        if account is None:  # the account the lines themselves carry, the most recent first
+            with_account = [r for r in lines if r.bank_code and r.account_no]
+            if with_account:
+                r = max(with_account, key=lambda x: (str(x.known_at), x.line_id))
+                account = Account(r.bank_code, r.account_no, r.holder or "", None)
+        if net <= 0:
+            plan.waiting_net_not_positive.append({"payee": payee, "net": from_fen(net)})
+            continue
+        if account is None:
+            plan.waiting_for_account.append({"payee": payee, "amount": from_fen(net), "reason": "no_account"})
+            continue
+        hold = holds.get((payee, account.bank_code, account.account_no))
+        if hold is not None and (account.changed_at is None or account.changed_at <= hold[1]):
+            plan.waiting_for_account.append({"payee": payee, "amount": from_fen(net), "reason": hold[0]})
+            continue
+        plan.payouts.append(PlannedPayout("po_" + uuid.uuid4().hex[:20], payee, account, lines, net))
+    return plan
+
+
+# ---- creating a run ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunCreated:
+    run_id: str
+    count: int
+    total_fen: int
+    waiting_for_account: list[dict]
+    waiting_net_not_positive: list[dict]
+
+
+def find_materializer() -> Callable[[Session, str, str], object] | None:
+    """`materialize_through(session, region, period)` of the entitlements part, if it exists."""
+    for module in ("services.payments.entitlements", "services.payments.entitlements.materialize",
+                   "services.payments.entitlements.projection", "services.payments.entitlements.lines"):
+        try:
+            fn = getattr(importlib.import_module(module), "materialize_through", None)
+        except ImportError:
+            continue
+        if fn is not None:
+            return fn
+    return None
+
+
+def create_run(ctx: ServiceContext, principal: Principal, region: str, period: str, execution_date: date) -> RunCreated:
+    run_id = "run_" + uuid.uuid4().hex[:16]
+    materialize = find_materializer()
+    with ctx.uow(principal) as uow:
+        session = uow.session
+        if materialize is not None:
+            materialize(session, region, period)
+        if not inspect(session.connection()).has_table("entitlement_lines"):
+            raise conflict("no entitlement lines exist yet in this service")
+        for attempt in range(1, MAX_PLAN_ATTEMPTS + 1):
+            plan = plan_run(session, region, period)
+            try:
+                with session.begin_nested():
+                    _take_lines(session, run_id, plan)
+                break
+            except IntegrityError:  # a concurrent run took some of these lines: plan again without them
+                log.info("run %s: lines taken concurrently, planning again (attempt %d)", run_id, attempt)
+        else:
+            raise conflict("other payment runs keep taking the same lines; retry")
+        total = from_fen(plan.total_fen)
+        run = PaymentRun(run_id)
+        run.create(PaymentRunCreated(run_id=run_id, region=region, period=period, count=len(plan.payouts),
+                                     total=total, execution_date=execution_date,
+                                     waiting_for_account=len(plan.waiting_for_account)),
+                   [from_fen(p.amount_fen) for p in plan.payouts], execution_date)
+        uow.save(run)
+        session.execute(insert(payment_runs).values(
+            run_id=run_id, region=region, period=period, count=len(plan.payouts), total_fen=plan.total_fen,
+            execution_date=execution_date, created_at=datetime.now(timezone.utc)))
+        check_run_invariants(session, run_id)
+    return RunCreated(run_id, len(plan.payouts), plan.total_fen, plan.waiting_for_account,
+                      plan.waiting_net_not_positive)
+
+
+def _take_lines(session: Session, run_id: str, plan: Plan) -> None:
+    """The lock first (a concurrent run fails here), then the payouts and their members."""
+    lock = [{"line_id": r.line_id, "payout_id": p.payout_id, "run_id": run_id} for p in plan.payouts for r in p.lines]
+    for chunk in _chunks(lock, INSERT_CHUNK):
+        session.execute(insert(payout_lines), chunk)
+    heads = [{"payout_id": p.payout_id, "run_id": run_id, "payee": p.payee, "bank_code": p.account.bank_code,
+              "bank_part": bank_part(p.account.bank_code), "account_no": p.account.account_no,
+              "holder": p.account.holder, "amount_fen": p.amount_fen, "line_count": len(p.lines),
+              "status": "open", "reason": None, "decided_on": None} for p in plan.payouts]
+    for chunk in _chunks(heads, INSERT_CHUNK):
+        session.execute(insert(payouts), chunk)
+    members = [{"payout_id": p.payout_id, "line_id": r.line_id, "claim_id": r.claim_id, "employer_id": r.employer_id,
+                "kind": r.kind, "family": r.family, "amount_fen": r.amount_fen} for p in plan.payouts for r in p.lines]
+    for chunk in _chunks(members, INSERT_CHUNK):
+        session.execute(insert(payout_members), chunk)
+
+
+def check_run_invariants(session: Session, run_id: str) -> None:
+    """Run total = sum of its payouts = sum of their lines; every payout positive (asserted)."""
+    run = session.execute(select(payment_runs).where(payment_runs.c.run_id == run_id)).one()
+    count, payouts_fen, min_fen = session.execute(
+        select(func.count(), func.coalesce(func.sum(payouts.c.amount_fen), 0), func.min(payouts.c.amount_fen))
+        .where(payouts.c.run_id == run_id)).one()
+    lines_fen = session.execute(
+        select(func.coalesce(func.sum(payout_members.c.amount_fen), 0))
+        .select_from(payout_members.join(payouts, payouts.c.payout_id == payout_members.c.payout_id))
+        .where(payouts.c.run_id == run_id)).scalar_one()
+    assert run.count == count, f"run {run_id}: count {run.count} != {count} payouts"
+    assert run.total_fen == payouts_fen == lines_fen, f"run {run_id}: total {run.total_fen} != {payouts_fen} != {lines_fen}"
+    assert min_fen is None or min_fen > 0, f"run {run_id} has a payout of {min_fen} fen"
+
+
+# ---- returns -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StatusEntry:
+    end_to_end_id: str
+    status: str
+    reason: str | None
+    where: str  # where in the report (for a 422 naming the field)
+
+
+@dataclass
+class ReturnsOutcome:
+    settled: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    conflicting: list[dict] = field(default_factory=list)
+
+
+def apply_returns(ctx: ServiceContext, principal: Principal, run_id: str, entries: list[StatusEntry],
+                  decided_on: date) -> ReturnsOutcome:
+    """Settle or reject each payout named in the bank's report, once. The same report twice
+    changes nothing; a payout already decided otherwise is reported, not changed."""
+    if len(entries) > MAX_RETURN_ENTRIES:
+        raise invalid("report", f"at most {MAX_RETURN_ENTRIES} transactions per report")
+    with ctx.session_factory() as session:
+        if session.execute(select(payment_runs.c.run_id).where(payment_runs.c.run_id == run_id)).first() is None:
+            raise not_found("payment run", run_id)
+        rows = {}
+        ids = list(dict.fromkeys(e.end_to_end_id for e in entries))
+        for chunk in _chunks(ids, LOOKUP_CHUNK):
+            for r in session.execute(select(payouts).where(payouts.c.payout_id.in_(chunk))):
+                rows[r.payout_id] = r
+    seen: dict[str, StatusEntry] = {}
+    for e in entries:  # validate the whole report before the first write
+        if e.status not in KNOWN_STATUSES:
+            raise invalid(f"{e.where}.status", f"unknown status {e.status!r}")
+        row = rows.get(e.end_to_end_id)
+        if row is None or row.run_id != run_id:
+            raise invalid(f"{e.where}.end_to_end_id", f"{e.end_to_end_id!r} is no payout of run {run_id}")
+        if principal.role == "bank" and bank_part(principal.bank_code or "") != row.bank_part:
+            raise forbidden(f"payout {e.end_to_end_id} is not addressed to this bank")
+        if e.status in REJECTED and not e.reason:
+            raise invalid(f"{e.where}.reason", "a rejection needs its reason code")
+        prior = seen.get(e.end_to_end_id)
+        if prior is not None and (prior.status, prior.reason) != (e.status, e.reason):
+            raise invalid(f"{e.where}.end_to_end_id", f"{e.end_to_end_id} appears twice with different statuses")
+        seen[e.end_to_end_id] = e
+    outcome = ReturnsOutcome()
+    with ctx.uow(principal) as uow:
+        session = uow.session
+        for payout_id, e in seen.items():
+            row = session.execute(select(payouts).where(payouts.c.payout_id == payout_id)).one()
+            wanted = "settled" if e.status in SETTLED else "rejected" if e.status in REJECTED else None
+            if wanted is None:
+                outcome.pending.append(payout_id)
+                continue
+            if row.status == wanted and (wanted == "settled" or row.reason == e.reason):
+                outcome.unchanged.append(payout_id)
+                continue
+            if row.status != "open":
+                outcome.conflicting.append({"payout_id": payout_id, "status": row.status, "reported": e.status})
+                continue
+            payout = uow.load(Payout, payout_id) or Payout(payout_id)
+            lines = _paid_lines(session, payout_id)
+            amount = from_fen(row.amount_fen)
+            if wanted == "settled":
+                payout.settle(run_id, decided_on, amount, lines, e.status)
+                session.execute(update(payouts).where(payouts.c.payout_id == payout_id)
+                                .values(status="settled", reason=None, decided_on=decided_on))
+                outcome.settled.append(payout_id)
+            else:
+                reason = (e.reason or "").upper()
+                account_problem = reason in ACCOUNT_PROBLEM_REASONS
+                payout.reject(run_id, decided_on, reason, amount, lines, account_problem)
+                session.execute(update(payouts).where(payouts.c.payout_id == payout_id)
+                                .values(status="rejected", reason=reason, decided_on=decided_on))
+                session.execute(delete(payout_lines).where(payout_lines.c.payout_id == payout_id))
+                if account_problem:
+                    _hold(session, row, reason)
+                outcome.rejected.append(payout_id)
+            uow.save(payout)
+    return outcome
+
+
+def _paid_lines(session: Session, payout_id: str) -> tuple[PaidLine, ...]:
+    rows = session.execute(select(payout_members).where(payout_members.c.payout_id == payout_id)
+                           .order_by(payout_members.c.line_id)).all()
+    return tuple(PaidLine(line_id=r.line_id, claim_id=r.claim_id, employer_id=r.employer_id, kind=r.kind,
+                          family=r.family, amount=from_fen(r.amount_fen)) for r in rows)
+
+
+def _hold(session: Session, row, reason: str) -> None:  # noqa: ANN001
+    key = and_(account_holds.c.payee == row.payee, account_holds.c.bank_code == row.bank_code,
+               account_holds.c.account_no == row.account_no)
+    now = datetime.now(timezone.utc)
+    if session.execute(select(account_holds.c.payee).where(key)).first() is None:
+        session.execute(insert(account_holds).values(payee=row.payee, bank_code=row.bank_code,
+                                                     account_no=row.account_no, reason=reason,
+                                                     payout_id=row.payout_id, held_at=now))
+    else:
+        session.execute(update(account_holds).where(key).values(reason=reason, payout_id=row.payout_id, held_at=now))
+
+
+# ---- the fund's position -------------------------------------------------------------------
+
+def position(session: Session, region: str | None = None) -> dict[str, int]:
+    """Fund lines split into settled, open (in a run, not yet answered) and payable (not in any
+    open or settled payout): the three always add up to the sum of the fund lines."""
+    el = entitlement_lines
+    where = [el.c.payer == "fund"] + ([el.c.region == region] if region else [])
+    joined = el.outerjoin(payout_lines, payout_lines.c.line_id == el.c.line_id).outerjoin(
+        payouts, payouts.c.payout_id == payout_lines.c.payout_id)
+    out = {"settled": 0, "open": 0, "payable": 0}
+    for status, amount in session.execute(
+            select(payouts.c.status, func.coalesce(func.sum(el.c.amount_fen), 0)).select_from(joined)
+            .where(*where).group_by(payouts.c.status)):
+        out["payable" if status is None else status] += int(amount)
+    out["total"] = int(session.execute(select(func.coalesce(func.sum(el.c.amount_fen), 0)).where(*where))
+                       .scalar_one())
+    return out

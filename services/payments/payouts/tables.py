@@ -1,0 +1,158 @@
+"""The paying-out read models: hospitals, bills, runs, payouts and the one-line-one-payout lock.
+
+All amounts are integer fen (`*_fen`). `payout_lines` is the guard against double payment: a
+line id is its primary key, so a line sits in at most one open or settled payout, whatever
+the concurrency; a rejected payout deletes its rows and the lines become payable again.
+`payout_members` keeps every payout's lines for ever (the events and the explain view need them).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    column,
+    table,
+)
+
+metadata = MetaData()
+
+hospitals = Table(
+    "payout_hospitals",
+    metadata,
+    Column("hospital_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("bank_code", String(12), nullable=False),
+    Column("account_no", String(34), nullable=False),
+    Column("holder", String(140), nullable=False),
+    Column("account_changed_at", DateTime(timezone=True), nullable=False),
+)
+
+medical_bills = Table(
+    "payout_medical_bills",
+    metadata,
+    Column("bill_id", String(64), primary_key=True),
+    Column("claim_id", String(64), nullable=False),
+    Column("hospital_id", String(64), nullable=False),
+    Column("admitted_on", Date, nullable=False),
+    Column("discharged_on", Date, nullable=False),
+    Column("claimed_fen", BigInteger, nullable=False),
+    Column("approved_fen", BigInteger, nullable=False),
+    Column("items_json", Text, nullable=False),
+    Column("policy_ref_json", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_payout_medical_bills_hospital", "hospital_id", "bill_id"),
+)
+
+# Facts projected from the claims service (InjuryApplied / InjuryRecognized / InjuryRejected /
+# ClaimClosed): what adjudicating a bill needs to know about its claim.
+claim_facts = Table(
+    "payout_claim_facts",
+    metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("employer_id", String(64)),
+    Column("employee_id", String(64)),
+    Column("region", String(6)),
+    Column("occurred_on", Date),
+    Column("status", String(16), nullable=False),  # applied | recognized | deemed | rejected
+    Column("decided_on", Date),
+    Column("closed_on", Date),
+)
+
+# Bank accounts of payees known from other services' events (EmployeeEnrolled,
+# BankAccountChanged, DependentRegistered). `payee` is `employee:<id>` or `dependent:<id>`.
+payee_accounts = Table(
+    "payout_payee_accounts",
+    metadata,
+    Column("payee", String(80), primary_key=True),
+    Column("bank_code", String(12)),
+    Column("account_no", String(34)),
+    Column("holder", String(140)),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+# An account that came back with an account problem (AC04 ...): the payee's lines wait until
+# the payee's account changes after `held_at`.
+account_holds = Table(
+    "payout_account_holds",
+    metadata,
+    Column("payee", String(80), primary_key=True),
+    Column("bank_code", String(12), primary_key=True),
+    Column("account_no", String(34), primary_key=True),
+    Column("reason", String(8), nullable=False),
+    Column("payout_id", String(40), nullable=False),
+    Column("held_at", DateTime(timezone=True), nullable=False),
+)
+
+payment_runs = Table(
+    "payment_runs",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("region", String(6), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("total_fen", BigInteger, nullable=False),
+    Column("execution_date", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("payout_id", String(40), primary_key=True),
+    Column("run_id", String(40), nullable=False),
+    Column("payee", String(80), nullable=False),
+    Column("bank_code", String(12), nullable=False),
+    Column("bank_part", String(3), nullable=False),
+    Column("account_no", String(34), nullable=False),
+    Column("holder", String(140), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("status", String(10), nullable=False),  # open | settled | rejected
+    Column("reason", String(8)),
+    Column("decided_on", Date),
+    Index("ix_payouts_run_bank", "run_id", "bank_part", "payout_id"),
+)
+
+payout_members = Table(
+    "payout_members",
+    metadata,
+    Column("payout_id", String(40), primary_key=True),
+    Column("line_id", String(120), primary_key=True),
+    Column("claim_id", String(64)),
+    Column("employer_id", String(64)),
+    Column("kind", String(64), nullable=False),
+    Column("family", String(32), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+)
+
+payout_lines = Table(
+    "payout_lines",
+    metadata,
+    Column("line_id", String(120), primary_key=True),
+    Column("payout_id", String(40), nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Index("ix_payout_lines_payout", "payout_id"),
+)
+
+# The entitlement lines are owned by services/payments/entitlements: referenced by name only.
+entitlement_lines = table(
+    "entitlement_lines",
+    column("line_id", String), column("claim_id", String), column("employer_id", String),
+    column("region", String), column("kind", String), column("family", String), column("period", String),
+    column("period_start", Date), column("period_end", Date), column("amount_fen", BigInteger),
+    column("payer", String), column("payee", String), column("bank_code", String), column("account_no", String),
+    column("holder", String), column("adjusts", String), column("reason", String),
+    column("known_at", DateTime(timezone=True)), column("explain_json", Text), column("policy_ref_json", Text),
+    column("source_event_ids_json", Text),
+)
+
+PROJECTED = (claim_facts, payee_accounts)
