@@ -108,36 +108,28 @@ def publish_national_default(ctx: ServiceContext) -> None:
 
 # ---------------------------------------------------------------------------------- employers
 
-def classify(session: Session, region: str, on: date, industry_code: str, date_field: str) -> Classification:
-    """Map an industry to its risk class and base rate by the region's policy in force on `on`."""
+def classify(ctx: ServiceContext, region: str, on: date, industry_code: str, date_field: str) -> Classification:
+    """Map an industry to its risk class and base rate by the region's policy in force on `on`
+    (read from this service's projection of PolicyPublished, waiting a bounded time for one
+    published a moment ago)."""
     industry = checked("industry_code", identifiers.check_industry_code, industry_code)
-    version = policy_in_force(session, region, on)
+    version = ctx.await_projection(lambda session: policy_in_force(session, region, on))
     if version is None:
         raise Invalid(date_field, f"no policy is in force in region {region} (nor nationally) on {on.isoformat()}")
-    doc = version.document
-    try:
-        risk_class = doc.risk_class_for(industry)
-    except (LookupError, ValueError) as exc:
-        risk_class = None
-        reason = str(exc)
-    else:
-        reason = ""
-    if risk_class is None:
-        raise Invalid("industry_code", f"division {industry.division} has no risk class in the policy of "
-                                       f"region {version.region} in force on {on.isoformat()} {reason}".rstrip())
+    risk_class = version.document.risk_class_for(industry)  # validation made every division have one
     return Classification(
-        industry_code=str(industry), division=industry.division, risk_class=int(risk_class),
-        base_rate=doc.base_rate(risk_class), policy_ref=PolicyRef.model_validate(policy_ref(version)))
+        industry_code=str(industry), division=industry.division, risk_class=risk_class,
+        base_rate=version.document.base_rate(risk_class), policy_ref=PolicyRef.model_validate(policy_ref(version)))
 
 
 def enroll_employer(ctx: ServiceContext, actor: Actor, cmd: EnrollEmployer) -> dict[str, Any]:
     uscc = str(checked("uscc", identifiers.check_uscc, cmd.uscc))
     region = str(checked("region", identifiers.check_region, cmd.region))
+    classification = classify(ctx, region, cmd.enrolled_on, cmd.industry_code, "enrolled_on")
     employer_id = new_employer_id()
     try:
         with ctx.uow(actor) as uow:
             _refuse_known_uscc(uow.session, uscc)
-            classification = classify(uow.session, region, cmd.enrolled_on, cmd.industry_code, "enrolled_on")
             employer = Employer.enroll(employer_id, uscc, cmd.name, region, cmd.enrolled_on, classification)
             uow.save(employer)
             uow.session.execute(insert(employers).values(_employer_row(employer)))
@@ -196,11 +188,15 @@ def change_employer_status(ctx: ServiceContext, actor: Actor, cmd: ChangeEmploye
 def change_employer(ctx: ServiceContext, actor: Actor, cmd: ChangeEmployer) -> dict[str, Any]:
     if cmd.name is None and cmd.industry_code is None:
         raise Invalid("body", "give a new name or industry_code")
+    with ctx.session_factory() as session:
+        region = session.execute(select(employers.c.region).where(employers.c.employer_id == cmd.employer_id)).scalar()
+    if region is None:
+        raise NotFound("employer", cmd.employer_id)
+    classification = None
+    if cmd.industry_code is not None:
+        classification = classify(ctx, region, cmd.changed_on, cmd.industry_code, "changed_on")
     with ctx.uow(actor) as uow:
         employer = _load_employer(uow, cmd.employer_id)
-        classification = None
-        if cmd.industry_code is not None:
-            classification = classify(uow.session, employer.region, cmd.changed_on, cmd.industry_code, "changed_on")
         employer.change(cmd.changed_on, name=cmd.name, classification=classification)
         _save_employer(uow, employer)
     return employer_view(employer)

@@ -242,6 +242,9 @@ class Worker(Aggregate):
         if self.active_at(employer_id) is not None:
             raise Conflict(f"worker {self.id} is already employed by {employer_id}", employee_id=self.id)
         earlier = [e for e in self.employments if e.employer_id == employer_id]
+        if any(e.hired_on == hired_on for e in earlier):
+            raise Conflict(f"worker {self.id} was already hired by {employer_id} on {hired_on.isoformat()}",
+                           employee_id=self.id)
         if earlier and hired_on < earlier[-1].separated_on:  # type: ignore[operator]
             raise Invalid("hired_on", f"is before the separation from this employer on "
                                       f"{earlier[-1].separated_on.isoformat()}")  # type: ignore[union-attr]

@@ -176,6 +176,8 @@ def test_rehire_after_separation_but_not_before_it() -> None:
     with pytest.raises(Invalid) as refused:
         worker.hire("er_1", "440301199003070019", "张三", BORN, "male", date(2025, 9, 1), None)
     assert refused.value.field == "hired_on"
+    with pytest.raises(Conflict, match="already hired"):  # the same employment again (a re-sent request)
+        worker.hire("er_1", "440301199003070019", "张三", BORN, "male", date(2025, 7, 1), None)
     worker.hire("er_1", "440301199003070019", "张三", BORN, "male", date(2025, 11, 1), None)
     again = replay(worker, Worker)
     assert [(e.hired_on, e.separated_on) for e in again.employments] == [
