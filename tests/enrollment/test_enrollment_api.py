@@ -368,3 +368,44 @@ def test_every_event_written_validates_and_carries_the_contract_fields(api, runt
         missing = [f for f in contract[envelope.type] if f not in envelope.payload]
         assert not missing, (envelope.type, missing)
         assert envelope.aggregate_type in ("policy", "employer", "worker")
+
+
+# ------------------------------------------------------------------------------- concurrency
+
+def test_concurrent_duplicates_make_one_employer_and_one_worker(api, runtime) -> None:  # noqa: ANN001
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.enrollment.domain.commands import EnrollEmployee, EnrollEmployer
+    from services.enrollment.domain.model import Conflict
+
+    ctx = runtime.services["enrollment"].ctx
+
+    def attempt(fn, cmd):  # noqa: ANN001, ANN202
+        try:
+            return fn(ctx, "racer", cmd)
+        except Conflict as exc:
+            return exc
+
+    cmd = EnrollEmployer(SOFT_USCC, "racer", "I6510", "440300", date(2025, 7, 1))
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: attempt(handlers.enroll_employer, cmd), range(4)))
+    winners = [o for o in outcomes if isinstance(o, dict)]
+    assert len(winners) == 1
+    assert all(o.extra["employer_id"] == winners[0]["employer_id"] for o in outcomes if isinstance(o, Conflict))
+    hire_cmd = EnrollEmployee(winners[0]["employer_id"], ZHANG, "张三", date(2025, 7, 1))
+    with ThreadPoolExecutor(4) as pool:
+        hires = list(pool.map(lambda _: attempt(handlers.enroll_employee, hire_cmd), range(4)))
+    assert len([h for h in hires if isinstance(h, dict)]) == 1
+    api.settle()
+    assert len(api.get("/v1/employers").json()["items"]) == 1
+    assert len(api.get(f"/v1/employers/{winners[0]['employer_id']}/employees").json()["items"]) == 1
+
+
+def test_the_openapi_document_describes_the_enrollment_routes(api) -> None:  # noqa: ANN001
+    paths = api.get("/openapi.json").json()["paths"]
+    for path in ("/v1/policies/{region}/{effective_from}", "/v1/policies/{region}", "/v1/employers",
+                 "/v1/employers/{employer_id}", "/v1/employers/{employer_id}/employees",
+                 "/v1/employers/{employer_id}/employees/{employee_id}",
+                 "/v1/employers/{employer_id}/employees/{employee_id}/bank-account",
+                 "/v1/employers/{employer_id}/employees/{employee_id}/separation"):
+        assert path in paths, path
