@@ -228,7 +228,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         cmd = fhir.to_bill(claim)
         event = await run_in_threadpool(submit_bill, ctx, principal, cmd)
         response = fhir.claim_response(claim, event)
-        return Response(response.model_dump_json(exclude_none=True), status_code=201, media_type=FHIR_JSON)
+        return Response(fhir.to_json(response), status_code=201, media_type=FHIR_JSON)
 
     # -- payment runs
     @router.post("/v1/payment-runs", status_code=201, response_model=RunOut,

@@ -9,6 +9,8 @@ Mapping: the work-injury claim id is an identifier — `insurance[0].coverage.id
 """
 from __future__ import annotations
 
+import json
+import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -125,14 +127,15 @@ def to_bill(claim: Claim) -> SubmitBill:
 
 
 def _money(amount: Decimal) -> dict:
-    return {"value": yuan_str(amount), "currency": "CNY"}
+    return {"value": amount.quantize(Decimal("0.01")), "currency": "CNY"}
 
 
 def _category(code: str) -> dict:
     return {"coding": [{"system": ADJUDICATION_SYSTEM, "code": code}]}
 
 
-def claim_response(claim: Claim, e: MedicalBillAdjudicated) -> ClaimResponse:
+def claim_response(claim: Claim, e: MedicalBillAdjudicated) -> dict:
+    """The ClaimResponse as a plain document (Decimal amounts), checked against the FHIR model."""
     notes, items = [], []
     for n, item in enumerate(e.items):
         sequence = claim.item[n].sequence if claim.item and n < len(claim.item) else n + 1
@@ -167,4 +170,25 @@ def claim_response(claim: Claim, e: MedicalBillAdjudicated) -> ClaimResponse:
     if notes:
         doc["processNote"] = notes
     doc = {k: v for k, v in doc.items() if v is not None}
-    return ClaimResponse.model_validate(doc)
+    ClaimResponse.model_validate(doc)  # never answer with an invalid resource
+    return doc
+
+
+_DEC = re.compile(r'"__dec__(-?\d+(?:\.\d+)?)__"')
+
+
+def to_json(doc: dict) -> bytes:
+    """FHIR JSON with decimals written exactly as they are (`260.00`, not a binary number)."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, Decimal):
+            return f"__dec__{node}__"
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, (date, datetime)):
+            return node.isoformat()
+        return node
+
+    return _DEC.sub(r"\1", json.dumps(walk(doc), ensure_ascii=False)).encode()
