@@ -13,7 +13,7 @@ from decimal import Decimal
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from libs.events.envelope import Envelope
@@ -29,7 +29,15 @@ from .domain import deadlines
 from .domain.events import InjuryApplied, InsuredWageDetermined, PolicyRef, WageMonth
 from .domain.insured_wage import R64_CAP_RATIO, R64_FLOOR_RATIO, derive_insured_wage, months_before
 from .domain.model import Claim, InvalidField, NewDependent, WrongState
-from .tables import claims, claims_employers, claims_employments, claims_separations, claims_workers, wages
+from .tables import (
+    claims,
+    claims_employers,
+    claims_employments,
+    claims_reactions,
+    claims_separations,
+    claims_workers,
+    wages,
+)
 
 CHINA = timezone(timedelta(hours=8))
 SYSTEM_ACTOR = "system"
@@ -304,6 +312,9 @@ def rederive_insured_wages(ctx: ServiceContext, session: Session, employee_ids: 
     correction emits nothing twice. Written in the projection's own transaction."""
     if not employee_ids:
         return 0
+    cause_id = str(cause.event_id)
+    if session.execute(select(claims_reactions.c.event_id).where(claims_reactions.c.event_id == cause_id)).first():
+        return 0  # reacted to already (a replay of the projection): never emit twice
     rows = session.execute(select(claims.c.claim_id, claims.c.occurred_on).where(
         claims.c.employee_id.in_(sorted(employee_ids))).order_by(claims.c.claim_id)).all()
     store = EventStore(session, ctx.topic)
@@ -325,6 +336,7 @@ def rederive_insured_wages(ctx: ServiceContext, session: Session, employee_ids: 
                      Context(actor=SYSTEM_ACTOR, correlation_id=cause.correlation_id, causation_id=cause.event_id))
         claim.pending.clear()
         emitted += 1
+    session.execute(insert(claims_reactions).values(event_id=cause_id, emitted=emitted))
     return emitted
 
 

@@ -90,3 +90,12 @@ claims = Table(
     Index("ix_claims_employee", "employee_id"),
     Index("ix_claims_employer", "employer_id"),
 )
+
+# The levy events the claims service has reacted to with events of its own (a wage correction
+# re-deriving an insured wage). Not a projection: a replay keeps it, so a replayed correction
+# emits nothing again, just as the outbox keeps what was sent.
+claims_reactions = Table(
+    "claims_reactions", metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("emitted", Integer, nullable=False),
+)

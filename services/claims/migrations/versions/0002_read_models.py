@@ -79,6 +79,11 @@ def upgrade() -> None:
         sa.Column("died", sa.Boolean, nullable=False),
         sa.Column("sequence", sa.Integer, nullable=False),
     )
+    op.create_table(
+        "claims_reactions",
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("emitted", sa.Integer, nullable=False),
+    )
     op.create_index("ix_claims_employee", "claims", ["employee_id"])
     op.create_index("ix_claims_employer", "claims", ["employer_id"])
 
