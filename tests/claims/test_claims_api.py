@@ -215,3 +215,27 @@ def test_overdue_worklist(api, world) -> None:  # noqa: ANN001
     rest = ok(api.get("/v1/claims", params={"limit": 2, "cursor": first["next_cursor"]}))
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     assert only_error(api.get("/v1/claims", params={"limit": 1001})) == "query.limit"
+
+
+def test_the_regions_own_policy_sets_every_limit(api, world) -> None:  # noqa: ANN001
+    """No literal day count or wage: a Shenzhen policy with a 20-day employer limit, a 10-day
+    clear-case decision and an average wage of 12964.00 (floor 7778.40) is what applies."""
+    national = ok(api.get("/v1/policies/000000", params={"on": "2025-01-01"}))
+    doc = {**national, "average_monthly_wage": "12964.00",
+           "deadlines": {**national["deadlines"], "employer_application_days": 20, "decision_days_clear": 10}}
+    ok(api.put("/v1/policies/440300/2025-01-01", json=doc), 201)
+    late = ok(api.post("/v1/claims", json=application(world, applied_on="2026-03-23", clear_case=True)), 201)
+    assert late["employer_late_days"] == 1 and late["decision_due_on"] == "2026-04-02"  # day 21; +10 days
+    decided = ok(api.post(f"/v1/claims/{late['claim_id']}/recognition",
+                          json={"decision": "recognized", "decided_on": "2026-04-01"}))
+    assert decided["insured_wage"] == "7778.40"  # 60 % of 12964.00, no wage on record
+    wage = ok(api.get(f"/v1/claims/{late['claim_id']}"))["insured_wage"]
+    assert wage["policy_ref"]["region"] == "440300" and wage["cap"] == "38892.00"
+
+
+def test_claims_are_for_the_agency_only(api, world) -> None:  # noqa: ANN001
+    hospital = ok(api.post("/v1/clients", json={"name": "Hospital", "role": "hospital", "hospital_id": "H1"}), 201)
+    headers = {"Authorization": f"Bearer {hospital['token']}"}
+    assert api.get("/v1/claims", headers=headers).status_code == 403
+    assert api.post("/v1/claims", json=application(world), headers=headers).status_code == 403
+    assert api.get("/v1/claims", headers={"Authorization": "Bearer nope"}).status_code == 401
