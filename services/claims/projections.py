@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection, Projector
 from libs.events.envelope import Envelope
-from libs.money import parse_yuan, to_fen
+from libs.money import parse_yuan, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
@@ -124,7 +125,7 @@ class ClaimsWagesProjection(Projection):
                 correction_of=p.get("correction_of"), sequence=e.sequence))
             by_employee: dict[str, int] = {}
             for line in lines:  # one line per worker; a repeated worker is summed
-                fen = to_fen(parse_yuan(line["wage"]))
+                fen = to_fen(round_fen(Decimal(str(line["wage"]))))  # a decimal string in yuan
                 by_employee[line["employee_id"]] = by_employee.get(line["employee_id"], 0) + fen
             if by_employee:
                 session.execute(insert(claims_wage_lines), [

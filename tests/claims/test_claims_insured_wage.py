@@ -11,6 +11,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from libs.events.envelope import Envelope, utc_now
@@ -172,3 +173,24 @@ def test_wages_projection_is_order_insensitive_and_replays_the_same(api, runtime
     runner.run_until_idle()
     with ctx.session_factory() as s:
         assert runner.projector.state_hash(s) == before
+
+
+def test_wage_reports_through_the_levy_api(api, runtime) -> None:  # noqa: ANN001
+    """End to end with the levy service itself: reported wages become the insured wage."""
+    world, _ = setup(api, runtime)
+    probe = api.post("/v1/wage-reports", json={})
+    if probe.status_code in (404, 405):
+        pytest.skip("the levy service's POST /v1/wage-reports has not landed yet")
+    for period in PERIODS:
+        r = api.post("/v1/wage-reports", json={"employer_id": world["employer_id"], "period": period,
+                                               "lines": [{"id_number": WORKER, "wage": "9500.00"}]})
+        assert r.status_code == 201, r.text
+    claim_id = recognized_claim(api, world)
+    (wage,) = wage_events(api, claim_id)
+    assert wage["insured_wage"] == "9500.00" and [m["period"] for m in wage["months"]] == PERIODS
+    r = api.post("/v1/wage-reports", json={"employer_id": world["employer_id"], "period": "2026-02",
+                                           "lines": [{"id_number": WORKER, "wage": "2500.00"}]})
+    assert r.status_code == 201, r.text  # a second report for the period: a correction
+    last = wage_events(api, claim_id)[-1]
+    # (6 × 9500.00 + 2500.00) / 7 = 59500.00 / 7 = 8500.00
+    assert last["reason"] == "wage_corrected" and last["insured_wage"] == "8500.00"
