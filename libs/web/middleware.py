@@ -119,7 +119,7 @@ class BodyLimitMiddleware:
             return await _send_problem(send, _too_large(self.max_body_bytes))
         if b"json" in (_header(scope, b"content-type") or "").encode() and json_depth_exceeds(body, self.max_json_depth):
             return await _send_problem(send, invalid("body", f"JSON nests deeper than {self.max_json_depth} levels"))
-        await self.app(scope, replay_body(body), send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 def _too_large(limit: int) -> Problem:
@@ -142,12 +142,14 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def replay_body(body: bytes) -> Receive:
+def replay_body(body: bytes, then: Receive | None = None) -> Receive:
+    """The body once, then the real channel: a streaming response listens for the client's
+    disconnect, and a made-up one would cut every stream off after its first byte."""
     sent = {"done": False}
 
     async def receive() -> dict[str, Any]:
         if sent["done"]:
-            return {"type": "http.disconnect"}
+            return await then() if then is not None else {"type": "http.disconnect"}
         sent["done"] = True
         return {"type": "http.request", "body": body, "more_body": False}
 
@@ -200,7 +202,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_body(body), capture)
+            await self.app(scope, replay_body(body, receive), capture)
         finally:
             response = b"".join(captured["body"])
             keep = captured["status"] < 500 and len(response) <= MAX_STORED_RESPONSE_BYTES
