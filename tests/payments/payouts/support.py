@@ -15,7 +15,7 @@ from libs.runtime.embedded import EmbeddedRuntime
 from services.payments.payouts.projection import PayoutFactsProjection
 
 REGION = "440300"
-XSD = Path(__file__).resolve().parents[4].parent / "shared" / "standards" / "iso20022"
+XSD = Path(__file__).resolve().parents[3].parent / "shared" / "standards" / "iso20022"
 FUND = {"name": "Shenzhen work-injury fund", "bank_code": "102584000002", "account_no": "40000234092001",
         "bic": "ICBKCNBJSZN"}
 CATALOG = {
