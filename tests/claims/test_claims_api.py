@@ -239,3 +239,19 @@ def test_claims_are_for_the_agency_only(api, world) -> None:  # noqa: ANN001
     assert api.get("/v1/claims", headers=headers).status_code == 403
     assert api.post("/v1/claims", json=application(world), headers=headers).status_code == 403
     assert api.get("/v1/claims", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_a_death_claim_is_decided_after_the_death_is_recorded(api, world) -> None:  # noqa: ANN001
+    claim_id = ok(api.post("/v1/claims", json=application(world, kind="death", applicant="worker")), 201)["claim_id"]
+    path = f"/v1/claims/{claim_id}"
+    died = ok(api.post(f"{path}/death", json={"died_on": "2026-03-02", "dependents": [
+        {"id_number": SON, "name": "王小", "relation": "child", "born_on": "2015-05-20", "orphan_or_lone_elder": True}]}))
+    assert died["status"] == "applied" and died["grade_at_death"] is None
+    again = api.post(f"{path}/death", json={"died_on": "2026-03-03"})
+    assert again.status_code == 409 and again.json()["claim_status"] == "applied"
+    assert ok(api.post(f"{path}/recognition", json={"decision": "recognized", "decided_on": "2026-03-20"}))[
+        "status"] == "deceased"
+    shown = ok(api.get(path, params={"on": "2026-12-01"}))
+    assert shown["deadlines"]["appraisal"] == {"due_on": None, "concluded_on": None, "overdue": False}
+    assert shown["dependents"][0]["orphan_or_lone_elder"] is True
+    assert "/v1/claims/{claim_id}/closure" in ok(api.get("/openapi.json"))["paths"]
