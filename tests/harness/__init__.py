@@ -1,0 +1,1 @@
+"""Real servers for tests: PostgreSQL, Apache Kafka, and the distributed runtime over them."""
