@@ -137,9 +137,11 @@ def _file_bank(principal: Principal, bank: str | None) -> str | None:
     return wanted
 
 
-ARTICLES = {"wage_during_leave": "R.33", "treatment_leave_wage": "R.33", "care_during_leave": "R.33",
-            "disability_allowance": "R.36", "employment_grant": "R.36-37", "termination_employment_grant": "R.36-37",
-            "one_off_employment_grant": "R.36-37"}
+ARTICLES = {  # the benefit kinds of libs.policy (PAYER_KINDS) and the article that grants each
+    "medical": "R.30", "meal_subsidy": "R.30", "treatment_leave_wage": "R.33", "treatment_leave_care": "R.33",
+    "disability_grant": "R.35-37", "disability_allowance": "R.35", "disability_allowance_5_6": "R.36",
+    "care_allowance": "R.34", "termination_medical_grant": "R.36-37", "termination_employment_grant": "R.36-37",
+    "funeral_grant": "R.39", "survivor_pension": "R.39", "death_grant": "R.39"}
 
 
 def _notice(r) -> dict:  # noqa: ANN001 - an entitlement_lines row
