@@ -99,3 +99,51 @@ def test_no_line_is_ever_paid_twice(api, runtime) -> None:  # noqa: ANN001
 
     scenario()
     assert seen["examples"] >= 60 and seen["payouts"] and seen["settled"] and seen["rejected"], seen
+
+
+def test_runs_and_rejections_racing_in_threads(api, runtime) -> None:  # noqa: ANN001
+    """One thread keeps creating runs while another keeps rejecting what they pay: every line is
+    always in at most one live payout, and the amounts always add up."""
+    import threading
+
+    from libs.events.store import ConcurrencyConflict
+
+    ensure_lines_table(runtime)
+    ctx = payments(runtime)
+    region = str(next(_regions))
+    for n in range(40):
+        add_line(runtime, f"{region}-{n}", 500 + n, payee=f"employee:{region}-{n % 5}", region=region, period="2026-01")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def runner() -> None:
+        try:
+            for _ in range(15):
+                create_run(ctx, AGENCY, region, "2026-03", date(2026, 4, 1))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    def rejecter() -> None:
+        try:
+            while not stop.is_set():
+                with ctx.session_factory() as s:
+                    open_ = s.execute(select(payouts.c.payout_id, payouts.c.run_id).where(
+                        payouts.c.status == "open", payouts.c.payee.like(f"employee:{region}-%"))).all()
+                for payout_id, run_id in open_[:2]:
+                    try:
+                        apply_returns(ctx, AGENCY, run_id, [StatusEntry(payout_id, "RJCT", "AM04", "t")],
+                                      date(2026, 4, 2))
+                    except ConcurrencyConflict:
+                        pass
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=runner), threading.Thread(target=rejecter)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    check(runtime, region)
