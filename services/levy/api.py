@@ -1,11 +1,176 @@
-"""The levy service's REST routes (contract: shared/domain/API.md)."""
+"""The levy service's REST routes (contract: shared/domain/API.md "Levy"): request models with
+examples, auth, one handler call, the answer."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+import re
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, Iterator
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from libs.runtime.service import ServiceContext
+from libs.web.auth import Principal, agency_only
+from libs.web.problems import Problem, invalid, invalid_many, validation_errors
+from starlette.concurrency import run_in_threadpool
+
+from . import handlers
+from .handlers import MAX_LINES_PER_REPORT, ReportedLine
+
+REGION = re.compile(r"^\d{6}$")
+CSV_HEADER = ["id_number", "wage"]
+WAGE_REPORT_EXAMPLE = {"employer_id": "er_0123456789abcdef", "period": "2026-03",
+                       "lines": [{"id_number": "440304199003070018", "wage": "8123.45"}]}
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    try:
+        yield
+    except handlers.Invalid as exc:
+        raise invalid_many(exc.errors) from exc
+    except handlers.NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    except handlers.Conflict as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+
+
+class WageLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id_number: str = Field(max_length=32, description="GB 11643 ID number of a worker employed that month")
+    wage: str = Field(max_length=32, description="the month's wage in yuan, a decimal string with at most two places")
+
+
+class WageReportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [WAGE_REPORT_EXAMPLE]})
+    employer_id: str = Field(max_length=64)
+    period: str = Field(max_length=16, description="the month, YYYY-MM")
+    lines: list[WageLineIn] = Field(max_length=MAX_LINES_PER_REPORT,
+                                    description=f"one line per worker, at most {MAX_LINES_PER_REPORT}")
+
+
+class PaymentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"employer_id": "er_0123456789abcdef", "amount": "1500.00", "paid_on": "2026-04-20"}]})
+    employer_id: str = Field(max_length=64)
+    amount: str = Field(max_length=32, description="yuan, a decimal string with at most two places, > 0")
+    paid_on: date
+
+
+class RateReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"region": "440300", "year": 2027}]})
+    region: str = Field(pattern=r"^\d{6}$", description="6-digit administrative division code")
+    year: int = Field(description="the year the floating rates apply to")
+
+
+_WAGE_REPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "required": ["employer_id", "period", "lines"], "properties": {
+                "employer_id": {"type": "string"}, "period": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
+                "lines": {"type": "array", "maxItems": MAX_LINES_PER_REPORT, "items": {
+                    "type": "object", "required": ["id_number", "wage"],
+                    "properties": {"id_number": {"type": "string"}, "wage": {"type": "string"}}}}}},
+            "example": WAGE_REPORT_EXAMPLE,
+        },
+        "text/csv": {
+            "schema": {"type": "string"},
+            "example": "id_number,wage\n440304199003070018,8123.45\n",
+        },
+    },
+}
+
+
+def _csv_lines(text: str) -> list[ReportedLine]:
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header] != CSV_HEADER:
+        raise invalid("body", f"a CSV report starts with the header {','.join(CSV_HEADER)}")
+    lines: list[ReportedLine] = []
+    for i, row in enumerate(reader):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(lines) >= MAX_LINES_PER_REPORT:
+            raise invalid("lines", f"at most {MAX_LINES_PER_REPORT} lines per report")
+        if len(row) != 2:
+            raise invalid(f"lines.{len(lines)}", f"row {i + 2} must have 2 fields: id_number,wage")
+        lines.append(ReportedLine(row[0].strip(), row[1].strip()))
+    return lines
 
 
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["levy"])
+
+    @router.post("/v1/wage-reports", status_code=201, openapi_extra={"requestBody": _WAGE_REPORT_BODY},
+                 summary="Report a month's wages (JSON, or a text/csv upload); a second report corrects the first")
+    async def report_wages(request: Request,
+                           employer_id: str | None = Query(None, max_length=64, description="CSV upload only"),
+                           period: str | None = Query(None, max_length=16, description="CSV upload only"),
+                           principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await request.body()
+        if content_type in ("text/csv", "application/csv", "text/plain"):
+            missing = [{"field": f"query.{n}", "message": "is required with a CSV upload"}
+                       for n, v in (("employer_id", employer_id), ("period", period)) if not v]
+            if missing:
+                raise invalid_many(missing)
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise invalid("body", "a CSV report is UTF-8 text") from None
+            lines: list[Any] = _csv_lines(text)
+            eid, per = employer_id, period
+        elif content_type == "multipart/form-data":
+            form = await request.form()
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise invalid("file", "attach the CSV as the form field `file`")
+            text = (await upload.read()).decode("utf-8", errors="strict")
+            lines = _csv_lines(text)
+            eid = employer_id or str(form.get("employer_id") or "") or None
+            per = period or str(form.get("period") or "") or None
+            if not eid or not per:
+                raise invalid("employer_id" if not eid else "period", "is required with a CSV upload")
+        else:
+            try:
+                parsed = WageReportRequest.model_validate_json(body or b"{}")
+            except ValidationError as exc:
+                raise invalid_many(validation_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])) \
+                    from None
+            lines, eid, per = parsed.lines, parsed.employer_id, parsed.period
+        with answering():
+            return await run_in_threadpool(handlers.report_wages, ctx, principal, eid, per, lines)
+
+    @router.post("/v1/contribution-payments", status_code=201,
+                 summary="Record a payment: oldest debt first, late fees then contributions; the rest is credit")
+    def pay(body: PaymentRequest, principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with answering():
+            return handlers.pay_contribution(ctx, principal, body.employer_id, body.amount, body.paid_on)
+
+    @router.get("/v1/employers/{employer_id}/account",
+                summary="An employer's contribution account as of a date (late fees up to it)")
+    def account(employer_id: str, on: date | None = Query(None, description="default: today"),
+                _p: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with answering():
+            return handlers.account_view(ctx, employer_id, on or handlers.today())
+
+    @router.post("/v1/rate-reviews", summary="The annual experience rating of a region's employers")
+    def review(body: RateReviewRequest, principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with answering():
+            return handlers.review_rates(ctx, principal, body.region, body.year)
+
+    @router.get("/v1/funds/{region}/statement",
+                summary="The fund's income and expenditure of a region between two dates, from balanced books")
+    def statement(region: str, from_: date = Query(alias="from"), to: date = Query(),
+                  _p: Principal = Depends(agency_only)) -> dict[str, Any]:
+        if not REGION.match(region):
+            raise invalid("region", "must be a 6-digit administrative division code")
+        with answering():
+            return handlers.fund_statement(ctx, region, from_, to)
+
     return router

@@ -1,11 +1,233 @@
-"""What the levy service projects from the log (its own and other services' events)."""
+"""What the levy service projects from the log (its own and other services' events).
+
+Facts only, each row keyed so a redelivery or a reordering of topics changes nothing; what
+depends on several facts (an employment's separation, a benefit's postings) is derived from the
+stored facts, sorted, every time one of them arrives.
+
+- `LevyEnrollmentProjection` (enrollment): employers (region, class, status), employments.
+- `LevyClaimsProjection` (claims): injuries by employer and the day they occurred, recognitions.
+- `LevyBenefitsProjection` (payments): payment runs' regions, payouts settled or returned with
+  their lines (the claims cost of each employer), and the benefit postings of the fund's books.
+"""
 from __future__ import annotations
 
-from libs.events.consumer import Projector
+import hashlib
+from datetime import date
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from libs.events.consumer import Projection, Projector
+from libs.events.envelope import Envelope
+from libs.money import parse_yuan, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
+from .domain.ledger import benefit_entries
+from .tables import (
+    levy_employers,
+    levy_employments,
+    levy_injuries,
+    levy_payment_runs,
+    levy_payout_lines,
+    levy_payouts,
+    levy_recognitions,
+    levy_separations,
+    postings,
+)
+
+MAX_LINES_PER_PAYOUT = 100_000
+
+
+def _hash(session: Session, *queries) -> str:  # noqa: ANN002
+    digest = hashlib.sha256()
+    for q in queries:
+        digest.update(repr([tuple(r) for r in session.execute(q)]).encode())
+    return digest.hexdigest()
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+class LevyEnrollmentProjection(Projection):
+    name = "enrollment"
+    sources = ("enrollment",)
+
+    def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        enrolled_on = _day(p["enrolled_on"])
+        row = session.execute(select(levy_employers.c.as_of).where(
+            levy_employers.c.employer_id == p["employer_id"])).first()
+        if row is None:
+            session.execute(insert(levy_employers).values(
+                employer_id=p["employer_id"], region=p["region"], risk_class=p["risk_class"],
+                base_rate=str(p["base_rate"]), status="active", enrolled_on=enrolled_on, as_of=enrolled_on))
+        else:  # a change (later by date) arrived first: keep its state, add the enrollment day
+            session.execute(update(levy_employers).where(levy_employers.c.employer_id == p["employer_id"])
+                            .values(enrolled_on=enrolled_on))
+
+    def on_EmployerChanged(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        changed_on = _day(p["changed_on"])
+        values = {"region": p["region"], "risk_class": p["risk_class"], "base_rate": str(p["base_rate"]),
+                  "status": p["status"], "as_of": changed_on}
+        row = session.execute(select(levy_employers.c.as_of).where(
+            levy_employers.c.employer_id == p["employer_id"])).first()
+        if row is None:
+            session.execute(insert(levy_employers).values(employer_id=p["employer_id"], enrolled_on=None, **values))
+        elif changed_on >= row.as_of:  # the latest state by date wins, whatever the arrival order
+            session.execute(update(levy_employers).where(
+                levy_employers.c.employer_id == p["employer_id"]).values(**values))
+
+    def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        hired_on = _day(p["hired_on"])
+        key = and_(levy_employments.c.employee_id == p["employee_id"],
+                   levy_employments.c.employer_id == p["employer_id"], levy_employments.c.hired_on == hired_on)
+        if session.execute(select(levy_employments.c.hired_on).where(key)).first() is None:
+            session.execute(insert(levy_employments).values(
+                employee_id=p["employee_id"], employer_id=p["employer_id"], hired_on=hired_on,
+                id_number=p["id_number"], separated_on=None))
+        _derive_separations(session, p["employee_id"], p["employer_id"])
+
+    def on_EmployeeSeparated(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        separated_on = _day(p["separated_on"])
+        key = and_(levy_separations.c.employee_id == p["employee_id"],
+                   levy_separations.c.employer_id == p["employer_id"],
+                   levy_separations.c.separated_on == separated_on)
+        if session.execute(select(levy_separations.c.separated_on).where(key)).first() is None:
+            session.execute(insert(levy_separations).values(
+                employee_id=p["employee_id"], employer_id=p["employer_id"], separated_on=separated_on))
+        _derive_separations(session, p["employee_id"], p["employer_id"])
+
+    def reset(self, session: Session) -> None:
+        for table in (levy_employers, levy_employments, levy_separations):
+            session.execute(delete(table))
+
+    def state_hash(self, session: Session) -> str:
+        return _hash(session,
+                     select(levy_employers).order_by(levy_employers.c.employer_id),
+                     select(levy_employments).order_by(*levy_employments.primary_key.columns),
+                     select(levy_separations).order_by(*levy_separations.primary_key.columns))
+
+
+def _derive_separations(session: Session, employee_id: str, employer_id: str) -> None:
+    """Each employment ends at the first separation on or after its hiring (none: still on)."""
+    hires = session.execute(select(levy_employments.c.hired_on, levy_employments.c.separated_on).where(
+        levy_employments.c.employee_id == employee_id, levy_employments.c.employer_id == employer_id)).all()
+    seps = sorted(session.execute(select(levy_separations.c.separated_on).where(
+        levy_separations.c.employee_id == employee_id, levy_separations.c.employer_id == employer_id)).scalars())
+    for hired_on, current in hires:
+        ends = next((s for s in seps if s >= hired_on), None)
+        if ends != current:
+            session.execute(update(levy_employments).where(
+                levy_employments.c.employee_id == employee_id, levy_employments.c.employer_id == employer_id,
+                levy_employments.c.hired_on == hired_on).values(separated_on=ends))
+
+
+class LevyClaimsProjection(Projection):
+    name = "claims"
+    sources = ("claims",)
+
+    def on_InjuryApplied(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        if session.execute(select(levy_injuries.c.claim_id).where(
+                levy_injuries.c.claim_id == p["claim_id"])).first() is None:
+            session.execute(insert(levy_injuries).values(
+                claim_id=p["claim_id"], employer_id=p["employer_id"], occurred_on=_day(p["occurred_on"])))
+
+    def on_InjuryRecognized(self, session: Session, e: Envelope) -> None:
+        self._decide(session, e.payload["claim_id"], True)
+
+    def on_InjuryRejected(self, session: Session, e: Envelope) -> None:
+        self._decide(session, e.payload["claim_id"], False)
+
+    @staticmethod
+    def _decide(session: Session, claim_id: str, recognized: bool) -> None:
+        session.execute(delete(levy_recognitions).where(levy_recognitions.c.claim_id == claim_id))
+        session.execute(insert(levy_recognitions).values(claim_id=claim_id, recognized=recognized))
+
+    def reset(self, session: Session) -> None:
+        for table in (levy_injuries, levy_recognitions):
+            session.execute(delete(table))
+
+    def state_hash(self, session: Session) -> str:
+        return _hash(session, select(levy_injuries).order_by(levy_injuries.c.claim_id),
+                     select(levy_recognitions).order_by(levy_recognitions.c.claim_id))
+
+
+class LevyBenefitsProjection(Projection):
+    name = "benefits"
+    sources = ("payments",)
+
+    def on_PaymentRunCreated(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        if session.execute(select(levy_payment_runs.c.run_id).where(
+                levy_payment_runs.c.run_id == p["run_id"])).first() is None:
+            session.execute(insert(levy_payment_runs).values(run_id=p["run_id"], region=p["region"]))
+
+    def on_PayoutSettled(self, session: Session, e: Envelope) -> None:
+        self._record(session, e.payload, settled_on=_day(e.payload["settled_on"]))
+
+    def on_PayoutRejected(self, session: Session, e: Envelope) -> None:
+        self._record(session, e.payload, rejected_on=_day(e.payload["rejected_on"]))
+
+    def _record(self, session: Session, p: dict, **outcome: date) -> None:
+        payout_id, lines = p["payout_id"], p.get("lines") or []
+        assert len(lines) <= MAX_LINES_PER_PAYOUT
+        row = session.execute(select(levy_payouts).where(levy_payouts.c.payout_id == payout_id)).first()
+        if row is None:
+            session.execute(insert(levy_payouts).values(payout_id=payout_id, run_id=p["run_id"], settled_on=None,
+                                                        rejected_on=None, **outcome))
+        else:
+            session.execute(update(levy_payouts).where(levy_payouts.c.payout_id == payout_id).values(**outcome))
+        known = set(session.execute(select(levy_payout_lines.c.line_id).where(
+            levy_payout_lines.c.payout_id == payout_id)).scalars())
+        fresh = [{"payout_id": payout_id, "line_id": ln["line_id"], "employer_id": ln.get("employer_id"),
+                  "family": ln["family"], "amount_fen": to_fen(parse_yuan(ln["amount"]))}
+                 for ln in lines if ln["line_id"] not in known]
+        if fresh:
+            session.execute(insert(levy_payout_lines), fresh)
+        self._post(session, payout_id)
+
+    @staticmethod
+    def _post(session: Session, payout_id: str) -> None:
+        """The payout's postings, from its facts: settled → expense/cash; settled and returned →
+        reversed as well. Rebuilt whole, so the arrival order never matters."""
+        payout = session.execute(select(levy_payouts).where(levy_payouts.c.payout_id == payout_id)).one()
+        lines = session.execute(select(levy_payout_lines.c.family, levy_payout_lines.c.amount_fen,
+                                       levy_payout_lines.c.employer_id)
+                                .where(levy_payout_lines.c.payout_id == payout_id)
+                                .order_by(levy_payout_lines.c.line_id)).all()
+        employer_id = next((ln.employer_id for ln in lines if ln.employer_id), None)
+        session.execute(delete(postings).where(postings.c.source == "benefits", postings.c.ref == payout_id))
+        rows = [{"entry_id": entry.entry_id, "kind": entry.kind, "account": ln.account, "debit_fen": ln.debit_fen,
+                 "credit_fen": ln.credit_fen, "posted_on": entry.posted_on, "source": "benefits", "region": None,
+                 "employer_id": employer_id, "run_id": payout.run_id, "ref": payout_id}
+                for entry in benefit_entries(payout_id, payout.settled_on, payout.rejected_on,
+                                             [(ln.family, ln.amount_fen) for ln in lines])
+                for ln in entry.lines]
+        if rows:
+            session.execute(insert(postings), rows)
+
+    def reset(self, session: Session) -> None:
+        session.execute(delete(postings).where(postings.c.source == "benefits"))
+        for table in (levy_payment_runs, levy_payouts, levy_payout_lines):
+            session.execute(delete(table))
+
+    def state_hash(self, session: Session) -> str:
+        return _hash(session,
+                     select(levy_payment_runs).order_by(levy_payment_runs.c.run_id),
+                     select(levy_payouts).order_by(levy_payouts.c.payout_id),
+                     select(levy_payout_lines).order_by(*levy_payout_lines.primary_key.columns),
+                     select(postings.c.entry_id, postings.c.account, postings.c.debit_fen, postings.c.credit_fen,
+                            postings.c.posted_on, postings.c.ref).where(postings.c.source == "benefits")
+                     .order_by(postings.c.entry_id, postings.c.account))
+
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:
-    return [ClientsProjection(), PoliciesProjection()]
+    return [ClientsProjection(), PoliciesProjection(), LevyEnrollmentProjection(), LevyClaimsProjection(),
+            LevyBenefitsProjection()]

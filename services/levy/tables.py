@@ -1,6 +1,174 @@
-"""The levy service's own read-model tables (its event store is in libs.events.tables)."""
+"""The levy service's own read-model tables (its event store is in libs.events.tables).
+
+- Projected from other services (projections.py): `levy_employers`, `levy_employments`,
+  `levy_separations` (enrollment), `levy_injuries`, `levy_recognitions` (claims),
+  `levy_payment_runs`, `levy_payouts`, `levy_payout_lines` (payments); and the benefit postings.
+- Written by the levy's own command handlers, in the transaction of their events:
+  `wage_reports`, `wage_history`, `contribution_payments`, `rate_adjustments`, and the
+  contribution postings (rebuilt per employer from its account's facts).
+Money is integer fen (`*_fen`); ratios are decimal text.
+"""
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+
+from libs.events.tables import Position
 
 metadata = MetaData()
+
+levy_employers = Table(
+    "levy_employers",
+    metadata,
+    Column("employer_id", String(64), primary_key=True),
+    Column("region", String(6), nullable=False),
+    Column("risk_class", Integer, nullable=False),
+    Column("base_rate", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("enrolled_on", Date),  # null while only an EmployerChanged has arrived
+    Column("as_of", Date, nullable=False),  # the date of the state held (latest wins)
+    Index("ix_levy_employers_region", "region", "employer_id"),
+)
+
+levy_employments = Table(
+    "levy_employments",
+    metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("employer_id", String(64), primary_key=True),
+    Column("hired_on", Date, primary_key=True),
+    Column("id_number", String(18), nullable=False),
+    Column("separated_on", Date),  # derived from levy_separations: the first one on/after hired_on
+    Index("ix_levy_employments_employer", "employer_id", "id_number"),
+)
+
+levy_separations = Table(
+    "levy_separations",
+    metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("employer_id", String(64), primary_key=True),
+    Column("separated_on", Date, primary_key=True),
+)
+
+wage_reports = Table(
+    "wage_reports",
+    metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("employer_id", String(64), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("payroll_fen", BigInteger, nullable=False),
+    Column("rate", String(24), nullable=False),
+    Column("multiplier", String(16), nullable=False),
+    Column("contribution_fen", BigInteger, nullable=False),
+    Column("delta_fen", BigInteger, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("late_fee_daily", String(16), nullable=False),
+    Column("correction_of", String(64)),
+    Column("superseded_by", String(64)),  # null: the report in force for its month
+    Column("line_count", Integer, nullable=False),
+    Column("reported_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("policy_region", String(6), nullable=False),
+    Column("policy_version", Integer, nullable=False),
+    Index("ix_wage_reports_employer", "employer_id", "period"),
+    Index("ix_wage_reports_region", "region", "period"),
+)
+
+wage_history = Table(
+    "wage_history",
+    metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("employee_id", String(64), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("employer_id", String(64), nullable=False),
+    Column("wage_fen", BigInteger, nullable=False),
+    Index("ix_wage_history_employee", "employee_id", "period"),
+)
+
+contribution_payments = Table(
+    "contribution_payments",
+    metadata,
+    Column("payment_id", String(64), primary_key=True),
+    Column("employer_id", String(64), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("allocation", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_contribution_payments_employer", "employer_id", "paid_on"),
+)
+
+rate_adjustments = Table(
+    "rate_adjustments",
+    metadata,
+    Column("employer_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("risk_class", Integer, nullable=False),
+    Column("base_rate", String(16), nullable=False),
+    Column("multiplier", String(16), nullable=False),
+    Column("rate", String(24), nullable=False),
+    Column("figures", Text, nullable=False),  # JSON
+    Column("adjusted_on", Date, nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Position, primary_key=True, autoincrement=True),
+    Column("entry_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("debit_fen", BigInteger, nullable=False),
+    Column("credit_fen", BigInteger, nullable=False),
+    Column("posted_on", Date, nullable=False),
+    Column("source", String(16), nullable=False),  # levy (contributions) | benefits (payouts)
+    Column("region", String(6)),  # null for a benefit whose region is resolved from its run or employer
+    Column("employer_id", String(64)),
+    Column("run_id", String(64)),
+    Column("ref", String(64), nullable=False),  # employer (levy) or payout (benefits) it is rebuilt by
+    Index("ix_postings_ref", "source", "ref"),
+    Index("ix_postings_region", "region", "posted_on"),
+)
+
+levy_payment_runs = Table(
+    "levy_payment_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("region", String(6), nullable=False),
+)
+
+levy_payouts = Table(
+    "levy_payouts",
+    metadata,
+    Column("payout_id", String(64), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("settled_on", Date),
+    Column("rejected_on", Date),
+)
+
+levy_payout_lines = Table(
+    "levy_payout_lines",
+    metadata,
+    Column("payout_id", String(64), primary_key=True),
+    Column("line_id", String(64), primary_key=True),
+    Column("employer_id", String(64)),
+    Column("family", String(32), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Index("ix_levy_payout_lines_employer", "employer_id"),
+)
+
+levy_injuries = Table(
+    "levy_injuries",
+    metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("employer_id", String(64), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Index("ix_levy_injuries_employer", "employer_id", "occurred_on"),
+)
+
+levy_recognitions = Table(
+    "levy_recognitions",
+    metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("recognized", Boolean, nullable=False),
+)

@@ -1,2 +1,92 @@
-"""Events the levy service writes (payload models; the envelope is libs.events)."""
+"""Events the levy service writes (payload models; the envelope is libs.events).
+
+The field names are the contract of docs/events.md (topic `injuryledger.levy`): add fields
+freely, never rename or drop one. Money is Decimal yuan (a two-place string on the wire).
+"""
 from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.events.registry import event_type
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PolicyRef(_Payload):
+    region: str
+    effective_from: date
+    version: int = Field(ge=1)
+
+
+class WageLine(_Payload):
+    employee_id: str
+    wage: Decimal
+
+
+@event_type("WageReported")
+class WageReported(_Payload):
+    report_id: str
+    employer_id: str
+    region: str
+    period: str  # YYYY-MM
+    lines: tuple[WageLine, ...]
+    payroll: Decimal
+    rate: Decimal
+    contribution_due: Decimal
+    due_date: date
+    correction_of: str | None
+    delta_due: Decimal  # what this report adds to the assessment (= contribution_due for a first report)
+    policy_ref: PolicyRef
+    # beyond the contract
+    reported_on: date
+    late_fee_daily: Decimal
+    multiplier: Decimal
+
+
+class Allocation(_Payload):
+    period: str
+    late_fee: Decimal
+    contribution: Decimal
+
+
+@event_type("ContributionPaid")
+class ContributionPaid(_Payload):
+    payment_id: str
+    employer_id: str
+    amount: Decimal
+    paid_on: date
+    allocations: tuple[Allocation, ...]
+    credit: Decimal  # what of this payment remained, kept as the employer's credit
+    # beyond the contract
+    region: str
+    payment_allocation: str
+    credit_balance: Decimal
+
+
+class RateFigures(_Payload):
+    contributions: Decimal
+    claims_cost: Decimal
+    loss_ratio: Decimal
+    injuries: int
+    workers: int
+    frequency_per_mille: Decimal
+
+
+@event_type("RateAdjusted")
+class RateAdjusted(_Payload):
+    employer_id: str
+    year: int
+    risk_class: int = Field(ge=1, le=8)
+    base_rate: Decimal
+    multiplier: Decimal
+    rate: Decimal
+    figures: RateFigures
+    policy_ref: PolicyRef
+    # beyond the contract
+    wanted_multiplier: Decimal  # the step the experience chose, before the class's allowed steps
+    lookback: tuple[int, int]  # first and last year of experience

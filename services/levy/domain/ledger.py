@@ -1,0 +1,112 @@
+"""The fund's books: a chart of accounts and balanced double-entry postings (RULES.md "The fund").
+
+Every money movement is one entry whose debits equal its credits; the books balance at every
+instant because every entry does (asserted here, where an entry is made, not only in tests).
+Amounts are integer fen, never negative: a negative movement swaps the sides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable
+
+from .account import Movement
+
+CONTRIBUTIONS_RECEIVABLE = "contributions_receivable"
+CONTRIBUTION_INCOME = "contribution_income"
+CASH = "cash"
+LATE_FEE_RECEIVABLE = "late_fee_receivable"
+LATE_FEE_INCOME = "late_fee_income"
+EMPLOYER_CREDIT = "employer_credit"
+BENEFITS_PAYABLE = "benefits_payable"
+BENEFIT_FAMILIES = ("medical", "short_term", "long_term", "survivor")
+MAX_LINES_PER_ENTRY = 10_000
+
+
+def benefits_expense(family: str) -> str:
+    assert family and len(family) <= 32
+    return f"benefits_expense:{family}"
+
+
+CHART = (CONTRIBUTIONS_RECEIVABLE, CONTRIBUTION_INCOME, CASH, LATE_FEE_RECEIVABLE, LATE_FEE_INCOME,
+         EMPLOYER_CREDIT, BENEFITS_PAYABLE, *(benefits_expense(f) for f in BENEFIT_FAMILIES))
+
+
+@dataclass(frozen=True)
+class Line:
+    account: str
+    debit_fen: int = 0
+    credit_fen: int = 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    entry_id: str
+    kind: str
+    posted_on: date
+    lines: tuple[Line, ...]
+
+    def __post_init__(self) -> None:
+        assert 0 < len(self.lines) <= MAX_LINES_PER_ENTRY
+        assert all(ln.debit_fen >= 0 and ln.credit_fen >= 0 for ln in self.lines), "amounts are never negative"
+        debits = sum(ln.debit_fen for ln in self.lines)
+        credits = sum(ln.credit_fen for ln in self.lines)
+        assert debits == credits, f"entry {self.entry_id} does not balance: {debits} != {credits}"
+
+
+def _transfer(entry_id: str, kind: str, on: date, debit: str, credit: str, fen: int) -> Entry:
+    if fen < 0:
+        debit, credit, fen = credit, debit, -fen
+    return Entry(entry_id, kind, on, (Line(debit, debit_fen=fen), Line(credit, credit_fen=fen)))
+
+
+def entries_for_movements(movements: Iterable[Movement]) -> list[Entry]:
+    """The postings of an employer's account (account.py), one entry per movement; zero ones skip."""
+    out: list[Entry] = []
+    for i, m in enumerate(movements):
+        entry_id = f"{m.ref}:{i}:{m.kind}"
+        if m.kind == "assessment" and m.amount_fen:
+            out.append(_transfer(entry_id, m.kind, m.on, CONTRIBUTIONS_RECEIVABLE, CONTRIBUTION_INCOME, m.amount_fen))
+        elif m.kind == "fee_assessed" and m.amount_fen:
+            out.append(_transfer(entry_id, m.kind, m.on, LATE_FEE_RECEIVABLE, LATE_FEE_INCOME, m.amount_fen))
+        elif m.kind == "credit_released" and m.amount_fen:
+            out.append(_transfer(entry_id, m.kind, m.on, CONTRIBUTIONS_RECEIVABLE, EMPLOYER_CREDIT, m.amount_fen))
+        elif m.kind == "payment":
+            lines = [Line(CASH, debit_fen=m.amount_fen)]
+            lines += [Line(a, credit_fen=f) for a, f in ((LATE_FEE_RECEIVABLE, m.fee_fen),
+                                                         (CONTRIBUTIONS_RECEIVABLE, m.contribution_fen),
+                                                         (EMPLOYER_CREDIT, m.credit_fen)) if f]
+            out.append(Entry(entry_id, m.kind, m.on, tuple(lines)))
+        elif m.kind == "credit_applied" and (m.fee_fen or m.contribution_fen):
+            lines = [Line(EMPLOYER_CREDIT, debit_fen=m.fee_fen + m.contribution_fen)]
+            lines += [Line(a, credit_fen=f) for a, f in ((LATE_FEE_RECEIVABLE, m.fee_fen),
+                                                         (CONTRIBUTIONS_RECEIVABLE, m.contribution_fen)) if f]
+            out.append(Entry(entry_id, m.kind, m.on, tuple(lines)))
+    return out
+
+
+def benefit_entries(payout_id: str, settled_on: date | None, rejected_on: date | None,
+                    lines: Iterable[tuple[str, int]]) -> list[Entry]:
+    """A settled payout: debit the expense of each line's family, credit cash. Rejected after
+    settlement (the bank returned it): the same entry reversed on the day of the return."""
+    by_family: dict[str, int] = {}
+    for family, fen in lines:
+        assert fen >= 0
+        by_family[family] = by_family.get(family, 0) + fen
+    total = sum(by_family.values())
+    if settled_on is None or total == 0:
+        return []
+    expense = tuple(Line(benefits_expense(f), debit_fen=v) for f, v in sorted(by_family.items()) if v)
+    out = [Entry(f"{payout_id}:settled", "benefit", settled_on, (*expense, Line(CASH, credit_fen=total)))]
+    if rejected_on is not None:
+        reversed_ = tuple(Line(ln.account, debit_fen=ln.credit_fen, credit_fen=ln.debit_fen) for ln in out[0].lines)
+        out.append(Entry(f"{payout_id}:returned", "benefit_reversal", rejected_on, reversed_))
+    return out
+
+
+def trial_balance(lines: Iterable[tuple[str, int, int]]) -> dict[str, int]:
+    """Net debit balance of each account (credit-normal accounts come out negative)."""
+    out: dict[str, int] = {}
+    for account, debit_fen, credit_fen in lines:
+        out[account] = out.get(account, 0) + debit_fen - credit_fen
+    return out

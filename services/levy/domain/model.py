@@ -1,0 +1,103 @@
+"""The levy's aggregates: a month's wage report of an employer, and the employer's account.
+
+- `WageReport` (`wages-<employer_id>-<period>`): the reports of one employer and month. The first
+  assesses its contribution; each later one is a correction that replaces the one before and
+  assesses only the difference.
+- `EmployerAccount` (`account-<employer_id>`): the employer's payments and its floating rate.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from libs.events.aggregate import Aggregate
+from libs.money import FEN
+
+from .events import Allocation, ContributionPaid, PolicyRef, RateAdjusted, RateFigures, WageLine, WageReported
+from .rules import contribution
+
+ZERO = Decimal("0.00")
+
+
+def wage_report_id(employer_id: str, period: str) -> str:
+    return f"wages-{employer_id}-{period}"
+
+
+def account_id(employer_id: str) -> str:
+    return f"account-{employer_id}"
+
+
+class WageReport(Aggregate):
+    aggregate_type = "wage_report"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.current_report_id: str | None = None
+        self.contribution_due = ZERO
+        self.payroll = ZERO
+
+    def report(self, *, report_id: str, employer_id: str, region: str, period: str, lines: tuple[WageLine, ...],
+               payroll: Decimal, rate: Decimal, multiplier: Decimal, due_date: date, late_fee_daily: Decimal,
+               policy_ref: PolicyRef, on: date) -> WageReported:
+        """Assess a month: the contribution of this report, and what it adds to the one before."""
+        due = contribution(payroll, rate)
+        event = WageReported(
+            report_id=report_id, employer_id=employer_id, region=region, period=period, lines=lines,
+            payroll=payroll.quantize(FEN), rate=rate, contribution_due=due, due_date=due_date,
+            correction_of=self.current_report_id, delta_due=due - self.contribution_due, policy_ref=policy_ref,
+            reported_on=on, late_fee_daily=late_fee_daily, multiplier=multiplier)
+        self.trigger(event, on)
+        return event
+
+    def apply_WageReported(self, e: WageReported) -> None:
+        assert e.correction_of == self.current_report_id, "a correction replaces the report in force"
+        assert e.delta_due == e.contribution_due - self.contribution_due
+        self.current_report_id = e.report_id
+        self.contribution_due = e.contribution_due
+        self.payroll = e.payroll
+
+
+class EmployerAccount(Aggregate):
+    aggregate_type = "employer_account"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.last_paid_on: date | None = None
+        self.rates: dict[int, RateAdjusted] = {}  # year → the decision in force
+
+    def pay(self, *, payment_id: str, employer_id: str, region: str, amount: Decimal, paid_on: date,
+            allocations: tuple[Allocation, ...], credit: Decimal, credit_balance: Decimal,
+            payment_allocation: str) -> ContributionPaid:
+        assert amount > 0 and credit >= 0
+        assert sum((a.late_fee + a.contribution for a in allocations), ZERO) + credit == amount
+        assert self.last_paid_on is None or paid_on >= self.last_paid_on, "payments are recorded in date order"
+        event = ContributionPaid(payment_id=payment_id, employer_id=employer_id, amount=amount, paid_on=paid_on,
+                                 allocations=allocations, credit=credit, region=region,
+                                 payment_allocation=payment_allocation, credit_balance=credit_balance)
+        self.trigger(event, paid_on)
+        return event
+
+    def adjust_rate(self, *, employer_id: str, year: int, risk_class: int, base_rate: Decimal, multiplier: Decimal,
+                    wanted_multiplier: Decimal, figures: RateFigures, policy_ref: PolicyRef, lookback: tuple[int, int],
+                    on: date) -> RateAdjusted | None:
+        """Record the year's floating step; None when the same decision is already recorded."""
+        rate = base_rate * multiplier
+        known = self.rates.get(year)
+        if known is not None and known.multiplier == multiplier and known.rate == rate \
+                and known.risk_class == risk_class:
+            return None
+        event = RateAdjusted(employer_id=employer_id, year=year, risk_class=risk_class, base_rate=base_rate,
+                             multiplier=multiplier, rate=rate, figures=figures, policy_ref=policy_ref,
+                             wanted_multiplier=wanted_multiplier, lookback=lookback)
+        self.trigger(event, on)
+        return event
+
+    def multiplier_for(self, year: int) -> Decimal:
+        known = self.rates.get(year)
+        return known.multiplier if known is not None else Decimal("1.00")
+
+    def apply_ContributionPaid(self, e: ContributionPaid) -> None:
+        self.last_paid_on = e.paid_on
+
+    def apply_RateAdjusted(self, e: RateAdjusted) -> None:
+        self.rates[e.year] = e

@@ -1,0 +1,569 @@
+"""One function per levy command or query: (ctx, actor, input) -> result. No HTTP here.
+
+Every check runs before the first write: a refused request records nothing. The wage report,
+its wage history rows, the payment and the employer's contribution postings are written in the
+transaction of their event.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from libs.money import NotMoney, from_fen, parse_yuan, round_fen, to_fen, yuan_str
+from libs.policy.projection import policy_in_force, policy_ref
+from libs.runtime.service import ServiceContext
+from libs.web.auth import Principal
+
+from .domain import ledger
+from .domain.account import FEES_FIRST, Account, Assessment, Payment, fold
+from .domain.events import Allocation, PolicyRef, RateFigures, WageLine
+from .domain.model import EmployerAccount, WageReport, account_id, wage_report_id
+from .domain.rules import (
+    AVERAGE_RATE_PLACES,
+    clamp_multiplier,
+    due_date,
+    employed_in_month,
+    frequency_per_mille,
+    loss_ratio,
+    parse_period,
+    period_bounds,
+    period_of,
+    rate_in_force,
+    review_years,
+    today,
+)
+from .tables import (
+    contribution_payments,
+    levy_employers,
+    levy_employments,
+    levy_injuries,
+    levy_payment_runs,
+    levy_payout_lines,
+    levy_payouts,
+    levy_recognitions,
+    postings,
+    rate_adjustments,
+    wage_history,
+    wage_reports,
+)
+
+Actor = Principal | str
+MAX_LINES_PER_REPORT = 50_000
+MAX_ERRORS = 100
+MAX_ID_NUMBER_LEN = 18
+MAX_EMPLOYERS_PER_REVIEW = 100_000
+
+
+class Invalid(Exception):
+    """Bad input: 422 naming each field."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]))
+        self.errors = errors
+
+    @classmethod
+    def one(cls, field: str, message: str) -> "Invalid":
+        return cls([{"field": field, "message": message}])
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------- lookups
+
+def _employer(ctx: ServiceContext, employer_id: str) -> Any:
+    if not isinstance(employer_id, str) or not 0 < len(employer_id) <= 64:
+        return None
+    return ctx.await_projection(lambda s: s.execute(
+        select(levy_employers).where(levy_employers.c.employer_id == employer_id)).first())
+
+
+def _require_employer(ctx: ServiceContext, employer_id: str, field: str = "employer_id") -> Any:
+    employer = _employer(ctx, employer_id)
+    if employer is None:
+        raise Invalid.one(field, f"no employer {employer_id} is enrolled")
+    return employer
+
+
+def _policy(session: Session, region: str, on: date, field: str) -> Any:
+    version = policy_in_force(session, region, on)
+    if version is None:
+        raise Invalid.one(field, f"no policy is in force in region {region} (nor nationally) on {on.isoformat()}")
+    return version
+
+
+def _multiplier(session: Session, employer_id: str, year: int) -> Decimal:
+    row = session.execute(select(rate_adjustments.c.multiplier).where(
+        rate_adjustments.c.employer_id == employer_id, rate_adjustments.c.year == year)).first()
+    return Decimal(row.multiplier) if row else Decimal("1.00")
+
+
+def _ref(version: Any) -> PolicyRef:
+    return PolicyRef.model_validate(policy_ref(version))
+
+
+# ------------------------------------------------------------------------------ wage reports
+
+@dataclass(frozen=True)
+class ReportedLine:
+    id_number: str
+    wage: str
+
+
+def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: str,
+                 lines: Sequence[Any]) -> dict[str, Any]:
+    """A month's wages of an employer (a second report of the same month is a correction).
+
+    `lines` are dicts (JSON) or ReportedLine (CSV) with `id_number` and `wage`; validated with
+    plain loops, no object per line beyond the event's.
+    """
+    try:
+        parse_period(period)
+    except ValueError as exc:
+        raise Invalid.one("period", str(exc)) from None
+    if len(lines) > MAX_LINES_PER_REPORT:
+        raise Invalid.one("lines", f"at most {MAX_LINES_PER_REPORT} lines per report, got {len(lines)}")
+    if not lines:
+        raise Invalid.one("lines", "a report has at least one line")
+    employer = _require_employer(ctx, employer_id)
+    first, last = period_bounds(period)
+    enrolled_on = employer.enrolled_on or employer.as_of
+    now = today()
+    if first < enrolled_on.replace(day=1):
+        raise Invalid.one("period", f"is before the employer's enrollment month {period_of(enrolled_on)}")
+    if first > now:
+        raise Invalid.one("period", f"is after the current month {period_of(now)}")
+
+    # 1. the lines, as plain values
+    errors: list[dict[str, str]] = []
+    ids: list[str] = []
+    wages_fen: list[int] = []
+    seen: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        if isinstance(line, dict):
+            id_number, wage = line.get("id_number"), line.get("wage")
+        else:
+            id_number, wage = line.id_number, line.wage
+        if not isinstance(id_number, str) or not 0 < len(id_number) <= MAX_ID_NUMBER_LEN:
+            errors.append({"field": f"lines.{i}.id_number", "message": "must be an 18-character ID number"})
+        elif id_number in seen:
+            errors.append({"field": f"lines.{i}.id_number",
+                           "message": f"is reported twice in this report (also line {seen[id_number]})"})
+        else:
+            seen[id_number] = i
+        try:
+            fen = to_fen(parse_yuan(wage))
+        except NotMoney as exc:
+            errors.append({"field": f"lines.{i}.wage", "message": str(exc)})
+            fen = 0
+        ids.append(id_number)  # type: ignore[arg-type]
+        wages_fen.append(fen)
+        if len(errors) >= MAX_ERRORS:
+            break
+    if errors:
+        raise Invalid(errors)
+
+    # 2. who works there that month (waiting a bounded time for hires still on their way)
+    wanted = set(ids)
+
+    def employments(session: Session) -> dict[str, list[tuple[str, date, date | None]]]:
+        found: dict[str, list[tuple[str, date, date | None]]] = {}
+        for r in session.execute(select(levy_employments.c.id_number, levy_employments.c.employee_id,
+                                        levy_employments.c.hired_on, levy_employments.c.separated_on)
+                                 .where(levy_employments.c.employer_id == employer_id)):
+            found.setdefault(r[0], []).append((r[1], r[2], r[3]))
+        return found
+
+    by_id = ctx.await_projection(lambda s: (lambda m: m if wanted <= m.keys() else None)(employments(s)))
+    if by_id is None:
+        with ctx.session_factory() as s:
+            by_id = employments(s)
+    employee_ids: list[str] = []
+    for i, id_number in enumerate(ids):
+        employee_id = next((e for e, hired, sep in by_id.get(id_number, ()) if employed_in_month(hired, sep, period)),
+                           None)
+        if employee_id is None:
+            known = id_number in by_id
+            errors.append({"field": f"lines.{i}.id_number", "message":
+                           f"this worker is not employed by {employer_id} in {period}" if known else
+                           f"no worker with this ID number is enrolled at {employer_id}"})
+            if len(errors) >= MAX_ERRORS:
+                break
+        employee_ids.append(employee_id)  # type: ignore[arg-type]
+    if errors:
+        raise Invalid(errors)
+
+    # 3. the rate in force and the assessment
+    payroll_fen = sum(wages_fen)
+    payroll = from_fen(payroll_fen)
+    with ctx.session_factory() as s:
+        version = _policy(s, employer.region, first, "period")
+        multiplier = _multiplier(s, employer_id, first.year)
+    doc = version.document
+    rate = rate_in_force(doc.base_rate(employer.risk_class), multiplier)
+    due = due_date(period, doc.due_day)
+    report_id = "wr_" + uuid.uuid4().hex[:16]
+    event_lines = tuple(WageLine.model_construct(employee_id=e, wage=from_fen(w))
+                        for e, w in zip(employee_ids, wages_fen))
+
+    with ctx.uow(actor) as uow:
+        aggregate = uow.load(WageReport, wage_report_id(employer_id, period)) or WageReport(
+            wage_report_id(employer_id, period))
+        event = aggregate.report(
+            report_id=report_id, employer_id=employer_id, region=employer.region, period=period, lines=event_lines,
+            payroll=payroll, rate=rate, multiplier=multiplier, due_date=due, late_fee_daily=doc.late_fee_daily,
+            policy_ref=_ref(version), on=now)
+        [envelope] = uow.save(aggregate)
+        session = uow.session
+        if event.correction_of:
+            session.execute(update(wage_reports).where(wage_reports.c.report_id == event.correction_of)
+                            .values(superseded_by=report_id))
+        session.execute(insert(wage_reports).values(
+            report_id=report_id, employer_id=employer_id, period=period, region=employer.region,
+            payroll_fen=payroll_fen, rate=str(rate), multiplier=str(multiplier),
+            contribution_fen=to_fen(event.contribution_due), delta_fen=to_fen(event.delta_due), due_date=due,
+            late_fee_daily=str(doc.late_fee_daily), correction_of=event.correction_of, superseded_by=None,
+            line_count=len(employee_ids), reported_on=now, recorded_at=envelope.recorded_at,
+            policy_region=version.region, policy_version=version.version))
+        _insert_wage_history(session, report_id, period, employer_id, employee_ids, wages_fen)
+        rebuild_postings(session, employer_id, employer.region)
+    return {"report_id": report_id, "employer_id": employer_id, "period": period, "payroll": yuan_str(payroll),
+            "rate": str(rate), "multiplier": str(multiplier), "contribution_due": yuan_str(event.contribution_due),
+            "due_date": due.isoformat(), "delta_due": yuan_str(event.delta_due),
+            "correction_of": event.correction_of, "lines": len(employee_ids), "policy_ref": policy_ref(version)}
+
+
+def _insert_wage_history(session: Session, report_id: str, period: str, employer_id: str,
+                         employee_ids: list[str], wages_fen: list[int]) -> None:
+    """One bulk insert on the driver: the ingestion path makes no object per row."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO wage_history (report_id, employee_id, period, employer_id, wage_fen) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+        [(report_id, e, period, employer_id, w) for e, w in zip(employee_ids, wages_fen)])
+
+
+# -------------------------------------------------------------------------- account and books
+
+def _facts(session: Session, employer_id: str) -> tuple[list[Assessment], list[Payment]]:
+    assessments = [
+        Assessment(on=r.reported_on, order=f"{_stamp(r.recorded_at)}|{r.report_id}", report_id=r.report_id,
+                   period=r.period, delta_fen=r.delta_fen, due_date=r.due_date,
+                   late_fee_daily=Decimal(r.late_fee_daily))
+        for r in session.execute(select(wage_reports).where(wage_reports.c.employer_id == employer_id))]
+    payments = [
+        Payment(on=r.paid_on, order=f"{_stamp(r.recorded_at)}|{r.payment_id}", payment_id=r.payment_id,
+                amount_fen=r.amount_fen, allocation=r.allocation)
+        for r in session.execute(select(contribution_payments).where(
+            contribution_payments.c.employer_id == employer_id))]
+    return assessments, payments
+
+
+def _stamp(recorded_at: Any) -> str:
+    return recorded_at.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def rebuild_postings(session: Session, employer_id: str, region: str, account: Account | None = None) -> None:
+    """The employer's contribution postings, from the fold of all its facts (replaced whole)."""
+    if account is None:
+        account = fold(*_facts(session, employer_id))
+    entries = ledger.entries_for_movements(account.movements)
+    session.execute(delete(postings).where(postings.c.source == "levy", postings.c.ref == employer_id))
+    rows = [{"entry_id": e.entry_id, "kind": e.kind, "account": ln.account, "debit_fen": ln.debit_fen,
+             "credit_fen": ln.credit_fen, "posted_on": e.posted_on, "source": "levy", "region": region,
+             "employer_id": employer_id, "run_id": None, "ref": employer_id}
+            for e in entries for ln in e.lines]
+    if rows:
+        session.execute(insert(postings), rows)
+
+
+def pay_contribution(ctx: ServiceContext, actor: Actor, employer_id: str, amount_text: Any,
+                     paid_on: date) -> dict[str, Any]:
+    try:
+        amount = parse_yuan(amount_text)
+    except NotMoney as exc:
+        raise Invalid.one("amount", str(exc)) from None
+    if amount <= 0:
+        raise Invalid.one("amount", "must be greater than 0")
+    now = today()
+    if paid_on > now:
+        raise Invalid.one("paid_on", f"is in the future (today is {now.isoformat()})")
+    employer = _require_employer(ctx, employer_id)
+    if employer.enrolled_on and paid_on < employer.enrolled_on:
+        raise Invalid.one("paid_on", f"is before the employer's enrollment on {employer.enrolled_on.isoformat()}")
+    payment_id = "cp_" + uuid.uuid4().hex[:16]
+    with ctx.uow(actor) as uow:
+        session = uow.session
+        version = _policy(session, employer.region, paid_on, "paid_on")
+        allocation = getattr(version.document, "payment_allocation", FEES_FIRST)
+        account = uow.load(EmployerAccount, account_id(employer_id)) or EmployerAccount(account_id(employer_id))
+        if account.last_paid_on is not None and paid_on < account.last_paid_on:
+            raise Invalid.one("paid_on", f"is before the last payment recorded, on {account.last_paid_on.isoformat()}")
+        assessments, payments = _facts(session, employer_id)
+        recorded_at = _now_stamp()
+        new = Payment(on=paid_on, order=f"{recorded_at}|{payment_id}", payment_id=payment_id,
+                      amount_fen=to_fen(amount), allocation=allocation)
+        folded = fold(assessments, [*payments, new])
+        at_payment = fold(assessments, [*payments, new], on=paid_on)
+        taken, left = folded.allocations[payment_id]
+        event = account.pay(
+            payment_id=payment_id, employer_id=employer_id, region=employer.region, amount=amount, paid_on=paid_on,
+            allocations=tuple(Allocation(period=t.period, late_fee=from_fen(t.late_fee_fen),
+                                         contribution=from_fen(t.contribution_fen)) for t in taken),
+            credit=from_fen(left), credit_balance=from_fen(at_payment.credit_fen), payment_allocation=allocation)
+        [envelope] = uow.save(account)
+        session.execute(insert(contribution_payments).values(
+            payment_id=payment_id, employer_id=employer_id, region=employer.region, amount_fen=to_fen(amount),
+            paid_on=paid_on, allocation=allocation, recorded_at=envelope.recorded_at))
+        # the order key written must be the one folded: re-fold from what is stored
+        rebuild_postings(session, employer_id, employer.region)
+    return {"payment_id": payment_id, "employer_id": employer_id, "amount": yuan_str(amount),
+            "paid_on": paid_on.isoformat(),
+            "allocations": [{"period": a.period, "late_fee": yuan_str(a.late_fee),
+                             "contribution": yuan_str(a.contribution)} for a in event.allocations],
+            "credit": yuan_str(event.credit), "credit_balance": yuan_str(event.credit_balance),
+            "balance": yuan_str(at_payment.balance_fen)}
+
+
+def _now_stamp() -> str:
+    from libs.events.envelope import utc_now
+
+    return utc_now().replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def account_view(ctx: ServiceContext, employer_id: str, on: date) -> dict[str, Any]:
+    employer = _employer(ctx, employer_id)
+    if employer is None:
+        raise NotFound(f"employer {employer_id} does not exist")
+    with ctx.session_factory() as session:
+        account = fold(*_facts(session, employer_id), on=on)
+        version = policy_in_force(session, employer.region, on)
+        history = session.execute(select(rate_adjustments).where(
+            rate_adjustments.c.employer_id == employer_id, rate_adjustments.c.adjusted_on <= on)
+            .order_by(rate_adjustments.c.year)).all()
+        reports = {r.period: r for r in session.execute(select(wage_reports).where(
+            wage_reports.c.employer_id == employer_id, wage_reports.c.reported_on <= on)
+            .order_by(wage_reports.c.reported_on, wage_reports.c.recorded_at))}
+    multiplier = next((Decimal(h.multiplier) for h in history if h.year == on.year), Decimal("1.00"))
+    rate = str(rate_in_force(version.document.base_rate(employer.risk_class), multiplier)) if version else None
+    periods = []
+    for key in sorted(account.periods):
+        p = account.periods[key]
+        r = reports.get(key)
+        periods.append({
+            "period": key, "due_date": p.due_date.isoformat(), "report_id": r.report_id if r else None,
+            "payroll": yuan_str(r.payroll_fen) if r else None, "rate": r.rate if r else None,
+            "contribution": yuan_str(p.due_fen), "paid": yuan_str(p.paid_fen),
+            "outstanding": yuan_str(p.contribution_owed_fen), "late_fee": yuan_str(p.fee_assessed_fen),
+            "late_fee_paid": yuan_str(p.fee_paid_fen), "late_fee_outstanding": yuan_str(p.fee_owed_fen),
+            "days_overdue": max(0, (on - p.due_date).days) if p.contribution_owed_fen > 0 else 0})
+    return {
+        "employer_id": employer_id, "on": on.isoformat(), "region": employer.region,
+        "risk_class": employer.risk_class, "assessed": yuan_str(account.assessed_fen),
+        "paid": yuan_str(account.received_fen), "arrears": yuan_str(account.arrears_fen),
+        "late_fees": yuan_str(account.late_fees_fen), "late_fees_outstanding": yuan_str(account.late_fees_owed_fen),
+        "balance": yuan_str(account.balance_fen), "credit": yuan_str(account.credit_fen), "rate": rate,
+        "multiplier": str(multiplier),
+        "rate_history": [{"year": h.year, "risk_class": h.risk_class, "base_rate": h.base_rate,
+                          "multiplier": h.multiplier, "rate": h.rate, "adjusted_on": h.adjusted_on.isoformat(),
+                          "figures": json.loads(h.figures)} for h in history],
+        "periods": periods,
+    }
+
+
+# ------------------------------------------------------------------------------ rate review
+
+def review_rates(ctx: ServiceContext, actor: Actor, region: str, year: int) -> dict[str, Any]:
+    """人社部发〔2015〕71号: each active employer's floating step for `year`, from its experience
+    over the policy's look-back years before it: claims paid by the fund against contributions
+    assessed (loss ratio), and recognized injuries per thousand insured workers."""
+    now = today()
+    if not 2000 <= year <= now.year + 1:
+        raise Invalid.one("year", f"must be between 2000 and {now.year + 1}")
+    starts = date(year, 1, 1)
+    with ctx.session_factory() as session:
+        version = _policy(session, region, starts, "year")
+        doc = version.document
+        first_year, last_year = review_years(year, doc.rate_review.lookback_years)
+        window = (date(first_year, 1, 1), date(last_year, 12, 31))
+        first_period, last_period = f"{first_year:04d}-01", f"{last_year:04d}-12"
+        employers = session.execute(select(levy_employers).where(
+            levy_employers.c.region == region, levy_employers.c.status == "active")
+            .order_by(levy_employers.c.employer_id).limit(MAX_EMPLOYERS_PER_REVIEW)).all()
+        ids = [e.employer_id for e in employers]
+        current = and_(wage_reports.c.superseded_by.is_(None), wage_reports.c.period >= first_period,
+                       wage_reports.c.period <= last_period)
+        contributions = dict(session.execute(
+            select(wage_reports.c.employer_id, func.sum(wage_reports.c.contribution_fen))
+            .where(current, wage_reports.c.region == region).group_by(wage_reports.c.employer_id)).all())
+        workers = dict(session.execute(
+            select(wage_reports.c.employer_id, func.count(func.distinct(wage_history.c.employee_id)))
+            .select_from(wage_reports.join(wage_history, wage_history.c.report_id == wage_reports.c.report_id))
+            .where(current, wage_reports.c.region == region).group_by(wage_reports.c.employer_id)).all())
+        claims_cost = dict(session.execute(
+            select(levy_payout_lines.c.employer_id, func.sum(levy_payout_lines.c.amount_fen))
+            .select_from(levy_payout_lines.join(levy_payouts, levy_payouts.c.payout_id == levy_payout_lines.c.payout_id))
+            .where(levy_payouts.c.settled_on.between(*window), levy_payouts.c.rejected_on.is_(None),
+                   levy_payout_lines.c.employer_id.in_(ids))
+            .group_by(levy_payout_lines.c.employer_id)).all()) if ids else {}
+        injuries = dict(session.execute(
+            select(levy_injuries.c.employer_id, func.count())
+            .select_from(levy_injuries.join(levy_recognitions, levy_recognitions.c.claim_id == levy_injuries.c.claim_id))
+            .where(levy_recognitions.c.recognized.is_(True), levy_injuries.c.occurred_on.between(*window),
+                   levy_injuries.c.employer_id.in_(ids))
+            .group_by(levy_injuries.c.employer_id)).all()) if ids else {}
+
+    decisions, skipped = [], []
+    with ctx.uow(actor) as uow:
+        for employer in employers:
+            eid = employer.employer_id
+            contributions_fen = int(contributions.get(eid) or 0)
+            if contributions_fen <= 0:
+                skipped.append({"employer_id": eid, "reason": f"no contributions assessed in {first_year}–{last_year}"})
+                continue
+            cost_fen = int(claims_cost.get(eid) or 0)
+            n_injuries, n_workers = int(injuries.get(eid) or 0), int(workers.get(eid) or 0)
+            ratio = loss_ratio(from_fen(cost_fen), from_fen(contributions_fen))
+            frequency = frequency_per_mille(n_injuries, n_workers)
+            wanted = doc.rate_review.step_for(ratio, frequency).multiplier
+            multiplier = clamp_multiplier(wanted, doc.allowed_multipliers(employer.risk_class))
+            base_rate = doc.base_rate(employer.risk_class)
+            figures = RateFigures(contributions=from_fen(contributions_fen), claims_cost=from_fen(cost_fen),
+                                  loss_ratio=ratio, injuries=n_injuries, workers=n_workers,
+                                  frequency_per_mille=frequency)
+            account = uow.load(EmployerAccount, account_id(eid)) or EmployerAccount(account_id(eid))
+            event = account.adjust_rate(employer_id=eid, year=year, risk_class=employer.risk_class,
+                                        base_rate=base_rate, multiplier=multiplier, wanted_multiplier=wanted,
+                                        figures=figures, policy_ref=_ref(version), lookback=(first_year, last_year),
+                                        on=now)
+            if event is not None:
+                [envelope] = uow.save(account)
+                uow.session.execute(delete(rate_adjustments).where(
+                    rate_adjustments.c.employer_id == eid, rate_adjustments.c.year == year))
+                uow.session.execute(insert(rate_adjustments).values(
+                    employer_id=eid, year=year, risk_class=employer.risk_class, base_rate=str(base_rate),
+                    multiplier=str(multiplier), rate=str(event.rate),
+                    figures=json.dumps(figures.model_dump(mode="json"), sort_keys=True), adjusted_on=now,
+                    event_id=str(envelope.event_id)))
+            decided = account.rates[year]
+            decisions.append({
+                "employer_id": eid, "year": year, "risk_class": employer.risk_class, "base_rate": str(base_rate),
+                "wanted_multiplier": str(wanted), "multiplier": str(decided.multiplier), "rate": str(decided.rate),
+                "figures": figures.model_dump(mode="json"), "recorded": event is not None})
+    return {"region": region, "year": year, "lookback": {"from": first_year, "to": last_year},
+            "policy_ref": policy_ref(version), "decisions": decisions, "skipped": skipped}
+
+
+# ---------------------------------------------------------------------------- fund statement
+
+def _in_region(region: str):  # noqa: ANN202 - a SQL condition
+    """A posting's region: its own, else its payment run's, else its employer's."""
+    run_region = select(levy_payment_runs.c.region).where(
+        levy_payment_runs.c.run_id == postings.c.run_id).scalar_subquery()
+    employer_region = select(levy_employers.c.region).where(
+        levy_employers.c.employer_id == postings.c.employer_id).scalar_subquery()
+    return or_(postings.c.region == region,
+               and_(postings.c.region.is_(None), func.coalesce(run_region, employer_region) == region))
+
+
+def _ratio(numerator_fen: int, denominator_fen: int, places: Decimal) -> str | None:
+    if denominator_fen == 0:
+        return None
+    return str((Decimal(numerator_fen) / Decimal(denominator_fen)).quantize(places))
+
+
+def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> dict[str, Any]:
+    """RULES.md "The fund": income and expenditure of a region between two days (both included),
+    from the postings; the books must balance."""
+    if end < start:
+        raise Invalid.one("to", f"is before from ({start.isoformat()})")
+    with ctx.session_factory() as session:
+        total_debit, total_credit = session.execute(
+            select(func.coalesce(func.sum(postings.c.debit_fen), 0),
+                   func.coalesce(func.sum(postings.c.credit_fen), 0))).one()
+        assert total_debit == total_credit, "the fund's books do not balance"
+        in_region = _in_region(region)
+
+        def sums(*where) -> dict[tuple[str, str], tuple[int, int]]:  # noqa: ANN002
+            rows = session.execute(
+                select(postings.c.kind, postings.c.account, func.sum(postings.c.debit_fen),
+                       func.sum(postings.c.credit_fen))
+                .where(in_region, *where).group_by(postings.c.kind, postings.c.account)).all()
+            return {(k, a): (int(d), int(c)) for k, a, d, c in rows}
+
+        within = sums(postings.c.posted_on >= start, postings.c.posted_on <= end)
+        to_date = sums(postings.c.posted_on <= end)
+        version = policy_in_force(session, region, end)
+        coverage = session.execute(
+            select(func.count(func.distinct(levy_employments.c.employee_id)))
+            .select_from(levy_employments.join(levy_employers,
+                                               levy_employers.c.employer_id == levy_employments.c.employer_id))
+            .where(levy_employers.c.region == region, levy_employments.c.hired_on <= end,
+                   or_(levy_employments.c.separated_on.is_(None), levy_employments.c.separated_on >= end))).scalar_one()
+        employers = session.execute(select(func.count()).select_from(levy_employers).where(
+            levy_employers.c.region == region, levy_employers.c.status == "active",
+            or_(levy_employers.c.enrolled_on.is_(None), levy_employers.c.enrolled_on <= end))).scalar_one()
+        payroll_fen, assessed_by_period_fen = session.execute(
+            select(func.coalesce(func.sum(wage_reports.c.payroll_fen), 0),
+                   func.coalesce(func.sum(wage_reports.c.contribution_fen), 0))
+            .where(wage_reports.c.region == region, wage_reports.c.superseded_by.is_(None),
+                   wage_reports.c.period >= period_of(start), wage_reports.c.period <= period_of(end))).one()
+
+    def net(book: dict[tuple[str, str], tuple[int, int]], account: str, kinds: Iterable[str] | None = None,
+            credit_normal: bool = True) -> int:
+        total = 0
+        for (kind, acct), (d, c) in book.items():
+            if acct == account and (kinds is None or kind in kinds):
+                total += (c - d) if credit_normal else (d - c)
+        return total
+
+    assessed = net(within, ledger.CONTRIBUTION_INCOME)
+    collected = net(within, ledger.CONTRIBUTIONS_RECEIVABLE, ("payment", "credit_applied", "credit_released"))
+    late_fees = net(within, ledger.LATE_FEE_INCOME)
+    late_fees_collected = net(within, ledger.LATE_FEE_RECEIVABLE, ("payment", "credit_applied"))
+    families = sorted({a.split(":", 1)[1] for (_k, a) in (*within, *to_date) if a.startswith("benefits_expense:")}
+                      | set(ledger.BENEFIT_FAMILIES))
+    expenditure = {f: net(within, ledger.benefits_expense(f), credit_normal=False) for f in families}
+    spent = sum(expenditure.values())
+    received = net(within, ledger.CASH, ("payment",), credit_normal=False)
+    balance = net(to_date, ledger.CASH, credit_normal=False)
+    region_debits = sum(d for d, _c in within.values())
+    region_credits = sum(c for _d, c in within.values())
+    assert region_debits == region_credits, f"the books of {region} do not balance"
+    prevention_share = version.document.prevention_share if version else Decimal(0)
+    control = version.document.average_rate_control if version else None
+    average = (Decimal(assessed_by_period_fen) / Decimal(payroll_fen)).quantize(AVERAGE_RATE_PLACES) \
+        if payroll_fen else None
+    return {
+        "region": region, "from": start.isoformat(), "to": end.isoformat(),
+        "policy_ref": policy_ref(version) if version else None,
+        "income": {"contributions_assessed": yuan_str(assessed), "contributions_collected": yuan_str(collected),
+                   "late_fees": yuan_str(late_fees), "late_fees_collected": yuan_str(late_fees_collected),
+                   "cash_received": yuan_str(received)},
+        "collection_rate": _ratio(collected, assessed, Decimal("0.0001")),
+        "expenditure": {"by_family": {f: yuan_str(v) for f, v in expenditure.items()}, "total": yuan_str(spent)},
+        "prevention_share": {"share": str(prevention_share),
+                             "amount": yuan_str(round_fen(from_fen(assessed) * prevention_share))},
+        "surplus": yuan_str(received - spent),
+        "balance": yuan_str(balance),
+        "coverage": {"insured_workers": int(coverage), "employers": int(employers)},
+        "average_rate": {"payroll": yuan_str(int(payroll_fen)), "contributions": yuan_str(int(assessed_by_period_fen)),
+                         "effective": str(average) if average is not None else None,
+                         "control": str(control) if control is not None else None,
+                         "exceeds_control": bool(average is not None and control is not None and average > control)},
+        "books_balanced": total_debit == total_credit and region_debits == region_credits,
+        "postings": {"debits": yuan_str(int(total_debit)), "credits": yuan_str(int(total_credit))},
+    }
