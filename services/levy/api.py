@@ -51,6 +51,7 @@ class WageReportRequest(BaseModel):
     period: str = Field(max_length=16, description="the month, YYYY-MM")
     lines: list[WageLineIn] = Field(max_length=MAX_LINES_PER_REPORT,
                                     description=f"one line per worker, at most {MAX_LINES_PER_REPORT}")
+    reported_on: date | None = Field(default=None, description="the day the report was received; default today")
 
 
 class PaymentRequest(BaseModel):
@@ -73,6 +74,7 @@ _WAGE_REPORT_BODY = {
         "application/json": {
             "schema": {"type": "object", "required": ["employer_id", "period", "lines"], "properties": {
                 "employer_id": {"type": "string"}, "period": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
+                "reported_on": {"type": "string", "format": "date"},
                 "lines": {"type": "array", "maxItems": MAX_LINES_PER_REPORT, "items": {
                     "type": "object", "required": ["id_number", "wage"],
                     "properties": {"id_number": {"type": "string"}, "wage": {"type": "string"}}}}}},
@@ -111,6 +113,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     async def report_wages(request: Request,
                            employer_id: str | None = Query(None, max_length=64, description="CSV upload only"),
                            period: str | None = Query(None, max_length=16, description="CSV upload only"),
+                           reported_on: date | None = Query(None, description="CSV upload only; default today"),
                            principal: Principal = Depends(agency_only)) -> dict[str, Any]:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         body = await request.body()
@@ -142,9 +145,9 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             except ValidationError as exc:
                 raise invalid_many(validation_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])) \
                     from None
-            lines, eid, per = parsed.lines, parsed.employer_id, parsed.period
+            lines, eid, per, reported_on = parsed.lines, parsed.employer_id, parsed.period, parsed.reported_on
         with answering():
-            return await run_in_threadpool(handlers.report_wages, ctx, principal, eid, per, lines)
+            return await run_in_threadpool(handlers.report_wages, ctx, principal, eid, per, lines, reported_on)
 
     @router.post("/v1/contribution-payments", status_code=201,
                  summary="Record a payment: oldest debt first, late fees then contributions; the rest is credit")

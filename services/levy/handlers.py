@@ -123,11 +123,13 @@ class ReportedLine:
 
 
 def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: str,
-                 lines: Sequence[Any]) -> dict[str, Any]:
+                 lines: Sequence[Any], reported_on: date | None = None) -> dict[str, Any]:
     """A month's wages of an employer (a second report of the same month is a correction).
 
     `lines` are dicts (JSON) or ReportedLine (CSV) with `id_number` and `wage`; validated with
-    plain loops, no object per line beyond the event's.
+    plain loops, no object per line beyond the event's. `reported_on` is the day the agency
+    received the report (default today): not in the future, not before the month began, and not
+    before a report or payment the account already holds (what is recorded stays true).
     """
     try:
         parse_period(period)
@@ -145,6 +147,11 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
         raise Invalid.one("period", f"is before the employer's enrollment month {period_of(enrolled_on)}")
     if first > now:
         raise Invalid.one("period", f"is after the current month {period_of(now)}")
+    on = now if reported_on is None else reported_on
+    if on > now:
+        raise Invalid.one("reported_on", f"is in the future (today is {now.isoformat()})")
+    if on < first:
+        raise Invalid.one("reported_on", f"is before the month {period} began")
 
     # 1. the lines, as plain values
     errors: list[dict[str, str]] = []
@@ -221,10 +228,16 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
     with ctx.uow(actor) as uow:
         aggregate = uow.load(WageReport, wage_report_id(employer_id, period)) or WageReport(
             wage_report_id(employer_id, period))
+        last_paid_on = uow.session.execute(select(func.max(contribution_payments.c.paid_on)).where(
+            contribution_payments.c.employer_id == employer_id)).scalar_one()
+        for earlier, what in ((aggregate.last_reported_on, "the last report of this month"),
+                              (last_paid_on, "the employer's last payment")):
+            if earlier is not None and on < earlier:
+                raise Invalid.one("reported_on", f"is before {what}, on {earlier.isoformat()}")
         event = aggregate.report(
             report_id=report_id, employer_id=employer_id, region=employer.region, period=period, lines=event_lines,
             payroll=payroll, rate=rate, multiplier=multiplier, due_date=due, late_fee_daily=doc.late_fee_daily,
-            policy_ref=_ref(version), on=now)
+            policy_ref=_ref(version), on=on)
         [envelope] = uow.save(aggregate)
         session = uow.session
         if event.correction_of:
@@ -235,14 +248,15 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
             payroll_fen=payroll_fen, rate=str(rate), multiplier=str(multiplier),
             contribution_fen=to_fen(event.contribution_due), delta_fen=to_fen(event.delta_due), due_date=due,
             late_fee_daily=str(doc.late_fee_daily), correction_of=event.correction_of, superseded_by=None,
-            line_count=len(employee_ids), reported_on=now, recorded_at=envelope.recorded_at,
+            line_count=len(employee_ids), reported_on=on, recorded_at=envelope.recorded_at,
             policy_region=version.region, policy_version=version.version))
         _insert_wage_history(session, report_id, period, employer_id, employee_ids, wages_fen)
         rebuild_postings(session, employer_id, employer.region)
     return {"report_id": report_id, "employer_id": employer_id, "period": period, "payroll": yuan_str(payroll),
             "rate": str(rate), "multiplier": str(multiplier), "contribution_due": yuan_str(event.contribution_due),
             "due_date": due.isoformat(), "delta_due": yuan_str(event.delta_due),
-            "correction_of": event.correction_of, "lines": len(employee_ids), "policy_ref": policy_ref(version)}
+            "correction_of": event.correction_of, "lines": len(employee_ids), "reported_on": on.isoformat(),
+            "policy_ref": policy_ref(version)}
 
 
 def _insert_wage_history(session: Session, report_id: str, period: str, employer_id: str,

@@ -35,6 +35,7 @@ class WageReport(Aggregate):
         self.current_report_id: str | None = None
         self.contribution_due = ZERO
         self.payroll = ZERO
+        self.last_reported_on: date | None = None
 
     def report(self, *, report_id: str, employer_id: str, region: str, period: str, lines: tuple[WageLine, ...],
                payroll: Decimal, rate: Decimal, multiplier: Decimal, due_date: date, late_fee_daily: Decimal,
@@ -55,6 +56,7 @@ class WageReport(Aggregate):
         self.current_report_id = e.report_id
         self.contribution_due = e.contribution_due
         self.payroll = e.payroll
+        self.last_reported_on = e.reported_on
 
 
 class EmployerAccount(Aggregate):
