@@ -24,7 +24,7 @@ _regions = itertools.count(900_000)
 amount = st.one_of(st.integers(1, 20_000), st.integers(1, 20_000), st.integers(-5_000, -1))
 line_op = st.tuples(st.just("line"), st.integers(0, 3), amount, st.sampled_from([True, True, True, False]))
 run_op = st.just(("run",))
-return_op = st.tuples(st.just("return"), st.integers(0, 50), st.sampled_from(["ACSC", "AC04", "AM04", "ACTC"]))
+return_op = st.tuples(st.just("return"), st.integers(0, 50), st.sampled_from(["ACSC", "ACSC", "AC04", "AM04", "ACTC"]))
 account_op = st.tuples(st.just("account"), st.integers(0, 3))
 ops = st.lists(st.one_of(line_op, line_op, line_op, run_op, run_op, return_op, return_op, return_op, account_op),
                min_size=6, max_size=30)
@@ -66,7 +66,8 @@ def test_no_line_is_ever_paid_twice(api, runtime) -> None:  # noqa: ANN001
     ctx = payments(runtime)
     seen: Counter = Counter()
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=60, deadline=None, derandomize=True,  # the same sequences on every run
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(ops)
     def scenario(sequence: list[tuple]) -> None:
         region = str(next(_regions))
