@@ -10,7 +10,6 @@ from datetime import date
 from typing import Any, Iterator
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from libs.runtime.service import ServiceContext

@@ -29,7 +29,6 @@ from .domain.rules import (
     AVERAGE_RATE_PLACES,
     clamp_multiplier,
     due_date,
-    employed_in_month,
     frequency_per_mille,
     loss_ratio,
     parse_period,
@@ -59,6 +58,7 @@ MAX_LINES_PER_REPORT = 50_000
 MAX_ERRORS = 100
 MAX_ID_NUMBER_LEN = 18
 MAX_EMPLOYERS_PER_REVIEW = 100_000
+ZERO = Decimal("0.00")
 
 
 class Invalid(Exception):
@@ -156,7 +156,7 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
     # 1. the lines, as plain values
     errors: list[dict[str, str]] = []
     ids: list[str] = []
-    wages_fen: list[int] = []
+    amounts: list[Decimal] = []
     seen: dict[str, int] = {}
     for i, line in enumerate(lines):
         if isinstance(line, dict):
@@ -171,12 +171,12 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
         else:
             seen[id_number] = i
         try:
-            fen = to_fen(parse_yuan(wage))
+            amount = parse_yuan(wage)  # exact, at fen precision
         except NotMoney as exc:
             errors.append({"field": f"lines.{i}.wage", "message": str(exc)})
-            fen = 0
+            amount = ZERO
         ids.append(id_number)  # type: ignore[arg-type]
-        wages_fen.append(fen)
+        amounts.append(amount)
         if len(errors) >= MAX_ERRORS:
             break
     if errors:
@@ -199,8 +199,9 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
             by_id = employments(s)
     employee_ids: list[str] = []
     for i, id_number in enumerate(ids):
-        employee_id = next((e for e, hired, sep in by_id.get(id_number, ()) if employed_in_month(hired, sep, period)),
-                           None)
+        # employed_in_month, inlined over the month's bounds: this loop runs once per line
+        employee_id = next((e for e, hired, sep in by_id.get(id_number, ())
+                            if hired <= last and (sep is None or sep >= first)), None)
         if employee_id is None:
             known = id_number in by_id
             errors.append({"field": f"lines.{i}.id_number", "message":
@@ -213,8 +214,8 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
         raise Invalid(errors)
 
     # 3. the rate in force and the assessment
-    payroll_fen = sum(wages_fen)
-    payroll = from_fen(payroll_fen)
+    payroll = sum(amounts, ZERO)
+    payroll_fen = to_fen(payroll)
     with ctx.session_factory() as s:
         version = _policy(s, employer.region, first, "period")
         multiplier = _multiplier(s, employer_id, first.year)
@@ -222,8 +223,7 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
     rate = rate_in_force(doc.base_rate(employer.risk_class), multiplier)
     due = due_date(period, doc.due_day)
     report_id = "wr_" + uuid.uuid4().hex[:16]
-    event_lines = tuple(WageLine.model_construct(employee_id=e, wage=from_fen(w))
-                        for e, w in zip(employee_ids, wages_fen))
+    event_lines = tuple(map(_wage_line, employee_ids, amounts))
 
     with ctx.uow(actor) as uow:
         aggregate = uow.load(WageReport, wage_report_id(employer_id, period)) or WageReport(
@@ -250,7 +250,7 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
             late_fee_daily=str(doc.late_fee_daily), correction_of=event.correction_of, superseded_by=None,
             line_count=len(employee_ids), reported_on=on, recorded_at=envelope.recorded_at,
             policy_region=version.region, policy_version=version.version))
-        _insert_wage_history(session, report_id, period, employer_id, employee_ids, wages_fen)
+        _insert_wage_history(session, report_id, period, employer_id, employee_ids, amounts)
         rebuild_postings(session, employer_id, employer.region)
     return {"report_id": report_id, "employer_id": employer_id, "period": period, "payroll": yuan_str(payroll),
             "rate": str(rate), "multiplier": str(multiplier), "contribution_due": yuan_str(event.contribution_due),
@@ -259,15 +259,28 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
             "policy_ref": policy_ref(version)}
 
 
+_LINE_FIELDS = frozenset(WageLine.model_fields)
+
+
+def _wage_line(employee_id: str, wage: Decimal) -> WageLine:
+    """A line from values this handler has just checked: no second validation (50,000 a report)."""
+    line = WageLine.__new__(WageLine)
+    object.__setattr__(line, "__dict__", {"employee_id": employee_id, "wage": wage})
+    object.__setattr__(line, "__pydantic_fields_set__", _LINE_FIELDS)
+    object.__setattr__(line, "__pydantic_extra__", None)
+    object.__setattr__(line, "__pydantic_private__", None)
+    return line
+
+
 def _insert_wage_history(session: Session, report_id: str, period: str, employer_id: str,
-                         employee_ids: list[str], wages_fen: list[int]) -> None:
+                         employee_ids: list[str], amounts: list[Decimal]) -> None:
     """One bulk insert on the driver: the ingestion path makes no object per row."""
     conn = session.connection()
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     conn.exec_driver_sql(
         f"INSERT INTO wage_history (report_id, employee_id, period, employer_id, wage_fen) "
         f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
-        [(report_id, e, period, employer_id, w) for e, w in zip(employee_ids, wages_fen)])
+        [(report_id, e, period, employer_id, int(w * 100)) for e, w in zip(employee_ids, amounts)])
 
 
 # -------------------------------------------------------------------------- account and books

@@ -180,8 +180,8 @@ class LevyBenefitsProjection(Projection):
         assert len(lines) <= MAX_LINES_PER_PAYOUT
         row = session.execute(select(levy_payouts).where(levy_payouts.c.payout_id == payout_id)).first()
         if row is None:
-            session.execute(insert(levy_payouts).values(payout_id=payout_id, run_id=p["run_id"], settled_on=None,
-                                                        rejected_on=None, **outcome))
+            session.execute(insert(levy_payouts).values(
+                **{"payout_id": payout_id, "run_id": p["run_id"], "settled_on": None, "rejected_on": None, **outcome}))
         else:
             session.execute(update(levy_payouts).where(levy_payouts.c.payout_id == payout_id).values(**outcome))
         known = set(session.execute(select(levy_payout_lines.c.line_id).where(

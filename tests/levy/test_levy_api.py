@@ -275,3 +275,48 @@ def test_csv_upload_of_thousands_of_lines(api, runtime) -> None:  # noqa: ANN001
     # 50 × (5000.25 + … + 5099.25) = 50 × 504975.00 = 25248750.00 × 0.0090 = 227238.75
     assert (r.json()["payroll"], r.json()["contribution_due"], r.json()["lines"]) == \
         ("25248750.00", "227238.75", 5_000)
+
+
+def test_benefits_paid_raise_the_floating_rate_and_show_in_the_statement(api, runtime, shop) -> None:  # noqa: ANN001
+    """A settled payout of the payments service (projected as the log would deliver it) is the
+    fund's expense and the employer's claims cost: 150.00 against 127.11 of contributions is a
+    loss ratio of 1.1801, the 1.20 step: 0.0090 × 1.20 = 0.010800."""
+    from datetime import datetime, timezone
+    from uuid import uuid4
+
+    from libs.events.envelope import Envelope
+    from services.levy.projections import LevyBenefitsProjection
+
+    eid = shop["employer_id"]
+    assert report(api, shop, "2025-07", "2025-08-05", A="8123.45", B="6000.00").status_code == 201
+    payload = {"payout_id": "po_1", "run_id": "run_x", "settled_on": "2025-10-10", "amount": "150.00",
+               "lines": [{"line_id": "l1", "claim_id": "c1", "employer_id": eid, "kind": "medical",
+                          "family": "medical", "amount": "150.00"}]}
+    with runtime.services["levy"].ctx.session_factory() as session, session.begin():
+        LevyBenefitsProjection().handle(session, Envelope(
+            event_id=uuid4(), type="PayoutSettled", schema_version=1, aggregate_type="payout", aggregate_id="po_1",
+            sequence=1, occurred_on=date(2025, 10, 10), recorded_at=datetime.now(timezone.utc), actor="test",
+            payload=payload))
+    s = api.get("/v1/funds/440300/statement", params={"from": "2025-10-01", "to": "2025-10-31"}).json()
+    assert s["expenditure"]["by_family"]["medical"] == "150.00" and s["expenditure"]["total"] == "150.00"
+    assert s["balance"] == "-150.00" and s["books_balanced"] is True
+
+    r = api.post("/v1/rate-reviews", json={"region": "440300", "year": 2026})
+    [decision] = r.json()["decisions"]
+    assert decision["figures"]["claims_cost"] == "150.00" and decision["figures"]["loss_ratio"] == "1.1801"
+    assert (decision["multiplier"], decision["rate"]) == ("1.20", "0.010800")
+
+
+def test_openapi_describes_the_levy_routes_and_an_idempotent_payment(api, shop) -> None:  # noqa: ANN001
+    doc = api.get("/openapi.json").json()
+    body = doc["paths"]["/v1/wage-reports"]["post"]["requestBody"]["content"]
+    assert {"application/json", "text/csv"} <= set(body)
+    for path in ("/v1/contribution-payments", "/v1/rate-reviews", "/v1/employers/{employer_id}/account",
+                 "/v1/funds/{region}/statement"):
+        assert path in doc["paths"]
+    assert report(api, shop, "2025-07", "2025-08-05", A="1000.00").status_code == 201
+    pay = {"employer_id": shop["employer_id"], "amount": "10.00", "paid_on": "2025-08-20"}
+    first = api.post("/v1/contribution-payments", json=pay, headers={"Idempotency-Key": "pay-1"})
+    again = api.post("/v1/contribution-payments", json=pay, headers={"Idempotency-Key": "pay-1"})
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert account(api, shop, "2025-08-31")["paid"] == "10.00"

@@ -1,0 +1,40 @@
+"""The fund's books: every entry balances (asserted where it is made), negative movements swap
+sides, a returned payout is reversed."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.levy.domain.account import Movement
+from services.levy.domain.ledger import Entry, Line, benefit_entries, entries_for_movements, trial_balance
+
+
+def test_an_unbalanced_entry_cannot_be_made() -> None:
+    with pytest.raises(AssertionError, match="does not balance"):
+        Entry("e1", "x", date(2025, 1, 1), (Line("cash", debit_fen=100), Line("contribution_income", credit_fen=99)))
+    with pytest.raises(AssertionError):
+        Entry("e2", "x", date(2025, 1, 1), (Line("cash", debit_fen=-1), Line("cash", credit_fen=-1)))
+
+
+def test_a_downward_correction_reverses_income() -> None:
+    [entry] = entries_for_movements([Movement("assessment", date(2025, 8, 10), "r2", "2025-07", -2_700)])
+    assert entry.lines == (Line("contribution_income", debit_fen=2_700), Line("contributions_receivable", credit_fen=2_700))
+
+
+def test_a_payment_splits_into_fee_contribution_and_credit() -> None:
+    [entry] = entries_for_movements([Movement("payment", date(2025, 8, 20), "p1", amount_fen=20_000, fee_fen=39,
+                                              contribution_fen=15_411, credit_fen=4_550)])
+    assert trial_balance((ln.account, ln.debit_fen, ln.credit_fen) for ln in entry.lines) == {
+        "cash": 20_000, "late_fee_receivable": -39, "contributions_receivable": -15_411, "employer_credit": -4_550}
+
+
+def test_benefits_by_family_and_the_return() -> None:
+    entries = benefit_entries("po_1", date(2025, 10, 10), date(2025, 10, 20),
+                              [("medical", 120_000), ("survivor", 5_000), ("medical", 1_000)])
+    assert [e.kind for e in entries] == ["benefit", "benefit_reversal"]
+    assert entries[0].lines == (Line("benefits_expense:medical", debit_fen=121_000),
+                                Line("benefits_expense:survivor", debit_fen=5_000), Line("cash", credit_fen=126_000))
+    net = trial_balance((ln.account, ln.debit_fen, ln.credit_fen) for e in entries for ln in e.lines)
+    assert set(net.values()) == {0}
+    assert benefit_entries("po_2", None, date(2025, 10, 20), [("medical", 100)]) == []  # never settled: nothing
