@@ -7,6 +7,7 @@ caller commits offset + 1 only after its database transaction has committed.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Sequence
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 30
 DEFAULT_PARTITIONS = 4
+METADATA_WAIT_S = 30
 
 
 class KafkaLog:
@@ -99,7 +101,15 @@ class KafkaGroupConsumer:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             max_poll_interval_ms=300_000,
+            metadata_max_age_ms=5_000,  # notice new topics and partitions soon
         )
+        # Join the group only once the topics' partitions are known: a group that assigns before
+        # the metadata arrives assigns nothing, and waits for the next metadata refresh.
+        deadline = time.monotonic() + METADATA_WAIT_S
+        while any(not self._consumer.partitions_for_topic(t) for t in topics):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no partition metadata for {list(topics)} after {METADATA_WAIT_S}s")
+            time.sleep(0.1)
 
     def poll(self, max_records: int, timeout_ms: int) -> list[Record]:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)

@@ -80,6 +80,7 @@ class TestCluster:
                 if not ends:
                     continue
                 committed = admin.list_group_offsets(group)
+                committed = committed.get(group, committed)  # kafka-python 3 answers {group: {tp: offset}}
                 for tp, end in ends.items():
                     done = committed.get(tp)
                     if done is None or done.offset < end:
