@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from libs.events.envelope import utc_now
 from libs.money import NotMoney, from_fen, parse_yuan, round_fen, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
@@ -300,6 +301,10 @@ def _facts(session: Session, employer_id: str) -> tuple[list[Assessment], list[P
 
 
 def _stamp(recorded_at: Any) -> str:
+    """The order of facts recorded on one day: their UTC recording time (SQLite hands it back
+    without a zone, PostgreSQL in the session's zone)."""
+    if recorded_at.tzinfo is not None:
+        recorded_at = recorded_at.astimezone(timezone.utc)
     return recorded_at.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
@@ -366,9 +371,7 @@ def pay_contribution(ctx: ServiceContext, actor: Actor, employer_id: str, amount
 
 
 def _now_stamp() -> str:
-    from libs.events.envelope import utc_now
-
-    return utc_now().replace(tzinfo=None).isoformat(timespec="microseconds")
+    return _stamp(utc_now())
 
 
 def account_view(ctx: ServiceContext, employer_id: str, on: date) -> dict[str, Any]:

@@ -320,3 +320,16 @@ def test_openapi_describes_the_levy_routes_and_an_idempotent_payment(api, shop) 
     again = api.post("/v1/contribution-payments", json=pay, headers={"Idempotency-Key": "pay-1"})
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     assert account(api, shop, "2025-08-31")["paid"] == "10.00"
+
+
+def test_levy_projections_replay_to_the_same_state(api, runtime, shop) -> None:  # noqa: ANN001
+    assert report(api, shop, "2025-07", "2025-08-05", A="1000.00", B="2000.00").status_code == 201
+    wired = runtime.services["levy"]
+    for runner in wired.runners:
+        with wired.ctx.session_factory() as s:
+            before = runner.projector.state_hash(s)
+        runner.replay()
+        runner.run_until_idle()
+        with wired.ctx.session_factory() as s:
+            assert runner.projector.state_hash(s) == before, runner.projector.name
+    assert account(api, shop, "2025-08-31")["assessed"] == "27.00"  # 3000.00 × 0.0090
