@@ -117,3 +117,23 @@ def cluster(postgres, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, ANN20
     c.start()
     yield c
     c.stop()
+
+
+# ---- figures of the fault tests, printed in the summary ------------------------------------
+
+_FAULT_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def fault_figures():  # noqa: ANN201
+    def record(scenario: str, **figures: int) -> None:
+        _FAULT_FIGURES.append(f"{scenario}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    if _FAULT_FIGURES:
+        terminalreporter.section("fault figures (events in = events projected; twice must be 0)")
+        for line in _FAULT_FIGURES:
+            terminalreporter.write_line(line)
