@@ -34,7 +34,7 @@ class TestCluster:
                            port_offset=PORT_OFFSET)
         self.cluster = Cluster(layout, log_dir, extra_env={
             "INJURYLEDGER_AGENCY_TOKEN": agency_token, "INJURYLEDGER_LOG_LEVEL": "WARNING"})
-        self.engines = {s: create_engine(u, pool_size=1) for s, u in self.db_urls.items()}
+        self.engines = {s: create_engine(u, pool_size=1, pool_pre_ping=True) for s, u in self.db_urls.items()}
 
     @property
     def gateway(self) -> str:
