@@ -11,11 +11,15 @@ with `save_as` is kept under that name, and later paths may use it, e.g.
 """
 from __future__ import annotations
 
+import warnings
 from datetime import date
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
+
+with warnings.catch_warnings():  # starlette nags about its httpx-based TestClient
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 from libs.identifiers import make_id_number, make_uscc
 from libs.policy import load_national_default
