@@ -117,9 +117,20 @@ class BodyLimitMiddleware:
         body = await read_body(receive, self.max_body_bytes)
         if body is None:
             return await _send_problem(send, _too_large(self.max_body_bytes))
-        if b"json" in (_header(scope, b"content-type") or "").encode() and json_depth_exceeds(body, self.max_json_depth):
-            return await _send_problem(send, invalid("body", f"JSON nests deeper than {self.max_json_depth} levels"))
+        if b"json" in (_header(scope, b"content-type") or "").encode():
+            if json_depth_exceeds(body, self.max_json_depth):
+                return await _send_problem(send, invalid("body", f"JSON nests deeper than {self.max_json_depth} levels"))
+            if not _is_utf8(body):  # the JSON parser would fail with a bare 400 "error parsing the body"
+                return await _send_problem(send, invalid("body", "JSON must be UTF-8 text (RFC 8259)"))
         await self.app(scope, replay_body(body, receive), send)
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _too_large(limit: int) -> Problem:

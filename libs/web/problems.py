@@ -102,6 +102,12 @@ def field_of(loc: tuple[Any, ...]) -> str:
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     for e in errors[:100]:
+        if e.get("type") == "json_invalid":  # loc is ("body", <character position>)
+            reason = (e.get("ctx") or {}).get("error", "JSON decode error")
+            at = [p for p in e.get("loc", ()) if isinstance(p, int)]
+            where = f" at character {at[-1]}" if at else ""
+            out.append({"field": "body", "message": f"is not valid JSON: {reason}{where}"})
+            continue
         msg = str(e.get("msg", "invalid"))
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
@@ -120,7 +126,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+        titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         title = titles.get(exc.status_code, "HTTP error")
         return problem_response(Problem(exc.status_code, title, str(exc.detail)), request)
 
