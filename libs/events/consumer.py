@@ -6,6 +6,7 @@ batch, and the processed ids make the second delivery a no-op.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import traceback
@@ -63,6 +64,14 @@ class Projection:
 
     def state_hash(self, session: Session) -> str:
         raise NotImplementedError
+
+
+def rows_hash(session: Session, *queries) -> str:  # noqa: ANN002 - SQLAlchemy selects
+    """A projection's `state_hash`: SHA-256 over the rows of ordered queries (replay tests)."""
+    digest = hashlib.sha256()
+    for query in queries:
+        digest.update(repr([tuple(r) for r in session.execute(query)]).encode())
+    return digest.hexdigest()
 
 
 class Poison(Exception):

@@ -2,14 +2,13 @@
 service's PolicyPublished events, and resolves the one in force from there."""
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from libs.events.consumer import Projection
+from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
 
@@ -36,8 +35,7 @@ class PoliciesProjection(Projection):
         session.execute(delete(policy_versions))
 
     def state_hash(self, session: Session) -> str:
-        rows = session.execute(select(policy_versions).order_by(policy_versions.c.region, policy_versions.c.version))
-        return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+        return rows_hash(session, select(policy_versions).order_by(policy_versions.c.region, policy_versions.c.version))
 
 
 def policy_in_force(session: Session, region: str, on: date):  # noqa: ANN201 - PolicyVersion

@@ -2,13 +2,12 @@
 ClientRegistered / ClientRevoked events), so it can check a token without calling anyone."""
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.events.consumer import Projection
+from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.tables import clients
 
@@ -39,8 +38,5 @@ class ClientsProjection(Projection):
         session.execute(delete(clients))
 
     def state_hash(self, session: Session) -> str:
-        rows = session.execute(
-            select(clients.c.client_id, clients.c.role, clients.c.token_sha256, clients.c.revoked_at)
-            .order_by(clients.c.client_id)
-        ).all()
-        return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+        return rows_hash(session, select(clients.c.client_id, clients.c.role, clients.c.token_sha256,
+                                         clients.c.revoked_at).order_by(clients.c.client_id))

@@ -10,14 +10,13 @@
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.events.consumer import Projection, Projector
+from libs.events.consumer import Projection, Projector, rows_hash
 from libs.events.envelope import Envelope
 from libs.money import parse_yuan, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -38,12 +37,6 @@ from .tables import (
 
 MAX_LINES_PER_REPORT = 1_000_000
 
-
-def _hash(session: Session, *queries) -> str:  # noqa: ANN002
-    digest = hashlib.sha256()
-    for q in queries:
-        digest.update(repr([tuple(r) for r in session.execute(q)]).encode())
-    return digest.hexdigest()
 
 
 def _exists(session: Session, table, *where) -> bool:  # noqa: ANN001
@@ -98,7 +91,7 @@ class ClaimsEnrollmentProjection(Projection):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
-        return _hash(
+        return rows_hash(
             session,
             select(claims_employers).order_by(claims_employers.c.employer_id),
             select(claims_employments).order_by(*claims_employments.primary_key.columns),
@@ -158,7 +151,7 @@ class ClaimsWagesProjection(Projection):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
-        return _hash(
+        return rows_hash(
             session,
             select(claims_wage_reports).order_by(claims_wage_reports.c.report_id),
             select(claims_wage_lines).order_by(*claims_wage_lines.primary_key.columns),
@@ -231,7 +224,7 @@ class ClaimsListProjection(Projection):
         session.execute(delete(claims))
 
     def state_hash(self, session: Session) -> str:
-        return _hash(session, select(claims).order_by(claims.c.claim_id))
+        return rows_hash(session, select(claims).order_by(claims.c.claim_id))
 
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:

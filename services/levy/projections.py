@@ -11,13 +11,12 @@ stored facts, sorted, every time one of them arrives.
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.events.consumer import Projection, Projector
+from libs.events.consumer import Projection, Projector, rows_hash
 from libs.events.envelope import Envelope
 from libs.money import parse_yuan, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -39,12 +38,6 @@ from .tables import (
 
 MAX_LINES_PER_PAYOUT = 100_000
 
-
-def _hash(session: Session, *queries) -> str:  # noqa: ANN002
-    digest = hashlib.sha256()
-    for q in queries:
-        digest.update(repr([tuple(r) for r in session.execute(q)]).encode())
-    return digest.hexdigest()
 
 
 def _day(text: str) -> date:
@@ -108,7 +101,7 @@ class LevyEnrollmentProjection(Projection):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
-        return _hash(session,
+        return rows_hash(session,
                      select(levy_employers).order_by(levy_employers.c.employer_id),
                      select(levy_employments).order_by(*levy_employments.primary_key.columns),
                      select(levy_separations).order_by(*levy_separations.primary_key.columns))
@@ -155,7 +148,7 @@ class LevyClaimsProjection(Projection):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
-        return _hash(session, select(levy_injuries).order_by(levy_injuries.c.claim_id),
+        return rows_hash(session, select(levy_injuries).order_by(levy_injuries.c.claim_id),
                      select(levy_recognitions).order_by(levy_recognitions.c.claim_id))
 
 
@@ -219,7 +212,7 @@ class LevyBenefitsProjection(Projection):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
-        return _hash(session,
+        return rows_hash(session,
                      select(levy_payment_runs).order_by(levy_payment_runs.c.run_id),
                      select(levy_payouts).order_by(levy_payouts.c.payout_id),
                      select(levy_payout_lines).order_by(*levy_payout_lines.primary_key.columns),

@@ -1,7 +1,6 @@
 """A tiny aggregate and projection for testing the spine itself, free of any service's rules."""
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from decimal import Decimal
 
@@ -10,7 +9,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert,
 from sqlalchemy.orm import Session
 
 from libs.events.aggregate import Aggregate
-from libs.events.consumer import Projection
+from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import event_type, upcaster
 
@@ -76,8 +75,7 @@ class TallyProjection(Projection):
         session.execute(delete(tally))
 
     def state_hash(self, session: Session) -> str:
-        rows = session.execute(select(tally).order_by(tally.c.aggregate_id, tally.c.sequence)).all()
-        return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+        return rows_hash(session, select(tally).order_by(tally.c.aggregate_id, tally.c.sequence))
 
     def count(self, session: Session) -> int:
         return len(session.execute(select(tally.c.event_id)).all())
