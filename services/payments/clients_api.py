@@ -48,7 +48,7 @@ class ClientIssued(BaseModel):
 
 
 class RevokeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "the hospital's key leaked"}]})
     reason: str = Field(min_length=1, max_length=500)
 
 

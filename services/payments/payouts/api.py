@@ -31,6 +31,27 @@ ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 REGION = r"^\d{6}$"
 FHIR_JSON = "application/fhir+json"
 MAX_FHIR_DEPTH = 32
+FHIR_CLAIM_EXAMPLE = {
+    "resourceType": "Claim", "status": "active", "use": "claim", "created": "2026-03-10",
+    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
+    "patient": {"identifier": {"system": "urn:injuryledger:employee", "value": "ee_0123456789abcdef"}},
+    "provider": {"identifier": {"system": "urn:injuryledger:hospital", "value": "H-440300-001"}},
+    "priority": {"coding": [{"code": "normal"}]},
+    "insurance": [{"sequence": 1, "focal": True,
+                   "coverage": {"identifier": {"system": "urn:injuryledger:claim", "value": "clm_6f1c2a"}}}],
+    "billablePeriod": {"start": "2026-03-02", "end": "2026-03-09"},
+    "item": [{"sequence": 1, "productOrService": {"coding": [{"code": "250101001"}]}, "quantity": {"value": 2},
+              "unitPrice": {"value": 35, "currency": "CNY"}}]}
+PAIN002_EXAMPLE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"><CstmrPmtStsRpt>'
+    '<GrpHdr><MsgId>STS-1</MsgId><CreDtTm>2026-04-02T10:00:00</CreDtTm></GrpHdr>'
+    '<OrgnlGrpInfAndSts><OrgnlMsgId>run_6f1c2a-102</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId>'
+    '</OrgnlGrpInfAndSts><OrgnlPmtInfAndSts><OrgnlPmtInfId>run_6f1c2a-102</OrgnlPmtInfId><TxInfAndSts>'
+    '<OrgnlEndToEndId>po_0123456789abcdef</OrgnlEndToEndId><TxSts>RJCT</TxSts>'
+    '<StsRsnInf><Rsn><Cd>AC04</Cd></Rsn></StsRsnInf></TxInfAndSts></OrgnlPmtInfAndSts>'
+    '</CstmrPmtStsRpt></Document>\n')
+RETURNS_CSV_EXAMPLE = "end_to_end_id,status,reason\npo_0123456789abcdef,RJCT,AC04\n"
 
 
 class BankAccountIn(BaseModel):
@@ -213,7 +234,10 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     # -- FHIR
     @router.post("/fhir/Claim", status_code=201, tags=["fhir"],
                  summary="A FHIR R4 Claim is a medical bill; answered with a ClaimResponse",
-                 openapi_extra={"requestBody": {"content": {FHIR_JSON: {"schema": {"type": "object"}}}}},
+                 openapi_extra={"requestBody": {"required": True, "content": {FHIR_JSON: {
+                     "schema": {"type": "object", "required": ["resourceType"],
+                                "properties": {"resourceType": {"type": "string", "enum": ["Claim"]}}},
+                     "example": FHIR_CLAIM_EXAMPLE}}}},
                  responses={201: {"content": {FHIR_JSON: {}}}})
     async def post_fhir_claim(request: Request, principal: Principal = Depends(hospital_or_agency)) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -284,8 +308,9 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                                  headers=disposition)
 
     @router.post("/v1/payment-runs/{run_id}/returns", summary="The bank's status report: pain.002 (v03 or v12) or CSV",
-                 openapi_extra={"requestBody": {"content": {"application/xml": {"schema": {"type": "string"}},
-                                                            "text/csv": {"schema": {"type": "string"}}}}})
+                 openapi_extra={"requestBody": {"required": True, "content": {
+                     "application/xml": {"schema": {"type": "string"}, "example": PAIN002_EXAMPLE},
+                     "text/csv": {"schema": {"type": "string"}, "example": RETURNS_CSV_EXAMPLE}}}})
     async def post_returns(request: Request, run_id: str = Path(pattern=ID),
                            principal: Principal = Depends(bank_or_agency)) -> dict:
         body = await request.body()
