@@ -30,5 +30,8 @@ test-fast: $(STAMP)  ## unit and embedded tests only
 bench: $(STAMP)  ## benchmarks against named peers; results in bench/results/
 	bash deploy/bench.sh
 
+fuzz: $(STAMP)  ## schemathesis over the whole OpenAPI with many examples (FUZZ_EXAMPLES, default 1000)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q -s tests/trust/test_fuzz.py
+
 clean:
 	rm -rf data .pytest_cache
