@@ -57,6 +57,7 @@ class RequestContextMiddleware:
         given = _header(scope, b"x-correlation-id")
         cid = given if given and len(given) <= 64 and given.isprintable() else str(uuid.uuid4())
         token = correlation_id.set(cid)
+        scope.setdefault("state", {})["correlation_id"] = cid  # for a 500, answered outside this middleware
         started = time.perf_counter()
         status = {"code": 500}
 

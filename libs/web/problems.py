@@ -148,8 +148,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return problem_response(Problem(500, "Internal error", "the request failed; quote the correlation id"), request)
+        # Starlette answers an unhandled error outside every middleware, after the request's
+        # correlation id was reset: take it back from the scope, for the log line and the answer.
+        cid = correlation_id.get() or request.scope.get("state", {}).get("correlation_id")
+        token = correlation_id.set(cid)
+        try:
+            log.exception("unhandled error")
+            response = problem_response(Problem(500, "Internal error", "the request failed; quote the correlation id"),
+                                        request)
+        finally:
+            correlation_id.reset(token)
+        if cid:
+            response.headers["x-correlation-id"] = cid
+        return response
 
 
 def _unavailable(request: Request) -> JSONResponse:
