@@ -132,7 +132,10 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise invalid("file", "attach the CSV as the form field `file`")
-            text = (await upload.read()).decode("utf-8", errors="strict")
+            try:
+                text = (await upload.read()).decode("utf-8")
+            except UnicodeDecodeError:
+                raise invalid("file", "a CSV report is UTF-8 text") from None
             lines = _csv_lines(text)
             eid = employer_id or str(form.get("employer_id") or "") or None
             per = period or str(form.get("period") or "") or None
