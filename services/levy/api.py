@@ -83,12 +83,23 @@ _WAGE_REPORT_BODY = {
             "schema": {"type": "string"},
             "example": "id_number,wage\n440304199003070018,8123.45\n",
         },
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary", "description": "the CSV: id_number,wage"},
+                "employer_id": {"type": "string"}, "period": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}}},
+        },
     },
 }
 
 
 def _csv_lines(text: str) -> list[ReportedLine]:
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _read_csv_lines(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    except csv.Error as exc:  # e.g. an unterminated quote
+        raise invalid("body", f"not a readable CSV: {exc}") from None
+
+
+def _read_csv_lines(reader: Iterator[list[str]]) -> list[ReportedLine]:
     header = next(reader, None)
     if header is None or [h.strip() for h in header] != CSV_HEADER:
         raise invalid("body", f"a CSV report starts with the header {','.join(CSV_HEADER)}")
