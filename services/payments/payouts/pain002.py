@@ -108,8 +108,15 @@ def parse_csv(body: bytes) -> Report:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise invalid("report", "a CSV report must be UTF-8") from None
+    try:
+        return _csv_entries(text)
+    except csv.Error as exc:  # e.g. an unterminated quote
+        raise invalid("report", f"not a readable CSV: {exc}") from None
+
+
+def _csv_entries(text: str) -> Report:
     entries: list[StatusEntry] = []
-    for n, row in enumerate(csv.reader(io.StringIO(text))):
+    for n, row in enumerate(csv.reader(io.StringIO(text, newline=""))):
         if not row or all(not c.strip() for c in row):
             continue
         cells = [c.strip() for c in row]
