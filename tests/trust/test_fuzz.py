@@ -16,6 +16,7 @@ operation, derandomized; `make fuzz` runs many more.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import time
@@ -142,6 +143,9 @@ def test_every_operation(case: schemathesis.Case, fuzz_runtime: EmbeddedRuntime,
     cookies = kwargs.pop("cookies", None)
     if cookies:
         kwargs["headers"]["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    if kwargs.get("files"):  # requests-style parts; httpx takes only str or bytes as a part's content
+        kwargs["files"] = [(name, (part[0], part[1] if isinstance(part[1], (str, bytes)) else json.dumps(part[1])))
+                           for name, part in kwargs["files"]]
     before = event_counts(fuzz_runtime)
     response = fuzz_client.request(**kwargs)
     STATS["cases"] += 1
