@@ -13,6 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from eventsourcing.application import Application  # noqa: E402
+from eventsourcing.domain import Aggregate, event  # noqa: E402
+
 from bench.common import rate, timer, write_results  # noqa: E402
 from libs.db import make_engine, session_factory  # noqa: E402
 from libs.events.store import Context  # noqa: E402
@@ -48,24 +51,22 @@ def ours(url: str) -> dict:
             "batched_events_per_s": rate(BATCH_AGGREGATES * BATCH_EVENTS, batched["seconds"])}
 
 
+class PeerAccount(Aggregate):
+    @event("Opened")
+    def __init__(self) -> None:
+        self.balance = Decimal("0")
+
+    @event("Deposited")
+    def deposit(self, amount: Decimal) -> None:
+        self.balance += amount
+
+
+class Bank(Application):
+    pass
+
+
 def peer(env: dict[str, str]) -> dict:
-    os.environ.update(env)
-    from eventsourcing.application import Application
-    from eventsourcing.domain import Aggregate, event
-
-    class PeerAccount(Aggregate):
-        @event("Opened")
-        def __init__(self) -> None:
-            self.balance = Decimal("0")
-
-        @event("Deposited")
-        def deposit(self, amount: Decimal) -> None:
-            self.balance += amount
-
-    class Bank(Application):
-        pass
-
-    app = Bank()
+    app = Bank(env=env)
     with timer() as single:
         for _ in range(SINGLE_N):
             app.save(PeerAccount())  # one event (Opened) per save
