@@ -6,11 +6,13 @@ Rounding is half-up to the fen, once, where an amount becomes payable (API.md).
 """
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
 # A ceiling on any single amount: 10^13 yuan is far beyond any fund, and keeps fen in BIGINT.
 MAX_AMOUNT_YUAN = Decimal("9999999999999.99")
+PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,32}(\.[0-9]{1,32})?")
 
 
 class NotMoney(ValueError):
@@ -20,6 +22,8 @@ class NotMoney(ValueError):
 def parse_yuan(value: object, *, allow_negative: bool = False) -> Decimal:
     """Parse a decimal string (or Decimal/int) of yuan with at most two places, exactly."""
     if isinstance(value, bool) or not isinstance(value, (str, Decimal, int)):
+        raise NotMoney("must be a decimal string such as \"8123.45\"")
+    if isinstance(value, str) and not PLAIN_DECIMAL.fullmatch(value):  # not 1e5, " 5", "1_000", "+5", ".5"
         raise NotMoney("must be a decimal string such as \"8123.45\"")
     try:
         amount = Decimal(value) if not isinstance(value, Decimal) else value
