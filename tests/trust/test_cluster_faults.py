@@ -68,3 +68,55 @@ def test_postgres_restarted_while_commands_are_in_flight(cluster, postgres, faul
                   unavailable=statuses.count(503), events=events_total, projected_in_levy=projected,
                   imbalance=events_total - projected)
     assert projected == events_total  # events in = events projected
+
+
+def test_payments_killed_during_a_payment_run_pays_nothing_twice_and_loses_nothing(cluster, fault_figures) -> None:  # noqa: ANN001
+    from sqlalchemy import inspect
+
+    from tests.payments.payouts.support import _lines_ddl
+
+    engine = cluster.engines["payments"]
+    if not inspect(engine).has_table("entitlement_lines"):  # until the entitlements migration creates it
+        _lines_ddl.create(engine)
+    region, n_lines = f"45{uuid.uuid4().int % 10**4:04d}", 3000
+    rows = [{"line_id": f"fault-{region}-{i}", "claim_id": f"c-{i}", "employer_id": "e-1", "region": region,
+             "kind": "disability_allowance", "family": "long_term", "period": "2026-05", "period_start": None,
+             "period_end": None, "amount_fen": 100_00 + i, "payer": "fund", "payee": f"employee:fault-{region}-{i}",
+             "bank_code": "102584000001", "account_no": f"6222{i:012d}", "holder": "张三", "adjusts": None,
+             "reason": None, "known_at": None, "explain_json": "{}", "policy_ref_json": "{}",
+             "source_event_ids_json": "[]"} for i in range(n_lines)]
+    with engine.begin() as conn:
+        conn.execute(_lines_ddl.insert(), rows)
+    expected_fen = sum(r["amount_fen"] for r in rows)
+
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            with httpx.Client(base_url=cluster.gateway, headers=HEADERS, timeout=120) as http:
+                outcome["first"] = http.post("/v1/payment-runs", json={"region": region, "period": "2026-06"}).status_code
+        except httpx.HTTPError as exc:
+            outcome["first"] = repr(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)
+    cluster.cluster.kill("payments")  # SIGKILL in the middle of the run
+    thread.join()
+    cluster.cluster.restart("payments")
+    with httpx.Client(base_url=cluster.gateway, headers=HEADERS, timeout=120) as http:
+        second = http.post("/v1/payment-runs", json={"region": region, "period": "2026-06"})
+    assert second.status_code == 201, second.text
+    with engine.connect() as conn:
+        paid = conn.execute(text(
+            "select count(*), count(distinct pl.line_id), coalesce(sum(l.amount_fen), 0) from payout_lines pl "
+            "join entitlement_lines l on l.line_id = pl.line_id where l.region = :r"), {"r": region}).one()
+        payouts = conn.execute(text(
+            "select count(*), coalesce(sum(p.amount_fen), 0) from payouts p join payment_runs r on r.run_id = p.run_id "
+            "where r.region = :r"), {"r": region}).one()
+    fault_figures("payments killed during a payment run", lines=n_lines, first_run=str(outcome.get("first")),
+                  lines_paid=paid[0], paid_twice=paid[0] - paid[1], payouts=payouts[0],
+                  imbalance_fen=expected_fen - payouts[1])
+    assert paid[0] == paid[1] == n_lines  # every line in exactly one payout
+    assert payouts[1] == paid[2] == expected_fen  # the run totals balance with the lines
+    assert payouts[0] == n_lines  # one payout per payee and account
