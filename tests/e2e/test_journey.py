@@ -81,6 +81,12 @@ def test_a_workers_journey_through_every_service(api) -> None:  # noqa: ANN001, 
     # Average of 2025-01..12 = 9000.00; floor 60% × 8000 = 4800.00, cap 300% = 24000.00: stays 9000.00.
     assert "9000.00" in json.dumps(claim)
 
+    trail = api.get("/v1/events", params={"aggregate_id": claim_id}).json()["items"]
+    assert [e["sequence"] for e in trail] == list(range(1, len(trail) + 1))
+    assert [e["type"] for e in trail][:2] == ["InjuryApplied", "InjuryRecognized"]
+    assert "InsuredWageDetermined" in {e["type"] for e in trail}
+    assert {e["actor"] for e in trail[:2]} == {"env-agency"}
+
     r = api.post(f"/v1/claims/{claim_id}/appraisals",
                  json={"grade": 3, "care_level": "partial", "concluded_on": "2026-05-04"})
     assert r.status_code in (200, 201), r.text
