@@ -37,7 +37,7 @@ class JsonFormatter(logging.Formatter):
         for key in ("method", "path", "status", "duration_ms", "client_id"):
             value = getattr(record, key, None)
             if value is not None:
-                doc[key] = value
+                doc[key] = mask_personal_data(value) if isinstance(value, str) else value  # a path may hold one
         if record.exc_info:
             doc["exc"] = mask_personal_data(self.formatException(record.exc_info))
         return json.dumps(doc, ensure_ascii=False)
