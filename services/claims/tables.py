@@ -68,6 +68,7 @@ wages = Table(
     Column("employer_id", String(64), primary_key=True),
     Column("wage_fen", BigInteger, nullable=False),
     Column("report_id", String(64), nullable=False),
+    Index("ix_wages_employer_period", "employer_id", "period"),  # each report rebuilds one (employer, period)
 )
 
 # The worklist: one row per claim, projected from the service's own events.
