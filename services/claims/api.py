@@ -4,12 +4,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from sqlalchemy import insert
 
+from libs.events.envelope import utc_now
+from libs.events.tables import access_log
 from libs.identifiers import InvalidIdentifier, check_account_no, check_cnaps, check_id_number
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal, agency_only
+from libs.web.context import correlation_id
 
 from . import handlers
 from .domain.events import BankAccount
@@ -178,9 +182,15 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         return _summary(handlers.close(ctx, principal, claim_id, body.closed_on, body.reason))
 
     @router.get("/v1/claims/{claim_id}", summary="A claim: status, history, deadlines, insured wage, dependents")
-    def get_claim(claim_id: str, on: date | None = Query(None, description="the day deadlines are judged on"),
-                  _p: Principal = Depends(agency_only)) -> dict:
-        return handlers.claim_view(ctx, claim_id, on or handlers.today())
+    def get_claim(request: Request, claim_id: str,
+                  on: date | None = Query(None, description="the day deadlines are judged on"),
+                  principal: Principal = Depends(agency_only)) -> dict:
+        view = handlers.claim_view(ctx, claim_id, on or handlers.today())
+        with ctx.session_factory() as session, session.begin():  # a read of a person's record is recorded
+            session.execute(insert(access_log).values(
+                client_id=principal.client_id, method=request.method, path=request.url.path[:300],
+                subject_id=view["employee_id"], correlation_id=correlation_id.get(), recorded_at=utc_now()))
+        return view
 
     @router.get("/v1/claims", summary="Claims, filtered; `overdue=true&on=DATE` is the worklist of late decisions "
                                       "and appraisals")
