@@ -225,19 +225,33 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
 
 def _take_lines(session: Session, run_id: str, plan: Plan) -> None:
     """The lock first (a concurrent run fails here), then the payouts and their members."""
-    lock = [{"line_id": r.line_id, "payout_id": p.payout_id, "run_id": run_id} for p in plan.payouts for r in p.lines]
-    for chunk in _chunks(lock, INSERT_CHUNK):
-        session.execute(insert(payout_lines), chunk)
-    heads = [{"payout_id": p.payout_id, "run_id": run_id, "payee": p.payee, "bank_code": p.account.bank_code,
-              "bank_part": bank_part(p.account.bank_code), "account_no": p.account.account_no,
-              "holder": p.account.holder, "amount_fen": p.amount_fen, "line_count": len(p.lines),
-              "status": "open", "reason": None, "decided_on": None} for p in plan.payouts]
-    for chunk in _chunks(heads, INSERT_CHUNK):
-        session.execute(insert(payouts), chunk)
-    members = [{"payout_id": p.payout_id, "line_id": r.line_id, "claim_id": r.claim_id, "employer_id": r.employer_id,
-                "kind": r.kind, "family": r.family, "amount_fen": r.amount_fen} for p in plan.payouts for r in p.lines]
-    for chunk in _chunks(members, INSERT_CHUNK):
-        session.execute(insert(payout_members), chunk)
+    _insert_rows(session, payout_lines, ("line_id", "payout_id", "run_id"),
+                 ((r.line_id, p.payout_id, run_id) for p in plan.payouts for r in p.lines))
+    _insert_rows(session, payouts, ("payout_id", "run_id", "payee", "bank_code", "bank_part", "account_no", "holder",
+                                    "amount_fen", "line_count", "status"),
+                 ((p.payout_id, run_id, p.payee, p.account.bank_code, bank_part(p.account.bank_code),
+                   p.account.account_no, p.account.holder, p.amount_fen, len(p.lines), "open") for p in plan.payouts))
+    _insert_rows(session, payout_members, ("payout_id", "line_id", "claim_id", "employer_id", "kind", "family",
+                                           "amount_fen"),
+                 ((p.payout_id, r.line_id, r.claim_id, r.employer_id, r.kind, r.family, r.amount_fen)
+                  for p in plan.payouts for r in p.lines))
+
+
+def _insert_rows(session: Session, table, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:  # noqa: ANN001
+    """Tuples straight to the driver in chunks of INSERT_CHUNK: a run of a million lines makes no
+    dict per row and no bound-parameter object per value (SQLAlchemy's own executemany spent
+    more on building parameters than SQLite on inserting)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    chunk: list[tuple] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= INSERT_CHUNK:
+            conn.exec_driver_sql(sql, chunk)
+            chunk = []
+    if chunk:
+        conn.exec_driver_sql(sql, chunk)
 
 
 def check_run_invariants(session: Session, run_id: str) -> None:
