@@ -1,0 +1,614 @@
+"""The pure derivation of entitlement lines from facts (issue 5).
+
+Two layers, both pure (no I/O, no clock):
+
+* `derive(facts, policies, through_month, known_at)` — what is owed, per line key
+  (kind, payee, period, payer), as known at `known_at`: a function of the facts and policy
+  versions recorded by then, sorted by (recorded_at, event_id), never of the order a log
+  delivered them in.
+* `ledger(facts, policies, now, horizons)` — the append-only lines. Every fact and policy version
+  is a *knowledge point*. Walking the points in order, the lines owed as known at each point are
+  compared, per key, with the lines already materialized: a new key gets its line; a changed
+  amount gets an **adjustment line** for the difference (positive = arrears, negative = a
+  recovery netted against later payouts) naming the lines it corrects and the event that taught
+  it. Nothing is ever edited. A month's lines become materialized when the month begins (or when
+  a payment run asks for a later month: `horizons`), with the knowledge of that moment.
+
+Every line id is a hash of (claim, kind, payee, period, payer, the knowledge point that created
+it, amount), so a replay — or any interleaving of the same facts — rebuilds identical lines.
+Times are UTC; a month is a calendar month of UTC dates.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from libs.money import round_fen, to_fen, yuan_str
+from libs.policy import NoPolicyInForce, PolicyVersion, load_national_default, resolve
+
+from . import rules
+from .rules import Calc, Survivor
+
+MAX_FACTS = 2_000  # per claim, with its employer's facts: beyond that a claim is refused, not half derived
+MAX_POLICY_VERSIONS = 500
+MAX_MONTHS = 12 * 100  # a derivation never walks more than a century of months
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+CLAIM_TYPES = ("InjuryApplied", "InjuryRecognized", "InjuryRejected", "InsuredWageDetermined", "TreatmentLeaveGranted",
+               "GradeAssigned", "EmploymentTerminated", "WorkerDied", "DependentRegistered", "ClaimClosed")
+EMPLOYER_TYPES = ("EmployerEnrolled", "EmployerChanged")
+
+# kind → (family, the `payers` entry of the policy that names who bears it)
+KINDS: dict[str, tuple[str, str]] = {
+    "treatment_leave_wage": ("short_term", "treatment_leave_wage"),
+    "disability_grant": ("long_term", "disability_grant"),
+    "disability_allowance": ("long_term", "disability_allowance"),
+    "disability_allowance_5_6": ("long_term", "disability_allowance_5_6"),
+    "care_allowance": ("long_term", "care_allowance"),
+    "termination_medical_grant": ("long_term", "termination_medical_grant"),
+    "termination_employment_grant": ("long_term", "termination_employment_grant"),
+    "funeral_grant": ("survivor", "funeral_grant"),
+    "death_grant": ("survivor", "death_grant"),
+    "survivor_pension": ("survivor", "survivor_pension"),
+}
+MONTHLY = frozenset({"treatment_leave_wage", "disability_allowance", "disability_allowance_5_6", "care_allowance",
+                     "survivor_pension"})
+
+
+# ---- inputs --------------------------------------------------------------------------------
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One event as a fact of a claim (or of the claim's employer)."""
+
+    event_id: str
+    type: str
+    recorded_at: datetime
+    payload: Mapping[str, Any]
+
+    @property
+    def key(self) -> tuple[datetime, str]:
+        return (utc(self.recorded_at), self.event_id)
+
+    @property
+    def label(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+@dataclass(frozen=True)
+class PolicyFact:
+    """A policy version with its knowledge time (the PolicyPublished event's recorded_at)."""
+
+    version: PolicyVersion
+    recorded_at: datetime
+
+    @property
+    def key(self) -> tuple[datetime, str]:
+        return (utc(self.recorded_at), self.version.event_id or "")
+
+    @property
+    def label(self) -> str:
+        v = self.version
+        return f"PolicyPublished {v.region} v{v.version} effective {v.effective_from.isoformat()} {v.event_id or ''}".strip()
+
+
+SHIPPED_DEFAULT_REF = {"region": "000000", "effective_from": "1900-01-01", "version": 0}
+
+
+def _shipped_default() -> PolicyVersion:
+    return PolicyVersion("000000", date(1900, 1, 1), 0, load_national_default(), None)
+
+
+def policy_ref(v: PolicyVersion) -> dict[str, Any]:
+    return {"region": v.region, "effective_from": v.effective_from.isoformat(), "version": v.version}
+
+
+# ---- months --------------------------------------------------------------------------------
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def first_day(month: str) -> date:
+    return date(int(month[:4]), int(month[5:7]), 1)
+
+
+def last_day(month: str) -> date:
+    d = first_day(month)
+    nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def next_month(month: str) -> str:
+    return month_of(last_day(month) + timedelta(days=1))
+
+
+def months(start: str, end: str) -> list[str]:
+    out: list[str] = []
+    m = start
+    while m <= end:
+        out.append(m)
+        assert len(out) <= MAX_MONTHS, f"more than {MAX_MONTHS} months from {start} to {end}"
+        m = next_month(m)
+    return out
+
+
+def _overlap(a: date, b: date, c: date, d: date) -> int:
+    return max(0, (min(b, d) - max(a, c)).days + 1)
+
+
+# ---- what the facts say --------------------------------------------------------------------
+
+@dataclass
+class Appraisal:
+    grade: int | None
+    care_level: str
+    concluded_on: date
+    event_id: str
+
+
+@dataclass
+class ClaimView:
+    """The claim as the facts (in knowledge order) tell it; later facts supersede earlier ones."""
+
+    app: Mapping[str, Any] | None = None
+    app_event: str = ""
+    decision: str | None = None
+    decision_event: str = ""
+    wage: Decimal | None = None
+    wage_event: str = ""
+    wage_ref: Any = None
+    leaves: list[tuple[date, date, str]] = field(default_factory=list)
+    appraisals: list[Appraisal] = field(default_factory=list)
+    terminated: tuple[date, int, str] | None = None
+    died: tuple[date, int | None, str] | None = None
+    dependents: dict[str, tuple[Mapping[str, Any], str]] = field(default_factory=dict)
+    closed: tuple[date, str] | None = None
+    employer_enrolled: tuple[date, str] | None = None
+    employer_changes: list[tuple[date, str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, facts: Iterable[Fact]) -> "ClaimView":
+        v = cls()
+        for f in facts:
+            p = f.payload
+            if f.type == "InjuryApplied":
+                v.app, v.app_event = p, f.event_id
+            elif f.type == "InjuryRecognized":
+                v.decision, v.decision_event = p.get("decision") or "recognized", f.event_id
+            elif f.type == "InjuryRejected":
+                v.decision, v.decision_event = "rejected", f.event_id
+            elif f.type == "InsuredWageDetermined":
+                v.wage, v.wage_event, v.wage_ref = Decimal(str(p["insured_wage"])), f.event_id, p.get("policy_ref")
+            elif f.type == "TreatmentLeaveGranted":
+                v.leaves.append((date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), f.event_id))
+            elif f.type == "GradeAssigned":
+                v.appraisals.append(Appraisal(p.get("grade"), p.get("care_level") or "none",
+                                              date.fromisoformat(p["concluded_on"]), f.event_id))
+            elif f.type == "EmploymentTerminated":
+                v.terminated = (date.fromisoformat(p["terminated_on"]), int(p["grade"]), f.event_id)
+            elif f.type == "WorkerDied":
+                v.died = (date.fromisoformat(p["died_on"]), p.get("grade_at_death"), f.event_id)
+            elif f.type == "DependentRegistered":
+                v.dependents[p["dependent_id"]] = (p, f.event_id)
+            elif f.type == "ClaimClosed":
+                v.closed = (date.fromisoformat(p["closed_on"]), f.event_id)
+            elif f.type == "EmployerEnrolled":
+                v.employer_enrolled = (date.fromisoformat(p["enrolled_on"]), f.event_id)
+            elif f.type == "EmployerChanged":
+                v.employer_changes.append((date.fromisoformat(p["changed_on"]), p.get("status") or "active", f.event_id))
+        # A re-appraisal applies from its own date (R.28): order by conclusion, then knowledge.
+        v.appraisals.sort(key=lambda a: a.concluded_on)
+        v.employer_changes.sort(key=lambda c: c[0])
+        return v
+
+    def appraisal_on(self, day: date) -> Appraisal | None:
+        found = None
+        for a in self.appraisals:
+            if a.concluded_on <= day:
+                found = a
+        return found
+
+    def insured_on(self, day: date) -> tuple[bool, str | None]:
+        """R.62: was the employer insured on `day`? Unknown employer: taken as insured."""
+        if self.employer_enrolled is None:
+            return True, None
+        enrolled_on, event = self.employer_enrolled
+        if day < enrolled_on:
+            return False, event
+        status, source = "active", event
+        for changed_on, st, ev in self.employer_changes:
+            if changed_on <= day:
+                status, source = st, ev
+        return status == "active", source
+
+
+# ---- what is owed --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Due:
+    """An amount owed for one line key, as known at one moment."""
+
+    kind: str
+    payee: str
+    period: str  # YYYY-MM for a monthly benefit, the date for a one-off
+    payer: str
+    start: date
+    end: date
+    calc: Calc
+    policy_ref: dict[str, Any] | None
+    sources: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.kind, self.payee, self.period, self.payer)
+
+    @property
+    def month(self) -> str:
+        return self.period[:7]
+
+    @property
+    def family(self) -> str:
+        return KINDS[self.kind][0]
+
+
+@dataclass(frozen=True)
+class Line:
+    line_id: str
+    claim_id: str
+    employer_id: str
+    region: str
+    kind: str
+    family: str
+    period: str
+    period_start: date
+    period_end: date
+    amount: Decimal
+    payer: str
+    payee: str
+    adjusts: tuple[str, ...]
+    reason: str
+    known_at: datetime
+    explain: dict[str, Any]
+    policy_ref: dict[str, Any] | None
+    source_event_ids: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.kind, self.payee, self.period, self.payer)
+
+    @property
+    def month(self) -> str:
+        return self.period[:7]
+
+
+class _Policies:
+    def __init__(self, versions: Sequence[PolicyVersion], region: str) -> None:
+        self.versions, self.region = tuple(versions), region
+
+    def on(self, day: date) -> PolicyVersion:
+        try:
+            return resolve(self.versions, self.region, day)
+        except NoPolicyInForce:
+            return _shipped_default()
+
+
+def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_month: str) -> tuple[list[Due], list[str]]:
+    """What is owed through `through_month`, and notes on what the ledger cannot compute."""
+    v = ClaimView.of(facts)
+    notes: list[str] = []
+    if v.app is None or v.decision not in ("recognized", "deemed"):
+        return [], notes
+    app = v.app
+    region, employee_id, kind = app["region"], app["employee_id"], app.get("kind", "accident")
+    occurred_on = date.fromisoformat(app["occurred_on"])
+    applied_on = date.fromisoformat(app["applied_on"])
+    late_days = int(app.get("employer_late_days") or 0)
+    late = (applied_on - timedelta(days=late_days - 1), applied_on) if late_days > 0 else None
+    pol = _Policies(policies, region)
+    insured, insured_source = v.insured_on(occurred_on)
+    iw = v.wage
+    worker = f"employee:{employee_id}"
+    died_on = v.died[0] if v.died else None
+    closed_on = v.closed[0] if v.closed else None
+    base = (v.app_event, v.decision_event)
+    dues: list[Due] = []
+
+    def payer_of(kind_: str, policy: PolicyVersion) -> tuple[str, str | None]:
+        if not insured:
+            return "employer", (f"R.62: the employer was not insured on {occurred_on.isoformat()}, "
+                                f"it owes this benefit itself")
+        return policy.document.payer(KINDS[kind_][1]), None
+
+    def emit(kind_: str, payee: str, period: str, start: date, end: date, calc: Calc, policy: PolicyVersion,
+             sources: tuple[str, ...]) -> None:
+        payer, why = payer_of(kind_, policy)
+        srcs = tuple(dict.fromkeys(s for s in (*base, *sources, policy.event_id, insured_source if why else None) if s))
+        ref = policy_ref(policy)
+        if why:
+            calc = Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, why))
+        if payer == "fund" and late is not None and _overlap(start, end, *late):
+            days = _overlap(start, end, *late)
+            span = (end - start).days + 1
+            note = (f"R.17: the employer applied {late_days} days late; it bears the benefits of "
+                    f"{late[0].isoformat()}..{late[1].isoformat()}")
+            if days == span:
+                dues.append(Due(kind_, payee, period, "employer", start, end,
+                                Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, note)), ref, srcs))
+                return
+            employer_part = round_fen(calc.amount * days / span)
+            fund_part = calc.amount - employer_part
+            share = {**calc.inputs, "late_days_in_period": str(days), "days_in_period": str(span)}
+            dues.append(Due(kind_, payee, period, "employer", start, end, Calc(
+                employer_part, f"({calc.formula}) × {days} / {span} = {yuan_str(employer_part)}", share, calc.article,
+                (*calc.notes, note)), ref, srcs))
+            dues.append(Due(kind_, payee, period, "fund", start, end, Calc(
+                fund_part, f"({calc.formula}) − employer's late days {yuan_str(employer_part)} = {yuan_str(fund_part)}",
+                share, calc.article, (*calc.notes, note)), ref, srcs))
+            return
+        dues.append(Due(kind_, payee, period, payer, start, end, calc, ref, srcs))
+
+    def monthly_open(m: str, *, survivor: bool = False) -> bool:
+        if closed_on is not None and m > month_of(closed_on):
+            return False  # R.42: benefits stop after the month the claim is closed in
+        if died_on is not None:
+            return m > month_of(died_on) if survivor else m <= month_of(died_on)
+        return not survivor
+
+    # R.33: wage during treatment leave, days prorated per calendar month.
+    if iw is not None and v.leaves:
+        per_month: dict[str, list[tuple[date, date, str]]] = defaultdict(list)
+        for start, end, ev in v.leaves:
+            if died_on is not None:
+                end = min(end, died_on)
+            if end < start:
+                continue
+            for m in months(month_of(start), min(month_of(end), through_month)):
+                a, b = max(start, first_day(m)), min(end, last_day(m))
+                per_month[m].append((a, b, ev))
+        for m, spans in sorted(per_month.items()):
+            days = sum((b - a).days + 1 for a, b, _ in spans)
+            dim = last_day(m).day
+            calc = rules.treatment_leave_wage(iw, min(days, dim), dim)
+            emit("treatment_leave_wage", worker, m, min(a for a, _, _ in spans), max(b for _, b, _ in spans), calc,
+                 pol.on(first_day(m)), (v.wage_event, *[ev for _, _, ev in spans]))
+
+    graded = [a for a in v.appraisals if a.grade is not None]
+    birth = date.fromisoformat(app["birth_date"]) if app.get("birth_date") else None
+    sex = app.get("sex") or "male"
+
+    # R.35–37: the one-off disability grant, once, on the first graded appraisal.
+    if graded and iw is not None and month_of(graded[0].concluded_on) <= through_month:
+        a = graded[0]
+        policy = pol.on(a.concluded_on)
+        calc = rules.disability_grant(iw, a.grade, policy.document.disability_grant_months[str(a.grade)])
+        emit("disability_grant", worker, a.concluded_on.isoformat(), a.concluded_on, a.concluded_on, calc, policy,
+             (v.wage_event, a.event_id))
+
+    # R.35 / R.36 / R.34: monthly allowances from the month of the appraisal in force.
+    if v.appraisals:
+        retired_noted = False
+        for m in months(month_of(v.appraisals[0].concluded_on), through_month):
+            if not monthly_open(m):
+                continue
+            a = v.appraisal_on(last_day(m))
+            if a is None:
+                continue
+            policy = pol.on(first_day(m))  # R.40: a month takes the version in force on its first day
+            doc = policy.document
+            span = (first_day(m), last_day(m))
+            retires = (rules.retirement_date(birth, sex, doc.retirement_age.male, doc.retirement_age.female)
+                       if birth else None)
+            retired = retires is not None and first_day(m) >= retires
+            if a.grade is not None and a.grade <= 4 and iw is not None:
+                if retired:
+                    if not retired_noted:
+                        notes.append(f"disability allowance (R.35) ends at retirement on {retires.isoformat()}: the "
+                                     "basic pension replaces it; the pension is not known to the ledger, so the "
+                                     "fund's shortfall top-up is not computed")
+                        retired_noted = True
+                else:
+                    calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
+                                                      doc.minimum_monthly_wage)
+                    emit("disability_allowance", worker, m, *span, calc, policy, (v.wage_event, a.event_id))
+            if (a.grade in (5, 6) and iw is not None and v.terminated is not None and m > month_of(v.terminated[0])
+                    and not retired):
+                calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
+                                                  doc.minimum_monthly_wage)
+                emit("disability_allowance_5_6", worker, m, *span, calc, policy,
+                     (v.wage_event, a.event_id, v.terminated[2]))
+            if a.care_level in ("full", "mostly", "partial"):
+                calc = rules.care_allowance(doc.average_monthly_wage, a.care_level,
+                                            getattr(doc.care_ratios, a.care_level))
+                emit("care_allowance", worker, m, *span, calc, policy, (a.event_id,))
+
+    # R.36–37: one-off grants when the employment of a grade 5–10 worker ends.
+    if v.terminated is not None and month_of(v.terminated[0]) <= through_month:
+        on, grade, ev = v.terminated
+        policy = pol.on(on)
+        doc = policy.document
+        if 5 <= grade <= 10:
+            emit("termination_medical_grant", worker, on.isoformat(), on, on,
+                 rules.termination_grant("termination_medical_grant", doc.average_monthly_wage, grade,
+                                         doc.termination_medical_grant_months[str(grade)]), policy, (ev,))
+            emit("termination_employment_grant", worker, on.isoformat(), on, on,
+                 rules.termination_grant("termination_employment_grant", doc.average_monthly_wage, grade,
+                                         doc.termination_employment_grant_months[str(grade)]), policy, (ev,))
+
+    # R.39: death — funeral grant, death grant, survivor pensions.
+    if v.died is not None:
+        died_on_, grade_at_death, death_event = v.died
+        if grade_at_death is None:
+            a = v.appraisal_on(died_on_)
+            grade_at_death = a.grade if a else None
+        deps = sorted(v.dependents.items())
+        spouse = [d for d, (p, _) in deps if p.get("relation") == "spouse"]
+        family = f"dependent:{spouse[0]}" if spouse else f"dependent:{deps[0][0]}" if deps else worker
+        if month_of(died_on_) <= through_month:
+            policy = pol.on(died_on_)
+            doc = policy.document
+            emit("funeral_grant", family, died_on_.isoformat(), died_on_, died_on_,
+                 rules.funeral_grant(doc.average_monthly_wage, doc.funeral_months), policy, (death_event,))
+            if rules.death_grant_due(kind, grade_at_death):
+                emit("death_grant", family, died_on_.isoformat(), died_on_, died_on_,
+                     rules.death_grant(doc.national_disposable_income, doc.death_grant_multiple), policy, (death_event,))
+            else:
+                notes.append(f"no one-off death grant: the worker was of grade {grade_at_death} and died later "
+                             "of the injury (R.39)")
+        if iw is not None and deps:
+            for m in months(next_month(month_of(died_on_)), through_month):
+                if not monthly_open(m, survivor=True):
+                    continue
+                policy = pol.on(first_day(m))
+                doc = policy.document
+                living: list[Survivor] = []
+                for dep_id, (p, _ev) in deps:
+                    if p.get("relation") == "child":
+                        until = (date.fromisoformat(p["qualifies_until"]) if p.get("qualifies_until") else
+                                 rules.anniversary(date.fromisoformat(p["born_on"]), doc.dependent_child_age_limit))
+                        if first_day(m) >= until:
+                            continue  # R.39: a child's pension stops at the age limit
+                    living.append(Survivor(dep_id, p.get("relation", "other"), bool(p.get("orphan_or_lone_elder"))))
+                if not living:
+                    continue
+                r = doc.survivor_ratios
+                calcs = rules.survivor_pensions(iw, living, r.spouse, r.other, r.orphan_or_lone_elder_bonus, r.cap)
+                for s in living:
+                    emit("survivor_pension", f"dependent:{s.dependent_id}", m, first_day(m), last_day(m),
+                         calcs[s.dependent_id], policy,
+                         (v.wage_event, death_event, *[ev for _, (_, ev) in deps]))
+    if iw is None:
+        notes.append("no insured wage determined yet: benefits of the insured wage wait for it (R.64)")
+    return [d for d in dues if d.month <= through_month], notes
+
+
+def _sorted(facts: Iterable[Fact]) -> list[Fact]:
+    out = sorted(facts, key=lambda f: f.key)
+    assert len(out) <= MAX_FACTS, f"more than {MAX_FACTS} facts for one claim"
+    return out
+
+
+def derive(facts: Iterable[Fact], policies: Iterable[PolicyFact], through_month: str,
+           known_at: datetime | None = None) -> list[Due]:
+    """What is owed through `through_month` as known at `known_at` (all facts when None)."""
+    fs = [f for f in _sorted(facts) if known_at is None or f.key[0] <= utc(known_at)]
+    ps = [p.version for p in sorted(policies, key=lambda p: p.key) if known_at is None or p.key[0] <= utc(known_at)]
+    dues, _ = _targets(fs, ps, through_month)
+    return sorted(dues, key=lambda d: d.key)
+
+
+def notes(facts: Iterable[Fact], policies: Iterable[PolicyFact], through_month: str) -> list[str]:
+    return _targets(_sorted(facts), [p.version for p in sorted(policies, key=lambda p: p.key)], through_month)[1]
+
+
+# ---- the append-only ledger ----------------------------------------------------------------
+
+def line_id(claim_id: str, key: tuple[str, str, str, str], point: str, amount_fen: int) -> str:
+    text = "|".join((claim_id, *key, point, str(amount_fen)))
+    return "el_" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _moment(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=timezone.utc)
+
+
+def _explain(due: Due, iw_ref: Any) -> dict[str, Any]:
+    out = {"article": due.calc.article, "formula": due.calc.formula, "inputs": dict(due.calc.inputs),
+           "notes": list(due.calc.notes)}
+    if iw_ref is not None and "insured_wage" in due.calc.inputs:
+        out["insured_wage_policy_ref"] = iw_ref
+    return out
+
+
+@dataclass(frozen=True)
+class _Point:
+    key: tuple[datetime, str]  # (recorded_at, the last event id of the moment)
+    label: str
+
+
+def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
+           horizons: Iterable[tuple[datetime, str]] = ()) -> list[Line]:
+    """Every line of one claim, as materialized through the knowledge points up to `now`."""
+    fs = _sorted(facts)
+    ps = sorted(policies, key=lambda p: p.key)
+    assert len(ps) <= MAX_POLICY_VERSIONS
+    app = next((f.payload for f in fs if f.type == "InjuryApplied"), None)
+    if app is None:
+        return []
+    claim_id, employer_id, region = app["claim_id"], app["employer_id"], app["region"]
+    ps = [p for p in ps if p.version.region in (region, "000000")]
+    # A knowledge point is one moment: the events one command recorded together (they share
+    # recorded_at — a death and its dependents) are learned together.
+    grouped: dict[datetime, list[Fact | PolicyFact]] = defaultdict(list)
+    for x in sorted([*fs, *ps], key=lambda x: x.key):
+        grouped[x.key[0]].append(x)
+    points = [_Point((t, xs[-1].key[1] or xs[-1].label), "; ".join(x.label for x in xs[:3])
+                     + (f" and {len(xs) - 3} more" if len(xs) > 3 else ""))
+              for t, xs in sorted(grouped.items())]
+    requested = sorted((utc(t), m) for t, m in horizons)
+    now = utc(now)
+    lines: list[Line] = []
+    by_key: dict[tuple[str, str, str, str], list[Line]] = defaultdict(list)
+    for i, point in enumerate(points):
+        if point.key[0] > now:
+            break
+        until = points[i + 1].key[0] if i + 1 < len(points) and points[i + 1].key[0] <= now else now
+        horizon = max([month_of(until.date()), *[m for t, m in requested if t <= until]])
+        known_f = [f for f in fs if f.key <= point.key]
+        known_p = [p.version for p in ps if p.key <= point.key]
+        dues, _ = _targets(known_f, known_p, horizon)
+        wage_ref = ClaimView.of(known_f).wage_ref
+        target = {d.key: d for d in dues}
+        for key in sorted(set(target) | {k for k, ls in by_key.items() if sum(to_fen(x.amount) for x in ls)}):
+            before = by_key.get(key, [])
+            had = sum((x.amount for x in before), Decimal("0.00"))
+            due = target.get(key)
+            want = due.calc.amount if due else Decimal("0.00")
+            diff = want - had
+            if diff == 0:
+                continue
+            kind, payee, period, payer = key
+            start = due.start if due else before[-1].period_start
+            end = due.end if due else before[-1].period_end
+            due_moment = _moment(first_day(period[:7]) if kind in MONTHLY else start)
+            known_at = max(point.key[0], due_moment)
+            lid = line_id(claim_id, key, point.key[1] or point.label, to_fen(diff))
+            explain = _explain(due, wage_ref) if due else {"article": before[-1].explain.get("article"),
+                                                            "formula": "no longer owed", "inputs": {}, "notes": []}
+            sources = tuple(dict.fromkeys([*(due.sources if due else ()), point.key[1]] if before else
+                                          (due.sources if due else ())))
+            if not before:
+                late = month_of(point.key[0].date()) > period[:7]
+                reason = (f"arrears for {period}, learned from {point.label}" if late else
+                          f"due for {period}, as known from {point.label}")
+                adjusts: tuple[str, ...] = ()
+            else:
+                adjusts = tuple(x.line_id for x in before)
+                reason = (f"{'arrears' if diff > 0 else 'recovery'} for {period}: recalculated after {point.label}; "
+                          f"was {yuan_str(had)}, now {yuan_str(want)}")
+                explain = {**explain, "adjustment": {
+                    "formula": f"as known after − as known before = {yuan_str(want)} − {yuan_str(had)} = {yuan_str(diff)}",
+                    "learned": point.label, "corrects": [{"line_id": x.line_id, "amount": yuan_str(x.amount)} for x in before]}}
+            line = Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
+                        adjusts, reason, known_at, explain, due.policy_ref if due else before[-1].policy_ref, sources)
+            lines.append(line)
+            by_key[key].append(line)
+    return lines
+
+
+def lines_hash(lines: Iterable[Line]) -> str:
+    """SHA-256 over the lines in id order: equal for equal ledgers."""
+    rows = sorted((ln.line_id, ln.kind, ln.period, ln.payer, ln.payee, yuan_str(ln.amount), ln.adjusts, ln.reason,
+                   ln.known_at.isoformat(), json.dumps(ln.explain, sort_keys=True), json.dumps(ln.policy_ref, sort_keys=True),
+                   ln.source_event_ids) for ln in lines)
+    return hashlib.sha256(repr(rows).encode()).hexdigest()

@@ -1,0 +1,279 @@
+"""The entitlements projection: store every relevant event as a fact, then (re)materialize the
+lines of the claims it touches from the facts alone (engine.ledger), so a replay — or any
+interleaving of the claims and enrollment topics — ends with the same lines.
+
+Materializing a claim compares the lines the engine derives with the lines stored:
+* missing lines are inserted (with the payee's bank account as known now);
+* a stored line the engine no longer derives was an artefact of a delivery order (the
+  projection saw a later fact before an earlier one): it is withdrawn while no payout holds
+  it; one a payout already holds stays, and a correction line settles the difference, so
+  every key sums to what is owed. Nothing a payout holds is ever edited.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import delete, insert, inspect, select, update
+from sqlalchemy.orm import Session
+
+from libs.events.consumer import Projection, rows_hash
+from libs.events.envelope import Envelope, utc_now
+from libs.events.registry import REGISTRY
+from libs.money import from_fen, to_fen, yuan_str
+from libs.policy import PolicyVersion
+from libs.policy.document import PolicyDocument
+
+from . import engine
+from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
+from .tables import PROJECTED, accounts, claim_facts, employer_facts, entitlement_lines, horizons, policies
+
+log = logging.getLogger(__name__)
+MAX_CLAIMS_PER_MATERIALIZATION = 100_000
+MY_KINDS = tuple(KINDS)
+
+
+# ---- reading the facts -----------------------------------------------------------------------
+
+def _facts_of(session: Session, claim_id: str) -> tuple[list[Fact], dict | None]:
+    rows = session.execute(select(claim_facts).where(claim_facts.c.claim_id == claim_id)).all()
+    facts = [Fact(r.event_id, r.type, utc(r.recorded_at), json.loads(r.payload)) for r in rows]
+    app = next((f.payload for f in sorted(facts, key=lambda f: f.key) if f.type == "InjuryApplied"), None)
+    if app is not None:
+        rows = session.execute(select(employer_facts).where(employer_facts.c.employer_id == app["employer_id"])).all()
+        facts += [Fact(r.event_id, r.type, utc(r.recorded_at), json.loads(r.payload)) for r in rows]
+    return facts, app
+
+
+def policy_facts(session: Session, region: str) -> list[PolicyFact]:
+    rows = session.execute(select(policies).where(policies.c.region.in_({region, "000000"}))).all()
+    return [PolicyFact(PolicyVersion(r.region, r.effective_from, r.version,
+                                     PolicyDocument.model_validate(json.loads(r.document)), r.event_id),
+                       utc(r.recorded_at)) for r in rows]
+
+
+def _horizons(session: Session, region: str) -> list[tuple[datetime, str]]:
+    return [(utc(r.requested_at), r.period)
+            for r in session.execute(select(horizons).where(horizons.c.region == region))]
+
+
+def _taken(session: Session, line_ids: Sequence[str]) -> set[str]:
+    """Lines a payout holds (open or settled): the payouts part's lock table, if it exists."""
+    if not line_ids or not inspect(session.connection()).has_table("payout_lines"):
+        return set()
+    from services.payments.payouts.tables import payout_lines
+
+    out: set[str] = set()
+    ids = list(line_ids)
+    for i in range(0, len(ids), 500):
+        out |= set(session.execute(select(payout_lines.c.line_id)
+                                   .where(payout_lines.c.line_id.in_(ids[i:i + 500]))).scalars())
+    return out
+
+
+def _account(session: Session, payee: str) -> tuple[str | None, str | None, str | None]:
+    row = session.execute(select(accounts).where(accounts.c.payee == payee)).first()
+    return (row.bank_code, row.account_no, row.holder) if row else (None, None, None)
+
+
+def _row(line: Line, account: tuple[str | None, str | None, str | None]) -> dict:
+    return dict(
+        line_id=line.line_id, claim_id=line.claim_id, employer_id=line.employer_id, region=line.region,
+        kind=line.kind, family=line.family, period=line.month, period_start=line.period_start,
+        period_end=line.period_end, amount_fen=to_fen(line.amount), payer=line.payer, payee=line.payee,
+        bank_code=account[0], account_no=account[1], holder=account[2], adjusts=json.dumps(list(line.adjusts)),
+        reason=line.reason, known_at=line.known_at, explain_json=json.dumps(line.explain, ensure_ascii=False, sort_keys=True),
+        policy_ref_json=json.dumps(line.policy_ref, sort_keys=True), source_event_ids_json=json.dumps(list(line.source_event_ids)))
+
+
+# ---- materializing ---------------------------------------------------------------------------
+
+def materialize_claim(session: Session, claim_id: str, now: datetime | None = None) -> int:
+    """Bring the stored lines of one claim to what the facts say (see the module docstring).
+    Returns how many lines were inserted."""
+    now = utc(now or utc_now())
+    facts, app = _facts_of(session, claim_id)
+    if app is None:
+        return 0
+    region = app["region"]
+    pfs = policy_facts(session, region)
+    derived = engine.ledger(facts, pfs, now, _horizons(session, region))
+    by_id = {ln.line_id: ln for ln in derived}
+    el = entitlement_lines
+    stored = session.execute(select(el.c.line_id, el.c.kind, el.c.payee, el.c.period, el.c.period_start, el.c.payer,
+                                    el.c.amount_fen)
+                             .where(el.c.claim_id == claim_id, el.c.kind.in_(MY_KINDS))).all()
+    stale = [r for r in stored if r.line_id not in by_id]
+    kept: list = []
+    if stale:
+        taken = _taken(session, [r.line_id for r in stale])
+        withdraw = [r.line_id for r in stale if r.line_id not in taken]
+        kept = [r for r in stale if r.line_id in taken]
+        if withdraw:
+            log.info("claim %s: withdrawing %d unpaid lines superseded by earlier facts", claim_id, len(withdraw))
+            session.execute(delete(el).where(el.c.line_id.in_(withdraw)))
+    have = {r.line_id for r in stored}
+    fresh = [ln for ln in derived if ln.line_id not in have]
+    accounts_cache: dict[str, tuple] = {}
+    for ln in fresh:
+        if ln.payee not in accounts_cache:
+            accounts_cache[ln.payee] = _account(session, ln.payee)
+    if fresh:
+        session.execute(insert(el), [_row(ln, accounts_cache[ln.payee]) for ln in fresh])
+    if kept:
+        _correct(session, claim_id, derived, kept, now, accounts_cache)
+    return len(fresh)
+
+
+def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, now: datetime,
+             accounts_cache: dict) -> None:
+    """Paid lines the facts no longer derive: one correction line per key settles the difference."""
+    sums: dict[tuple, int] = defaultdict(int)
+    ids: dict[tuple, list[str]] = defaultdict(list)
+    template: dict[tuple, Line] = {}
+    for ln in derived:
+        key = ln.key
+        sums[key] += to_fen(ln.amount)
+        ids[key].append(ln.line_id)
+        template[key] = ln
+    for r in kept:
+        period = r.period_start.isoformat() if r.kind not in engine.MONTHLY and r.period_start else r.period
+        key = (r.kind, r.payee, period, r.payer)
+        extra = -int(r.amount_fen)  # the paid line counts already: take it back out of the derived sum
+        line = template.get(key)
+        if line is None:
+            continue
+        lid = engine.line_id(claim_id, key, f"correction:{r.line_id}", extra)
+        if session.execute(select(entitlement_lines.c.line_id).where(entitlement_lines.c.line_id == lid)).first():
+            continue
+        corr = Line(lid, claim_id, line.employer_id, line.region, line.kind, line.family, line.period, line.period_start,
+                    line.period_end, from_fen(extra), line.payer, line.payee, (r.line_id, *ids[key]),
+                    f"correction: paid line {r.line_id} was superseded by facts learned out of order",
+                    now, {**line.explain, "correction": {"paid_line": r.line_id, "amount": yuan_str(-extra)}},
+                    line.policy_ref, line.source_event_ids)
+        session.execute(insert(entitlement_lines).values(**_row(corr, accounts_cache.get(line.payee) or (None,) * 3)))
+
+
+def _claims_in(session: Session, region: str | None) -> list[str]:
+    q = select(claim_facts.c.claim_id).where(claim_facts.c.type == "InjuryApplied")
+    if region is not None:
+        q = q.where(claim_facts.c.region == region)
+    found = sorted(set(session.execute(q.limit(MAX_CLAIMS_PER_MATERIALIZATION + 1)).scalars()))
+    assert len(found) <= MAX_CLAIMS_PER_MATERIALIZATION, f"more than {MAX_CLAIMS_PER_MATERIALIZATION} claims"
+    return found
+
+
+def materialize_through(session: Session, region: str, period: str, now: datetime | None = None) -> int:
+    """Make sure every claim of `region` has its lines up to the month `period` (a payment run
+    calls this first). A month beyond the current one is recorded as a horizon, so a replay
+    materializes the same lines."""
+    now = utc(now or utc_now())
+    if period > engine.month_of(now.date()):
+        exists = session.execute(select(horizons.c.period).where(horizons.c.region == region,
+                                                                  horizons.c.period == period)).first()
+        if exists is None:
+            session.execute(insert(horizons).values(region=region, period=period, requested_at=now))
+    return sum(materialize_claim(session, claim_id, now) for claim_id in _claims_in(session, region))
+
+
+# ---- the projection --------------------------------------------------------------------------
+
+class EntitlementsProjection(Projection):
+    name = "entitlements"
+    sources = ("claims", "enrollment")
+
+    def handle(self, session: Session, envelope: Envelope) -> None:
+        self.handle_batch(session, [envelope])
+
+    def handle_batch(self, session: Session, envelopes: Sequence[Envelope]) -> None:
+        claims: set[str] = set()
+        employers: set[str] = set()
+        regions: set[str] = set()
+        payees: set[str] = set()
+        for e in envelopes:
+            if REGISTRY.knows(e.type):
+                e = REGISTRY.upcast(e)
+            p = e.payload
+            if e.type in CLAIM_TYPES and p.get("claim_id"):
+                self._fact(session, e)
+                claims.add(p["claim_id"])
+                if e.type == "DependentRegistered":
+                    payees.add(self._set_account(session, f"dependent:{p['dependent_id']}", p.get("bank_account"), e))
+            elif e.type in EMPLOYER_TYPES and p.get("employer_id"):
+                if session.execute(select(employer_facts.c.event_id).where(
+                        employer_facts.c.employer_id == p["employer_id"],
+                        employer_facts.c.event_id == str(e.event_id))).first() is None:
+                    session.execute(insert(employer_facts).values(
+                        employer_id=p["employer_id"], event_id=str(e.event_id), type=e.type,
+                        recorded_at=e.recorded_at, payload=json.dumps(p, sort_keys=True)))
+                employers.add(p["employer_id"])
+            elif e.type == "PolicyPublished":
+                if session.execute(select(policies.c.version).where(
+                        policies.c.region == p["region"], policies.c.version == p["version"])).first() is None:
+                    session.execute(insert(policies).values(
+                        region=p["region"], version=p["version"], effective_from=date.fromisoformat(p["effective_from"]),
+                        document=json.dumps(p["document"], sort_keys=True, ensure_ascii=False),
+                        event_id=str(e.event_id), recorded_at=e.recorded_at))
+                regions.add(p["region"])
+            elif e.type in ("EmployeeEnrolled", "BankAccountChanged") and p.get("employee_id"):
+                payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))
+        now = utc_now()
+        if "000000" in regions:
+            claims |= set(_claims_in(session, None))
+        for region in regions - {"000000"}:
+            claims |= set(_claims_in(session, region))
+        for employer_id in employers:
+            claims |= set(session.execute(select(claim_facts.c.claim_id).where(
+                claim_facts.c.type == "InjuryApplied", claim_facts.c.payload.contains(f'"employer_id": "{employer_id}"'))
+            ).scalars())
+        for claim_id in sorted(claims):
+            materialize_claim(session, claim_id, now)
+        for payee in sorted(payees - {None}):
+            bank_code, account_no, holder = _account(session, payee)
+            if bank_code:
+                session.execute(update(entitlement_lines).where(entitlement_lines.c.payee == payee,
+                                                                entitlement_lines.c.bank_code.is_(None))
+                                .values(bank_code=bank_code, account_no=account_no, holder=holder))
+
+    def _fact(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        if session.execute(select(claim_facts.c.event_id).where(claim_facts.c.claim_id == p["claim_id"],
+                                                                claim_facts.c.event_id == str(e.event_id))).first():
+            return
+        session.execute(insert(claim_facts).values(
+            claim_id=p["claim_id"], event_id=str(e.event_id), type=e.type,
+            region=p.get("region") if e.type == "InjuryApplied" else None,
+            recorded_at=e.recorded_at, occurred_on=e.occurred_on, payload=json.dumps(p, sort_keys=True)))
+
+    def _set_account(self, session: Session, payee: str, account: dict | None, e: Envelope) -> str | None:
+        if not account:
+            return None
+        row = session.execute(select(accounts.c.recorded_at).where(accounts.c.payee == payee)).first()
+        values = dict(bank_code=account.get("bank_code"), account_no=account.get("account_no"),
+                      holder=account.get("holder"), recorded_at=e.recorded_at, event_id=str(e.event_id))
+        if row is None:
+            session.execute(insert(accounts).values(payee=payee, **values))
+        elif utc(row.recorded_at) <= utc(e.recorded_at):
+            session.execute(update(accounts).where(accounts.c.payee == payee).values(**values))
+        return payee
+
+    def reset(self, session: Session) -> None:
+        for table in PROJECTED:
+            session.execute(delete(table))
+        # The lines this part derives (not the medical lines the payouts part records itself).
+        session.execute(delete(entitlement_lines).where(entitlement_lines.c.kind.in_(MY_KINDS)))
+
+    def state_hash(self, session: Session) -> str:
+        el = entitlement_lines
+        return rows_hash(
+            session,
+            select(claim_facts).order_by(claim_facts.c.claim_id, claim_facts.c.event_id),
+            select(employer_facts).order_by(employer_facts.c.employer_id, employer_facts.c.event_id),
+            select(accounts).order_by(accounts.c.payee),
+            select(policies).order_by(policies.c.region, policies.c.version),
+            select(el).where(el.c.kind.in_(MY_KINDS)).order_by(el.c.line_id),
+        )

@@ -1,0 +1,92 @@
+"""The entitlements read model: the facts it derives from, and the append-only lines.
+
+`entitlement_lines` is read by the payouts part (payment runs take fund lines of a region up to
+a month; employer lines are obligations): its column names are a contract. `period` is always
+the month `YYYY-MM` a line falls due in (so a run of a month takes it); a one-off's date is
+`period_start` = `period_end`. Amounts are integer fen; `adjusts` is a JSON list of line ids.
+"""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+entitlement_lines = Table(
+    "entitlement_lines", metadata,
+    Column("line_id", String(120), primary_key=True),
+    Column("claim_id", String(64), nullable=False),
+    Column("employer_id", String(64)),
+    Column("region", String(6), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("family", String(32), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("period_start", Date),
+    Column("period_end", Date),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("payer", String(16), nullable=False),
+    Column("payee", String(80), nullable=False),
+    Column("bank_code", String(12)),
+    Column("account_no", String(34)),
+    Column("holder", String(140)),
+    Column("adjusts", Text),
+    Column("reason", Text),
+    Column("known_at", DateTime(timezone=True), nullable=False),
+    Column("explain_json", Text),
+    Column("policy_ref_json", Text),
+    Column("source_event_ids_json", Text),
+    Index("ix_entitlement_lines_claim", "claim_id", "period"),
+    Index("ix_entitlement_lines_run", "payer", "region", "period"),
+    Index("ix_entitlement_lines_payee", "payee"),
+)
+
+claim_facts = Table(
+    "entitlement_claim_facts", metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("region", String(6)),  # InjuryApplied only: the claim's region
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_on", Date),
+    Column("payload", Text, nullable=False),
+    Index("ix_entitlement_claim_facts_region", "type", "region"),
+)
+
+employer_facts = Table(
+    "entitlement_employer_facts", metadata,
+    Column("employer_id", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+accounts = Table(
+    "entitlement_accounts", metadata,
+    Column("payee", String(80), primary_key=True),
+    Column("bank_code", String(12)),
+    Column("account_no", String(34)),
+    Column("holder", String(140)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+
+policies = Table(
+    "entitlement_policies", metadata,
+    Column("region", String(6), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("effective_from", Date, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+# Months a payment run asked for beyond the current one: written by the run's command, kept by
+# a replay (so the replayed lines are the ones the run saw).
+horizons = Table(
+    "entitlement_horizons", metadata,
+    Column("region", String(6), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+)
+
+PROJECTED = (claim_facts, employer_facts, accounts, policies)
