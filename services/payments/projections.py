@@ -6,8 +6,9 @@ from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
+from .entitlements.projection import EntitlementsProjection
 from .payouts.projection import PayoutFactsProjection
 
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:
-    return [ClientsProjection(), PoliciesProjection(), PayoutFactsProjection()]
+    return [ClientsProjection(), PoliciesProjection(), PayoutFactsProjection(), EntitlementsProjection()]
