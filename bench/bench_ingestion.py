@@ -1,0 +1,286 @@
+"""Wage-report ingestion (issue 3) on the embedded runtime: lines/s of POST /v1/wage-reports, and
+the latency of an employer's account statement with ten years of history.
+
+1. A month for BENCH_EMPLOYERS employers × BENCH_WORKERS_PER_EMPLOYER workers (goal: 10,000 ×
+   100 = 1,000,000 lines in ≤ 60 s, memory flat). Setup (not timed, reported apart): the levy's
+   projection of enrollment (`levy_employers`, `levy_employments`) is filled in bulk with the
+   rows its projector writes for EmployerEnrolled / EmployeeEnrolled — the only facts a wage
+   report reads. Timed: every report POSTed through the whole ASGI app in process (Starlette's
+   TestClient: middleware, auth, the route, `handlers.report_wages`, and the embedded pump that
+   relays the WageReported event and runs every consumer — the claims service's wages
+   projection among them — before the response returns).
+   Peer, same run, same machine: the floor — `json.loads` of the same bodies, the wages parsed
+   to integer fen with Decimal, and the same per-worker rows inserted into an SQLite table shaped
+   like `wage_history` (same pragmas as ours: WAL, synchronous=NORMAL) with plain `executemany`,
+   one transaction per report.
+2. GET /v1/employers/{id}/account?on= for an employer with BENCH_HISTORY_MONTHS monthly reports
+   and as many payments (all made through the API), p50/p99 over BENCH_CALLS calls, against the
+   peer GET /v1/employers/{id} of the same employer (the enrollment service's row), interleaved.
+
+Quick check: BENCH_EMPLOYERS=200 BENCH_HISTORY_MONTHS=24 .venv/bin/python bench/bench_ingestion.py
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from bench.common import peak_rss_mib, rate, timer, write_results  # noqa: E402
+from libs.identifiers import make_id_number, make_uscc  # noqa: E402
+from libs.policy import load_national_default  # noqa: E402
+from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
+from libs.settings import Settings  # noqa: E402
+from services.levy import handlers as levy_handlers  # noqa: E402
+from services.levy.tables import levy_employers, levy_employments, wage_history, wage_reports  # noqa: E402
+
+EMPLOYERS = int(os.environ.get("BENCH_EMPLOYERS", "10000"))
+WORKERS = int(os.environ.get("BENCH_WORKERS_PER_EMPLOYER", "100"))
+HISTORY_MONTHS = int(os.environ.get("BENCH_HISTORY_MONTHS", "120"))
+CALLS = int(os.environ.get("BENCH_CALLS", "50"))
+PROFILE_REPORTS = int(os.environ.get("BENCH_PROFILE_REPORTS", "200"))
+GOAL_S = 60.0
+TOKEN = "bench-agency-token"
+REGION = "440300"
+RISK_CLASS = 4
+ENROLLED_ON = date(2026, 1, 1)
+PERIOD, REPORTED_ON = "2026-10", "2026-11-05"
+SETUP_CHUNK = 50_000
+
+
+def rss_mib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def employer_id(e: int) -> str:
+    return f"er_bench{e:08d}"
+
+
+def worker(e: int, w: int) -> tuple[str, str]:
+    """(employee_id, id_number) of worker w of employer e: a valid GB 11643 number, unique."""
+    n = e * WORKERS + w
+    return f"ee_bench{n:08d}", make_id_number(REGION, date(1970, 1, 1) + timedelta(days=n // 1000), n % 1000)
+
+
+def wage_text(e: int, w: int) -> str:
+    fen = 300_000 + (e * 7_919 + w * 104_729) % 1_500_000  # 3,000.00 .. 17,999.99 yuan, integer fen
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def body(e: int, ids: list[str]) -> bytes:
+    return json.dumps({"employer_id": employer_id(e), "period": PERIOD, "reported_on": REPORTED_ON,
+                       "lines": [{"id_number": i, "wage": wage_text(e, w)} for w, i in enumerate(ids)]}).encode()
+
+
+def setup_enrolled(runtime: EmbeddedRuntime) -> tuple[float, list[list[str]]]:
+    """The levy's projection of enrollment, in bulk: the rows LevyEnrollmentProjection writes."""
+    base_rate = str(load_national_default().base_rate(RISK_CLASS))
+    ids: list[list[str]] = []
+    with timer() as t:
+        engine = runtime.services["levy"].ctx.engine
+        with engine.begin() as conn:
+            conn.execute(levy_employers.insert(), [
+                {"employer_id": employer_id(e), "region": REGION, "risk_class": RISK_CLASS, "base_rate": base_rate,
+                 "status": "active", "enrolled_on": ENROLLED_ON, "as_of": ENROLLED_ON} for e in range(EMPLOYERS)])
+        rows = []
+        for e in range(EMPLOYERS):
+            mine = []
+            for w in range(WORKERS):
+                employee_id, id_number = worker(e, w)
+                mine.append(id_number)
+                rows.append((employee_id, employer_id(e), ENROLLED_ON.isoformat(), id_number))
+            ids.append(mine)
+            if len(rows) >= SETUP_CHUNK or e == EMPLOYERS - 1:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("INSERT INTO levy_employments (employee_id, employer_id, hired_on, "
+                                         "id_number, separated_on) VALUES (?, ?, ?, ?, NULL)", rows)
+                rows = []
+    return t["seconds"], ids
+
+
+def ingest_ours(api: TestClient, ids: list[list[str]]) -> dict:
+    samples, elapsed, spent = {}, {}, 0.0
+    marks = {max(1, EMPLOYERS // 10): "10%", max(1, EMPLOYERS // 2): "50%", EMPLOYERS: "100%"}
+    for e in range(EMPLOYERS):
+        payload = body(e, ids[e])
+        start = time.perf_counter()
+        r = api.post("/v1/wage-reports", content=payload, headers={"Content-Type": "application/json"})
+        spent += time.perf_counter() - start
+        assert r.status_code == 201, r.text
+        if e + 1 in marks:
+            samples[marks[e + 1]] = rss_mib()
+            elapsed[marks[e + 1]] = round(spent, 2)
+    return {"seconds": round(spent, 2), "rss_mib_at": samples, "seconds_at": elapsed}
+
+
+def ingest_floor(path: Path, ids: list[list[str]]) -> dict:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE wage_history (report_id TEXT, employee_id TEXT, period TEXT, employer_id TEXT, "
+               "wage_fen INTEGER NOT NULL, PRIMARY KEY (report_id, employee_id))")
+    db.execute("CREATE INDEX ix_wage_history_employee ON wage_history (employee_id, period)")
+    samples, spent = {}, 0.0
+    marks = {max(1, EMPLOYERS // 10): "10%", max(1, EMPLOYERS // 2): "50%", EMPLOYERS: "100%"}
+    hundred = Decimal(100)
+    for e in range(EMPLOYERS):
+        payload = body(e, ids[e])
+        start = time.perf_counter()
+        doc = json.loads(payload)
+        report_id, period, eid = f"wr_{e:016d}", doc["period"], doc["employer_id"]
+        rows = [(report_id, line["id_number"], period, eid, int(Decimal(line["wage"]) * hundred))
+                for line in doc["lines"]]
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO wage_history VALUES (?, ?, ?, ?, ?)", rows)
+        db.execute("COMMIT")
+        spent += time.perf_counter() - start
+        if e + 1 in marks:
+            samples[marks[e + 1]] = rss_mib()
+    count = db.execute("SELECT count(*) FROM wage_history").fetchone()[0]
+    db.close()
+    assert count == EMPLOYERS * WORKERS
+    return {"seconds": round(spent, 2), "rss_mib_at": samples}
+
+
+def flat(samples: dict[str, int]) -> bool:
+    """Flat: RSS grew by less than 64 MiB (or 25%) from 10% to 100% of the work."""
+    a, b = samples.get("10%", 0), samples.get("100%", 0)
+    return b - a <= max(64, a // 4)
+
+
+def profile_handler(runtime: EmbeddedRuntime, ids: list[list[str]]) -> list[str]:
+    """The handler the route calls (with the embedded pump after commit), under pyinstrument, for
+    the next month's reports of the first PROFILE_REPORTS employers."""
+    from pyinstrument import Profiler
+
+    ctx = runtime.services["levy"].ctx
+    n = min(PROFILE_REPORTS, EMPLOYERS)
+    period, on = "2026-11", date(2026, 11, 28)
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    for e in range(n):
+        lines = [{"id_number": i, "wage": wage_text(e, w)} for w, i in enumerate(ids[e])]
+        levy_handlers.report_wages(ctx, "bench", employer_id(e), period, lines, on)
+    profiler.stop()
+    text = profiler.output_text(unicode=False, color=False, show_all=False)
+    return [line.rstrip() for line in text.splitlines() if line.strip()][:45]
+
+
+# ---- the account statement of a long-lived employer --------------------------------------
+
+def months(first: date, n: int) -> list[date]:
+    out, y, m = [], first.year, first.month
+    for _ in range(n):
+        out.append(date(y, m, 1))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def long_history(api: TestClient) -> dict:
+    last_month = date(2026, 10, 1)
+    start = last_month.year * 12 + last_month.month - 1 - (HISTORY_MONTHS - 1)
+    periods = months(date(start // 12, start % 12 + 1, 1), HISTORY_MONTHS)
+    enrolled_on = periods[0]
+    with timer() as setup:
+        r = api.post("/v1/employers", json={"uscc": make_uscc("9144030000000001"), "name": "深圳十年制造有限公司",
+                                            "industry_code": "C3311", "region": REGION,
+                                            "enrolled_on": enrolled_on.isoformat()})
+        assert r.status_code == 201, r.text
+        eid = r.json()["employer_id"]
+        ids = []
+        for k in range(3):
+            id_number = make_id_number(REGION, date(1985, 5, 1 + k), 11 + k)
+            r = api.post(f"/v1/employers/{eid}/employees",
+                         json={"id_number": id_number, "name": "张三", "hired_on": enrolled_on.isoformat()})
+            assert r.status_code == 201, r.text
+            ids.append(id_number)
+        for i, month in enumerate(periods):
+            nxt = months(month, 2)[1]
+            r = api.post("/v1/wage-reports", json={
+                "employer_id": eid, "period": month.strftime("%Y-%m"), "reported_on": nxt.replace(day=5).isoformat(),
+                "lines": [{"id_number": x, "wage": f"{6000 + 100 * k + i}.{(7 * i) % 100:02d}"}
+                          for k, x in enumerate(ids)]})
+            assert r.status_code == 201, r.text
+            due = r.json()["contribution_due"]  # paid on the 20th, after the due day: late fees too
+            r = api.post("/v1/contribution-payments", json={"employer_id": eid, "amount": due,
+                                                            "paid_on": nxt.replace(day=20).isoformat()})
+            assert r.status_code == 201, r.text
+    on = "2026-11-28"
+    account_ms, employer_ms = [], []
+    for _ in range(CALLS):
+        start = time.perf_counter()
+        r = api.get(f"/v1/employers/{eid}/account", params={"on": on})
+        account_ms.append((time.perf_counter() - start) * 1000)
+        assert r.status_code == 200 and len(r.json()["periods"]) == len(periods), r.text[:300]
+        start = time.perf_counter()
+        r = api.get(f"/v1/employers/{eid}")
+        employer_ms.append((time.perf_counter() - start) * 1000)
+        assert r.status_code == 200, r.text
+    p = lambda xs, q: round(statistics.quantiles(xs, n=100, method="inclusive")[q - 1], 2)  # noqa: E731
+    return {"reports": len(periods), "payments": len(periods), "calls": CALLS, "setup_seconds": round(setup["seconds"], 2),
+            "account_ms": {"p50": p(account_ms, 50), "p99": p(account_ms, 99)},
+            "peer_get_employer_ms": {"p50": p(employer_ms, 50), "p99": p(employer_ms, 99)},
+            "ratio_p50": round(p(account_ms, 50) / p(employer_ms, 50), 1)}
+
+
+def main() -> None:
+    logging.disable(logging.INFO)  # no access-log line per request on the console
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingestion-"))
+    os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
+    runtime = EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False))
+    results: dict = {
+        "peer": "floor: json.loads + Decimal → fen + sqlite3 executemany of the same rows into a wage_history-shaped "
+                "table, one transaction per report, same pragmas",
+        "timed_path": "POST /v1/wage-reports through the in-process ASGI app (Starlette TestClient): middleware, auth, "
+                      "route, handlers.report_wages, and the embedded pump (relay + every consumer) before the answer",
+        "employers": EMPLOYERS, "workers_per_employer": WORKERS, "lines": EMPLOYERS * WORKERS,
+        "goal": f"{EMPLOYERS * WORKERS} lines in <= {GOAL_S:.0f} s (at 1,000,000 lines), memory flat",
+    }
+    with TestClient(runtime.app(), headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+        setup_s, ids = setup_enrolled(runtime)
+        results["setup"] = {"seconds": round(setup_s, 2),
+                            "how": "levy_employers + levy_employments rows in bulk (executemany), "
+                                   "as LevyEnrollmentProjection writes them"}
+        ours = ingest_ours(api, ids)
+        with runtime.services["levy"].ctx.session_factory() as s:
+            stored = s.execute(select(func.count()).select_from(wage_history)).scalar_one()
+            reports = s.execute(select(func.count()).select_from(wage_reports)).scalar_one()
+        assert (stored, reports) == (EMPLOYERS * WORKERS, EMPLOYERS), (stored, reports)
+        floor = ingest_floor(tmp / "floor.db", ids)
+        lines = EMPLOYERS * WORKERS
+        ours.update(lines_per_s=rate(lines, ours["seconds"]), reports_per_s=rate(EMPLOYERS, ours["seconds"]),
+                    memory_flat=flat(ours["rss_mib_at"]))
+        floor.update(lines_per_s=rate(lines, floor["seconds"]), memory_flat=flat(floor["rss_mib_at"]))
+        results["ingestion"] = {"ours": ours, "floor": floor,
+                                "ratio_ours_to_floor": round(ours["lines_per_s"] / floor["lines_per_s"], 3)}
+        projected_1m = 1_000_000 / ours["lines_per_s"] if ours["lines_per_s"] else None
+        results["ingestion"]["projected_seconds_for_1m_lines"] = round(projected_1m, 1) if projected_1m else None
+        met = projected_1m is not None and projected_1m <= GOAL_S and ours["memory_flat"]
+        results["ingestion"]["goal_met"] = met
+        if not met and projected_1m:
+            results["ingestion"]["goal_missed_by"] = f"{projected_1m / GOAL_S:.1f}x ({projected_1m - GOAL_S:.0f} s over)"
+        results["ingestion"]["profile_top"] = profile_handler(runtime, ids)
+        results["account_statement"] = long_history(api)
+    runtime.close()
+    results["peak_rss_mib"] = peak_rss_mib()
+    write_results("ingestion", results)
+
+
+if __name__ == "__main__":
+    main()
