@@ -31,6 +31,7 @@ ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 REGION = r"^\d{6}$"
 FHIR_JSON = "application/fhir+json"
 MAX_FHIR_DEPTH = 32
+MAX_RUN_MONTHS_AHEAD = 12
 FHIR_CLAIM_EXAMPLE = {
     "resourceType": "Claim", "status": "active", "use": "claim", "created": "2026-03-10",
     "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
@@ -261,6 +262,11 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                  summary="Pay every payable fund line of a region up to a month: one payout per payee and account")
     def post_run(body: RunIn, principal: Principal = Depends(agency_only)) -> RunOut:
         execution_date = body.execution_date or datetime.now(timezone.utc).date()
+        today = datetime.now(timezone.utc).date()
+        latest = f"{today.year + (today.month + MAX_RUN_MONTHS_AHEAD - 1) // 12:04d}-" \
+                 f"{(today.month + MAX_RUN_MONTHS_AHEAD - 1) % 12 + 1:02d}"
+        if body.period > latest:  # lines are derived month by month up to the period: keep it bounded
+            raise invalid("period", f"a run pays at most {MAX_RUN_MONTHS_AHEAD} months ahead, up to {latest}")
         created = create_run(ctx, principal, body.region, body.period, execution_date)
         return RunOut(run_id=created.run_id, count=created.count, total=yuan_str(created.total_fen),
                       waiting_for_account=[{**w, "amount": yuan_str(w["amount"])} for w in created.waiting_for_account],
