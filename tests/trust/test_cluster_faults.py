@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -83,7 +84,7 @@ def test_payments_killed_during_a_payment_run_pays_nothing_twice_and_loses_nothi
              "kind": "disability_allowance", "family": "long_term", "period": "2026-05", "period_start": None,
              "period_end": None, "amount_fen": 100_00 + i, "payer": "fund", "payee": f"employee:fault-{region}-{i}",
              "bank_code": "102584000001", "account_no": f"6222{i:012d}", "holder": "张三", "adjusts": None,
-             "reason": None, "known_at": None, "explain_json": "{}", "policy_ref_json": "{}",
+             "reason": None, "known_at": datetime.now(timezone.utc), "explain_json": "{}", "policy_ref_json": "{}",
              "source_event_ids_json": "[]"} for i in range(n_lines)]
     with engine.begin() as conn:
         conn.execute(_lines_ddl.insert(), rows)
