@@ -92,15 +92,22 @@ def _row(line: Line, account: tuple[str | None, str | None, str | None]) -> dict
 
 # ---- materializing ---------------------------------------------------------------------------
 
-def materialize_claim(session: Session, claim_id: str, now: datetime | None = None) -> int:
+def materialize_claim(session: Session, claim_id: str, now: datetime | None = None,
+                      policy_cache: dict[str, list[PolicyFact]] | None = None) -> int:
     """Bring the stored lines of one claim to what the facts say (see the module docstring).
-    Returns how many lines were inserted."""
+    Returns how many lines were inserted. `policy_cache` (region -> its policy facts) lets a
+    caller materializing many claims in one transaction read and validate the policies once."""
     now = utc(now or utc_now())
     facts, app = _facts_of(session, claim_id)
     if app is None:
         return 0
     region = app["region"]
-    pfs = policy_facts(session, region)
+    if policy_cache is None:
+        pfs = policy_facts(session, region)
+    else:
+        if region not in policy_cache:
+            policy_cache[region] = policy_facts(session, region)
+        pfs = policy_cache[region]
     derived = engine.ledger(facts, pfs, now, _horizons(session, region))
     by_id = {ln.line_id: ln for ln in derived}
     el = entitlement_lines
@@ -177,7 +184,8 @@ def materialize_through(session: Session, region: str, period: str, now: datetim
                                                                   horizons.c.period == period)).first()
         if exists is None:
             session.execute(insert(horizons).values(region=region, period=period, requested_at=now))
-    return sum(materialize_claim(session, claim_id, now) for claim_id in _claims_in(session, region))
+    cache: dict[str, list[PolicyFact]] = {}
+    return sum(materialize_claim(session, claim_id, now, cache) for claim_id in _claims_in(session, region))
 
 
 # ---- the projection --------------------------------------------------------------------------
@@ -230,8 +238,9 @@ class EntitlementsProjection(Projection):
             claims |= set(session.execute(select(claim_facts.c.claim_id).where(
                 claim_facts.c.type == "InjuryApplied", claim_facts.c.payload.contains(f'"employer_id": "{employer_id}"'))
             ).scalars())
+        cache: dict[str, list[PolicyFact]] = {}  # the batch's policies are all stored by now
         for claim_id in sorted(claims):
-            materialize_claim(session, claim_id, now)
+            materialize_claim(session, claim_id, now, cache)
         for payee in sorted(payees - {None}):
             bank_code, account_no, holder = _account(session, payee)
             if bank_code:
