@@ -177,7 +177,7 @@ class ConsumerRunner:
                     continue
                 seen.add(event_id)
                 todo.append(envelope)
-                fresh.append({"consumer": self.group, "event_id": event_id, "outcome": "applied"})
+                fresh.append((self.group, event_id, "applied"))
             if todo:
                 handle_batch = getattr(self.projector, "handle_batch", None)
                 if handle_batch is not None:
@@ -185,7 +185,12 @@ class ConsumerRunner:
                 else:
                     for envelope in todo:
                         self.projector.handle(session, envelope)
-                session.execute(insert(processed_events), fresh)
+                # Plain driver SQL: this insert runs once per event on the hottest consumer path.
+                mark = "?" if session.bind.dialect.name == "sqlite" else "%s"
+                session.connection().exec_driver_sql(
+                    f"INSERT INTO processed_events (consumer, event_id, outcome) VALUES ({mark}, {mark}, {mark})",
+                    fresh,
+                )
         self.applied += len(fresh)
 
     def _apply_one_with_retries(self, record: Record) -> None:
