@@ -1,0 +1,303 @@
+"""A payment run to pain.001 files (issue 6) on the embedded runtime: BENCH_PAYEES long-term
+beneficiaries (goal: 1,000,000 in ≤ 60 s, memory flat, files streamed).
+
+Setup (not timed): a region policy with the fund's account through the API, then one fund line
+per payee written in bulk (executemany) into the payments database's `entitlement_lines`, each
+with a bank account at one of BANKS (CNAPS bank parts 102, 103, 104, 105, 301).
+Timed, through the in-process ASGI app called directly (no test client: nothing buffers the
+body): POST /v1/payment-runs, then GET /v1/payment-runs/{id}/file?format=pain.001&bank=… for
+every bank into a sink that only counts bytes.
+Peer, same run: the floor — the same payouts read back with a plain sqlite3 cursor and written
+as a flat CSV file with the csv module.
+Correctness: a small run in another region is fetched the same way and validated against
+shared/standards/iso20022/pain.001.001.09.xsd (xmlschema) before anything is timed; the big
+files' NbOfTxs add up to the run's count.
+
+Quick check: BENCH_PAYEES=50000 .venv/bin/python bench/bench_payment_run.py
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import logging
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import xmlschema  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from lxml import etree  # noqa: E402
+
+from bench.common import peak_rss_mib, rate, timer, write_results  # noqa: E402
+from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
+from libs.settings import Settings  # noqa: E402
+from services.payments.payouts import pain001  # noqa: E402
+from services.payments.payouts.runs import create_run  # noqa: E402
+from services.payments.payouts.tables import entitlement_lines  # noqa: E402
+from tests.payments.payouts.support import XSD, ensure_lines_table, publish_policy  # noqa: E402
+
+PAYEES = int(os.environ.get("BENCH_PAYEES", "1000000"))
+PROFILE_PAYEES = int(os.environ.get("BENCH_PROFILE_PAYEES", str(min(PAYEES, 100_000))))
+SMALL = 200
+GOAL_S = 60.0
+TOKEN = "bench-agency-token"
+REGION, SMALL_REGION, PROFILE_REGION = "440300", "510100", "320100"
+PERIOD, EXECUTION_DATE = "2026-10", "2026-11-30"
+BANKS = ("102584000002", "103584000003", "104584000004", "105584000005", "301584000006")
+CHUNK = 50_000
+COLUMNS = [c.name for c in entitlement_lines.columns]
+
+
+def rss_mib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+# ---- the app, called as ASGI --------------------------------------------------------------
+
+class Sink:
+    """Counts the body's bytes; samples RSS when the bytes cross shares of an expected total."""
+
+    def __init__(self, expected_bytes: int = 0, marks: dict | None = None) -> None:
+        self.status = 0
+        self.bytes = 0
+        self.head = b""
+        self.expected = expected_bytes
+        self.marks = marks if marks is not None else {}
+
+    def take(self, chunk: bytes) -> None:
+        if len(self.head) < 4096:
+            self.head += chunk[:4096]
+        self.bytes += len(chunk)
+
+
+def call(app, method: str, path: str, query: dict | None = None, body: bytes = b"",  # noqa: ANN001
+         sink: Sink | None = None) -> Sink:
+    sink = sink or Sink()
+    headers = [(b"authorization", f"Bearer {TOKEN}".encode()), (b"host", b"bench")]
+    if body:
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": urlencode(query or {}).encode(),
+             "headers": headers, "client": ("127.0.0.1", 1), "server": ("bench", 80), "root_path": ""}
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            sink.status = message["status"]
+        elif message["type"] == "http.response.body":
+            sink.take(message.get("body", b""))
+
+    asyncio.run(app(scope, receive, send))
+    return sink
+
+
+def post_run(app, region: str) -> dict:  # noqa: ANN001
+    sink = Sink()
+    r = call(app, "POST", "/v1/payment-runs",
+             body=json.dumps({"region": region, "period": PERIOD, "execution_date": EXECUTION_DATE}).encode(),
+             sink=sink)
+    assert r.status == 201, r.head[:500]
+    return json.loads(r.head)
+
+
+# ---- setup ------------------------------------------------------------------------------
+
+def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str) -> float:
+    """One fund line per payee, in bulk; amounts in integer fen (a monthly disability allowance)."""
+    engine = runtime.services["payments"].ctx.engine
+    known_at = datetime.now(timezone.utc).isoformat()
+    sql = (f"INSERT INTO entitlement_lines ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+    with timer() as t:
+        for start in range(0, n, CHUNK):
+            rows = []
+            for i in range(start, min(n, start + CHUNK)):
+                values = {"line_id": f"{prefix}-{i:08d}-{PERIOD}", "claim_id": f"clm_{prefix}{i:08d}",
+                          "employer_id": f"er_{i % 10_000:08d}", "region": region, "kind": "disability_allowance",
+                          "family": "long_term", "period": PERIOD, "period_start": None, "period_end": None,
+                          "amount_fen": 200_000 + (i * 7_919) % 600_000, "payer": "fund",
+                          "payee": f"employee:ee_{prefix}{i:08d}", "bank_code": BANKS[i % len(BANKS)],
+                          "account_no": f"62{i:017d}", "holder": "张三", "adjusts": None, "reason": None,
+                          "known_at": known_at, "explain_json": "{}", "policy_ref_json": "{}",
+                          "source_event_ids_json": "[]"}
+                rows.append(tuple(values[c] for c in COLUMNS))
+            with engine.begin() as conn:
+                conn.exec_driver_sql(sql, rows)
+    return t["seconds"]
+
+
+# ---- the floor --------------------------------------------------------------------------
+
+def floor_csv(db_path: Path, run_id: str, out: Path) -> dict:
+    with timer() as t:
+        db = sqlite3.connect(db_path)
+        with open(out, "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(pain001.CSV_HEADER)
+            n = 0
+            for payout_id, amount_fen, holder, account_no, bank_code in db.execute(
+                    "SELECT payout_id, amount_fen, holder, account_no, bank_code FROM payouts WHERE run_id = ? "
+                    "ORDER BY bank_part, payout_id", (run_id,)):
+                writer.writerow((payout_id, f"{amount_fen // 100}.{amount_fen % 100:02d}", "CNY", holder, account_no,
+                                 bank_code))
+                n += 1
+        db.close()
+    return {"seconds": round(t["seconds"], 2), "payouts": n, "bytes": out.stat().st_size}
+
+
+def nb_of_txs(head: bytes) -> int:
+    return int(re.search(rb"<NbOfTxs>(\d+)</NbOfTxs>", head).group(1))
+
+
+def profile(runtime: EmbeddedRuntime) -> list[str]:
+    """create_run (what the route calls) and one bank's file generator, under pyinstrument, for a
+    run of PROFILE_PAYEES payees in a third region."""
+    from pyinstrument import Profiler
+
+    ctx = runtime.services["payments"].ctx
+    fill_lines(runtime, PROFILE_REGION, PROFILE_PAYEES, "p")
+    from datetime import date
+
+    from libs.web.auth import Principal
+
+    principal = Principal(client_id="bench", role="agency")
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    created = create_run(ctx, principal, PROFILE_REGION, PERIOD, date(2026, 11, 30))
+    with ctx.session_factory() as session:
+        count, total = pain001.totals(session, created.run_id, "102")
+    header = pain001.FileHeader(created.run_id, "102", count, total, date(2026, 11, 30), datetime.now(timezone.utc),
+                                {"name": "fund", "bank_code": "102584000002", "account_no": "40000234092001"})
+    for _chunk in pain001.pain001(ctx.session_factory, header):
+        pass
+    profiler.stop()
+    text = profiler.output_text(unicode=False, color=False, show_all=False)
+    return [line.rstrip() for line in text.splitlines() if line.strip()][:45]
+
+
+def main() -> None:
+    logging.disable(logging.INFO)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-payment-run-"))
+    os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
+    runtime = EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False))
+    results: dict = {
+        "peer": "floor: the same payouts read with a plain sqlite3 cursor and written as one flat CSV file "
+                "with the csv module",
+        "timed_path": "POST /v1/payment-runs, then GET /v1/payment-runs/{id}/file?format=pain.001&bank=<part> for "
+                      "every bank, through the ASGI app called directly (body chunks counted, never kept)",
+        "payees": PAYEES, "banks": [b[:3] for b in BANKS],
+        "goal": "1,000,000 payees: run + files in <= 60 s, memory flat, streamed",
+    }
+    app = runtime.app()
+    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+        publish_policy(api, REGION)
+        publish_policy(api, SMALL_REGION)
+        publish_policy(api, PROFILE_REGION)
+    ensure_lines_table(runtime)
+    db_path = Path(runtime.settings.database_url("payments").removeprefix("sqlite:///"))
+
+    # correctness first: a small run's file against the XSD
+    fill_lines(runtime, SMALL_REGION, SMALL, "s")
+    small = post_run(app, SMALL_REGION)
+    xml = Sink()
+    chunks: list[bytes] = []
+    xml.take = chunks.append  # keep this one: it is validated
+    call(app, "GET", f"/v1/payment-runs/{small['run_id']}/file", {"format": "pain.001", "bank": "102"}, sink=xml)
+    document = b"".join(chunks)
+    assert xml.status == 200, document[:300]
+    xmlschema.XMLSchema(str(XSD / "pain.001.001.09.xsd")).validate(etree.fromstring(document))
+    per_tx = len(document) / max(1, nb_of_txs(document))
+    results["validated"] = {"xsd": "pain.001.001.09.xsd", "payouts": nb_of_txs(document), "bytes": len(document),
+                            "valid": True}
+
+    setup_s = fill_lines(runtime, REGION, PAYEES, "b")
+    results["setup"] = {"seconds": round(setup_s, 2), "how": "entitlement_lines rows in bulk (executemany)"}
+
+    rss = {"before_run": rss_mib()}
+    with timer() as run_t:
+        created = post_run(app, REGION)
+    rss["after_run"] = rss_mib()
+    run_peak = peak_rss_mib()  # ru_maxrss: the run's own peak (nothing before it came close)
+    assert created["count"] == PAYEES, created
+    run_id = created["run_id"]
+
+    expected = int(per_tx * PAYEES)
+    marks = {"10%": expected // 10, "50%": expected // 2}
+    files, written_bytes, total_txs = {}, 0, 0
+    with timer() as files_t:
+        for bank in BANKS:
+            sink = Sink()
+            base = written_bytes
+
+            def take(chunk: bytes, sink: Sink = sink, base: int = base) -> None:
+                if len(sink.head) < 4096:
+                    sink.head += chunk[:4096]
+                sink.bytes += len(chunk)
+                for name, at in marks.items():
+                    if name not in rss and base + sink.bytes >= at:
+                        rss[name] = rss_mib()
+
+            sink.take = take
+            start = time.perf_counter()
+            call(app, "GET", f"/v1/payment-runs/{run_id}/file", {"format": "pain.001", "bank": bank[:3]}, sink=sink)
+            assert sink.status == 200, sink.head[:300]
+            n = nb_of_txs(sink.head)
+            files[bank[:3]] = {"payouts": n, "bytes": sink.bytes, "seconds": round(time.perf_counter() - start, 2)}
+            written_bytes += sink.bytes
+            total_txs += n
+    rss["100%"] = rss_mib()
+    assert total_txs == PAYEES, (total_txs, PAYEES)
+
+    floor = floor_csv(db_path, run_id, tmp / "floor.csv")
+    assert floor["payouts"] == PAYEES
+    total_s = run_t["seconds"] + files_t["seconds"]
+    ours = {"run_seconds": round(run_t["seconds"], 2), "files_seconds": round(files_t["seconds"], 2),
+            "total_seconds": round(total_s, 2), "payouts_per_s": rate(PAYEES, total_s),
+            "file_bytes": written_bytes, "files": files, "rss_mib_at": rss,
+            "run_peak_rss_mib": run_peak, "run_rss_growth_mib": run_peak - rss["before_run"],
+            "files_memory_flat": rss["100%"] - rss.get("10%", rss["100%"]) <= 64}
+    ours["memory_flat"] = ours["files_memory_flat"] and ours["run_rss_growth_mib"] <= 256
+    results["ours"] = ours
+    results["floor"] = {**floor, "payouts_per_s": rate(PAYEES, floor["seconds"])}
+    results["ratio_total_to_floor"] = round(total_s / floor["seconds"], 1)
+    results["ratio_files_to_floor"] = round(files_t["seconds"] / floor["seconds"], 1)
+    projected = total_s * 1_000_000 / PAYEES
+    results["projected_seconds_for_1m"] = round(projected, 1)
+    results["goal_met"] = projected <= GOAL_S and ours["memory_flat"]
+    if not results["goal_met"]:
+        why = []
+        if projected > GOAL_S:
+            why.append(f"time {projected / GOAL_S:.1f}x the goal ({projected - GOAL_S:.0f} s over)")
+        if not ours["memory_flat"]:
+            why.append(f"memory: the run's peak RSS is {run_peak} MiB ({ours['run_rss_growth_mib']} MiB above the "
+                       "RSS before it: plan_run holds every line and payout of the run at once)")
+        results["goal_missed_by"] = "; ".join(why)
+    results["profile_top"] = profile(runtime)
+    runtime.close()
+    results["peak_rss_mib"] = peak_rss_mib()
+    write_results("payment_run", results)
+
+
+if __name__ == "__main__":
+    main()
