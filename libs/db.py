@@ -1,7 +1,9 @@
 """Database engines and migrations: one code path for SQLite (embedded) and PostgreSQL."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "injuryledger_write"  # execution option: this transaction will write
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -40,13 +43,24 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
-        # Take the write lock up front: a deferred transaction that reads, then writes, can fail
-        # with SQLITE_BUSY after another writer commits, instead of waiting its turn.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A write transaction takes the write lock up front: a deferred one that reads, then
+        # writes, fails with SQLITE_BUSY after another writer commits instead of waiting its
+        # turn. Reads stay deferred, so they never queue behind writers (WAL).
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a write transaction (committed on leaving, rolled back on an error).
+    On SQLite it holds the write lock from its first statement; elsewhere it is a plain one."""
+    with sessions() as session, session.begin():
+        session.connection(execution_options={WRITE_OPTION: True})
+        yield session
 
 
 def migrate(engine: Engine, service: str) -> None:

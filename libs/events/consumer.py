@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from libs.db import writing
+
 from .envelope import Envelope, utc_now
 from .log import EventLog, LogConsumer, Record
 from .registry import REGISTRY
@@ -146,7 +148,7 @@ class ConsumerRunner:
         """Empty the projection and read the whole log again from the start."""
         self.close()
         self.log.reset_group(self.group, self.topics)
-        with self.session_factory() as session, session.begin():
+        with writing(self.session_factory) as session:
             self.projector.reset(session)
             session.execute(delete(processed_events).where(processed_events.c.consumer == self.group))
             session.execute(delete(dead_letters).where(dead_letters.c.consumer == self.group))
@@ -160,7 +162,7 @@ class ConsumerRunner:
 
     def _apply_batch(self, records: Sequence[Record]) -> None:
         envelopes = [_decode(r) for r in records]
-        with self.session_factory() as session, session.begin():
+        with writing(self.session_factory) as session:
             ids = [str(e.event_id) for e in envelopes]
             seen = set(
                 session.execute(
@@ -221,7 +223,7 @@ class ConsumerRunner:
                 )
             ]
         )
-        with self.session_factory() as session, session.begin():
+        with writing(self.session_factory) as session:
             session.execute(
                 insert(dead_letters).values(
                     consumer=self.group, topic=record.topic, partition=record.partition,

@@ -13,6 +13,8 @@ from typing import Callable
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from libs.db import writing
+
 from .envelope import utc_now
 from .log import EventLog, Record
 from .tables import events, outbox
@@ -56,7 +58,7 @@ class OutboxRelay:
 
     def run_once(self) -> int:
         """Publish one batch; returns how many events were sent (0 when the outbox is empty)."""
-        with self.session_factory() as session, session.begin():
+        with writing(self.session_factory) as session:
             if session.bind.dialect.name == "postgresql":
                 got = session.execute(
                     text("select pg_try_advisory_xact_lock(:k)"), {"k": self.lock_key}

@@ -6,11 +6,13 @@ the embedded default survives a restart and needs no broker.
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     LargeBinary,
     MetaData,
@@ -21,6 +23,8 @@ from sqlalchemy import (
     insert,
     select,
 )
+
+from libs.db import WRITE_OPTION
 
 from .log import Record
 
@@ -63,7 +67,7 @@ class SqliteLog:
     def publish(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        with self._lock, self.engine.begin() as conn:
+        with self._lock, self._writing() as conn:
             next_by_topic: dict[str, int] = {}
             rows = []
             for r in records:
@@ -88,20 +92,30 @@ class SqliteLog:
     def consumer(self, group: str, topics: Sequence[str]) -> "SqliteConsumer":
         return SqliteConsumer(self, group, tuple(topics))
 
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction holding SQLite's write lock from the start (see libs.db)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
     def reset_group(self, group: str, topics: Sequence[str]) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 delete(log_offsets).where(log_offsets.c.grp == group, log_offsets.c.topic.in_(topics))
             )
 
     def end_offsets(self, topics: Sequence[str]) -> dict[str, int]:
+        """The next offset of each topic: one max() a topic, which SQLite answers from the index."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(log_records.c.topic, func.max(log_records.c.offset) + 1)
-                .where(log_records.c.topic.in_(topics))
-                .group_by(log_records.c.topic)
-            ).all()
-        return {t: n for t, n in rows}
+            ends = {}
+            for topic in topics:
+                last = conn.execute(
+                    select(func.max(log_records.c.offset)).where(log_records.c.topic == topic)
+                ).scalar_one()
+                ends[topic] = 0 if last is None else last + 1
+        return ends
 
     def close(self) -> None:
         self.engine.dispose()
@@ -152,7 +166,7 @@ class SqliteConsumer:
             last[r.topic] = max(last.get(r.topic, -1), r.offset)
         if not last:
             return
-        with self.log.engine.begin() as conn:
+        with self.log._writing() as conn:
             for topic, offset in last.items():
                 updated = conn.execute(
                     log_offsets.update()
@@ -166,6 +180,10 @@ class SqliteConsumer:
 
     def seek_to_beginning(self) -> None:
         self._position = {t: 0 for t in self.topics}
+
+    def behind(self, end_offsets: dict[str, int]) -> bool:
+        """Whether the log holds records this consumer has not read yet."""
+        return any(end_offsets.get(t, 0) > self._position[t] for t in self.topics)
 
     def close(self) -> None:
         pass

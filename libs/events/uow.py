@@ -5,6 +5,8 @@ from typing import Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from libs.db import WRITE_OPTION
+
 from .aggregate import Aggregate
 from .envelope import Envelope
 from .registry import REGISTRY
@@ -29,6 +31,7 @@ class UnitOfWork:
     def __enter__(self) -> "UnitOfWork":
         self.session = self.session_factory()
         self.session.begin()
+        self.session.connection(execution_options={WRITE_OPTION: True})  # SQLite: take the write lock now
         self.store = EventStore(self.session, self.topic)
         return self
 

@@ -36,6 +36,7 @@ class EmbeddedRuntime:
             wired = wire(spec, settings, self.log, self.topics, projection_wait_ms=0)
             wired.ctx.notify = self._on_commit
             self.services[spec.name] = wired
+        self._topics = sorted({t for r in self.runners() for t in r.topics})
         self._lock = threading.RLock()
         self._pumping = threading.local()
         self._stop = threading.Event()
@@ -56,7 +57,10 @@ class EmbeddedRuntime:
             try:
                 for _ in range(MAX_PUMP_ROUNDS):
                     sent = sum(w.relay.drain() for w in self.services.values())
-                    read = sum(r.run_until_idle() for w in self.services.values() for r in w.runners)
+                    # Poll only the consumers that have something to read: one query for the
+                    # ends of the log instead of a poll by every consumer after every commit.
+                    ends = self.log.end_offsets(self._topics)
+                    read = sum(r.run_until_idle() for r in self.runners() if r.consumer.behind(ends))
                     consumed += read
                     if sent == 0 and read == 0:
                         return consumed

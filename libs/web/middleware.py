@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from libs.db import writing
 from libs.events.envelope import utc_now
 from libs.events.tables import idempotency_keys
 
@@ -224,7 +225,7 @@ class IdempotencyMiddleware:
                 log.exception("could not settle idempotency key")
 
     def _claim(self, client: str, key: str, request_hash: str):  # noqa: ANN202
-        with self.session_factory()() as session, session.begin():
+        with writing(self.session_factory()) as session:
             row = session.execute(
                 select(idempotency_keys).where(idempotency_keys.c.client_id == client, idempotency_keys.c.key == key)
             ).first()
@@ -244,7 +245,7 @@ class IdempotencyMiddleware:
 
     def _settle(self, client: str, key: str, keep: bool, status: int, content_type: str, body: bytes) -> None:
         where = (idempotency_keys.c.client_id == client, idempotency_keys.c.key == key)
-        with self.session_factory()() as session, session.begin():
+        with writing(self.session_factory()) as session:
             if keep:
                 session.execute(update(idempotency_keys).where(*where).values(
                     status_code=status, content_type=content_type, response_body=body.decode("utf-8", "replace")))

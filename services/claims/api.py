@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import insert
 
+from libs.db import writing
 from libs.events.envelope import utc_now
 from libs.events.tables import access_log
 from libs.identifiers import InvalidIdentifier, check_account_no, check_cnaps, check_id_number
@@ -186,7 +187,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                   on: date | None = Query(None, description="the day deadlines are judged on"),
                   principal: Principal = Depends(agency_only)) -> dict:
         view = handlers.claim_view(ctx, claim_id, on or handlers.today())
-        with ctx.session_factory() as session, session.begin():  # a read of a person's record is recorded
+        with writing(ctx.session_factory) as session:  # a read of a person's record is recorded
             session.execute(insert(access_log).values(
                 client_id=principal.client_id, method=request.method, path=request.url.path[:300],
                 subject_id=view["employee_id"], correlation_id=correlation_id.get(), recorded_at=utc_now()))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, select
 
 from libs import identifiers
+from libs.db import writing
 from libs.events.envelope import utc_now
 from libs.events.tables import access_log
 from libs.policy import average_rate_flag
@@ -276,7 +277,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                 summary="A worker with every employment; ID and account numbers in full only to the agency")
     def get_employee(employer_id: str, employee_id: str, request: Request,
                      principal: Principal = Depends(agency_or_hospital)) -> dict[str, Any]:
-        with ctx.session_factory() as session, session.begin():
+        with writing(ctx.session_factory) as session:
             row = session.execute(select(workers).where(workers.c.employee_id == employee_id)).first()
             jobs = session.execute(select(employments).where(employments.c.employee_id == employee_id)
                                    .order_by(employments.c.hired_on, employments.c.id)).all()

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy import inspect, select
 
+from libs.db import writing
 from libs.events.envelope import utc_now
 from libs.money import yuan_str
 from libs.runtime.service import ServiceContext
@@ -85,7 +86,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             if s.execute(select(claim_facts.c.event_id).where(claim_facts.c.claim_id == claim_id).limit(1)).first() is None:
                 raise not_found("claim", claim_id)
         now = utc_now()
-        with ctx.session_factory() as s, s.begin():
+        with writing(ctx.session_factory) as s:
             materialize_claim(s, claim_id, now)  # the months begun since the last fact
         with ctx.session_factory() as s:
             q = select(el).where(el.c.claim_id == claim_id)
