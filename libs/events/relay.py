@@ -58,6 +58,9 @@ class OutboxRelay:
 
     def run_once(self) -> int:
         """Publish one batch; returns how many events were sent (0 when the outbox is empty)."""
+        with self.session_factory() as session:  # a cheap read first: most calls find nothing
+            if session.execute(select(outbox.c.position).where(outbox.c.sent_at.is_(None)).limit(1)).first() is None:
+                return 0
         with writing(self.session_factory) as session:
             if session.bind.dialect.name == "postgresql":
                 got = session.execute(
