@@ -4,6 +4,7 @@ Payload field names are the contract of docs/events.md; money is a yuan string w
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -127,6 +128,16 @@ class PaymentRunCreated(_Money):
     waiting_for_account: int = 0
 
 
+@dataclass(frozen=True)
+class PayoutsTaken:
+    """What a run wrote, tallied payout by payout as it streamed them: how many, their sum and
+    the smallest (a run never keeps its payouts in memory to check them afterwards)."""
+
+    count: int
+    total: Decimal
+    smallest: Decimal | None
+
+
 class PaymentRun(Aggregate):
     aggregate_type = "payment_run"
 
@@ -134,11 +145,11 @@ class PaymentRun(Aggregate):
         super().__init__(aggregate_id)
         self.created: PaymentRunCreated | None = None
 
-    def create(self, e: PaymentRunCreated, payout_amounts: list[Decimal], on: date) -> None:
+    def create(self, e: PaymentRunCreated, taken: PayoutsTaken, on: date) -> None:
         """The run's total is the sum of its payouts, each positive (asserted, not hoped)."""
         assert self.created is None
-        assert e.count == len(payout_amounts) and all(a > 0 for a in payout_amounts)
-        assert e.total == sum(payout_amounts, Decimal("0.00")), "run total != sum of payouts"
+        assert e.count == taken.count and (taken.count == 0 or (taken.smallest is not None and taken.smallest > 0))
+        assert e.total == taken.total, "run total != sum of payouts"
         self.trigger(e, on)
 
     def apply_PaymentRunCreated(self, e: PaymentRunCreated) -> None:

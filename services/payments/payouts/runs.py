@@ -9,15 +9,16 @@ when the bank said the account is the problem).
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import uuid
-from collections import defaultdict
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import and_, delete, exists, func, insert, inspect, select, update
+from sqlalchemy import Result, and_, delete, exists, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, forbidden, invalid, not_found
 
-from .domain import ACCOUNT_PROBLEM_REASONS, PaidLine, PaymentRun, PaymentRunCreated, Payout
+from .domain import ACCOUNT_PROBLEM_REASONS, PaidLine, PaymentRun, PaymentRunCreated, Payout, PayoutsTaken
 from .tables import (
     account_holds,
     entitlement_lines,
@@ -43,7 +44,10 @@ log = logging.getLogger(__name__)
 MAX_RUN_LINES = 1_000_000
 MAX_PLAN_ATTEMPTS = 5
 LOOKUP_CHUNK = 500
-INSERT_CHUNK = 5_000
+ACCOUNT_LOOKUP_CHUNK = 2_000  # payees per IN list (SQLite allows 32,766 parameters, PostgreSQL 65,535)
+RUN_BATCH_LINES = 20_000
+"""Lines read, planned and written per batch of a run: the run's memory is bounded by this, not
+by the number of lines it pays."""
 MAX_RETURN_ENTRIES = 200_000
 
 SETTLED = frozenset({"ACSC", "ACCC", "ACWC", "ACCP", "ACSP"})
@@ -77,14 +81,38 @@ class PlannedPayout:
 
 
 @dataclass
-class Plan:
+class PlanBatch:
+    """The payouts and waiting payees of one batch of whole payees (every line of a payee is in
+    the same batch: netting needs them all)."""
+
     payouts: list[PlannedPayout] = field(default_factory=list)
     waiting_for_account: list[dict] = field(default_factory=list)
     waiting_net_not_positive: list[dict] = field(default_factory=list)
+    line_count: int = 0
 
-    @property
-    def total_fen(self) -> int:
-        return sum(p.amount_fen for p in self.payouts)
+
+@dataclass
+class RunTally:
+    """What a run has taken so far, summed batch by batch as the rows are written (the run's
+    event and its invariants are checked against it; no payout is kept once written)."""
+
+    count: int = 0
+    total_fen: int = 0
+    smallest_fen: int | None = None
+    line_count: int = 0
+    waiting_for_account: list[dict] = field(default_factory=list)
+    waiting_net_not_positive: list[dict] = field(default_factory=list)
+
+    def add(self, batch: PlanBatch) -> None:
+        for p in batch.payouts:
+            assert p.amount_fen == sum(r.amount_fen for r in p.lines) > 0, f"payout {p.payout_id} != its lines"
+            self.count += 1
+            self.total_fen += p.amount_fen
+            if self.smallest_fen is None or p.amount_fen < self.smallest_fen:
+                self.smallest_fen = p.amount_fen
+        self.line_count += batch.line_count
+        self.waiting_for_account += batch.waiting_for_account
+        self.waiting_net_not_positive += batch.waiting_net_not_positive
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -102,58 +130,86 @@ def _registered_accounts(session: Session, payees: list[str]) -> dict[str, Accou
     """Accounts from the payees' own records: hospitals, and employees/dependents (projected)."""
     found: dict[str, Account] = {}
     hospital_ids = {p.split(":", 1)[1]: p for p in payees if p.startswith("hospital:")}
-    for chunk in _chunks(list(hospital_ids), LOOKUP_CHUNK):
+    for chunk in _chunks(list(hospital_ids), ACCOUNT_LOOKUP_CHUNK):
         for r in session.execute(select(hospitals).where(hospitals.c.hospital_id.in_(chunk))):
             found[hospital_ids[r.hospital_id]] = Account(r.bank_code, r.account_no, r.holder,
                                                          _aware(r.account_changed_at))
     keyed = {(p if ":" in p else f"employee:{p}"): p for p in payees if not p.startswith("hospital:")}
-    for chunk in _chunks(list(keyed), LOOKUP_CHUNK):
+    for chunk in _chunks(list(keyed), ACCOUNT_LOOKUP_CHUNK):
         for r in session.execute(select(payee_accounts).where(payee_accounts.c.payee.in_(chunk))):
             if r.bank_code and r.account_no:
                 found[keyed[r.payee]] = Account(r.bank_code, r.account_no, r.holder or "", _aware(r.changed_at))
     return found
 
 
-def _holds(session: Session, payees: list[str]) -> dict[tuple[str, str, str], tuple[str, datetime]]:
+def _holds(session: Session, first: str, last: str) -> dict[tuple[str, str, str], tuple[str, datetime]]:
+    """The holds of the payees from `first` to `last` (a batch's payees, in the database's own
+    order): one range read of the primary key per batch. Holds are few (accounts a bank
+    returned), so the range's holds of other regions' payees cost nothing worth a lookup."""
     out = {}
-    for chunk in _chunks(payees, LOOKUP_CHUNK):
-        for r in session.execute(select(account_holds).where(account_holds.c.payee.in_(chunk))):
-            out[(r.payee, r.bank_code, r.account_no)] = (r.reason, _aware(r.held_at))
+    for r in session.execute(select(account_holds).where(account_holds.c.payee >= first,
+                                                         account_holds.c.payee <= last)):
+        out[(r.payee, r.bank_code, r.account_no)] = (r.reason, _aware(r.held_at))
     return out
 
 
-def plan_run(session: Session, region: str, period: str) -> Plan:
-    """Every fund line of the region up to `period` not in an open or settled payout, netted per
-    payee (recoveries reduce the payee's payout), one payout per payee and bank account."""
+def payable_lines(session: Session, region: str, period: str) -> Result:
+    """Every fund line of the region up to `period` not in an open or settled payout, ordered by
+    payee (then line), from a server-side cursor: rows arrive RUN_BATCH_LINES at a time."""
     el = entitlement_lines
     taken = exists().where(payout_lines.c.line_id == el.c.line_id)
-    rows = session.execute(
+    return session.execute(
         select(el.c.line_id, el.c.claim_id, el.c.employer_id, el.c.kind, el.c.family, el.c.amount_fen, el.c.payee,
                el.c.bank_code, el.c.account_no, el.c.holder, el.c.known_at)
         .where(el.c.payer == "fund", el.c.region == region, el.c.period <= period, ~taken)
-        .order_by(el.c.payee, el.c.line_id).limit(MAX_RUN_LINES + 1)
-    ).all()
-    if len(rows) > MAX_RUN_LINES:
-        raise conflict(f"more than {MAX_RUN_LINES} payable lines: run an earlier period first")
-    by_payee: dict[str, list] = defaultdict(list)
+        .order_by(el.c.payee, el.c.line_id)
+        .execution_options(stream_results=True, yield_per=RUN_BATCH_LINES))
+
+
+def payee_batches(rows: Iterable, batch_lines: int) -> Iterator[list[tuple[str, list]]]:
+    """Rows ordered by payee, cut into batches of whole payees of at least `batch_lines` lines
+    (the last one smaller): a payee's lines are never split, so each batch nets on its own."""
+    batch: list[tuple[str, list]] = []
+    size = 0
+    payee, lines = None, []
     for r in rows:
-        by_payee[r.payee].append(r)
-    payees = sorted(by_payee)
+        if r.payee != payee:
+            if lines:
+                batch.append((payee, lines))
+                size += len(lines)
+                if size >= batch_lines:
+                    yield batch
+                    batch, size = [], 0
+            payee, lines = r.payee, []
+        lines.append(r)
+    if lines:
+        batch.append((payee, lines))
+    if batch:
+        yield batch
+
+
+def plan_batch(session: Session, groups: list[tuple[str, list]], next_payout_id: Callable[[], str]) -> PlanBatch:
+    """One payout per payee of the batch whose lines net positive and who has a usable account;
+    the others wait (no account, an account on hold, net <= 0)."""
+    payees = [payee for payee, _ in groups]
     registered = _registered_accounts(session, payees)
-    holds = _holds(session, payees)
-    plan = Plan()
-    for payee in payees:
-        lines = by_payee[payee]
+    holds = _holds(session, payees[0], payees[-1])
+    plan = PlanBatch()
+    for payee, lines in groups:
+        plan.line_count += len(lines)
         net = sum(r.amount_fen for r in lines)
+        if net <= 0:
+            plan.waiting_net_not_positive.append({"payee": payee, "net": from_fen(net)})
+            continue
         account = registered.get(payee)
         if account is None:  # the account the lines themselves carry, the most recent first
             with_account = [r for r in lines if r.bank_code and r.account_no]
             if with_account:
-                r = max(with_account, key=lambda x: (str(x.known_at), x.line_id))
+                r = with_account[0]
+                if any((x.bank_code, x.account_no, x.holder) != (r.bank_code, r.account_no, r.holder)
+                       for x in with_account):  # they differ: the most recent
+                    r = max(with_account, key=lambda x: (str(x.known_at), x.line_id))
                 account = Account(r.bank_code, r.account_no, r.holder or "", None)
-        if net <= 0:
-            plan.waiting_net_not_positive.append({"payee": payee, "net": from_fen(net)})
-            continue
         if account is None:
             plan.waiting_for_account.append({"payee": payee, "amount": from_fen(net), "reason": "no_account"})
             continue
@@ -161,8 +217,26 @@ def plan_run(session: Session, region: str, period: str) -> Plan:
         if hold is not None and (account.changed_at is None or account.changed_at <= hold[1]):
             plan.waiting_for_account.append({"payee": payee, "amount": from_fen(net), "reason": hold[0]})
             continue
-        plan.payouts.append(PlannedPayout("po_" + uuid.uuid4().hex[:20], payee, account, lines, net))
+        plan.payouts.append(PlannedPayout(next_payout_id(), payee, account, lines, net))
     return plan
+
+
+def plan_run(session: Session, region: str, period: str, batch_lines: int | None = None) -> Iterator[PlanBatch]:
+    """Every payable fund line of the region up to `period`, netted per payee (recoveries reduce
+    the payee's payout), one payout per payee and bank account: batch by batch, never the whole
+    run at once. Close the generator (contextlib.closing) to release the cursor early."""
+    prefix = uuid.uuid4().hex[:12]  # payout ids ascend within a run: appended, not scattered, in the indexes
+    sequence = itertools.count()
+
+    def next_payout_id() -> str:
+        return f"po_{prefix}{next(sequence):08x}"
+
+    result = payable_lines(session, region, period)
+    try:
+        for groups in payee_batches(result, batch_lines or RUN_BATCH_LINES):
+            yield plan_batch(session, groups, next_payout_id)
+    finally:
+        result.close()
 
 
 # ---- creating a run ------------------------------------------------------------------------
@@ -190,6 +264,9 @@ def find_materializer() -> Callable[[Session, str, str], object] | None:
 
 
 def create_run(ctx: ServiceContext, principal: Principal, region: str, period: str, execution_date: date) -> RunCreated:
+    """One database transaction, streamed: the lines are read, planned and written batch by batch
+    (memory bounded by RUN_BATCH_LINES, not by the run), and committed together with the run's row
+    and its event — a run killed half-way leaves nothing, and a rerun pays every line once."""
     run_id = "run_" + uuid.uuid4().hex[:16]
     materialize = find_materializer()
     with ctx.uow(principal) as uow:
@@ -199,59 +276,67 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
         if not inspect(session.connection()).has_table("entitlement_lines"):
             raise conflict("no entitlement lines exist yet in this service")
         for attempt in range(1, MAX_PLAN_ATTEMPTS + 1):
-            plan = plan_run(session, region, period)
             try:
                 with session.begin_nested():
-                    _take_lines(session, run_id, plan)
+                    tally = _plan_and_take(session, run_id, region, period)
                 break
             except IntegrityError:  # a concurrent run took some of these lines: plan again without them
                 log.info("run %s: lines taken concurrently, planning again (attempt %d)", run_id, attempt)
         else:
             raise conflict("other payment runs keep taking the same lines; retry")
-        total = from_fen(plan.total_fen)
         run = PaymentRun(run_id)
-        run.create(PaymentRunCreated(run_id=run_id, region=region, period=period, count=len(plan.payouts),
-                                     total=total, execution_date=execution_date,
-                                     waiting_for_account=len(plan.waiting_for_account)),
-                   [from_fen(p.amount_fen) for p in plan.payouts], execution_date)
+        run.create(PaymentRunCreated(run_id=run_id, region=region, period=period, count=tally.count,
+                                     total=from_fen(tally.total_fen), execution_date=execution_date,
+                                     waiting_for_account=len(tally.waiting_for_account)),
+                   PayoutsTaken(tally.count, from_fen(tally.total_fen),
+                                None if tally.smallest_fen is None else from_fen(tally.smallest_fen)),
+                   execution_date)
         uow.save(run)
         session.execute(insert(payment_runs).values(
-            run_id=run_id, region=region, period=period, count=len(plan.payouts), total_fen=plan.total_fen,
+            run_id=run_id, region=region, period=period, count=tally.count, total_fen=tally.total_fen,
             execution_date=execution_date, created_at=datetime.now(timezone.utc)))
         check_run_invariants(session, run_id)
-    return RunCreated(run_id, len(plan.payouts), plan.total_fen, plan.waiting_for_account,
-                      plan.waiting_net_not_positive)
+    return RunCreated(run_id, tally.count, tally.total_fen, tally.waiting_for_account,
+                      tally.waiting_net_not_positive)
 
 
-def _take_lines(session: Session, run_id: str, plan: Plan) -> None:
+def _plan_and_take(session: Session, run_id: str, region: str, period: str) -> RunTally:
+    """Plan and write batch by batch. The cursor is closed before the caller's savepoint rolls
+    back on a clash (PostgreSQL drops a cursor declared in a rolled-back savepoint)."""
+    tally = RunTally()
+    with closing(plan_run(session, region, period)) as batches:
+        for batch in batches:
+            if tally.line_count + batch.line_count > MAX_RUN_LINES:
+                raise conflict(f"more than {MAX_RUN_LINES} payable lines: run an earlier period first")
+            _take_lines(session, run_id, batch)
+            tally.add(batch)
+    return tally
+
+
+def _take_lines(session: Session, run_id: str, plan: PlanBatch) -> None:
     """The lock first (a concurrent run fails here), then the payouts and their members."""
     _insert_rows(session, payout_lines, ("line_id", "payout_id", "run_id"),
-                 ((r.line_id, p.payout_id, run_id) for p in plan.payouts for r in p.lines))
+                 [(r.line_id, p.payout_id, run_id) for p in plan.payouts for r in p.lines])
     _insert_rows(session, payouts, ("payout_id", "run_id", "payee", "bank_code", "bank_part", "account_no", "holder",
                                     "amount_fen", "line_count", "status"),
-                 ((p.payout_id, run_id, p.payee, p.account.bank_code, bank_part(p.account.bank_code),
-                   p.account.account_no, p.account.holder, p.amount_fen, len(p.lines), "open") for p in plan.payouts))
+                 [(p.payout_id, run_id, p.payee, p.account.bank_code, bank_part(p.account.bank_code),
+                   p.account.account_no, p.account.holder, p.amount_fen, len(p.lines), "open") for p in plan.payouts])
     _insert_rows(session, payout_members, ("payout_id", "line_id", "claim_id", "employer_id", "kind", "family",
                                            "amount_fen"),
-                 ((p.payout_id, r.line_id, r.claim_id, r.employer_id, r.kind, r.family, r.amount_fen)
-                  for p in plan.payouts for r in p.lines))
+                 [(p.payout_id, r.line_id, r.claim_id, r.employer_id, r.kind, r.family, r.amount_fen)
+                  for p in plan.payouts for r in p.lines])
 
 
-def _insert_rows(session: Session, table, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:  # noqa: ANN001
-    """Tuples straight to the driver in chunks of INSERT_CHUNK: a run of a million lines makes no
-    dict per row and no bound-parameter object per value (SQLAlchemy's own executemany spent
-    more on building parameters than SQLite on inserting)."""
+def _insert_rows(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:  # noqa: ANN001
+    """Tuples straight to the driver, one executemany per batch: no dict per row and no
+    bound-parameter object per value (SQLAlchemy's own executemany spent more on building
+    parameters than SQLite on inserting)."""
+    if not rows:
+        return
     conn = session.connection()
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    chunk: list[tuple] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= INSERT_CHUNK:
-            conn.exec_driver_sql(sql, chunk)
-            chunk = []
-    if chunk:
-        conn.exec_driver_sql(sql, chunk)
+    conn.exec_driver_sql(sql, rows)
 
 
 def check_run_invariants(session: Session, run_id: str) -> None:
