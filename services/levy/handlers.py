@@ -227,6 +227,7 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
     event_lines = tuple(map(_wage_line, employee_ids, amounts))
 
     with ctx.uow(actor) as uow:
+        _lock_account(uow.session, employer_id)
         aggregate = uow.load(WageReport, wage_report_id(employer_id, period)) or WageReport(
             wage_report_id(employer_id, period))
         last_paid_on = uow.session.execute(select(func.max(contribution_payments.c.paid_on)).where(
@@ -308,6 +309,14 @@ def _stamp(recorded_at: Any) -> str:
     return recorded_at.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
+def _lock_account(session: Session, employer_id: str) -> None:
+    """Commands on one employer's account take turns: each re-folds all the account's facts and
+    replaces its postings, so two at once on PostgreSQL (READ COMMITTED) could each miss the
+    other's movement. A row lock on the employer serializes them (SQLite's write lock already does)."""
+    session.execute(select(levy_employers.c.employer_id)
+                    .where(levy_employers.c.employer_id == employer_id).with_for_update())
+
+
 def rebuild_postings(session: Session, employer_id: str, region: str, account: Account | None = None) -> None:
     """The employer's contribution postings, from the fold of all its facts (replaced whole)."""
     if account is None:
@@ -339,6 +348,7 @@ def pay_contribution(ctx: ServiceContext, actor: Actor, employer_id: str, amount
     payment_id = "cp_" + uuid.uuid4().hex[:16]
     with ctx.uow(actor) as uow:
         session = uow.session
+        _lock_account(session, employer_id)
         version = _policy(session, employer.region, paid_on, "paid_on")
         allocation = getattr(version.document, "payment_allocation", FEES_FIRST)
         account = uow.load(EmployerAccount, account_id(employer_id)) or EmployerAccount(account_id(employer_id))
