@@ -133,6 +133,10 @@ def next_month(month: str) -> str:
     return month_of(last_day(month) + timedelta(days=1))
 
 
+def previous_month(month: str) -> str:
+    return month_of(first_day(month) - timedelta(days=1))
+
+
 def months(start: str, end: str) -> list[str]:
     out: list[str] = []
     m = start
@@ -305,7 +309,14 @@ class _Policies:
 
 def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_month: str) -> tuple[list[Due], list[str]]:
     """What is owed through `through_month`, and notes on what the ledger cannot compute."""
-    v = ClaimView.of(facts)
+    return _targets_of(ClaimView.of(facts), policies, through_month)
+
+
+def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion], through_month: str,
+                from_month: str | None = None) -> tuple[list[Due], list[str]]:
+    """`_targets` of a claim view; with `from_month`, only what falls due from that month on (the
+    months before it are not walked: one month costs one month, whatever the claim's age). The
+    notes are complete only without `from_month`."""
     notes: list[str] = []
     if v.app is None or v.decision not in ("recognized", "deemed"):
         return [], notes
@@ -373,7 +384,7 @@ def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_m
                 end = min(end, died_on)
             if end < start:
                 continue
-            for m in months(month_of(start), min(month_of(end), through_month)):
+            for m in months(max(month_of(start), from_month or ""), min(month_of(end), through_month)):
                 a, b = max(start, first_day(m)), min(end, last_day(m))
                 per_month[m].append((a, b, ev))
         for m, spans in sorted(per_month.items()):
@@ -398,7 +409,7 @@ def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_m
     # R.35 / R.36 / R.34: monthly allowances from the month of the appraisal in force.
     if v.appraisals:
         retired_noted = False
-        for m in months(month_of(v.appraisals[0].concluded_on), through_month):
+        for m in months(max(month_of(v.appraisals[0].concluded_on), from_month or ""), through_month):
             if not monthly_open(m):
                 continue
             a = v.appraisal_on(last_day(m))
@@ -466,7 +477,7 @@ def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_m
                 notes.append(f"no one-off death grant: the worker was of grade {grade_at_death} and died later "
                              "of the injury (R.39)")
         if iw is not None and deps:
-            for m in months(next_month(month_of(died_on_)), through_month):
+            for m in months(max(next_month(month_of(died_on_)), from_month or ""), through_month):
                 if not monthly_open(m, survivor=True):
                     continue
                 policy = pol.on(first_day(m))
@@ -489,7 +500,7 @@ def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_m
                          (v.wage_event, death_event, *[ev for _, (_, ev) in deps]))
     if iw is None:
         notes.append("no insured wage determined yet: benefits of the insured wage wait for it (R.64)")
-    return [d for d in dues if d.month <= through_month], notes
+    return [d for d in dues if (from_month or "") <= d.month <= through_month], notes
 
 
 def _sorted(facts: Iterable[Fact]) -> list[Fact]:
@@ -536,6 +547,61 @@ class _Point:
     label: str
 
 
+def _point(t: datetime, xs: Sequence[Fact | PolicyFact]) -> _Point:
+    """The knowledge point of the facts and policy versions `xs` (in key order) recorded at `t`."""
+    return _Point((t, xs[-1].key[1] or xs[-1].label),
+                  "; ".join(x.label for x in xs[:3]) + (f" and {len(xs) - 3} more" if len(xs) > 3 else ""))
+
+
+def _points(fs: Sequence[Fact], ps: Sequence[PolicyFact]) -> list[_Point]:
+    # A knowledge point is one moment: the events one command recorded together (they share
+    # recorded_at — a death and its dependents) are learned together.
+    grouped: dict[datetime, list[Fact | PolicyFact]] = defaultdict(list)
+    for x in sorted([*fs, *ps], key=lambda x: x.key):
+        grouped[x.key[0]].append(x)
+    return [_point(t, xs) for t, xs in sorted(grouped.items())]
+
+
+def _horizon(until: datetime, requested: Sequence[tuple[datetime, str]]) -> str:
+    """The last month materialized with the knowledge of a point followed by nothing until
+    `until`: the month `until` falls in, or a later one a payment run asked for by then."""
+    return max([month_of(until.date()), *[m for t, m in requested if t <= until]])
+
+
+def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str, str], due: Due | None,
+          before: Sequence[Line], point: _Point, wage_ref: Any) -> Line | None:
+    """The line that brings `key` from the `before` lines to `due` at `point` (None: nothing to do)."""
+    had = sum((x.amount for x in before), Decimal("0.00"))
+    want = due.calc.amount if due else Decimal("0.00")
+    diff = want - had
+    if diff == 0:
+        return None
+    kind, payee, period, payer = key
+    start = due.start if due else before[-1].period_start
+    end = due.end if due else before[-1].period_end
+    due_moment = _moment(first_day(period[:7]) if kind in MONTHLY else start)
+    known_at = max(point.key[0], due_moment)
+    lid = line_id(claim_id, key, point.key[1] or point.label, to_fen(diff))
+    explain = _explain(due, wage_ref) if due else {"article": before[-1].explain.get("article"),
+                                                    "formula": "no longer owed", "inputs": {}, "notes": []}
+    sources = tuple(dict.fromkeys([*(due.sources if due else ()), point.key[1]] if before else
+                                  (due.sources if due else ())))
+    if not before:
+        late = month_of(point.key[0].date()) > period[:7]
+        reason = (f"arrears for {period}, learned from {point.label}" if late else
+                  f"due for {period}, as known from {point.label}")
+        adjusts: tuple[str, ...] = ()
+    else:
+        adjusts = tuple(x.line_id for x in before)
+        reason = (f"{'arrears' if diff > 0 else 'recovery'} for {period}: recalculated after {point.label}; "
+                  f"was {yuan_str(had)}, now {yuan_str(want)}")
+        explain = {**explain, "adjustment": {
+            "formula": f"as known after − as known before = {yuan_str(want)} − {yuan_str(had)} = {yuan_str(diff)}",
+            "learned": point.label, "corrects": [{"line_id": x.line_id, "amount": yuan_str(x.amount)} for x in before]}}
+    return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
+                adjusts, reason, known_at, explain, due.policy_ref if due else before[-1].policy_ref, sources)
+
+
 def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
            horizons: Iterable[tuple[datetime, str]] = ()) -> list[Line]:
     """Every line of one claim, as materialized through the knowledge points up to `now`."""
@@ -547,14 +613,7 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
         return []
     claim_id, employer_id, region = app["claim_id"], app["employer_id"], app["region"]
     ps = [p for p in ps if p.version.region in (region, "000000")]
-    # A knowledge point is one moment: the events one command recorded together (they share
-    # recorded_at — a death and its dependents) are learned together.
-    grouped: dict[datetime, list[Fact | PolicyFact]] = defaultdict(list)
-    for x in sorted([*fs, *ps], key=lambda x: x.key):
-        grouped[x.key[0]].append(x)
-    points = [_Point((t, xs[-1].key[1] or xs[-1].label), "; ".join(x.label for x in xs[:3])
-                     + (f" and {len(xs) - 3} more" if len(xs) > 3 else ""))
-              for t, xs in sorted(grouped.items())]
+    points = _points(fs, ps)
     requested = sorted((utc(t), m) for t, m in horizons)
     now = utc(now)
     lines: list[Line] = []
@@ -563,47 +622,95 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
         if point.key[0] > now:
             break
         until = points[i + 1].key[0] if i + 1 < len(points) and points[i + 1].key[0] <= now else now
-        horizon = max([month_of(until.date()), *[m for t, m in requested if t <= until]])
+        horizon = _horizon(until, requested)
         known_f = [f for f in fs if f.key <= point.key]
         known_p = [p.version for p in ps if p.key <= point.key]
         dues, _ = _targets(known_f, known_p, horizon)
         wage_ref = ClaimView.of(known_f).wage_ref
         target = {d.key: d for d in dues}
         for key in sorted(set(target) | {k for k, ls in by_key.items() if sum(to_fen(x.amount) for x in ls)}):
-            before = by_key.get(key, [])
-            had = sum((x.amount for x in before), Decimal("0.00"))
-            due = target.get(key)
-            want = due.calc.amount if due else Decimal("0.00")
-            diff = want - had
-            if diff == 0:
-                continue
-            kind, payee, period, payer = key
-            start = due.start if due else before[-1].period_start
-            end = due.end if due else before[-1].period_end
-            due_moment = _moment(first_day(period[:7]) if kind in MONTHLY else start)
-            known_at = max(point.key[0], due_moment)
-            lid = line_id(claim_id, key, point.key[1] or point.label, to_fen(diff))
-            explain = _explain(due, wage_ref) if due else {"article": before[-1].explain.get("article"),
-                                                            "formula": "no longer owed", "inputs": {}, "notes": []}
-            sources = tuple(dict.fromkeys([*(due.sources if due else ()), point.key[1]] if before else
-                                          (due.sources if due else ())))
-            if not before:
-                late = month_of(point.key[0].date()) > period[:7]
-                reason = (f"arrears for {period}, learned from {point.label}" if late else
-                          f"due for {period}, as known from {point.label}")
-                adjusts: tuple[str, ...] = ()
-            else:
-                adjusts = tuple(x.line_id for x in before)
-                reason = (f"{'arrears' if diff > 0 else 'recovery'} for {period}: recalculated after {point.label}; "
-                          f"was {yuan_str(had)}, now {yuan_str(want)}")
-                explain = {**explain, "adjustment": {
-                    "formula": f"as known after − as known before = {yuan_str(want)} − {yuan_str(had)} = {yuan_str(diff)}",
-                    "learned": point.label, "corrects": [{"line_id": x.line_id, "amount": yuan_str(x.amount)} for x in before]}}
-            line = Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
-                        adjusts, reason, known_at, explain, due.policy_ref if due else before[-1].policy_ref, sources)
-            lines.append(line)
-            by_key[key].append(line)
+            line = _line(claim_id, employer_id, region, key, target.get(key), by_key.get(key, []), point, wage_ref)
+            if line is not None:
+                lines.append(line)
+                by_key[key].append(line)
     return lines
+
+
+# ---- the steady state: one more month at the last knowledge point ---------------------------
+
+@dataclass(frozen=True)
+class MonthAhead:
+    """What a region's claims are materialized to at `now`: `month`, the horizon (the current
+    month, or a later one a payment run asked for by then), over `previous`, the month before it;
+    with the region's policy versions known by then (its own and the national default's)."""
+
+    region: str
+    now: datetime
+    month: str
+    previous: str
+    requested: tuple[tuple[datetime, str], ...]
+    policies: tuple[PolicyFact, ...]  # in knowledge order, recorded by `now`
+    versions: tuple[PolicyVersion, ...]
+
+    @classmethod
+    def of(cls, region: str, policies: Iterable[PolicyFact], now: datetime,
+           horizons: Iterable[tuple[datetime, str]] = ()) -> "MonthAhead":
+        now = utc(now)
+        ps = tuple(p for p in sorted(policies, key=lambda p: p.key)
+                   if p.version.region in (region, "000000") and p.key[0] <= now)
+        assert len(ps) <= MAX_POLICY_VERSIONS
+        requested = tuple(sorted((utc(t), m) for t, m in horizons))
+        month = _horizon(now, requested)
+        return cls(region, now, month, previous_month(month), requested, ps, tuple(p.version for p in ps))
+
+
+@dataclass(frozen=True)
+class TwoMonths:
+    """A claim's lines of `MonthAhead.previous` and of `MonthAhead.month`, exactly as `ledger`
+    makes them (first lines and adjustments alike)."""
+
+    claim_id: str
+    previous: list[Line]
+    month: list[Line]
+
+
+def month_ahead(facts: Iterable[Fact], ahead: MonthAhead) -> TwoMonths | None:
+    """The ledger of one claim restricted to two months: `ahead.previous` and `ahead.month`.
+
+    `ledger` treats every line key on its own, and the dues of a month depend on that month
+    alone (`_targets_of` from a month); so walking the knowledge points exactly as `ledger`
+    does, but deriving only these two months (the points before the horizon reaches the
+    previous month make none of their lines), gives exactly `ledger`'s lines of these months,
+    at the cost of two months instead of the claim's whole history. The caller compares the
+    previous month's lines with the stored ones (the claim was materialized with what it knows)
+    and adds the month's. None when a fact is recorded after `now` (the full derivation then)."""
+    fs = _sorted(facts)
+    if not fs or fs[-1].key[0] > ahead.now:
+        return None
+    app = next((f.payload for f in fs if f.type == "InjuryApplied"), None)
+    if app is None or app["region"] != ahead.region:
+        return None
+    claim_id, employer_id, region = app["claim_id"], app["employer_id"], app["region"]
+    points = _points(fs, ahead.policies)
+    lines: list[Line] = []
+    by_key: dict[tuple[str, str, str, str], list[Line]] = defaultdict(list)
+    for i, point in enumerate(points):
+        horizon = _horizon(points[i + 1].key[0] if i + 1 < len(points) else ahead.now, ahead.requested)
+        if horizon < ahead.previous:
+            continue
+        known_f = [f for f in fs if f.key <= point.key]
+        view = ClaimView.of(known_f)
+        dues, _ = _targets_of(view, [p.version for p in ahead.policies if p.key <= point.key], horizon,
+                              from_month=ahead.previous)
+        target = {d.key: d for d in dues}
+        for key in sorted(set(target) | {k for k, ls in by_key.items() if sum(to_fen(x.amount) for x in ls)}):
+            line = _line(claim_id, employer_id, region, key, target.get(key), by_key.get(key, []), point,
+                         view.wage_ref)
+            if line is not None:
+                lines.append(line)
+                by_key[key].append(line)
+    return TwoMonths(claim_id, [ln for ln in lines if ln.month == ahead.previous],
+                     [ln for ln in lines if ln.month == ahead.month])
 
 
 def lines_hash(lines: Iterable[Line]) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -33,7 +33,9 @@ from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, 
 from .tables import PROJECTED, accounts, claim_facts, employer_facts, entitlement_lines, horizons, policies
 
 log = logging.getLogger(__name__)
-MAX_CLAIMS_PER_MATERIALIZATION = 100_000
+# A region is materialized in batches of claims read, derived and written together, so memory is
+# bounded by one batch whatever the region's size (no cap on the number of claims).
+BATCH_CLAIMS = 5_000
 MY_KINDS = tuple(KINDS)
 
 
@@ -93,12 +95,16 @@ def _row(line: Line, account: tuple[str | None, str | None, str | None]) -> dict
 # ---- materializing ---------------------------------------------------------------------------
 
 def materialize_claim(session: Session, claim_id: str, now: datetime | None = None,
-                      policy_cache: dict[str, list[PolicyFact]] | None = None) -> int:
+                      policy_cache: dict[str, list[PolicyFact]] | None = None, *,
+                      facts: tuple[list[Fact], dict | None] | None = None,
+                      requested: list[tuple[datetime, str]] | None = None) -> int:
     """Bring the stored lines of one claim to what the facts say (see the module docstring).
     Returns how many lines were inserted. `policy_cache` (region -> its policy facts) lets a
-    caller materializing many claims in one transaction read and validate the policies once."""
+    caller materializing many claims in one transaction read and validate the policies once;
+    `facts` (the claim's and its employer's facts, and the application) and `requested` (the
+    region's horizons) let it pass what it has read already in bulk."""
     now = utc(now or utc_now())
-    facts, app = _facts_of(session, claim_id)
+    facts, app = facts if facts is not None else _facts_of(session, claim_id)
     if app is None:
         return 0
     region = app["region"]
@@ -108,7 +114,7 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
         if region not in policy_cache:
             policy_cache[region] = policy_facts(session, region)
         pfs = policy_cache[region]
-    derived = engine.ledger(facts, pfs, now, _horizons(session, region))
+    derived = engine.ledger(facts, pfs, now, _horizons(session, region) if requested is None else requested)
     by_id = {ln.line_id: ln for ln in derived}
     el = entitlement_lines
     stored = session.execute(select(el.c.line_id, el.c.kind, el.c.payee, el.c.period, el.c.period_start, el.c.payer,
@@ -165,13 +171,84 @@ def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, n
         session.execute(insert(entitlement_lines).values(**_row(corr, accounts_cache.get(line.payee) or (None,) * 3)))
 
 
-def _claims_in(session: Session, region: str | None) -> list[str]:
+def _claims_in(session: Session, region: str | None) -> Iterator[list[str]]:
+    """The claims of `region` (every region: None) in batches of BATCH_CLAIMS, streamed."""
     q = select(claim_facts.c.claim_id).where(claim_facts.c.type == "InjuryApplied")
     if region is not None:
         q = q.where(claim_facts.c.region == region)
-    found = sorted(set(session.execute(q.limit(MAX_CLAIMS_PER_MATERIALIZATION + 1)).scalars()))
-    assert len(found) <= MAX_CLAIMS_PER_MATERIALIZATION, f"more than {MAX_CLAIMS_PER_MATERIALIZATION} claims"
-    return found
+    result = session.execute(q.execution_options(stream_results=True, yield_per=BATCH_CLAIMS))
+    for part in result.partitions(BATCH_CLAIMS):
+        yield sorted({r[0] for r in part})
+
+
+def _regions(session: Session) -> list[str]:
+    return sorted(set(session.execute(select(claim_facts.c.region).distinct().where(
+        claim_facts.c.type == "InjuryApplied", claim_facts.c.region.is_not(None))).scalars()))
+
+
+def _facts_in(session: Session, claim_ids: Sequence[str]) -> dict[str, tuple[list[Fact], dict | None]]:
+    """`_facts_of` for a batch of claims, in two queries."""
+    claims: dict[str, list[Fact]] = defaultdict(list)
+    for r in session.execute(select(claim_facts.c.claim_id, claim_facts.c.event_id, claim_facts.c.type,
+                                    claim_facts.c.recorded_at, claim_facts.c.payload)
+                             .where(claim_facts.c.claim_id.in_(claim_ids))):
+        claims[r.claim_id].append(Fact(r.event_id, r.type, utc(r.recorded_at), json.loads(r.payload)))
+    apps = {c: next((f.payload for f in sorted(fs, key=lambda f: f.key) if f.type == "InjuryApplied"), None)
+            for c, fs in claims.items()}
+    employers: dict[str, list[Fact]] = defaultdict(list)
+    wanted = sorted({a["employer_id"] for a in apps.values() if a is not None})
+    for i in range(0, len(wanted), BATCH_CLAIMS):
+        for r in session.execute(select(employer_facts).where(employer_facts.c.employer_id.in_(wanted[i:i + BATCH_CLAIMS]))):
+            employers[r.employer_id].append(Fact(r.event_id, r.type, utc(r.recorded_at), json.loads(r.payload)))
+    return {c: ([*fs, *employers.get(apps[c]["employer_id"], ())] if apps[c] is not None else fs, apps[c])
+            for c, fs in claims.items()}
+
+
+def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine.MonthAhead,
+                       pfs: list[PolicyFact]) -> int:
+    """Materialize a batch of claims of `ahead.region`. The fast path: a claim whose stored lines
+    of the previous month are exactly the ones the ledger makes for that month (so it was
+    materialized with what it knows: the projection materializes a claim whenever it stores one
+    of its facts or a policy of its region) gets the month's lines the ledger makes
+    (`engine.month_ahead`: two months derived, not the claim's history). Any other claim — never
+    materialized, or without a line in the previous month to check — is derived in full
+    (`materialize_claim`)."""
+    facts = _facts_in(session, claim_ids)
+    el = entitlement_lines
+    stored: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for r in session.execute(select(el.c.claim_id, el.c.period, el.c.line_id)
+                             .where(el.c.claim_id.in_(claim_ids), el.c.period.in_((ahead.previous, ahead.month)),
+                                    el.c.kind.in_(MY_KINDS))):
+        stored[r.claim_id][r.period].add(r.line_id)
+    fresh: list[Line] = []
+    full: list[str] = []
+    for claim_id in claim_ids:
+        if claim_id not in facts or facts[claim_id][1] is None:
+            continue
+        two = engine.month_ahead(facts[claim_id][0], ahead)
+        mine = stored.get(claim_id, {})
+        before, already = mine.get(ahead.previous, set()), mine.get(ahead.month, set())
+        if two is None or not two.previous or before != {ln.line_id for ln in two.previous}:
+            full.append(claim_id)
+        elif not already <= {ln.line_id for ln in two.month}:
+            full.append(claim_id)
+        else:
+            fresh += [ln for ln in two.month if ln.line_id not in already]
+    if fresh:
+        payees = sorted({ln.payee for ln in fresh})
+        known = {r.payee: (r.bank_code, r.account_no, r.holder)
+                 for r in session.execute(select(accounts).where(accounts.c.payee.in_(payees)))}
+        session.execute(insert(el), [_row(ln, known.get(ln.payee, (None, None, None))) for ln in fresh])
+    cache = {ahead.region: pfs}
+    return len(fresh) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
+                                              requested=list(ahead.requested)) for claim_id in full)
+
+
+def materialize_region(session: Session, region: str, now: datetime) -> int:
+    """Bring every claim of `region` to what its facts say at `now`, in batches."""
+    pfs = policy_facts(session, region)
+    ahead = engine.MonthAhead.of(region, pfs, now, _horizons(session, region))
+    return sum(_materialize_batch(session, batch, ahead, pfs) for batch in _claims_in(session, region))
 
 
 def materialize_through(session: Session, region: str, period: str, now: datetime | None = None) -> int:
@@ -184,8 +261,7 @@ def materialize_through(session: Session, region: str, period: str, now: datetim
                                                                   horizons.c.period == period)).first()
         if exists is None:
             session.execute(insert(horizons).values(region=region, period=period, requested_at=now))
-    cache: dict[str, list[PolicyFact]] = {}
-    return sum(materialize_claim(session, claim_id, now, cache) for claim_id in _claims_in(session, region))
+    return materialize_region(session, region, now)
 
 
 # ---- the projection --------------------------------------------------------------------------
@@ -231,9 +307,9 @@ class EntitlementsProjection(Projection):
                 payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))
         now = utc_now()
         if "000000" in regions:
-            claims |= set(_claims_in(session, None))
-        for region in regions - {"000000"}:
-            claims |= set(_claims_in(session, region))
+            regions |= set(_regions(session))
+        for region in sorted(regions - {"000000"}):  # a new policy version: the whole region, in batches
+            materialize_region(session, region, now)
         for employer_id in employers:
             claims |= set(session.execute(select(claim_facts.c.claim_id).where(
                 claim_facts.c.type == "InjuryApplied", claim_facts.c.payload.contains(f'"employer_id": "{employer_id}"'))

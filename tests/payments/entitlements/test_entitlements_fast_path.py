@@ -1,0 +1,253 @@
+"""The fast path of `materialize_through` (a month added to claims in the steady state) against
+the full derivation: a mixed population materialized both ways into two databases ends with
+the same rows, to the byte — same line ids, amounts, explanations, reasons, knowledge times.
+
+Timeline: facts up to 2027-02-10; both databases materialize at 2027-02-15 (February); facts
+learned after that are materialized when learned (as the projection does); then March is
+added at 2027-03-02 and April is asked for by a payment run on 2027-03-03."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+from libs.db import make_engine, migrate, session_factory
+from services.payments.entitlements import engine, projection
+from services.payments.entitlements.engine import Fact, PolicyFact
+from services.payments.entitlements.projection import EntitlementsProjection, materialize_claim, materialize_through
+from services.payments.entitlements.tables import (accounts, claim_facts, employer_facts, entitlement_lines, horizons,
+                                                   policies)
+from tests.unit.payments.facts import ClaimFacts, at, policy
+
+R, R2 = "440300", "440400"
+
+
+def population() -> list[ClaimFacts]:
+    claims: list[ClaimFacts] = []
+
+    def graded(cid: str, grade: int, care: str, wage: str, *, concluded: str = "2026-05-04", region: str = R,
+               **kw) -> ClaimFacts:
+        kw = {"occurred_on": "2026-01-10", "applied_on": "2026-01-20", **kw}
+        c = ClaimFacts(cid, region=region, employee_id=f"ee-{cid}", **kw)
+        c.recognized("2026-02-01")
+        c.wage(wage, "2026-02-01")
+        c.grade(grade, concluded, care_level=care)
+        claims.append(c)
+        return c
+
+    for g, care, wage in ((1, "full", "9000.00"), (2, "mostly", "12345.67"), (3, "partial", "7777.77"),
+                          (4, "none", "2400.00"), (4, "full", "3066.67")):
+        graded(f"g{g}-{care}", g, care, wage)
+    graded("retire-mar", 2, "none", "8000.00", birth_date="1967-03-01")  # 60 on 2027-03-01: no March line
+    graded("retire-apr", 1, "partial", "8000.00", birth_date="1967-03-20")  # March paid, April not
+    graded("retire-f", 3, "none", "6000.00", birth_date="1972-04-01", sex="female")  # 55 on 2027-04-01
+    # Survivors: the cap scales the shares; a child turns 18 on 2027-03-01, another on 2027-04-01.
+    s = ClaimFacts("surv", employee_id="ee-surv", kind="death", occurred_on="2026-09-20")
+    s.died("2026-09-20", recorded="2026-09-21")
+    s.recognized("2026-10-01")
+    s.wage("7000.00", "2026-10-01")
+    s.dependent(1, "spouse", "1980-01-01", "2026-09-21")
+    s.dependent(2, "child", "2009-03-01", "2026-09-21")
+    s.dependent(3, "child", "2009-04-01", "2026-09-21")
+    s.dependent(4, "parent", "1950-06-01", "2026-09-21", orphan=True)
+    s.dependent(5, "child", "2015-01-01", "2026-09-21", qualifies_until="2027-03-31")
+    claims.append(s)
+    # A re-appraisal concluded in March, recorded in January: the fast path applies it in March.
+    c = graded("reapp-ahead", 3, "none", "6500.00")
+    c.grade(2, "2027-03-05", care_level="partial", recorded="2027-01-12", reappraisal=True)
+    # A re-appraisal recorded late (after February was materialized): adjustments of January and February.
+    c = graded("reapp-late", 3, "none", "6500.00")
+    c.grade(2, "2027-01-15", recorded="2027-02-20", reappraisal=True)
+    # Closed: at the end of February (known in January); on 2027-02-10 (known that day).
+    graded("closed-feb", 2, "full", "9000.00").add("ClaimClosed", "2027-01-05", closed_on="2027-02-28")
+    graded("closed-new", 2, "full", "9000.00").add("ClaimClosed", "2027-02-10", closed_on="2027-02-10")
+    # A death learned in February: survivors from March.
+    c = graded("died-feb", 1, "full", "10000.00")
+    c.died("2027-02-05", grade_at_death=1, recorded="2027-02-06")
+    c.dependent(1, "spouse", "1981-01-01", "2027-02-06")
+    # Grade 5 after termination: the employer's allowance; grade 6 terminated on a March date
+    # (known in January) with care: the one-off grants fall in March.
+    c = graded("g5-term", 5, "none", "3000.00")
+    c.terminated("2026-08-10", 5)
+    c = graded("g6-term-mar", 6, "partial", "5000.00")
+    c.terminated("2027-03-10", 6, recorded="2027-01-20")
+    # Uninsured employer (R.62) and a late application (R.17, long past).
+    c = graded("uninsured", 3, "partial", "6000.00", employer_id="emp-uninsured")
+    c.add("EmployerEnrolled", "2025-01-01", hour=1, employer_id="emp-uninsured", enrolled_on="2026-03-01")
+    graded("late", 3, "none", "6000.00", occurred_on="2025-01-10", applied_on="2025-09-10", late_days=212,
+           recorded="2025-09-10", concluded="2025-08-01")
+    # Treatment leave into April, no grade yet.
+    c = ClaimFacts("leave", employee_id="ee-leave", occurred_on="2027-01-10")
+    c.recognized("2027-01-12")
+    c.wage("6200.00", "2027-01-12")
+    c.leave("2027-01-10", "2027-04-15", recorded="2027-01-12")
+    claims.append(c)
+    # Nothing monthly: rejected, no wage yet, grade 7 only.
+    c = ClaimFacts("rejected", employee_id="ee-rej")
+    c.add("InjuryRejected", "2026-02-01", decided_on="2026-02-01", reason="x")
+    claims.append(c)
+    c = ClaimFacts("nowage", employee_id="ee-nowage")
+    c.recognized("2026-02-01")
+    c.grade(3, "2026-05-04")
+    claims.append(c)
+    graded("g7", 7, "none", "6000.00")
+    # Stored without being materialized (not what the projection does): the check of February's
+    # lines sends it to the full derivation.
+    graded("unmat", 2, "full", "9000.00")
+    # The other region: a policy published late (after February was materialized) re-indexes January.
+    graded("r2-a", 2, "full", "9000.00", region=R2)
+    graded("r2-b", 4, "partial", "2500.00", region=R2)
+    return claims
+
+
+POLICIES = [
+    policy(R, "2020-01-01", 1, "2020-01-01"),
+    # R.40: a re-index effective on March's first day, published in December.
+    policy(R, "2027-03-01", 2, "2026-12-01", minimum_monthly_wage="2500.00", average_monthly_wage="8600.00"),
+    policy(R2, "2020-01-01", 1, "2020-01-01"),
+]
+LATE_POLICY = policy(R2, "2027-01-01", 2, "2027-02-25", minimum_monthly_wage="2600.00",
+                     average_monthly_wage="8800.00")
+
+
+def _store_facts(session, facts: list[Fact], region_of: dict[str, str]) -> None:  # noqa: ANN001
+    claim_rows = [f for f in facts if f.type not in engine.EMPLOYER_TYPES]
+    if claim_rows:
+        session.execute(insert(claim_facts), [
+            {"claim_id": f.payload["claim_id"], "event_id": f.event_id, "type": f.type,
+             "region": region_of[f.payload["claim_id"]] if f.type == "InjuryApplied" else None,
+             "recorded_at": f.recorded_at, "occurred_on": f.recorded_at.date(),
+             "payload": json.dumps(dict(f.payload), sort_keys=True)} for f in claim_rows])
+    for f in facts:
+        if f.type in engine.EMPLOYER_TYPES:
+            session.execute(insert(employer_facts).values(
+                employer_id=f.payload["employer_id"], event_id=f.event_id, type=f.type, recorded_at=f.recorded_at,
+                payload=json.dumps(dict(f.payload), sort_keys=True)))
+
+
+def _store_policy(session, p: PolicyFact) -> None:  # noqa: ANN001
+    v = p.version
+    session.execute(insert(policies).values(
+        region=v.region, version=v.version, effective_from=v.effective_from,
+        document=json.dumps(v.document.model_dump(mode="json"), sort_keys=True, ensure_ascii=False),
+        event_id=v.event_id, recorded_at=p.recorded_at))
+
+
+def _full_through(session, region: str, period: str, now: datetime) -> None:  # noqa: ANN001
+    """The reference: what materialize_through did before the fast path — every claim in full."""
+    if period > engine.month_of(now.date()) and session.execute(select(horizons.c.period).where(
+            horizons.c.region == region, horizons.c.period == period)).first() is None:
+        session.execute(insert(horizons).values(region=region, period=period, requested_at=now))
+    ids = sorted(session.execute(select(claim_facts.c.claim_id).where(
+        claim_facts.c.type == "InjuryApplied", claim_facts.c.region == region)).scalars())
+    for claim_id in ids:
+        materialize_claim(session, claim_id, now)
+
+
+def _run(path: Path, fast: bool, full_calls: list[str]) -> tuple[str, list, list[str]]:
+    """A payments database of its own (the service's migrations, nothing else writing to it)."""
+    db = make_engine(f"sqlite:///{path}")
+    migrate(db, "payments")
+    sessions = session_factory(db)
+    claims = population()
+    region_of = {c.claim_id: c.facts[0].payload["region"] for c in claims}
+    cut = at("2027-02-15", 0)
+    through = materialize_through if fast else _full_through
+
+    with sessions() as s, s.begin():
+        for p in POLICIES:
+            _store_policy(s, p)
+        _store_facts(s, [f for c in claims for f in c.facts if f.recorded_at < cut and c.claim_id != "unmat"],
+                     region_of)
+        s.execute(insert(accounts).values(payee="employee:ee-g1-full", bank_code="102584000001",
+                                          account_no="6222020200000000001", holder="x", recorded_at=at("2026-01-01"),
+                                          event_id="acct-1"))
+    for region in (R, R2):
+        with sessions() as s, s.begin():
+            through(s, region, "2027-02", cut)
+    # Learned after February was materialized: each materialized when learned, as the projection does.
+    late = sorted((f for c in claims for f in c.facts if f.recorded_at >= cut), key=lambda f: f.key)
+    for f in late:
+        with sessions() as s, s.begin():
+            _store_facts(s, [f], region_of)
+            materialize_claim(s, f.payload["claim_id"], f.recorded_at)
+    with sessions() as s, s.begin():
+        _store_policy(s, LATE_POLICY)
+        if fast:
+            projection.materialize_region(s, R2, LATE_POLICY.recorded_at)
+        else:
+            _full_through(s, R2, "2027-02", LATE_POLICY.recorded_at)
+    with sessions() as s, s.begin():
+        _store_facts(s, next(c for c in claims if c.claim_id == "unmat").facts, region_of)
+    full_calls.clear()  # from here on: which claims took the full derivation
+    for region in (R, R2):
+        with sessions() as s, s.begin():
+            through(s, region, "2027-03", at("2027-03-02"))
+    march_full = full_calls[:]
+    with sessions() as s, s.begin():
+        through(s, R, "2027-04", at("2027-03-03"))  # a payment run for April, asked for in March
+    with sessions() as s:
+        rows = s.execute(select(entitlement_lines).order_by(entitlement_lines.c.line_id)).all()
+        state = EntitlementsProjection().state_hash(s)
+    db.dispose()
+    return state, rows, march_full
+
+
+@pytest.fixture
+def spy(monkeypatch) -> list[str]:  # noqa: ANN001
+    calls: list[str] = []
+    real = projection.materialize_claim
+
+    def counted(session, claim_id, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(claim_id)
+        return real(session, claim_id, *args, **kw)
+
+    monkeypatch.setattr(projection, "materialize_claim", counted)
+    return calls
+
+
+def test_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str]) -> None:
+    full_hash, full_rows, _ = _run(tmp_path / "full.db", False, [])
+    spy.clear()
+    fast_hash, fast_rows, march_full = _run(tmp_path / "fast.db", True, spy)
+    assert len(full_rows) > 200
+    assert fast_rows == full_rows  # every column of every line
+    assert fast_hash == full_hash
+    # In March only the claims without a line in February to check took the full derivation —
+    # the re-appraisal, closure, death and policy learned in February included, they took the
+    # fast path; in April, those without a line in March.
+    assert set(march_full) == {"g7", "rejected", "nowage", "unmat"}
+    assert set(spy[len(march_full):]) == {"closed-feb", "retire-mar", "closed-new", "g7", "rejected", "nowage"}
+    # The edges show in the lines (so the comparison above covered them).
+    def month(m: str) -> dict:
+        return {(r.claim_id, r.kind, r.payee.rsplit("-", 1)[-1] if r.payee.startswith("dependent:") else "worker"):
+                r.amount_fen for r in full_rows if r.period == m}
+
+    march, april = month("2027-03"), month("2027-04")
+    assert ("retire-mar", "disability_allowance", "worker") not in march
+    assert ("retire-apr", "disability_allowance", "worker") in march
+    assert ("retire-apr", "disability_allowance", "worker") not in april
+    assert ("surv", "survivor_pension", "d2") not in march and ("surv", "survivor_pension", "d3") in march
+    assert ("surv", "survivor_pension", "d3") not in april
+    assert ("closed-feb", "disability_allowance", "worker") not in march
+    assert ("died-feb", "survivor_pension", "d1") in march
+    assert ("g6-term-mar", "termination_medical_grant", "worker") in march
+    assert ("reapp-ahead", "care_allowance", "worker") in march
+    # R.40: March takes version 2 of the region (minimum wage 2500.00 for the topped-up grade 4).
+    assert march[("g4-none", "disability_allowance", "worker")] == 250_000
+    assert ("reapp-late", "disability_allowance", "worker") in march
+
+
+def test_fast_path_lines_are_what_the_pure_ledger_derives(tmp_path: Path) -> None:
+    """Every stored line, both ways, is a line of engine.ledger over the same facts."""
+    _, rows, _ = _run(tmp_path / "fast.db", True, [])
+    claims = population()
+    pols = [*POLICIES, LATE_POLICY]
+    expected: set[str] = set()
+    for c in claims:
+        requested = [(at("2027-03-03"), "2027-04")] if c.facts[0].payload["region"] == R else []  # R's run only
+        expected |= {ln.line_id for ln in engine.ledger(c.facts, pols, at("2027-03-03"), requested)}
+    assert {r.line_id for r in rows} == expected
