@@ -76,7 +76,7 @@ class PlannedPayout:
     payout_id: str
     payee: str
     account: Account
-    lines: list  # rows of entitlement_lines
+    lines: list  # rows of entitlement_lines (LINE_COLUMNS, read by position)
     amount_fen: int
 
 
@@ -105,7 +105,7 @@ class RunTally:
 
     def add(self, batch: PlanBatch) -> None:
         for p in batch.payouts:
-            assert p.amount_fen == sum(r.amount_fen for r in p.lines) > 0, f"payout {p.payout_id} != its lines"
+            assert p.amount_fen == sum(r[AMOUNT_FEN] for r in p.lines) > 0, f"payout {p.payout_id} != its lines"
             self.count += 1
             self.total_fen += p.amount_fen
             if self.smallest_fen is None or p.amount_fen < self.smallest_fen:
@@ -127,7 +127,9 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 
 
 def _registered_accounts(session: Session, payees: list[str]) -> dict[str, Account]:
-    """Accounts from the payees' own records: hospitals, and employees/dependents (projected)."""
+    """Accounts from the payees' own records: hospitals, and employees/dependents (projected).
+    Employees and dependents (nearly every payee) in plain driver IN lists: SQLAlchemy's
+    expanding IN spent milliseconds rendering each list of 2,000."""
     found: dict[str, Account] = {}
     hospital_ids = {p.split(":", 1)[1]: p for p in payees if p.startswith("hospital:")}
     for chunk in _chunks(list(hospital_ids), ACCOUNT_LOOKUP_CHUNK):
@@ -135,10 +137,16 @@ def _registered_accounts(session: Session, payees: list[str]) -> dict[str, Accou
             found[hospital_ids[r.hospital_id]] = Account(r.bank_code, r.account_no, r.holder,
                                                          _aware(r.account_changed_at))
     keyed = {(p if ":" in p else f"employee:{p}"): p for p in payees if not p.startswith("hospital:")}
+    conn = session.connection()
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    as_datetime = payee_accounts.c.changed_at.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None) \
+        or (lambda v: v)
     for chunk in _chunks(list(keyed), ACCOUNT_LOOKUP_CHUNK):
-        for r in session.execute(select(payee_accounts).where(payee_accounts.c.payee.in_(chunk))):
-            if r.bank_code and r.account_no:
-                found[keyed[r.payee]] = Account(r.bank_code, r.account_no, r.holder or "", _aware(r.changed_at))
+        sql = (f"SELECT payee, bank_code, account_no, holder, changed_at FROM {payee_accounts.name} "
+               f"WHERE payee IN ({', '.join([mark] * len(chunk))})")
+        for payee, bank_code, account_no, holder, changed_at in conn.exec_driver_sql(sql, tuple(chunk)):
+            if bank_code and account_no:
+                found[keyed[payee]] = Account(bank_code, account_no, holder or "", _aware(as_datetime(changed_at)))
     return found
 
 
@@ -153,39 +161,57 @@ def _holds(session: Session, first: str, last: str) -> dict[tuple[str, str, str]
     return out
 
 
+# A run's lines, read by position: the planning loop touches each of a million rows about ten
+# times, and a Row's attribute costs ten times its index.
+LINE_COLUMNS = ("line_id", "claim_id", "employer_id", "kind", "family", "amount_fen", "payee", "bank_code",
+                "account_no", "holder", "known_at")
+LINE_ID, CLAIM_ID, EMPLOYER_ID, KIND, FAMILY, AMOUNT_FEN, PAYEE, BANK_CODE, ACCOUNT_NO, HOLDER, KNOWN_AT = \
+    range(len(LINE_COLUMNS))
+
+
 def payable_lines(session: Session, region: str, period: str) -> Result:
     """Every fund line of the region up to `period` not in an open or settled payout, ordered by
     payee (then line), from a server-side cursor: rows arrive RUN_BATCH_LINES at a time."""
     el = entitlement_lines
     taken = exists().where(payout_lines.c.line_id == el.c.line_id)
     return session.execute(
-        select(el.c.line_id, el.c.claim_id, el.c.employer_id, el.c.kind, el.c.family, el.c.amount_fen, el.c.payee,
-               el.c.bank_code, el.c.account_no, el.c.holder, el.c.known_at)
+        select(*(el.c[name] for name in LINE_COLUMNS))
         .where(el.c.payer == "fund", el.c.region == region, el.c.period <= period, ~taken)
         .order_by(el.c.payee, el.c.line_id)
         .execution_options(stream_results=True, yield_per=RUN_BATCH_LINES))
 
 
-def payee_batches(rows: Iterable, batch_lines: int) -> Iterator[list[tuple[str, list]]]:
+def payee_batches(rows: Iterable, batch_lines: int, payee_at: int = PAYEE) -> Iterator[list[tuple[str, list]]]:
     """Rows ordered by payee, cut into batches of whole payees of at least `batch_lines` lines
     (the last one smaller): a payee's lines are never split, so each batch nets on its own."""
     batch: list[tuple[str, list]] = []
     size = 0
     payee, lines = None, []
     for r in rows:
-        if r.payee != payee:
+        if r[payee_at] != payee:
             if lines:
                 batch.append((payee, lines))
                 size += len(lines)
                 if size >= batch_lines:
                     yield batch
                     batch, size = [], 0
-            payee, lines = r.payee, []
+            payee, lines = r[payee_at], []
         lines.append(r)
     if lines:
         batch.append((payee, lines))
     if batch:
         yield batch
+
+
+def _carried_account(lines: list) -> Account | None:
+    """The account the lines themselves carry, the most recent when they differ."""
+    with_account = [r for r in lines if r[BANK_CODE] and r[ACCOUNT_NO]]
+    if not with_account:
+        return None
+    r = with_account[0]
+    if any(x[BANK_CODE:HOLDER + 1] != r[BANK_CODE:HOLDER + 1] for x in with_account):
+        r = max(with_account, key=lambda x: (str(x[KNOWN_AT]), x[LINE_ID]))
+    return Account(r[BANK_CODE], r[ACCOUNT_NO], r[HOLDER] or "", None)
 
 
 def plan_batch(session: Session, groups: list[tuple[str, list]], next_payout_id: Callable[[], str]) -> PlanBatch:
@@ -197,23 +223,15 @@ def plan_batch(session: Session, groups: list[tuple[str, list]], next_payout_id:
     plan = PlanBatch()
     for payee, lines in groups:
         plan.line_count += len(lines)
-        net = sum(r.amount_fen for r in lines)
+        net = sum(r[AMOUNT_FEN] for r in lines)
         if net <= 0:
             plan.waiting_net_not_positive.append({"payee": payee, "net": from_fen(net)})
             continue
-        account = registered.get(payee)
-        if account is None:  # the account the lines themselves carry, the most recent first
-            with_account = [r for r in lines if r.bank_code and r.account_no]
-            if with_account:
-                r = with_account[0]
-                if any((x.bank_code, x.account_no, x.holder) != (r.bank_code, r.account_no, r.holder)
-                       for x in with_account):  # they differ: the most recent
-                    r = max(with_account, key=lambda x: (str(x.known_at), x.line_id))
-                account = Account(r.bank_code, r.account_no, r.holder or "", None)
+        account = registered.get(payee) or _carried_account(lines)
         if account is None:
             plan.waiting_for_account.append({"payee": payee, "amount": from_fen(net), "reason": "no_account"})
             continue
-        hold = holds.get((payee, account.bank_code, account.account_no))
+        hold = holds.get((payee, account.bank_code, account.account_no)) if holds else None
         if hold is not None and (account.changed_at is None or account.changed_at <= hold[1]):
             plan.waiting_for_account.append({"payee": payee, "amount": from_fen(net), "reason": hold[0]})
             continue
@@ -316,14 +334,14 @@ def _plan_and_take(session: Session, run_id: str, region: str, period: str) -> R
 def _take_lines(session: Session, run_id: str, plan: PlanBatch) -> None:
     """The lock first (a concurrent run fails here), then the payouts and their members."""
     _insert_rows(session, payout_lines, ("line_id", "payout_id", "run_id"),
-                 [(r.line_id, p.payout_id, run_id) for p in plan.payouts for r in p.lines])
+                 [(r[LINE_ID], p.payout_id, run_id) for p in plan.payouts for r in p.lines])
     _insert_rows(session, payouts, ("payout_id", "run_id", "payee", "bank_code", "bank_part", "account_no", "holder",
                                     "amount_fen", "line_count", "status"),
                  [(p.payout_id, run_id, p.payee, p.account.bank_code, bank_part(p.account.bank_code),
                    p.account.account_no, p.account.holder, p.amount_fen, len(p.lines), "open") for p in plan.payouts])
     _insert_rows(session, payout_members, ("payout_id", "line_id", "claim_id", "employer_id", "kind", "family",
                                            "amount_fen"),
-                 [(p.payout_id, r.line_id, r.claim_id, r.employer_id, r.kind, r.family, r.amount_fen)
+                 [(p.payout_id, r[LINE_ID], r[CLAIM_ID], r[EMPLOYER_ID], r[KIND], r[FAMILY], r[AMOUNT_FEN])
                   for p in plan.payouts for r in p.lines])
 
 

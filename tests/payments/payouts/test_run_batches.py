@@ -22,11 +22,11 @@ Row = namedtuple("Row", "payee line_id")
 def test_batches_never_split_a_payee() -> None:
     rows = [Row(p, f"{p}-{n}") for p, k in (("a", 3), ("b", 1), ("c", 4), ("d", 1), ("e", 2)) for n in range(k)]
     for size in (1, 2, 3, 5, 100):
-        batches = list(payee_batches(iter(rows), size))
+        batches = list(payee_batches(iter(rows), size, payee_at=0))
         flat = [(payee, [r.line_id for r in lines]) for batch in batches for payee, lines in batch]
         assert flat == [(p, [r.line_id for r in rows if r.payee == p]) for p in "abcde"]
         assert all(sum(len(lines) for _, lines in batch) >= size for batch in batches[:-1])
-    assert list(payee_batches(iter([]), 10)) == []
+    assert list(payee_batches(iter([]), 10, payee_at=0)) == []
 
 
 def _lines(runtime, region: str) -> None:  # noqa: ANN001
