@@ -297,14 +297,21 @@ class Line:
 
 
 class _Policies:
+    """The versions known at a moment, and the one in force on a day (remembered per day)."""
+
     def __init__(self, versions: Sequence[PolicyVersion], region: str) -> None:
         self.versions, self.region = tuple(versions), region
+        self._on: dict[date, PolicyVersion] = {}
 
     def on(self, day: date) -> PolicyVersion:
-        try:
-            return resolve(self.versions, self.region, day)
-        except NoPolicyInForce:
-            return _shipped_default()
+        found = self._on.get(day)
+        if found is None:
+            try:
+                found = resolve(self.versions, self.region, day)
+            except NoPolicyInForce:
+                found = _shipped_default()
+            self._on[day] = found
+        return found
 
 
 def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_month: str) -> tuple[list[Due], list[str]]:
@@ -312,7 +319,7 @@ def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_m
     return _targets_of(ClaimView.of(facts), policies, through_month)
 
 
-def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion], through_month: str,
+def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, through_month: str,
                 from_month: str | None = None) -> tuple[list[Due], list[str]]:
     """`_targets` of a claim view; with `from_month`, only what falls due from that month on (the
     months before it are not walked: one month costs one month, whatever the claim's age). The
@@ -326,7 +333,8 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion], through_month: 
     applied_on = date.fromisoformat(app["applied_on"])
     late_days = int(app.get("employer_late_days") or 0)
     late = (applied_on - timedelta(days=late_days - 1), applied_on) if late_days > 0 else None
-    pol = _Policies(policies, region)
+    pol = policies if isinstance(policies, _Policies) and policies.region == region else _Policies(
+        policies.versions if isinstance(policies, _Policies) else policies, region)
     insured, insured_source = v.insured_on(occurred_on)
     iw = v.wage
     worker = f"employee:{employee_id}"
@@ -399,7 +407,7 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion], through_month: 
     sex = app.get("sex") or "male"
 
     # R.35–37: the one-off disability grant, once, on the first graded appraisal.
-    if graded and iw is not None and month_of(graded[0].concluded_on) <= through_month:
+    if graded and iw is not None and (from_month or "") <= month_of(graded[0].concluded_on) <= through_month:
         a = graded[0]
         policy = pol.on(a.concluded_on)
         calc = rules.disability_grant(iw, a.grade, policy.document.disability_grant_months[str(a.grade)])
@@ -444,7 +452,7 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion], through_month: 
                 emit("care_allowance", worker, m, *span, calc, policy, (a.event_id,))
 
     # R.36–37: one-off grants when the employment of a grade 5–10 worker ends.
-    if v.terminated is not None and month_of(v.terminated[0]) <= through_month:
+    if v.terminated is not None and (from_month or "") <= month_of(v.terminated[0]) <= through_month:
         on, grade, ev = v.terminated
         policy = pol.on(on)
         doc = policy.document
@@ -465,7 +473,7 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion], through_month: 
         deps = sorted(v.dependents.items())
         spouse = [d for d, (p, _) in deps if p.get("relation") == "spouse"]
         family = f"dependent:{spouse[0]}" if spouse else f"dependent:{deps[0][0]}" if deps else worker
-        if month_of(died_on_) <= through_month:
+        if (from_month or "") <= month_of(died_on_) <= through_month:
             policy = pol.on(died_on_)
             doc = policy.document
             emit("funeral_grant", family, died_on_.isoformat(), died_on_, died_on_,
@@ -651,6 +659,13 @@ class MonthAhead:
     requested: tuple[tuple[datetime, str], ...]
     policies: tuple[PolicyFact, ...]  # in knowledge order, recorded by `now`
     versions: tuple[PolicyVersion, ...]
+    _known: dict[int, _Policies] = field(default_factory=dict, compare=False, repr=False)
+
+    def known(self, count: int) -> _Policies:
+        """The first `count` versions (those known at a point), resolved once per day for all claims."""
+        if count not in self._known:
+            self._known[count] = _Policies(self.versions[:count], self.region)
+        return self._known[count]
 
     @classmethod
     def of(cls, region: str, policies: Iterable[PolicyFact], now: datetime,
@@ -691,16 +706,22 @@ def month_ahead(facts: Iterable[Fact], ahead: MonthAhead) -> TwoMonths | None:
     if app is None or app["region"] != ahead.region:
         return None
     claim_id, employer_id, region = app["claim_id"], app["employer_id"], app["region"]
-    points = _points(fs, ahead.policies)
+    # The knowledge points as `_points` makes them, labelled only from the first whose horizon
+    # reaches the previous month (the earlier ones make none of these months' lines).
+    grouped: dict[datetime, list[Fact | PolicyFact]] = defaultdict(list)
+    for x in sorted([*fs, *ahead.policies], key=lambda x: x.key):
+        grouped[x.key[0]].append(x)
+    times = sorted(grouped)
     lines: list[Line] = []
     by_key: dict[tuple[str, str, str, str], list[Line]] = defaultdict(list)
-    for i, point in enumerate(points):
-        horizon = _horizon(points[i + 1].key[0] if i + 1 < len(points) else ahead.now, ahead.requested)
+    for i, t in enumerate(times):
+        horizon = _horizon(times[i + 1] if i + 1 < len(times) else ahead.now, ahead.requested)
         if horizon < ahead.previous:
             continue
+        point = _point(t, grouped[t])
         known_f = [f for f in fs if f.key <= point.key]
         view = ClaimView.of(known_f)
-        dues, _ = _targets_of(view, [p.version for p in ahead.policies if p.key <= point.key], horizon,
+        dues, _ = _targets_of(view, ahead.known(sum(1 for p in ahead.policies if p.key <= point.key)), horizon,
                               from_month=ahead.previous)
         target = {d.key: d for d in dues}
         for key in sorted(set(target) | {k for k, ls in by_key.items() if sum(to_fen(x.amount) for x in ls)}):
