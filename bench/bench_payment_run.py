@@ -291,7 +291,7 @@ def main() -> None:
             why.append(f"time {projected / GOAL_S:.1f}x the goal ({projected - GOAL_S:.0f} s over)")
         if not ours["memory_flat"]:
             why.append(f"memory: the run's peak RSS is {run_peak} MiB ({ours['run_rss_growth_mib']} MiB above the "
-                       "RSS before it: plan_run holds every line and payout of the run at once)")
+                       "RSS before it: the run should hold one batch of RUN_BATCH_LINES lines, not the whole run)")
         results["goal_missed_by"] = "; ".join(why)
     results["profile_top"] = profile(runtime)
     runtime.close()
