@@ -79,7 +79,7 @@ def test_payments_killed_during_a_payment_run_pays_nothing_twice_and_loses_nothi
     engine = cluster.engines["payments"]
     if not inspect(engine).has_table("entitlement_lines"):  # until the entitlements migration creates it
         _lines_ddl.create(engine)
-    region, n_lines = f"45{uuid.uuid4().int % 10**4:04d}", 3000
+    region, n_lines = f"45{uuid.uuid4().int % 10**4:04d}", 60_000  # big enough that the kill lands mid-run
     rows = [{"line_id": f"fault-{region}-{i}", "claim_id": f"c-{i}", "employer_id": "e-1", "region": region,
              "kind": "disability_allowance", "family": "long_term", "period": "2026-05", "period_start": None,
              "period_end": None, "amount_fen": 100_00 + i, "payer": "fund", "payee": f"employee:fault-{region}-{i}",
