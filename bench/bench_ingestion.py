@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.common import peak_rss_mib, rate, timer, write_results  # noqa: E402
+from bench.common import peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
 from libs.identifiers import make_id_number, make_uscc  # noqa: E402
 from libs.policy import load_national_default  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
@@ -58,14 +58,6 @@ RISK_CLASS = 4
 ENROLLED_ON = date(2026, 1, 1)
 PERIOD, REPORTED_ON = "2026-10", "2026-11-05"
 SETUP_CHUNK = 50_000
-
-
-def rss_mib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    return 0
 
 
 def employer_id(e: int) -> str:

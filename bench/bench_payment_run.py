@@ -37,7 +37,7 @@ import xmlschema  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from bench.common import peak_rss_mib, rate, timer, write_results  # noqa: E402
+from bench.common import peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
 from libs.settings import Settings  # noqa: E402
 from services.payments.payouts import pain001  # noqa: E402
@@ -55,14 +55,6 @@ PERIOD, EXECUTION_DATE = "2026-10", "2026-11-30"
 BANKS = ("102584000002", "103584000003", "104584000004", "105584000005", "301584000006")
 CHUNK = 50_000
 COLUMNS = [c.name for c in entitlement_lines.columns]
-
-
-def rss_mib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    return 0
 
 
 # ---- the app, called as ASGI --------------------------------------------------------------

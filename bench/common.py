@@ -23,6 +23,15 @@ def timer() -> Iterator[dict]:
     out["seconds"] = time.perf_counter() - start
 
 
+def rss_mib() -> int:
+    """The current resident set size (peak_rss_mib gives the high-water mark)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
 def peak_rss_mib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
