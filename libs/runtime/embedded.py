@@ -71,11 +71,11 @@ class EmbeddedRuntime:
     def runners(self):  # noqa: ANN201
         return [r for w in self.services.values() for r in w.runners]
 
-    def start_background(self, interval_s: float = 1.0) -> None:
+    def start_background(self, interval_ms: int = 1_000) -> None:
         """A safety net: pump now and then, in case a commit's own pump failed midway."""
 
         def tick() -> None:
-            while not self._stop.wait(interval_s):
+            while not self._stop.wait(interval_ms / 1000):
                 try:
                     self.pump()
                 except Exception:

@@ -44,7 +44,7 @@ class Cluster:
         self.procs[p.name] = subprocess.Popen([sys.executable, *p.argv], env=env, stdout=out, stderr=subprocess.STDOUT,
                                               start_new_session=True)
 
-    def wait_healthy(self, name: str, timeout_s: float = START_TIMEOUT_S) -> None:
+    def wait_healthy(self, name: str, timeout_s: int = START_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             proc = self.procs[name]
