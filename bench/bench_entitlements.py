@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from bench.common import peak_rss_mib, rate, timer, write_results  # noqa: E402
+from bench.common import peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
 from libs.policy import load_national_default  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
 from libs.settings import Settings  # noqa: E402
@@ -49,14 +49,6 @@ REGION = "440300"
 CHUNK = 20_000
 BANKS = ("102584000002", "103584000003", "104584000004", "105584000005", "301584000006")
 FEN = Decimal("0.01")
-
-
-def rss_mib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    return 0
 
 
 def grade(i: int) -> int:
