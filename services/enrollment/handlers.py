@@ -132,7 +132,7 @@ def enroll_employer(ctx: ServiceContext, actor: Actor, cmd: EnrollEmployer) -> d
             _refuse_known_uscc(uow.session, uscc)
             employer = Employer.enroll(employer_id, uscc, cmd.name, region, cmd.enrolled_on, classification)
             uow.save(employer)
-            uow.session.execute(insert(employers).values(_employer_row(employer)))
+            uow.session.execute(insert(employers).values(employer_row(employer)))
     except IntegrityError:  # a concurrent enrollment of the same USCC won the unique row
         with ctx.session_factory() as session:
             _refuse_known_uscc(session, uscc)
@@ -146,7 +146,7 @@ def _refuse_known_uscc(session: Session, uscc: str) -> None:
         raise Conflict(f"USCC {uscc} is already enrolled as employer {existing}", employer_id=existing)
 
 
-def _employer_row(employer: Employer) -> dict[str, Any]:
+def employer_row(employer: Employer) -> dict[str, Any]:
     c = employer.classification
     assert c is not None
     return {"employer_id": employer.id, "uscc": employer.uscc, "name": employer.name,
@@ -157,7 +157,7 @@ def _employer_row(employer: Employer) -> dict[str, Any]:
 
 
 def employer_view(employer: Employer) -> dict[str, Any]:
-    row = _employer_row(employer)
+    row = employer_row(employer)
     c = employer.classification
     assert c is not None
     row["policy_ref"] = c.policy_ref.model_dump(mode="json")
@@ -173,7 +173,7 @@ def _load_employer(uow: Any, employer_id: str) -> Employer:
 
 def _save_employer(uow: Any, employer: Employer) -> None:
     uow.save(employer)
-    row = _employer_row(employer)
+    row = employer_row(employer)
     uow.session.execute(update(employers).where(employers.c.employer_id == employer.id).values(row))
 
 
