@@ -11,6 +11,7 @@ Materializing a claim compares the lines the engine derives with the lines store
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, inspect, select, update
+from sqlalchemy import delete, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection, rows_hash
@@ -37,6 +38,37 @@ log = logging.getLogger(__name__)
 # bounded by one batch whatever the region's size (no cap on the number of claims).
 BATCH_CLAIMS = 5_000
 MY_KINDS = tuple(KINDS)
+
+
+# ---- taking turns -------------------------------------------------------------------------
+
+MAX_LOCKED_REGIONS = 10_000
+
+
+def lock_regions(session: Session, regions: Iterable[str]) -> None:
+    """Derivations touching a region take turns (PostgreSQL; SQLite's write lock already does).
+
+    A claim's events come on its own key, but the policies and employer facts it depends on come
+    on other partitions, so two consumers of the group can hold facts of one region at once; each
+    would derive without the other's uncommitted facts (a back-dated policy beside a new claim).
+    Holding the region's lock until commit makes the later one see the earlier one's facts.
+    Locks are taken in sorted order, so two batches never wait on each other in a cycle."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    wanted = sorted(set(regions))
+    assert len(wanted) <= MAX_LOCKED_REGIONS
+    for region in wanted:
+        session.execute(text("select pg_advisory_xact_lock(:k)"),
+                        {"k": int.from_bytes(hashlib.blake2b(f"entitlements:{region}".encode(), digest_size=8).digest(),
+                                             "big", signed=True)})
+
+
+def _regions_of(session: Session, claim_ids: set[str]) -> set[str]:
+    if not claim_ids:
+        return set()
+    payloads = session.execute(select(claim_facts.c.payload).where(
+        claim_facts.c.claim_id.in_(sorted(claim_ids)), claim_facts.c.type == "InjuryApplied")).scalars()
+    return {json.loads(p)["region"] for p in payloads}
 
 
 # ---- reading the facts -----------------------------------------------------------------------
@@ -308,12 +340,13 @@ class EntitlementsProjection(Projection):
         now = utc_now()
         if "000000" in regions:
             regions |= set(_regions(session))
-        for region in sorted(regions - {"000000"}):  # a new policy version: the whole region, in batches
-            materialize_region(session, region, now)
         for employer_id in employers:
             claims |= set(session.execute(select(claim_facts.c.claim_id).where(
                 claim_facts.c.type == "InjuryApplied", claim_facts.c.payload.contains(f'"employer_id": "{employer_id}"'))
             ).scalars())
+        lock_regions(session, regions | _regions_of(session, claims))
+        for region in sorted(regions - {"000000"}):  # a new policy version: the whole region, in batches
+            materialize_region(session, region, now)
         cache: dict[str, list[PolicyFact]] = {}  # the batch's policies are all stored by now
         for claim_id in sorted(claims):
             materialize_claim(session, claim_id, now, cache)
