@@ -21,11 +21,9 @@ Quick check: BENCH_BENEFICIARIES=2000 .venv/bin/python bench/bench_entitlements.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import sys
-import tempfile
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -34,17 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from bench.common import peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
+from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
 from libs.policy import load_national_default  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
-from libs.settings import Settings  # noqa: E402
 from services.payments.entitlements import projection  # noqa: E402
 from services.payments.entitlements.tables import accounts, claim_facts, entitlement_lines  # noqa: E402
 from tests.unit.payments.facts import ClaimFacts  # noqa: E402
 
 N = int(os.environ.get("BENCH_BENEFICIARIES", "1000000"))
 GOAL_S = 30.0
-TOKEN = "bench-agency-token"
 REGION = "440300"
 CHUNK = 20_000
 BANKS = ("102584000002", "103584000003", "104584000004", "105584000005", "301584000006")
@@ -124,7 +120,6 @@ def peer(path: Path) -> dict:
 
 
 def main() -> None:
-    logging.disable(logging.INFO)
     results: dict = {
         "peer": "plain loop: insured wage × ratio(grade), max with the minimum wage, half-up to the fen (Decimal), "
                 "sqlite3 executemany of one line per beneficiary",
@@ -133,9 +128,7 @@ def main() -> None:
         "beneficiaries": N, "goal": "1,000,000 beneficiaries, one month, <= 30 s, memory flat",
         "batch_claims": projection.BATCH_CLAIMS,
     }
-    tmp = Path(tempfile.mkdtemp(prefix="bench-entitlements-"))
-    os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
-    runtime = EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False))
+    runtime, tmp = embedded_runtime("entitlements")
     ctx = runtime.services["payments"].ctx
     results["setup"] = {"seed_seconds": round(seed(runtime), 2)}
     with timer() as before, ctx.session_factory() as session, session.begin():

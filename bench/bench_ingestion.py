@@ -22,12 +22,10 @@ Quick check: BENCH_EMPLOYERS=200 BENCH_HISTORY_MONTHS=24 .venv/bin/python bench/
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -38,11 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.common import peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
+from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
 from libs.identifiers import make_id_number, make_uscc  # noqa: E402
 from libs.policy import load_national_default  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
-from libs.settings import Settings  # noqa: E402
 from services.levy import handlers as levy_handlers  # noqa: E402
 from services.levy.tables import levy_employers, levy_employments, wage_history, wage_reports  # noqa: E402
 
@@ -52,7 +49,6 @@ HISTORY_MONTHS = int(os.environ.get("BENCH_HISTORY_MONTHS", "120"))
 CALLS = int(os.environ.get("BENCH_CALLS", "50"))
 PROFILE_REPORTS = int(os.environ.get("BENCH_PROFILE_REPORTS", "200"))
 GOAL_S = 60.0
-TOKEN = "bench-agency-token"
 REGION = "440300"
 RISK_CLASS = 4
 ENROLLED_ON = date(2026, 1, 1)
@@ -232,10 +228,7 @@ def long_history(api: TestClient) -> dict:
 
 
 def main() -> None:
-    logging.disable(logging.INFO)  # no access-log line per request on the console
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ingestion-"))
-    os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
-    runtime = EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False))
+    runtime, tmp = embedded_runtime("ingestion")
     results: dict = {
         "peer": "floor: json.loads + Decimal → fen + sqlite3 executemany of the same rows into a wage_history-shaped "
                 "table, one transaction per report, same pragmas",

@@ -20,12 +20,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import logging
 import os
 import re
 import sqlite3
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,9 +35,8 @@ import xmlschema  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from bench.common import peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
+from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
-from libs.settings import Settings  # noqa: E402
 from services.payments.payouts import pain001  # noqa: E402
 from services.payments.payouts.runs import create_run  # noqa: E402
 from services.payments.payouts.tables import entitlement_lines  # noqa: E402
@@ -49,7 +46,6 @@ PAYEES = int(os.environ.get("BENCH_PAYEES", "1000000"))
 PROFILE_PAYEES = int(os.environ.get("BENCH_PROFILE_PAYEES", str(min(PAYEES, 100_000))))
 SMALL = 200
 GOAL_S = 60.0
-TOKEN = "bench-agency-token"
 REGION, SMALL_REGION, PROFILE_REGION = "440300", "510100", "320100"
 PERIOD, EXECUTION_DATE = "2026-10", "2026-11-30"
 BANKS = ("102584000002", "103584000003", "104584000004", "105584000005", "301584000006")
@@ -189,10 +185,7 @@ def profile(runtime: EmbeddedRuntime) -> list[str]:
 
 
 def main() -> None:
-    logging.disable(logging.INFO)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-payment-run-"))
-    os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
-    runtime = EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False))
+    runtime, tmp = embedded_runtime("payment-run")
     results: dict = {
         "peer": "floor: the same payouts read with a plain sqlite3 cursor and written as one flat CSV file "
                 "with the csv module",

@@ -13,6 +13,22 @@ from pathlib import Path
 from typing import Iterator
 
 RESULTS = Path(__file__).resolve().parent / "results"
+TOKEN = "bench-agency-token"
+
+
+def embedded_runtime(name: str):  # noqa: ANN201 - (EmbeddedRuntime, Path)
+    """The embedded system in a fresh temp folder with the bench's agency token, and the folder
+    (for the peer's own files); access logs off, so the console shows results, not requests."""
+    import logging
+    import tempfile
+
+    from libs.runtime.embedded import EmbeddedRuntime
+    from libs.settings import Settings
+
+    logging.disable(logging.INFO)
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
+    return EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False)), tmp
 
 
 @contextmanager
