@@ -50,6 +50,12 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def driver_mark(dialect_name: str) -> str:
+    """The driver's positional parameter marker, for plain SQL on the hot write paths
+    (sqlite3 takes `?`, psycopg `%s`)."""
+    return "?" if dialect_name == "sqlite" else "%s"
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from libs.db import writing
+from libs.db import driver_mark, writing
 
 from .envelope import Envelope, utc_now
 from .log import EventLog, LogConsumer, Record
@@ -188,7 +188,7 @@ class ConsumerRunner:
                     for envelope in todo:
                         self.projector.handle(session, envelope)
                 # Plain driver SQL: this insert runs once per event on the hottest consumer path.
-                mark = "?" if session.bind.dialect.name == "sqlite" else "%s"
+                mark = driver_mark(session.get_bind().dialect.name)
                 session.connection().exec_driver_sql(
                     f"INSERT INTO processed_events (consumer, event_id, outcome) VALUES ({mark}, {mark}, {mark})",
                     fresh,

@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from libs.db import driver_mark
+
 from .envelope import Envelope, new_event_id, trusted_envelope, utc_now
 from .tables import events
 
@@ -138,7 +140,7 @@ _COLUMNS = ("event_id", "aggregate_type", "aggregate_id", "sequence", "type", "s
 @lru_cache(maxsize=4)
 def _sql_for(dialect: str) -> _Sql:
     """The append is the hottest write path: plain SQL in the driver's own parameter style."""
-    mark = "?" if dialect == "sqlite" else "%s"
+    mark = driver_mark(dialect)
     return _Sql(
         insert_events=f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})",
         insert_outbox=(f"INSERT INTO outbox (position, topic) SELECT position, {mark} FROM events "

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from libs.db import driver_mark
 from libs.events.envelope import utc_now
 from libs.money import NotMoney, from_fen, parse_yuan, round_fen, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
@@ -278,7 +279,7 @@ def _insert_wage_history(session: Session, report_id: str, period: str, employer
                          employee_ids: list[str], amounts: list[Decimal]) -> None:
     """One bulk insert on the driver: the ingestion path makes no object per row."""
     conn = session.connection()
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    mark = driver_mark(conn.dialect.name)
     conn.exec_driver_sql(
         f"INSERT INTO wage_history (report_id, employee_id, period, employer_id, wage_fen) "
         f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",

@@ -22,6 +22,7 @@ from sqlalchemy import Result, and_, delete, exists, func, insert, inspect, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from libs.db import driver_mark
 from libs.money import from_fen
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
@@ -138,7 +139,7 @@ def _registered_accounts(session: Session, payees: list[str]) -> dict[str, Accou
                                                          _aware(r.account_changed_at))
     keyed = {(p if ":" in p else f"employee:{p}"): p for p in payees if not p.startswith("hospital:")}
     conn = session.connection()
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    mark = driver_mark(conn.dialect.name)
     as_datetime = payee_accounts.c.changed_at.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None) \
         or (lambda v: v)
     for chunk in _chunks(list(keyed), ACCOUNT_LOOKUP_CHUNK):
@@ -352,7 +353,7 @@ def _insert_rows(session: Session, table, columns: tuple[str, ...], rows: list[t
     if not rows:
         return
     conn = session.connection()
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    mark = driver_mark(conn.dialect.name)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     conn.exec_driver_sql(sql, rows)
 
