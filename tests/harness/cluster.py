@@ -3,6 +3,7 @@ real PostgreSQL databases and a real Kafka broker, with a client that waits afte
 every event has been projected everywhere — so a test reads the same as on the embedded runtime."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +21,9 @@ from libs.runtime.layout import database_name, processes
 from libs.settings import SERVICE_NAMES
 
 SETTLE_TIMEOUT_S = 60
-PORT_OFFSET = 100  # 8100..8104: out of the way of a `make run` on 8000
+# 8100..8104 by default: out of the way of a `make run` on 8000; two runs of the suite on one
+# machine (worktrees) set INJURYLEDGER_TEST_PORT_OFFSET apart.
+PORT_OFFSET = int(os.environ.get("INJURYLEDGER_TEST_PORT_OFFSET", "100"))
 
 
 class TestCluster:
