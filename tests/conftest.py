@@ -100,7 +100,9 @@ def pytest_configure(config) -> None:  # noqa: ANN001
 
 
 def pytest_generate_tests(metafunc) -> None:  # noqa: ANN001
-    if "api" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_runtimes"):
+    # A test that also reaches into the embedded runtime's internals (`runtime`) runs embedded only.
+    if ("api" in metafunc.fixturenames and "runtime" not in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("both_runtimes")):
         metafunc.parametrize("runtime_kind", ["embedded", "distributed"], indirect=True)
 
 

@@ -21,7 +21,7 @@ from libs.db import driver_mark, writing
 from .envelope import Envelope, utc_now
 from .log import EventLog, LogConsumer, Record
 from .registry import REGISTRY
-from .tables import dead_letters, processed_events
+from .tables import consumer_positions, dead_letters, processed_events
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ class ConsumerRunner:
             self.projector.reset(session)
             session.execute(delete(processed_events).where(processed_events.c.consumer == self.group))
             session.execute(delete(dead_letters).where(dead_letters.c.consumer == self.group))
+            session.execute(delete(consumer_positions).where(consumer_positions.c.consumer == self.group))
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -193,6 +194,7 @@ class ConsumerRunner:
                     f"INSERT INTO processed_events (consumer, event_id, outcome) VALUES ({mark}, {mark}, {mark})",
                     fresh,
                 )
+            advance_positions(session, self.group, records)
         self.applied += len(fresh)
 
     def _apply_one_with_retries(self, record: Record) -> None:
@@ -230,6 +232,7 @@ class ConsumerRunner:
                     offset=record.offset, event_id=event_id, error=error[:4000], recorded_at=utc_now(),
                 )
             )
+            advance_positions(session, self.group, [record])
             if event_id:
                 session.execute(
                     delete(processed_events).where(
@@ -241,6 +244,26 @@ class ConsumerRunner:
                 )
         self.dead += 1
         log.error("event %s dead-lettered by %s: %s", event_id, self.group, error.splitlines()[-1:] )
+
+
+def advance_positions(session: Session, group: str, records: Sequence[Record]) -> None:
+    """Record, in the transaction of the group's effects, the next offset of every partition the
+    records came from; never moves a position back (a redelivered batch is older)."""
+    next_offsets: dict[tuple[str, int], int] = {}
+    for r in records:
+        key = (r.topic, r.partition)
+        next_offsets[key] = max(next_offsets.get(key, 0), r.offset + 1)
+    if not next_offsets:
+        return
+    mark = driver_mark(session.get_bind().dialect.name)
+    session.connection().exec_driver_sql(
+        "INSERT INTO consumer_positions (consumer, topic, log_partition, next_offset) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}) "
+        "ON CONFLICT (consumer, topic, log_partition) DO UPDATE SET next_offset = CASE "
+        "WHEN excluded.next_offset > consumer_positions.next_offset THEN excluded.next_offset "
+        "ELSE consumer_positions.next_offset END",
+        [(group, topic, partition, offset) for (topic, partition), offset in sorted(next_offsets.items())],
+    )
 
 
 def _decode(record: Record) -> Envelope:

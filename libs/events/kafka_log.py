@@ -59,15 +59,19 @@ class KafkaLog:
         finally:
             admin.close()
 
-    def publish(self, records: Sequence[Record]) -> None:
-        """Durable on return: every record acknowledged by all in-sync replicas, or an error."""
+    def publish(self, records: Sequence[Record]) -> list[tuple[int, int]]:
+        """Durable on return: every record acknowledged by all in-sync replicas, or an error.
+        Returns the (partition, offset) each record was written at."""
         futures = [
             self.producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers))
             for r in records
         ]
         self.producer.flush(timeout=PUBLISH_TIMEOUT_S)
+        positions = []
         for future in futures:
-            future.get(timeout=PUBLISH_TIMEOUT_S)
+            metadata = future.get(timeout=PUBLISH_TIMEOUT_S)
+            positions.append((metadata.partition, metadata.offset))
+        return positions
 
     def consumer(self, group: str, topics: Sequence[str]) -> "KafkaGroupConsumer":
         return KafkaGroupConsumer(self.bootstrap, group, topics)

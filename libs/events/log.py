@@ -33,7 +33,8 @@ class LogConsumer(Protocol):
 
 
 class EventLog(Protocol):
-    def publish(self, records: Sequence[Record]) -> None: ...
+    def publish(self, records: Sequence[Record]) -> list[tuple[int, int]]:
+        """Durable on return; the (partition, offset) each record got, in order."""
 
     def consumer(self, group: str, topics: Sequence[str]) -> LogConsumer: ...
 

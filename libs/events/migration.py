@@ -91,3 +91,17 @@ def upgrade_core_v1(op) -> None:  # noqa: ANN001 - alembic's op proxy
         sa.Column("event_id", sa.String(36), nullable=False),
     )
     op.create_index("ix_policy_versions_in_force", "policy_versions", ["region", "effective_from", "version"])
+
+
+def upgrade_core_v2(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    """Read-your-writes: where the relay put each event in the log, and how far each consumer
+    group has applied each partition (committed with the group's effects)."""
+    op.add_column("outbox", sa.Column("log_partition", sa.Integer))
+    op.add_column("outbox", sa.Column("log_offset", sa.BigInteger))
+    op.create_table(
+        "consumer_positions",
+        sa.Column("consumer", sa.String(128), primary_key=True),
+        sa.Column("topic", sa.String(128), primary_key=True),
+        sa.Column("log_partition", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("next_offset", sa.BigInteger, nullable=False),
+    )

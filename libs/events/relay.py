@@ -10,7 +10,7 @@ import json
 import zlib
 from typing import Callable
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from libs.db import writing
@@ -77,7 +77,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            self.log.publish(
+            positions = self.log.publish(
                 [
                     Record(
                         topic=r.topic,
@@ -90,10 +90,14 @@ class OutboxRelay:
             )
             if self.after_publish:
                 self.after_publish()
+            assert len(positions) == len(rows), (len(positions), len(rows))
+            # One UPDATE, executed many: each row learns where the log put it, which a write's
+            # consistency token names.
             session.execute(
-                update(outbox)
-                .where(outbox.c.position.in_([r.position for r in rows]))
-                .values(sent_at=utc_now())
+                update(outbox).where(outbox.c.position == bindparam("b_position")).values(
+                    sent_at=utc_now(), log_partition=bindparam("b_partition"), log_offset=bindparam("b_offset")),
+                [{"b_position": r.position, "b_partition": partition, "b_offset": offset}
+                 for r, (partition, offset) in zip(rows, positions)],
             )
             return len(rows)
 

@@ -64,9 +64,9 @@ class SqliteLog:
         self._lock = threading.Lock()  # one writer assigns offsets
         _metadata.create_all(engine)
 
-    def publish(self, records: Sequence[Record]) -> None:
+    def publish(self, records: Sequence[Record]) -> list[tuple[int, int]]:
         if not records:
-            return
+            return []
         with self._lock, self._writing() as conn:
             next_by_topic: dict[str, int] = {}
             rows = []
@@ -88,6 +88,7 @@ class SqliteLog:
                     }
                 )
             conn.execute(insert(log_records), rows)
+        return [(0, row["offset"]) for row in rows]
 
     def consumer(self, group: str, topics: Sequence[str]) -> "SqliteConsumer":
         return SqliteConsumer(self, group, tuple(topics))

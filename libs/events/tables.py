@@ -50,6 +50,9 @@ outbox = Table(
     Column("position", Position, primary_key=True, autoincrement=False),
     Column("topic", String(128), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    # Where the relay put the event in the log: a write's consistency token names these.
+    Column("log_partition", Integer),
+    Column("log_offset", BigInteger),
     Index("ix_outbox_unsent", "sent_at", "position"),
 )
 
@@ -59,6 +62,17 @@ processed_events = Table(
     Column("consumer", String(128), primary_key=True),
     Column("event_id", String(36), primary_key=True),
     Column("outcome", String(16), nullable=False),  # applied | dead
+)
+
+# How far each consumer group has applied each partition: the next offset to read, committed in
+# the same transaction as the group's effects, so a read that waits for it sees those effects.
+consumer_positions = Table(
+    "consumer_positions",
+    core_metadata,
+    Column("consumer", String(128), primary_key=True),
+    Column("topic", String(128), primary_key=True),
+    Column("log_partition", Integer, primary_key=True, autoincrement=False),
+    Column("next_offset", BigInteger, nullable=False),
 )
 
 dead_letters = Table(

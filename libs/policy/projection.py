@@ -34,6 +34,11 @@ class PoliciesProjection(Projection):
     def reset(self, session: Session) -> None:
         session.execute(delete(policy_versions))
 
+    @staticmethod
+    def has_national_default(session: Session) -> bool:
+        return session.execute(select(policy_versions.c.version).where(
+            policy_versions.c.region == NATIONAL).limit(1)).first() is not None
+
     def state_hash(self, session: Session) -> str:
         return rows_hash(session, select(policy_versions).order_by(policy_versions.c.region, policy_versions.c.version))
 

@@ -13,6 +13,7 @@ from libs.web import problems
 from libs.web.auth import Authenticator, agency_only
 from libs.web.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware
 
+from . import consistency
 from .service import ServiceContext, ServiceSpec
 
 DESCRIPTION = """The ledger of a work-injury insurance fund (工伤保险): enrollment, levy, claims
@@ -53,6 +54,10 @@ def create_app(
 
     app.add_middleware(IdempotencyMiddleware, session_factory=lambda: idempotency_sessions)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)
+    wait_ms = contexts[0][1].settings.projection_wait_ms
+    gate = consistency.Gate([consistency.Reader(ctx.session_factory, ctx.consumer_groups) for _, ctx in contexts],
+                            wait_ms)
+    app.add_middleware(consistency.ConsistencyMiddleware, gate=gate, publish_wait_ms=wait_ms)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from typing import Sequence
 
+import anyio
 from fastapi import FastAPI
 
 from libs.events.envelope import Envelope
 from libs.events.kafka_log import KafkaLog
 from libs.events.log import Topics
+from libs.policy.projection import PoliciesProjection
 from libs.settings import SERVICE_NAMES, Settings
 from libs.web.auth import Authenticator
 
@@ -24,6 +27,7 @@ from .wiring import Wired, load_specs, wire
 
 log = logging.getLogger(__name__)
 RELAY_IDLE_S = 0.2
+STARTUP_WAIT_S = 60
 
 
 class ServiceProcess:
@@ -78,10 +82,22 @@ class ServiceProcess:
     @asynccontextmanager
     async def _lifespan(self, _app: FastAPI):  # noqa: ANN202
         self.start()
+        await anyio.to_thread.run_sync(self.wait_for_national_default)
         try:
             yield
         finally:
             self.stop()
+
+    def wait_for_national_default(self) -> None:
+        """Serve only once the national default policy (published by enrollment's own start) has
+        reached this service's projection, so a fresh deployment answers as the embedded one."""
+        deadline = time.monotonic() + STARTUP_WAIT_S
+        while time.monotonic() < deadline:
+            with self.wired.ctx.session_factory() as session:
+                if PoliciesProjection.has_national_default(session):
+                    return
+            time.sleep(0.05)
+        log.warning("the national default policy has not reached %s after %d s", self.wired.spec.name, STARTUP_WAIT_S)
 
     def stop(self) -> None:
         self._stop.set()

@@ -6,8 +6,10 @@ Clients cannot tell it from the embedded process: same paths, same answers. The 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 
 import httpx
@@ -19,6 +21,7 @@ from starlette.routing import Route
 
 from libs.settings import SERVICE_NAMES, Settings
 
+from . import consistency
 from .wiring import load_specs
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -35,14 +38,28 @@ def route_table(settings: Settings) -> list[tuple[re.Pattern[str], str]]:
 def create_gateway(settings: Settings) -> Starlette:
     table = route_table(settings)
     client = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT_S)
+    sessions = Sessions()
 
     async def forward(request: Request, base: str) -> Response:
         url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        session = Sessions.key(request.headers.get("authorization"))
+        if session and consistency.HEADER not in request.headers:
+            carried = sessions.token(session)
+            if carried:
+                headers.append((consistency.HEADER, carried))
         try:
             upstream = await client.request(request.method, url, headers=headers, content=await request.body())
         except httpx.TransportError:
             return _problem(503, "Service unavailable", "the service behind this path is not answering")
+        written = upstream.headers.get(consistency.HEADER)
+        if written and session:
+            sessions.observe(session, written)
+            if request.method == "POST" and request.url.path == "/v1/clients" and upstream.status_code == 201:
+                # The new client's first request, wherever it goes, must know its token.
+                issued = upstream.json().get("token")
+                if isinstance(issued, str):
+                    sessions.observe(Sessions.key(f"Bearer {issued}"), written)
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
         return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
 
@@ -101,6 +118,40 @@ def create_gateway(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+class Sessions:
+    """Session consistency per bearer token: the merged consistency token of everything a client
+    wrote through this gateway, sent along with its later requests that carry none of their own.
+    Kept for the most recent MAX_SESSIONS tokens (by their SHA-256, never the token itself)."""
+
+    MAX_SESSIONS = 10_000
+
+    def __init__(self) -> None:
+        self._tokens: OrderedDict[str, consistency.Positions] = OrderedDict()
+
+    @staticmethod
+    def key(authorization: str | None) -> str | None:
+        return hashlib.sha256(authorization.encode()).hexdigest() if authorization else None
+
+    def token(self, key: str) -> str | None:
+        positions = self._tokens.get(key)
+        if positions is None:
+            return None
+        self._tokens.move_to_end(key)
+        return consistency.encode(positions)
+
+    def observe(self, key: str | None, token: str) -> None:
+        if key is None:
+            return
+        try:
+            written = consistency.decode(token)
+        except ValueError:
+            return
+        self._tokens[key] = consistency.merge(self._tokens.get(key, {}), written)
+        self._tokens.move_to_end(key)
+        while len(self._tokens) > self.MAX_SESSIONS:
+            self._tokens.popitem(last=False)
 
 
 def _problem(status: int, title: str, detail: str) -> Response:

@@ -22,6 +22,8 @@ from libs.settings import Settings
 from libs.web.auth import Principal
 from libs.web.context import correlation_id
 
+from . import consistency
+
 T = TypeVar("T")
 
 
@@ -52,6 +54,8 @@ class ServiceContext:
     # How long `await_projection` waits for another service's events (0 when embedded: the
     # embedded runtime has projected everything before a request returns).
     projection_wait_ms: int = 0
+    # The consumer groups of this service by the topic they read (read-your-writes waits on them).
+    consumer_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def topic(self) -> str:
@@ -63,8 +67,12 @@ class ServiceContext:
             self.session_factory,
             self.topic,
             Context(actor=client_id, correlation_id=correlation_id.get()),
-            on_commit=self.notify,
+            on_commit=self._committed,
         )
+
+    def _committed(self, recorded: Sequence[Envelope]) -> None:
+        consistency.record_committed(self.session_factory, recorded)  # before the embedded pump
+        self.notify(recorded)
 
     def await_projection(self, lookup: Callable[[Session], T | None]) -> T | None:
         """Read something another service owns from this service's projection of it.

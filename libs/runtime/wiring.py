@@ -44,6 +44,8 @@ def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, p
     runners = []
     for projector in spec.build_projectors(ctx):
         group = f"{topics.prefix}{spec.name}.{projector.name}"
+        for topic in (topics.of(s) for s in projector.sources):
+            ctx.consumer_groups[topic] = (*ctx.consumer_groups.get(topic, ()), group)
         runners.append(
             ConsumerRunner(
                 projector,

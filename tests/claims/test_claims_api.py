@@ -9,6 +9,8 @@ import pytest
 
 from libs.identifiers import make_id_number, make_uscc
 
+pytestmark = pytest.mark.both_runtimes
+
 USCC = make_uscc("91440300MA5FCLM1")
 WORKER = make_id_number("440304", date(1990, 3, 7), 1)  # male
 WIFE = make_id_number("440304", date(1991, 6, 1), 2)

@@ -2,6 +2,8 @@
 workers; every refusal names its field and records nothing."""
 from __future__ import annotations
 
+import pytest
+
 import re
 from datetime import date
 from pathlib import Path
@@ -13,6 +15,8 @@ from libs.events.registry import REGISTRY
 from libs.events.tables import access_log
 from libs.identifiers import make_id_number, make_uscc, uscc_check_char
 from services.enrollment import handlers
+
+pytestmark = pytest.mark.both_runtimes
 
 SOFT_USCC = make_uscc("91440300MA5FTE0T")      # 91440300MA5FTE0T3R
 METAL_USCC = make_uscc("91440300MA5FMETL")

@@ -107,17 +107,14 @@ class TestCluster:
 
 
 class DistributedApi(httpx.Client):
-    """The same surface as the embedded TestClient; every write waits until the system settled."""
+    """The same surface as the embedded TestClient: a plain HTTP client of the gateway. Reads see
+    the client's own writes through the gateway's session consistency (API.md, Conventions), so a
+    test needs no sleep, poll or retry. `settle()` is for fault tests that check the whole system
+    after the fact, never for ordinary reads."""
 
     def __init__(self, cluster: TestCluster, token: str) -> None:
         super().__init__(base_url=cluster.gateway, headers={"Authorization": f"Bearer {token}"}, timeout=120)
         self.cluster = cluster
-
-    def request(self, method: str, url, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
-        response = super().request(method, url, *args, **kwargs)
-        if method.upper() != "GET":
-            self.cluster.settle()
-        return response
 
     def settle(self) -> None:
         self.cluster.settle()

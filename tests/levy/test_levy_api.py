@@ -17,6 +17,8 @@ import pytest
 
 from tests.levy.support import enroll_employer, hire, separate
 
+pytestmark = pytest.mark.both_runtimes
+
 
 @pytest.fixture
 def shop(api):  # noqa: ANN001, ANN201

@@ -9,6 +9,8 @@ from fastapi.routing import APIRoute
 
 from tests.conftest import AGENCY_TOKEN
 
+pytestmark = pytest.mark.both_runtimes
+
 OPEN_PATHS = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 

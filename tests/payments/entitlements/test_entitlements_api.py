@@ -3,12 +3,16 @@ grade, the lines and their explanation to the fen, a policy published with a pas
 (adjustment lines, never an edit), a payment run taking the fund lines, a death with survivors."""
 from __future__ import annotations
 
+import pytest
+
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal as D
 
 from libs.identifiers import make_id_number, make_uscc
 from libs.policy import load_national_default
+
+pytestmark = pytest.mark.both_runtimes
 
 
 def ok(response, status: int = 200) -> dict:  # noqa: ANN001

@@ -1,0 +1,247 @@
+"""Read your writes on both runtimes (API.md, Conventions).
+
+A write answers with `Injuryledger-Consistency: <token>`: the log positions — (topic, partition,
+offset) — of the events it produced, which the relay records in the outbox when it publishes. A
+request that carries a token is served only once every projection of the answering service that
+reads one of those topics has applied the named offsets (each consumer group commits its
+`consumer_positions` with its effects), waiting at most the projection wait, else a 503 with
+`Retry-After`. The embedded runtime has projected everything before a write returns, so there the
+wait ends at once; the distributed one really waits.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from libs.events.envelope import Envelope
+from libs.events.tables import consumer_positions, events, outbox
+from libs.web.problems import Problem, problem_response
+
+log = logging.getLogger(__name__)
+
+HEADER = "Injuryledger-Consistency"
+TOKEN_PREFIX = "c1."
+MAX_TOKEN_CHARS = 4_096
+MAX_TOKEN_ENTRIES = 256  # (topic, partition) pairs: topics × partitions of one deployment
+MAX_WRITES_PER_REQUEST = 100_000  # event ids a request may have to locate in the outbox
+POLL_FIRST_MS, POLL_MAX_MS = 5, 100
+RETRY_AFTER_S = 1
+
+# (topic, partition) → offset of the newest event named
+Positions = dict[tuple[str, int], int]
+
+
+# ---- the token ---------------------------------------------------------------------------
+
+def encode(positions: Mapping[tuple[str, int], int]) -> str:
+    nested: dict[str, dict[str, int]] = {}
+    for (topic, partition), offset in sorted(positions.items()):
+        nested.setdefault(topic, {})[str(partition)] = offset
+    raw = json.dumps(nested, separators=(",", ":")).encode()
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(token: str) -> Positions:
+    """The positions a token names; ValueError saying what is wrong with it."""
+    token = token.strip()
+    if len(token) > MAX_TOKEN_CHARS:
+        raise ValueError(f"longer than {MAX_TOKEN_CHARS} characters")
+    if not token.startswith(TOKEN_PREFIX):
+        raise ValueError("not a consistency token of this system")
+    body = token[len(TOKEN_PREFIX):]
+    try:
+        nested = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("not a consistency token of this system") from exc
+    if not isinstance(nested, dict):
+        raise ValueError("not a consistency token of this system")
+    positions: Positions = {}
+    for topic, partitions in nested.items():
+        if not isinstance(partitions, dict):
+            raise ValueError("not a consistency token of this system")
+        for partition, offset in partitions.items():
+            if not (partition.isdigit() and type(offset) is int and offset >= 0):
+                raise ValueError("not a consistency token of this system")
+            positions[(topic, int(partition))] = offset
+    if len(positions) > MAX_TOKEN_ENTRIES:
+        raise ValueError(f"names more than {MAX_TOKEN_ENTRIES} log partitions")
+    return positions
+
+
+def merge(*tokens: Positions) -> Positions:
+    out: Positions = {}
+    for positions in tokens:
+        for key, offset in positions.items():
+            out[key] = max(out.get(key, -1), offset)
+    return out
+
+
+# ---- what a request wrote ----------------------------------------------------------------
+
+# The events each unit of work of this request committed, by the store they went to.
+_written: ContextVar[list[tuple[sessionmaker[Session], list[str]]] | None] = ContextVar("written", default=None)
+
+
+def record_committed(session_factory: sessionmaker[Session], recorded: Sequence[Envelope]) -> None:
+    """Called after a unit of work commits (ServiceContext.uow)."""
+    written = _written.get()
+    if written is not None and recorded:
+        written.append((session_factory, [str(e.event_id) for e in recorded]))
+
+
+def positions_of(written: list[tuple[sessionmaker[Session], list[str]]], wait_ms: int) -> tuple[Positions, bool]:
+    """Where the relay put the written events, waiting for it at most `wait_ms`; the flag says
+    whether every event was found published (False: the log was not reachable in time)."""
+    by_store: dict[sessionmaker[Session], set[str]] = {}
+    for session_factory, ids in written:
+        by_store.setdefault(session_factory, set()).update(ids)
+    assert sum(len(ids) for ids in by_store.values()) <= MAX_WRITES_PER_REQUEST
+    found: Positions = {}
+    deadline = time.monotonic() + wait_ms / 1000
+    pending = {sf: sorted(ids) for sf, ids in by_store.items()}
+    delay_ms = POLL_FIRST_MS
+    while True:
+        for session_factory, ids in list(pending.items()):
+            unsent = _locate(session_factory, ids, found)
+            if unsent:
+                pending[session_factory] = unsent
+            else:
+                del pending[session_factory]
+        if not pending or time.monotonic() >= deadline:
+            return found, not pending
+        time.sleep(delay_ms / 1000)
+        delay_ms = min(delay_ms * 2, POLL_MAX_MS)
+
+
+def _locate(session_factory: sessionmaker[Session], event_ids: list[str], found: Positions) -> list[str]:
+    """Adds the log positions of the published events to `found`; returns the unpublished ids."""
+    unsent: list[str] = []
+    with session_factory() as session:
+        for start in range(0, len(event_ids), 1_000):
+            chunk = event_ids[start:start + 1_000]
+            rows = session.execute(
+                select(events.c.event_id, outbox.c.topic, outbox.c.log_partition, outbox.c.log_offset)
+                .join(outbox, outbox.c.position == events.c.position)
+                .where(events.c.event_id.in_(chunk))
+            ).all()
+            for row in rows:
+                if row.log_offset is None:
+                    unsent.append(row.event_id)
+                else:
+                    key = (row.topic, row.log_partition)
+                    found[key] = max(found.get(key, -1), row.log_offset)
+    return unsent
+
+
+# ---- serving a request that carries a token ------------------------------------------------
+
+@dataclass(frozen=True)
+class Reader:
+    """One store of the answering process and its consumer groups by the topic they read."""
+
+    session_factory: sessionmaker[Session]
+    groups_by_topic: Mapping[str, Sequence[str]]
+
+
+class Gate:
+    def __init__(self, readers: Sequence[Reader], wait_ms: int) -> None:
+        assert 0 <= wait_ms <= 600_000
+        self.readers, self.wait_ms = list(readers), wait_ms
+
+    def behind(self, wanted: Positions) -> list[str]:
+        """The projections that have not yet applied `wanted`, as 'group topic/partition'."""
+        lagging: list[str] = []
+        for reader in self.readers:
+            needs = [(group, topic, partition, offset) for (topic, partition), offset in wanted.items()
+                     for group in reader.groups_by_topic.get(topic, ())]
+            if not needs:
+                continue
+            groups = sorted({n[0] for n in needs})
+            with reader.session_factory() as session:
+                have = {(r.consumer, r.topic, r.log_partition): r.next_offset for r in session.execute(
+                    select(consumer_positions).where(consumer_positions.c.consumer.in_(groups)))}
+            lagging += [f"{g} {t}/{p}" for g, t, p, offset in needs if have.get((g, t, p), 0) <= offset]
+        return lagging
+
+    def wait(self, wanted: Positions) -> list[str]:
+        """Wait until every projection has applied `wanted`; the ones still behind at the end."""
+        deadline = time.monotonic() + self.wait_ms / 1000
+        delay_ms = POLL_FIRST_MS
+        while True:
+            lagging = self.behind(wanted)
+            if not lagging or time.monotonic() >= deadline:
+                return lagging
+            time.sleep(delay_ms / 1000)
+            delay_ms = min(delay_ms * 2, POLL_MAX_MS)
+
+
+class ConsistencyMiddleware:
+    """Waits for the token a request carries; answers every successful write with its token."""
+
+    def __init__(self, app: ASGIApp, gate: Gate, publish_wait_ms: int) -> None:
+        self.app, self.gate, self.publish_wait_ms = app, gate, publish_wait_ms
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carried = _header(scope, HEADER.lower().encode())
+        if carried is not None:
+            try:
+                wanted = decode(carried.decode("latin-1"))
+            except ValueError as exc:
+                await _send_problem(scope, receive, send, 422, "Invalid consistency token",
+                                    f"the {HEADER} header is {exc}", errors=[{"field": HEADER, "message": str(exc)}])
+                return
+            lagging = await anyio.to_thread.run_sync(self.gate.wait, wanted)
+            if lagging:
+                await _send_problem(
+                    scope, receive, send, 503, "Not yet consistent",
+                    f"the state this request must include has not reached {', '.join(lagging[:5])} yet; retry",
+                    headers={"Retry-After": str(RETRY_AFTER_S)})
+                return
+        writes = scope["method"] not in ("GET", "HEAD", "OPTIONS")
+        written: list[tuple[sessionmaker[Session], list[str]]] = []
+        reset = _written.set(written)
+
+        async def send_with_token(message: Message) -> None:
+            if message["type"] == "http.response.start" and writes and message["status"] < 400:
+                positions, complete = await anyio.to_thread.run_sync(positions_of, written, self.publish_wait_ms)
+                headers = list(message.get("headers", []))
+                headers.append((HEADER.lower().encode(), encode(positions).encode()))
+                if not complete:
+                    log.warning("a write's events were not published within %d ms", self.publish_wait_ms)
+                    headers.append((b"warning", b'199 injuryledger "recorded, not yet published: reads '
+                                                b'elsewhere may not include this write"'))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_token)
+        finally:
+            _written.reset(reset)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
+    return None
+
+
+async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str,
+                        headers: dict[str, str] | None = None, **extra) -> None:  # noqa: ANN003
+    response = problem_response(Problem(status, title, detail, **extra))
+    response.headers.update(headers or {})
+    await response(scope, receive, send)
