@@ -2,7 +2,10 @@
 distributed one (real PostgreSQL, real Kafka, services as their own processes)."""
 from __future__ import annotations
 
+import itertools
 import os
+import random
+from datetime import date
 from pathlib import Path
 from typing import Iterator
 
@@ -51,6 +54,38 @@ def api(request, runtime_kind: str):  # noqa: ANN001, ANN201
     runtime = request.getfixturevalue("runtime")
     with Api(runtime.app(), headers={"Authorization": f"Bearer {AGENCY_TOKEN}"}) as client:
         yield client
+
+
+# ---- identifiers of a test's own ------------------------------------------------------------
+# The distributed runtime is one system for the whole session, so a test that runs on both must
+# not depend on an empty system: it takes its region, employers and workers from `unique`.
+
+_UNIQUE_COUNTER = itertools.count(random.randrange(1_000, 5_000))
+
+
+class Unique:
+    """A region of this test alone (`44nnnn`) and identifiers within it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.region = f"44{n % 10_000:04d}"
+        self._serial = itertools.count(1)
+
+    def uscc(self) -> str:
+        from libs.identifiers import make_uscc
+
+        return make_uscc(f"91{self.region}{next(self._serial):08d}")
+
+    def id_number(self, born: date, seq: int | None = None) -> str:
+        """A resident ID number registered in this test's region (seq: 1-999, odd = male)."""
+        from libs.identifiers import make_id_number
+
+        return make_id_number(self.region, born, next(self._serial) % 1_000 if seq is None else seq)
+
+
+@pytest.fixture
+def unique() -> Unique:
+    return Unique(next(_UNIQUE_COUNTER))
 
 
 # ---- real servers (PostgreSQL, Kafka), started by deploy/test.sh or on demand -------------
