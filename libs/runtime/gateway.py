@@ -44,7 +44,7 @@ def create_gateway(settings: Settings) -> Starlette:
         url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         session = Sessions.key(request.headers.get("authorization"))
-        if session and consistency.HEADER not in request.headers:
+        if consistency.HEADER not in request.headers:
             carried = sessions.token(session)
             if carried:
                 headers.append((consistency.HEADER, carried))
@@ -53,13 +53,12 @@ def create_gateway(settings: Settings) -> Starlette:
         except httpx.TransportError:
             return _problem(503, "Service unavailable", "the service behind this path is not answering")
         written = upstream.headers.get(consistency.HEADER)
-        if written and session:
+        if written:
             sessions.observe(session, written)
-            if request.method == "POST" and request.url.path == "/v1/clients" and upstream.status_code == 201:
-                # The new client's first request, wherever it goes, must know its token.
-                issued = upstream.json().get("token")
-                if isinstance(issued, str):
-                    sessions.observe(Sessions.key(f"Bearer {issued}"), written)
+            if request.method == "POST" and request.url.path.startswith("/v1/clients") and upstream.status_code < 300:
+                # Who may do what changed: every later request, of any client, waits for it, so
+                # a new token is known and a revoked one refused on every service at once.
+                sessions.observe_everyone(written)
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
         return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
 
@@ -129,17 +128,26 @@ class Sessions:
 
     def __init__(self) -> None:
         self._tokens: OrderedDict[str, consistency.Positions] = OrderedDict()
+        self._everyone: consistency.Positions = {}  # the newest change of the API clients
 
     @staticmethod
     def key(authorization: str | None) -> str | None:
         return hashlib.sha256(authorization.encode()).hexdigest() if authorization else None
 
-    def token(self, key: str) -> str | None:
-        positions = self._tokens.get(key)
-        if positions is None:
-            return None
-        self._tokens.move_to_end(key)
-        return consistency.encode(positions)
+    def token(self, key: str | None) -> str | None:
+        positions = self._tokens.get(key) if key else None
+        if positions is not None:
+            self._tokens.move_to_end(key)
+            positions = consistency.merge(positions, self._everyone)
+        elif self._everyone:
+            positions = self._everyone
+        return consistency.encode(positions) if positions else None
+
+    def observe_everyone(self, token: str) -> None:
+        try:
+            self._everyone = consistency.merge(self._everyone, consistency.decode(token))
+        except ValueError:
+            return
 
     def observe(self, key: str | None, token: str) -> None:
         if key is None:

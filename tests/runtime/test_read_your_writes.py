@@ -106,3 +106,14 @@ def test_a_service_asked_directly_waits_for_the_write(api, unique, runtime_kind)
                              headers={HEADER: token})
     assert account.status_code == 200, account.text
     assert account.json()["employer_id"] == employer_id
+
+
+def test_a_revoked_token_is_refused_on_every_service_at_once(api, unique) -> None:  # noqa: ANN001
+    issued = ok(api.post("/v1/clients", json={"name": "leaked desk", "role": "agency"}), 201)
+    as_it = {"Authorization": f"Bearer {issued['token']}"}
+    routes = ["/v1/claims", f"/v1/employers?region={unique.region}", "/v1/clients",
+              f"/v1/funds/{unique.region}/statement?from=2025-01-01&to=2025-01-31"]
+    assert [api.get(r, headers=as_it).status_code for r in routes] == [200] * len(routes)
+    ok(api.post(f"/v1/clients/{issued['client_id']}/revocation", json={"reason": "the key leaked"}))
+    # The very next requests, with no header of its own: refused everywhere.
+    assert [api.get(r, headers=as_it).status_code for r in routes] == [401] * len(routes)
