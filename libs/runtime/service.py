@@ -22,6 +22,8 @@ from libs.settings import Settings
 from libs.web.auth import Principal
 from libs.web.context import correlation_id
 
+from .observability import ServiceMetrics
+
 T = TypeVar("T")
 
 
@@ -52,6 +54,8 @@ class ServiceContext:
     # How long `await_projection` waits for another service's events (0 when embedded: the
     # embedded runtime has projected everything before a request returns).
     projection_wait_ms: int = 0
+    # Figures the service's code records as they happen (payment runs), exposed at /metrics.
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
 
     @property
     def topic(self) -> str:
