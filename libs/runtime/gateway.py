@@ -82,22 +82,33 @@ def create_gateway(settings: Settings) -> Starlette:
         return JSONResponse({"services": [s for a in answers for s in json.loads(a.body)["services"]]})
 
     async def readyz(_request: Request) -> Response:
-        """Ready only if every service says it is; the body holds each service's answer."""
-        async def ask(name: str) -> tuple[str, bool, dict]:
+        """Ready only if every service says it is. The body has the embedded process's shape: the
+        services' checks merged (a shared name keeps its worst answer), and every projection."""
+        async def ask(name: str) -> tuple[str, dict]:
             try:
                 r = await client.get(settings.service_url(name) + "/readyz", timeout=READY_TIMEOUT_S)
-                return name, r.status_code == 200, r.json()
+                return name, r.json()
             except (httpx.TransportError, ValueError) as exc:
-                return name, False, {"status": "unreachable", "detail": exc.__class__.__name__}
+                return name, {"ready": False, "detail": f"unreachable ({exc.__class__.__name__})"}
 
-        answers = await asyncio.gather(*(ask(s) for s in SERVICE_NAMES))
-        services = {name: body for name, _, body in answers}
-        not_ready = [name for name, ready, _ in answers if not ready]
-        if not not_ready:
-            return JSONResponse({"status": "ready", "ready": True, "services": services})
-        return JSONResponse({"type": "about:blank", "title": "Not ready", "status": 503,
-                             "detail": "not ready: " + ", ".join(not_ready), "ready": False, "services": services},
-                            status_code=503, media_type="application/problem+json")
+        checks: dict[str, str] = {}
+        projections: list[dict] = []
+        max_lag = None
+        for name, body in await asyncio.gather(*(ask(s) for s in SERVICE_NAMES)):
+            checks[f"service:{name}"] = "ok" if body.get("ready") is True else str(body.get("detail", "not ready"))
+            for check, answer in body.get("checks", {}).items():
+                if checks.get(check, "ok") == "ok":
+                    checks[check] = answer
+            projections += body.get("projections", [])
+            max_lag = body.get("max_lag", max_lag)
+        doc = {"ready": all(v == "ok" for v in checks.values()), "checks": checks, "max_lag": max_lag,
+               "projections": projections}
+        if doc["ready"]:
+            return JSONResponse({"status": "ready", **doc})
+        failed = [f"{name}: {why}" for name, why in checks.items() if why != "ok" and not name.startswith("service:")]
+        failed = failed or [f"{name}: {why}" for name, why in checks.items() if why != "ok"]
+        return JSONResponse({"type": "about:blank", "title": "Not ready", "status": 503, "detail": "; ".join(failed[:5]),
+                             **doc}, status_code=503, media_type="application/problem+json")
 
     async def metrics(_request: Request) -> Response:
         return metrics_response(registry)

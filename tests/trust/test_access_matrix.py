@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute
 
 from tests.conftest import AGENCY_TOKEN
 
-OPEN_PATHS = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 def roles_of(route: APIRoute) -> set[str] | None:
