@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from libs.events.store import row_to_envelope
 from libs.events.tables import events
 from libs.web import problems
-from libs.web.problems import PROBLEM_JSON, Problem
 from libs.web.auth import Authenticator, agency_only
 from libs.web.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware
+from libs.web.problems import PROBLEM_JSON, Problem
 
 from .observability import RequestMetricsMiddleware, app_registry, metrics_response
 from .ops import Observed, readiness, service_status

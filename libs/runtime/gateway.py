@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from libs.settings import SERVICE_NAMES, Settings
 
-from .observability import ROUTE_LABEL, RequestMetricsMiddleware, app_registry, metrics_response
+from .observability import ROUTE_LABEL, UNMATCHED, RequestMetricsMiddleware, app_registry, metrics_response
 from .wiring import load_specs
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -53,7 +53,9 @@ def create_gateway(settings: Settings) -> Starlette:
 
     async def dispatch(request: Request) -> Response:
         path = request.url.path
+        request.scope[ROUTE_LABEL] = UNMATCHED
         if path == "/v1/events":
+            request.scope[ROUTE_LABEL] = path
             return await audit_fan_out(request)
         for pattern, base in table:
             if pattern.match(path):

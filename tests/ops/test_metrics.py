@@ -30,6 +30,7 @@ def test_request_latency_is_labelled_by_route_template_and_carries_no_personal_d
     assert api.get(f"/v1/claims/{id_number}").status_code == 404
     assert api.get(f"/v1/employers/{id_number}").status_code == 404
     assert api.get("/v1/claims", params={"employee_id": other_id}).status_code == 200
+    assert api.get(f"/v1/no-such-route/{id_number}").status_code == 404
 
     texts = scrape(api)
     whole = "\n".join(texts.values())
@@ -43,6 +44,8 @@ def test_request_latency_is_labelled_by_route_template_and_carries_no_personal_d
     assert enrollment[(EMPLOYEE, "GET", "404")] >= 1
     assert enrollment[("/v1/employers/{employer_id}", "GET", "404")] >= 1
     assert claims[("/v1/claims/{claim_id}", "GET", "404")] >= 1
+    front = counted(texts["gateway" if is_distributed(api) else "embedded"])  # where a client's request lands
+    assert front[("unmatched", "GET", "404")] >= 1
     if is_distributed(api):  # the gateway counts its own requests, by the route it forwarded them on
         gateway = counted(texts["gateway"])
         assert gateway[("/v1/claims*", "GET", "404")] >= 1
