@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_embedded(settings: Settings, demo: bool) -> int:
     from libs.runtime.embedded import EmbeddedRuntime
+    from libs.web.context import quieted
 
     if settings.agency_token is None:
         token = secrets.token_urlsafe(24)
@@ -60,23 +61,36 @@ def _run_embedded(settings: Settings, demo: bool) -> int:
     if demo:
         from libs.runtime.demo import load_demo
 
-        load_demo(app, token)
+        with quieted("injuryledger.http", "httpx"):  # the demo's fifty requests would bury the banner
+            load_demo(app, token)
     runtime.start_background()
     base = f"http://{settings.host}:{settings.port}"
-    print(
+    banner = (
         f"\ninjuryledger (embedded) on {base}\n"
         f"  API docs:     {base}/docs\n"
         f"  agency token: {token}\n"
         f"  data folder:  {settings.data_dir.resolve()}\n"
-        f"  try: curl -H 'Authorization: Bearer {token}' {base}/v1/policies/000000\n",
-        file=sys.stderr,
-        flush=True,
+        f"  try: curl -H 'Authorization: Bearer {token}' {base}/v1/policies/000000\n"
     )
+    server = _ServerWithBanner(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None), banner)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        server.run()
     finally:
         runtime.close()
     return 0
+
+
+class _ServerWithBanner(uvicorn.Server):
+    """Prints the banner once it listens: the last lines on the terminal, after uvicorn's own."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets=None) -> None:  # noqa: ANN001 - uvicorn's signature
+        await super().startup(sockets)
+        if self.started:
+            print(self.banner, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("enrollment", "levy", "claims", "payments")
@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     port: int = 8000
     agency_token: SecretStr | None = None
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool | None = None  # unset: JSON unless stderr is a terminal
+    # /readyz answers 503 while any projection is this many events or more behind its log.
+    ready_max_lag: int = Field(10_000, ge=0)
 
     # Distributed runtime
     service: str | None = None  # which service this process runs

@@ -7,10 +7,12 @@ caller commits offset + 1 only after its database transaction has committed.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Sequence
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import OffsetSpec
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 30
 DEFAULT_PARTITIONS = 4
 METADATA_WAIT_S = 30
+ADMIN_TIMEOUT_MS = 5_000  # a status or readiness check answers within seconds, broker or not
 
 
 class KafkaLog:
@@ -28,6 +31,8 @@ class KafkaLog:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self._producer: KafkaProducer | None = None
+        self._admin: KafkaAdminClient | None = None  # for lag and log ends, kept between checks
+        self._admin_lock = threading.Lock()
 
     @property
     def producer(self) -> KafkaProducer:
@@ -85,7 +90,64 @@ class KafkaLog:
         finally:
             admin.close()
 
+    def log_end(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """The next offset of each (topic, partition) of `topics` (missing topics are left out)."""
+        return {(tp.topic, tp.partition): end for tp, end in self._admin_call(self._ends, topics).items()}
+
+    def lag(self, group: str, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """Records of each (topic, partition) the group has not committed yet: the log end minus
+        the committed offset (minus the log start where the group never committed)."""
+        return self._admin_call(self._lag, group, topics)
+
+    def _admin_call(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
+        """One admin client for every check, rebuilt after a failure (the broker went away)."""
+        with self._admin_lock:
+            try:
+                if self._admin is None:
+                    self._admin = KafkaAdminClient(
+                        bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin",
+                        request_timeout_ms=ADMIN_TIMEOUT_MS, bootstrap_timeout_ms=ADMIN_TIMEOUT_MS)
+                return fn(self._admin, *args)
+            except Exception:
+                self._close_admin()
+                raise
+
+    @staticmethod
+    def _partitions(admin: KafkaAdminClient, topics: Sequence[str]) -> list[TopicPartition]:
+        return [TopicPartition(t["name"], p["partition_index"])
+                for t in admin.describe_topics(list(topics)) if t["error_code"] == 0 for p in t["partitions"]]
+
+    def _ends(self, admin: KafkaAdminClient, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        partitions = self._partitions(admin, topics)
+        if not partitions:
+            return {}
+        found = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions}, timeout_ms=ADMIN_TIMEOUT_MS)
+        return {tp: o.offset for tp, o in found.items()}
+
+    def _lag(self, admin: KafkaAdminClient, group: str, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        ends = self._ends(admin, topics)
+        if not ends:
+            return {}
+        committed = admin.list_group_offsets({group: list(ends)}).get(group, {})
+        done = {tp: m.offset for tp, m in committed.items() if m is not None and m.offset >= 0}
+        never = [tp for tp in ends if tp not in done]
+        if never:  # the group starts at the earliest record still in the log
+            starts = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in never},
+                                                  timeout_ms=ADMIN_TIMEOUT_MS)
+            done.update({tp: o.offset for tp, o in starts.items()})
+        return {(tp.topic, tp.partition): max(end - done.get(tp, 0), 0) for tp, end in ends.items()}
+
+    def _close_admin(self) -> None:
+        if self._admin is not None:
+            try:
+                self._admin.close()
+            except Exception:  # already broken; nothing to keep
+                log.debug("closing the admin client failed", exc_info=True)
+            self._admin = None
+
     def close(self) -> None:
+        with self._admin_lock:
+            self._close_admin()
         if self._producer is not None:
             self._producer.close(timeout=PUBLISH_TIMEOUT_S)
             self._producer = None

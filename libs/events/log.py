@@ -41,6 +41,12 @@ class EventLog(Protocol):
     def reset_group(self, group: str, topics: Sequence[str]) -> None:
         """Forget a group's committed offsets so it reads the topics again from the start."""
 
+    def log_end(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """The next offset of each (topic, partition)."""
+
+    def lag(self, group: str, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """Per (topic, partition): the log end minus the group's committed offset."""
+
     def close(self) -> None: ...
 
 

@@ -118,6 +118,20 @@ class SqliteLog:
                 ends[topic] = 0 if last is None else last + 1
         return ends
 
+    def log_end(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """The next offset of each (topic, partition): the twin has one partition a topic."""
+        return {(topic, 0): end for topic, end in self.end_offsets(topics).items()}
+
+    def lag(self, group: str, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """Records of each (topic, partition) the group has not committed yet."""
+        ends = self.log_end(topics)
+        with self.engine.connect() as conn:
+            committed = dict(conn.execute(
+                select(log_offsets.c.topic, log_offsets.c.next_offset).where(
+                    log_offsets.c.grp == group, log_offsets.c.topic.in_(list(topics)))
+            ).all())
+        return {(t, p): max(end - committed.get(t, 0), 0) for (t, p), end in ends.items()}
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from fastapi import Depends, FastAPI, Query
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,13 +13,17 @@ from libs.events.tables import events
 from libs.web import problems
 from libs.web.auth import Authenticator, agency_only
 from libs.web.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware
+from libs.web.problems import PROBLEM_JSON, Problem
 
 from . import consistency
+from .observability import RequestMetricsMiddleware, app_registry, metrics_response
+from .ops import Observed, readiness, service_status
 from .service import ServiceContext, ServiceSpec
 
 DESCRIPTION = """The ledger of a work-injury insurance fund (工伤保险): enrollment, levy, claims
 and payments. Money is a decimal string in yuan with two places; errors are RFC 9457 problems;
-every POST takes an `Idempotency-Key`; every route but `/healthz` needs a bearer token."""
+every POST takes an `Idempotency-Key`; every route but `/healthz`, `/readyz` and `/metrics` needs a bearer
+token."""
 
 
 def create_app(
@@ -29,7 +34,10 @@ def create_app(
     max_json_depth: int = 32,
     title: str = "injuryledger",
     lifespan: Callable[[FastAPI], Any] | None = None,
+    observed: Sequence[Observed] = (),
 ) -> FastAPI:
+    """`observed`: the services of this process with their log and consumers, for /readyz,
+    /metrics and /v1/ops/status."""
     app = FastAPI(title=title, version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.authenticator = authenticator
     problems.install(app)
@@ -37,6 +45,9 @@ def create_app(
     @app.get("/healthz", tags=["health"], summary="Liveness: answers without a token")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    add_ops_routes(app, observed, {"idempotency": idempotency_sessions.kw["bind"]},
+                   contexts[0][1].settings.ready_max_lag)
 
     stores = [ctx.session_factory for _, ctx in contexts]
 
@@ -59,7 +70,33 @@ def create_app(
                             wait_ms)
     app.add_middleware(consistency.ConsistencyMiddleware, gate=gate, publish_wait_ms=wait_ms)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.request_metrics)
     return app
+
+
+def add_ops_routes(app: FastAPI, observed: Sequence[Observed], databases: dict, max_lag: int) -> None:
+    """/readyz and /metrics (no token), /v1/ops/status (agency): see libs/runtime/ops.py."""
+    registry, app.state.request_metrics = app_registry(observed)
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: databases and log reachable, projections within "
+             "the lag limit; the lag in the body; 503 when not ready. No token",
+             responses={503: {"description": "not ready (a problem document naming the failed checks)"}})
+    def readyz() -> JSONResponse:
+        ready, body = readiness(observed, databases, max_lag)
+        return JSONResponse(body, status_code=200 if ready else 503, media_type=None if ready else PROBLEM_JSON)
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse,
+             summary="Prometheus metrics (injuryledger_*; no personal data). No token")
+    def metrics() -> Response:
+        return metrics_response(registry)
+
+    @app.get("/v1/ops/status", tags=["operations"], summary="Per service of this process: log position, "
+             "lag of each projection, outbox backlog, dead letters")
+    def ops_status(_principal=Depends(agency_only)) -> dict:
+        try:
+            return {"services": [service_status(o.ctx, o.log, o.runners) for o in observed]}
+        except Exception as exc:
+            raise Problem(503, "Service unavailable", f"the log or a database is not answering ({exc.__class__.__name__})") from exc
 
 
 def audit_page(stores: Sequence[sessionmaker[Session]], aggregate_id: str, cursor: int, limit: int) -> dict:

@@ -23,6 +23,7 @@ from libs.settings import SERVICE_NAMES, Settings
 from libs.web.auth import Authenticator
 
 from .app import create_app
+from .ops import Observed
 from .wiring import Wired, load_specs, wire
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class ServiceProcess:
             self.settings.max_body_bytes,
             title=f"injuryledger {ctx.name}",
             lifespan=self._lifespan,
+            observed=[Observed(ctx, self.log, self.wired.runners)],
         )
         return app
 

@@ -19,6 +19,7 @@ from libs.settings import SERVICE_NAMES, Settings
 from libs.web.auth import Authenticator
 
 from .app import create_app
+from .ops import Observed
 from .wiring import Wired, load_specs, wire
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class EmbeddedRuntime:
             Authenticator(owner.ctx.session_factory, token),
             gateway_db,
             self.settings.max_body_bytes,
+            observed=[Observed(w.ctx, self.log, w.runners) for w in self.services.values()],
         )
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """The gateway of the distributed runtime: one base URL, routing each v1 path to its service.
 
 Clients cannot tell it from the embedded process: same paths, same answers. The audit trail
-(`/v1/events`) lives in every service's store, so the gateway asks each and merges.
+(`/v1/events`) and the operator's status (`/v1/ops/status`) live in every service, so the gateway
+asks each and merges; it is ready (`/readyz`) when every service is.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,10 +24,12 @@ from starlette.routing import Route
 from libs.settings import SERVICE_NAMES, Settings
 
 from . import consistency
+from .observability import ROUTE_LABEL, UNMATCHED, RequestMetricsMiddleware, app_registry, metrics_response
 from .wiring import load_specs
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 UPSTREAM_TIMEOUT_S = 120
+READY_TIMEOUT_S = 15  # a service's /readyz may wait on its broker's admin requests (5 s each)
 
 
 def route_table(settings: Settings) -> list[tuple[re.Pattern[str], str]]:
@@ -39,6 +43,7 @@ def create_gateway(settings: Settings) -> Starlette:
     table = route_table(settings)
     client = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT_S)
     sessions = Sessions()
+    registry, request_metrics = app_registry()  # the gateway's own requests; the services expose the rest
 
     async def forward(request: Request, base: str) -> Response:
         url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -64,10 +69,13 @@ def create_gateway(settings: Settings) -> Starlette:
 
     async def dispatch(request: Request) -> Response:
         path = request.url.path
+        request.scope[ROUTE_LABEL] = UNMATCHED
         if path == "/v1/events":
+            request.scope[ROUTE_LABEL] = path
             return await audit_fan_out(request)
         for pattern, base in table:
             if pattern.match(path):
+                request.scope[ROUTE_LABEL] = route_label_of(pattern)
                 return await forward(request, base)
         return _problem(404, "Not found", f"no route for {path}")
 
@@ -83,6 +91,45 @@ def create_gateway(settings: Settings) -> Starlette:
         more = any(d.get("next_cursor") for d in docs) or len(items) > limit
         page = items[:limit]
         return JSONResponse({"items": page, "next_cursor": str(page[-1]["sequence"]) if more and page else None})
+
+    async def ops_status_fan_out(request: Request) -> Response:
+        """Every service's status, in one list (the same shape as the embedded process answers)."""
+        answers = await asyncio.gather(*(forward(request, settings.service_url(s)) for s in SERVICE_NAMES))
+        if any(a.status_code != 200 for a in answers):
+            return max(answers, key=lambda a: a.status_code)
+        return JSONResponse({"services": [s for a in answers for s in json.loads(a.body)["services"]]})
+
+    async def readyz(_request: Request) -> Response:
+        """Ready only if every service says it is. The body has the embedded process's shape: the
+        services' checks merged (a shared name keeps its worst answer), and every projection."""
+        async def ask(name: str) -> tuple[str, dict]:
+            try:
+                r = await client.get(settings.service_url(name) + "/readyz", timeout=READY_TIMEOUT_S)
+                return name, r.json()
+            except (httpx.TransportError, ValueError) as exc:
+                return name, {"ready": False, "detail": f"unreachable ({exc.__class__.__name__})"}
+
+        checks: dict[str, str] = {}
+        projections: list[dict] = []
+        max_lag = None
+        for name, body in await asyncio.gather(*(ask(s) for s in SERVICE_NAMES)):
+            checks[f"service:{name}"] = "ok" if body.get("ready") is True else str(body.get("detail", "not ready"))
+            for check, answer in body.get("checks", {}).items():
+                if checks.get(check, "ok") == "ok":
+                    checks[check] = answer
+            projections += body.get("projections", [])
+            max_lag = body.get("max_lag", max_lag)
+        doc = {"ready": all(v == "ok" for v in checks.values()), "checks": checks, "max_lag": max_lag,
+               "projections": projections}
+        if doc["ready"]:
+            return JSONResponse({"status": "ready", **doc})
+        failed = [f"{name}: {why}" for name, why in checks.items() if why != "ok" and not name.startswith("service:")]
+        failed = failed or [f"{name}: {why}" for name, why in checks.items() if why != "ok"]
+        return JSONResponse({"type": "about:blank", "title": "Not ready", "status": 503, "detail": "; ".join(failed[:5]),
+                             **doc}, status_code=503, media_type="application/problem+json")
+
+    async def metrics(_request: Request) -> Response:
+        return metrics_response(registry)
 
     async def docs(_request: Request) -> Response:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="injuryledger")
@@ -111,11 +158,15 @@ def create_gateway(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Route("/v1/ops/status", ops_status_fan_out),
             Route("/openapi.json", openapi),
             Route("/docs", docs),
             Route("/{path:path}", dispatch, methods=methods),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestMetricsMiddleware, metrics=request_metrics)],
     )
 
 
@@ -160,6 +211,13 @@ class Sessions:
         self._tokens.move_to_end(key)
         while len(self._tokens) > self.MAX_SESSIONS:
             self._tokens.popitem(last=False)
+
+
+def route_label_of(pattern: re.Pattern[str]) -> str:
+    """A gateway route as a metric label: `^/v1/claims(/|$)` → `/v1/claims*`,
+    `^/v1/employers/[^/]+/account$` → `/v1/employers/{id}/account`."""
+    label = pattern.pattern.removeprefix("^").removesuffix("$").replace("(/|$)", "*").replace("[^/]+", "{id}")
+    return label if label.endswith("*") or not label.endswith("/") else label + "*"
 
 
 def _problem(status: int, title: str, detail: str) -> Response:

@@ -23,6 +23,7 @@ from libs.web.auth import Principal
 from libs.web.context import correlation_id
 
 from . import consistency
+from .observability import ServiceMetrics
 
 T = TypeVar("T")
 
@@ -56,6 +57,8 @@ class ServiceContext:
     projection_wait_ms: int = 0
     # The consumer groups of this service by the topic they read (read-your-writes waits on them).
     consumer_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Figures the service's code records as they happen (payment runs), exposed at /metrics.
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
 
     @property
     def topic(self) -> str:

@@ -29,6 +29,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_KEY_LEN = 128
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})  # asked every few seconds: logged at DEBUG only
 MAX_STORED_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
@@ -72,8 +73,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info("request", extra={"method": scope["method"], "path": scope["path"], "status": status["code"],
-                                       "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+            level = logging.DEBUG if scope["path"] in PROBES else logging.INFO
+            log.log(level, "request", extra={"method": scope["method"], "path": scope["path"], "status": status["code"],
+                                             "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
             correlation_id.reset(token)
 
 

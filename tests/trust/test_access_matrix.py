@@ -11,7 +11,7 @@ from tests.conftest import AGENCY_TOKEN
 
 pytestmark = pytest.mark.both_runtimes
 
-OPEN_PATHS = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 def roles_of(route: APIRoute) -> set[str] | None:

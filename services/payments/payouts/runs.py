@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import logging
+import time
 import uuid
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -286,6 +287,7 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
     """One database transaction, streamed: the lines are read, planned and written batch by batch
     (memory bounded by RUN_BATCH_LINES, not by the run), and committed together with the run's row
     and its event — a run killed half-way leaves nothing, and a rerun pays every line once."""
+    started = time.perf_counter()
     run_id = "run_" + uuid.uuid4().hex[:16]
     materialize = find_materializer()
     with ctx.uow(principal) as uow:
@@ -315,6 +317,7 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
             run_id=run_id, region=region, period=period, count=tally.count, total_fen=tally.total_fen,
             execution_date=execution_date, created_at=datetime.now(timezone.utc)))
         check_run_invariants(session, run_id)
+    ctx.metrics.record_payment_run(time.perf_counter() - started, tally.count, tally.total_fen)
     return RunCreated(run_id, tally.count, tally.total_fen, tally.waiting_for_account,
                       tally.waiting_net_not_positive)
 
