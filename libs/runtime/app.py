@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from libs.apidocs import docs_routes
 from libs.events.store import row_to_envelope
 from libs.events.tables import events
 from libs.web import problems
@@ -29,7 +30,8 @@ def create_app(
     title: str = "injuryledger",
     lifespan: Callable[[FastAPI], Any] | None = None,
 ) -> FastAPI:
-    app = FastAPI(title=title, version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title=title, version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.router.routes.extend(docs_routes(title))  # /docs, /redoc: assets from the package, not a CDN
     app.state.authenticator = authenticator
     problems.install(app)
 

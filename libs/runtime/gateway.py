@@ -11,12 +11,12 @@ import re
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from libs.apidocs import docs_routes
 from libs.settings import SERVICE_NAMES, Settings
 
 from .wiring import load_specs
@@ -68,9 +68,6 @@ def create_gateway(settings: Settings) -> Starlette:
         page = items[:limit]
         return JSONResponse({"items": page, "next_cursor": str(page[-1]["sequence"]) if more and page else None})
 
-    async def docs(_request: Request) -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="injuryledger")
-
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -96,7 +93,7 @@ def create_gateway(settings: Settings) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/openapi.json", openapi),
-            Route("/docs", docs),
+            *docs_routes("injuryledger"),  # /docs, /redoc: assets from the package, not a CDN
             Route("/{path:path}", dispatch, methods=methods),
         ],
         lifespan=lifespan,
