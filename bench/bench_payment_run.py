@@ -6,12 +6,14 @@ per payee written in bulk (executemany) into the payments database's `entitlemen
 with a bank account at one of BANKS (CNAPS bank parts 102, 103, 104, 105, 301).
 Timed, through the in-process ASGI app called directly (no test client: nothing buffers the
 body): POST /v1/payment-runs, then GET /v1/payment-runs/{id}/file?format=pain.001&bank=… for
-every bank into a sink that only counts bytes.
+every bank into a sink that only counts bytes. Each file is validated whole against the XSD
+before it is served (services/payments/payouts/xsd.py); what that costs is measured apart
+(`validation`): each file generated alone and generated through the check, alternately.
 Peer, same run: the floor — the same payouts read back with a plain sqlite3 cursor and written
 as a flat CSV file with the csv module.
-Correctness: a small run in another region is fetched the same way and validated against
-shared/standards/iso20022/pain.001.001.09.xsd (xmlschema) before anything is timed; the big
-files' NbOfTxs add up to the run's count.
+Correctness: a small run in another region is fetched the same way and validated again against
+the packaged pain.001.001.09.xsd with xmlschema (a second, independent validator) before anything
+is timed; the big files' NbOfTxs add up to the run's count.
 
 Quick check: BENCH_PAYEES=50000 .venv/bin/python bench/bench_payment_run.py
 """
@@ -25,7 +27,7 @@ import re
 import sqlite3
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -37,7 +39,7 @@ from lxml import etree  # noqa: E402
 
 from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
-from services.payments.payouts import pain001  # noqa: E402
+from services.payments.payouts import pain001, xsd  # noqa: E402
 from services.payments.payouts.runs import create_run  # noqa: E402
 from services.payments.payouts.tables import entitlement_lines  # noqa: E402
 from tests.payments.payouts.support import XSD, ensure_lines_table, publish_policy  # noqa: E402
@@ -50,6 +52,7 @@ REGION, SMALL_REGION, PROFILE_REGION = "440300", "510100", "320100"
 PERIOD, EXECUTION_DATE = "2026-10", "2026-11-30"
 BANKS = ("102584000002", "103584000003", "104584000004", "105584000005", "301584000006")
 CHUNK = 50_000
+VALIDATION_REPEATS = int(os.environ.get("BENCH_VALIDATION_REPEATS", "3"))
 COLUMNS = [c.name for c in entitlement_lines.columns]
 
 
@@ -158,6 +161,38 @@ def nb_of_txs(head: bytes) -> int:
     return int(re.search(rb"<NbOfTxs>(\d+)</NbOfTxs>", head).group(1))
 
 
+def validation_cost(runtime: EmbeddedRuntime, run_id: str) -> dict:
+    """What the schema check costs: each bank's file generated alone and generated through
+    xsd.checked (validated and spooled, then read back), alternately, REPEATS times; the fastest
+    of each, so the machine's noise (shared cores) is least."""
+    ctx = runtime.services["payments"].ctx
+    fund = {"name": "fund", "bank_code": "102584000002", "account_no": "40000234092001"}
+    best = {"plain": 0.0, "checked": 0.0}
+    for bank in BANKS:
+        with ctx.session_factory() as session:
+            count, total = pain001.totals(session, run_id, bank[:3])
+        header = pain001.FileHeader(run_id, bank[:3], count, total, date(2026, 11, 30), datetime.now(timezone.utc),
+                                    fund)
+        times: dict[str, list[float]] = {"plain": [], "checked": []}
+        for _ in range(VALIDATION_REPEATS):
+            with timer() as t:
+                for _chunk in pain001.pain001(ctx.session_factory, header):
+                    pass
+            times["plain"].append(t["seconds"])
+            with timer() as t:
+                for _chunk in xsd.checked(pain001.pain001(ctx.session_factory, header)):
+                    pass
+            times["checked"].append(t["seconds"])
+        for k in best:
+            best[k] += min(times[k])
+    extra = best["checked"] - best["plain"]
+    return {"files_generated_seconds": round(best["plain"], 2), "files_checked_seconds": round(best["checked"], 2),
+            "check_overhead": round(extra / best["plain"], 2) if best["plain"] > 0 else None,
+            "projected_extra_seconds_for_1m": round(extra * 1_000_000 / PAYEES, 1),
+            "how": f"fastest of {VALIDATION_REPEATS} per bank file, alternating; lxml XMLSchema on an XMLPullParser "
+                   "pruned as it parses, the file spooled until it passed"}
+
+
 def profile(runtime: EmbeddedRuntime) -> list[str]:
     """create_run (what the route calls) and one bank's file generator, under pyinstrument, for a
     run of PROFILE_PAYEES payees in a third region."""
@@ -165,8 +200,6 @@ def profile(runtime: EmbeddedRuntime) -> list[str]:
 
     ctx = runtime.services["payments"].ctx
     fill_lines(runtime, PROFILE_REGION, PROFILE_PAYEES, "p")
-    from datetime import date
-
     from libs.web.auth import Principal
 
     principal = Principal(client_id="bench", role="agency")
@@ -253,6 +286,8 @@ def main() -> None:
             total_txs += n
     rss["100%"] = rss_mib()
     assert total_txs == PAYEES, (total_txs, PAYEES)
+
+    results["validation"] = validation_cost(runtime, run_id)
 
     floor = floor_csv(db_path, run_id, tmp / "floor.csv")
     assert floor["payouts"] == PAYEES

@@ -11,6 +11,7 @@ if bash deploy/kafka/kafka.sh start; then export INJURYLEDGER_TEST_KAFKA=127.0.0
   trap 'bash deploy/kafka/kafka.sh stop || true' EXIT
 else
   echo "!!! Kafka could not be started: kafka tests will skip (CI fails them)"; fi
+bash deploy/browser.sh || echo "!!! Chromium could not be installed: browser tests will skip (CI fails them)"
 $PY -m pytest -q "$@" || status=$?
 # pytest's 5 means no test ran: that is a failure, never a pass.
 if [ "$status" -eq 5 ]; then echo "no tests ran"; exit 1; fi

@@ -16,7 +16,6 @@ from libs.runtime.embedded import EmbeddedRuntime
 from libs.settings import Settings
 
 AGENCY_TOKEN = "test-agency-token"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def embedded_settings(data_dir: Path) -> Settings:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from libs.apidocs import docs_routes
 from libs.events.store import row_to_envelope
 from libs.events.tables import events
 from libs.web import problems
@@ -38,7 +39,8 @@ def create_app(
 ) -> FastAPI:
     """`observed`: the services of this process with their log and consumers, for /readyz,
     /metrics and /v1/ops/status."""
-    app = FastAPI(title=title, version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title=title, version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.router.routes.extend(docs_routes(title))  # /docs, /redoc: assets from the package, not a CDN
     app.state.authenticator = authenticator
     problems.install(app)
 

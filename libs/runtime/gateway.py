@@ -14,13 +14,13 @@ from collections import OrderedDict
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from libs.apidocs import docs_routes
 from libs.settings import SERVICE_NAMES, Settings
 
 from . import consistency
@@ -131,9 +131,6 @@ def create_gateway(settings: Settings) -> Starlette:
     async def metrics(_request: Request) -> Response:
         return metrics_response(registry)
 
-    async def docs(_request: Request) -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="injuryledger")
-
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -162,7 +159,7 @@ def create_gateway(settings: Settings) -> Starlette:
             Route("/metrics", metrics),
             Route("/v1/ops/status", ops_status_fan_out),
             Route("/openapi.json", openapi),
-            Route("/docs", docs),
+            *docs_routes("injuryledger"),  # /docs, /redoc: assets from the package, not a CDN
             Route("/{path:path}", dispatch, methods=methods),
         ],
         lifespan=lifespan,

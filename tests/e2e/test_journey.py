@@ -8,15 +8,15 @@ import json
 import uuid
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from libs.identifiers import make_id_number, make_uscc
 from libs.policy import load_national_default
+from services.payments.payouts.xsd import SCHEMAS
 
 pytestmark = pytest.mark.both_runtimes
-XSD = Path(__file__).resolve().parents[3] / "shared" / "standards" / "iso20022"
+XSD = SCHEMAS  # the ISO 20022 schemas shipped with the package
 REGION = "440300"
 
 

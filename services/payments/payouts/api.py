@@ -3,6 +3,7 @@ bank returns and employers' obligations (contract: shared/domain/API.md)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -17,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from libs.money import NotMoney, parse_yuan, yuan_str
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal, agency_only, require
-from libs.web.problems import conflict, forbidden, invalid, not_found
+from libs.web.problems import Problem, conflict, forbidden, invalid, not_found
 
-from . import fhir, pain001, pain002
+from . import fhir, pain001, pain002, xsd
 from .adjudication import MAX_ITEMS, MAX_QUANTITY, ItemIn, rejected_items
 from .domain import BankAccount
 from .handlers import PutHospital, SubmitBill, bill_view, may_act_for_hospital, put_hospital, submit_bill
@@ -53,6 +54,7 @@ PAIN002_EXAMPLE = (
     '<StsRsnInf><Rsn><Cd>AC04</Cd></Rsn></StsRsnInf></TxInfAndSts></OrgnlPmtInfAndSts>'
     '</CstmrPmtStsRpt></Document>\n')
 RETURNS_CSV_EXAMPLE = "end_to_end_id,status,reason\npo_0123456789abcdef,RJCT,AC04\n"
+log = logging.getLogger("injuryledger.payouts")
 
 
 class BankAccountIn(BaseModel):
@@ -182,6 +184,19 @@ def _notice(r) -> dict:  # noqa: ANN001 - an entitlement_lines row
             "article": article, "text": text}
 
 
+def _checked_pain001(ctx: ServiceContext, header: pain001.FileHeader) -> xsd.CheckedFile:
+    """The whole file, validated against pain.001.001.09 before its first byte is served: a file
+    that breaks the schema is a bug of ours, logged loudly and answered 500, never sent to a bank."""
+    try:
+        return xsd.checked(pain001.pain001(ctx.session_factory, header), xsd.PAIN001)
+    except xsd.InvalidDocument as exc:
+        log.error("BANK FILE REFUSED: %s for run %s failed its schema check and was not served: %s",
+                  header.message_id, header.run_id, "; ".join(exc.errors))
+        raise Problem(500, "Bank file failed its schema check",
+                      f"the {exc.name} file {header.message_id} broke its ISO 20022 schema and was not served; "
+                      "quote the correlation id to the operators") from None
+
+
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["payouts"])
     hospital_or_agency = require("agency", "hospital")
@@ -288,7 +303,9 @@ def build_router(ctx: ServiceContext) -> APIRouter:
 
     @router.get("/v1/payment-runs/{run_id}/file", summary="The run's bank file: pain.001.001.09 XML or CSV, per bank",
                 description="`bank` is the CNAPS bank part (first three digits, e.g. `102`) or a full 12-digit "
-                            "CNAPS code, which stands for its bank part. A bank token sees only its own bank's file.",
+                            "CNAPS code, which stands for its bank part. A bank token sees only its own bank's file. "
+                            "A pain.001 file is validated whole against the ISO 20022 schema before it is "
+                            "served: one that fails it is a 500 problem, never a file.",
                 responses={200: {"content": {"application/xml": {}, "text/csv": {}}}})
     def get_file(run_id: str = Path(pattern=ID), format: Literal["pain.001", "csv"] = Query("pain.001"),  # noqa: A002
                  bank: str | None = Query(None, examples=["102"]),
@@ -310,8 +327,9 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         if format == "csv":
             return StreamingResponse(pain001.payouts_csv(ctx.session_factory, header), media_type="text/csv",
                                      headers=disposition)
-        return StreamingResponse(pain001.pain001(ctx.session_factory, header), media_type="application/xml",
-                                 headers=disposition)
+        checked = _checked_pain001(ctx, header)
+        return StreamingResponse(checked, media_type="application/xml",
+                                 headers={**disposition, "Content-Length": str(checked.size)})
 
     @router.post("/v1/payment-runs/{run_id}/returns", summary="The bank's status report: pain.002 (v03 or v12) or CSV",
                  openapi_extra={"requestBody": {"required": True, "content": {

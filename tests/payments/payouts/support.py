@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 from sqlalchemy import (BigInteger, Column, Date, DateTime, MetaData, String, Table, Text, insert, inspect)
 
 from libs.events.envelope import Envelope
 from libs.runtime.embedded import EmbeddedRuntime
 from services.payments.payouts.projection import PayoutFactsProjection
+from services.payments.payouts.xsd import SCHEMAS
 
 REGION = "440300"
-XSD = Path(__file__).resolve().parents[3].parent / "shared" / "standards" / "iso20022"
+XSD = SCHEMAS  # the ISO 20022 schemas shipped with the package
 FUND = {"name": "Shenzhen work-injury fund", "bank_code": "102584000002", "account_no": "40000234092001",
         "bic": "ICBKCNBJSZN"}
 CATALOG = {

@@ -1,0 +1,99 @@
+"""The schema check between the ledger and a bank (services/payments/payouts/xsd.py): the
+shipped ISO 20022 schemas, and pain.001 files from the real generator over a real (SQLite)
+payouts table, accepted when valid and refused whole when a payee name or an amount breaks the
+schema."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, insert
+from sqlalchemy.orm import sessionmaker
+
+from services.payments.payouts import pain001, xsd
+from services.payments.payouts.tables import payouts
+
+ROOT = Path(__file__).resolve().parents[3]
+FUND = {"name": "Shenzhen work-injury fund", "bank_code": "102584000002", "account_no": "40000234092001",
+        "bic": "ICBKCNBJSZN"}
+
+
+def test_the_schemas_ship_inside_the_package_and_compile() -> None:
+    assert xsd.SCHEMAS.is_relative_to(ROOT / "services")
+    for name in ("pain.001.001.09", "pain.002.001.03", "pain.002.001.12"):
+        assert (xsd.SCHEMAS / f"{name}.xsd").is_file()
+        assert xsd.schema(name) is xsd.schema(name)  # parsed once per process
+    assert "pain001" in (xsd.SCHEMAS / "README.md").read_text()  # where they came from
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> sessionmaker:
+    engine = create_engine(f"sqlite:///{tmp_path / 'payments.db'}")
+    payouts.create(engine)
+    return sessionmaker(engine)
+
+
+def add_payouts(sessions: sessionmaker, n: int, **overrides_at: dict) -> None:
+    """n payouts of run `run-1` at bank 102; `overrides_at={"7": {...}}` changes payout 7's columns."""
+    rows = [{"payout_id": f"po_{i:06d}", "run_id": "run-1", "payee": f"employee:e{i}", "bank_code": "102584000002",
+             "bank_part": "102", "account_no": f"6222{i:012d}", "holder": "张三", "amount_fen": 123_456 + i,
+             "line_count": 1, "status": "open", "reason": None, "decided_on": None} for i in range(n)]
+    for at, changes in overrides_at.items():
+        rows[int(at)].update(changes)
+    with sessions() as s, s.begin():
+        s.execute(insert(payouts), rows)
+
+
+def file_chunks(sessions: sessionmaker):  # noqa: ANN201 - Iterator[bytes]
+    with sessions() as s:
+        count, total = pain001.totals(s, "run-1", "102")
+    header = pain001.FileHeader("run-1", "102", count, total, date(2026, 4, 1), datetime.now(timezone.utc), FUND)
+    return pain001.pain001(sessions, header)
+
+
+def test_a_valid_file_passes_and_is_served_byte_for_byte(sessions) -> None:  # noqa: ANN001
+    add_payouts(sessions, 3_000)  # several chunks: the validator is fed as the file is written
+    original = list(file_chunks(sessions))
+    assert len(original) > 3
+    checked = xsd.checked(iter(original))
+    assert checked.size == sum(map(len, original))
+    assert b"".join(checked) == b"".join(original)
+
+
+@pytest.mark.parametrize("column, value, facet", [
+    ("holder", "", "minLength"),              # a payee name the schema rejects (Max140Text, at least 1)
+    ("amount_fen", -500, "minInclusive"),     # an amount the schema rejects (never negative)
+    ("account_no", "", "minLength"),          # an account without an identification
+])
+def test_a_file_that_breaks_the_schema_is_refused_whole(sessions, column, value, facet) -> None:  # noqa: ANN001
+    add_payouts(sessions, 3_000, **{"2500": {column: value}})  # deep in the file, after many chunks
+    with pytest.raises(xsd.InvalidDocument) as refused:
+        xsd.checked(file_chunks(sessions))
+    assert refused.value.name == "pain.001.001.09"
+    assert any(facet in e for e in refused.value.errors), refused.value.errors
+
+
+def test_broken_xml_and_the_wrong_message_are_refused() -> None:
+    head = b'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09">'
+    with pytest.raises(xsd.InvalidDocument):
+        xsd.validate(head + b"<CstmrCdtTrfInitn>")  # truncated (lxml accepts it with resolve_entities=False)
+    with pytest.raises(xsd.InvalidDocument):
+        xsd.validate(b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"/>')  # not a pain.001
+
+
+def test_validation_keeps_memory_flat_by_pruning_what_it_has_checked() -> None:
+    validator = xsd.Validator()
+    head, tail = (b'<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09">'
+                  b'<CstmrCdtTrfInitn><a/><b/><c/>', b"</CstmrCdtTrfInitn></Document>")
+    validator.feed(head)
+    for _ in range(50):
+        validator.feed(b"<d/>")
+    node, depth = validator._root, 0  # noqa: SLF001 - what the parser holds on to
+    while node is not None and len(node):
+        assert len(node) == 1  # only the open path remains
+        node, depth = node[-1], depth + 1
+    assert depth == 2
+    with pytest.raises(xsd.InvalidDocument):  # <a/> etc. are not pain.001: still caught after pruning
+        validator.feed(tail)
+        validator.close()
