@@ -1,20 +1,15 @@
-"""The claims service through its public API on the embedded runtime: application to grade,
-death with dependents, the worklist; each refusal names its field (422) or the claim's state
-(409) and records nothing."""
+"""The claims service through its public API on both runtimes: application to grade, death with
+dependents, the worklist; each refusal names its field (422) or the claim's state (409) and
+records nothing. Each test has a region, an employer and people of its own (`unique`), and counts
+and lists only its own employer's claims, so it holds on the one shared distributed system."""
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
 
-from libs.identifiers import make_id_number, make_uscc
-
 pytestmark = pytest.mark.both_runtimes
 
-USCC = make_uscc("91440300MA5FCLM1")
-WORKER = make_id_number("440304", date(1990, 3, 7), 1)  # male
-WIFE = make_id_number("440304", date(1991, 6, 1), 2)
-SON = make_id_number("440304", date(2015, 5, 20), 3)
 ACCOUNT = {"bank_code": "102584000011", "account_no": "6222020200112233445", "holder": "李娜"}
 
 
@@ -29,12 +24,21 @@ def only_error(response) -> str:  # noqa: ANN001
 
 
 @pytest.fixture
-def world(api) -> dict:  # noqa: ANN001
-    """An employer in Shenzhen (national default policy: average wage 8000.00) and a worker."""
-    employer = ok(api.post("/v1/employers", json={"uscc": USCC, "name": "深圳建安有限公司", "industry_code": "E4700",
-                                                  "region": "440300", "enrolled_on": "2025-01-01"}), 201)
+def family(unique) -> dict[str, str]:  # noqa: ANN001
+    """The worker (male), his wife and their son, registered in the test's own region."""
+    return {"worker": unique.id_number(date(1990, 3, 7), 1), "wife": unique.id_number(date(1991, 6, 1), 2),
+            "son": unique.id_number(date(2015, 5, 20), 3)}
+
+
+@pytest.fixture
+def world(api, unique, family) -> dict:  # noqa: ANN001
+    """An employer in a region with no policy of its own (the national default applies: average
+    wage 8000.00) and a worker."""
+    employer = ok(api.post("/v1/employers", json={"uscc": unique.uscc(), "name": "深圳建安有限公司",
+                                                  "industry_code": "E4700", "region": unique.region,
+                                                  "enrolled_on": "2025-01-01"}), 201)
     worker = ok(api.post(f"/v1/employers/{employer['employer_id']}/employees",
-                         json={"id_number": WORKER, "name": "王五", "hired_on": "2025-06-01"}), 201)
+                         json={"id_number": family["worker"], "name": "王五", "hired_on": "2025-06-01"}), 201)
     return {"employer_id": employer["employer_id"], "employee_id": worker["employee_id"]}
 
 
@@ -43,11 +47,12 @@ def application(world: dict, **change) -> dict:  # noqa: ANN003
             "applicant": "employer", "description": "fell from a scaffold", **change}
 
 
-def count_claims(api) -> int:  # noqa: ANN001
-    return len(ok(api.get("/v1/claims"))["items"])
+def count_claims(api, world: dict) -> int:  # noqa: ANN001
+    """The claims of the test's own employer (other tests' claims may share the system)."""
+    return len(ok(api.get("/v1/claims", params={"employer_id": world["employer_id"]}))["items"])
 
 
-def test_application_to_grade_then_death_with_dependents(api, world) -> None:  # noqa: ANN001
+def test_application_to_grade_then_death_with_dependents(api, unique, family, world) -> None:  # noqa: ANN001
     created = ok(api.post("/v1/claims", json=application(world)), 201)
     assert created["status"] == "applied" and created["employer_late_days"] == 0
     claim_id = created["claim_id"]
@@ -71,8 +76,8 @@ def test_application_to_grade_then_death_with_dependents(api, world) -> None:  #
     assert graded["grade"] == 3 and graded["reappraisal"] is False
 
     died = ok(api.post(f"{path}/death", json={"died_on": "2026-10-20", "dependents": [
-        {"id_number": WIFE, "name": "李娜", "relation": "spouse", "born_on": "1991-06-01", "bank_account": ACCOUNT},
-        {"id_number": SON, "name": "王小", "relation": "child", "born_on": "2015-05-20",
+        {"id_number": family["wife"], "name": "李娜", "relation": "spouse", "born_on": "1991-06-01", "bank_account": ACCOUNT},
+        {"id_number": family["son"], "name": "王小", "relation": "child", "born_on": "2015-05-20",
          "orphan_or_lone_elder": False, "bank_account": None},
     ]}))
     assert died["status"] == "deceased" and died["grade_at_death"] == 3
@@ -93,7 +98,7 @@ def test_application_to_grade_then_death_with_dependents(api, world) -> None:  #
     # the events carry what the other services need
     trail = ok(api.get("/v1/events", params={"aggregate_id": claim_id}))["items"]
     applied = trail[0]["payload"]
-    assert (applied["region"], applied["birth_date"], applied["sex"]) == ("440300", "1990-03-07", "male")
+    assert (applied["region"], applied["birth_date"], applied["sex"]) == (unique.region, "1990-03-07", "male")
     assert trail[6]["payload"]["grade_at_death"] == 3
 
     conflict = api.post(f"{path}/termination", json={"terminated_on": "2026-11-01"})
@@ -116,10 +121,10 @@ def test_worker_application_after_one_year_is_refused(api, world) -> None:  # no
     # 2025-07-01 + 365 days = 2026-07-01: in time; 2026-07-02: refused
     ok(api.post("/v1/claims", json=application(world, occurred_on="2025-07-01", applied_on="2026-07-01",
                                                applicant="worker")), 201)
-    before = count_claims(api)
+    before = count_claims(api, world)
     assert only_error(api.post("/v1/claims", json=application(
         world, occurred_on="2025-07-01", applied_on="2026-07-02", applicant="worker"))) == "applied_on"
-    assert count_claims(api) == before
+    assert count_claims(api, world) == before
 
 
 @pytest.mark.parametrize("change, field", [
@@ -134,7 +139,7 @@ def test_worker_application_after_one_year_is_refused(api, world) -> None:  # no
 ])
 def test_bad_application_is_422_naming_the_field(api, world, change: dict, field: str) -> None:  # noqa: ANN001
     assert only_error(api.post("/v1/claims", json=application(world, **change))) == field
-    assert count_claims(api) == 0
+    assert count_claims(api, world) == 0
 
 
 def test_separated_worker_is_not_covered_after_the_last_day(api, world) -> None:  # noqa: ANN001
@@ -145,7 +150,8 @@ def test_separated_worker_is_not_covered_after_the_last_day(api, world) -> None:
         world, occurred_on="2026-02-01", applied_on="2026-02-02"))) == "employee_id"
 
 
-def test_bad_commands_on_a_claim_record_nothing(api, world) -> None:  # noqa: ANN001
+def test_bad_commands_on_a_claim_record_nothing(api, family, world) -> None:  # noqa: ANN001
+    wife = family["wife"]
     claim_id = ok(api.post("/v1/claims", json=application(world)), 201)["claim_id"]
     path = f"/v1/claims/{claim_id}"
     # not decided yet: leave and appraisal are state conflicts
@@ -163,14 +169,14 @@ def test_bad_commands_on_a_claim_record_nothing(api, world) -> None:  # noqa: AN
         ("appraisals", {"grade": 5, "care_level": "none", "concluded_on": "2099-05-01"}, "concluded_on"),
         ("death", {"died_on": "2026-03-01"}, "died_on"),
         ("death", {"died_on": "2026-05-01", "dependents": [
-            {"id_number": WIFE, "name": "x", "relation": "cousin", "born_on": "1991-06-01"}]}, "dependents.0.relation"),
+            {"id_number": wife, "name": "x", "relation": "cousin", "born_on": "1991-06-01"}]}, "dependents.0.relation"),
         ("death", {"died_on": "2026-05-01", "dependents": [
-            {"id_number": WIFE[:-1] + "0", "name": "x", "relation": "spouse", "born_on": "1991-06-01"}]},
+            {"id_number": wife[:-1] + "0", "name": "x", "relation": "spouse", "born_on": "1991-06-01"}]},
          "dependents.0.id_number"),
         ("death", {"died_on": "2026-05-01", "dependents": [
-            {"id_number": WIFE, "name": "x", "relation": "spouse", "born_on": "1991-06-02"}]}, "dependents.0.born_on"),
+            {"id_number": wife, "name": "x", "relation": "spouse", "born_on": "1991-06-02"}]}, "dependents.0.born_on"),
         ("death", {"died_on": "2026-05-01", "dependents": [
-            {"id_number": WIFE, "name": "x", "relation": "spouse", "born_on": "1991-06-01",
+            {"id_number": wife, "name": "x", "relation": "spouse", "born_on": "1991-06-01",
              "bank_account": {**ACCOUNT, "bank_code": "1025"}}]}, "dependents.0.bank_account.bank_code"),
     ]:
         assert only_error(api.post(f"{path}/{sub}", json=body)) == field, (sub, body)
@@ -203,7 +209,8 @@ def test_overdue_worklist(api, world) -> None:  # noqa: ANN001
     # decision due: 2026-05-09 (60 days), clear case 2026-03-25 (15 days); appraisal due 2026-05-31
 
     def overdue_on(day: str) -> set[str]:
-        return {c["claim_id"] for c in ok(api.get("/v1/claims", params={"overdue": "true", "on": day}))["items"]}
+        return {c["claim_id"] for c in ok(api.get("/v1/claims", params={
+            "employer_id": world["employer_id"], "overdue": "true", "on": day}))["items"]}
 
     assert overdue_on("2026-03-25") == set()
     assert overdue_on("2026-03-26") == {clear}
@@ -212,27 +219,28 @@ def test_overdue_worklist(api, world) -> None:  # noqa: ANN001
     shown = ok(api.get(f"/v1/claims/{awaiting}", params={"on": "2026-06-01"}))["deadlines"]["appraisal"]
     assert shown["due_on"] == "2026-05-31" and shown["overdue"] is True
 
-    first = ok(api.get("/v1/claims", params={"limit": 2}))
+    mine = {"employer_id": world["employer_id"]}
+    first = ok(api.get("/v1/claims", params={**mine, "limit": 2}))
     assert len(first["items"]) == 2 and first["next_cursor"]
-    rest = ok(api.get("/v1/claims", params={"limit": 2, "cursor": first["next_cursor"]}))
+    rest = ok(api.get("/v1/claims", params={**mine, "limit": 2, "cursor": first["next_cursor"]}))
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     assert only_error(api.get("/v1/claims", params={"limit": 1001})) == "query.limit"
 
 
-def test_the_regions_own_policy_sets_every_limit(api, world) -> None:  # noqa: ANN001
-    """No literal day count or wage: a Shenzhen policy with a 20-day employer limit, a 10-day
+def test_the_regions_own_policy_sets_every_limit(api, unique, world) -> None:  # noqa: ANN001
+    """No literal day count or wage: the region's own policy with a 20-day employer limit, a 10-day
     clear-case decision and an average wage of 12964.00 (floor 7778.40) is what applies."""
     national = ok(api.get("/v1/policies/000000", params={"on": "2025-01-01"}))
     doc = {**national, "average_monthly_wage": "12964.00",
            "deadlines": {**national["deadlines"], "employer_application_days": 20, "decision_days_clear": 10}}
-    ok(api.put("/v1/policies/440300/2025-01-01", json=doc), 201)
+    ok(api.put(f"/v1/policies/{unique.region}/2025-01-01", json=doc), 201)
     late = ok(api.post("/v1/claims", json=application(world, applied_on="2026-03-23", clear_case=True)), 201)
     assert late["employer_late_days"] == 1 and late["decision_due_on"] == "2026-04-02"  # day 21; +10 days
     decided = ok(api.post(f"/v1/claims/{late['claim_id']}/recognition",
                           json={"decision": "recognized", "decided_on": "2026-04-01"}))
     assert decided["insured_wage"] == "7778.40"  # 60 % of 12964.00, no wage on record
     wage = ok(api.get(f"/v1/claims/{late['claim_id']}"))["insured_wage"]
-    assert wage["policy_ref"]["region"] == "440300" and wage["cap"] == "38892.00"
+    assert wage["policy_ref"]["region"] == unique.region and wage["cap"] == "38892.00"
 
 
 def test_claims_are_for_the_agency_only(api, world) -> None:  # noqa: ANN001
@@ -243,11 +251,12 @@ def test_claims_are_for_the_agency_only(api, world) -> None:  # noqa: ANN001
     assert api.get("/v1/claims", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-def test_a_death_claim_is_decided_after_the_death_is_recorded(api, world) -> None:  # noqa: ANN001
+def test_a_death_claim_is_decided_after_the_death_is_recorded(api, family, world) -> None:  # noqa: ANN001
     claim_id = ok(api.post("/v1/claims", json=application(world, kind="death", applicant="worker")), 201)["claim_id"]
     path = f"/v1/claims/{claim_id}"
     died = ok(api.post(f"{path}/death", json={"died_on": "2026-03-02", "dependents": [
-        {"id_number": SON, "name": "王小", "relation": "child", "born_on": "2015-05-20", "orphan_or_lone_elder": True}]}))
+        {"id_number": family["son"], "name": "王小", "relation": "child", "born_on": "2015-05-20",
+         "orphan_or_lone_elder": True}]}))
     assert died["status"] == "applied" and died["grade_at_death"] is None
     again = api.post(f"{path}/death", json={"died_on": "2026-03-03"})
     assert again.status_code == 409 and again.json()["claim_status"] == "applied"

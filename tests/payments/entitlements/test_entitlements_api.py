@@ -1,15 +1,14 @@
-"""Entitlements through the public API on the embedded runtime: a worker's claim from wages to
+"""Entitlements through the public API on both runtimes: a worker's claim from wages to
 grade, the lines and their explanation to the fen, a policy published with a past effective date
-(adjustment lines, never an edit), a payment run taking the fund lines, a death with survivors."""
+(adjustment lines, never an edit), a payment run taking the fund lines, a death with survivors.
+Each test works in a region of its own (`unique`), so it holds on the one shared distributed system."""
 from __future__ import annotations
 
-import pytest
-
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal as D
 
-from libs.identifiers import make_id_number, make_uscc
+import pytest
+
 from libs.policy import load_national_default
 
 pytestmark = pytest.mark.both_runtimes
@@ -26,14 +25,14 @@ def region_policy(**changes: str) -> dict:
     return doc
 
 
-def graded_worker(api) -> tuple[str, str, str]:  # noqa: ANN001
-    """A worker of 9000.00 a month injured 2026-01-10, recognized, graded 3 with partial care."""
-    region = f"44{uuid.uuid4().int % 10**4:04d}"
+def graded_worker(api, unique) -> tuple[str, str, str]:  # noqa: ANN001
+    """A worker (male) of 9000.00 a month injured 2026-01-10, recognized, graded 3 with partial care."""
+    region = unique.region
     ok(api.put(f"/v1/policies/{region}/2024-01-01", json=region_policy()), 201)
     employer = ok(api.post("/v1/employers", json={
-        "uscc": make_uscc(f"91{region}{uuid.uuid4().int % 10**8:08d}"), "name": "Pearl River Metalworks",
+        "uscc": unique.uscc(), "name": "Pearl River Metalworks",
         "industry_code": "C3311", "region": region, "enrolled_on": "2024-12-01"}), 201)
-    id_number = make_id_number(region, date(1980, 5, 17), 101)
+    id_number = unique.id_number(date(1980, 5, 17), 101)
     worker = ok(api.post(f"/v1/employers/{employer['employer_id']}/employees", json={
         "id_number": id_number, "name": "Li Lei", "hired_on": "2024-12-01",
         "bank_account": {"bank_code": "102584000001", "account_no": "6222020200000000001", "holder": "Li Lei"}}), 201)
@@ -60,8 +59,8 @@ def by_kind(items: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def test_lines_explained_then_a_past_dated_policy_adjusts_them(api) -> None:  # noqa: ANN001
-    region, claim_id, employee_id = graded_worker(api)
+def test_lines_explained_then_a_past_dated_policy_adjusts_them(api, unique) -> None:  # noqa: ANN001
+    region, claim_id, employee_id = graded_worker(api, unique)
     body = ok(api.get(f"/v1/claims/{claim_id}/entitlements"))
     lines = by_kind(body["items"])
     # R.35: 23 × 9000.00 = 207000.00 once; 0.80 × 9000.00 = 7200.00 a month from May (the conclusion's month);
@@ -113,10 +112,10 @@ def test_lines_explained_then_a_past_dated_policy_adjusts_them(api) -> None:  # 
     assert {ln["status"] for ln in taken if ln["period"] >= "2026-07"} == {"payable"}
 
 
-def test_death_gives_funeral_and_survivor_pensions_but_no_death_grant_for_grade_3(api) -> None:  # noqa: ANN001
-    region, claim_id, _ = graded_worker(api)
-    spouse = make_id_number(region, date(1982, 3, 1), 202)
-    child = make_id_number(region, date(2015, 9, 1), 303)
+def test_death_gives_funeral_and_survivor_pensions_but_no_death_grant_for_grade_3(api, unique) -> None:  # noqa: ANN001
+    _, claim_id, _ = graded_worker(api, unique)
+    spouse = unique.id_number(date(1982, 3, 1), 202)  # female
+    child = unique.id_number(date(2015, 9, 1), 303)  # male
     r = api.post(f"/v1/claims/{claim_id}/death", json={"died_on": "2026-08-15", "dependents": [
         {"id_number": spouse, "name": "Han Meimei", "relation": "spouse", "born_on": "1982-03-01",
          "orphan_or_lone_elder": False, "bank_account": None},
