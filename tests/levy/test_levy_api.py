@@ -1,6 +1,8 @@
-"""The levy through the API on the embedded runtime: employers and workers enrolled through the
+"""The levy through the API on both runtimes: employers and workers enrolled through the
 enrollment API, reports and corrections, payments, the account as of dates, the fund statement,
-rate reviews, and every bad input refused with the field named and nothing recorded.
+rate reviews, and every bad input refused with the field named and nothing recorded. Each test's
+employers are in a region of its own (`unique`): the distributed runtime is one system for the
+whole session, and statements and rate reviews are of a whole region.
 
 Worked example (employer of class 4, base rate 0.0090, enrolled 2025-07-01):
 - July, reported 5 Aug: A 8123.45 + B 6000.00 = 14123.45 × 0.0090 = 127.11105 → 127.11, due 15 Aug.
@@ -15,18 +17,18 @@ from datetime import date
 
 import pytest
 
-from tests.levy.support import enroll_employer, hire, separate
+from tests.levy.support import enroll_employer, hire, other_region, separate
 
 pytestmark = pytest.mark.both_runtimes
 
 
 @pytest.fixture
-def shop(api):  # noqa: ANN001, ANN201
-    employer_id = enroll_employer(api)
-    a, _ = hire(api, employer_id, "2025-07-01")
-    b, _ = hire(api, employer_id, "2025-07-01")
-    c, _ = hire(api, employer_id, "2025-08-10")
-    d, d_employee = hire(api, employer_id, "2025-07-01")
+def shop(api, unique):  # noqa: ANN001, ANN201
+    employer_id = enroll_employer(api, unique)
+    a, _ = hire(api, unique, employer_id, "2025-07-01")
+    b, _ = hire(api, unique, employer_id, "2025-07-01")
+    c, _ = hire(api, unique, employer_id, "2025-08-10")
+    d, d_employee = hire(api, unique, employer_id, "2025-07-01")
     separate(api, employer_id, d_employee, "2025-07-20")
     return {"employer_id": employer_id, "A": a, "B": b, "C": c, "D": d}
 
@@ -50,7 +52,7 @@ def events_of(api, aggregate_id: str) -> list[dict]:  # noqa: ANN001
     return body["items"] if isinstance(body, dict) else body
 
 
-def test_report_correct_pay_and_the_account_as_of_dates(api, shop) -> None:  # noqa: ANN001
+def test_report_correct_pay_and_the_account_as_of_dates(api, shop, unique) -> None:  # noqa: ANN001
     eid = shop["employer_id"]
     r = report(api, shop, "2025-07", "2025-08-05", A="8123.45", B="6000.00")
     assert r.status_code == 201, r.text
@@ -101,7 +103,7 @@ def test_report_correct_pay_and_the_account_as_of_dates(api, shop) -> None:  # n
         ("172.11", "45.50", "126.61", 10)
     assert later["rate"] == "0.009000" and later["rate_history"] == []
 
-    st = api.get("/v1/funds/440300/statement", params={"from": "2025-08-01", "to": "2025-09-30"})
+    st = api.get(f"/v1/funds/{unique.region}/statement", params={"from": "2025-08-01", "to": "2025-09-30"})
     assert st.status_code == 200, st.text
     s = st.json()
     assert s["books_balanced"] is True
@@ -115,7 +117,8 @@ def test_report_correct_pay_and_the_account_as_of_dates(api, shop) -> None:  # n
     assert (s["average_rate"]["payroll"], s["average_rate"]["contributions"]) == ("19123.45", "172.11")
     assert s["average_rate"]["effective"] == "0.009000" and s["average_rate"]["exceeds_control"] is False
     # another region's statement is empty and balanced
-    other = api.get("/v1/funds/510100/statement", params={"from": "2025-08-01", "to": "2025-09-30"}).json()
+    other = api.get(f"/v1/funds/{other_region(unique)}/statement",
+                    params={"from": "2025-08-01", "to": "2025-09-30"}).json()
     assert other["income"]["contributions_assessed"] == "0.00" and other["books_balanced"] is True
 
 
@@ -172,12 +175,12 @@ def test_a_worker_separated_before_the_month_cannot_be_reported(api, shop) -> No
                                    "message": f"this worker is not employed by {shop['employer_id']} in 2025-08"}]
 
 
-def test_csv_upload(api) -> None:  # noqa: ANN001
-    employer_id = enroll_employer(api, industry_code="I6510")  # class 1, 0.0020
+def test_csv_upload(api, unique) -> None:  # noqa: ANN001
+    employer_id = enroll_employer(api, unique, industry_code="I6510")  # class 1, 0.0020
     ids: list[str] = []
     body = "id_number,wage\n"
     for n in range(3):
-        ids.append(hire(api, employer_id, "2025-07-01", birth=date(1985, 5, 1 + n))[0])
+        ids.append(hire(api, unique, employer_id, "2025-07-01", birth=date(1985, 5, 1 + n))[0])
     body += "".join(f"{i},{1000 + n}.50\n" for n, i in enumerate(ids))
     r = api.post("/v1/wage-reports", content=body.encode(), headers={"Content-Type": "text/csv"},
                  params={"employer_id": employer_id, "period": "2025-07", "reported_on": "2025-08-01"})
@@ -204,16 +207,16 @@ def test_too_many_lines_is_refused_naming_the_limit(api, shop) -> None:  # noqa:
     assert events_of(api, f"wages-{shop['employer_id']}-2025-07") == []
 
 
-def test_rate_review_steps_down_a_clean_employer_idempotently_and_clamps_class_1(api, shop) -> None:  # noqa: ANN001
+def test_rate_review_steps_down_a_clean_employer_idempotently_and_clamps_class_1(api, shop, unique) -> None:  # noqa: ANN001
     eid = shop["employer_id"]
     assert report(api, shop, "2025-07", "2025-08-05", A="8123.45", B="6000.00").status_code == 201
-    soft = enroll_employer(api, industry_code="I6510")
-    soft_id, _ = hire(api, soft, "2025-07-01", birth=date(1992, 2, 2))
+    soft = enroll_employer(api, unique, industry_code="I6510")
+    soft_id, _ = hire(api, unique, soft, "2025-07-01", birth=date(1992, 2, 2))
     r = api.post("/v1/wage-reports", json={"employer_id": soft, "period": "2025-07", "reported_on": "2025-08-05",
                                            "lines": [{"id_number": soft_id, "wage": "20000.00"}]})
     assert r.status_code == 201, r.text
 
-    r = api.post("/v1/rate-reviews", json={"region": "440300", "year": 2026})
+    r = api.post("/v1/rate-reviews", json={"region": unique.region, "year": 2026})
     assert r.status_code == 200, r.text
     decisions = {d["employer_id"]: d for d in r.json()["decisions"]}
     assert r.json()["lookback"] == {"from": 2023, "to": 2025}
@@ -224,7 +227,7 @@ def test_rate_review_steps_down_a_clean_employer_idempotently_and_clamps_class_1
                                "injuries": 0, "workers": 2, "frequency_per_mille": "0.0000"}
     assert (decisions[soft]["wanted_multiplier"], decisions[soft]["multiplier"]) == ("0.50", "1.00")
 
-    again = api.post("/v1/rate-reviews", json={"region": "440300", "year": 2026})
+    again = api.post("/v1/rate-reviews", json={"region": unique.region, "year": 2026})
     assert [d["recorded"] for d in again.json()["decisions"]] == [False, False]
     assert len([e for e in events_of(api, f"account-{eid}") if e["type"] == "RateAdjusted"]) == 1
 
@@ -248,7 +251,7 @@ def test_statement_needs_dates_in_order(api) -> None:  # noqa: ANN001
     assert r.status_code == 422
 
 
-def test_csv_upload_of_thousands_of_lines(api, runtime) -> None:  # noqa: ANN001
+def test_csv_upload_of_thousands_of_lines(api, runtime, unique) -> None:  # noqa: ANN001
     """5,000 workers: hired through the levy's own enrollment projection (the API would take
     minutes to enrol them one by one), reported in one CSV upload."""
     from datetime import datetime, timezone
@@ -257,7 +260,7 @@ def test_csv_upload_of_thousands_of_lines(api, runtime) -> None:  # noqa: ANN001
     from libs.events.envelope import Envelope
     from services.levy.projections import LevyEnrollmentProjection
 
-    employer_id = enroll_employer(api)
+    employer_id = enroll_employer(api, unique)
     ids = [f"4403041990{n:08d}" for n in range(5_000)]
     levy = runtime.services["levy"].ctx
     projection = LevyEnrollmentProjection()
@@ -279,7 +282,7 @@ def test_csv_upload_of_thousands_of_lines(api, runtime) -> None:  # noqa: ANN001
         ("25248750.00", "227238.75", 5_000)
 
 
-def test_benefits_paid_raise_the_floating_rate_and_show_in_the_statement(api, runtime, shop) -> None:  # noqa: ANN001
+def test_benefits_paid_raise_the_floating_rate_and_show_in_the_statement(api, runtime, shop, unique) -> None:  # noqa: ANN001
     """A settled payout of the payments service (projected as the log would deliver it) is the
     fund's expense and the employer's claims cost: 150.00 against 127.11 of contributions is a
     loss ratio of 1.1801, the 1.20 step: 0.0090 × 1.20 = 0.010800."""
@@ -299,11 +302,11 @@ def test_benefits_paid_raise_the_floating_rate_and_show_in_the_statement(api, ru
             event_id=uuid4(), type="PayoutSettled", schema_version=1, aggregate_type="payout", aggregate_id="po_1",
             sequence=1, occurred_on=date(2025, 10, 10), recorded_at=datetime.now(timezone.utc), actor="test",
             payload=payload))
-    s = api.get("/v1/funds/440300/statement", params={"from": "2025-10-01", "to": "2025-10-31"}).json()
+    s = api.get(f"/v1/funds/{unique.region}/statement", params={"from": "2025-10-01", "to": "2025-10-31"}).json()
     assert s["expenditure"]["by_family"]["medical"] == "150.00" and s["expenditure"]["total"] == "150.00"
     assert s["balance"] == "-150.00" and s["books_balanced"] is True
 
-    r = api.post("/v1/rate-reviews", json={"region": "440300", "year": 2026})
+    r = api.post("/v1/rate-reviews", json={"region": unique.region, "year": 2026})
     [decision] = r.json()["decisions"]
     assert decision["figures"]["claims_cost"] == "150.00" and decision["figures"]["loss_ratio"] == "1.1801"
     assert (decision["multiplier"], decision["rate"]) == ("1.20", "0.010800")
@@ -318,8 +321,9 @@ def test_openapi_describes_the_levy_routes_and_an_idempotent_payment(api, shop) 
         assert path in doc["paths"]
     assert report(api, shop, "2025-07", "2025-08-05", A="1000.00").status_code == 201
     pay = {"employer_id": shop["employer_id"], "amount": "10.00", "paid_on": "2025-08-20"}
-    first = api.post("/v1/contribution-payments", json=pay, headers={"Idempotency-Key": "pay-1"})
-    again = api.post("/v1/contribution-payments", json=pay, headers={"Idempotency-Key": "pay-1"})
+    key = {"Idempotency-Key": f"pay-{shop['employer_id']}"}  # a key of its own: the system outlives the test
+    first = api.post("/v1/contribution-payments", json=pay, headers=key)
+    again = api.post("/v1/contribution-payments", json=pay, headers=key)
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     assert account(api, shop, "2025-08-31")["paid"] == "10.00"
 

@@ -3,7 +3,6 @@ movement reaches the books (each command re-folds the account and replaces its p
 from __future__ import annotations
 
 import threading
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -13,9 +12,9 @@ from .support import enroll_employer
 pytestmark = pytest.mark.both_runtimes
 
 
-def test_concurrent_payments_of_one_employer_all_reach_the_books(api) -> None:  # noqa: ANN001
-    region = f"44{uuid.uuid4().int % 10**4:04d}"
-    employer_id = enroll_employer(api, region=region, enrolled_on="2025-01-01")
+def test_concurrent_payments_of_one_employer_all_reach_the_books(api, unique) -> None:  # noqa: ANN001
+    region = unique.region
+    employer_id = enroll_employer(api, unique, enrolled_on="2025-01-01")
     amounts = [Decimal(f"{100 + i}.{i:02d}") for i in range(8)]
     statuses: list[int] = []
     barrier = threading.Barrier(len(amounts))
