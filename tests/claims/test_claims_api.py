@@ -171,7 +171,7 @@ def test_bad_commands_on_a_claim_record_nothing(api, family, world) -> None:  # 
         ("death", {"died_on": "2026-05-01", "dependents": [
             {"id_number": wife, "name": "x", "relation": "cousin", "born_on": "1991-06-01"}]}, "dependents.0.relation"),
         ("death", {"died_on": "2026-05-01", "dependents": [
-            {"id_number": wife[:-1] + "0", "name": "x", "relation": "spouse", "born_on": "1991-06-01"}]},
+            {"id_number": wife[:-1] + ("1" if wife[-1] != "1" else "2"), "name": "x", "relation": "spouse", "born_on": "1991-06-01"}]},
          "dependents.0.id_number"),
         ("death", {"died_on": "2026-05-01", "dependents": [
             {"id_number": wife, "name": "x", "relation": "spouse", "born_on": "1991-06-02"}]}, "dependents.0.born_on"),
