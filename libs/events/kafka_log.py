@@ -81,9 +81,9 @@ class KafkaLog:
         finally:
             admin.close()
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
         if self._producer is not None:
-            self._producer.close(timeout=PUBLISH_TIMEOUT_S)
+            self._producer.close(timeout=timeout_s)
             self._producer = None
 
 
