@@ -90,10 +90,21 @@ def launcher_env(cluster, data_dir: Path) -> dict[str, str]:  # noqa: ANN001 - a
                       INJURYLEDGER_DATA_DIR=str(data_dir))
 
 
-def start_launcher(cluster, data_dir: Path) -> subprocess.Popen:  # noqa: ANN001
+def start_launcher(cluster, data_dir: Path, via_script: bool = False) -> tuple[subprocess.Popen, int]:  # noqa: ANN001
+    """The launcher on the cluster's databases and topics, or `make run-distributed`'s script
+    around it (on the running broker); the process started and the launcher's pid."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return start_and_wait_for([sys.executable, "-m", "libs.runtime.launcher"], launcher_env(cluster, data_dir),
-                              data_dir / "launcher.out", "injuryledger (distributed) on")
+    env = launcher_env(cluster, data_dir)
+    if via_script:
+        env |= {"PYTHON": sys.executable, "KAFKA_PORT": cluster.bootstrap.rsplit(":", 1)[1]}
+        env.pop("INJURYLEDGER_KAFKA_BOOTSTRAP")  # the script's, from KAFKA_PORT
+    argv = ["bash", "deploy/run-distributed.sh"] if via_script else [sys.executable, "-m", "libs.runtime.launcher"]
+    proc = start_and_wait_for(argv, env, data_dir / "launcher.out", "injuryledger (distributed) on")
+    if not via_script:
+        return proc, proc.pid
+    (launcher,) = [p for p in children_of(proc.pid)
+                   if b"libs.runtime.launcher" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    return proc, launcher
 
 
 # ---- requests ----------------------------------------------------------------------------

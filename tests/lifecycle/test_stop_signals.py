@@ -1,5 +1,6 @@
-"""Stop signals on the distributed runtime, real PostgreSQL and Kafka: SIGTERM or SIGINT to the
-launcher, a SIGKILLed launcher, SIGTERM to one service, each while writes are going on.
+"""Stop signals on the distributed runtime, real PostgreSQL and Kafka: SIGTERM to
+`make run-distributed`'s script (passed on to the launcher), SIGINT to the launcher, a SIGKILLed
+launcher, SIGTERM to one service, each while writes are going on.
 
 After each: no process of the layout left, every write answered 201 in the log exactly once,
 every outbox sent, every consumer group's committed offsets equal to what it applied. Each test
@@ -8,6 +9,7 @@ resumes to the end of the log with nothing projected twice."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -18,10 +20,11 @@ import pytest
 from libs.runtime.layout import database_name
 from libs.settings import SERVICE_NAMES
 from tests.conftest import AGENCY_TOKEN
+from tests.harness.servers import kafka_accepts_produce
 
 from .support import (
-    STOP_LIMIT_S, InFlight, Writers, assert_nothing_lost_nothing_twice, assert_projected_once, children_of,
-    start_launcher, wait_gone,
+    STOP_LIMIT_S, InFlight, Writers, alive, assert_nothing_lost_nothing_twice, assert_projected_once,
+    children_of, start_launcher, wait_gone,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -41,39 +44,46 @@ def deployment(postgres, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, AN
 
 
 @contextlib.contextmanager
-def launched(deployment, data_dir: Path) -> Iterator[subprocess.Popen]:  # noqa: ANN001
-    """`python -m libs.runtime.launcher` on the deployment, settled; killed if a test fails."""
-    launcher = start_launcher(deployment, data_dir)
+def launched(deployment, data_dir: Path, via_script: bool = False) -> Iterator[tuple[subprocess.Popen, int]]:  # noqa: ANN001
+    """The launcher (or run-distributed.sh around it) on the deployment, settled; the process
+    started and the launcher's pid. Killed, with what it started, if the test fails."""
+    proc, launcher = start_launcher(deployment, data_dir, via_script)
     try:
         deployment.settle()
         assert_projected_once(deployment)  # what the last stop left: resumed to the end, nothing twice
-        yield launcher
+        yield proc, launcher
     finally:
-        if launcher.poll() is None:
-            launcher.kill()  # its processes follow it (parent-death signal)
-            launcher.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if alive(launcher):  # the script was killed: the launcher stops its processes
+            os.kill(launcher, signal.SIGTERM)
+            wait_gone([launcher])
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig, via_script", [(signal.SIGTERM, True), (signal.SIGINT, False)],
+                         ids=["SIGTERM to run-distributed.sh", "SIGINT to the launcher"])
 def test_a_stop_signal_to_the_launcher_answers_the_requests_in_flight_and_stops_everything(
-        deployment, tmp_path, sig, fault_figures) -> None:  # noqa: ANN001
-    with launched(deployment, tmp_path) as launcher:
-        layout = children_of(launcher.pid)
+        deployment, kafka_bootstrap, tmp_path, sig, via_script, fault_figures) -> None:  # noqa: ANN001
+    with launched(deployment, tmp_path, via_script) as (proc, launcher):
+        layout = children_of(launcher)
         assert len(layout) == LAYOUT_SIZE
         with Writers(deployment.gateway) as writers:
             writers.wait_for_created(5)
             with InFlight(deployment.gateway) as in_flight:
-                launcher.send_signal(sig)
-            code = launcher.wait(timeout=STOP_LIMIT_S)
+                proc.send_signal(sig)  # the script passes a SIGTERM on to the launcher
+            code = proc.wait(timeout=STOP_LIMIT_S)
     assert code == 0
-    assert wait_gone(layout, 0) == []  # stopped and reaped before the launcher exited
+    assert wait_gone([launcher, *layout], 0) == []  # stopped and reaped before the launcher exited
     created = writers.created + [in_flight.created()]
     figures = assert_nothing_lost_nothing_twice(deployment, created)
-    fault_figures(f"launcher {sig.name} under writes", **figures, **writers.statuses_by_name())
+    if via_script:  # it found the broker running: it leaves it running
+        assert kafka_accepts_produce(kafka_bootstrap), "run-distributed.sh stopped a broker it had not started"
+    fault_figures(f"{'run-distributed.sh' if via_script else 'launcher'} {sig.name} under writes", **figures, **writers.statuses_by_name())
 
 
 def test_a_sigkilled_launcher_takes_its_processes_with_it(deployment, tmp_path, fault_figures) -> None:  # noqa: ANN001
-    with launched(deployment, tmp_path) as launcher:
+    with launched(deployment, tmp_path) as (launcher, _pid):
         layout = children_of(launcher.pid)
         assert len(layout) == LAYOUT_SIZE
         with Writers(deployment.gateway) as writers:
