@@ -44,7 +44,8 @@ def deployment(postgres, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, AN
 
 
 @contextlib.contextmanager
-def launched(deployment, data_dir: Path, via_script: bool = False) -> Iterator[tuple[subprocess.Popen, int]]:  # noqa: ANN001
+def launched(deployment, data_dir: Path,  # noqa: ANN001
+             via_script: bool = False) -> Iterator[tuple[subprocess.Popen, int]]:
     """The launcher (or run-distributed.sh around it) on the deployment, settled; the process
     started and the launcher's pid. Killed, with what it started, if the test fails."""
     proc, launcher = start_launcher(deployment, data_dir, via_script)
@@ -79,7 +80,8 @@ def test_a_stop_signal_to_the_launcher_answers_the_requests_in_flight_and_stops_
     figures = assert_nothing_lost_nothing_twice(deployment, created)
     if via_script:  # it found the broker running: it leaves it running
         assert kafka_accepts_produce(kafka_bootstrap), "run-distributed.sh stopped a broker it had not started"
-    fault_figures(f"{'run-distributed.sh' if via_script else 'launcher'} {sig.name} under writes", **figures, **writers.statuses_by_name())
+    who = "run-distributed.sh" if via_script else "launcher"
+    fault_figures(f"{who} {sig.name} under writes", **figures, **writers.statuses_by_name())
 
 
 def test_a_sigkilled_launcher_takes_its_processes_with_it(deployment, tmp_path, fault_figures) -> None:  # noqa: ANN001
