@@ -8,6 +8,7 @@ import sys
 
 import uvicorn
 
+from libs.runtime.lifecycle import GRACEFUL_S, exit_zero_on_stop_signals
 from libs.settings import SERVICE_NAMES, Settings
 from libs.web.context import configure_logging
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate.add_argument("service", choices=SERVICE_NAMES)
     args = parser.parse_args(argv)
 
+    exit_zero_on_stop_signals()
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
     if args.command == "run":
@@ -32,12 +34,14 @@ def main(argv: list[str] | None = None) -> int:
         from libs.runtime.distributed import ServiceProcess
 
         app = ServiceProcess(settings, args.service).app()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                    timeout_graceful_shutdown=GRACEFUL_S)
         return 0
     if args.command == "gateway":
         from libs.runtime.gateway import create_gateway
 
-        uvicorn.run(create_gateway(settings), host=settings.host, port=settings.port, log_config=None)
+        uvicorn.run(create_gateway(settings), host=settings.host, port=settings.port, log_config=None,
+                    timeout_graceful_shutdown=GRACEFUL_S)
         return 0
     if args.command == "migrate":
         from libs.db import make_engine, migrate as run_migrate
@@ -72,7 +76,8 @@ def _run_embedded(settings: Settings, demo: bool) -> int:
         f"  data folder:  {settings.data_dir.resolve()}\n"
         f"  try: curl -H 'Authorization: Bearer {token}' {base}/v1/policies/000000\n"
     )
-    server = _ServerWithBanner(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None), banner)
+    server = _ServerWithBanner(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
+                                                   timeout_graceful_shutdown=GRACEFUL_S), banner)
     try:
         server.run()
     finally:

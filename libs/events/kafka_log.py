@@ -145,11 +145,11 @@ class KafkaLog:
                 log.debug("closing the admin client failed", exc_info=True)
             self._admin = None
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
         with self._admin_lock:
             self._close_admin()
         if self._producer is not None:
-            self._producer.close(timeout=PUBLISH_TIMEOUT_S)
+            self._producer.close(timeout=timeout_s)
             self._producer = None
 
 

@@ -15,6 +15,7 @@ from typing import Sequence
 import anyio
 from fastapi import FastAPI
 
+from libs.events.consumer import ConsumerRunner
 from libs.events.envelope import Envelope
 from libs.events.kafka_log import KafkaLog
 from libs.events.log import Topics
@@ -24,6 +25,7 @@ from libs.web.auth import Authenticator
 
 from .app import create_app
 from .ops import Observed
+from .lifecycle import SERVICE_STOP_S
 from .wiring import Wired, load_specs, wire
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class ServiceProcess:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._stop_deadline = 0.0  # monotonic; set by stop()
 
     def _on_commit(self, _events: Sequence[Envelope]) -> None:
         self._wake.set()
@@ -51,9 +54,7 @@ class ServiceProcess:
     def start(self) -> None:
         self._threads.append(threading.Thread(target=self._relay_loop, name="relay", daemon=True))
         for runner in self.wired.runners:
-            self._threads.append(
-                threading.Thread(target=runner.run_forever, args=(self._stop.is_set,), name=runner.group, daemon=True)
-            )
+            self._threads.append(threading.Thread(target=self._consume, args=(runner,), name=runner.group, daemon=True))
         for t in self._threads:
             t.start()
 
@@ -66,6 +67,23 @@ class ServiceProcess:
             except Exception:  # broker or database away: the outbox keeps the events
                 log.warning("relay could not publish; retrying", exc_info=True)
                 self._stop.wait(1.0)
+        self._last_drain()
+
+    def _last_drain(self) -> None:
+        """On stop, after the requests in flight have finished: publish what they committed."""
+        try:
+            while time.monotonic() < self._stop_deadline and self.wired.relay.run_once():
+                pass
+        except Exception:  # the outbox keeps the rest for the next start
+            log.warning("relay could not publish before stopping", exc_info=True)
+
+    def _consume(self, runner: ConsumerRunner) -> None:
+        """One consumer group: each batch's offsets are committed before the stop flag is
+        looked at, so a stop leaves nothing applied and uncommitted; then it leaves the group."""
+        try:
+            runner.run_forever(self._stop.is_set)
+        finally:
+            runner.close()
 
     def app(self) -> FastAPI:
         token = self.settings.agency_token.get_secret_value() if self.settings.agency_token else None
@@ -101,12 +119,15 @@ class ServiceProcess:
             time.sleep(0.05)
         log.warning("the national default policy has not reached %s after %d s", self.wired.spec.name, STARTUP_WAIT_S)
 
-    def stop(self) -> None:
+    def stop(self, budget_s: float = SERVICE_STOP_S) -> None:
+        """Stop the relay (after a last drain) and the consumers (after their last commit), each
+        within `budget_s` together; a thread still busy then is left to the process's exit."""
+        self._stop_deadline = time.monotonic() + budget_s
         self._stop.set()
         self._wake.set()
         for t in self._threads:
-            t.join(timeout=10)
-        for r in self.wired.runners:
-            r.close()
-        self.log.close()
+            t.join(timeout=max(0.0, self._stop_deadline - time.monotonic()))
+        if busy := [t.name for t in self._threads if t.is_alive()]:
+            log.warning("still busy after %.1fs, left to the exit: %s", budget_s, ", ".join(busy))
+        self.log.close(timeout_s=max(0.1, self._stop_deadline - time.monotonic()))
         self.wired.ctx.engine.dispose()

@@ -2,6 +2,11 @@
 
 Used by `make run-distributed` and by the test harness; the services find PostgreSQL and Kafka
 already running (deploy/postgres.sh, deploy/kafka/kafka.sh).
+
+Stopping (see lifecycle.py): SIGTERM or SIGINT to the launcher sends one SIGTERM to the gateway
+(no new requests; those in flight finish), then to the services, and SIGKILLs what is left after
+STOP_BUDGET_S. Each child runs in its own session, so a Ctrl-C in the terminal reaches only the
+launcher, which passes it on once; and each dies with the launcher, even a SIGKILLed one.
 """
 from __future__ import annotations
 
@@ -15,8 +20,10 @@ from pathlib import Path
 import httpx
 
 from .layout import Process
+from .lifecycle import GATEWAY_FIRST_S, STOP_BUDGET_S, die_with_parent
 
 START_TIMEOUT_S = 120
+FRONT = ("gateway",)  # stopped first: it takes the requests
 
 
 class Cluster:
@@ -40,9 +47,10 @@ class Cluster:
 
     def _spawn(self, p: Process) -> None:
         env = {**os.environ, **p.env, **self.extra_env}
-        out = open(self.log_dir / f"{p.name}.log", "ab")
-        self.procs[p.name] = subprocess.Popen([sys.executable, *p.argv], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                              start_new_session=True)
+        with open(self.log_dir / f"{p.name}.log", "ab") as out:
+            self.procs[p.name] = subprocess.Popen(
+                [sys.executable, *p.argv], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=die_with_parent())
 
     def wait_healthy(self, name: str, timeout_s: int = START_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
@@ -58,6 +66,9 @@ class Cluster:
             time.sleep(0.3)
         raise RuntimeError(f"{name} did not become healthy in {timeout_s}s")
 
+    def exited(self) -> list[str]:
+        return [name for name, proc in self.procs.items() if proc.poll() is not None]
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name, None)
         if proc and proc.poll() is None:
@@ -69,28 +80,94 @@ class Cluster:
         self._spawn(next(p for p in self.layout if p.name == name))
         self.wait_healthy(name)
 
-    def stop(self) -> None:
-        for name in list(self.procs):
-            self.kill(name, signal.SIGTERM)
+    def stop(self, budget_s: float = STOP_BUDGET_S) -> None:
+        """SIGTERM the gateway, then the services; SIGKILL whatever is left after `budget_s`."""
+        deadline = time.monotonic() + budget_s
+        front = {n: p for n, p in self.procs.items() if n in FRONT}
+        back = {n: p for n, p in self.procs.items() if n not in FRONT}
+        _signal(front, signal.SIGTERM)
+        _wait(front, min(deadline, time.monotonic() + GATEWAY_FIRST_S))
+        _signal(back, signal.SIGTERM)
+        _wait(self.procs, deadline)
+        _signal(self.procs, signal.SIGKILL)  # the process group: anything a child started too
+        _wait(self.procs, time.monotonic() + 5)
+        self.procs.clear()
+
+
+def _signal(procs: dict[str, subprocess.Popen], sig: int) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:  # exited between poll and kill
+                pass
+
+
+def _wait(procs: dict[str, subprocess.Popen], deadline: float) -> None:
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class Stopping(Exception):
+    """Raised in the launcher's main thread by the first SIGTERM or SIGINT."""
+
+
+class StopSignals:
+    """SIGTERM and SIGINT raise `Stopping` once; after that, or once the stop has begun for
+    another reason, they change nothing (a Ctrl-C and a script's forwarded TERM are one stop)."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if not self.stopping:
+            self.stopping = True
+            raise Stopping(signal.Signals(signum).name)
+
+
+def layout_from_environment() -> list[Process]:
+    """The layout with the settings of the environment: Kafka and the topic prefix as the
+    services read them, plus INJURYLEDGER_PORT_OFFSET (added to every port) and
+    INJURYLEDGER_DB_SUFFIX (databases `injuryledger_<service><suffix>`): a second deployment
+    beside the first on one machine."""
+    from libs.settings import Settings
+
+    from .layout import processes
+
+    settings = Settings()
+    return processes(kafka_bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix,
+                     port_offset=int(os.environ.get("INJURYLEDGER_PORT_OFFSET", "0")),
+                     db_suffix=os.environ.get("INJURYLEDGER_DB_SUFFIX", ""))
 
 
 def main() -> int:
-    """`python -m libs.runtime.launcher`: the layout on the default ports until Ctrl-C."""
-    from .layout import processes
-
+    """`python -m libs.runtime.launcher`: the layout until SIGTERM, SIGINT (Ctrl-C) or a child's
+    exit; 0 after a stop signal, 1 when a process of the layout exited on its own."""
+    signals = StopSignals()  # before the first spawn: the children start with the default dispositions
     token = os.environ.setdefault("INJURYLEDGER_AGENCY_TOKEN", "change-me-" + os.urandom(8).hex())
-    cluster = Cluster(processes(), Path(os.environ.get("INJURYLEDGER_DATA_DIR", "data")) / "logs")
-    cluster.start()
-    print(f"\ninjuryledger (distributed) on {cluster.url('gateway')}\n  API docs: {cluster.url('gateway')}/docs\n"
-          f"  agency token: {token}\n  logs: {cluster.log_dir}\n", file=sys.stderr, flush=True)
+    cluster: Cluster | None = None
     try:
-        while all(p.poll() is None for p in cluster.procs.values()):
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+        cluster = Cluster(layout_from_environment(), Path(os.environ.get("INJURYLEDGER_DATA_DIR", "data")) / "logs")
+        cluster.start()
+        print(f"\ninjuryledger (distributed) on {cluster.url('gateway')}\n  API docs: {cluster.url('gateway')}/docs\n"
+              f"  agency token: {token}\n  logs: {cluster.log_dir}\n  stop: Ctrl-C or SIGTERM (pid {os.getpid()})\n",
+              file=sys.stderr, flush=True)
+        while not (gone := cluster.exited()):
+            time.sleep(0.5)
+        print(f"launcher: {', '.join(gone)} exited; stopping the rest", file=sys.stderr, flush=True)
+        return 1
+    except Stopping as why:
+        print(f"launcher: {why}; stopping", file=sys.stderr, flush=True)
+        return 0
     finally:
-        cluster.stop()
-    return 0
+        signals.stopping = True
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":
