@@ -91,3 +91,8 @@ def upgrade_core_v1(op) -> None:  # noqa: ANN001 - alembic's op proxy
         sa.Column("event_id", sa.String(36), nullable=False),
     )
     op.create_index("ix_policy_versions_in_force", "policy_versions", ["region", "effective_from", "version"])
+
+
+def upgrade_core_v2(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    """A dead letter remembers when it was redriven (after a fix, the event took effect once)."""
+    op.add_column("dead_letters", sa.Column("redriven_at", sa.DateTime(timezone=True)))
