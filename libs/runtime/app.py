@@ -13,6 +13,7 @@ from libs.web import problems
 from libs.web.auth import Authenticator, agency_only
 from libs.web.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware
 
+from .ops_api import build_ops_router
 from .service import ServiceContext, ServiceSpec
 
 DESCRIPTION = """The ledger of a work-injury insurance fund (工伤保险): enrollment, levy, claims
@@ -50,6 +51,7 @@ def create_app(
 
     for spec, ctx in contexts:
         app.include_router(spec.build_router(ctx))
+    app.include_router(build_ops_router(contexts))
 
     app.add_middleware(IdempotencyMiddleware, session_factory=lambda: idempotency_sessions)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)

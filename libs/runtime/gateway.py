@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from libs.settings import SERVICE_NAMES, Settings
 
+from .ops_api import route_ops
 from .wiring import load_specs
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -50,6 +51,10 @@ def create_gateway(settings: Settings) -> Starlette:
         path = request.url.path
         if path == "/v1/events":
             return await audit_fan_out(request)
+        if path.startswith("/v1/ops/"):
+            routed = await route_ops(request, forward, settings)
+            if routed is not None:
+                return routed
         for pattern, base in table:
             if pattern.match(path):
                 return await forward(request, base)

@@ -52,6 +52,9 @@ class ServiceContext:
     # How long `await_projection` waits for another service's events (0 when embedded: the
     # embedded runtime has projected everything before a request returns).
     projection_wait_ms: int = 0
+    # The service's consumer runners (set by wiring): the operator's endpoints redrive and replay
+    # through them.
+    runners: list = field(default_factory=list)
 
     @property
     def topic(self) -> str:
