@@ -123,7 +123,7 @@ def build_ops_router(contexts: Sequence[tuple[ServiceSpec, ServiceContext]]) -> 
         try:
             outcome = runner.redrive(letter_id, record)
         except Exception as exc:  # noqa: BLE001 - the handler still fails: say how, change nothing
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:500]
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
             raise conflict(f"the event still fails in {runner.group}: {reason}") from exc
         ctx.notify([])  # a projection may have written events of its own: relay them now
         return {**_item(ctx, _dead_letter(ctx, letter_id)), "outcome": outcome}
@@ -207,13 +207,22 @@ def _dead_letter(ctx: ServiceContext, letter_id: int):  # noqa: ANN202 - a row
     return row
 
 
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Poison|Exit|Timeout\w*)\b.*")
+
+
+def _summary(error: str) -> str:
+    """The line of a traceback that says what went wrong (the last exception line)."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    found = [line for line in lines if EXCEPTION_LINE.match(line)]
+    return (found[-1] if found else lines[-1] if lines else "")[:500]
+
+
 def _item(ctx: ServiceContext, row, full: bool = False) -> dict:  # noqa: ANN001
-    lines = [line for line in row.error.strip().splitlines() if line.strip()]
     return {
         "service": ctx.name, "id": row.id, "consumer": row.consumer,
         "projection": row.consumer.removeprefix(f"{ctx.topics.prefix}{ctx.name}."),
         "topic": row.topic, "partition": row.partition, "offset": row.offset, "event_id": row.event_id,
-        "error": row.error if full else (lines[-1] if lines else "")[:500],
+        "error": row.error if full else _summary(row.error),
         "recorded_at": _iso(row.recorded_at), "redriven_at": _iso(row.redriven_at),
     }
 
