@@ -17,8 +17,21 @@ from .client import OpsClient, OpsError, TokenOption, UrlOption
 
 POLL_S = 0.5
 MAX_REDRIVE_ALL = 1000  # dead letters one `redrive --all` takes on
-out = Console()
-err = Console(stderr=True)
+
+
+class _LazyConsole:
+    """A rich Console made at first use in a command, so it sees that run's terminal, COLUMNS and
+    streams (not those of whoever imported this module)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self.stderr = stderr
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(Console(stderr=self.stderr), name)
+
+
+out: Any = _LazyConsole()
+err: Any = _LazyConsole(stderr=True)
 
 
 @contextmanager
@@ -170,4 +183,4 @@ def rebuild_read_models(url: str = UrlOption, token: Optional[str] = TokenOption
 
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=out)
+                    console=Console())

@@ -26,7 +26,8 @@ def status_table(doc: dict[str, Any]) -> Table:
         projections = service.get("projections") or [{}]
         for i, p in enumerate(projections):
             lead = first if i == 0 else ("", "", "", "")
-            table.add_row(*lead, p.get("group", ""), _alarm(p.get("lag")),
+            group = p.get("group", "")
+            table.add_row(*lead, group.split(f".{first[0]}.", 1)[-1], _alarm(p.get("lag")),
                           partition_lags(p.get("lag_by_partition") or {}), _alarm(p.get("dead_letters")),
                           end_section=i == len(projections) - 1)
     return table
