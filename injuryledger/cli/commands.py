@@ -153,7 +153,7 @@ def replay(service: str = typer.Argument(..., help=f"one of {', '.join(SERVICE_N
         replay_id = doc["id"]
         deadline = time.monotonic() + timeout
         with _progress() as progress:
-            task = progress.add_task(doc["state"], total=doc["total"] or None)
+            task = progress.add_task(doc["state"], total=doc["total"])
             while doc["state"] not in ("done", "failed"):
                 if time.monotonic() > deadline:
                     progress.stop()
@@ -162,7 +162,7 @@ def replay(service: str = typer.Argument(..., help=f"one of {', '.join(SERVICE_N
                     raise typer.Exit(1)
                 time.sleep(POLL_S)
                 doc = client.get(f"/v1/ops/replays/{replay_id}")
-                progress.update(task, description=doc["state"], total=doc["total"] or None,
+                progress.update(task, description=doc["state"], total=doc["total"],
                                 completed=doc["applied"])
             progress.update(task, completed=doc["total"])
     if doc["state"] == "failed":
