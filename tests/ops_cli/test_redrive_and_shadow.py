@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
-from libs.events.consumer import ConsumerRunner
+from libs.events.consumer import ConsumerRunner, group_lock_key
 from libs.events.log_access import find_dead_letter_copy, read_record
 from libs.events.shadow import ShadowRebuild
 from libs.events.tables import dead_letters, processed_events
@@ -100,3 +101,33 @@ def test_a_shadow_rebuild_swaps_in_the_same_state_while_the_live_projection_goes
     rig.drain(live, last)
     assert rig.projected() == written + more + last
     assert outcomes(rig, live) == {"applied": written + more + last}
+
+
+def test_on_postgresql_a_swap_holds_back_every_process_of_the_group(rig: Rig) -> None:  # noqa: F811
+    """Another process's consumer of the group (scale-out) waits for the swap's exclusive lock
+    before it writes a batch, and goes on once the swap is over."""
+    if not rig.kafka:
+        pytest.skip("one process only on the embedded runtime: its runner's own lock is enough")
+    written = rig.write(2)
+    rig.relay().drain()
+    other = rig.runner(OwnedTally())
+    key = group_lock_key(other.group)
+    with rig.engine.connect() as swap:
+        swap.execute(text("select pg_advisory_lock(:k)"), {"k": key})
+        swap.commit()
+        worker = threading.Thread(target=rig.drain, args=(other, written))
+        worker.start()
+        with rig.engine.connect() as probe:
+            for _ in range(600):  # until the other process's batch is seen waiting on the lock
+                waiting = probe.execute(text(
+                    "select count(*) from pg_locks where locktype = 'advisory' and not granted "
+                    "and database = (select oid from pg_database where datname = current_database())")).scalar_one()
+                probe.rollback()
+                if waiting:
+                    break
+                worker.join(0.1)
+            assert waiting == 1 and rig.projected() == 0
+        swap.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+        swap.commit()
+    worker.join(60)
+    assert rig.projected() == written
