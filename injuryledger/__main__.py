@@ -1,54 +1,72 @@
-"""Command line: `run` (embedded), `serve SERVICE` and `gateway` (distributed), `migrate`."""
+"""Command line: `run` (embedded), `serve SERVICE` and `gateway` (distributed), `migrate`, and the
+operator's commands over HTTP (`status`, `dead-letters`, `replay`, `rebuild-read-models`:
+injuryledger/cli/), the same against either runtime."""
 from __future__ import annotations
 
-import argparse
+import enum
 import os
 import secrets
 import sys
 
+import typer
 import uvicorn
 
 from libs.runtime.lifecycle import GRACEFUL_S, exit_zero_on_stop_signals
 from libs.settings import SERVICE_NAMES, Settings
 from libs.web.context import configure_logging
 
+cli = typer.Typer(name="injuryledger", no_args_is_help=True, add_completion=False,
+                  help="The ledger of a work-injury insurance fund: run it, and operate it.")
+Service = enum.Enum("Service", {name: name for name in SERVICE_NAMES}, type=str)  # type: ignore[misc]
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="injuryledger")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="the embedded system in one process (SQLite, in-process log)")
-    run.add_argument("--no-demo", action="store_true", help="do not load the demo region")
-    serve = sub.add_parser("serve", help="one service of the distributed runtime")
-    serve.add_argument("service", choices=SERVICE_NAMES)
-    sub.add_parser("gateway", help="the gateway of the distributed runtime")
-    migrate = sub.add_parser("migrate", help="migrate a service's database to the newest schema")
-    migrate.add_argument("service", choices=SERVICE_NAMES)
-    args = parser.parse_args(argv)
 
+def _settings() -> Settings:
     exit_zero_on_stop_signals()
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
-    if args.command == "run":
-        return _run_embedded(settings, demo=not args.no_demo)
-    if args.command == "serve":
-        from libs.runtime.distributed import ServiceProcess
+    return settings
 
-        app = ServiceProcess(settings, args.service).app()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                    timeout_graceful_shutdown=GRACEFUL_S)
-        return 0
-    if args.command == "gateway":
-        from libs.runtime.gateway import create_gateway
 
-        uvicorn.run(create_gateway(settings), host=settings.host, port=settings.port, log_config=None,
-                    timeout_graceful_shutdown=GRACEFUL_S)
-        return 0
-    if args.command == "migrate":
-        from libs.db import make_engine, migrate as run_migrate
+@cli.command()
+def run(no_demo: bool = typer.Option(False, "--no-demo", help="do not load the demo region")) -> None:
+    """The embedded system in one process (SQLite, in-process log)."""
+    raise typer.Exit(_run_embedded(_settings(), demo=not no_demo))
 
-        run_migrate(make_engine(settings.database_url(args.service)), args.service)
-        return 0
-    return 2
+
+@cli.command()
+def serve(service: Service = typer.Argument(..., help="which service this process runs")) -> None:
+    """One service of the distributed runtime."""
+    from libs.runtime.distributed import ServiceProcess
+
+    settings = _settings()
+    app = ServiceProcess(settings, service.value).app()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=GRACEFUL_S)
+
+
+@cli.command()
+def gateway() -> None:
+    """The gateway of the distributed runtime."""
+    from libs.runtime.gateway import create_gateway
+
+    settings = _settings()
+    uvicorn.run(create_gateway(settings), host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=GRACEFUL_S)
+
+
+@cli.command()
+def migrate(service: Service = typer.Argument(..., help="whose database")) -> None:
+    """Migrate a service's database to the newest schema."""
+    from libs.db import make_engine, migrate as run_migrate
+
+    settings = _settings()
+    run_migrate(make_engine(settings.database_url(service.value)), service.value)
+
+
+def _register_operator_commands() -> None:
+    from injuryledger.cli import register
+
+    register(cli)
 
 
 def _run_embedded(settings: Settings, demo: bool) -> int:
@@ -98,5 +116,7 @@ class _ServerWithBanner(uvicorn.Server):
             print(self.banner, file=sys.stderr, flush=True)
 
 
+_register_operator_commands()
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli(prog_name="injuryledger")

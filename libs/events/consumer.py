@@ -3,17 +3,25 @@
 For each batch: the handler's effects and the processed event ids commit in one database
 transaction; the log offsets are committed after it. A crash between the two redelivers the
 batch, and the processed ids make the second delivery a no-op.
+
+A dead-lettered event can be redriven after a fix (`redrive`): applied through the same path, in
+one transaction with the dead letter's mark, so it takes effect once however often it is redriven.
+A runner can be paused (`paused`) while a shadow rebuild of its projection swaps in
+(libs/events/shadow.py): in this process by its turn lock, in every process of the group (on
+PostgreSQL) by an advisory lock each batch takes shared and the swap exclusive.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import traceback
-from typing import Callable, Protocol, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Protocol, Sequence
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from libs.db import driver_mark, writing
@@ -48,6 +56,10 @@ class Projection:
 
     name: str = ""
     sources: Sequence[str] = ()
+    # The tables this projection alone writes (exactly those `reset` empties): a shadow rebuild
+    # builds copies of them and swaps their rows in. Empty: the projection cannot be replayed
+    # online (it shares a table with commands or another projection).
+    tables: Sequence[Table] = ()
 
     def handle(self, session: Session, envelope: Envelope) -> None:
         handler = getattr(self, f"on_{envelope.type}", None)
@@ -102,6 +114,10 @@ class ConsumerRunner:
         self.applied = 0
         self.skipped = 0
         self.dead = 0
+        # The next offset of each (topic, partition) this runner has committed (a shadow
+        # rebuild's catch-up compares it with the ends of the log).
+        self.positions: dict[tuple[str, int], int] = {}
+        self._turn = threading.RLock()  # held while a batch runs; `paused` takes it
 
     @property
     def consumer(self) -> LogConsumer:
@@ -111,19 +127,60 @@ class ConsumerRunner:
 
     def run_once(self, timeout_ms: int = 100) -> int:
         """Poll one batch and project it; returns how many records were read."""
-        records = self.consumer.poll(self.max_batch, timeout_ms)
-        if not records:
-            return 0
-        try:
-            self._apply_batch(records)
-        except Exception:  # one bad record must not block the rest: go one by one
-            log.warning("batch of %d failed in %s; retrying one by one", len(records), self.group)
-            for record in records:
-                self._apply_one_with_retries(record)
-        if self.before_offset_commit:
-            self.before_offset_commit()
-        self.consumer.commit(records)
-        return len(records)
+        with self._turn:
+            records = self.consumer.poll(self.max_batch, timeout_ms)
+            if not records:
+                return 0
+            try:
+                self._apply_batch(records)
+            except Exception:  # one bad record must not block the rest: go one by one
+                log.warning("batch of %d failed in %s; retrying one by one", len(records), self.group)
+                for record in records:
+                    self._apply_one_with_retries(record)
+            if self.before_offset_commit:
+                self.before_offset_commit()
+            self.consumer.commit(records)
+            for r in records:
+                key = (r.topic, r.partition)
+                self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
+            return len(records)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No batch of this runner runs inside the block (one that is running finishes first)."""
+        with self._turn:
+            yield
+
+    def redrive(self, dead_letter_id: int, record: Record) -> str:
+        """Apply a dead-lettered record again (after a fix), through the same path as a batch.
+
+        One transaction: the event's `dead` mark is replaced, the projection applies it, the dead
+        letter is marked redriven. Returns `applied`, `skipped` (something applied it meanwhile,
+        e.g. a replay) or `already redriven`; a handler that still fails raises, changing nothing.
+        """
+        envelope = _decode(record)
+        event_id = str(envelope.event_id)
+        with self._turn, writing(self.session_factory) as session:
+            self._take_turn(session)
+            letter = session.execute(
+                select(dead_letters.c.redriven_at, dead_letters.c.event_id)
+                .where(dead_letters.c.id == dead_letter_id, dead_letters.c.consumer == self.group)
+                .with_for_update()
+            ).first()
+            if letter is None:
+                raise LookupError(f"no dead letter {dead_letter_id} of {self.group}")
+            if letter.redriven_at is not None:
+                return "already redriven"
+            if letter.event_id != event_id:
+                raise ValueError(f"the record read back is event {event_id}, not {letter.event_id}")
+            session.execute(delete(processed_events).where(
+                processed_events.c.consumer == self.group, processed_events.c.event_id == event_id,
+                processed_events.c.outcome == "dead"))
+            applied = self._project(session, [envelope])
+            session.execute(update(dead_letters).where(dead_letters.c.id == dead_letter_id)
+                            .values(redriven_at=utc_now()))
+        self.applied += applied
+        return "applied" if applied else "skipped"
 
     def run_until_idle(self, idle_ms: int = 0, max_batches: int = 1_000_000) -> int:
         """Drain the log: stop after a poll that returns nothing (waiting up to idle_ms)."""
@@ -161,41 +218,53 @@ class ConsumerRunner:
 
     # -- internals
 
+    def _take_turn(self, session: Session) -> None:
+        """On PostgreSQL, every process of the group takes this lock shared for each batch; a
+        shadow swap takes it exclusively, so no process of the group writes during the swap."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("select pg_advisory_xact_lock_shared(:k)"), {"k": group_lock_key(self.group)})
+
     def _apply_batch(self, records: Sequence[Record]) -> None:
         envelopes = [_decode(r) for r in records]
         with writing(self.session_factory) as session:
-            ids = [str(e.event_id) for e in envelopes]
-            seen = set(
-                session.execute(
-                    select(processed_events.c.event_id).where(
-                        processed_events.c.consumer == self.group,
-                        processed_events.c.event_id.in_(ids),
-                    )
-                ).scalars()
-            )
-            fresh, todo = [], []
-            for envelope, event_id in zip(envelopes, ids):
-                if event_id in seen:
-                    self.skipped += 1
-                    continue
-                seen.add(event_id)
-                todo.append(envelope)
-                fresh.append((self.group, event_id, "applied"))
-            if todo:
-                handle_batch = getattr(self.projector, "handle_batch", None)
-                if handle_batch is not None:
-                    handle_batch(session, todo)
-                else:
-                    for envelope in todo:
-                        self.projector.handle(session, envelope)
-                # Plain driver SQL: this insert runs once per event on the hottest consumer path.
-                mark = driver_mark(session.get_bind().dialect.name)
-                session.connection().exec_driver_sql(
-                    f"INSERT INTO processed_events (consumer, event_id, outcome) VALUES ({mark}, {mark}, {mark})",
-                    fresh,
-                )
+            self._take_turn(session)
+            applied = self._project(session, envelopes)
             advance_positions(session, self.group, records)
-        self.applied += len(fresh)
+        self.applied += applied
+
+    def _project(self, session: Session, envelopes: Sequence[Envelope]) -> int:
+        """Apply the events this group has not processed yet, in `session`; returns how many."""
+        ids = [str(e.event_id) for e in envelopes]
+        seen = set(
+            session.execute(
+                select(processed_events.c.event_id).where(
+                    processed_events.c.consumer == self.group,
+                    processed_events.c.event_id.in_(ids),
+                )
+            ).scalars()
+        )
+        fresh, todo = [], []
+        for envelope, event_id in zip(envelopes, ids):
+            if event_id in seen:
+                self.skipped += 1
+                continue
+            seen.add(event_id)
+            todo.append(envelope)
+            fresh.append((self.group, event_id, "applied"))
+        if todo:
+            handle_batch = getattr(self.projector, "handle_batch", None)
+            if handle_batch is not None:
+                handle_batch(session, todo)
+            else:
+                for envelope in todo:
+                    self.projector.handle(session, envelope)
+            # Plain driver SQL: this insert runs once per event on the hottest consumer path.
+            mark = driver_mark(session.get_bind().dialect.name)
+            session.connection().exec_driver_sql(
+                f"INSERT INTO processed_events (consumer, event_id, outcome) VALUES ({mark}, {mark}, {mark})",
+                fresh,
+            )
+        return len(fresh)
 
     def _apply_one_with_retries(self, record: Record) -> None:
         error = ""
@@ -226,6 +295,7 @@ class ConsumerRunner:
             ]
         )
         with writing(self.session_factory) as session:
+            self._take_turn(session)
             session.execute(
                 insert(dead_letters).values(
                     consumer=self.group, topic=record.topic, partition=record.partition,
@@ -264,6 +334,11 @@ def advance_positions(session: Session, group: str, records: Sequence[Record]) -
         "ELSE consumer_positions.next_offset END",
         [(group, topic, partition, offset) for (topic, partition), offset in sorted(next_offsets.items())],
     )
+
+
+def group_lock_key(group: str) -> int:
+    """The PostgreSQL advisory lock key of a consumer group (see `ConsumerRunner._take_turn`)."""
+    return int.from_bytes(hashlib.blake2b(f"consumer:{group}".encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _decode(record: Record) -> Envelope:

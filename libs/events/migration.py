@@ -105,3 +105,8 @@ def upgrade_core_v2(op) -> None:  # noqa: ANN001 - alembic's op proxy
         sa.Column("log_partition", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("next_offset", sa.BigInteger, nullable=False),
     )
+
+
+def upgrade_core_v3(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    """A dead letter remembers when it was redriven (after a fix, the event took effect once)."""
+    op.add_column("dead_letters", sa.Column("redriven_at", sa.DateTime(timezone=True)))

@@ -86,6 +86,7 @@ dead_letters = Table(
     Column("event_id", String(36)),
     Column("error", Text, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("redriven_at", DateTime(timezone=True)),  # core v2: set once the event took effect
 )
 
 idempotency_keys = Table(

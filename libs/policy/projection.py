@@ -18,6 +18,7 @@ NATIONAL = "000000"
 class PoliciesProjection(Projection):
     name = "policies"
     sources = ("enrollment",)
+    tables = (policy_versions,)
 
     def on_PolicyPublished(self, session: Session, e: Envelope) -> None:
         p = e.payload

@@ -19,6 +19,7 @@ from libs.web.problems import PROBLEM_JSON, Problem
 from . import consistency
 from .observability import RequestMetricsMiddleware, app_registry, metrics_response
 from .ops import Observed, readiness, service_status
+from .ops_api import build_ops_router
 from .service import ServiceContext, ServiceSpec
 
 DESCRIPTION = """The ledger of a work-injury insurance fund (工伤保险): enrollment, levy, claims
@@ -64,6 +65,7 @@ def create_app(
 
     for spec, ctx in contexts:
         app.include_router(spec.build_router(ctx))
+    app.include_router(build_ops_router(contexts))
 
     app.add_middleware(IdempotencyMiddleware, session_factory=lambda: idempotency_sessions)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)

@@ -15,6 +15,7 @@ from libs.events.tables import clients
 class ClientsProjection(Projection):
     name = "clients"
     sources = ("payments",)
+    tables = (clients,)
 
     def on_ClientRegistered(self, session: Session, e: Envelope) -> None:
         p = e.payload

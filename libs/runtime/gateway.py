@@ -25,6 +25,7 @@ from libs.settings import SERVICE_NAMES, Settings
 
 from . import consistency
 from .observability import ROUTE_LABEL, UNMATCHED, RequestMetricsMiddleware, app_registry, metrics_response
+from .ops_api import route_ops
 from .wiring import load_specs
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -73,6 +74,10 @@ def create_gateway(settings: Settings) -> Starlette:
         if path == "/v1/events":
             request.scope[ROUTE_LABEL] = path
             return await audit_fan_out(request)
+        if path.startswith("/v1/ops/"):
+            routed = await route_ops(request, forward, settings)
+            if routed is not None:
+                return routed
         for pattern, base in table:
             if pattern.match(path):
                 request.scope[ROUTE_LABEL] = route_label_of(pattern)

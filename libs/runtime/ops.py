@@ -47,7 +47,10 @@ def outbox_backlog(session: Session) -> int:
 
 
 def dead_letters_by_group(session: Session) -> dict[str, int]:
-    rows = session.execute(select(dead_letters.c.consumer, func.count()).group_by(dead_letters.c.consumer)).all()
+    """Open dead letters by group: one redriven after its fix took effect and needs no one."""
+    rows = session.execute(select(dead_letters.c.consumer, func.count())
+                           .where(dead_letters.c.redriven_at.is_(None))
+                           .group_by(dead_letters.c.consumer)).all()
     return {group: count for group, count in rows}
 
 

@@ -59,6 +59,9 @@ class ServiceContext:
     consumer_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Figures the service's code records as they happen (payment runs), exposed at /metrics.
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    # The service's consumer runners (set by wiring): the operator's endpoints redrive and replay
+    # through them.
+    runners: list = field(default_factory=list)
 
     @property
     def topic(self) -> str:

@@ -56,4 +56,5 @@ def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, p
                 dead_letter_topic=topics.dead_letter(group),
             )
         )
+    ctx.runners = runners
     return Wired(spec, ctx, relay, runners)

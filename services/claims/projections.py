@@ -46,6 +46,7 @@ def _exists(session: Session, table, *where) -> bool:  # noqa: ANN001
 class ClaimsEnrollmentProjection(Projection):
     name = "enrollment"
     sources = ("enrollment",)
+    tables = (claims_employers, claims_employments, claims_separations, claims_workers)
 
     def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:
         p = e.payload
@@ -103,6 +104,7 @@ class ClaimsEnrollmentProjection(Projection):
 class ClaimsWagesProjection(Projection):
     name = "wages"
     sources = ("levy",)
+    tables = (claims_wage_reports, claims_wage_lines, wages)
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -164,6 +166,7 @@ class ClaimsListProjection(Projection):
 
     name = "claims"
     sources = ("claims",)
+    tables = (claims,)
 
     def handle(self, session: Session, envelope: Envelope) -> None:
         if envelope.type == "InjuryApplied":

@@ -47,6 +47,7 @@ def _day(text: str) -> date:
 class LevyEnrollmentProjection(Projection):
     name = "enrollment"
     sources = ("enrollment",)
+    tables = (levy_employers, levy_employments, levy_separations)
 
     def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:
         p = e.payload
@@ -124,6 +125,7 @@ def _derive_separations(session: Session, employee_id: str, employer_id: str) ->
 class LevyClaimsProjection(Projection):
     name = "claims"
     sources = ("claims",)
+    tables = (levy_injuries, levy_recognitions)
 
     def on_InjuryApplied(self, session: Session, e: Envelope) -> None:
         p = e.payload

@@ -40,6 +40,7 @@ def _upsert(session: Session, table, key: dict, values: dict) -> None:  # noqa: 
 class PayoutFactsProjection(Projection):
     name = "payout-facts"
     sources = ("claims", "enrollment")
+    tables = PROJECTED
 
     # -- claims
     def on_InjuryApplied(self, session: Session, e: Envelope) -> None:

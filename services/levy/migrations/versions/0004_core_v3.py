@@ -1,0 +1,21 @@
+"""Core tables v3: `dead_letters.redriven_at` (libs/events/migration.py).
+
+Revision ID: levy_0004
+Revises: levy_0003
+"""
+from libs.events.migration import upgrade_core_v3
+
+revision = "levy_0004"
+down_revision = "levy_0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    from alembic import op
+
+    upgrade_core_v3(op)
+
+
+def downgrade() -> None:
+    raise NotImplementedError("the ledger's history is never dropped")
