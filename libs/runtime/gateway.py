@@ -30,6 +30,7 @@ from .wiring import load_specs
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 UPSTREAM_TIMEOUT_S = 120
+KEEPALIVE_S = 2
 READY_TIMEOUT_S = 15  # a service's /readyz may wait on its broker's admin requests (5 s each)
 
 
@@ -42,7 +43,10 @@ def route_table(settings: Settings) -> list[tuple[re.Pattern[str], str]]:
 
 def create_gateway(settings: Settings) -> Starlette:
     table = route_table(settings)
-    client = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT_S)
+    # Idle upstream connections are dropped before uvicorn drops them (its keep-alive is 5 s): a
+    # request sent on a connection the service is closing would fail without ever reaching it.
+    client = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT_S,
+                               limits=httpx.Limits(max_keepalive_connections=64, keepalive_expiry=KEEPALIVE_S))
     sessions = Sessions()
     registry, request_metrics = app_registry()  # the gateway's own requests; the services expose the rest
 
