@@ -182,14 +182,20 @@ def projected(url: str) -> dict:
         engine.dispose()
 
 
+def db_suffix(prefix: str, n: int) -> str:
+    """This bench run's own database names (other runs may share the server)."""
+    return f"_{prefix.rstrip('.')}_{'one' if n == 1 else 'two'}"
+
+
 def drain(n: int, prefix: str, bootstrap: str, probe: LagProbe, groups: list[str], log_dir: Path) -> dict:
+    """`n` payments processes from a fresh database and fresh groups until no group lags."""
     from libs.db import make_engine, migrate
     from libs.runtime.launcher import Cluster
     from libs.runtime.layout import Process, database_name, processes
     from tests.harness.servers import PostgresServer
 
     probe.forget(groups)
-    suffix = f"_bso_{'one' if n == 1 else 'two'}"
+    suffix = db_suffix(prefix, n)
     url = PostgresServer().fresh_database(database_name("payments", suffix))
     engine = make_engine(url)
     migrate(engine, "payments")  # before the processes: two migrating one fresh database would race
@@ -250,6 +256,7 @@ def main() -> int:
     from bench.scaleout_backlog import Backlog, publish
     from libs.events.kafka_log import KafkaLog
     from libs.events.log import Topics
+    from libs.runtime.layout import database_name
     from libs.runtime.wiring import load_specs
     from services.payments.projections import build_projectors
     from tests.harness.servers import PostgresServer
@@ -287,8 +294,8 @@ def main() -> int:
                   file=sys.stderr, flush=True)
     finally:
         probe.close()
-    for name in ("one", "two"):
-        PostgresServer().drop_database(runs[-1][name]["database"])
+        for n in (1, 2):  # the topics stay: the broker's retention takes them
+            PostgresServer().drop_database(database_name("payments", db_suffix(topics.prefix, n)))
 
     def summary(key: str) -> dict:
         out = {"events_per_s": median_min_max([r[key]["events_per_s"] for r in runs]),

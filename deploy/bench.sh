@@ -34,7 +34,10 @@ for bench in "${benches[@]}"; do
   timeout --kill-after=30 "$timeout_s" "$PY" "$bench" 2>&1 | tee "$logs/$name.log"
   status=${PIPESTATUS[0]}
   took="$((SECONDS - start)) s"
-  why=$(grep -v '^[[:space:]]*$' "$logs/$name.log" | tail -n 1 | cut -c1-300)
+  # Why: the last exception line of a traceback (the lines after it may be an SQL echo), else the last line.
+  why=$(grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Exit|Interrupt)[A-Za-z]*(:|$)' "$logs/$name.log" | tail -n 1)
+  [ -n "$why" ] || why=$(grep -v '^[[:space:]]*$' "$logs/$name.log" | tail -n 1)
+  why=$(printf '%s' "$why" | cut -c1-300)
   if [ "$status" -eq 0 ]; then passed+=("$bench ($took)")
   elif [ "$status" -eq "$SKIPPED" ]; then skipped+=("$bench: $why")
   elif [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then failed+=("$bench: timed out after ${timeout_s} s")
