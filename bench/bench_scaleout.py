@@ -252,7 +252,10 @@ def main() -> int:
         print("bench_scaleout: skipped, it needs Kafka (INJURYLEDGER_TEST_KAFKA) and PostgreSQL", file=sys.stderr)
         return SKIPPED
     import logging
+    import signal
 
+    # make bench's time limit sends SIGTERM: leave through the finally blocks that stop the processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from bench.scaleout_backlog import Backlog, publish
     from libs.events.kafka_log import KafkaLog
     from libs.events.log import Topics
