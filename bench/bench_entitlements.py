@@ -8,6 +8,10 @@ the rows EntitlementsProjection stores for those events; then `materialize_throu
 current month (2026-11), so the lines already owed exist.
 Timed: `materialize_through(session, region, "2026-12")` — what POST /v1/payment-runs calls
 first — which adds one December line per beneficiary.
+The clock is pinned (NOW, mid-November 2026, passed as `now` to every call): December is a month
+ahead, as a payment run paying a month early asks for, on whatever day the bench runs. (Read
+from the wall clock, "the current month" moved on to December and the setup had already
+materialized the timed month: 0 lines inserted.)
 Peer, same run: the same amounts (insured wage × the policy's ratio of the grade, never below
 the minimum monthly wage, rounded half-up to the fen) with a plain loop of Decimal
 multiplications, written with sqlite3 executemany.
@@ -45,6 +49,7 @@ REGION = "440300"
 CHUNK = 20_000
 BANKS = ("102584000002", "103584000003", "104584000004", "105584000005", "301584000006")
 FEN = Decimal("0.01")
+NOW = datetime(2026, 11, 15, 12, 0, tzinfo=timezone.utc)  # the bench's clock, whatever the day
 
 
 def grade(i: int) -> int:
@@ -123,7 +128,8 @@ def main() -> None:
     results: dict = {
         "peer": "plain loop: insured wage × ratio(grade), max with the minimum wage, half-up to the fen (Decimal), "
                 "sqlite3 executemany of one line per beneficiary",
-        "timed_path": "services.payments.entitlements.projection.materialize_through(session, region, '2026-12') "
+        "timed_path": "services.payments.entitlements.projection.materialize_through(session, region, '2026-12', "
+                      "now=2026-11-15T12:00Z) "
                       "in one transaction (what POST /v1/payment-runs calls first)",
         "beneficiaries": N, "goal": "1,000,000 beneficiaries, one month, <= 30 s, memory flat",
         "batch_claims": projection.BATCH_CLAIMS,
@@ -132,11 +138,11 @@ def main() -> None:
     ctx = runtime.services["payments"].ctx
     results["setup"] = {"seed_seconds": round(seed(runtime), 2)}
     with timer() as before, ctx.session_factory() as session, session.begin():
-        projection.materialize_through(session, REGION, "2026-11")
+        projection.materialize_through(session, REGION, "2026-11", now=NOW)
     results["setup"]["materialize_through_2026_11_seconds"] = round(before["seconds"], 2)
     rss = {"before": rss_mib()}
     with timer() as t, ctx.session_factory() as session, session.begin():
-        inserted = projection.materialize_through(session, REGION, "2026-12")
+        inserted = projection.materialize_through(session, REGION, "2026-12", now=NOW)
     rss["after"] = rss_mib()
     with ctx.session_factory() as session:
         got = december_lines(session)
@@ -163,7 +169,7 @@ def main() -> None:
     profiler = Profiler(interval=0.001)
     profiler.start()
     with ctx.session_factory() as session, session.begin():
-        projection.materialize_through(session, REGION, "2027-01")
+        projection.materialize_through(session, REGION, "2027-01", now=NOW)
     profiler.stop()
     text = profiler.output_text(unicode=False, color=False, show_all=False)
     results["profile_top"] = [line.rstrip() for line in text.splitlines() if line.strip()][:40]

@@ -10,8 +10,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import RESULTS  # noqa: E402
 
 
+MAX_LIST = 12
+
+
 def flatten(prefix: str, value, out: list) -> None:  # noqa: ANN001
-    if isinstance(value, dict):
+    # A long list (a series over time, a profile) or a list of records (each run's details) is
+    # for the results file, not for the table.
+    if isinstance(value, list) and (len(value) > MAX_LIST or any(isinstance(v, dict) for v in value)):
+        out.append((prefix, f"({len(value)} entries: see the results file)"))
+    elif isinstance(value, dict):
         for k, v in value.items():
             flatten(f"{prefix}.{k}" if prefix else k, v, out)
     else:
