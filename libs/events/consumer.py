@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Protocol, Sequence
 
 from pydantic import ValidationError
 from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from libs.db import driver_mark, writing
@@ -275,6 +276,11 @@ class ConsumerRunner:
             except Poison as exc:
                 error = str(exc)
                 break
+            except (OperationalError, InterfaceError) as exc:
+                if database_away(exc):
+                    raise  # an outage, not a poison event: the runner retries from the committed offsets
+                error = traceback.format_exc(limit=5)
+                time.sleep(0.01 * attempt)
             except Exception:
                 error = traceback.format_exc(limit=5)
                 time.sleep(0.01 * attempt)
@@ -314,6 +320,12 @@ class ConsumerRunner:
                 )
         self.dead += 1
         log.error("event %s dead-lettered by %s: %s", event_id, self.group, error.splitlines()[-1:] )
+
+
+def database_away(exc: OperationalError | InterfaceError) -> bool:
+    """The PostgreSQL server is unreachable or restarting: nothing is wrong with the event. (On
+    SQLite an OperationalError is the statement's own fault, e.g. a missing table.)"""
+    return type(getattr(exc, "orig", None)).__module__.split(".")[0] != "sqlite3"
 
 
 def advance_positions(session: Session, group: str, records: Sequence[Record]) -> None:

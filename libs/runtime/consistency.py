@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 
 import anyio
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +32,11 @@ from libs.web.problems import Problem, problem_response
 log = logging.getLogger(__name__)
 
 HEADER = "Injuryledger-Consistency"
+# Sent by the gateway with every request: the newest change of the API clients (a token issued or
+# revoked), awaited only by the projections of the clients, so a token is known or refused on
+# every service at once without tying every request to every other projection.
+CLIENTS_HEADER = "Injuryledger-Clients-Consistency"
+CLIENTS_GROUP_SUFFIX = ".clients"
 TOKEN_PREFIX = "c1."
 MAX_TOKEN_CHARS = 4_096
 MAX_TOKEN_ENTRIES = 256  # (topic, partition) pairs: topics × partitions of one deployment
@@ -113,7 +119,10 @@ def positions_of(written: list[tuple[sessionmaker[Session], list[str]]], wait_ms
     delay_ms = POLL_FIRST_MS
     while True:
         for session_factory, ids in list(pending.items()):
-            unsent = _locate(session_factory, ids, found)
+            try:
+                unsent = _locate(session_factory, ids, found)
+            except DBAPIError:  # the database is away a moment: the write is committed, look again
+                continue
             if unsent:
                 pending[session_factory] = unsent
             else:
@@ -159,27 +168,34 @@ class Gate:
         assert 0 <= wait_ms <= 600_000
         self.readers, self.wait_ms = list(readers), wait_ms
 
-    def behind(self, wanted: Positions) -> list[str]:
-        """The projections that have not yet applied `wanted`, as 'group topic/partition'."""
+    def behind(self, wanted: Positions, clients_only: bool = False) -> list[str]:
+        """The projections that have not yet applied `wanted`, as 'group topic/partition'
+        (`clients_only`: of the projections of the API clients alone)."""
         lagging: list[str] = []
         for reader in self.readers:
             needs = [(group, topic, partition, offset) for (topic, partition), offset in wanted.items()
-                     for group in reader.groups_by_topic.get(topic, ())]
+                     for group in reader.groups_by_topic.get(topic, ())
+                     if not clients_only or group.endswith(CLIENTS_GROUP_SUFFIX)]
             if not needs:
                 continue
             groups = sorted({n[0] for n in needs})
-            with reader.session_factory() as session:
-                have = {(r.consumer, r.topic, r.log_partition): r.next_offset for r in session.execute(
-                    select(consumer_positions).where(consumer_positions.c.consumer.in_(groups)))}
+            try:
+                with reader.session_factory() as session:
+                    have = {(r.consumer, r.topic, r.log_partition): r.next_offset for r in session.execute(
+                        select(consumer_positions).where(consumer_positions.c.consumer.in_(groups)))}
+            except DBAPIError:
+                lagging.append("the database (unavailable)")
+                continue
             lagging += [f"{g} {t}/{p}" for g, t, p, offset in needs if have.get((g, t, p), 0) <= offset]
         return lagging
 
-    def wait(self, wanted: Positions) -> list[str]:
-        """Wait until every projection has applied `wanted`; the ones still behind at the end."""
+    def wait(self, wanted: Positions, clients: Positions | None = None) -> list[str]:
+        """Wait until every projection has applied `wanted` (and the clients' projections
+        `clients`); the ones still behind at the end."""
         deadline = time.monotonic() + self.wait_ms / 1000
         delay_ms = POLL_FIRST_MS
         while True:
-            lagging = self.behind(wanted)
+            lagging = self.behind(wanted) + (self.behind(clients, clients_only=True) if clients else [])
             if not lagging or time.monotonic() >= deadline:
                 return lagging
             time.sleep(delay_ms / 1000)
@@ -196,15 +212,19 @@ class ConsistencyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        carried = _header(scope, HEADER.lower().encode())
-        if carried is not None:
+        wanted: dict[str, Positions] = {}
+        for name in (HEADER, CLIENTS_HEADER):
+            carried = _header(scope, name.lower().encode())
+            if carried is None:
+                continue
             try:
-                wanted = decode(carried.decode("latin-1"))
+                wanted[name] = decode(carried.decode("latin-1"))
             except ValueError as exc:
                 await _send_problem(scope, receive, send, 422, "Invalid consistency token",
-                                    f"the {HEADER} header is {exc}", errors=[{"field": HEADER, "message": str(exc)}])
+                                    f"the {name} header is {exc}", errors=[{"field": name, "message": str(exc)}])
                 return
-            lagging = await anyio.to_thread.run_sync(self.gate.wait, wanted)
+        if wanted:
+            lagging = await anyio.to_thread.run_sync(self.gate.wait, wanted.get(HEADER, {}), wanted.get(CLIENTS_HEADER))
             if lagging:
                 await _send_problem(
                     scope, receive, send, 503, "Not yet consistent",

@@ -58,6 +58,8 @@ def create_gateway(settings: Settings) -> Starlette:
             carried = sessions.token(session)
             if carried:
                 headers.append((consistency.HEADER, carried))
+        if sessions.clients_token():
+            headers.append((consistency.CLIENTS_HEADER, sessions.clients_token()))
         try:
             upstream = await client.request(request.method, url, headers=headers, content=await request.body())
         except httpx.TransportError:
@@ -66,8 +68,9 @@ def create_gateway(settings: Settings) -> Starlette:
         if written:
             sessions.observe(session, written)
             if request.method == "POST" and request.url.path.startswith("/v1/clients") and upstream.status_code < 300:
-                # Who may do what changed: every later request, of any client, waits for it, so
-                # a new token is known and a revoked one refused on every service at once.
+                # Who may do what changed: every later request, of any client, waits for the
+                # clients' projections to have it, so a new token is known and a revoked one
+                # refused on every service at once.
                 sessions.observe_everyone(written)
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
         return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
@@ -186,6 +189,7 @@ class Sessions:
     def __init__(self) -> None:
         self._tokens: OrderedDict[str, consistency.Positions] = OrderedDict()
         self._everyone: consistency.Positions = {}  # the newest change of the API clients
+        self._clients_token: str | None = None
 
     @staticmethod
     def key(authorization: str | None) -> str | None:
@@ -193,18 +197,20 @@ class Sessions:
 
     def token(self, key: str | None) -> str | None:
         positions = self._tokens.get(key) if key else None
-        if positions is not None:
-            self._tokens.move_to_end(key)
-            positions = consistency.merge(positions, self._everyone)
-        elif self._everyone:
-            positions = self._everyone
-        return consistency.encode(positions) if positions else None
+        if positions is None:
+            return None
+        self._tokens.move_to_end(key)
+        return consistency.encode(positions)
+
+    def clients_token(self) -> str | None:
+        return self._clients_token
 
     def observe_everyone(self, token: str) -> None:
         try:
             self._everyone = consistency.merge(self._everyone, consistency.decode(token))
         except ValueError:
             return
+        self._clients_token = consistency.encode(self._everyone)
 
     def observe(self, key: str | None, token: str) -> None:
         if key is None:

@@ -305,12 +305,9 @@ async def route_ops(request, forward: Forward, settings: Settings):  # noqa: ANN
 
 
 async def _to(request, forward: Forward, settings: Settings, service: str):  # noqa: ANN001, ANN202
-    from starlette.responses import JSONResponse
-
-    if service not in SERVICE_NAMES:
-        body = {"type": "about:blank", "title": "Not found", "status": 404, "detail": f"no service {service}"}
-        return JSONResponse(body, status_code=404, media_type="application/problem+json")
-    return await forward(request, settings.service_url(service))
+    # A path naming no known service still goes to one, which checks the token first (401/403)
+    # and then answers 404 as the embedded process does.
+    return await forward(request, settings.service_url(service if service in SERVICE_NAMES else SERVICE_NAMES[0]))
 
 
 async def _fan_out(request, forward: Forward, settings: Settings, services: list[str]):  # noqa: ANN001, ANN202

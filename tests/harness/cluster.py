@@ -27,14 +27,16 @@ PORT_OFFSET = int(os.environ.get("INJURYLEDGER_TEST_PORT_OFFSET", "100"))
 
 
 class TestCluster:
-    def __init__(self, postgres, bootstrap: str, log_dir: Path, agency_token: str) -> None:  # noqa: ANN001
+    def __init__(self, postgres, bootstrap: str, log_dir: Path, agency_token: str,  # noqa: ANN001
+                 port_offset: int = PORT_OFFSET) -> None:
         self.run_id = uuid.uuid4().hex[:8]
         self.suffix = f"_t{self.run_id}"
         self.prefix = f"t{self.run_id}."
         self.bootstrap = bootstrap
         self.db_urls = {s: postgres.fresh_database(database_name(s, self.suffix)) for s in SERVICE_NAMES}
         layout = processes(kafka_bootstrap=bootstrap, db_suffix=self.suffix, topic_prefix=self.prefix,
-                           port_offset=PORT_OFFSET)
+                           port_offset=port_offset)
+        self.port_offset = port_offset
         self.cluster = Cluster(layout, log_dir, extra_env={
             "INJURYLEDGER_AGENCY_TOKEN": agency_token, "INJURYLEDGER_LOG_LEVEL": "WARNING"})
         self.engines = {s: create_engine(u, pool_size=1, pool_pre_ping=True) for s, u in self.db_urls.items()}

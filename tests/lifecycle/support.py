@@ -83,9 +83,7 @@ def start_and_wait_for(argv: list[str], env: dict[str, str], log: Path, ready: s
 
 def launcher_env(cluster, data_dir: Path) -> dict[str, str]:  # noqa: ANN001 - a TestCluster
     """`python -m libs.runtime.launcher` on the TestCluster's databases, topics and ports."""
-    from tests.harness.cluster import PORT_OFFSET
-
-    return python_env(INJURYLEDGER_PORT_OFFSET=str(PORT_OFFSET), INJURYLEDGER_DB_SUFFIX=cluster.suffix,
+    return python_env(INJURYLEDGER_PORT_OFFSET=str(cluster.port_offset), INJURYLEDGER_DB_SUFFIX=cluster.suffix,
                       INJURYLEDGER_TOPIC_PREFIX=cluster.prefix, INJURYLEDGER_KAFKA_BOOTSTRAP=cluster.bootstrap,
                       INJURYLEDGER_DATA_DIR=str(data_dir))
 

@@ -34,9 +34,11 @@ LAYOUT_SIZE = len(SERVICE_NAMES) + 1  # and the gateway
 @pytest.fixture(scope="module")
 def deployment(postgres, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, ANN201
     """Fresh databases and topics, the layout's ports at this run's offset; not started."""
-    from tests.harness.cluster import TestCluster
+    from tests.harness.cluster import PORT_OFFSET, TestCluster
 
-    cluster = TestCluster(postgres, kafka_bootstrap, tmp_path_factory.mktemp("lifecycle-logs"), AGENCY_TOKEN)
+    # Ports of its own: the session's `cluster` (at PORT_OFFSET) may be running beside it.
+    cluster = TestCluster(postgres, kafka_bootstrap, tmp_path_factory.mktemp("lifecycle-logs"), AGENCY_TOKEN,
+                          port_offset=PORT_OFFSET + 20)
     yield cluster
     cluster.stop()
     for s in SERVICE_NAMES:

@@ -317,6 +317,8 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                 raise not_found("payment run", run_id)
             count, total_fen = pain001.totals(s, run_id, wanted)
             terms = policy_terms(s, run.region, run.execution_date)
+        if count == 0:  # a bank file holds at least one transfer (pain.001: PmtInf needs a CdtTrfTxInf)
+            raise not_found("payouts of the run for bank", f"{wanted or 'any'} in {run_id}")
         debtor = terms.fund_account if terms else {}
         if format == "pain.001" and not all(debtor.get(k) for k in ("name", "bank_code", "account_no")):
             raise conflict(f"the policy in force in {run.region} has no fund_account to pay from")
