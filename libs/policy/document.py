@@ -225,6 +225,10 @@ class PolicyDocument(BaseModel):
     average_monthly_wage: Money
     minimum_monthly_wage: Money
     national_disposable_income: Money
+    # R.64: the insured wage's floor and cap, shares of the average monthly wage. A document
+    # published before these fields existed takes R.64's national values.
+    insured_wage_floor_ratio: Ratio = Decimal("0.60")
+    insured_wage_cap_ratio: Multiplier = Decimal("3.00")
     risk_classes: dict[str, RiskClass]
     base_rates: dict[str, BaseRate]
     floating_steps: dict[str, Annotated[tuple[Multiplier, ...], Field(min_length=1)]]
@@ -266,6 +270,9 @@ class PolicyDocument(BaseModel):
             *_floating_steps_problems(self.floating_steps),
             *_risk_class_problems(self.risk_classes),
         ]
+        if self.insured_wage_cap_ratio < self.insured_wage_floor_ratio:
+            problems.append((("insured_wage_cap_ratio",),
+                             f"must be at least insured_wage_floor_ratio ({self.insured_wage_floor_ratio})"))
         _errors("PolicyDocument", problems, None)
         return self
 

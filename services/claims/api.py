@@ -127,6 +127,13 @@ class Termination(_Body):
     terminated_on: date
 
 
+class WorkArrangement(_Body):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra={"examples": [
+        {"arranged": True, "from": "2026-11-01"}]})
+    arranged: bool = Field(description="true: the employer has arranged suitable work from that day (no allowance)")
+    from_: date = Field(alias="from", description="the day the arrangement (or its end) takes effect")
+
+
 class Closure(_Body):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"closed_on": "2027-02-01", "reason": "all benefits settled"}]})
@@ -177,6 +184,13 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     @router.post("/v1/claims/{claim_id}/termination", summary="End the employment, grades 5–10 (R.36–37)")
     def termination(claim_id: str, body: Termination, principal: Principal = Depends(agency_only)) -> dict:
         return _summary(handlers.terminate(ctx, principal, claim_id, body.terminated_on))
+
+    @router.post("/v1/claims/{claim_id}/work-arrangement",
+                 summary="Grades 5–6 while employed: whether suitable work is arranged from a day on (R.36)")
+    def work_arrangement(claim_id: str, body: WorkArrangement, principal: Principal = Depends(agency_only)) -> dict:
+        claim = handlers.arrange_work(ctx, principal, claim_id, body.arranged, body.from_)
+        return {**_summary(claim), "work_arrangements": [
+            {"arranged": a.arranged, "from": a.effective_from} for a in claim.history.arrangements]}
 
     @router.post("/v1/claims/{claim_id}/closure", summary="Close the claim")
     def closure(claim_id: str, body: Closure, principal: Principal = Depends(agency_only)) -> dict:

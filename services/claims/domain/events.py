@@ -162,6 +162,19 @@ class DependentRegistered(_Payload):
     employee_id: str = ""
 
 
+@event_type("WorkArrangementRecorded")
+class WorkArrangementRecorded(_Payload):
+    """R.36 (grades 5–6, still employed): whether the employer has arranged suitable work from a
+    day on. Until it says so the ledger assumes it has not (the employer pays the allowance)."""
+
+    claim_id: str
+    arranged: bool
+    effective_from: date
+    grade: int = Field(ge=5, le=6)
+    employer_id: str = ""
+    employee_id: str = ""
+
+
 @event_type("ClaimClosed")
 class ClaimClosed(_Payload):
     claim_id: str

@@ -9,7 +9,8 @@ States and the commands each accepts (anything else is a `WrongState`, answered 
     recognized/deemed grant_treatment_leave → on_treatment_leave
                      appraise               → appraised
     on_treatment_leave grant_treatment_leave (extension), appraise
-    appraised        appraise (re-appraisal, R.28), terminate (grades 5–10), die, close
+    appraised        appraise (re-appraisal, R.28), terminate (grades 5–10), arrange_work (grades 5–6),
+                     die, close
     terminated       die, close
     deceased         close
     rejected         close
@@ -43,12 +44,15 @@ from .events import (
     InjuryRejected,
     InsuredWageDetermined,
     TreatmentLeaveGranted,
+    WorkArrangementRecorded,
     WorkerDied,
 )
 
 MAX_DEPENDENTS = 20
 MAX_LEAVE_GRANTS = 100
 TERMINATION_GRADES = range(5, 11)  # R.36–37: grades 5–10 may end their employment
+WORK_ARRANGEMENT_GRADES = (5, 6)  # R.36: the employer arranges suitable work, or pays the allowance
+MAX_ARRANGEMENTS = 100
 GRADES = range(1, 11)
 
 
@@ -108,8 +112,15 @@ class NewDependent:
     bank_account: BankAccount | None
 
 
+@dataclass(frozen=True)
+class Arrangement:
+    arranged: bool
+    effective_from: date
+
+
 @dataclass
 class History:
+    arrangements: list[Arrangement] = field(default_factory=list)
     leaves: list[Leave] = field(default_factory=list)
     appraisals: list[Appraisal] = field(default_factory=list)
     dependents: list[Dependent] = field(default_factory=list)
@@ -261,6 +272,24 @@ class Claim(Aggregate):
             claim_id=self.id, terminated_on=terminated_on, grade=grade,
             employer_id=self.app.employer_id, employee_id=self.app.employee_id), terminated_on)
 
+    def arrange_work(self, arranged: bool, effective_from: date) -> None:
+        """R.36: a worker of grade 5–6 stays employed; the employer arranges suitable work or pays
+        the monthly allowance. Recorded from a day on (each record supersedes from its own day)."""
+        self._require(("appraised",), "record a work arrangement")
+        grade = self.grade
+        if grade not in WORK_ARRANGEMENT_GRADES:
+            shown = "no disability" if grade is None else f"grade {grade}"
+            raise WrongState(self.id, self.status, "record a work arrangement",
+                             f"claim {self.id} is appraised at {shown}: a work arrangement applies to grades 5–6 only")
+        if len(self.history.arrangements) >= MAX_ARRANGEMENTS:
+            raise InvalidField("from", f"at most {MAX_ARRANGEMENTS} work arrangements on one claim")
+        last = self.history.appraisals[-1].concluded_on
+        if effective_from < last:
+            raise InvalidField("from", f"must not be before the appraisal in force ({last})")
+        self.trigger(WorkArrangementRecorded(
+            claim_id=self.id, arranged=arranged, effective_from=effective_from, grade=grade,
+            employer_id=self.app.employer_id, employee_id=self.app.employee_id), effective_from)
+
     def die(self, died_on: date, dependents: Sequence[NewDependent], dependent_child_age_limit: int) -> None:
         """The worker died: in the accident (kind `death`) or later of the injury (R.39). The
         grade in force is recorded, since grades 1–4 then get no one-off death grant."""
@@ -335,6 +364,9 @@ class Claim(Aggregate):
     def apply_EmploymentTerminated(self, e: EmploymentTerminated) -> None:
         self.status = "terminated"
         self.terminated_on = e.terminated_on
+
+    def apply_WorkArrangementRecorded(self, e: WorkArrangementRecorded) -> None:
+        self.history.arrangements.append(Arrangement(e.arranged, e.effective_from))
 
     def apply_WorkerDied(self, e: WorkerDied) -> None:
         if self.status != "applied":  # a death before the decision: the claim still awaits it

@@ -41,7 +41,8 @@ MAX_MONTHS = 12 * 100  # a derivation never walks more than a century of months
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 CLAIM_TYPES = ("InjuryApplied", "InjuryRecognized", "InjuryRejected", "InsuredWageDetermined", "TreatmentLeaveGranted",
-               "GradeAssigned", "EmploymentTerminated", "WorkerDied", "DependentRegistered", "ClaimClosed")
+               "GradeAssigned", "EmploymentTerminated", "WorkerDied", "DependentRegistered", "ClaimClosed",
+               "WorkArrangementRecorded")
 EMPLOYER_TYPES = ("EmployerEnrolled", "EmployerChanged")
 
 # kind → (family, the `payers` entry of the policy that names who bears it)
@@ -175,6 +176,7 @@ class ClaimView:
     leaves: list[tuple[date, date, str]] = field(default_factory=list)
     appraisals: list[Appraisal] = field(default_factory=list)
     terminated: tuple[date, int, str] | None = None
+    arrangements: list[tuple[date, bool, str]] = field(default_factory=list)  # (from, arranged, event)
     died: tuple[date, int | None, str] | None = None
     dependents: dict[str, tuple[Mapping[str, Any], str]] = field(default_factory=dict)
     closed: tuple[date, str] | None = None
@@ -201,6 +203,8 @@ class ClaimView:
                                               date.fromisoformat(p["concluded_on"]), f.event_id))
             elif f.type == "EmploymentTerminated":
                 v.terminated = (date.fromisoformat(p["terminated_on"]), int(p["grade"]), f.event_id)
+            elif f.type == "WorkArrangementRecorded":
+                v.arrangements.append((date.fromisoformat(p["effective_from"]), bool(p["arranged"]), f.event_id))
             elif f.type == "WorkerDied":
                 v.died = (date.fromisoformat(p["died_on"]), p.get("grade_at_death"), f.event_id)
             elif f.type == "DependentRegistered":
@@ -214,7 +218,26 @@ class ClaimView:
         # A re-appraisal applies from its own date (R.28): order by conclusion, then knowledge.
         v.appraisals.sort(key=lambda a: a.concluded_on)
         v.employer_changes.sort(key=lambda c: c[0])
+        v.arrangements.sort(key=lambda a: a[0])  # stable: on one day, the one learned last wins
         return v
+
+    def arrangement_on(self, day: date) -> tuple[bool, str | None]:
+        """R.36: has the employer arranged suitable work on `day` (the latest record from on or
+        before it)? No record: not arranged (RULES.md "Clarifications")."""
+        found: tuple[bool, str | None] = (False, None)
+        for effective_from, arranged, event in self.arrangements:
+            if effective_from <= day:
+                found = (arranged, event)
+        return found
+
+    def grade_5_6_since(self, a: Appraisal) -> date:
+        """The conclusion that began the run of grade 5–6 appraisals `a` belongs to."""
+        since = a.concluded_on
+        for earlier in reversed([x for x in self.appraisals if x.concluded_on <= a.concluded_on]):
+            if earlier.grade not in (5, 6):
+                break
+            since = earlier.concluded_on
+        return since
 
     def appraisal_on(self, day: date) -> Appraisal | None:
         found = None
@@ -440,12 +463,17 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                     calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
                                                       doc.minimum_monthly_wage)
                     emit("disability_allowance", worker, m, *span, calc, policy, (v.wage_event, a.event_id))
-            if (a.grade in (5, 6) and iw is not None and v.terminated is not None and m > month_of(v.terminated[0])
-                    and not retired):
-                calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
-                                                  doc.minimum_monthly_wage)
-                emit("disability_allowance_5_6", worker, m, *span, calc, policy,
-                     (v.wage_event, a.event_id, v.terminated[2]))
+            if a.grade in (5, 6) and iw is not None and not retired and m > month_of(v.grade_5_6_since(a)):
+                # R.36: from the month after the conclusion, while the employment continues (a month
+                # counts when it begins employed) and the employer has arranged no suitable work
+                # (the arrangement in force on the month's first day).
+                employed = v.terminated is None or first_day(m) < v.terminated[0]
+                arranged, arrangement_event = v.arrangement_on(first_day(m))
+                if employed and not arranged:
+                    calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
+                                                      doc.minimum_monthly_wage)
+                    emit("disability_allowance_5_6", worker, m, *span, calc, policy,
+                         tuple(x for x in (v.wage_event, a.event_id, arrangement_event) if x))
             if a.care_level in ("full", "mostly", "partial"):
                 calc = rules.care_allowance(doc.average_monthly_wage, a.care_level,
                                             getattr(doc.care_ratios, a.care_level))

@@ -78,19 +78,55 @@ def test_allowance_ends_at_retirement_and_says_why() -> None:
     assert any("retirement on 2026-08-17" in n and "pension is not known" in n for n in said)
 
 
-def test_grade_5_after_termination_employer_allowance_and_both_grants() -> None:
+def test_grade_5_employer_allowance_while_employed_then_both_grants_at_termination() -> None:
     c = graded_claim(grade=5, care="none", wage="3000.00")
-    c.terminated("2026-06-10", 5)
-    lines = ledger(c.facts, [P1], now=at("2026-08-05"))
-    # R.36: grant 18 × 3000.00 = 54000.00 (fund); after termination the allowance 0.70 × 3000.00 =
-    # 2100.00 < 2300.00 → 2300.00 a month from July, payer employer; on termination the medical grant
-    # 10 × 8000.00 = 80000.00 (fund) and the employment grant 20 × 8000.00 = 160000.00 (employer).
+    c.terminated("2026-08-10", 5)
+    lines = ledger(c.facts, [P1], now=at("2026-10-05"))
+    # R.36: grant 18 × 3000.00 = 54000.00 (fund). While employed without suitable work, the
+    # allowance 0.70 × 3000.00 = 2100.00 < 2300.00 → 2300.00 a month, payer employer, from the
+    # month after the conclusion (June) through August (employed on its first day); none after the
+    # termination. On termination the medical grant 10 × 8000.00 = 80000.00 (fund) and the
+    # employment grant 20 × 8000.00 = 160000.00 (employer).
     assert amounts(lines, "disability_grant") == {"2026-05-04": D("54000.00")}
-    assert amounts(lines, "disability_allowance_5_6") == {"2026-07": D("2300.00"), "2026-08": D("2300.00")}
+    assert amounts(lines, "disability_allowance_5_6") == {m: D("2300.00") for m in ("2026-06", "2026-07", "2026-08")}
     assert {ln.payer for ln in by(lines, "disability_allowance_5_6")} == {"employer"}
     assert [(ln.amount, ln.payer) for ln in by(lines, "termination_medical_grant")] == [(D("80000.00"), "fund")]
     assert [(ln.amount, ln.payer) for ln in by(lines, "termination_employment_grant")] == [(D("160000.00"), "employer")]
     assert not by(lines, "disability_allowance")
+
+
+def test_grade_6_allowance_stops_while_suitable_work_is_arranged() -> None:
+    c = graded_claim(grade=6, care="none", wage="6000.00")
+    c.add("WorkArrangementRecorded", "2026-07-20", arranged=True, effective_from="2026-07-20", grade=6)
+    c.add("WorkArrangementRecorded", "2026-10-01", arranged=False, effective_from="2026-10-01", grade=6)
+    lines = ledger(c.facts, [P1], now=at("2026-11-03"))
+    # 0.60 × 6000.00 = 3600.00 a month (employer). Work arranged from 20 July: July began without
+    # it (paid), August and September are not due; the work ends on 1 October: due again.
+    assert amounts(lines, "disability_allowance_5_6") == {m: D("3600.00") for m in ("2026-06", "2026-07", "2026-10",
+                                                                                     "2026-11")}
+    october = [ln for ln in by(lines, "disability_allowance_5_6") if ln.period == "2026-10"][0]
+    assert c.facts[-1].event_id in october.source_event_ids
+
+
+def test_grade_5_allowance_arranged_late_recovers_the_months_already_owed() -> None:
+    c = graded_claim(grade=5, care="none", wage="4000.00")
+    c.add("WorkArrangementRecorded", "2026-09-10", arranged=True, effective_from="2026-08-01", grade=5)
+    lines = ledger(c.facts, [P1], now=at("2026-09-15"))
+    # 0.70 × 4000.00 = 2800.00 (employer) for June–August as first known; the arrangement from
+    # 1 August, learned on 10 September, takes August and September back by adjustment lines.
+    aug = [ln.amount for ln in by(lines, "disability_allowance_5_6") if ln.period == "2026-08"]
+    assert aug == [D("2800.00"), D("-2800.00")]
+    assert sum(ln.amount for ln in by(lines, "disability_allowance_5_6")) == D("5600.00")  # June and July
+
+
+def test_grade_5_allowance_ends_at_retirement() -> None:
+    c = ClaimFacts(occurred_on="2026-01-10", birth_date="1966-08-17", sex="male")
+    c.recognized("2026-02-01")
+    c.wage("5000.00", "2026-02-01")
+    c.grade(5, "2026-05-04")
+    lines = ledger(c.facts, [P1], now=at("2026-11-02"))
+    # 0.70 × 5000.00 = 3500.00 from June; retires 2026-08-17: August is the last month.
+    assert amounts(lines, "disability_allowance_5_6") == {m: D("3500.00") for m in ("2026-06", "2026-07", "2026-08")}
 
 
 def test_death_in_the_accident_survivors_capped_and_a_child_ageing_out() -> None:
