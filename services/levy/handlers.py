@@ -23,6 +23,7 @@ from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 
+from . import accrual
 from .domain import ledger
 from .domain.account import FEES_FIRST, Account, Assessment, Payment, fold
 from .domain.events import Allocation, PolicyRef, RateFigures, WageLine
@@ -562,6 +563,8 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
                    func.coalesce(func.sum(wage_reports.c.contribution_fen), 0))
             .where(wage_reports.c.region == region, wage_reports.c.superseded_by.is_(None),
                    wage_reports.c.period >= period_of(start), wage_reports.c.period <= period_of(end))).one()
+        fees = accrual.late_fees(session, region, start, end,
+                                 lambda employer_id, day: fold(*_facts(session, employer_id), on=day))
 
     def net(book: dict[tuple[str, str], tuple[int, int]], account: str, kinds: Iterable[str] | None = None,
             credit_normal: bool = True) -> int:
@@ -593,6 +596,9 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
         "policy_ref": policy_ref(version) if version else None,
         "income": {"contributions_assessed": yuan_str(assessed), "contributions_collected": yuan_str(collected),
                    "late_fees": yuan_str(late_fees), "late_fees_collected": yuan_str(late_fees_collected),
+                   # SIL.86: every day's fee, booked (when paid) or not yet; and what is owed at `to`
+                   "late_fees_accrued": yuan_str(fees.accrued_fen),
+                   "late_fees_outstanding": yuan_str(fees.outstanding_fen),
                    "cash_received": yuan_str(received)},
         "collection_rate": _ratio(collected, assessed, Decimal("0.0001")),
         "expenditure": {"by_family": {f: yuan_str(v) for f, v in expenditure.items()}, "total": yuan_str(spent)},
