@@ -24,6 +24,7 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 
 from . import accrual
+from .classes import rate_segments
 from .domain import ledger
 from .domain.account import FEES_FIRST, Account, Assessment, Payment, fold
 from .domain.events import Allocation, PolicyRef, RateFigures, WageLine
@@ -223,7 +224,6 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
         version = _policy(s, employer.region, first, "period")
         multiplier = _multiplier(s, employer_id, first.year)
     doc = version.document
-    rate = rate_in_force(doc.base_rate(employer.risk_class), multiplier)
     due = due_date(period, doc.due_day)
     report_id = "wr_" + uuid.uuid4().hex[:16]
     event_lines = tuple(map(_wage_line, employee_ids, amounts))
@@ -238,10 +238,13 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
                               (last_paid_on, "the employer's last payment")):
             if earlier is not None and on < earlier:
                 raise Invalid.one("reported_on", f"is before {what}, on {earlier.isoformat()}")
+        # the class of each day of the month (a class change is charged from its effective date)
+        segments = rate_segments(uow.session, employer_id, employer.risk_class, period, doc, multiplier)
         event = aggregate.report(
             report_id=report_id, employer_id=employer_id, region=employer.region, period=period, lines=event_lines,
-            payroll=payroll, rate=rate, multiplier=multiplier, due_date=due, late_fee_daily=doc.late_fee_daily,
-            policy_ref=_ref(version), on=on)
+            payroll=payroll, segments=segments, multiplier=multiplier, due_date=due,
+            late_fee_daily=doc.late_fee_daily, policy_ref=_ref(version), on=on)
+        rate = event.rate
         [envelope] = uow.save(aggregate)
         session = uow.session
         if event.correction_of:
