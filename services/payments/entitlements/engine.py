@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from libs.money import round_fen, to_fen, yuan_str
+from libs.money import round_fen, split_yuan, to_fen, yuan_str
 from libs.policy import NoPolicyInForce, PolicyVersion, load_national_default, resolve
 
 from . import rules
@@ -388,14 +388,15 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                 dues.append(Due(kind_, payee, period, "employer", start, end,
                                 Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, note)), ref, srcs))
                 return
-            employer_part = round_fen(calc.amount * days / span)
-            fund_part = calc.amount - employer_part
-            share = {**calc.inputs, "late_days_in_period": str(days), "days_in_period": str(span)}
+            # One amount between two payers, by days: RULES.md "Splitting money".
+            employer_part, fund_part = split_yuan(calc.amount, [days, span - days])
+            share = {**calc.inputs, "late_days_in_period": str(days), "days_in_period": str(span),
+                     "split": "largest remainder"}
             dues.append(Due(kind_, payee, period, "employer", start, end, Calc(
                 employer_part, f"({calc.formula}) × {days} / {span} = {yuan_str(employer_part)}", share, calc.article,
                 (*calc.notes, note)), ref, srcs))
             dues.append(Due(kind_, payee, period, "fund", start, end, Calc(
-                fund_part, f"({calc.formula}) − employer's late days {yuan_str(employer_part)} = {yuan_str(fund_part)}",
+                fund_part, f"({calc.formula}) × {span - days} / {span} = {yuan_str(fund_part)}",
                 share, calc.article, (*calc.notes, note)), ref, srcs))
             return
         dues.append(Due(kind_, payee, period, payer, start, end, calc, ref, srcs))

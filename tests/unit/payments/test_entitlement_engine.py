@@ -146,9 +146,12 @@ def test_death_in_the_accident_survivors_capped_and_a_child_ageing_out() -> None
     # March and April: 40 + 30 + 30 + 40 = 140% > 100%: × 100/140 → 2000.00, 1500.00, 1500.00, 2000.00.
     assert [pension[("2026-03", d)] for d in ("d1", "d2", "d3", "d4")] == [D("2000.00"), D("1500.00"),
                                                                          D("1500.00"), D("2000.00")]
-    # May: the first child turned 18 on 2026-04-15: 40 + 30 + 40 = 110% → 7000 × r / 1.10.
+    # May: the first child turned 18 on 2026-04-15: 40 + 30 + 40 = 110%: 7000.00 split 40 : 30 : 40 —
+    # 2545.4545…, 1909.0909…, 2545.4545… rounded down make 6999.99; the fen left goes to the largest
+    # remainder, a tie of the spouse and the orphan, so to the one listed first (RULES.md "Splitting money").
     assert ("2026-05", "d2") not in pension
-    assert [pension[("2026-05", d)] for d in ("d1", "d3", "d4")] == [D("2545.45"), D("1909.09"), D("2545.45")]
+    assert [pension[("2026-05", d)] for d in ("d1", "d3", "d4")] == [D("2545.46"), D("1909.09"), D("2545.45")]
+    assert sum(pension[("2026-05", d)] for d in ("d1", "d3", "d4")) == D("7000.00")
     capped = next(ln for ln in by(lines, "survivor_pension") if ln.period == "2026-03")
     assert "over the cap" in capped.explain["notes"][0]
 
