@@ -172,6 +172,16 @@ class Deadlines(_Part):
     appraisal_days: Days
 
 
+class AppealDays(_Part):
+    """R.55 (a recognition: administrative reconsideration within 60 days of receiving it,
+    litigation within 6 months) and R.26 (an appraisal: the provincial committee within 15 days),
+    in days from the day the disputed decision or conclusion was received."""
+
+    reconsideration: Days = 60
+    litigation: Days = 180
+    appraisal_committee: Days = 15
+
+
 class RateReviewStep(_Part):
     """A floating step: applies when the loss ratio and the injury frequency (per mille of
     workers) are both within their limits; a null limit is no limit."""
@@ -250,6 +260,7 @@ class PolicyDocument(BaseModel):
     dependent_child_age_limit: Annotated[int, Field(strict=True, gt=0)]
     reappraisal_min_months: Annotated[int, Field(strict=True, ge=0)]
     deadlines: Deadlines
+    appeal_days: AppealDays = AppealDays()  # a document published before appeals takes R.55 / R.26
     rate_review: RateReview
     average_rate_control: Ratio
     prevention_share: Annotated[DecimalText, AfterValidator(_prevention_share)]

@@ -28,7 +28,7 @@ from libs.web.problems import conflict, invalid, not_found
 from .domain import deadlines
 from .domain.events import InjuryApplied, InsuredWageDetermined, PolicyRef, WageMonth
 from .domain.insured_wage import derive_insured_wage, months_before
-from .domain.model import Claim, InvalidField, NewDependent, WrongState
+from .domain.model import UNSET, Claim, InvalidField, NewDependent, WrongState
 from .tables import (
     claims,
     claims_employers,
@@ -86,6 +86,7 @@ class Limits:
     average_monthly_wage: Decimal
     floor_ratio: Decimal
     cap_ratio: Decimal
+    appeal_days: dict[str, int]
 
 
 def _get(obj: Any, name: str) -> Any:  # noqa: ANN401 - a policy sub-document (model or mapping)
@@ -112,6 +113,7 @@ def limits(session: Session, region: str, on: date, field: str = "occurred_on") 
         average_monthly_wage=Decimal(str(doc.average_monthly_wage)),
         floor_ratio=doc.insured_wage_floor_ratio,
         cap_ratio=doc.insured_wage_cap_ratio,
+        appeal_days=doc.appeal_days.model_dump(),
     )
 
 
@@ -291,6 +293,38 @@ def arrange_work(ctx: ServiceContext, actor: Principal | str, claim_id: str, arr
     return claim
 
 
+def lodge_appeal(ctx: ServiceContext, actor: Principal | str, claim_id: str, subject: str, route: str,
+                 lodged_on: date, lodged_by: str) -> tuple[Claim, str]:
+    """R.55 / R.26: an appeal, within the days the policy in force on the injury date gives."""
+    _not_future("lodged_on", lodged_on)
+    with ctx.uow(actor) as uow:
+        claim = _load(uow, claim_id)
+        lim = limits(uow.session, claim.app.region, claim.app.occurred_on)
+        with domain_errors():
+            event = claim.lodge_appeal(subject, route, lodged_on, lodged_by, lim.appeal_days)
+        uow.save(claim)
+    return claim, event.appeal_id
+
+
+def decide_appeal(ctx: ServiceContext, actor: Principal | str, claim_id: str, appeal_id: str, outcome: str,
+                  decided_on: date, decision: str | None, grade: object = UNSET,
+                  care_level: str | None = None) -> Claim:
+    """The decision on an appeal; a rejection overturned fixes the insured wage as a recognition
+    does (R.64), from the wages and policy of the injury date."""
+    _not_future("decided_on", decided_on)
+    with ctx.uow(actor) as uow:
+        claim = _load(uow, claim_id)
+        if claim.appeal(appeal_id) is None:
+            raise not_found("appeal", appeal_id)
+        lim = limits(uow.session, claim.app.region, claim.app.occurred_on)
+        with domain_errors():
+            claim.decide_appeal(appeal_id, outcome, decided_on, decision, grade, care_level, lim.appraisal_days)
+            if claim.decision in ("recognized", "deemed") and not claim.history.wages:
+                claim.determine_insured_wage(insured_wage_event(uow.session, claim, "recognized", decided_on))
+        uow.save(claim)
+    return claim
+
+
 def record_death(ctx: ServiceContext, actor: Principal | str, claim_id: str, died_on: date,
                  dependents: Sequence[NewDependent]) -> Claim:
     _not_future("died_on", died_on)
@@ -381,9 +415,29 @@ def _brief(e: Envelope) -> str:
         case "WorkArrangementRecorded":
             return (f"suitable work {'arranged' if p['arranged'] else 'not arranged'} "
                     f"from {p['effective_from']} (grade {p['grade']})")
+        case "AppealLodged":
+            return (f"{p['subject']} of {p['disputed_on']} appealed by the {p['lodged_by']} "
+                    f"({p['route'].replace('_', ' ')}) on {p['lodged_on']}, due by {p['due_by']}")
+        case "AppealDecided":
+            new = (f": {p['decision']}" if p.get("decision") else
+                   f": grade {p['grade'] if p.get('grade') is not None else 'none'}, care {p['care_level']}"
+                   if p.get("care_level") else "")
+            return f"appeal {p['appeal_id']} {p['outcome']} on {p['decided_on']}{new}, from {p['replaces_from']}"
         case "ClaimClosed":
             return f"closed on {p['closed_on']}: {p['reason']}"
     return e.type
+
+
+def appeal_view(a) -> dict[str, Any]:  # noqa: ANN001 - model.Appeal
+    disputed = ({"decision": a.disputed_decision} if a.subject == "recognition" else
+                {"grade": a.disputed_grade, "care_level": a.disputed_care_level})
+    out = {"appeal_id": a.appeal_id, "subject": a.subject, "route": a.route, "lodged_on": a.lodged_on,
+           "lodged_by": a.lodged_by, "due_by": a.due_by, "disputed": {"on": a.disputed_on, **disputed},
+           "status": a.status, "decided_on": a.decided_on}
+    if a.status in ("overturned", "modified"):
+        out["replaced_by"] = ({"decision": a.decision} if a.subject == "recognition" else
+                              {"grade": a.grade, "care_level": a.care_level})
+    return out
 
 
 def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
@@ -405,6 +459,7 @@ def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
         "appraisals": [vars(a) for a in claim.history.appraisals],
         "treatment_leave": [vars(l) for l in claim.history.leaves],
         "work_arrangements": [{"arranged": a.arranged, "from": a.effective_from} for a in claim.history.arrangements],
+        "appeals": [appeal_view(a) for a in claim.history.appeals],
         "died_on": claim.died_on, "grade_at_death": claim.grade_at_death, "terminated_on": claim.terminated_on,
         "closed_on": claim.closed_on, "close_reason": claim.close_reason or None,
         "deadlines": {"on": on, **claim.deadlines_on(on)},

@@ -148,6 +148,11 @@ class LevyClaimsProjection(Projection):
     def on_InjuryRejected(self, session: Session, e: Envelope) -> None:
         self._decide(session, e.payload["claim_id"], False)
 
+    def on_AppealDecided(self, session: Session, e: Envelope) -> None:
+        p = e.payload  # a recognition overturned on appeal counts (or stops counting) as an injury
+        if p.get("subject") == "recognition" and p.get("outcome") != "upheld" and p.get("decision"):
+            self._decide(session, p["claim_id"], p["decision"] != "rejected")
+
     @staticmethod
     def _decide(session: Session, claim_id: str, recognized: bool) -> None:
         session.execute(delete(levy_recognitions).where(levy_recognitions.c.claim_id == claim_id))

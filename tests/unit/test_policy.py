@@ -59,9 +59,10 @@ def test_the_national_default_validates_and_round_trips_exactly() -> None:
 
 def test_a_document_published_before_the_insured_wage_shares_takes_r64s_values() -> None:
     raw = copy.deepcopy(national_document_json())
-    del raw["insured_wage_floor_ratio"], raw["insured_wage_cap_ratio"]
+    del raw["insured_wage_floor_ratio"], raw["insured_wage_cap_ratio"], raw["appeal_days"]
     doc = PolicyDocument.model_validate(raw)
     assert (doc.insured_wage_floor_ratio, doc.insured_wage_cap_ratio) == (Decimal("0.60"), Decimal("3.00"))
+    assert doc.appeal_days.model_dump() == {"reconsideration": 60, "litigation": 180, "appraisal_committee": 15}
 
 
 def test_the_json_form_keeps_money_and_ratios_as_the_exact_strings() -> None:
@@ -212,6 +213,9 @@ def drop(path: tuple[Any, ...]) -> Callable[[dict[str, Any]], None]:
     (set_(("insured_wage_floor_ratio",), "0"), ("insured_wage_floor_ratio",)),
     (set_(("insured_wage_cap_ratio",), "0.50"), ("insured_wage_cap_ratio",)),
     (set_(("insured_wage_cap_ratio",), 3.0), ("insured_wage_cap_ratio",)),
+    # appeal deadlines are whole days > 0 (R.55, R.26)
+    (set_(("appeal_days", "reconsideration"), 0), ("appeal_days", "reconsideration")),
+    (set_(("appeal_days", "appraisal_committee"), "15"), ("appeal_days", "appraisal_committee")),
     # prevention share within [0, 0.03]
     (set_(("prevention_share",), "0.04"), ("prevention_share",)),
     (set_(("prevention_share",), "-0.01"), ("prevention_share",)),

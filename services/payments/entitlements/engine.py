@@ -42,7 +42,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 CLAIM_TYPES = ("InjuryApplied", "InjuryRecognized", "InjuryRejected", "InsuredWageDetermined", "TreatmentLeaveGranted",
                "GradeAssigned", "EmploymentTerminated", "WorkerDied", "DependentRegistered", "ClaimClosed",
-               "WorkArrangementRecorded")
+               "WorkArrangementRecorded", "AppealDecided")
 EMPLOYER_TYPES = ("EmployerEnrolled", "EmployerChanged")
 
 # kind → (family, the `payers` entry of the policy that names who bears it)
@@ -186,6 +186,7 @@ class ClaimView:
     @classmethod
     def of(cls, facts: Iterable[Fact]) -> "ClaimView":
         v = cls()
+        replaced: list[tuple[date, int | None, str, str]] = []  # committee conclusions (R.26)
         for f in facts:
             p = f.payload
             if f.type == "InjuryApplied":
@@ -211,12 +212,22 @@ class ClaimView:
                 v.dependents[p["dependent_id"]] = (p, f.event_id)
             elif f.type == "ClaimClosed":
                 v.closed = (date.fromisoformat(p["closed_on"]), f.event_id)
+            elif f.type == "AppealDecided" and p.get("outcome") != "upheld":
+                # The decision on an appeal replaces the disputed one from that one's own date.
+                if p.get("subject") == "recognition" and p.get("decision"):
+                    v.decision, v.decision_event = p["decision"], f.event_id
+                elif p.get("subject") == "appraisal":
+                    replaced.append((date.fromisoformat(p["replaces_from"]), p.get("grade"),
+                                     p.get("care_level") or "none", f.event_id))
             elif f.type == "EmployerEnrolled":
                 v.employer_enrolled = (date.fromisoformat(p["enrolled_on"]), f.event_id)
             elif f.type == "EmployerChanged":
                 v.employer_changes.append((date.fromisoformat(p["changed_on"]), p.get("status") or "active", f.event_id))
         # A re-appraisal applies from its own date (R.28): order by conclusion, then knowledge.
         v.appraisals.sort(key=lambda a: a.concluded_on)
+        for concluded_on, grade, care_level, event in replaced:  # R.26: from the disputed one's date
+            v.appraisals = [Appraisal(grade, care_level, a.concluded_on, event) if a.concluded_on == concluded_on else a
+                            for a in v.appraisals]
         v.employer_changes.sort(key=lambda c: c[0])
         v.arrangements.sort(key=lambda a: a[0])  # stable: on one day, the one learned last wins
         return v
@@ -483,9 +494,11 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
     # R.36–37: one-off grants when the employment of a grade 5–10 worker ends.
     if v.terminated is not None and (from_month or "") <= month_of(v.terminated[0]) <= through_month:
         on, grade, ev = v.terminated
+        in_force = v.appraisal_on(on)  # a committee's conclusion may have replaced the grade ended with
+        grade = in_force.grade if in_force is not None else grade
         policy = pol.on(on)
         doc = policy.document
-        if 5 <= grade <= 10:
+        if grade is not None and 5 <= grade <= 10:
             emit("termination_medical_grant", worker, on.isoformat(), on, on,
                  rules.termination_grant("termination_medical_grant", doc.average_monthly_wage, grade,
                                          doc.termination_medical_grant_months[str(grade)]), policy, (ev,))
@@ -496,8 +509,8 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
     # R.39: death — funeral grant, death grant, survivor pensions.
     if v.died is not None:
         died_on_, grade_at_death, death_event = v.died
-        if grade_at_death is None:
-            a = v.appraisal_on(died_on_)
+        a = v.appraisal_on(died_on_)  # the conclusion in force, a committee's if it replaced one
+        if a is not None or grade_at_death is None:
             grade_at_death = a.grade if a else None
         deps = sorted(v.dependents.items())
         spouse = [d for d, (p, _) in deps if p.get("relation") == "spouse"]

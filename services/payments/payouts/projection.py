@@ -63,6 +63,12 @@ class PayoutFactsProjection(Projection):
         _upsert(session, claim_facts, {"claim_id": p["claim_id"]},
                 {"status": "rejected", "decided_on": _day(p.get("decided_on"))})
 
+    def on_AppealDecided(self, session: Session, e: Envelope) -> None:
+        """A recognition overturned or modified on appeal: the new decision from the original's date."""
+        p = e.payload
+        if p.get("subject") == "recognition" and p.get("outcome") != "upheld" and p.get("decision"):
+            _upsert(session, claim_facts, {"claim_id": p["claim_id"]}, {"status": p["decision"]})
+
     def on_ClaimClosed(self, session: Session, e: Envelope) -> None:
         p = e.payload
         row = session.execute(select(claim_facts.c.status).where(claim_facts.c.claim_id == p["claim_id"])).first()

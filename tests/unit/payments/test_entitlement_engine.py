@@ -266,3 +266,69 @@ def test_replay_in_any_fact_order_gives_identical_lines() -> None:
     for ln in reference:
         summed[ln.key] = summed.get(ln.key, D(0)) + ln.amount
     assert {k: v for k, v in summed.items() if v} == owed
+
+
+# ---- appeals: the decision replaces the disputed one from that one's own date (RULES.md) ----
+
+def appeal_decided(c: ClaimFacts, recorded: str, subject: str, outcome: str, replaces_from: str, **new) -> None:  # noqa: ANN003
+    c.add("AppealDecided", recorded, appeal_id=f"{c.claim_id}-a1", subject=subject,
+          route="appraisal_committee" if subject == "appraisal" else "reconsideration", outcome=outcome,
+          decided_on=recorded, replaces_from=replaces_from, **new)
+
+
+def test_a_rejection_overturned_makes_every_benefit_since_arrears() -> None:
+    c = ClaimFacts(occurred_on="2026-01-10", applied_on="2026-01-20")
+    c.add("InjuryRejected", "2026-02-01", decided_on="2026-02-01", basis="R.16")
+    assert ledger(c.facts, [P1], now=at("2026-06-05")) == []
+    appeal_decided(c, "2026-06-10", "recognition", "overturned", "2026-02-01", decision="recognized")
+    c.wage("6200.00", "2026-06-10")
+    c.leave("2026-01-10", "2026-03-20", recorded="2026-06-12")
+    c.grade(3, "2026-06-20", care_level="none", recorded="2026-06-20")
+    lines = ledger(c.facts, [P1], now=at("2026-07-05"))
+    # R.33 January–March (22/31, whole, 20/31 of 6200.00), learned in June: arrears, the employer's.
+    assert amounts(lines, "treatment_leave_wage") == {"2026-01": D("4400.00"), "2026-02": D("6200.00"),
+                                                      "2026-03": D("4000.00")}
+    assert all(ln.reason.startswith("arrears for") for ln in by(lines, "treatment_leave_wage"))
+    # R.35: 23 × 6200.00 = 142600.00; 0.80 × 6200.00 = 4960.00 for June and July.
+    assert amounts(lines, "disability_grant") == {"2026-06-20": D("142600.00")}
+    assert amounts(lines, "disability_allowance") == {"2026-06": D("4960.00"), "2026-07": D("4960.00")}
+
+
+def test_a_revoked_recognition_ends_every_benefit_by_recovery_lines() -> None:
+    c = graded_claim()  # grade 3, partial care, 9000.00, concluded 2026-05-04
+    before = ledger(c.facts, [P1], now=at("2026-08-05"))
+    assert sum(ln.amount for ln in before) == D("207000.00") + 4 * (D("7200.00") + D("2400.00"))
+    appeal_decided(c, "2026-08-10", "recognition", "overturned", "2026-02-01", decision="rejected")
+    lines = ledger(c.facts, [P1], now=at("2026-08-15"))
+    recoveries = [ln for ln in lines if ln.adjusts]
+    # Nothing is edited: every line stays, and one recovery line per line takes it back.
+    assert {ln.line_id for ln in before} <= {ln.line_id for ln in lines}
+    assert len(recoveries) == len(before) and sum(ln.amount for ln in lines) == D("0.00")
+    assert all(ln.reason.startswith("recovery") and "AppealDecided" in ln.reason for ln in recoveries)
+    assert amounts([ln for ln in recoveries if ln.kind == "disability_grant"], "disability_grant") == {
+        "2026-05-04": D("-207000.00")}
+
+
+def test_the_committee_replaces_the_conclusion_from_its_date_by_adjustment_lines() -> None:
+    c = graded_claim(grade=7, care="none")  # 13 × 9000.00 = 117000.00, no allowance for grade 7
+    assert amounts(ledger(c.facts, [P1], now=at("2026-06-05")), "disability_grant") == {"2026-05-04": D("117000.00")}
+    appeal_decided(c, "2026-06-20", "appraisal", "overturned", "2026-05-04", grade=4, care_level="partial")
+    lines = ledger(c.facts, [P1], now=at("2026-07-05"))
+    # Grade 4 from 2026-05-04: the grant 21 × 9000.00 = 189000.00, +72000.00 on the 117000.00 paid;
+    # the allowance 0.75 × 9000.00 = 6750.00 and partial care 0.30 × 8000.00 = 2400.00 from May —
+    # May and June as arrears.
+    grant = by(lines, "disability_grant")
+    assert [ln.amount for ln in grant] == [D("117000.00"), D("72000.00")]
+    assert grant[1].explain["adjustment"]["formula"] == \
+        "as known after − as known before = 189000.00 − 117000.00 = 72000.00"
+    assert amounts(lines, "disability_allowance") == {m: D("6750.00") for m in ("2026-05", "2026-06", "2026-07")}
+    assert amounts(lines, "care_allowance") == {m: D("2400.00") for m in ("2026-05", "2026-06", "2026-07")}
+    may = next(ln for ln in by(lines, "disability_allowance") if ln.period == "2026-05")
+    assert may.reason.startswith("arrears for 2026-05") and c.facts[-1].event_id in may.source_event_ids
+
+
+def test_an_upheld_appeal_changes_no_line() -> None:
+    c = graded_claim()
+    before = ledger(c.facts, [P1], now=at("2026-07-05"))
+    appeal_decided(c, "2026-07-10", "appraisal", "upheld", "2026-05-04")
+    assert lines_hash(ledger(c.facts, [P1], now=at("2026-07-15"))) == lines_hash(before)
