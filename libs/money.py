@@ -7,9 +7,12 @@ Rounding is half-up to the fen, once, where an amount becomes payable (API.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
 
 FEN = Decimal("0.01")
+MAX_PARTS = 100_000  # parts of one split
 # A ceiling on any single amount: 10^13 yuan is far beyond any fund, and keeps fen in BIGINT.
 MAX_AMOUNT_YUAN = Decimal("9999999999999.99")
 PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,32}(\.[0-9]{1,32})?")
@@ -61,3 +64,30 @@ def yuan_str(amount: Decimal | int) -> str:
     if isinstance(amount, int):
         amount = from_fen(amount)
     return str(amount.quantize(FEN))
+
+
+def split_fen(total_fen: int, weights: Sequence[Decimal | int]) -> list[int]:
+    """RULES.md "Splitting money": `total_fen` divided in proportion to `weights`, so that the
+    parts add up to the whole to the fen. Each part gets its exact share rounded down to the fen
+    (toward zero for a negative whole); the fen that remain go one each to the parts with the
+    largest remainders, ties in the order the parts are listed. Exact: the shares are fractions,
+    never a rounded quotient. A weight of 0 gets nothing."""
+    assert 0 < len(weights) <= MAX_PARTS, f"1..{MAX_PARTS} parts"
+    assert all(not isinstance(w, (bool, float)) and w >= 0 for w in weights), "weights are exact and not negative"
+    whole = sum((Fraction(w) for w in weights), Fraction(0))
+    assert whole > 0, "at least one weight is positive"
+    sign, magnitude = (-1, -total_fen) if total_fen < 0 else (1, total_fen)
+    exact = [magnitude * Fraction(w) / whole for w in weights]
+    parts = [share.numerator // share.denominator for share in exact]
+    left = magnitude - sum(parts)
+    assert 0 <= left < len(parts)
+    by_remainder = sorted(range(len(parts)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in by_remainder[:left]:
+        parts[i] += 1
+    assert sum(parts) == magnitude
+    return [sign * p for p in parts]
+
+
+def split_yuan(total: Decimal, weights: Sequence[Decimal | int]) -> list[Decimal]:
+    """`split_fen` for an amount of yuan at fen precision."""
+    return [from_fen(p) for p in split_fen(to_fen(total), weights)]

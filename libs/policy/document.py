@@ -172,6 +172,16 @@ class Deadlines(_Part):
     appraisal_days: Days
 
 
+class AppealDays(_Part):
+    """R.55 (a recognition: administrative reconsideration within 60 days of receiving it,
+    litigation within 6 months) and R.26 (an appraisal: the provincial committee within 15 days),
+    in days from the day the disputed decision or conclusion was received."""
+
+    reconsideration: Days = 60
+    litigation: Days = 180
+    appraisal_committee: Days = 15
+
+
 class RateReviewStep(_Part):
     """A floating step: applies when the loss ratio and the injury frequency (per mille of
     workers) are both within their limits; a null limit is no limit."""
@@ -225,6 +235,10 @@ class PolicyDocument(BaseModel):
     average_monthly_wage: Money
     minimum_monthly_wage: Money
     national_disposable_income: Money
+    # R.64: the insured wage's floor and cap, shares of the average monthly wage. A document
+    # published before these fields existed takes R.64's national values.
+    insured_wage_floor_ratio: Ratio = Decimal("0.60")
+    insured_wage_cap_ratio: Multiplier = Decimal("3.00")
     risk_classes: dict[str, RiskClass]
     base_rates: dict[str, BaseRate]
     floating_steps: dict[str, Annotated[tuple[Multiplier, ...], Field(min_length=1)]]
@@ -246,6 +260,7 @@ class PolicyDocument(BaseModel):
     dependent_child_age_limit: Annotated[int, Field(strict=True, gt=0)]
     reappraisal_min_months: Annotated[int, Field(strict=True, ge=0)]
     deadlines: Deadlines
+    appeal_days: AppealDays = AppealDays()  # a document published before appeals takes R.55 / R.26
     rate_review: RateReview
     average_rate_control: Ratio
     prevention_share: Annotated[DecimalText, AfterValidator(_prevention_share)]
@@ -266,6 +281,9 @@ class PolicyDocument(BaseModel):
             *_floating_steps_problems(self.floating_steps),
             *_risk_class_problems(self.risk_classes),
         ]
+        if self.insured_wage_cap_ratio < self.insured_wage_floor_ratio:
+            problems.append((("insured_wage_cap_ratio",),
+                             f"must be at least insured_wage_floor_ratio ({self.insured_wage_floor_ratio})"))
         _errors("PolicyDocument", problems, None)
         return self
 

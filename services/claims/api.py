@@ -127,6 +127,39 @@ class Termination(_Body):
     terminated_on: date
 
 
+class WorkArrangement(_Body):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra={"examples": [
+        {"arranged": True, "from": "2026-11-01"}]})
+    arranged: bool = Field(description="true: the employer has arranged suitable work from that day (no allowance)")
+    from_: date = Field(alias="from", description="the day the arrangement (or its end) takes effect")
+
+
+class AppealIn(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"subject": "recognition", "route": "reconsideration", "lodged_on": "2026-04-20", "lodged_by": "worker"},
+        {"subject": "appraisal", "route": "appraisal_committee", "lodged_on": "2026-10-20", "lodged_by": "employer"}]})
+    subject: Literal["recognition", "appraisal"]
+    route: Literal["reconsideration", "litigation", "appraisal_committee"] = Field(
+        description="行政复议 or 行政诉讼 for a recognition (R.55); 再次鉴定 by the provincial committee for an "
+                    "appraisal (R.26)")
+    lodged_on: date
+    lodged_by: Literal["worker", "employer"]
+
+
+class AppealDecisionIn(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"outcome": "overturned", "decided_on": "2026-06-10", "decision": "recognized"},
+        {"outcome": "modified", "decided_on": "2026-11-30", "grade": 6, "care_level": "none"},
+        {"outcome": "upheld", "decided_on": "2026-06-10"}]})
+    outcome: Literal["upheld", "overturned", "modified"]
+    decided_on: date
+    decision: Literal["recognized", "deemed", "rejected"] | None = Field(
+        default=None, description="an overturned or modified recognition: the new decision")
+    grade: int | None = Field(default=None, ge=1, le=10,
+                              description="an overturned or modified appraisal: the new grade (null: no disability)")
+    care_level: Literal["none", "partial", "mostly", "full"] | None = None
+
+
 class Closure(_Body):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"closed_on": "2027-02-01", "reason": "all benefits settled"}]})
@@ -177,6 +210,34 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     @router.post("/v1/claims/{claim_id}/termination", summary="End the employment, grades 5–10 (R.36–37)")
     def termination(claim_id: str, body: Termination, principal: Principal = Depends(agency_only)) -> dict:
         return _summary(handlers.terminate(ctx, principal, claim_id, body.terminated_on))
+
+    @router.post("/v1/claims/{claim_id}/work-arrangement",
+                 summary="Grades 5–6 while employed: whether suitable work is arranged from a day on (R.36)")
+    def work_arrangement(claim_id: str, body: WorkArrangement, principal: Principal = Depends(agency_only)) -> dict:
+        claim = handlers.arrange_work(ctx, principal, claim_id, body.arranged, body.from_)
+        return {**_summary(claim), "work_arrangements": [
+            {"arranged": a.arranged, "from": a.effective_from} for a in claim.history.arrangements]}
+
+    @router.post("/v1/claims/{claim_id}/appeals", status_code=201,
+                 summary="Lodge an appeal: reconsideration or litigation of the recognition (R.55), the provincial "
+                         "committee on the appraisal (R.26); late is a 422 naming lodged_on")
+    def appeals(claim_id: str, body: AppealIn, principal: Principal = Depends(agency_only)) -> dict:
+        claim, appeal_id = handlers.lodge_appeal(ctx, principal, claim_id, body.subject, body.route, body.lodged_on,
+                                                 body.lodged_by)
+        return {"claim_id": claim.id, "claim_status": claim.status, "version": claim.version,
+                **handlers.appeal_view(claim.appeal(appeal_id))}
+
+    @router.post("/v1/claims/{claim_id}/appeals/{appeal_id}/decision",
+                 summary="Decide an appeal: upheld, overturned or modified; the new decision or conclusion replaces "
+                         "the disputed one from its own date")
+    def appeal_decision(claim_id: str, appeal_id: str, body: AppealDecisionIn,
+                        principal: Principal = Depends(agency_only)) -> dict:
+        grade = body.grade if "grade" in body.model_fields_set else handlers.UNSET
+        claim = handlers.decide_appeal(ctx, principal, claim_id, appeal_id[:80], body.outcome, body.decided_on,
+                                       body.decision, grade, body.care_level)
+        return {"claim_id": claim.id, "claim_status": claim.status, "version": claim.version,
+                "claim_decision": claim.decision, "claim_grade": claim.grade,
+                **handlers.appeal_view(claim.appeal(appeal_id))}
 
     @router.post("/v1/claims/{claim_id}/closure", summary="Close the claim")
     def closure(claim_id: str, body: Closure, principal: Principal = Depends(agency_only)) -> dict:

@@ -27,8 +27,8 @@ from libs.web.problems import conflict, invalid, not_found
 
 from .domain import deadlines
 from .domain.events import InjuryApplied, InsuredWageDetermined, PolicyRef, WageMonth
-from .domain.insured_wage import R64_CAP_RATIO, R64_FLOOR_RATIO, derive_insured_wage, months_before
-from .domain.model import Claim, InvalidField, NewDependent, WrongState
+from .domain.insured_wage import derive_insured_wage, months_before
+from .domain.model import UNSET, Claim, InvalidField, NewDependent, WrongState
 from .tables import (
     claims,
     claims_employers,
@@ -86,6 +86,7 @@ class Limits:
     average_monthly_wage: Decimal
     floor_ratio: Decimal
     cap_ratio: Decimal
+    appeal_days: dict[str, int]
 
 
 def _get(obj: Any, name: str) -> Any:  # noqa: ANN401 - a policy sub-document (model or mapping)
@@ -98,9 +99,6 @@ def limits(session: Session, region: str, on: date, field: str = "occurred_on") 
         raise invalid(field, f"no policy is in force in region {region} on {on}")
     doc = version.document
     dl, leave = doc.deadlines, doc.treatment_leave_max_months
-    # R.64 fixes 60 % and 300 %; a region's document may carry its own shares.
-    floor_ratio = getattr(doc, "insured_wage_floor_ratio", None) or R64_FLOOR_RATIO
-    cap_ratio = getattr(doc, "insured_wage_cap_ratio", None) or R64_CAP_RATIO
     return Limits(
         ref=PolicyRef(**policy_ref(version)),
         employer_application_days=int(_get(dl, "employer_application_days")),
@@ -113,8 +111,9 @@ def limits(session: Session, region: str, on: date, field: str = "occurred_on") 
         reappraisal_min_months=int(doc.reappraisal_min_months),
         dependent_child_age_limit=int(doc.dependent_child_age_limit),
         average_monthly_wage=Decimal(str(doc.average_monthly_wage)),
-        floor_ratio=Decimal(str(floor_ratio)),
-        cap_ratio=Decimal(str(cap_ratio)),
+        floor_ratio=doc.insured_wage_floor_ratio,
+        cap_ratio=doc.insured_wage_cap_ratio,
+        appeal_days=doc.appeal_days.model_dump(),
     )
 
 
@@ -134,10 +133,13 @@ def employed_on(session: Session, employee_id: str, employer_id: str, on: date) 
     return left is None
 
 
-def worker_wages(session: Session, employee_id: str, periods: Sequence[str]) -> dict[str, Decimal]:
-    """The worker's contribution wage per period (summed over employers), from the wages in force."""
+def worker_wages(session: Session, employee_id: str, employer_id: str, periods: Sequence[str]) -> dict[str, Decimal]:
+    """The worker's contribution wage per period at one employer, from the wages in force. A worker
+    insured by two employers at once has the insured wage of the one where the injury happened
+    (劳社部函〔2004〕256号, item 1; RULES.md "Clarifications")."""
     rows = session.execute(select(wages.c.period, func.sum(wages.c.wage_fen)).where(
-        wages.c.employee_id == employee_id, wages.c.period.in_(list(periods))).group_by(wages.c.period)).all()
+        wages.c.employee_id == employee_id, wages.c.employer_id == employer_id,
+        wages.c.period.in_(list(periods))).group_by(wages.c.period)).all()
     return {period: from_fen(int(fen)) for period, fen in rows}
 
 
@@ -145,7 +147,7 @@ def insured_wage_event(session: Session, claim: Claim, reason: str, on: date) ->
     """R.64 for one claim, from the wages in force and the policy in force on the injury date."""
     app = claim.app
     lim = limits(session, app.region, app.occurred_on)
-    found = worker_wages(session, app.employee_id, months_before(app.occurred_on))
+    found = worker_wages(session, app.employee_id, app.employer_id, months_before(app.occurred_on))
     w = derive_insured_wage(found, app.occurred_on, lim.average_monthly_wage, lim.floor_ratio, lim.cap_ratio)
     return InsuredWageDetermined(
         claim_id=claim.id, employee_id=app.employee_id, average_wage=round_fen(w.average_wage),
@@ -279,6 +281,50 @@ def terminate(ctx: ServiceContext, actor: Principal | str, claim_id: str, termin
     return claim
 
 
+def arrange_work(ctx: ServiceContext, actor: Principal | str, claim_id: str, arranged: bool,
+                 effective_from: date) -> Claim:
+    """R.36: whether the employer of a grade 5–6 worker has arranged suitable work from a day on."""
+    _not_future("from", effective_from)
+    with ctx.uow(actor) as uow:
+        claim = _load(uow, claim_id)
+        with domain_errors():
+            claim.arrange_work(arranged, effective_from)
+        uow.save(claim)
+    return claim
+
+
+def lodge_appeal(ctx: ServiceContext, actor: Principal | str, claim_id: str, subject: str, route: str,
+                 lodged_on: date, lodged_by: str) -> tuple[Claim, str]:
+    """R.55 / R.26: an appeal, within the days the policy in force on the injury date gives."""
+    _not_future("lodged_on", lodged_on)
+    with ctx.uow(actor) as uow:
+        claim = _load(uow, claim_id)
+        lim = limits(uow.session, claim.app.region, claim.app.occurred_on)
+        with domain_errors():
+            event = claim.lodge_appeal(subject, route, lodged_on, lodged_by, lim.appeal_days)
+        uow.save(claim)
+    return claim, event.appeal_id
+
+
+def decide_appeal(ctx: ServiceContext, actor: Principal | str, claim_id: str, appeal_id: str, outcome: str,
+                  decided_on: date, decision: str | None, grade: object = UNSET,
+                  care_level: str | None = None) -> Claim:
+    """The decision on an appeal; a rejection overturned fixes the insured wage as a recognition
+    does (R.64), from the wages and policy of the injury date."""
+    _not_future("decided_on", decided_on)
+    with ctx.uow(actor) as uow:
+        claim = _load(uow, claim_id)
+        if claim.appeal(appeal_id) is None:
+            raise not_found("appeal", appeal_id)
+        lim = limits(uow.session, claim.app.region, claim.app.occurred_on)
+        with domain_errors():
+            claim.decide_appeal(appeal_id, outcome, decided_on, decision, grade, care_level, lim.appraisal_days)
+            if claim.decision in ("recognized", "deemed") and not claim.history.wages:
+                claim.determine_insured_wage(insured_wage_event(uow.session, claim, "recognized", decided_on))
+        uow.save(claim)
+    return claim
+
+
 def record_death(ctx: ServiceContext, actor: Principal | str, claim_id: str, died_on: date,
                  dependents: Sequence[NewDependent]) -> Claim:
     _not_future("died_on", died_on)
@@ -366,9 +412,32 @@ def _brief(e: Envelope) -> str:
             return f"worker died on {p['died_on']}"
         case "DependentRegistered":
             return f"dependent {p['dependent_id']} registered ({p['relation']})"
+        case "WorkArrangementRecorded":
+            return (f"suitable work {'arranged' if p['arranged'] else 'not arranged'} "
+                    f"from {p['effective_from']} (grade {p['grade']})")
+        case "AppealLodged":
+            return (f"{p['subject']} of {p['disputed_on']} appealed by the {p['lodged_by']} "
+                    f"({p['route'].replace('_', ' ')}) on {p['lodged_on']}, due by {p['due_by']}")
+        case "AppealDecided":
+            new = (f": {p['decision']}" if p.get("decision") else
+                   f": grade {p['grade'] if p.get('grade') is not None else 'none'}, care {p['care_level']}"
+                   if p.get("care_level") else "")
+            return f"appeal {p['appeal_id']} {p['outcome']} on {p['decided_on']}{new}, from {p['replaces_from']}"
         case "ClaimClosed":
             return f"closed on {p['closed_on']}: {p['reason']}"
     return e.type
+
+
+def appeal_view(a) -> dict[str, Any]:  # noqa: ANN001 - model.Appeal
+    disputed = ({"decision": a.disputed_decision} if a.subject == "recognition" else
+                {"grade": a.disputed_grade, "care_level": a.disputed_care_level})
+    out = {"appeal_id": a.appeal_id, "subject": a.subject, "route": a.route, "lodged_on": a.lodged_on,
+           "lodged_by": a.lodged_by, "due_by": a.due_by, "disputed": {"on": a.disputed_on, **disputed},
+           "status": a.status, "decided_on": a.decided_on}
+    if a.status in ("overturned", "modified"):
+        out["replaced_by"] = ({"decision": a.decision} if a.subject == "recognition" else
+                              {"grade": a.grade, "care_level": a.care_level})
+    return out
 
 
 def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
@@ -389,6 +458,8 @@ def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
         "care_level": claim.history.appraisals[-1].care_level if claim.history.appraisals else None,
         "appraisals": [vars(a) for a in claim.history.appraisals],
         "treatment_leave": [vars(l) for l in claim.history.leaves],
+        "work_arrangements": [{"arranged": a.arranged, "from": a.effective_from} for a in claim.history.arrangements],
+        "appeals": [appeal_view(a) for a in claim.history.appeals],
         "died_on": claim.died_on, "grade_at_death": claim.grade_at_death, "terminated_on": claim.terminated_on,
         "closed_on": claim.closed_on, "close_reason": claim.close_reason or None,
         "deadlines": {"on": on, **claim.deadlines_on(on)},

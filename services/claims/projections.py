@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection, Projector, rows_hash
 from libs.events.envelope import Envelope
+from libs.events.store import EventStore
 from libs.money import parse_yuan, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
 from . import handlers
+from .domain.model import Claim
 from .tables import (
     claims,
     claims_employers,
@@ -222,6 +224,17 @@ class ClaimsListProjection(Projection):
 
     def on_ClaimClosed(self, session: Session, e: Envelope) -> None:
         self._set(session, e, status="closed", decision_due_on=None, appraisal_due_on=None)
+
+    def on_AppealDecided(self, session: Session, e: Envelope) -> None:
+        """A decision that replaces another moves the state by the claim's whole history (a
+        restored recognition returns to where its history stands): the aggregate as of this event."""
+        if e.payload["outcome"] == "upheld":
+            return
+        history = [x for x in EventStore(session, "claims").read_aggregate(e.aggregate_id) if x.sequence <= e.sequence]
+        claim = Claim.rehydrate(e.aggregate_id, history)
+        appraisal_open = claim.status in ("recognized", "deemed", "on_treatment_leave")
+        self._set(session, e, status=claim.status, grade=claim.grade,
+                  appraisal_due_on=claim.appraisal_due_on if appraisal_open else None)
 
     def reset(self, session: Session) -> None:
         session.execute(delete(claims))

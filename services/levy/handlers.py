@@ -23,6 +23,8 @@ from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 
+from . import accrual
+from .classes import rate_segments
 from .domain import ledger
 from .domain.account import FEES_FIRST, Account, Assessment, Payment, fold
 from .domain.events import Allocation, PolicyRef, RateFigures, WageLine
@@ -222,7 +224,6 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
         version = _policy(s, employer.region, first, "period")
         multiplier = _multiplier(s, employer_id, first.year)
     doc = version.document
-    rate = rate_in_force(doc.base_rate(employer.risk_class), multiplier)
     due = due_date(period, doc.due_day)
     report_id = "wr_" + uuid.uuid4().hex[:16]
     event_lines = tuple(map(_wage_line, employee_ids, amounts))
@@ -237,10 +238,13 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
                               (last_paid_on, "the employer's last payment")):
             if earlier is not None and on < earlier:
                 raise Invalid.one("reported_on", f"is before {what}, on {earlier.isoformat()}")
+        # the class of each day of the month (a class change is charged from its effective date)
+        segments = rate_segments(uow.session, employer_id, employer.risk_class, period, doc, multiplier)
         event = aggregate.report(
             report_id=report_id, employer_id=employer_id, region=employer.region, period=period, lines=event_lines,
-            payroll=payroll, rate=rate, multiplier=multiplier, due_date=due, late_fee_daily=doc.late_fee_daily,
-            policy_ref=_ref(version), on=on)
+            payroll=payroll, segments=segments, multiplier=multiplier, due_date=due,
+            late_fee_daily=doc.late_fee_daily, policy_ref=_ref(version), on=on)
+        rate = event.rate
         [envelope] = uow.save(aggregate)
         session = uow.session
         if event.correction_of:
@@ -562,6 +566,8 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
                    func.coalesce(func.sum(wage_reports.c.contribution_fen), 0))
             .where(wage_reports.c.region == region, wage_reports.c.superseded_by.is_(None),
                    wage_reports.c.period >= period_of(start), wage_reports.c.period <= period_of(end))).one()
+        fees = accrual.late_fees(session, region, start, end,
+                                 lambda employer_id, day: fold(*_facts(session, employer_id), on=day))
 
     def net(book: dict[tuple[str, str], tuple[int, int]], account: str, kinds: Iterable[str] | None = None,
             credit_normal: bool = True) -> int:
@@ -593,6 +599,9 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
         "policy_ref": policy_ref(version) if version else None,
         "income": {"contributions_assessed": yuan_str(assessed), "contributions_collected": yuan_str(collected),
                    "late_fees": yuan_str(late_fees), "late_fees_collected": yuan_str(late_fees_collected),
+                   # SIL.86: every day's fee, booked (when paid) or not yet; and what is owed at `to`
+                   "late_fees_accrued": yuan_str(fees.accrued_fen),
+                   "late_fees_outstanding": yuan_str(fees.outstanding_fen),
                    "cash_received": yuan_str(received)},
         "collection_rate": _ratio(collected, assessed, Decimal("0.0001")),
         "expenditure": {"by_family": {f: yuan_str(v) for f, v in expenditure.items()}, "total": yuan_str(spent)},

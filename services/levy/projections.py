@@ -23,8 +23,10 @@ from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
+from .classes import reassess_after_class_change, record_class
 from .domain.ledger import benefit_entries
 from .tables import (
+    levy_employer_classes,
     levy_employers,
     levy_employments,
     levy_injuries,
@@ -49,9 +51,13 @@ class LevyEnrollmentProjection(Projection):
     sources = ("enrollment",)
     tables = (levy_employers, levy_employments, levy_separations)
 
+    def __init__(self, ctx: ServiceContext | None = None) -> None:
+        self.ctx = ctx
+
     def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:
         p = e.payload
         enrolled_on = _day(p["enrolled_on"])
+        record_class(session, p["employer_id"], enrolled_on, p["risk_class"], str(e.event_id))
         row = session.execute(select(levy_employers.c.as_of).where(
             levy_employers.c.employer_id == p["employer_id"])).first()
         if row is None:
@@ -74,6 +80,9 @@ class LevyEnrollmentProjection(Projection):
         elif changed_on >= row.as_of:  # the latest state by date wins, whatever the arrival order
             session.execute(update(levy_employers).where(
                 levy_employers.c.employer_id == p["employer_id"]).values(**values))
+        if record_class(session, p["employer_id"], changed_on, p["risk_class"], str(e.event_id)) and self.ctx:
+            # charged from the change's date: the months it reaches that have a report are assessed again
+            reassess_after_class_change(self.ctx, session, p["employer_id"], changed_on, e)
 
     def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:
         p = e.payload
@@ -98,12 +107,13 @@ class LevyEnrollmentProjection(Projection):
         _derive_separations(session, p["employee_id"], p["employer_id"])
 
     def reset(self, session: Session) -> None:
-        for table in (levy_employers, levy_employments, levy_separations):
+        for table in (levy_employers, levy_employments, levy_separations, levy_employer_classes):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
         return rows_hash(session,
                      select(levy_employers).order_by(levy_employers.c.employer_id),
+                     select(levy_employer_classes).order_by(*levy_employer_classes.primary_key.columns),
                      select(levy_employments).order_by(*levy_employments.primary_key.columns),
                      select(levy_separations).order_by(*levy_separations.primary_key.columns))
 
@@ -139,6 +149,11 @@ class LevyClaimsProjection(Projection):
 
     def on_InjuryRejected(self, session: Session, e: Envelope) -> None:
         self._decide(session, e.payload["claim_id"], False)
+
+    def on_AppealDecided(self, session: Session, e: Envelope) -> None:
+        p = e.payload  # a recognition overturned on appeal counts (or stops counting) as an injury
+        if p.get("subject") == "recognition" and p.get("outcome") != "upheld" and p.get("decision"):
+            self._decide(session, p["claim_id"], p["decision"] != "rejected")
 
     @staticmethod
     def _decide(session: Session, claim_id: str, recognized: bool) -> None:
@@ -224,5 +239,5 @@ class LevyBenefitsProjection(Projection):
 
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:
-    return [ClientsProjection(), PoliciesProjection(), LevyEnrollmentProjection(), LevyClaimsProjection(),
+    return [ClientsProjection(), PoliciesProjection(), LevyEnrollmentProjection(ctx), LevyClaimsProjection(),
             LevyBenefitsProjection()]

@@ -29,6 +29,27 @@ levy_employers = Table(
     Index("ix_levy_employers_region", "region", "employer_id"),
 )
 
+# The risk class of each employer from a day on (EmployerEnrolled, then each EmployerChanged):
+# a month's contribution is charged by the class in force on each of its days.
+levy_employer_classes = Table(
+    "levy_employer_classes",
+    metadata,
+    Column("employer_id", String(64), primary_key=True),
+    Column("effective_from", Date, primary_key=True),
+    Column("risk_class", Integer, nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+
+# Events of other services the levy reacted to with events of its own (a back-dated class
+# change re-assessing the months it reaches). Not a projection: a replay keeps it, so a replayed
+# change assesses nothing twice.
+levy_reactions = Table(
+    "levy_reactions",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("emitted", Integer, nullable=False),
+)
+
 levy_employments = Table(
     "levy_employments",
     metadata,

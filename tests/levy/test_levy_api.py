@@ -107,8 +107,11 @@ def test_report_correct_pay_and_the_account_as_of_dates(api, shop, unique) -> No
     assert st.status_code == 200, st.text
     s = st.json()
     assert s["books_balanced"] is True
+    # Late fees booked: July's 0.39, paid on 20 August. Accrued as well: August's 126.61 overdue
+    # from 16 to 30 September, 15 days × 126.61 × 0.0005 = 0.949575 → 0.95, owed at the end.
     assert s["income"] == {"contributions_assessed": "326.22", "contributions_collected": "199.61",
-                           "late_fees": "0.39", "late_fees_collected": "0.39", "cash_received": "200.00"}
+                           "late_fees": "0.39", "late_fees_collected": "0.39", "cash_received": "200.00",
+                           "late_fees_accrued": "1.34", "late_fees_outstanding": "0.95"}
     assert s["collection_rate"] == "0.6119"
     assert s["balance"] == "200.00" and s["expenditure"]["total"] == "0.00"
     assert s["prevention_share"] == {"share": "0.03", "amount": "9.79"}

@@ -57,12 +57,21 @@ def test_the_national_default_validates_and_round_trips_exactly() -> None:
     assert PolicyDocument.model_validate(doc.model_dump(mode="json")) == doc
 
 
+def test_a_document_published_before_the_insured_wage_shares_takes_r64s_values() -> None:
+    raw = copy.deepcopy(national_document_json())
+    del raw["insured_wage_floor_ratio"], raw["insured_wage_cap_ratio"], raw["appeal_days"]
+    doc = PolicyDocument.model_validate(raw)
+    assert (doc.insured_wage_floor_ratio, doc.insured_wage_cap_ratio) == (Decimal("0.60"), Decimal("3.00"))
+    assert doc.appeal_days.model_dump() == {"reconsideration": 60, "litigation": 180, "appraisal_committee": 15}
+
+
 def test_the_json_form_keeps_money_and_ratios_as_the_exact_strings() -> None:
     dumped = load_national_default().model_dump(mode="json")
     assert dumped["average_monthly_wage"] == "8000.00"
     assert dumped["base_rates"]["1"] == "0.0020"
     assert dumped["floating_steps"]["1"] == ["1.00", "1.20", "1.50"]
     assert dumped["survivor_ratios"]["cap"] == "1.00"
+    assert (dumped["insured_wage_floor_ratio"], dumped["insured_wage_cap_ratio"]) == ("0.60", "3.00")  # R.64
     assert dumped["rate_review"]["steps"][-1] == {"max_loss_ratio": None, "max_frequency_per_mille": None,
                                                   "multiplier": "1.50"}
     assert load_national_default().average_monthly_wage == Decimal("8000.00")
@@ -199,6 +208,14 @@ def drop(path: tuple[Any, ...]) -> Callable[[dict[str, Any]], None]:
     (set_(("late_fee_daily",), "0"), ("late_fee_daily",)),
     # the survivors' cap is at least each ratio
     (set_(("survivor_ratios", "cap"), "0.35"), ("survivor_ratios", "cap")),
+    # R.64's floor a share in (0, 1], the cap above it
+    (set_(("insured_wage_floor_ratio",), "1.20"), ("insured_wage_floor_ratio",)),
+    (set_(("insured_wage_floor_ratio",), "0"), ("insured_wage_floor_ratio",)),
+    (set_(("insured_wage_cap_ratio",), "0.50"), ("insured_wage_cap_ratio",)),
+    (set_(("insured_wage_cap_ratio",), 3.0), ("insured_wage_cap_ratio",)),
+    # appeal deadlines are whole days > 0 (R.55, R.26)
+    (set_(("appeal_days", "reconsideration"), 0), ("appeal_days", "reconsideration")),
+    (set_(("appeal_days", "appraisal_committee"), "15"), ("appeal_days", "appraisal_committee")),
     # prevention share within [0, 0.03]
     (set_(("prevention_share",), "0.04"), ("prevention_share",)),
     (set_(("prevention_share",), "-0.01"), ("prevention_share",)),

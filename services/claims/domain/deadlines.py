@@ -77,3 +77,10 @@ def child_qualifies_until(born_on: date, dependent_child_age_limit: int) -> date
     day of that birthday (29 Feb → 28 Feb in a common year)."""
     assert dependent_child_age_limit >= 0
     return add_years(born_on, dependent_child_age_limit)
+
+
+def appeal_due_by(received_on: date, appeal_days: int) -> date:
+    """R.55 / R.26: an appeal within N days of receiving the decision or conclusion; day N is in
+    time, day N + 1 is not. The ledger takes the decision's own date as the day it was received."""
+    assert appeal_days >= 0
+    return received_on + timedelta(days=appeal_days)

@@ -24,10 +24,19 @@ Decision = Literal["recognized", "deemed"]
 CareLevel = Literal["none", "partial", "mostly", "full"]
 Relation = Literal["spouse", "child", "parent", "grandparent", "grandchild", "sibling"]
 Sex = Literal["male", "female"]
+AppealSubject = Literal["recognition", "appraisal"]
+AppealRoute = Literal["reconsideration", "litigation", "appraisal_committee"]
+AppealOutcome = Literal["upheld", "overturned", "modified"]
+DecisionOrRejection = Literal["recognized", "deemed", "rejected"]
 
 KINDS: tuple[str, ...] = ("accident", "occupational_disease", "death")
 CARE_LEVELS: tuple[str, ...] = ("none", "partial", "mostly", "full")
 RELATIONS: tuple[str, ...] = ("spouse", "child", "parent", "grandparent", "grandchild", "sibling")
+ROUTES_BY_SUBJECT: dict[str, tuple[str, ...]] = {
+    "recognition": ("reconsideration", "litigation"),  # R.55
+    "appraisal": ("appraisal_committee",),  # R.26: the provincial committee; its conclusion is final
+}
+OUTCOMES: tuple[str, ...] = ("upheld", "overturned", "modified")
 
 
 class _Payload(BaseModel):
@@ -160,6 +169,60 @@ class DependentRegistered(_Payload):
     bank_account: BankAccount | None
     qualifies_until: date | None  # a child: the day it stops qualifying; others: null
     employee_id: str = ""
+
+
+@event_type("WorkArrangementRecorded")
+class WorkArrangementRecorded(_Payload):
+    """R.36 (grades 5–6, still employed): whether the employer has arranged suitable work from a
+    day on. Until it says so the ledger assumes it has not (the employer pays the allowance)."""
+
+    claim_id: str
+    arranged: bool
+    effective_from: date
+    grade: int = Field(ge=5, le=6)
+    employer_id: str = ""
+    employee_id: str = ""
+
+
+@event_type("AppealLodged")
+class AppealLodged(_Payload):
+    """A recognition decision taken to reconsideration or to court (R.55), or an appraisal
+    conclusion to the provincial committee (R.26), within the policy's `appeal_days`."""
+
+    claim_id: str
+    appeal_id: str
+    subject: AppealSubject
+    route: AppealRoute
+    lodged_on: date
+    lodged_by: Applicant
+    due_by: date  # the last day it could be lodged
+    disputed_on: date  # the disputed decision's or conclusion's own date
+    disputed_decision: DecisionOrRejection | None = None  # a recognition appeal: the decision in force
+    disputed_grade: int | None = Field(default=None, ge=1, le=10)  # an appraisal appeal: the conclusion
+    disputed_care_level: CareLevel | None = None
+    employer_id: str = ""
+    employee_id: str = ""
+
+
+@event_type("AppealDecided")
+class AppealDecided(_Payload):
+    """The decision on an appeal. Overturned or modified, it replaces the disputed decision or
+    conclusion from that one's own date (`replaces_from`): a new `decision` for a recognition, a
+    new `grade` and `care_level` for an appraisal. Upheld, nothing changes."""
+
+    claim_id: str
+    appeal_id: str
+    subject: AppealSubject
+    route: AppealRoute
+    outcome: AppealOutcome
+    decided_on: date
+    replaces_from: date
+    decision: DecisionOrRejection | None = None
+    grade: int | None = Field(default=None, ge=1, le=10)
+    care_level: CareLevel | None = None
+    employer_id: str = ""
+    employee_id: str = ""
+    appraisal_due_on: date | None = None  # a rejection overturned before any appraisal: when one is due
 
 
 @event_type("ClaimClosed")

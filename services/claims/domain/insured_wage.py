@@ -1,9 +1,11 @@
 """The insured wage (本人工资, R.64): the figure every wage-related benefit multiplies.
 
 The average monthly contribution wage of the 12 months before the injury month (fewer months if
-the worker was insured for less: the average of the months on record), floored at 60 % and
-capped at 300 % of the region's average monthly wage in the policy in force on the injury date.
-Rounded half-up to the fen once, at the end.
+the worker was insured for less: the average of the months on record) at the employer where the
+injury happened (劳社部函〔2004〕256号, item 1), floored and capped at the shares of the region's
+average monthly wage that the policy in force on the injury date gives (`insured_wage_floor_ratio`,
+`insured_wage_cap_ratio`; R.64's national values 60 % and 300 %). Rounded half-up to the fen once,
+at the end.
 """
 from __future__ import annotations
 
@@ -14,10 +16,6 @@ from typing import Mapping
 
 from libs.money import round_fen
 
-# R.64 fixes the floor and the cap as shares of the regional average wage. A policy document
-# that carries its own shares overrides these (see handlers.insured_wage_ratios).
-R64_FLOOR_RATIO = Decimal("0.60")
-R64_CAP_RATIO = Decimal("3.00")
 LOOKBACK_MONTHS = 12  # R.64: "the 12 months before the injury"
 
 
@@ -72,8 +70,8 @@ def derive_insured_wage(
     wages: Mapping[str, Decimal],
     injury_on: date,
     average_monthly_wage: Decimal,
-    floor_ratio: Decimal = R64_FLOOR_RATIO,
-    cap_ratio: Decimal = R64_CAP_RATIO,
+    floor_ratio: Decimal,
+    cap_ratio: Decimal,
 ) -> InsuredWage:
     """R.64. `wages` maps a period (YYYY-MM) to the worker's contribution wage that month; only
     the 12 periods before the injury month count, whatever else is given."""

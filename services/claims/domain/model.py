@@ -9,11 +9,20 @@ States and the commands each accepts (anything else is a `WrongState`, answered 
     recognized/deemed grant_treatment_leave → on_treatment_leave
                      appraise               → appraised
     on_treatment_leave grant_treatment_leave (extension), appraise
-    appraised        appraise (re-appraisal, R.28), terminate (grades 5–10), die, close
+    appraised        appraise (re-appraisal, R.28), terminate (grades 5–10), arrange_work (grades 5–6),
+                     die, close
     terminated       die, close
     deceased         close
     rejected         close
     closed           nothing
+
+Appeals (R.55, R.26), in every state from the decision on but closed: `lodge_appeal` on the
+recognition decision in force (reconsideration, litigation) or on the appraisal conclusion in
+force (the provincial committee, whose conclusion is final), one open appeal per subject;
+`decide_appeal` upholds, overturns or modifies it. The decision replaces the disputed one from
+that one's own date: a rejection overturned recognizes the claim as from its decision (the state
+follows its history: recognized, on leave, appraised…); a recognition revoked makes it
+`rejected`; a committee's conclusion replaces the disputed appraisal.
 
 Death is accepted once, in every state after the application but rejected and closed; a death
 before the decision leaves the claim `applied` (it is still decided, then becomes `deceased`). The aggregate
@@ -32,7 +41,11 @@ from libs.events.aggregate import Aggregate
 from . import deadlines
 from .events import (
     CARE_LEVELS,
+    OUTCOMES,
     RELATIONS,
+    ROUTES_BY_SUBJECT,
+    AppealDecided,
+    AppealLodged,
     BankAccount,
     ClaimClosed,
     DependentRegistered,
@@ -43,12 +56,17 @@ from .events import (
     InjuryRejected,
     InsuredWageDetermined,
     TreatmentLeaveGranted,
+    WorkArrangementRecorded,
     WorkerDied,
 )
 
 MAX_DEPENDENTS = 20
 MAX_LEAVE_GRANTS = 100
 TERMINATION_GRADES = range(5, 11)  # R.36–37: grades 5–10 may end their employment
+WORK_ARRANGEMENT_GRADES = (5, 6)  # R.36: the employer arranges suitable work, or pays the allowance
+MAX_ARRANGEMENTS = 100
+MAX_APPEALS = 20
+UNSET = object()  # a field the command did not give (a grade of null is "no disability")
 GRADES = range(1, 11)
 
 
@@ -82,6 +100,26 @@ class Appraisal:
     care_level: str
     concluded_on: date
     reappraisal: bool
+    committee: bool = False  # the provincial committee's conclusion, replacing this one (R.26): final
+
+
+@dataclass
+class Appeal:
+    appeal_id: str
+    subject: str
+    route: str
+    lodged_on: date
+    lodged_by: str
+    due_by: date
+    disputed_on: date
+    disputed_decision: str | None
+    disputed_grade: int | None
+    disputed_care_level: str | None
+    status: str = "open"  # open | upheld | overturned | modified
+    decided_on: date | None = None
+    decision: str | None = None
+    grade: int | None = None
+    care_level: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,8 +146,16 @@ class NewDependent:
     bank_account: BankAccount | None
 
 
+@dataclass(frozen=True)
+class Arrangement:
+    arranged: bool
+    effective_from: date
+
+
 @dataclass
 class History:
+    appeals: list[Appeal] = field(default_factory=list)
+    arrangements: list[Arrangement] = field(default_factory=list)
     leaves: list[Leave] = field(default_factory=list)
     appraisals: list[Appraisal] = field(default_factory=list)
     dependents: list[Dependent] = field(default_factory=list)
@@ -125,6 +171,7 @@ class Claim(Aggregate):
         self.application: InjuryApplied | None = None
         self.decision: str | None = None
         self.decided_on: date | None = None
+        self.decision_received_on: date | None = None  # the decision in force, as received (appeals count from it)
         self.basis: str = ""
         self.appraisal_due_on: date | None = None
         self.died_on: date | None = None
@@ -261,6 +308,24 @@ class Claim(Aggregate):
             claim_id=self.id, terminated_on=terminated_on, grade=grade,
             employer_id=self.app.employer_id, employee_id=self.app.employee_id), terminated_on)
 
+    def arrange_work(self, arranged: bool, effective_from: date) -> None:
+        """R.36: a worker of grade 5–6 stays employed; the employer arranges suitable work or pays
+        the monthly allowance. Recorded from a day on (each record supersedes from its own day)."""
+        self._require(("appraised",), "record a work arrangement")
+        grade = self.grade
+        if grade not in WORK_ARRANGEMENT_GRADES:
+            shown = "no disability" if grade is None else f"grade {grade}"
+            raise WrongState(self.id, self.status, "record a work arrangement",
+                             f"claim {self.id} is appraised at {shown}: a work arrangement applies to grades 5–6 only")
+        if len(self.history.arrangements) >= MAX_ARRANGEMENTS:
+            raise InvalidField("from", f"at most {MAX_ARRANGEMENTS} work arrangements on one claim")
+        last = self.history.appraisals[-1].concluded_on
+        if effective_from < last:
+            raise InvalidField("from", f"must not be before the appraisal in force ({last})")
+        self.trigger(WorkArrangementRecorded(
+            claim_id=self.id, arranged=arranged, effective_from=effective_from, grade=grade,
+            employer_id=self.app.employer_id, employee_id=self.app.employee_id), effective_from)
+
     def die(self, died_on: date, dependents: Sequence[NewDependent], dependent_child_age_limit: int) -> None:
         """The worker died: in the accident (kind `death`) or later of the injury (R.39). The
         grade in force is recorded, since grades 1–4 then get no one-off death grant."""
@@ -304,6 +369,110 @@ class Claim(Aggregate):
         self.trigger(ClaimClosed(claim_id=self.id, closed_on=closed_on, reason=reason,
                                  employer_id=self.app.employer_id, employee_id=self.app.employee_id), closed_on)
 
+    # -- appeals (R.55, R.26) -----------------------------------------------------------------
+
+    def appeal(self, appeal_id: str) -> Appeal | None:
+        return next((a for a in self.history.appeals if a.appeal_id == appeal_id), None)
+
+    def lodge_appeal(self, subject: str, route: str, lodged_on: date, lodged_by: str,
+                     appeal_days: dict[str, int]) -> AppealLodged:
+        """An appeal against the recognition decision in force (reconsideration or litigation,
+        R.55) or the appraisal conclusion in force (the provincial committee, R.26), lodged by
+        the worker or the employer within the policy's days of receiving it (day N in time)."""
+        if self.status in ("new", "closed") or (subject == "recognition" and self.decision is None):
+            raise WrongState(self.id, self.status, f"take its {subject} to appeal")
+        if route not in ROUTES_BY_SUBJECT.get(subject, ()):
+            raise InvalidField("route", f"a {subject} is appealed by {' or '.join(ROUTES_BY_SUBJECT.get(subject, ()))}")
+        if len(self.history.appeals) >= MAX_APPEALS:
+            raise InvalidField("subject", f"at most {MAX_APPEALS} appeals on one claim")
+        if subject == "recognition":
+            assert self.decided_on is not None and self.decision_received_on is not None
+            disputed_on, received_on = self.decided_on, self.decision_received_on
+            disputed = {"disputed_decision": self.decision}
+        else:
+            if not self.history.appraisals:
+                raise WrongState(self.id, self.status, "take its appraisal to appeal",
+                                 f"claim {self.id} is {self.status}: it has no appraisal conclusion to appeal")
+            last = self.history.appraisals[-1]
+            if last.committee or any(a.subject == "appraisal" and a.disputed_on == last.concluded_on
+                                     and a.status != "open" for a in self.history.appeals):
+                raise WrongState(self.id, self.status, "take its appraisal to appeal",
+                                 f"claim {self.id}: the provincial committee has decided on the conclusion of "
+                                 f"{last.concluded_on}; its decision is final (R.26)")
+            disputed_on = received_on = last.concluded_on
+            disputed = {"disputed_grade": last.grade, "disputed_care_level": last.care_level}
+        if any(a.subject == subject and a.status == "open" for a in self.history.appeals):
+            raise WrongState(self.id, self.status, f"take its {subject} to appeal",
+                             f"claim {self.id} has an open appeal on its {subject}: decide it first")
+        due_by = deadlines.appeal_due_by(received_on, appeal_days[route])
+        if lodged_on < received_on:
+            raise InvalidField("lodged_on", f"must not be before the disputed {subject} of {received_on}")
+        if lodged_on > due_by:
+            article = "R.26" if subject == "appraisal" else "R.55"
+            raise InvalidField("lodged_on", f"too late: a {route.replace('_', ' ')} of the {subject} received on "
+                               f"{received_on} is lodged by {due_by} ({appeal_days[route]} days, {article})")
+        event = AppealLodged(
+            claim_id=self.id, appeal_id=f"{self.id}-a{len(self.history.appeals) + 1}", subject=subject,  # type: ignore[arg-type]
+            route=route, lodged_on=lodged_on, lodged_by=lodged_by, due_by=due_by, disputed_on=disputed_on,  # type: ignore[arg-type]
+            employer_id=self.app.employer_id, employee_id=self.app.employee_id, **disputed)
+        self.trigger(event, lodged_on)
+        return event
+
+    def decide_appeal(self, appeal_id: str, outcome: str, decided_on: date, decision: str | None,
+                      grade: object, care_level: str | None, appraisal_days: int) -> AppealDecided:
+        """Uphold, overturn or modify: an overturned or modified recognition carries the new
+        `decision`, an appraisal the new `grade` (None: no disability) and `care_level`."""
+        appeal = self.appeal(appeal_id)
+        assert appeal is not None, "the caller checks the appeal exists"
+        if appeal.status != "open":
+            raise WrongState(self.id, self.status, "decide the appeal",
+                             f"appeal {appeal_id} is decided already ({appeal.status} on {appeal.decided_on})")
+        if outcome not in OUTCOMES:
+            raise InvalidField("outcome", f"must be one of {', '.join(OUTCOMES)}")
+        if decided_on < appeal.lodged_on:
+            raise InvalidField("decided_on", f"must not be before the appeal was lodged ({appeal.lodged_on})")
+        new: dict = {}
+        if outcome == "upheld":
+            for name, value in (("decision", decision), ("grade", None if grade is UNSET else grade),
+                                ("care_level", care_level)):
+                if value is not None:
+                    raise InvalidField(name, "an upheld appeal changes nothing: give no new value")
+        elif appeal.subject == "recognition":
+            new = {"decision": self._new_decision(appeal, outcome, decision)}
+        else:
+            if grade is UNSET:
+                raise InvalidField("grade", "the committee's grade (1–10, or null for no disability) is required")
+            if grade is not None and grade not in GRADES:
+                raise InvalidField("grade", "must be 1 to 10, or null for no disability")
+            if care_level not in CARE_LEVELS:
+                raise InvalidField("care_level", f"must be one of {', '.join(CARE_LEVELS)}")
+            if (grade, care_level) == (appeal.disputed_grade, appeal.disputed_care_level):
+                raise InvalidField("grade", f"the disputed conclusion is grade {grade}, care {care_level}: an "
+                                   f"{outcome} conclusion differs from it (or the appeal is upheld)")
+            new = {"grade": grade, "care_level": care_level}
+        restored = new.get("decision") in ("recognized", "deemed") and self.decision == "rejected"
+        event = AppealDecided(
+            claim_id=self.id, appeal_id=appeal_id, subject=appeal.subject, route=appeal.route,  # type: ignore[arg-type]
+            outcome=outcome, decided_on=decided_on, replaces_from=appeal.disputed_on,  # type: ignore[arg-type]
+            employer_id=self.app.employer_id, employee_id=self.app.employee_id,
+            appraisal_due_on=deadlines.appraisal_due_on(decided_on, appraisal_days)
+            if restored and not self.history.appraisals else None, **new)
+        self.trigger(event, decided_on)
+        return event
+
+    def _new_decision(self, appeal: Appeal, outcome: str, decision: str | None) -> str:
+        if decision not in ("recognized", "deemed", "rejected"):
+            raise InvalidField("decision", "an overturned or modified recognition gives the new decision: "
+                               "recognized, deemed or rejected")
+        was_rejected = appeal.disputed_decision == "rejected"
+        if outcome == "overturned" and was_rejected == (decision == "rejected"):
+            raise InvalidField("decision", f"overturning a {appeal.disputed_decision} decision gives "
+                               f"{'recognized or deemed' if was_rejected else 'rejected'}")
+        if outcome == "modified" and (was_rejected or decision in ("rejected", appeal.disputed_decision)):
+            raise InvalidField("decision", "a modified recognition stays a recognition on another footing "
+                               "(recognized ↔ deemed); a reversal is overturned")
+        return decision
+
     # -- applying ---------------------------------------------------------------------------
 
     def apply_InjuryApplied(self, e: InjuryApplied) -> None:
@@ -313,11 +482,51 @@ class Claim(Aggregate):
     def apply_InjuryRecognized(self, e: InjuryRecognized) -> None:
         self.status = "deceased" if self.died_on is not None else e.decision
         self.decision, self.decided_on, self.basis = e.decision, e.decided_on, e.basis
+        self.decision_received_on = e.decided_on
         self.appraisal_due_on = None if self.died_on is not None else e.appraisal_due_on
 
     def apply_InjuryRejected(self, e: InjuryRejected) -> None:
         self.status = "rejected"
         self.decision, self.decided_on, self.basis = "rejected", e.decided_on, e.basis
+        self.decision_received_on = e.decided_on
+
+    def apply_AppealLodged(self, e: AppealLodged) -> None:
+        self.history.appeals.append(Appeal(
+            e.appeal_id, e.subject, e.route, e.lodged_on, e.lodged_by, e.due_by, e.disputed_on, e.disputed_decision,
+            e.disputed_grade, e.disputed_care_level))
+
+    def apply_AppealDecided(self, e: AppealDecided) -> None:
+        appeal = self.appeal(e.appeal_id)
+        assert appeal is not None
+        appeal.status, appeal.decided_on = e.outcome, e.decided_on
+        appeal.decision, appeal.grade, appeal.care_level = e.decision, e.grade, e.care_level
+        if e.outcome == "upheld":
+            return
+        if e.subject == "recognition":
+            assert e.decision is not None
+            self.decision, self.decision_received_on = e.decision, e.decided_on  # decided_on stays the original's
+            if e.decision == "rejected":  # revoked: every benefit ends
+                self.status, self.appraisal_due_on = "rejected", None
+            else:
+                self.status = self._status_from_history(e.decision)
+                if e.appraisal_due_on is not None:
+                    self.appraisal_due_on = e.appraisal_due_on
+            return
+        self.history.appraisals = [
+            Appraisal(e.grade, e.care_level or "none", a.concluded_on, a.reappraisal, committee=True)
+            if a.concluded_on == e.replaces_from else a for a in self.history.appraisals]
+
+    def _status_from_history(self, decision: str) -> str:
+        """The state a recognized claim is in, from what has happened to it."""
+        if self.died_on is not None:
+            return "deceased"
+        if self.terminated_on is not None:
+            return "terminated"
+        if self.history.appraisals:
+            return "appraised"
+        if self.history.leaves:
+            return "on_treatment_leave"
+        return decision
 
     def apply_InsuredWageDetermined(self, e: InsuredWageDetermined) -> None:
         self.history.wages.append(e)
@@ -335,6 +544,9 @@ class Claim(Aggregate):
     def apply_EmploymentTerminated(self, e: EmploymentTerminated) -> None:
         self.status = "terminated"
         self.terminated_on = e.terminated_on
+
+    def apply_WorkArrangementRecorded(self, e: WorkArrangementRecorded) -> None:
+        self.history.arrangements.append(Arrangement(e.arranged, e.effective_from))
 
     def apply_WorkerDied(self, e: WorkerDied) -> None:
         if self.status != "applied":  # a death before the decision: the claim still awaits it

@@ -28,6 +28,16 @@ class WageLine(_Payload):
     wage: Decimal
 
 
+class RateSegment(_Payload):
+    """Part of a month charged at one class's rate (a class change within the month)."""
+
+    start: date
+    end: date
+    days: int
+    risk_class: int = Field(ge=1, le=8)
+    rate: Decimal
+
+
 @event_type("WageReported")
 class WageReported(_Payload):
     report_id: str
@@ -43,6 +53,34 @@ class WageReported(_Payload):
     delta_due: Decimal  # what this report adds to the assessment (= contribution_due for a first report)
     policy_ref: PolicyRef
     # beyond the contract
+    reported_on: date
+    late_fee_daily: Decimal
+    multiplier: Decimal
+    # added: the parts of the month at each class's rate when the class changed within it
+    # (contribution_due = payroll × Σ rate × days / days of the month; `rate` is the last part's)
+    rate_segments: tuple[RateSegment, ...] = ()
+
+
+@event_type("ContributionReassessed")
+class ContributionReassessed(_Payload):
+    """A month assessed again because the employer's class changed from a day in it or before
+    (RULES.md: a class change is charged from its effective date). Replaces the report or
+    reassessment in force (`reassesses`); the wages are those of that report."""
+
+    report_id: str
+    employer_id: str
+    region: str
+    period: str
+    reassesses: str
+    payroll: Decimal
+    rate: Decimal
+    rate_segments: tuple[RateSegment, ...]
+    contribution_due: Decimal
+    delta_due: Decimal
+    due_date: date
+    reason: str  # "class_changed"
+    cause_event_id: str
+    policy_ref: PolicyRef
     reported_on: date
     late_fee_daily: Decimal
     multiplier: Decimal

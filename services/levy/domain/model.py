@@ -2,7 +2,8 @@
 
 - `WageReport` (`wages-<employer_id>-<period>`): the reports of one employer and month. The first
   assesses its contribution; each later one is a correction that replaces the one before and
-  assesses only the difference.
+  assesses only the difference. A class change reaching the month reassesses it the same way
+  (the wages of the report in force, the rates by day).
 - `EmployerAccount` (`account-<employer_id>`): the employer's payments and its floating rate.
 """
 from __future__ import annotations
@@ -13,8 +14,18 @@ from decimal import Decimal
 from libs.events.aggregate import Aggregate
 from libs.money import FEN
 
-from .events import Allocation, ContributionPaid, PolicyRef, RateAdjusted, RateFigures, WageLine, WageReported
-from .rules import contribution
+from .events import (
+    Allocation,
+    ContributionPaid,
+    ContributionReassessed,
+    PolicyRef,
+    RateAdjusted,
+    RateFigures,
+    RateSegment,
+    WageLine,
+    WageReported,
+)
+from .rules import contribution_by_days
 
 ZERO = Decimal("0.00")
 
@@ -38,15 +49,36 @@ class WageReport(Aggregate):
         self.last_reported_on: date | None = None
 
     def report(self, *, report_id: str, employer_id: str, region: str, period: str, lines: tuple[WageLine, ...],
-               payroll: Decimal, rate: Decimal, multiplier: Decimal, due_date: date, late_fee_daily: Decimal,
-               policy_ref: PolicyRef, on: date) -> WageReported:
-        """Assess a month: the contribution of this report, and what it adds to the one before."""
-        due = contribution(payroll, rate)
+               payroll: Decimal, segments: tuple[RateSegment, ...], multiplier: Decimal, due_date: date,
+               late_fee_daily: Decimal, policy_ref: PolicyRef, on: date) -> WageReported:
+        """Assess a month: the contribution of this report (at the rate of each day's class), and
+        what it adds to the one before."""
+        due = _due(payroll, segments)
         event = WageReported(
             report_id=report_id, employer_id=employer_id, region=region, period=period, lines=lines,
-            payroll=payroll.quantize(FEN), rate=rate, contribution_due=due, due_date=due_date,
+            payroll=payroll.quantize(FEN), rate=segments[-1].rate, contribution_due=due, due_date=due_date,
             correction_of=self.current_report_id, delta_due=due - self.contribution_due, policy_ref=policy_ref,
-            reported_on=on, late_fee_daily=late_fee_daily, multiplier=multiplier)
+            reported_on=on, late_fee_daily=late_fee_daily, multiplier=multiplier,
+            rate_segments=segments if len(segments) > 1 else ())
+        self.trigger(event, on)
+        return event
+
+    def reassess(self, *, report_id: str, employer_id: str, region: str, period: str,
+                 segments: tuple[RateSegment, ...], multiplier: Decimal, due_date: date, late_fee_daily: Decimal,
+                 policy_ref: PolicyRef, cause_event_id: str, on: date) -> ContributionReassessed | None:
+        """The month again at the rates of its days' classes, on the wages in force; None when
+        the contribution stays the same (or nothing was reported)."""
+        if self.current_report_id is None:
+            return None
+        due = _due(self.payroll, segments)
+        if due == self.contribution_due:
+            return None
+        event = ContributionReassessed(
+            report_id=report_id, employer_id=employer_id, region=region, period=period,
+            reassesses=self.current_report_id, payroll=self.payroll, rate=segments[-1].rate, rate_segments=segments,
+            contribution_due=due, delta_due=due - self.contribution_due, due_date=due_date, reason="class_changed",
+            cause_event_id=cause_event_id, policy_ref=policy_ref, reported_on=on, late_fee_daily=late_fee_daily,
+            multiplier=multiplier)
         self.trigger(event, on)
         return event
 
@@ -57,6 +89,18 @@ class WageReport(Aggregate):
         self.contribution_due = e.contribution_due
         self.payroll = e.payroll
         self.last_reported_on = e.reported_on
+
+    def apply_ContributionReassessed(self, e: ContributionReassessed) -> None:
+        assert e.reassesses == self.current_report_id, "a reassessment replaces the assessment in force"
+        assert e.delta_due == e.contribution_due - self.contribution_due
+        self.current_report_id = e.report_id
+        self.contribution_due = e.contribution_due
+
+
+def _due(payroll: Decimal, segments: tuple[RateSegment, ...]) -> Decimal:
+    assert segments, "a month has at least one rate"
+    days = sum(s.days for s in segments)
+    return contribution_by_days(payroll, [(s.days, s.rate) for s in segments], days)
 
 
 class EmployerAccount(Aggregate):

@@ -60,6 +60,36 @@ def contribution(payroll: Decimal, rate: Decimal) -> Decimal:
     return round_fen(payroll * rate)
 
 
+def class_segments(classes: list[tuple[date, int]], period: str) -> list[tuple[date, date, int]]:
+    """The risk class of each day of a month, as (first day, last day, class) runs: a class
+    change is charged from its effective date (RULES.md "Clarifications"), not from the next
+    report. `classes` are (effective_from, class); a month before the first keeps the first."""
+    assert classes, "an employer has a class from its enrollment"
+    first, last = period_bounds(period)
+    ordered = sorted(classes)
+    in_force = next((c for d, c in reversed(ordered) if d <= first), ordered[0][1])
+    runs = [(first, in_force)]
+    for day, risk_class in ordered:
+        if first < day <= last:
+            runs.append((day, risk_class))
+    out: list[tuple[date, date, int]] = []
+    for (start, risk_class), nxt in zip(runs, [*(d for d, _ in runs[1:]), last + timedelta(days=1)]):
+        if out and out[-1][2] == risk_class:
+            out[-1] = (out[-1][0], nxt - timedelta(days=1), risk_class)
+        else:
+            out.append((start, nxt - timedelta(days=1), risk_class))
+    return out
+
+
+def contribution_by_days(payroll: Decimal, parts: list[tuple[int, Decimal]], days_in_month: int) -> Decimal:
+    """R.10 with the rate changing within the month: payroll × Σ rate × days / days of the
+    month, rounded half-up to the fen once. One part is `contribution(payroll, rate)`."""
+    assert payroll >= 0 and parts and sum(days for days, _ in parts) == days_in_month
+    if len(parts) == 1:
+        return contribution(payroll, parts[0][1])
+    return round_fen(sum((payroll * rate * days for days, rate in parts), Decimal(0)) / days_in_month)
+
+
 def overdue_days(due: date, on: date) -> int:
     """SIL.86: late fees run from the day after the due date: on the due date 0, the next day 1."""
     return max(0, (on - due).days)

@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from libs.money import round_fen, to_fen, yuan_str
+from libs.money import round_fen, split_yuan, to_fen, yuan_str
 from libs.policy import NoPolicyInForce, PolicyVersion, load_national_default, resolve
 
 from . import rules
@@ -41,7 +41,8 @@ MAX_MONTHS = 12 * 100  # a derivation never walks more than a century of months
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 CLAIM_TYPES = ("InjuryApplied", "InjuryRecognized", "InjuryRejected", "InsuredWageDetermined", "TreatmentLeaveGranted",
-               "GradeAssigned", "EmploymentTerminated", "WorkerDied", "DependentRegistered", "ClaimClosed")
+               "GradeAssigned", "EmploymentTerminated", "WorkerDied", "DependentRegistered", "ClaimClosed",
+               "WorkArrangementRecorded", "AppealDecided")
 EMPLOYER_TYPES = ("EmployerEnrolled", "EmployerChanged")
 
 # kind → (family, the `payers` entry of the policy that names who bears it)
@@ -175,6 +176,7 @@ class ClaimView:
     leaves: list[tuple[date, date, str]] = field(default_factory=list)
     appraisals: list[Appraisal] = field(default_factory=list)
     terminated: tuple[date, int, str] | None = None
+    arrangements: list[tuple[date, bool, str]] = field(default_factory=list)  # (from, arranged, event)
     died: tuple[date, int | None, str] | None = None
     dependents: dict[str, tuple[Mapping[str, Any], str]] = field(default_factory=dict)
     closed: tuple[date, str] | None = None
@@ -184,6 +186,7 @@ class ClaimView:
     @classmethod
     def of(cls, facts: Iterable[Fact]) -> "ClaimView":
         v = cls()
+        replaced: list[tuple[date, int | None, str, str]] = []  # committee conclusions (R.26)
         for f in facts:
             p = f.payload
             if f.type == "InjuryApplied":
@@ -201,20 +204,51 @@ class ClaimView:
                                               date.fromisoformat(p["concluded_on"]), f.event_id))
             elif f.type == "EmploymentTerminated":
                 v.terminated = (date.fromisoformat(p["terminated_on"]), int(p["grade"]), f.event_id)
+            elif f.type == "WorkArrangementRecorded":
+                v.arrangements.append((date.fromisoformat(p["effective_from"]), bool(p["arranged"]), f.event_id))
             elif f.type == "WorkerDied":
                 v.died = (date.fromisoformat(p["died_on"]), p.get("grade_at_death"), f.event_id)
             elif f.type == "DependentRegistered":
                 v.dependents[p["dependent_id"]] = (p, f.event_id)
             elif f.type == "ClaimClosed":
                 v.closed = (date.fromisoformat(p["closed_on"]), f.event_id)
+            elif f.type == "AppealDecided" and p.get("outcome") != "upheld":
+                # The decision on an appeal replaces the disputed one from that one's own date.
+                if p.get("subject") == "recognition" and p.get("decision"):
+                    v.decision, v.decision_event = p["decision"], f.event_id
+                elif p.get("subject") == "appraisal":
+                    replaced.append((date.fromisoformat(p["replaces_from"]), p.get("grade"),
+                                     p.get("care_level") or "none", f.event_id))
             elif f.type == "EmployerEnrolled":
                 v.employer_enrolled = (date.fromisoformat(p["enrolled_on"]), f.event_id)
             elif f.type == "EmployerChanged":
                 v.employer_changes.append((date.fromisoformat(p["changed_on"]), p.get("status") or "active", f.event_id))
         # A re-appraisal applies from its own date (R.28): order by conclusion, then knowledge.
         v.appraisals.sort(key=lambda a: a.concluded_on)
+        for concluded_on, grade, care_level, event in replaced:  # R.26: from the disputed one's date
+            v.appraisals = [Appraisal(grade, care_level, a.concluded_on, event) if a.concluded_on == concluded_on else a
+                            for a in v.appraisals]
         v.employer_changes.sort(key=lambda c: c[0])
+        v.arrangements.sort(key=lambda a: a[0])  # stable: on one day, the one learned last wins
         return v
+
+    def arrangement_on(self, day: date) -> tuple[bool, str | None]:
+        """R.36: has the employer arranged suitable work on `day` (the latest record from on or
+        before it)? No record: not arranged (RULES.md "Clarifications")."""
+        found: tuple[bool, str | None] = (False, None)
+        for effective_from, arranged, event in self.arrangements:
+            if effective_from <= day:
+                found = (arranged, event)
+        return found
+
+    def grade_5_6_since(self, a: Appraisal) -> date:
+        """The conclusion that began the run of grade 5–6 appraisals `a` belongs to."""
+        since = a.concluded_on
+        for earlier in reversed([x for x in self.appraisals if x.concluded_on <= a.concluded_on]):
+            if earlier.grade not in (5, 6):
+                break
+            since = earlier.concluded_on
+        return since
 
     def appraisal_on(self, day: date) -> Appraisal | None:
         found = None
@@ -365,14 +399,15 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                 dues.append(Due(kind_, payee, period, "employer", start, end,
                                 Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, note)), ref, srcs))
                 return
-            employer_part = round_fen(calc.amount * days / span)
-            fund_part = calc.amount - employer_part
-            share = {**calc.inputs, "late_days_in_period": str(days), "days_in_period": str(span)}
+            # One amount between two payers, by days: RULES.md "Splitting money".
+            employer_part, fund_part = split_yuan(calc.amount, [days, span - days])
+            share = {**calc.inputs, "late_days_in_period": str(days), "days_in_period": str(span),
+                     "split": "largest remainder"}
             dues.append(Due(kind_, payee, period, "employer", start, end, Calc(
                 employer_part, f"({calc.formula}) × {days} / {span} = {yuan_str(employer_part)}", share, calc.article,
                 (*calc.notes, note)), ref, srcs))
             dues.append(Due(kind_, payee, period, "fund", start, end, Calc(
-                fund_part, f"({calc.formula}) − employer's late days {yuan_str(employer_part)} = {yuan_str(fund_part)}",
+                fund_part, f"({calc.formula}) × {span - days} / {span} = {yuan_str(fund_part)}",
                 share, calc.article, (*calc.notes, note)), ref, srcs))
             return
         dues.append(Due(kind_, payee, period, payer, start, end, calc, ref, srcs))
@@ -440,12 +475,17 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                     calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
                                                       doc.minimum_monthly_wage)
                     emit("disability_allowance", worker, m, *span, calc, policy, (v.wage_event, a.event_id))
-            if (a.grade in (5, 6) and iw is not None and v.terminated is not None and m > month_of(v.terminated[0])
-                    and not retired):
-                calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
-                                                  doc.minimum_monthly_wage)
-                emit("disability_allowance_5_6", worker, m, *span, calc, policy,
-                     (v.wage_event, a.event_id, v.terminated[2]))
+            if a.grade in (5, 6) and iw is not None and not retired and m > month_of(v.grade_5_6_since(a)):
+                # R.36: from the month after the conclusion, while the employment continues (a month
+                # counts when it begins employed) and the employer has arranged no suitable work
+                # (the arrangement in force on the month's first day).
+                employed = v.terminated is None or first_day(m) < v.terminated[0]
+                arranged, arrangement_event = v.arrangement_on(first_day(m))
+                if employed and not arranged:
+                    calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
+                                                      doc.minimum_monthly_wage)
+                    emit("disability_allowance_5_6", worker, m, *span, calc, policy,
+                         tuple(x for x in (v.wage_event, a.event_id, arrangement_event) if x))
             if a.care_level in ("full", "mostly", "partial"):
                 calc = rules.care_allowance(doc.average_monthly_wage, a.care_level,
                                             getattr(doc.care_ratios, a.care_level))
@@ -454,9 +494,11 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
     # R.36–37: one-off grants when the employment of a grade 5–10 worker ends.
     if v.terminated is not None and (from_month or "") <= month_of(v.terminated[0]) <= through_month:
         on, grade, ev = v.terminated
+        in_force = v.appraisal_on(on)  # a committee's conclusion may have replaced the grade ended with
+        grade = in_force.grade if in_force is not None else grade
         policy = pol.on(on)
         doc = policy.document
-        if 5 <= grade <= 10:
+        if grade is not None and 5 <= grade <= 10:
             emit("termination_medical_grant", worker, on.isoformat(), on, on,
                  rules.termination_grant("termination_medical_grant", doc.average_monthly_wage, grade,
                                          doc.termination_medical_grant_months[str(grade)]), policy, (ev,))
@@ -467,8 +509,8 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
     # R.39: death — funeral grant, death grant, survivor pensions.
     if v.died is not None:
         died_on_, grade_at_death, death_event = v.died
-        if grade_at_death is None:
-            a = v.appraisal_on(died_on_)
+        a = v.appraisal_on(died_on_)  # the conclusion in force, a committee's if it replaced one
+        if a is not None or grade_at_death is None:
             grade_at_death = a.grade if a else None
         deps = sorted(v.dependents.items())
         spouse = [d for d, (p, _) in deps if p.get("relation") == "spouse"]

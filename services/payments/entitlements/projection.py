@@ -218,6 +218,16 @@ def _regions(session: Session) -> list[str]:
         claim_facts.c.type == "InjuryApplied", claim_facts.c.region.is_not(None))).scalars()))
 
 
+def regions_falling_back(session: Session, effective_from: date) -> set[str]:
+    """The regions with claims that fall back to the national default on some day from
+    `effective_from` on (RULES.md: a new national default applies at once to each of them): those
+    without a version of their own in force by that day. A region whose own policy covers every
+    day since is untouched by the national version and is not derived again."""
+    covered = set(session.execute(select(policies.c.region).distinct().where(
+        policies.c.region != "000000", policies.c.effective_from <= effective_from)).scalars())
+    return set(_regions(session)) - covered
+
+
 def _facts_in(session: Session, claim_ids: Sequence[str]) -> dict[str, tuple[list[Fact], dict | None]]:
     """`_facts_of` for a batch of claims, in two queries."""
     claims: dict[str, list[Fact]] = defaultdict(list)
@@ -310,6 +320,7 @@ class EntitlementsProjection(Projection):
         employers: set[str] = set()
         regions: set[str] = set()
         payees: set[str] = set()
+        national_from: list[date] = []  # effective dates of national versions in this batch
         for e in envelopes:
             if REGISTRY.knows(e.type):
                 e = REGISTRY.upcast(e)
@@ -335,11 +346,13 @@ class EntitlementsProjection(Projection):
                         document=json.dumps(p["document"], sort_keys=True, ensure_ascii=False),
                         event_id=str(e.event_id), recorded_at=e.recorded_at))
                 regions.add(p["region"])
+                if p["region"] == "000000":
+                    national_from.append(date.fromisoformat(p["effective_from"]))
             elif e.type in ("EmployeeEnrolled", "BankAccountChanged") and p.get("employee_id"):
                 payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))
         now = utc_now()
-        if "000000" in regions:
-            regions |= set(_regions(session))
+        if national_from:
+            regions |= regions_falling_back(session, min(national_from))
         for employer_id in employers:
             claims |= set(session.execute(select(claim_facts.c.claim_id).where(
                 claim_facts.c.type == "InjuryApplied", claim_facts.c.payload.contains(f'"employer_id": "{employer_id}"'))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from libs.money import round_fen, yuan_str
+from libs.money import round_fen, split_yuan, yuan_str
 
 MAX_DEPENDENTS = 20
 
@@ -118,11 +118,15 @@ def survivor_pensions(insured_wage: Decimal, survivors: list[Survivor], spouse: 
                       bonus: Decimal, cap: Decimal) -> dict[str, Calc]:
     """R.39: monthly survivor pensions of the deceased's insured wage: the spouse 40%, every other
     dependent 30%, +10% for an orphan or a lone elder; all together at most `cap` (100%). Over
-    the cap every share is scaled down by cap / total, so each keeps its proportion."""
+    the cap, the capped whole (insured_wage × cap, rounded once) is split in proportion to the
+    ratios, so each keeps its proportion and the pensions add up to the whole to the fen
+    (RULES.md "Splitting money": shares rounded down, the fen left to the largest remainders)."""
     assert len(survivors) <= MAX_DEPENDENTS
     ratios = {s.dependent_id: (spouse if s.relation == "spouse" else other) + (bonus if s.orphan_or_lone_elder else 0)
               for s in survivors}
     total = sum(ratios.values(), Decimal(0))
+    capped = round_fen(insured_wage * cap)
+    shares = dict(zip(ratios, split_yuan(capped, list(ratios.values())))) if total > cap else {}
     out = {}
     for s in survivors:
         r = ratios[s.dependent_id]
@@ -133,11 +137,14 @@ def survivor_pensions(insured_wage: Decimal, survivors: list[Survivor], spouse: 
                   "orphan_or_lone_elder": str(s.orphan_or_lone_elder).lower(), "ratio": f"{parts} = {r}",
                   "survivors": str(len(survivors)), "total_ratio": str(total), "survivor_ratios.cap": str(cap)}
         if total > cap:
-            amount = round_fen(insured_wage * r * cap / total)
+            amount = shares[s.dependent_id]
             out[s.dependent_id] = Calc(
-                amount, f"insured_wage × ratio × cap / total_ratio = {_y(insured_wage)} × {r} × {cap} / {total} = {_y(amount)}",
-                inputs, "R.39", (f"the survivors' ratios add up to {total}, over the cap {cap}: every share is scaled "
-                                 f"by {cap} / {total}",))
+                amount, f"insured_wage × cap × ratio / total_ratio = {_y(insured_wage)} × {cap} × {r} / {total} "
+                        f"= {_y(amount)} (split of {_y(capped)})",
+                {**inputs, "split": "largest remainder", "split_whole": _y(capped)}, "R.39",
+                (f"the survivors' ratios add up to {total}, over the cap {cap}: insured_wage × cap = {_y(capped)} is "
+                 f"split in proportion to the ratios, each share rounded down to the fen and the fen left to the "
+                 f"largest remainders (RULES.md \"Splitting money\")",))
         else:
             amount = round_fen(insured_wage * r)
             out[s.dependent_id] = Calc(amount, f"insured_wage × ratio = {_y(insured_wage)} × {r} = {_y(amount)}",

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import inspect, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.money import to_fen
+from libs.money import split_yuan, to_fen, yuan_str
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import Problem, conflict, forbidden, invalid
@@ -136,19 +136,43 @@ def record_medical_line(session: Session, e: MedicalBillAdjudicated, event_id: s
     if not inspect(session.connection()).has_table("entitlement_lines"):
         return False  # the entitlements projection will derive it from the event when it exists
     el = entitlement_lines
-    if session.execute(select(el.c.line_id).where(el.c.line_id == e.line_id)).first() is not None:
+    if session.execute(select(el.c.line_id).where(el.c.line_id.in_((e.line_id, f"{e.line_id}-employer")))).first():
         return False
     explain = {"formula": "sum over catalog items of min(unit_price, max_unit_price) x quantity x reimbursable_share",
                "article": "R.30", "bill_id": e.bill_id, "claimed": str(e.claimed), "approved": str(e.approved),
                "items": [i.model_dump(mode="json") for i in e.items]}
-    session.execute(insert(el).values(
-        line_id=e.line_id, claim_id=e.claim_id, employer_id=e.employer_id, region=e.region, kind="medical",
-        family="medical", period=e.discharged_on.strftime("%Y-%m"), period_start=e.admitted_on,
-        period_end=e.discharged_on, amount_fen=to_fen(e.approved), payer="fund", payee=f"hospital:{e.hospital_id}",
-        bank_code=hospital.bank_code, account_no=hospital.account_no, holder=hospital.holder, adjusts=None,
-        reason=f"medical bill {e.bill_id}", known_at=now, explain_json=json.dumps(explain),
-        policy_ref_json=json.dumps(e.policy_ref), source_event_ids_json=json.dumps([event_id])))
+    parts = [("fund", e.line_id, e.approved, explain)]
+    late, stay = _late_days_in_stay(session, e), (e.discharged_on - e.admitted_on).days + 1
+    if late:  # R.17: the employer bears the days it applied late; one bill between two payers
+        employer_part, fund_part = split_yuan(e.approved, [late, stay - late])
+        split = {"late_days_in_stay": str(late), "days_in_stay": str(stay), "split": "largest remainder",
+                 "note": "R.17: the employer applied late and bears the benefits of its late days"}
+        parts = [("fund", e.line_id, fund_part, {**explain, **split, "share": f"approved × {stay - late} / {stay} = "
+                                                  f"{yuan_str(fund_part)}"}),
+                 ("employer", f"{e.line_id}-employer", employer_part, {**explain, **split, "share":
+                                                                      f"approved × {late} / {stay} = {yuan_str(employer_part)}"})]
+    for payer, line_id, amount, why in parts:
+        if amount == 0:
+            continue
+        session.execute(insert(el).values(
+            line_id=line_id, claim_id=e.claim_id, employer_id=e.employer_id, region=e.region, kind="medical",
+            family="medical", period=e.discharged_on.strftime("%Y-%m"), period_start=e.admitted_on,
+            period_end=e.discharged_on, amount_fen=to_fen(amount), payer=payer, payee=f"hospital:{e.hospital_id}",
+            bank_code=hospital.bank_code, account_no=hospital.account_no, holder=hospital.holder, adjusts=None,
+            reason=f"medical bill {e.bill_id}", known_at=now, explain_json=json.dumps(why),
+            policy_ref_json=json.dumps(e.policy_ref), source_event_ids_json=json.dumps([event_id])))
     return True
+
+
+def _late_days_in_stay(session: Session, e: MedicalBillAdjudicated) -> int:
+    """Days of the stay within the employer's late days (R.17: the `employer_late_days` days up
+    to the application), as the claim's application recorded them."""
+    row = session.execute(select(claim_facts.c.applied_on, claim_facts.c.employer_late_days)
+                          .where(claim_facts.c.claim_id == e.claim_id)).first()
+    if row is None or not row.employer_late_days or row.applied_on is None:
+        return 0
+    first_late = row.applied_on - timedelta(days=row.employer_late_days - 1)
+    return max(0, (min(e.discharged_on, row.applied_on) - max(e.admitted_on, first_late)).days + 1)
 
 
 def bill_view(row) -> dict:  # noqa: ANN001

@@ -46,7 +46,8 @@ class PayoutFactsProjection(Projection):
     def on_InjuryApplied(self, session: Session, e: Envelope) -> None:
         p = e.payload
         values = dict(employer_id=p.get("employer_id"), employee_id=p.get("employee_id"), region=p.get("region"),
-                      occurred_on=_day(p.get("occurred_on")))
+                      occurred_on=_day(p.get("occurred_on")), applied_on=_day(p.get("applied_on")),
+                      employer_late_days=int(p.get("employer_late_days") or 0))
         exists = session.execute(select(claim_facts.c.status).where(claim_facts.c.claim_id == p["claim_id"])).first()
         if exists is None:
             session.execute(insert(claim_facts).values(claim_id=p["claim_id"], status="applied", **values))
@@ -62,6 +63,12 @@ class PayoutFactsProjection(Projection):
         p = e.payload
         _upsert(session, claim_facts, {"claim_id": p["claim_id"]},
                 {"status": "rejected", "decided_on": _day(p.get("decided_on"))})
+
+    def on_AppealDecided(self, session: Session, e: Envelope) -> None:
+        """A recognition overturned or modified on appeal: the new decision from the original's date."""
+        p = e.payload
+        if p.get("subject") == "recognition" and p.get("outcome") != "upheld" and p.get("decision"):
+            _upsert(session, claim_facts, {"claim_id": p["claim_id"]}, {"status": p["decision"]})
 
     def on_ClaimClosed(self, session: Session, e: Envelope) -> None:
         p = e.payload

@@ -65,6 +65,8 @@ claim_facts = Table(
     Column("status", String(16), nullable=False),  # applied | recognized | deemed | rejected
     Column("decided_on", Date),
     Column("closed_on", Date),
+    Column("applied_on", Date),
+    Column("employer_late_days", Integer),  # R.17: days past the employer's limit, the employer's to bear
 )
 
 # Bank accounts of payees known from other services' events (EmployeeEnrolled,

@@ -72,6 +72,12 @@ def population() -> list[ClaimFacts]:
     # (known in January) with care: the one-off grants fall in March.
     c = graded("g5-term", 5, "none", "3000.00")
     c.terminated("2026-08-10", 5)
+    # Grade 5 still employed: suitable work arranged from March (known in January), and a grade 6
+    # whose arrangement from January is learned late (February's line taken back).
+    c = graded("g5-work", 5, "none", "4000.00")
+    c.add("WorkArrangementRecorded", "2027-01-18", arranged=True, effective_from="2027-03-01", grade=5)
+    c = graded("g6-work-late", 6, "none", "4000.00")
+    c.add("WorkArrangementRecorded", "2027-02-20", arranged=True, effective_from="2027-02-01", grade=6)
     c = graded("g6-term-mar", 6, "partial", "5000.00")
     c.terminated("2027-03-10", 6, recorded="2027-01-20")
     # Uninsured employer (R.62) and a late application (R.17, long past).
@@ -219,8 +225,9 @@ def test_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str]) ->
     # In March only the claims without a line in February to check took the full derivation —
     # the re-appraisal, closure, death and policy learned in February included, they took the
     # fast path; in April, those without a line in March.
-    assert set(march_full) == {"g7", "rejected", "nowage", "unmat"}
-    assert set(spy[len(march_full):]) == {"closed-feb", "retire-mar", "closed-new", "g7", "rejected", "nowage"}
+    assert set(march_full) == {"g7", "rejected", "nowage", "unmat", "g5-term"}
+    assert set(spy[len(march_full):]) == {"closed-feb", "retire-mar", "closed-new", "g7", "rejected", "nowage",
+                                          "g5-term", "g5-work", "g6-work-late"}
     # The edges show in the lines (so the comparison above covered them).
     def month(m: str) -> dict:
         return {(r.claim_id, r.kind, r.payee.rsplit("-", 1)[-1] if r.payee.startswith("dependent:") else "worker"):
@@ -235,6 +242,9 @@ def test_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str]) ->
     assert ("closed-feb", "disability_allowance", "worker") not in march
     assert ("died-feb", "survivor_pension", "d1") in march
     assert ("g6-term-mar", "termination_medical_grant", "worker") in march
+    assert ("g6-term-mar", "disability_allowance_5_6", "worker") in march  # employed on 1 March
+    assert ("g5-work", "disability_allowance_5_6", "worker") not in march  # suitable work from March
+    assert ("g6-work-late", "disability_allowance_5_6", "worker") not in march
     assert ("reapp-ahead", "care_allowance", "worker") in march
     # R.40: March takes version 2 of the region (minimum wage 2500.00 for the topped-up grade 4).
     assert march[("g4-none", "disability_allowance", "worker")] == 250_000

@@ -72,11 +72,12 @@ def feed(runtime: EmbeddedRuntime, *envelopes: Envelope) -> None:
 
 
 def claim(runtime: EmbeddedRuntime, claim_id: str, *, occurred_on: str = "2026-01-10", decision: str | None = "recognized",
-          employer_id: str = "emp-1", employee_id: str = "ee-1", region: str = REGION) -> None:
+          employer_id: str = "emp-1", employee_id: str = "ee-1", region: str = REGION, applied_on: str | None = None,
+          employer_late_days: int = 0) -> None:
     events = [_envelope("InjuryApplied", claim_id, 1, {
         "claim_id": claim_id, "employer_id": employer_id, "employee_id": employee_id, "region": region,
-        "kind": "accident", "occurred_on": occurred_on, "applied_on": occurred_on, "applicant": "employer",
-        "description": "fall", "birth_date": "1990-01-01", "sex": "male", "employer_late_days": 0})]
+        "kind": "accident", "occurred_on": occurred_on, "applied_on": applied_on or occurred_on, "applicant": "employer",
+        "description": "fall", "birth_date": "1990-01-01", "sex": "male", "employer_late_days": employer_late_days})]
     if decision in ("recognized", "deemed"):
         events.append(_envelope("InjuryRecognized", claim_id, 2, {
             "claim_id": claim_id, "decision": decision, "decided_on": occurred_on, "basis": "R.14"}))

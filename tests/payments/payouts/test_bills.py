@@ -53,6 +53,26 @@ def test_items_are_adjudicated_line_by_line_and_become_a_fund_line(pay, runtime)
     assert json.loads(line.source_event_ids_json) == [trail[0]["event_id"]]
 
 
+def test_a_bill_over_the_employers_late_days_is_split_between_the_payers(pay, runtime) -> None:  # noqa: ANN001
+    hospital(pay)
+    # Injured 2026-01-10; the employer applied on 2026-02-20, 10 days past its 30: it bears
+    # 2026-02-11..2026-02-20 (R.17).
+    claim(runtime, "clm-late", occurred_on="2026-01-10", applied_on="2026-02-20", employer_late_days=10)
+    body = _bill(pay, [{"code": "A1", "quantity": 3, "unit_price": "100.00"},
+                       {"code": "B2", "quantity": 1, "unit_price": "33.33"}],  # 33.33 × 0.8 = 26.664 → 26.66
+                 claim_id="clm-late", admitted_on="2026-02-18", discharged_on="2026-02-24").json()
+    assert body["approved"] == "326.66"
+    # 7 days of stay, 3 of them late (18–20 February): 326.66 × 3/7 = 139.9971… and × 4/7 = 186.6628…
+    # rounded down make 326.65; the fen left goes to the larger remainder, the employer's (RULES.md
+    # "Splitting money"): the employer 140.00, the fund 186.66, together the bill.
+    with payments(runtime).session_factory() as s:
+        rows = s.execute(select(entitlement_lines).where(entitlement_lines.c.claim_id == "clm-late")
+                         .order_by(entitlement_lines.c.payer)).all()
+    assert [(r.payer, r.amount_fen, r.payee) for r in rows] == [("employer", 14000, "hospital:H1"),
+                                                                  ("fund", 18666, "hospital:H1")]
+    assert json.loads(rows[0].explain_json)["late_days_in_stay"] == "3"
+
+
 def test_refusals_record_nothing(pay, runtime) -> None:  # noqa: ANN001
     hospital(pay)
     claim(runtime, "clm-1", occurred_on="2026-01-10")

@@ -89,3 +89,27 @@ def test_rate_review_step_choice_and_clamp() -> None:
     assert clamp_multiplier(D("1.20"), DOC.allowed_multipliers(1)) == D("1.20")
     assert clamp_multiplier(D("0.50"), DOC.allowed_multipliers(4)) == D("0.50")
     assert clamp_multiplier(D("1.10"), (D("1.00"), D("1.20"))) == D("1.00")  # a tie goes toward 1.00
+
+
+def test_class_segments_of_a_month_by_the_change_dates() -> None:
+    from datetime import date as d
+
+    from services.levy.domain.rules import class_segments
+
+    history = [(d(2024, 12, 1), 4), (d(2025, 2, 15), 8)]
+    assert class_segments(history, "2025-01") == [(d(2025, 1, 1), d(2025, 1, 31), 4)]
+    assert class_segments(history, "2025-02") == [(d(2025, 2, 1), d(2025, 2, 14), 4), (d(2025, 2, 15), d(2025, 2, 28), 8)]
+    assert class_segments(history, "2025-03") == [(d(2025, 3, 1), d(2025, 3, 31), 8)]
+    # a status change keeps the class: one run; a change on the 1st starts the month with it
+    assert class_segments([(d(2024, 12, 1), 4), (d(2025, 3, 10), 4)], "2025-03") == [(d(2025, 3, 1), d(2025, 3, 31), 4)]
+    assert class_segments([(d(2024, 12, 1), 4), (d(2025, 3, 1), 2)], "2025-03") == [(d(2025, 3, 1), d(2025, 3, 31), 2)]
+
+
+def test_contribution_by_days_rounds_once() -> None:
+    from services.levy.domain.rules import contribution_by_days
+
+    # 10000.00 × (0.009 × 14 + 0.019 × 14) / 28 = 140.00; 9999.99 × (0.009 × 10 + 0.019 × 21) / 31
+    # = 9999.99 × 0.489 / 31 = 157.7417... → 157.74
+    assert contribution_by_days(D("10000.00"), [(14, D("0.009")), (14, D("0.019"))], 28) == D("140.00")
+    assert contribution_by_days(D("9999.99"), [(10, D("0.009")), (21, D("0.019"))], 31) == D("157.74")
+    assert contribution_by_days(D("10000.00"), [(31, D("0.009"))], 31) == D("90.00")

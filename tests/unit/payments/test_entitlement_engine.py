@@ -78,19 +78,55 @@ def test_allowance_ends_at_retirement_and_says_why() -> None:
     assert any("retirement on 2026-08-17" in n and "pension is not known" in n for n in said)
 
 
-def test_grade_5_after_termination_employer_allowance_and_both_grants() -> None:
+def test_grade_5_employer_allowance_while_employed_then_both_grants_at_termination() -> None:
     c = graded_claim(grade=5, care="none", wage="3000.00")
-    c.terminated("2026-06-10", 5)
-    lines = ledger(c.facts, [P1], now=at("2026-08-05"))
-    # R.36: grant 18 × 3000.00 = 54000.00 (fund); after termination the allowance 0.70 × 3000.00 =
-    # 2100.00 < 2300.00 → 2300.00 a month from July, payer employer; on termination the medical grant
-    # 10 × 8000.00 = 80000.00 (fund) and the employment grant 20 × 8000.00 = 160000.00 (employer).
+    c.terminated("2026-08-10", 5)
+    lines = ledger(c.facts, [P1], now=at("2026-10-05"))
+    # R.36: grant 18 × 3000.00 = 54000.00 (fund). While employed without suitable work, the
+    # allowance 0.70 × 3000.00 = 2100.00 < 2300.00 → 2300.00 a month, payer employer, from the
+    # month after the conclusion (June) through August (employed on its first day); none after the
+    # termination. On termination the medical grant 10 × 8000.00 = 80000.00 (fund) and the
+    # employment grant 20 × 8000.00 = 160000.00 (employer).
     assert amounts(lines, "disability_grant") == {"2026-05-04": D("54000.00")}
-    assert amounts(lines, "disability_allowance_5_6") == {"2026-07": D("2300.00"), "2026-08": D("2300.00")}
+    assert amounts(lines, "disability_allowance_5_6") == {m: D("2300.00") for m in ("2026-06", "2026-07", "2026-08")}
     assert {ln.payer for ln in by(lines, "disability_allowance_5_6")} == {"employer"}
     assert [(ln.amount, ln.payer) for ln in by(lines, "termination_medical_grant")] == [(D("80000.00"), "fund")]
     assert [(ln.amount, ln.payer) for ln in by(lines, "termination_employment_grant")] == [(D("160000.00"), "employer")]
     assert not by(lines, "disability_allowance")
+
+
+def test_grade_6_allowance_stops_while_suitable_work_is_arranged() -> None:
+    c = graded_claim(grade=6, care="none", wage="6000.00")
+    c.add("WorkArrangementRecorded", "2026-07-20", arranged=True, effective_from="2026-07-20", grade=6)
+    c.add("WorkArrangementRecorded", "2026-10-01", arranged=False, effective_from="2026-10-01", grade=6)
+    lines = ledger(c.facts, [P1], now=at("2026-11-03"))
+    # 0.60 × 6000.00 = 3600.00 a month (employer). Work arranged from 20 July: July began without
+    # it (paid), August and September are not due; the work ends on 1 October: due again.
+    assert amounts(lines, "disability_allowance_5_6") == {m: D("3600.00") for m in ("2026-06", "2026-07", "2026-10",
+                                                                                     "2026-11")}
+    october = [ln for ln in by(lines, "disability_allowance_5_6") if ln.period == "2026-10"][0]
+    assert c.facts[-1].event_id in october.source_event_ids
+
+
+def test_grade_5_allowance_arranged_late_recovers_the_months_already_owed() -> None:
+    c = graded_claim(grade=5, care="none", wage="4000.00")
+    c.add("WorkArrangementRecorded", "2026-09-10", arranged=True, effective_from="2026-08-01", grade=5)
+    lines = ledger(c.facts, [P1], now=at("2026-09-15"))
+    # 0.70 × 4000.00 = 2800.00 (employer) for June–August as first known; the arrangement from
+    # 1 August, learned on 10 September, takes August and September back by adjustment lines.
+    aug = [ln.amount for ln in by(lines, "disability_allowance_5_6") if ln.period == "2026-08"]
+    assert aug == [D("2800.00"), D("-2800.00")]
+    assert sum(ln.amount for ln in by(lines, "disability_allowance_5_6")) == D("5600.00")  # June and July
+
+
+def test_grade_5_allowance_ends_at_retirement() -> None:
+    c = ClaimFacts(occurred_on="2026-01-10", birth_date="1966-08-17", sex="male")
+    c.recognized("2026-02-01")
+    c.wage("5000.00", "2026-02-01")
+    c.grade(5, "2026-05-04")
+    lines = ledger(c.facts, [P1], now=at("2026-11-02"))
+    # 0.70 × 5000.00 = 3500.00 from June; retires 2026-08-17: August is the last month.
+    assert amounts(lines, "disability_allowance_5_6") == {m: D("3500.00") for m in ("2026-06", "2026-07", "2026-08")}
 
 
 def test_death_in_the_accident_survivors_capped_and_a_child_ageing_out() -> None:
@@ -110,9 +146,12 @@ def test_death_in_the_accident_survivors_capped_and_a_child_ageing_out() -> None
     # March and April: 40 + 30 + 30 + 40 = 140% > 100%: × 100/140 → 2000.00, 1500.00, 1500.00, 2000.00.
     assert [pension[("2026-03", d)] for d in ("d1", "d2", "d3", "d4")] == [D("2000.00"), D("1500.00"),
                                                                          D("1500.00"), D("2000.00")]
-    # May: the first child turned 18 on 2026-04-15: 40 + 30 + 40 = 110% → 7000 × r / 1.10.
+    # May: the first child turned 18 on 2026-04-15: 40 + 30 + 40 = 110%: 7000.00 split 40 : 30 : 40 —
+    # 2545.4545…, 1909.0909…, 2545.4545… rounded down make 6999.99; the fen left goes to the largest
+    # remainder, a tie of the spouse and the orphan, so to the one listed first (RULES.md "Splitting money").
     assert ("2026-05", "d2") not in pension
-    assert [pension[("2026-05", d)] for d in ("d1", "d3", "d4")] == [D("2545.45"), D("1909.09"), D("2545.45")]
+    assert [pension[("2026-05", d)] for d in ("d1", "d3", "d4")] == [D("2545.46"), D("1909.09"), D("2545.45")]
+    assert sum(pension[("2026-05", d)] for d in ("d1", "d3", "d4")) == D("7000.00")
     capped = next(ln for ln in by(lines, "survivor_pension") if ln.period == "2026-03")
     assert "over the cap" in capped.explain["notes"][0]
 
@@ -227,3 +266,69 @@ def test_replay_in_any_fact_order_gives_identical_lines() -> None:
     for ln in reference:
         summed[ln.key] = summed.get(ln.key, D(0)) + ln.amount
     assert {k: v for k, v in summed.items() if v} == owed
+
+
+# ---- appeals: the decision replaces the disputed one from that one's own date (RULES.md) ----
+
+def appeal_decided(c: ClaimFacts, recorded: str, subject: str, outcome: str, replaces_from: str, **new) -> None:  # noqa: ANN003
+    c.add("AppealDecided", recorded, appeal_id=f"{c.claim_id}-a1", subject=subject,
+          route="appraisal_committee" if subject == "appraisal" else "reconsideration", outcome=outcome,
+          decided_on=recorded, replaces_from=replaces_from, **new)
+
+
+def test_a_rejection_overturned_makes_every_benefit_since_arrears() -> None:
+    c = ClaimFacts(occurred_on="2026-01-10", applied_on="2026-01-20")
+    c.add("InjuryRejected", "2026-02-01", decided_on="2026-02-01", basis="R.16")
+    assert ledger(c.facts, [P1], now=at("2026-06-05")) == []
+    appeal_decided(c, "2026-06-10", "recognition", "overturned", "2026-02-01", decision="recognized")
+    c.wage("6200.00", "2026-06-10")
+    c.leave("2026-01-10", "2026-03-20", recorded="2026-06-12")
+    c.grade(3, "2026-06-20", care_level="none", recorded="2026-06-20")
+    lines = ledger(c.facts, [P1], now=at("2026-07-05"))
+    # R.33 January–March (22/31, whole, 20/31 of 6200.00), learned in June: arrears, the employer's.
+    assert amounts(lines, "treatment_leave_wage") == {"2026-01": D("4400.00"), "2026-02": D("6200.00"),
+                                                      "2026-03": D("4000.00")}
+    assert all(ln.reason.startswith("arrears for") for ln in by(lines, "treatment_leave_wage"))
+    # R.35: 23 × 6200.00 = 142600.00; 0.80 × 6200.00 = 4960.00 for June and July.
+    assert amounts(lines, "disability_grant") == {"2026-06-20": D("142600.00")}
+    assert amounts(lines, "disability_allowance") == {"2026-06": D("4960.00"), "2026-07": D("4960.00")}
+
+
+def test_a_revoked_recognition_ends_every_benefit_by_recovery_lines() -> None:
+    c = graded_claim()  # grade 3, partial care, 9000.00, concluded 2026-05-04
+    before = ledger(c.facts, [P1], now=at("2026-08-05"))
+    assert sum(ln.amount for ln in before) == D("207000.00") + 4 * (D("7200.00") + D("2400.00"))
+    appeal_decided(c, "2026-08-10", "recognition", "overturned", "2026-02-01", decision="rejected")
+    lines = ledger(c.facts, [P1], now=at("2026-08-15"))
+    recoveries = [ln for ln in lines if ln.adjusts]
+    # Nothing is edited: every line stays, and one recovery line per line takes it back.
+    assert {ln.line_id for ln in before} <= {ln.line_id for ln in lines}
+    assert len(recoveries) == len(before) and sum(ln.amount for ln in lines) == D("0.00")
+    assert all(ln.reason.startswith("recovery") and "AppealDecided" in ln.reason for ln in recoveries)
+    assert amounts([ln for ln in recoveries if ln.kind == "disability_grant"], "disability_grant") == {
+        "2026-05-04": D("-207000.00")}
+
+
+def test_the_committee_replaces_the_conclusion_from_its_date_by_adjustment_lines() -> None:
+    c = graded_claim(grade=7, care="none")  # 13 × 9000.00 = 117000.00, no allowance for grade 7
+    assert amounts(ledger(c.facts, [P1], now=at("2026-06-05")), "disability_grant") == {"2026-05-04": D("117000.00")}
+    appeal_decided(c, "2026-06-20", "appraisal", "overturned", "2026-05-04", grade=4, care_level="partial")
+    lines = ledger(c.facts, [P1], now=at("2026-07-05"))
+    # Grade 4 from 2026-05-04: the grant 21 × 9000.00 = 189000.00, +72000.00 on the 117000.00 paid;
+    # the allowance 0.75 × 9000.00 = 6750.00 and partial care 0.30 × 8000.00 = 2400.00 from May —
+    # May and June as arrears.
+    grant = by(lines, "disability_grant")
+    assert [ln.amount for ln in grant] == [D("117000.00"), D("72000.00")]
+    assert grant[1].explain["adjustment"]["formula"] == \
+        "as known after − as known before = 189000.00 − 117000.00 = 72000.00"
+    assert amounts(lines, "disability_allowance") == {m: D("6750.00") for m in ("2026-05", "2026-06", "2026-07")}
+    assert amounts(lines, "care_allowance") == {m: D("2400.00") for m in ("2026-05", "2026-06", "2026-07")}
+    may = next(ln for ln in by(lines, "disability_allowance") if ln.period == "2026-05")
+    assert may.reason.startswith("arrears for 2026-05") and c.facts[-1].event_id in may.source_event_ids
+
+
+def test_an_upheld_appeal_changes_no_line() -> None:
+    c = graded_claim()
+    before = ledger(c.facts, [P1], now=at("2026-07-05"))
+    appeal_decided(c, "2026-07-10", "appraisal", "upheld", "2026-05-04")
+    assert lines_hash(ledger(c.facts, [P1], now=at("2026-07-15"))) == lines_hash(before)

@@ -1,0 +1,135 @@
+"""An employer's risk class by date: a class change is charged from its effective date, not
+from the next report (RULES.md "Clarifications").
+
+A month's contribution takes the class in force on each of its days (rules.class_segments). A
+report sees the classes the levy knows when it is recorded; a class change learned later (or
+back-dated) reassesses every month it reaches that already has a report: the levy's own
+`ContributionReassessed`, written in the projection's transaction, once (`levy_reactions`).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from libs.events.envelope import Envelope
+from libs.events.registry import REGISTRY
+from libs.events.store import Context, EventStore, NewEvent
+from libs.money import to_fen
+from libs.policy.projection import policy_in_force
+from libs.runtime.service import ServiceContext
+
+from .domain.events import RateSegment
+from .domain.model import WageReport, wage_report_id
+from .domain.rules import class_segments, period_bounds, period_of, rate_in_force
+from .tables import levy_employer_classes, levy_employers, levy_reactions, wage_history, wage_reports
+
+SYSTEM_ACTOR = "system"
+CHINA = timezone(timedelta(hours=8))
+MAX_CLASS_CHANGES = 1_000
+
+
+def classes_of(session: Session, employer_id: str, current_class: int) -> list[tuple[date, int]]:
+    """(effective_from, class) of an employer; an employer projected before the history was
+    kept has its current class throughout."""
+    rows = session.execute(select(levy_employer_classes.c.effective_from, levy_employer_classes.c.risk_class)
+                           .where(levy_employer_classes.c.employer_id == employer_id)
+                           .limit(MAX_CLASS_CHANGES)).all()
+    return [(r.effective_from, r.risk_class) for r in rows] or [(date.min, current_class)]
+
+
+def rate_segments(session: Session, employer_id: str, current_class: int, period: str, doc: Any,  # noqa: ANN401
+                  multiplier: Decimal) -> tuple[RateSegment, ...]:
+    """The parts of a month at each class's rate: the base rate of the policy in force on the
+    month's first day × the year's floating step."""
+    return tuple(
+        RateSegment(start=start, end=end, days=(end - start).days + 1, risk_class=risk_class,
+                    rate=rate_in_force(doc.base_rate(risk_class), multiplier))
+        for start, end, risk_class in class_segments(classes_of(session, employer_id, current_class), period))
+
+
+def record_class(session: Session, employer_id: str, effective_from: date, risk_class: int, event_id: str) -> bool:
+    """Keep the class in force from a day; returns whether the history changed."""
+    key = (levy_employer_classes.c.employer_id == employer_id, levy_employer_classes.c.effective_from == effective_from)
+    row = session.execute(select(levy_employer_classes.c.risk_class).where(*key)).first()
+    if row is None:
+        session.execute(insert(levy_employer_classes).values(employer_id=employer_id, effective_from=effective_from,
+                                                             risk_class=risk_class, event_id=event_id))
+        return True
+    if row.risk_class != risk_class:  # a later change of the same day (the topic keeps their order)
+        session.execute(update(levy_employer_classes).where(*key).values(risk_class=risk_class, event_id=event_id))
+        return True
+    return False
+
+
+def reassess_after_class_change(ctx: ServiceContext, session: Session, employer_id: str, changed_on: date,
+                                cause: Envelope) -> int:
+    """Every month from `changed_on` on that has a report: assessed again at the classes by day
+    (a `ContributionReassessed` where the contribution moved). Returns how many."""
+    from .handlers import _multiplier, _ref, rebuild_postings  # the command side's helpers
+
+    cause_id = str(cause.event_id)
+    if session.execute(select(levy_reactions.c.event_id).where(levy_reactions.c.event_id == cause_id)).first():
+        return 0  # reacted to already (a replay of the projection): never assess twice
+    employer = session.execute(select(levy_employers).where(levy_employers.c.employer_id == employer_id)).first()
+    periods = sorted(set(session.execute(select(wage_reports.c.period).where(
+        wage_reports.c.employer_id == employer_id, wage_reports.c.superseded_by.is_(None),
+        wage_reports.c.period >= period_of(changed_on))).scalars())) if employer is not None else []
+    store = EventStore(session, ctx.topic)
+    cause_day = _china_day(cause.recorded_at)
+    emitted = 0
+    for period in periods:
+        first, _last = period_bounds(period)
+        version = policy_in_force(session, employer.region, first)
+        history = store.read_aggregate(wage_report_id(employer_id, period))
+        if version is None or not history:
+            continue
+        report = WageReport.rehydrate(wage_report_id(employer_id, period), history)
+        current = session.execute(select(wage_reports).where(wage_reports.c.report_id == report.current_report_id)).one()
+        multiplier = _multiplier(session, employer_id, first.year)
+        on = max(cause_day, report.last_reported_on or cause_day)
+        event = report.reassess(
+            report_id="ra_" + uuid.uuid4().hex[:16], employer_id=employer_id, region=employer.region, period=period,
+            segments=rate_segments(session, employer_id, employer.risk_class, period, version.document, multiplier),
+            multiplier=multiplier, due_date=current.due_date, late_fee_daily=Decimal(current.late_fee_daily),
+            policy_ref=_ref(version), cause_event_id=cause_id, on=on)
+        if event is None:
+            continue
+        new = [NewEvent(p.type, REGISTRY.latest_version(p.type), p.payload.model_dump(mode="json"), p.occurred_on)
+               for p in report.pending]
+        [envelope] = store.append(report.aggregate_type, report.id, report.persisted_version, new,
+                                  Context(actor=SYSTEM_ACTOR, correlation_id=cause.correlation_id,
+                                          causation_id=cause.event_id))
+        report.pending.clear()
+        _record(session, current, event, envelope, version)
+        emitted += 1
+    if emitted:
+        rebuild_postings(session, employer_id, employer.region)
+    session.execute(insert(levy_reactions).values(event_id=cause_id, emitted=emitted))
+    return emitted
+
+
+def _record(session: Session, current: Any, event: Any, envelope: Envelope, version: Any) -> None:  # noqa: ANN401
+    """The reassessment as the month's report in force: its wages are the replaced report's."""
+    session.execute(update(wage_reports).where(wage_reports.c.report_id == current.report_id)
+                    .values(superseded_by=event.report_id))
+    session.execute(insert(wage_reports).values(
+        report_id=event.report_id, employer_id=current.employer_id, period=current.period, region=event.region,
+        payroll_fen=current.payroll_fen, rate=str(event.rate), multiplier=str(event.multiplier),
+        contribution_fen=to_fen(event.contribution_due), delta_fen=to_fen(event.delta_due), due_date=current.due_date,
+        late_fee_daily=current.late_fee_daily, correction_of=current.report_id, superseded_by=None,
+        line_count=current.line_count, reported_on=event.reported_on, recorded_at=envelope.recorded_at,
+        policy_region=version.region, policy_version=version.version))
+    session.execute(insert(wage_history).from_select(
+        ["report_id", "employee_id", "period", "employer_id", "wage_fen"],
+        select(literal(event.report_id), wage_history.c.employee_id, wage_history.c.period, wage_history.c.employer_id,
+               wage_history.c.wage_fen).where(wage_history.c.report_id == current.report_id)))
+
+
+def _china_day(moment: datetime) -> date:
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(CHINA).date()
