@@ -105,3 +105,8 @@ def upgrade_core_v2(op) -> None:  # noqa: ANN001 - alembic's op proxy
         sa.Column("log_partition", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("next_offset", sa.BigInteger, nullable=False),
     )
+
+
+def upgrade_core_v3(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    """The person behind an agency or admin client: approvals that need four eyes compare it."""
+    op.add_column("clients", sa.Column("person", sa.String(100)))

@@ -1,0 +1,23 @@
+"""Core tables, third step: the person behind a client (four eyes on payment runs).
+
+A revision of its own off the core's last one, so it orders with nothing else of the service.
+
+Revision ID: payments_core_v3
+Revises: payments_0004
+"""
+from libs.events.migration import upgrade_core_v3
+
+revision = "payments_core_v3"
+down_revision = "payments_0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    from alembic import op
+
+    upgrade_core_v3(op)
+
+
+def downgrade() -> None:
+    raise NotImplementedError("the ledger's history is never dropped")
