@@ -37,10 +37,11 @@ def decide_run(ctx: ServiceContext, principal: Principal, run_id: str, approve: 
     at = datetime.now(timezone.utc)
     with ctx.uow(principal) as uow:
         session = uow.session
-        run = uow.load(PaymentRun, run_id)
         row = session.execute(select(payment_runs.c.status).where(payment_runs.c.run_id == run_id)).first()
-        if run is None or row is None:
+        if row is None:  # first: an id of another kind of aggregate is no run
             raise not_found("payment run", run_id)
+        run = uow.load(PaymentRun, run_id)
+        assert run is not None, f"payment run {run_id} has a row but no events"
         if not principal.person:
             raise forbidden("deciding a payment run needs a personal token: a client that names its person")
         released = 0

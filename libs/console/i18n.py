@@ -1,0 +1,217 @@
+"""The console speaks Chinese, with English one click away: every label by key, in both."""
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+DEFAULT = "zh"
+COOKIE = "il_lang"
+
+T: dict[str, tuple[str, str]] = {
+    # frame
+    "app": ("工伤保险基金账本", "Work-injury fund ledger"),
+    "console": ("业务控制台", "Operator console"),
+    "skip": ("跳到正文", "Skip to content"),
+    "nav": ("主导航", "Main navigation"),
+    "nav.claims": ("案件工作清单", "Claims worklist"),
+    "nav.employers": ("用人单位", "Employers"),
+    "nav.funds": ("基金收支", "Fund statement"),
+    "nav.runs": ("支付批次", "Payment runs"),
+    "nav.ops": ("运行状态", "Operations"),
+    "lang.switch": ("English", "中文"),
+    "lang.switch.label": ("切换到英文", "切换到中文 (Chinese)"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "sign_out": ("退出", "Sign out"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_in.title": ("使用个人令牌登录", "Sign in with your personal token"),
+    "sign_in.token": ("个人经办令牌", "Personal agency token"),
+    "sign_in.help": ("令牌由管理员签发，只用于换取本次会话；会话空闲超时后需重新登录。",
+                     "An admin issues your token; it is exchanged for this session, which ends when idle."),
+    "sign_in.refused": ("令牌无效或已吊销。", "The token is unknown or revoked."),
+    "sign_in.not_agency": ("只有经办（agency）令牌可以登录控制台。", "Only an agency token may sign in to the console."),
+    "session.expired": ("会话已过期，请重新登录。", "Your session has ended; sign in again."),
+    "csrf": ("表单已失效，请刷新页面后重试。", "The form has expired; reload the page and try again."),
+    "forbidden": ("无权执行此操作", "Not allowed"),
+    "error": ("出错了", "Something went wrong"),
+    "done": ("已保存。", "Saved."),
+    "filter": ("筛选", "Filter"),
+    "all": ("全部", "All"),
+    "none": ("无", "none"),
+    "next_page": ("下一页", "Next page"),
+    "back": ("返回", "Back"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    # claims
+    "claims.title": ("案件工作清单（按期限排序，逾期在前）", "Claims worklist (by deadline, overdue first)"),
+    "claim": ("案件", "Claim"),
+    "region": ("统筹地区", "Region"),
+    "status": ("状态", "Status"),
+    "employer": ("用人单位", "Employer"),
+    "employer_id": ("用人单位编号", "Employer id"),
+    "employee": ("职工", "Worker"),
+    "kind": ("类别", "Kind"),
+    "occurred_on": ("发生日期", "Occurred on"),
+    "applied_on": ("申请日期", "Applied on"),
+    "due_on": ("期限", "Due on"),
+    "overdue": ("已逾期", "Overdue"),
+    "on_time": ("未逾期", "On time"),
+    "grade": ("伤残等级", "Grade"),
+    "care_level": ("护理等级", "Care level"),
+    "insured_wage": ("缴费工资", "Insured wage"),
+    "no_claims": ("没有符合条件的案件。", "No claims match."),
+    "timeline": ("时间线", "Timeline"),
+    "entitlements": ("待遇（按月）", "Entitlements by month"),
+    "entitlements.chart": ("每月待遇金额（元）", "Entitlements per month (yuan)"),
+    "period": ("期间", "Period"),
+    "amount": ("金额（元）", "Amount (yuan)"),
+    "payer": ("支付方", "Payer"),
+    "explain": ("计算说明", "Explanation"),
+    "explain.show": ("查看说明", "Explain"),
+    "formula": ("公式", "Formula"),
+    "inputs": ("依据", "Inputs"),
+    "policy": ("政策版本", "Policy version"),
+    "appeals": ("复议与诉讼", "Appeals"),
+    "no_appeals": ("无", "None"),
+    "recognition": ("工伤认定", "Recognition"),
+    "decision": ("决定", "Decision"),
+    "decided_on": ("决定日期", "Decided on"),
+    "basis": ("依据（条款）", "Basis (article)"),
+    "appraisal": ("劳动能力鉴定", "Appraisal"),
+    "concluded_on": ("鉴定结论日期", "Concluded on"),
+    "no_grade": ("未达伤残等级", "no disability"),
+    "submit": ("提交", "Submit"),
+    "when": ("时间", "When"),
+    "actor": ("经办", "By"),
+    "event": ("事项", "Event"),
+    # employers
+    "employers.title": ("用人单位", "Employers"),
+    "name": ("名称", "Name"),
+    "uscc": ("统一社会信用代码", "USCC"),
+    "industry": ("行业", "Industry"),
+    "risk_class": ("风险类别", "Risk class"),
+    "rate": ("费率", "Rate"),
+    "account": ("缴费账户", "Account"),
+    "assessed": ("应缴", "Assessed"),
+    "paid": ("已缴", "Paid"),
+    "arrears": ("欠费", "Arrears"),
+    "late_fees": ("滞纳金", "Late fees"),
+    "balance": ("余额", "Balance"),
+    "periods": ("缴费期", "Periods"),
+    "rate_history": ("费率历史", "Rate history"),
+    "year": ("年度", "Year"),
+    "multiplier": ("浮动系数", "Multiplier"),
+    # funds
+    "funds.title": ("基金收支", "Fund statement"),
+    "from": ("自", "From"),
+    "to": ("至", "To"),
+    "income": ("收入", "Income"),
+    "expenditure": ("支出", "Expenditure"),
+    "income_vs_expenditure": ("每月收入与支出（元）", "Income against expenditure by month (yuan)"),
+    "by_family": ("每月支出（按待遇类别，元）", "Expenditure by month and family (yuan)"),
+    "collection_rate": ("征缴率", "Collection rate"),
+    "collection_rate.chart": ("每月征缴率", "Collection rate by month"),
+    "average_rate": ("平均费率与 1% 控制线", "Effective average rate against the 1% control line"),
+    "effective_rate": ("实际平均费率", "Effective average rate"),
+    "control_line": ("控制线", "Control line"),
+    "month": ("月份", "Month"),
+    "surplus": ("当期结余", "Surplus"),
+    "books_balanced": ("账簿平衡", "Books balanced"),
+    "family.long_term": ("长期待遇", "Long-term benefits"),
+    "family.short_term": ("短期待遇", "Short-term benefits"),
+    "family.medical": ("医疗费用", "Medical"),
+    "family.survivor": ("供养亲属", "Survivors"),
+    # runs
+    "runs.title": ("支付批次", "Payment runs"),
+    "run": ("批次", "Run"),
+    "propose": ("生成支付批次（提议）", "Propose a payment run"),
+    "count": ("笔数", "Payouts"),
+    "total": ("合计（元）", "Total (yuan)"),
+    "proposed_by": ("提议人", "Proposed by"),
+    "approved_by": ("复核人", "Approved by"),
+    "rejected_by": ("驳回人", "Rejected by"),
+    "by_bank": ("按银行合计", "Totals by bank"),
+    "bank": ("银行", "Bank"),
+    "changes": ("与上一批次相比", "Changes against the previous run"),
+    "previous_run": ("上一批次", "Previous run"),
+    "new_payees": ("新增收款人", "New payees"),
+    "payees_gone": ("不再出现的收款人", "Payees gone"),
+    "moved": ("金额变动超过 30%", "Amounts moved by more than 30%"),
+    "payee": ("收款人", "Payee"),
+    "previous": ("上次金额", "Previous"),
+    "change": ("变动", "Change"),
+    "approve": ("复核通过", "Approve"),
+    "reject": ("驳回", "Reject"),
+    "note": ("备注", "Note"),
+    "four_eyes": ("四眼原则：提议人本人不能复核；复核通过后才能下载银行文件。",
+                  "Four eyes: the proposer cannot approve; bank files leave only after approval."),
+    "downloads": ("银行文件", "Bank files"),
+    "download": ("下载", "Download"),
+    "execution_date": ("执行日期", "Execution date"),
+    "no_runs": ("暂无支付批次。", "No payment runs yet."),
+    "status.proposed": ("待复核", "Proposed"),
+    "status.approved": ("已复核", "Approved"),
+    "status.rejected": ("已驳回", "Rejected"),
+    "payouts": ("支付明细（前 1000 笔）", "Payouts (first 1000)"),
+    # ops
+    "ops.title": ("运行状态", "Operations"),
+    "ready": ("就绪", "Ready"),
+    "not_ready": ("未就绪", "Not ready"),
+    "service": ("服务", "Service"),
+    "projection": ("投影", "Projection"),
+    "lag": ("延迟（事件数）", "Lag (events)"),
+    "dead_letters": ("死信", "Dead letters"),
+    "outbox_backlog": ("待发送事件", "Outbox backlog"),
+    "check": ("检查项", "Check"),
+}
+
+LABELS: dict[str, tuple[str, str]] = {  # values the API returns, shown in the reader's language
+    "applied": ("待认定", "applied"), "recognized": ("已认定", "recognized"), "deemed": ("视同工伤", "deemed"),
+    "rejected": ("不予认定", "rejected"), "on_treatment_leave": ("停工留薪期", "on treatment leave"),
+    "appraised": ("已鉴定", "appraised"), "terminated": ("已解除劳动关系", "terminated"),
+    "deceased": ("已死亡", "deceased"), "closed": ("已结案", "closed"),
+    "accident": ("事故伤害", "accident"), "occupational_disease": ("职业病", "occupational disease"),
+    "death": ("死亡", "death"), "fund": ("基金", "fund"), "employer": ("用人单位", "employer"),
+    "partial": ("部分护理", "partial"), "mostly": ("大部分护理", "mostly"), "full": ("完全护理", "full"),
+    "payable": ("待支付", "payable"), "in_run": ("已列入批次", "in a run"), "paid": ("已支付", "paid"),
+    "proposed": ("待复核", "proposed"), "approved": ("已复核", "approved"),
+    "open": ("待银行回执", "open"), "settled": ("已到账", "settled"), "cancelled": ("已撤销", "cancelled"),
+    "upheld": ("维持", "upheld"), "overturned": ("撤销", "overturned"), "modified": ("变更", "modified"),
+    # benefit kinds (RULES.md; libs.policy)
+    "medical": ("工伤医疗费", "medical"), "meal_subsidy": ("住院伙食补助费", "meal subsidy"),
+    "treatment_leave_wage": ("停工留薪期工资", "treatment-leave wage"),
+    "treatment_leave_care": ("停工留薪期护理费", "treatment-leave care"),
+    "disability_grant": ("一次性伤残补助金", "disability grant"), "disability_allowance": ("伤残津贴", "disability allowance"),
+    "disability_allowance_5_6": ("伤残津贴（五至六级）", "disability allowance (grades 5–6)"),
+    "care_allowance": ("生活护理费", "care allowance"),
+    "termination_medical_grant": ("一次性工伤医疗补助金", "termination medical grant"),
+    "termination_employment_grant": ("一次性伤残就业补助金", "termination employment grant"),
+    "funeral_grant": ("丧葬补助金", "funeral grant"), "survivor_pension": ("供养亲属抚恤金", "survivor pension"),
+    "death_grant": ("一次性工亡补助金", "death grant"),
+    # events of the timeline
+    "InjuryApplied": ("提出工伤认定申请", "injury applied"), "InjuryRecognized": ("认定为工伤", "injury recognized"),
+    "InjuryRejected": ("不予认定工伤", "injury rejected"), "InsuredWageDetermined": ("核定缴费工资", "insured wage determined"),
+    "TreatmentLeaveGranted": ("批准停工留薪期", "treatment leave granted"),
+    "GradeAssigned": ("劳动能力鉴定结论", "grade assigned"), "EmploymentTerminated": ("解除劳动关系", "employment terminated"),
+    "WorkerDied": ("职工死亡", "worker died"), "DependentRegistered": ("登记供养亲属", "dependent registered"),
+    "ClaimClosed": ("结案", "claim closed"),
+}
+
+
+def translator(lang: str):  # noqa: ANN201 - (key) -> text
+    index = LANGS.index(lang) if lang in LANGS else 0
+
+    def t(key: str) -> str:
+        pair = T.get(key)
+        return pair[index] if pair else key
+
+    return t
+
+
+def labeller(lang: str):  # noqa: ANN201 - (value) -> label
+    index = LANGS.index(lang) if lang in LANGS else 0
+
+    def label(value: object) -> str:
+        if value is None:
+            return "—"
+        pair = LABELS.get(str(value))
+        return pair[index] if pair else str(value)
+
+    return label
