@@ -57,13 +57,15 @@ async def claims(request: Request, page: Page) -> Response:
 
 async def claim(request: Request, page: Page, problem: dict | None = None, status: int = 200) -> Response:
     claim_id = _id(request, "claim_id")
-    view, trail, lines = await asyncio.gather(
+    view, trail, lines, documents = await asyncio.gather(
         page.api.get(f"/v1/claims/{claim_id}"),
         page.api.get("/v1/events", aggregate_id=claim_id, limit=1000),
-        page.api.get(f"/v1/claims/{claim_id}/entitlements", limit=1000))
+        page.api.get(f"/v1/claims/{claim_id}/entitlements", limit=1000),
+        page.api.get(f"/v1/claims/{claim_id}/documents"))
     items = lines.get("items", [])
     chart = charts.entitlements_by_month(items, translator(page.lang)("entitlements.chart"), labeller(page.lang))
     return page.render("claim.html", status, claim=view, trail=trail["items"], lines=items, chart=chart,
+                       documents=documents["items"],
                        today=today().isoformat(), problem=problem, saved=request.query_params.get("saved"))
 
 
@@ -91,6 +93,16 @@ async def appraisal(request: Request, page: Page) -> Response:
     return await _act(request, page, "appraisals", {
         "grade": int(grade) if grade and str(grade).isdigit() else None, "care_level": form.get("care_level"),
         "concluded_on": form.get("concluded_on")})
+
+
+async def document(request: Request, page: Page) -> Response:
+    """A written decision's PDF through the API, as the person signed in."""
+    claim_id, document_id = _id(request, "claim_id"), _id(request, "document_id")
+    response = await page.api.raw("GET", f"/v1/claims/{claim_id}/documents/{document_id}")
+    if response.status_code >= 400:
+        raise ApiError(response.status_code, response.json())
+    headers = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "content-disposition")}
+    return secured(Response(response.content, headers=headers))
 
 
 async def explain(request: Request, page: Page) -> Response:
@@ -204,6 +216,7 @@ def routes(p: Callable) -> list[Route]:  # noqa: ANN001 - Console.page
         Route("/claims/{claim_id}", p(claim)),
         Route("/claims/{claim_id}/recognition", p(recognition, writes=True), methods=["POST"]),
         Route("/claims/{claim_id}/appraisal", p(appraisal, writes=True), methods=["POST"]),
+        Route("/claims/{claim_id}/documents/{document_id}", p(document)),
         Route("/explain/{line_id:path}", p(explain)),
         Route("/employers", p(employers)),
         Route("/employers/{employer_id}", p(employer)),

@@ -17,6 +17,7 @@ from libs.web.auth import Principal, agency_only
 from libs.web.context import correlation_id
 
 from . import handlers
+from .documents import api as documents_api
 from .domain.events import BankAccount
 from .domain.model import MAX_DEPENDENTS, NewDependent
 
@@ -212,4 +213,5 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                                     overdue=overdue, on=on or handlers.today(), cursor=cursor, limit=limit,
                                     region=region, order=order)
 
+    router.include_router(documents_api.build_router(ctx))
     return router
