@@ -144,6 +144,12 @@ class DocumentsProjection(Projection):
                            .where(claim_documents.c.source_event_id == source)).first():
             return
         doc_id = document_id(str(e.event_id), claim_id)
+        known = session.execute(select(document_claims.c.facts_json)
+                                .where(document_claims.c.claim_id == claim_id)).scalar()
+        if known is not None and kind in RENDER_AT_ISSUE:
+            # the claim as its own stream stood at this event (a later wage correction is not in it),
+            # whenever the parties' names arrive from the other topic
+            facts = {**json.loads(known), **facts}
         session.execute(insert(claim_documents).values(
             document_id=doc_id, claim_id=claim_id, kind=kind, source_event_id=source,
             issued_on=datetime.fromisoformat(issued_on).date(), facts_json=json.dumps(facts, sort_keys=True),
