@@ -80,11 +80,13 @@ def _run_embedded(settings: Settings, demo: bool) -> int:
     token = settings.agency_token.get_secret_value()  # type: ignore[union-attr]
     runtime = EmbeddedRuntime(settings)
     app = runtime.app()
+    people: list[tuple[str, str]] = []
     if demo:
-        from libs.runtime.demo import load_demo
+        from libs.runtime.demo import issue_console_tokens, load_demo
 
         with quieted("injuryledger.http", "httpx"):  # the demo's fifty requests would bury the banner
             load_demo(app, token)
+            people = issue_console_tokens(app, token)
     runtime.start_background()
     base = f"http://{settings.host}:{settings.port}"
     banner = (
@@ -93,6 +95,8 @@ def _run_embedded(settings: Settings, demo: bool) -> int:
         f"  agency token: {token}\n"
         f"  data folder:  {settings.data_dir.resolve()}\n"
         f"  try: curl -H 'Authorization: Bearer {token}' {base}/v1/policies/000000\n"
+        f"  console:      {base}/console\n"
+        + "".join(f"    sign in as {person}: {personal}\n" for person, personal in people)
     )
     server = _ServerWithBanner(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                                                    timeout_graceful_shutdown=GRACEFUL_S), banner)

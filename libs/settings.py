@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # How long a command waits for another service's events to reach this one (distributed).
     projection_wait_ms: int = 5_000
 
+    # The operator console (/console): a session ends after this many idle minutes.
+    console_idle_minutes: float = Field(15, gt=0, le=24 * 60)
+
     # Limits
     max_body_bytes: int = 32 * 1024 * 1024
     max_json_depth: int = 32

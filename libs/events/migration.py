@@ -110,3 +110,8 @@ def upgrade_core_v2(op) -> None:  # noqa: ANN001 - alembic's op proxy
 def upgrade_core_v3(op) -> None:  # noqa: ANN001 - alembic's op proxy
     """A dead letter remembers when it was redriven (after a fix, the event took effect once)."""
     op.add_column("dead_letters", sa.Column("redriven_at", sa.DateTime(timezone=True)))
+
+
+def upgrade_core_v4(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    """The person behind an agency or admin client: approvals that need four eyes compare it."""
+    op.add_column("clients", sa.Column("person", sa.String(100)))

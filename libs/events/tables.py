@@ -112,6 +112,7 @@ clients = Table(
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("revoked_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("person", String(100)),  # who is behind an agency or admin token (four eyes compare it)
 )
 
 access_log = Table(

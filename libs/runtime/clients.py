@@ -26,6 +26,7 @@ class ClientsProjection(Projection):
             insert(clients).values(
                 client_id=p["client_id"], name=p["name"], role=p["role"], hospital_id=p.get("hospital_id"),
                 bank_code=p.get("bank_code"), token_sha256=p["token_sha256"], created_at=e.recorded_at,
+                person=p.get("person"),
             )
         )
 
@@ -40,4 +41,4 @@ class ClientsProjection(Projection):
 
     def state_hash(self, session: Session) -> str:
         return rows_hash(session, select(clients.c.client_id, clients.c.role, clients.c.token_sha256,
-                                         clients.c.revoked_at).order_by(clients.c.client_id))
+                                         clients.c.revoked_at, clients.c.person).order_by(clients.c.client_id))

@@ -91,3 +91,19 @@ def load_demo(app: FastAPI, token: str) -> None:
             assert response.status_code < 400 or response.status_code == 409, (path, response.text)
             if save_as:
                 saved[save_as] = response.json()
+
+
+CONSOLE_PEOPLE = ("demo-maker", "demo-checker")
+
+
+def issue_console_tokens(app: FastAPI, token: str) -> list[tuple[str, str]]:
+    """Two personal agency tokens for the console (four eyes need two people), issued by the
+    bootstrap admin at each start: tokens are shown once, the ledger keeps only their hashes."""
+    issued = []
+    with TestClient(app) as client:
+        for person in CONSOLE_PEOPLE:
+            r = client.post("/v1/clients", json={"name": f"console ({person})", "role": "agency", "person": person},
+                            headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 201, r.text
+            issued.append((person, r.json()["token"]))
+    return issued

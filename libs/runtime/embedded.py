@@ -18,6 +18,8 @@ from libs.events.sqlite_log import SqliteLog
 from libs.settings import SERVICE_NAMES, Settings
 from libs.web.auth import Authenticator
 
+from libs.console import console_routes
+
 from .app import create_app
 from .ops import Observed
 from .wiring import Wired, load_specs, wire
@@ -90,13 +92,16 @@ class EmbeddedRuntime:
         token = self.settings.agency_token.get_secret_value() if self.settings.agency_token else None
         gateway_db = session_factory(make_engine(f"sqlite:///{(self.settings.data_dir / 'gateway.db').resolve()}"))
         _create_gateway_tables(gateway_db)
-        return create_app(
+        app = create_app(
             [(w.spec, w.ctx) for w in self.services.values()],
             Authenticator(owner.ctx.session_factory, token),
             gateway_db,
             self.settings.max_body_bytes,
             observed=[Observed(w.ctx, self.log, w.runners) for w in self.services.values()],
         )
+        # The console asks this same app's API, in-process, with the signed-in person's token.
+        app.router.routes.extend(console_routes(lambda: app, self.settings.console_idle_minutes))
+        return app
 
     def close(self) -> None:
         self._stop.set()

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from libs.apidocs import docs_routes
+from libs.console import console_routes
 from libs.settings import SERVICE_NAMES, Settings
 
 from . import consistency
@@ -164,7 +165,7 @@ def create_gateway(settings: Settings) -> Starlette:
         await client.aclose()
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-    return Starlette(
+    gateway = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -172,11 +173,15 @@ def create_gateway(settings: Settings) -> Starlette:
             Route("/v1/ops/status", ops_status_fan_out),
             Route("/openapi.json", openapi),
             *docs_routes("injuryledger"),  # /docs, /redoc: assets from the package, not a CDN
+            # The console asks the gateway itself (in-process), which routes to the services as
+            # for any client: the same pages and the same checks as on the embedded runtime.
+            *console_routes(lambda: gateway, settings.console_idle_minutes),
             Route("/{path:path}", dispatch, methods=methods),
         ],
         lifespan=lifespan,
         middleware=[Middleware(RequestMetricsMiddleware, metrics=request_metrics)],
     )
+    return gateway
 
 
 class Sessions:

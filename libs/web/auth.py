@@ -1,7 +1,10 @@
 """Bearer tokens with roles. A token is stored only as its SHA-256 (tokens are 256 random bits,
 so a plain hash cannot be reversed by guessing); it can be revoked.
 
-Roles: `agency` (everything), `hospital` (bound to one hospital id), `bank` (one bank code).
+Roles: `agency` (the fund's work), `admin` (issuing and revoking clients, nothing else),
+`hospital` (bound to one hospital id), `bank` (one bank code). An agency or admin client may
+name the `person` behind it: approvals that need four eyes compare persons. The token from
+INJURYLEDGER_AGENCY_TOKEN is the bootstrap, agency and admin at once.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from libs.events.tables import clients
 
 from .problems import forbidden, unauthorized
 
-ROLES = ("agency", "hospital", "bank")
+ROLES = ("agency", "admin", "hospital", "bank")
 ENV_AGENCY_CLIENT = "env-agency"
 MAX_TOKEN_LEN = 256
 
@@ -30,6 +33,17 @@ class Principal:
     role: str
     hospital_id: str | None = None
     bank_code: str | None = None
+    person: str | None = None
+    bootstrap: bool = False  # the environment's token: agency and admin at once
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset({"agency", "admin"}) if self.bootstrap else frozenset({self.role})
+
+    @property
+    def identity(self) -> str:
+        """Who acts, for four eyes: the named person, else the client itself."""
+        return f"person:{self.person}" if self.person else f"client:{self.client_id}"
 
 
 def new_token() -> str:
@@ -47,14 +61,14 @@ class Authenticator:
 
     def authenticate(self, token: str) -> Principal | None:
         if self.agency_token and hmac.compare_digest(token.encode(), self.agency_token.encode()):
-            return Principal(ENV_AGENCY_CLIENT, "agency")
+            return Principal(ENV_AGENCY_CLIENT, "agency", bootstrap=True)
         with self.session_factory() as session:
             row = session.execute(
                 select(clients).where(clients.c.token_sha256 == token_hash(token))
             ).first()
         if row is None or row.revoked_at is not None:
             return None
-        return Principal(row.client_id, row.role, row.hospital_id, row.bank_code)
+        return Principal(row.client_id, row.role, row.hospital_id, row.bank_code, row.person)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -81,7 +95,7 @@ def require(*roles: str) -> Callable[..., Principal]:
     assert roles and all(r in ROLES for r in roles)
 
     def dependency(principal: Principal = Depends(current_principal)) -> Principal:
-        if principal.role not in roles:
+        if not principal.roles & set(roles):
             raise forbidden(f"role {principal.role} may not do this; needs {' or '.join(roles)}")
         return principal
 
@@ -90,3 +104,4 @@ def require(*roles: str) -> Callable[..., Principal]:
 
 
 agency_only = require("agency")
+admin_only = require("admin")

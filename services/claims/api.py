@@ -17,6 +17,7 @@ from libs.web.auth import Principal, agency_only
 from libs.web.context import correlation_id
 
 from . import handlers
+from .documents import api as documents_api
 from .domain.events import BankAccount
 from .domain.model import MAX_DEPENDENTS, NewDependent
 
@@ -262,11 +263,16 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         status: Literal[STATUSES] | None = Query(None),  # type: ignore[valid-type]
         overdue: bool | None = Query(None),
         on: date | None = Query(None, description="the day deadlines are judged on (default today)"),
+        region: str | None = Query(None, pattern=r"^\d{6}$"),
+        order: Literal["claim_id", "deadline"] = Query("claim_id", description="`deadline`: the earliest open "
+                                                       "deadline first (the overdue first), then claims awaiting none"),
         cursor: str | None = Query(None, max_length=64),
         limit: int = Query(100, ge=1, le=handlers.MAX_PAGE),
         _p: Principal = Depends(agency_only),
     ) -> dict:
         return handlers.list_claims(ctx, employee_id=employee_id, employer_id=employer_id, status=status,
-                                    overdue=overdue, on=on or handlers.today(), cursor=cursor, limit=limit)
+                                    overdue=overdue, on=on or handlers.today(), cursor=cursor, limit=limit,
+                                    region=region, order=order)
 
+    router.include_router(documents_api.build_router(ctx))
     return router

@@ -13,7 +13,7 @@ from decimal import Decimal
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, case, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from libs.events.envelope import Envelope
@@ -476,7 +476,10 @@ OPEN_FOR_APPRAISAL = ("recognized", "deemed", "on_treatment_leave")
 
 
 def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: str | None, status: str | None,
-                overdue: bool | None, on: date, cursor: str | None, limit: int) -> dict[str, Any]:
+                overdue: bool | None, on: date, cursor: str | None, limit: int, region: str | None = None,
+                order: str = "claim_id") -> dict[str, Any]:
+    """`order="deadline"`: the worklist, the earliest open deadline first (so the overdue first),
+    claims awaiting no decision last; its cursor is a position (`@n`)."""
     assert 1 <= limit <= MAX_PAGE
     late = or_(
         and_(claims.c.status == "applied", claims.c.decision_due_on < on),
@@ -489,14 +492,23 @@ def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: st
         stmt = stmt.where(claims.c.employer_id == employer_id)
     if status:
         stmt = stmt.where(claims.c.status == status)
+    if region:
+        stmt = stmt.where(claims.c.region == region)
     if overdue is True:
         stmt = stmt.where(late)
     elif overdue is False:
         stmt = stmt.where(~late)
-    if cursor:
-        stmt = stmt.where(claims.c.claim_id > cursor)
+    if order == "deadline":
+        due = case((claims.c.status == "applied", claims.c.decision_due_on),
+                   (claims.c.status.in_(OPEN_FOR_APPRAISAL), claims.c.appraisal_due_on), else_=None)
+        offset = int(cursor[1:]) if cursor and cursor.startswith("@") and cursor[1:].isdigit() else 0
+        stmt = stmt.order_by(due.is_(None), due, claims.c.claim_id).offset(offset)
+    else:
+        if cursor:
+            stmt = stmt.where(claims.c.claim_id > cursor)
+        stmt = stmt.order_by(claims.c.claim_id)
     with ctx.session_factory() as session:
-        rows = session.execute(stmt.order_by(claims.c.claim_id).limit(limit + 1)).all()
+        rows = session.execute(stmt.limit(limit + 1)).all()
     page = rows[:limit]
     items = []
     for r in page:
@@ -511,5 +523,8 @@ def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: st
             "overdue": decision_overdue or appraisal_overdue,
             "decision_overdue": decision_overdue, "appraisal_overdue": appraisal_overdue,
         })
-    return {"items": items, "next_cursor": page[-1].claim_id if len(rows) > limit else None}
+    more = len(rows) > limit
+    if order == "deadline":
+        return {"items": items, "next_cursor": f"@{offset + limit}" if more else None}
+    return {"items": items, "next_cursor": page[-1].claim_id if more else None}
 

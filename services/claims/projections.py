@@ -244,6 +244,8 @@ class ClaimsListProjection(Projection):
 
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:
+    from .documents.projection import DocumentsProjection
+
     return [ClientsProjection(), PoliciesProjection(), ClaimsEnrollmentProjection(), ClaimsWagesProjection(ctx),
-            ClaimsListProjection()]
+            ClaimsListProjection(), DocumentsProjection()]
 

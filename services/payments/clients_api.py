@@ -1,4 +1,6 @@
-"""`POST /v1/clients`: the agency issues tokens to hospitals, banks and its own systems."""
+"""`POST /v1/clients`: an admin issues tokens to hospitals, banks, the agency's staff and systems,
+and other admins. Issuing and revoking needs the `admin` role, which does nothing else, and an
+agency client cannot issue clients: nobody can mint the second pair of eyes for themselves."""
 from __future__ import annotations
 
 import re
@@ -12,7 +14,7 @@ from sqlalchemy import select
 
 from libs.events.tables import clients
 from libs.runtime.service import ServiceContext
-from libs.web.auth import Principal, agency_only, new_token, token_hash
+from libs.web.auth import Principal, admin_only, new_token, require, token_hash
 from libs.web.problems import conflict, not_found
 
 from .domain.clients import Client
@@ -20,9 +22,13 @@ from .domain.clients import Client
 
 class ClientRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"name": "Shenzhen People's Hospital", "role": "hospital", "hospital_id": "H-440300-001"}]})
+        "examples": [{"name": "Shenzhen People's Hospital", "role": "hospital", "hospital_id": "H-440300-001"},
+                     {"name": "Payments desk, Wang Fang", "role": "agency", "person": "wangfang"}]})
     name: str = Field(min_length=1, max_length=200)
-    role: Literal["agency", "hospital", "bank"]
+    role: Literal["agency", "admin", "hospital", "bank"]
+    person: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^\S(.*\S)?$",
+                               description="who is behind an agency or admin token (a staff id): approvals "
+                                           "that need four eyes compare persons")
     hospital_id: str | None = Field(default=None, min_length=1, max_length=64)
     bank_code: str | None = Field(default=None, pattern=r"^\d{12}$", description="12-digit CNAPS code")
 
@@ -36,6 +42,8 @@ class ClientRequest(BaseModel):
             raise ValueError("hospital_id is only for a hospital client")
         if self.role != "bank" and self.bank_code:
             raise ValueError("bank_code is only for a bank client")
+        if self.person and self.role not in ("agency", "admin"):
+            raise ValueError("person is only for an agency or admin client")
         return self
 
 
@@ -44,6 +52,7 @@ class ClientIssued(BaseModel):
     role: str
     hospital_id: str | None
     bank_code: str | None
+    person: str | None = None
     token: str = Field(description="shown once; the ledger keeps only its hash")
 
 
@@ -54,19 +63,29 @@ class RevokeRequest(BaseModel):
 
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["clients"])
+    agency_or_admin = require("agency", "admin")
+    anyone = require("agency", "admin", "hospital", "bank")
 
-    @router.post("/v1/clients", status_code=201, response_model=ClientIssued, summary="Issue a token to a client")
-    def issue(body: ClientRequest, principal: Principal = Depends(agency_only)) -> ClientIssued:
+    @router.post("/v1/clients", status_code=201, response_model=ClientIssued, summary="Issue a token to a client (admin)")
+    def issue(body: ClientRequest, principal: Principal = Depends(admin_only)) -> ClientIssued:
         token = new_token()
         client_id = "cl_" + uuid.uuid4().hex[:16]
         with ctx.uow(principal) as uow:
             uow.save(Client.register(client_id, body.name, body.role, body.hospital_id, body.bank_code,
-                                     token_hash(token), datetime.now(timezone.utc).date()))
+                                     token_hash(token), datetime.now(timezone.utc).date(), body.person))
         return ClientIssued(client_id=client_id, role=body.role, hospital_id=body.hospital_id,
-                            bank_code=body.bank_code, token=token)
+                            bank_code=body.bank_code, person=body.person, token=token)
 
-    @router.post("/v1/clients/{client_id}/revocation", status_code=200, summary="Revoke a client's token")
-    def revoke(client_id: str, body: RevokeRequest, principal: Principal = Depends(agency_only)) -> dict:
+    @router.get("/v1/clients/me", summary="The calling client: its id, name, role and person (any role)")
+    def me(principal: Principal = Depends(anyone)) -> dict:
+        with ctx.session_factory() as s:
+            row = s.execute(select(clients.c.name).where(clients.c.client_id == principal.client_id)).first()
+        return {"client_id": principal.client_id, "name": row.name if row else "bootstrap token",
+                "role": principal.role, "roles": sorted(principal.roles), "person": principal.person,
+                "hospital_id": principal.hospital_id, "bank_code": principal.bank_code}
+
+    @router.post("/v1/clients/{client_id}/revocation", status_code=200, summary="Revoke a client's token (admin)")
+    def revoke(client_id: str, body: RevokeRequest, principal: Principal = Depends(admin_only)) -> dict:
         if not re.fullmatch(r"cl_[0-9a-f]{16}", client_id):
             raise not_found("client", client_id)
         with ctx.uow(principal) as uow:
@@ -79,12 +98,13 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             uow.save(client)
         return {"client_id": client_id, "revoked": True}
 
-    @router.get("/v1/clients", summary="List clients (never their tokens)")
-    def list_clients(_p: Principal = Depends(agency_only)) -> dict:
+    @router.get("/v1/clients", summary="List clients (never their tokens): admin, or agency for the audit")
+    def list_clients(_p: Principal = Depends(agency_or_admin)) -> dict:
         with ctx.session_factory() as s:
             rows = s.execute(select(clients).order_by(clients.c.created_at).limit(1000)).all()
         return {"items": [{"client_id": r.client_id, "name": r.name, "role": r.role, "hospital_id": r.hospital_id,
-                           "bank_code": r.bank_code, "revoked": r.revoked_at is not None} for r in rows],
+                           "bank_code": r.bank_code, "person": r.person, "revoked": r.revoked_at is not None}
+                          for r in rows],
                 "next_cursor": None}
 
     return router

@@ -266,3 +266,25 @@ def test_a_death_claim_is_decided_after_the_death_is_recorded(api, family, world
     assert shown["deadlines"]["appraisal"] == {"due_on": None, "concluded_on": None, "overdue": False}
     assert shown["dependents"][0]["orphan_or_lone_elder"] is True
     assert "/v1/claims/{claim_id}/closure" in ok(api.get("/openapi.json"))["paths"]
+
+
+def test_the_worklist_by_deadline_of_a_region(api, unique, world) -> None:  # noqa: ANN001
+    """`order=deadline`: the earliest open deadline first (so the overdue first), claims awaiting
+    no decision last; `region` keeps to one region; the position cursor pages through it."""
+    undecided = ok(api.post("/v1/claims", json=application(world, applied_on="2026-03-10")), 201)["claim_id"]
+    clear = ok(api.post("/v1/claims", json=application(world, applied_on="2026-03-10", clear_case=True)),
+               201)["claim_id"]
+    awaiting = ok(api.post("/v1/claims", json=application(world)), 201)["claim_id"]
+    ok(api.post(f"/v1/claims/{awaiting}/recognition", json={"decision": "recognized", "decided_on": "2026-04-01"}))
+    rejected = ok(api.post("/v1/claims", json=application(world)), 201)["claim_id"]
+    ok(api.post(f"/v1/claims/{rejected}/recognition", json={"decision": "rejected", "decided_on": "2026-04-01"}))
+    # due: clear case 2026-03-25, decision 2026-05-09, appraisal 2026-05-31; the rejected claim awaits nothing
+    query = {"region": unique.region, "order": "deadline", "on": "2026-05-10"}
+    items = ok(api.get("/v1/claims", params=query))["items"]
+    assert [c["claim_id"] for c in items] == [clear, undecided, awaiting, rejected]
+    assert [c["overdue"] for c in items] == [True, True, False, False]
+    first = ok(api.get("/v1/claims", params={**query, "limit": 3}))
+    rest = ok(api.get("/v1/claims", params={**query, "limit": 3, "cursor": first["next_cursor"]}))
+    assert first["next_cursor"] == "@3" and [c["claim_id"] for c in rest["items"]] == [rejected]
+    assert ok(api.get("/v1/claims", params={"region": "449999" if unique.region != "449999" else "449998",
+                                            "employer_id": world["employer_id"]}))["items"] == []

@@ -14,6 +14,7 @@ import pytest
 from libs.identifiers import make_id_number, make_uscc
 from libs.policy import load_national_default
 from services.payments.payouts.xsd import SCHEMAS
+from tests.four_eyes import approve
 
 pytestmark = pytest.mark.both_runtimes
 XSD = SCHEMAS  # the ISO 20022 schemas shipped with the package
@@ -112,6 +113,10 @@ def test_a_workers_journey_through_every_service(api) -> None:  # noqa: ANN001, 
     run = r.json()
     # 207000.00 + two months (May, June) of 7200.00 + 2400.00 = 226200.00 for Li Lei.
     assert D(run["total"]) >= D("207000.00") and run["count"] >= 1
+    # Four eyes: nothing leaves until another person approves the run.
+    r = api.get(f"/v1/payment-runs/{run['run_id']}/file", params={"format": "pain.001", "bank": "102584000001"})
+    assert r.status_code == 409 and r.json()["run_status"] == "proposed", r.text
+    approve(api, run["run_id"])
 
     r = api.get(f"/v1/payment-runs/{run['run_id']}/file", params={"format": "pain.001", "bank": "102584000001"})
     assert r.status_code == 200, r.text

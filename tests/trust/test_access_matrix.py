@@ -1,5 +1,6 @@
-"""Every route × every role (agency, hospital, bank, none, unknown, revoked): nobody reaches
-anything without a valid token, and a role reaches only the routes that name it. The route
+"""Every route × every role (agency, admin, the bootstrap token, hospital, bank, none, unknown,
+revoked): nobody reaches anything without a valid token, and a role reaches only the routes that
+name it; the bootstrap token is agency and admin at once, and an admin does nothing else. The route
 table is the code's (an embedded app built once for the module); the matrix is asked of the
 running system, so on the distributed runtime every service must know the tokens issued and
 revoked through the gateway."""
@@ -77,13 +78,16 @@ def tokens(api) -> dict[str, dict[str, str]]:  # noqa: ANN001
         assert r.status_code == 201, r.text
         return r.json()
 
+    agency = issue({"name": "A", "role": "agency", "person": "matrix-agency"})
+    admin = issue({"name": "Admin", "role": "admin", "person": "matrix-admin"})
     hospital = issue({"name": "H", "role": "hospital", "hospital_id": "H-1"})
     bank = issue({"name": "B", "role": "bank", "bank_code": "102100099996"})
     revoked = issue({"name": "R", "role": "agency"})
     revocation = api.post(f"/v1/clients/{revoked['client_id']}/revocation", json={"reason": "test"})
     assert revocation.status_code == 200, revocation.text
     bearer = {who: {"Authorization": f"Bearer {token}"} for who, token in [
-        ("agency", AGENCY_TOKEN), ("hospital", hospital["token"]), ("bank", bank["token"]),
+        ("agency", agency["token"]), ("admin", admin["token"]), ("bootstrap", AGENCY_TOKEN),
+        ("hospital", hospital["token"]), ("bank", bank["token"]),
         ("revoked", revoked["token"]), ("unknown", "il_" + "x" * 43)]}
     # The revocation was the admin's write, not the revoked client's: its session does not know
     # it, so the revoked caller sends the revocation's consistency token (API.md, Conventions).
@@ -105,10 +109,20 @@ def test_the_matrix(api, route_table, tokens) -> None:  # noqa: ANN001
             status = api.request(method, concrete(path), headers=headers, json={}).status_code
             if who in ("none", "unknown", "revoked"):
                 ok = status == 401
+            elif who == "bootstrap":
+                ok = status not in (401, 403) if allowed & {"agency", "admin"} else status == 403
             elif who in allowed:
-                ok = status not in (401, 403) or (who != "agency" and status == 403)  # scoped data may still be 403
+                ok = status not in (401, 403) or who not in ("agency", "admin") and status == 403  # scoped data
             else:
                 ok = status == 403
             if not ok:
                 failures.append(f"{who:8} {method:6} {path} → {status}")
     assert failures == []
+
+
+def test_only_an_admin_issues_and_revokes_clients_and_an_admin_does_nothing_else(route_table) -> None:  # noqa: ANN001
+    admitting = {f"{m} {p}": roles_of(r) or set() for m, p, r in route_table}
+    assert {k for k, roles in admitting.items() if "admin" in roles} == {
+        "POST /v1/clients", "POST /v1/clients/{client_id}/revocation", "GET /v1/clients", "GET /v1/clients/me"}
+    assert admitting["POST /v1/clients"] == admitting["POST /v1/clients/{client_id}/revocation"] == {"admin"}
+    assert "admin" not in admitting["POST /v1/payment-runs"] | admitting["POST /v1/payment-runs/{run_id}/approval"]

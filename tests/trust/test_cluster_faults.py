@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from libs.identifiers import make_uscc
 from tests.conftest import AGENCY_TOKEN
+from tests.four_eyes import approve
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 HEADERS = {"Authorization": f"Bearer {AGENCY_TOKEN}"}
@@ -107,7 +108,10 @@ def test_payments_killed_during_a_payment_run_pays_nothing_twice_and_loses_nothi
     cluster.cluster.restart("payments")
     with httpx.Client(base_url=cluster.gateway, headers=HEADERS, timeout=120) as http:
         second = http.post("/v1/payment-runs", json={"region": region, "period": "2026-06"})
-    assert second.status_code == 201, second.text
+        assert second.status_code == 201, second.text
+        proposed = http.get("/v1/payment-runs", params={"region": region, "status": "proposed"}).json()["items"]
+        for run_ in proposed:  # four eyes: released by a second person (the first run, if it committed)
+            approve(http, run_["run_id"])
     with engine.connect() as conn:
         paid = conn.execute(text(
             "select count(*), count(distinct pl.line_id), coalesce(sum(l.amount_fen), 0) from payout_lines pl "
@@ -115,9 +119,13 @@ def test_payments_killed_during_a_payment_run_pays_nothing_twice_and_loses_nothi
         payouts = conn.execute(text(
             "select count(*), coalesce(sum(p.amount_fen), 0) from payouts p join payment_runs r on r.run_id = p.run_id "
             "where r.region = :r"), {"r": region}).one()
+        approved = conn.execute(text(
+            "select count(*) from payouts p join payment_runs r on r.run_id = p.run_id "
+            "where r.region = :r and r.status = 'approved' and p.status = 'open'"), {"r": region}).scalar_one()
     fault_figures("payments killed during a payment run", lines=n_lines, first_run=str(outcome.get("first")),
                   lines_paid=paid[0], paid_twice=paid[0] - paid[1], payouts=payouts[0],
                   imbalance_fen=expected_fen - payouts[1])
     assert paid[0] == paid[1] == n_lines  # every line in exactly one payout
     assert payouts[1] == paid[2] == expected_fen  # the run totals balance with the lines
     assert payouts[0] == n_lines  # one payout per payee and account
+    assert approved == n_lines  # the approved run holds them all: the killed run left nothing behind

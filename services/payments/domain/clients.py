@@ -1,4 +1,5 @@
-"""API clients: hospitals and banks (and agency systems) get a token bound to a role.
+"""API clients: hospitals and banks, the agency's staff and systems, and admins get a token
+bound to a role; an agency or admin client may name the person behind it (four eyes).
 
 The token itself is never stored or written into an event: only its SHA-256.
 """
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from libs.events.aggregate import Aggregate
 from libs.events.registry import event_type
 
-Role = Literal["agency", "hospital", "bank"]
+Role = Literal["agency", "admin", "hospital", "bank"]
 
 
 @event_type("ClientRegistered")
@@ -24,6 +25,7 @@ class ClientRegistered(BaseModel):
     hospital_id: str | None = None
     bank_code: str | None = None
     token_sha256: str
+    person: str | None = None
 
 
 @event_type("ClientRevoked")
@@ -48,11 +50,12 @@ class Client(Aggregate):
 
     @classmethod
     def register(cls, client_id: str, name: str, role: Role, hospital_id: str | None, bank_code: str | None,
-                 token_sha256: str, on: date) -> "Client":
+                 token_sha256: str, on: date, person: str | None = None) -> "Client":
         assert (role == "hospital") == (hospital_id is not None) and (role == "bank") == (bank_code is not None)
+        assert person is None or role in ("agency", "admin")
         client = cls(client_id)
         client.trigger(ClientRegistered(client_id=client_id, name=name, role=role, hospital_id=hospital_id,
-                                        bank_code=bank_code, token_sha256=token_sha256), on)
+                                        bank_code=bank_code, token_sha256=token_sha256, person=person), on)
         return client
 
     def revoke(self, at: datetime, reason: str) -> None:

@@ -25,6 +25,8 @@ from .adjudication import MAX_ITEMS, MAX_QUANTITY, ItemIn, rejected_items
 from .domain import BankAccount
 from .handlers import PutHospital, SubmitBill, bill_view, may_act_for_hospital, put_hospital, submit_bill
 from .projection import policy_terms
+from .approval import decide_run, record_release, require_approved
+from .run_view import by_bank, run_view, summary
 from .runs import StatusEntry, apply_returns, bank_part, create_run
 from .tables import entitlement_lines, hospitals, medical_bills, payment_runs, payouts
 
@@ -121,10 +123,20 @@ class RunIn(BaseModel):
 
 class RunOut(BaseModel):
     run_id: str
+    status: Literal["proposed"] = Field(description="no file and no return until another person approves it")
     count: int
     total: str
+    by_bank: list[dict] = Field(description="per CNAPS bank part: count and total")
     waiting_for_account: list[dict]
     waiting_net_not_positive: list[dict]
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decision": "approved", "note": "checked against the March register"},
+        {"decision": "rejected", "note": "payee 3 has a new account pending"}]})
+    decision: Literal["approved", "rejected"]
+    note: str = Field(default="", max_length=500)
 
 
 def _depth_ok(doc: Any, limit: int) -> bool:
@@ -283,29 +295,56 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         if body.period > latest:  # lines are derived month by month up to the period: keep it bounded
             raise invalid("period", f"a run pays at most {MAX_RUN_MONTHS_AHEAD} months ahead, up to {latest}")
         created = create_run(ctx, principal, body.region, body.period, execution_date)
-        return RunOut(run_id=created.run_id, count=created.count, total=yuan_str(created.total_fen),
+        with ctx.session_factory() as s:
+            banks = by_bank(s, created.run_id)
+        return RunOut(run_id=created.run_id, status="proposed", count=created.count,
+                      total=yuan_str(created.total_fen), by_bank=banks,
                       waiting_for_account=[{**w, "amount": yuan_str(w["amount"])} for w in created.waiting_for_account],
                       waiting_net_not_positive=[{**w, "net": str(w["net"])} for w in created.waiting_net_not_positive])
 
-    @router.get("/v1/payment-runs/{run_id}", summary="A payment run and its payouts' states")
+    @router.get("/v1/payment-runs", summary="A region's payment runs, newest first (filter by status)")
+    def list_runs(region: str | None = Query(None, pattern=REGION),
+                  status: Literal["proposed", "approved", "rejected"] | None = Query(None),
+                  cursor: str | None = Query(None, pattern=r"^\d+$", max_length=9),
+                  limit: int = Query(100, ge=1, le=1000), _p: Principal = Depends(agency_only)) -> dict:
+        r = payment_runs.c
+        stmt = select(payment_runs)
+        if region:
+            stmt = stmt.where(r.region == region)
+        if status:
+            stmt = stmt.where(r.status == status)
+        offset = int(cursor or 0)
+        with ctx.session_factory() as s:
+            rows = s.execute(stmt.order_by(r.created_at.desc(), r.run_id.desc()).offset(offset).limit(limit + 1)).all()
+        return {"items": [summary(row) for row in rows[:limit]],
+                "next_cursor": str(offset + limit) if len(rows) > limit else None}
+
+    @router.get("/v1/payment-runs/{run_id}", summary="A payment run: its status, who proposed and who decided "
+                "it, totals by bank, its changes against the region's previous run, its payouts' states")
     def get_run(run_id: str = Path(pattern=ID), _p: Principal = Depends(agency_only)) -> dict:
         with ctx.session_factory() as s:
             run = s.execute(select(payment_runs).where(payment_runs.c.run_id == run_id)).first()
             if run is None:
                 raise not_found("payment run", run_id)
-            rows = s.execute(select(payouts).where(payouts.c.run_id == run_id).order_by(payouts.c.payout_id)
-                             .limit(1000)).all()
-        return {"run_id": run.run_id, "region": run.region, "period": run.period, "count": run.count,
-                "total": yuan_str(run.total_fen), "execution_date": run.execution_date.isoformat(),
-                "payouts": [{"payout_id": r.payout_id, "payee": r.payee, "bank_code": r.bank_code,
-                             "amount": yuan_str(r.amount_fen), "lines": r.line_count, "status": r.status,
-                             "reason": r.reason} for r in rows]}
+            return run_view(s, run)
+
+    @router.post("/v1/payment-runs/{run_id}/approval",
+                 summary="Four eyes: approve (its files may leave) or reject (its lines wait for the next run)",
+                 description="The decider must be an agency client naming a `person` other than the one who "
+                             "proposed the run (the same person: 403). A run already decided: 409.")
+    def approval(body: ApprovalIn, run_id: str = Path(pattern=ID), principal: Principal = Depends(agency_only)) -> dict:
+        decided = decide_run(ctx, principal, run_id, body.decision == "approved", body.note)
+        with ctx.session_factory() as s:
+            run = s.execute(select(payment_runs).where(payment_runs.c.run_id == run_id)).one()
+        return {**summary(run), "lines_released": decided.lines_released}
 
     @router.get("/v1/payment-runs/{run_id}/file", summary="The run's bank file: pain.001.001.09 XML or CSV, per bank",
                 description="`bank` is the CNAPS bank part (first three digits, e.g. `102`) or a full 12-digit "
                             "CNAPS code, which stands for its bank part. A bank token sees only its own bank's file. "
                             "A pain.001 file is validated whole against the ISO 20022 schema before it is "
-                            "served: one that fails it is a 500 problem, never a file.",
+                            "served: one that fails it is a 500 problem, never a file. Only an approved run's "
+                            "files are served (otherwise 409 naming its status); each file served is recorded "
+                            "(PaymentRunFileReleased).",
                 responses={200: {"content": {"application/xml": {}, "text/csv": {}}}})
     def get_file(run_id: str = Path(pattern=ID), format: Literal["pain.001", "csv"] = Query("pain.001"),  # noqa: A002
                  bank: str | None = Query(None, examples=["102"]),
@@ -315,6 +354,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             run = s.execute(select(payment_runs).where(payment_runs.c.run_id == run_id)).first()
             if run is None:
                 raise not_found("payment run", run_id)
+            require_approved(run.status, run_id, "its files leave")
             count, total_fen = pain001.totals(s, run_id, wanted)
             terms = policy_terms(s, run.region, run.execution_date)
         if count == 0:  # a bank file holds at least one transfer (pain.001: PmtInf needs a CdtTrfTxInf)
@@ -327,9 +367,11 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         name = f"{header.message_id}.{'xml' if format == 'pain.001' else 'csv'}"
         disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
         if format == "csv":
+            record_release(ctx, principal, run_id, format, wanted, count, total_fen)
             return StreamingResponse(pain001.payouts_csv(ctx.session_factory, header), media_type="text/csv",
                                      headers=disposition)
         checked = _checked_pain001(ctx, header)
+        record_release(ctx, principal, run_id, format, wanted, count, total_fen)
         return StreamingResponse(checked, media_type="application/xml",
                                  headers={**disposition, "Content-Length": str(checked.size)})
 

@@ -5,7 +5,7 @@ Payload field names are the contract of docs/events.md; money is a yuan string w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -119,6 +119,10 @@ class MedicalBill(Aggregate):
 
 @event_type("PaymentRunCreated")
 class PaymentRunCreated(_Money):
+    """A run proposed: its payouts are taken, but no file leaves and no return is taken until
+    an agency client of another person approves it. Runs recorded before four eyes carry no
+    `status`: they were released at once, so they read as approved."""
+
     run_id: str
     region: str
     period: str
@@ -126,6 +130,41 @@ class PaymentRunCreated(_Money):
     total: Decimal
     execution_date: date | None = None
     waiting_for_account: int = 0
+    status: Literal["proposed", "approved"] = "approved"
+    proposed_by: str | None = None  # client id
+    proposer: str | None = None  # the person behind it, if named
+
+
+class _RunDecision(_Payload):
+    run_id: str
+    decided_by: str  # client id
+    decider: str  # the person (never the proposer)
+    decided_at: datetime
+    note: str = ""
+
+
+@event_type("PaymentRunApproved")
+class PaymentRunApproved(_RunDecision):
+    """Released: its files may be served, and its returns taken."""
+
+
+@event_type("PaymentRunRejected")
+class PaymentRunRejected(_RunDecision):
+    """Its payouts are cancelled and its lines wait for the next run."""
+
+    lines_released: int = 0
+
+
+@event_type("PaymentRunFileReleased")
+class PaymentRunFileReleased(_Money):
+    """A bank file of an approved run was served (to whom is the event's actor)."""
+
+    run_id: str
+    format: str
+    bank: str | None  # the CNAPS bank part, or None for every bank
+    count: int
+    total: Decimal
+    released_at: datetime
 
 
 @dataclass(frozen=True)
@@ -138,12 +177,29 @@ class PayoutsTaken:
     smallest: Decimal | None
 
 
+class RunNotProposed(Exception):
+    """A decision on a run that is no longer waiting for one."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class SamePerson(Exception):
+    """The proposer may not decide their own run (four eyes)."""
+
+
 class PaymentRun(Aggregate):
+    """proposed ─approve (another person)→ approved ─file served→ (released, any number of times)
+               └reject (another person)→ rejected (its lines wait for the next run)"""
+
     aggregate_type = "payment_run"
 
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
         self.created: PaymentRunCreated | None = None
+        self.status: str = ""
+        self.proposer_identity: str = ""
 
     def create(self, e: PaymentRunCreated, taken: PayoutsTaken, on: date) -> None:
         """The run's total is the sum of its payouts, each positive (asserted, not hoped)."""
@@ -152,8 +208,36 @@ class PaymentRun(Aggregate):
         assert e.total == taken.total, "run total != sum of payouts"
         self.trigger(e, on)
 
+    def decide(self, approve: bool, decided_by: str, decider_identity: str, decider: str, at: datetime,
+               note: str, lines_released: int = 0) -> None:
+        """Four eyes: a proposed run, decided by another identity than the one that proposed it."""
+        if self.status != "proposed":
+            raise RunNotProposed(self.status)
+        if decider_identity == self.proposer_identity:
+            raise SamePerson(decider)
+        fields = dict(run_id=self.id, decided_by=decided_by, decider=decider, decided_at=at, note=note)
+        if approve:
+            self.trigger(PaymentRunApproved(**fields), at.date())
+        else:
+            self.trigger(PaymentRunRejected(**fields, lines_released=lines_released), at.date())
+
+    def release(self, e: PaymentRunFileReleased) -> None:
+        assert self.status == "approved", f"run {self.id} is {self.status}: no file leaves it"
+        self.trigger(e, e.released_at.date())
+
     def apply_PaymentRunCreated(self, e: PaymentRunCreated) -> None:
         self.created = e
+        self.status = e.status
+        self.proposer_identity = f"person:{e.proposer}" if e.proposer else f"client:{e.proposed_by}"
+
+    def apply_PaymentRunApproved(self, _e: PaymentRunApproved) -> None:
+        self.status = "approved"
+
+    def apply_PaymentRunRejected(self, _e: PaymentRunRejected) -> None:
+        self.status = "rejected"
+
+    def apply_PaymentRunFileReleased(self, _e: PaymentRunFileReleased) -> None:
+        pass
 
 
 class PaidLine(_Money):

@@ -308,14 +308,16 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
         run = PaymentRun(run_id)
         run.create(PaymentRunCreated(run_id=run_id, region=region, period=period, count=tally.count,
                                      total=from_fen(tally.total_fen), execution_date=execution_date,
-                                     waiting_for_account=len(tally.waiting_for_account)),
+                                     waiting_for_account=len(tally.waiting_for_account), status="proposed",
+                                     proposed_by=principal.client_id, proposer=principal.person),
                    PayoutsTaken(tally.count, from_fen(tally.total_fen),
                                 None if tally.smallest_fen is None else from_fen(tally.smallest_fen)),
                    execution_date)
         uow.save(run)
         session.execute(insert(payment_runs).values(
             run_id=run_id, region=region, period=period, count=tally.count, total_fen=tally.total_fen,
-            execution_date=execution_date, created_at=datetime.now(timezone.utc)))
+            execution_date=execution_date, created_at=datetime.now(timezone.utc), status="proposed",
+            proposed_by=principal.client_id, proposer=principal.person))
         check_run_invariants(session, run_id)
     ctx.metrics.record_payment_run(time.perf_counter() - started, tally.count, tally.total_fen)
     return RunCreated(run_id, tally.count, tally.total_fen, tally.waiting_for_account,
@@ -402,8 +404,12 @@ def apply_returns(ctx: ServiceContext, principal: Principal, run_id: str, entrie
     if len(entries) > MAX_RETURN_ENTRIES:
         raise invalid("report", f"at most {MAX_RETURN_ENTRIES} transactions per report")
     with ctx.session_factory() as session:
-        if session.execute(select(payment_runs.c.run_id).where(payment_runs.c.run_id == run_id)).first() is None:
+        run = session.execute(select(payment_runs.c.status).where(payment_runs.c.run_id == run_id)).first()
+        if run is None:
             raise not_found("payment run", run_id)
+        if run.status != "approved":  # four eyes: nothing went to a bank before the approval
+            raise conflict(f"payment run {run_id} is {run.status}: no returns before it is approved",
+                           run_status=run.status)
         rows = {}
         ids = list(dict.fromkeys(e.end_to_end_id for e in entries))
         for chunk in _chunks(ids, LOOKUP_CHUNK):

@@ -104,6 +104,15 @@ payment_runs = Table(
     Column("total_fen", BigInteger, nullable=False),
     Column("execution_date", Date, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Four eyes: proposed → approved | rejected (runs from before four eyes read as approved).
+    Column("status", String(10), nullable=False, server_default="approved"),
+    Column("proposed_by", String(64)),
+    Column("proposer", String(100)),
+    Column("decided_by", String(64)),
+    Column("decider", String(100)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("note", String(500)),
+    Index("ix_payment_runs_region", "region", "created_at"),
 )
 
 payouts = Table(
@@ -118,10 +127,11 @@ payouts = Table(
     Column("holder", String(140), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
     Column("line_count", Integer, nullable=False),
-    Column("status", String(10), nullable=False),  # open | settled | rejected
+    Column("status", String(10), nullable=False),  # open | settled | rejected | cancelled (its run rejected)
     Column("reason", String(8)),
     Column("decided_on", Date),
     Index("ix_payouts_run_bank", "run_id", "bank_part", "payout_id"),
+    Index("ix_payouts_run_payee", "run_id", "payee"),  # a run's changes against the previous one
 )
 
 payout_members = Table(

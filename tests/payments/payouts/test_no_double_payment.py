@@ -1,5 +1,6 @@
-"""The property: whatever sequence of lines, runs, returns, rejections and account changes, no
-line is ever in two open-or-settled payouts, and settled + open + payable = all fund lines."""
+"""The property: whatever sequence of lines, runs (approved, rejected or left proposed), returns,
+rejections and account changes, no line is ever in two open-or-settled payouts, and settled +
+open + payable = all fund lines."""
 from __future__ import annotations
 
 import itertools
@@ -13,17 +14,19 @@ from sqlalchemy import func, select
 
 from libs.events.tables import events
 from libs.web.auth import Principal
+from services.payments.payouts.approval import decide_run
 from services.payments.payouts.runs import StatusEntry, apply_returns, check_run_invariants, create_run, position
 from services.payments.payouts.tables import payment_runs, payout_lines, payout_members, payouts
 
 from .support import add_line, bank_account_changed, ensure_lines_table, payments
 
 AGENCY = Principal("test-agency", "agency")
+CHECKER = Principal("test-checker", "agency", person="checker")  # the second pair of eyes
 _regions = itertools.count(900_000)
 
 amount = st.one_of(st.integers(1, 20_000), st.integers(1, 20_000), st.integers(-5_000, -1))
 line_op = st.tuples(st.just("line"), st.integers(0, 3), amount, st.sampled_from([True, True, True, False]))
-run_op = st.just(("run",))
+run_op = st.tuples(st.just("run"), st.sampled_from(["approve", "approve", "approve", "reject", "leave"]))
 return_op = st.tuples(st.just("return"), st.integers(0, 50), st.sampled_from(["ACSC", "ACSC", "AC04", "AM04", "ACTC"]))
 account_op = st.tuples(st.just("account"), st.integers(0, 3))
 ops = st.lists(st.one_of(line_op, line_op, line_op, run_op, run_op, return_op, return_op, return_op, account_op),
@@ -79,13 +82,18 @@ def test_no_line_is_ever_paid_twice(api, runtime) -> None:  # noqa: ANN001
                          period="2026-01", bank_code="105584000005" if with_account else None,
                          account_no="6217000012345678" if with_account else None)
             elif op[0] == "run":
-                seen.update(payouts=create_run(ctx, AGENCY, region, "2026-03", date(2026, 4, 1)).count)
+                created = create_run(ctx, AGENCY, region, "2026-03", date(2026, 4, 1))
+                seen.update(payouts=created.count)
+                if op[1] != "leave":
+                    decide_run(ctx, CHECKER, created.run_id, op[1] == "approve", "")
+                    seen.update(runs_rejected=op[1] == "reject")
             elif op[0] == "return":
                 _, pick, code = op
                 with ctx.session_factory() as s:
                     rows = s.execute(select(payouts.c.payout_id, payouts.c.run_id)
                                      .join(payment_runs, payment_runs.c.run_id == payouts.c.run_id)
-                                     .where(payment_runs.c.region == region).order_by(payouts.c.payout_id)).all()
+                                     .where(payment_runs.c.region == region, payment_runs.c.status == "approved")
+                                     .order_by(payouts.c.payout_id)).all()
                 if rows:
                     payout_id, run_id = rows[pick % len(rows)]
                     status, reason = ("ACSC", None) if code == "ACSC" else ("ACTC", None) if code == "ACTC" \
@@ -100,6 +108,7 @@ def test_no_line_is_ever_paid_twice(api, runtime) -> None:  # noqa: ANN001
 
     scenario()
     assert seen["examples"] >= 60 and seen["payouts"] and seen["settled"] and seen["rejected"], seen
+    assert seen["runs_rejected"], seen
 
 
 def test_runs_and_rejections_racing_in_threads(api, runtime) -> None:  # noqa: ANN001
@@ -120,7 +129,8 @@ def test_runs_and_rejections_racing_in_threads(api, runtime) -> None:  # noqa: A
     def runner() -> None:
         try:
             for _ in range(15):
-                create_run(ctx, AGENCY, region, "2026-03", date(2026, 4, 1))
+                decide_run(ctx, CHECKER, create_run(ctx, AGENCY, region, "2026-03", date(2026, 4, 1)).run_id,
+                           True, "")
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -130,8 +140,10 @@ def test_runs_and_rejections_racing_in_threads(api, runtime) -> None:  # noqa: A
         try:
             while not stop.is_set():
                 with ctx.session_factory() as s:
-                    open_ = s.execute(select(payouts.c.payout_id, payouts.c.run_id).where(
-                        payouts.c.status == "open", payouts.c.payee.like(f"employee:{region}-%"))).all()
+                    open_ = s.execute(select(payouts.c.payout_id, payouts.c.run_id)
+                                      .join(payment_runs, payment_runs.c.run_id == payouts.c.run_id).where(
+                        payouts.c.status == "open", payouts.c.payee.like(f"employee:{region}-%"),
+                        payment_runs.c.status == "approved")).all()
                 for payout_id, run_id in open_[:2]:
                     try:
                         apply_returns(ctx, AGENCY, run_id, [StatusEntry(payout_id, "RJCT", "AM04", "t")],

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from services.payments.payouts.runs import position
 from services.payments.payouts.tables import payout_lines
 
+from tests.four_eyes import approve
+
 from .support import XSD, add_line, bank_account_changed, payments
 
 P001 = "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.09}"
@@ -24,9 +26,13 @@ def schema(name: str) -> xmlschema.XMLSchema:
     return _schemas[name]
 
 
-def run(api, period: str = "2026-03", region: str = "440300") -> dict:  # noqa: ANN001
+def run(api, period: str = "2026-03", region: str = "440300", approved: bool = True) -> dict:  # noqa: ANN001
+    """A run proposed by the bootstrap token and, unless told otherwise, approved by a second person."""
     response = api.post("/v1/payment-runs", json={"region": region, "period": period, "execution_date": "2026-04-01"})
     assert response.status_code == 201, response.text
+    assert response.json()["status"] == "proposed"
+    if approved:
+        approve(api, response.json()["run_id"])
     return response.json()
 
 
@@ -71,8 +77,8 @@ def test_a_run_nets_recoveries_and_pays_each_payee_once(pay, runtime) -> None:  
     assert [w["payee"] for w in created["waiting_net_not_positive"]] == ["employee:d"]
     assert payouts_of(pay, created["run_id"])["employee:a"]["lines"] == 3
     trail = pay.get("/v1/events", params={"aggregate_id": created["run_id"]}).json()["items"]
-    assert [(e["type"], e["payload"]["count"], e["payload"]["total"]) for e in trail] == \
-        [("PaymentRunCreated", 1, "4000.50")]
+    assert [(e["type"], e["payload"].get("count"), e["payload"].get("total")) for e in trail] == \
+        [("PaymentRunCreated", 1, "4000.50"), ("PaymentRunApproved", None, None)]
     again = run(pay)  # nothing is paid twice
     assert (again["count"], again["total"]) == (0, "0.00")
     later = run(pay, period="2026-04")
@@ -192,7 +198,7 @@ def test_two_threads_creating_runs_at_once_never_share_a_line(pay, runtime) -> N
 
     def go() -> None:
         barrier.wait()
-        results.append(run(pay))
+        results.append(run(pay, approved=False))
 
     threads = [threading.Thread(target=go) for _ in range(2)]
     for t in threads:

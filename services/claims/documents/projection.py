@@ -1,0 +1,180 @@
+"""Issuing the written decisions from the events: a document per recognition decision, per
+appraisal conclusion, and per claim of each settled payout (its payment advice).
+
+Facts are stored as they arrive, from whichever topic, and a document is rendered once all its
+facts are there (the claim's, the parties' names), so the order topics are read in changes
+nothing. Decisions and conclusions are rendered when issued; payment advices, which come by the
+hundred thousand with a bank's report, are rendered when first asked for (api.py), each once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from libs.events.consumer import Projection, rows_hash
+from libs.events.envelope import Envelope
+
+from .render import render, verification_code
+from .tables import claim_documents, document_claims, document_parties
+
+RENDER_AT_ISSUE = frozenset({"recognition", "appraisal"})
+
+
+def document_id(source_event_id: str, claim_id: str) -> str:
+    return "doc_" + hashlib.sha256(f"{source_event_id}|{claim_id}".encode()).hexdigest()[:24]
+
+
+def complete_facts(session: Session, row) -> dict[str, Any] | None:  # noqa: ANN001 - a claim_documents row
+    """The document's facts with its claim's and its parties' names, or None while one is missing."""
+    claim = session.execute(select(document_claims.c.facts_json)
+                            .where(document_claims.c.claim_id == row.claim_id)).scalar()
+    if claim is None:
+        return None
+    facts = {**json.loads(claim), **json.loads(row.facts_json)}
+    names = dict(session.execute(select(document_parties.c.party_id, document_parties.c.name).where(
+        document_parties.c.party_id.in_([facts["employer_id"], facts["employee_id"]]))).all())
+    if facts["employer_id"] not in names or facts["employee_id"] not in names:
+        return None
+    return {**facts, "employer_name": names[facts["employer_id"]], "worker_name": names[facts["employee_id"]],
+            "document_id": row.document_id, "verification_code": row.verification_code,
+            "issued_on": row.issued_on.isoformat()}
+
+
+def render_stored(session: Session, row) -> bool:  # noqa: ANN001
+    """Render a document whose facts are complete and record its bytes and hash, once."""
+    facts = complete_facts(session, row)
+    if facts is None:
+        return False
+    done = render(row.kind, facts)
+    session.execute(update(claim_documents).where(claim_documents.c.document_id == row.document_id,
+                                                  claim_documents.c.sha256.is_(None))
+                    .values(pdf=done.pdf, sha256=done.sha256, title=done.title,
+                            rendered_at=datetime.now(timezone.utc)))
+    return True
+
+
+class DocumentsProjection(Projection):
+    name = "documents"
+    sources = ("enrollment", "claims", "payments")
+
+    # ---- names
+    def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:
+        self._name(session, e.payload["employer_id"], e.payload["name"])
+
+    def on_EmployerChanged(self, session: Session, e: Envelope) -> None:
+        self._name(session, e.payload["employer_id"], e.payload["name"])
+
+    def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:
+        self._name(session, e.payload["employee_id"], e.payload["name"])
+
+    def _name(self, session: Session, party_id: str, name: str) -> None:
+        if session.execute(select(document_parties.c.party_id).where(document_parties.c.party_id == party_id)).first():
+            session.execute(update(document_parties).where(document_parties.c.party_id == party_id).values(name=name))
+        else:
+            session.execute(insert(document_parties).values(party_id=party_id, name=name))
+        d = document_claims.c
+        waiting = session.execute(select(d.claim_id).where((d.employee_id == party_id) | (d.employer_id == party_id))
+                                  .order_by(d.claim_id)).scalars().all()
+        for claim_id in waiting:  # only where the name arrived after the claim (another topic's order)
+            self._render_waiting(session, claim_id)
+
+    # ---- the claim's facts
+    def on_InjuryApplied(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        facts = {k: p[k] for k in ("claim_id", "employer_id", "employee_id", "region", "kind", "occurred_on",
+                                   "applied_on", "description")}
+        self._claim_facts(session, p["claim_id"], facts)
+
+    def on_InsuredWageDetermined(self, session: Session, e: Envelope) -> None:
+        self._claim_facts(session, e.payload["claim_id"], {"insured_wage": e.payload["insured_wage"]})
+
+    def _claim_facts(self, session: Session, claim_id: str, more: dict[str, Any]) -> None:
+        known = session.execute(select(document_claims.c.facts_json)
+                                .where(document_claims.c.claim_id == claim_id)).scalar()
+        if known is None:
+            session.execute(insert(document_claims).values(claim_id=claim_id, facts_json=json.dumps(more),
+                                                           employer_id=more.get("employer_id"),
+                                                           employee_id=more.get("employee_id")))
+        else:
+            merged = {**json.loads(known), **more}
+            session.execute(update(document_claims).where(document_claims.c.claim_id == claim_id)
+                            .values(facts_json=json.dumps(merged), employer_id=merged.get("employer_id"),
+                                    employee_id=merged.get("employee_id")))
+        self._render_waiting(session, claim_id)
+
+    # ---- the documents
+    def on_InjuryRecognized(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        self._issue(session, e, p["claim_id"], "recognition", p["decided_on"],
+                    {"decision": p["decision"], "decided_on": p["decided_on"], "basis": p.get("basis", "")})
+
+    def on_InjuryRejected(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        self._issue(session, e, p["claim_id"], "recognition", p["decided_on"],
+                    {"decision": "rejected", "decided_on": p["decided_on"], "basis": p.get("basis", "")})
+
+    def on_GradeAssigned(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        self._issue(session, e, p["claim_id"], "appraisal", p["concluded_on"],
+                    {"grade": p["grade"], "care_level": p["care_level"], "concluded_on": p["concluded_on"],
+                     "reappraisal": bool(p.get("reappraisal"))})
+
+    def on_PayoutSettled(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        by_claim: dict[str, list[dict]] = {}
+        for line in p.get("lines") or []:
+            if line.get("claim_id"):
+                by_claim.setdefault(line["claim_id"], []).append(line)
+        for claim_id, lines in sorted(by_claim.items()):
+            total = sum((Decimal(x["amount"]) for x in lines), Decimal("0.00"))
+            self._issue(session, e, claim_id, "payment_advice", p["settled_on"], {
+                "payout_id": p["payout_id"], "run_id": p["run_id"], "settled_on": p["settled_on"],
+                "amount": f"{total:.2f}", "lines": [{"kind": x["kind"], "amount": x["amount"]} for x in lines]})
+
+    def _issue(self, session: Session, e: Envelope, claim_id: str, kind: str, issued_on: str,
+               facts: dict[str, Any]) -> None:
+        source = f"{e.event_id}:{claim_id}"
+        if session.execute(select(claim_documents.c.document_id)
+                           .where(claim_documents.c.source_event_id == source)).first():
+            return
+        doc_id = document_id(str(e.event_id), claim_id)
+        known = session.execute(select(document_claims.c.facts_json)
+                                .where(document_claims.c.claim_id == claim_id)).scalar()
+        if known is not None and kind in RENDER_AT_ISSUE:
+            # the claim as its own stream stood at this event (a later wage correction is not in it),
+            # whenever the parties' names arrive from the other topic
+            facts = {**json.loads(known), **facts}
+        session.execute(insert(claim_documents).values(
+            document_id=doc_id, claim_id=claim_id, kind=kind, source_event_id=source,
+            issued_on=datetime.fromisoformat(issued_on).date(), facts_json=json.dumps(facts, sort_keys=True),
+            verification_code=verification_code(str(e.event_id), kind, claim_id)))
+        self._render_waiting(session, claim_id)
+
+    @staticmethod
+    def _render_waiting(session: Session, claim_id: str) -> None:
+        """Render the claim's decisions and conclusions whose facts have just become complete."""
+        c = claim_documents.c
+        for row in session.execute(select(claim_documents).where(
+                c.claim_id == claim_id, c.sha256.is_(None), c.kind.in_(sorted(RENDER_AT_ISSUE)))
+                .order_by(c.document_id)).all():
+            render_stored(session, row)
+
+    def reset(self, session: Session) -> None:
+        for table in (claim_documents, document_claims, document_parties):
+            session.execute(delete(table))
+
+    def state_hash(self, session: Session) -> str:
+        """Without the rendered bytes: a payment advice is rendered when first asked for, and
+        rendering is deterministic, so a replay that has not rendered it yet is the same state."""
+        c = claim_documents.c
+        return rows_hash(session, select(c.document_id, c.kind, c.verification_code, c.facts_json)
+                         .order_by(c.document_id),
+                         select(document_claims).order_by(document_claims.c.claim_id),
+                         select(document_parties).order_by(document_parties.c.party_id))
+

@@ -1,0 +1,39 @@
+"""The written decisions' read model: the parties' names, each claim's facts, and every document
+with its facts, verification code and, once rendered, its bytes and SHA-256."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Date, DateTime, Index, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+document_parties = Table(  # names from enrollment: an employer's, a worker's
+    "document_parties", metadata,
+    Column("party_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+document_claims = Table(  # what a claim's documents say about it (InjuryApplied, InsuredWageDetermined)
+    "document_claims", metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("employer_id", String(64)),
+    Column("employee_id", String(64)),
+    Column("facts_json", Text, nullable=False),
+    Index("ix_document_claims_employee", "employee_id"),
+    Index("ix_document_claims_employer", "employer_id"),
+)
+
+claim_documents = Table(
+    "claim_documents", metadata,
+    Column("document_id", String(40), primary_key=True),
+    Column("claim_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),  # recognition | appraisal | payment_advice
+    Column("source_event_id", String(80), nullable=False, unique=True),  # the event it documents (+ claim)
+    Column("issued_on", Date, nullable=False),
+    Column("verification_code", String(14), nullable=False, unique=True),
+    Column("facts_json", Text, nullable=False),
+    Column("title", String(40)),
+    Column("sha256", String(64)),  # of the PDF, recorded when it is rendered
+    Column("pdf", LargeBinary),
+    Column("rendered_at", DateTime(timezone=True)),
+    Index("ix_claim_documents_claim", "claim_id", "issued_on"),
+)
