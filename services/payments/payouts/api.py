@@ -165,7 +165,8 @@ ARTICLES = {  # the benefit kinds of libs.policy (PAYER_KINDS) and the article t
     "medical": "R.30", "meal_subsidy": "R.30", "treatment_leave_wage": "R.33", "treatment_leave_care": "R.33",
     "disability_grant": "R.35-37", "disability_allowance": "R.35", "disability_allowance_5_6": "R.36",
     "care_allowance": "R.34", "termination_medical_grant": "R.36-37", "termination_employment_grant": "R.36-37",
-    "funeral_grant": "R.39", "survivor_pension": "R.39", "death_grant": "R.39"}
+    "funeral_grant": "R.39", "survivor_pension": "R.39", "death_grant": "R.39",
+    "out_of_region": "R.30", "rehabilitation": "R.30", "assistive_device": "R.32"}
 
 
 def _notice(r) -> dict:  # noqa: ANN001 - an entitlement_lines row
