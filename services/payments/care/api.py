@@ -1,0 +1,79 @@
+"""The fund's care beyond hospital bills over HTTP (contract: shared/domain/API.md, "Prevention,
+rehabilitation, devices, pooling"): referrals and travel costs, rehabilitation plans, assistive
+devices. Agency only: these are the agency's own decisions."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+
+from libs.money import NotMoney, parse_yuan
+from libs.runtime.service import ServiceContext
+from libs.web.auth import Principal, agency_only
+
+from . import handlers
+from .rules import MAX_REFERRAL_DAYS
+from .tables import referrals
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+MAX_LISTED = 1000
+
+
+def _yuan(value: str) -> str:
+    try:
+        parse_yuan(value)
+    except NotMoney as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+class ReferralIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "from_date": "2026-03-02", "to_date": "2026-03-06", "destination": "北京积水潭医院 (Beijing Jishuitan Hospital)",
+        "destination_region": "110102"}]})
+    from_date: date
+    to_date: date
+    destination: str = Field(min_length=1, max_length=200, description="where the worker is treated")
+    destination_region: str | None = Field(None, pattern=r"^\d{6}$",
+                                           description="its division code, if known (never the claim's own region)")
+
+
+class TravelCostsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "referral_id": "rfl_0123456789abcdef0123", "transport": "1250.00", "days": 5}]})
+    referral_id: str = Field(pattern=ID)
+    transport: str = Field(max_length=32, description="transport as billed, yuan (paid up to the policy's cap)")
+    days: int = Field(ge=0, le=MAX_REFERRAL_DAYS, description="days away, paid at the policy's lodging and food rates")
+
+    _money = field_validator("transport")(_yuan)
+
+
+def build_router(ctx: ServiceContext) -> APIRouter:
+    router = APIRouter(tags=["care"])
+
+    @router.post("/v1/claims/{claim_id}/referrals", status_code=201,
+                 summary="Approve treatment outside the region (R.30): the referral travel costs are paid against")
+    def post_referral(body: ReferralIn, claim_id: str = Path(pattern=ID),
+                      principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        return handlers.approve_referral(ctx, principal, handlers.ApproveReferral(
+            claim_id, body.from_date, body.to_date, body.destination, body.destination_region))
+
+    @router.get("/v1/claims/{claim_id}/referrals", summary="A claim's referrals, with the days and transport claimed")
+    def get_referrals(claim_id: str = Path(pattern=ID), _p: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with ctx.session_factory() as s:
+            rows = s.execute(select(referrals).where(referrals.c.claim_id == claim_id)
+                             .order_by(referrals.c.from_date, referrals.c.referral_id).limit(MAX_LISTED)).all()
+        return {"claim_id": claim_id, "items": [handlers.referral_view(r) for r in rows]}
+
+    @router.post("/v1/claims/{claim_id}/travel-costs", status_code=201,
+                 summary="Travel costs of a referral (R.30): the fund's line, transport up to the cap plus "
+                         "days × (lodging + food)")
+    def post_travel_costs(body: TravelCostsIn, claim_id: str = Path(pattern=ID),
+                          principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        return handlers.record_travel_costs(ctx, principal, handlers.RecordTravelCosts(
+            claim_id, body.referral_id, parse_yuan(body.transport), body.days))
+
+    return router

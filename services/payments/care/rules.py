@@ -1,0 +1,55 @@
+"""The rules of the fund's care beyond hospital bills: one small pure function per rule, each
+naming its article. Every policy figure is passed in from the policy in force; each returns a
+`Calc` (entitlements.rules) whose formula carries the values, so a line is recomputable by hand.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from libs.money import round_fen, yuan_str
+
+from ..entitlements.rules import Calc
+
+MAX_REFERRAL_DAYS = 366  # a referral covers at most a year away; a longer stay is a new referral
+
+
+class Refused(Exception):
+    """The request breaks a rule: `field` names what is wrong (422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def _y(amount: Decimal) -> str:
+    return yuan_str(amount)
+
+
+def travel_costs(transport_billed: Decimal, days: int, *, transport_cap: Decimal, lodging_daily: Decimal,
+                 food_daily: Decimal, allowed_before: Decimal, days_before: int, referral_days: int) -> Calc:
+    """R.30: treatment outside the region on an approved referral. Transport as billed, up to
+    the policy's cap for the referral (what earlier claims of the same referral were allowed
+    counts against it); lodging and food at the policy's daily rates for the days away, which
+    together never pass the referral's days."""
+    if days < 0:
+        raise Refused("days", "must not be negative")
+    if days_before + days > referral_days:
+        raise Refused("days", f"the referral covers {referral_days} days, {days_before} already claimed: "
+                              f"at most {referral_days - days_before} more")
+    assert transport_billed >= 0 and Decimal(0) <= allowed_before <= transport_cap
+    room = transport_cap - allowed_before
+    transport = min(transport_billed, room)
+    lodging = round_fen(lodging_daily * days)
+    food = round_fen(food_daily * days)
+    amount = round_fen(transport + lodging + food)
+    formula = (f"min(transport, transport_cap − allowed_before) + days × (lodging_daily + food_daily) = "
+               f"min({_y(transport_billed)}, {_y(transport_cap)} − {_y(allowed_before)}) + {days} × "
+               f"({_y(lodging_daily)} + {_y(food_daily)}) = {_y(transport)} + {_y(lodging + food)} = {_y(amount)}")
+    inputs = {"transport": _y(transport_billed), "out_of_region.transport_cap": _y(transport_cap),
+              "allowed_before": _y(allowed_before), "days": str(days), "days_before": str(days_before),
+              "referral_days": str(referral_days), "out_of_region.lodging_daily": _y(lodging_daily),
+              "out_of_region.food_daily": _y(food_daily), "transport_allowed": _y(transport),
+              "lodging": _y(lodging), "food": _y(food)}
+    notes = (f"transport capped: {_y(transport_billed - transport)} of the bill is beyond the cap",) \
+        if transport < transport_billed else ()
+    return Calc(amount, formula, inputs, "R.30", notes)
