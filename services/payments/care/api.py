@@ -16,7 +16,7 @@ from libs.web.auth import Principal, agency_only
 
 from . import handlers
 from .rules import MAX_REFERRAL_DAYS
-from .tables import referrals
+from .tables import referrals, rehabilitation_plans
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_LISTED = 1000
@@ -51,6 +51,18 @@ class TravelCostsIn(BaseModel):
     _money = field_validator("transport")(_yuan)
 
 
+class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "provider_id": "KF-440300-01", "start": "2026-04-01", "end": "2026-06-30", "budget": "18000.00"}]})
+    provider_id: str = Field(pattern=ID, description="an agreement rehabilitation provider (PUT /v1/hospitals, kind "
+                                                     "`rehabilitation`)")
+    start: date
+    end: date
+    budget: str = Field(max_length=32, description="yuan: nothing is paid beyond it")
+
+    _money = field_validator("budget")(_yuan)
+
+
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["care"])
 
@@ -75,5 +87,21 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                           principal: Principal = Depends(agency_only)) -> dict[str, Any]:
         return handlers.record_travel_costs(ctx, principal, handlers.RecordTravelCosts(
             claim_id, body.referral_id, parse_yuan(body.transport), body.days))
+
+    @router.post("/v1/claims/{claim_id}/rehabilitation-plans", status_code=201,
+                 summary="Approve a rehabilitation plan (R.30): the provider, the period and the budget its bills "
+                         "are adjudicated against")
+    def post_plan(body: PlanIn, claim_id: str = Path(pattern=ID),
+                  principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        return handlers.approve_plan(ctx, principal, handlers.ApprovePlan(
+            claim_id, body.provider_id, body.start, body.end, parse_yuan(body.budget)))
+
+    @router.get("/v1/claims/{claim_id}/rehabilitation-plans", summary="A claim's rehabilitation plans and their spending")
+    def get_plans(claim_id: str = Path(pattern=ID), _p: Principal = Depends(agency_only)) -> dict[str, Any]:
+        rp = rehabilitation_plans
+        with ctx.session_factory() as s:
+            rows = s.execute(select(rp).where(rp.c.claim_id == claim_id)
+                             .order_by(rp.c.start, rp.c.plan_id).limit(MAX_LISTED)).all()
+        return {"claim_id": claim_id, "items": [handlers.plan_view(r) for r in rows]}
 
     return router

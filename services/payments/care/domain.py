@@ -98,3 +98,59 @@ class Referral(Aggregate):
     def apply_TravelCostsRecorded(self, e: TravelCostsRecorded) -> None:
         self.transport_allowed += e.transport_allowed
         self.days += e.days
+
+
+# ---- rehabilitation under an approved plan (R.30) -------------------------------------------
+
+@event_type("RehabilitationPlanApproved")
+class RehabilitationPlanApproved(_Payload):
+    plan_id: str
+    claim_id: str
+    region: str
+    provider_id: str
+    start: date
+    end: date
+    budget: Decimal
+    approved_on: date
+
+
+@event_type("RehabilitationCharged")
+class RehabilitationCharged(_Payload):
+    """A provider's bill adjudicated against the plan: what it approved, and the plan's spending after."""
+
+    plan_id: str
+    bill_id: str
+    claim_id: str
+    approved: Decimal
+    spent: Decimal
+
+
+class RehabilitationPlan(Aggregate):
+    """A plan the agency approved: a provider, a period and a budget nothing is charged beyond."""
+
+    aggregate_type = "rehabilitation_plan"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.approved: RehabilitationPlanApproved | None = None
+        self.spent = ZERO
+
+    @property
+    def remaining(self) -> Decimal:
+        assert self.approved is not None
+        return self.approved.budget - self.spent
+
+    def approve(self, e: RehabilitationPlanApproved, on: date) -> None:
+        assert self.approved is None and e.start <= e.end and e.budget > 0
+        self.trigger(e, on)
+
+    def charge(self, bill_id: str, amount: Decimal, on: date) -> None:
+        assert self.approved is not None and 0 < amount <= self.remaining, "a charge beyond the plan's budget"
+        self.trigger(RehabilitationCharged(plan_id=self.id, bill_id=bill_id, claim_id=self.approved.claim_id,
+                                           approved=amount, spent=self.spent + amount), on)
+
+    def apply_RehabilitationPlanApproved(self, e: RehabilitationPlanApproved) -> None:
+        self.approved = e
+
+    def apply_RehabilitationCharged(self, e: RehabilitationCharged) -> None:
+        self.spent = e.spent

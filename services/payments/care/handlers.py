@@ -4,6 +4,7 @@ written in one transaction (a concurrent command on the same aggregate gets a 40
 """
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -19,11 +20,14 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid
 
-from ..payouts.tables import claim_facts
+from ..payouts.adjudication import CatalogEntry, ClaimFacts, Refused, check_stay
+from ..payouts.domain import AdjudicatedItem, MedicalBill, MedicalBillAdjudicated
+from ..payouts.handlers import SubmitBill, may_act_for_hospital
+from ..payouts.tables import claim_facts, hospitals, medical_bills
 from . import rules
-from .domain import Referral, ReferralApproved, TravelCostsRecorded
+from .domain import Referral, ReferralApproved, RehabilitationPlan, RehabilitationPlanApproved, TravelCostsRecorded
 from .lines import CareLine, record_line
-from .tables import referrals
+from .tables import referrals, rehabilitation_plans
 
 MEDICAL_FAMILY = "medical"  # R.30 treatment: the fund statement's medical expenditure
 
@@ -186,3 +190,124 @@ def record_travel_costs(ctx: ServiceContext, principal: Principal, cmd: RecordTr
                 referral.span_days - referral.days}
 
 
+
+
+# ---- rehabilitation (R.30) ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ApprovePlan:
+    claim_id: str
+    provider_id: str
+    start: date
+    end: date
+    budget: Decimal
+
+
+def approve_plan(ctx: ServiceContext, principal: Principal, cmd: ApprovePlan) -> dict[str, Any]:
+    """R.30: the agency approves a rehabilitation plan at an agreement provider: its period and budget."""
+    if cmd.end < cmd.start:
+        raise invalid("end", "is before start")
+    if (cmd.end - cmd.start).days + 1 > rules.MAX_PLAN_DAYS:
+        raise invalid("end", f"a plan covers at most {rules.MAX_PLAN_DAYS} days")
+    if cmd.budget <= 0:
+        raise invalid("budget", "must be greater than 0")
+    claim = recognized_claim(ctx, cmd.claim_id)
+    _within_claim(claim, "start", cmd.start)
+    with ctx.session_factory() as session:
+        provider = session.execute(select(hospitals).where(hospitals.c.hospital_id == cmd.provider_id)).first()
+    if provider is None or provider.kind != "rehabilitation":
+        raise invalid("provider_id", f"{cmd.provider_id} is no registered rehabilitation provider")
+    now = _now()
+    plan_id = _new_id("rhp")
+    event = RehabilitationPlanApproved(plan_id=plan_id, claim_id=cmd.claim_id, region=claim.region,
+                                       provider_id=cmd.provider_id, start=cmd.start, end=cmd.end, budget=cmd.budget,
+                                       approved_on=now.date())
+    with ctx.uow(principal) as uow:
+        plan = RehabilitationPlan(plan_id)
+        plan.approve(event, now.date())
+        [envelope] = uow.save(plan)
+        uow.session.execute(insert(rehabilitation_plans).values(
+            plan_id=plan_id, claim_id=cmd.claim_id, region=claim.region, provider_id=cmd.provider_id,
+            start=cmd.start, end=cmd.end, budget_fen=to_fen(cmd.budget), spent_fen=0, approved_on=now.date(),
+            event_id=str(envelope.event_id)))
+        row = uow.session.execute(select(rehabilitation_plans).where(rehabilitation_plans.c.plan_id == plan_id)).one()
+    return plan_view(row)
+
+
+def plan_view(row: Any) -> dict[str, Any]:
+    return {"plan_id": row.plan_id, "claim_id": row.claim_id, "provider_id": row.provider_id, "status": "approved",
+            "start": row.start.isoformat(), "end": row.end.isoformat(), "budget": yuan_str(int(row.budget_fen)),
+            "spent": yuan_str(int(row.spent_fen)), "remaining": yuan_str(int(row.budget_fen - row.spent_fen)),
+            "approved_on": row.approved_on.isoformat()}
+
+
+def submit_rehabilitation_bill(ctx: ServiceContext, principal: Principal, cmd: SubmitBill, plan_id: str,
+                               days: list[date]) -> MedicalBillAdjudicated:
+    """A provider's bill under an approved plan: adjudicated against the rehabilitation catalog and
+    the plan (nothing outside its period, nothing beyond its budget), its approved amount a fund
+    line payable to the provider, paid by the payment run like a hospital's."""
+    may_act_for_hospital(principal, cmd.hospital_id)
+    claim = recognized_claim(ctx, cmd.claim_id)
+    try:
+        check_stay(ClaimFacts(claim.claim_id, claim.status, claim.occurred_on, claim.closed_on),
+                   cmd.admitted_on, cmd.discharged_on)
+    except Refused as exc:
+        raise (conflict(exc.message, field=exc.field) if exc.state else invalid(exc.field, exc.message)) from None
+    with ctx.session_factory() as session:
+        provider = session.execute(select(hospitals).where(hospitals.c.hospital_id == cmd.hospital_id)).first()
+        if provider is None or provider.kind != "rehabilitation":
+            raise invalid("hospital_id", f"{cmd.hospital_id} is no registered rehabilitation provider")
+        row = session.execute(select(rehabilitation_plans).where(rehabilitation_plans.c.plan_id == plan_id)).first()
+        if row is None or row.claim_id != cmd.claim_id:
+            raise invalid("plan_id", f"no rehabilitation plan {plan_id} was approved for claim {cmd.claim_id}")
+        if row.provider_id != cmd.hospital_id:
+            raise invalid("hospital_id", f"plan {plan_id} is with provider {row.provider_id}")
+        version = _policy(session, claim.region, cmd.admitted_on)
+    doc = version.document
+    catalog = {code: CatalogEntry(i.name, i.max_unit_price, i.reimbursable_share)
+               for code, i in doc.rehabilitation_catalog.items()}
+    bill_id = "bill_" + uuid.uuid4().hex[:20]
+    now = _now()
+    with ctx.uow(principal) as uow:
+        plan = uow.load(RehabilitationPlan, plan_id)
+        assert plan is not None and plan.approved is not None
+        spent_before = plan.spent
+        charge = rules.adjudicate_rehabilitation(cmd.items, days, catalog, plan_start=plan.approved.start,
+                                                 plan_end=plan.approved.end, budget=plan.approved.budget,
+                                                 spent_before=spent_before)
+        items = tuple(AdjudicatedItem(code=o.code, quantity=o.quantity, unit_price=o.unit_price, claimed=o.claimed,
+                                      approved=o.approved, reason=o.reason, on=day)
+                      for o, day in zip(charge.items, days))
+        event = MedicalBillAdjudicated(
+            bill_id=bill_id, claim_id=cmd.claim_id, hospital_id=cmd.hospital_id, admitted_on=cmd.admitted_on,
+            discharged_on=cmd.discharged_on, claimed=sum((o.claimed for o in charge.items), Decimal("0.00")),
+            approved=charge.approved, items=items, policy_ref=policy_ref(version), region=claim.region,
+            employer_id=claim.employer_id, line_id=f"rehabilitation-{bill_id}", kind="rehabilitation",
+            plan_id=plan_id)
+        bill = MedicalBill(bill_id)
+        bill.adjudicate(event, now.date())
+        [bill_envelope] = uow.save(bill)
+        if charge.approved > 0:
+            plan.charge(bill_id, charge.approved, now.date())
+            uow.save(plan)
+        uow.session.execute(insert(medical_bills).values(
+            bill_id=bill_id, claim_id=cmd.claim_id, hospital_id=cmd.hospital_id, admitted_on=cmd.admitted_on,
+            discharged_on=cmd.discharged_on, claimed_fen=to_fen(event.claimed), approved_fen=to_fen(event.approved),
+            items_json=json.dumps([i.model_dump(mode="json") for i in items]),
+            policy_ref_json=json.dumps(event.policy_ref), recorded_at=now, kind="rehabilitation", plan_id=plan_id))
+        uow.session.execute(update(rehabilitation_plans).where(rehabilitation_plans.c.plan_id == plan_id)
+                            .values(spent_fen=to_fen(plan.spent)))
+        if charge.approved > 0:
+            record_line(uow.session, CareLine(
+                line_id=event.line_id, claim_id=cmd.claim_id, employer_id=claim.employer_id, region=claim.region,
+                kind="rehabilitation", family=MEDICAL_FAMILY, start=cmd.admitted_on, end=cmd.discharged_on,
+                amount=charge.approved, payer=doc.payer("rehabilitation"), payee=f"hospital:{cmd.hospital_id}",
+                reason=f"rehabilitation bill {bill_id} under plan {plan_id}", calc=charge.calc,
+                policy_ref=event.policy_ref, source_event_ids=(row.event_id, str(bill_envelope.event_id)),
+                extra={"bill_id": bill_id, "plan_id": plan_id, "claimed": yuan_str(event.claimed),
+                       "approved": yuan_str(event.approved),
+                       "items": [i.model_dump(mode="json") for i in items],
+                       "input_sources": {"plan": row.event_id, "items": str(bill_envelope.event_id),
+                                         "spent_before": f"RehabilitationCharged of plan {plan_id}",
+                                         "rehabilitation_catalog": f"policy {policy_ref(version)}"}}), now)
+    return event

@@ -4,11 +4,15 @@ naming its article. Every policy figure is passed in from the policy in force; e
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 
 from libs.money import round_fen, yuan_str
 
 from ..entitlements.rules import Calc
+from ..payouts.adjudication import CatalogEntry, ItemIn, ItemOut, adjudicate_item
 
 MAX_REFERRAL_DAYS = 366  # a referral covers at most a year away; a longer stay is a new referral
 
@@ -53,3 +57,51 @@ def travel_costs(transport_billed: Decimal, days: int, *, transport_cap: Decimal
     notes = (f"transport capped: {_y(transport_billed - transport)} of the bill is beyond the cap",) \
         if transport < transport_billed else ()
     return Calc(amount, formula, inputs, "R.30", notes)
+
+
+MAX_PLAN_DAYS = 731  # a plan covers at most two years; a longer course is a new plan
+
+
+@dataclass(frozen=True)
+class PlanCharge:
+    items: list[ItemOut]
+    approved: Decimal
+    calc: Calc
+
+
+def _with(reason: str | None, more: str) -> str:
+    return f"{reason}+{more}" if reason else more
+
+
+def adjudicate_rehabilitation(items: Sequence[ItemIn], days: Sequence[date], catalog: Mapping[str, CatalogEntry], *,
+                              plan_start: date, plan_end: date, budget: Decimal, spent_before: Decimal) -> PlanCharge:
+    """R.30: rehabilitation at an agreement provider, under the plan the agency approved. Each item
+    as a medical bill's (the rehabilitation catalog's price ceiling and reimbursable share); an
+    item on a day outside the plan's period pays nothing; items are charged in the bill's order
+    against what remains of the budget, and the item that reaches it pays only the remainder."""
+    assert len(items) == len(days) and Decimal(0) <= spent_before <= budget
+    remaining = budget - spent_before
+    outs: list[ItemOut] = []
+    for item, day in zip(items, days):
+        out = adjudicate_item(item, catalog.get(item.code))
+        if out.reason != "not_in_catalog":
+            if not plan_start <= day <= plan_end:
+                out = replace(out, approved=Decimal("0.00"), reason=_with(out.reason, "outside_plan_period"))
+            elif out.approved > remaining:
+                out = replace(out, approved=remaining, reason=_with(out.reason, "beyond_plan_budget"))
+            remaining -= out.approved
+        outs.append(out)
+    approved = sum((o.approved for o in outs), Decimal("0.00"))
+    assert approved <= budget - spent_before
+    parts = " + ".join(_y(o.approved) for o in outs)
+    formula = (f"sum over the items in the rehabilitation catalog and the plan's period of "
+               f"min(unit_price, max_unit_price) × quantity × reimbursable_share, up to budget − spent_before = "
+               f"{_y(budget)} − {_y(spent_before)} = {_y(budget - spent_before)}: {parts} = {_y(approved)}")
+    inputs = {"plan.start": plan_start.isoformat(), "plan.end": plan_end.isoformat(), "plan.budget": _y(budget),
+              "spent_before": _y(spent_before)}
+    for n, (o, day) in enumerate(zip(outs, days)):
+        entry = catalog.get(o.code)
+        ceiling = f"{_y(entry.max_unit_price)} × share {entry.reimbursable_share}" if entry else "not in the catalog"
+        inputs[f"items[{n}]"] = (f"{o.code} on {day.isoformat()}: {o.quantity} × {_y(o.unit_price)} "
+                                 f"(ceiling {ceiling}) → {_y(o.approved)}" + (f" ({o.reason})" if o.reason else ""))
+    return PlanCharge(outs, approved, Calc(approved, formula, inputs, "R.30"))

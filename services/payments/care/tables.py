@@ -25,3 +25,19 @@ referrals = Table(
     Column("event_id", String(36), nullable=False),  # ReferralApproved
     Index("ix_care_referrals_claim", "claim_id", "referral_id"),
 )
+
+rehabilitation_plans = Table(
+    "care_rehabilitation_plans",
+    metadata,
+    Column("plan_id", String(40), primary_key=True),
+    Column("claim_id", String(64), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("provider_id", String(64), nullable=False),
+    Column("start", Date, nullable=False),
+    Column("end", Date, nullable=False),
+    Column("budget_fen", BigInteger, nullable=False),
+    Column("spent_fen", BigInteger, nullable=False),
+    Column("approved_on", Date, nullable=False),
+    Column("event_id", String(36), nullable=False),  # RehabilitationPlanApproved
+    Index("ix_care_rehabilitation_plans_claim", "claim_id", "plan_id"),
+)

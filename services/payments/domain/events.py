@@ -1,5 +1,10 @@
 """Events the payments service writes (payload models; the envelope is libs.events)."""
 from __future__ import annotations
 
-from ..care.domain import ReferralApproved, TravelCostsRecorded  # noqa: F401
+from ..care.domain import (  # noqa: F401
+    ReferralApproved,
+    RehabilitationCharged,
+    RehabilitationPlanApproved,
+    TravelCostsRecorded,
+)
 from .clients import ClientRegistered, ClientRevoked  # noqa: F401

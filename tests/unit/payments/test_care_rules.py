@@ -29,3 +29,24 @@ def test_the_days_never_pass_the_referrals() -> None:
     with pytest.raises(rules.Refused) as caught:
         rules.travel_costs(D("0"), 3, **RATES, allowed_before=D("0"), days_before=8, referral_days=10)
     assert caught.value.field == "days"
+
+
+def test_rehabilitation_items_are_held_to_the_plans_period_and_budget() -> None:
+    from datetime import date
+
+    from services.payments.payouts.adjudication import CatalogEntry, ItemIn
+
+    catalog = {"PT": CatalogEntry("physiotherapy", D("60.00"), D("1.00")),
+               "TN": CatalogEntry("massage", D("45.00"), D("0.80"))}
+    items = [ItemIn("PT", 3, D("70.00")), ItemIn("TN", 2, D("45.00")), ItemIn("PT", 1, D("60.00")),
+             ItemIn("ZZ", 1, D("10.00")), ItemIn("PT", 5, D("60.00"))]
+    days = [date(2026, 4, 2), date(2026, 4, 3), date(2026, 3, 31), date(2026, 4, 4), date(2026, 4, 5)]
+    # budget 500.00, 200.00 spent: 300.00 left. PT 3 × 60.00 = 180.00 (120.00 left); TN 2 × 45.00 × 0.80
+    # = 72.00 (48.00 left); PT on 31 March: outside the plan, 0.00; ZZ: not in the catalog; PT 5 × 60.00
+    # = 300.00 passes what is left: 48.00. Together 180.00 + 72.00 + 48.00 = 300.00: the budget exactly.
+    charge = rules.adjudicate_rehabilitation(items, days, catalog, plan_start=date(2026, 4, 1),
+                                             plan_end=date(2026, 4, 30), budget=D("500.00"), spent_before=D("200.00"))
+    assert [o.approved for o in charge.items] == [D("180.00"), D("72.00"), D("0.00"), D("0.00"), D("48.00")]
+    assert [o.reason for o in charge.items] == ["price_capped", "partial_share", "outside_plan_period",
+                                                "not_in_catalog", "beyond_plan_budget"]
+    assert charge.approved == D("300.00")

@@ -1,4 +1,5 @@
-"""The fund's care beyond hospital bills (issue 15): referrals out of the region.
+"""The fund's care beyond hospital bills (issue 15): referrals out of the region, rehabilitation
+plans, the kind of a provider (hospital, rehabilitation, supplier) and of a bill.
 
 Revision ID: payments_0005_programme
 Revises: payments_0004
@@ -29,6 +30,25 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(36), nullable=False),
     )
     op.create_index("ix_care_referrals_claim", "care_referrals", ["claim_id", "referral_id"])
+    op.create_table(
+        "care_rehabilitation_plans",
+        sa.Column("plan_id", sa.String(40), primary_key=True),
+        sa.Column("claim_id", sa.String(64), nullable=False),
+        sa.Column("region", sa.String(6), nullable=False),
+        sa.Column("provider_id", sa.String(64), nullable=False),
+        sa.Column("start", sa.Date(), nullable=False),
+        sa.Column("end", sa.Date(), nullable=False),
+        sa.Column("budget_fen", sa.BigInteger(), nullable=False),
+        sa.Column("spent_fen", sa.BigInteger(), nullable=False),
+        sa.Column("approved_on", sa.Date(), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+    )
+    op.create_index("ix_care_rehabilitation_plans_claim", "care_rehabilitation_plans", ["claim_id", "plan_id"])
+    with op.batch_alter_table("payout_hospitals") as batch:
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="hospital"))
+    with op.batch_alter_table("payout_medical_bills") as batch:
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="medical"))
+        batch.add_column(sa.Column("plan_id", sa.String(40)))
 
 
 def downgrade() -> None:
