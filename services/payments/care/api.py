@@ -16,7 +16,7 @@ from libs.web.auth import Principal, agency_only
 
 from . import handlers
 from .rules import MAX_REFERRAL_DAYS
-from .tables import referrals, rehabilitation_plans
+from .tables import devices, referrals, rehabilitation_plans
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_LISTED = 1000
@@ -63,6 +63,14 @@ class PlanIn(BaseModel):
     _money = field_validator("budget")(_yuan)
 
 
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "device_code": "FZ-PROS-BK", "confirmed_on": "2026-06-15", "supplier_id": "FZ-440300-01"}]})
+    device_code: str = Field(min_length=1, max_length=64, description="a code of the region's device catalog")
+    confirmed_on: date = Field(description="the day the appraisal committee confirmed the need")
+    supplier_id: str = Field(pattern=ID, description="a registered supplier (PUT /v1/hospitals, kind `supplier`)")
+
+
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["care"])
 
@@ -103,5 +111,21 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             rows = s.execute(select(rp).where(rp.c.claim_id == claim_id)
                              .order_by(rp.c.start, rp.c.plan_id).limit(MAX_LISTED)).all()
         return {"claim_id": claim_id, "items": [handlers.plan_view(r) for r in rows]}
+
+    @router.post("/v1/claims/{claim_id}/assistive-devices", status_code=201,
+                 summary="Configure an assistive device (R.32): the catalog's standard price paid to the supplier; "
+                         "no replacement inside the service life")
+    def post_device(body: DeviceIn, claim_id: str = Path(pattern=ID),
+                    principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        return handlers.configure_device(ctx, principal, handlers.ConfigureDevice(
+            claim_id, body.device_code, body.confirmed_on, body.supplier_id))
+
+    @router.get("/v1/claims/{claim_id}/assistive-devices", summary="A claim's assistive devices and when each may be "
+                                                                    "replaced")
+    def get_devices(claim_id: str = Path(pattern=ID), _p: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with ctx.session_factory() as s:
+            rows = s.execute(select(devices).where(devices.c.claim_id == claim_id)
+                             .order_by(devices.c.confirmed_on, devices.c.configuration_id).limit(MAX_LISTED)).all()
+        return {"claim_id": claim_id, "items": [handlers.device_view(r) for r in rows]}
 
     return router

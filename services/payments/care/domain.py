@@ -154,3 +154,48 @@ class RehabilitationPlan(Aggregate):
 
     def apply_RehabilitationCharged(self, e: RehabilitationCharged) -> None:
         self.spent = e.spent
+
+
+# ---- assistive devices (R.32) ---------------------------------------------------------------
+
+@event_type("AssistiveDeviceConfigured")
+class AssistiveDeviceConfigured(_Payload):
+    configuration_id: str
+    claim_id: str
+    region: str
+    employer_id: str | None
+    device_code: str
+    name: str
+    confirmed_on: date  # the appraisal committee's confirmation of the need
+    supplier_id: str
+    standard_price: Decimal
+    service_life_months: int
+    replaceable_from: date  # confirmed_on + the service life: no replacement before it
+    replaces: str | None  # the configuration of the same device it replaces
+    payer: str
+    line_id: str
+    policy_ref: dict
+
+
+def devices_id(claim_id: str) -> str:
+    return f"devices-{claim_id}"
+
+
+class ClaimDevices(Aggregate):
+    """A claim's assistive devices: each code's latest configuration, so a replacement inside
+    the service life is refused whatever the concurrency."""
+
+    aggregate_type = "claim_devices"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.latest: dict[str, AssistiveDeviceConfigured] = {}
+
+    def configure(self, e: AssistiveDeviceConfigured, on: date) -> None:
+        before = self.latest.get(e.device_code)
+        assert before is None or e.confirmed_on >= before.replaceable_from, "a replacement inside the service life"
+        assert e.replaces == (before.configuration_id if before else None) and e.standard_price > 0
+        self.trigger(e, on)
+
+    def apply_AssistiveDeviceConfigured(self, e: AssistiveDeviceConfigured) -> None:
+        self.latest[e.device_code] = e

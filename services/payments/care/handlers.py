@@ -25,9 +25,18 @@ from ..payouts.domain import AdjudicatedItem, MedicalBill, MedicalBillAdjudicate
 from ..payouts.handlers import SubmitBill, may_act_for_hospital
 from ..payouts.tables import claim_facts, hospitals, medical_bills
 from . import rules
-from .domain import Referral, ReferralApproved, RehabilitationPlan, RehabilitationPlanApproved, TravelCostsRecorded
+from .domain import (
+    AssistiveDeviceConfigured,
+    ClaimDevices,
+    Referral,
+    ReferralApproved,
+    RehabilitationPlan,
+    RehabilitationPlanApproved,
+    TravelCostsRecorded,
+    devices_id,
+)
 from .lines import CareLine, record_line
-from .tables import referrals, rehabilitation_plans
+from .tables import devices, referrals, rehabilitation_plans
 
 MEDICAL_FAMILY = "medical"  # R.30 treatment: the fund statement's medical expenditure
 
@@ -311,3 +320,76 @@ def submit_rehabilitation_bill(ctx: ServiceContext, principal: Principal, cmd: S
                                          "spent_before": f"RehabilitationCharged of plan {plan_id}",
                                          "rehabilitation_catalog": f"policy {policy_ref(version)}"}}), now)
     return event
+
+
+# ---- assistive devices (R.32) ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConfigureDevice:
+    claim_id: str
+    device_code: str
+    confirmed_on: date
+    supplier_id: str
+
+
+def configure_device(ctx: ServiceContext, principal: Principal, cmd: ConfigureDevice) -> dict[str, Any]:
+    """R.32: the committee confirmed the need; the fund pays the supplier the catalog's standard
+    price. A replacement of the same device inside its service life is a 422 naming `device_code`."""
+    now = _now()
+    if cmd.confirmed_on > now.date():
+        raise invalid("confirmed_on", f"is in the future (today is {now.date().isoformat()})")
+    claim = recognized_claim(ctx, cmd.claim_id)
+    _within_claim(claim, "confirmed_on", cmd.confirmed_on)
+    with ctx.session_factory() as session:
+        supplier = session.execute(select(hospitals).where(hospitals.c.hospital_id == cmd.supplier_id)).first()
+        if supplier is None or supplier.kind != "supplier":
+            raise invalid("supplier_id", f"{cmd.supplier_id} is no registered assistive-device supplier")
+        version = _policy(session, claim.region, cmd.confirmed_on)
+    doc = version.document
+    item = doc.device(cmd.device_code)
+    configuration_id = _new_id("dev")
+    line_id = f"assistive_device-{configuration_id}"
+    with ctx.uow(principal) as uow:
+        aggregate = uow.load(ClaimDevices, devices_id(cmd.claim_id)) or ClaimDevices(devices_id(cmd.claim_id))
+        before = aggregate.latest.get(cmd.device_code)
+        try:
+            calc, replaceable_from = rules.assistive_device(
+                cmd.device_code, item.name if item else None, item.standard_price if item else None,
+                item.service_life_months if item else None, cmd.confirmed_on,
+                before.replaceable_from if before else None)
+        except rules.Refused as exc:
+            raise invalid(exc.field, exc.message) from None
+        assert item is not None
+        event = AssistiveDeviceConfigured(
+            configuration_id=configuration_id, claim_id=cmd.claim_id, region=claim.region,
+            employer_id=claim.employer_id, device_code=cmd.device_code, name=item.name,
+            confirmed_on=cmd.confirmed_on, supplier_id=cmd.supplier_id, standard_price=calc.amount,
+            service_life_months=item.service_life_months, replaceable_from=replaceable_from,
+            replaces=before.configuration_id if before else None, payer=doc.payer("assistive_device"),
+            line_id=line_id, policy_ref=policy_ref(version))
+        aggregate.configure(event, now.date())
+        [envelope] = uow.save(aggregate)
+        uow.session.execute(insert(devices).values(
+            configuration_id=configuration_id, claim_id=cmd.claim_id, device_code=cmd.device_code, name=item.name,
+            confirmed_on=cmd.confirmed_on, supplier_id=cmd.supplier_id, price_fen=to_fen(calc.amount),
+            service_life_months=item.service_life_months, replaceable_from=replaceable_from,
+            replaces=event.replaces, line_id=line_id))
+        record_line(uow.session, CareLine(
+            line_id=line_id, claim_id=cmd.claim_id, employer_id=claim.employer_id, region=claim.region,
+            kind="assistive_device", family=MEDICAL_FAMILY, start=cmd.confirmed_on, end=cmd.confirmed_on,
+            amount=calc.amount, payer=event.payer, payee=f"hospital:{cmd.supplier_id}",
+            reason=f"{item.name} ({cmd.device_code}) confirmed on {cmd.confirmed_on.isoformat()}", calc=calc,
+            policy_ref=event.policy_ref, source_event_ids=(str(envelope.event_id),),
+            extra={"configuration_id": configuration_id, "replaces": event.replaces,
+                   "input_sources": {"device_code": str(envelope.event_id), "confirmed_on": str(envelope.event_id),
+                                     "device_catalog": f"policy {policy_ref(version)}"}}), now)
+        row = uow.session.execute(select(devices).where(devices.c.configuration_id == configuration_id)).one()
+    return {**device_view(row), "payer": event.payer, "payee": f"hospital:{cmd.supplier_id}",
+            "formula": calc.formula, "policy_ref": event.policy_ref}
+
+
+def device_view(row: Any) -> dict[str, Any]:
+    return {"configuration_id": row.configuration_id, "claim_id": row.claim_id, "device_code": row.device_code,
+            "name": row.name, "confirmed_on": row.confirmed_on.isoformat(), "supplier_id": row.supplier_id,
+            "amount": yuan_str(int(row.price_fen)), "service_life_months": row.service_life_months,
+            "replaceable_from": row.replaceable_from.isoformat(), "replaces": row.replaces, "line_id": row.line_id}

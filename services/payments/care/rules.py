@@ -11,6 +11,8 @@ from decimal import Decimal
 
 from libs.money import round_fen, yuan_str
 
+from services.claims.domain.deadlines import add_months  # pure: the same month arithmetic as the claims' deadlines
+
 from ..entitlements.rules import Calc
 from ..payouts.adjudication import CatalogEntry, ItemIn, ItemOut, adjudicate_item
 
@@ -105,3 +107,25 @@ def adjudicate_rehabilitation(items: Sequence[ItemIn], days: Sequence[date], cat
         inputs[f"items[{n}]"] = (f"{o.code} on {day.isoformat()}: {o.quantity} × {_y(o.unit_price)} "
                                  f"(ceiling {ceiling}) → {_y(o.approved)}" + (f" ({o.reason})" if o.reason else ""))
     return PlanCharge(outs, approved, Calc(approved, formula, inputs, "R.30"))
+
+
+def assistive_device(code: str, name: str | None, standard_price: Decimal | None, service_life_months: int | None,
+                     confirmed_on: date, replaceable_from: date | None) -> tuple[Calc, date]:
+    """R.32: a device the appraisal committee confirmed the worker needs, at the standard price of
+    the region's device catalog (paid to the supplier); a replacement of the same device not
+    before the previous one's service life has run. Returns the amount and the day this one may
+    be replaced from."""
+    if standard_price is None or service_life_months is None:
+        raise Refused("device_code", f"{code} is not in the region's device catalog")
+    if replaceable_from is not None and confirmed_on < replaceable_from:
+        raise Refused("device_code", f"the {code} configured before may be replaced from "
+                                     f"{replaceable_from.isoformat()}, after its service life")
+    amount = round_fen(standard_price)
+    next_from = add_months(confirmed_on, service_life_months)
+    formula = f"standard_price({code}) = {_y(amount)}"
+    inputs = {"device_code": code, "name": name or "", f"device_catalog[{code}].standard_price": _y(amount),
+              f"device_catalog[{code}].service_life_months": str(service_life_months),
+              "confirmed_on": confirmed_on.isoformat(), "replaceable_from": next_from.isoformat()}
+    notes = (f"replaces the previous {code}, replaceable from {replaceable_from.isoformat()}",) \
+        if replaceable_from is not None else ()
+    return Calc(amount, formula, inputs, "R.32", notes), next_from

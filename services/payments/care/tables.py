@@ -41,3 +41,20 @@ rehabilitation_plans = Table(
     Column("event_id", String(36), nullable=False),  # RehabilitationPlanApproved
     Index("ix_care_rehabilitation_plans_claim", "claim_id", "plan_id"),
 )
+
+devices = Table(
+    "care_devices",
+    metadata,
+    Column("configuration_id", String(40), primary_key=True),
+    Column("claim_id", String(64), nullable=False),
+    Column("device_code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("confirmed_on", Date, nullable=False),
+    Column("supplier_id", String(64), nullable=False),
+    Column("price_fen", BigInteger, nullable=False),
+    Column("service_life_months", Integer, nullable=False),
+    Column("replaceable_from", Date, nullable=False),
+    Column("replaces", String(40)),
+    Column("line_id", String(120), nullable=False),
+    Index("ix_care_devices_claim", "claim_id", "device_code", "confirmed_on"),
+)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..care.domain import (  # noqa: F401
+    AssistiveDeviceConfigured,
     ReferralApproved,
     RehabilitationCharged,
     RehabilitationPlanApproved,

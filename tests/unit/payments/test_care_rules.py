@@ -50,3 +50,19 @@ def test_rehabilitation_items_are_held_to_the_plans_period_and_budget() -> None:
     assert [o.reason for o in charge.items] == ["price_capped", "partial_share", "outside_plan_period",
                                                 "not_in_catalog", "beyond_plan_budget"]
     assert charge.approved == D("300.00")
+
+
+def test_a_device_at_its_standard_price_replaceable_after_its_service_life() -> None:
+    from datetime import date
+
+    calc, replaceable = rules.assistive_device("FZ-HEAR", "hearing aid", D("3000.00"), 60, date(2026, 1, 31), None)
+    assert (calc.amount, calc.article, replaceable) == (D("3000.00"), "R.32", date(2031, 1, 31))
+    # a month-end plus months stays in the month: 31 Jan + 1 month = 28 Feb
+    assert rules.assistive_device("X", "x", D("1.00"), 1, date(2027, 1, 31), None)[1] == date(2027, 2, 28)
+    with pytest.raises(rules.Refused) as caught:
+        rules.assistive_device("FZ-HEAR", "hearing aid", D("3000.00"), 60, date(2031, 1, 30), date(2031, 1, 31))
+    assert caught.value.field == "device_code"
+    assert rules.assistive_device("FZ-HEAR", "hearing aid", D("3000.00"), 60, date(2031, 1, 31),
+                                  date(2031, 1, 31))[0].notes == ("replaces the previous FZ-HEAR, replaceable from 2031-01-31",)
+    with pytest.raises(rules.Refused):
+        rules.assistive_device("NOPE", None, None, None, date(2026, 1, 1), None)
