@@ -3,6 +3,8 @@ and which version is in force on a day."""
 from .document import (
     AverageRateCheck,
     CatalogItem,
+    DeviceItem,
+    OutOfRegion,
     PolicyDocument,
     RateReviewStep,
     average_rate_flag,
@@ -18,7 +20,7 @@ from .resolve import (
 )
 
 __all__ = [
-    "NATIONAL_REGION", "AverageRateCheck", "CatalogItem", "NoPolicyInForce", "PolicyDocument",
+    "NATIONAL_REGION", "AverageRateCheck", "CatalogItem", "DeviceItem", "NoPolicyInForce", "OutOfRegion", "PolicyDocument",
     "PolicySegment", "PolicyVersion", "RateReviewStep", "average_rate_flag", "load_national_default",
     "resolve", "versions_in_force_between",
 ]

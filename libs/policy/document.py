@@ -36,7 +36,12 @@ PAYER_KINDS = (
     "medical", "meal_subsidy", "treatment_leave_wage", "treatment_leave_care", "disability_grant",
     "disability_allowance", "disability_allowance_5_6", "care_allowance", "termination_medical_grant",
     "termination_employment_grant", "funeral_grant", "survivor_pension", "death_grant",
+    "out_of_region", "rehabilitation", "assistive_device",
 )
+# Fields (and payer kinds) added after regions had published documents: a document without them
+# takes the shipped national default's, so every stored version still validates (issue 15).
+LATER_FIELDS = ("rehabilitation_catalog", "device_catalog", "out_of_region")
+LATER_PAYER_KINDS = ("out_of_region", "rehabilitation", "assistive_device")
 MAX_BASE_RATE = Decimal("0.1")  # a base rate of 10% of payroll or more is a typo, not a policy
 MAX_PREVENTION_SHARE = Decimal("0.03")  # 人社部规〔2017〕13号
 RATE_FIGURE = Decimal("0.000001")  # the average rate is shown to a millionth of payroll
@@ -157,6 +162,24 @@ class CatalogItem(_Part):
     reimbursable_share: Ratio
 
 
+class DeviceItem(_Part):
+    """R.32: an assistive device of the region's catalog: the standard price the fund pays the
+    supplier, and how long one serves before a replacement may be configured."""
+
+    name: Annotated[str, Field(min_length=1)]
+    standard_price: Money
+    service_life_months: Months
+
+
+class OutOfRegion(_Part):
+    """R.30: treatment outside the region on an approved referral: transport as billed up to a
+    cap (per referral), lodging and food at a daily rate."""
+
+    transport_cap: Money
+    lodging_daily: Money
+    food_daily: Money
+
+
 class RetirementAge(_Part):
     male: Annotated[int, Field(strict=True, gt=0, le=100)]
     female: Annotated[int, Field(strict=True, gt=0, le=100)]
@@ -266,6 +289,25 @@ class PolicyDocument(BaseModel):
     prevention_share: Annotated[DecimalText, AfterValidator(_prevention_share)]
     fund_account: FundAccount
     payment_allocation: Literal["oldest_first_fees_then_contribution", "oldest_first_contribution_then_fees"]
+    rehabilitation_catalog: Annotated[dict[str, CatalogItem], Field(min_length=1)]
+    device_catalog: Annotated[dict[str, DeviceItem], Field(min_length=1)]
+    out_of_region: OutOfRegion
+
+    @model_validator(mode="before")
+    @classmethod
+    def _later_fields_from_the_national_default(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        shipped = _shipped_json()
+        missing = [name for name in LATER_FIELDS if name not in data]
+        payers = data.get("payers")
+        missing_payers = [k for k in LATER_PAYER_KINDS if isinstance(payers, dict) and k not in payers]
+        if not missing and not missing_payers:
+            return data
+        data = {**data, **{name: shipped[name] for name in missing}}
+        if missing_payers:
+            data["payers"] = {**payers, **{k: shipped["payers"][k] for k in missing_payers}}
+        return data
 
     @model_validator(mode="after")
     def _complete_and_consistent(self) -> PolicyDocument:
@@ -311,6 +353,12 @@ class PolicyDocument(BaseModel):
 
     def catalog_item(self, code: str) -> CatalogItem | None:
         return self.medical_catalog.get(code)
+
+    def rehabilitation_item(self, code: str) -> CatalogItem | None:
+        return self.rehabilitation_catalog.get(code)
+
+    def device(self, code: str) -> DeviceItem | None:
+        return self.device_catalog.get(code)
 
 
 def _exact_keys(field: str, mapping: Mapping[str, Any], expected: tuple[int | str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -376,8 +424,13 @@ def average_rate_flag(doc: PolicyDocument, payroll_by_class: Mapping[int, Decima
 
 
 @lru_cache(maxsize=1)
+def _shipped_json() -> dict[str, Any]:
+    text = resources.files("libs.policy").joinpath("national_default.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
 def load_national_default() -> PolicyDocument:
     """The shipped national defaults (national_default.json, package data). Its `_sources` key,
     the provenance of each figure, is documentation and is not part of the document."""
-    text = resources.files("libs.policy").joinpath("national_default.json").read_text(encoding="utf-8")
-    return PolicyDocument.model_validate(json.loads(text))
+    return PolicyDocument.model_validate(_shipped_json())

@@ -17,7 +17,7 @@ from libs.web.auth import Principal, agency_only
 from libs.web.problems import Problem, invalid, invalid_many, validation_errors
 from starlette.concurrency import run_in_threadpool
 
-from . import handlers
+from . import handlers, prevention
 from .handlers import MAX_LINES_PER_REPORT, ReportedLine
 
 REGION = re.compile(r"^\d{6}$")
@@ -115,6 +115,29 @@ def _read_csv_lines(reader: Iterator[list[str]]) -> list[ReportedLine]:
     return lines
 
 
+class PreventionProjectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"year": 2026, "name": "Safety training for small metalworking shops", "budget": "250000.00"}]})
+    year: int = Field(description="the year of the project: its budget counts against that year's cap")
+    name: str = Field(min_length=1, max_length=200)
+    budget: str = Field(max_length=32, description="yuan; the year's budgets together stay within prevention_share "
+                                                   "of the previous year's contributions collected")
+
+
+class PreventionSpendingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"amount": "18000.00", "paid_on": "2026-04-20", "payee": "深圳市安全生产培训中心"}]})
+    amount: str = Field(max_length=32, description="yuan, > 0; never beyond the project's budget")
+    paid_on: date
+    payee: str = Field(min_length=1, max_length=200, description="who was paid (a training centre, a printer...)")
+
+
+def _region(region: str) -> str:
+    if not REGION.match(region):
+        raise invalid("region", "must be a 6-digit administrative division code")
+    return region
+
+
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["levy"])
 
@@ -188,5 +211,27 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             raise invalid("region", "must be a 6-digit administrative division code")
         with answering():
             return handlers.fund_statement(ctx, region, from_, to)
+
+    @router.post("/v1/funds/{region}/prevention-projects", status_code=201,
+                 summary="A prevention project of a year; 422 naming `budget` past the year's cap")
+    def post_prevention_project(region: str, body: PreventionProjectRequest,
+                                principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with answering():
+            return prevention.approve_project(ctx, principal, _region(region), body.year, body.name, body.budget)
+
+    @router.get("/v1/funds/{region}/prevention-projects",
+                summary="A year's prevention projects: the cap, the budgets and the spending")
+    def get_prevention_projects(region: str, year: int = Query(ge=2000, le=9999),
+                                _p: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with answering():
+            return prevention.projects_view(ctx, _region(region), year)
+
+    @router.post("/v1/funds/{region}/prevention-projects/{project_id}/spending", status_code=201,
+                 summary="Spending recorded against a prevention project; 422 naming `amount` past its budget")
+    def post_prevention_spending(region: str, project_id: str, body: PreventionSpendingRequest,
+                                 principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with answering():
+            return prevention.record_spending(ctx, principal, _region(region), project_id, body.amount, body.paid_on,
+                                              body.payee)
 
     return router

@@ -524,6 +524,19 @@ def _in_region(region: str):  # noqa: ANN202 - a SQL condition
                and_(postings.c.region.is_(None), func.coalesce(run_region, employer_region) == region))
 
 
+COLLECTION_KINDS = ("payment", "credit_applied", "credit_released")  # what settles a contribution
+
+
+def contributions_collected(session: Session, region: str, start: date, end: date) -> int:
+    """Fen of contributions collected in `region` from `start` to `end` (both included), by
+    payment date: the statement's `contributions_collected`, and the prevention cap's basis."""
+    credit, debit = session.execute(
+        select(func.coalesce(func.sum(postings.c.credit_fen), 0), func.coalesce(func.sum(postings.c.debit_fen), 0))
+        .where(_in_region(region), postings.c.account == ledger.CONTRIBUTIONS_RECEIVABLE,
+               postings.c.kind.in_(COLLECTION_KINDS), postings.c.posted_on >= start, postings.c.posted_on <= end)).one()
+    return int(credit) - int(debit)
+
+
 def _ratio(numerator_fen: int, denominator_fen: int, places: Decimal) -> str | None:
     if denominator_fen == 0:
         return None
@@ -568,6 +581,9 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
                    wage_reports.c.period >= period_of(start), wage_reports.c.period <= period_of(end))).one()
         fees = accrual.late_fees(session, region, start, end,
                                  lambda employer_id, day: fold(*_facts(session, employer_id), on=day))
+        from .prevention import statement_years  # prevention.py builds on this module's queries
+
+        prevention_years = statement_years(session, region, start, end)
 
     def net(book: dict[tuple[str, str], tuple[int, int]], account: str, kinds: Iterable[str] | None = None,
             credit_normal: bool = True) -> int:
@@ -584,7 +600,8 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
     families = sorted({a.split(":", 1)[1] for (_k, a) in (*within, *to_date) if a.startswith("benefits_expense:")}
                       | set(ledger.BENEFIT_FAMILIES))
     expenditure = {f: net(within, ledger.benefits_expense(f), credit_normal=False) for f in families}
-    spent = sum(expenditure.values())
+    prevention_spent = net(within, ledger.PREVENTION_EXPENSE, credit_normal=False)
+    spent = sum(expenditure.values()) + prevention_spent
     received = net(within, ledger.CASH, ("payment",), credit_normal=False)
     balance = net(to_date, ledger.CASH, credit_normal=False)
     region_debits = sum(d for d, _c in within.values())
@@ -604,9 +621,12 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
                    "late_fees_outstanding": yuan_str(fees.outstanding_fen),
                    "cash_received": yuan_str(received)},
         "collection_rate": _ratio(collected, assessed, Decimal("0.0001")),
-        "expenditure": {"by_family": {f: yuan_str(v) for f, v in expenditure.items()}, "total": yuan_str(spent)},
+        "expenditure": {"by_family": {f: yuan_str(v) for f, v in expenditure.items()},
+                        "prevention": yuan_str(prevention_spent), "total": yuan_str(spent)},
         "prevention_share": {"share": str(prevention_share),
                              "amount": yuan_str(round_fen(from_fen(assessed) * prevention_share))},
+        # each year's cap (prevention_share × the year before's contributions collected), budgets, spending
+        "prevention": {"spent": yuan_str(prevention_spent), "years": prevention_years},
         "surplus": yuan_str(received - spent),
         "balance": yuan_str(balance),
         "coverage": {"insured_workers": int(coverage), "employers": int(employers)},

@@ -193,3 +193,30 @@ levy_recognitions = Table(
     Column("claim_id", String(64), primary_key=True),
     Column("recognized", Boolean, nullable=False),
 )
+
+# Prevention (written by services/levy/prevention.py in the transaction of its events).
+prevention_projects = Table(
+    "levy_prevention_projects",
+    metadata,
+    Column("project_id", String(40), primary_key=True),
+    Column("region", String(6), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("budget_fen", BigInteger, nullable=False),
+    Column("spent_fen", BigInteger, nullable=False),
+    Column("cap_fen", BigInteger, nullable=False),  # the year's cap when it was approved
+    Column("approved_on", Date, nullable=False),
+    Index("ix_levy_prevention_projects_region", "region", "year", "project_id"),
+)
+
+prevention_spending = Table(
+    "levy_prevention_spending",
+    metadata,
+    Column("spending_id", String(40), primary_key=True),
+    Column("project_id", String(40), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("payee", String(200), nullable=False),
+    Index("ix_levy_prevention_spending_project", "project_id", "paid_on"),
+)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from libs.runtime.service import ServiceContext
 
 from . import clients_api
+from .care import api as care_api
 from .entitlements import api as entitlements_api
 from .payouts import api as payouts_api
 
@@ -15,4 +16,5 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     router.include_router(clients_api.build_router(ctx))
     router.include_router(payouts_api.build_router(ctx))
     router.include_router(entitlements_api.build_router(ctx))
+    router.include_router(care_api.build_router(ctx))
     return router

@@ -11,5 +11,7 @@ SPEC = ServiceSpec(
     build_router=api.build_router,
     build_projectors=projections.build_projectors,
     routes=('^/v1/clients(/|$)', '^/v1/hospitals(/|$)', '^/v1/medical-bills(/|$)', '^/fhir/', '^/v1/payouts(/|$)', '^/v1/payment-runs(/|$)'),
-    priority_routes=('^/v1/claims/[^/]+/entitlements$', '^/v1/employers/[^/]+/obligations$'),
+    priority_routes=('^/v1/claims/[^/]+/entitlements$', '^/v1/employers/[^/]+/obligations$',
+                     # the fund's care beyond hospital bills (services/payments/care)
+                     '^/v1/claims/[^/]+/(referrals|travel-costs|rehabilitation-plans|assistive-devices)$'),
 )

@@ -128,3 +128,33 @@ class RateAdjusted(_Payload):
     # beyond the contract
     wanted_multiplier: Decimal  # the step the experience chose, before the class's allowed steps
     lookback: tuple[int, int]  # first and last year of experience
+
+
+@event_type("PreventionProjectApproved")
+class PreventionProjectApproved(_Payload):
+    """A prevention project of a year (training, publicity, inspections) with its budget, inside
+    the year's cap: prevention_share × the previous year's contributions collected."""
+
+    project_id: str
+    region: str
+    year: int
+    name: str
+    budget: Decimal
+    cap: Decimal
+    income: Decimal  # the contributions collected in year − 1, by payment date
+    share: Decimal
+    budgets: Decimal  # the year's budgets with this one
+    approved_on: date
+    policy_ref: PolicyRef
+
+
+@event_type("PreventionSpent")
+class PreventionSpent(_Payload):
+    spending_id: str
+    project_id: str
+    region: str
+    year: int
+    amount: Decimal
+    paid_on: date
+    payee: str
+    spent: Decimal  # the project's spending with this one

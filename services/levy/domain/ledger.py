@@ -20,6 +20,12 @@ LATE_FEE_INCOME = "late_fee_income"
 EMPLOYER_CREDIT = "employer_credit"
 BENEFITS_PAYABLE = "benefits_payable"
 BENEFIT_FAMILIES = ("medical", "short_term", "long_term", "survivor")
+# Prevention (RULES.md "Prevention and pooling"): spending is an expense paid in cash; a project's
+# budget is earmarked when approved (appropriation against reserve, a pair that nets to nothing)
+# and released as it is spent, so the reserve's balance is what the budgets still commit.
+PREVENTION_EXPENSE = "prevention_expense"
+PREVENTION_RESERVE = "prevention_reserve"
+PREVENTION_APPROPRIATION = "prevention_appropriation"
 MAX_LINES_PER_ENTRY = 10_000
 
 
@@ -29,7 +35,8 @@ def benefits_expense(family: str) -> str:
 
 
 CHART = (CONTRIBUTIONS_RECEIVABLE, CONTRIBUTION_INCOME, CASH, LATE_FEE_RECEIVABLE, LATE_FEE_INCOME,
-         EMPLOYER_CREDIT, BENEFITS_PAYABLE, *(benefits_expense(f) for f in BENEFIT_FAMILIES))
+         EMPLOYER_CREDIT, BENEFITS_PAYABLE, *(benefits_expense(f) for f in BENEFIT_FAMILIES),
+         PREVENTION_EXPENSE, PREVENTION_RESERVE, PREVENTION_APPROPRIATION)
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,21 @@ def benefit_entries(payout_id: str, settled_on: date | None, rejected_on: date |
         reversed_ = tuple(Line(ln.account, debit_fen=ln.credit_fen, credit_fen=ln.debit_fen) for ln in out[0].lines)
         out.append(Entry(f"{payout_id}:returned", "benefit_reversal", rejected_on, reversed_))
     return out
+
+
+def prevention_budget_entry(project_id: str, on: date, budget_fen: int) -> Entry:
+    """A prevention project approved: its budget earmarked (no cash moves)."""
+    assert budget_fen > 0
+    return _transfer(f"{project_id}:budget", "prevention_budget", on, PREVENTION_APPROPRIATION, PREVENTION_RESERVE,
+                     budget_fen)
+
+
+def prevention_spending_entry(spending_id: str, on: date, amount_fen: int) -> Entry:
+    """Prevention spending: the expense paid in cash, and as much of the project's earmark released."""
+    assert amount_fen > 0
+    return Entry(f"{spending_id}:spent", "prevention", on, (
+        Line(PREVENTION_EXPENSE, debit_fen=amount_fen), Line(CASH, credit_fen=amount_fen),
+        Line(PREVENTION_RESERVE, debit_fen=amount_fen), Line(PREVENTION_APPROPRIATION, credit_fen=amount_fen)))
 
 
 def trial_balance(lines: Iterable[tuple[str, int, int]]) -> dict[str, int]:

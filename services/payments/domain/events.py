@@ -1,4 +1,11 @@
 """Events the payments service writes (payload models; the envelope is libs.events)."""
 from __future__ import annotations
 
+from ..care.domain import (  # noqa: F401
+    AssistiveDeviceConfigured,
+    ReferralApproved,
+    RehabilitationCharged,
+    RehabilitationPlanApproved,
+    TravelCostsRecorded,
+)
 from .clients import ClientRegistered, ClientRevoked  # noqa: F401

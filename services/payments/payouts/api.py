@@ -21,9 +21,18 @@ from libs.web.auth import Principal, agency_only, require
 from libs.web.problems import Problem, conflict, forbidden, invalid, not_found
 
 from . import fhir, pain001, pain002, xsd
+from ..care.handlers import submit_rehabilitation_bill
 from .adjudication import MAX_ITEMS, MAX_QUANTITY, ItemIn, rejected_items
 from .domain import BankAccount
-from .handlers import PutHospital, SubmitBill, bill_view, may_act_for_hospital, put_hospital, submit_bill
+from .handlers import (
+    PutHospital,
+    SubmitBill,
+    bill_view,
+    is_rejected,
+    may_act_for_hospital,
+    put_hospital,
+    submit_bill,
+)
 from .projection import policy_terms
 from .approval import decide_run, record_release, require_approved
 from .run_view import by_bank, run_view, summary
@@ -75,6 +84,8 @@ class HospitalIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     region: str = Field(pattern=REGION)
     bank_account: BankAccountIn
+    kind: Literal["hospital", "rehabilitation", "supplier"] = Field(
+        "hospital", description="a hospital, an agreement rehabilitation provider, or an assistive-device supplier")
 
 
 class BillItemIn(BaseModel):
@@ -82,6 +93,8 @@ class BillItemIn(BaseModel):
     code: str = Field(min_length=1, max_length=64, examples=["250101001"])
     quantity: int = Field(ge=1, le=MAX_QUANTITY, examples=[2])
     unit_price: str = Field(description="yuan, a decimal string with at most two places", examples=["35.00"])
+    on: date | None = Field(None, description="the day of the service, within the stay (default: admitted_on); "
+                                              "a rehabilitation bill's items are checked against the plan's period")
 
     @field_validator("unit_price")
     @classmethod
@@ -102,6 +115,10 @@ class BillIn(BaseModel):
     admitted_on: date
     discharged_on: date
     items: list[BillItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    kind: Literal["medical", "rehabilitation"] = Field(
+        "medical", description="`rehabilitation`: a provider's bill under an approved plan (`plan_id`), adjudicated "
+                               "against the rehabilitation catalog and the plan's period and budget")
+    plan_id: str | None = Field(None, pattern=ID, description="the approved rehabilitation plan billed against")
 
 
 class BillOut(BaseModel):
@@ -111,6 +128,8 @@ class BillOut(BaseModel):
     rejected_items: list[dict]
     items: list[dict]
     policy_ref: dict
+    kind: str = "medical"
+    plan_id: str | None = None
 
 
 class RunIn(BaseModel):
@@ -156,8 +175,8 @@ def _bill_out(e) -> BillOut:  # noqa: ANN001 - MedicalBillAdjudicated
     items = [i.model_dump(mode="json") for i in e.items]
     return BillOut(bill_id=e.bill_id, claimed=yuan_str(e.claimed), approved=yuan_str(e.approved),
                    rejected_items=[{"index": n, "code": i["code"], "reason": i["reason"]}
-                                   for n, i in enumerate(items) if i["reason"] == "not_in_catalog"],
-                   items=items, policy_ref=e.policy_ref)
+                                   for n, i in enumerate(items) if is_rejected(i["reason"])],
+                   items=items, policy_ref=e.policy_ref, kind=e.kind, plan_id=e.plan_id)
 
 
 def _file_bank(principal: Principal, bank: str | None) -> str | None:
@@ -177,7 +196,8 @@ ARTICLES = {  # the benefit kinds of libs.policy (PAYER_KINDS) and the article t
     "medical": "R.30", "meal_subsidy": "R.30", "treatment_leave_wage": "R.33", "treatment_leave_care": "R.33",
     "disability_grant": "R.35-37", "disability_allowance": "R.35", "disability_allowance_5_6": "R.36",
     "care_allowance": "R.34", "termination_medical_grant": "R.36-37", "termination_employment_grant": "R.36-37",
-    "funeral_grant": "R.39", "survivor_pension": "R.39", "death_grant": "R.39"}
+    "funeral_grant": "R.39", "survivor_pension": "R.39", "death_grant": "R.39",
+    "out_of_region": "R.30", "rehabilitation": "R.30", "assistive_device": "R.32"}
 
 
 def _notice(r) -> dict:  # noqa: ANN001 - an entitlement_lines row
@@ -222,7 +242,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         a = body.bank_account
         created, changed = put_hospital(ctx, principal, PutHospital(
             hospital_id, body.name, body.region, BankAccount(bank_code=a.bank_code, account_no=a.account_no,
-                                                             holder=a.holder)))
+                                                             holder=a.holder), body.kind))
         response.status_code = 201 if created and changed else 200
         return {"hospital_id": hospital_id, "created": created, "changed": changed}
 
@@ -233,7 +253,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             r = s.execute(select(hospitals).where(hospitals.c.hospital_id == hospital_id)).first()
         if r is None:
             raise not_found("hospital", hospital_id)
-        return {"hospital_id": r.hospital_id, "name": r.name, "region": r.region,
+        return {"hospital_id": r.hospital_id, "name": r.name, "region": r.region, "kind": r.kind,
                 "bank_account": {"bank_code": r.bank_code, "account_no": r.account_no, "holder": r.holder}}
 
     # -- medical bills
@@ -242,6 +262,14 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     def post_bill(body: BillIn, principal: Principal = Depends(hospital_or_agency)) -> BillOut:
         cmd = SubmitBill(body.claim_id, body.hospital_id, body.admitted_on, body.discharged_on,
                          [ItemIn(i.code, i.quantity, parse_yuan(i.unit_price)) for i in body.items])
+        if (body.kind == "rehabilitation") != (body.plan_id is not None):
+            raise invalid("plan_id", "a rehabilitation bill names its plan, and only a rehabilitation bill does")
+        for n, i in enumerate(body.items):
+            if i.on is not None and not body.admitted_on <= i.on <= body.discharged_on:
+                raise invalid(f"items.{n}.on", "is outside the stay (admitted_on to discharged_on)")
+        if body.kind == "rehabilitation":
+            days = [i.on or body.admitted_on for i in body.items]
+            return _bill_out(submit_rehabilitation_bill(ctx, principal, cmd, body.plan_id, days))
         return _bill_out(submit_bill(ctx, principal, cmd))
 
     @router.get("/v1/medical-bills", summary="A hospital's bills (a hospital token sees only its own)")

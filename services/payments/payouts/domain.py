@@ -26,12 +26,16 @@ class BankAccount(_Payload):
     holder: str
 
 
+PROVIDER_KINDS = ("hospital", "rehabilitation", "supplier")  # API.md: hospitals, rehabilitation providers, device suppliers
+
+
 @event_type("HospitalRegistered")
 class HospitalRegistered(_Payload):
     hospital_id: str
     name: str
     region: str
     bank_account: BankAccount
+    kind: str = "hospital"  # one of PROVIDER_KINDS
 
 
 @event_type("HospitalChanged")
@@ -42,6 +46,7 @@ class HospitalChanged(_Payload):
     name: str
     region: str
     bank_account: BankAccount
+    kind: str = "hospital"
 
 
 class Hospital(Aggregate):
@@ -51,13 +56,15 @@ class Hospital(Aggregate):
         super().__init__(aggregate_id)
         self.state: HospitalRegistered | None = None
 
-    def put(self, name: str, region: str, account: BankAccount, on: date) -> bool:
+    def put(self, name: str, region: str, account: BankAccount, on: date, kind: str = "hospital") -> bool:
         """Register, or record the change; returns whether anything changed."""
-        fields = dict(hospital_id=self.id, name=name, region=region, bank_account=account)
+        assert kind in PROVIDER_KINDS
+        fields = dict(hospital_id=self.id, name=name, region=region, bank_account=account, kind=kind)
         if self.state is None:
             self.trigger(HospitalRegistered(**fields), on)
             return True
-        if (self.state.name, self.state.region, self.state.bank_account) == (name, region, account):
+        if (self.state.name, self.state.region, self.state.bank_account, self.state.kind) == \
+                (name, region, account, kind):
             return False
         self.trigger(HospitalChanged(**fields), on)
         return True
@@ -81,7 +88,10 @@ class AdjudicatedItem(_Money):
     unit_price: Decimal
     claimed: Decimal
     approved: Decimal
-    reason: str | None  # not_in_catalog | price_capped | partial_share | price_capped+partial_share
+    # not_in_catalog | price_capped | partial_share | price_capped+partial_share; a rehabilitation
+    # bill adds outside_plan_period and beyond_plan_budget (care/rules.py)
+    reason: str | None
+    on: date | None = None  # the day of the service (rehabilitation bills)
 
 
 @event_type("MedicalBillAdjudicated")
@@ -98,6 +108,8 @@ class MedicalBillAdjudicated(_Money):
     region: str = ""
     employer_id: str | None = None
     line_id: str = ""
+    kind: str = "medical"  # or "rehabilitation", billed under an approved plan
+    plan_id: str | None = None
 
 
 class MedicalBill(Aggregate):

@@ -37,6 +37,7 @@ class PutHospital:
     name: str
     region: str
     account: BankAccount
+    kind: str = "hospital"  # PROVIDER_KINDS: a hospital, a rehabilitation provider or a device supplier
 
 
 def put_hospital(ctx: ServiceContext, principal: Principal, cmd: PutHospital) -> tuple[bool, bool]:
@@ -46,12 +47,12 @@ def put_hospital(ctx: ServiceContext, principal: Principal, cmd: PutHospital) ->
         hospital = uow.load(Hospital, cmd.hospital_id) or Hospital(cmd.hospital_id)
         created = hospital.version == 0
         before = hospital.state
-        changed = hospital.put(cmd.name, cmd.region, cmd.account, now.date())
+        changed = hospital.put(cmd.name, cmd.region, cmd.account, now.date(), cmd.kind)
         if not changed:
             return created, False
         uow.save(hospital)
         row = dict(name=cmd.name, region=cmd.region, bank_code=cmd.account.bank_code,
-                   account_no=cmd.account.account_no, holder=cmd.account.holder)
+                   account_no=cmd.account.account_no, holder=cmd.account.holder, kind=cmd.kind)
         if created:
             uow.session.execute(insert(hospitals).values(hospital_id=cmd.hospital_id, account_changed_at=now, **row))
         else:
@@ -95,6 +96,8 @@ def submit_bill(ctx: ServiceContext, principal: Principal, cmd: SubmitBill) -> M
         hospital = session.execute(select(hospitals).where(hospitals.c.hospital_id == cmd.hospital_id)).first()
         if hospital is None:
             raise invalid("hospital_id", f"no hospital {cmd.hospital_id} is registered")
+        if hospital.kind == "supplier":
+            raise invalid("hospital_id", f"{cmd.hospital_id} is a device supplier: it bills no treatment")
         claim = _claim(session, cmd.claim_id)
         try:
             check_stay(claim, cmd.admitted_on, cmd.discharged_on)
@@ -183,8 +186,17 @@ def bill_view(row) -> dict:  # noqa: ANN001
             "admitted_on": row.admitted_on.isoformat(), "discharged_on": row.discharged_on.isoformat(),
             "claimed": yuan_str(row.claimed_fen), "approved": yuan_str(row.approved_fen), "items": items,
             "rejected_items": [{"index": n, "code": i["code"], "reason": i["reason"]}
-                               for n, i in enumerate(items) if i["reason"] == "not_in_catalog"],
-            "policy_ref": json.loads(row.policy_ref_json)}
+                               for n, i in enumerate(items) if is_rejected(i["reason"])],
+            "policy_ref": json.loads(row.policy_ref_json), "kind": row.kind, "plan_id": row.plan_id}
+
+
+REJECTING = frozenset({"not_in_catalog", "outside_plan_period", "beyond_plan_budget"})
+
+
+def is_rejected(reason: str | None) -> bool:
+    """An item the fund refused in whole or in part for what it is, not for its price or share:
+    not in the catalog, or (a rehabilitation bill) outside the plan's period or beyond its budget."""
+    return bool(reason) and not REJECTING.isdisjoint(reason.split("+"))
 
 
 __all__ = ["Problem", "PutHospital", "SubmitBill", "put_hospital", "submit_bill", "bill_view"]

@@ -34,6 +34,7 @@ hospitals = Table(
     Column("account_no", String(34), nullable=False),
     Column("holder", String(140), nullable=False),
     Column("account_changed_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="hospital"),  # hospital | rehabilitation | supplier
 )
 
 medical_bills = Table(
@@ -49,6 +50,8 @@ medical_bills = Table(
     Column("items_json", Text, nullable=False),
     Column("policy_ref_json", Text, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="medical"),  # medical | rehabilitation
+    Column("plan_id", String(40)),  # the rehabilitation plan billed against
     Index("ix_payout_medical_bills_hospital", "hospital_id", "bill_id"),
 )
 

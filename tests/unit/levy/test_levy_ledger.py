@@ -38,3 +38,34 @@ def test_benefits_by_family_and_the_return() -> None:
     net = trial_balance((ln.account, ln.debit_fen, ln.credit_fen) for e in entries for ln in e.lines)
     assert set(net.values()) == {0}
     assert benefit_entries("po_2", None, date(2025, 10, 20), [("medical", 100)]) == []  # never settled: nothing
+
+
+def test_prevention_budgets_stop_at_the_cap_and_spending_at_the_budget() -> None:
+    from datetime import date as day
+    from decimal import Decimal as D
+
+    from services.levy.domain import ledger as books
+    from services.levy.domain.events import PolicyRef
+    from services.levy.domain.prevention import PreventionRefused, PreventionYear, prevention_cap
+
+    ref = PolicyRef(region="440300", effective_from=day(2024, 1, 1), version=1)
+    assert prevention_cap(D("0.03"), D("123456.78")) == D("3703.70")  # 3703.7034 rounded half-up to the fen
+    year = PreventionYear("prevention-440300-2026")
+    common = dict(region="440300", year=2026, income=D("123456.78"), share=D("0.03"), policy_ref=ref,
+                  on=day(2026, 1, 5))
+    year.approve(project_id="a", name="A", budget=D("3000.00"), **common)
+    with pytest.raises(PreventionRefused) as caught:
+        year.approve(project_id="b", name="B", budget=D("703.71"), **common)  # 3703.71: a fen past the cap
+    assert caught.value.field == "budget"
+    assert year.approve(project_id="b", name="B", budget=D("703.70"), **common).budgets == D("3703.70")
+    year.spend(spending_id="s1", project_id="b", region="440300", year=2026, amount=D("703.70"),
+               paid_on=day(2026, 2, 1), payee="x", on=day(2026, 2, 1))
+    with pytest.raises(PreventionRefused):
+        year.spend(spending_id="s2", project_id="b", region="440300", year=2026, amount=D("0.01"),
+                   paid_on=day(2026, 2, 1), payee="x", on=day(2026, 2, 1))
+    # the books: the earmark and its release net out; the expense is paid in cash
+    entries = [books.prevention_budget_entry("b", day(2026, 1, 5), 70_370),
+               books.prevention_spending_entry("s1", day(2026, 2, 1), 70_370)]
+    balances = books.trial_balance((ln.account, ln.debit_fen, ln.credit_fen) for e in entries for ln in e.lines)
+    assert balances == {books.PREVENTION_APPROPRIATION: 0, books.PREVENTION_RESERVE: 0,
+                        books.PREVENTION_EXPENSE: 70_370, books.CASH: -70_370}

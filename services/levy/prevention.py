@@ -1,0 +1,159 @@
+"""Prevention projects and their spending (RULES.md "Prevention and pooling"): one function per
+command or query, no HTTP here. The year's budgets never pass `prevention_share` of the previous
+year's contribution income; a project's spending never passes its budget; every budget and every
+spending is a balanced posting of the fund's books, written in the transaction of its event.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from libs.money import NotMoney, from_fen, parse_yuan, to_fen, yuan_str
+from libs.policy.projection import policy_in_force
+
+from .domain import ledger
+from .domain.prevention import PreventionRefused, PreventionYear, prevention_cap, prevention_id
+from .handlers import Actor, Invalid, NotFound, _policy, _ref, contributions_collected, today
+from .tables import postings, prevention_projects, prevention_spending
+
+MAX_YEARS_SHOWN = 100
+MAX_PROJECTS_LISTED = 1000
+
+
+def _money(field: str, text: Any) -> Decimal:
+    try:
+        return parse_yuan(text)
+    except NotMoney as exc:
+        raise Invalid.one(field, str(exc)) from None
+
+
+def _year_bounds(year: int) -> tuple[date, date]:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def year_cap(session: Session, region: str, year: int) -> tuple[Decimal, Decimal, Decimal, Any]:
+    """(cap, income, share, policy version): the share in force on the year's first day, times
+    the contributions collected in the year before."""
+    version = _policy(session, region, date(year, 1, 1), "year")
+    share = version.document.prevention_share
+    income = from_fen(contributions_collected(session, region, *_year_bounds(year - 1)))
+    return prevention_cap(share, income), income, share, version
+
+
+def _post(session: Session, region: str, ref: str, entry: ledger.Entry) -> None:
+    session.execute(delete(postings).where(postings.c.source == "prevention", postings.c.ref == ref))
+    session.execute(insert(postings), [
+        {"entry_id": entry.entry_id, "kind": entry.kind, "account": ln.account, "debit_fen": ln.debit_fen,
+         "credit_fen": ln.credit_fen, "posted_on": entry.posted_on, "source": "prevention", "region": region,
+         "employer_id": None, "run_id": None, "ref": ref} for ln in entry.lines])
+
+
+def approve_project(ctx, actor: Actor, region: str, year: int, name: str, budget_text: Any) -> dict[str, Any]:  # noqa: ANN001
+    now = today()
+    if not 2000 <= year <= now.year + 1:
+        raise Invalid.one("year", f"must be between 2000 and {now.year + 1}")
+    budget = _money("budget", budget_text)
+    project_id = "pvp_" + uuid.uuid4().hex[:16]
+    with ctx.uow(actor) as uow:
+        session = uow.session
+        cap, income, share, version = year_cap(session, region, year)
+        aggregate = uow.load(PreventionYear, prevention_id(region, year)) or PreventionYear(prevention_id(region, year))
+        try:
+            event = aggregate.approve(project_id=project_id, region=region, year=year, name=name, budget=budget,
+                                      income=income, share=share, policy_ref=_ref(version), on=now)
+        except PreventionRefused as exc:
+            raise Invalid.one(exc.field, exc.message) from None
+        uow.save(aggregate)
+        session.execute(insert(prevention_projects).values(
+            project_id=project_id, region=region, year=year, name=name, budget_fen=to_fen(budget), spent_fen=0,
+            cap_fen=to_fen(cap), approved_on=now))
+        _post(session, region, project_id, ledger.prevention_budget_entry(project_id, now, to_fen(budget)))
+    return {"project_id": project_id, "aggregate_id": aggregate.id, "region": region, "year": year, "name": name,
+            "budget": yuan_str(budget), "spent": "0.00", "cap": yuan_str(event.cap), "income": yuan_str(income),
+            "share": str(share), "budgets": yuan_str(event.budgets), "room": yuan_str(event.cap - event.budgets),
+            "policy_ref": event.policy_ref.model_dump(mode="json")}
+
+
+def record_spending(ctx, actor: Actor, region: str, project_id: str, amount_text: Any, paid_on: date,  # noqa: ANN001
+                    payee: str) -> dict[str, Any]:
+    amount = _money("amount", amount_text)
+    now = today()
+    if paid_on > now:
+        raise Invalid.one("paid_on", f"is in the future (today is {now.isoformat()})")
+    with ctx.session_factory() as session:
+        project = session.execute(select(prevention_projects).where(
+            prevention_projects.c.project_id == project_id, prevention_projects.c.region == region)).first()
+    if project is None:
+        raise NotFound(f"prevention project {project_id} of region {region} does not exist")
+    if paid_on < date(project.year, 1, 1):
+        raise Invalid.one("paid_on", f"is before the project's year {project.year}")
+    spending_id = "pvs_" + uuid.uuid4().hex[:16]
+    with ctx.uow(actor) as uow:
+        session = uow.session
+        aggregate = uow.load(PreventionYear, prevention_id(region, project.year))
+        assert aggregate is not None
+        try:
+            event = aggregate.spend(spending_id=spending_id, project_id=project_id, region=region, year=project.year,
+                                    amount=amount, paid_on=paid_on, payee=payee, on=now)
+        except PreventionRefused as exc:
+            raise Invalid.one(exc.field, exc.message) from None
+        uow.save(aggregate)
+        session.execute(insert(prevention_spending).values(
+            spending_id=spending_id, project_id=project_id, region=region, amount_fen=to_fen(amount), paid_on=paid_on,
+            payee=payee))
+        session.execute(update(prevention_projects).where(prevention_projects.c.project_id == project_id)
+                        .values(spent_fen=to_fen(event.spent)))
+        _post(session, region, spending_id, ledger.prevention_spending_entry(spending_id, paid_on, to_fen(amount)))
+    budget = from_fen(project.budget_fen)
+    return {"spending_id": spending_id, "project_id": project_id, "region": region, "amount": yuan_str(amount),
+            "paid_on": paid_on.isoformat(), "payee": payee, "spent": yuan_str(event.spent),
+            "remaining": yuan_str(budget - event.spent)}
+
+
+def _project_view(row: Any) -> dict[str, Any]:
+    return {"project_id": row.project_id, "year": row.year, "name": row.name, "budget": yuan_str(int(row.budget_fen)),
+            "spent": yuan_str(int(row.spent_fen)), "remaining": yuan_str(int(row.budget_fen - row.spent_fen)),
+            "approved_on": row.approved_on.isoformat()}
+
+
+def projects_view(ctx, region: str, year: int) -> dict[str, Any]:  # noqa: ANN001
+    with ctx.session_factory() as session:
+        cap, income, share, _version = year_cap(session, region, year)
+        rows = session.execute(select(prevention_projects).where(
+            prevention_projects.c.region == region, prevention_projects.c.year == year)
+            .order_by(prevention_projects.c.approved_on, prevention_projects.c.project_id)
+            .limit(MAX_PROJECTS_LISTED)).all()
+    budgets = sum(int(r.budget_fen) for r in rows)
+    return {"region": region, "year": year, "cap": yuan_str(cap), "income": yuan_str(income), "share": str(share),
+            "budgets": yuan_str(budgets), "spent": yuan_str(sum(int(r.spent_fen) for r in rows)),
+            "room": yuan_str(to_fen(cap) - budgets), "items": [_project_view(r) for r in rows]}
+
+
+def statement_years(session: Session, region: str, start: date, end: date) -> list[dict[str, Any]]:
+    """The fund statement's prevention figures: each year of the period that has projects, and
+    the period's last year: cap (as of now), budgets, and what was spent up to `end`."""
+    years = sorted({*session.execute(select(prevention_projects.c.year).distinct().where(
+        prevention_projects.c.region == region, prevention_projects.c.year >= start.year,
+        prevention_projects.c.year <= end.year)).scalars(), end.year})[-MAX_YEARS_SHOWN:]
+    out = []
+    for year in years:
+        version = policy_in_force(session, region, date(year, 1, 1))
+        share = version.document.prevention_share if version else Decimal(0)
+        income = from_fen(contributions_collected(session, region, *_year_bounds(year - 1)))
+        budgets = session.execute(select(func.coalesce(func.sum(prevention_projects.c.budget_fen), 0)).where(
+            prevention_projects.c.region == region, prevention_projects.c.year == year)).scalar_one()
+        spent = session.execute(
+            select(func.coalesce(func.sum(prevention_spending.c.amount_fen), 0))
+            .select_from(prevention_spending.join(
+                prevention_projects, prevention_projects.c.project_id == prevention_spending.c.project_id))
+            .where(prevention_projects.c.region == region, prevention_projects.c.year == year,
+                   prevention_spending.c.paid_on <= end)).scalar_one()
+        out.append({"year": year, "share": str(share), "income": yuan_str(income),
+                    "cap": yuan_str(prevention_cap(share, income)), "budgets": yuan_str(int(budgets)),
+                    "spent": yuan_str(int(spent))})
+    return out
