@@ -12,11 +12,12 @@ from libs.db import writing
 from libs.events.envelope import utc_now
 from libs.events.tables import access_log
 from libs.identifiers import InvalidIdentifier, check_account_no, check_cnaps, check_id_number
+from libs.imports.api import import_router
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal, agency_only
 from libs.web.context import correlation_id
 
-from . import handlers
+from . import handlers, imports
 from .domain.events import BankAccount
 from .domain.model import MAX_DEPENDENTS, NewDependent
 
@@ -208,4 +209,5 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         return handlers.list_claims(ctx, employee_id=employee_id, employer_id=employer_id, status=status,
                                     overdue=overdue, on=on or handlers.today(), cursor=cursor, limit=limit)
 
+    router.include_router(import_router(ctx, imports.KINDS))  # going live: claims, dependents
     return router
