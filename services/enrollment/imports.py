@@ -119,11 +119,16 @@ class EmployersKind:
         return NewEmployer(uscc, name, region, enrolled_on, classification, step)  # type: ignore[arg-type]
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployer]]) -> dict[int, Outcome]:
+        enrolled: dict[str, int] = {}  # USCC → the row that enrolled it in this request
+
         def enroll(row: Row, e: NewEmployer) -> Accepted:
+            if e.uscc in enrolled:
+                raise RowRejected("uscc", f"is enrolled by row {enrolled[e.uscc]} of this file")
             employer = Employer.enroll(handlers.new_employer_id(), e.uscc, e.name, e.region, e.enrolled_on,
                                        e.classification, e.floating_step, source(import_id, self.name, row))
             uow.save(employer)
             uow.session.execute(insert(employers).values(handlers.employer_row(employer)))
+            enrolled[e.uscc] = row.number
             return Accepted(employer.id, {"employers": 1})
 
         return {row.number: in_savepoint(uow, lambda row=row, e=e: enroll(row, e)) for row, e in rows}
