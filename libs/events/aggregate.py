@@ -5,9 +5,10 @@ replaying the same events through `rehydrate` rebuilds exactly the same state.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar, Iterable
+from typing import ClassVar, Iterable, Iterator
 
 from pydantic import BaseModel
 
@@ -29,16 +30,31 @@ class Aggregate:
         self.id = aggregate_id
         self.version = 0
         self.pending: list[Pending] = []
+        self._source: BaseModel | None = None
 
     def trigger(self, payload: BaseModel, occurred_on: date) -> None:
         """Decide: record a new event and apply it at once."""
         type_name = REGISTRY.name_of(type(payload))
+        if self._source is not None:
+            assert "source" in type(payload).model_fields, f"{type_name} cannot carry a source"
+            payload = payload.model_copy(update={"source": self._source})
         self.pending.append(Pending(type_name, payload, occurred_on))
         self._apply(type_name, payload)
         self.version += 1
 
     def _apply(self, type_name: str, payload: BaseModel) -> None:
         getattr(self, f"apply_{type_name}")(payload)
+
+    @contextmanager
+    def sourced(self, source: BaseModel) -> Iterator[None]:
+        """Every event the aggregate triggers meanwhile carries `source` (a go-live import's row:
+        libs.events.source), so the decisions stay the aggregate's own, whoever asked for them."""
+        assert self._source is None, "sources do not nest"
+        self._source = source
+        try:
+            yield
+        finally:
+            self._source = None
 
     @property
     def persisted_version(self) -> int:

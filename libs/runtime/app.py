@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from libs.apidocs import docs_routes
 from libs.events.store import row_to_envelope
 from libs.events.tables import events
+from libs.imports.api import status_router
 from libs.web import problems
 from libs.web.auth import Authenticator, agency_only
 from libs.web.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware
@@ -66,6 +67,7 @@ def create_app(
     for spec, ctx in contexts:
         app.include_router(spec.build_router(ctx))
     app.include_router(build_ops_router(contexts))
+    app.include_router(status_router(stores))  # GET /v1/imports/{import_id}, wherever it is held
 
     app.add_middleware(IdempotencyMiddleware, session_factory=lambda: idempotency_sessions)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)

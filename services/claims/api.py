@@ -12,11 +12,12 @@ from libs.db import writing
 from libs.events.envelope import utc_now
 from libs.events.tables import access_log
 from libs.identifiers import InvalidIdentifier, check_account_no, check_cnaps, check_id_number
+from libs.imports.api import import_router
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal, agency_only
 from libs.web.context import correlation_id
 
-from . import handlers
+from . import handlers, imports
 from .documents import api as documents_api
 from .domain.events import BankAccount
 from .domain.model import MAX_DEPENDENTS, NewDependent
@@ -275,4 +276,5 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                                     region=region, order=order)
 
     router.include_router(documents_api.build_router(ctx))
+    router.include_router(import_router(ctx, imports.KINDS))  # going live: claims, dependents
     return router

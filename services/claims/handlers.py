@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
+from libs.events.source import Source, describe
 from libs.events.store import Context, EventStore, NewEvent
 from libs.money import from_fen, round_fen
 from libs.policy.projection import policy_in_force, policy_ref
@@ -203,27 +204,37 @@ def apply_for_injury(ctx: ServiceContext, actor: Principal | str, cmd: Applicati
                               f"worker {cmd.employee_id} was not employed by {cmd.employer_id} on {cmd.occurred_on}")
             raise AssertionError("the projection moved on; retry")  # pragma: no cover
         employer, worker = found
-        lim = limits(session, employer.region, cmd.occurred_on)
-        if cmd.applicant == "worker" and not deadlines.worker_application_in_time(
-                cmd.occurred_on, cmd.applied_on, lim.worker_application_days):
-            raise invalid("applied_on", f"a worker's application is due within {lim.worker_application_days} "
-                          f"days of {cmd.occurred_on} (R.17)")
-        claim_id = "clm_" + uuid.uuid4().hex[:20]
-        event = InjuryApplied(
-            claim_id=claim_id, employer_id=cmd.employer_id, employee_id=cmd.employee_id, region=employer.region,
-            kind=cmd.kind, occurred_on=cmd.occurred_on, applied_on=cmd.applied_on,  # type: ignore[arg-type]
-            applicant=cmd.applicant, description=cmd.description,  # type: ignore[arg-type]
-            birth_date=worker.birth_date, sex=worker.sex,
-            employer_late_days=deadlines.employer_late_days(cmd.occurred_on, cmd.applied_on,
-                                                            lim.employer_application_days),
-            clear_case=cmd.clear_case,
-            decision_due_on=deadlines.decision_due_on(cmd.applied_on, cmd.clear_case, lim.decision_days,
-                                                      lim.decision_days_clear),
-            policy_ref=lim.ref)
+        event = application_event(session, new_claim_id(), cmd, employer, worker)
         with domain_errors():
-            claim = Claim.apply_for(claim_id, event)
+            claim = Claim.apply_for(event.claim_id, event)
         uow.save(claim)
     return claim
+
+
+def new_claim_id() -> str:
+    return "clm_" + uuid.uuid4().hex[:20]
+
+
+def application_event(session: Session, claim_id: str, cmd: Application, employer: Any, worker: Any,
+                      source: Source | None = None) -> InjuryApplied:
+    """R.17, R.20: the application of a known worker at a known employer, with its deadlines from
+    the policy in force on the injury date (a migrated claim's: with its `source`)."""
+    lim = limits(session, employer.region, cmd.occurred_on)
+    if cmd.applicant == "worker" and not deadlines.worker_application_in_time(
+            cmd.occurred_on, cmd.applied_on, lim.worker_application_days):
+        raise invalid("applied_on", f"a worker's application is due within {lim.worker_application_days} "
+                      f"days of {cmd.occurred_on} (R.17)")
+    return InjuryApplied(
+        claim_id=claim_id, employer_id=cmd.employer_id, employee_id=cmd.employee_id, region=employer.region,
+        kind=cmd.kind, occurred_on=cmd.occurred_on, applied_on=cmd.applied_on,  # type: ignore[arg-type]
+        applicant=cmd.applicant, description=cmd.description,  # type: ignore[arg-type]
+        birth_date=worker.birth_date, sex=worker.sex,
+        employer_late_days=deadlines.employer_late_days(cmd.occurred_on, cmd.applied_on,
+                                                        lim.employer_application_days),
+        clear_case=cmd.clear_case,
+        decision_due_on=deadlines.decision_due_on(cmd.applied_on, cmd.clear_case, lim.decision_days,
+                                                  lim.decision_days_clear),
+        policy_ref=lim.ref, source=source)
 
 
 def _load(uow, claim_id: str) -> Claim:  # noqa: ANN001
@@ -425,6 +436,10 @@ def _brief(e: Envelope) -> str:
             return f"appeal {p['appeal_id']} {p['outcome']} on {p['decided_on']}{new}, from {p['replaces_from']}"
         case "ClaimClosed":
             return f"closed on {p['closed_on']}: {p['reason']}"
+        case "LegacyPaymentsRecorded":
+            paid = f"recurring benefits paid through {p['paid_through']}" if p.get("paid_through") else \
+                "no recurring benefit paid"
+            return f"the old system's payments: {paid}, one-off grants {'paid' if p['one_off_paid'] else 'not paid'}"
     return e.type
 
 
@@ -468,7 +483,10 @@ def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
         "dependents": [{**vars(d), "bank_account": d.bank_account.model_dump() if d.bank_account else None}
                        for d in claim.history.dependents],
         "history": [{"sequence": e.sequence, "type": e.type, "occurred_on": e.occurred_on,
-                     "recorded_at": e.recorded_at, "actor": e.actor, "summary": _brief(e)} for e in history],
+                     "recorded_at": e.recorded_at, "actor": e.actor, "summary": _brief(e),
+                     "source": describe(e.payload.get("source"))} for e in history],
+        "migrated": describe(history[0].payload.get("source")),
+        "legacy_paid_through": claim.legacy_paid_through,
     }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, Projector, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.store import EventStore
+from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
@@ -30,6 +31,7 @@ from .tables import (
     claims,
     claims_employers,
     claims_employments,
+    claims_legacy_wages,
     claims_separations,
     claims_wage_lines,
     claims_wage_reports,
@@ -38,6 +40,7 @@ from .tables import (
 )
 
 MAX_LINES_PER_REPORT = 1_000_000
+LEGACY_REPORT = "legacy"  # the `report_id` of wages in force that came from an import
 
 
 
@@ -131,10 +134,23 @@ class ClaimsWagesProjection(Projection):
         if p.get("correction_of"):
             handlers.rederive_insured_wages(self.ctx, session, touched, period, e)
 
+    def on_WagesImported(self, session: Session, e: Envelope) -> None:
+        """Wage history from the old system: in force while no report of the month exists."""
+        p = e.payload
+        employer_id, period = p["employer_id"], p["period"]
+        for line in p.get("lines") or []:
+            if not _exists(session, claims_legacy_wages, claims_legacy_wages.c.employee_id == line["employee_id"],
+                           claims_legacy_wages.c.period == period, claims_legacy_wages.c.employer_id == employer_id):
+                session.execute(insert(claims_legacy_wages).values(
+                    employee_id=line["employee_id"], period=period, employer_id=employer_id,
+                    wage_fen=to_fen(round_fen(Decimal(str(line["wage"]))))))
+        self._rebuild(session, employer_id, period)
+
     @staticmethod
     def _rebuild(session: Session, employer_id: str, period: str) -> set[str]:
         """The wages in force for one employer and period: the lines of the report no other report
-        corrects (the latest by sequence if there are several). Returns every worker touched."""
+        corrects (the latest by sequence if there are several); with no report, the wage history
+        an import brought. Returns every worker touched."""
         reports = session.execute(select(claims_wage_reports).where(
             claims_wage_reports.c.employer_id == employer_id, claims_wage_reports.c.period == period)).all()
         corrected = {r.correction_of for r in reports if r.correction_of}
@@ -144,6 +160,10 @@ class ClaimsWagesProjection(Projection):
             wages.c.employer_id == employer_id, wages.c.period == period)).scalars())
         session.execute(delete(wages).where(wages.c.employer_id == employer_id, wages.c.period == period))
         rows = session.execute(select(claims_wage_lines).where(claims_wage_lines.c.report_id == current)).all()
+        if current is None:
+            current = LEGACY_REPORT
+            rows = session.execute(select(claims_legacy_wages).where(
+                claims_legacy_wages.c.employer_id == employer_id, claims_legacy_wages.c.period == period)).all()
         if rows:
             session.execute(insert(wages), [
                 {"employee_id": r.employee_id, "period": period, "employer_id": employer_id,
@@ -151,7 +171,7 @@ class ClaimsWagesProjection(Projection):
         return before | {r.employee_id for r in rows}
 
     def reset(self, session: Session) -> None:
-        for table in (claims_wage_reports, claims_wage_lines, wages):
+        for table in (claims_wage_reports, claims_wage_lines, claims_legacy_wages, wages):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
@@ -159,6 +179,7 @@ class ClaimsWagesProjection(Projection):
             session,
             select(claims_wage_reports).order_by(claims_wage_reports.c.report_id),
             select(claims_wage_lines).order_by(*claims_wage_lines.primary_key.columns),
+            select(claims_legacy_wages).order_by(*claims_legacy_wages.primary_key.columns),
             select(wages).order_by(*wages.primary_key.columns),
         )
 
@@ -247,5 +268,6 @@ def build_projectors(ctx: ServiceContext) -> list[Projector]:
     from .documents.projection import DocumentsProjection
 
     return [ClientsProjection(), PoliciesProjection(), ClaimsEnrollmentProjection(), ClaimsWagesProjection(ctx),
-            ClaimsListProjection(), DocumentsProjection()]
+            ClaimsListProjection(), DocumentsProjection(),
+            LegacyRefsProjection(("enrollment",))]
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table
 
+from libs.imports.tables import add_import_tables
+
 metadata = MetaData()
 
 claims_employers = Table(
@@ -59,6 +61,17 @@ claims_wage_lines = Table(
     Column("wage_fen", BigInteger, nullable=False),
 )
 
+# Wage history a go-live import brought (levy's WagesImported): in force for an employer and
+# period while no wage report of that month exists.
+claims_legacy_wages = Table(
+    "claims_legacy_wages", metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("employer_id", String(64), primary_key=True),
+    Column("wage_fen", BigInteger, nullable=False),
+    Index("ix_claims_legacy_wages_employer_period", "employer_id", "period"),
+)
+
 # The wages in force: for each employer and period, the lines of its latest report (a
 # correction replaces the report it corrects). Derived from the two tables above.
 wages = Table(
@@ -100,3 +113,6 @@ claims_reactions = Table(
     Column("event_id", String(36), primary_key=True),
     Column("emitted", Integer, nullable=False),
 )
+
+# Going live (libs.imports): the imports' summaries, the rows they recorded, the old system's keys.
+IMPORT_TABLES = add_import_tables(metadata)

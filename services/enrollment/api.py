@@ -19,9 +19,10 @@ from libs.policy.projection import policy_in_force
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal, agency_only, require
 from libs.web.context import correlation_id
+from libs.imports.api import import_router
 from libs.web.problems import Problem, conflict, invalid, invalid_many, not_found, validation_errors
 
-from . import handlers
+from . import handlers, imports
 from .domain import commands
 from .domain.model import Conflict, Invalid, NotFound
 from .tables import employers, employments, workers
@@ -304,4 +305,5 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             return handlers.separate_employee(ctx, principal, commands.SeparateEmployee(
                 employer_id, employee_id, body.separated_on))
 
+    router.include_router(import_router(ctx, imports.KINDS))  # going live: employers, employees
     return router

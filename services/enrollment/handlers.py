@@ -116,6 +116,11 @@ def classify(ctx: ServiceContext, region: str, on: date, industry_code: str, dat
     version = ctx.await_projection(lambda session: policy_in_force(session, region, on))
     if version is None:
         raise Invalid(date_field, f"no policy is in force in region {region} (nor nationally) on {on.isoformat()}")
+    return classification_by(version, industry)
+
+
+def classification_by(version: Any, industry: identifiers.IndustryCode) -> Classification:
+    """The risk class and base rate a policy version gives a (checked) industry code."""
     risk_class = version.document.risk_class_for(industry)  # validation made every division have one
     return Classification(
         industry_code=str(industry), division=industry.division, risk_class=risk_class,

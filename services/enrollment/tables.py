@@ -10,6 +10,8 @@ from sqlalchemy import Column, Date, Index, Integer, MetaData, String, Table, Un
 
 from libs.events.tables import Position
 
+from libs.imports.tables import add_import_tables
+
 metadata = MetaData()
 
 employers = Table(
@@ -60,3 +62,6 @@ employments = Table(
     UniqueConstraint("employee_id", "active_employer_id", name="uq_employments_active"),
     Index("ix_employments_employer", "employer_id", "employee_id"),
 )
+
+# Going live (libs.imports): the imports' summaries, the rows they recorded, the old system's keys.
+IMPORT_TABLES = add_import_tables(metadata)

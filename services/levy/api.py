@@ -12,12 +12,13 @@ from typing import Any, Iterator
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from libs.imports.api import import_router
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal, agency_only
 from libs.web.problems import Problem, invalid, invalid_many, validation_errors
 from starlette.concurrency import run_in_threadpool
 
-from . import handlers, prevention
+from . import handlers, imports, prevention
 from .handlers import MAX_LINES_PER_REPORT, ReportedLine
 
 REGION = re.compile(r"^\d{6}$")
@@ -234,4 +235,5 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             return prevention.record_spending(ctx, principal, _region(region), project_id, body.amount, body.paid_on,
                                               body.payee)
 
+    router.include_router(import_router(ctx, imports.KINDS))  # going live: wages, accounts
     return router

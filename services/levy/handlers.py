@@ -109,9 +109,15 @@ def _policy(session: Session, region: str, on: date, field: str) -> Any:
 
 
 def _multiplier(session: Session, employer_id: str, year: int) -> Decimal:
+    """The floating step of a year: the rate review's, else a migrated employer's step as the old
+    system set it, else 1.00."""
     row = session.execute(select(rate_adjustments.c.multiplier).where(
         rate_adjustments.c.employer_id == employer_id, rate_adjustments.c.year == year)).first()
-    return Decimal(row.multiplier) if row else Decimal("1.00")
+    if row is not None:
+        return Decimal(row.multiplier)
+    legacy = session.execute(select(levy_employers.c.legacy_multiplier).where(
+        levy_employers.c.employer_id == employer_id)).scalar()
+    return Decimal(legacy) if legacy else Decimal("1.00")
 
 
 def _ref(version: Any) -> PolicyRef:
@@ -296,7 +302,8 @@ def _facts(session: Session, employer_id: str) -> tuple[list[Assessment], list[P
     assessments = [
         Assessment(on=r.reported_on, order=f"{_stamp(r.recorded_at)}|{r.report_id}", report_id=r.report_id,
                    period=r.period, delta_fen=r.delta_fen, due_date=r.due_date,
-                   late_fee_daily=Decimal(r.late_fee_daily))
+                   late_fee_daily=Decimal(r.late_fee_daily), settled_fen=r.legacy_paid_fen or 0,
+                   settled_on=r.legacy_paid_on)
         for r in session.execute(select(wage_reports).where(wage_reports.c.employer_id == employer_id))]
     payments = [
         Payment(on=r.paid_on, order=f"{_stamp(r.recorded_at)}|{r.payment_id}", payment_id=r.payment_id,

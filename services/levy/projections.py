@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection, Projector, rows_hash
 from libs.events.envelope import Envelope
+from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
@@ -60,13 +61,15 @@ class LevyEnrollmentProjection(Projection):
         record_class(session, p["employer_id"], enrolled_on, p["risk_class"], str(e.event_id))
         row = session.execute(select(levy_employers.c.as_of).where(
             levy_employers.c.employer_id == p["employer_id"])).first()
+        step = p.get("floating_step")  # a migrated employer's, as the old system set it
+        legacy = {"legacy_multiplier": str(step) if step is not None else None}
         if row is None:
             session.execute(insert(levy_employers).values(
                 employer_id=p["employer_id"], region=p["region"], risk_class=p["risk_class"],
-                base_rate=str(p["base_rate"]), status="active", enrolled_on=enrolled_on, as_of=enrolled_on))
+                base_rate=str(p["base_rate"]), status="active", enrolled_on=enrolled_on, as_of=enrolled_on, **legacy))
         else:  # a change (later by date) arrived first: keep its state, add the enrollment day
             session.execute(update(levy_employers).where(levy_employers.c.employer_id == p["employer_id"])
-                            .values(enrolled_on=enrolled_on))
+                            .values(enrolled_on=enrolled_on, **legacy))
 
     def on_EmployerChanged(self, session: Session, e: Envelope) -> None:
         p = e.payload
@@ -240,4 +243,4 @@ class LevyBenefitsProjection(Projection):
 
 def build_projectors(ctx: ServiceContext) -> list[Projector]:
     return [ClientsProjection(), PoliciesProjection(), LevyEnrollmentProjection(ctx), LevyClaimsProjection(),
-            LevyBenefitsProjection()]
+            LevyBenefitsProjection(), LegacyRefsProjection(("enrollment",))]

@@ -14,6 +14,8 @@ from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integ
 
 from libs.events.tables import Position
 
+from libs.imports.tables import add_import_tables
+
 metadata = MetaData()
 
 levy_employers = Table(
@@ -26,6 +28,9 @@ levy_employers = Table(
     Column("status", String(16), nullable=False),
     Column("enrolled_on", Date),  # null while only an EmployerChanged has arrived
     Column("as_of", Date, nullable=False),  # the date of the state held (latest wins)
+    # a migrated employer's floating step, as the old system set it: the multiplier of every year
+    # the levy's own rate review has not decided (null: 1.00)
+    Column("legacy_multiplier", String(16)),
     Index("ix_levy_employers_region", "region", "employer_id"),
 )
 
@@ -90,6 +95,9 @@ wage_reports = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("policy_region", String(6), nullable=False),
     Column("policy_version", Integer, nullable=False),
+    # a period migrated from the old system (LegacyPeriodImported): what it was paid there, and when
+    Column("legacy_paid_fen", BigInteger),
+    Column("legacy_paid_on", Date),
     Index("ix_wage_reports_employer", "employer_id", "period"),
     Index("ix_wage_reports_region", "region", "period"),
 )
@@ -220,3 +228,5 @@ prevention_spending = Table(
     Column("payee", String(200), nullable=False),
     Index("ix_levy_prevention_spending_project", "project_id", "paid_on"),
 )
+# Going live (libs.imports): the imports' summaries, the rows they recorded, the old system's keys.
+IMPORT_TABLES = add_import_tables(metadata)

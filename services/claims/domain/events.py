@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from libs.events.registry import event_type
+from libs.events.registry import event_type, upcaster
+from libs.events.source import Source, add_source
 from libs.money import yuan_str
 
 # Money on the wire: a decimal string in yuan with exactly two places.
@@ -55,7 +56,7 @@ class BankAccount(_Payload):
     holder: str
 
 
-@event_type("InjuryApplied")
+@event_type("InjuryApplied", version=2)
 class InjuryApplied(_Payload):
     claim_id: str
     employer_id: str
@@ -73,9 +74,10 @@ class InjuryApplied(_Payload):
     clear_case: bool = False
     decision_due_on: date | None = None
     policy_ref: PolicyRef | None = None
+    source: Source | None = None  # v2: a go-live import's row
 
 
-@event_type("InjuryRecognized")
+@event_type("InjuryRecognized", version=2)
 class InjuryRecognized(_Payload):
     claim_id: str
     decision: Decision
@@ -84,15 +86,17 @@ class InjuryRecognized(_Payload):
     employer_id: str = ""
     employee_id: str = ""
     appraisal_due_on: date | None = None  # added: decided_on + the policy's appraisal days
+    source: Source | None = None  # v2: a go-live import's row
 
 
-@event_type("InjuryRejected")
+@event_type("InjuryRejected", version=2)
 class InjuryRejected(_Payload):
     claim_id: str
     decided_on: date
     basis: str
     employer_id: str = ""
     employee_id: str = ""
+    source: Source | None = None  # v2: a go-live import's row
 
 
 class WageMonth(_Payload):
@@ -100,7 +104,7 @@ class WageMonth(_Payload):
     wage: Yuan
 
 
-@event_type("InsuredWageDetermined")
+@event_type("InsuredWageDetermined", version=2)
 class InsuredWageDetermined(_Payload):
     claim_id: str
     employee_id: str
@@ -110,11 +114,13 @@ class InsuredWageDetermined(_Payload):
     floor: Yuan
     cap: Yuan
     policy_ref: PolicyRef
-    reason: Literal["recognized", "wage_corrected"]
+    # `legacy`: taken as given from the old system at go-live (MIGRATION.md), never re-derived
+    reason: Literal["recognized", "wage_corrected", "legacy"]
     # added: how the figure came about, in words, and whether there was no wage at all
     no_wage_history: bool = False
     derivation: str = ""
     determined_on: date | None = None
+    source: Source | None = None  # v2: a go-live import's row
 
 
 @event_type("TreatmentLeaveGranted")
@@ -128,7 +134,7 @@ class TreatmentLeaveGranted(_Payload):
     appraisal_due_on: date | None = None  # added: end + the policy's appraisal days
 
 
-@event_type("GradeAssigned")
+@event_type("GradeAssigned", version=2)
 class GradeAssigned(_Payload):
     claim_id: str
     grade: int | None = Field(ge=1, le=10)
@@ -137,27 +143,30 @@ class GradeAssigned(_Payload):
     reappraisal: bool
     employer_id: str = ""
     employee_id: str = ""
+    source: Source | None = None  # v2: a go-live import's row
 
 
-@event_type("EmploymentTerminated")
+@event_type("EmploymentTerminated", version=2)
 class EmploymentTerminated(_Payload):
     claim_id: str
     terminated_on: date
     grade: int = Field(ge=5, le=10)
     employer_id: str = ""
     employee_id: str = ""
+    source: Source | None = None  # v2: a go-live import's row
 
 
-@event_type("WorkerDied")
+@event_type("WorkerDied", version=2)
 class WorkerDied(_Payload):
     claim_id: str
     employee_id: str
     died_on: date
     grade_at_death: int | None = Field(ge=1, le=10)
     employer_id: str = ""
+    source: Source | None = None  # v2: a go-live import's row
 
 
-@event_type("DependentRegistered")
+@event_type("DependentRegistered", version=2)
 class DependentRegistered(_Payload):
     claim_id: str
     dependent_id: str
@@ -169,6 +178,7 @@ class DependentRegistered(_Payload):
     bank_account: BankAccount | None
     qualifies_until: date | None  # a child: the day it stops qualifying; others: null
     employee_id: str = ""
+    source: Source | None = None  # v2: a go-live import's row
 
 
 @event_type("WorkArrangementRecorded")
@@ -232,3 +242,22 @@ class ClaimClosed(_Payload):
     reason: str
     employer_id: str = ""
     employee_id: str = ""
+
+
+@event_type("LegacyPaymentsRecorded")
+class LegacyPaymentsRecorded(_Payload):
+    """A migrated claim: what the old system already paid (MIGRATION.md). The recurring benefits
+    of every month up to `paid_through` (null: none) and, when `one_off_paid`, the one-off grants
+    of the decisions so far are settled outside the ledger."""
+
+    claim_id: str
+    paid_through: str | None  # YYYY-MM
+    one_off_paid: bool
+    employer_id: str = ""
+    employee_id: str = ""
+    source: Source | None = None
+
+
+for _type in ("InjuryApplied", "InjuryRecognized", "InjuryRejected", "InsuredWageDetermined", "GradeAssigned",
+              "EmploymentTerminated", "WorkerDied", "DependentRegistered"):
+    upcaster(_type, from_version=1)(add_source)

@@ -55,6 +55,7 @@ from .events import (
     InjuryRecognized,
     InjuryRejected,
     InsuredWageDetermined,
+    LegacyPaymentsRecorded,
     TreatmentLeaveGranted,
     WorkArrangementRecorded,
     WorkerDied,
@@ -179,6 +180,8 @@ class Claim(Aggregate):
         self.terminated_on: date | None = None
         self.closed_on: date | None = None
         self.close_reason: str = ""
+        self.legacy_paid_through: str | None = None
+        self.legacy_recorded = False
         self.history = History()
 
     # -- reading ----------------------------------------------------------------------------
@@ -234,6 +237,8 @@ class Claim(Aggregate):
         if self.status in ("new", "applied", "rejected"):
             raise WrongState(self.id, self.status, "have an insured wage")
         last = self.history.wages[-1] if self.history.wages else None
+        if last is not None and last.reason == "legacy" and determined.reason == "wage_corrected":
+            return False  # taken as given at go-live: the wage history does not re-derive it
         if last is not None and determined.reason == "wage_corrected" and (
             last.insured_wage == determined.insured_wage and last.average_wage == determined.average_wage
             and list(last.months) == list(determined.months)
@@ -357,6 +362,39 @@ class Claim(Aggregate):
                 claim_id=self.id, dependent_id=f"{self.id}-d{i}", id_number=d.id_number, name=d.name,
                 relation=d.relation, born_on=d.born_on, orphan_or_lone_elder=d.orphan_or_lone_elder,  # type: ignore[arg-type]
                 bank_account=d.bank_account, qualifies_until=until, employee_id=self.app.employee_id), died_on)
+
+    def register_dependent(self, d: NewDependent, dependent_child_age_limit: int) -> None:
+        """A survivor of a worker whose death is recorded already (a migrated claim's dependents
+        come in their own file, MIGRATION.md), checked as at the death."""
+        if self.died_on is None:
+            raise WrongState(self.id, self.status, "register a dependent",
+                             f"claim {self.id} is {self.status}: no death is recorded on it")
+        if self.status == "closed":
+            raise WrongState(self.id, self.status, "register a dependent")
+        if len(self.history.dependents) >= MAX_DEPENDENTS:
+            raise InvalidField("claim_legacy_id", f"at most {MAX_DEPENDENTS} dependents")
+        if d.relation not in RELATIONS:
+            raise InvalidField("relation", f"must be one of {', '.join(RELATIONS)}")
+        if d.relation == "spouse" and any(x.relation == "spouse" for x in self.history.dependents):
+            raise InvalidField("relation", "at most one spouse")
+        if any(x.id_number == d.id_number for x in self.history.dependents):
+            raise InvalidField("id_number", "is registered on this claim already")
+        until = (deadlines.child_qualifies_until(d.born_on, dependent_child_age_limit)
+                 if d.relation == "child" else None)
+        self.trigger(DependentRegistered(
+            claim_id=self.id, dependent_id=f"{self.id}-d{len(self.history.dependents) + 1}", id_number=d.id_number,
+            name=d.name, relation=d.relation, born_on=d.born_on,  # type: ignore[arg-type]
+            orphan_or_lone_elder=d.orphan_or_lone_elder, bank_account=d.bank_account, qualifies_until=until,
+            employee_id=self.app.employee_id), self.died_on)
+
+    def record_legacy_payments(self, paid_through: str | None, one_off_paid: bool, on: date) -> None:
+        """Going live (MIGRATION.md): what the old system paid on this claim — the recurring
+        benefits through `paid_through`, the one-off grants so far if `one_off_paid` — once."""
+        if self.legacy_paid_through is not None or self.legacy_recorded:
+            raise WrongState(self.id, self.status, "record the old system's payments twice")
+        self.trigger(LegacyPaymentsRecorded(
+            claim_id=self.id, paid_through=paid_through, one_off_paid=one_off_paid,
+            employer_id=self.app.employer_id, employee_id=self.app.employee_id), on)
 
     def close(self, closed_on: date, reason: str) -> None:
         self._require(("rejected", "recognized", "deemed", "on_treatment_leave", "appraised", "terminated",
@@ -558,6 +596,9 @@ class Claim(Aggregate):
         self.history.dependents.append(Dependent(
             e.dependent_id, e.id_number, e.name, e.relation, e.born_on, e.orphan_or_lone_elder,
             e.bank_account, e.qualifies_until))
+
+    def apply_LegacyPaymentsRecorded(self, e: LegacyPaymentsRecorded) -> None:
+        self.legacy_recorded, self.legacy_paid_through = True, e.paid_through
 
     def apply_ClaimClosed(self, e: ClaimClosed) -> None:
         self.status = "closed"

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.events.registry import event_type
+from libs.events.registry import event_type, upcaster
+from libs.events.source import Source, add_source
 
 Sex = Literal["male", "female"]
 EmployerStatus = Literal["active", "suspended", "closed"]
@@ -42,7 +43,7 @@ class PolicyPublished(BaseModel):
     document: dict[str, Any] = Field(description="the flat policy document, JSON form")
 
 
-@event_type("EmployerEnrolled")
+@event_type("EmployerEnrolled", version=2)
 class EmployerEnrolled(BaseModel):
     model_config = ConfigDict(frozen=True)
     employer_id: str
@@ -55,6 +56,10 @@ class EmployerEnrolled(BaseModel):
     base_rate: Decimal
     enrolled_on: date
     policy_ref: PolicyRef
+    # v2: a go-live import's row, and the floating step the old system had set (levy applies it
+    # to every year its own rate review has not decided)
+    source: Source | None = None
+    floating_step: Decimal | None = None
 
 
 @event_type("EmployerChanged")
@@ -76,7 +81,7 @@ class EmployerChanged(BaseModel):
     policy_ref: PolicyRef | None = None
 
 
-@event_type("EmployeeEnrolled")
+@event_type("EmployeeEnrolled", version=2)
 class EmployeeEnrolled(BaseModel):
     model_config = ConfigDict(frozen=True)
     employee_id: str
@@ -87,14 +92,16 @@ class EmployeeEnrolled(BaseModel):
     sex: Sex
     hired_on: date
     bank_account: BankAccount | None = None
+    source: Source | None = None  # v2: a go-live import's row
 
 
-@event_type("EmployeeSeparated")
+@event_type("EmployeeSeparated", version=2)
 class EmployeeSeparated(BaseModel):
     model_config = ConfigDict(frozen=True)
     employee_id: str
     employer_id: str
     separated_on: date
+    source: Source | None = None  # v2: a go-live import's row
 
 
 @event_type("BankAccountChanged")
@@ -103,3 +110,7 @@ class BankAccountChanged(BaseModel):
     employee_id: str
     bank_account: BankAccount
     changed_on: date
+
+
+for _type in ("EmployerEnrolled", "EmployeeEnrolled", "EmployeeSeparated"):
+    upcaster(_type, from_version=1)(add_source)

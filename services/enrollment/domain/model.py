@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from libs.events.aggregate import Aggregate
+from libs.events.source import Source
 
 from . import rules
 from .events import (
@@ -134,13 +135,20 @@ class Employer(Aggregate):
 
     @classmethod
     def enroll(cls, employer_id: str, uscc: str, name: str, region: str, enrolled_on: date,
-               classification: Classification) -> "Employer":
+               classification: Classification, floating_step: Decimal | None = None,
+               source: Source | None = None) -> "Employer":
+        """Enroll; a migrated employer (`source`) keeps the floating step the old system set."""
         employer = cls(employer_id)
         c = classification
-        employer.trigger(EmployerEnrolled(
+        event = EmployerEnrolled(
             employer_id=employer_id, uscc=uscc, name=name, industry_code=c.industry_code, division=c.division,
             region=region, risk_class=c.risk_class, base_rate=c.base_rate, enrolled_on=enrolled_on,
-            policy_ref=c.policy_ref), enrolled_on)
+            policy_ref=c.policy_ref, floating_step=floating_step)
+        if source is None:
+            employer.trigger(event, enrolled_on)
+        else:
+            with employer.sourced(source):
+                employer.trigger(event, enrolled_on)
         return employer
 
     def change_status(self, status: str, changed_on: date) -> None:

@@ -16,6 +16,8 @@ Rules (RULES.md "Contributions"):
   `payment_allocation` may say contribution first). What is left is the employer's credit.
 - A credit is never lost: it settles the next assessment as soon as it is recorded, and a
   downward correction below what was paid turns the excess back into credit.
+- A period migrated from the old system (MIGRATION.md) is assessed as it was there, with what it
+  was paid there settled on its own contribution; the fee runs on the rest from its due date.
 """
 from __future__ import annotations
 
@@ -42,6 +44,13 @@ class Assessment:
     delta_fen: int
     due_date: date
     late_fee_daily: Decimal
+    # a period migrated from the old system: what it was paid there (on its contribution, on
+    # `settled_on`), never owed here and never allocated like a payment recorded here
+    settled_fen: int = 0
+    settled_on: date | None = None
+
+    def __post_init__(self) -> None:
+        assert 0 <= self.settled_fen <= max(self.delta_fen, 0), "the old system was paid at most what it assessed"
 
 
 @dataclass(frozen=True)
@@ -138,8 +147,14 @@ class Account:
         p.due_fen += a.delta_fen
         assert p.due_fen >= 0, f"{a.period}: a correction cannot assess below zero"
         self.movements.append(Movement("assessment", a.on, a.report_id, a.period, a.delta_fen))
-        if a.delta_fen > 0:  # a late report owes the fee from the due date on
-            p.fee_exact += late_fee(Decimal(a.delta_fen) / 100, p.late_fee_daily, overdue_days(p.due_date, a.on))
+        if a.settled_fen:  # migrated: paid to the old system, on this period's contribution
+            p.paid_fen += a.settled_fen
+            self.received_fen += a.settled_fen
+            self.movements.append(Movement("payment", a.settled_on or a.on, a.report_id, amount_fen=a.settled_fen,
+                                           contribution_fen=a.settled_fen))
+        owed = a.delta_fen - a.settled_fen
+        if owed > 0:  # a late report owes the fee from the due date on (a migrated period: on what is still owed)
+            p.fee_exact += late_fee(Decimal(owed) / 100, p.late_fee_daily, overdue_days(p.due_date, a.on))
         if p.paid_fen > p.due_fen:  # corrected below what was paid: the excess is credit again
             excess = p.paid_fen - p.due_fen
             p.paid_fen = p.due_fen

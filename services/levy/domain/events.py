@@ -11,6 +11,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import event_type
+from libs.events.source import Source
 
 
 class _Payload(BaseModel):
@@ -158,3 +159,43 @@ class PreventionSpent(_Payload):
     paid_on: date
     payee: str
     spent: Decimal  # the project's spending with this one
+# ---- going live (MIGRATION.md): the old system's book, recorded as it was
+
+class ImportedWage(_Payload):
+    employee_id: str
+    wage: Decimal
+    row: int  # the row of the import file (its header is row 1)
+    legacy_id: str
+
+
+@event_type("WagesImported")
+class WagesImported(_Payload):
+    """Wage history an import brought for one employer and month: the insured wage of injuries
+    to come is derived from it (R.64). It assesses nothing; what was owed is in `accounts`."""
+
+    employer_id: str
+    region: str
+    period: str  # YYYY-MM
+    lines: tuple[ImportedWage, ...]
+    import_id: str
+
+
+@event_type("LegacyPeriodImported")
+class LegacyPeriodImported(_Payload):
+    """A contribution period as the old system assessed it (not re-assessed) and what it was
+    paid. The period's report in force: a later wage report of the month corrects it. Late fees
+    run on what is outstanding from `due_date`, under the region's policy."""
+
+    report_id: str
+    employer_id: str
+    region: str
+    period: str
+    payroll: Decimal
+    contribution_due: Decimal
+    paid: Decimal
+    paid_on: date | None
+    due_date: date
+    late_fee_daily: Decimal
+    recorded_on: date  # the day the account assesses it: the due date, or the import's day if earlier
+    policy_ref: PolicyRef
+    source: Source

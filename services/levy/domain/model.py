@@ -18,14 +18,17 @@ from .events import (
     Allocation,
     ContributionPaid,
     ContributionReassessed,
+    ImportedWage,
+    LegacyPeriodImported,
     PolicyRef,
     RateAdjusted,
     RateFigures,
     RateSegment,
     WageLine,
     WageReported,
+    WagesImported,
 )
-from .rules import contribution_by_days
+from .rules import contribution, contribution_by_days
 
 ZERO = Decimal("0.00")
 
@@ -82,6 +85,18 @@ class WageReport(Aggregate):
         self.trigger(event, on)
         return event
 
+    def import_legacy(self, event: LegacyPeriodImported) -> None:
+        """The old system's assessment of the month, once: it becomes the report in force."""
+        assert self.current_report_id is None, "a month already assessed is not imported again"
+        assert 0 <= event.paid <= event.contribution_due
+        self.trigger(event, event.recorded_on)
+
+    def apply_LegacyPeriodImported(self, e: LegacyPeriodImported) -> None:
+        self.current_report_id = e.report_id
+        self.contribution_due = e.contribution_due
+        self.payroll = e.payroll
+        self.last_reported_on = e.recorded_on
+
     def apply_WageReported(self, e: WageReported) -> None:
         assert e.correction_of == self.current_report_id, "a correction replaces the report in force"
         assert e.delta_due == e.contribution_due - self.contribution_due
@@ -101,6 +116,29 @@ def _due(payroll: Decimal, segments: tuple[RateSegment, ...]) -> Decimal:
     assert segments, "a month has at least one rate"
     days = sum(s.days for s in segments)
     return contribution_by_days(payroll, [(s.days, s.rate) for s in segments], days)
+
+
+def legacy_wages_id(employer_id: str, period: str) -> str:
+    return f"legacy-wages-{employer_id}-{period}"
+
+
+class LegacyWages(Aggregate):
+    """The wage history imports brought for one employer and month (`legacy-wages-…`)."""
+
+    aggregate_type = "legacy_wages"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.employees: set[str] = set()
+
+    def record(self, *, employer_id: str, region: str, period: str, lines: tuple[ImportedWage, ...],
+               import_id: str, on: date) -> None:
+        assert lines and not {ln.employee_id for ln in lines} & self.employees, "one wage per worker and month"
+        self.trigger(WagesImported(employer_id=employer_id, region=region, period=period, lines=lines,
+                                   import_id=import_id), on)
+
+    def apply_WagesImported(self, e: WagesImported) -> None:
+        self.employees |= {ln.employee_id for ln in e.lines}
 
 
 class EmployerAccount(Aggregate):

@@ -47,6 +47,12 @@ def _statuses(session, line_ids: list[str]) -> dict[str, str]:  # noqa: ANN001
     return out
 
 
+def unpaid_status(r) -> str:  # noqa: ANN001 - an entitlement_lines row no payout holds
+    if r.settled_outside:
+        return "settled_outside"  # paid by the old system before going live (MIGRATION.md)
+    return "payable" if r.payer == "fund" else "obligation"
+
+
 def _period(r) -> str:  # noqa: ANN001 - an entitlement_lines row
     return r.period_start.isoformat() if r.kind not in engine.MONTHLY and r.period_start else r.period
 
@@ -66,6 +72,7 @@ def explain_view(r, status: str) -> dict[str, Any]:  # noqa: ANN001
             "article": explain.get("article"), "formula": explain.get("formula"), "inputs": explain.get("inputs", {}),
             "notes": explain.get("notes", []), "adjustment": explain.get("adjustment"),
             "insured_wage_policy_ref": explain.get("insured_wage_policy_ref"),
+            "migrated": explain.get("migrated", []), "settled_outside": r.settled_outside,
             "policy_ref": json.loads(r.policy_ref_json) if r.policy_ref_json else None,
             "source_event_ids": json.loads(r.source_event_ids_json) if r.source_event_ids_json else [],
             "explain": explain}
@@ -96,7 +103,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             statuses = _statuses(s, [r.line_id for r in rows])
             facts, app = _facts_of(s, claim_id)
             notes = engine.notes(facts, policy_facts(s, app["region"]) if app else [], engine.month_of(now.date()))
-        items = [line_view(r, statuses.get(r.line_id, "payable" if r.payer == "fund" else "obligation")) for r in rows]
+        items = [line_view(r, statuses.get(r.line_id, unpaid_status(r))) for r in rows]
         totals = {payer: yuan_str(sum((Decimal(i["amount"]) for i in items if i["payer"] == payer), Decimal("0.00")))
                   for payer in ("fund", "employer")}
         return {"claim_id": claim_id, "as_of": as_of.isoformat() if as_of else None, "items": items, "notes": notes,
@@ -110,8 +117,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         with ctx.session_factory() as s:
             row = s.execute(select(el).where(el.c.line_id == payout_id)).first()
             if row is not None:
-                return explain_view(row, _statuses(s, [row.line_id]).get(
-                    row.line_id, "payable" if row.payer == "fund" else "obligation"))
+                return explain_view(row, _statuses(s, [row.line_id]).get(row.line_id, unpaid_status(row)))
             if inspect(s.connection()).has_table("payout_members"):
                 from services.payments.payouts.tables import payout_members, payouts
 

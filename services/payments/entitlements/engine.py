@@ -29,6 +29,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from libs.events.source import describe
 from libs.money import round_fen, split_yuan, to_fen, yuan_str
 from libs.policy import NoPolicyInForce, PolicyVersion, load_national_default, resolve
 
@@ -42,7 +43,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 CLAIM_TYPES = ("InjuryApplied", "InjuryRecognized", "InjuryRejected", "InsuredWageDetermined", "TreatmentLeaveGranted",
                "GradeAssigned", "EmploymentTerminated", "WorkerDied", "DependentRegistered", "ClaimClosed",
-               "WorkArrangementRecorded", "AppealDecided")
+               "WorkArrangementRecorded", "AppealDecided",
+               "LegacyPaymentsRecorded")
 EMPLOYER_TYPES = ("EmployerEnrolled", "EmployerChanged")
 
 # kind → (family, the `payers` entry of the policy that names who bears it)
@@ -182,6 +184,10 @@ class ClaimView:
     closed: tuple[date, str] | None = None
     employer_enrolled: tuple[date, str] | None = None
     employer_changes: list[tuple[date, str, str]] = field(default_factory=list)
+    # going live (MIGRATION.md): what the old system paid (paid_through, one_off_paid, its source),
+    # and the source of every migrated fact ("migrated: import …, row …") by event id
+    legacy: tuple[str | None, bool, str] | None = None
+    migrated: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, facts: Iterable[Fact]) -> "ClaimView":
@@ -189,6 +195,8 @@ class ClaimView:
         replaced: list[tuple[date, int | None, str, str]] = []  # committee conclusions (R.26)
         for f in facts:
             p = f.payload
+            if p.get("source"):
+                v.migrated[f.event_id] = describe(p["source"]) or ""
             if f.type == "InjuryApplied":
                 v.app, v.app_event = p, f.event_id
             elif f.type == "InjuryRecognized":
@@ -219,6 +227,8 @@ class ClaimView:
                 elif p.get("subject") == "appraisal":
                     replaced.append((date.fromisoformat(p["replaces_from"]), p.get("grade"),
                                      p.get("care_level") or "none", f.event_id))
+            elif f.type == "LegacyPaymentsRecorded":
+                v.legacy = (p.get("paid_through"), bool(p.get("one_off_paid")), describe(p.get("source")) or f.label)
             elif f.type == "EmployerEnrolled":
                 v.employer_enrolled = (date.fromisoformat(p["enrolled_on"]), f.event_id)
             elif f.type == "EmployerChanged":
@@ -320,6 +330,8 @@ class Line:
     explain: dict[str, Any]
     policy_ref: dict[str, Any] | None
     source_event_ids: tuple[str, ...]
+    # paid by the old system before going live (why, in words): never in a payment run
+    settled_outside: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -595,12 +607,30 @@ def _explain(due: Due, iw_ref: Any) -> dict[str, Any]:
 class _Point:
     key: tuple[datetime, str]  # (recorded_at, the last event id of the moment)
     label: str
+    migrated: bool = False  # every fact of the moment came from a go-live import
 
 
 def _point(t: datetime, xs: Sequence[Fact | PolicyFact]) -> _Point:
     """The knowledge point of the facts and policy versions `xs` (in key order) recorded at `t`."""
     return _Point((t, xs[-1].key[1] or xs[-1].label),
-                  "; ".join(x.label for x in xs[:3]) + (f" and {len(xs) - 3} more" if len(xs) > 3 else ""))
+                  "; ".join(x.label for x in xs[:3]) + (f" and {len(xs) - 3} more" if len(xs) > 3 else ""),
+                  all(isinstance(x, Fact) and x.payload.get("source") for x in xs))
+
+
+def settled_outside(point: _Point, view: ClaimView, key: tuple[str, str, str, str]) -> str | None:
+    """Going live (MIGRATION.md): a line the migration itself teaches — made at a moment whose
+    facts all came from an import — for a month up to `paid_through`, or a one-off grant the old
+    system paid, was settled outside the ledger: why, in words; otherwise None. What later facts
+    teach (a re-appraisal, a death, a new policy) is arrears or recovery like any other."""
+    if not point.migrated or view.legacy is None:
+        return None
+    paid_through, one_off_paid, where = view.legacy
+    kind, _payee, period, _payer = key
+    if kind in MONTHLY:
+        if paid_through is None or period[:7] > paid_through:
+            return None
+        return f"paid by the old system: its recurring benefits through {paid_through} ({where})"
+    return f"paid by the old system: a one-off grant of its decisions ({where})" if one_off_paid else None
 
 
 def _points(fs: Sequence[Fact], ps: Sequence[PolicyFact]) -> list[_Point]:
@@ -619,8 +649,9 @@ def _horizon(until: datetime, requested: Sequence[tuple[datetime, str]]) -> str:
 
 
 def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str, str], due: Due | None,
-          before: Sequence[Line], point: _Point, wage_ref: Any) -> Line | None:
+          before: Sequence[Line], point: _Point, view: ClaimView) -> Line | None:
     """The line that brings `key` from the `before` lines to `due` at `point` (None: nothing to do)."""
+    wage_ref = view.wage_ref
     had = sum((x.amount for x in before), Decimal("0.00"))
     want = due.calc.amount if due else Decimal("0.00")
     diff = want - had
@@ -648,8 +679,15 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
         explain = {**explain, "adjustment": {
             "formula": f"as known after − as known before = {yuan_str(want)} − {yuan_str(had)} = {yuan_str(diff)}",
             "learned": point.label, "corrects": [{"line_id": x.line_id, "amount": yuan_str(x.amount)} for x in before]}}
+    migrated = sorted({view.migrated[s] for s in sources if s in view.migrated})
+    if migrated:  # the audit trail of a migrated claim names the import rows its inputs came from
+        explain = {**explain, "migrated": migrated}
+    outside = settled_outside(point, view, key)
+    if outside:
+        explain = {**explain, "settled_outside": outside}
+        reason = f"{reason}; {outside}"
     return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
-                adjusts, reason, known_at, explain, due.policy_ref if due else before[-1].policy_ref, sources)
+                adjusts, reason, known_at, explain, due.policy_ref if due else before[-1].policy_ref, sources, outside)
 
 
 def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
@@ -675,11 +713,11 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
         horizon = _horizon(until, requested)
         known_f = [f for f in fs if f.key <= point.key]
         known_p = [p.version for p in ps if p.key <= point.key]
-        dues, _ = _targets(known_f, known_p, horizon)
-        wage_ref = ClaimView.of(known_f).wage_ref
+        view = ClaimView.of(known_f)
+        dues, _ = _targets_of(view, known_p, horizon)
         target = {d.key: d for d in dues}
         for key in sorted(set(target) | {k for k, ls in by_key.items() if sum(to_fen(x.amount) for x in ls)}):
-            line = _line(claim_id, employer_id, region, key, target.get(key), by_key.get(key, []), point, wage_ref)
+            line = _line(claim_id, employer_id, region, key, target.get(key), by_key.get(key, []), point, view)
             if line is not None:
                 lines.append(line)
                 by_key[key].append(line)
@@ -767,8 +805,7 @@ def month_ahead(facts: Iterable[Fact], ahead: MonthAhead) -> TwoMonths | None:
                               from_month=ahead.previous)
         target = {d.key: d for d in dues}
         for key in sorted(set(target) | {k for k, ls in by_key.items() if sum(to_fen(x.amount) for x in ls)}):
-            line = _line(claim_id, employer_id, region, key, target.get(key), by_key.get(key, []), point,
-                         view.wage_ref)
+            line = _line(claim_id, employer_id, region, key, target.get(key), by_key.get(key, []), point, view)
             if line is not None:
                 lines.append(line)
                 by_key[key].append(line)

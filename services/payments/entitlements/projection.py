@@ -121,7 +121,8 @@ def _row(line: Line, account: tuple[str | None, str | None, str | None]) -> dict
         period_end=line.period_end, amount_fen=to_fen(line.amount), payer=line.payer, payee=line.payee,
         bank_code=account[0], account_no=account[1], holder=account[2], adjusts=json.dumps(list(line.adjusts)),
         reason=line.reason, known_at=line.known_at, explain_json=json.dumps(line.explain, ensure_ascii=False, sort_keys=True),
-        policy_ref_json=json.dumps(line.policy_ref, sort_keys=True), source_event_ids_json=json.dumps(list(line.source_event_ids)))
+        policy_ref_json=json.dumps(line.policy_ref, sort_keys=True), source_event_ids_json=json.dumps(list(line.source_event_ids)),
+        settled_outside=line.settled_outside)
 
 
 # ---- materializing ---------------------------------------------------------------------------

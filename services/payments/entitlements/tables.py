@@ -34,6 +34,8 @@ entitlement_lines = Table(
     Column("explain_json", Text),
     Column("policy_ref_json", Text),
     Column("source_event_ids_json", Text),
+    # going live: paid by the old system (why, in words); such a line is never in a payment run
+    Column("settled_outside", Text),
     Index("ix_entitlement_lines_claim", "claim_id", "period"),
     Index("ix_entitlement_lines_run", "payer", "region", "period"),
     Index("ix_entitlement_lines_payee", "payee"),

@@ -442,7 +442,8 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             if not inspect(s.connection()).has_table("entitlement_lines"):
                 rows = []
             else:
-                rows = s.execute(select(el).where(el.c.payer == "employer", el.c.employer_id == employer_id)
+                rows = s.execute(select(el).where(el.c.payer == "employer", el.c.employer_id == employer_id,
+                                                  el.c.settled_outside.is_(None))  # not what it paid before going live
                                  .order_by(el.c.period, el.c.line_id).limit(10_000)).all()
         notices = [_notice(r) for r in rows]
         total = sum((Decimal(n["amount"]) for n in notices), Decimal("0.00"))

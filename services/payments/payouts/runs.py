@@ -172,13 +172,15 @@ LINE_ID, CLAIM_ID, EMPLOYER_ID, KIND, FAMILY, AMOUNT_FEN, PAYEE, BANK_CODE, ACCO
 
 
 def payable_lines(session: Session, region: str, period: str) -> Result:
-    """Every fund line of the region up to `period` not in an open or settled payout, ordered by
-    payee (then line), from a server-side cursor: rows arrive RUN_BATCH_LINES at a time."""
+    """Every fund line of the region up to `period` not in an open or settled payout (nor settled
+    outside the ledger before going live), ordered by payee (then line), from a server-side
+    cursor: rows arrive RUN_BATCH_LINES at a time."""
     el = entitlement_lines
     taken = exists().where(payout_lines.c.line_id == el.c.line_id)
     return session.execute(
         select(*(el.c[name] for name in LINE_COLUMNS))
-        .where(el.c.payer == "fund", el.c.region == region, el.c.period <= period, ~taken)
+        .where(el.c.payer == "fund", el.c.region == region, el.c.period <= period, ~taken,
+               el.c.settled_outside.is_(None))
         .order_by(el.c.payee, el.c.line_id)
         .execution_options(stream_results=True, yield_per=RUN_BATCH_LINES))
 
@@ -489,8 +491,9 @@ def _hold(session: Session, row, reason: str) -> None:  # noqa: ANN001
 # ---- the fund's position -------------------------------------------------------------------
 
 def position(session: Session, region: str | None = None) -> dict[str, int]:
-    """Fund lines split into settled, open (in a run, not yet answered) and payable (not in any
-    open or settled payout): the three always add up to the sum of the fund lines."""
+    """Fund lines split into settled, open (in a run, not yet answered), settled outside the
+    ledger (paid by the old system before going live) and payable (none of these): the four
+    always add up to the sum of the fund lines."""
     el = entitlement_lines
     where = [el.c.payer == "fund"] + ([el.c.region == region] if region else [])
     joined = el.outerjoin(payout_lines, payout_lines.c.line_id == el.c.line_id).outerjoin(
@@ -500,6 +503,9 @@ def position(session: Session, region: str | None = None) -> dict[str, int]:
             select(payouts.c.status, func.coalesce(func.sum(el.c.amount_fen), 0)).select_from(joined)
             .where(*where).group_by(payouts.c.status)):
         out["payable" if status is None else status] += int(amount)
+    out["settled_outside"] = int(session.execute(select(func.coalesce(func.sum(el.c.amount_fen), 0)).where(
+        *where, el.c.settled_outside.is_not(None))).scalar_one())
+    out["payable"] -= out["settled_outside"]  # never in a payout, so counted as payable above
     out["total"] = int(session.execute(select(func.coalesce(func.sum(el.c.amount_fen), 0)).where(*where))
                        .scalar_one())
     return out

@@ -167,7 +167,7 @@ entitlement_lines = table(
     column("payer", String), column("payee", String), column("bank_code", String), column("account_no", String),
     column("holder", String), column("adjusts", String), column("reason", String),
     column("known_at", DateTime(timezone=True)), column("explain_json", Text), column("policy_ref_json", Text),
-    column("source_event_ids_json", Text),
+    column("source_event_ids_json", Text), column("settled_outside", Text),
 )
 
 PROJECTED = (claim_facts, payee_accounts)

@@ -84,7 +84,8 @@ def test_a_run_nets_recoveries_and_pays_each_payee_once(pay, runtime) -> None:  
     later = run(pay, period="2026-04")
     assert (later["count"], later["total"]) == (1, "500.00")
     with payments(runtime).session_factory() as s:
-        assert position(s, "440300") == {"settled": 0, "open": 450_050, "payable": 70_000 - 20_000, "total": 500_050}
+        assert position(s, "440300") == {"settled": 0, "open": 450_050, "payable": 70_000 - 20_000, "settled_outside": 0,
+                                             "total": 500_050}
 
 
 def test_pain001_file_is_valid_and_adds_up_per_bank(pay, runtime) -> None:  # noqa: ANN001

@@ -1,0 +1,181 @@
+"""Going live (issue 11) on the embedded runtime: a province's book imported kind by kind, with the
+rows/s of each and the memory as it goes.
+
+The book (BENCH_IMPORT_SCALE=1: the goal's size): 50,000 employers, 1,000,000 workers, 12 months of
+their wages (12,000,000 rows), their open contribution periods (one per employer), 20,000 claims in
+payment (a quarter of them deaths) and 10,000 dependents. Goal: all of it in ≤ 10 minutes, memory
+flat. The files are written first (CSV, not timed), then each is imported through the whole ASGI
+app in process by the command line's own `import_file` — chunked requests, every row checked and
+recorded as events, the embedded pump projecting them everywhere before each answer.
+
+Peer, same run, same machine: reading the same files with the csv module (the floor of touching
+every row once), so the ratio says what checking and recording a row costs over reading it.
+
+Quick check (minutes, not hours): BENCH_IMPORT_SCALE=0.001 .venv/bin/python bench/bench_import.py
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fastapi.testclient import TestClient  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, write_results  # noqa: E402
+from injuryledger.imports_cli import import_file  # noqa: E402
+from libs.identifiers import make_id_number, make_uscc  # noqa: E402
+
+SCALE = float(os.environ.get("BENCH_IMPORT_SCALE", "1"))
+CHUNK_ROWS = int(os.environ.get("BENCH_IMPORT_CHUNK_ROWS", "5000"))
+EMPLOYERS = max(2, int(50_000 * SCALE))
+WORKERS = max(EMPLOYERS, int(1_000_000 * SCALE))
+WAGE_MONTHS = 12
+CLAIMS = max(4, int(20_000 * SCALE))
+DEPENDENTS = max(2, int(10_000 * SCALE))
+GOAL_S = 600.0
+REGION = "440300"
+CHINA = timezone(timedelta(hours=8))
+
+
+def months_back(month: str, n: int) -> str:
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 - n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+THIS_MONTH = datetime.now(CHINA).strftime("%Y-%m")
+PAID_THROUGH = months_back(THIS_MONTH, 1)
+
+
+def worker_birth(i: int) -> tuple[date, int]:
+    """A distinct (birth date, sequence) for each of a million workers, born 1966–2000."""
+    return date(1966, 1, 1) + timedelta(days=i % 12_000), i // 12_000 + 1
+
+
+def write(path: Path, header: str, rows: Iterator[str]) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8") as f:
+        f.write(header + "\n")
+        for row in rows:
+            f.write(row + "\n")
+            count += 1
+    return count
+
+
+def book(folder: Path) -> dict[str, tuple[Path, int]]:
+    """The six files, streamed to disk (a million workers never in memory)."""
+    files = {}
+
+    def employers() -> Iterator[str]:
+        for e in range(EMPLOYERS):
+            yield f"E{e},{make_uscc(f'91{REGION}{e:08d}')},Employer {e},C3311,{REGION},2016-01-01,"
+
+    def employees() -> Iterator[str]:
+        for w in range(WORKERS):
+            born, seq = worker_birth(w)
+            yield (f"W{w},E{w % EMPLOYERS},{make_id_number(REGION, born, seq)},Worker {w},2016-02-01,,"
+                   f"102584000001,62220202{w:011d},Worker {w}")
+
+    def wages() -> Iterator[str]:
+        for n in range(WAGE_MONTHS, 0, -1):
+            period = months_back(THIS_MONTH, n)
+            for w in range(WORKERS):
+                yield f"W{w},E{w % EMPLOYERS},{period},{6000 + w % 5000}.00"
+
+    def accounts() -> Iterator[str]:
+        period = months_back(THIS_MONTH, 2)
+        for e in range(EMPLOYERS):
+            yield f"A{e},E{e},{period},120000.00,1080.00,{(e % 3) * 360}.00,{period}-20"
+
+    def claims() -> Iterator[str]:
+        for c in range(CLAIMS):
+            w = c * (WORKERS // CLAIMS)
+            grade = 1 + c % 10
+            died = ",2024-06-01" if c % 4 == 0 else ","
+            terminated = "2020-05-01" if grade >= 5 and c % 4 != 0 else ""
+            care = ("partial", "none")[c % 2]
+            yield (f"C{c},W{w},E{w % EMPLOYERS},accident,2019-03-10,2019-03-20,recognized,2019-04-20,{grade},{care},"
+                   f"2019-12-01,{5000 + c % 4000}.00,{terminated}{died},true,{PAID_THROUGH}")
+
+    def dependents() -> Iterator[str]:
+        deaths = [c for c in range(CLAIMS) if c % 4 == 0]
+        for d in range(DEPENDENTS):
+            claim = deaths[(d // 2) % len(deaths)]
+            relation, born = (("spouse", date(1975, 1, 1)), ("child", date(2012, 1, 1)))[d % 2]
+            born = born + timedelta(days=d // 2 % 3000)
+            yield (f"D{d},C{claim},{make_id_number('110101', born, d % 997 + 1)},Dependent {d},{relation},"
+                   f"{born.isoformat()},false,102584000001,62220203{d:011d},Dependent {d}")
+
+    specs = [
+        ("employers", "legacy_id,uscc,name,industry_code,region,enrolled_on,floating_step", employers()),
+        ("employees", "legacy_id,employer_legacy_id,id_number,name,hired_on,separated_on,bank_code,account_no,holder",
+         employees()),
+        ("wages", "employee_legacy_id,employer_legacy_id,period,wage", wages()),
+        ("accounts", "legacy_id,employer_legacy_id,period,payroll,contribution,paid,paid_on", accounts()),
+        ("claims", "legacy_id,employee_legacy_id,employer_legacy_id,kind,occurred_on,applied_on,decision,decided_on,"
+                   "grade,care_level,concluded_on,insured_wage,terminated_on,died_on,one_off_paid,paid_through",
+         claims()),
+        ("dependents", "legacy_id,claim_legacy_id,id_number,name,relation,born_on,orphan_or_lone_elder,bank_code,"
+                       "account_no,holder", dependents()),
+    ]
+    for kind, header, rows in specs:
+        path = folder / f"{kind}.csv"
+        files[kind] = (path, write(path, header, rows))
+    return files
+
+
+def peer_read(path: Path) -> float:
+    """The floor: every row of the file read once with the csv module."""
+    start = time.perf_counter()
+    with path.open(encoding="utf-8", newline="") as f:
+        for _row in csv.reader(f):
+            pass
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    rt, tmp = embedded_runtime("import")
+    quiet = Console(file=io.StringIO())
+    results: dict = {"scale": SCALE, "chunk_rows": CHUNK_ROWS, "book": {}, "kinds": {}, "memory_mib": []}
+    try:
+        start = time.perf_counter()
+        files = book(tmp)
+        results["setup_write_files_s"] = round(time.perf_counter() - start, 1)
+        results["book"] = {kind: count for kind, (_path, count) in files.items()}
+        total_s = 0.0
+        with TestClient(rt.app(), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            for kind, (path, count) in files.items():
+                before = rss_mib()
+                t0 = time.perf_counter()
+                summary = import_file(client, kind, path, chunk_rows=CHUNK_ROWS, console=quiet)
+                seconds = time.perf_counter() - t0
+                total_s += seconds
+                peer_s = peer_read(path)
+                results["kinds"][kind] = {
+                    "rows": count, "seconds": round(seconds, 2), "rows_per_s": rate(count, seconds),
+                    "accepted": summary["accepted"], "rejected": summary["rejected"],
+                    "first_errors": summary["errors"][:3], "peer_csv_read_rows_per_s": rate(count, peer_s),
+                    "rss_mib_before": before, "rss_mib_after": rss_mib()}
+                results["memory_mib"].append(rss_mib())
+                print(f"{kind:>10}: {count:>10,} rows in {seconds:8.1f} s = {rate(count, seconds):>8,} rows/s "
+                      f"(rejected {summary['rejected']:,}); rss {rss_mib()} MiB", flush=True)
+        results["total_s"] = round(total_s, 1)
+        results["peak_rss_mib"] = peak_rss_mib()
+        projected = total_s / SCALE if SCALE else None
+        results["goal"] = {"province_in_s": GOAL_S, "projected_province_s": round(projected, 1) if projected else None,
+                           "met": bool(projected is not None and projected <= GOAL_S and SCALE >= 1)}
+        name = "import" if SCALE >= 1 else f"import_scale_{SCALE:g}".replace(".", "_")
+        write_results(name, results)
+    finally:
+        rt.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Reading an import file: UTF-8 CSV with a header row, column order free, empty means none.
+
+A problem with the file as a whole (not UTF-8, no header, a column missing or unknown) refuses the
+request (422 naming it); a problem with one row rejects that row only, naming its number (the
+header is row 1, as a spreadsheet shows it) and its field.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from libs.money import NotMoney, parse_yuan
+from libs.web.problems import Problem, invalid, invalid_many
+
+MAX_ROWS_PER_REQUEST = 10_000  # the command line posts a large file in chunks of fewer rows
+MAX_FIELD_CHARS = 400
+MAX_COLUMNS = 40
+HEADER_ROW = 1
+TRUE = frozenset({"true", "yes", "y", "1", "是"})
+FALSE = frozenset({"false", "no", "n", "0", "否", ""})
+
+
+class RowRejected(Exception):
+    """One bad value of one row: the row is rejected, the others go on."""
+
+    def __init__(self, field_: str, message: str) -> None:
+        super().__init__(f"{field_}: {message}")
+        self.field, self.message = field_, message
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # the row of the file: the header is row 1
+    values: dict[str, str]  # every column of the kind, stripped; "" when empty or absent
+    legacy_id: str = ""
+    problem: RowRejected | None = field(default=None, compare=False)
+
+    def __getitem__(self, column: str) -> str:
+        return self.values[column]
+
+    def digest(self) -> str:
+        """What "the same content" means for a row posted again: its columns as given."""
+        canonical = json.dumps(sorted(self.values.items()), ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    # -- typed values: each refusal names the column -----------------------------------------
+
+    def text(self, column: str, *, required: bool = True, max_len: int = 200) -> str | None:
+        value = self.values[column]
+        if not value:
+            if required:
+                raise RowRejected(column, "is required")
+            return None
+        if len(value) > max_len:
+            raise RowRejected(column, f"at most {max_len} characters")
+        return value
+
+    def day(self, column: str, *, required: bool = True) -> date | None:
+        value = self.values[column]
+        if not value:
+            if required:
+                raise RowRejected(column, "is required")
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise RowRejected(column, "must be an ISO date such as 2026-01-31") from None
+
+    def month(self, column: str, *, required: bool = True) -> str | None:
+        value = self.values[column]
+        if not value:
+            if required:
+                raise RowRejected(column, "is required")
+            return None
+        if len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit() \
+                or not 1 <= int(value[5:]) <= 12 or int(value[:4]) < 1900:
+            raise RowRejected(column, "must be a month YYYY-MM")
+        return value
+
+    def money(self, column: str, *, required: bool = True, default: Decimal | None = None) -> Decimal | None:
+        value = self.values[column]
+        if not value:
+            if required:
+                raise RowRejected(column, "is required")
+            return default
+        try:
+            return parse_yuan(value)
+        except NotMoney as exc:
+            raise RowRejected(column, str(exc)) from None
+
+    def flag(self, column: str) -> bool:
+        value = self.values[column].lower()
+        if value in TRUE:
+            return True
+        if value in FALSE:
+            return False
+        raise RowRejected(column, "must be true or false (empty: false)")
+
+    def integer(self, column: str, *, low: int, high: int) -> int | None:
+        value = self.values[column]
+        if not value:
+            return None
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise RowRejected(column, f"must be a whole number from {low} to {high}")
+        return int(value)
+
+
+def read_rows(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...], first_row: int) -> list[Row]:
+    """The rows of one request's body (the header first). `first_row` is the file's number of
+    the body's first data row, so a file posted in chunks keeps its own row numbers."""
+    try:
+        text = body.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise invalid("body", f"is not UTF-8 text (byte {exc.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None or not any(h.strip() for h in header):
+            raise invalid("body", f"starts with a header row naming the columns: {','.join(columns)}")
+        names = [h.strip() for h in header]
+        _check_header(names, columns, optional)
+        rows: list[Row] = []
+        for i, record in enumerate(reader):
+            if not record or all(not v.strip() for v in record):
+                continue  # a blank line
+            if len(rows) >= MAX_ROWS_PER_REQUEST:
+                raise Problem(413, "Payload too large", f"at most {MAX_ROWS_PER_REQUEST} rows per request: "
+                              "post a larger file in chunks (the command line does)")
+            rows.append(_row(first_row + i, names, record, (*columns, *optional)))
+    except csv.Error as exc:  # an unterminated quote
+        raise invalid("body", f"is not a readable CSV: {exc}") from None
+    return rows
+
+
+def _check_header(names: list[str], columns: tuple[str, ...], optional: tuple[str, ...]) -> None:
+    errors = []
+    if len(names) > MAX_COLUMNS:
+        errors.append({"field": "header", "message": f"at most {MAX_COLUMNS} columns"})
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            errors.append({"field": f"header.{name}", "message": "appears twice"})
+        seen.add(name)
+        if name not in columns and name not in optional:
+            errors.append({"field": f"header.{name}", "message": f"is not a column of this kind "
+                                                               f"({', '.join((*columns, *optional))})"})
+    errors += [{"field": f"header.{c}", "message": "is missing"} for c in columns if c not in seen]
+    if errors:
+        raise invalid_many(errors[:100])
+
+
+def _row(number: int, names: list[str], record: list[str], wanted: tuple[str, ...]) -> Row:
+    values = dict.fromkeys(wanted, "")
+    problem = None
+    if len(record) > len(names):
+        problem = RowRejected("row", f"has {len(record)} fields, the header {len(names)}")
+    for name, raw in zip(names, record):
+        value = raw.strip()
+        if len(value) > MAX_FIELD_CHARS:
+            problem = problem or RowRejected(name, f"at most {MAX_FIELD_CHARS} characters")
+            value = value[:MAX_FIELD_CHARS]
+        values[name] = value
+    return Row(number, values, problem=problem)

@@ -1,0 +1,274 @@
+"""Running one import request: the rows of one kind, checked, recorded, summed up.
+
+Each kind (a service's `imports.py`) says how a row is checked and recorded; this module does
+what every kind shares:
+1. rows keyed by `legacy_id`: a row already imported with the same content is skipped, with other
+   content rejected; a key twice in one request rejects the second;
+2. the kind checks the new rows (as the REST route would) and records the good ones as ordinary
+   events in ONE transaction, each row in a savepoint, so a bad row never stops the others;
+3. the rows accepted are remembered (`import_rows`) in that transaction, and the summary of the
+   import (counts, the first errors, the totals) with them.
+A dry run does all of it and rolls the transaction back: it records nothing but its summary.
+A file posted in chunks is one import: each chunk names the import (`import_id`) and its first
+row's number, and the summary adds up.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from libs.db import writing
+from libs.events.source import Source
+from libs.events.store import ConcurrencyConflict
+from libs.events.uow import UnitOfWork
+from libs.money import yuan_str
+from libs.runtime.service import ServiceContext
+from libs.web.auth import Principal
+from libs.web.problems import conflict, invalid, not_found
+
+from .rows import Row, RowRejected, read_rows
+from .tables import TABLES
+
+MAX_ERRORS_KEPT = 1_000
+LOOKUP_CHUNK = 500
+KINDS = ("employers", "employees", "wages", "accounts", "claims", "dependents")  # the order to import them in
+T = TypeVar("T")
+Totals = dict[str, Any]  # flat: "a/b/c" → an int (a count) or a yuan string (an amount)
+
+
+@dataclass
+class Accepted:
+    """A row recorded: what it created and its share of the import's totals."""
+
+    ref_id: str | None
+    totals: Totals = field(default_factory=dict)
+
+
+Outcome = Accepted | RowRejected
+
+
+class Kind(Protocol):
+    """One kind of import file, owned by one service."""
+
+    name: str
+    columns: tuple[str, ...]  # the columns every file has
+    optional: tuple[str, ...]  # columns a file may have
+
+    def legacy_id(self, row: Row) -> str:
+        """The row's key in the old system (most kinds: its `legacy_id` column)."""
+
+    def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
+        """Every row checked as the REST route would check it, before the transaction: the
+        prepared command of each good row, a RowRejected for each bad one (by row number)."""
+
+    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Any]]) -> dict[int, Outcome]:
+        """Record the checked rows in the transaction `uow`: each row its events and read
+        models, in a savepoint (`each_in_savepoint`), or rejected if its aggregate refuses."""
+
+
+def source(import_id: str, kind: str, row: Row) -> Source:
+    return Source(import_id=import_id, kind=kind, row=row.number, legacy_id=row.legacy_id)
+
+
+def new_import_id(kind: str) -> str:
+    """`imp_<kind>_<hex>`: the gateway routes `GET /v1/imports/{import_id}` by the kind in it."""
+    return f"imp_{kind}_{uuid.uuid4().hex[:16]}"
+
+
+def in_savepoint(uow: UnitOfWork, record: Callable[[], T], on_failure: Callable[[], None] = lambda: None) -> T | RowRejected:
+    """One row's writes in a savepoint: on a refusal they are undone (and the events it appended
+    forgotten), the transaction goes on with the next row."""
+    mark = len(uow.recorded)
+    try:
+        with uow.session.begin_nested():
+            return record()
+    except RowRejected as exc:
+        failed: RowRejected = exc
+    except (IntegrityError, ConcurrencyConflict):
+        failed = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
+    del uow.recorded[mark:]
+    on_failure()
+    return failed
+
+
+# ---- one request ----------------------------------------------------------------------------
+
+def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: bytes, *, dry_run: bool,
+               import_id: str | None, first_row: int) -> dict[str, Any]:
+    rows = read_rows(body, kind.columns, kind.optional, first_row)
+    client_id = actor.client_id if isinstance(actor, Principal) else actor
+    summary = _summary_to_continue(ctx, kind.name, import_id, dry_run) if import_id else None
+    import_id = import_id or new_import_id(kind.name)
+    outcomes: dict[int, Outcome | None] = {}  # None: skipped, the same content is on the ledger
+    totals: list[Totals] = []
+
+    fresh: list[Row] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.problem is not None:
+            outcomes[row.number] = row.problem
+            continue
+        try:
+            key = kind.legacy_id(row)
+        except RowRejected as exc:
+            outcomes[row.number] = exc
+            continue
+        if key in seen:
+            outcomes[row.number] = RowRejected("legacy_id", f"{key} is also in row {seen[key]} of this request")
+            continue
+        seen[key] = row.number
+        fresh.append(Row(row.number, row.values, key))
+    known = _imported(ctx, kind.name, [r.legacy_id for r in fresh])
+    new: list[Row] = []
+    for row in fresh:
+        before = known.get(row.legacy_id)
+        if before is None:
+            new.append(row)
+        elif before.digest == row.digest():
+            outcomes[row.number] = None
+            totals.append(json.loads(before.totals_json))
+        else:
+            outcomes[row.number] = RowRejected("legacy_id", f"{row.legacy_id} was imported with other content "
+                                                            f"(import {before.import_id}, row {before.row})")
+    checked = kind.check(ctx, new)
+    good = [(r, checked[r.number]) for r in new if not isinstance(checked[r.number], RowRejected)]
+    outcomes.update({r.number: checked[r.number] for r in new if isinstance(checked[r.number], RowRejected)})
+
+    by_number = {r.number: r for r in new}  # keyed: legacy_id set
+    try:
+        with ctx.uow(actor) as uow:
+            recorded = kind.record(uow, import_id, good) if good else {}
+            assert recorded.keys() == {r.number for r, _ in good}, "every checked row has an outcome"
+            outcomes.update(recorded)
+            accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]
+            if accepted and not dry_run:
+                uow.session.execute(insert(TABLES.import_rows), [
+                    {"kind": kind.name, "legacy_id": r.legacy_id, "digest": r.digest(), "import_id": import_id,
+                     "row": r.number, "ref_id": o.ref_id, "totals_json": json.dumps(o.totals, sort_keys=True)}
+                    for r, o in accepted])
+            totals += [o.totals for _, o in accepted]
+            doc = _merged(summary, kind.name, import_id, dry_run, client_id, rows, outcomes, totals)
+            if dry_run:
+                raise _DryRun
+            _store(uow.session, doc, new=summary is None)
+    except _DryRun:
+        with writing(ctx.session_factory) as session:
+            _store(session, doc, new=summary is None)
+    return view(doc)
+
+
+class _DryRun(Exception):
+    """Leave the transaction by rolling it back: a dry run records nothing."""
+
+
+def _summary_to_continue(ctx: ServiceContext, kind: str, import_id: str, dry_run: bool) -> dict[str, Any]:
+    with ctx.session_factory() as session:
+        row = session.execute(select(TABLES.imports).where(TABLES.imports.c.import_id == import_id)).first()
+    if row is None or row.kind != kind:
+        raise invalid("query.import_id", f"no import {import_id} of {kind} to continue")
+    if row.dry_run != dry_run:
+        raise conflict(f"import {import_id} is {'a dry run' if row.dry_run else 'not a dry run'}: "
+                       "continue it the same way")
+    return _doc(row)
+
+
+def _imported(ctx: ServiceContext, kind: str, keys: list[str]) -> dict[str, Any]:
+    t = TABLES.import_rows
+    found = {}
+    with ctx.session_factory() as session:
+        for i in range(0, len(keys), LOOKUP_CHUNK):
+            for r in session.execute(select(t).where(t.c.kind == kind, t.c.legacy_id.in_(keys[i:i + LOOKUP_CHUNK]))):
+                found[r.legacy_id] = r
+    return found
+
+
+# ---- the summary ----------------------------------------------------------------------------
+
+def _merged(before: dict[str, Any] | None, kind: str, import_id: str, dry_run: bool, actor: str,
+            rows: Sequence[Row], outcomes: dict[int, Outcome | None], totals: list[Totals]) -> dict[str, Any]:
+    now = datetime.now(timezone.utc)
+    doc = before or {"import_id": import_id, "kind": kind, "dry_run": dry_run, "actor": actor, "created_at": now,
+                     "rows": 0, "accepted": 0, "skipped": 0, "rejected": 0, "errors": [], "totals": {}}
+    errors = [{"row": n, "field": o.field, "message": o.message}
+              for n, o in sorted(outcomes.items()) if isinstance(o, RowRejected)]
+    doc["rows"] += len(rows)
+    doc["accepted"] += sum(isinstance(o, Accepted) for o in outcomes.values())
+    doc["skipped"] += sum(o is None for o in outcomes.values())
+    doc["rejected"] += len(errors)
+    doc["errors"] = (doc["errors"] + errors)[:MAX_ERRORS_KEPT]
+    doc["totals"] = add_totals(doc["totals"], *totals)
+    doc["updated_at"] = now
+    assert doc["accepted"] + doc["skipped"] + doc["rejected"] == doc["rows"], "every row has one outcome"
+    return doc
+
+
+def add_totals(*parts: Totals) -> Totals:
+    out: Totals = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, str):
+                out[key] = yuan_str(Decimal(out.get(key, "0")) + Decimal(value))
+            else:
+                out[key] = out.get(key, 0) + value
+    return out
+
+
+def _store(session, doc: dict[str, Any], new: bool) -> None:  # noqa: ANN001
+    values = {"kind": doc["kind"], "dry_run": doc["dry_run"], "actor": doc["actor"], "created_at": doc["created_at"],
+              "updated_at": doc["updated_at"], "rows": doc["rows"], "accepted": doc["accepted"],
+              "skipped": doc["skipped"], "rejected": doc["rejected"],
+              "errors_json": json.dumps(doc["errors"], ensure_ascii=False),
+              "totals_json": json.dumps(doc["totals"], sort_keys=True)}
+    t = TABLES.imports
+    if new:
+        session.execute(insert(t).values(import_id=doc["import_id"], **values))
+    else:
+        session.execute(update(t).where(t.c.import_id == doc["import_id"]).values(**values))
+
+
+def _doc(row: Any) -> dict[str, Any]:
+    return {"import_id": row.import_id, "kind": row.kind, "dry_run": row.dry_run, "actor": row.actor,
+            "created_at": row.created_at, "updated_at": row.updated_at, "rows": row.rows, "accepted": row.accepted,
+            "skipped": row.skipped, "rejected": row.rejected, "errors": json.loads(row.errors_json),
+            "totals": json.loads(row.totals_json)}
+
+
+def view(doc: dict[str, Any]) -> dict[str, Any]:
+    """The summary as API.md gives it; `totals` nested by the parts of their keys."""
+    nested: dict[str, Any] = {}
+    for key, value in sorted(doc["totals"].items()):
+        *path, last = key.split("/")
+        node = nested
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return {"import_id": doc["import_id"], "kind": doc["kind"], "dry_run": doc["dry_run"], "rows": doc["rows"],
+            "accepted": doc["accepted"], "skipped": doc["skipped"], "rejected": doc["rejected"],
+            "errors": doc["errors"], "errors_shown": len(doc["errors"]), "totals": nested,
+            "created_at": _iso(doc["created_at"]), "updated_at": _iso(doc["updated_at"])}
+
+
+def _iso(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def find_summary(session_factories: Sequence[Any], import_id: str) -> dict[str, Any]:
+    """`GET /v1/imports/{import_id}`: the summary, from whichever database of this process holds it."""
+    from sqlalchemy import inspect
+
+    for sessions in session_factories:
+        with sessions() as session:
+            if not inspect(session.connection()).has_table(TABLES.imports.name):
+                continue
+            row = session.execute(select(TABLES.imports).where(TABLES.imports.c.import_id == import_id)).first()
+        if row is not None:
+            return view(_doc(row))
+    raise not_found("import", import_id)

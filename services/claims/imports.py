@@ -1,0 +1,378 @@
+"""Going live, the claims service's kinds (MIGRATION.md): `claims` and `dependents`.
+
+A claim enters in the state its columns describe, by the same aggregate and the same checks as
+the REST commands (application, decision, appraisal, termination, death), every event carrying
+the row as its `source`:
+- the insured wage is taken as given (`reason: legacy`), never re-derived from wages;
+- `LegacyPaymentsRecorded` says what the old system paid: the recurring benefits through
+  `paid_through`, the one-off grants if `one_off_paid`. The payments service derives every
+  entitlement as usual and records those as settled outside the ledger, so the first payment run
+  pays from the month after `paid_through`.
+`dependents` of a deceased worker's claim are registered on it the same way.
+
+The summary's totals carry the recurring benefits of the current month by kind and payer, worked
+out by the entitlements derivation (a pure function) from the claim's own events, so the region
+can reconcile them with the old system's monthly payroll of benefits.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from libs.events.store import EventStore
+from libs.events.tables import policy_versions
+from libs.events.uow import UnitOfWork
+from libs.imports.projection import legacy_refs
+from libs.imports.rows import Row, RowRejected
+from libs.imports.runner import Accepted, Outcome, in_savepoint, source
+from libs.imports.tables import TABLES
+from libs.money import round_fen, yuan_str
+from libs.policy.projection import NATIONAL
+from libs.runtime.service import ServiceContext
+from libs.web.problems import Problem
+
+from . import handlers
+from .domain.events import CARE_LEVELS, BankAccount, InsuredWageDetermined
+from .domain.events import KINDS as CLAIM_KINDS
+from .domain.insured_wage import floor_and_cap
+from .domain.model import Claim, InvalidField, NewDependent, WrongState
+from .tables import claims_employers, claims_workers
+
+LOOKUP_CHUNK = 500
+DECISIONS = ("recognized", "deemed", "rejected")
+
+
+def _problem(exc: Problem | InvalidField | WrongState) -> RowRejected:
+    """A refusal of the REST path (a problem, or the aggregate's) as a row's rejection."""
+    if isinstance(exc, InvalidField):
+        return RowRejected(exc.field, exc.message)
+    if isinstance(exc, WrongState):
+        return RowRejected("legacy_id", exc.detail)
+    first = (exc.errors or [{"field": "legacy_id", "message": exc.detail}])[0]
+    return RowRejected(first["field"], first["message"])
+
+
+def _checked_rows(rows: Sequence[Row], check) -> dict[int, Any]:  # noqa: ANN001
+    out: dict[int, Any] = {}
+    for row in rows:
+        try:
+            out[row.number] = check(row)
+        except RowRejected as exc:
+            out[row.number] = exc
+        except (Problem, InvalidField, WrongState) as exc:
+            out[row.number] = _problem(exc)
+    return out
+
+
+def _not_future(row: Row, column: str, day: date | None, today: date) -> None:
+    if day is not None and day > today:
+        raise RowRejected(column, f"{day.isoformat()} is in the future")
+
+
+def _by_key(session: Session, table, column, keys: Sequence[str]) -> dict[str, Any]:  # noqa: ANN001
+    keys = sorted(set(keys))
+    out = {}
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        for r in session.execute(select(table).where(column.in_(keys[i:i + LOOKUP_CHUNK]))):
+            out[getattr(r, column.name)] = r
+    return out
+
+
+# ---- the month's recurring benefits, for the totals -----------------------------------------
+
+class MonthBenefits:
+    """The recurring benefits of one month of migrated claims, by kind and payer: the derivation
+    of the entitlements (services.payments.entitlements.engine, pure) over the claim's events and
+    the policies this service holds."""
+
+    def __init__(self, session: Session, month: str) -> None:
+        self.session, self.month = session, month
+        self._policies: dict[str, list[Any]] = {}
+
+    def of(self, claim_id: str, payee: str | None = None) -> dict[str, str]:
+        from services.payments.entitlements import engine
+
+        history = EventStore(self.session, "").read_aggregate(claim_id)
+        facts = [engine.Fact(str(e.event_id), e.type, e.recorded_at, e.payload) for e in history]
+        region = history[0].payload["region"]
+        dues = engine.derive(facts, self._policy_facts(region), self.month)
+        out: dict[str, Decimal] = {}
+        for d in dues:
+            if d.kind in engine.MONTHLY and d.month == self.month and (payee is None or d.payee == payee):
+                key = f"recurring_benefits/{self.month}/{d.kind}/{d.payer}"
+                out[key] = out.get(key, Decimal("0.00")) + d.calc.amount
+        return {k: yuan_str(v) for k, v in out.items()}
+
+    def _policy_facts(self, region: str) -> list[Any]:
+        from libs.policy.document import PolicyDocument
+        from libs.policy.resolve import PolicyVersion
+        from services.payments.entitlements import engine
+
+        if region not in self._policies:
+            rows = self.session.execute(select(policy_versions).where(
+                policy_versions.c.region.in_({region, NATIONAL}))).all()
+            self._policies[region] = [engine.PolicyFact(PolicyVersion(
+                r.region, r.effective_from, r.version, PolicyDocument.model_validate(json.loads(r.document)),
+                r.event_id), engine.EPOCH) for r in rows]
+        return self._policies[region]
+
+
+def current_month() -> str:
+    day = handlers.today()
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+# --------------------------------------------------------------------------------------- claims
+
+@dataclass(frozen=True)
+class LegacyClaim:
+    application: handlers.Application
+    employer: Any
+    worker: Any
+    decision: str
+    decided_on: date
+    insured_wage: Decimal | None
+    grade: int | None
+    care_level: str
+    concluded_on: date | None
+    terminated_on: date | None
+    died_on: date | None
+    one_off_paid: bool
+    paid_through: str | None
+
+
+class ClaimsKind:
+    name = "claims"
+    columns = ("legacy_id", "employee_legacy_id", "employer_legacy_id", "kind", "occurred_on", "applied_on",
+               "decision", "decided_on", "grade", "care_level", "concluded_on", "insured_wage", "terminated_on",
+               "died_on", "one_off_paid", "paid_through")
+    optional = ("applicant", "description")
+
+    def legacy_id(self, row: Row) -> str:
+        return row.text("legacy_id", max_len=64)  # type: ignore[return-value]
+
+    def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
+        today = handlers.today()
+        with ctx.session_factory() as session:
+            jobs = legacy_refs(session, "employees", [r["employee_legacy_id"] for r in rows])
+            firms = legacy_refs(session, "employers", [r["employer_legacy_id"] for r in rows])
+            employers = _by_key(session, claims_employers, claims_employers.c.employer_id,
+                                [f.aggregate_id for f in firms.values()])  # type: ignore[attr-defined]
+            workers = _by_key(session, claims_workers, claims_workers.c.employee_id,
+                              [j.aggregate_id for j in jobs.values()])  # type: ignore[attr-defined]
+
+            def check(row: Row) -> LegacyClaim:
+                job = jobs.get(row["employee_legacy_id"])
+                if job is None:
+                    raise RowRejected("employee_legacy_id", f"no employee with legacy_id "
+                                                            f"{row['employee_legacy_id'] or '(empty)'} is imported")
+                firm = firms.get(row["employer_legacy_id"])
+                if firm is None:
+                    raise RowRejected("employer_legacy_id", f"no employer with legacy_id "
+                                                            f"{row['employer_legacy_id'] or '(empty)'} is imported")
+                if job.employer_id != firm.aggregate_id:  # type: ignore[attr-defined]
+                    raise RowRejected("employee_legacy_id", f"is an employment at another employer than "
+                                                            f"{row['employer_legacy_id']}")
+                employer, worker = employers.get(firm.aggregate_id), workers.get(job.aggregate_id)  # type: ignore[attr-defined]
+                if employer is None or worker is None:
+                    raise RowRejected("employee_legacy_id", "the enrollment of this worker is not known here yet; "
+                                                            "post the row again")
+                return self._check(session, row, employer, worker, today)
+
+            return _checked_rows(rows, check)
+
+    @staticmethod
+    def _check(session: Session, row: Row, employer: Any, worker: Any, today: date) -> LegacyClaim:
+        kind = row.text("kind")
+        if kind not in CLAIM_KINDS:
+            raise RowRejected("kind", f"must be one of {', '.join(CLAIM_KINDS)}")
+        occurred_on, applied_on = row.day("occurred_on"), row.day("applied_on")
+        decided_on = row.day("decided_on")
+        for column, day in (("occurred_on", occurred_on), ("applied_on", applied_on), ("decided_on", decided_on)):
+            _not_future(row, column, day, today)
+        if applied_on < occurred_on:  # type: ignore[operator]
+            raise RowRejected("applied_on", "must not be before occurred_on")
+        if decided_on < applied_on:  # type: ignore[operator]
+            raise RowRejected("decided_on", f"must not be before the application ({applied_on})")
+        if not handlers.employed_on(session, worker.employee_id, employer.employer_id, occurred_on):  # type: ignore[arg-type]
+            raise RowRejected("occurred_on", f"the worker was not employed by {row['employer_legacy_id']} on "
+                                             f"{occurred_on}")
+        applicant = row["applicant"] or "employer"
+        if applicant not in ("employer", "worker"):
+            raise RowRejected("applicant", "must be employer or worker (empty: employer)")
+        decision = row.text("decision")
+        if decision not in DECISIONS:
+            raise RowRejected("decision", f"must be one of {', '.join(DECISIONS)}")
+        appraisal = [c for c in ("grade", "care_level", "concluded_on", "terminated_on") if row[c]]
+        if decision == "rejected":
+            given = appraisal + [c for c in ("insured_wage", "died_on", "paid_through") if row[c]]
+            if given or row.flag("one_off_paid"):
+                raise RowRejected(given[0] if given else "one_off_paid", "a rejected claim has no benefits")
+        insured_wage = row.money("insured_wage", required=decision != "rejected")
+        if insured_wage is not None and insured_wage <= 0:
+            raise RowRejected("insured_wage", "must be greater than 0")
+        grade = row.integer("grade", low=1, high=10)
+        care_level = row["care_level"] or "none"
+        if care_level not in CARE_LEVELS:
+            raise RowRejected("care_level", f"must be one of {', '.join(CARE_LEVELS)} (empty: none)")
+        concluded_on = row.day("concluded_on", required=bool(appraisal))
+        _not_future(row, "concluded_on", concluded_on, today)
+        terminated_on = row.day("terminated_on", required=False)
+        _not_future(row, "terminated_on", terminated_on, today)
+        died_on = row.day("died_on", required=kind == "death")
+        _not_future(row, "died_on", died_on, today)
+        paid_through = row.month("paid_through", required=False)
+        if paid_through is not None:
+            if paid_through > current_month():
+                raise RowRejected("paid_through", f"is after the current month {current_month()}")
+            if paid_through < f"{occurred_on.year:04d}-{occurred_on.month:02d}":  # type: ignore[union-attr]
+                raise RowRejected("paid_through", "is before the month of the injury")
+        description = row.text("description", required=False, max_len=2000) or ""
+        application = handlers.Application(employer.employer_id, worker.employee_id, kind, occurred_on,  # type: ignore[arg-type]
+                                           applied_on, applicant, description)  # type: ignore[arg-type]
+        return LegacyClaim(application, employer, worker, decision, decided_on, insured_wage, grade,  # type: ignore[arg-type]
+                           care_level, concluded_on, terminated_on, died_on, row.flag("one_off_paid"), paid_through)
+
+    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, LegacyClaim]]) -> dict[int, Outcome]:
+        session = uow.session
+        benefits = MonthBenefits(session, current_month())
+
+        def enter(row: Row, c: LegacyClaim) -> Accepted:
+            src = source(import_id, self.name, row)
+            try:
+                event = handlers.application_event(session, handlers.new_claim_id(), c.application, c.employer,
+                                                   c.worker, src)
+                lim = handlers.limits(session, c.employer.region, c.application.occurred_on)
+                claim = Claim.apply_for(event.claim_id, event)
+                with claim.sourced(src):
+                    claim.decide(c.decision, c.decided_on, f"migrated from the old system ({row.legacy_id})",
+                                 lim.appraisal_days)
+                    if c.decision != "rejected":
+                        claim.determine_insured_wage(self._insured_wage(claim, c, lim))
+                    if c.concluded_on is not None:
+                        claim.appraise(c.grade, c.care_level, c.concluded_on, lim.reappraisal_min_months)
+                    if c.terminated_on is not None:
+                        claim.terminate(c.terminated_on)
+                    if c.died_on is not None:
+                        claim.die(c.died_on, [], lim.dependent_child_age_limit)
+                    if c.decision != "rejected":
+                        claim.record_legacy_payments(c.paid_through, c.one_off_paid, handlers.today())
+            except (Problem, InvalidField, WrongState) as exc:
+                raise _problem(exc) from None
+            uow.save(claim)
+            totals: dict[str, Any] = {"claims": 1}
+            if c.decision != "rejected":
+                totals.update(benefits.of(claim.id))
+            return Accepted(claim.id, totals)
+
+        return {row.number: in_savepoint(uow, lambda row=row, c=c: enter(row, c)) for row, c in rows}
+
+    @staticmethod
+    def _insured_wage(claim: Claim, c: LegacyClaim, lim: handlers.Limits) -> InsuredWageDetermined:
+        """R.64's figure as the old system fixed it: taken as given, not floored, capped or
+        re-derived (the policy's floor and cap are recorded beside it for reference)."""
+        floor, cap = floor_and_cap(lim.average_monthly_wage, lim.floor_ratio, lim.cap_ratio)
+        wage = round_fen(c.insured_wage)  # type: ignore[arg-type]
+        return InsuredWageDetermined(
+            claim_id=claim.id, employee_id=claim.app.employee_id, average_wage=wage, insured_wage=wage, months=[],
+            floor=floor, cap=cap, policy_ref=lim.ref, reason="legacy",
+            derivation=f"taken as given from the old system at go-live ({yuan_str(wage)}), not derived from "
+                       "wage history", determined_on=c.decided_on)
+
+
+# ----------------------------------------------------------------------------------- dependents
+
+@dataclass(frozen=True)
+class LegacyDependent:
+    claim_id: str
+    dependent: NewDependent
+
+
+class DependentsKind:
+    name = "dependents"
+    columns = ("legacy_id", "claim_legacy_id", "id_number", "name", "relation", "born_on", "orphan_or_lone_elder",
+               "bank_code", "account_no", "holder")
+    optional = ()
+
+    def legacy_id(self, row: Row) -> str:
+        return row.text("legacy_id", max_len=64)  # type: ignore[return-value]
+
+    def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
+        from .api import DependentIn  # the REST route's own checks of a dependent
+
+        t = TABLES.import_rows
+        keys = sorted({r["claim_legacy_id"] for r in rows if r["claim_legacy_id"]})
+        claims: dict[str, str] = {}
+        with ctx.session_factory() as session:
+            for i in range(0, len(keys), LOOKUP_CHUNK):
+                claims.update(session.execute(select(t.c.legacy_id, t.c.ref_id).where(
+                    t.c.kind == "claims", t.c.legacy_id.in_(keys[i:i + LOOKUP_CHUNK]))).all())
+        today = handlers.today()
+
+        def check(row: Row) -> LegacyDependent:
+            claim_id = claims.get(row["claim_legacy_id"])
+            if claim_id is None:
+                raise RowRejected("claim_legacy_id", f"no claim with legacy_id {row['claim_legacy_id'] or '(empty)'} "
+                                                     "is imported")
+            account = {c: row[c] for c in ("bank_code", "account_no", "holder")}
+            if any(account.values()):
+                missing = [c for c, v in account.items() if not v]
+                if missing:
+                    raise RowRejected(missing[0], "is required with a bank account (bank_code, account_no, holder)")
+            try:
+                d = DependentIn.model_validate({
+                    "id_number": row["id_number"], "name": row["name"], "relation": row["relation"],
+                    "born_on": row["born_on"], "orphan_or_lone_elder": row.flag("orphan_or_lone_elder"),
+                    "bank_account": account if any(account.values()) else None})
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                column = str(first["loc"][-1]) if first["loc"] else "legacy_id"
+                message = str(first["msg"]).removeprefix("Value error, ")
+                raise RowRejected(column, message) from None
+            _not_future(row, "born_on", d.born_on, today)
+            bank = BankAccount(**d.bank_account.model_dump()) if d.bank_account else None
+            return LegacyDependent(claim_id, NewDependent(d.id_number, d.name, d.relation, d.born_on,
+                                                          d.orphan_or_lone_elder, bank))
+
+        return _checked_rows(rows, check)
+
+    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, LegacyDependent]]) -> dict[int, Outcome]:
+        session = uow.session
+        cache: dict[str, Claim] = {}
+        limits: dict[str, handlers.Limits] = {}
+
+        def register(row: Row, d: LegacyDependent) -> Accepted:
+            claim = cache.get(d.claim_id) or uow.load(Claim, d.claim_id)
+            if claim is None:
+                raise RowRejected("claim_legacy_id", f"claim {d.claim_id} does not exist")
+            cache[d.claim_id] = claim
+            if d.claim_id not in limits:
+                limits[d.claim_id] = handlers.limits(session, claim.app.region, claim.app.occurred_on)
+            try:
+                with claim.sourced(source(import_id, self.name, row)):
+                    claim.register_dependent(d.dependent, limits[d.claim_id].dependent_child_age_limit)
+            except (InvalidField, WrongState) as exc:
+                raise _problem(exc) from None
+            uow.save(claim)
+            return Accepted(claim.history.dependents[-1].dependent_id, {"dependents": 1})
+
+        out = {row.number: in_savepoint(uow, lambda row=row, d=d: register(row, d),
+                                        lambda claim_id=d.claim_id: cache.pop(claim_id, None)) for row, d in rows}
+        # each dependent's survivor pension of the month, with every dependent of the request known
+        benefits = MonthBenefits(session, current_month())
+        for row, d in rows:
+            outcome = out[row.number]
+            if isinstance(outcome, Accepted):
+                outcome.totals.update(benefits.of(d.claim_id, payee=f"dependent:{outcome.ref_id}"))
+        return out
+
+
+KINDS = (ClaimsKind(), DependentsKind())

@@ -1,0 +1,246 @@
+"""Going live, the enrollment service's kinds (MIGRATION.md): `employers` and `employees`.
+
+Each row is checked as `POST /v1/employers` and `POST /v1/employers/{id}/employees` check it
+(the identifiers, the industry's class from the policy in force, the worker's age, the employment)
+and recorded by the same aggregates, its events carrying the row as their `source`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from libs import identifiers
+from libs.events.uow import UnitOfWork
+from libs.imports.rows import Row, RowRejected
+from libs.imports.runner import Accepted, Outcome, in_savepoint, source
+from libs.imports.tables import TABLES
+from libs.policy.projection import policy_in_force
+from libs.runtime.service import ServiceContext
+
+from . import handlers
+from .domain.commands import BankAccountInput
+from .domain.events import BankAccount
+from .domain.model import Classification, Conflict, Employer, Invalid, NotFound, Worker
+from .tables import employers, employments, workers
+
+LOOKUP_CHUNK = 500
+
+
+def _rejected(exc: Exception) -> RowRejected:
+    """The enrollment domain's refusals as a row's rejection, naming the field where it can."""
+    if isinstance(exc, Invalid):
+        return RowRejected(exc.field, exc.message)
+    if isinstance(exc, Conflict):
+        return RowRejected("legacy_id", exc.message)
+    return RowRejected("legacy_id", str(exc))
+
+
+def _checked(column: str, check, value: str):  # noqa: ANN001, ANN202
+    try:
+        return check(value)
+    except identifiers.InvalidIdentifier as exc:
+        raise RowRejected(column, exc.message) from None
+
+
+def _in_chunks(session, column, values: Sequence[str]):  # noqa: ANN001, ANN202
+    values = sorted(set(values))
+    for i in range(0, len(values), LOOKUP_CHUNK):
+        yield from session.execute(select(column.table).where(column.in_(values[i:i + LOOKUP_CHUNK])))
+
+
+# ---------------------------------------------------------------------------------- employers
+
+@dataclass(frozen=True)
+class NewEmployer:
+    uscc: str
+    name: str
+    region: str
+    enrolled_on: date
+    classification: Classification
+    floating_step: Decimal | None
+
+
+class EmployersKind:
+    name = "employers"
+    columns = ("legacy_id", "uscc", "name", "industry_code", "region", "enrolled_on", "floating_step")
+    optional = ()
+
+    def legacy_id(self, row: Row) -> str:
+        return row.text("legacy_id", max_len=64)  # type: ignore[return-value]
+
+    def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
+        versions: dict[tuple[str, date], Any] = {}
+        with ctx.session_factory() as session:
+            known = {r.uscc: r.employer_id for r in _in_chunks(session, employers.c.uscc, [r["uscc"] for r in rows])}
+
+            def version(region: str, on: date) -> Any:
+                if (region, on) not in versions:
+                    versions[(region, on)] = policy_in_force(session, region, on)
+                return versions[(region, on)]
+
+            out: dict[int, Any] = {}
+            for row in rows:
+                try:
+                    out[row.number] = self._check(row, known, version)
+                except RowRejected as exc:
+                    out[row.number] = exc
+        return out
+
+    @staticmethod
+    def _check(row: Row, known: dict[str, str], version) -> NewEmployer:  # noqa: ANN001
+        uscc = _checked("uscc", identifiers.check_uscc, row["uscc"])
+        if uscc in known:
+            raise RowRejected("uscc", f"is already enrolled as employer {known[uscc]}")
+        name = row.text("name")
+        region = _checked("region", identifiers.check_region, row["region"])
+        enrolled_on = row.day("enrolled_on")
+        industry = _checked("industry_code", identifiers.check_industry_code, row["industry_code"])
+        policy = version(region, enrolled_on)
+        if policy is None:
+            raise RowRejected("enrolled_on", f"no policy is in force in region {region} (nor nationally) on "
+                                             f"{enrolled_on.isoformat()}")
+        classification = handlers.classification_by(policy, industry)
+        step = None
+        if row["floating_step"]:
+            try:
+                step = Decimal(row["floating_step"])
+            except ArithmeticError:
+                raise RowRejected("floating_step", "must be a multiplier such as 1.20") from None
+            allowed = policy.document.allowed_multipliers(classification.risk_class)
+            if step not in allowed:
+                raise RowRejected("floating_step", f"class {classification.risk_class} floats only to "
+                                                   f"{', '.join(str(a) for a in allowed)}")
+            step = next(a for a in allowed if a == step)  # the policy's own spelling (1.2 → 1.20)
+        return NewEmployer(uscc, name, region, enrolled_on, classification, step)  # type: ignore[arg-type]
+
+    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployer]]) -> dict[int, Outcome]:
+        enrolled: dict[str, int] = {}  # USCC → the row that enrolled it in this request
+
+        def enroll(row: Row, e: NewEmployer) -> Accepted:
+            if e.uscc in enrolled:
+                raise RowRejected("uscc", f"is enrolled by row {enrolled[e.uscc]} of this file")
+            employer = Employer.enroll(handlers.new_employer_id(), e.uscc, e.name, e.region, e.enrolled_on,
+                                       e.classification, e.floating_step, source(import_id, self.name, row))
+            uow.save(employer)
+            uow.session.execute(insert(employers).values(handlers.employer_row(employer)))
+            enrolled[e.uscc] = row.number
+            return Accepted(employer.id, {"employers": 1})
+
+        return {row.number: in_savepoint(uow, lambda row=row, e=e: enroll(row, e)) for row, e in rows}
+
+
+# ---------------------------------------------------------------------------------- employees
+
+@dataclass(frozen=True)
+class NewEmployment:
+    employer_id: str
+    id_number: identifiers.IdNumber
+    name: str
+    hired_on: date
+    separated_on: date | None
+    bank_account: BankAccount | None
+
+
+class EmployeesKind:
+    name = "employees"
+    columns = ("legacy_id", "employer_legacy_id", "id_number", "name", "hired_on", "separated_on", "bank_code",
+               "account_no", "holder")
+    optional = ()
+
+    def legacy_id(self, row: Row) -> str:
+        return row.text("legacy_id", max_len=64)  # type: ignore[return-value]
+
+    def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
+        with ctx.session_factory() as session:
+            t = TABLES.import_rows
+            wanted = sorted({r["employer_legacy_id"] for r in rows if r["employer_legacy_id"]})
+            found: dict[str, str] = {}
+            for i in range(0, len(wanted), LOOKUP_CHUNK):
+                found.update(session.execute(select(t.c.legacy_id, t.c.ref_id).where(
+                    t.c.kind == "employers", t.c.legacy_id.in_(wanted[i:i + LOOKUP_CHUNK]))).all())
+        today = handlers.today()
+        out: dict[int, Any] = {}
+        for row in rows:
+            try:
+                out[row.number] = self._check(row, found, today)
+            except RowRejected as exc:
+                out[row.number] = exc
+        return out
+
+    @staticmethod
+    def _check(row: Row, employers_by_legacy: dict[str, str], today: date) -> NewEmployment:
+        employer_legacy_id = row.text("employer_legacy_id", max_len=64)
+        employer_id = employers_by_legacy.get(employer_legacy_id)  # type: ignore[arg-type]
+        if employer_id is None:
+            raise RowRejected("employer_legacy_id", f"no employer with legacy_id {employer_legacy_id} is imported")
+        id_number = _checked("id_number", lambda s: identifiers.check_id_number(s, today=today), row["id_number"])
+        name = row.text("name")
+        hired_on = row.day("hired_on")
+        separated_on = row.day("separated_on", required=False)
+        if separated_on is not None and separated_on < hired_on:  # type: ignore[operator]
+            raise RowRejected("separated_on", f"is before the hire on {hired_on.isoformat()}")  # type: ignore[union-attr]
+        given = [c for c in ("bank_code", "account_no", "holder") if row[c]]
+        account = None
+        if given:
+            missing = [c for c in ("bank_code", "account_no", "holder") if not row[c]]
+            if missing:
+                raise RowRejected(missing[0], "is required with a bank account (bank_code, account_no, holder)")
+            try:
+                account = handlers.checked_account("bank_account", BankAccountInput(
+                    row["bank_code"], row["account_no"], row.text("holder")))  # type: ignore[arg-type]
+            except Invalid as exc:
+                raise RowRejected(exc.field.removeprefix("bank_account."), exc.message) from None
+        return NewEmployment(employer_id, id_number, name, hired_on, separated_on, account)  # type: ignore[arg-type]
+
+    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployment]]) -> dict[int, Outcome]:
+        session = uow.session
+        known = {r.id_number: r.employee_id
+                 for r in _in_chunks(session, workers.c.id_number, [e.id_number.value for _, e in rows])}
+        cache: dict[str, Worker] = {}  # by ID number: one person may have several rows
+        employers_seen: dict[str, Employer] = {}
+
+        def hire(row: Row, e: NewEmployment) -> Accepted:
+            employer = employers_seen.get(e.employer_id) or uow.load(Employer, e.employer_id)
+            if employer is None:
+                raise RowRejected("employer_legacy_id", f"employer {e.employer_id} does not exist")
+            employers_seen[e.employer_id] = employer
+            if employer.status == "closed":
+                raise RowRejected("employer_legacy_id", f"employer {employer.id} is closed")
+            number = e.id_number.value
+            worker = cache.get(number)
+            new = False
+            if worker is None:
+                employee_id = known.get(number)
+                worker = uow.load(Worker, employee_id) if employee_id else None
+                if worker is None:
+                    worker, new = Worker(handlers.new_employee_id()), True
+            try:
+                with worker.sourced(source(import_id, self.name, row)):
+                    worker.hire(employer.id, number, e.name, e.id_number.birth_date, e.id_number.sex, e.hired_on,
+                                e.bank_account)
+                    if e.separated_on is not None:
+                        worker.separate(employer.id, e.separated_on)
+            except (Invalid, Conflict, NotFound) as exc:
+                raise _rejected(exc) from None
+            uow.save(worker)
+            handlers._write_worker(session, worker, new=new)
+            session.execute(insert(employments).values(
+                employee_id=worker.id, employer_id=employer.id, hired_on=e.hired_on, separated_on=e.separated_on,
+                active_employer_id=None if e.separated_on else employer.id))
+            cache[number] = worker
+            known[number] = worker.id
+            return Accepted(worker.id, {"employments": 1, "workers": int(new)})
+
+        def forget(number: str) -> None:
+            cache.pop(number, None)  # its savepoint rolled back: load it afresh next time
+
+        return {row.number: in_savepoint(uow, lambda row=row, e=e: hire(row, e),
+                                         lambda number=e.id_number.value: forget(number)) for row, e in rows}
+
+
+KINDS = (EmployersKind(), EmployeesKind())

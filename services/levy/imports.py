@@ -1,0 +1,279 @@
+"""Going live, the levy service's kinds (MIGRATION.md): `wages` and `accounts`.
+
+- `wages`: history for the insured wage of injuries to come (R.64), checked as a wage report's
+  lines are (the month, the amount, the worker employed there that month); it assesses nothing.
+  Recorded per employer and month as `WagesImported`, which the claims service projects.
+- `accounts`: each contribution period as the old system assessed it (not re-assessed) and what
+  it was paid there (`LegacyPeriodImported`, the month's report in force). Late fees run on what
+  is still outstanding from the period's own due date, under the region's policy.
+The employers and workers named by their old keys are found in the projection of the enrollment
+service's events (`legacy_refs`).
+"""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from libs.events.uow import UnitOfWork
+from libs.imports.projection import legacy_refs
+from libs.imports.rows import Row, RowRejected
+from libs.imports.runner import Accepted, Outcome, in_savepoint, source
+from libs.money import to_fen, yuan_str
+from libs.policy.projection import policy_in_force, policy_ref
+from libs.runtime.service import ServiceContext
+
+from .domain.events import ImportedWage, LegacyPeriodImported, PolicyRef
+from .domain.model import LegacyWages, WageReport, legacy_wages_id, wage_report_id
+from .domain.rules import due_date, period_bounds, period_of, today
+from .handlers import _lock_account, rebuild_postings
+from .tables import levy_employers, levy_employments, wage_reports
+
+LOOKUP_CHUNK = 500
+RATE_PLACES = Decimal("0.000001")
+
+
+def _employers(session, legacy_ids: Sequence[str]) -> dict[str, Any]:  # noqa: ANN001
+    """Old employer key → the enrolled employer's levy row."""
+    refs = legacy_refs(session, "employers", legacy_ids)
+    ids = sorted({r.aggregate_id for r in refs.values()})  # type: ignore[attr-defined]
+    rows = {}
+    for i in range(0, len(ids), LOOKUP_CHUNK):
+        for r in session.execute(select(levy_employers).where(levy_employers.c.employer_id.in_(ids[i:i + LOOKUP_CHUNK]))):
+            rows[r.employer_id] = r
+    return {k: rows[r.aggregate_id] for k, r in refs.items() if r.aggregate_id in rows}  # type: ignore[attr-defined]
+
+
+def _employer(row: Row, employers: dict[str, Any]) -> Any:
+    key = row.text("employer_legacy_id", max_len=64)
+    employer = employers.get(key)  # type: ignore[arg-type]
+    if employer is None:
+        raise RowRejected("employer_legacy_id", f"no employer with legacy_id {key} is imported")
+    return employer
+
+
+def _period(row: Row, employer: Any, now: date) -> str:
+    """As a wage report's month: not after the current month, not before the enrollment's."""
+    period = row.month("period")
+    first, _last = period_bounds(period)  # type: ignore[arg-type]
+    enrolled_on = employer.enrolled_on or employer.as_of
+    if first < enrolled_on.replace(day=1):
+        raise RowRejected("period", f"is before the employer's enrollment month {period_of(enrolled_on)}")
+    if first > now:
+        raise RowRejected("period", f"is after the current month {period_of(now)}")
+    return period  # type: ignore[return-value]
+
+
+def _checked_rows(rows: Sequence[Row], check) -> dict[int, Any]:  # noqa: ANN001
+    out: dict[int, Any] = {}
+    for row in rows:
+        try:
+            out[row.number] = check(row)
+        except RowRejected as exc:
+            out[row.number] = exc
+    return out
+
+
+# -------------------------------------------------------------------------------------- wages
+
+@dataclass(frozen=True)
+class Wage:
+    employer_id: str
+    region: str
+    employee_id: str
+    period: str
+    wage: Decimal
+
+
+class WagesKind:
+    name = "wages"
+    columns = ("employee_legacy_id", "employer_legacy_id", "period", "wage")
+    optional = ()
+
+    def legacy_id(self, row: Row) -> str:
+        """MIGRATION.md: `employee_legacy_id/employer_legacy_id/period`."""
+        parts = [row.text(c, max_len=64) for c in ("employee_legacy_id", "employer_legacy_id")]
+        return "/".join([*parts, row.month("period")])  # type: ignore[list-item]
+
+    def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
+        with ctx.session_factory() as session:
+            employers = _employers(session, [r["employer_legacy_id"] for r in rows])
+            workers = legacy_refs(session, "employees", [r["employee_legacy_id"] for r in rows])
+            wanted = sorted({w.aggregate_id for w in workers.values()})  # type: ignore[attr-defined]
+            jobs: dict[tuple[str, str], list[tuple[date, date | None]]] = defaultdict(list)
+            for i in range(0, len(wanted), LOOKUP_CHUNK):
+                for r in session.execute(select(levy_employments).where(
+                        levy_employments.c.employee_id.in_(wanted[i:i + LOOKUP_CHUNK]))):
+                    jobs[(r.employee_id, r.employer_id)].append((r.hired_on, r.separated_on))
+        now = today()
+
+        def check(row: Row) -> Wage:
+            employer = _employer(row, employers)
+            worker = workers.get(row["employee_legacy_id"])
+            if worker is None:
+                raise RowRejected("employee_legacy_id", f"no employee with legacy_id {row['employee_legacy_id']} "
+                                                        "is imported")
+            if worker.employer_id != employer.employer_id:  # type: ignore[attr-defined]
+                raise RowRejected("employee_legacy_id", f"is an employment at another employer than "
+                                                        f"{row['employer_legacy_id']}")
+            period = _period(row, employer, now)
+            wage = row.money("wage")
+            first, last = period_bounds(period)
+            employee_id = worker.aggregate_id  # type: ignore[attr-defined]
+            if not any(hired <= last and (sep is None or sep >= first)
+                       for hired, sep in jobs.get((employee_id, employer.employer_id), ())):
+                raise RowRejected("period", f"the worker is not employed by {row['employer_legacy_id']} in {period}")
+            return Wage(employer.employer_id, employer.region, employee_id, period, wage)  # type: ignore[arg-type]
+
+        return _checked_rows(rows, check)
+
+    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome]:
+        """One event per employer and month of the request: a province's wage history is millions
+        of rows, recorded in thousands of events, not millions."""
+        groups: dict[tuple[str, str], list[tuple[Row, Wage]]] = defaultdict(list)
+        for row, w in rows:
+            groups[(w.employer_id, w.period)].append((row, w))
+        out: dict[int, Outcome] = {}
+        on = today()
+        for (employer_id, period), members in sorted(groups.items()):
+            aggregate_id = legacy_wages_id(employer_id, period)
+            history = uow.load(LegacyWages, aggregate_id) or LegacyWages(aggregate_id)
+            lines: list[ImportedWage] = []
+            for row, w in members:
+                if w.employee_id in history.employees or any(ln.employee_id == w.employee_id for ln in lines):
+                    out[row.number] = RowRejected("employee_legacy_id", f"this worker's wage of {period} at this "
+                                                                        "employer is already imported (another row)")
+                    continue
+                lines.append(ImportedWage(employee_id=w.employee_id, wage=w.wage, row=row.number,
+                                          legacy_id=row.legacy_id))
+            if not lines:
+                continue
+            recorded = [(row, w) for row, w in members if row.number not in out]
+
+            def save(history=history, lines=lines, region=members[0][1].region, period=period) -> None:  # noqa: ANN001
+                history.record(employer_id=employer_id, region=region, period=period, lines=tuple(lines),
+                               import_id=import_id, on=on)
+                uow.save(history)
+
+            failed = in_savepoint(uow, save)
+            for row, w in recorded:
+                out[row.number] = failed if isinstance(failed, RowRejected) else Accepted(
+                    w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage)})
+        return out
+
+
+# ----------------------------------------------------------------------------------- accounts
+
+@dataclass(frozen=True)
+class Period:
+    employer_id: str
+    region: str
+    period: str
+    payroll: Decimal
+    contribution: Decimal
+    paid: Decimal
+    paid_on: date | None
+    due_date: date
+    late_fee_daily: Decimal
+    policy: Any
+
+
+class AccountsKind:
+    name = "accounts"
+    columns = ("legacy_id", "employer_legacy_id", "period", "payroll", "contribution", "paid", "paid_on")
+    optional = ()
+
+    def legacy_id(self, row: Row) -> str:
+        return row.text("legacy_id", max_len=64)  # type: ignore[return-value]
+
+    def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
+        versions: dict[tuple[str, date], Any] = {}
+        with ctx.session_factory() as session:
+            employers = _employers(session, [r["employer_legacy_id"] for r in rows])
+            ids = sorted({e.employer_id for e in employers.values()})
+            assessed: dict[tuple[str, str], str] = {}
+            for i in range(0, len(ids), LOOKUP_CHUNK):
+                for r in session.execute(select(wage_reports.c.employer_id, wage_reports.c.period,
+                                                wage_reports.c.report_id)
+                                         .where(wage_reports.c.employer_id.in_(ids[i:i + LOOKUP_CHUNK]))):
+                    assessed[(r.employer_id, r.period)] = r.report_id
+            now = today()
+
+            def check(row: Row) -> Period:
+                employer = _employer(row, employers)
+                period = _period(row, employer, now)
+                if (employer.employer_id, period) in assessed:
+                    raise RowRejected("period", f"is already assessed on the ledger "
+                                                f"(report {assessed[(employer.employer_id, period)]})")
+                payroll = row.money("payroll")
+                contribution = row.money("contribution")
+                paid = row.money("paid", required=False, default=Decimal("0.00"))
+                if paid > contribution:  # type: ignore[operator]
+                    raise RowRejected("paid", f"is more than the contribution {yuan_str(contribution)}: what "  # type: ignore[arg-type]
+                                              "was paid beyond it is a credit, not a contribution period")
+                paid_on = row.day("paid_on", required=bool(paid))
+                if paid_on is not None:
+                    if paid_on > now:
+                        raise RowRejected("paid_on", f"is in the future (today is {now.isoformat()})")
+                    if employer.enrolled_on and paid_on < employer.enrolled_on:
+                        raise RowRejected("paid_on", f"is before the employer's enrollment on "
+                                                     f"{employer.enrolled_on.isoformat()}")
+                first, _last = period_bounds(period)
+                key = (employer.region, first)
+                if key not in versions:
+                    versions[key] = policy_in_force(session, employer.region, first)
+                version = versions[key]
+                if version is None:
+                    raise RowRejected("period", f"no policy is in force in region {employer.region} "
+                                                f"(nor nationally) in {period}")
+                doc = version.document
+                return Period(employer.employer_id, employer.region, period, payroll, contribution,  # type: ignore[arg-type]
+                              paid, paid_on, due_date(period, doc.due_day), doc.late_fee_daily, version)  # type: ignore[arg-type]
+
+            return _checked_rows(rows, check)
+
+    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Period]]) -> dict[int, Outcome]:
+        session = uow.session
+        on = today()
+        touched: dict[str, str] = {}
+
+        def assess(row: Row, p: Period) -> Accepted:
+            _lock_account(session, p.employer_id)
+            aggregate = uow.load(WageReport, wage_report_id(p.employer_id, p.period)) or WageReport(
+                wage_report_id(p.employer_id, p.period))
+            if aggregate.current_report_id is not None:
+                raise RowRejected("period", f"is already assessed on the ledger (report {aggregate.current_report_id})")
+            report_id = "lg_" + uuid.uuid4().hex[:16]
+            recorded_on = min(p.due_date, on)
+            aggregate.import_legacy(LegacyPeriodImported(
+                report_id=report_id, employer_id=p.employer_id, region=p.region, period=p.period, payroll=p.payroll,
+                contribution_due=p.contribution, paid=p.paid, paid_on=p.paid_on, due_date=p.due_date,
+                late_fee_daily=p.late_fee_daily, recorded_on=recorded_on,
+                policy_ref=PolicyRef.model_validate(policy_ref(p.policy)), source=source(import_id, self.name, row)))
+            [envelope] = uow.save(aggregate)
+            rate = (p.contribution / p.payroll).quantize(RATE_PLACES) if p.payroll else Decimal(0)
+            session.execute(insert(wage_reports).values(
+                report_id=report_id, employer_id=p.employer_id, period=p.period, region=p.region,
+                payroll_fen=to_fen(p.payroll), rate=str(rate), multiplier="legacy",
+                contribution_fen=to_fen(p.contribution), delta_fen=to_fen(p.contribution), due_date=p.due_date,
+                late_fee_daily=str(p.late_fee_daily), correction_of=None, superseded_by=None, line_count=0,
+                reported_on=recorded_on, recorded_at=envelope.recorded_at, policy_region=p.policy.region,
+                policy_version=p.policy.version, legacy_paid_fen=to_fen(p.paid), legacy_paid_on=p.paid_on))
+            touched[p.employer_id] = p.region
+            return Accepted(report_id, {"periods": 1, "contributions": yuan_str(p.contribution),
+                                        "paid": yuan_str(p.paid),
+                                        "outstanding_contributions": yuan_str(p.contribution - p.paid)})
+
+        out = {row.number: in_savepoint(uow, lambda row=row, p=p: assess(row, p)) for row, p in rows}
+        for employer_id, region in sorted(touched.items()):  # the books, once per employer
+            rebuild_postings(session, employer_id, region)
+        return out
+
+
+KINDS = (WagesKind(), AccountsKind())

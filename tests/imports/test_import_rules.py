@@ -1,0 +1,76 @@
+"""The import routes' edges (API.md "Going live"): what refuses a whole file and what only a row,
+and what a migrated record becomes for the commands that come after it."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+pytestmark = pytest.mark.both_runtimes
+CSV = {"Content-Type": "text/csv"}
+EMPLOYERS = "legacy_id,uscc,name,industry_code,region,enrolled_on,floating_step"
+
+
+def post(api, kind: str, body: str, **params):  # noqa: ANN001, ANN201
+    return api.post(f"/v1/imports/{kind}", content=body.encode(), headers=CSV, params=params)
+
+
+def test_a_file_is_refused_whole_only_for_what_is_wrong_with_the_file(api, unique) -> None:  # noqa: ANN001
+    r = post(api, "employers", "legacy_id,uscc,name,industry_code,region,enrolled_on,floatingstep\n")
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"header.floatingstep", "header.floating_step"}
+    r = api.post("/v1/imports/employers", json={"legacy_id": "x"})
+    assert r.status_code == 415
+    r = api.post("/v1/imports/employers", content=EMPLOYERS.encode() + b"\nx,\xff\n", headers=CSV)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"  # not UTF-8
+    assert api.get("/v1/imports/imp_employers_0000000000000000").status_code == 404
+    r = post(api, "employers", EMPLOYERS + "\n", import_id="imp_wages_0000000000000000")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.import_id"
+
+
+def test_one_bad_row_rejects_that_row_only(api, unique) -> None:  # noqa: ANN001
+    tag, region, uscc = f"R{unique.n}", unique.region, unique.uscc()
+    body = "\n".join([
+        EMPLOYERS,
+        f"{tag}-1,{uscc},First,C3311,{region},2016-01-01,",
+        f"{tag}-2,{uscc},Same USCC,C3311,{region},2016-01-01,",  # twice in one file
+        f"{tag}-3,{unique.uscc()},Bad date,C3311,{region},2016-13-01,",
+        f",{unique.uscc()},No key,C3311,{region},2016-01-01,",
+        f"{tag}-5,{unique.uscc()},Too many,C3311,{region},2016-01-01,,extra",
+        f"{tag}-6,{unique.uscc()},Bad industry,Z99,{region},2016-01-01,",
+    ]) + "\n"
+    r = post(api, "employers", body)
+    assert r.status_code == 201, r.text
+    summary = r.json()
+    assert (summary["rows"], summary["accepted"], summary["rejected"]) == (6, 1, 5)
+    assert [(e["row"], e["field"]) for e in summary["errors"]] == [
+        (3, "uscc"), (4, "enrolled_on"), (5, "legacy_id"), (6, "row"), (7, "industry_code")]
+    assert "row 2" in summary["errors"][0]["message"]
+
+
+def test_a_migrated_period_is_corrected_by_a_wage_report_assessing_only_the_difference(api, unique) -> None:  # noqa: ANN001
+    tag, region = f"P{unique.n}", unique.region
+    uscc = unique.uscc()
+    assert post(api, "employers", f"{EMPLOYERS}\n{tag}-E,{uscc},Firm,C3311,{region},2016-01-01,\n").json()["accepted"] == 1
+    id_number = unique.id_number(date(1980, 1, 1), 15)
+    staff = post(api, "employees", "legacy_id,employer_legacy_id,id_number,name,hired_on,separated_on,bank_code,"
+                                   f"account_no,holder\n{tag}-W,{tag}-E,{id_number},Li,2016-02-01,,,,\n").json()
+    assert staff["accepted"] == 1, staff
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    last = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    books = post(api, "accounts", "legacy_id,employer_legacy_id,period,payroll,contribution,paid,paid_on\n"
+                                  f"{tag}-A,{tag}-E,{last},8000.00,100.00,100.00,{last}-05\n").json()
+    assert books["accepted"] == 1, books
+    employer_id = next(e["employer_id"] for e in api.get("/v1/employers", params={"region": region}).json()["items"])
+    # the old system assessed 100.00; the report of the same month (8000.00 × 0.009 × 1.00 = 72.00)
+    # corrects it: the difference is assessed, not a second full charge
+    r = api.post("/v1/wage-reports", json={"employer_id": employer_id, "period": last,
+                                           "lines": [{"id_number": id_number, "wage": "8000.00"}]})
+    assert r.status_code == 201, r.text
+    report = r.json()
+    assert report["correction_of"] is not None and report["delta_due"] == "-28.00"
+    account = api.get(f"/v1/employers/{employer_id}/account").json()
+    assert (account["assessed"], account["paid"], account["credit"]) == ("72.00", "100.00", "28.00")
+    trail = api.get("/v1/events", params={"aggregate_id": f"wages-{employer_id}-{last}"}).json()["items"]
+    assert [e["type"] for e in trail] == ["LegacyPeriodImported", "WageReported"]
+    assert trail[0]["payload"]["source"]["legacy_id"] == f"{tag}-A"
