@@ -139,6 +139,8 @@ def _region(region: str) -> str:
     return region
 
 
+STATEMENT_FIRST_DAY, STATEMENT_LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
 def build_router(ctx: ServiceContext) -> APIRouter:
     router = APIRouter(tags=["levy"])
 
@@ -210,6 +212,9 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                   _p: Principal = Depends(agency_only)) -> dict[str, Any]:
         if not REGION.match(region):
             raise invalid("region", "must be a 6-digit administrative division code")
+        for field, day in (("from", from_), ("to", to)):  # the books' dates; keeps date arithmetic in range
+            if not STATEMENT_FIRST_DAY <= day <= STATEMENT_LAST_DAY:
+                raise invalid(field, f"must lie between {STATEMENT_FIRST_DAY} and {STATEMENT_LAST_DAY}")
         with answering():
             return handlers.fund_statement(ctx, region, from_, to)
 

@@ -50,7 +50,7 @@ def _day(text: str) -> date:
 class LevyEnrollmentProjection(Projection):
     name = "enrollment"
     sources = ("enrollment",)
-    tables = (levy_employers, levy_employments, levy_separations)
+    tables = (levy_employers, levy_employments, levy_separations, levy_employer_classes)
 
     def __init__(self, ctx: ServiceContext | None = None) -> None:
         self.ctx = ctx
