@@ -109,7 +109,7 @@ class ClaimsEnrollmentProjection(Projection):
 class ClaimsWagesProjection(Projection):
     name = "wages"
     sources = ("levy",)
-    tables = (claims_wage_reports, claims_wage_lines, wages)
+    tables = (claims_wage_reports, claims_wage_lines, wages, claims_legacy_wages)
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
