@@ -65,8 +65,10 @@ def migrate(service: Service = typer.Argument(..., help="whose database")) -> No
 
 def _register_operator_commands() -> None:
     from injuryledger.cli import register
+    from injuryledger.imports_cli import import_command
 
     register(cli)
+    cli.command("import")(import_command)  # going live: a legacy file into the running system
 
 
 def _run_embedded(settings: Settings, demo: bool) -> int:
