@@ -23,6 +23,7 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.events.envelope import Envelope
@@ -168,14 +169,15 @@ class Gate:
         assert 0 <= wait_ms <= 600_000
         self.readers, self.wait_ms = list(readers), wait_ms
 
-    def behind(self, wanted: Positions, clients_only: bool = False) -> list[str]:
-        """The projections that have not yet applied `wanted`, as 'group topic/partition'
-        (`clients_only`: of the projections of the API clients alone)."""
+    def behind(self, wanted: Positions, clients: Positions | None = None) -> list[str]:
+        """The projections that have not yet applied `wanted` (and the projections of the API
+        clients `clients`), as 'group topic/partition': one read of each store's positions."""
         lagging: list[str] = []
         for reader in self.readers:
             needs = [(group, topic, partition, offset) for (topic, partition), offset in wanted.items()
-                     for group in reader.groups_by_topic.get(topic, ())
-                     if not clients_only or group.endswith(CLIENTS_GROUP_SUFFIX)]
+                     for group in reader.groups_by_topic.get(topic, ())]
+            needs += [(group, topic, partition, offset) for (topic, partition), offset in (clients or {}).items()
+                      for group in reader.groups_by_topic.get(topic, ()) if group.endswith(CLIENTS_GROUP_SUFFIX)]
             if not needs:
                 continue
             groups = sorted({n[0] for n in needs})
@@ -195,7 +197,7 @@ class Gate:
         deadline = time.monotonic() + self.wait_ms / 1000
         delay_ms = POLL_FIRST_MS
         while True:
-            lagging = self.behind(wanted) + (self.behind(clients, clients_only=True) if clients else [])
+            lagging = self.behind(wanted, clients)
             if not lagging or time.monotonic() >= deadline:
                 return lagging
             time.sleep(delay_ms / 1000)
@@ -212,13 +214,14 @@ class ConsistencyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        carried_headers = Headers(scope=scope)
         wanted: dict[str, Positions] = {}
         for name in (HEADER, CLIENTS_HEADER):
-            carried = _header(scope, name.lower().encode())
+            carried = carried_headers.get(name)
             if carried is None:
                 continue
             try:
-                wanted[name] = decode(carried.decode("latin-1"))
+                wanted[name] = decode(carried)
             except ValueError as exc:
                 await _send_problem(scope, receive, send, 422, "Invalid consistency token",
                                     f"the {name} header is {exc}", errors=[{"field": name, "message": str(exc)}])
@@ -238,26 +241,18 @@ class ConsistencyMiddleware:
         async def send_with_token(message: Message) -> None:
             if message["type"] == "http.response.start" and writes and message["status"] < 400:
                 positions, complete = await anyio.to_thread.run_sync(positions_of, written, self.publish_wait_ms)
-                headers = list(message.get("headers", []))
-                headers.append((HEADER.lower().encode(), encode(positions).encode()))
+                headers = MutableHeaders(scope=message)
+                headers.append(HEADER, encode(positions))
                 if not complete:
                     log.warning("a write's events were not published within %d ms", self.publish_wait_ms)
-                    headers.append((b"warning", b'199 injuryledger "recorded, not yet published: reads '
-                                                b'elsewhere may not include this write"'))
-                message = {**message, "headers": headers}
+                    headers.append("warning", '199 injuryledger "recorded, not yet published: reads '
+                                              'elsewhere may not include this write"')
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_token)
         finally:
             _written.reset(reset)
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value
-    return None
 
 
 async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str,

@@ -59,8 +59,9 @@ def create_gateway(settings: Settings) -> Starlette:
             carried = sessions.token(session)
             if carried:
                 headers.append((consistency.HEADER, carried))
-        if sessions.clients_token():
-            headers.append((consistency.CLIENTS_HEADER, sessions.clients_token()))
+        clients = sessions.clients_token()
+        if clients:
+            headers.append((consistency.CLIENTS_HEADER, clients))
         try:
             upstream = await client.request(request.method, url, headers=headers, content=await request.body())
         except httpx.TransportError:
