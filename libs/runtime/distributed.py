@@ -25,7 +25,7 @@ from libs.web.auth import Authenticator
 
 from .app import create_app
 from .ops import Observed
-from .lifecycle import SERVICE_STOP_S
+from .lifecycle import SERVICE_STOP_MS
 from .wiring import Wired, load_specs, wire
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class ServiceProcess:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._stop_deadline = 0.0  # monotonic; set by stop()
+        self._stop_deadline_ns = 0  # time.monotonic_ns(); set by stop()
 
     def _on_commit(self, _events: Sequence[Envelope]) -> None:
         self._wake.set()
@@ -72,7 +72,7 @@ class ServiceProcess:
     def _last_drain(self) -> None:
         """On stop, after the requests in flight have finished: publish what they committed."""
         try:
-            while time.monotonic() < self._stop_deadline and self.wired.relay.run_once():
+            while time.monotonic_ns() < self._stop_deadline_ns and self.wired.relay.run_once():
                 pass
         except Exception:  # the outbox keeps the rest for the next start
             log.warning("relay could not publish before stopping", exc_info=True)
@@ -119,15 +119,18 @@ class ServiceProcess:
             time.sleep(0.05)
         log.warning("the national default policy has not reached %s after %d s", self.wired.spec.name, STARTUP_WAIT_S)
 
-    def stop(self, budget_s: float = SERVICE_STOP_S) -> None:
+    def stop(self, budget_ms: int = SERVICE_STOP_MS) -> None:
         """Stop the relay (after a last drain) and the consumers (after their last commit), each
-        within `budget_s` together; a thread still busy then is left to the process's exit."""
-        self._stop_deadline = time.monotonic() + budget_s
+        within `budget_ms` together; a thread still busy then is left to the process's exit."""
+        self._stop_deadline_ns = time.monotonic_ns() + budget_ms * 1_000_000
         self._stop.set()
         self._wake.set()
         for t in self._threads:
-            t.join(timeout=max(0.0, self._stop_deadline - time.monotonic()))
+            t.join(timeout=self._stop_left_s())
         if busy := [t.name for t in self._threads if t.is_alive()]:
-            log.warning("still busy after %.1fs, left to the exit: %s", budget_s, ", ".join(busy))
-        self.log.close(timeout_s=max(0.1, self._stop_deadline - time.monotonic()))
+            log.warning("still busy after %d ms, left to the exit: %s", budget_ms, ", ".join(busy))
+        self.log.close(timeout_s=max(0.1, self._stop_left_s()))
         self.wired.ctx.engine.dispose()
+
+    def _stop_left_s(self) -> float:  # the threading and Kafka APIs take their timeouts in seconds
+        return max(0, self._stop_deadline_ns - time.monotonic_ns()) / 1_000_000_000

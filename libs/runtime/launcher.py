@@ -5,7 +5,7 @@ already running (deploy/postgres.sh, deploy/kafka/kafka.sh).
 
 Stopping (see lifecycle.py): SIGTERM or SIGINT to the launcher sends one SIGTERM to the gateway
 (no new requests; those in flight finish), then to the services, and SIGKILLs what is left after
-STOP_BUDGET_S. Each child runs in its own session, so a Ctrl-C in the terminal reaches only the
+STOP_BUDGET_MS. Each child runs in its own session, so a Ctrl-C in the terminal reaches only the
 launcher, which passes it on once; and each dies with the launcher, even a SIGKILLed one.
 """
 from __future__ import annotations
@@ -20,9 +20,10 @@ from pathlib import Path
 import httpx
 
 from .layout import Process
-from .lifecycle import GATEWAY_FIRST_S, STOP_BUDGET_S, die_with_parent
+from .lifecycle import GATEWAY_FIRST_MS, STOP_BUDGET_MS, die_with_parent
 
 START_TIMEOUT_S = 120
+REAP_AFTER_KILL_MS = 5_000  # a SIGKILLed child is gone at once; this only bounds the wait
 FRONT = ("gateway",)  # stopped first: it takes the requests
 
 
@@ -80,17 +81,17 @@ class Cluster:
         self._spawn(next(p for p in self.layout if p.name == name))
         self.wait_healthy(name)
 
-    def stop(self, budget_s: float = STOP_BUDGET_S) -> None:
-        """SIGTERM the gateway, then the services; SIGKILL whatever is left after `budget_s`."""
-        deadline = time.monotonic() + budget_s
+    def stop(self, budget_ms: int = STOP_BUDGET_MS) -> None:
+        """SIGTERM the gateway, then the services; SIGKILL whatever is left after `budget_ms`."""
+        deadline_ns = time.monotonic_ns() + budget_ms * 1_000_000
         front = {n: p for n, p in self.procs.items() if n in FRONT}
         back = {n: p for n, p in self.procs.items() if n not in FRONT}
         _signal(front, signal.SIGTERM)
-        _wait(front, min(deadline, time.monotonic() + GATEWAY_FIRST_S))
+        _wait(front, min(deadline_ns, time.monotonic_ns() + GATEWAY_FIRST_MS * 1_000_000))
         _signal(back, signal.SIGTERM)
-        _wait(self.procs, deadline)
+        _wait(self.procs, deadline_ns)
         _signal(self.procs, signal.SIGKILL)  # the process group: anything a child started too
-        _wait(self.procs, time.monotonic() + 5)
+        _wait(self.procs, time.monotonic_ns() + REAP_AFTER_KILL_MS * 1_000_000)
         self.procs.clear()
 
 
@@ -103,10 +104,10 @@ def _signal(procs: dict[str, subprocess.Popen], sig: int) -> None:
                 pass
 
 
-def _wait(procs: dict[str, subprocess.Popen], deadline: float) -> None:
+def _wait(procs: dict[str, subprocess.Popen], deadline_ns: int) -> None:
     for proc in procs.values():
         try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            proc.wait(timeout=max(0, deadline_ns - time.monotonic_ns()) / 1_000_000_000)
         except subprocess.TimeoutExpired:
             pass
 

@@ -2,10 +2,10 @@
 the service processes, the gateway and the embedded `run` share.
 
 A stop signal: the server stops accepting connections, lets the requests in flight finish (at
-most GRACEFUL_S), then the service stops its relay and consumers (at most SERVICE_STOP_S: the
+most GRACEFUL_S), then the service stops its relay and consumers (at most SERVICE_STOP_MS: the
 relay publishes what is committed, each consumer commits the offsets of what it applied). The
 launcher stops the gateway first, then the services, and SIGKILLs whatever is left after
-STOP_BUDGET_S, so the whole stop ends within 10 s.
+STOP_BUDGET_MS, so the whole stop ends within 10 s.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import signal
 from typing import Callable
 
 GRACEFUL_S = 3  # uvicorn's timeout_graceful_shutdown: the requests in flight
-SERVICE_STOP_S = 2.5  # then a service's relay drain and consumers' last commits
-GATEWAY_FIRST_S = GRACEFUL_S + 1  # the launcher waits this long for the gateway before the services
-STOP_BUDGET_S = 9.5  # from the signal to the last child reaped (SIGKILL after this)
+SERVICE_STOP_MS = 2_500  # then a service's relay drain and consumers' last commits
+GATEWAY_FIRST_MS = (GRACEFUL_S + 1) * 1_000  # the launcher waits this long for the gateway before the services
+STOP_BUDGET_MS = 9_500  # from the signal to the last child reaped (SIGKILL after this)
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
