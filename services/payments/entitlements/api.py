@@ -123,14 +123,15 @@ def build_router(ctx: ServiceContext) -> APIRouter:
 
                 payout = s.execute(select(payouts).where(payouts.c.payout_id == payout_id)).first()
                 if payout is not None:
+                    from services.payments.payouts.recovery import payout_explanation
+
                     ids = list(s.execute(select(payout_members.c.line_id)
                                          .where(payout_members.c.payout_id == payout_id)).scalars())
                     rows = s.execute(select(el).where(el.c.line_id.in_(ids)).order_by(el.c.line_id)).all()
                     status = "paid" if payout.status == "settled" else "in_run"
                     return {"payout_id": payout_id, "payee": payout.payee, "amount": yuan_str(int(payout.amount_fen)),
                             "status": payout.status,
-                            "formula": "sum of the lines' amounts = " + " + ".join(yuan_str(int(r.amount_fen)) for r in rows)
-                                       + f" = {yuan_str(int(payout.amount_fen))}",
+                            **payout_explanation(s, payout, [int(r.amount_fen) for r in rows]),
                             "lines": [explain_view(r, status) for r in rows]}
         raise not_found("payout or entitlement line", payout_id)
 
