@@ -86,14 +86,9 @@ def test_a_revoked_recognition_is_netted_from_the_payees_next_payout(api) -> Non
     employee_id, claim_a, payee = paid_claim(api, region)
     # Revoked in court (R.55): every benefit of claim A ends; May and June were paid.
     lodge_and_rule(api, claim_a, "recognition", "litigation", "2026-07-31", "2026-09-30", decision="rejected")
-    # A second injury of the same worker: recognized 2026-08-01, grade 1 on 2026-08-03, no care:
-    # the grant 27 × 9000.00 = 243000.00 and the allowance 0.90 × 9000.00 = 8100.00 from August.
-    claim_b = ok(api.post("/v1/claims", json={
-        "employer_id": ok(api.get(f"/v1/claims/{claim_a}"))["employer_id"], "employee_id": employee_id,
-        "kind": "accident", "occurred_on": "2026-06-10", "applied_on": "2026-06-15", "applicant": "employer",
-        "description": "second fall"}), 201)["claim_id"]
-    decide(api, claim_b, decided_on="2026-08-01")
-    appraise(api, claim_b, 1, "none", concluded_on="2026-08-03")
+    # A second injury of the same worker, grade 1 on 2026-08-03, no care: the grant 27 × 9000.00
+    # = 243000.00 and the allowance 0.90 × 9000.00 = 8100.00 from August.
+    second_claim(api, claim_a, employee_id, 1)
 
     run = propose(api, region, "2026-08")
     # Recognized by the run: the lines that took back May and June of claim A: 226200.00.
@@ -141,6 +136,47 @@ def test_a_revoked_recognition_is_netted_from_the_payees_next_payout(api) -> Non
                                      "outstanding": "0.00"}
     assert books["expenditure"]["total"] == "251100.00"
     assert D(books["balance"]) == D(books["income"]["cash_received"]) - D("251100.00")
+
+
+def second_claim(api, claim_a: str, employee_id: str, grade: int, care: str = "none") -> str:  # noqa: ANN001
+    """A second injury of the same worker: recognized 2026-08-01, appraised on 2026-08-03."""
+    claim_b = ok(api.post("/v1/claims", json={
+        "employer_id": ok(api.get(f"/v1/claims/{claim_a}"))["employer_id"], "employee_id": employee_id,
+        "kind": "accident", "occurred_on": "2026-06-10", "applied_on": "2026-06-15", "applicant": "employer",
+        "description": "second fall"}), 201)["claim_id"]
+    decide(api, claim_b, decided_on="2026-08-01")
+    appraise(api, claim_b, grade, care, concluded_on="2026-08-03")
+    return claim_b
+
+
+def test_a_payout_the_overpayment_takes_whole_makes_no_transfer(api) -> None:  # noqa: ANN001
+    region = new_region(api)
+    employee_id, claim_a, payee = paid_claim(api, region)
+    lodge_and_rule(api, claim_a, "recognition", "litigation", "2026-07-31", "2026-09-30", decision="rejected")
+    # Grade 9 (R.37): the grant 9 × 9000.00 = 81000.00, nothing monthly. min(226200.00, 1.00 ×
+    # 81000.00) = 81000.00: all of it is kept back, no transfer; 145200.00 stays outstanding.
+    claim_b = second_claim(api, claim_a, employee_id, 9)
+    run = propose(api, region, "2026-08")
+    assert (run["count"], run["total"]) == (0, "0.00")
+    [whole] = run["recoveries"]["kept_back_whole"]
+    assert (whole["payee"], whole["gross"], whole["amount"], whole["status"]) == (
+        payee, "81000.00", "81000.00", "planned")
+    assert {ln["status"] for ln in lines(api, claim_b) if ln["payer"] == "fund"} == {"in_run"}
+    seen = decide_run(api, run["run_id"])
+    [over] = overpayments_of(api, payee, seen)
+    assert (over["recovered"], over["outstanding"], over["status"]) == ("81000.00", "145200.00", "outstanding")
+    assert {ln["status"] for ln in lines(api, claim_b) if ln["payer"] == "fund"} == {"recovered"}
+    trail = ok(api.get("/v1/events", params={"aggregate_id": over["overpayment_id"]}, headers=seen))["items"]
+    assert [(e["type"], e["payload"].get("payout_id"), e["payload"].get("families")) for e in trail] == [
+        ("OverpaymentRecognized", None, None), ("OverpaymentRecovered", None, {"long_term": "81000.00"})]
+    # The books: B's grant is an expense paid out of the receivable, no cash. What the fund gave
+    # away for good: 226200.00 paid − 226200.00 recognized + 81000.00 = 81000.00.
+    books = statement(api, region)
+    assert books["overpayments"] == {"recognized": "226200.00", "recovered": "81000.00", "written_off": "0.00",
+                                     "outstanding": "145200.00"}
+    assert books["expenditure"]["total"] == "81000.00" and books["books_balanced"] is True
+    # Nothing is paid twice: the next run finds nothing of B's to pay.
+    assert propose(api, region, "2026-08")["count"] == 0
 
 
 def test_a_lower_grade_from_the_committee_is_recovered_over_several_runs_at_half(api) -> None:  # noqa: ANN001
@@ -193,6 +229,8 @@ def test_a_write_off_ends_the_receivable_and_shows_in_the_statement(api) -> None
     assert run["count"] == 0 and payee in [w["payee"] for w in run["waiting_net_not_positive"]]
     [over] = ok(api.get("/v1/overpayments", params={"claim_id": claim_id}))["items"]
     assert (over["payee"], over["amount"], over["outstanding"]) == (payee, "226200.00", "226200.00")
+    recognized = {ln["line_id"] for ln in over["lines"]}
+    assert {ln["status"] for ln in lines(api, claim_id) if ln["line_id"] in recognized} == {"overpayment"}
     books = statement(api, region)
     assert books["overpayments"] == {"recognized": "226200.00", "recovered": "0.00", "written_off": "0.00",
                                      "outstanding": "226200.00"}
@@ -203,9 +241,9 @@ def test_a_write_off_ends_the_receivable_and_shows_in_the_statement(api) -> None
     assert problem_field(api.post(url, json={"reason": "x", "written_off_on": "2026-13-01"})) == "written_off_on"
     assert problem_field(api.post(url, json={"reason": "x", "written_off_on": "2026-01-01"})) == "written_off_on"
     hospital = ok(api.post("/v1/clients", json={"name": "a hospital", "role": "hospital", "hospital_id": "H-x"}), 201)
-    assert api.post(url, json={"reason": "x"}, headers=api.as_token(hospital["token"])).status_code == 403
-    assert api.get("/v1/overpayments", params={"payee": payee},
-                   headers=api.as_token(hospital["token"])).status_code == 403
+    as_hospital = {"Authorization": f"Bearer {hospital['token']}"}
+    assert api.post(url, json={"reason": "x"}, headers=as_hospital).status_code == 403
+    assert api.get("/v1/overpayments", params={"payee": payee}, headers=as_hospital).status_code == 403
     assert overpayments_of(api, payee)[0]["outstanding"] == "226200.00"  # refused requests changed nothing
 
     done = ok(api.post(url, json={"reason": "the worker emigrated; not recoverable", "written_off_on": "2026-12-01"}))
