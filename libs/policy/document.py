@@ -40,7 +40,7 @@ PAYER_KINDS = (
 )
 # Fields (and payer kinds) added after regions had published documents: a document without them
 # takes the shipped national default's, so every stored version still validates (issue 15).
-LATER_FIELDS = ("rehabilitation_catalog", "device_catalog", "out_of_region")
+LATER_FIELDS = ("rehabilitation_catalog", "device_catalog", "out_of_region", "recovery_max_share")
 LATER_PAYER_KINDS = ("out_of_region", "rehabilitation", "assistive_device")
 MAX_BASE_RATE = Decimal("0.1")  # a base rate of 10% of payroll or more is a typo, not a policy
 MAX_PREVENTION_SHARE = Decimal("0.03")  # 人社部规〔2017〕13号
@@ -292,6 +292,8 @@ class PolicyDocument(BaseModel):
     rehabilitation_catalog: Annotated[dict[str, CatalogItem], Field(min_length=1)]
     device_catalog: Annotated[dict[str, DeviceItem], Field(min_length=1)]
     out_of_region: OutOfRegion
+    # RULES.md "Appeals, reversals and recovery": the most of each later payout an overpayment takes back
+    recovery_max_share: Ratio
 
     @model_validator(mode="before")
     @classmethod

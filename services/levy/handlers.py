@@ -608,7 +608,13 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
                       | set(ledger.BENEFIT_FAMILIES))
     expenditure = {f: net(within, ledger.benefits_expense(f), credit_normal=False) for f in families}
     prevention_spent = net(within, ledger.PREVENTION_EXPENSE, credit_normal=False)
-    spent = sum(expenditure.values()) + prevention_spent
+    # RULES.md "Appeals, reversals and recovery": benefits paid and not owed are a receivable; the
+    # expenditure is net of them until written off (a loss), so it stays what the fund gave away.
+    overpaid = net(within, ledger.OVERPAYMENTS_RECOGNIZED)
+    written_off = net(within, ledger.OVERPAYMENTS_WRITTEN_OFF, credit_normal=False)
+    recovered = -net(within, ledger.OVERPAYMENTS_RECEIVABLE, ("benefit", "benefit_reversal", "overpayment_recovery"),
+                     credit_normal=False)
+    spent = sum(expenditure.values()) + prevention_spent - overpaid + written_off
     received = net(within, ledger.CASH, ("payment",), credit_normal=False)
     balance = net(to_date, ledger.CASH, credit_normal=False)
     region_debits = sum(d for d, _c in within.values())
@@ -629,7 +635,13 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
                    "cash_received": yuan_str(received)},
         "collection_rate": _ratio(collected, assessed, Decimal("0.0001")),
         "expenditure": {"by_family": {f: yuan_str(v) for f, v in expenditure.items()},
-                        "prevention": yuan_str(prevention_spent), "total": yuan_str(spent)},
+                        "prevention": yuan_str(prevention_spent), "overpayments_recognized": yuan_str(-overpaid),
+                        "overpayments_written_off": yuan_str(written_off), "total": yuan_str(spent)},
+        # the receivable of overpayments: recognized, recovered from payouts and written off within
+        # the period, and what is outstanding at `to`
+        "overpayments": {"recognized": yuan_str(overpaid), "recovered": yuan_str(recovered),
+                         "written_off": yuan_str(written_off),
+                         "outstanding": yuan_str(net(to_date, ledger.OVERPAYMENTS_RECEIVABLE, credit_normal=False))},
         "prevention_share": {"share": str(prevention_share),
                              "amount": yuan_str(round_fen(from_fen(assessed) * prevention_share))},
         # each year's cap (prevention_share × the year before's contributions collected), budgets, spending

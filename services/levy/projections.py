@@ -25,7 +25,13 @@ from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
 from .classes import reassess_after_class_change, record_class
-from .domain.ledger import benefit_entries
+from .domain.ledger import (
+    Entry,
+    benefit_entries,
+    overpayment_kept_whole_entry,
+    overpayment_recognized_entry,
+    overpayment_written_off_entry,
+)
 from .tables import (
     levy_employer_classes,
     levy_employers,
@@ -200,7 +206,7 @@ class LevyBenefitsProjection(Projection):
         known = set(session.execute(select(levy_payout_lines.c.line_id).where(
             levy_payout_lines.c.payout_id == payout_id)).scalars())
         fresh = [{"payout_id": payout_id, "line_id": ln["line_id"], "employer_id": ln.get("employer_id"),
-                  "family": ln["family"], "amount_fen": to_fen(parse_yuan(ln["amount"]))}
+                  "family": ln["family"], "amount_fen": to_fen(parse_yuan(ln["amount"], allow_negative=True))}
                  for ln in lines if ln["line_id"] not in known]
         if fresh:
             session.execute(insert(levy_payout_lines), fresh)
@@ -226,8 +232,38 @@ class LevyBenefitsProjection(Projection):
         if rows:
             session.execute(insert(postings), rows)
 
+    # -- overpayments (payments/payouts/recovery.py): each event is one entry of its own, keyed by
+    # its id, so redelivery and arrival order change nothing. What a payout kept back is booked
+    # with the payout's settlement (benefit_entries); a return reverses it with the payout.
+    def on_OverpaymentRecognized(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        self._post_overpayment(session, p, overpayment_recognized_entry(
+            p["overpayment_id"], _day(p["recognized_on"]), to_fen(parse_yuan(p["amount"]))))
+
+    def on_OverpaymentRecovered(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        if p.get("payout_id") is None:  # kept back whole: no payout will settle it
+            families = {f: to_fen(parse_yuan(v)) for f, v in (p.get("families") or {}).items()}
+            self._post_overpayment(session, p, overpayment_kept_whole_entry(
+                f"{p['overpayment_id']}:{p['run_id']}:kept", _day(p["recovered_on"]), families), run_id=p["run_id"])
+
+    def on_OverpaymentWrittenOff(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        self._post_overpayment(session, p, overpayment_written_off_entry(
+            p["overpayment_id"], _day(p["written_off_on"]), to_fen(parse_yuan(p["amount"]))))
+
+    @staticmethod
+    def _post_overpayment(session: Session, p: dict, entry: Entry, run_id: str | None = None) -> None:
+        session.execute(delete(postings).where(postings.c.source == "overpayments",
+                                               postings.c.entry_id == entry.entry_id))
+        session.execute(insert(postings), [
+            {"entry_id": entry.entry_id, "kind": entry.kind, "account": ln.account, "debit_fen": ln.debit_fen,
+             "credit_fen": ln.credit_fen, "posted_on": entry.posted_on, "source": "overpayments",
+             "region": p["region"], "employer_id": p.get("employer_id"), "run_id": run_id,
+             "ref": p["overpayment_id"]} for ln in entry.lines])
+
     def reset(self, session: Session) -> None:
-        session.execute(delete(postings).where(postings.c.source == "benefits"))
+        session.execute(delete(postings).where(postings.c.source.in_(("benefits", "overpayments"))))
         for table in (levy_payment_runs, levy_payouts, levy_payout_lines):
             session.execute(delete(table))
 
@@ -237,7 +273,8 @@ class LevyBenefitsProjection(Projection):
                      select(levy_payouts).order_by(levy_payouts.c.payout_id),
                      select(levy_payout_lines).order_by(*levy_payout_lines.primary_key.columns),
                      select(postings.c.entry_id, postings.c.account, postings.c.debit_fen, postings.c.credit_fen,
-                            postings.c.posted_on, postings.c.ref).where(postings.c.source == "benefits")
+                            postings.c.posted_on, postings.c.ref)
+                     .where(postings.c.source.in_(("benefits", "overpayments")))
                      .order_by(postings.c.entry_id, postings.c.account))
 
 

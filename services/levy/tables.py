@@ -150,7 +150,7 @@ postings = Table(
     Column("debit_fen", BigInteger, nullable=False),
     Column("credit_fen", BigInteger, nullable=False),
     Column("posted_on", Date, nullable=False),
-    Column("source", String(16), nullable=False),  # levy (contributions) | benefits (payouts)
+    Column("source", String(16), nullable=False),  # levy (contributions) | benefits (payouts) | overpayments
     Column("region", String(6)),  # null for a benefit whose region is resolved from its run or employer
     Column("employer_id", String(64)),
     Column("run_id", String(64)),

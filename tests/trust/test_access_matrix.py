@@ -126,3 +126,12 @@ def test_only_an_admin_issues_and_revokes_clients_and_an_admin_does_nothing_else
         "POST /v1/clients", "POST /v1/clients/{client_id}/revocation", "GET /v1/clients", "GET /v1/clients/me"}
     assert admitting["POST /v1/clients"] == admitting["POST /v1/clients/{client_id}/revocation"] == {"admin"}
     assert "admin" not in admitting["POST /v1/payment-runs"] | admitting["POST /v1/payment-runs/{run_id}/approval"]
+
+
+def test_overpayments_and_their_write_off_are_the_agencys_alone(route_table) -> None:  # noqa: ANN001
+    """RULES.md "Appeals, reversals and recovery": a write-off is the agency's decision (the matrix
+    above asks each of these of every caller: anyone else is a 403, no token a 401)."""
+    admitting = {f"{m} {p}": roles_of(r) or set() for m, p, r in route_table}
+    routes_ = ("GET /v1/overpayments", "GET /v1/overpayments/{overpayment_id}",
+               "POST /v1/overpayments/{overpayment_id}/write-off")
+    assert {route: admitting.get(route) for route in routes_} == {route: {"agency"} for route in routes_}

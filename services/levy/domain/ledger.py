@@ -26,6 +26,13 @@ BENEFIT_FAMILIES = ("medical", "short_term", "long_term", "survivor")
 PREVENTION_EXPENSE = "prevention_expense"
 PREVENTION_RESERVE = "prevention_reserve"
 PREVENTION_APPROPRIATION = "prevention_appropriation"
+# Overpayments (RULES.md "Appeals, reversals and recovery"): what the fund paid and is no longer
+# owed is a receivable, against a contra-expense (the benefits were not owed after all); it leaves
+# the receivable as later payouts keep it back, or as a loss when written off.
+OVERPAYMENTS_RECEIVABLE = "overpayments_receivable"
+OVERPAYMENTS_RECOGNIZED = "overpayments_recognized"
+OVERPAYMENTS_WRITTEN_OFF = "overpayments_written_off"
+RECOVERY_FAMILY = "recovery"  # a payout's member line that kept back an overpayment (negative)
 MAX_LINES_PER_ENTRY = 10_000
 
 
@@ -36,7 +43,8 @@ def benefits_expense(family: str) -> str:
 
 CHART = (CONTRIBUTIONS_RECEIVABLE, CONTRIBUTION_INCOME, CASH, LATE_FEE_RECEIVABLE, LATE_FEE_INCOME,
          EMPLOYER_CREDIT, BENEFITS_PAYABLE, *(benefits_expense(f) for f in BENEFIT_FAMILIES),
-         PREVENTION_EXPENSE, PREVENTION_RESERVE, PREVENTION_APPROPRIATION)
+         PREVENTION_EXPENSE, PREVENTION_RESERVE, PREVENTION_APPROPRIATION, OVERPAYMENTS_RECEIVABLE,
+         OVERPAYMENTS_RECOGNIZED, OVERPAYMENTS_WRITTEN_OFF)
 
 
 @dataclass(frozen=True)
@@ -94,21 +102,48 @@ def entries_for_movements(movements: Iterable[Movement]) -> list[Entry]:
 
 def benefit_entries(payout_id: str, settled_on: date | None, rejected_on: date | None,
                     lines: Iterable[tuple[str, int]]) -> list[Entry]:
-    """A settled payout: debit the expense of each line's family, credit cash. Rejected after
-    settlement (the bank returned it): the same entry reversed on the day of the return."""
+    """A settled payout: debit the expense of each line's family (net: a family netting below
+    zero is credited), credit what an overpayment kept back of it to the receivable and the rest
+    to cash. Rejected after settlement (the bank returned it): the same entry reversed on the day
+    of the return."""
     by_family: dict[str, int] = {}
     for family, fen in lines:
-        assert fen >= 0
         by_family[family] = by_family.get(family, 0) + fen
-    total = sum(by_family.values())
+    kept = -by_family.pop(RECOVERY_FAMILY, 0)
+    assert kept >= 0, f"payout {payout_id} recovers a negative amount"
+    total = sum(by_family.values()) - kept
+    assert total >= 0, f"payout {payout_id} pays {total} fen"
     if settled_on is None or total == 0:
         return []
-    expense = tuple(Line(benefits_expense(f), debit_fen=v) for f, v in sorted(by_family.items()) if v)
-    out = [Entry(f"{payout_id}:settled", "benefit", settled_on, (*expense, Line(CASH, credit_fen=total)))]
+    expense = tuple(Line(benefits_expense(f), debit_fen=max(v, 0), credit_fen=max(-v, 0))
+                    for f, v in sorted(by_family.items()) if v)
+    recovered = (Line(OVERPAYMENTS_RECEIVABLE, credit_fen=kept),) if kept else ()
+    out = [Entry(f"{payout_id}:settled", "benefit", settled_on, (*expense, *recovered, Line(CASH, credit_fen=total)))]
     if rejected_on is not None:
         reversed_ = tuple(Line(ln.account, debit_fen=ln.credit_fen, credit_fen=ln.debit_fen) for ln in out[0].lines)
         out.append(Entry(f"{payout_id}:returned", "benefit_reversal", rejected_on, reversed_))
     return out
+
+
+def overpayment_recognized_entry(overpayment_id: str, on: date, amount_fen: int) -> Entry:
+    assert amount_fen > 0
+    return _transfer(f"{overpayment_id}:recognized", "overpayment", on, OVERPAYMENTS_RECEIVABLE,
+                     OVERPAYMENTS_RECOGNIZED, amount_fen)
+
+
+def overpayment_kept_whole_entry(entry_id: str, on: date, families_fen: dict[str, int]) -> Entry:
+    """A recovery that kept back all a payee was owed: the benefits' expense, paid by the receivable."""
+    total = sum(families_fen.values())
+    assert total > 0 and all(v > 0 for v in families_fen.values())
+    return Entry(entry_id, "overpayment_recovery", on, (
+        *(Line(benefits_expense(f), debit_fen=v) for f, v in sorted(families_fen.items())),
+        Line(OVERPAYMENTS_RECEIVABLE, credit_fen=total)))
+
+
+def overpayment_written_off_entry(overpayment_id: str, on: date, amount_fen: int) -> Entry:
+    assert amount_fen > 0
+    return _transfer(f"{overpayment_id}:written_off", "overpayment_write_off", on, OVERPAYMENTS_WRITTEN_OFF,
+                     OVERPAYMENTS_RECEIVABLE, amount_fen)
 
 
 def prevention_budget_entry(project_id: str, on: date, budget_fen: int) -> Entry:

@@ -9,3 +9,9 @@ from ..care.domain import (  # noqa: F401
     TravelCostsRecorded,
 )
 from .clients import ClientRegistered, ClientRevoked  # noqa: F401
+from ..payouts.overpayments import (  # noqa: F401
+    OverpaymentRecognized,
+    OverpaymentRecovered,
+    OverpaymentRecoveryUndone,
+    OverpaymentWrittenOff,
+)

@@ -32,18 +32,27 @@ LINE_EXAMPLE = {
 
 
 def _statuses(session, line_ids: list[str]) -> dict[str, str]:  # noqa: ANN001
-    """`in_run`/`paid` for lines a payout holds (the payouts part's tables), if they exist."""
+    """`in_run`/`paid` for lines a payout holds (the payouts part's tables), if they exist;
+    `overpayment` for a negative line an overpayment took over, `recovered` for a line kept back
+    whole to recover one (payouts/recovery.py: held without a payout)."""
     if not line_ids or not inspect(session.connection()).has_table("payout_lines"):
         return {}
-    from services.payments.payouts.tables import payout_lines, payouts
+    from services.payments.payouts.tables import payment_runs, payout_lines, payouts
 
     out: dict[str, str] = {}
     for i in range(0, len(line_ids), 500):
-        rows = session.execute(select(payout_lines.c.line_id, payouts.c.status)
-                               .join(payouts, payouts.c.payout_id == payout_lines.c.payout_id)
+        rows = session.execute(select(payout_lines.c.line_id, payout_lines.c.payout_id, payouts.c.status,
+                                      payment_runs.c.status)
+                               .outerjoin(payouts, payouts.c.payout_id == payout_lines.c.payout_id)
+                               .outerjoin(payment_runs, payment_runs.c.run_id == payout_lines.c.run_id)
                                .where(payout_lines.c.line_id.in_(line_ids[i:i + 500])))
-        for line_id, status in rows:
-            out[line_id] = "paid" if status == "settled" else "in_run"
+        for line_id, holder, status, run_status in rows:
+            if status is not None:
+                out[line_id] = "paid" if status == "settled" else "in_run"
+            elif holder.startswith("ovp_"):
+                out[line_id] = "overpayment"
+            else:
+                out[line_id] = "in_run" if run_status == "proposed" else "recovered"
     return out
 
 
@@ -123,14 +132,15 @@ def build_router(ctx: ServiceContext) -> APIRouter:
 
                 payout = s.execute(select(payouts).where(payouts.c.payout_id == payout_id)).first()
                 if payout is not None:
+                    from services.payments.payouts.recovery import payout_explanation
+
                     ids = list(s.execute(select(payout_members.c.line_id)
                                          .where(payout_members.c.payout_id == payout_id)).scalars())
                     rows = s.execute(select(el).where(el.c.line_id.in_(ids)).order_by(el.c.line_id)).all()
                     status = "paid" if payout.status == "settled" else "in_run"
                     return {"payout_id": payout_id, "payee": payout.payee, "amount": yuan_str(int(payout.amount_fen)),
                             "status": payout.status,
-                            "formula": "sum of the lines' amounts = " + " + ".join(yuan_str(int(r.amount_fen)) for r in rows)
-                                       + f" = {yuan_str(int(payout.amount_fen))}",
+                            **payout_explanation(s, payout, [int(r.amount_fen) for r in rows]),
                             "lines": [explain_view(r, status) for r in rows]}
         raise not_found("payout or entitlement line", payout_id)
 

@@ -36,6 +36,7 @@ from .handlers import (
 from .projection import policy_terms
 from .approval import decide_run, record_release, require_approved
 from .run_view import by_bank, run_view, summary
+from .recovery import run_recoveries
 from .runs import StatusEntry, apply_returns, bank_part, create_run
 from .tables import entitlement_lines, hospitals, medical_bills, payment_runs, payouts
 
@@ -148,6 +149,8 @@ class RunOut(BaseModel):
     by_bank: list[dict] = Field(description="per CNAPS bank part: count and total")
     waiting_for_account: list[dict]
     waiting_net_not_positive: list[dict]
+    recoveries: dict = Field(default_factory=dict, description="overpayments kept back of the run's payouts "
+                             "(recorded when the run is approved): count, total, and payees kept back whole")
 
 
 class ApprovalIn(BaseModel):
@@ -325,10 +328,12 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         created = create_run(ctx, principal, body.region, body.period, execution_date)
         with ctx.session_factory() as s:
             banks = by_bank(s, created.run_id)
+            kept = run_recoveries(s, created.run_id)
         return RunOut(run_id=created.run_id, status="proposed", count=created.count,
                       total=yuan_str(created.total_fen), by_bank=banks,
                       waiting_for_account=[{**w, "amount": yuan_str(w["amount"])} for w in created.waiting_for_account],
-                      waiting_net_not_positive=[{**w, "net": str(w["net"])} for w in created.waiting_net_not_positive])
+                      waiting_net_not_positive=[{**w, "net": str(w["net"])} for w in created.waiting_net_not_positive],
+                      recoveries=kept)
 
     @router.get("/v1/payment-runs", summary="A region's payment runs, newest first (filter by status)")
     def list_runs(region: str | None = Query(None, pattern=REGION),

@@ -18,6 +18,7 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, forbidden, not_found
 
+from . import recovery
 from .domain import PaymentRun, PaymentRunFileReleased, RunNotProposed, SamePerson
 from .tables import payment_runs, payout_lines, payouts
 
@@ -63,6 +64,7 @@ def decide_run(ctx: ServiceContext, principal: Principal, run_id: str, approve: 
                     note=note or None)).rowcount
         if changed != 1:  # another decision committed since this one read the run
             raise conflict(f"payment run {run_id} was decided meanwhile")
+        recovery.run_decided(uow, run_id, approve, at.date())  # a rejected run leaves overpayments outstanding
         uow.save(run)
     return Decided(run_id, status, released)
 

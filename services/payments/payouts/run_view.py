@@ -89,10 +89,20 @@ def summary(run) -> dict[str, Any]:  # noqa: ANN001 - a payment_runs row
 
 
 def run_view(session: Session, run) -> dict[str, Any]:  # noqa: ANN001
+    from .recovery import payout_deductions, run_recoveries  # overpayments kept back (recovery.py)
+
     rows = session.execute(select(payouts).where(payouts.c.run_id == run.run_id).order_by(payouts.c.payout_id)
                            .limit(PAYOUTS_SHOWN)).all()
+    kept = payout_deductions(session, [r.payout_id for r in rows])
+
+    def deduction(r) -> dict[str, Any]:  # noqa: ANN001
+        fen = sum(int(d.amount_fen) for d in kept.get(r.payout_id, []))
+        return {"gross": yuan_str(r.amount_fen + fen), "deduction": yuan_str(fen),
+                "overpayments": [d.overpayment_id for d in kept.get(r.payout_id, [])]}
+
     return {**summary(run), "by_bank": by_bank(session, run.run_id),
             "changes": changes(session, run.run_id, previous_run(session, run)),
+            "recoveries": run_recoveries(session, run.run_id),
             "payouts": [{"payout_id": r.payout_id, "payee": r.payee, "bank_code": r.bank_code,
-                         "amount": yuan_str(r.amount_fen), "lines": r.line_count, "status": r.status,
+                         "amount": yuan_str(r.amount_fen), **deduction(r), "lines": r.line_count, "status": r.status,
                          "reason": r.reason} for r in rows]}

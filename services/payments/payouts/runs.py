@@ -29,6 +29,7 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, forbidden, invalid, not_found
 
+from . import recovery
 from .domain import ACCOUNT_PROBLEM_REASONS, PaidLine, PaymentRun, PaymentRunCreated, Payout, PayoutsTaken
 from .tables import (
     account_holds,
@@ -298,10 +299,11 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
             materialize(session, region, period)
         if not inspect(session.connection()).has_table("entitlement_lines"):
             raise conflict("no entitlement lines exist yet in this service")
+        recovery.recognize(uow, region, period, run_id, datetime.now(timezone.utc).date())  # stands whatever becomes of the run
         for attempt in range(1, MAX_PLAN_ATTEMPTS + 1):
             try:
                 with session.begin_nested():
-                    tally = _plan_and_take(session, run_id, region, period)
+                    tally = _plan_and_take(session, run_id, region, period, execution_date)
                 break
             except IntegrityError:  # a concurrent run took some of these lines: plan again without them
                 log.info("run %s: lines taken concurrently, planning again (attempt %d)", run_id, attempt)
@@ -326,14 +328,16 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
                       tally.waiting_net_not_positive)
 
 
-def _plan_and_take(session: Session, run_id: str, region: str, period: str) -> RunTally:
+def _plan_and_take(session: Session, run_id: str, region: str, period: str, on: date) -> RunTally:
     """Plan and write batch by batch. The cursor is closed before the caller's savepoint rolls
     back on a clash (PostgreSQL drops a cursor declared in a rolled-back savepoint)."""
     tally = RunTally()
+    deductions = recovery.Deductions.load(session, run_id, region, on)
     with closing(plan_run(session, region, period)) as batches:
         for batch in batches:
             if tally.line_count + batch.line_count > MAX_RUN_LINES:
                 raise conflict(f"more than {MAX_RUN_LINES} payable lines: run an earlier period first")
+            deductions.deduct(session, batch)  # overpayments kept back, up to recovery_max_share of each payout
             _take_lines(session, run_id, batch)
             tally.add(batch)
     return tally
@@ -464,6 +468,7 @@ def apply_returns(ctx: ServiceContext, principal: Principal, run_id: str, entrie
                 session.execute(delete(payout_lines).where(payout_lines.c.payout_id == payout_id))
                 if account_problem:
                     _hold(session, row, reason)
+                recovery.payout_returned(uow, payout_id, run_id, decided_on, reason)
                 outcome.rejected.append(payout_id)
             uow.save(payout)
     return outcome
@@ -493,15 +498,21 @@ def _hold(session: Session, row, reason: str) -> None:  # noqa: ANN001
 def position(session: Session, region: str | None = None) -> dict[str, int]:
     """Fund lines split into settled, open (in a run, not yet answered), settled outside the
     ledger (paid by the old system before going live) and payable (none of these): the four
-    always add up to the sum of the fund lines."""
+    always add up to the sum of the fund lines. Lines an overpayment took over, or a recovery
+    kept back whole (recovery.py: held without a payout), are settled — open while their run is
+    proposed."""
     el = entitlement_lines
     where = [el.c.payer == "fund"] + ([el.c.region == region] if region else [])
     joined = el.outerjoin(payout_lines, payout_lines.c.line_id == el.c.line_id).outerjoin(
-        payouts, payouts.c.payout_id == payout_lines.c.payout_id)
+        payouts, payouts.c.payout_id == payout_lines.c.payout_id).outerjoin(
+        payment_runs, payment_runs.c.run_id == payout_lines.c.run_id)
     out = {"settled": 0, "open": 0, "payable": 0}
-    for status, amount in session.execute(
-            select(payouts.c.status, func.coalesce(func.sum(el.c.amount_fen), 0)).select_from(joined)
-            .where(*where).group_by(payouts.c.status)):
+    held = payout_lines.c.line_id.is_not(None).label("held")
+    for status, is_held, run_status, amount in session.execute(
+            select(payouts.c.status, held, payment_runs.c.status, func.coalesce(func.sum(el.c.amount_fen), 0))
+            .select_from(joined).where(*where).group_by(payouts.c.status, held, payment_runs.c.status)):
+        if status is None and is_held:
+            status = "open" if run_status == "proposed" else "settled"
         out["payable" if status is None else status] += int(amount)
     out["settled_outside"] = int(session.execute(select(func.coalesce(func.sum(el.c.amount_fen), 0)).where(
         *where, el.c.settled_outside.is_not(None))).scalar_one())

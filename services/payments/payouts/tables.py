@@ -171,3 +171,50 @@ entitlement_lines = table(
 )
 
 PROJECTED = (claim_facts, payee_accounts)
+
+# Overpayments (payouts/recovery.py): one row per overpayment, kept equal to its aggregate's
+# state; `lines_json` the negative lines it took over (they are locked in `payout_lines` under
+# the overpayment's id, so no run pays or recognizes them again).
+overpayments = Table(
+    "overpayments",
+    metadata,
+    Column("overpayment_id", String(40), primary_key=True),
+    Column("region", String(6), nullable=False),
+    Column("payee", String(80), nullable=False),
+    Column("claim_id", String(64), nullable=False),
+    Column("employer_id", String(64)),
+    Column("run_id", String(40), nullable=False),  # the run that recognized it
+    Column("recognized_on", Date, nullable=False),
+    Column("recognized_at", DateTime(timezone=True), nullable=False),
+    Column("recovery_max_share", String(12), nullable=False),
+    Column("lines_json", Text, nullable=False),
+    Column("recognized_fen", BigInteger, nullable=False),
+    Column("recovered_fen", BigInteger, nullable=False),
+    Column("written_off_fen", BigInteger, nullable=False),
+    Column("outstanding_fen", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False),  # outstanding | recovered | written_off
+    Column("write_off_reason", String(500)),
+    Column("written_off_on", Date),
+    Index("ix_overpayments_payee", "payee", "recognized_at"),
+    Index("ix_overpayments_claim", "claim_id"),
+)
+
+# What runs keep back of payouts for overpayments: `planned` when the run is proposed, then
+# `recovered` (approved), `cancelled` (rejected) or `undone` (the bank returned the payout).
+# `holder_id` is the payout, or `rcv_…` when the deduction took all the payee was owed and no
+# transfer was made (its lines are locked under that id; `lines_json` lists them).
+overpayment_deductions = Table(
+    "overpayment_deductions",
+    metadata,
+    Column("holder_id", String(40), primary_key=True),
+    Column("overpayment_id", String(40), primary_key=True),
+    Column("run_id", String(40), nullable=False),
+    Column("payout_id", String(40)),
+    Column("payee", String(80), nullable=False),
+    Column("gross_fen", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("lines_json", Text),
+    Index("ix_overpayment_deductions_run", "run_id"),
+    Index("ix_overpayment_deductions_overpayment", "overpayment_id", "status"),
+)

@@ -7,7 +7,16 @@ from datetime import date
 import pytest
 
 from services.levy.domain.account import Movement
-from services.levy.domain.ledger import Entry, Line, benefit_entries, entries_for_movements, trial_balance
+from services.levy.domain.ledger import (
+    Entry,
+    Line,
+    benefit_entries,
+    entries_for_movements,
+    overpayment_kept_whole_entry,
+    overpayment_recognized_entry,
+    overpayment_written_off_entry,
+    trial_balance,
+)
 
 
 def test_an_unbalanced_entry_cannot_be_made() -> None:
@@ -69,3 +78,31 @@ def test_prevention_budgets_stop_at_the_cap_and_spending_at_the_budget() -> None
     balances = books.trial_balance((ln.account, ln.debit_fen, ln.credit_fen) for e in entries for ln in e.lines)
     assert balances == {books.PREVENTION_APPROPRIATION: 0, books.PREVENTION_RESERVE: 0,
                         books.PREVENTION_EXPENSE: 70_370, books.CASH: -70_370}
+
+
+def test_a_payout_that_kept_back_an_overpayment_credits_the_receivable_and_the_rest_to_cash() -> None:
+    # 243000.00 + 8100.00 of benefits, 226200.00 kept back: 24900.00 leaves in cash.
+    [settled, returned] = benefit_entries("po1", date(2026, 12, 2), date(2026, 12, 3), [
+        ("long_term", 24_300_000), ("long_term", 810_000), ("recovery", -22_620_000)])
+    assert trial_balance((ln.account, ln.debit_fen, ln.credit_fen) for ln in settled.lines) == {
+        "benefits_expense:long_term": 25_110_000, "overpayments_receivable": -22_620_000, "cash": -2_490_000}
+    assert trial_balance((ln.account, ln.debit_fen, ln.credit_fen) for ln in returned.lines) == {
+        "benefits_expense:long_term": -25_110_000, "overpayments_receivable": 22_620_000, "cash": 2_490_000}
+
+
+def test_a_family_netting_below_zero_in_a_payout_is_credited() -> None:
+    # A recovery netted within a payout across families (old lines without `adjusts`): 300.00
+    # of medical less 100.00 of long-term pays 200.00.
+    [settled] = benefit_entries("po2", date(2026, 12, 2), None, [("medical", 30_000), ("long_term", -10_000)])
+    assert trial_balance((ln.account, ln.debit_fen, ln.credit_fen) for ln in settled.lines) == {
+        "benefits_expense:long_term": -10_000, "benefits_expense:medical": 30_000, "cash": -20_000}
+
+
+def test_an_overpayment_is_recognized_recovered_whole_and_written_off_in_balanced_entries() -> None:
+    recognized = overpayment_recognized_entry("ovp1", date(2026, 12, 1), 22_620_000)
+    kept = overpayment_kept_whole_entry("ovp1:run1:kept", date(2026, 12, 1), {"long_term": 8_100_000})
+    written_off = overpayment_written_off_entry("ovp1", date(2026, 12, 5), 14_520_000)
+    assert trial_balance((ln.account, ln.debit_fen, ln.credit_fen)
+                         for entry in (recognized, kept, written_off) for ln in entry.lines) == {
+        "overpayments_receivable": 0, "overpayments_recognized": -22_620_000,
+        "benefits_expense:long_term": 8_100_000, "overpayments_written_off": 14_520_000}
