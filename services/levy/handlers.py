@@ -595,7 +595,7 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
         payroll_fen, assessed_by_period_fen = session.execute(
             select(func.coalesce(func.sum(wage_reports.c.payroll_fen), 0),
                    func.coalesce(func.sum(wage_reports.c.contribution_fen), 0))
-            .where(wage_reports.c.region == region, wage_reports.c.superseded_by.is_(None),
+            .where(pooling.reports_in(region, known), wage_reports.c.superseded_by.is_(None),
                    wage_reports.c.period >= period_of(start), wage_reports.c.period <= period_of(end))).one()
         fees = accrual.late_fees_by_windows(session, region, known, start, end,
                                  lambda employer_id, day: fold(*_facts(session, employer_id), on=day))

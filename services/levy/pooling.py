@@ -34,6 +34,7 @@ from .tables import (
     levy_payment_runs,
     levy_region_moves,
     postings,
+    wage_reports,
 )
 
 MAX_MOVES = 10_000
@@ -152,6 +153,20 @@ def carried_lines(session: Session, region: str, known: dict[str, Move], start: 
             d, cr = out.get((entry.kind, line.account), (0, 0))
             out[(entry.kind, line.account)] = (d + line.debit_fen, cr + line.credit_fen)
     return out
+
+
+def reports_in(region: str, known: dict[str, Move]):  # noqa: ANN201 - a SQL condition
+    """The wage reports of `region`: recorded under a region whose window holds their month (a
+    month reported before its pool's consolidation was learned keeps the region it was recorded
+    under until it is reassessed)."""
+    from .domain.rules import period_of
+
+    parts = []
+    for w in windows(region, known):
+        months = [c for c in (wage_reports.c.period >= period_of(w.start) if w.start else None,
+                              wage_reports.c.period < period_of(w.end) if w.end else None) if c is not None]
+        parts.append(and_(wage_reports.c.region == w.source, *months))
+    return or_(*parts)
 
 
 # --------------------------------------------------------------------------------- the view

@@ -26,7 +26,7 @@ from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
 from . import pooling
-from .classes import reassess_after_class_change, record_class
+from .classes import reassess_after_class_change, reassess_after_consolidation, record_class
 from .domain.ledger import benefit_entries
 from .tables import (
     levy_consolidations,
@@ -116,6 +116,9 @@ class LevyEnrollmentProjection(Projection):
 
     def on_PoolsConsolidated(self, session: Session, e: Envelope) -> None:
         pooling.record_consolidation(session, e.payload, str(e.event_id))
+        if self.ctx:  # months from the date already reported under the old pools' policies: reassessed
+            reassess_after_consolidation(self.ctx, session, e.payload["from_regions"],
+                                         date.fromisoformat(e.payload["effective_from"]), e)
 
     def reset(self, session: Session) -> None:
         for table in (levy_employers, levy_employments, levy_separations, levy_employer_classes):
