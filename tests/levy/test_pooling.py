@@ -13,6 +13,8 @@ from .support import enroll_employer, hire
 
 pytestmark = pytest.mark.both_runtimes
 
+FUND = {"name": "Test work-injury fund", "bank_code": "102584000002", "account_no": "40000234092001",
+        "bic": "ICBKCNBJSZN"}
 DAYS = ("2025-11-30", "2025-12-31", "2026-01-01", "2026-01-09", "2026-01-10", "2026-01-31", "2026-03-31")
 
 
@@ -39,7 +41,8 @@ def test_three_pools_consolidated_with_arrears_and_a_claim(api, unique) -> None:
         ok(api.put(f"/v1/policies/{region}/2024-01-01", json=national | {"base_rates": national["base_rates"] | {
             "4": class_4}}))
     # the new region's policy: class 4 at 1.2%
-    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"base_rates": national["base_rates"] | {"4": "0.0120"}}))
+    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"base_rates": national["base_rates"] | {"4": "0.0120"},
+                                                                   "fund_account": FUND}))
 
     employers, workers = [], []
     for region in pools:
@@ -173,6 +176,20 @@ def test_three_pools_consolidated_with_arrears_and_a_claim(api, unique) -> None:
     # B still owes November's 80.00 and January's 180.00 (as assessed by 31 January)
     assert ok(api.get(f"/v1/employers/{b}/account", params={"on": "2026-01-31"}), 200)["arrears"] == "260.00"
     assert statement(api, into, "2025-11-01", "2025-12-31")["balance"] == "0.00"  # nothing of P's before the date
+
+    # Claims move with their pools: the device confirmed for C's worker in February is paid by P's run.
+    ok(api.post(f"/v1/claims/{claim}/recognition", json={"decision": "recognized", "decided_on": "2025-12-20",
+                                                         "basis": "R.14(1)"}), 200)
+    supplier = f"FZ-{into}-1"
+    ok(api.put(f"/v1/hospitals/{supplier}", json={
+        "name": "Orthopaedic workshop", "region": into, "kind": "supplier",
+        "bank_account": {"bank_code": "103584000004", "account_no": f"4100{into}0001", "holder": "假肢厂"}}))
+    price = national["device_catalog"]["FZ-CRUTCH"]["standard_price"]
+    ok(api.post(f"/v1/claims/{claim}/assistive-devices", json={
+        "device_code": "FZ-CRUTCH", "confirmed_on": "2026-02-10", "supplier_id": supplier}))
+    api.settle()
+    run = ok(api.post("/v1/payment-runs", json={"region": into, "period": "2026-02"}))
+    assert (run["count"], run["total"]) == (1, price)
 
     # The books balance at every day looked at, in every region; and the cash of the four adds up
     # to what was received: 90.00 + 100.00 + 455.85 = 645.85 from 10 January, 190.00 before it.
