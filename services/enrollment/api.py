@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, Iterator, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import insert, select
 
 from libs import identifiers
@@ -126,6 +126,21 @@ class EmployeeRequest(BaseModel):
 class SeparationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"separated_on": "2025-12-31"}]})
     separated_on: date
+
+
+class ConsolidationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"into_region": "440000", "from_regions": ["440300", "440100"], "effective_from": "2027-01-01"}]})
+    into_region: str = Field(max_length=16, description="the pool the others move into (6-digit code)")
+    from_regions: list[str] = Field(min_length=1, max_length=100, description="the pools consolidated into it")
+    effective_from: date = Field(description="a month's first day; from it the new region's policy applies")
+
+    @field_validator("from_regions")
+    @classmethod
+    def _short_codes(cls, value: list[str]) -> list[str]:
+        if any(len(r) > 16 for r in value):
+            raise ValueError("a region is a 6-digit code")
+        return value
 
 
 # ------------------------------------------------------------------------------- views
@@ -304,6 +319,23 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         with answering():
             return handlers.separate_employee(ctx, principal, commands.SeparateEmployee(
                 employer_id, employee_id, body.separated_on))
+
+    # -- pooling (what moved: GET /v1/pooling/consolidations/{id}, served by levy, which holds the books)
+
+    @router.post("/v1/pooling/consolidations", status_code=201, tags=["pooling"],
+                 summary="Consolidate pools into one region from a date (pooling moves up)",
+                 responses={200: {"description": "the same consolidation was recorded already: it, unchanged"},
+                            409: {"description": "a region named was consolidated away already"},
+                            422: {"description": "`errors[].field` names the bad field"}})
+    def consolidate(body: ConsolidationRequest, response: Response,
+                    principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with answering():
+            view, new = handlers.consolidate_pools(ctx, principal, commands.ConsolidatePools(
+                body.into_region, tuple(body.from_regions), body.effective_from))
+        if not new:
+            response.status_code = 200
+        response.headers["Location"] = f"/v1/pooling/consolidations/{view['consolidation_id']}"
+        return view
 
     router.include_router(import_router(ctx, imports.KINDS))  # going live: employers, employees
     return router

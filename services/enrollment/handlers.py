@@ -26,6 +26,7 @@ from .domain.commands import (
     ChangeBankAccount,
     ChangeEmployer,
     ChangeEmployerStatus,
+    ConsolidatePools,
     EnrollEmployee,
     EnrollEmployer,
     PublishPolicy,
@@ -38,7 +39,9 @@ from .domain.model import (
     Employer,
     Invalid,
     NotFound,
+    POOLING_ID,
     Policy,
+    Pooling,
     Worker,
     policy_aggregate_id,
 )
@@ -135,6 +138,7 @@ def enroll_employer(ctx: ServiceContext, actor: Actor, cmd: EnrollEmployer) -> d
     try:
         with ctx.uow(actor) as uow:
             _refuse_known_uscc(uow.session, uscc)
+            _refuse_region_gone(uow, region, cmd.enrolled_on)
             employer = Employer.enroll(employer_id, uscc, cmd.name, region, cmd.enrolled_on, classification)
             uow.save(employer)
             uow.session.execute(insert(employers).values(employer_row(employer)))
@@ -143,6 +147,13 @@ def enroll_employer(ctx: ServiceContext, actor: Actor, cmd: EnrollEmployer) -> d
             _refuse_known_uscc(session, uscc)
         raise
     return employer_view(employer)
+
+
+def _refuse_region_gone(uow: Any, region: str, on: date) -> None:
+    """A pool consolidated away takes no employer from its date: enroll it in the new region."""
+    pooling = uow.load(Pooling, POOLING_ID)
+    if pooling is not None and (now_in := pooling.region_on(region, on)) != region:
+        raise Invalid("region", f"belongs to region {now_in} on {on.isoformat()} (pools consolidated)")
 
 
 def _refuse_known_uscc(session: Session, uscc: str) -> None:
@@ -280,3 +291,28 @@ def separate_employee(ctx: ServiceContext, actor: Actor, cmd: SeparateEmployee) 
             .where(employments.c.employee_id == worker.id, employments.c.active_employer_id == cmd.employer_id)
             .values(separated_on=cmd.separated_on, active_employer_id=None))
     return {"employee_id": worker.id, "employer_id": cmd.employer_id, "separated_on": cmd.separated_on}
+
+
+# ------------------------------------------------------------------------------------ pooling
+
+def consolidate_pools(ctx: ServiceContext, actor: Actor, cmd: ConsolidatePools) -> tuple[dict[str, Any], bool]:
+    """RULES.md "Prevention and pooling": the pools of `from_regions` belong to `into_region`
+    from `effective_from`. The same consolidation again answers the one recorded (new=False)."""
+    into_region = str(checked("into_region", identifiers.check_region, cmd.into_region))
+    from_regions = tuple(str(checked(f"from_regions.{i}", identifiers.check_region, r))
+                         for i, r in enumerate(cmd.from_regions))
+    if into_region == NATIONAL:
+        raise Invalid("into_region", "the national default is not a pool")
+    if NATIONAL in from_regions:
+        raise Invalid(f"from_regions.{from_regions.index(NATIONAL)}", "the national default is not a pool")
+    version = ctx.await_projection(lambda session: policy_in_force(session, into_region, cmd.effective_from))
+    if version is None:
+        raise Invalid("effective_from", f"no policy is in force in region {into_region} (nor nationally) "
+                                        f"on {cmd.effective_from.isoformat()}")
+    with ctx.uow(actor) as uow:
+        pooling = uow.load(Pooling, POOLING_ID) or Pooling()
+        event, new = pooling.consolidate(into_region, from_regions, cmd.effective_from,
+                                         PolicyRef.model_validate(policy_ref(version)), today())
+        if new:
+            uow.save(pooling)
+    return event.model_dump(mode="json"), new

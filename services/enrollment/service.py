@@ -11,7 +11,7 @@ SPEC = ServiceSpec(
     name="enrollment",
     build_router=api.build_router,
     build_projectors=projections.build_projectors,
-    routes=('^/v1/policies(/|$)', '^/v1/employers(/|$)', gateway_pattern([k.name for k in imports.KINDS], fallback=True)),
+    routes=('^/v1/policies(/|$)', '^/v1/pooling/consolidations$', '^/v1/employers(/|$)', gateway_pattern([k.name for k in imports.KINDS], fallback=True)),
     priority_routes=(),
     on_start=handlers.publish_national_default,
 )

@@ -71,4 +71,25 @@ def late_fees(session: Session, region: str, start: date, end: date,
     return LateFees(accrued, outstanding)
 
 
-__all__ = ["LateFees", "late_fees"]
+
+
+def late_fees_by_windows(session: Session, region: str, known: dict, start: date, end: date,
+                         fold_on: Callable[[str, date], Account]) -> LateFees:
+    """`late_fees` of a region that pools were consolidated into or out of: each recorded region
+    for the days it belongs here (libs.pooling windows); what is outstanding only from the
+    windows still open at `end`."""
+    from libs.pooling import windows
+
+    accrued = outstanding = 0
+    for w in windows(region, known):
+        first = max(start, w.start) if w.start else start
+        last = min(end, w.end - timedelta(days=1)) if w.end else end
+        if first > last:
+            continue
+        part = late_fees(session, w.source, first, last, fold_on)
+        accrued += part.accrued_fen
+        outstanding += part.outstanding_fen if last == end else 0
+    return LateFees(accrued, outstanding)
+
+
+__all__ = ["LateFees", "late_fees", "late_fees_by_windows"]

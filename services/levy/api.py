@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any, Iterator
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from libs.imports.api import import_router
@@ -217,6 +217,13 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                 raise invalid(field, f"must lie between {STATEMENT_FIRST_DAY} and {STATEMENT_LAST_DAY}")
         with answering():
             return handlers.fund_statement(ctx, region, from_, to)
+
+    @router.get("/v1/pooling/consolidations/{consolidation_id}", tags=["pooling"],
+                summary="What a consolidation of pools moved, and the balances it carried over")
+    def get_consolidation(consolidation_id: str = Path(max_length=40),
+                          _p: Principal = Depends(agency_only)) -> dict[str, Any]:
+        with answering():
+            return handlers.consolidation_view(ctx, consolidation_id)
 
     @router.post("/v1/funds/{region}/prevention-projects", status_code=201,
                  summary="A prevention project of a year; 422 naming `budget` past the year's cap")

@@ -70,21 +70,39 @@ def reassess_after_class_change(ctx: ServiceContext, session: Session, employer_
                                 cause: Envelope) -> int:
     """Every month from `changed_on` on that has a report: assessed again at the classes by day
     (a `ContributionReassessed` where the contribution moved). Returns how many."""
+    cause_id = str(cause.event_id)
+    if _reacted(session, cause_id):
+        return 0  # reacted to already (a replay of the projection): never assess twice
+    emitted = reassess_months(ctx, session, employer_id, period_of(changed_on), cause, "class_changed")
+    session.execute(insert(levy_reactions).values(event_id=cause_id, emitted=emitted))
+    return emitted
+
+
+def _reacted(session: Session, cause_id: str) -> bool:
+    return session.execute(select(levy_reactions.c.event_id).where(levy_reactions.c.event_id == cause_id)).first() \
+        is not None
+
+
+def reassess_months(ctx: ServiceContext, session: Session, employer_id: str, from_period: str, cause: Envelope,
+                    reason: str) -> int:
+    """Each month of an employer from `from_period` on that has a report, assessed again by the
+    classes of its days at the policy of the region it belongs to on its first day (pooling.py):
+    a `ContributionReassessed` where the contribution moved. The caller records the reaction."""
     from .handlers import _multiplier, _ref, rebuild_postings  # the command side's helpers
+    from .pooling import region_of
 
     cause_id = str(cause.event_id)
-    if session.execute(select(levy_reactions.c.event_id).where(levy_reactions.c.event_id == cause_id)).first():
-        return 0  # reacted to already (a replay of the projection): never assess twice
     employer = session.execute(select(levy_employers).where(levy_employers.c.employer_id == employer_id)).first()
     periods = sorted(set(session.execute(select(wage_reports.c.period).where(
         wage_reports.c.employer_id == employer_id, wage_reports.c.superseded_by.is_(None),
-        wage_reports.c.period >= period_of(changed_on))).scalars())) if employer is not None else []
+        wage_reports.c.period >= from_period)).scalars())) if employer is not None else []
     store = EventStore(session, ctx.topic)
     cause_day = _china_day(cause.recorded_at)
     emitted = 0
     for period in periods:
         first, _last = period_bounds(period)
-        version = policy_in_force(session, employer.region, first)
+        region = region_of(session, employer.region, first)
+        version = policy_in_force(session, region, first)
         history = store.read_aggregate(wage_report_id(employer_id, period))
         if version is None or not history:
             continue
@@ -93,10 +111,10 @@ def reassess_after_class_change(ctx: ServiceContext, session: Session, employer_
         multiplier = _multiplier(session, employer_id, first.year)
         on = max(cause_day, report.last_reported_on or cause_day)
         event = report.reassess(
-            report_id="ra_" + uuid.uuid4().hex[:16], employer_id=employer_id, region=employer.region, period=period,
+            report_id="ra_" + uuid.uuid4().hex[:16], employer_id=employer_id, region=region, period=period,
             segments=rate_segments(session, employer_id, employer.risk_class, period, version.document, multiplier),
             multiplier=multiplier, due_date=current.due_date, late_fee_daily=Decimal(current.late_fee_daily),
-            policy_ref=_ref(version), cause_event_id=cause_id, on=on)
+            policy_ref=_ref(version), cause_event_id=cause_id, on=on, reason=reason)
         if event is None:
             continue
         new = [NewEvent(p.type, REGISTRY.latest_version(p.type), p.payload.model_dump(mode="json"), p.occurred_on)
@@ -109,6 +127,29 @@ def reassess_after_class_change(ctx: ServiceContext, session: Session, employer_
         emitted += 1
     if emitted:
         rebuild_postings(session, employer_id, employer.region)
+    return emitted
+
+
+def reassess_after_consolidation(ctx: ServiceContext, session: Session, from_regions: list[str],
+                                 effective_from: date, cause: Envelope) -> int:
+    """A consolidation learned after months from its date were reported under the old pools'
+    policies: each is assessed again at the new region's (arrears or recovery, SIL.86 fees on an
+    increase from the month's due date, as for any reassessment). Once per consolidation."""
+    cause_id = str(cause.event_id)
+    if _reacted(session, cause_id):
+        return 0
+    from .pooling import moves
+    from libs.pooling import windows
+
+    known = moves(session)
+    # the recorded regions whose employers now belong to a pool moved here (its own, and what it took over)
+    sources = sorted({w.source for r in from_regions for w in windows(r, known)} | set(from_regions))
+    employer_ids = sorted(set(session.execute(
+        select(wage_reports.c.employer_id).join(levy_employers, levy_employers.c.employer_id == wage_reports.c.employer_id)
+        .where(levy_employers.c.region.in_(sources), wage_reports.c.superseded_by.is_(None),
+               wage_reports.c.period >= period_of(effective_from))).scalars()))
+    emitted = sum(reassess_months(ctx, session, e, period_of(effective_from), cause, "pool_consolidated")
+                  for e in employer_ids)
     session.execute(insert(levy_reactions).values(event_id=cause_id, emitted=emitted))
     return emitted
 

@@ -23,7 +23,7 @@ from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 
-from . import accrual
+from . import accrual, pooling
 from .classes import rate_segments
 from .domain import ledger
 from .domain.account import FEES_FIRST, Account, Assessment, Payment, fold
@@ -47,7 +47,6 @@ from .tables import (
     levy_employers,
     levy_employments,
     levy_injuries,
-    levy_payment_runs,
     levy_payout_lines,
     levy_payouts,
     levy_recognitions,
@@ -227,7 +226,8 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
     payroll = sum(amounts, ZERO)
     payroll_fen = to_fen(payroll)
     with ctx.session_factory() as s:
-        version = _policy(s, employer.region, first, "period")
+        region = pooling.region_of(s, employer.region, first)  # a consolidated pool's month: the new region's
+        version = _policy(s, region, first, "period")
         multiplier = _multiplier(s, employer_id, first.year)
     doc = version.document
     due = due_date(period, doc.due_day)
@@ -247,7 +247,7 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
         # the class of each day of the month (a class change is charged from its effective date)
         segments = rate_segments(uow.session, employer_id, employer.risk_class, period, doc, multiplier)
         event = aggregate.report(
-            report_id=report_id, employer_id=employer_id, region=employer.region, period=period, lines=event_lines,
+            report_id=report_id, employer_id=employer_id, region=region, period=period, lines=event_lines,
             payroll=payroll, segments=segments, multiplier=multiplier, due_date=due,
             late_fee_daily=doc.late_fee_daily, policy_ref=_ref(version), on=on)
         rate = event.rate
@@ -257,7 +257,7 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
             session.execute(update(wage_reports).where(wage_reports.c.report_id == event.correction_of)
                             .values(superseded_by=report_id))
         session.execute(insert(wage_reports).values(
-            report_id=report_id, employer_id=employer_id, period=period, region=employer.region,
+            report_id=report_id, employer_id=employer_id, period=period, region=region,
             payroll_fen=payroll_fen, rate=str(rate), multiplier=str(multiplier),
             contribution_fen=to_fen(event.contribution_due), delta_fen=to_fen(event.delta_due), due_date=due,
             late_fee_daily=str(doc.late_fee_daily), correction_of=event.correction_of, superseded_by=None,
@@ -361,7 +361,8 @@ def pay_contribution(ctx: ServiceContext, actor: Actor, employer_id: str, amount
     with ctx.uow(actor) as uow:
         session = uow.session
         _lock_account(session, employer_id)
-        version = _policy(session, employer.region, paid_on, "paid_on")
+        region = pooling.region_of(session, employer.region, paid_on)
+        version = _policy(session, region, paid_on, "paid_on")
         allocation = getattr(version.document, "payment_allocation", FEES_FIRST)
         account = uow.load(EmployerAccount, account_id(employer_id)) or EmployerAccount(account_id(employer_id))
         if account.last_paid_on is not None and paid_on < account.last_paid_on:
@@ -374,13 +375,13 @@ def pay_contribution(ctx: ServiceContext, actor: Actor, employer_id: str, amount
         at_payment = fold(assessments, [*payments, new], on=paid_on)
         taken, left = folded.allocations[payment_id]
         event = account.pay(
-            payment_id=payment_id, employer_id=employer_id, region=employer.region, amount=amount, paid_on=paid_on,
+            payment_id=payment_id, employer_id=employer_id, region=region, amount=amount, paid_on=paid_on,
             allocations=tuple(Allocation(period=t.period, late_fee=from_fen(t.late_fee_fen),
                                          contribution=from_fen(t.contribution_fen)) for t in taken),
             credit=from_fen(left), credit_balance=from_fen(at_payment.credit_fen), payment_allocation=allocation)
         [envelope] = uow.save(account)
         session.execute(insert(contribution_payments).values(
-            payment_id=payment_id, employer_id=employer_id, region=employer.region, amount_fen=to_fen(amount),
+            payment_id=payment_id, employer_id=employer_id, region=region, amount_fen=to_fen(amount),
             paid_on=paid_on, allocation=allocation, recorded_at=envelope.recorded_at))
         # the order key written must be the one folded: re-fold from what is stored
         rebuild_postings(session, employer_id, employer.region)
@@ -402,7 +403,8 @@ def account_view(ctx: ServiceContext, employer_id: str, on: date) -> dict[str, A
         raise NotFound(f"employer {employer_id} does not exist")
     with ctx.session_factory() as session:
         account = fold(*_facts(session, employer_id), on=on)
-        version = policy_in_force(session, employer.region, on)
+        region = pooling.region_of(session, employer.region, on)
+        version = policy_in_force(session, region, on)
         history = session.execute(select(rate_adjustments).where(
             rate_adjustments.c.employer_id == employer_id, rate_adjustments.c.adjusted_on <= on)
             .order_by(rate_adjustments.c.year)).all()
@@ -423,7 +425,7 @@ def account_view(ctx: ServiceContext, employer_id: str, on: date) -> dict[str, A
             "late_fee_paid": yuan_str(p.fee_paid_fen), "late_fee_outstanding": yuan_str(p.fee_owed_fen),
             "days_overdue": max(0, (on - p.due_date).days) if p.contribution_owed_fen > 0 else 0})
     return {
-        "employer_id": employer_id, "on": on.isoformat(), "region": employer.region,
+        "employer_id": employer_id, "on": on.isoformat(), "region": region, "enrolled_region": employer.region,
         "risk_class": employer.risk_class, "assessed": yuan_str(account.assessed_fen),
         "paid": yuan_str(account.received_fen), "arrears": yuan_str(account.arrears_fen),
         "late_fees": yuan_str(account.late_fees_fen), "late_fees_outstanding": yuan_str(account.late_fees_owed_fen),
@@ -521,14 +523,10 @@ def review_rates(ctx: ServiceContext, actor: Actor, region: str, year: int) -> d
 
 # ---------------------------------------------------------------------------- fund statement
 
-def _in_region(region: str):  # noqa: ANN202 - a SQL condition
-    """A posting's region: its own, else its payment run's, else its employer's."""
-    run_region = select(levy_payment_runs.c.region).where(
-        levy_payment_runs.c.run_id == postings.c.run_id).scalar_subquery()
-    employer_region = select(levy_employers.c.region).where(
-        levy_employers.c.employer_id == postings.c.employer_id).scalar_subquery()
-    return or_(postings.c.region == region,
-               and_(postings.c.region.is_(None), func.coalesce(run_region, employer_region) == region))
+def _in_region(session: Session, region: str):  # noqa: ANN202 - a SQL condition
+    """A region's postings: recorded under it (or under a pool consolidated into it) on the days
+    they belong to it (services/levy/pooling.py)."""
+    return pooling.in_region(region, pooling.moves(session))
 
 
 COLLECTION_KINDS = ("payment", "credit_applied", "credit_released")  # what settles a contribution
@@ -539,9 +537,18 @@ def contributions_collected(session: Session, region: str, start: date, end: dat
     payment date: the statement's `contributions_collected`, and the prevention cap's basis."""
     credit, debit = session.execute(
         select(func.coalesce(func.sum(postings.c.credit_fen), 0), func.coalesce(func.sum(postings.c.debit_fen), 0))
-        .where(_in_region(region), postings.c.account == ledger.CONTRIBUTIONS_RECEIVABLE,
+        .where(_in_region(session, region), postings.c.account == ledger.CONTRIBUTIONS_RECEIVABLE,
                postings.c.kind.in_(COLLECTION_KINDS), postings.c.posted_on >= start, postings.c.posted_on <= end)).one()
     return int(credit) - int(debit)
+
+
+def _plus(*books: dict[tuple[str, str], tuple[int, int]]) -> dict[tuple[str, str], tuple[int, int]]:
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for book in books:
+        for key, (d, c) in book.items():
+            d0, c0 = out.get(key, (0, 0))
+            out[key] = (d0 + d, c0 + c)
+    return out
 
 
 def _ratio(numerator_fen: int, denominator_fen: int, places: Decimal) -> str | None:
@@ -560,7 +567,8 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
             select(func.coalesce(func.sum(postings.c.debit_fen), 0),
                    func.coalesce(func.sum(postings.c.credit_fen), 0))).one()
         assert total_debit == total_credit, "the fund's books do not balance"
-        in_region = _in_region(region)
+        known = pooling.moves(session)
+        in_region = pooling.in_region(region, known)
 
         def sums(*where) -> dict[tuple[str, str], tuple[int, int]]:  # noqa: ANN002
             rows = session.execute(
@@ -569,24 +577,27 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
                 .where(in_region, *where).group_by(postings.c.kind, postings.c.account)).all()
             return {(k, a): (int(d), int(c)) for k, a, d, c in rows}
 
-        within = sums(postings.c.posted_on >= start, postings.c.posted_on <= end)
-        to_date = sums(postings.c.posted_on <= end)
+        within = _plus(sums(postings.c.posted_on >= start, postings.c.posted_on <= end),
+                       pooling.carried_lines(session, region, known, start, end))
+        to_date = _plus(sums(postings.c.posted_on <= end), pooling.carried_lines(session, region, known, None, end))
+        carry_overs = pooling.carry_overs(session, region, known)
+        belongs = pooling.employers_of(region, end, known)
         version = policy_in_force(session, region, end)
         coverage = session.execute(
             select(func.count(func.distinct(levy_employments.c.employee_id)))
             .select_from(levy_employments.join(levy_employers,
                                                levy_employers.c.employer_id == levy_employments.c.employer_id))
-            .where(levy_employers.c.region == region, levy_employments.c.hired_on <= end,
+            .where(belongs, levy_employments.c.hired_on <= end,
                    or_(levy_employments.c.separated_on.is_(None), levy_employments.c.separated_on >= end))).scalar_one()
         employers = session.execute(select(func.count()).select_from(levy_employers).where(
-            levy_employers.c.region == region, levy_employers.c.status == "active",
+            belongs, levy_employers.c.status == "active",
             or_(levy_employers.c.enrolled_on.is_(None), levy_employers.c.enrolled_on <= end))).scalar_one()
         payroll_fen, assessed_by_period_fen = session.execute(
             select(func.coalesce(func.sum(wage_reports.c.payroll_fen), 0),
                    func.coalesce(func.sum(wage_reports.c.contribution_fen), 0))
-            .where(wage_reports.c.region == region, wage_reports.c.superseded_by.is_(None),
+            .where(pooling.reports_in(region, known), wage_reports.c.superseded_by.is_(None),
                    wage_reports.c.period >= period_of(start), wage_reports.c.period <= period_of(end))).one()
-        fees = accrual.late_fees(session, region, start, end,
+        fees = accrual.late_fees_by_windows(session, region, known, start, end,
                                  lambda employer_id, day: fold(*_facts(session, employer_id), on=day))
         from .prevention import statement_years  # prevention.py builds on this module's queries
 
@@ -653,6 +664,29 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
                          "effective": str(average) if average is not None else None,
                          "control": str(control) if control is not None else None,
                          "exceeds_control": bool(average is not None and control is not None and average > control)},
+        # pooling moves up: the balances this region handed over or took over, on the date
+        "carried_over": [{"consolidation_id": c.move.consolidation_id, "from_region": c.move.region,
+                          "into_region": c.move.into_region, "effective_from": c.move.effective_from.isoformat(),
+                          "direction": "out" if c.move.region == region else "in",
+                          "balances": {a: yuan_str(n) for a, n in sorted(c.balances.items())}}
+                         for c in carry_overs if start <= c.move.effective_from <= end],
         "books_balanced": total_debit == total_credit and region_debits == region_credits,
         "postings": {"debits": yuan_str(int(total_debit)), "credits": yuan_str(int(total_credit))},
     }
+
+
+# ------------------------------------------------------------------------- pooling moves up
+
+def consolidation_view(ctx: ServiceContext, consolidation_id: str) -> dict[str, Any]:
+    """What a consolidation moved and the balances it carried over (services/levy/pooling.py),
+    waiting a bounded time for one recorded a moment ago."""
+    from .tables import levy_consolidations
+
+    ctx.await_projection(lambda s: s.execute(select(levy_consolidations.c.consolidation_id).where(
+        levy_consolidations.c.consolidation_id == consolidation_id)).first())
+    with ctx.session_factory() as session:
+        view = pooling.consolidation_view(
+            session, consolidation_id, lambda employer_id, day: fold(*_facts(session, employer_id), on=day))
+    if view is None:
+        raise NotFound(f"consolidation {consolidation_id} does not exist")
+    return view

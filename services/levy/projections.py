@@ -4,7 +4,8 @@ Facts only, each row keyed so a redelivery or a reordering of topics changes not
 depends on several facts (an employment's separation, a benefit's postings) is derived from the
 stored facts, sorted, every time one of them arrives.
 
-- `LevyEnrollmentProjection` (enrollment): employers (region, class, status), employments.
+- `LevyEnrollmentProjection` (enrollment): employers (region, class, status), employments, the
+  consolidations of pools (pooling.py).
 - `LevyClaimsProjection` (claims): injuries by employer and the day they occurred, recognitions.
 - `LevyBenefitsProjection` (payments): payment runs' regions, payouts settled or returned with
   their lines (the claims cost of each employer), and the benefit postings of the fund's books.
@@ -24,7 +25,8 @@ from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
-from .classes import reassess_after_class_change, record_class
+from . import pooling
+from .classes import reassess_after_class_change, reassess_after_consolidation, record_class
 from .domain.ledger import (
     Entry,
     benefit_entries,
@@ -33,6 +35,7 @@ from .domain.ledger import (
     overpayment_written_off_entry,
 )
 from .tables import (
+    levy_consolidations,
     levy_employer_classes,
     levy_employers,
     levy_employments,
@@ -41,6 +44,7 @@ from .tables import (
     levy_payout_lines,
     levy_payouts,
     levy_recognitions,
+    levy_region_moves,
     levy_separations,
     postings,
 )
@@ -56,7 +60,8 @@ def _day(text: str) -> date:
 class LevyEnrollmentProjection(Projection):
     name = "enrollment"
     sources = ("enrollment",)
-    tables = (levy_employers, levy_employments, levy_separations, levy_employer_classes)
+    tables = (levy_employers, levy_employments, levy_separations, levy_employer_classes, levy_consolidations,
+              levy_region_moves)
 
     def __init__(self, ctx: ServiceContext | None = None) -> None:
         self.ctx = ctx
@@ -115,16 +120,25 @@ class LevyEnrollmentProjection(Projection):
                 employee_id=p["employee_id"], employer_id=p["employer_id"], separated_on=separated_on))
         _derive_separations(session, p["employee_id"], p["employer_id"])
 
+    def on_PoolsConsolidated(self, session: Session, e: Envelope) -> None:
+        pooling.record_consolidation(session, e.payload, str(e.event_id))
+        if self.ctx:  # months from the date already reported under the old pools' policies: reassessed
+            reassess_after_consolidation(self.ctx, session, e.payload["from_regions"],
+                                         date.fromisoformat(e.payload["effective_from"]), e)
+
     def reset(self, session: Session) -> None:
         for table in (levy_employers, levy_employments, levy_separations, levy_employer_classes):
             session.execute(delete(table))
+        pooling.reset(session)
 
     def state_hash(self, session: Session) -> str:
         return rows_hash(session,
                      select(levy_employers).order_by(levy_employers.c.employer_id),
                      select(levy_employer_classes).order_by(*levy_employer_classes.primary_key.columns),
                      select(levy_employments).order_by(*levy_employments.primary_key.columns),
-                     select(levy_separations).order_by(*levy_separations.primary_key.columns))
+                     select(levy_separations).order_by(*levy_separations.primary_key.columns),
+                     select(levy_consolidations).order_by(levy_consolidations.c.consolidation_id),
+                     select(levy_region_moves).order_by(levy_region_moves.c.region))
 
 
 def _derive_separations(session: Session, employee_id: str, employer_id: str) -> None:

@@ -230,3 +230,26 @@ prevention_spending = Table(
 )
 # Going live (libs.imports): the imports' summaries, the rows they recorded, the old system's keys.
 IMPORT_TABLES = add_import_tables(metadata)
+
+# Pooling moves up (enrollment's PoolsConsolidated): each consolidation, and the move of each
+# pool it took (a region is consolidated away once). Facts only: a region by date is resolved
+# from them (libs.pooling) wherever the levy reads by region; nothing recorded is rewritten.
+levy_consolidations = Table(
+    "levy_consolidations",
+    metadata,
+    Column("consolidation_id", String(40), primary_key=True),
+    Column("into_region", String(6), nullable=False),
+    Column("from_regions", Text, nullable=False),  # comma-separated, as the event lists them
+    Column("effective_from", Date, nullable=False),
+    Column("recorded_on", Date, nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+
+levy_region_moves = Table(
+    "levy_region_moves",
+    metadata,
+    Column("region", String(6), primary_key=True),
+    Column("into_region", String(6), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("consolidation_id", String(40), nullable=False),
+)

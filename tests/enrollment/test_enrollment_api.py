@@ -379,7 +379,7 @@ def contract_fields() -> dict[str, list[str]]:
 def test_every_event_written_validates_and_carries_the_contract_fields(api, runtime, unique, zhang) -> None:  # noqa: ANN001
     contract = contract_fields()
     assert set(contract) == {"PolicyPublished", "EmployerEnrolled", "EmployerChanged", "EmployeeEnrolled",
-                             "EmployeeSeparated", "BankAccountChanged"}
+                             "EmployeeSeparated", "BankAccountChanged", "PoolsConsolidated"}
     assert contract["EmployerEnrolled"][-1] == "policy_ref" and "region" in contract["EmployerChanged"]
     publish_shenzhen(api, unique.region)
     eid = enroll(api, unique.uscc(), unique.region)["employer_id"]
@@ -388,14 +388,19 @@ def test_every_event_written_validates_and_carries_the_contract_fields(api, runt
     api.put(f"/v1/employers/{eid}/employees/{employee_id}/bank-account",
             json={**ACCOUNT, "holder": "张三丰", "changed_on": "2025-08-01"})
     api.post(f"/v1/employers/{eid}/employees/{employee_id}/separation", json={"separated_on": "2025-09-30"})
-    envelopes = [Envelope.model_validate(e) for agg in ("policy-000000", f"policy-{unique.region}", eid, employee_id)
-                 for e in events_of(api, agg)]
+    pool = "65" + unique.region[2:]  # a pool of this test alone, consolidated into its region
+    consolidation = api.post("/v1/pooling/consolidations", json={
+        "into_region": unique.region, "from_regions": [pool], "effective_from": "2026-01-01"}).json()["consolidation_id"]
+    envelopes = [Envelope.model_validate(e) for agg in ("policy-000000", f"policy-{unique.region}", eid, employee_id,
+                                                        "pooling")
+                 for e in events_of(api, agg)
+                 if agg != "pooling" or e["payload"]["consolidation_id"] == consolidation]
     assert {e.type for e in envelopes} == set(contract)
     for envelope in envelopes:
         REGISTRY.payload(envelope)  # validates against the payload model
         missing = [f for f in contract[envelope.type] if f not in envelope.payload]
         assert not missing, (envelope.type, missing)
-        assert envelope.aggregate_type in ("policy", "employer", "worker")
+        assert envelope.aggregate_type in ("policy", "employer", "worker", "pooling")
 
 
 # ------------------------------------------------------------------------------- concurrency

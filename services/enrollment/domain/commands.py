@@ -66,3 +66,10 @@ class SeparateEmployee:
     employer_id: str
     employee_id: str
     separated_on: date
+
+
+@dataclass(frozen=True)
+class ConsolidatePools:
+    into_region: str
+    from_regions: tuple[str, ...]
+    effective_from: date

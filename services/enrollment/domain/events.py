@@ -112,5 +112,20 @@ class BankAccountChanged(BaseModel):
     changed_on: date
 
 
+@event_type("PoolsConsolidated")
+class PoolsConsolidated(BaseModel):
+    """RULES.md "Prevention and pooling": from `effective_from` the pools of `from_regions`
+    belong to `into_region` (employers, workers, claims, open periods, the fund balance) and its
+    policy applies; every service resolves a region by date from these facts (libs.pooling)."""
+
+    model_config = ConfigDict(frozen=True)
+    consolidation_id: str
+    into_region: str = Field(pattern=r"^\d{6}$")
+    from_regions: tuple[str, ...] = Field(min_length=1)
+    effective_from: date
+    recorded_on: date
+    policy_ref: PolicyRef  # the into_region's policy in force on effective_from (or the national one)
+
+
 for _type in ("EmployerEnrolled", "EmployeeEnrolled", "EmployeeSeparated"):
     upcaster(_type, from_version=1)(add_source)

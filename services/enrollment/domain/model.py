@@ -7,6 +7,7 @@ their own history. No I/O here.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ from typing import Any
 
 from libs.events.aggregate import Aggregate
 from libs.events.source import Source
+from libs.pooling import Move, region_on
 
 from . import rules
 from .events import (
@@ -26,6 +28,7 @@ from .events import (
     EmployerEnrolled,
     PolicyPublished,
     PolicyRef,
+    PoolsConsolidated,
 )
 
 
@@ -292,3 +295,75 @@ class Worker(Aggregate):
 
     def apply_BankAccountChanged(self, e: BankAccountChanged) -> None:
         self.bank_account = e.bank_account
+
+
+# -------------------------------------------------------------------------------- pooling
+
+POOLING_ID = "pooling"
+
+
+def consolidation_id_of(into_region: str, from_regions: tuple[str, ...], effective_from: date) -> str:
+    """The same consolidation asked twice is one: its id is its content's."""
+    key = f"{into_region}|{','.join(sorted(from_regions))}|{effective_from.isoformat()}"
+    return "pc_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class Pooling(Aggregate):
+    """Every consolidation of pools (one aggregate, `pooling`: they are few, and each is checked
+    against all the others). A region is consolidated away once; along a chain (A into B, then B
+    into C) the dates never go back; the pool received cannot be one already gone on the date.
+
+    | command     | accepted when                                                         |
+    |-------------|-----------------------------------------------------------------------|
+    | consolidate | the same consolidation again (records nothing), or every check below  |
+    """
+
+    aggregate_type = "pooling"
+
+    def __init__(self, aggregate_id: str = POOLING_ID) -> None:
+        super().__init__(aggregate_id)
+        self.consolidations: dict[str, PoolsConsolidated] = {}
+        self.moved_away: dict[str, PoolsConsolidated] = {}  # region -> the consolidation that took it
+
+    def consolidate(self, into_region: str, from_regions: tuple[str, ...], effective_from: date,
+                    policy_ref: PolicyRef, on: date) -> tuple[PoolsConsolidated, bool]:
+        """Returns (the consolidation, whether it is new)."""
+        if effective_from.day != 1:
+            raise Invalid("effective_from", "a consolidation takes effect on the first day of a month")
+        if len(set(from_regions)) != len(from_regions):
+            raise Invalid("from_regions", "names a region twice")
+        if into_region in from_regions:
+            raise Invalid("from_regions", f"names the region consolidated into ({into_region})")
+        ident = consolidation_id_of(into_region, from_regions, effective_from)
+        if ident in self.consolidations:
+            return self.consolidations[ident], False
+        for i, region in enumerate(from_regions):
+            gone = self.moved_away.get(region)
+            if gone is not None:
+                raise Conflict(f"region {region} was consolidated into {gone.into_region} from "
+                               f"{gone.effective_from.isoformat()}", consolidation_id=gone.consolidation_id)
+            later = [c for c in self.consolidations.values()
+                     if c.into_region == region and c.effective_from > effective_from]
+            if later:
+                raise Invalid("effective_from", f"is before {later[0].effective_from.isoformat()}, when region "
+                                                f"{region} took over other pools (from_regions.{i})")
+        gone = self.moved_away.get(into_region)
+        if gone is not None and gone.effective_from <= effective_from:
+            raise Invalid("into_region", f"was consolidated into {gone.into_region} from "
+                                         f"{gone.effective_from.isoformat()}")
+        event = PoolsConsolidated(consolidation_id=ident, into_region=into_region, from_regions=from_regions,
+                                  effective_from=effective_from, recorded_on=on, policy_ref=policy_ref)
+        self.trigger(event, on)
+        return event, True
+
+    def apply_PoolsConsolidated(self, e: PoolsConsolidated) -> None:
+        self.consolidations[e.consolidation_id] = e
+        for region in e.from_regions:
+            self.moved_away[region] = e
+
+    def region_on(self, region: str, day: date) -> str:
+        """Where an employer enrolled in `region` belongs on `day` (libs.pooling)."""
+        return region_on(region, day, self.moves())
+
+    def moves(self) -> dict[str, Move]:
+        return {r: Move(r, c.into_region, c.effective_from, c.consolidation_id) for r, c in self.moved_away.items()}

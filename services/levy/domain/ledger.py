@@ -33,6 +33,9 @@ OVERPAYMENTS_RECEIVABLE = "overpayments_receivable"
 OVERPAYMENTS_RECOGNIZED = "overpayments_recognized"
 OVERPAYMENTS_WRITTEN_OFF = "overpayments_written_off"
 RECOVERY_FAMILY = "recovery"  # a payout's member line that kept back an overpayment (negative)
+# Pooling moves up: a pool's balance-sheet accounts are carried into the new region on the
+# effective date, each side against `pool_transfer` (what one region hands over, the other takes).
+POOL_TRANSFER = "pool_transfer"
 MAX_LINES_PER_ENTRY = 10_000
 
 
@@ -44,7 +47,10 @@ def benefits_expense(family: str) -> str:
 CHART = (CONTRIBUTIONS_RECEIVABLE, CONTRIBUTION_INCOME, CASH, LATE_FEE_RECEIVABLE, LATE_FEE_INCOME,
          EMPLOYER_CREDIT, BENEFITS_PAYABLE, *(benefits_expense(f) for f in BENEFIT_FAMILIES),
          PREVENTION_EXPENSE, PREVENTION_RESERVE, PREVENTION_APPROPRIATION, OVERPAYMENTS_RECEIVABLE,
-         OVERPAYMENTS_RECOGNIZED, OVERPAYMENTS_WRITTEN_OFF)
+         OVERPAYMENTS_RECOGNIZED, OVERPAYMENTS_WRITTEN_OFF, POOL_TRANSFER)
+# What a pool holds rather than earned or spent: carried over when it is consolidated.
+BALANCE_ACCOUNTS = (CASH, CONTRIBUTIONS_RECEIVABLE, LATE_FEE_RECEIVABLE, EMPLOYER_CREDIT, BENEFITS_PAYABLE,
+                    PREVENTION_RESERVE, PREVENTION_APPROPRIATION, OVERPAYMENTS_RECEIVABLE)
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,28 @@ def prevention_spending_entry(spending_id: str, on: date, amount_fen: int) -> En
     return Entry(f"{spending_id}:spent", "prevention", on, (
         Line(PREVENTION_EXPENSE, debit_fen=amount_fen), Line(CASH, credit_fen=amount_fen),
         Line(PREVENTION_RESERVE, debit_fen=amount_fen), Line(PREVENTION_APPROPRIATION, credit_fen=amount_fen)))
+
+
+def carry_over_entries(ref: str, on: date, balances: dict[str, int]) -> tuple[Entry, Entry] | None:
+    """A pool consolidated on `on`: the old region closes each balance-sheet account (net debit
+    `balances[account]`) against `pool_transfer`; the new region opens the same amounts against
+    it. Each entry balances, and the two cancel in the whole book. None when nothing is held."""
+    held = {a: fen for a, fen in sorted(balances.items()) if fen}
+    assert set(held) <= set(BALANCE_ACCOUNTS), f"only balance-sheet accounts are carried: {sorted(held)}"
+    if not held:
+        return None
+    net = sum(held.values())
+
+    def side(sign: int) -> tuple[Line, ...]:
+        lines = [Line(a, debit_fen=sign * fen) if sign * fen > 0 else Line(a, credit_fen=-sign * fen)
+                 for a, fen in held.items()]
+        if net:
+            lines.append(Line(POOL_TRANSFER, credit_fen=sign * net) if sign * net > 0
+                         else Line(POOL_TRANSFER, debit_fen=-sign * net))
+        return tuple(lines)
+
+    return (Entry(f"{ref}:out", "pool_carried_out", on, side(-1)),
+            Entry(f"{ref}:in", "pool_carried_in", on, side(+1)))
 
 
 def trial_balance(lines: Iterable[tuple[str, int, int]]) -> dict[str, int]:

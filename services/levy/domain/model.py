@@ -68,9 +68,11 @@ class WageReport(Aggregate):
 
     def reassess(self, *, report_id: str, employer_id: str, region: str, period: str,
                  segments: tuple[RateSegment, ...], multiplier: Decimal, due_date: date, late_fee_daily: Decimal,
-                 policy_ref: PolicyRef, cause_event_id: str, on: date) -> ContributionReassessed | None:
-        """The month again at the rates of its days' classes, on the wages in force; None when
-        the contribution stays the same (or nothing was reported)."""
+                 policy_ref: PolicyRef, cause_event_id: str, on: date,
+                 reason: str = "class_changed") -> ContributionReassessed | None:
+        """The month again at the rates of its days' classes (`class_changed`), or at the policy of
+        the region its pool was consolidated into (`pool_consolidated`), on the wages in force;
+        None when the contribution stays the same (or nothing was reported)."""
         if self.current_report_id is None:
             return None
         due = _due(self.payroll, segments)
@@ -79,7 +81,7 @@ class WageReport(Aggregate):
         event = ContributionReassessed(
             report_id=report_id, employer_id=employer_id, region=region, period=period,
             reassesses=self.current_report_id, payroll=self.payroll, rate=segments[-1].rate, rate_segments=segments,
-            contribution_due=due, delta_due=due - self.contribution_due, due_date=due_date, reason="class_changed",
+            contribution_due=due, delta_due=due - self.contribution_due, due_date=due_date, reason=reason,
             cause_event_id=cause_event_id, policy_ref=policy_ref, reported_on=on, late_fee_daily=late_fee_daily,
             multiplier=multiplier)
         self.trigger(event, on)

@@ -22,7 +22,7 @@ from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
 
 from .adjudication import CatalogEntry
-from .tables import PROJECTED, claim_facts, payee_accounts
+from .tables import PROJECTED, claim_facts, payee_accounts, payments_region_moves
 
 
 def _day(value: str | None) -> date | None:
@@ -98,6 +98,16 @@ class PayoutFactsProjection(Projection):
         _upsert(session, payee_accounts, {"payee": payee},
                 {"bank_code": account.get("bank_code"), "account_no": account.get("account_no"),
                  "holder": account.get("holder"), "changed_at": e.recorded_at})
+
+    # -- enrollment: pooling moves up
+    def on_PoolsConsolidated(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        for region in p["from_regions"]:  # a region is consolidated away once: the first is the one
+            if session.execute(select(payments_region_moves.c.region).where(
+                    payments_region_moves.c.region == region)).first() is None:
+                session.execute(insert(payments_region_moves).values(
+                    region=region, into_region=p["into_region"], effective_from=_day(p["effective_from"]),
+                    consolidation_id=p["consolidation_id"]))
 
     def reset(self, session: Session) -> None:
         for table in PROJECTED:

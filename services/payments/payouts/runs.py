@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
 from libs.money import from_fen
+from libs.pooling import Move, windows
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, forbidden, invalid, not_found
@@ -37,6 +38,7 @@ from .tables import (
     hospitals,
     payee_accounts,
     payment_runs,
+    payments_region_moves,
     payout_lines,
     payout_members,
     payouts,
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 MAX_RUN_LINES = 1_000_000
 MAX_PLAN_ATTEMPTS = 5
+MAX_REGION_MOVES = 10_000
 LOOKUP_CHUNK = 500
 ACCOUNT_LOOKUP_CHUNK = 2_000  # payees per IN list (SQLite allows 32,766 parameters, PostgreSQL 65,535)
 RUN_BATCH_LINES = 20_000
@@ -172,15 +175,24 @@ LINE_ID, CLAIM_ID, EMPLOYER_ID, KIND, FAMILY, AMOUNT_FEN, PAYEE, BANK_CODE, ACCO
     range(len(LINE_COLUMNS))
 
 
+def pools_of(session: Session, region: str, period: str) -> list[str]:
+    """The recorded regions whose lines the region's run of `period` pays: its own, and every
+    pool consolidated into it by the month's first day (libs.pooling); none for a pool gone by then."""
+    moves = {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
+             for r in session.execute(select(payments_region_moves).limit(MAX_REGION_MOVES))}
+    first = date.fromisoformat(f"{period}-01")
+    return [w.source for w in windows(region, moves) if w.holds(first)]
+
+
 def payable_lines(session: Session, region: str, period: str) -> Result:
-    """Every fund line of the region up to `period` not in an open or settled payout (nor settled
-    outside the ledger before going live), ordered by payee (then line), from a server-side
-    cursor: rows arrive RUN_BATCH_LINES at a time."""
+    """Every fund line of the region (and of the pools consolidated into it) up to `period` not
+    in an open or settled payout (nor settled outside the ledger before going live), ordered by
+    payee (then line), from a server-side cursor: rows arrive RUN_BATCH_LINES at a time."""
     el = entitlement_lines
     taken = exists().where(payout_lines.c.line_id == el.c.line_id)
     return session.execute(
         select(*(el.c[name] for name in LINE_COLUMNS))
-        .where(el.c.payer == "fund", el.c.region == region, el.c.period <= period, ~taken,
+        .where(el.c.payer == "fund", el.c.region.in_(pools_of(session, region, period)), el.c.period <= period, ~taken,
                el.c.settled_outside.is_(None))
         .order_by(el.c.payee, el.c.line_id)
         .execution_options(stream_results=True, yield_per=RUN_BATCH_LINES))
@@ -296,7 +308,8 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
     with ctx.uow(principal) as uow:
         session = uow.session
         if materialize is not None:
-            materialize(session, region, period)
+            for pool in pools_of(session, region, period):  # its own claims and those moved into it
+                materialize(session, pool, period)
         if not inspect(session.connection()).has_table("entitlement_lines"):
             raise conflict("no entitlement lines exist yet in this service")
         recovery.recognize(uow, region, period, run_id, datetime.now(timezone.utc).date())  # stands whatever becomes of the run

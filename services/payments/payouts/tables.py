@@ -170,8 +170,6 @@ entitlement_lines = table(
     column("source_event_ids_json", Text), column("settled_outside", Text),
 )
 
-PROJECTED = (claim_facts, payee_accounts)
-
 # Overpayments (payouts/recovery.py): one row per overpayment, kept equal to its aggregate's
 # state; `lines_json` the negative lines it took over (they are locked in `payout_lines` under
 # the overpayment's id, so no run pays or recognizes them again).
@@ -218,3 +216,17 @@ overpayment_deductions = Table(
     Index("ix_overpayment_deductions_run", "run_id"),
     Index("ix_overpayment_deductions_overpayment", "overpayment_id", "status"),
 )
+
+# Pooling moves up (enrollment's PoolsConsolidated): each pool's move. A run of a region pays the
+# lines of the pools that belong to it in the run's month (libs.pooling), whatever region they
+# were recorded under.
+payments_region_moves = Table(
+    "payments_region_moves",
+    metadata,
+    Column("region", String(6), primary_key=True),
+    Column("into_region", String(6), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("consolidation_id", String(40), nullable=False),
+)
+
+PROJECTED = (claim_facts, payee_accounts, payments_region_moves)
