@@ -57,7 +57,9 @@ BENEFIT = {"medical": "工伤医疗费", "meal_subsidy": "住院伙食补助费"
            "disability_allowance": "伤残津贴", "disability_allowance_5_6": "伤残津贴",
            "care_allowance": "生活护理费", "termination_medical_grant": "一次性工伤医疗补助金",
            "termination_employment_grant": "一次性伤残就业补助金", "funeral_grant": "丧葬补助金",
-           "survivor_pension": "供养亲属抚恤金", "death_grant": "一次性工亡补助金"}
+           "survivor_pension": "供养亲属抚恤金", "death_grant": "一次性工亡补助金",
+           # a payout's deduction for an overpayment of this claim (payments/payouts/recovery.py)
+           "overpayment_recovery": "抵扣多支付的工伤保险待遇"}
 
 
 def _recognition(f: dict[str, Any]) -> tuple[str, list[str]]:

@@ -266,6 +266,9 @@ def run_decided(uow: UnitOfWork, run_id: str, approved: bool, on: date) -> None:
         overpayment = loaded.get(r.overpayment_id) or uow.load(Overpayment, r.overpayment_id)
         assert overpayment is not None, f"deduction for unknown overpayment {r.overpayment_id}"
         loaded[r.overpayment_id] = overpayment
+        if from_fen(r.amount_fen) > overpayment.outstanding:  # two runs of different regions planned it at once
+            raise conflict(f"overpayment {r.overpayment_id} was recovered by another run since this one was "
+                           f"proposed: reject this run and propose it again", overpayment_id=r.overpayment_id)
         whole = json.loads(r.lines_json) if r.lines_json else {"line_ids": [], "families": {}}
         overpayment.recover(run_id, r.payout_id, from_fen(r.amount_fen), from_fen(r.gross_fen), on,
                             tuple(whole["line_ids"]), {f: from_fen(fen) for f, fen in whole["families"].items()})
