@@ -2,8 +2,8 @@
 workers (default 1,000,000, 100 to an employer) and BENCH_CONSOLIDATION_CLAIMS claims (default
 50,000) consolidated into one region, with the duration and the peak memory.
 
-Setup (not timed), for each of three repeats its own four regions (a pool is consolidated once):
-the levy's projected rows written in bulk into the levy database — employers, employments,
+Setup (not timed), for each of three repeats a fresh embedded system (a pool is consolidated once,
+and no repeat reads another's rows): the levy's projected rows written in bulk into the levy database — employers, employments,
 injuries — and each employer's November 2025 assessed (one wage report, its postings), half of
 them paid in December, so half the periods are open when the pools move on 1 January 2026.
 Timed, through the ASGI app in process: POST /v1/pooling/consolidations (the enrollment event, the
@@ -22,6 +22,7 @@ Quick check: BENCH_CONSOLIDATION_WORKERS=20000 BENCH_CONSOLIDATION_CLAIMS=1000 .
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -41,7 +42,7 @@ CLAIMS = int(os.environ.get("BENCH_CONSOLIDATION_CLAIMS", "50000"))
 WORKERS_PER_EMPLOYER = 100
 EMPLOYERS = max(3, WORKERS // WORKERS_PER_EMPLOYER)
 REPEATS = 3
-PROVINCES = ("32", "33", "34")  # a set of four regions per repeat: P0000 ← P0100, P0200, P0300
+PROVINCE = "32"  # the four regions: 320000 ← 320100, 320200, 320300
 EFFECTIVE_FROM = "2026-01-01"
 CONTRIBUTION_FEN = 450_000  # 100 workers × 5,000.00 × 0.009 = 4,500.00 a month
 CHUNK = 50_000
@@ -177,9 +178,6 @@ def spread(values: list[float], places: int = 2) -> dict:
 
 
 def main() -> None:
-    runtime, _tmp = embedded_runtime("consolidation")
-    app = runtime.app()
-    db_path = Path(runtime.settings.database_url("levy").removeprefix("sqlite:///"))
     results: dict = {
         "peer": "the raw SQL copy of the same rows (employers with the new region, their employments, injuries and "
                 "reports in force, the balances summed by account) in one sqlite3 transaction, same database",
@@ -188,9 +186,11 @@ def main() -> None:
         "workers": WORKERS, "claims": CLAIMS, "employers": EMPLOYERS, "pools": 3, "repeats": REPEATS,
     }
     setup_s, ours, peer = [], [], []
-    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as api:
-        for i, province in enumerate(PROVINCES[:REPEATS]):
-            into, pools = regions(province)
+    into, pools = regions(PROVINCE)
+    for i in range(REPEATS):
+        runtime, tmp = embedded_runtime(f"consolidation-{i}")
+        db_path = Path(runtime.settings.database_url("levy").removeprefix("sqlite:///"))
+        with TestClient(runtime.app(), headers={"Authorization": f"Bearer {TOKEN}"}) as api:
             db = sqlite3.connect(db_path)
             with timer() as t:
                 seed(db, f"b{i}", pools)
@@ -198,8 +198,9 @@ def main() -> None:
             setup_s.append(t["seconds"])
             peer.append(raw_copy(db_path, into, pools))
             ours.append(consolidate(api, into, pools))
-            print(f"repeat {i + 1}: ours {ours[-1]['seconds']:.2f} s (peak {ours[-1]['peak_rss_mib']} MiB), "
-                  f"raw copy {peer[-1]:.2f} s", flush=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"repeat {i + 1}: ours {ours[-1]['seconds']:.2f} s (peak {ours[-1]['peak_rss_mib']} MiB), "
+              f"raw copy {peer[-1]:.2f} s", flush=True)
     seconds = [o["seconds"] for o in ours]
     results.update({
         "setup_seconds": spread(setup_s),

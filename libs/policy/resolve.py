@@ -32,6 +32,10 @@ class PolicyVersion:
     version: int
     document: PolicyDocument
     event_id: str | None = None
+    # Pooling moves up: a version of the region a pool was consolidated into, standing in the
+    # pool's own list from the date — (its region, its effective_from, its version), what a
+    # computation that used it names. None for a region's own version.
+    taken_from: tuple[str, date, int] | None = None
 
 
 class PolicySegment(NamedTuple):

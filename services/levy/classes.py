@@ -21,6 +21,7 @@ from libs.events.registry import REGISTRY
 from libs.events.store import Context, EventStore, NewEvent
 from libs.money import to_fen
 from libs.policy.projection import policy_in_force
+from libs.pooling import windows
 from libs.runtime.service import ServiceContext
 
 from .domain.events import RateSegment
@@ -138,8 +139,7 @@ def reassess_after_consolidation(ctx: ServiceContext, session: Session, from_reg
     cause_id = str(cause.event_id)
     if _reacted(session, cause_id):
         return 0
-    from .pooling import moves
-    from libs.pooling import windows
+    from .pooling import moves  # pooling.py reads the command side's tables too
 
     known = moves(session)
     # the recorded regions whose employers now belong to a pool moved here (its own, and what it took over)

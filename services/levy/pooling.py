@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from libs.money import yuan_str
 from libs.pooling import Move, Window, moved_into, region_on, windows
 
 from .domain import ledger
-from .domain.account import fold
+from .domain.rules import period_of
 from .tables import (
     levy_consolidations,
     levy_employers,
@@ -130,7 +131,7 @@ class CarryOver:
 
 def carry_overs(session: Session, region: str, known: dict[str, Move]) -> list[CarryOver]:
     """The carry-over entries a region's books hold: out on its own move, in on each move into it."""
-    relevant = [m for m in moved_into(region, known)]
+    relevant = moved_into(region, known)
     if region in known:
         relevant.append(known[region])
     out = []
@@ -159,8 +160,6 @@ def reports_in(region: str, known: dict[str, Move]):  # noqa: ANN201 - a SQL con
     """The wage reports of `region`: recorded under a region whose window holds their month (a
     month reported before its pool's consolidation was learned keeps the region it was recorded
     under until it is reassessed)."""
-    from .domain.rules import period_of
-
     parts = []
     for w in windows(region, known):
         months = [c for c in (wage_reports.c.period >= period_of(w.start) if w.start else None,
@@ -186,8 +185,6 @@ def consolidation_view(session: Session, consolidation_id: str,
         levy_consolidations.c.consolidation_id == consolidation_id)).first()
     if row is None:
         return None
-    from libs.money import yuan_str
-
     known = moves(session)
     day = row.effective_from
     eve = day - timedelta(days=1)
@@ -230,8 +227,6 @@ def _open_periods(session: Session, employer_ids: list[str], eve: date,
                   fold_on: Any) -> tuple[list[dict[str, Any]], int, int]:  # noqa: ANN401
     """The contribution periods still owed on the eve of the move: only employers with something
     receivable then are folded (the others owe nothing)."""
-    from libs.money import yuan_str
-
     if not employer_ids:
         return [], 0, 0
     receivable = (ledger.CONTRIBUTIONS_RECEIVABLE, ledger.LATE_FEE_RECEIVABLE)
@@ -257,5 +252,5 @@ def _open_periods(session: Session, employer_ids: list[str], eve: date,
     return periods, arrears, fees
 
 
-__all__ = ["moves", "region_of", "record_consolidation", "in_region", "balances", "carry_overs",
-           "carried_lines", "employers_of", "consolidation_view", "fold"]
+__all__ = ["moves", "region_of", "record_consolidation", "in_region", "reports_in", "balances", "carry_overs",
+           "carried_lines", "employers_of", "consolidation_view"]

@@ -102,6 +102,10 @@ class PolicyFact:
     @property
     def label(self) -> str:
         v = self.version
+        if v.taken_from is not None:  # the consolidation made the new region's version the pool's
+            region, effective_from, version = v.taken_from
+            return (f"PoolsConsolidated into {region} from {v.effective_from.isoformat()}: PolicyPublished {region} "
+                    f"v{version} effective {effective_from.isoformat()} {v.event_id or ''}").strip()
         return f"PolicyPublished {v.region} v{v.version} effective {v.effective_from.isoformat()} {v.event_id or ''}".strip()
 
 
@@ -113,6 +117,9 @@ def _shipped_default() -> PolicyVersion:
 
 
 def policy_ref(v: PolicyVersion) -> dict[str, Any]:
+    if v.taken_from is not None:  # a consolidated pool's month: the new region's own version
+        region, effective_from, version = v.taken_from
+        return {"region": region, "effective_from": effective_from.isoformat(), "version": version}
     return {"region": v.region, "effective_from": v.effective_from.isoformat(), "version": v.version}
 
 

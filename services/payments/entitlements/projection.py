@@ -27,11 +27,13 @@ from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
 from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
+from libs.identifiers import NATIONAL_REGION as NATIONAL
 from libs.policy.document import PolicyDocument
+from libs.pooling import Move, segments, windows
 
 from . import engine
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
-from .tables import PROJECTED, accounts, claim_facts, employer_facts, entitlement_lines, horizons, policies
+from .tables import PROJECTED, accounts, claim_facts, employer_facts, entitlement_lines, horizons, policies, region_moves
 
 log = logging.getLogger(__name__)
 # A region is materialized in batches of claims read, derived and written together, so memory is
@@ -85,9 +87,56 @@ def _facts_of(session: Session, claim_id: str) -> tuple[list[Fact], dict | None]
 
 def policy_facts(session: Session, region: str) -> list[PolicyFact]:
     rows = session.execute(select(policies).where(policies.c.region.in_({region, "000000"}))).all()
-    return [PolicyFact(PolicyVersion(r.region, r.effective_from, r.version,
-                                     PolicyDocument.model_validate(json.loads(r.document)), r.event_id),
-                       utc(r.recorded_at)) for r in rows]
+    facts = [PolicyFact(PolicyVersion(r.region, r.effective_from, r.version,
+                                      PolicyDocument.model_validate(json.loads(r.document)), r.event_id),
+                        utc(r.recorded_at)) for r in rows]
+    moves = _moves(session)
+    return _pooled(session, region, facts, moves) if region in moves else facts
+
+
+MAX_REGION_MOVES = 10_000
+POOLED_VERSION_BASE = 1_000_000  # a stand-in's version: above every own one, in the order of its segment
+
+
+def _moves(session: Session) -> dict[str, Move]:
+    return {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
+            for r in session.execute(select(region_moves).limit(MAX_REGION_MOVES))}
+
+
+def _pooled(session: Session, region: str, facts: list[PolicyFact], moves: dict[str, Move]) -> list[PolicyFact]:
+    """A consolidated pool's policy facts (RULES.md "Prevention and pooling"): its own versions
+    until its date; from each date on, the versions of the region it then belongs to (that
+    region's own, else the national default's, as any region falls back), each standing in the
+    pool's list from the date and known from when the consolidation was — so a consolidation
+    learned late re-derives the months from its date as arrears or recovery."""
+    parts = segments(region, moves)
+    own_until = parts[0][2]
+    out = [f for f in facts if f.version.region == NATIONAL or f.version.effective_from < own_until]
+    known = {r.region: utc(r.recorded_at) for r in session.execute(select(region_moves.c.region,
+                                                                         region_moves.c.recorded_at))}
+    for i, (into, start, end) in enumerate(parts[1:], start=1):
+        moved_at = known[parts[i - 1][0]]
+        rows = session.execute(select(policies).where(policies.c.region.in_({into, NATIONAL}))).all()
+        own = sorted((r for r in rows if r.region == into), key=lambda r: (r.effective_from, r.version))
+        first_own = own[0].effective_from if own else None
+        national = sorted((r for r in rows if r.region == NATIONAL and (first_own is None or
+                                                                     r.effective_from < first_own)),
+                          key=lambda r: (r.effective_from, r.version))
+        for base, chosen in ((i * POOLED_VERSION_BASE, national), (i * POOLED_VERSION_BASE + POOLED_VERSION_BASE // 2,
+                                                                   own)):
+            for rank, r in enumerate(chosen, start=1):
+                if end is not None and r.effective_from >= end:
+                    continue
+                out.append(PolicyFact(PolicyVersion(
+                    region, max(r.effective_from, start), base + rank,
+                    PolicyDocument.model_validate(json.loads(r.document)), r.event_id,
+                    taken_from=(r.region, r.effective_from, r.version)), max(utc(r.recorded_at), moved_at)))
+    return out
+
+
+def pools_into(session: Session, region: str) -> set[str]:
+    """The pools whose months are priced by `region`'s policy on some day (a version of it changes them)."""
+    return {w.source for w in windows(region, _moves(session))} - {region}
 
 
 def _horizons(session: Session, region: str) -> list[tuple[datetime, str]]:
@@ -322,6 +371,7 @@ class EntitlementsProjection(Projection):
         regions: set[str] = set()
         payees: set[str] = set()
         national_from: list[date] = []  # effective dates of national versions in this batch
+        consolidated: list[str] = []  # regions pools were consolidated into in this batch
         for e in envelopes:
             if REGISTRY.knows(e.type):
                 e = REGISTRY.upcast(e)
@@ -349,11 +399,22 @@ class EntitlementsProjection(Projection):
                 regions.add(p["region"])
                 if p["region"] == "000000":
                     national_from.append(date.fromisoformat(p["effective_from"]))
+            elif e.type == "PoolsConsolidated":
+                for pool in p["from_regions"]:
+                    if session.execute(select(region_moves.c.region).where(region_moves.c.region == pool)).first() \
+                            is None:
+                        session.execute(insert(region_moves).values(
+                            region=pool, into_region=p["into_region"], effective_from=date.fromisoformat(
+                                p["effective_from"]), consolidation_id=p["consolidation_id"],
+                            recorded_at=e.recorded_at))
+                consolidated.append(p["into_region"])
             elif e.type in ("EmployeeEnrolled", "BankAccountChanged") and p.get("employee_id"):
                 payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))
         now = utc_now()
         if national_from:
             regions |= regions_falling_back(session, min(national_from))
+        for region in {*regions, *consolidated} - {"000000"}:  # pools priced by a region's policy from their date
+            regions |= pools_into(session, region)
         for employer_id in employers:
             claims |= set(session.execute(select(claim_facts.c.claim_id).where(
                 claim_facts.c.type == "InjuryApplied", claim_facts.c.payload.contains(f'"employer_id": "{employer_id}"'))
@@ -407,5 +468,6 @@ class EntitlementsProjection(Projection):
             select(employer_facts).order_by(employer_facts.c.employer_id, employer_facts.c.event_id),
             select(accounts).order_by(accounts.c.payee),
             select(policies).order_by(policies.c.region, policies.c.version),
+            select(region_moves).order_by(region_moves.c.region),
             select(el).where(el.c.kind.in_(MY_KINDS)).order_by(el.c.line_id),
         )

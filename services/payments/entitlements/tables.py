@@ -91,4 +91,15 @@ horizons = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
 )
 
-PROJECTED = (claim_facts, employer_facts, accounts, policies)
+# Pooling moves up (enrollment's PoolsConsolidated): each pool's move, and when it became known —
+# from its date a moved claim's months take the new region's policy, as of that knowledge.
+region_moves = Table(
+    "entitlement_region_moves", metadata,
+    Column("region", String(6), primary_key=True),
+    Column("into_region", String(6), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("consolidation_id", String(40), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves)
