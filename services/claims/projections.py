@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from libs.db import driver_mark
 from libs.events.consumer import Projection, Projector, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
@@ -57,6 +58,15 @@ def _fen(wage: object) -> int:
 
 def _chunks(items: list) -> list[list]:  # noqa: ANN001
     return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def _insert_rows(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:  # noqa: ANN001
+    """A multi-row insert on the driver (plain values: strings and integers), no object per row."""
+    if rows:
+        conn = session.connection()
+        mark = driver_mark(conn.dialect.name)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                             f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
 
 def _exists(session: Session, table, *where) -> bool:  # noqa: ANN001
@@ -187,6 +197,7 @@ class ClaimsWagesProjection(Projection):
             known.update(session.execute(select(claims_wage_reports.c.report_id)
                                          .where(claims_wage_reports.c.report_id.in_(chunk))).scalars())
         reports, lines, legacy = [], [], []
+        fresh: dict[str, list[tuple[str, int]]] = {}  # the lines of the reports this run inserts
         for e in run:
             p = e.payload
             if e.type == "WageReported":
@@ -199,28 +210,30 @@ class ClaimsWagesProjection(Projection):
                 by_employee: dict[str, int] = {}
                 for line in p.get("lines") or ():  # one line per worker; a repeated worker is summed
                     by_employee[line["employee_id"]] = by_employee.get(line["employee_id"], 0) + _fen(line["wage"])
-                lines.extend({"report_id": p["report_id"], "employee_id": k, "wage_fen": v}
-                             for k, v in by_employee.items())
+                fresh[p["report_id"]] = list(by_employee.items())
+                lines.extend((p["report_id"], k, v) for k, v in by_employee.items())
             else:  # WagesImported: the first wage of a worker, employer and month stays
                 have = set(session.execute(select(claims_legacy_wages.c.employee_id).where(
                     claims_legacy_wages.c.employer_id == p["employer_id"],
                     claims_legacy_wages.c.period == p["period"])).scalars())
                 for row in legacy:
-                    if (row["employer_id"], row["period"]) == (p["employer_id"], p["period"]):
-                        have.add(row["employee_id"])
+                    if (row[2], row[1]) == (p["employer_id"], p["period"]):
+                        have.add(row[0])
                 for line in p.get("lines") or ():
                     if line["employee_id"] not in have:
                         have.add(line["employee_id"])
-                        legacy.append({"employee_id": line["employee_id"], "period": p["period"],
-                                       "employer_id": p["employer_id"], "wage_fen": _fen(line["wage"])})
-        for table, rows in ((claims_wage_reports, reports), (claims_wage_lines, lines), (claims_legacy_wages, legacy)):
-            if rows:
-                session.execute(insert(table), rows)
-        self._rebuild_many(session, sorted({(e.payload["employer_id"], e.payload["period"]) for e in run}))
+                        legacy.append((line["employee_id"], p["period"], p["employer_id"], _fen(line["wage"])))
+        if reports:
+            session.execute(insert(claims_wage_reports), reports)
+        _insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
+        _insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
+        self._rebuild_many(session, sorted({(e.payload["employer_id"], e.payload["period"]) for e in run}), fresh)
 
     @staticmethod
-    def _rebuild_many(session: Session, keys: list[tuple[str, str]]) -> None:
-        """_rebuild for many (employer, period) at once, a few queries per period."""
+    def _rebuild_many(session: Session, keys: list[tuple[str, str]],
+                      fresh: dict[str, list[tuple[str, int]]]) -> None:
+        """_rebuild for many (employer, period) at once, a few queries per period; a report in
+        force whose lines were inserted just now (`fresh`) is not read back."""
         by_period: dict[str, list[str]] = {}
         for employer_id, period in keys:
             by_period.setdefault(period, []).append(employer_id)
@@ -238,19 +251,20 @@ class ClaimsWagesProjection(Projection):
                     if tips:
                         current[tips[-1].report_id] = employer_id
                 session.execute(delete(wages).where(wages.c.period == period, wages.c.employer_id.in_(chunk)))
-                rows = [{"employee_id": r.employee_id, "period": period, "employer_id": current[r.report_id],
-                         "wage_fen": r.wage_fen, "report_id": r.report_id}
-                        for r in session.execute(select(claims_wage_lines).where(
-                            claims_wage_lines.c.report_id.in_(list(current))))] if current else []
+                rows = [(employee_id, period, current[report_id], fen, report_id)
+                        for report_id in current if report_id in fresh for employee_id, fen in fresh[report_id]]
+                stored = [report_id for report_id in current if report_id not in fresh]
+                if stored:
+                    rows += [(r.employee_id, period, current[r.report_id], r.wage_fen, r.report_id)
+                             for r in session.execute(select(claims_wage_lines).where(
+                                 claims_wage_lines.c.report_id.in_(stored)))]
                 unreported = [e for e in chunk if e not in current.values()]
                 if unreported:
-                    rows += [{"employee_id": r.employee_id, "period": period, "employer_id": r.employer_id,
-                              "wage_fen": r.wage_fen, "report_id": LEGACY_REPORT}
+                    rows += [(r.employee_id, period, r.employer_id, r.wage_fen, LEGACY_REPORT)
                              for r in session.execute(select(claims_legacy_wages).where(
                                  claims_legacy_wages.c.period == period,
                                  claims_legacy_wages.c.employer_id.in_(unreported)))]
-                if rows:
-                    session.execute(insert(wages), rows)
+                _insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
 
     @staticmethod
     def _rebuild(session: Session, employer_id: str, period: str) -> set[str]:

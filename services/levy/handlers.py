@@ -198,13 +198,19 @@ class OneByOne:
 
 
 def _employments(session: Session, employer_ids: Sequence[str]) -> dict[str, dict[str, list[tuple[str, date, date | None]]]]:
-    """employer → ID number → (employee_id, hired_on, separated_on) of each employment there."""
+    """employer → ID number → (employee_id, hired_on, separated_on) of each employment there.
+    On the driver: a batch of reports reads a row per worker, no SQLAlchemy row each."""
     found: dict[str, dict[str, list[tuple[str, date, date | None]]]] = {e: {} for e in employer_ids}
-    for r in session.execute(select(levy_employments.c.employer_id, levy_employments.c.id_number,
-                                    levy_employments.c.employee_id, levy_employments.c.hired_on,
-                                    levy_employments.c.separated_on)
-                             .where(levy_employments.c.employer_id.in_(employer_ids))):
-        found[r[0]].setdefault(r[1], []).append((r[2], r[3], r[4]))
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    days: dict[Any, date | None] = {None: None}
+    for employer_id, id_number, employee_id, hired, left in conn.exec_driver_sql(
+            "SELECT employer_id, id_number, employee_id, hired_on, separated_on FROM levy_employments "
+            f"WHERE employer_id IN ({', '.join([mark] * len(employer_ids))})", tuple(employer_ids)):
+        for day in (hired, left):
+            if day not in days:  # SQLite gives the ISO text, PostgreSQL a date
+                days[day] = date.fromisoformat(day) if isinstance(day, str) else day
+        found[employer_id].setdefault(id_number, []).append((employee_id, days[hired], days[left]))
     return found
 
 
@@ -338,13 +344,18 @@ class ReportWrites:
 
 
 def record_report(uow: Any, c: CheckedReport, last_paid_on: date | None, writes: ReportWrites,
-                  classes: list[tuple[date, int]] | None = None) -> dict[str, Any]:
+                  classes: list[tuple[date, int]] | None = None,
+                  aggregates: dict[str, WageReport | None] | None = None) -> dict[str, Any]:
     """In the transaction (the employer's account locked): the checks against what the account
     holds, the assessment, its event and outbox row; its read-model rows go to `writes`. The
-    caller rebuilds the employer's postings once its reports are written."""
+    caller rebuilds the employer's postings once its reports are written. `aggregates`: the
+    month's WageReport as the caller already read it in this transaction (kept up to date)."""
     employer_id, period, on = c.employer_id, c.period, c.on
-    aggregate = uow.load(WageReport, wage_report_id(employer_id, period)) or WageReport(
-        wage_report_id(employer_id, period))
+    key = wage_report_id(employer_id, period)
+    if aggregates is not None and key in aggregates:
+        aggregate = aggregates[key] or WageReport(key)
+    else:
+        aggregate = uow.load(WageReport, key) or WageReport(key)
     for earlier, what in ((aggregate.last_reported_on, "the last report of this month"),
                           (last_paid_on, "the employer's last payment")):
         if earlier is not None and on < earlier:
@@ -364,6 +375,8 @@ def record_report(uow: Any, c: CheckedReport, last_paid_on: date | None, writes:
         policy_ref=_ref(c.version), on=on)
     rate = event.rate
     [envelope] = uow.save(aggregate)
+    if aggregates is not None:
+        aggregates[key] = aggregate
     if event.correction_of:
         writes.supersede(event.correction_of, report_id)
     writes.reports[report_id] = dict(
@@ -398,18 +411,23 @@ def _wage_line(employee_id: str, wage: Decimal) -> WageLine:
 # -------------------------------------------------------------------------- account and books
 
 def _facts(session: Session, employer_id: str) -> tuple[list[Assessment], list[Payment]]:
-    assessments = [
-        Assessment(on=r.reported_on, order=f"{_stamp(r.recorded_at)}|{r.report_id}", report_id=r.report_id,
-                   period=r.period, delta_fen=r.delta_fen, due_date=r.due_date,
-                   late_fee_daily=Decimal(r.late_fee_daily), settled_fen=r.legacy_paid_fen or 0,
-                   settled_on=r.legacy_paid_on)
-        for r in session.execute(select(wage_reports).where(wage_reports.c.employer_id == employer_id))]
-    payments = [
-        Payment(on=r.paid_on, order=f"{_stamp(r.recorded_at)}|{r.payment_id}", payment_id=r.payment_id,
-                amount_fen=r.amount_fen, allocation=r.allocation)
-        for r in session.execute(select(contribution_payments).where(
-            contribution_payments.c.employer_id == employer_id))]
-    return assessments, payments
+    return _facts_of(session, [employer_id])[employer_id]
+
+
+def _facts_of(session: Session, employer_ids: Sequence[str]) -> dict[str, tuple[list[Assessment], list[Payment]]]:
+    """Each employer's assessments and payments (the facts its account folds), a query per kind."""
+    out: dict[str, tuple[list[Assessment], list[Payment]]] = {e: ([], []) for e in employer_ids}
+    for r in session.execute(select(wage_reports).where(wage_reports.c.employer_id.in_(employer_ids))):
+        out[r.employer_id][0].append(Assessment(
+            on=r.reported_on, order=f"{_stamp(r.recorded_at)}|{r.report_id}", report_id=r.report_id,
+            period=r.period, delta_fen=r.delta_fen, due_date=r.due_date, late_fee_daily=Decimal(r.late_fee_daily),
+            settled_fen=r.legacy_paid_fen or 0, settled_on=r.legacy_paid_on))
+    for r in session.execute(select(contribution_payments).where(
+            contribution_payments.c.employer_id.in_(employer_ids))):
+        out[r.employer_id][1].append(Payment(
+            on=r.paid_on, order=f"{_stamp(r.recorded_at)}|{r.payment_id}", payment_id=r.payment_id,
+            amount_fen=r.amount_fen, allocation=r.allocation))
+    return out
 
 
 def _stamp(recorded_at: Any) -> str:
@@ -431,13 +449,26 @@ def _lock_account(session: Session, employer_id: str) -> None:
 def rebuild_postings(session: Session, employer_id: str, region: str, account: Account | None = None) -> None:
     """The employer's contribution postings, from the fold of all its facts (replaced whole)."""
     if account is None:
-        account = fold(*_facts(session, employer_id))
-    entries = ledger.entries_for_movements(account.movements)
-    session.execute(delete(postings).where(postings.c.source == "levy", postings.c.ref == employer_id))
+        rebuild_postings_of(session, {employer_id: region})
+    else:
+        _replace_postings(session, {employer_id: (region, account)})
+
+
+def rebuild_postings_of(session: Session, regions: dict[str, str], chunk: int = 500) -> None:
+    """rebuild_postings for many employers (employer → region), their facts read together."""
+    ids = sorted(regions)
+    for i in range(0, len(ids), chunk):
+        facts = _facts_of(session, ids[i:i + chunk])
+        _replace_postings(session, {e: (regions[e], fold(*facts[e])) for e in ids[i:i + chunk]})
+
+
+def _replace_postings(session: Session, accounts: dict[str, tuple[str, Account]]) -> None:
+    session.execute(delete(postings).where(postings.c.source == "levy", postings.c.ref.in_(list(accounts))))
     rows = [{"entry_id": e.entry_id, "kind": e.kind, "account": ln.account, "debit_fen": ln.debit_fen,
              "credit_fen": ln.credit_fen, "posted_on": e.posted_on, "source": "levy", "region": region,
              "employer_id": employer_id, "run_id": None, "ref": employer_id}
-            for e in entries for ln in e.lines]
+            for employer_id, (region, account) in accounts.items()
+            for e in ledger.entries_for_movements(account.movements) for ln in e.lines]
     if rows:
         session.execute(insert(postings), rows)
 
