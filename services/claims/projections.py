@@ -198,6 +198,8 @@ class ClaimsWagesProjection(Projection):
                                          .where(claims_wage_reports.c.report_id.in_(chunk))).scalars())
         reports, lines, legacy = [], [], []
         fresh: dict[str, list[tuple[str, int]]] = {}  # the lines of the reports this run inserts
+        imported = self._imported(session, {(e.payload["employer_id"], e.payload["period"])
+                                            for e in run if e.type == "WagesImported"})
         for e in run:
             p = e.payload
             if e.type == "WageReported":
@@ -213,12 +215,7 @@ class ClaimsWagesProjection(Projection):
                 fresh[p["report_id"]] = list(by_employee.items())
                 lines.extend((p["report_id"], k, v) for k, v in by_employee.items())
             else:  # WagesImported: the first wage of a worker, employer and month stays
-                have = set(session.execute(select(claims_legacy_wages.c.employee_id).where(
-                    claims_legacy_wages.c.employer_id == p["employer_id"],
-                    claims_legacy_wages.c.period == p["period"])).scalars())
-                for row in legacy:
-                    if (row[2], row[1]) == (p["employer_id"], p["period"]):
-                        have.add(row[0])
+                have = imported.setdefault((p["employer_id"], p["period"]), set())
                 for line in p.get("lines") or ():
                     if line["employee_id"] not in have:
                         have.add(line["employee_id"])
@@ -228,6 +225,21 @@ class ClaimsWagesProjection(Projection):
         _insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
         _insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
         self._rebuild_many(session, sorted({(e.payload["employer_id"], e.payload["period"]) for e in run}), fresh)
+
+    @staticmethod
+    def _imported(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        """(employer, period) → the workers whose imported wage of the month is already kept."""
+        out: dict[tuple[str, str], set[str]] = {k: set() for k in keys}
+        by_period: dict[str, list[str]] = {}
+        for employer_id, period in sorted(keys):
+            by_period.setdefault(period, []).append(employer_id)
+        for period, employer_ids in by_period.items():
+            for chunk in _chunks(employer_ids):
+                for r in session.execute(select(claims_legacy_wages.c.employer_id, claims_legacy_wages.c.employee_id)
+                                         .where(claims_legacy_wages.c.period == period,
+                                                claims_legacy_wages.c.employer_id.in_(chunk))):
+                    out[(r.employer_id, period)].add(r.employee_id)
+        return out
 
     @staticmethod
     def _rebuild_many(session: Session, keys: list[tuple[str, str]],

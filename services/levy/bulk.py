@@ -24,8 +24,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from libs.events.store import row_to_envelope
-from libs.events.tables import events
 from libs.runtime.service import ServiceContext
 
 from .domain.model import WageReport, wage_report_id
@@ -38,6 +36,7 @@ from .handlers import (
     _employments,
     _policy,
     check_report,
+    load_aggregates,
     rebuild_postings_of,
     record_report,
 )
@@ -162,7 +161,7 @@ def _record_batch(ctx: ServiceContext, actor: Actor, batch: list[BulkReport], ou
     with ctx.uow(actor) as uow:
         session = uow.session
         paid, classes = _lock_and_read(session, ids)
-        aggregates = _wage_reports(session, sorted({wage_report_id(c.employer_id, c.period) for _, c in checked}))
+        aggregates = load_aggregates(session, WageReport, sorted({wage_report_id(c.employer_id, c.period) for _, c in checked}))
         writes = ReportWrites(session)
         regions: dict[str, str] = {}
         for report, c in checked:
@@ -196,16 +195,6 @@ def _lock_and_read(session: Session, ids: list[str]) -> tuple[dict[str, date], d
                                  .where(levy_employer_classes.c.employer_id.in_(chunk))):
             classes.setdefault(r[0], []).append((r[1], r[2]))
     return paid, classes
-
-
-def _wage_reports(session: Session, ids: list[str]) -> dict[str, WageReport | None]:
-    """The months' WageReport aggregates of a batch, their events read together (uow.load's)."""
-    history: dict[str, list] = {i: [] for i in ids}
-    for i in range(0, len(ids), LOOKUP_CHUNK):
-        for r in session.execute(select(events).where(events.c.aggregate_id.in_(ids[i:i + LOOKUP_CHUNK]))
-                                 .order_by(events.c.aggregate_id, events.c.sequence)):
-            history[r.aggregate_id].append(row_to_envelope(r))
-    return {i: WageReport.rehydrate(i, h) if h else None for i, h in history.items()}
 
 
 def _refusal(report: BulkReport, errors: list[dict[str, str]]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
 from libs.events.envelope import utc_now
+from libs.events.store import row_to_envelope
+from libs.events.tables import events
 from libs.money import NotMoney, from_fen, parse_yuan, round_fen, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
@@ -309,6 +311,16 @@ def wage_fen(wage: Any) -> int:
 def _yuan(fen: int) -> Decimal:
     """Integer fen (not negative) as the Decimal yuan parse_yuan gives ("8123.45", "0.00")."""
     return Decimal(f"{fen // 100}.{fen % 100:02d}")
+
+
+def load_aggregates(session: Session, cls: type[Any], ids: Sequence[str], chunk: int = 500) -> dict[str, Any]:
+    """uow.load of many aggregates of one kind (None: no events yet), their events read together."""
+    history: dict[str, list[Any]] = {i: [] for i in ids}
+    for i in range(0, len(ids), chunk):
+        for r in session.execute(select(events).where(events.c.aggregate_id.in_(ids[i:i + chunk]))
+                                 .order_by(events.c.aggregate_id, events.c.sequence)):
+            history[r.aggregate_id].append(row_to_envelope(r))
+    return {i: cls.rehydrate(i, h) if h else None for i, h in history.items()}
 
 
 def _last_paid_on(session: Session, employer_id: str) -> date | None:
