@@ -60,6 +60,8 @@ ORDINARY_EMPLOYERS = int(os.environ.get("BENCH_ORDINARY_EMPLOYERS", "500"))
 CSV_EMPLOYERS = int(os.environ.get("BENCH_CSV_EMPLOYERS", "1000"))
 RUNS = (("2026-07", "2026-08-05"), ("2026-08", "2026-09-05"), ("2026-09", "2026-10-05"))
 ORDINARY_MONTH, CSV_MONTH = ("2026-10", "2026-11-05"), ("2026-11", "2026-11-28")
+DISTRIBUTED_EMPLOYERS = int(os.environ.get("BENCH_DISTRIBUTED_EMPLOYERS", str(EMPLOYERS)))
+DISTRIBUTED_GOAL_S = 120.0
 GOAL_S = 60.0
 REGION = "440300"
 RISK_CLASS = 4
@@ -300,6 +302,64 @@ def long_history(api: TestClient) -> dict:
             "ratio_p50": round(p(account_ms, 50) / p(employer_ms, 50), 1)}
 
 
+def distributed(ids: list[list[str]]) -> dict:
+    """The same month on the distributed runtime (PostgreSQL per service, Kafka, services as
+    processes behind the gateway): DISTRIBUTED_EMPLOYERS employers' reports POSTed in bulk
+    through the gateway (httpx), timed from the first request until every projection has caught
+    up (every outbox relayed, every consumer group at the end of its topics, and the claims
+    service's wage history holding every line). Setup as embedded: the levy's enrollment rows."""
+    import tempfile
+
+    import httpx
+
+    from tests.harness.cluster import TestCluster
+    from tests.harness.servers import PostgresServer
+
+    n = min(DISTRIBUTED_EMPLOYERS, EMPLOYERS)
+    postgres = PostgresServer()
+    postgres.start()
+    logs = tempfile.TemporaryDirectory(prefix="bench-ingestion-cluster-")
+    cluster = TestCluster(postgres, os.environ["INJURYLEDGER_TEST_KAFKA"], Path(logs.name), TOKEN)
+    cluster.start()
+    try:
+        base_rate = str(load_national_default().base_rate(RISK_CLASS))
+        with cluster.engines["levy"].begin() as conn:
+            conn.execute(levy_employers.insert(), [
+                {"employer_id": employer_id(e), "region": REGION, "risk_class": RISK_CLASS, "base_rate": base_rate,
+                 "status": "active", "enrolled_on": ENROLLED_ON, "as_of": ENROLLED_ON} for e in range(n)])
+            for first in range(0, n, 500):
+                conn.execute(levy_employments.insert(), [
+                    {"employee_id": worker(e, w)[0], "employer_id": employer_id(e), "hired_on": ENROLLED_ON,
+                     "id_number": ids[e][w], "separated_on": None}
+                    for e in range(first, min(n, first + 500)) for w in range(WORKERS)])
+        period, reported_on = RUNS[0]
+        with httpx.Client(base_url=cluster.gateway, headers={"Authorization": f"Bearer {TOKEN}"},
+                          timeout=600) as client:
+            start = time.perf_counter()
+            for first in range(0, n, PER_REQUEST):
+                last = min(n, first + PER_REQUEST)
+                payload = json.dumps({"reports": [report(e, ids[e], period, reported_on)
+                                                  for e in range(first, last)]}).encode()
+                r = client.post("/v1/wage-reports/bulk", content=payload, headers={"Content-Type": "application/json"})
+                assert r.status_code == 201 and not r.json()["refused"], r.text[:500]
+            answered = time.perf_counter() - start
+            cluster.settle(timeout_s=3600)
+            with cluster.engines["claims"].connect() as conn:
+                projected = conn.execute(text("SELECT count(*) FROM wages")).scalar_one()
+            caught_up = time.perf_counter() - start
+        assert projected == n * WORKERS, projected
+        return {"employers": n, "lines": n * WORKERS, "answered_seconds": round(answered, 2),
+                "caught_up_seconds": round(caught_up, 2), "lines_per_s": rate(n * WORKERS, caught_up),
+                "projected_seconds_for_1m_lines": round(caught_up * 1_000_000 / (n * WORKERS), 1),
+                "goal_s_at_1m": DISTRIBUTED_GOAL_S,
+                "goal_met": caught_up * 1_000_000 / (n * WORKERS) <= DISTRIBUTED_GOAL_S,
+                "how": "one run (setting the cluster up is minutes here); until every outbox is relayed, every group "
+                       "caught up and the claims wage history holds every line"}
+    finally:
+        cluster.stop()
+        logs.cleanup()
+
+
 def spread(values: list[float]) -> dict:
     return {"median": round(statistics.median(values), 2), "min": round(min(values), 2), "max": round(max(values), 2)}
 
@@ -357,6 +417,10 @@ def main() -> None:
         results["ingestion"]["profile_top"] = profile_bulk(runtime, ids)
         results["account_statement"] = long_history(api)
     runtime.close()
+    if os.environ.get("INJURYLEDGER_TEST_KAFKA"):
+        results["distributed"] = distributed(ids)
+    else:
+        results["distributed"] = "skipped: no Kafka (INJURYLEDGER_TEST_KAFKA, which make bench sets)"
     results["peak_rss_mib"] = peak_rss_mib()
     write_results("ingestion", results)
 
