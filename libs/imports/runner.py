@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from libs.db import writing
+from libs.db import driver_mark, writing
 from libs.events.source import Source
 from libs.events.store import ConcurrencyConflict
 from libs.events.uow import UnitOfWork
@@ -127,12 +127,13 @@ def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: by
         seen[key] = row.number
         fresh.append(Row(row.number, row.values, key))
     known = _imported(ctx, kind.name, [r.legacy_id for r in fresh])
+    digests = {row.number: row.digest() for row in fresh}
     new: list[Row] = []
     for row in fresh:
         before = known.get(row.legacy_id)
         if before is None:
             new.append(row)
-        elif before.digest == row.digest():
+        elif before.digest == digests[row.number]:
             outcomes[row.number] = None
             totals.append(json.loads(before.totals_json))
         else:
@@ -150,10 +151,8 @@ def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: by
             outcomes.update(recorded)
             accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]
             if accepted and not dry_run:
-                uow.session.execute(insert(TABLES.import_rows), [
-                    {"kind": kind.name, "legacy_id": r.legacy_id, "digest": r.digest(), "import_id": import_id,
-                     "row": r.number, "ref_id": o.ref_id, "totals_json": json.dumps(o.totals, sort_keys=True)}
-                    for r, o in accepted])
+                _remember(uow.session, [(kind.name, r.legacy_id, digests[r.number], import_id, r.number, o.ref_id,
+                                         json.dumps(o.totals, sort_keys=True)) for r, o in accepted])
             totals += [o.totals for _, o in accepted]
             doc = _merged(summary, kind.name, import_id, dry_run, client_id, rows, outcomes, totals)
             if dry_run:
@@ -163,6 +162,16 @@ def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: by
         with writing(ctx.session_factory) as session:
             _store(session, doc, new=summary is None)
     return view(doc)
+
+
+def _remember(session, rows: list[tuple]) -> None:  # noqa: ANN001
+    """The accepted rows' keys (import_rows), one multi-row insert on the driver: a wages file
+    is millions of rows, no object each."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    conn.exec_driver_sql(
+        f'INSERT INTO {TABLES.import_rows.name} (kind, legacy_id, digest, import_id, "row", ref_id, totals_json) '
+        f"VALUES ({', '.join([mark] * 7)})", rows)
 
 
 class _DryRun(Exception):

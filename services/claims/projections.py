@@ -10,14 +10,17 @@
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from libs.db import driver_mark
 from libs.events.consumer import Projection, Projector, rows_hash
 from libs.events.envelope import Envelope
+from libs.events.registry import REGISTRY
 from libs.events.store import EventStore
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, round_fen, to_fen
@@ -40,8 +43,30 @@ from .tables import (
 )
 
 MAX_LINES_PER_REPORT = 1_000_000
+BULK_TYPES = frozenset({"WageReported", "WagesImported"})
+CHUNK = 500
+_PLAIN_YUAN = re.compile(r"([0-9]{1,13})\.([0-9]{2})")
 LEGACY_REPORT = "legacy"  # the `report_id` of wages in force that came from an import
 
+
+
+def _fen(wage: object) -> int:
+    """A line's wage (a decimal string in yuan) in fen: the plain "8123.45" without a Decimal."""
+    m = _PLAIN_YUAN.fullmatch(wage) if isinstance(wage, str) else None
+    return int(m[1]) * 100 + int(m[2]) if m else to_fen(round_fen(Decimal(str(wage))))
+
+
+def _chunks(items: list) -> list[list]:  # noqa: ANN001
+    return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def _insert_rows(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:  # noqa: ANN001
+    """A multi-row insert on the driver (plain values: strings and integers), no object per row."""
+    if rows:
+        conn = session.connection()
+        mark = driver_mark(conn.dialect.name)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                             f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
 
 def _exists(session: Session, table, *where) -> bool:  # noqa: ANN001
@@ -145,6 +170,113 @@ class ClaimsWagesProjection(Projection):
                     employee_id=line["employee_id"], period=period, employer_id=employer_id,
                     wage_fen=to_fen(round_fen(Decimal(str(line["wage"]))))))
         self._rebuild(session, employer_id, period)
+
+    def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
+        """In bulk where the log is hot (a bulk report, an import): a run of first reports and
+        imported wage history is written with multi-row inserts and each (employer, period) it
+        touches rebuilt once at the run's end; the rebuild depends on the facts alone, so this
+        is what projecting them one by one gives. A correction (it re-derives claims' insured
+        wages) and anything else goes one by one, in order."""
+        run: list[Envelope] = []
+        for e in envelopes:
+            if e.type in BULK_TYPES and e.schema_version == REGISTRY.latest_version(e.type) \
+                    and not e.payload.get("correction_of"):
+                run.append(e)
+                continue
+            self._project_run(session, run)
+            run = []
+            self.handle(session, e)
+        self._project_run(session, run)
+
+    def _project_run(self, session: Session, run: list[Envelope]) -> None:
+        if not run:
+            return
+        reported = [e.payload for e in run if e.type == "WageReported"]
+        known: set[str] = set()
+        for chunk in _chunks([p["report_id"] for p in reported]):
+            known.update(session.execute(select(claims_wage_reports.c.report_id)
+                                         .where(claims_wage_reports.c.report_id.in_(chunk))).scalars())
+        reports, lines, legacy = [], [], []
+        fresh: dict[str, list[tuple[str, int]]] = {}  # the lines of the reports this run inserts
+        imported = self._imported(session, {(e.payload["employer_id"], e.payload["period"])
+                                            for e in run if e.type == "WagesImported"})
+        for e in run:
+            p = e.payload
+            if e.type == "WageReported":
+                if p["report_id"] in known:
+                    continue
+                known.add(p["report_id"])
+                assert len(p.get("lines") or ()) <= MAX_LINES_PER_REPORT
+                reports.append({"report_id": p["report_id"], "employer_id": p["employer_id"], "period": p["period"],
+                                "correction_of": None, "sequence": e.sequence})
+                by_employee: dict[str, int] = {}
+                for line in p.get("lines") or ():  # one line per worker; a repeated worker is summed
+                    by_employee[line["employee_id"]] = by_employee.get(line["employee_id"], 0) + _fen(line["wage"])
+                fresh[p["report_id"]] = list(by_employee.items())
+                lines.extend((p["report_id"], k, v) for k, v in by_employee.items())
+            else:  # WagesImported: the first wage of a worker, employer and month stays
+                have = imported.setdefault((p["employer_id"], p["period"]), set())
+                for line in p.get("lines") or ():
+                    if line["employee_id"] not in have:
+                        have.add(line["employee_id"])
+                        legacy.append((line["employee_id"], p["period"], p["employer_id"], _fen(line["wage"])))
+        if reports:
+            session.execute(insert(claims_wage_reports), reports)
+        _insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
+        _insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
+        self._rebuild_many(session, sorted({(e.payload["employer_id"], e.payload["period"]) for e in run}), fresh)
+
+    @staticmethod
+    def _imported(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        """(employer, period) → the workers whose imported wage of the month is already kept."""
+        out: dict[tuple[str, str], set[str]] = {k: set() for k in keys}
+        by_period: dict[str, list[str]] = {}
+        for employer_id, period in sorted(keys):
+            by_period.setdefault(period, []).append(employer_id)
+        for period, employer_ids in by_period.items():
+            for chunk in _chunks(employer_ids):
+                for r in session.execute(select(claims_legacy_wages.c.employer_id, claims_legacy_wages.c.employee_id)
+                                         .where(claims_legacy_wages.c.period == period,
+                                                claims_legacy_wages.c.employer_id.in_(chunk))):
+                    out[(r.employer_id, period)].add(r.employee_id)
+        return out
+
+    @staticmethod
+    def _rebuild_many(session: Session, keys: list[tuple[str, str]],
+                      fresh: dict[str, list[tuple[str, int]]]) -> None:
+        """_rebuild for many (employer, period) at once, a few queries per period; a report in
+        force whose lines were inserted just now (`fresh`) is not read back."""
+        by_period: dict[str, list[str]] = {}
+        for employer_id, period in keys:
+            by_period.setdefault(period, []).append(employer_id)
+        for period, employer_ids in sorted(by_period.items()):
+            for chunk in _chunks(employer_ids):
+                found: dict[str, list] = {e: [] for e in chunk}
+                for r in session.execute(select(claims_wage_reports).where(
+                        claims_wage_reports.c.period == period, claims_wage_reports.c.employer_id.in_(chunk))):
+                    found[r.employer_id].append(r)
+                current: dict[str, str] = {}
+                for employer_id, reports in found.items():
+                    corrected = {r.correction_of for r in reports if r.correction_of}
+                    tips = sorted((r for r in reports if r.report_id not in corrected),
+                                  key=lambda r: (r.sequence, r.report_id))
+                    if tips:
+                        current[tips[-1].report_id] = employer_id
+                session.execute(delete(wages).where(wages.c.period == period, wages.c.employer_id.in_(chunk)))
+                rows = [(employee_id, period, current[report_id], fen, report_id)
+                        for report_id in current if report_id in fresh for employee_id, fen in fresh[report_id]]
+                stored = [report_id for report_id in current if report_id not in fresh]
+                if stored:
+                    rows += [(r.employee_id, period, current[r.report_id], r.wage_fen, r.report_id)
+                             for r in session.execute(select(claims_wage_lines).where(
+                                 claims_wage_lines.c.report_id.in_(stored)))]
+                unreported = [e for e in chunk if e not in current.values()]
+                if unreported:
+                    rows += [(r.employee_id, period, r.employer_id, r.wage_fen, LEGACY_REPORT)
+                             for r in session.execute(select(claims_legacy_wages).where(
+                                 claims_legacy_wages.c.period == period,
+                                 claims_legacy_wages.c.employer_id.in_(unreported)))]
+                _insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
 
     @staticmethod
     def _rebuild(session: Session, employer_id: str, period: str) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from contextlib import contextmanager
 from datetime import date
@@ -18,7 +19,7 @@ from libs.web.auth import Principal, agency_only
 from libs.web.problems import Problem, invalid, invalid_many, validation_errors
 from starlette.concurrency import run_in_threadpool
 
-from . import handlers, imports, prevention
+from . import bulk, handlers, imports, prevention
 from .handlers import MAX_LINES_PER_REPORT, ReportedLine
 
 REGION = re.compile(r"^\d{6}$")
@@ -91,6 +92,29 @@ _WAGE_REPORT_BODY = {
         },
     },
 }
+
+
+BULK_EXAMPLE = {"reports": [{**WAGE_REPORT_EXAMPLE, "reported_on": "2026-04-05"}]}
+_BULK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "required": ["reports"], "properties": {"reports": {
+                "type": "array", "maxItems": bulk.MAX_REPORTS_PER_REQUEST,
+                "items": _WAGE_REPORT_BODY["content"]["application/json"]["schema"]}}},
+            "example": BULK_EXAMPLE,
+        },
+        "text/csv": {
+            "schema": {"type": "string", "description": "consecutive rows of one employer, month and reported_on "
+                                                        "are one report; an empty reported_on is today"},
+            "example": ",".join(bulk.CSV_HEADER) + "\ner_0123456789abcdef,2026-03,2026-04-05,440304199003070018,8123.45\n",
+        },
+    },
+}
+_BULK_ANSWER = {"reports": 1, "lines": 1, "refused": [
+    {"report": 1, "employer_id": "er_0123456789abcdef", "period": "2026-13",
+     "errors": [{"field": "reports.1.period", "message": "not a month YYYY-MM"}]}],
+    "results": ["… one answer of POST /v1/wage-reports per report recorded, in order"]}
 
 
 def _csv_lines(text: str) -> list[ReportedLine]:
@@ -187,6 +211,31 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             lines, eid, per, reported_on = parsed.lines, parsed.employer_id, parsed.period, parsed.reported_on
         with answering():
             return await run_in_threadpool(handlers.report_wages, ctx, principal, eid, per, lines, reported_on)
+
+    @router.post("/v1/wage-reports/bulk", status_code=201, openapi_extra={"requestBody": _BULK_BODY},
+                 responses={201: {"content": {"application/json": {"example": _BULK_ANSWER}}},
+                            422: {"description": "the body is not a list of reports (nothing recorded), or every "
+                                                 "report was refused"}},
+                 summary="Extension: many employers' wage reports in one request (JSON or CSV), each checked, "
+                         "assessed and booked exactly as POST /v1/wage-reports; a bad report is refused alone")
+    async def report_wages_bulk(request: Request, principal: Principal = Depends(agency_only)) -> dict[str, Any]:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await request.body()
+        with answering():
+            if content_type in ("text/csv", "application/csv", "text/plain"):
+                bulk.csv_header(body)
+                reports: Any = bulk.parse_csv(body)
+            else:
+                try:
+                    doc = json.loads(body or b"null")
+                except ValueError:
+                    raise handlers.Invalid.one("body", "is not JSON") from None
+                reports = bulk.parse_json(doc)
+                del doc, body
+            answer = await run_in_threadpool(bulk.report_many, ctx, principal, reports)
+        if not answer["reports"] and answer["refused"]:  # nothing recorded: a plain 422
+            raise invalid_many([{**e, "report": r["report"]} for r in answer["refused"] for e in r["errors"]])
+        return answer
 
     @router.post("/v1/contribution-payments", status_code=201,
                  summary="Record a payment: oldest debt first, late fees then contributions; the rest is credit")

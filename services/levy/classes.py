@@ -47,10 +47,16 @@ def rate_segments(session: Session, employer_id: str, current_class: int, period
                   multiplier: Decimal) -> tuple[RateSegment, ...]:
     """The parts of a month at each class's rate: the base rate of the policy in force on the
     month's first day × the year's floating step."""
+    return segments_of(classes_of(session, employer_id, current_class), current_class, period, doc, multiplier)
+
+
+def segments_of(classes: list[tuple[date, int]], current_class: int, period: str, doc: Any,  # noqa: ANN401
+                multiplier: Decimal) -> tuple[RateSegment, ...]:
+    """rate_segments from the employer's classes already read (classes_of)."""
     return tuple(
         RateSegment(start=start, end=end, days=(end - start).days + 1, risk_class=risk_class,
                     rate=rate_in_force(doc.base_rate(risk_class), multiplier))
-        for start, end, risk_class in class_segments(classes_of(session, employer_id, current_class), period))
+        for start, end, risk_class in class_segments(classes or [(date.min, current_class)], period))
 
 
 def record_class(session: Session, employer_id: str, effective_from: date, risk_class: int, event_id: str) -> bool:

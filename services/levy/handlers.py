@@ -7,6 +7,7 @@ transaction of their event.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, timezone
@@ -18,13 +19,15 @@ from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
 from libs.events.envelope import utc_now
+from libs.events.store import row_to_envelope
+from libs.events.tables import events
 from libs.money import NotMoney, from_fen, parse_yuan, round_fen, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 
 from . import accrual, pooling
-from .classes import rate_segments
+from .classes import classes_of, segments_of
 from .domain import ledger
 from .domain.account import FEES_FIRST, Account, Assessment, Payment, fold
 from .domain.events import Allocation, PolicyRef, RateFigures, WageLine
@@ -139,7 +142,86 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
     plain loops, no object per line beyond the event's. `reported_on` is the day the agency
     received the report (default today): not in the future, not before the month began, and not
     before a report or payment the account already holds (what is recorded stays true).
+    The bulk route (services/levy/bulk.py) runs the same two stages for many reports at once.
     """
+    checked = check_report(ctx, OneByOne(ctx), employer_id, period, lines, reported_on)
+    with ctx.uow(actor) as uow:
+        _lock_account(uow.session, employer_id)
+        writes = ReportWrites(uow.session)
+        answer = record_report(uow, checked, _last_paid_on(uow.session, employer_id), writes)
+        writes.flush()
+        rebuild_postings(uow.session, employer_id, checked.employer.region)
+    return answer
+
+
+@dataclass(frozen=True)
+class CheckedReport:
+    """A report that passed every check made before its transaction."""
+
+    employer: Any
+    period: str
+    first: date
+    on: date
+    employee_ids: list[str]
+    wages_fen: list[int]
+    region: str  # where the month belongs: the employer's region, or the pool it moved into (pooling.py)
+    version: Any
+    multiplier: Decimal
+
+    @property
+    def employer_id(self) -> str:
+        return self.employer.employer_id
+
+
+class OneByOne:
+    """What a report's checks read, one query at a time (the ordinary route). The bulk route
+    reads the same facts for a batch of reports at once (bulk.BatchLookups)."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def employer(self, employer_id: str) -> Any:
+        return _employer(self.ctx, employer_id)
+
+    def employments(self, employer_id: str, wanted: set[str]) -> dict[str, list[tuple[str, date, date | None]]]:
+        by_id = self.ctx.await_projection(lambda s: (lambda m: m if wanted <= m.keys() else None)(
+            _employments(s, [employer_id])[employer_id]))
+        if by_id is None:
+            with self.ctx.session_factory() as s:
+                by_id = _employments(s, [employer_id])[employer_id]
+        return by_id
+
+    def policy_and_multiplier(self, employer: Any, first: date) -> tuple[str, Any, Decimal]:
+        """The region the month belongs to, its policy in force and the year's floating step."""
+        with self.ctx.session_factory() as s:
+            region = pooling.region_of(s, employer.region, first)  # a consolidated pool's month: the new region's
+            return region, _policy(s, region, first, "period"), _multiplier(s, employer.employer_id, first.year)
+
+    def classes(self, session: Session, employer: Any) -> list[tuple[date, int]]:
+        return classes_of(session, employer.employer_id, employer.risk_class)
+
+
+def _employments(session: Session, employer_ids: Sequence[str]) -> dict[str, dict[str, list[tuple[str, date, date | None]]]]:
+    """employer → ID number → (employee_id, hired_on, separated_on) of each employment there.
+    On the driver: a batch of reports reads a row per worker, no SQLAlchemy row each."""
+    found: dict[str, dict[str, list[tuple[str, date, date | None]]]] = {e: {} for e in employer_ids}
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    days: dict[Any, date | None] = {None: None}
+    for employer_id, id_number, employee_id, hired, left in conn.exec_driver_sql(
+            "SELECT employer_id, id_number, employee_id, hired_on, separated_on FROM levy_employments "
+            f"WHERE employer_id IN ({', '.join([mark] * len(employer_ids))})", tuple(employer_ids)):
+        for day in (hired, left):
+            if day not in days:  # SQLite gives the ISO text, PostgreSQL a date
+                days[day] = date.fromisoformat(day) if isinstance(day, str) else day
+        found[employer_id].setdefault(id_number, []).append((employee_id, days[hired], days[left]))
+    return found
+
+
+def check_report(ctx: ServiceContext, lookups: Any, employer_id: str, period: str, lines: Sequence[Any],
+                 reported_on: date | None) -> CheckedReport:
+    """Every check of a report that needs no transaction: the month, the day, the lines, who
+    works there that month, the policy in force. Raises Invalid naming each field."""
     try:
         parse_period(period)
     except ValueError as exc:
@@ -148,7 +230,9 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
         raise Invalid.one("lines", f"at most {MAX_LINES_PER_REPORT} lines per report, got {len(lines)}")
     if not lines:
         raise Invalid.one("lines", "a report has at least one line")
-    employer = _require_employer(ctx, employer_id)
+    employer = lookups.employer(employer_id)
+    if employer is None:
+        raise Invalid.one("employer_id", f"no employer {employer_id} is enrolled")
     first, last = period_bounds(period)
     enrolled_on = employer.enrolled_on or employer.as_of
     now = today()
@@ -162,10 +246,10 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
     if on < first:
         raise Invalid.one("reported_on", f"is before the month {period} began")
 
-    # 1. the lines, as plain values
+    # 1. the lines, as plain values (integer fen)
     errors: list[dict[str, str]] = []
     ids: list[str] = []
-    amounts: list[Decimal] = []
+    wages_fen: list[int] = []
     seen: dict[str, int] = {}
     for i, line in enumerate(lines):
         if isinstance(line, dict):
@@ -180,32 +264,19 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
         else:
             seen[id_number] = i
         try:
-            amount = parse_yuan(wage)  # exact, at fen precision
+            fen = wage_fen(wage)
         except NotMoney as exc:
             errors.append({"field": f"lines.{i}.wage", "message": str(exc)})
-            amount = ZERO
+            fen = 0
         ids.append(id_number)  # type: ignore[arg-type]
-        amounts.append(amount)
+        wages_fen.append(fen)
         if len(errors) >= MAX_ERRORS:
             break
     if errors:
         raise Invalid(errors)
 
     # 2. who works there that month (waiting a bounded time for hires still on their way)
-    wanted = set(ids)
-
-    def employments(session: Session) -> dict[str, list[tuple[str, date, date | None]]]:
-        found: dict[str, list[tuple[str, date, date | None]]] = {}
-        for r in session.execute(select(levy_employments.c.id_number, levy_employments.c.employee_id,
-                                        levy_employments.c.hired_on, levy_employments.c.separated_on)
-                                 .where(levy_employments.c.employer_id == employer_id)):
-            found.setdefault(r[0], []).append((r[1], r[2], r[3]))
-        return found
-
-    by_id = ctx.await_projection(lambda s: (lambda m: m if wanted <= m.keys() else None)(employments(s)))
-    if by_id is None:
-        with ctx.session_factory() as s:
-            by_id = employments(s)
+    by_id = lookups.employments(employer_id, set(ids))
     employee_ids: list[str] = []
     for i, id_number in enumerate(ids):
         # employed_in_month, inlined over the month's bounds: this loop runs once per line
@@ -222,54 +293,120 @@ def report_wages(ctx: ServiceContext, actor: Actor, employer_id: str, period: st
     if errors:
         raise Invalid(errors)
 
-    # 3. the rate in force and the assessment
-    payroll = sum(amounts, ZERO)
-    payroll_fen = to_fen(payroll)
-    with ctx.session_factory() as s:
-        region = pooling.region_of(s, employer.region, first)  # a consolidated pool's month: the new region's
-        version = _policy(s, region, first, "period")
-        multiplier = _multiplier(s, employer_id, first.year)
-    doc = version.document
+    # 3. the policy in force and the year's floating step
+    region, version, multiplier = lookups.policy_and_multiplier(employer, first)
+    return CheckedReport(employer, period, first, on, employee_ids, wages_fen, region, version, multiplier)
+
+
+_PLAIN_FEN = re.compile(r"([0-9]{1,13})\.([0-9]{2})")
+
+
+def wage_fen(wage: Any) -> int:
+    """A wage in integer fen, as parse_yuan checks it: the common "8123.45" without a Decimal."""
+    if type(wage) is str:
+        m = _PLAIN_FEN.fullmatch(wage)
+        if m is not None:
+            return int(m[1]) * 100 + int(m[2])
+    return to_fen(parse_yuan(wage))
+
+
+def _yuan(fen: int) -> Decimal:
+    """Integer fen (not negative) as the Decimal yuan parse_yuan gives ("8123.45", "0.00")."""
+    return Decimal(f"{fen // 100}.{fen % 100:02d}")
+
+
+def load_aggregates(session: Session, cls: type[Any], ids: Sequence[str], chunk: int = 500) -> dict[str, Any]:
+    """uow.load of many aggregates of one kind (None: no events yet), their events read together."""
+    history: dict[str, list[Any]] = {i: [] for i in ids}
+    for i in range(0, len(ids), chunk):
+        for r in session.execute(select(events).where(events.c.aggregate_id.in_(ids[i:i + chunk]))
+                                 .order_by(events.c.aggregate_id, events.c.sequence)):
+            history[r.aggregate_id].append(row_to_envelope(r))
+    return {i: cls.rehydrate(i, h) if h else None for i, h in history.items()}
+
+
+def _last_paid_on(session: Session, employer_id: str) -> date | None:
+    return session.execute(select(func.max(contribution_payments.c.paid_on)).where(
+        contribution_payments.c.employer_id == employer_id)).scalar_one()
+
+
+class ReportWrites:
+    """The read-model rows of the reports of one transaction, written together (multi-row)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.history: list[tuple[str, str, str, str, int]] = []
+
+    def supersede(self, report_id: str, by: str) -> None:
+        if report_id in self.reports:
+            self.reports[report_id]["superseded_by"] = by
+        else:
+            self.session.execute(update(wage_reports).where(wage_reports.c.report_id == report_id)
+                                 .values(superseded_by=by))
+
+    def flush(self) -> None:
+        if self.reports:
+            self.session.execute(insert(wage_reports), list(self.reports.values()))
+        if self.history:
+            conn = self.session.connection()
+            mark = driver_mark(conn.dialect.name)
+            conn.exec_driver_sql(
+                f"INSERT INTO wage_history (report_id, employee_id, period, employer_id, wage_fen) "
+                f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})", self.history)
+        self.reports, self.history = {}, []
+
+
+def record_report(uow: Any, c: CheckedReport, last_paid_on: date | None, writes: ReportWrites,
+                  classes: list[tuple[date, int]] | None = None,
+                  aggregates: dict[str, WageReport | None] | None = None) -> dict[str, Any]:
+    """In the transaction (the employer's account locked): the checks against what the account
+    holds, the assessment, its event and outbox row; its read-model rows go to `writes`. The
+    caller rebuilds the employer's postings once its reports are written. `aggregates`: the
+    month's WageReport as the caller already read it in this transaction (kept up to date)."""
+    employer_id, period, on = c.employer_id, c.period, c.on
+    key = wage_report_id(employer_id, period)
+    if aggregates is not None and key in aggregates:
+        aggregate = aggregates[key] or WageReport(key)
+    else:
+        aggregate = uow.load(WageReport, key) or WageReport(key)
+    for earlier, what in ((aggregate.last_reported_on, "the last report of this month"),
+                          (last_paid_on, "the employer's last payment")):
+        if earlier is not None and on < earlier:
+            raise Invalid.one("reported_on", f"is before {what}, on {earlier.isoformat()}")
+    doc = c.version.document
     due = due_date(period, doc.due_day)
     report_id = "wr_" + uuid.uuid4().hex[:16]
-    event_lines = tuple(map(_wage_line, employee_ids, amounts))
-
-    with ctx.uow(actor) as uow:
-        _lock_account(uow.session, employer_id)
-        aggregate = uow.load(WageReport, wage_report_id(employer_id, period)) or WageReport(
-            wage_report_id(employer_id, period))
-        last_paid_on = uow.session.execute(select(func.max(contribution_payments.c.paid_on)).where(
-            contribution_payments.c.employer_id == employer_id)).scalar_one()
-        for earlier, what in ((aggregate.last_reported_on, "the last report of this month"),
-                              (last_paid_on, "the employer's last payment")):
-            if earlier is not None and on < earlier:
-                raise Invalid.one("reported_on", f"is before {what}, on {earlier.isoformat()}")
-        # the class of each day of the month (a class change is charged from its effective date)
-        segments = rate_segments(uow.session, employer_id, employer.risk_class, period, doc, multiplier)
-        event = aggregate.report(
-            report_id=report_id, employer_id=employer_id, region=region, period=period, lines=event_lines,
-            payroll=payroll, segments=segments, multiplier=multiplier, due_date=due,
-            late_fee_daily=doc.late_fee_daily, policy_ref=_ref(version), on=on)
-        rate = event.rate
-        [envelope] = uow.save(aggregate)
-        session = uow.session
-        if event.correction_of:
-            session.execute(update(wage_reports).where(wage_reports.c.report_id == event.correction_of)
-                            .values(superseded_by=report_id))
-        session.execute(insert(wage_reports).values(
-            report_id=report_id, employer_id=employer_id, period=period, region=region,
-            payroll_fen=payroll_fen, rate=str(rate), multiplier=str(multiplier),
-            contribution_fen=to_fen(event.contribution_due), delta_fen=to_fen(event.delta_due), due_date=due,
-            late_fee_daily=str(doc.late_fee_daily), correction_of=event.correction_of, superseded_by=None,
-            line_count=len(employee_ids), reported_on=on, recorded_at=envelope.recorded_at,
-            policy_region=version.region, policy_version=version.version))
-        _insert_wage_history(session, report_id, period, employer_id, employee_ids, amounts)
-        rebuild_postings(session, employer_id, employer.region)
-    return {"report_id": report_id, "employer_id": employer_id, "period": period, "payroll": yuan_str(payroll),
-            "rate": str(rate), "multiplier": str(multiplier), "contribution_due": yuan_str(event.contribution_due),
+    payroll_fen = sum(c.wages_fen)
+    # the class of each day of the month (a class change is charged from its effective date)
+    if classes is None:
+        classes = classes_of(uow.session, employer_id, c.employer.risk_class)
+    segments = segments_of(classes, c.employer.risk_class, period, doc, c.multiplier)
+    event = aggregate.report(
+        report_id=report_id, employer_id=employer_id, region=c.region, period=period,
+        lines=tuple(map(_wage_line, c.employee_ids, map(_yuan, c.wages_fen))), payroll=from_fen(payroll_fen),
+        segments=segments, multiplier=c.multiplier, due_date=due, late_fee_daily=doc.late_fee_daily,
+        policy_ref=_ref(c.version), on=on)
+    rate = event.rate
+    [envelope] = uow.save(aggregate)
+    if aggregates is not None:
+        aggregates[key] = aggregate
+    if event.correction_of:
+        writes.supersede(event.correction_of, report_id)
+    writes.reports[report_id] = dict(
+        report_id=report_id, employer_id=employer_id, period=period, region=c.region,
+        payroll_fen=payroll_fen, rate=str(rate), multiplier=str(c.multiplier),
+        contribution_fen=to_fen(event.contribution_due), delta_fen=to_fen(event.delta_due), due_date=due,
+        late_fee_daily=str(doc.late_fee_daily), correction_of=event.correction_of, superseded_by=None,
+        line_count=len(c.employee_ids), reported_on=on, recorded_at=envelope.recorded_at,
+        policy_region=c.version.region, policy_version=c.version.version, legacy_paid_fen=None, legacy_paid_on=None)
+    writes.history.extend(zip([report_id] * len(c.employee_ids), c.employee_ids, [period] * len(c.employee_ids),
+                              [employer_id] * len(c.employee_ids), c.wages_fen))
+    return {"report_id": report_id, "employer_id": employer_id, "period": period, "payroll": yuan_str(payroll_fen),
+            "rate": str(rate), "multiplier": str(c.multiplier), "contribution_due": yuan_str(event.contribution_due),
             "due_date": due.isoformat(), "delta_due": yuan_str(event.delta_due),
-            "correction_of": event.correction_of, "lines": len(employee_ids), "reported_on": on.isoformat(),
-            "policy_ref": policy_ref(version)}
+            "correction_of": event.correction_of, "lines": len(c.employee_ids), "reported_on": on.isoformat(),
+            "policy_ref": policy_ref(c.version)}
 
 
 _LINE_FIELDS = frozenset(WageLine.model_fields)
@@ -285,32 +422,26 @@ def _wage_line(employee_id: str, wage: Decimal) -> WageLine:
     return line
 
 
-def _insert_wage_history(session: Session, report_id: str, period: str, employer_id: str,
-                         employee_ids: list[str], amounts: list[Decimal]) -> None:
-    """One bulk insert on the driver: the ingestion path makes no object per row."""
-    conn = session.connection()
-    mark = driver_mark(conn.dialect.name)
-    conn.exec_driver_sql(
-        f"INSERT INTO wage_history (report_id, employee_id, period, employer_id, wage_fen) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
-        [(report_id, e, period, employer_id, int(w * 100)) for e, w in zip(employee_ids, amounts)])
-
-
 # -------------------------------------------------------------------------- account and books
 
 def _facts(session: Session, employer_id: str) -> tuple[list[Assessment], list[Payment]]:
-    assessments = [
-        Assessment(on=r.reported_on, order=f"{_stamp(r.recorded_at)}|{r.report_id}", report_id=r.report_id,
-                   period=r.period, delta_fen=r.delta_fen, due_date=r.due_date,
-                   late_fee_daily=Decimal(r.late_fee_daily), settled_fen=r.legacy_paid_fen or 0,
-                   settled_on=r.legacy_paid_on)
-        for r in session.execute(select(wage_reports).where(wage_reports.c.employer_id == employer_id))]
-    payments = [
-        Payment(on=r.paid_on, order=f"{_stamp(r.recorded_at)}|{r.payment_id}", payment_id=r.payment_id,
-                amount_fen=r.amount_fen, allocation=r.allocation)
-        for r in session.execute(select(contribution_payments).where(
-            contribution_payments.c.employer_id == employer_id))]
-    return assessments, payments
+    return _facts_of(session, [employer_id])[employer_id]
+
+
+def _facts_of(session: Session, employer_ids: Sequence[str]) -> dict[str, tuple[list[Assessment], list[Payment]]]:
+    """Each employer's assessments and payments (the facts its account folds), a query per kind."""
+    out: dict[str, tuple[list[Assessment], list[Payment]]] = {e: ([], []) for e in employer_ids}
+    for r in session.execute(select(wage_reports).where(wage_reports.c.employer_id.in_(employer_ids))):
+        out[r.employer_id][0].append(Assessment(
+            on=r.reported_on, order=f"{_stamp(r.recorded_at)}|{r.report_id}", report_id=r.report_id,
+            period=r.period, delta_fen=r.delta_fen, due_date=r.due_date, late_fee_daily=Decimal(r.late_fee_daily),
+            settled_fen=r.legacy_paid_fen or 0, settled_on=r.legacy_paid_on))
+    for r in session.execute(select(contribution_payments).where(
+            contribution_payments.c.employer_id.in_(employer_ids))):
+        out[r.employer_id][1].append(Payment(
+            on=r.paid_on, order=f"{_stamp(r.recorded_at)}|{r.payment_id}", payment_id=r.payment_id,
+            amount_fen=r.amount_fen, allocation=r.allocation))
+    return out
 
 
 def _stamp(recorded_at: Any) -> str:
@@ -332,13 +463,26 @@ def _lock_account(session: Session, employer_id: str) -> None:
 def rebuild_postings(session: Session, employer_id: str, region: str, account: Account | None = None) -> None:
     """The employer's contribution postings, from the fold of all its facts (replaced whole)."""
     if account is None:
-        account = fold(*_facts(session, employer_id))
-    entries = ledger.entries_for_movements(account.movements)
-    session.execute(delete(postings).where(postings.c.source == "levy", postings.c.ref == employer_id))
+        rebuild_postings_of(session, {employer_id: region})
+    else:
+        _replace_postings(session, {employer_id: (region, account)})
+
+
+def rebuild_postings_of(session: Session, regions: dict[str, str], chunk: int = 500) -> None:
+    """rebuild_postings for many employers (employer → region), their facts read together."""
+    ids = sorted(regions)
+    for i in range(0, len(ids), chunk):
+        facts = _facts_of(session, ids[i:i + chunk])
+        _replace_postings(session, {e: (regions[e], fold(*facts[e])) for e in ids[i:i + chunk]})
+
+
+def _replace_postings(session: Session, accounts: dict[str, tuple[str, Account]]) -> None:
+    session.execute(delete(postings).where(postings.c.source == "levy", postings.c.ref.in_(list(accounts))))
     rows = [{"entry_id": e.entry_id, "kind": e.kind, "account": ln.account, "debit_fen": ln.debit_fen,
              "credit_fen": ln.credit_fen, "posted_on": e.posted_on, "source": "levy", "region": region,
              "employer_id": employer_id, "run_id": None, "ref": employer_id}
-            for e in entries for ln in e.lines]
+            for employer_id, (region, account) in accounts.items()
+            for e in ledger.entries_for_movements(account.movements) for ln in e.lines]
     if rows:
         session.execute(insert(postings), rows)
 

@@ -32,7 +32,7 @@ from libs.runtime.service import ServiceContext
 from .domain.events import ImportedWage, LegacyPeriodImported, PolicyRef
 from .domain.model import LegacyWages, WageReport, legacy_wages_id, wage_report_id
 from .domain.rules import due_date, period_bounds, period_of, today
-from .handlers import _lock_account, rebuild_postings
+from .handlers import _lock_account, load_aggregates, rebuild_postings
 from .tables import levy_employers, levy_employments, wage_reports
 
 LOOKUP_CHUNK = 500
@@ -141,9 +141,10 @@ class WagesKind:
             groups[(w.employer_id, w.period)].append((row, w))
         out: dict[int, Outcome] = {}
         on = today()
+        histories = load_aggregates(uow.session, LegacyWages, sorted(legacy_wages_id(e, p) for e, p in groups))
         for (employer_id, period), members in sorted(groups.items()):
             aggregate_id = legacy_wages_id(employer_id, period)
-            history = uow.load(LegacyWages, aggregate_id) or LegacyWages(aggregate_id)
+            history = histories[aggregate_id] or LegacyWages(aggregate_id)
             lines: list[ImportedWage] = []
             for row, w in members:
                 if w.employee_id in history.employees or any(ln.employee_id == w.employee_id for ln in lines):
