@@ -11,7 +11,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from libs.runtime.layout import GATEWAY_PORT, SERVICE_PORTS, database_name, processes  # noqa: E402
+from libs.runtime.layout import GATEWAY_PORT, SERVICE_PORTS, database_name, databases, processes  # noqa: E402
 from libs.settings import SERVICE_NAMES  # noqa: E402
 
 KAFKA_IMAGE = "apache/kafka:4.1.0"
@@ -60,7 +60,7 @@ def render() -> dict:
 
 
 def postgres_init() -> str:
-    return "".join(f"CREATE DATABASE {database_name(s)};\n" for s in SERVICE_NAMES)
+    return "".join(f"CREATE DATABASE {database_name(s)};\n" for s in databases())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make run-distributed: PostgreSQL (one database per service), a Kafka broker, the four services
+# make run-distributed: PostgreSQL (one database per service, one for the gateway), a Kafka broker, the four services
 # and the gateway on http://127.0.0.1:8000 — the same contract as the embedded `make run`.
 # SIGTERM or SIGINT (Ctrl-C) stops the launcher and its processes gracefully, then the Kafka
 # broker if this script started it (a broker that was already running is left running).
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export PYTHON=${PYTHON:-.venv/bin/python}
 suffix=${INJURYLEDGER_DB_SUFFIX:-}
 bash deploy/postgres.sh start "injuryledger_enrollment$suffix" "injuryledger_levy$suffix" \
-  "injuryledger_claims$suffix" "injuryledger_payments$suffix"
+  "injuryledger_claims$suffix" "injuryledger_payments$suffix" "injuryledger_gateway$suffix"
 export INJURYLEDGER_KAFKA_BOOTSTRAP=${INJURYLEDGER_KAFKA_BOOTSTRAP:-127.0.0.1:${KAFKA_PORT:-19092}}
 started_kafka=false
 if ! bash deploy/kafka/kafka.sh status >/dev/null 2>&1; then started_kafka=true; fi

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     levy_db_url: str | None = None
     claims_db_url: str | None = None
     payments_db_url: str | None = None
+    # The gateway's own database (the console's sessions): shared by every gateway process.
+    gateway_db_url: str | None = None
     enrollment_url: str = "http://127.0.0.1:8001"
     levy_url: str = "http://127.0.0.1:8002"
     claims_url: str = "http://127.0.0.1:8003"
@@ -52,6 +54,11 @@ class Settings(BaseSettings):
         if explicit:
             return explicit
         return f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    def gateway_database_url(self) -> str:
+        """The serving process's own database: the embedded app's (idempotency keys, console
+        sessions) or the gateway's; SQLite in the data directory unless one is named."""
+        return self.gateway_db_url or f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
 
     def log_database_url(self) -> str:
         return f"sqlite:///{(self.data_dir / 'log.db').resolve()}"

@@ -2,7 +2,8 @@
 
 Every page and action asks the API with the signed-in person's own token (api.py), so the API's
 role checks decide what they may see and do, and each action is their event in the audit trail;
-the console itself keeps nothing but sessions. Mounted by the embedded app and by the gateway,
+the console itself keeps nothing but sessions (in the serving process's database: sessions.py).
+Mounted by the embedded app and by the gateway,
 so it is the same on both runtimes.
 """
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -56,9 +59,9 @@ def today() -> date:
 
 
 class Console:
-    def __init__(self, target: Callable[[], Any], idle_minutes: float) -> None:
+    def __init__(self, target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: float) -> None:
         self.target = target
-        self.sessions = SessionStore(idle_minutes * 60)
+        self.sessions = SessionStore(sessions, idle_minutes * 60)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
 
@@ -76,7 +79,7 @@ class Console:
         """A route that needs a live agency session (and, for a write, the session's CSRF token)."""
 
         async def endpoint(request: Request) -> Response:
-            session = self.sessions.get(request.cookies.get(COOKIE))
+            session = await run_in_threadpool(self.sessions.get, request.cookies.get(COOKIE))
             if session is None:
                 return to_sign_in(request, expired=COOKIE in request.cookies)
             if writes or request.method == "POST":
@@ -90,7 +93,7 @@ class Console:
                     return await handler(request, page)
             except ApiError as exc:
                 if exc.status == 401:  # revoked meanwhile: the session ends with the token
-                    self.sessions.drop(session.sid)
+                    await run_in_threadpool(self.sessions.drop, session.sid)
                     return to_sign_in(request, expired=True)
                 return page.render("error.html", exc.status, problem=exc.problem,
                                    message_key="forbidden" if exc.status == 403 else "error")
@@ -127,14 +130,14 @@ class Console:
             response = self.render(request, "sign_in.html", 401, csrf=pre, refused=refused)
             set_cookie(response, request, PRE_COOKIE, pre, max_age=900)
             return response
-        session = self.sessions.create(token, me["client_id"], me["name"], me.get("person"))
+        session = await run_in_threadpool(self.sessions.create, token, me["client_id"], me["name"], me.get("person"))
         response = RedirectResponse(f"{PREFIX}/claims", status_code=303)
         set_cookie(response, request, COOKIE, session.sid)
         response.delete_cookie(PRE_COOKIE, path=PREFIX)
         return secured(response)
 
     async def sign_out(self, request: Request, page: Page) -> Response:
-        self.sessions.drop(page.session.sid)
+        await run_in_threadpool(self.sessions.drop, page.session.sid)
         response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
         response.delete_cookie(COOKIE, path=PREFIX)
         return secured(response)
@@ -173,17 +176,18 @@ def to_sign_in(request: Request, expired: bool = False) -> Response:
     return secured(response)
 
 
-def console_routes(target: Callable[[], Any], idle_minutes: float = 15) -> list:
-    """`/console` (to its worklist) and the console mounted under it, for the embedded app and the gateway."""
+def console_routes(target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: float = 15) -> list:
+    """`/console` (to its worklist) and the console mounted under it, for the embedded app and the
+    gateway; `sessions` is the serving process's database, where the console sessions are kept."""
     return [Route(PREFIX, lambda _r: secured(RedirectResponse(f"{PREFIX}/claims", status_code=303))),
-            Mount(PREFIX, app=console_app(target, idle_minutes))]
+            Mount(PREFIX, app=console_app(target, sessions, idle_minutes))]
 
 
-def console_app(target: Callable[[], Any], idle_minutes: float = 15) -> Starlette:
+def console_app(target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: float = 15) -> Starlette:
     """The console as an ASGI app to mount at /console; `target()` is the app it asks the API of."""
     from . import views
 
-    console = Console(target, idle_minutes)
+    console = Console(target, sessions, idle_minutes)
     p = console.page
     routes = [
         Route("/", lambda r: secured(RedirectResponse(f"{PREFIX}/claims", status_code=303))),

@@ -1,23 +1,46 @@
-"""Console sessions: a personal agency token exchanged for a random session id in a cookie.
+"""Console sessions in the serving process's database, so any process serving the console (the
+embedded app; each gateway of the distributed runtime, on the gateway database) knows them.
 
-The token stays on the server (in this process's memory), the browser holds only the session id
-(HttpOnly, SameSite=Strict, path /console). A session ends after INJURYLEDGER_CONSOLE_IDLE_MINUTES
-without a request, on sign-out, or when the API refuses its token (revoked). Each session has
-its CSRF token, required on every form and htmx request that changes anything.
+A row holds the session id's SHA-256 (the id itself is only in the browser's cookie), the CSRF
+token, who signed in and when the session idles out. The person's API token, which every page
+needs, is kept sealed with a key derived from the session id: the database alone gives no token.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
+
+from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, delete, func, insert, inspect, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from libs.db import writing
 
 COOKIE = "il_console"
 PRE_COOKIE = "il_console_signin"  # the sign-in form's CSRF token (double submit, before a session)
 MAX_SESSIONS = 10_000
+TAG_BYTES = 16
+# A request restarts the idle clock; the row is rewritten only when this much of it has run, so
+# a burst of page loads and htmx calls costs one write, not one each.
+REFRESH_FRACTION = 0.01
+
+metadata = MetaData()
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("sid_sha256", String(64), primary_key=True),
+    Column("csrf", String(64), nullable=False),
+    Column("sealed_token", String(512), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("person", String(100)),
+    Column("idle_until_ms", BigInteger, nullable=False),  # epoch milliseconds
+    Index("ix_console_sessions_idle_until", "idle_until_ms"),
+)
 
 
 @dataclass
@@ -27,49 +50,109 @@ class ConsoleSession:
     client_id: str
     name: str
     person: str | None
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    last_seen: float = 0.0
+    csrf: str
 
     @property
     def who(self) -> str:
         return self.person or self.name
 
 
+def sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def _keys(sid: str) -> tuple[bytes, bytes]:
+    key = hmac.new(sid.encode(), b"console token", hashlib.sha256).digest()
+    return hmac.new(key, b"stream", hashlib.sha256).digest(), hmac.new(key, b"tag", hashlib.sha256).digest()
+
+
+def _stream(key: bytes, size: int) -> bytes:
+    """HMAC-SHA256 in counter mode: a key per session, one message under it, so no nonce."""
+    blocks = (hmac.new(key, n.to_bytes(4, "big"), hashlib.sha256).digest() for n in range(size // 32 + 1))
+    return b"".join(blocks)[:size]
+
+
+def seal(sid: str, token: str) -> str:
+    stream_key, tag_key = _keys(sid)
+    plain = token.encode()
+    sealed = bytes(a ^ b for a, b in zip(plain, _stream(stream_key, len(plain))))
+    tag = hmac.new(tag_key, sealed, hashlib.sha256).digest()[:TAG_BYTES]
+    return base64.urlsafe_b64encode(sealed + tag).decode()
+
+
+def unseal(sid: str, sealed_text: str) -> str | None:
+    stream_key, tag_key = _keys(sid)
+    raw = base64.urlsafe_b64decode(sealed_text.encode())
+    sealed, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
+    if not hmac.compare_digest(tag, hmac.new(tag_key, sealed, hashlib.sha256).digest()[:TAG_BYTES]):
+        return None
+    return bytes(a ^ b for a, b in zip(sealed, _stream(stream_key, len(sealed)))).decode()
+
+
+def create_table(sessions: sessionmaker[Session]) -> None:
+    """The table, where it is missing. Two processes starting at once may both try: the one
+    that loses finds it made by the other."""
+    with sessions() as s:
+        bind = s.get_bind()
+    try:
+        console_sessions.create(bind, checkfirst=True)
+    except DBAPIError:
+        if not inspect(bind).has_table(console_sessions.name):
+            raise
+
+
 class SessionStore:
-    def __init__(self, idle_seconds: float, max_sessions: int = MAX_SESSIONS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, sessions: sessionmaker[Session], idle_seconds: float, max_sessions: int = MAX_SESSIONS,
+                 clock: Callable[[], float] = time.time) -> None:
         assert idle_seconds > 0 and max_sessions > 0
-        self.idle_seconds, self.max_sessions, self.clock = idle_seconds, max_sessions, clock
-        self._sessions: OrderedDict[str, ConsoleSession] = OrderedDict()
-        self._lock = threading.Lock()
+        self.db, self.idle_ms, self.max_sessions, self.clock = sessions, int(idle_seconds * 1000), max_sessions, clock
+        create_table(sessions)
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
     def create(self, token: str, client_id: str, name: str, person: str | None) -> ConsoleSession:
-        session = ConsoleSession(secrets.token_urlsafe(32), token, client_id, name, person, last_seen=self.clock())
-        with self._lock:
-            self._sessions[session.sid] = session
-            while len(self._sessions) > self.max_sessions:  # the least recently used goes first
-                self._sessions.popitem(last=False)
+        session = ConsoleSession(secrets.token_urlsafe(32), token, client_id, name, person, secrets.token_urlsafe(24))
+        now = self._now_ms()
+        c = console_sessions.c
+        with writing(self.db) as s:
+            s.execute(delete(console_sessions).where(c.idle_until_ms < now))
+            s.execute(insert(console_sessions).values(
+                sid_sha256=sid_hash(session.sid), csrf=session.csrf, sealed_token=seal(session.sid, token),
+                client_id=client_id, name=name, person=person, idle_until_ms=now + self.idle_ms))
+            live = s.execute(select(func.count()).select_from(console_sessions)).scalar_one()
+            if live > self.max_sessions:  # the ones nearest their idle end go first
+                oldest = select(c.sid_sha256).order_by(c.idle_until_ms, c.sid_sha256).limit(live - self.max_sessions)
+                s.execute(delete(console_sessions).where(c.sid_sha256.in_(oldest.scalar_subquery())))
         return session
 
     def get(self, sid: str | None) -> ConsoleSession | None:
         """The live session of `sid` (its idle clock restarted), or None once it has idled out."""
-        if not sid:
+        if not sid or len(sid) > 128:
             return None
-        now = self.clock()
-        with self._lock:
-            session = self._sessions.get(sid)
-            if session is None:
-                return None
-            if now - session.last_seen > self.idle_seconds:
-                del self._sessions[sid]
-                return None
-            session.last_seen = now
-            self._sessions.move_to_end(sid)
-            return session
+        key, now = sid_hash(sid), self._now_ms()
+        c = console_sessions.c
+        with self.db() as s:
+            row = s.execute(select(console_sessions).where(c.sid_sha256 == key)).first()
+        if row is None:
+            return None
+        if row.idle_until_ms < now:
+            self.drop(sid)
+            return None
+        token = unseal(sid, row.sealed_token)
+        if token is None:
+            return None
+        if row.idle_until_ms - now < self.idle_ms * (1 - REFRESH_FRACTION):
+            with writing(self.db) as s:  # only while it is still live: a sign-out meanwhile stands
+                s.execute(update(console_sessions).where(c.sid_sha256 == key, c.idle_until_ms >= now)
+                          .values(idle_until_ms=now + self.idle_ms))
+        return ConsoleSession(sid, token, row.client_id, row.name, row.person, row.csrf)
 
     def drop(self, sid: str | None) -> None:
-        with self._lock:
-            self._sessions.pop(sid or "", None)
+        if not sid:
+            return
+        with writing(self.db) as s:
+            s.execute(delete(console_sessions).where(console_sessions.c.sid_sha256 == sid_hash(sid)))
 
 
 def same(a: str | None, b: str | None) -> bool:

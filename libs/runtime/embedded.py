@@ -90,7 +90,7 @@ class EmbeddedRuntime:
     def app(self) -> FastAPI:
         owner = self.services.get("payments") or next(iter(self.services.values()))
         token = self.settings.agency_token.get_secret_value() if self.settings.agency_token else None
-        gateway_db = session_factory(make_engine(f"sqlite:///{(self.settings.data_dir / 'gateway.db').resolve()}"))
+        gateway_db = session_factory(make_engine(self.settings.gateway_database_url()))
         _create_gateway_tables(gateway_db)
         app = create_app(
             [(w.spec, w.ctx) for w in self.services.values()],
@@ -100,7 +100,7 @@ class EmbeddedRuntime:
             observed=[Observed(w.ctx, self.log, w.runners) for w in self.services.values()],
         )
         # The console asks this same app's API, in-process, with the signed-in person's token.
-        app.router.routes.extend(console_routes(lambda: app, self.settings.console_idle_minutes))
+        app.router.routes.extend(console_routes(lambda: app, gateway_db, self.settings.console_idle_minutes))
         return app
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from libs.apidocs import docs_routes
 from libs.console import console_routes
+from libs.db import make_engine, session_factory
 from libs.settings import SERVICE_NAMES, Settings
 
 from . import consistency
@@ -176,7 +177,9 @@ def create_gateway(settings: Settings) -> Starlette:
             *docs_routes("injuryledger"),  # /docs, /redoc: assets from the package, not a CDN
             # The console asks the gateway itself (in-process), which routes to the services as
             # for any client: the same pages and the same checks as on the embedded runtime.
-            *console_routes(lambda: gateway, settings.console_idle_minutes),
+            # Its sessions are in the gateway's database, so any gateway process knows them.
+            *console_routes(lambda: gateway, session_factory(make_engine(settings.gateway_database_url(), pool_size=4)),
+                            settings.console_idle_minutes),
             Route("/{path:path}", dispatch, methods=methods),
         ],
         lifespan=lifespan,

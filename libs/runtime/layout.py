@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from libs.settings import SERVICE_NAMES
 
+GATEWAY_DATABASE = "gateway"  # the console's sessions, shared by every gateway process
 SERVICE_PORTS = {"enrollment": 8001, "levy": 8002, "claims": 8003, "payments": 8004}
 GATEWAY_PORT = 8000
 
@@ -22,6 +23,15 @@ class Process:
 
 def database_name(service: str, suffix: str = "") -> str:
     return f"injuryledger_{service}{suffix}"
+
+
+def database_url(pg_host: str, pg_port: int, service: str, suffix: str = "") -> str:
+    return f"postgresql+psycopg://injuryledger:injuryledger@{pg_host}:{pg_port}/{database_name(service, suffix)}"
+
+
+def databases() -> tuple[str, ...]:
+    """Whose PostgreSQL databases the layout uses: each service's and the gateway's."""
+    return (*SERVICE_NAMES, GATEWAY_DATABASE)
 
 
 def processes(
@@ -49,11 +59,11 @@ def processes(
             "INJURYLEDGER_SERVICE": s,
             "INJURYLEDGER_HOST": service_host,
             "INJURYLEDGER_PORT": str(SERVICE_PORTS[s] + port_offset),
-            f"INJURYLEDGER_{s.upper()}_DB_URL":
-                f"postgresql+psycopg://injuryledger:injuryledger@{pg_host}:{pg_port}/{database_name(s, db_suffix)}",
+            f"INJURYLEDGER_{s.upper()}_DB_URL": database_url(pg_host, pg_port, s, db_suffix),
         }
         out.append(Process(s, ("-m", "injuryledger", "serve", s), env))
     gateway_env = {**common, "INJURYLEDGER_HOST": service_host, "INJURYLEDGER_PORT": str(GATEWAY_PORT + port_offset)}
     gateway_env.update({f"INJURYLEDGER_{s.upper()}_URL": urls[s] for s in SERVICE_NAMES})
+    gateway_env["INJURYLEDGER_GATEWAY_DB_URL"] = database_url(pg_host, pg_port, GATEWAY_DATABASE, db_suffix)
     out.append(Process("gateway", ("-m", "injuryledger", "gateway"), gateway_env))
     return out

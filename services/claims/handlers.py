@@ -13,7 +13,7 @@ from decimal import Decimal
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import and_, case, func, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from libs.events.envelope import Envelope
@@ -31,6 +31,7 @@ from .domain.events import InjuryApplied, InsuredWageDetermined, PolicyRef, Wage
 from .domain.insured_wage import derive_insured_wage, months_before
 from .domain.model import UNSET, Claim, InvalidField, NewDependent, WrongState
 from .tables import (
+    OPEN_FOR_APPRAISAL,
     claims,
     claims_employers,
     claims_employments,
@@ -490,7 +491,6 @@ def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
     }
 
 
-OPEN_FOR_APPRAISAL = ("recognized", "deemed", "on_treatment_leave")
 
 
 def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: str | None, status: str | None,
@@ -516,11 +516,9 @@ def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: st
         stmt = stmt.where(late)
     elif overdue is False:
         stmt = stmt.where(~late)
-    if order == "deadline":
-        due = case((claims.c.status == "applied", claims.c.decision_due_on),
-                   (claims.c.status.in_(OPEN_FOR_APPRAISAL), claims.c.appraisal_due_on), else_=None)
+    if order == "deadline":  # read from an index: ix_claims_worklist, ix_claims_region_worklist
         offset = int(cursor[1:]) if cursor and cursor.startswith("@") and cursor[1:].isdigit() else 0
-        stmt = stmt.order_by(due.is_(None), due, claims.c.claim_id).offset(offset)
+        stmt = stmt.order_by(claims.c.worklist_due_on, claims.c.claim_id).offset(offset)
     else:
         if cursor:
             stmt = stmt.where(claims.c.claim_id > cursor)

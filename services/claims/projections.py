@@ -31,6 +31,7 @@ from libs.runtime.service import ServiceContext
 from . import handlers
 from .domain.model import Claim
 from .tables import (
+    NO_DEADLINE,
     claims,
     claims_employers,
     claims_employments,
@@ -40,6 +41,7 @@ from .tables import (
     claims_wage_reports,
     claims_workers,
     wages,
+    worklist_due_on,
 )
 
 MAX_LINES_PER_REPORT = 1_000_000
@@ -333,7 +335,7 @@ class ClaimsListProjection(Projection):
         self._row = row
         super().handle(session, envelope)
         session.execute(update(claims).where(claims.c.claim_id == envelope.aggregate_id).values(
-            sequence=envelope.sequence))
+            sequence=envelope.sequence, worklist_due_on=worklist_due_on()))
 
     def _set(self, session: Session, e: Envelope, **values) -> None:  # noqa: ANN003
         session.execute(update(claims).where(claims.c.claim_id == e.aggregate_id).values(**values))
@@ -347,7 +349,8 @@ class ClaimsListProjection(Projection):
             claim_id=e.aggregate_id, employer_id=p["employer_id"], employee_id=p["employee_id"], region=p["region"],
             kind=p["kind"], occurred_on=date.fromisoformat(p["occurred_on"]),
             applied_on=date.fromisoformat(p["applied_on"]), status="applied",
-            decision_due_on=date.fromisoformat(due) if due else None, died=False, sequence=e.sequence))
+            decision_due_on=date.fromisoformat(due) if due else None, died=False, sequence=e.sequence,
+            worklist_due_on=date.fromisoformat(due) if due else NO_DEADLINE))
 
     def on_InjuryRecognized(self, session: Session, e: Envelope) -> None:
         due = e.payload.get("appraisal_due_on")

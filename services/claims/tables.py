@@ -6,7 +6,9 @@ worklist). Money is integer fen.
 """
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table
+from datetime import date
+
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, case, func, literal
 
 from libs.imports.tables import add_import_tables
 
@@ -84,6 +86,9 @@ wages = Table(
     Index("ix_wages_employer_period", "employer_id", "period"),  # each report rebuilds one (employer, period)
 )
 
+OPEN_FOR_APPRAISAL = ("recognized", "deemed", "on_treatment_leave")
+NO_DEADLINE = date(9999, 12, 31)  # the worklist's due day of a claim awaiting nothing: it sorts last
+
 # The worklist: one row per claim, projected from the service's own events.
 claims = Table(
     "claims", metadata,
@@ -101,9 +106,22 @@ claims = Table(
     Column("grade", Integer),
     Column("died", Boolean, nullable=False, default=False),
     Column("sequence", Integer, nullable=False),  # the last event projected
+    # The open deadline (the decision's while applied, the appraisal's while one is awaited),
+    # else NO_DEADLINE: the worklist's order, read from an index (console_0001_worklist).
+    Column("worklist_due_on", Date, nullable=False, default=NO_DEADLINE),
     Index("ix_claims_employee", "employee_id"),
     Index("ix_claims_employer", "employer_id"),
+    Index("ix_claims_worklist", "worklist_due_on", "claim_id"),
+    Index("ix_claims_region_worklist", "region", "worklist_due_on", "claim_id"),
 )
+
+
+def worklist_due_on():  # noqa: ANN201 - a SQL expression over a claims row
+    """The row's `worklist_due_on`, from its own status and deadlines."""
+    c = claims.c
+    open_deadline = case((c.status == "applied", c.decision_due_on),
+                         (c.status.in_(OPEN_FOR_APPRAISAL), c.appraisal_due_on), else_=None)
+    return func.coalesce(open_deadline, literal(NO_DEADLINE, Date))
 
 # The levy events the claims service has reacted to with events of its own (a wage correction
 # re-deriving an insured wage). Not a projection: a replay keeps it, so a replayed correction

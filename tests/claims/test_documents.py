@@ -122,3 +122,70 @@ def test_a_rejection_is_a_decision_too(api, unique) -> None:  # noqa: ANN001
     text = text_of(api.get(document["href"]).content)
     for expected in ("工伤认定决定书", "王五", "不予认定为工伤", "第十六条", "R.16(2)", "2026-04-01"):
         assert expected in text, (expected, text)
+
+
+def test_each_appeal_decision_is_a_document_naming_its_route_outcome_and_what_it_replaces(api, unique) -> None:  # noqa: ANN001
+    """Rejected on 2026-02-01, overturned on reconsideration (R.55) on 2026-04-10; the employer's
+    suit upheld on 2026-06-01 (R.55); appraised grade 5 with partial care on 2026-06-10 and modified
+    by the provincial committee (R.26) on 2026-06-24 to grade 4 with mostly no self-care."""
+    employer = ok(api.post("/v1/employers", json={"uscc": unique.uscc(), "name": "东莞精工模具厂",
+                                                  "industry_code": "C3311", "region": unique.region,
+                                                  "enrolled_on": "2024-12-01"}), 201)
+    id_number = unique.id_number(date(1985, 9, 2), 77)
+    worker = ok(api.post(f"/v1/employers/{employer['employer_id']}/employees", json={
+        "id_number": id_number, "name": "韩梅梅", "hired_on": "2024-12-01"}), 201)
+    claim_id = ok(api.post("/v1/claims", json={
+        "employer_id": employer["employer_id"], "employee_id": worker["employee_id"], "kind": "accident",
+        "occurred_on": "2026-01-10", "applied_on": "2026-01-20", "applicant": "worker",
+        "description": "模具坠落砸伤左脚"}), 201)["claim_id"]
+    ok(api.post(f"/v1/claims/{claim_id}/recognition",
+                json={"decision": "rejected", "decided_on": "2026-02-01", "basis": "R.16(1)"}))
+
+    def appeal(subject: str, route: str, lodged_on: str, by: str, outcome: str, decided_on: str, **new) -> str:  # noqa: ANN003
+        appeal_id = ok(api.post(f"/v1/claims/{claim_id}/appeals", json={
+            "subject": subject, "route": route, "lodged_on": lodged_on, "lodged_by": by}), 201)["appeal_id"]
+        ok(api.post(f"/v1/claims/{claim_id}/appeals/{appeal_id}/decision",
+                    json={"outcome": outcome, "decided_on": decided_on, **new}))
+        return appeal_id
+
+    first = appeal("recognition", "reconsideration", "2026-03-01", "worker", "overturned", "2026-04-10",
+                   decision="recognized")
+    second = appeal("recognition", "litigation", "2026-04-20", "employer", "upheld", "2026-06-01")
+    ok(api.post(f"/v1/claims/{claim_id}/appraisals", json={"grade": 5, "care_level": "partial",
+                                                           "concluded_on": "2026-06-10"}))
+    third = appeal("appraisal", "appraisal_committee", "2026-06-15", "worker", "modified", "2026-06-24",
+                   grade=4, care_level="mostly")
+
+    listed = ok(api.get(f"/v1/claims/{claim_id}/documents"))["items"]
+    assert [(d["kind"], d["issued_on"]) for d in listed] == [
+        ("recognition", "2026-02-01"), ("appeal_decision", "2026-04-10"), ("appeal_decision", "2026-06-01"),
+        ("appraisal", "2026-06-10"), ("appeal_decision", "2026-06-24")]
+    assert [d["title"] for d in listed if d["kind"] == "appeal_decision"] == [
+        "行政复议决定通知书", "行政诉讼裁判结果通知书", "再次鉴定结论通知书"]
+    assert all(d["sha256"] for d in listed) and len({d["verification_code"] for d in listed}) == 5
+    trail = {e["event_id"]: e["type"] for e in api.get("/v1/events", params={"aggregate_id": claim_id}).json()["items"]}
+    assert [trail[d["source_event_id"]] for d in listed if d["kind"] == "appeal_decision"] == ["AppealDecided"] * 3
+
+    texts = []
+    for d in (d for d in listed if d["kind"] == "appeal_decision"):
+        r = api.get(d["href"])
+        assert r.status_code == 200 and r.headers["x-document-sha256"] == d["sha256"] == \
+            hashlib.sha256(r.content).hexdigest()
+        text = text_of(r.content)
+        assert d["verification_code"] in text and d["document_id"] in text and "韩梅梅" in text, text
+        assert "东莞精工模具厂" in text and unique.region in text, text
+        texts.append(text.replace("\n", ""))  # a long line is wrapped at 44 characters
+    reconsideration, litigation, committee = texts
+    for expected in ("行政复议决定通知书", f"案号：{first}", "途径：行政复议（R.55）", "申请日期：2026-03-01；申请人：职工",
+                     "工伤认定决定（2026-02-01）：不予认定为工伤", "决定：撤销原决定。自2026-02-01起，认定结果为：认定为工伤。",
+                     "决定日期：2026-04-10", "第五十五条"):
+        assert expected in reconsideration, (expected, reconsideration)
+    for expected in ("行政诉讼裁判结果通知书", f"案号：{second}", "途径：行政诉讼（R.55）", "申请日期：2026-04-20；申请人：用人单位",
+                     "工伤认定决定（2026-02-01）：认定为工伤", "决定：维持原决定。", "决定日期：2026-06-01", "第五十五条"):
+        assert expected in litigation, (expected, litigation)
+    assert "认定结果为" not in litigation  # upheld: nothing replaced
+    for expected in ("再次鉴定结论通知书", f"案号：{third}", "途径：再次鉴定（R.26）", "申请日期：2026-06-15",
+                     "劳动能力鉴定结论（2026-06-10）：伤残五级（等级 5），生活部分不能自理",
+                     "决定：变更原决定。自2026-06-10起，鉴定结论为：伤残四级（等级 4），生活大部分不能自理。",
+                     "决定日期：2026-06-24", "第二十六条", "最终结论"):
+        assert expected in committee, (expected, committee)

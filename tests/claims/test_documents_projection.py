@@ -33,6 +33,12 @@ CLAIMS = [
     event("GradeAssigned", "c1", 4, {"claim_id": "c1", "grade": 3, "care_level": "partial",
                                      "concluded_on": "2026-05-04", "reappraisal": False}),
     event("InsuredWageDetermined", "c1", 5, {"claim_id": "c1", "insured_wage": "9500.00"}),  # a later correction
+    event("AppealLodged", "c1", 6, {"claim_id": "c1", "appeal_id": "c1-a1", "subject": "appraisal",
+                                    "route": "appraisal_committee", "lodged_on": "2026-05-10", "lodged_by": "worker",
+                                    "disputed_on": "2026-05-04", "disputed_grade": 3, "disputed_care_level": "partial"}),
+    event("AppealDecided", "c1", 7, {"claim_id": "c1", "appeal_id": "c1-a1", "subject": "appraisal",
+                                     "route": "appraisal_committee", "outcome": "modified", "decided_on": "2026-06-01",
+                                     "replaces_from": "2026-05-04", "grade": 2, "care_level": "mostly"}),
 ]
 PAYMENTS = [
     event("PayoutSettled", "po_1", 1, {"payout_id": "po_1", "run_id": "run_1", "settled_on": "2026-07-02",
@@ -72,6 +78,7 @@ def test_any_interleaving_twice_issues_the_same_documents(runtime) -> None:  # n
             rows = s.execute(select(claim_documents.c.kind, claim_documents.c.sha256, claim_documents.c.facts_json)
                              .order_by(claim_documents.c.kind)).all()
             seen.add((projection.state_hash(s), tuple((r.kind, r.sha256) for r in rows)))
-            assert [r.kind for r in rows] == ["appraisal", "payment_advice", "recognition"]
-            assert '"insured_wage": "9000.00"' in rows[0].facts_json  # as it stood at the conclusion
+            assert [r.kind for r in rows] == ["appeal_decision", "appraisal", "payment_advice", "recognition"]
+            assert '"disputed_grade": 3' in rows[0].facts_json and '"grade": 2' in rows[0].facts_json
+            assert '"insured_wage": "9000.00"' in rows[1].facts_json  # as it stood at the conclusion
     assert len(seen) == 1

@@ -1,12 +1,14 @@
 """A browser-like client of the console: no bearer token of its own, only the session cookie."""
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 from fastapi.testclient import TestClient
 
+from libs.runtime.layout import Process
 from tests.four_eyes import personal_client
 
 
@@ -36,3 +38,31 @@ def signed_in(api: Any, person: str) -> tuple[Any, dict[str, str]]:
     r = sign_in(client, headers["Authorization"].removeprefix("Bearer "))
     assert r.status_code == 303 and r.headers["location"] == "/console/claims", r.text
     return client, headers
+
+
+@contextlib.contextmanager
+def another_console(api: Any) -> Iterator[Any]:
+    """A browser-like client of a second process serving the console on the same database: on
+    the distributed runtime a second gateway process (its port 10 above the first's); embedded,
+    a second console app over the embedded app's database (one process serves it there)."""
+    if isinstance(api, TestClient):
+        from starlette.applications import Starlette
+        from starlette.routing import Mount
+
+        from libs.console import console_routes
+
+        mounted = next(r for r in api.app.router.routes if isinstance(r, Mount) and r.path == "/console")
+        database = mounted.app.state.console.sessions.db
+        yield TestClient(Starlette(routes=console_routes(lambda: api.app, database)), base_url="http://testserver")
+        return
+    cluster = api.cluster.cluster
+    first = next(p for p in cluster.layout if p.name == "gateway")
+    port = int(first.env["INJURYLEDGER_PORT"]) + 10
+    cluster.layout.append(Process("gateway-b", first.argv, {**first.env, "INJURYLEDGER_PORT": str(port)}))
+    try:
+        cluster.start(["gateway-b"])
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120, follow_redirects=True) as client:
+            yield client
+    finally:
+        cluster.kill("gateway-b")
+        cluster.layout.pop()

@@ -8,7 +8,7 @@ import pytest
 from libs.console.sessions import SessionStore
 from tests.four_eyes import personal_client
 
-from .support import browser_like, csrf_of, sign_in, signed_in
+from .support import another_console, browser_like, csrf_of, sign_in, signed_in
 
 pytestmark = pytest.mark.both_runtimes
 PAGES = ["/console/claims", "/console/employers", "/console/funds?region=440300", "/console/payment-runs",
@@ -98,13 +98,47 @@ def test_a_revoked_token_ends_its_console_session(api) -> None:  # noqa: ANN001
     assert (r.status_code, r.headers["location"]) == (303, "/console/sign-in?expired=1")
 
 
-def test_an_idle_session_ends() -> None:
+def test_a_session_made_through_one_process_works_through_another_on_the_same_database(api) -> None:  # noqa: ANN001
+    headers = personal_client(api, "roaming")
+    browser = browser_like(api)
+    assert sign_in(browser, headers["Authorization"].removeprefix("Bearer ")).status_code == 303
+    sid = browser.cookies.get("il_console")
+    with another_console(api) as other:
+        cookie = {"Cookie": f"il_console={sid}"}
+        page = other.get("/console/payment-runs", headers=cookie)
+        assert page.status_code == 200 and "roaming" in page.text, page.text[:300]
+        assert other.get("/console/payment-runs", follow_redirects=False).status_code == 303  # no cookie, no page
+        # a form of this process posted to the other: the CSRF token is the session's, kept with it
+        assert browser.post("/console/sign-out", data={"csrf": "forged"}, follow_redirects=False).status_code == 403
+        out = browser.post("/console/sign-out", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+        assert out.status_code == 303
+        gone = other.get("/console/claims", headers=cookie, follow_redirects=False)
+        assert (gone.status_code, gone.headers["location"]) == (303, "/console/sign-in?expired=1")
+
+
+def test_an_idle_session_ends_and_the_database_holds_no_token_or_session_id(db_url: str) -> None:
+    from sqlalchemy import select
+
+    from libs.console.sessions import console_sessions
+    from libs.db import make_engine, session_factory
+
+    engine = make_engine(db_url)
     now = [1000.0]
-    store = SessionStore(idle_seconds=900, clock=lambda: now[0])
-    session = store.create("tok", "cl_1", "desk", "wang")
+    store = SessionStore(session_factory(engine), idle_seconds=900, clock=lambda: now[0])
+    other = SessionStore(session_factory(engine), idle_seconds=900, clock=lambda: now[0])  # another process
+    session = store.create("il_secret-token", "cl_1", "desk", "wang")
+    with engine.connect() as conn:
+        row = conn.execute(select(console_sessions)).one()
+    assert session.sid not in str(tuple(row)) and "il_secret-token" not in str(tuple(row))
+    assert row.idle_until_ms == 1_900_000
     now[0] += 899
-    assert store.get(session.sid) is session  # a request restarts the idle clock
+    seen = other.get(session.sid)  # a request restarts the idle clock, whichever process it reaches
+    assert (seen.token, seen.client_id, seen.who, seen.csrf) == ("il_secret-token", "cl_1", "wang", session.csrf)
     now[0] += 899
-    assert store.get(session.sid) is session
+    assert store.get(session.sid).token == "il_secret-token"
+    assert other.get(session.sid[:-1] + ("A" if session.sid[-1] != "A" else "B")) is None
     now[0] += 901
-    assert store.get(session.sid) is None and store.get(session.sid) is None
+    assert store.get(session.sid) is None and other.get(session.sid) is None
+    with engine.connect() as conn:
+        assert conn.execute(select(console_sessions)).all() == []  # the idle one is gone
+    engine.dispose()

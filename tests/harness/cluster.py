@@ -17,7 +17,7 @@ from libs.runtime.launcher import Cluster
 from libs.runtime.service import ServiceContext
 from libs.runtime.wiring import load_specs
 from libs.settings import Settings
-from libs.runtime.layout import database_name, processes
+from libs.runtime.layout import GATEWAY_DATABASE, database_name, processes
 from libs.settings import SERVICE_NAMES
 
 SETTLE_TIMEOUT_S = 60
@@ -34,6 +34,7 @@ class TestCluster:
         self.prefix = f"t{self.run_id}."
         self.bootstrap = bootstrap
         self.db_urls = {s: postgres.fresh_database(database_name(s, self.suffix)) for s in SERVICE_NAMES}
+        self.gateway_db_url = postgres.fresh_database(database_name(GATEWAY_DATABASE, self.suffix))
         layout = processes(kafka_bootstrap=bootstrap, db_suffix=self.suffix, topic_prefix=self.prefix,
                            port_offset=port_offset)
         self.port_offset = port_offset

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from libs.runtime.layout import database_name
+from libs.runtime.layout import database_name, databases
 from libs.settings import SERVICE_NAMES
 from tests.conftest import AGENCY_TOKEN
 from tests.harness.servers import kafka_accepts_produce
@@ -41,7 +41,7 @@ def deployment(postgres, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, AN
                           port_offset=PORT_OFFSET + 20)
     yield cluster
     cluster.stop()
-    for s in SERVICE_NAMES:
+    for s in databases():
         postgres.drop_database(database_name(s, cluster.suffix))
 
 

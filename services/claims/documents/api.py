@@ -15,7 +15,8 @@ from .tables import claim_documents
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_DOCUMENTS = 1000
-TITLES = {"recognition": "工伤认定决定书", "appraisal": "劳动能力鉴定结论书", "payment_advice": "工伤保险待遇支付通知书"}
+TITLES = {"recognition": "工伤认定决定书", "appraisal": "劳动能力鉴定结论书", "appeal_decision": "复议、诉讼或再次鉴定结果通知书",
+          "payment_advice": "工伤保险待遇支付通知书"}
 
 
 def build_router(ctx: ServiceContext) -> APIRouter:
@@ -23,17 +24,18 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     c = claim_documents.c
 
     @router.get("/v1/claims/{claim_id}/documents",
-                summary="The claim's written decisions: recognition, appraisal, payment advices (PDF, in Chinese)",
+                summary="The claim's written decisions: recognition, appraisal, appeal decisions, payment advices "
+                        "(PDF, in Chinese)",
                 description="Each with its verification code and, once rendered, the SHA-256 of its PDF. "
                             "Decisions and conclusions are rendered when issued; a payment advice when first "
                             "downloaded (then its hash is recorded and the same bytes are served ever after).")
     def list_documents(claim_id: str = Path(pattern=ID), _p: Principal = Depends(agency_only)) -> dict:
         with ctx.session_factory() as s:
             rows = s.execute(select(c.document_id, c.kind, c.issued_on, c.verification_code, c.sha256,
-                                    c.source_event_id).where(c.claim_id == claim_id)
+                                    c.source_event_id, c.title).where(c.claim_id == claim_id)
                              .order_by(c.issued_on, c.document_id).limit(MAX_DOCUMENTS)).all()
         return {"claim_id": claim_id, "items": [
-            {"document_id": r.document_id, "kind": r.kind, "title": TITLES[r.kind], "issued_on": r.issued_on,
+            {"document_id": r.document_id, "kind": r.kind, "title": r.title or TITLES[r.kind], "issued_on": r.issued_on,
              "verification_code": r.verification_code, "sha256": r.sha256,
              "source_event_id": r.source_event_id.split(":", 1)[0],
              "href": f"/v1/claims/{claim_id}/documents/{r.document_id}"} for r in rows]}

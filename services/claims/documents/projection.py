@@ -1,5 +1,7 @@
 """Issuing the written decisions from the events: a document per recognition decision, per
-appraisal conclusion, and per claim of each settled payout (its payment advice).
+appraisal conclusion, per decision on an appeal (with what the appeal disputed, from its
+AppealLodged: the same claim's stream, so always known first), and per claim of each settled
+payout (its payment advice).
 
 Facts are stored as they arrive, from whichever topic, and a document is rendered once all its
 facts are there (the claim's, the parties' names), so the order topics are read in changes
@@ -21,9 +23,9 @@ from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope
 
 from .render import render, verification_code
-from .tables import claim_documents, document_claims, document_parties
+from .tables import claim_documents, document_appeals, document_claims, document_parties
 
-RENDER_AT_ISSUE = frozenset({"recognition", "appraisal"})
+RENDER_AT_ISSUE = frozenset({"recognition", "appraisal", "appeal_decision"})
 
 
 def document_id(source_event_id: str, claim_id: str) -> str:
@@ -125,6 +127,24 @@ class DocumentsProjection(Projection):
                     {"grade": p["grade"], "care_level": p["care_level"], "concluded_on": p["concluded_on"],
                      "reappraisal": bool(p.get("reappraisal"))})
 
+    def on_AppealLodged(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        facts = {k: p.get(k) for k in ("lodged_on", "lodged_by", "disputed_on", "disputed_decision", "disputed_grade",
+                                        "disputed_care_level")}
+        if session.execute(select(document_appeals.c.appeal_id)
+                           .where(document_appeals.c.appeal_id == p["appeal_id"])).first() is None:
+            session.execute(insert(document_appeals).values(appeal_id=p["appeal_id"], claim_id=p["claim_id"],
+                                                            facts_json=json.dumps(facts, sort_keys=True)))
+
+    def on_AppealDecided(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        lodged = session.execute(select(document_appeals.c.facts_json)
+                                 .where(document_appeals.c.appeal_id == p["appeal_id"])).scalar()
+        self._issue(session, e, p["claim_id"], "appeal_decision", p["decided_on"], {
+            **(json.loads(lodged) if lodged else {}),
+            **{k: p.get(k) for k in ("appeal_id", "subject", "route", "outcome", "decided_on", "replaces_from",
+                                     "decision", "grade", "care_level")}})
+
     def on_PayoutSettled(self, session: Session, e: Envelope) -> None:
         p = e.payload
         by_claim: dict[str, list[dict]] = {}
@@ -166,7 +186,7 @@ class DocumentsProjection(Projection):
             render_stored(session, row)
 
     def reset(self, session: Session) -> None:
-        for table in (claim_documents, document_claims, document_parties):
+        for table in (claim_documents, document_appeals, document_claims, document_parties):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
@@ -176,5 +196,6 @@ class DocumentsProjection(Projection):
         return rows_hash(session, select(c.document_id, c.kind, c.verification_code, c.facts_json)
                          .order_by(c.document_id),
                          select(document_claims).order_by(document_claims.c.claim_id),
+                         select(document_appeals).order_by(document_appeals.c.appeal_id),
                          select(document_parties).order_by(document_parties.c.party_id))
 

@@ -95,6 +95,49 @@ def _appraisal(f: dict[str, Any]) -> tuple[str, list[str]]:
     ]
 
 
+ROUTE = {"reconsideration": ("行政复议", "《工伤保险条例》第五十五条", "R.55", "行政复议决定通知书"),
+         "litigation": ("行政诉讼", "《工伤保险条例》第五十五条", "R.55", "行政诉讼裁判结果通知书"),
+         "appraisal_committee": ("再次鉴定", "《工伤保险条例》第二十六条", "R.26", "再次鉴定结论通知书")}
+OUTCOME = {"upheld": "维持原决定", "overturned": "撤销原决定", "modified": "变更原决定"}
+LODGED_BY = {"worker": "职工", "employer": "用人单位"}
+
+
+def _conclusion(grade: int | None, care_level: str | None) -> str:
+    shown = f"伤残{_cn_grade(grade)}级（等级 {grade}）" if grade else "未达到伤残等级"
+    return f"{shown}，{CARE.get(care_level or '', care_level or '—')}"
+
+
+def _appeal(f: dict[str, Any]) -> tuple[str, list[str]]:
+    """The decision on an appeal: the route and its article, what was disputed, the outcome and,
+    overturned or modified, what replaces the disputed decision or conclusion from its own date."""
+    route, article, rule, title = ROUTE[f["route"]]
+    recognition = f["subject"] == "recognition"
+    if recognition:
+        disputed = f"工伤认定决定（{f.get('disputed_on') or f['replaces_from']}）：" \
+                   f"{DECISION.get(f.get('disputed_decision') or '', '—')}"
+        replaced = DECISION.get(f.get("decision") or "", "—")
+    else:
+        disputed = f"劳动能力鉴定结论（{f.get('disputed_on') or f['replaces_from']}）：" \
+                   f"{_conclusion(f.get('disputed_grade'), f.get('disputed_care_level'))}" \
+            if f.get("disputed_care_level") else f"劳动能力鉴定结论（{f['replaces_from']}）"
+        replaced = _conclusion(f.get("grade"), f.get("care_level"))
+    outcome = OUTCOME[f["outcome"]]
+    return title, [
+        f"编号：{f['document_id']}",
+        f"案号：{f['appeal_id']}",
+        f"职工：{f['worker_name']}（{f['employee_id']}）",
+        f"用人单位：{f['employer_name']}（{f['employer_id']}）",
+        f"途径：{route}（{rule}）",
+        f"申请日期：{f.get('lodged_on') or '—'}；申请人：{LODGED_BY.get(f.get('lodged_by') or '', '—')}",
+        f"争议事项：{disputed}",
+        f"决定：{outcome}。" + ("" if f["outcome"] == "upheld" else
+                              f"自{f['replaces_from']}起，{'认定结果' if recognition else '鉴定结论'}为：{replaced}。"),
+        f"决定日期：{f['decided_on']}",
+        f"依据：{article}（{rule}）",
+        *(["本结论为最终结论（第二十六条）。"] if f["route"] == "appraisal_committee" else []),
+    ]
+
+
 def _advice(f: dict[str, Any]) -> tuple[str, list[str]]:
     lines = [f"  {BENEFIT.get(x['kind'], x['kind'])}  {x['amount']} 元"
              for x in f["lines"][:MAX_LINES]]
@@ -110,7 +153,8 @@ def _advice(f: dict[str, Any]) -> tuple[str, list[str]]:
     ]
 
 
-TEMPLATES = {"recognition": _recognition, "appraisal": _appraisal, "payment_advice": _advice}
+TEMPLATES = {"recognition": _recognition, "appraisal": _appraisal, "appeal_decision": _appeal,
+             "payment_advice": _advice}
 
 
 def _cn_grade(grade: int) -> str:

@@ -1,4 +1,5 @@
-"""The written decisions' read model: the parties' names, each claim's facts, and every document
+"""The written decisions' read model: the parties' names, each claim's facts, what each appeal
+disputes, and every document
 with its facts, verification code and, once rendered, its bytes and SHA-256."""
 from __future__ import annotations
 
@@ -22,11 +23,18 @@ document_claims = Table(  # what a claim's documents say about it (InjuryApplied
     Index("ix_document_claims_employer", "employer_id"),
 )
 
+document_appeals = Table(  # what an appeal disputes (AppealLodged), for the decision on it
+    "document_appeals", metadata,
+    Column("appeal_id", String(80), primary_key=True),
+    Column("claim_id", String(64), nullable=False),
+    Column("facts_json", Text, nullable=False),
+)
+
 claim_documents = Table(
     "claim_documents", metadata,
     Column("document_id", String(40), primary_key=True),
     Column("claim_id", String(64), nullable=False),
-    Column("kind", String(20), nullable=False),  # recognition | appraisal | payment_advice
+    Column("kind", String(20), nullable=False),  # recognition | appraisal | appeal_decision | payment_advice
     Column("source_event_id", String(80), nullable=False, unique=True),  # the event it documents (+ claim)
     Column("issued_on", Date, nullable=False),
     Column("verification_code", String(14), nullable=False, unique=True),
