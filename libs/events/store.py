@@ -168,7 +168,9 @@ def _append_postgresql(conn: Connection, topic: str, envelopes: list[Envelope], 
     }
     try:
         with driver_cursor(conn, "append events", params) as cursor:
-            cursor.execute(_POSTGRESQL_APPEND, params)
+            # Pipelined: when the append opens the transaction, its BEGIN travels with it.
+            with cursor.connection.pipeline():
+                cursor.execute(_POSTGRESQL_APPEND, params)
             return cursor.rowcount
     except IntegrityError as exc:  # another transaction took the sequence
         raise ConcurrencyConflict(first.aggregate_id, expected) from exc
