@@ -1,9 +1,17 @@
 """Log → projection events/s against the raw consume rate of the same log in the same run, and
-replay events/s (an emptied projection reading the whole log again).
+replay events/s (an emptied projection reading the whole log again), whose rebuilt state must hash
+the same as the live one.
 
-On Kafka the peer is kafka-python's own consumer reading the same topic with no processing; on
-the embedded log it is the embedded consumer's raw poll. The projection writes one row per event
-and its processed-event ids, in one transaction per batch, then commits offsets — the real path.
+On Kafka the peer is kafka-python's own consumer reading the same topic with no processing, tuned
+exactly as ours (libs.events.kafka_log.CONSUMER_TUNING: fetch sizes, records per poll); on the
+embedded log it is the embedded consumer's raw poll. The projection (tests/spine/support.py's
+tally) writes one row per event and its processed-event ids, in one transaction per batch, then
+commits offsets: the real consumer path (ConsumerRunner.run_once).
+
+The log is filled once; then three rounds, each in processes of their own (bench/spine_rounds.py):
+the raw consume, the projection by a new consumer group, the replay. Median (min–max) and peak
+memory; where a goal is missed, a profile of our path is kept in the results file.
+Quick check: BENCH_PROJECTION_EVENTS=20000.
 """
 from __future__ import annotations
 
@@ -17,7 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import peak_rss_mib, rate, timer, write_results  # noqa: E402
+from bench.common import rate, timer, write_results  # noqa: E402
+from bench.spine_rounds import ROUNDS, in_child, spread, summarize  # noqa: E402
 from libs.db import make_engine, session_factory  # noqa: E402
 from libs.events.consumer import ConsumerRunner  # noqa: E402
 from libs.events.log import Topics  # noqa: E402
@@ -26,10 +35,14 @@ from libs.events.sqlite_log import SqliteLog  # noqa: E402
 from libs.events.store import Context  # noqa: E402
 from libs.events.tables import core_metadata  # noqa: E402
 from libs.events.uow import UnitOfWork  # noqa: E402
+from libs.events.consumer import MAX_BATCH  # noqa: E402
 from tests.spine.support import Account, TallyProjection, test_metadata  # noqa: E402
 
 N_EVENTS = int(os.environ.get("BENCH_PROJECTION_EVENTS", "200000"))
 PER_AGGREGATE = 100
+REPLAY_GOAL_EMBEDDED = 100_000  # events/s
+KAFKA_GOAL = 0.8  # × the raw consume rate, projection and replay
+PROFILE_LINES = 60
 
 
 def fill(sessions, topic: str) -> None:  # noqa: ANN001
@@ -42,38 +55,67 @@ def fill(sessions, topic: str) -> None:  # noqa: ANN001
             u.save(a)
 
 
-def raw_consume(log, group: str, topics: list[str]) -> float:  # noqa: ANN001
-    consumer = log.consumer(group, topics)
-    seen = 0
-    with timer() as t:
-        while seen < N_EVENTS:
-            seen += len(consumer.poll(5000, 1000))
-    consumer.close()
-    return t["seconds"]
+class Setup:
+    """Where one log's run lives: the log, the service database, the topic."""
+
+    def __init__(self, kind: str, db_url: str, log_url: str | None, bootstrap: str | None) -> None:
+        self.kind, self.db_url, self.log_url, self.bootstrap = kind, db_url, log_url, bootstrap
+        self.topics = Topics(f"b{uuid.uuid4().hex[:8]}.")
+        self.topic = self.topics.of("enrollment")
+
+    def log(self):  # noqa: ANN201
+        if self.bootstrap:
+            from libs.events.kafka_log import KafkaLog
+
+            return KafkaLog(self.bootstrap)
+        return SqliteLog(make_engine(self.log_url))
+
+    def sessions(self):  # noqa: ANN201
+        engine = make_engine(self.db_url)
+        core_metadata.create_all(engine)
+        test_metadata.create_all(engine)
+        return engine, session_factory(engine)
 
 
-def kafka_raw_consume(bootstrap: str, topic: str) -> float:
-    from kafka import KafkaConsumer
+def fill_and_relay(setup: Setup) -> dict:
+    engine, sessions = setup.sessions()
+    log = setup.log()
+    if setup.bootstrap:
+        log.ensure_topics([setup.topic])
+    fill(sessions, setup.topic)
+    with timer() as relay_t:
+        OutboxRelay(sessions, log, "enrollment", batch_size=5000).drain()
+    log.close()
+    engine.dispose()
+    return {"relay_events_per_s": rate(N_EVENTS, relay_t["seconds"])}
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
-                             auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=5000,
-                             fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024)
-    seen = 0
-    start = None
+
+def raw_consume(setup: Setup, r: int) -> dict:
+    """The peer: read every record of the topic, nothing else."""
+    if setup.bootstrap:
+        from kafka import KafkaConsumer
+
+        from libs.events.kafka_log import CONSUMER_TUNING
+
+        consumer = KafkaConsumer(setup.topic, bootstrap_servers=setup.bootstrap, group_id=f"raw-{r}-{uuid.uuid4().hex[:6]}",
+                                 auto_offset_reset="earliest", enable_auto_commit=False, **CONSUMER_TUNING)
+        poll = lambda: sum(len(v) for v in consumer.poll(timeout_ms=1000, max_records=MAX_BATCH).values())  # noqa: E731
+    else:
+        consumer = setup.log().consumer(setup.topics.prefix + f"raw{r}", [setup.topic])
+        poll = lambda: len(consumer.poll(MAX_BATCH, 1000))  # noqa: E731
+    seen, start = 0, None
     while seen < N_EVENTS:
-        batch = consumer.poll(timeout_ms=1000, max_records=5000)
-        n = sum(len(v) for v in batch.values())
+        n = poll()
         if n and start is None:
-            start = time.perf_counter()  # from the first record: group join is not throughput
+            start = time.perf_counter()  # from the first record: joining a group is not throughput
         seen += n
     seconds = time.perf_counter() - start
     consumer.close()
-    return seconds
+    return {"raw_consume_events_per_s": rate(N_EVENTS, seconds)}
 
 
-def project(runner: ConsumerRunner) -> float:
-    seen = 0
-    start = None
+def drain(runner: ConsumerRunner) -> float:
+    seen, start = 0, None
     while seen < N_EVENTS:
         n = runner.run_once(timeout_ms=1000)
         if n and start is None:
@@ -82,49 +124,78 @@ def project(runner: ConsumerRunner) -> float:
     return time.perf_counter() - start
 
 
-def run(kind: str, log, db_url: str, bootstrap: str | None = None) -> dict:  # noqa: ANN001
-    engine = make_engine(db_url)
-    core_metadata.create_all(engine)
-    test_metadata.create_all(engine)
-    sessions = session_factory(engine)
-    topics = Topics(f"b{uuid.uuid4().hex[:8]}.")
-    topic = topics.of("enrollment")
-    if bootstrap:
-        log.ensure_topics([topic])
-    fill(sessions, topic)
-    with timer() as relay_t:
-        OutboxRelay(sessions, log, "enrollment", batch_size=5000).drain()
-    raw_s = kafka_raw_consume(bootstrap, topic) if bootstrap else raw_consume(log, topics.prefix + "raw", [topic])
-    group = topics.prefix + "tally"
-    runner = ConsumerRunner(TallyProjection(), sessions, log, group, [topic], topics.dead_letter(group), max_batch=5000)
-    projection_s = project(runner)
-    runner.replay()
-    replay_s = project(runner)
+def project_and_replay(setup: Setup, r: int, profile: bool = False) -> dict:
+    """A new group projects the whole topic into an emptied tally, then replays it from the start."""
+    engine, sessions = setup.sessions()
+    log = setup.log()
+    projection = TallyProjection()
+    with sessions.begin() as s:
+        projection.reset(s)
+    group = setup.topics.prefix + f"tally{r}"
+    runner = ConsumerRunner(projection, sessions, log, group, [setup.topic], setup.topics.dead_letter(group),
+                            max_batch=MAX_BATCH)
+    projection_s = drain(runner)
     with sessions() as s:
-        assert TallyProjection().count(s) == N_EVENTS, "every event projected exactly once"
+        live_hash = projection.state_hash(s)
+    runner.replay()
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler()
+        profiler.start()
+    replay_s = drain(runner)
+    if profiler:
+        profiler.stop()
+    with sessions() as s:
+        assert projection.count(s) == N_EVENTS, "every event projected exactly once"
+        assert projection.state_hash(s) == live_hash, "the rebuilt state hashes as the live one"
     runner.close()
+    log.close()
     engine.dispose()
-    raw, projected = rate(N_EVENTS, raw_s), rate(N_EVENTS, projection_s)
-    return {"log": kind, "events": N_EVENTS, "relay_events_per_s": rate(N_EVENTS, relay_t["seconds"]),
-            "raw_consume_events_per_s": raw, "projection_events_per_s": projected,
-            "projection_vs_raw": round(projected / raw, 2), "replay_events_per_s": rate(N_EVENTS, replay_s)}
+    out = {"projection_events_per_s": rate(N_EVENTS, projection_s), "replay_events_per_s": rate(N_EVENTS, replay_s),
+           "rebuilt_hash_equals_live": True}
+    if profiler:
+        out = {"lines": profiler.output_text(unicode=False, color=False).splitlines()[:PROFILE_LINES]}
+    return out
+
+
+def run(setup: Setup) -> dict:
+    out: dict = {"log": setup.kind, "events": N_EVENTS, **in_child(fill_and_relay, setup)}
+    raws, ours = [], []
+    for r in range(ROUNDS):
+        raws.append(in_child(raw_consume, setup, r))
+        ours.append(in_child(project_and_replay, setup, r))
+        print(f"round {r + 1}/{ROUNDS} {setup.kind}: {raws[-1]} {ours[-1]}", flush=True)
+    out["raw_consume"] = summarize(raws)
+    out["ours"] = summarize(ours)
+    key = "raw_consume_events_per_s"
+    out["projection_vs_raw"] = spread([o["projection_events_per_s"] / w[key] for o, w in zip(ours, raws)])
+    out["replay_vs_raw"] = spread([o["replay_events_per_s"] / w[key] for o, w in zip(ours, raws)])
+    out["rebuilt_hash_equals_live"] = all(o["rebuilt_hash_equals_live"] for o in ours)
+    if setup.bootstrap:
+        out["goal"] = f"projection and replay ≥ {KAFKA_GOAL} × raw"
+        out["goal_met"] = min(out["projection_vs_raw"]["median"], out["replay_vs_raw"]["median"]) >= KAFKA_GOAL
+    else:
+        out["goal"] = f"replay ≥ {REPLAY_GOAL_EMBEDDED:,} events/s"
+        out["goal_met"] = out["ours"]["replay_events_per_s"]["median"] >= REPLAY_GOAL_EMBEDDED
+    if not out["goal_met"]:
+        out["profile_replay"] = in_child(project_and_replay, setup, ROUNDS, True)["lines"]
+    return out
 
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
-    results: dict = {"peer": "raw consume of the same log (kafka-python KafkaConsumer on Kafka)"}
-    log = SqliteLog(make_engine(f"sqlite:///{tmp / 'log.db'}"))
-    results["embedded"] = run("embedded (SQLite log, SQLite projection)", log, f"sqlite:///{tmp / 'svc.db'}")
+    results: dict = {"peer": "raw consume of the same log, same tuning (kafka-python KafkaConsumer on Kafka)",
+                     "rounds": "fill once; 3 rounds, each part in its own process; median (min–max)"}
+    results["embedded"] = run(Setup("embedded (SQLite log, SQLite projection)", f"sqlite:///{tmp / 'svc.db'}",
+                                    f"sqlite:///{tmp / 'log.db'}", None))
     bootstrap = os.environ.get("INJURYLEDGER_TEST_KAFKA")
     if bootstrap:
-        from libs.events.kafka_log import KafkaLog
         from tests.harness.servers import PostgresServer
 
         url = PostgresServer().fresh_database("il_bench_projection")
-        kafka = KafkaLog(bootstrap)
-        results["kafka"] = run("Kafka → PostgreSQL projection", kafka, url, bootstrap)
-        kafka.close()
-    results["peak_rss_mib"] = peak_rss_mib()
+        results["kafka"] = run(Setup("Kafka → PostgreSQL projection", url, None, bootstrap))
     write_results("spine_projection", results)
 
 

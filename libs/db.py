@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
@@ -46,14 +47,38 @@ def _tune_sqlite(engine: Engine) -> None:
         # A write transaction takes the write lock up front: a deferred one that reads, then
         # writes, fails with SQLITE_BUSY after another writer commits instead of waiting its
         # turn. Reads stay deferred, so they never queue behind writers (WAL).
-        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # The driver's cursor, not exec_driver_sql: every unit of work begins here (half the cost).
+        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION, False) else "BEGIN"
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement)
 
 
 def driver_mark(dialect_name: str) -> str:
     """The driver's positional parameter marker, for plain SQL on the hot write paths
     (sqlite3 takes `?`, psycopg `%s`)."""
     return "?" if dialect_name == "sqlite" else "%s"
+
+
+@contextmanager
+def driver_cursor(conn: Connection, statement: str, params: Any = None) -> Iterator[Any]:
+    """The driver's own cursor on `conn`'s connection, inside its transaction, for the hottest
+    paths (appends, consumer batches), where SQLAlchemy's per-statement work is most of the cost.
+    Its errors come out as SQLAlchemy's, as from `execute`: a lost connection is invalidated (the
+    pool drops it) and raised as an OperationalError flagged `connection_invalidated`."""
+    dbapi = conn.dialect.loaded_dbapi
+    fairy = conn.connection
+    cursor = fairy.cursor()
+    try:
+        yield cursor
+    except dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=lost,
+                                  dialect=conn.dialect) from exc
+    finally:
+        if not conn.invalidated:
+            cursor.close()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,6 +13,7 @@ PostgreSQL) by an advisory lock each batch takes shared and the swap exclusive.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -21,11 +22,11 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, Protocol, Sequence
 
 from pydantic import ValidationError
-from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy import Connection, Table, delete, insert, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from libs.db import driver_mark, writing
+from libs.db import driver_cursor, driver_mark, writing
 
 from .envelope import Envelope, utc_now
 from .log import EventLog, LogConsumer, Record
@@ -87,6 +88,27 @@ def rows_hash(session: Session, *queries) -> str:  # noqa: ANN002 - SQLAlchemy s
     for query in queries:
         digest.update(repr([tuple(r) for r in session.execute(query)]).encode())
     return digest.hexdigest()
+
+
+def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Many rows into `table` in one go (a hot projection's batch): COPY on PostgreSQL, one
+    executemany of the driver on SQLite. The values in `columns`' order, as the driver takes
+    them (no SQLAlchemy type processing: dates as ISO text on SQLite, money as fen or text)."""
+    if not rows:
+        return
+    conn = session.connection()
+    quote = conn.dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(c) for c in columns)})"
+    if conn.dialect.name == "postgresql":
+        # COPY: the same rows and constraints as INSERT, without a statement per row on the server.
+        statement = f"COPY {target} FROM STDIN"
+        with driver_cursor(conn, statement, rows) as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    statement = f"INSERT INTO {target} VALUES ({', '.join([driver_mark(conn.dialect.name)] * len(columns))})"
+    with driver_cursor(conn, statement, rows) as cursor:
+        cursor.executemany(statement, rows)
 
 
 class Poison(Exception):
@@ -236,22 +258,16 @@ class ConsumerRunner:
     def _project(self, session: Session, envelopes: Sequence[Envelope]) -> int:
         """Apply the events this group has not processed yet, in `session`; returns how many."""
         ids = [str(e.event_id) for e in envelopes]
-        seen = set(
-            session.execute(
-                select(processed_events.c.event_id).where(
-                    processed_events.c.consumer == self.group,
-                    processed_events.c.event_id.in_(ids),
-                )
-            ).scalars()
-        )
-        fresh, todo = [], []
+        # Marking them processed first tells, in the same statement, which are new: a batch is
+        # one transaction, so a handler that fails takes the marks back with it.
+        fresh = mark_processed(session.connection(), self.group, ids)
+        todo = []
         for envelope, event_id in zip(envelopes, ids):
-            if event_id in seen:
+            if event_id in fresh:
+                fresh.discard(event_id)  # the same event twice in a batch: applied once
+                todo.append(envelope)
+            else:
                 self.skipped += 1
-                continue
-            seen.add(event_id)
-            todo.append(envelope)
-            fresh.append((self.group, event_id, "applied"))
         if todo:
             handle_batch = getattr(self.projector, "handle_batch", None)
             if handle_batch is not None:
@@ -259,13 +275,7 @@ class ConsumerRunner:
             else:
                 for envelope in todo:
                     self.projector.handle(session, envelope)
-            # Plain driver SQL: this insert runs once per event on the hottest consumer path.
-            mark = driver_mark(session.get_bind().dialect.name)
-            session.connection().exec_driver_sql(
-                f"INSERT INTO processed_events (consumer, event_id, outcome) VALUES ({mark}, {mark}, {mark})",
-                fresh,
-            )
-        return len(fresh)
+        return len(todo)
 
     def _apply_one_with_retries(self, record: Record) -> None:
         error = ""
@@ -328,6 +338,25 @@ def database_away(exc: OperationalError | InterfaceError) -> bool:
     return type(getattr(exc, "orig", None)).__module__.split(".")[0] != "sqlite3"
 
 
+# One statement a batch, with the ids as one parameter (an array, a JSON list on SQLite): the ids
+# not processed yet by the group come back, and are now marked applied.
+_MARK_PROCESSED = {
+    "postgresql": "INSERT INTO processed_events (consumer, event_id, outcome) "
+                  "SELECT %s, unnest(%s::varchar[]), 'applied' ON CONFLICT DO NOTHING RETURNING event_id",
+    "sqlite": "INSERT INTO processed_events (consumer, event_id, outcome) "
+              "SELECT ?, value, 'applied' FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING event_id",
+}
+
+
+def mark_processed(conn: Connection, group: str, event_ids: list[str]) -> set[str]:
+    """Mark the events processed by `group`; returns those that were not yet (to apply now)."""
+    dialect = conn.dialect.name
+    ids = json.dumps(event_ids) if dialect == "sqlite" else event_ids
+    with driver_cursor(conn, _MARK_PROCESSED[dialect], (group, ids)) as cursor:
+        cursor.execute(_MARK_PROCESSED[dialect], (group, ids))
+        return {row[0] for row in cursor.fetchall()}
+
+
 def advance_positions(session: Session, group: str, records: Sequence[Record]) -> None:
     """Record, in the transaction of the group's effects, the next offset of every partition the
     records came from; never moves a position back (a redelivered batch is older)."""
@@ -337,15 +366,17 @@ def advance_positions(session: Session, group: str, records: Sequence[Record]) -
         next_offsets[key] = max(next_offsets.get(key, 0), r.offset + 1)
     if not next_offsets:
         return
-    mark = driver_mark(session.get_bind().dialect.name)
-    session.connection().exec_driver_sql(
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    statement = (
         "INSERT INTO consumer_positions (consumer, topic, log_partition, next_offset) "
         f"VALUES ({mark}, {mark}, {mark}, {mark}) "
         "ON CONFLICT (consumer, topic, log_partition) DO UPDATE SET next_offset = CASE "
         "WHEN excluded.next_offset > consumer_positions.next_offset THEN excluded.next_offset "
-        "ELSE consumer_positions.next_offset END",
-        [(group, topic, partition, offset) for (topic, partition), offset in sorted(next_offsets.items())],
-    )
+        "ELSE consumer_positions.next_offset END")
+    rows = [(group, topic, partition, offset) for (topic, partition), offset in sorted(next_offsets.items())]
+    with driver_cursor(conn, statement, rows) as cursor:
+        cursor.executemany(statement, rows)
 
 
 def group_lock_key(group: str) -> int:

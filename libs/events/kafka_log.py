@@ -25,6 +25,17 @@ DEFAULT_PARTITIONS = 4
 METADATA_WAIT_S = 30
 ADMIN_TIMEOUT_MS = 5_000  # a status or readiness check answers within seconds, broker or not
 
+# How a consumer group reads: big fetches and up to a runner's largest batch per poll (a batch is
+# one database transaction). No minimum fetch size: an event alone is read at once (the
+# distributed runtime's reads wait for their writes' events). The benchmark's raw peer reads with
+# exactly these.
+CONSUMER_TUNING = {
+    "max_poll_records": 5_000,
+    "fetch_max_bytes": 32 * 1024 * 1024,
+    "max_partition_fetch_bytes": 8 * 1024 * 1024,
+    "receive_buffer_bytes": 4 * 1024 * 1024,
+}
+
 
 class KafkaLog:
     def __init__(self, bootstrap: str, client_id: str = "injuryledger") -> None:
@@ -161,13 +172,11 @@ class KafkaGroupConsumer:
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=2000,
-            fetch_max_bytes=16 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             max_poll_interval_ms=300_000,
             metadata_max_age_ms=5_000,  # notice new topics and partitions soon
+            **CONSUMER_TUNING,
         )
         # Join the group only once the topics' partitions are known: a group that assigns before
         # the metadata arrives assigns nothing, and waits for the next metadata refresh.

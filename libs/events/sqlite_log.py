@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Iterator, Sequence
 
 from sqlalchemy import (
@@ -24,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 
-from libs.db import WRITE_OPTION
+from libs.db import WRITE_OPTION, driver_cursor
 
 from .log import Record
 
@@ -51,6 +52,7 @@ def _pack_headers(headers: tuple[tuple[str, bytes], ...]) -> bytes:
     return b"\x00".join(k.encode() + b"=" + v for k, v in headers)
 
 
+@lru_cache(maxsize=1024)  # a topic's records carry a handful of distinct headers (type, version)
 def _unpack_headers(raw: bytes) -> tuple[tuple[str, bytes], ...]:
     if not raw:
         return ()
@@ -136,6 +138,10 @@ class SqliteLog:
         self.engine.dispose()
 
 
+_READ_PAGE = ('SELECT "offset", key, value, headers FROM log_records WHERE topic = ? AND "offset" >= ? '
+              'ORDER BY "offset" LIMIT ?')
+
+
 class SqliteConsumer:
     def __init__(self, log: SqliteLog, group: str, topics: tuple[str, ...]) -> None:
         self.log, self.group, self.topics = log, group, topics
@@ -153,26 +159,17 @@ class SqliteConsumer:
 
     def poll(self, max_records: int, timeout_ms: int = 0) -> list[Record]:
         out: list[Record] = []
-        with self.log.engine.connect() as conn:
+        # The driver's cursor: a replay reads the whole log through here, a page at a time.
+        with self.log.engine.connect() as conn, driver_cursor(conn, _READ_PAGE) as cursor:
             for topic in self.topics:
                 room = max_records - len(out)
                 if room <= 0:
                     break
-                rows = conn.execute(
-                    select(log_records)
-                    .where(
-                        log_records.c.topic == topic,
-                        log_records.c.offset >= self._position[topic],
-                    )
-                    .order_by(log_records.c.offset)
-                    .limit(room)
-                ).all()
-                for row in rows:
-                    out.append(
-                        Record(row.topic, row.key, row.value, _unpack_headers(row.headers), 0, row.offset)
-                    )
+                rows = cursor.execute(_READ_PAGE, (topic, self._position[topic], room)).fetchall()
+                out.extend(Record(topic, key, value, _unpack_headers(headers), 0, offset)
+                           for offset, key, value, headers in rows)
                 if rows:
-                    self._position[topic] = rows[-1].offset + 1
+                    self._position[topic] = rows[-1][0] + 1
         return out
 
     def commit(self, records: Sequence[Record]) -> None:

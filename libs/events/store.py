@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, timezone
 from typing import Any, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from libs.db import driver_mark
+from libs.db import driver_cursor
 
 from .envelope import Envelope, new_event_id, trusted_envelope, utc_now
 from .tables import events
@@ -56,9 +55,16 @@ def dumps(payload: dict[str, Any]) -> str:
 
 
 class EventStore:
-    def __init__(self, session: Session, topic: str) -> None:
+    """Reads and appends on a Session or a Core Connection (the unit of work holds a Connection
+    and makes a Session only when a command asks for one)."""
+
+    def __init__(self, session: Session | Connection, topic: str) -> None:
         self.session = session
         self.topic = topic
+
+    def _connection(self) -> Connection:
+        s = self.session
+        return s.connection() if isinstance(s, Session) else s
 
     def current_version(self, aggregate_id: str) -> int:
         stmt = select(func.max(events.c.sequence)).where(events.c.aggregate_id == aggregate_id)
@@ -72,13 +78,11 @@ class EventStore:
         new_events: Sequence[NewEvent],
         context: Context,
     ) -> list[Envelope]:
-        """Append after `expected_version`; a stale version raises ConcurrencyConflict."""
+        """Append after `expected_version`: the events and their outbox rows in one statement on
+        PostgreSQL (one round trip), one executemany and one INSERT … SELECT on SQLite. A stale
+        version (the unique constraint) or a gap (`expected_version` ahead of the stored one)
+        raises ConcurrencyConflict."""
         assert 0 < len(new_events) <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
-        if expected_version > 0:
-            # The unique constraint refuses a taken sequence; this check refuses a gap.
-            actual = self.current_version(aggregate_id)
-            if actual != expected_version:
-                raise ConcurrencyConflict(aggregate_id, expected_version, actual)
         recorded_at = utc_now()
         envelopes = [
             trusted_envelope(
@@ -97,17 +101,13 @@ class EventStore:
             )
             for i, e in enumerate(new_events, start=1)
         ]
-        conn = self.session.connection()
-        sql = _sql_for(conn.dialect.name)
-        try:
-            sqlite = conn.dialect.name == "sqlite"
-            conn.exec_driver_sql(sql.insert_events, [_to_params(env, sqlite) for env in envelopes])
-        except IntegrityError as exc:
-            raise ConcurrencyConflict(aggregate_id, expected_version) from exc
-        # The outbox rows in the same transaction, with no round trip for the new positions.
-        conn.exec_driver_sql(
-            sql.insert_outbox, (self.topic, aggregate_id, expected_version + 1, expected_version + len(envelopes))
-        )
+        conn = self._connection()
+        if conn.dialect.name == "postgresql":
+            written = _append_postgresql(conn, self.topic, envelopes, expected_version)
+        else:
+            written = _append_sqlite(conn, self.topic, envelopes, expected_version)
+        if written != len(envelopes):
+            raise ConcurrencyConflict(aggregate_id, expected_version)
         return envelopes
 
     def read_aggregate(self, aggregate_id: str, after_sequence: int = 0) -> list[Envelope]:
@@ -127,37 +127,75 @@ class EventStore:
         return [(r.position, row_to_envelope(r)) for r in self.session.execute(stmt.limit(limit))]
 
 
-@dataclass(frozen=True)
-class _Sql:
-    insert_events: str
-    insert_outbox: str
-
-
 _COLUMNS = ("event_id", "aggregate_type", "aggregate_id", "sequence", "type", "schema_version", "occurred_on",
             "recorded_at", "causation_id", "correlation_id", "actor", "payload")
 
+_SQLITE_VERSION = "SELECT max(sequence) FROM events WHERE aggregate_id = ?"
+_SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_SQLITE_OUTBOX = ("INSERT INTO outbox (position, topic) SELECT position, ? FROM events "
+                  "WHERE aggregate_id = ? AND sequence BETWEEN ? AND ?")
 
-@lru_cache(maxsize=4)
-def _sql_for(dialect: str) -> _Sql:
-    """The append is the hottest write path: plain SQL in the driver's own parameter style."""
-    mark = driver_mark(dialect)
-    return _Sql(
-        insert_events=f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})",
-        insert_outbox=(f"INSERT INTO outbox (position, topic) SELECT position, {mark} FROM events "
-                       f"WHERE aggregate_id = {mark} AND sequence BETWEEN {mark} AND {mark}"),
-    )
+# One statement, whatever the number of events: the per-event columns travel as arrays (so the
+# server prepares it once), the outbox rows come from the inserted rows' positions, and the
+# version check is a condition of the same statement (no row is written past a gap).
+_POSTGRESQL_APPEND = """
+WITH appended AS (
+  INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
+                      recorded_at, causation_id, correlation_id, actor, payload)
+  SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, %(expected)s::int + e.n, e.type,
+         e.schema_version, e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar,
+         %(correlation_id)s::varchar, %(actor)s::varchar, e.payload
+  FROM unnest(%(event_ids)s::varchar[], %(types)s::varchar[], %(versions)s::int[], %(dates)s::date[],
+              %(payloads)s::text[]) WITH ORDINALITY AS e(event_id, type, schema_version, occurred_on, payload, n)
+  WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), 0)
+        = %(expected)s::int
+  ORDER BY e.n
+  RETURNING position)
+INSERT INTO outbox (position, topic) SELECT position, %(topic)s::varchar FROM appended
+"""
 
 
-def _to_params(env: Envelope, sqlite: bool) -> tuple:
-    occurred_on, recorded_at = env.occurred_on, env.recorded_at
-    if sqlite:  # the text forms SQLAlchemy's SQLite Date/DateTime read back (UTC, zone dropped)
-        occurred_on = occurred_on.isoformat()
-        recorded_at = recorded_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return (
-        str(env.event_id), env.aggregate_type, env.aggregate_id, env.sequence, env.type, env.schema_version,
-        occurred_on, recorded_at, str(env.causation_id) if env.causation_id else None,
-        env.correlation_id, env.actor, dumps(env.payload),
-    )
+def _append_postgresql(conn: Connection, topic: str, envelopes: list[Envelope], expected: int) -> int:
+    """Returns how many events were written (0: the version check refused them)."""
+    first = envelopes[0]
+    params = {
+        "aggregate_type": first.aggregate_type, "aggregate_id": first.aggregate_id, "expected": expected,
+        "recorded_at": first.recorded_at, "causation_id": str(first.causation_id) if first.causation_id else None,
+        "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
+        "event_ids": [str(e.event_id) for e in envelopes], "types": [e.type for e in envelopes],
+        "versions": [e.schema_version for e in envelopes], "dates": [e.occurred_on for e in envelopes],
+        "payloads": [dumps(e.payload) for e in envelopes],
+    }
+    try:
+        with driver_cursor(conn, "append events", params) as cursor:
+            # Pipelined: when the append opens the transaction, its BEGIN travels with it.
+            with cursor.connection.pipeline():
+                cursor.execute(_POSTGRESQL_APPEND, params)
+            return cursor.rowcount
+    except IntegrityError as exc:  # another transaction took the sequence
+        raise ConcurrencyConflict(first.aggregate_id, expected) from exc
+
+
+def _append_sqlite(conn: Connection, topic: str, envelopes: list[Envelope], expected: int) -> int:
+    first = envelopes[0]
+    # The text forms SQLAlchemy's SQLite Date/DateTime read back (UTC, zone dropped).
+    recorded_at = first.recorded_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    causation_id = str(first.causation_id) if first.causation_id else None
+    head = (first.aggregate_type, first.aggregate_id)
+    rows = [(str(e.event_id), *head, e.sequence, e.type, e.schema_version, e.occurred_on.isoformat(), recorded_at,
+             causation_id, e.correlation_id, e.actor, dumps(e.payload)) for e in envelopes]
+    try:
+        with driver_cursor(conn, "append events", rows) as cursor:
+            if expected > 0:
+                # The unique constraint refuses a taken sequence; this refuses a gap.
+                actual = cursor.execute(_SQLITE_VERSION, (first.aggregate_id,)).fetchone()[0] or 0
+                if actual != expected:
+                    raise ConcurrencyConflict(first.aggregate_id, expected, actual)
+            cursor.executemany(_SQLITE_EVENTS, rows)
+            cursor.execute(_SQLITE_OUTBOX, (topic, first.aggregate_id, expected + 1, expected + len(rows)))
+            return len(rows)
+    except IntegrityError as exc:
+        raise ConcurrencyConflict(first.aggregate_id, expected) from exc
 
 
 def row_to_envelope(row: Any) -> Envelope:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from libs.db import WRITE_OPTION
@@ -29,20 +30,41 @@ class UnitOfWork:
         self.recorded: list[Envelope] = []
 
     def __enter__(self) -> "UnitOfWork":
-        self.session = self.session_factory()
-        self.session.begin()
-        self.session.connection(execution_options={WRITE_OPTION: True})  # SQLite: take the write lock now
-        self.store = EventStore(self.session, self.topic)
+        # A Core connection, not a Session: a command that only saves aggregates (the hot path)
+        # never pays for the ORM; `session` is made on first use, inside the same transaction.
+        engine = self.session_factory.kw["bind"]
+        self.connection: Connection = engine.connect().execution_options(**{WRITE_OPTION: True})
+        try:
+            self._transaction = self.connection.begin()  # SQLite: takes the write lock now (libs.db)
+        except BaseException:
+            self.connection.close()
+            raise
+        self._session: Session | None = None
+        self.store = EventStore(self.connection, self.topic)
         return self
+
+    @property
+    def session(self) -> Session:
+        """A Session joined to this unit of work's transaction (its savepoints are nested in it)."""
+        if self._session is None:
+            # Joined to the connection's transaction: its commit leaves that to the unit of work.
+            self._session = self.session_factory(bind=self.connection)
+        return self._session
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
         try:
             if exc_type is None:
-                self.session.commit()
+                if self._session is not None:
+                    self._session.flush()
+                self._transaction.commit()
             else:
-                self.session.rollback()
+                self._transaction.rollback()
         finally:
-            self.session.close()
+            try:
+                if self._session is not None:
+                    self._session.close()
+            finally:
+                self.connection.close()
         if exc_type is None and self.recorded and self.on_commit:
             self.on_commit(self.recorded)
 

@@ -5,11 +5,11 @@ from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select
 from sqlalchemy.orm import Session
 
 from libs.events.aggregate import Aggregate
-from libs.events.consumer import Projection, rows_hash
+from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import event_type, upcaster
 
@@ -66,10 +66,8 @@ class TallyProjection(Projection):
                 continue
             if e.payload["amount"] == self.poison_amount:
                 raise ValueError("this amount is poison")
-            rows.append({"event_id": str(e.event_id), "aggregate_id": e.aggregate_id, "sequence": e.sequence,
-                         "amount": e.payload["amount"]})
-        if rows:
-            session.execute(insert(tally), rows)
+            rows.append((str(e.event_id), e.aggregate_id, e.sequence, e.payload["amount"]))
+        insert_rows(session, tally, ("event_id", "aggregate_id", "sequence", "amount"), rows)
 
     def reset(self, session: Session) -> None:
         session.execute(delete(tally))
