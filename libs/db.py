@@ -19,6 +19,8 @@ WRITE_OPTION = "injuryledger_write"  # execution option: this transaction will w
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        if engine.url.database and engine.url.database != ":memory:":  # a file: its folder may be new
+            Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
         _tune_sqlite(engine)
         return engine
     return create_engine(

@@ -137,7 +137,8 @@ class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"region": "440300",
                                                                                "period": "2026-03"}]})
     region: str = Field(pattern=REGION)
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM: lines up to this month")
+    period: str = Field(pattern=r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$",
+                        description="YYYY-MM (1900–2999): lines up to this month")
     execution_date: date | None = Field(default=None, description="ReqdExctnDt of the files; default today")
 
 
