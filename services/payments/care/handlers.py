@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from libs.money import to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
+from libs.pooling import region_on
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid
@@ -23,6 +24,7 @@ from libs.web.problems import conflict, invalid
 from ..payouts.adjudication import CatalogEntry, ClaimFacts, Refused, check_stay
 from ..payouts.domain import AdjudicatedItem, MedicalBill, MedicalBillAdjudicated
 from ..payouts.handlers import SubmitBill, may_act_for_hospital
+from ..payouts.runs import region_moves
 from ..payouts.tables import claim_facts, hospitals, medical_bills
 from . import rules
 from .domain import (
@@ -74,6 +76,9 @@ def _within_claim(claim: Any, field: str, day: date) -> None:
 
 
 def _policy(session: Session, region: str, on: date) -> Any:
+    """The policy a claim recorded under `region` is priced by on `on`: from a consolidation's
+    date, the new region's (RULES.md "Prevention and pooling")."""
+    region = region_on(region, on, region_moves(session))
     version = policy_in_force(session, region, on)
     if version is None:
         raise conflict(f"no policy is in force in region {region} on {on.isoformat()}")

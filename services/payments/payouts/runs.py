@@ -175,13 +175,17 @@ LINE_ID, CLAIM_ID, EMPLOYER_ID, KIND, FAMILY, AMOUNT_FEN, PAYEE, BANK_CODE, ACCO
     range(len(LINE_COLUMNS))
 
 
+def region_moves(session: Session) -> dict[str, Move]:
+    """Every pool's move, as projected from enrollment's PoolsConsolidated."""
+    return {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
+            for r in session.execute(select(payments_region_moves).limit(MAX_REGION_MOVES))}
+
+
 def pools_of(session: Session, region: str, period: str) -> list[str]:
     """The recorded regions whose lines the region's run of `period` pays: its own, and every
     pool consolidated into it by the month's first day (libs.pooling); none for a pool gone by then."""
-    moves = {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
-             for r in session.execute(select(payments_region_moves).limit(MAX_REGION_MOVES))}
     first = date.fromisoformat(f"{period}-01")
-    return [w.source for w in windows(region, moves) if w.holds(first)]
+    return [w.source for w in windows(region, region_moves(session)) if w.holds(first)]
 
 
 def payable_lines(session: Session, region: str, period: str) -> Result:
