@@ -198,3 +198,42 @@ def test_three_pools_consolidated_with_arrears_and_a_claim(api, unique) -> None:
         expected = {"2025-11-30": "0.00", "2025-12-31": "190.00", "2026-01-01": "190.00",
                     "2026-01-09": "190.00"}.get(day, "645.85")
         assert sum(map(Decimal, cash)) == Decimal(expected), (day, cash)
+
+
+def test_the_rate_review_of_a_year_takes_the_employers_of_the_pools_consolidated_into_it(api, unique) -> None:  # noqa: ANN001
+    into, pool = unique.region, "62" + unique.region[2:]  # Gansu: this test's alone
+    national = load_national_default().model_dump(mode="json")  # class 4 (C3311): 0.9% (the pool's)
+    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"base_rates": national["base_rates"] | {"4": "0.0120"},
+                                                                   "fund_account": FUND}))  # P: class 4 at 1.2%
+    moved = enroll_employer(api, unique, region=pool, enrolled_on="2025-07-01")
+    home = enroll_employer(api, unique, region=into, enrolled_on="2025-07-01")
+    people = {}
+    for employer, wage in ((moved, "10000.00"), (home, "20000.00")):
+        id_number, _e = hire(api, unique, employer, "2025-07-01")
+        people[employer] = id_number
+        ok(api.post("/v1/wage-reports", json={"employer_id": employer, "period": "2025-07", "reported_on": "2025-08-05",
+                                              "lines": [{"id_number": id_number, "wage": wage}]}))
+    ok(api.post("/v1/pooling/consolidations", json={"into_region": into, "from_regions": [pool],
+                                                    "effective_from": "2026-01-01"}))
+    api.settle()
+
+    # 2025 is still the pool's year: its employer is the pool's to review (nothing to rate on in
+    # the look-back 2022–2024: skipped), and not P's
+    before = ok(api.post("/v1/rate-reviews", json={"region": pool, "year": 2025}), 200)
+    assert [x["employer_id"] for x in before["skipped"]] == [moved] and before["decisions"] == []
+    assert [x["employer_id"] for x in ok(api.post("/v1/rate-reviews", json={"region": into, "year": 2025}),
+                                         200)["skipped"]] == [home]
+    # From 2026 the pool is gone: its review is refused naming `region`, and P's takes its employer
+    # with its look-back 2023–2025 in the pool (July 2025: 10,000.00 × 0.009 = 90.00, no claim: loss
+    # ratio 0, the 0.50 step) at P's policy: 0.012 × 0.50 = 0.006
+    refused(api.post("/v1/rate-reviews", json={"region": pool, "year": 2026}), "region")
+    review = ok(api.post("/v1/rate-reviews", json={"region": into, "year": 2026}), 200)
+    assert review["policy_ref"]["region"] == into
+    decided = {d["employer_id"]: (d["figures"]["contributions"], d["figures"]["workers"], d["rate"])
+               for d in review["decisions"]}
+    # P's own: July 2025 at P's 1.2%: 20,000.00 × 0.012 = 240.00, the same step
+    assert decided == {moved: ("90.00", 1, "0.006000"), home: ("240.00", 1, "0.006000")}
+    # January 2026 of the moved employer: 10,000.00 × 0.006 = 60.00
+    jan = ok(api.post("/v1/wage-reports", json={"employer_id": moved, "period": "2026-01", "reported_on": "2026-02-05",
+                                                "lines": [{"id_number": people[moved], "wage": "10000.00"}]}))
+    assert (jan["rate"], jan["contribution_due"]) == ("0.006000", "60.00")
