@@ -686,12 +686,18 @@ def _in_region(session: Session, region: str):  # noqa: ANN202 - a SQL condition
 COLLECTION_KINDS = ("payment", "credit_applied", "credit_released")  # what settles a contribution
 
 
-def contributions_collected(session: Session, region: str, start: date, end: date) -> int:
+def contributions_collected(session: Session, region: str, start: date, end: date,
+                            pools_of_day: date | None = None) -> int:
     """Fen of contributions collected in `region` from `start` to `end` (both included), by
-    payment date: the statement's `contributions_collected`, and the prevention cap's basis."""
+    payment date: the statement's `contributions_collected`. With `pools_of_day` (the prevention
+    cap's basis), those of every pool that belongs to `region` on that day, on whichever day: a
+    pool consolidated into it brings its income."""
+    known = pooling.moves(session)
+    where = (pooling.in_region(region, known) if pools_of_day is None
+             else pooling.recorded_in(pooling.pools_on(region, pools_of_day, known)))
     credit, debit = session.execute(
         select(func.coalesce(func.sum(postings.c.credit_fen), 0), func.coalesce(func.sum(postings.c.debit_fen), 0))
-        .where(_in_region(session, region), postings.c.account == ledger.CONTRIBUTIONS_RECEIVABLE,
+        .where(where, postings.c.account == ledger.CONTRIBUTIONS_RECEIVABLE,
                postings.c.kind.in_(COLLECTION_KINDS), postings.c.posted_on >= start, postings.c.posted_on <= end)).one()
     return int(credit) - int(debit)
 

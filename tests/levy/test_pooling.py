@@ -237,3 +237,37 @@ def test_the_rate_review_of_a_year_takes_the_employers_of_the_pools_consolidated
     jan = ok(api.post("/v1/wage-reports", json={"employer_id": moved, "period": "2026-01", "reported_on": "2026-02-05",
                                                 "lines": [{"id_number": people[moved], "wage": "10000.00"}]}))
     assert (jan["rate"], jan["contribution_due"]) == ("0.006000", "60.00")
+
+
+def test_prevention_of_a_consolidated_region_counts_its_pools_income_and_a_pool_gone_has_none(api, unique) -> None:  # noqa: ANN001
+    into, pool = unique.region, "64" + unique.region[2:]  # Ningxia: this test's alone
+    national = load_national_default().model_dump(mode="json")  # class 4 (C3311): 0.9%
+    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"prevention_share": "0.02", "fund_account": FUND}))
+    # 2025, June, paid on 10 July: the pool's employer 1,000,000.00 × 0.009 = 9000.00; P's own
+    # 500,000.00 × 0.009 = 4500.00
+    for region, wage, amount in ((pool, "1000000.00", "9000.00"), (into, "500000.00", "4500.00")):
+        employer = enroll_employer(api, unique, region=region, enrolled_on="2025-01-01")
+        id_number, _e = hire(api, unique, employer, "2025-01-01")
+        ok(api.post("/v1/wage-reports", json={"employer_id": employer, "period": "2025-06", "reported_on": "2025-07-05",
+                                              "lines": [{"id_number": id_number, "wage": wage}]}))
+        ok(api.post("/v1/contribution-payments", json={"employer_id": employer, "amount": amount,
+                                                       "paid_on": "2025-07-10"}))
+    ok(api.post("/v1/pooling/consolidations", json={"into_region": into, "from_regions": [pool],
+                                                    "effective_from": "2026-01-01"}))
+    api.settle()
+
+    # The pool is gone from 1 January 2026: no project of its for 2026 (nor a year's view), and
+    # nothing is recorded.
+    refused(api.post(f"/v1/funds/{pool}/prevention-projects", json={"year": 2026, "name": "Posters",
+                                                                    "budget": "10.00"}), "region")
+    refused(api.get(f"/v1/funds/{pool}/prevention-projects", params={"year": 2026}), "region")
+    # P's 2026 cap counts the income of the pool that belongs to it: 0.02 × (9000.00 + 4500.00)
+    # = 0.02 × 13500.00 = 270.00 — though P's own 2025 statement collected 4500.00 only.
+    url = f"/v1/funds/{into}/prevention-projects"
+    refused(api.post(url, json={"year": 2026, "name": "Too much", "budget": "270.01"}), "budget")
+    made = ok(api.post(url, json={"year": 2026, "name": "Press safety training", "budget": "270.00"}))
+    assert (made["cap"], made["income"], made["room"]) == ("270.00", "13500.00", "0.00")
+    assert statement(api, into, "2025-01-01", "2025-12-31")["income"]["contributions_collected"] == "4500.00"
+    st = statement(api, into, "2026-01-01", "2026-12-31")
+    assert st["prevention"]["years"] == [{"year": 2026, "share": "0.02", "income": "13500.00", "cap": "270.00",
+                                          "budgets": "270.00", "spent": "0.00"}]
