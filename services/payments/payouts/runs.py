@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import Result, and_, delete, exists, func, insert, inspect, select, update
+from sqlalchemy import Result, and_, delete, exists, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -512,14 +512,26 @@ def _hold(session: Session, row, reason: str) -> None:  # noqa: ANN001
 
 # ---- the fund's position -------------------------------------------------------------------
 
+def lines_of_region(region: str, moves: dict[str, Move]):  # noqa: ANN201 - a SQL condition
+    """The lines of `region`: recorded under a region whose window holds the line's month (a pool
+    consolidated into it brings its lines from the date; its lines before stay its own)."""
+    el = entitlement_lines
+    parts = []
+    for w in windows(region, moves):
+        months = [c for c in (el.c.period >= f"{w.start:%Y-%m}" if w.start else None,
+                              el.c.period < f"{w.end:%Y-%m}" if w.end else None) if c is not None]
+        parts.append(and_(el.c.region == w.source, *months))
+    return or_(*parts)
+
+
 def position(session: Session, region: str | None = None) -> dict[str, int]:
     """Fund lines split into settled, open (in a run, not yet answered), settled outside the
     ledger (paid by the old system before going live) and payable (none of these): the four
     always add up to the sum of the fund lines. Lines an overpayment took over, or a recovery
     kept back whole (recovery.py: held without a payout), are settled — open while their run is
-    proposed."""
+    proposed. A region's are those of the pools that belong to it in each line's month."""
     el = entitlement_lines
-    where = [el.c.payer == "fund"] + ([el.c.region == region] if region else [])
+    where = [el.c.payer == "fund"] + ([lines_of_region(region, region_moves(session))] if region else [])
     joined = el.outerjoin(payout_lines, payout_lines.c.line_id == el.c.line_id).outerjoin(
         payouts, payouts.c.payout_id == payout_lines.c.payout_id).outerjoin(
         payment_runs, payment_runs.c.run_id == payout_lines.c.run_id)
