@@ -261,5 +261,5 @@ def _open_periods(session: Session, employer_ids: list[str], eve: date,
     return periods, arrears, fees
 
 
-__all__ = ["moves", "region_of", "record_consolidation", "in_region", "recorded_in", "pools_on", "reports_in", "balances", "carry_overs",
-           "carried_lines", "employers_of", "consolidation_view"]
+__all__ = ["moves", "region_of", "record_consolidation", "in_region", "recorded_in", "pools_on", "reports_in",
+           "balances", "carry_overs", "carried_lines", "employers_of", "consolidation_view"]

@@ -203,8 +203,8 @@ def test_three_pools_consolidated_with_arrears_and_a_claim(api, unique) -> None:
 def test_the_rate_review_of_a_year_takes_the_employers_of_the_pools_consolidated_into_it(api, unique) -> None:  # noqa: ANN001
     into, pool = unique.region, "62" + unique.region[2:]  # Gansu: this test's alone
     national = load_national_default().model_dump(mode="json")  # class 4 (C3311): 0.9% (the pool's)
-    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"base_rates": national["base_rates"] | {"4": "0.0120"},
-                                                                   "fund_account": FUND}))  # P: class 4 at 1.2%
+    rates = national["base_rates"] | {"4": "0.0120"}  # P: class 4 at 1.2%
+    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"base_rates": rates, "fund_account": FUND}))
     moved = enroll_employer(api, unique, region=pool, enrolled_on="2025-07-01")
     home = enroll_employer(api, unique, region=into, enrolled_on="2025-07-01")
     people = {}
