@@ -104,8 +104,13 @@ def approve_referral(ctx: ServiceContext, principal: Principal, cmd: ApproveRefe
         raise invalid("to_date", f"a referral covers at most {rules.MAX_REFERRAL_DAYS} days")
     claim = recognized_claim(ctx, cmd.claim_id)
     _within_claim(claim, "from_date", cmd.from_date)
-    if cmd.destination_region is not None and cmd.destination_region == claim.region:
-        raise invalid("destination_region", f"is the claim's own region {claim.region}: no referral is needed")
+    if cmd.destination_region is not None:
+        with ctx.session_factory() as session:
+            moves = region_moves(session)
+        home = region_on(claim.region, cmd.from_date, moves)  # a consolidated pool is one region with its new one
+        if region_on(cmd.destination_region, cmd.from_date, moves) == home:
+            raise invalid("destination_region", f"is the claim's own region {home} on "
+                                                f"{cmd.from_date.isoformat()}: no referral is needed")
     now = _now()
     referral_id = _new_id("rfl")
     event = ReferralApproved(

@@ -63,6 +63,10 @@ def test_a_moved_claims_care_is_priced_by_the_new_regions_policy_from_the_date(a
     assert (seen["approved"], seen["policy_ref"]["region"]) == ("10.00", pool)
     # From the date, the new region's: a wheelchair 1300.00; travel min(2500.00, 3000.00) + 2 ×
     # (300.00 + 100.00) = 3300.00; a consultation capped at 8.00.
+    # From the date the new region is the claim's own: a referral there needs none (422)
+    r = api.post(f"/v1/claims/{c.claim_id}/referrals", json={
+        "from_date": "2026-06-02", "to_date": "2026-06-03", "destination": "市人民医院", "destination_region": into})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "destination_region", r.text
     chair = device("FZ-WHEEL-M", "2026-06-01")
     away2 = travel("2026-06-08", "2026-06-09")
     seen2 = consultation("2026-06-10")
