@@ -311,12 +311,14 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
     materialize = find_materializer()
     with ctx.uow(principal) as uow:
         session = uow.session
+        pools = pools_of(session, region, period)  # its own claims and those moved into it
         if materialize is not None:
-            for pool in pools_of(session, region, period):  # its own claims and those moved into it
+            for pool in pools:
                 materialize(session, pool, period)
         if not inspect(session.connection()).has_table("entitlement_lines"):
             raise conflict("no entitlement lines exist yet in this service")
-        recovery.recognize(uow, region, period, run_id, datetime.now(timezone.utc).date())  # stands whatever becomes of the run
+        # stands whatever becomes of the run
+        recovery.recognize(uow, region, period, run_id, datetime.now(timezone.utc).date(), pools)
         for attempt in range(1, MAX_PLAN_ATTEMPTS + 1):
             try:
                 with session.begin_nested():
