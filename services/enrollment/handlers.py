@@ -150,8 +150,11 @@ def enroll_employer(ctx: ServiceContext, actor: Actor, cmd: EnrollEmployer) -> d
 
 
 def _refuse_region_gone(uow: Any, region: str, on: date) -> None:
+    refuse_region_gone(uow.load(Pooling, POOLING_ID), region, on)
+
+
+def refuse_region_gone(pooling: Pooling | None, region: str, on: date) -> None:
     """A pool consolidated away takes no employer from its date: enroll it in the new region."""
-    pooling = uow.load(Pooling, POOLING_ID)
     if pooling is not None and (now_in := pooling.region_on(region, on)) != region:
         raise Invalid("region", f"belongs to region {now_in} on {on.isoformat()} (pools consolidated)")
 

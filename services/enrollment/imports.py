@@ -25,7 +25,7 @@ from libs.runtime.service import ServiceContext
 from . import handlers
 from .domain.commands import BankAccountInput
 from .domain.events import BankAccount
-from .domain.model import Classification, Conflict, Employer, Invalid, NotFound, Worker
+from .domain.model import POOLING_ID, Classification, Conflict, Employer, Invalid, NotFound, Pooling, Worker
 from .tables import employers, employments, workers
 
 LOOKUP_CHUNK = 500
@@ -120,10 +120,15 @@ class EmployersKind:
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployer]]) -> dict[int, Outcome]:
         enrolled: dict[str, int] = {}  # USCC → the row that enrolled it in this request
+        pooling = uow.load(Pooling, POOLING_ID)  # the consolidations, read once for the file
 
         def enroll(row: Row, e: NewEmployer) -> Accepted:
             if e.uscc in enrolled:
                 raise RowRejected("uscc", f"is enrolled by row {enrolled[e.uscc]} of this file")
+            try:  # a pool gone by the employer's enrolment day takes it no more (as POST /v1/employers)
+                handlers.refuse_region_gone(pooling, e.region, e.enrolled_on)
+            except Invalid as exc:
+                raise _rejected(exc) from None
             employer = Employer.enroll(handlers.new_employer_id(), e.uscc, e.name, e.region, e.enrolled_on,
                                        e.classification, e.floating_step, source(import_id, self.name, row))
             uow.save(employer)

@@ -593,24 +593,34 @@ def review_rates(ctx: ServiceContext, actor: Actor, region: str, year: int) -> d
         raise Invalid.one("year", f"must be between 2000 and {now.year + 1}")
     starts = date(year, 1, 1)
     with ctx.session_factory() as session:
+        known = pooling.moves(session)
+        gone = known.get(region)
+        if gone is not None and gone.effective_from <= starts:
+            raise Invalid.one("region", f"pool {region} belongs to {gone.into_region} from "
+                                        f"{gone.effective_from.isoformat()}: review {gone.into_region}")
         version = _policy(session, region, starts, "year")
         doc = version.document
         first_year, last_year = review_years(year, doc.rate_review.lookback_years)
         window = (date(first_year, 1, 1), date(last_year, 12, 31))
         first_period, last_period = f"{first_year:04d}-01", f"{last_year:04d}-12"
-        employers = session.execute(select(levy_employers).where(
-            levy_employers.c.region == region, levy_employers.c.status == "active")
+        # the employers that belong to the region on the year's first day (a pool consolidated
+        # into it by then brings its own), each with its whole look-back, whichever pool it was in
+        belongs = pooling.employers_of(region, starts, known)
+        employers = session.execute(select(levy_employers).where(belongs, levy_employers.c.status == "active")
             .order_by(levy_employers.c.employer_id).limit(MAX_EMPLOYERS_PER_REVIEW)).all()
         ids = [e.employer_id for e in employers]
         current = and_(wage_reports.c.superseded_by.is_(None), wage_reports.c.period >= first_period,
-                       wage_reports.c.period <= last_period)
+                       wage_reports.c.period <= last_period, belongs)
+        of_employer = levy_employers.c.employer_id == wage_reports.c.employer_id
         contributions = dict(session.execute(
             select(wage_reports.c.employer_id, func.sum(wage_reports.c.contribution_fen))
-            .where(current, wage_reports.c.region == region).group_by(wage_reports.c.employer_id)).all())
+            .select_from(wage_reports.join(levy_employers, of_employer))
+            .where(current).group_by(wage_reports.c.employer_id)).all())
         workers = dict(session.execute(
             select(wage_reports.c.employer_id, func.count(func.distinct(wage_history.c.employee_id)))
-            .select_from(wage_reports.join(wage_history, wage_history.c.report_id == wage_reports.c.report_id))
-            .where(current, wage_reports.c.region == region).group_by(wage_reports.c.employer_id)).all())
+            .select_from(wage_reports.join(levy_employers, of_employer)
+                         .join(wage_history, wage_history.c.report_id == wage_reports.c.report_id))
+            .where(current).group_by(wage_reports.c.employer_id)).all())
         claims_cost = dict(session.execute(
             select(levy_payout_lines.c.employer_id, func.sum(levy_payout_lines.c.amount_fen))
             .select_from(levy_payout_lines.join(levy_payouts, levy_payouts.c.payout_id == levy_payout_lines.c.payout_id))
@@ -676,12 +686,18 @@ def _in_region(session: Session, region: str):  # noqa: ANN202 - a SQL condition
 COLLECTION_KINDS = ("payment", "credit_applied", "credit_released")  # what settles a contribution
 
 
-def contributions_collected(session: Session, region: str, start: date, end: date) -> int:
+def contributions_collected(session: Session, region: str, start: date, end: date,
+                            pools_of_day: date | None = None) -> int:
     """Fen of contributions collected in `region` from `start` to `end` (both included), by
-    payment date: the statement's `contributions_collected`, and the prevention cap's basis."""
+    payment date: the statement's `contributions_collected`. With `pools_of_day` (the prevention
+    cap's basis), those of every pool that belongs to `region` on that day, on whichever day: a
+    pool consolidated into it brings its income."""
+    known = pooling.moves(session)
+    where = (pooling.in_region(region, known) if pools_of_day is None
+             else pooling.recorded_in(pooling.pools_on(region, pools_of_day, known)))
     credit, debit = session.execute(
         select(func.coalesce(func.sum(postings.c.credit_fen), 0), func.coalesce(func.sum(postings.c.debit_fen), 0))
-        .where(_in_region(session, region), postings.c.account == ledger.CONTRIBUTIONS_RECEIVABLE,
+        .where(where, postings.c.account == ledger.CONTRIBUTIONS_RECEIVABLE,
                postings.c.kind.in_(COLLECTION_KINDS), postings.c.posted_on >= start, postings.c.posted_on <= end)).one()
     return int(credit) - int(debit)
 

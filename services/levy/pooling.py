@@ -97,6 +97,16 @@ def in_region(region: str, known: dict[str, Move]):  # noqa: ANN201 - a SQL cond
     return or_(*parts)
 
 
+def recorded_in(sources: list[str]):  # noqa: ANN201 - a SQL condition
+    """The postings recorded under any of `sources`, whatever their day."""
+    return or_(postings.c.region.in_(sources), and_(postings.c.region.is_(None), recorded_region().in_(sources)))
+
+
+def pools_on(region: str, day: date, known: dict[str, Move]) -> list[str]:
+    """The recorded regions that belong to `region` on `day` (none if it is gone by then)."""
+    return [w.source for w in windows(region, known) if w.holds(day)]
+
+
 def balances(session: Session, region: str, through: date, known: dict[str, Move]) -> dict[str, int]:
     """Net debit of each balance-sheet account of `region` through a day: its postings, the
     balances carried in by then, less what it carried out by then."""
@@ -172,8 +182,7 @@ def reports_in(region: str, known: dict[str, Move]):  # noqa: ANN201 - a SQL con
 
 def employers_of(region: str, day: date, known: dict[str, Move]):  # noqa: ANN201 - a SQL condition
     """Employers that belong to `region` on `day` (their enrolled region resolves to it)."""
-    sources = [w.source for w in windows(region, known) if w.holds(day)]
-    return levy_employers.c.region.in_(sources)
+    return levy_employers.c.region.in_(pools_on(region, day, known))
 
 
 def consolidation_view(session: Session, consolidation_id: str,
@@ -252,5 +261,5 @@ def _open_periods(session: Session, employer_ids: list[str], eve: date,
     return periods, arrears, fees
 
 
-__all__ = ["moves", "region_of", "record_consolidation", "in_region", "reports_in", "balances", "carry_overs",
-           "carried_lines", "employers_of", "consolidation_view"]
+__all__ = ["moves", "region_of", "record_consolidation", "in_region", "recorded_in", "pools_on", "reports_in",
+           "balances", "carry_overs", "carried_lines", "employers_of", "consolidation_view"]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from libs.money import NotMoney, from_fen, parse_yuan, to_fen, yuan_str
 from libs.policy.projection import policy_in_force
 
+from . import pooling
 from .domain import ledger
 from .domain.prevention import PreventionRefused, PreventionYear, prevention_cap, prevention_id
 from .handlers import Actor, Invalid, NotFound, _policy, _ref, contributions_collected, today
@@ -38,10 +39,16 @@ def _year_bounds(year: int) -> tuple[date, date]:
 
 def year_cap(session: Session, region: str, year: int) -> tuple[Decimal, Decimal, Decimal, Any]:
     """(cap, income, share, policy version): the share in force on the year's first day, times
-    the contributions collected in the year before."""
-    version = _policy(session, region, date(year, 1, 1), "year")
+    the contributions collected in the year before by the pools that belong to the region on that
+    day. A pool consolidated away by then has no year: 422 naming `region`."""
+    first = date(year, 1, 1)
+    gone = pooling.moves(session).get(region)
+    if gone is not None and gone.effective_from <= first:
+        raise Invalid.one("region", f"pool {region} belongs to {gone.into_region} from "
+                                    f"{gone.effective_from.isoformat()}: its prevention is {gone.into_region}'s")
+    version = _policy(session, region, first, "year")
     share = version.document.prevention_share
-    income = from_fen(contributions_collected(session, region, *_year_bounds(year - 1)))
+    income = from_fen(contributions_collected(session, region, *_year_bounds(year - 1), pools_of_day=first))
     return prevention_cap(share, income), income, share, version
 
 
@@ -144,7 +151,8 @@ def statement_years(session: Session, region: str, start: date, end: date) -> li
     for year in years:
         version = policy_in_force(session, region, date(year, 1, 1))
         share = version.document.prevention_share if version else Decimal(0)
-        income = from_fen(contributions_collected(session, region, *_year_bounds(year - 1)))
+        income = from_fen(contributions_collected(session, region, *_year_bounds(year - 1),
+                                                  pools_of_day=date(year, 1, 1)))
         budgets = session.execute(select(func.coalesce(func.sum(prevention_projects.c.budget_fen), 0)).where(
             prevention_projects.c.region == region, prevention_projects.c.year == year)).scalar_one()
         spent = session.execute(

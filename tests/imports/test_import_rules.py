@@ -74,3 +74,23 @@ def test_a_migrated_period_is_corrected_by_a_wage_report_assessing_only_the_diff
     trail = api.get("/v1/events", params={"aggregate_id": f"wages-{employer_id}-{last}"}).json()["items"]
     assert [e["type"] for e in trail] == ["LegacyPeriodImported", "WageReported"]
     assert trail[0]["payload"]["source"]["legacy_id"] == f"{tag}-A"
+
+
+def test_a_pool_gone_takes_no_employer_from_its_date_on_going_live_either(api, unique) -> None:  # noqa: ANN001
+    tag, into, pool = f"P{unique.n}", unique.region, "46" + unique.region[2:]  # Hainan: this test's alone
+    r = api.post("/v1/pooling/consolidations", json={"into_region": into, "from_regions": [pool],
+                                                     "effective_from": "2026-01-01"})
+    assert r.status_code == 201, r.text
+    body = "\n".join([
+        EMPLOYERS,
+        f"{tag}-1,{unique.uscc()},Old county firm,C3311,{pool},2016-01-01,",    # before the date: the pool's
+        f"{tag}-2,{unique.uscc()},Late county firm,C3311,{pool},2026-01-01,",   # from the date: refused
+        f"{tag}-3,{unique.uscc()},Prefecture firm,C3311,{into},2026-01-01,",    # the new region takes it
+    ]) + "\n"
+    for dry_run in (True, False):  # the dry run says the same, and records nothing
+        summary = post(api, "employers", body, dry_run=str(dry_run).lower()).json()
+        assert (summary["accepted"], summary["rejected"]) == (2, 1), summary
+        [error] = summary["errors"]
+        assert (error["row"], error["field"]) == (3, "region") and into in error["message"], error
+    listed = api.get("/v1/employers", params={"region": pool}).json()["items"]
+    assert [e["name"] for e in listed] == ["Old county firm"]

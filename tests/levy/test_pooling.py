@@ -198,3 +198,76 @@ def test_three_pools_consolidated_with_arrears_and_a_claim(api, unique) -> None:
         expected = {"2025-11-30": "0.00", "2025-12-31": "190.00", "2026-01-01": "190.00",
                     "2026-01-09": "190.00"}.get(day, "645.85")
         assert sum(map(Decimal, cash)) == Decimal(expected), (day, cash)
+
+
+def test_the_rate_review_of_a_year_takes_the_employers_of_the_pools_consolidated_into_it(api, unique) -> None:  # noqa: ANN001
+    into, pool = unique.region, "62" + unique.region[2:]  # Gansu: this test's alone
+    national = load_national_default().model_dump(mode="json")  # class 4 (C3311): 0.9% (the pool's)
+    rates = national["base_rates"] | {"4": "0.0120"}  # P: class 4 at 1.2%
+    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"base_rates": rates, "fund_account": FUND}))
+    moved = enroll_employer(api, unique, region=pool, enrolled_on="2025-07-01")
+    home = enroll_employer(api, unique, region=into, enrolled_on="2025-07-01")
+    people = {}
+    for employer, wage in ((moved, "10000.00"), (home, "20000.00")):
+        id_number, _e = hire(api, unique, employer, "2025-07-01")
+        people[employer] = id_number
+        ok(api.post("/v1/wage-reports", json={"employer_id": employer, "period": "2025-07", "reported_on": "2025-08-05",
+                                              "lines": [{"id_number": id_number, "wage": wage}]}))
+    ok(api.post("/v1/pooling/consolidations", json={"into_region": into, "from_regions": [pool],
+                                                    "effective_from": "2026-01-01"}))
+    api.settle()
+
+    # 2025 is still the pool's year: its employer is the pool's to review (nothing to rate on in
+    # the look-back 2022–2024: skipped), and not P's
+    before = ok(api.post("/v1/rate-reviews", json={"region": pool, "year": 2025}), 200)
+    assert [x["employer_id"] for x in before["skipped"]] == [moved] and before["decisions"] == []
+    assert [x["employer_id"] for x in ok(api.post("/v1/rate-reviews", json={"region": into, "year": 2025}),
+                                         200)["skipped"]] == [home]
+    # From 2026 the pool is gone: its review is refused naming `region`, and P's takes its employer
+    # with its look-back 2023–2025 in the pool (July 2025: 10,000.00 × 0.009 = 90.00, no claim: loss
+    # ratio 0, the 0.50 step) at P's policy: 0.012 × 0.50 = 0.006
+    refused(api.post("/v1/rate-reviews", json={"region": pool, "year": 2026}), "region")
+    review = ok(api.post("/v1/rate-reviews", json={"region": into, "year": 2026}), 200)
+    assert review["policy_ref"]["region"] == into
+    decided = {d["employer_id"]: (d["figures"]["contributions"], d["figures"]["workers"], d["rate"])
+               for d in review["decisions"]}
+    # P's own: July 2025 at P's 1.2%: 20,000.00 × 0.012 = 240.00, the same step
+    assert decided == {moved: ("90.00", 1, "0.006000"), home: ("240.00", 1, "0.006000")}
+    # January 2026 of the moved employer: 10,000.00 × 0.006 = 60.00
+    jan = ok(api.post("/v1/wage-reports", json={"employer_id": moved, "period": "2026-01", "reported_on": "2026-02-05",
+                                                "lines": [{"id_number": people[moved], "wage": "10000.00"}]}))
+    assert (jan["rate"], jan["contribution_due"]) == ("0.006000", "60.00")
+
+
+def test_prevention_of_a_consolidated_region_counts_its_pools_income_and_a_pool_gone_has_none(api, unique) -> None:  # noqa: ANN001
+    into, pool = unique.region, "64" + unique.region[2:]  # Ningxia: this test's alone
+    national = load_national_default().model_dump(mode="json")  # class 4 (C3311): 0.9%
+    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"prevention_share": "0.02", "fund_account": FUND}))
+    # 2025, June, paid on 10 July: the pool's employer 1,000,000.00 × 0.009 = 9000.00; P's own
+    # 500,000.00 × 0.009 = 4500.00
+    for region, wage, amount in ((pool, "1000000.00", "9000.00"), (into, "500000.00", "4500.00")):
+        employer = enroll_employer(api, unique, region=region, enrolled_on="2025-01-01")
+        id_number, _e = hire(api, unique, employer, "2025-01-01")
+        ok(api.post("/v1/wage-reports", json={"employer_id": employer, "period": "2025-06", "reported_on": "2025-07-05",
+                                              "lines": [{"id_number": id_number, "wage": wage}]}))
+        ok(api.post("/v1/contribution-payments", json={"employer_id": employer, "amount": amount,
+                                                       "paid_on": "2025-07-10"}))
+    ok(api.post("/v1/pooling/consolidations", json={"into_region": into, "from_regions": [pool],
+                                                    "effective_from": "2026-01-01"}))
+    api.settle()
+
+    # The pool is gone from 1 January 2026: no project of its for 2026 (nor a year's view), and
+    # nothing is recorded.
+    refused(api.post(f"/v1/funds/{pool}/prevention-projects", json={"year": 2026, "name": "Posters",
+                                                                    "budget": "10.00"}), "region")
+    refused(api.get(f"/v1/funds/{pool}/prevention-projects", params={"year": 2026}), "region")
+    # P's 2026 cap counts the income of the pool that belongs to it: 0.02 × (9000.00 + 4500.00)
+    # = 0.02 × 13500.00 = 270.00 — though P's own 2025 statement collected 4500.00 only.
+    url = f"/v1/funds/{into}/prevention-projects"
+    refused(api.post(url, json={"year": 2026, "name": "Too much", "budget": "270.01"}), "budget")
+    made = ok(api.post(url, json={"year": 2026, "name": "Press safety training", "budget": "270.00"}))
+    assert (made["cap"], made["income"], made["room"]) == ("270.00", "13500.00", "0.00")
+    assert statement(api, into, "2025-01-01", "2025-12-31")["income"]["contributions_collected"] == "4500.00"
+    st = statement(api, into, "2026-01-01", "2026-12-31")
+    assert st["prevention"]["years"] == [{"year": 2026, "share": "0.02", "income": "13500.00", "cap": "270.00",
+                                          "budgets": "270.00", "spent": "0.00"}]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from libs.money import to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
+from libs.pooling import region_on
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid
@@ -23,6 +24,7 @@ from libs.web.problems import conflict, invalid
 from ..payouts.adjudication import CatalogEntry, ClaimFacts, Refused, check_stay
 from ..payouts.domain import AdjudicatedItem, MedicalBill, MedicalBillAdjudicated
 from ..payouts.handlers import SubmitBill, may_act_for_hospital
+from ..payouts.runs import region_moves
 from ..payouts.tables import claim_facts, hospitals, medical_bills
 from . import rules
 from .domain import (
@@ -74,6 +76,9 @@ def _within_claim(claim: Any, field: str, day: date) -> None:
 
 
 def _policy(session: Session, region: str, on: date) -> Any:
+    """The policy a claim recorded under `region` is priced by on `on`: from a consolidation's
+    date, the new region's (RULES.md "Prevention and pooling")."""
+    region = region_on(region, on, region_moves(session))
     version = policy_in_force(session, region, on)
     if version is None:
         raise conflict(f"no policy is in force in region {region} on {on.isoformat()}")
@@ -99,8 +104,13 @@ def approve_referral(ctx: ServiceContext, principal: Principal, cmd: ApproveRefe
         raise invalid("to_date", f"a referral covers at most {rules.MAX_REFERRAL_DAYS} days")
     claim = recognized_claim(ctx, cmd.claim_id)
     _within_claim(claim, "from_date", cmd.from_date)
-    if cmd.destination_region is not None and cmd.destination_region == claim.region:
-        raise invalid("destination_region", f"is the claim's own region {claim.region}: no referral is needed")
+    if cmd.destination_region is not None:
+        with ctx.session_factory() as session:
+            moves = region_moves(session)
+        home = region_on(claim.region, cmd.from_date, moves)  # a consolidated pool is one region with its new one
+        if region_on(cmd.destination_region, cmd.from_date, moves) == home:
+            raise invalid("destination_region", f"is the claim's own region {home} on "
+                                                f"{cmd.from_date.isoformat()}: no referral is needed")
     now = _now()
     referral_id = _new_id("rfl")
     event = ReferralApproved(

@@ -15,6 +15,7 @@ from sqlalchemy import inspect, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.money import split_yuan, to_fen, yuan_str
+from libs.pooling import region_on
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import Problem, conflict, forbidden, invalid
@@ -22,6 +23,7 @@ from libs.web.problems import Problem, conflict, forbidden, invalid
 from .adjudication import ClaimFacts, ItemIn, Refused, adjudicate_items, check_stay
 from .domain import AdjudicatedItem, BankAccount, Hospital, MedicalBill, MedicalBillAdjudicated
 from .projection import policy_terms
+from .runs import region_moves
 from .tables import claim_facts, entitlement_lines, hospitals, medical_bills
 
 
@@ -105,7 +107,8 @@ def submit_bill(ctx: ServiceContext, principal: Principal, cmd: SubmitBill) -> M
             raise (conflict(exc.message, field=exc.field) if exc.state else invalid(exc.field, exc.message)) from None
         claim_row = session.execute(select(claim_facts).where(claim_facts.c.claim_id == cmd.claim_id)).one()
         region = claim_row.region or hospital.region
-        terms = policy_terms(session, region, cmd.admitted_on)
+        # from a consolidation's date, a moved claim is priced by the new region's catalog
+        terms = policy_terms(session, region_on(region, cmd.admitted_on, region_moves(session)), cmd.admitted_on)
     if terms is None:
         raise conflict(f"no policy is in force in region {region} on {cmd.admitted_on.isoformat()}")
     out = adjudicate_items(cmd.items, terms.catalog)

@@ -75,12 +75,14 @@ def _paid(session: Session, line_ids: set[str]) -> set[str]:
     return out
 
 
-def recognize(uow: UnitOfWork, region: str, period: str, run_id: str, on: date) -> list[str]:
-    """The overpayments of the region's lines up to `period` (see the module's docstring)."""
+def recognize(uow: UnitOfWork, region: str, period: str, run_id: str, on: date,
+              pools: list[str] | None = None) -> list[str]:
+    """The overpayments of the region's lines up to `period` (see the module's docstring), and of
+    the `pools` whose lines its run pays (runs.pools_of: those consolidated into it)."""
     session = uow.session
     el = entitlement_lines
     taken = exists().where(payout_lines.c.line_id == el.c.line_id)
-    payable = (el.c.payer == "fund", el.c.region == region, el.c.period <= period, ~taken,
+    payable = (el.c.payer == "fund", el.c.region.in_(pools or [region]), el.c.period <= period, ~taken,
                el.c.settled_outside.is_(None))
     negatives = session.execute(select(el.c.claim_id, el.c.payee, el.c.kind, el.c.period, el.c.adjusts)
                                 .where(*payable, el.c.amount_fen < 0, el.c.adjusts.is_not(None),

@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import Result, and_, delete, exists, func, insert, inspect, select, update
+from sqlalchemy import Result, and_, delete, exists, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -175,13 +175,17 @@ LINE_ID, CLAIM_ID, EMPLOYER_ID, KIND, FAMILY, AMOUNT_FEN, PAYEE, BANK_CODE, ACCO
     range(len(LINE_COLUMNS))
 
 
+def region_moves(session: Session) -> dict[str, Move]:
+    """Every pool's move, as projected from enrollment's PoolsConsolidated."""
+    return {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
+            for r in session.execute(select(payments_region_moves).limit(MAX_REGION_MOVES))}
+
+
 def pools_of(session: Session, region: str, period: str) -> list[str]:
     """The recorded regions whose lines the region's run of `period` pays: its own, and every
     pool consolidated into it by the month's first day (libs.pooling); none for a pool gone by then."""
-    moves = {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
-             for r in session.execute(select(payments_region_moves).limit(MAX_REGION_MOVES))}
     first = date.fromisoformat(f"{period}-01")
-    return [w.source for w in windows(region, moves) if w.holds(first)]
+    return [w.source for w in windows(region, region_moves(session)) if w.holds(first)]
 
 
 def payable_lines(session: Session, region: str, period: str) -> Result:
@@ -307,12 +311,14 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
     materialize = find_materializer()
     with ctx.uow(principal) as uow:
         session = uow.session
+        pools = pools_of(session, region, period)  # its own claims and those moved into it
         if materialize is not None:
-            for pool in pools_of(session, region, period):  # its own claims and those moved into it
+            for pool in pools:
                 materialize(session, pool, period)
         if not inspect(session.connection()).has_table("entitlement_lines"):
             raise conflict("no entitlement lines exist yet in this service")
-        recovery.recognize(uow, region, period, run_id, datetime.now(timezone.utc).date())  # stands whatever becomes of the run
+        # stands whatever becomes of the run
+        recovery.recognize(uow, region, period, run_id, datetime.now(timezone.utc).date(), pools)
         for attempt in range(1, MAX_PLAN_ATTEMPTS + 1):
             try:
                 with session.begin_nested():
@@ -508,14 +514,26 @@ def _hold(session: Session, row, reason: str) -> None:  # noqa: ANN001
 
 # ---- the fund's position -------------------------------------------------------------------
 
+def lines_of_region(region: str, moves: dict[str, Move]):  # noqa: ANN201 - a SQL condition
+    """The lines of `region`: recorded under a region whose window holds the line's month (a pool
+    consolidated into it brings its lines from the date; its lines before stay its own)."""
+    el = entitlement_lines
+    parts = []
+    for w in windows(region, moves):
+        months = [c for c in (el.c.period >= f"{w.start:%Y-%m}" if w.start else None,
+                              el.c.period < f"{w.end:%Y-%m}" if w.end else None) if c is not None]
+        parts.append(and_(el.c.region == w.source, *months))
+    return or_(*parts)
+
+
 def position(session: Session, region: str | None = None) -> dict[str, int]:
     """Fund lines split into settled, open (in a run, not yet answered), settled outside the
     ledger (paid by the old system before going live) and payable (none of these): the four
     always add up to the sum of the fund lines. Lines an overpayment took over, or a recovery
     kept back whole (recovery.py: held without a payout), are settled — open while their run is
-    proposed."""
+    proposed. A region's are those of the pools that belong to it in each line's month."""
     el = entitlement_lines
-    where = [el.c.payer == "fund"] + ([el.c.region == region] if region else [])
+    where = [el.c.payer == "fund"] + ([lines_of_region(region, region_moves(session))] if region else [])
     joined = el.outerjoin(payout_lines, payout_lines.c.line_id == el.c.line_id).outerjoin(
         payouts, payouts.c.payout_id == payout_lines.c.payout_id).outerjoin(
         payment_runs, payment_runs.c.run_id == payout_lines.c.run_id)

@@ -31,9 +31,10 @@ class Claim:
     employer_id: str
 
 
-def recognized_claim(api, unique, **policy: Any) -> Claim:  # noqa: ANN001
-    """A worker injured 2026-01-10, recognized 2026-02-01, in `unique.region` under its own policy."""
-    region = unique.region
+def recognized_claim(api, unique, *, region: str | None = None, **policy: Any) -> Claim:  # noqa: ANN001
+    """A worker injured 2026-01-10, recognized 2026-02-01, in `region` (else `unique.region`)
+    under its own policy."""
+    region = region or unique.region
     ok(api.put(f"/v1/policies/{region}/2024-01-01", json=region_policy(**policy)))
     employer = ok(api.post("/v1/employers", json={
         "uscc": unique.uscc(), "name": "Pearl River Metalworks", "industry_code": "C3311", "region": region,

@@ -263,3 +263,23 @@ def test_a_write_off_ends_the_receivable_and_shows_in_the_statement(api) -> None
     assert books["expenditure"]["total"] == "226200.00" and books["books_balanced"] is True
     # A later run keeps nothing back of a written-off overpayment.
     assert propose(api, region, "2026-09")["recoveries"]["total"] == "0.00"
+
+
+def test_a_moved_claims_overpayment_is_recognized_by_the_new_regions_run(api) -> None:  # noqa: ANN001
+    """Pooling moves up (RULES.md "Prevention and pooling"): the pool's run paid May and June; the
+    pool is consolidated into P from August; the recognition revoked, P's run of August (which pays
+    the pool's lines) recognizes the overpayment of the pool's lines and keeps it back."""
+    pool, into = new_region(api), new_region(api)
+    employee_id, claim_a, payee = paid_claim(api, pool)  # 226200.00 paid by the pool's run
+    ok(api.post("/v1/pooling/consolidations", json={"into_region": into, "from_regions": [pool],
+                                                    "effective_from": "2026-08-01"}), 201)
+    lodge_and_rule(api, claim_a, "recognition", "litigation", "2026-07-31", "2026-09-30", decision="rejected")
+    # B: grade 1 from 2026-08-03: 243000.00 + 8100.00 for August (P has the same levels as the pool)
+    second_claim(api, claim_a, employee_id, 1)
+
+    run = propose(api, into, "2026-08")
+    [over] = overpayments_of(api, payee)
+    assert (over["claim_id"], over["amount"], over["region"]) == (claim_a, "226200.00", into)
+    # kept back min(226200.00, 1.00 × 251100.00) = 226200.00; paid 251100.00 − 226200.00 = 24900.00
+    payout = payout_of(api, run["run_id"], payee)
+    assert (payout["gross"], payout["deduction"], payout["amount"]) == ("251100.00", "226200.00", "24900.00")
