@@ -813,6 +813,50 @@ def month_ahead(facts: Iterable[Fact], ahead: MonthAhead) -> TwoMonths | None:
                      [ln for ln in lines if ln.month == ahead.month])
 
 
+# ---- the steady state of an untouched claim: the new month alone --------------------------
+
+def knowledge(facts: Sequence[Fact], policies: Sequence[PolicyFact],
+              requested: Sequence[tuple[datetime, str]]) -> str:
+    """What a claim's lines were derived from, in a few bytes: how many facts (its own and its
+    employer's, `facts` sorted), policy versions (those known by the derivation's `now`) and
+    horizon requests made by its last knowledge point, and that point. Facts, versions and
+    requests are only ever added, so equal strings mean equal knowledge."""
+    last = max(facts[-1].key, policies[-1].key) if policies else facts[-1].key
+    asked = sum(1 for t, _m in requested if t <= last[0])
+    return f"{len(facts)}|{len(policies)}|{asked}|{last[0].isoformat()}|{last[1]}"
+
+
+def month_alone(facts: Sequence[Fact], ahead: MonthAhead) -> tuple[str, list[Line]] | None:
+    """A claim's lines of `ahead.month` exactly as `ledger` makes them, for a claim whose lines
+    were materialized through `ahead.previous` with the knowledge it has now (the caller compares
+    `knowledge`): then every knowledge point but the last made lines of months up to the one the
+    next point fell in (or one requested by then), before `ahead.previous`, so `ledger` makes the
+    month's lines at the last point alone, each a first line of its key (no earlier line of the
+    month to adjust). Only that month is derived — not the month before, not the history.
+    Returns the claim's knowledge and the lines; None when a fact is recorded after `now`.
+    `facts` sorted by key."""
+    if not facts or facts[-1].key[0] > ahead.now:
+        return None
+    app = next((f.payload for f in facts if f.type == "InjuryApplied"), None)
+    if app is None or app["region"] != ahead.region:
+        return None
+    claim_id, employer_id, region = app["claim_id"], app["employer_id"], app["region"]
+    last = max(facts[-1].key, ahead.policies[-1].key) if ahead.policies else facts[-1].key
+    t = last[0]
+    at_t = sorted([*(f for f in facts if f.key[0] == t), *(p for p in ahead.policies if p.key[0] == t)],
+                  key=lambda x: x.key)
+    point = _point(t, at_t)
+    view = ClaimView.of(facts)
+    dues, _ = _targets_of(view, ahead.known(len(ahead.policies)), ahead.month, from_month=ahead.month)
+    target = {d.key: d for d in dues}
+    lines: list[Line] = []
+    for key in sorted(target):
+        line = _line(claim_id, employer_id, region, key, target[key], [], point, view)
+        if line is not None:
+            lines.append(line)
+    return knowledge(facts, ahead.policies, ahead.requested), lines
+
+
 def lines_hash(lines: Iterable[Line]) -> str:
     """SHA-256 over the lines in id order: equal for equal ledgers."""
     rows = sorted((ln.line_id, ln.kind, ln.period, ln.payer, ln.payee, yuan_str(ln.amount), ln.adjusts, ln.reason,

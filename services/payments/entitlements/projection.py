@@ -31,7 +31,8 @@ from libs.policy.document import PolicyDocument
 
 from . import engine
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
-from .tables import PROJECTED, accounts, claim_facts, employer_facts, entitlement_lines, horizons, policies
+from .tables import (PROJECTED, accounts, claim_facts, claim_states, employer_facts, entitlement_lines, horizons,
+                     policies)
 
 log = logging.getLogger(__name__)
 # A region is materialized in batches of claims read, derived and written together, so memory is
@@ -147,7 +148,9 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
         if region not in policy_cache:
             policy_cache[region] = policy_facts(session, region)
         pfs = policy_cache[region]
-    derived = engine.ledger(facts, pfs, now, _horizons(session, region) if requested is None else requested)
+    requested = _horizons(session, region) if requested is None else requested
+    derived = engine.ledger(facts, pfs, now, requested)
+    _set_states(session, [_state_of(claim_id, facts, pfs, region, now, requested)])
     by_id = {ln.line_id: ln for ln in derived}
     el = entitlement_lines
     stored = session.execute(select(el.c.line_id, el.c.kind, el.c.payee, el.c.period, el.c.period_start, el.c.payer,
@@ -173,6 +176,28 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
     if kept:
         _correct(session, claim_id, derived, kept, now, accounts_cache)
     return len(fresh)
+
+
+def _state_of(claim_id: str, facts: list[Fact], pfs: list[PolicyFact], region: str, now: datetime,
+              requested: Sequence[tuple[datetime, str]]) -> tuple[str, str | None, str | None]:
+    """The claim's state after `ledger(facts, pfs, now, requested)` was materialized: the month
+    through which its lines are, and what they were derived from; (claim, None, None) — no state —
+    while a fact is recorded after `now` (its lines will change when `now` passes it)."""
+    fs = engine._sorted(facts)
+    if not fs or fs[-1].key[0] > now:
+        return claim_id, None, None
+    known = sorted((p for p in pfs if p.version.region in (region, "000000") and p.key[0] <= now), key=lambda p: p.key)
+    asked = sorted((utc(t), m) for t, m in requested)
+    return claim_id, engine._horizon(now, asked), engine.knowledge(fs, known, asked)
+
+
+def _set_states(session: Session, states: Sequence[tuple[str, str | None, str | None]]) -> None:
+    ids = [c for c, _, _ in states]
+    for i in range(0, len(ids), 500):
+        session.execute(delete(claim_states).where(claim_states.c.claim_id.in_(ids[i:i + 500])))
+    rows = [{"claim_id": c, "through": through, "knowledge": known} for c, through, known in states if through]
+    if rows:
+        session.execute(insert(claim_states), rows)
 
 
 def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, now: datetime,
@@ -249,15 +274,24 @@ def _facts_in(session: Session, claim_ids: Sequence[str]) -> dict[str, tuple[lis
 
 def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine.MonthAhead,
                        pfs: list[PolicyFact]) -> int:
-    """Materialize a batch of claims of `ahead.region`. The fast path: a claim whose stored lines
-    of the previous month are exactly the ones the ledger makes for that month (so it was
-    materialized with what it knows: the projection materializes a claim whenever it stores one
-    of its facts or a policy of its region) gets the month's lines the ledger makes
-    (`engine.month_ahead`: two months derived, not the claim's history). Any other claim — never
-    materialized, or without a line in the previous month to check — is derived in full
-    (`materialize_claim`)."""
+    """Materialize a batch of claims of `ahead.region`, each the cheapest way that is exact:
+
+    * untouched — its stored state says its lines are through `ahead.previous`, derived from the
+      knowledge it has now (no fact, policy version or horizon request since): the month's lines
+      alone (`engine.month_alone`);
+    * checked — its stored lines of the previous month are exactly the ones the ledger makes for
+      that month (so it was materialized with what it knows: the projection materializes a claim
+      whenever it stores one of its facts or a policy of its region): the month's lines
+      (`engine.month_ahead`: two months derived, not the claim's history);
+    * any other claim — never materialized, or without a line in the previous month to check —
+      is derived in full (`materialize_claim`).
+    In all three, stored lines of the month that the ledger does not make send the claim to the
+    full derivation (which withdraws or corrects them)."""
     facts = _facts_in(session, claim_ids)
     el = entitlement_lines
+    states = {r.claim_id: (r.through, r.knowledge) for r in session.execute(
+        select(claim_states.c.claim_id, claim_states.c.through, claim_states.c.knowledge)
+        .where(claim_states.c.claim_id.in_(claim_ids)))}
     stored: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for r in session.execute(select(el.c.claim_id, el.c.period, el.c.line_id)
                              .where(el.c.claim_id.in_(claim_ids), el.c.period.in_((ahead.previous, ahead.month)),
@@ -265,23 +299,36 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
         stored[r.claim_id][r.period].add(r.line_id)
     fresh: list[Line] = []
     full: list[str] = []
+    done: list[tuple[str, str | None, str | None]] = []
     for claim_id in claim_ids:
         if claim_id not in facts or facts[claim_id][1] is None:
             continue
-        two = engine.month_ahead(facts[claim_id][0], ahead)
+        fs = engine._sorted(facts[claim_id][0])
         mine = stored.get(claim_id, {})
-        before, already = mine.get(ahead.previous, set()), mine.get(ahead.month, set())
-        if two is None or not two.previous or before != {ln.line_id for ln in two.previous}:
-            full.append(claim_id)
-        elif not already <= {ln.line_id for ln in two.month}:
-            full.append(claim_id)
+        already = mine.get(ahead.month, set())
+        state = states.get(claim_id)
+        alone = engine.month_alone(fs, ahead) if state is not None and state[0] == ahead.previous else None
+        if alone is not None and alone[0] == state[1]:
+            known, month = alone
         else:
-            fresh += [ln for ln in two.month if ln.line_id not in already]
+            two = engine.month_ahead(fs, ahead)
+            if two is None or not two.previous or mine.get(ahead.previous, set()) != {ln.line_id for ln in two.previous}:
+                full.append(claim_id)
+                continue
+            known, month = engine.knowledge(fs, ahead.policies, ahead.requested), two.month
+        if not already <= {ln.line_id for ln in month}:
+            full.append(claim_id)
+            continue
+        fresh += [ln for ln in month if ln.line_id not in already]
+        done.append((claim_id, ahead.month, known))
     if fresh:
         payees = sorted({ln.payee for ln in fresh})
-        known = {r.payee: (r.bank_code, r.account_no, r.holder)
-                 for r in session.execute(select(accounts).where(accounts.c.payee.in_(payees)))}
-        session.execute(insert(el), [_row(ln, known.get(ln.payee, (None, None, None))) for ln in fresh])
+        known_accounts = {}
+        for i in range(0, len(payees), 500):
+            known_accounts |= {r.payee: (r.bank_code, r.account_no, r.holder)
+                               for r in session.execute(select(accounts).where(accounts.c.payee.in_(payees[i:i + 500])))}
+        session.execute(insert(el), [_row(ln, known_accounts.get(ln.payee, (None, None, None))) for ln in fresh])
+    _set_states(session, done)
     cache = {ahead.region: pfs}
     return len(fresh) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
                                               requested=list(ahead.requested)) for claim_id in full)
