@@ -25,6 +25,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,8 @@ MONTHLY = frozenset({"treatment_leave_wage", "disability_allowance", "disability
 # ---- inputs --------------------------------------------------------------------------------
 
 def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is timezone.utc:
+        return moment  # already (the hot case: every fact is read as UTC)
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
@@ -118,24 +121,29 @@ def policy_ref(v: PolicyVersion) -> dict[str, Any]:
 
 # ---- months --------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def first_day(month: str) -> date:
     return date(int(month[:4]), int(month[5:7]), 1)
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def last_day(month: str) -> date:
     d = first_day(month)
     nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
     return nxt - timedelta(days=1)
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def next_month(month: str) -> str:
     return month_of(last_day(month) + timedelta(days=1))
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def previous_month(month: str) -> str:
     return month_of(first_day(month) - timedelta(days=1))
 

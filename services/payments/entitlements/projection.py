@@ -22,6 +22,7 @@ from decimal import Decimal
 from sqlalchemy import delete, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
+from libs.db import driver_mark
 from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
@@ -192,12 +193,16 @@ def _state_of(claim_id: str, facts: list[Fact], pfs: list[PolicyFact], region: s
 
 
 def _set_states(session: Session, states: Sequence[tuple[str, str | None, str | None]]) -> None:
-    ids = [c for c, _, _ in states]
-    for i in range(0, len(ids), 500):
-        session.execute(delete(claim_states).where(claim_states.c.claim_id.in_(ids[i:i + 500])))
-    rows = [{"claim_id": c, "through": through, "knowledge": known} for c, through, known in states if through]
+    """Replace the claims' states (one without a month: none)."""
+    if not states:
+        return
+    for _ in _rows_in(session, f"DELETE FROM {claim_states.name} WHERE claim_id IN", [c for c, _, _ in states]):
+        pass
+    rows = [state for state in states if state[1]]
     if rows:
-        session.execute(insert(claim_states), rows)
+        mark = driver_mark(session.get_bind().dialect.name)
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {claim_states.name} (claim_id, through, knowledge) VALUES ({mark}, {mark}, {mark})", rows)
 
 
 def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, now: datetime,
@@ -254,13 +259,34 @@ def regions_falling_back(session: Session, effective_from: date) -> set[str]:
     return set(_regions(session)) - covered
 
 
+ID_CHUNK = 2_000  # ids per IN list (SQLite allows 32,766 parameters, PostgreSQL 65,535)
+
+
+def _rows_in(session: Session, sql: str, ids: Sequence[str], before: tuple = ()) -> Iterator[tuple]:
+    """`sql` ending in `IN` over `ids`, in plain driver IN lists of ID_CHUNK: SQLAlchemy's
+    expanding IN spent more rendering a batch's lists of ids than the database reading them."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    for i in range(0, len(ids), ID_CHUNK):
+        part = tuple(ids[i:i + ID_CHUNK])
+        result = conn.exec_driver_sql(f"{sql.replace('?', mark)} ({', '.join([mark] * len(part))})", before + part)
+        if result.returns_rows:
+            yield from result
+
+
+def _result(session: Session, column):  # noqa: ANN001, ANN202 - what the dialect returns → the Python value
+    dialect = session.get_bind().dialect
+    return column.type.dialect_impl(dialect).result_processor(dialect, None) or (lambda v: v)
+
+
 def _facts_in(session: Session, claim_ids: Sequence[str]) -> dict[str, tuple[list[Fact], dict | None]]:
     """`_facts_of` for a batch of claims, in two queries."""
     claims: dict[str, list[Fact]] = defaultdict(list)
-    for r in session.execute(select(claim_facts.c.claim_id, claim_facts.c.event_id, claim_facts.c.type,
-                                    claim_facts.c.recorded_at, claim_facts.c.payload)
-                             .where(claim_facts.c.claim_id.in_(claim_ids))):
-        claims[r.claim_id].append(Fact(r.event_id, r.type, utc(r.recorded_at), json.loads(r.payload)))
+    as_datetime = _result(session, claim_facts.c.recorded_at)
+    for claim_id, event_id, type_, recorded_at, payload in _rows_in(
+            session, f"SELECT claim_id, event_id, type, recorded_at, payload FROM {claim_facts.name} WHERE claim_id IN",
+            claim_ids):
+        claims[claim_id].append(Fact(event_id, type_, utc(as_datetime(recorded_at)), json.loads(payload)))
     apps = {c: next((f.payload for f in sorted(fs, key=lambda f: f.key) if f.type == "InjuryApplied"), None)
             for c, fs in claims.items()}
     employers: dict[str, list[Fact]] = defaultdict(list)
@@ -270,6 +296,23 @@ def _facts_in(session: Session, claim_ids: Sequence[str]) -> dict[str, tuple[lis
             employers[r.employer_id].append(Fact(r.event_id, r.type, utc(r.recorded_at), json.loads(r.payload)))
     return {c: ([*fs, *employers.get(apps[c]["employer_id"], ())] if apps[c] is not None else fs, apps[c])
             for c, fs in claims.items()}
+
+
+LINE_COLUMNS = tuple(c.name for c in entitlement_lines.columns)
+
+
+def _insert_lines(session: Session, rows: list[dict]) -> None:
+    """Rows of `_row` in one executemany of plain tuples, each value through its column's bind
+    processor (so a date is stored exactly as SQLAlchemy's own insert stores it): no
+    bound-parameter object per value."""
+    conn = session.connection()
+    dialect = conn.dialect
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in entitlement_lines.columns]
+    mark = driver_mark(dialect.name)
+    sql = (f"INSERT INTO {entitlement_lines.name} ({', '.join(LINE_COLUMNS)}) "
+           f"VALUES ({', '.join([mark] * len(LINE_COLUMNS))})")
+    conn.exec_driver_sql(sql, [tuple(r[name] if p is None or r[name] is None else p(r[name])
+                                     for name, p in zip(LINE_COLUMNS, processors)) for r in rows])
 
 
 def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine.MonthAhead,
@@ -289,14 +332,14 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
     full derivation (which withdraws or corrects them)."""
     facts = _facts_in(session, claim_ids)
     el = entitlement_lines
-    states = {r.claim_id: (r.through, r.knowledge) for r in session.execute(
-        select(claim_states.c.claim_id, claim_states.c.through, claim_states.c.knowledge)
-        .where(claim_states.c.claim_id.in_(claim_ids)))}
+    states = {c: (through, known) for c, through, known in _rows_in(
+        session, f"SELECT claim_id, through, knowledge FROM {claim_states.name} WHERE claim_id IN", claim_ids)}
     stored: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for r in session.execute(select(el.c.claim_id, el.c.period, el.c.line_id)
-                             .where(el.c.claim_id.in_(claim_ids), el.c.period.in_((ahead.previous, ahead.month)),
-                                    el.c.kind.in_(MY_KINDS))):
-        stored[r.claim_id][r.period].add(r.line_id)
+    kinds = ", ".join(f"'{k}'" for k in MY_KINDS)  # the engine's own names, never input
+    for claim_id, period, line_id in _rows_in(
+            session, f"SELECT claim_id, period, line_id FROM {el.name} WHERE period IN (?, ?) AND kind IN ({kinds}) "
+                     "AND claim_id IN", claim_ids, (ahead.previous, ahead.month)):
+        stored[claim_id][period].add(line_id)
     fresh: list[Line] = []
     full: list[str] = []
     done: list[tuple[str, str | None, str | None]] = []
@@ -323,11 +366,9 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
         done.append((claim_id, ahead.month, known))
     if fresh:
         payees = sorted({ln.payee for ln in fresh})
-        known_accounts = {}
-        for i in range(0, len(payees), 500):
-            known_accounts |= {r.payee: (r.bank_code, r.account_no, r.holder)
-                               for r in session.execute(select(accounts).where(accounts.c.payee.in_(payees[i:i + 500])))}
-        session.execute(insert(el), [_row(ln, known_accounts.get(ln.payee, (None, None, None))) for ln in fresh])
+        known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
+            session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN", payees)}
+        _insert_lines(session, [_row(ln, known_accounts.get(ln.payee, (None, None, None))) for ln in fresh])
     _set_states(session, done)
     cache = {ahead.region: pfs}
     return len(fresh) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
