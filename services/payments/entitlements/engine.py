@@ -368,6 +368,31 @@ class _Policies:
         return found
 
 
+# Beneficiaries whose monthly amounts share their inputs (the policy's ratio and minimum wage, the
+# grade, the insured wage; the care level and the average wage) share one Calc: computed once,
+# applied to many. Keyed by the values' text, so 2400.0 and 2400.00 (equal Decimals that read
+# differently in a formula) never share one. A Calc is immutable (its inputs are copied out).
+CALC_CACHE = 65_536
+
+
+@lru_cache(maxsize=CALC_CACHE)
+def _allowance_of(insured_wage: str, grade: int, ratio: str, minimum_wage: str) -> Calc:
+    return rules.disability_allowance(Decimal(insured_wage), grade, Decimal(ratio), Decimal(minimum_wage))
+
+
+def _allowance(insured_wage: Decimal, grade: int, ratio: Decimal, minimum_wage: Decimal) -> Calc:
+    return _allowance_of(str(insured_wage), grade, str(ratio), str(minimum_wage))
+
+
+@lru_cache(maxsize=CALC_CACHE)
+def _care_of(average_wage: str, level: str, ratio: str) -> Calc:
+    return rules.care_allowance(Decimal(average_wage), level, Decimal(ratio))
+
+
+def _care(average_wage: Decimal, level: str, ratio: Decimal) -> Calc:
+    return _care_of(str(average_wage), level, str(ratio))
+
+
 def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_month: str) -> tuple[list[Due], list[str]]:
     """What is owed through `through_month`, and notes on what the ledger cannot compute."""
     return _targets_of(ClaimView.of(facts), policies, through_month)
@@ -492,7 +517,7 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                                      "fund's shortfall top-up is not computed")
                         retired_noted = True
                 else:
-                    calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
+                    calc = _allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
                                                       doc.minimum_monthly_wage)
                     emit("disability_allowance", worker, m, *span, calc, policy, (v.wage_event, a.event_id))
             if a.grade in (5, 6) and iw is not None and not retired and m > month_of(v.grade_5_6_since(a)):
@@ -502,12 +527,12 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                 employed = v.terminated is None or first_day(m) < v.terminated[0]
                 arranged, arrangement_event = v.arrangement_on(first_day(m))
                 if employed and not arranged:
-                    calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
+                    calc = _allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
                                                       doc.minimum_monthly_wage)
                     emit("disability_allowance_5_6", worker, m, *span, calc, policy,
                          tuple(x for x in (v.wage_event, a.event_id, arrangement_event) if x))
             if a.care_level in ("full", "mostly", "partial"):
-                calc = rules.care_allowance(doc.average_monthly_wage, a.care_level,
+                calc = _care(doc.average_monthly_wage, a.care_level,
                                             getattr(doc.care_ratios, a.care_level))
                 emit("care_allowance", worker, m, *span, calc, policy, (a.event_id,))
 
