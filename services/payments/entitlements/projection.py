@@ -327,7 +327,9 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
       whenever it stores one of its facts or a policy of its region): the month's lines
       (`engine.month_ahead`: two months derived, not the claim's history);
     * any other claim — never materialized, or without a line in the previous month to check —
-      is derived in full (`materialize_claim`).
+      is derived in full: one without a stored line gets every line of the ledger, in the batch's
+      bulk insert; one with stored lines goes through `materialize_claim` (which withdraws or
+      corrects what the ledger no longer makes).
     In all three, stored lines of the month that the ledger does not make send the claim to the
     full derivation (which withdraws or corrects them)."""
     facts = _facts_in(session, claim_ids)
@@ -364,6 +366,14 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
             continue
         fresh += [ln for ln in month if ln.line_id not in already]
         done.append((claim_id, ahead.month, known))
+    # A claim without a stored line (never materialized, or nothing owed yet) gets every line the
+    # ledger makes — what `materialize_claim` does for it, with the batch's reads and writes.
+    with_lines = {c for (c,) in _rows_in(
+        session, f"SELECT DISTINCT claim_id FROM {el.name} WHERE kind IN ({kinds}) AND claim_id IN", full)}
+    requested = list(ahead.requested)
+    for claim_id in [c for c in full if c not in with_lines]:
+        fresh += engine.ledger(facts[claim_id][0], pfs, ahead.now, requested)
+        done.append(_state_of(claim_id, facts[claim_id][0], pfs, ahead.region, ahead.now, requested))
     if fresh:
         payees = sorted({ln.payee for ln in fresh})
         known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
@@ -372,7 +382,7 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
     _set_states(session, done)
     cache = {ahead.region: pfs}
     return len(fresh) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
-                                              requested=list(ahead.requested)) for claim_id in full)
+                                              requested=requested) for claim_id in full if claim_id in with_lines)
 
 
 def materialize_region(session: Session, region: str, now: datetime) -> int:
