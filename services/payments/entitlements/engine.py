@@ -25,6 +25,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,8 @@ MONTHLY = frozenset({"treatment_leave_wage", "disability_allowance", "disability
 # ---- inputs --------------------------------------------------------------------------------
 
 def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is timezone.utc:
+        return moment  # already (the hot case: every fact is read as UTC)
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
@@ -125,24 +128,29 @@ def policy_ref(v: PolicyVersion) -> dict[str, Any]:
 
 # ---- months --------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def first_day(month: str) -> date:
     return date(int(month[:4]), int(month[5:7]), 1)
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def last_day(month: str) -> date:
     d = first_day(month)
     nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
     return nxt - timedelta(days=1)
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def next_month(month: str) -> str:
     return month_of(last_day(month) + timedelta(days=1))
 
 
+@lru_cache(maxsize=4096)  # pure, and called for every claim of a region
 def previous_month(month: str) -> str:
     return month_of(first_day(month) - timedelta(days=1))
 
@@ -367,6 +375,31 @@ class _Policies:
         return found
 
 
+# Beneficiaries whose monthly amounts share their inputs (the policy's ratio and minimum wage, the
+# grade, the insured wage; the care level and the average wage) share one Calc: computed once,
+# applied to many. Keyed by the values' text, so 2400.0 and 2400.00 (equal Decimals that read
+# differently in a formula) never share one. A Calc is immutable (its inputs are copied out).
+CALC_CACHE = 65_536
+
+
+@lru_cache(maxsize=CALC_CACHE)
+def _allowance_of(insured_wage: str, grade: int, ratio: str, minimum_wage: str) -> Calc:
+    return rules.disability_allowance(Decimal(insured_wage), grade, Decimal(ratio), Decimal(minimum_wage))
+
+
+def _allowance(insured_wage: Decimal, grade: int, ratio: Decimal, minimum_wage: Decimal) -> Calc:
+    return _allowance_of(str(insured_wage), grade, str(ratio), str(minimum_wage))
+
+
+@lru_cache(maxsize=CALC_CACHE)
+def _care_of(average_wage: str, level: str, ratio: str) -> Calc:
+    return rules.care_allowance(Decimal(average_wage), level, Decimal(ratio))
+
+
+def _care(average_wage: Decimal, level: str, ratio: Decimal) -> Calc:
+    return _care_of(str(average_wage), level, str(ratio))
+
+
 def _targets(facts: Sequence[Fact], policies: Sequence[PolicyVersion], through_month: str) -> tuple[list[Due], list[str]]:
     """What is owed through `through_month`, and notes on what the ledger cannot compute."""
     return _targets_of(ClaimView.of(facts), policies, through_month)
@@ -491,7 +524,7 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                                      "fund's shortfall top-up is not computed")
                         retired_noted = True
                 else:
-                    calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
+                    calc = _allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
                                                       doc.minimum_monthly_wage)
                     emit("disability_allowance", worker, m, *span, calc, policy, (v.wage_event, a.event_id))
             if a.grade in (5, 6) and iw is not None and not retired and m > month_of(v.grade_5_6_since(a)):
@@ -501,12 +534,12 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                 employed = v.terminated is None or first_day(m) < v.terminated[0]
                 arranged, arrangement_event = v.arrangement_on(first_day(m))
                 if employed and not arranged:
-                    calc = rules.disability_allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
+                    calc = _allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
                                                       doc.minimum_monthly_wage)
                     emit("disability_allowance_5_6", worker, m, *span, calc, policy,
                          tuple(x for x in (v.wage_event, a.event_id, arrangement_event) if x))
             if a.care_level in ("full", "mostly", "partial"):
-                calc = rules.care_allowance(doc.average_monthly_wage, a.care_level,
+                calc = _care(doc.average_monthly_wage, a.care_level,
                                             getattr(doc.care_ratios, a.care_level))
                 emit("care_allowance", worker, m, *span, calc, policy, (a.event_id,))
 
@@ -818,6 +851,50 @@ def month_ahead(facts: Iterable[Fact], ahead: MonthAhead) -> TwoMonths | None:
                 by_key[key].append(line)
     return TwoMonths(claim_id, [ln for ln in lines if ln.month == ahead.previous],
                      [ln for ln in lines if ln.month == ahead.month])
+
+
+# ---- the steady state of an untouched claim: the new month alone --------------------------
+
+def knowledge(facts: Sequence[Fact], policies: Sequence[PolicyFact],
+              requested: Sequence[tuple[datetime, str]]) -> str:
+    """What a claim's lines were derived from, in a few bytes: how many facts (its own and its
+    employer's, `facts` sorted), policy versions (those known by the derivation's `now`) and
+    horizon requests made by its last knowledge point, and that point. Facts, versions and
+    requests are only ever added, so equal strings mean equal knowledge."""
+    last = max(facts[-1].key, policies[-1].key) if policies else facts[-1].key
+    asked = sum(1 for t, _m in requested if t <= last[0])
+    return f"{len(facts)}|{len(policies)}|{asked}|{last[0].isoformat()}|{last[1]}"
+
+
+def month_alone(facts: Sequence[Fact], ahead: MonthAhead) -> tuple[str, list[Line]] | None:
+    """A claim's lines of `ahead.month` exactly as `ledger` makes them, for a claim whose lines
+    were materialized through `ahead.previous` with the knowledge it has now (the caller compares
+    `knowledge`): then every knowledge point but the last made lines of months up to the one the
+    next point fell in (or one requested by then), before `ahead.previous`, so `ledger` makes the
+    month's lines at the last point alone, each a first line of its key (no earlier line of the
+    month to adjust). Only that month is derived — not the month before, not the history.
+    Returns the claim's knowledge and the lines; None when a fact is recorded after `now`.
+    `facts` sorted by key."""
+    if not facts or facts[-1].key[0] > ahead.now:
+        return None
+    app = next((f.payload for f in facts if f.type == "InjuryApplied"), None)
+    if app is None or app["region"] != ahead.region:
+        return None
+    claim_id, employer_id, region = app["claim_id"], app["employer_id"], app["region"]
+    last = max(facts[-1].key, ahead.policies[-1].key) if ahead.policies else facts[-1].key
+    t = last[0]
+    at_t = sorted([*(f for f in facts if f.key[0] == t), *(p for p in ahead.policies if p.key[0] == t)],
+                  key=lambda x: x.key)
+    point = _point(t, at_t)
+    view = ClaimView.of(facts)
+    dues, _ = _targets_of(view, ahead.known(len(ahead.policies)), ahead.month, from_month=ahead.month)
+    target = {d.key: d for d in dues}
+    lines: list[Line] = []
+    for key in sorted(target):
+        line = _line(claim_id, employer_id, region, key, target[key], [], point, view)
+        if line is not None:
+            lines.append(line)
+    return knowledge(facts, ahead.policies, ahead.requested), lines
 
 
 def lines_hash(lines: Iterable[Line]) -> str:

@@ -22,6 +22,7 @@ from decimal import Decimal
 from sqlalchemy import delete, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
+from libs.db import driver_mark
 from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
@@ -33,7 +34,8 @@ from libs.pooling import Move, segments, windows
 
 from . import engine
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
-from .tables import PROJECTED, accounts, claim_facts, employer_facts, entitlement_lines, horizons, policies, region_moves
+from .tables import (PROJECTED, accounts, claim_facts, claim_states, employer_facts, entitlement_lines, horizons,
+                     policies, region_moves)
 
 log = logging.getLogger(__name__)
 # A region is materialized in batches of claims read, derived and written together, so memory is
@@ -196,7 +198,9 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
         if region not in policy_cache:
             policy_cache[region] = policy_facts(session, region)
         pfs = policy_cache[region]
-    derived = engine.ledger(facts, pfs, now, _horizons(session, region) if requested is None else requested)
+    requested = _horizons(session, region) if requested is None else requested
+    derived = engine.ledger(facts, pfs, now, requested)
+    _set_states(session, [_state_of(claim_id, facts, pfs, region, now, requested)])
     by_id = {ln.line_id: ln for ln in derived}
     el = entitlement_lines
     stored = session.execute(select(el.c.line_id, el.c.kind, el.c.payee, el.c.period, el.c.period_start, el.c.payer,
@@ -222,6 +226,32 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
     if kept:
         _correct(session, claim_id, derived, kept, now, accounts_cache)
     return len(fresh)
+
+
+def _state_of(claim_id: str, facts: list[Fact], pfs: list[PolicyFact], region: str, now: datetime,
+              requested: Sequence[tuple[datetime, str]]) -> tuple[str, str | None, str | None]:
+    """The claim's state after `ledger(facts, pfs, now, requested)` was materialized: the month
+    through which its lines are, and what they were derived from; (claim, None, None) — no state —
+    while a fact is recorded after `now` (its lines will change when `now` passes it)."""
+    fs = engine._sorted(facts)
+    if not fs or fs[-1].key[0] > now:
+        return claim_id, None, None
+    known = sorted((p for p in pfs if p.version.region in (region, "000000") and p.key[0] <= now), key=lambda p: p.key)
+    asked = sorted((utc(t), m) for t, m in requested)
+    return claim_id, engine._horizon(now, asked), engine.knowledge(fs, known, asked)
+
+
+def _set_states(session: Session, states: Sequence[tuple[str, str | None, str | None]]) -> None:
+    """Replace the claims' states (one without a month: none)."""
+    if not states:
+        return
+    for _ in _rows_in(session, f"DELETE FROM {claim_states.name} WHERE claim_id IN", [c for c, _, _ in states]):
+        pass
+    rows = [state for state in states if state[1]]
+    if rows:
+        mark = driver_mark(session.get_bind().dialect.name)
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {claim_states.name} (claim_id, through, knowledge) VALUES ({mark}, {mark}, {mark})", rows)
 
 
 def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, now: datetime,
@@ -278,13 +308,34 @@ def regions_falling_back(session: Session, effective_from: date) -> set[str]:
     return set(_regions(session)) - covered
 
 
+ID_CHUNK = 2_000  # ids per IN list (SQLite allows 32,766 parameters, PostgreSQL 65,535)
+
+
+def _rows_in(session: Session, sql: str, ids: Sequence[str], before: tuple = ()) -> Iterator[tuple]:
+    """`sql` ending in `IN` over `ids`, in plain driver IN lists of ID_CHUNK: SQLAlchemy's
+    expanding IN spent more rendering a batch's lists of ids than the database reading them."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    for i in range(0, len(ids), ID_CHUNK):
+        part = tuple(ids[i:i + ID_CHUNK])
+        result = conn.exec_driver_sql(f"{sql.replace('?', mark)} ({', '.join([mark] * len(part))})", before + part)
+        if result.returns_rows:
+            yield from result
+
+
+def _result(session: Session, column):  # noqa: ANN001, ANN202 - what the dialect returns → the Python value
+    dialect = session.get_bind().dialect
+    return column.type.dialect_impl(dialect).result_processor(dialect, None) or (lambda v: v)
+
+
 def _facts_in(session: Session, claim_ids: Sequence[str]) -> dict[str, tuple[list[Fact], dict | None]]:
     """`_facts_of` for a batch of claims, in two queries."""
     claims: dict[str, list[Fact]] = defaultdict(list)
-    for r in session.execute(select(claim_facts.c.claim_id, claim_facts.c.event_id, claim_facts.c.type,
-                                    claim_facts.c.recorded_at, claim_facts.c.payload)
-                             .where(claim_facts.c.claim_id.in_(claim_ids))):
-        claims[r.claim_id].append(Fact(r.event_id, r.type, utc(r.recorded_at), json.loads(r.payload)))
+    as_datetime = _result(session, claim_facts.c.recorded_at)
+    for claim_id, event_id, type_, recorded_at, payload in _rows_in(
+            session, f"SELECT claim_id, event_id, type, recorded_at, payload FROM {claim_facts.name} WHERE claim_id IN",
+            claim_ids):
+        claims[claim_id].append(Fact(event_id, type_, utc(as_datetime(recorded_at)), json.loads(payload)))
     apps = {c: next((f.payload for f in sorted(fs, key=lambda f: f.key) if f.type == "InjuryApplied"), None)
             for c, fs in claims.items()}
     employers: dict[str, list[Fact]] = defaultdict(list)
@@ -296,44 +347,91 @@ def _facts_in(session: Session, claim_ids: Sequence[str]) -> dict[str, tuple[lis
             for c, fs in claims.items()}
 
 
+LINE_COLUMNS = tuple(c.name for c in entitlement_lines.columns)
+
+
+def _insert_lines(session: Session, rows: list[dict]) -> None:
+    """Rows of `_row` in one executemany of plain tuples, each value through its column's bind
+    processor (so a date is stored exactly as SQLAlchemy's own insert stores it): no
+    bound-parameter object per value."""
+    conn = session.connection()
+    dialect = conn.dialect
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in entitlement_lines.columns]
+    mark = driver_mark(dialect.name)
+    sql = (f"INSERT INTO {entitlement_lines.name} ({', '.join(LINE_COLUMNS)}) "
+           f"VALUES ({', '.join([mark] * len(LINE_COLUMNS))})")
+    conn.exec_driver_sql(sql, [tuple(r[name] if p is None or r[name] is None else p(r[name])
+                                     for name, p in zip(LINE_COLUMNS, processors)) for r in rows])
+
+
 def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine.MonthAhead,
                        pfs: list[PolicyFact]) -> int:
-    """Materialize a batch of claims of `ahead.region`. The fast path: a claim whose stored lines
-    of the previous month are exactly the ones the ledger makes for that month (so it was
-    materialized with what it knows: the projection materializes a claim whenever it stores one
-    of its facts or a policy of its region) gets the month's lines the ledger makes
-    (`engine.month_ahead`: two months derived, not the claim's history). Any other claim — never
-    materialized, or without a line in the previous month to check — is derived in full
-    (`materialize_claim`)."""
+    """Materialize a batch of claims of `ahead.region`, each the cheapest way that is exact:
+
+    * untouched — its stored state says its lines are through `ahead.previous`, derived from the
+      knowledge it has now (no fact, policy version or horizon request since): the month's lines
+      alone (`engine.month_alone`);
+    * checked — its stored lines of the previous month are exactly the ones the ledger makes for
+      that month (so it was materialized with what it knows: the projection materializes a claim
+      whenever it stores one of its facts or a policy of its region): the month's lines
+      (`engine.month_ahead`: two months derived, not the claim's history);
+    * any other claim — never materialized, or without a line in the previous month to check —
+      is derived in full: one without a stored line gets every line of the ledger, in the batch's
+      bulk insert; one with stored lines goes through `materialize_claim` (which withdraws or
+      corrects what the ledger no longer makes).
+    In all three, stored lines of the month that the ledger does not make send the claim to the
+    full derivation (which withdraws or corrects them)."""
     facts = _facts_in(session, claim_ids)
     el = entitlement_lines
+    states = {c: (through, known) for c, through, known in _rows_in(
+        session, f"SELECT claim_id, through, knowledge FROM {claim_states.name} WHERE claim_id IN", claim_ids)}
     stored: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for r in session.execute(select(el.c.claim_id, el.c.period, el.c.line_id)
-                             .where(el.c.claim_id.in_(claim_ids), el.c.period.in_((ahead.previous, ahead.month)),
-                                    el.c.kind.in_(MY_KINDS))):
-        stored[r.claim_id][r.period].add(r.line_id)
+    kinds = ", ".join(f"'{k}'" for k in MY_KINDS)  # the engine's own names, never input
+    for claim_id, period, line_id in _rows_in(
+            session, f"SELECT claim_id, period, line_id FROM {el.name} WHERE period IN (?, ?) AND kind IN ({kinds}) "
+                     "AND claim_id IN", claim_ids, (ahead.previous, ahead.month)):
+        stored[claim_id][period].add(line_id)
     fresh: list[Line] = []
     full: list[str] = []
+    done: list[tuple[str, str | None, str | None]] = []
     for claim_id in claim_ids:
         if claim_id not in facts or facts[claim_id][1] is None:
             continue
-        two = engine.month_ahead(facts[claim_id][0], ahead)
+        fs = engine._sorted(facts[claim_id][0])
         mine = stored.get(claim_id, {})
-        before, already = mine.get(ahead.previous, set()), mine.get(ahead.month, set())
-        if two is None or not two.previous or before != {ln.line_id for ln in two.previous}:
-            full.append(claim_id)
-        elif not already <= {ln.line_id for ln in two.month}:
-            full.append(claim_id)
+        already = mine.get(ahead.month, set())
+        state = states.get(claim_id)
+        alone = engine.month_alone(fs, ahead) if state is not None and state[0] == ahead.previous else None
+        if alone is not None and alone[0] == state[1]:
+            known, month = alone
         else:
-            fresh += [ln for ln in two.month if ln.line_id not in already]
+            two = engine.month_ahead(fs, ahead)
+            if two is None or not two.previous or mine.get(ahead.previous, set()) != {ln.line_id for ln in two.previous}:
+                full.append(claim_id)
+                continue
+            known, month = engine.knowledge(fs, ahead.policies, ahead.requested), two.month
+        if not already <= {ln.line_id for ln in month}:
+            full.append(claim_id)
+            continue
+        fresh += [ln for ln in month if ln.line_id not in already]
+        done.append((claim_id, ahead.month, known))
+    # A claim without a stored line (never materialized, or nothing owed yet) gets every line the
+    # ledger makes — what `materialize_claim` does for it, with the batch's reads and writes.
+    with_lines = {c for (c,) in _rows_in(
+        session, f"SELECT DISTINCT claim_id FROM {el.name} WHERE kind IN ({kinds}) AND claim_id IN", full)}
+    requested = list(ahead.requested)
+    for claim_id in [c for c in full if c not in with_lines]:
+        fresh += engine.ledger(facts[claim_id][0], pfs, ahead.now, requested)
+        done.append(_state_of(claim_id, facts[claim_id][0], pfs, ahead.region, ahead.now, requested))
     if fresh:
         payees = sorted({ln.payee for ln in fresh})
-        known = {r.payee: (r.bank_code, r.account_no, r.holder)
-                 for r in session.execute(select(accounts).where(accounts.c.payee.in_(payees)))}
-        session.execute(insert(el), [_row(ln, known.get(ln.payee, (None, None, None))) for ln in fresh])
+        known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
+            session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN", payees)}
+        _insert_lines(session, [_row(ln, known_accounts.get(ln.payee, (None, None, None))) for ln in fresh])
+    _set_states(session, done)
     cache = {ahead.region: pfs}
     return len(fresh) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
-                                              requested=list(ahead.requested)) for claim_id in full)
+                                              requested=requested) for claim_id in full if claim_id in with_lines)
 
 
 def materialize_region(session: Session, region: str, now: datetime) -> int:

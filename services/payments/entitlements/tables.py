@@ -102,4 +102,15 @@ region_moves = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
-PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves)
+# The last derived state of each claim: the month its lines were materialized through and the
+# knowledge they were derived from (`engine.knowledge`). A month added to a claim whose knowledge
+# is unchanged since is derived alone (the months before it were derived with that knowledge).
+# Written by every materialization of the claim; a claim without a row is derived otherwise.
+claim_states = Table(
+    "entitlement_claim_states", metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("through", String(7), nullable=False),
+    Column("knowledge", String(160), nullable=False),
+)
+
+PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves, claim_states)

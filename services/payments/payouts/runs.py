@@ -226,6 +226,9 @@ def payee_batches(rows: Iterable, batch_lines: int, payee_at: int = PAYEE) -> It
 
 def _carried_account(lines: list) -> Account | None:
     """The account the lines themselves carry, the most recent when they differ."""
+    if len(lines) == 1:  # the common case (one month's line): nothing to compare
+        r = lines[0]
+        return Account(r[BANK_CODE], r[ACCOUNT_NO], r[HOLDER] or "", None) if r[BANK_CODE] and r[ACCOUNT_NO] else None
     with_account = [r for r in lines if r[BANK_CODE] and r[ACCOUNT_NO]]
     if not with_account:
         return None
@@ -272,7 +275,9 @@ def plan_run(session: Session, region: str, period: str, batch_lines: int | None
 
     result = payable_lines(session, region, period)
     try:
-        for groups in payee_batches(result, batch_lines or RUN_BATCH_LINES):
+        # Rows a partition at a time (the driver's fetchmany), not one fetch call per row.
+        rows = itertools.chain.from_iterable(result.partitions())
+        for groups in payee_batches(rows, batch_lines or RUN_BATCH_LINES):
             yield plan_batch(session, groups, next_payout_id)
     finally:
         result.close()

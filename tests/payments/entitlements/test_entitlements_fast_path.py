@@ -1,6 +1,9 @@
-"""The fast path of `materialize_through` (a month added to claims in the steady state) against
+"""The fast paths of `materialize_through` (a month added to claims in the steady state) against
 the full derivation: a mixed population materialized both ways into two databases ends with
 the same rows, to the byte — same line ids, amounts, explanations, reasons, knowledge times.
+Both fast paths: the month alone for a claim whose stored state says nothing changed since
+(`engine.month_alone`), and the check of the previous month's lines (`engine.month_ahead`) for a
+claim without one (the states forgotten before March).
 
 Timeline: facts up to 2027-02-10; both databases materialize at 2027-02-15 (February); facts
 learned after that are materialized when learned (as the projection does); then March is
@@ -12,14 +15,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from libs.db import make_engine, migrate, session_factory
 from services.payments.entitlements import engine, projection
 from services.payments.entitlements.engine import Fact, PolicyFact
 from services.payments.entitlements.projection import EntitlementsProjection, materialize_claim, materialize_through
-from services.payments.entitlements.tables import (accounts, claim_facts, employer_facts, entitlement_lines, horizons,
-                                                   policies)
+from services.payments.entitlements.tables import (accounts, claim_facts, claim_states, employer_facts,
+                                                   entitlement_lines, horizons, policies)
 from tests.unit.payments.facts import ClaimFacts, at, policy
 
 R, R2 = "440300", "440400"
@@ -153,7 +156,7 @@ def _full_through(session, region: str, period: str, now: datetime) -> None:  # 
         materialize_claim(session, claim_id, now)
 
 
-def _run(path: Path, fast: bool, full_calls: list[str]) -> tuple[str, list, list[str]]:
+def _run(path: Path, fast: bool, full_calls: list[str], forget_states: bool = False) -> tuple[str, list, list[str]]:
     """A payments database of its own (the service's migrations, nothing else writing to it)."""
     db = make_engine(f"sqlite:///{path}")
     migrate(db, "payments")
@@ -188,6 +191,9 @@ def _run(path: Path, fast: bool, full_calls: list[str]) -> tuple[str, list, list
             _full_through(s, R2, "2027-02", LATE_POLICY.recorded_at)
     with sessions() as s, s.begin():
         _store_facts(s, next(c for c in claims if c.claim_id == "unmat").facts, region_of)
+    if forget_states:  # as a database from before the states existed: the previous month is checked
+        with sessions() as s, s.begin():
+            s.execute(delete(claim_states))
     full_calls.clear()  # from here on: which claims took the full derivation
     for region in (R, R2):
         with sessions() as s, s.begin():
@@ -215,20 +221,61 @@ def spy(monkeypatch) -> list[str]:  # noqa: ANN001
     return calls
 
 
-def test_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str]) -> None:
+@pytest.fixture
+def alone(monkeypatch) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(month, claim) of every claim given its month alone."""
+    calls: list[tuple[str, str]] = []
+    real = engine.month_alone
+
+    def counted(facts, ahead):  # noqa: ANN001, ANN202
+        out = real(facts, ahead)
+        calls.append((ahead.month, facts[0].payload["claim_id"]))
+        return out
+
+    monkeypatch.setattr(engine, "month_alone", counted)
+    return calls
+
+
+def test_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str], alone: list[tuple[str, str]]) -> None:
     full_hash, full_rows, _ = _run(tmp_path / "full.db", False, [])
     spy.clear()
+    alone.clear()
     fast_hash, fast_rows, march_full = _run(tmp_path / "fast.db", True, spy)
     assert len(full_rows) > 200
     assert fast_rows == full_rows  # every column of every line
     assert fast_hash == full_hash
-    # In March only the claims without a line in February to check took the full derivation —
-    # the re-appraisal, closure, death and policy learned in February included, they took the
-    # fast path; in April, those without a line in March.
-    assert set(march_full) == {"g7", "rejected", "nowage", "unmat", "g5-term"}
-    assert set(spy[len(march_full):]) == {"closed-feb", "retire-mar", "closed-new", "g7", "rejected", "nowage",
-                                          "g5-term", "g5-work", "g6-work-late"}
-    # The edges show in the lines (so the comparison above covered them).
+    # Every claim materialized in February (when it was stored, or when a fact or a policy came
+    # later) was given March and April alone — the re-appraisal, closure, death and policy
+    # learned in February, the retirements, closures and children's age limits included; the
+    # claim stored without being materialized got its whole ledger in the batch's insert (no
+    # stored line to compare: `materialize_claim` was not needed).
+    assert march_full == []
+    assert spy[len(march_full):] == []
+    march_alone = {c for m, c in alone if m == "2027-03"}
+    assert march_alone == {c.claim_id for c in population()} - {"unmat"}
+    assert {c for m, c in alone if m == "2027-04"} == {c.claim_id for c in population() if c.claim_id[:2] != "r2"}
+    _edges_show(full_rows)
+
+
+def test_checked_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str]) -> None:
+    """Without the states (as a database from before them): the previous month is checked."""
+    full_hash, full_rows, _ = _run(tmp_path / "full.db", False, [])
+    spy.clear()
+    fast_hash, fast_rows, march_full = _run(tmp_path / "fast.db", True, spy, forget_states=True)
+    assert fast_rows == full_rows  # every column of every line
+    assert fast_hash == full_hash
+    # In March only the claims with stored lines but none in February to check took the full
+    # derivation claim by claim (the rejected claim, the one without a wage and the one never
+    # materialized have no stored line: their whole ledger went in the batch's insert) — the
+    # re-appraisal, closure, death and policy learned in February included, they took the fast
+    # path; in April (the states written in March), none.
+    assert set(march_full) == {"g7", "g5-term"}
+    assert spy[len(march_full):] == []
+    _edges_show(full_rows)
+
+
+def _edges_show(full_rows: list) -> None:
+    """The edges show in the lines (so the comparisons covered them)."""
     def month(m: str) -> dict:
         return {(r.claim_id, r.kind, r.payee.rsplit("-", 1)[-1] if r.payee.startswith("dependent:") else "worker"):
                 r.amount_fen for r in full_rows if r.period == m}
