@@ -3,18 +3,23 @@ embedded app; each gateway of the distributed runtime, on the gateway database) 
 
 A row holds the session id's SHA-256 (the id itself is only in the browser's cookie), the CSRF
 token, who signed in and when the session idles out. The person's API token, which every page
-needs, is kept sealed with a key derived from the session id: the database alone gives no token.
+needs, is kept sealed (AES-256-GCM) with a key derived from the session id (HKDF): the database
+alone gives no token.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
+import hmac  # compare_digest of the CSRF tokens
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, delete, func, insert, inspect, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +29,8 @@ from libs.db import writing
 COOKIE = "il_console"
 PRE_COOKIE = "il_console_signin"  # the sign-in form's CSRF token (double submit, before a session)
 MAX_SESSIONS = 10_000
-TAG_BYTES = 16
+NONCE_BYTES = 12  # AES-GCM's standard nonce, random per seal
+SEAL_INFO = b"injuryledger console token"
 # A request restarts the idle clock; the row is rewritten only when this much of it has run, so
 # a burst of page loads and htmx calls costs one write, not one each.
 REFRESH_FRACTION = 0.01
@@ -61,32 +67,24 @@ def sid_hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-def _keys(sid: str) -> tuple[bytes, bytes]:
-    key = hmac.new(sid.encode(), b"console token", hashlib.sha256).digest()
-    return hmac.new(key, b"stream", hashlib.sha256).digest(), hmac.new(key, b"tag", hashlib.sha256).digest()
-
-
-def _stream(key: bytes, size: int) -> bytes:
-    """HMAC-SHA256 in counter mode: a key per session, one message under it, so no nonce."""
-    blocks = (hmac.new(key, n.to_bytes(4, "big"), hashlib.sha256).digest() for n in range(size // 32 + 1))
-    return b"".join(blocks)[:size]
+def _key(sid: str) -> AESGCM:
+    """A key of the session's own, derived from its id (HKDF-SHA256): no key to keep anywhere."""
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SEAL_INFO).derive(sid.encode()))
 
 
 def seal(sid: str, token: str) -> str:
-    stream_key, tag_key = _keys(sid)
-    plain = token.encode()
-    sealed = bytes(a ^ b for a, b in zip(plain, _stream(stream_key, len(plain))))
-    tag = hmac.new(tag_key, sealed, hashlib.sha256).digest()[:TAG_BYTES]
-    return base64.urlsafe_b64encode(sealed + tag).decode()
+    """The token encrypted and authenticated (AES-256-GCM) under the session's key."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return base64.urlsafe_b64encode(nonce + _key(sid).encrypt(nonce, token.encode(), None)).decode()
 
 
 def unseal(sid: str, sealed_text: str) -> str | None:
-    stream_key, tag_key = _keys(sid)
+    """The token, or None when the text was not sealed under this session's id (or was altered)."""
     raw = base64.urlsafe_b64decode(sealed_text.encode())
-    sealed, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
-    if not hmac.compare_digest(tag, hmac.new(tag_key, sealed, hashlib.sha256).digest()[:TAG_BYTES]):
+    try:
+        return _key(sid).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None).decode()
+    except InvalidTag:
         return None
-    return bytes(a ^ b for a, b in zip(sealed, _stream(stream_key, len(sealed)))).decode()
 
 
 def create_table(sessions: sessionmaker[Session]) -> None:
