@@ -142,3 +142,17 @@ def test_an_idle_session_ends_and_the_database_holds_no_token_or_session_id(db_u
     with engine.connect() as conn:
         assert conn.execute(select(console_sessions)).all() == []  # the idle one is gone
     engine.dispose()
+
+
+def test_a_sealed_token_opens_only_under_its_own_session_id_and_unaltered() -> None:
+    import base64
+
+    from libs.console.sessions import seal, unseal
+
+    sealed = seal("sid-one", "il_secret-token")
+    assert "il_secret-token" not in sealed and seal("sid-one", "il_secret-token") != sealed  # a nonce each time
+    assert unseal("sid-one", sealed) == "il_secret-token"
+    assert unseal("sid-two", sealed) is None
+    raw = bytearray(base64.urlsafe_b64decode(sealed))
+    raw[-1] ^= 1  # one bit of the tag
+    assert unseal("sid-one", base64.urlsafe_b64encode(bytes(raw)).decode()) is None
