@@ -22,6 +22,7 @@ from libs.events.source import Source, describe
 from libs.events.store import Context, EventStore, NewEvent
 from libs.money import from_fen, round_fen
 from libs.policy.projection import policy_in_force, policy_ref
+from libs.pooling import Move, windows
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid, not_found
@@ -36,6 +37,7 @@ from .tables import (
     claims_employers,
     claims_employments,
     claims_reactions,
+    claims_region_moves,
     claims_separations,
     claims_workers,
     wages,
@@ -44,6 +46,7 @@ from .tables import (
 CHINA = timezone(timedelta(hours=8))
 SYSTEM_ACTOR = "system"
 MAX_PAGE = 1000
+MAX_REGION_MOVES = 10_000
 
 
 def today() -> date:
@@ -493,6 +496,15 @@ def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
 
 
 
+def _regions_on(session: Session, region: str, on: date) -> list[str]:
+    """RULES.md "Prevention and pooling": the recorded regions whose claims belong to `region`
+    on `on` — itself until it is consolidated away, and the pools consolidated into it by then."""
+    moves = {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
+             for r in session.execute(select(claims_region_moves).limit(MAX_REGION_MOVES))}
+    return sorted({w.source for w in windows(region, moves)
+                   if (w.start is None or w.start <= on) and (w.end is None or on < w.end)})
+
+
 def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: str | None, status: str | None,
                 overdue: bool | None, on: date, cursor: str | None, limit: int, region: str | None = None,
                 order: str = "claim_id") -> dict[str, Any]:
@@ -510,8 +522,9 @@ def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: st
         stmt = stmt.where(claims.c.employer_id == employer_id)
     if status:
         stmt = stmt.where(claims.c.status == status)
-    if region:
-        stmt = stmt.where(claims.c.region == region)
+    if region:  # the claims recorded under the pools that belong to the region on `on`
+        with ctx.session_factory() as session:
+            stmt = stmt.where(claims.c.region.in_(_regions_on(session, region, on)))
     if overdue is True:
         stmt = stmt.where(late)
     elif overdue is False:

@@ -36,6 +36,7 @@ from .tables import (
     claims_employers,
     claims_employments,
     claims_legacy_wages,
+    claims_region_moves,
     claims_separations,
     claims_wage_lines,
     claims_wage_reports,
@@ -78,7 +79,7 @@ def _exists(session: Session, table, *where) -> bool:  # noqa: ANN001
 class ClaimsEnrollmentProjection(Projection):
     name = "enrollment"
     sources = ("enrollment",)
-    tables = (claims_employers, claims_employments, claims_separations, claims_workers)
+    tables = (claims_employers, claims_employments, claims_separations, claims_workers, claims_region_moves)
 
     def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:
         p = e.payload
@@ -119,8 +120,16 @@ class ClaimsEnrollmentProjection(Projection):
             session.execute(insert(claims_separations).values(
                 employee_id=p["employee_id"], employer_id=p["employer_id"], separated_on=separated_on))
 
+    def on_PoolsConsolidated(self, session: Session, e: Envelope) -> None:
+        p = e.payload
+        for region in p["from_regions"]:  # a region is consolidated away once: the first is the one
+            if not _exists(session, claims_region_moves, claims_region_moves.c.region == region):
+                session.execute(insert(claims_region_moves).values(
+                    region=region, into_region=p["into_region"], effective_from=date.fromisoformat(p["effective_from"]),
+                    consolidation_id=p["consolidation_id"]))
+
     def reset(self, session: Session) -> None:
-        for table in (claims_employers, claims_employments, claims_separations, claims_workers):
+        for table in self.tables:
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
@@ -130,6 +139,7 @@ class ClaimsEnrollmentProjection(Projection):
             select(claims_employments).order_by(*claims_employments.primary_key.columns),
             select(claims_separations).order_by(*claims_separations.primary_key.columns),
             select(claims_workers).order_by(claims_workers.c.employee_id),
+            select(claims_region_moves).order_by(claims_region_moves.c.region),
         )
 
 

@@ -45,6 +45,16 @@ claims_workers = Table(
     Column("sex", String(6), nullable=False),
 )
 
+# Pooling moves up (enrollment's PoolsConsolidated): each pool's move, so a region's claims are
+# those recorded under the pools that belong to it on the day asked (libs.pooling).
+claims_region_moves = Table(
+    "claims_region_moves", metadata,
+    Column("region", String(6), primary_key=True),
+    Column("into_region", String(6), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("consolidation_id", String(40), nullable=False),
+)
+
 # Every wage report as reported (facts), and its lines.
 claims_wage_reports = Table(
     "claims_wage_reports", metadata,

@@ -271,3 +271,27 @@ def test_prevention_of_a_consolidated_region_counts_its_pools_income_and_a_pool_
     st = statement(api, into, "2026-01-01", "2026-12-31")
     assert st["prevention"]["years"] == [{"year": 2026, "share": "0.02", "income": "13500.00", "cap": "270.00",
                                           "budgets": "270.00", "spent": "0.00"}]
+
+
+def test_a_region_lists_the_claims_of_the_pools_that_belong_to_it_on_the_day(api, unique) -> None:  # noqa: ANN001
+    into, pool = unique.region, f"52{unique.region[2:]}"
+    national = load_national_default().model_dump(mode="json")
+    ok(api.put(f"/v1/policies/{pool}/2024-01-01", json=national))
+    ok(api.put(f"/v1/policies/{into}/2024-01-01", json=national | {"fund_account": FUND}))
+    employer = enroll_employer(api, unique, region=pool, enrolled_on="2025-07-01")
+    _id_number, employee_id = hire(api, unique, employer, "2025-07-01")
+    claim = ok(api.post("/v1/claims", json={
+        "employer_id": employer, "employee_id": employee_id, "kind": "accident", "occurred_on": "2025-12-05",
+        "applied_on": "2025-12-10", "applicant": "employer", "description": "hand caught in a press"}))["claim_id"]
+    api.settle()
+
+    def listed(region: str, on: str) -> list[str]:
+        return [c["claim_id"] for c in ok(api.get("/v1/claims", params={"region": region, "on": on}), 200)["items"]]
+
+    assert (listed(pool, "2026-02-01"), listed(into, "2026-02-01")) == ([claim], [])
+    ok(api.post("/v1/pooling/consolidations", json={"into_region": into, "from_regions": [pool],
+                                                    "effective_from": "2026-01-01"}))
+    api.settle()
+    # from 1 January the pool's claims are the new region's; before it, still the pool's
+    assert (listed(pool, "2026-02-01"), listed(into, "2026-02-01")) == ([], [claim])
+    assert (listed(pool, "2025-12-31"), listed(into, "2025-12-31")) == ([claim], [])
