@@ -83,6 +83,12 @@ def windows(region: str, moves: Mapping[str, Move]) -> list[Window]:
     return out
 
 
+def sources_on(region: str, day: date, moves: Mapping[str, Move]) -> list[str]:
+    """The recorded regions whose facts of `day` belong to `region`: itself until it is
+    consolidated away, and every pool consolidated into it by then."""
+    return [w.source for w in windows(region, moves) if w.holds(day)]
+
+
 def moved_into(region: str, moves: Mapping[str, Move]) -> list[Move]:
     """The moves straight into `region` (whose balances it takes over), by date."""
     return sorted((m for m in moves.values() if m.into_region == region), key=lambda m: (m.effective_from, m.region))

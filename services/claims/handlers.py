@@ -22,7 +22,7 @@ from libs.events.source import Source, describe
 from libs.events.store import Context, EventStore, NewEvent
 from libs.money import from_fen, round_fen
 from libs.policy.projection import policy_in_force, policy_ref
-from libs.pooling import Move, windows
+from libs.pooling import Move, sources_on
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid, not_found
@@ -494,15 +494,12 @@ def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
     }
 
 
-
-
 def _regions_on(session: Session, region: str, on: date) -> list[str]:
     """RULES.md "Prevention and pooling": the recorded regions whose claims belong to `region`
     on `on` — itself until it is consolidated away, and the pools consolidated into it by then."""
     moves = {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
              for r in session.execute(select(claims_region_moves).limit(MAX_REGION_MOVES))}
-    return sorted({w.source for w in windows(region, moves)
-                   if (w.start is None or w.start <= on) and (w.end is None or on < w.end)})
+    return sources_on(region, on, moves)
 
 
 def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: str | None, status: str | None,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
 from libs.money import from_fen
-from libs.pooling import Move, windows
+from libs.pooling import Move, sources_on, windows
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, forbidden, invalid, not_found
@@ -185,7 +185,7 @@ def pools_of(session: Session, region: str, period: str) -> list[str]:
     """The recorded regions whose lines the region's run of `period` pays: its own, and every
     pool consolidated into it by the month's first day (libs.pooling); none for a pool gone by then."""
     first = date.fromisoformat(f"{period}-01")
-    return [w.source for w in windows(region, region_moves(session)) if w.holds(first)]
+    return sources_on(region, first, region_moves(session))
 
 
 def payable_lines(session: Session, region: str, period: str) -> Result:
