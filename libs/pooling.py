@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 MAX_CHAIN = 64  # consolidations of one pool in a row; more is a cycle, which the writer refuses
 
@@ -26,6 +26,11 @@ class Move:
     into_region: str
     effective_from: date
     consolidation_id: str = ""
+
+    @classmethod
+    def of(cls, row: Any) -> "Move":  # noqa: ANN401 - a row of any service's table of moves
+        """The move a projected row holds (its columns named as the fields)."""
+        return cls(row.region, row.into_region, row.effective_from, row.consolidation_id)
 
 
 @dataclass(frozen=True)

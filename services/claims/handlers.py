@@ -22,7 +22,7 @@ from libs.events.source import Source, describe
 from libs.events.store import Context, EventStore, NewEvent
 from libs.money import from_fen, round_fen
 from libs.policy.projection import policy_in_force, policy_ref
-from libs.pooling import Move, sources_on
+from libs.pooling import Move, moves_by_region, sources_on
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid, not_found
@@ -497,8 +497,7 @@ def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
 def _regions_on(session: Session, region: str, on: date) -> list[str]:
     """RULES.md "Prevention and pooling": the recorded regions whose claims belong to `region`
     on `on` — itself until it is consolidated away, and the pools consolidated into it by then."""
-    moves = {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
-             for r in session.execute(select(claims_region_moves).limit(MAX_REGION_MOVES))}
+    moves = moves_by_region(map(Move.of, session.execute(select(claims_region_moves).limit(MAX_REGION_MOVES))))
     return sources_on(region, on, moves)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from libs.money import yuan_str
-from libs.pooling import Move, Window, moved_into, region_on, windows
+from libs.pooling import Move, Window, moved_into, moves_by_region, region_on, windows
 
 from .domain import ledger
 from .domain.rules import period_of
@@ -43,8 +43,7 @@ MAX_LISTED = 100  # open periods listed per pool (all are counted)
 
 
 def moves(session: Session) -> dict[str, Move]:
-    rows = session.execute(select(levy_region_moves).limit(MAX_MOVES)).all()
-    return {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id) for r in rows}
+    return moves_by_region(map(Move.of, session.execute(select(levy_region_moves).limit(MAX_MOVES))))
 
 
 def region_of(session: Session, region: str, day: date) -> str:

@@ -30,7 +30,7 @@ from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
 from libs.identifiers import NATIONAL_REGION as NATIONAL
 from libs.policy.document import PolicyDocument
-from libs.pooling import Move, segments, windows
+from libs.pooling import Move, moves_by_region, segments, windows
 
 from . import engine
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
@@ -101,8 +101,7 @@ POOLED_VERSION_BASE = 1_000_000  # a stand-in's version: above every own one, in
 
 
 def _moves(session: Session) -> dict[str, Move]:
-    return {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
-            for r in session.execute(select(region_moves).limit(MAX_REGION_MOVES))}
+    return moves_by_region(map(Move.of, session.execute(select(region_moves).limit(MAX_REGION_MOVES))))
 
 
 def _pooled(session: Session, region: str, facts: list[PolicyFact], moves: dict[str, Move]) -> list[PolicyFact]:

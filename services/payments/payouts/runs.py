@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
 from libs.money import from_fen
-from libs.pooling import Move, sources_on, windows
+from libs.pooling import Move, moves_by_region, sources_on, windows
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, forbidden, invalid, not_found
@@ -177,8 +177,7 @@ LINE_ID, CLAIM_ID, EMPLOYER_ID, KIND, FAMILY, AMOUNT_FEN, PAYEE, BANK_CODE, ACCO
 
 def region_moves(session: Session) -> dict[str, Move]:
     """Every pool's move, as projected from enrollment's PoolsConsolidated."""
-    return {r.region: Move(r.region, r.into_region, r.effective_from, r.consolidation_id)
-            for r in session.execute(select(payments_region_moves).limit(MAX_REGION_MOVES))}
+    return moves_by_region(map(Move.of, session.execute(select(payments_region_moves).limit(MAX_REGION_MOVES))))
 
 
 def pools_of(session: Session, region: str, period: str) -> list[str]:
