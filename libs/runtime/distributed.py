@@ -126,11 +126,11 @@ class ServiceProcess:
         self._stop.set()
         self._wake.set()
         for t in self._threads:
-            t.join(timeout=self._stop_left_s())
+            t.join(timeout=self._stop_left_ms() / 1_000)  # threading takes seconds
         if busy := [t.name for t in self._threads if t.is_alive()]:
             log.warning("still busy after %d ms, left to the exit: %s", budget_ms, ", ".join(busy))
-        self.log.close(timeout_s=max(0.1, self._stop_left_s()))
+        self.log.close(timeout_s=max(100, self._stop_left_ms()) / 1_000)
         self.wired.ctx.engine.dispose()
 
-    def _stop_left_s(self) -> float:  # the threading and Kafka APIs take their timeouts in seconds
-        return max(0, self._stop_deadline_ns - time.monotonic_ns()) / 1_000_000_000
+    def _stop_left_ms(self) -> int:
+        return max(0, self._stop_deadline_ns - time.monotonic_ns()) // 1_000_000

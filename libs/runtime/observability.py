@@ -33,7 +33,8 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 ROUTE_LABEL = "injuryledger.route"  # scope key: an app's own label for a request (the gateway's)
 UNMATCHED = "unmatched"
-RUN_BUCKETS_S = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+RUN_BUCKETS_MS = (500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000)
+NS_PER_S, MS_PER_S = 1_000_000_000, 1_000  # Prometheus counts time in seconds
 
 
 class ServiceMetrics:
@@ -42,23 +43,23 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._run_buckets = [0] * (len(RUN_BUCKETS_S) + 1)  # per bucket, the last one is +Inf
-        self._run_seconds = 0.0
+        self._run_buckets = [0] * (len(RUN_BUCKETS_MS) + 1)  # per bucket, the last one is +Inf
+        self._run_ms = 0
         self._runs = 0
         self._run_payouts = 0
         self._run_total_fen = 0
 
-    def record_payment_run(self, seconds: float, payouts: int, total_fen: int) -> None:
+    def record_payment_run(self, elapsed_ms: int, payouts: int, total_fen: int) -> None:
         with self._lock:
-            self._run_buckets[bisect_left(RUN_BUCKETS_S, seconds)] += 1
-            self._run_seconds += seconds
+            self._run_buckets[bisect_left(RUN_BUCKETS_MS, elapsed_ms)] += 1
+            self._run_ms += elapsed_ms
             self._runs += 1
             self._run_payouts += payouts
             self._run_total_fen += total_fen
 
-    def payment_runs(self) -> tuple[list[int], float, int, int, int]:
+    def payment_runs(self) -> tuple[list[int], int, int, int, int]:
         with self._lock:
-            return list(self._run_buckets), self._run_seconds, self._runs, self._run_payouts, self._run_total_fen
+            return list(self._run_buckets), self._run_ms, self._runs, self._run_payouts, self._run_total_fen
 
 
 class LedgerCollector:
@@ -110,24 +111,23 @@ class LedgerCollector:
             dead.add_metric([group], counts.get(group, 0))
 
     def _payment_runs(self) -> Iterator[Metric]:
-        buckets = [0] * (len(RUN_BUCKETS_S) + 1)
-        seconds = 0.0
-        runs = payouts = total_fen = 0
+        buckets = [0] * (len(RUN_BUCKETS_MS) + 1)
+        run_ms = runs = payouts = total_fen = 0
         for o in self.observed:
             b, s, r, p, t = o.ctx.metrics.payment_runs()
             buckets = [x + y for x, y in zip(buckets, b)]
-            seconds, runs, payouts, total_fen = seconds + s, runs + r, payouts + p, total_fen + t
+            run_ms, runs, payouts, total_fen = run_ms + s, runs + r, payouts + p, total_fen + t
         cumulative, running = [], 0
-        for bound, count in zip((*(str(b) for b in RUN_BUCKETS_S), "+Inf"), buckets):
+        for bound, count in zip((*(str(b / MS_PER_S) for b in RUN_BUCKETS_MS), "+Inf"), buckets):
             running += count
             cumulative.append((bound, running))
         yield HistogramMetricFamily("injuryledger_payment_run_duration_seconds",
                                     "Time to create a payment run (plan, take the lines, commit)",
-                                    buckets=cumulative, sum_value=seconds)
+                                    buckets=cumulative, sum_value=run_ms / MS_PER_S)
         yield CounterMetricFamily("injuryledger_payment_runs", "Payment runs created", value=runs)
         yield CounterMetricFamily("injuryledger_payment_run_payouts", "Payouts in the payment runs created",
                                   value=payouts)
-        # The exposition format is a float: exact fen stay in the ledger, this is for dashboards.
+        # The exposition format has no exact decimals: exact fen stay in the ledger, this is for dashboards.
         yield CounterMetricFamily("injuryledger_payment_run_amount_yuan", "Yuan in the payment runs created",
                                   value=total_fen / 100)
 
@@ -138,9 +138,9 @@ class RequestMetrics:
                                  "Time to answer a request, by route template, method and status",
                                  ["route", "method", "status"], registry=registry)
 
-    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+    def observe(self, scope: Scope, status: int, elapsed_ns: int) -> None:
         method = scope["method"] if scope["method"] in METHODS else "other"
-        self.latency.labels(route_label(scope), method, str(status)).observe(seconds)
+        self.latency.labels(route_label(scope), method, str(status)).observe(elapsed_ns / NS_PER_S)
 
 
 def route_label(scope: Scope) -> str:
@@ -162,7 +162,7 @@ class RequestMetricsMiddleware:
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = time.perf_counter()
+        started_ns = time.perf_counter_ns()
         status = {"code": 500}  # an error answered outside this middleware
 
         async def send_status(message: dict[str, Any]) -> None:
@@ -173,7 +173,7 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self.metrics.observe(scope, status["code"], time.perf_counter() - started)
+            self.metrics.observe(scope, status["code"], time.perf_counter_ns() - started_ns)
 
 
 def app_registry(observed: Sequence[Observed] = ()) -> tuple[CollectorRegistry, RequestMetrics]:
