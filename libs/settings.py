@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     projection_wait_ms: int = 5_000
 
     # The operator console (/console): a session ends after this many idle minutes.
-    console_idle_minutes: float = Field(15, gt=0, le=24 * 60)
+    console_idle_minutes: int = Field(15, gt=0, le=24 * 60)
 
     # Limits
     max_body_bytes: int = 32 * 1024 * 1024

@@ -59,9 +59,9 @@ def today() -> date:
 
 
 class Console:
-    def __init__(self, target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: float) -> None:
+    def __init__(self, target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: int) -> None:
         self.target = target
-        self.sessions = SessionStore(sessions, idle_minutes * 60)
+        self.sessions = SessionStore(sessions, idle_minutes * 60_000)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
 
@@ -176,14 +176,14 @@ def to_sign_in(request: Request, expired: bool = False) -> Response:
     return secured(response)
 
 
-def console_routes(target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: float = 15) -> list:
+def console_routes(target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: int = 15) -> list:
     """`/console` (to its worklist) and the console mounted under it, for the embedded app and the
     gateway; `sessions` is the serving process's database, where the console sessions are kept."""
     return [Route(PREFIX, lambda _r: secured(RedirectResponse(f"{PREFIX}/claims", status_code=303))),
             Mount(PREFIX, app=console_app(target, sessions, idle_minutes))]
 
 
-def console_app(target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: float = 15) -> Starlette:
+def console_app(target: Callable[[], Any], sessions: sessionmaker[Session], idle_minutes: int = 15) -> Starlette:
     """The console as an ASGI app to mount at /console; `target()` is the app it asks the API of."""
     from . import views
 

@@ -33,7 +33,7 @@ NONCE_BYTES = 12  # AES-GCM's standard nonce, random per seal
 SEAL_INFO = b"injuryledger console token"
 # A request restarts the idle clock; the row is rewritten only when this much of it has run, so
 # a burst of page loads and htmx calls costs one write, not one each.
-REFRESH_FRACTION = 0.01
+REFRESH_PER_MILLE = 10
 
 metadata = MetaData()
 console_sessions = Table(
@@ -100,14 +100,14 @@ def create_table(sessions: sessionmaker[Session]) -> None:
 
 
 class SessionStore:
-    def __init__(self, sessions: sessionmaker[Session], idle_seconds: float, max_sessions: int = MAX_SESSIONS,
-                 clock: Callable[[], float] = time.time) -> None:
-        assert idle_seconds > 0 and max_sessions > 0
-        self.db, self.idle_ms, self.max_sessions, self.clock = sessions, int(idle_seconds * 1000), max_sessions, clock
+    def __init__(self, sessions: sessionmaker[Session], idle_ms: int, max_sessions: int = MAX_SESSIONS,
+                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+        assert idle_ms > 0 and max_sessions > 0
+        self.db, self.idle_ms, self.max_sessions, self.clock_ms = sessions, idle_ms, max_sessions, clock_ms
         create_table(sessions)
 
     def _now_ms(self) -> int:
-        return int(self.clock() * 1000)
+        return self.clock_ms()
 
     def create(self, token: str, client_id: str, name: str, person: str | None) -> ConsoleSession:
         session = ConsoleSession(secrets.token_urlsafe(32), token, client_id, name, person, secrets.token_urlsafe(24))
@@ -140,7 +140,7 @@ class SessionStore:
         token = unseal(sid, row.sealed_token)
         if token is None:
             return None
-        if row.idle_until_ms - now < self.idle_ms * (1 - REFRESH_FRACTION):
+        if row.idle_until_ms - now < self.idle_ms * (1000 - REFRESH_PER_MILLE) // 1000:
             with writing(self.db) as s:  # only while it is still live: a sign-out meanwhile stands
                 s.execute(update(console_sessions).where(c.sid_sha256 == key, c.idle_until_ms >= now)
                           .values(idle_until_ms=now + self.idle_ms))

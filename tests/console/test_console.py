@@ -123,21 +123,21 @@ def test_an_idle_session_ends_and_the_database_holds_no_token_or_session_id(db_u
     from libs.db import make_engine, session_factory
 
     engine = make_engine(db_url)
-    now = [1000.0]
-    store = SessionStore(session_factory(engine), idle_seconds=900, clock=lambda: now[0])
-    other = SessionStore(session_factory(engine), idle_seconds=900, clock=lambda: now[0])  # another process
+    now = [1_000_000]  # ms
+    store = SessionStore(session_factory(engine), idle_ms=900_000, clock_ms=lambda: now[0])
+    other = SessionStore(session_factory(engine), idle_ms=900_000, clock_ms=lambda: now[0])  # another process
     session = store.create("il_secret-token", "cl_1", "desk", "wang")
     with engine.connect() as conn:
         row = conn.execute(select(console_sessions)).one()
     assert session.sid not in str(tuple(row)) and "il_secret-token" not in str(tuple(row))
     assert row.idle_until_ms == 1_900_000
-    now[0] += 899
+    now[0] += 899_000
     seen = other.get(session.sid)  # a request restarts the idle clock, whichever process it reaches
     assert (seen.token, seen.client_id, seen.who, seen.csrf) == ("il_secret-token", "cl_1", "wang", session.csrf)
-    now[0] += 899
+    now[0] += 899_000
     assert store.get(session.sid).token == "il_secret-token"
     assert other.get(session.sid[:-1] + ("A" if session.sid[-1] != "A" else "B")) is None
-    now[0] += 901
+    now[0] += 901_000
     assert store.get(session.sid) is None and other.get(session.sid) is None
     with engine.connect() as conn:
         assert conn.execute(select(console_sessions)).all() == []  # the idle one is gone
