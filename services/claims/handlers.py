@@ -22,7 +22,8 @@ from libs.events.source import Source, describe
 from libs.events.store import Context, EventStore, NewEvent
 from libs.money import from_fen, round_fen
 from libs.policy.projection import policy_in_force, policy_ref
-from libs.pooling import Move, moves_by_region, sources_on
+from libs.pooling import sources_on
+from libs.pooling_tables import read_moves
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid, not_found
@@ -46,7 +47,6 @@ from .tables import (
 CHINA = timezone(timedelta(hours=8))
 SYSTEM_ACTOR = "system"
 MAX_PAGE = 1000
-MAX_REGION_MOVES = 10_000
 
 
 def today() -> date:
@@ -497,8 +497,7 @@ def claim_view(ctx: ServiceContext, claim_id: str, on: date) -> dict[str, Any]:
 def _regions_on(session: Session, region: str, on: date) -> list[str]:
     """RULES.md "Prevention and pooling": the recorded regions whose claims belong to `region`
     on `on` — itself until it is consolidated away, and the pools consolidated into it by then."""
-    moves = moves_by_region(map(Move.of, session.execute(select(claims_region_moves).limit(MAX_REGION_MOVES))))
-    return sources_on(region, on, moves)
+    return sources_on(region, on, read_moves(session, claims_region_moves))
 
 
 def list_claims(ctx: ServiceContext, *, employee_id: str | None, employer_id: str | None, status: str | None,

@@ -27,6 +27,7 @@ from libs.money import parse_yuan, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
+from libs.pooling_tables import record_moves
 
 from . import handlers
 from .domain.model import Claim
@@ -121,12 +122,7 @@ class ClaimsEnrollmentProjection(Projection):
                 employee_id=p["employee_id"], employer_id=p["employer_id"], separated_on=separated_on))
 
     def on_PoolsConsolidated(self, session: Session, e: Envelope) -> None:
-        p = e.payload
-        for region in p["from_regions"]:  # a region is consolidated away once: the first is the one
-            if not _exists(session, claims_region_moves, claims_region_moves.c.region == region):
-                session.execute(insert(claims_region_moves).values(
-                    region=region, into_region=p["into_region"], effective_from=date.fromisoformat(p["effective_from"]),
-                    consolidation_id=p["consolidation_id"]))
+        record_moves(session, claims_region_moves, e.payload)
 
     def reset(self, session: Session) -> None:
         for table in self.tables:

@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, case, func, literal
 
 from libs.imports.tables import add_import_tables
+from libs.pooling_tables import region_moves_table
 
 metadata = MetaData()
 
@@ -47,13 +48,7 @@ claims_workers = Table(
 
 # Pooling moves up (enrollment's PoolsConsolidated): each pool's move, so a region's claims are
 # those recorded under the pools that belong to it on the day asked (libs.pooling).
-claims_region_moves = Table(
-    "claims_region_moves", metadata,
-    Column("region", String(6), primary_key=True),
-    Column("into_region", String(6), nullable=False),
-    Column("effective_from", Date, nullable=False),
-    Column("consolidation_id", String(40), nullable=False),
-)
+claims_region_moves = region_moves_table("claims_region_moves", metadata)
 
 # Every wage report as reported (facts), and its lines.
 claims_wage_reports = Table(

@@ -23,7 +23,8 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from libs.money import yuan_str
-from libs.pooling import Move, Window, moved_into, moves_by_region, region_on, windows
+from libs.pooling import Move, Window, moved_into, region_on, windows
+from libs.pooling_tables import read_moves, record_moves
 
 from .domain import ledger
 from .domain.rules import period_of
@@ -38,12 +39,11 @@ from .tables import (
     wage_reports,
 )
 
-MAX_MOVES = 10_000
 MAX_LISTED = 100  # open periods listed per pool (all are counted)
 
 
 def moves(session: Session) -> dict[str, Move]:
-    return moves_by_region(map(Move.of, session.execute(select(levy_region_moves).limit(MAX_MOVES))))
+    return read_moves(session, levy_region_moves)
 
 
 def region_of(session: Session, region: str, day: date) -> str:
@@ -61,9 +61,7 @@ def record_consolidation(session: Session, payload: dict[str, Any], event_id: st
     session.execute(insert(levy_consolidations).values(
         consolidation_id=ident, into_region=payload["into_region"], from_regions=",".join(payload["from_regions"]),
         effective_from=effective_from, recorded_on=date.fromisoformat(payload["recorded_on"]), event_id=event_id))
-    session.execute(insert(levy_region_moves), [
-        {"region": r, "into_region": payload["into_region"], "effective_from": effective_from,
-         "consolidation_id": ident} for r in payload["from_regions"]])
+    record_moves(session, levy_region_moves, payload)
 
 
 def reset(session: Session) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integ
 from libs.events.tables import Position
 
 from libs.imports.tables import add_import_tables
+from libs.pooling_tables import region_moves_table
 
 metadata = MetaData()
 
@@ -245,11 +246,4 @@ levy_consolidations = Table(
     Column("event_id", String(36), nullable=False),
 )
 
-levy_region_moves = Table(
-    "levy_region_moves",
-    metadata,
-    Column("region", String(6), primary_key=True),
-    Column("into_region", String(6), nullable=False),
-    Column("effective_from", Date, nullable=False),
-    Column("consolidation_id", String(40), nullable=False),
-)
+levy_region_moves = region_moves_table("levy_region_moves", metadata)

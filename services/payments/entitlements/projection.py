@@ -30,7 +30,8 @@ from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
 from libs.identifiers import NATIONAL_REGION as NATIONAL
 from libs.policy.document import PolicyDocument
-from libs.pooling import Move, moves_by_region, segments, windows
+from libs.pooling import Move, segments, windows
+from libs.pooling_tables import read_moves, record_moves
 
 from . import engine
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
@@ -96,12 +97,11 @@ def policy_facts(session: Session, region: str) -> list[PolicyFact]:
     return _pooled(session, region, facts, moves) if region in moves else facts
 
 
-MAX_REGION_MOVES = 10_000
 POOLED_VERSION_BASE = 1_000_000  # a stand-in's version: above every own one, in the order of its segment
 
 
 def _moves(session: Session) -> dict[str, Move]:
-    return moves_by_region(map(Move.of, session.execute(select(region_moves).limit(MAX_REGION_MOVES))))
+    return read_moves(session, region_moves)
 
 
 def _pooled(session: Session, region: str, facts: list[PolicyFact], moves: dict[str, Move]) -> list[PolicyFact]:
@@ -497,13 +497,7 @@ class EntitlementsProjection(Projection):
                 if p["region"] == "000000":
                     national_from.append(date.fromisoformat(p["effective_from"]))
             elif e.type == "PoolsConsolidated":
-                for pool in p["from_regions"]:
-                    if session.execute(select(region_moves.c.region).where(region_moves.c.region == pool)).first() \
-                            is None:
-                        session.execute(insert(region_moves).values(
-                            region=pool, into_region=p["into_region"], effective_from=date.fromisoformat(
-                                p["effective_from"]), consolidation_id=p["consolidation_id"],
-                            recorded_at=e.recorded_at))
+                record_moves(session, region_moves, p, recorded_at=e.recorded_at)
                 consolidated.append(p["into_region"])
             elif e.type in ("EmployeeEnrolled", "BankAccountChanged") and p.get("employee_id"):
                 payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))

@@ -8,6 +8,7 @@ the month `YYYY-MM` a line falls due in (so a run of a month takes it); a one-of
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+from libs.pooling_tables import region_moves_table
 
 metadata = MetaData()
 
@@ -93,14 +94,8 @@ horizons = Table(
 
 # Pooling moves up (enrollment's PoolsConsolidated): each pool's move, and when it became known —
 # from its date a moved claim's months take the new region's policy, as of that knowledge.
-region_moves = Table(
-    "entitlement_region_moves", metadata,
-    Column("region", String(6), primary_key=True),
-    Column("into_region", String(6), nullable=False),
-    Column("effective_from", Date, nullable=False),
-    Column("consolidation_id", String(40), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-)
+region_moves = region_moves_table("entitlement_region_moves", metadata,
+                                  Column("recorded_at", DateTime(timezone=True), nullable=False))
 
 # The last derived state of each claim: the month its lines were materialized through and the
 # knowledge they were derived from (`engine.knowledge`). A month added to a claim whose knowledge

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
+from libs.pooling_tables import record_moves
 
 from .adjudication import CatalogEntry
 from .tables import PROJECTED, claim_facts, payee_accounts, payments_region_moves
@@ -101,13 +102,7 @@ class PayoutFactsProjection(Projection):
 
     # -- enrollment: pooling moves up
     def on_PoolsConsolidated(self, session: Session, e: Envelope) -> None:
-        p = e.payload
-        for region in p["from_regions"]:  # a region is consolidated away once: the first is the one
-            if session.execute(select(payments_region_moves.c.region).where(
-                    payments_region_moves.c.region == region)).first() is None:
-                session.execute(insert(payments_region_moves).values(
-                    region=region, into_region=p["into_region"], effective_from=_day(p["effective_from"]),
-                    consolidation_id=p["consolidation_id"]))
+        record_moves(session, payments_region_moves, e.payload)
 
     def reset(self, session: Session) -> None:
         for table in PROJECTED:

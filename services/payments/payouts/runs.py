@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
 from libs.money import from_fen
-from libs.pooling import Move, moves_by_region, sources_on, windows
+from libs.pooling import Move, sources_on, windows
+from libs.pooling_tables import read_moves
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, forbidden, invalid, not_found
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 MAX_RUN_LINES = 1_000_000
 MAX_PLAN_ATTEMPTS = 5
-MAX_REGION_MOVES = 10_000
 LOOKUP_CHUNK = 500
 ACCOUNT_LOOKUP_CHUNK = 2_000  # payees per IN list (SQLite allows 32,766 parameters, PostgreSQL 65,535)
 RUN_BATCH_LINES = 20_000
@@ -177,7 +177,7 @@ LINE_ID, CLAIM_ID, EMPLOYER_ID, KIND, FAMILY, AMOUNT_FEN, PAYEE, BANK_CODE, ACCO
 
 def region_moves(session: Session) -> dict[str, Move]:
     """Every pool's move, as projected from enrollment's PoolsConsolidated."""
-    return moves_by_region(map(Move.of, session.execute(select(payments_region_moves).limit(MAX_REGION_MOVES))))
+    return read_moves(session, payments_region_moves)
 
 
 def pools_of(session: Session, region: str, period: str) -> list[str]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     column,
     table,
 )
+from libs.pooling_tables import region_moves_table
 
 metadata = MetaData()
 
@@ -220,13 +221,6 @@ overpayment_deductions = Table(
 # Pooling moves up (enrollment's PoolsConsolidated): each pool's move. A run of a region pays the
 # lines of the pools that belong to it in the run's month (libs.pooling), whatever region they
 # were recorded under.
-payments_region_moves = Table(
-    "payments_region_moves",
-    metadata,
-    Column("region", String(6), primary_key=True),
-    Column("into_region", String(6), nullable=False),
-    Column("effective_from", Date, nullable=False),
-    Column("consolidation_id", String(40), nullable=False),
-)
+payments_region_moves = region_moves_table("payments_region_moves", metadata)
 
 PROJECTED = (claim_facts, payee_accounts, payments_region_moves)
