@@ -154,6 +154,14 @@ T: dict[str, tuple[str, str]] = {
     "status.approved": ("已复核", "Approved"),
     "status.rejected": ("已驳回", "Rejected"),
     "payouts": ("支付明细（前 1000 笔）", "Payouts (first 1000)"),
+    "gross": ("应付", "Gross"),
+    "deduction": ("抵扣多付", "Kept back"),
+    "recoveries": ("追回多付待遇", "Overpayments kept back"),
+    "recoveries.hint": ("本批次从收款人应付待遇中抵扣的多付款项，复核通过时记录；被驳回则不抵扣。",
+                        "What this run keeps back of payees' benefits for earlier overpayments: recorded when "
+                        "the run is approved, dropped if it is rejected."),
+    "kept_back_whole": ("全额抵扣（不转账）", "Kept back whole (no transfer)"),
+    "overpayment": ("多付款项", "Overpayment"),
     # ops
     "ops.title": ("运行状态", "Operations"),
     "ready": ("就绪", "Ready"),
@@ -177,6 +185,8 @@ LABELS: dict[str, tuple[str, str]] = {  # values the API returns, shown in the r
     "payable": ("待支付", "payable"), "in_run": ("已列入批次", "in a run"), "paid": ("已支付", "paid"),
     "proposed": ("待复核", "proposed"), "approved": ("已复核", "approved"),
     "open": ("待银行回执", "open"), "settled": ("已到账", "settled"), "cancelled": ("已撤销", "cancelled"),
+    "planned": ("待复核后抵扣", "planned"), "recovered": ("已抵扣", "recovered"), "undone": ("已撤回", "undone"),
+    "outstanding": ("待追回", "outstanding"), "written_off": ("已核销", "written off"),
     "upheld": ("维持", "upheld"), "overturned": ("撤销", "overturned"), "modified": ("变更", "modified"),
     # benefit kinds (RULES.md; libs.policy)
     "medical": ("工伤医疗费", "medical"), "meal_subsidy": ("住院伙食补助费", "meal subsidy"),
