@@ -23,9 +23,13 @@ test_entitlements_fast_path.py compares the stored rows with the full derivation
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from json.encoder import encode_basestring
+from typing import Any, NamedTuple
 
 from libs.money import to_fen
 
@@ -38,8 +42,42 @@ BEFORE_ANY_MONTH = "0000-00"
 CARE_LEVELS = ("full", "mostly", "partial")
 
 
+SEP = "\x1f"  # the inputs' fields, in a line a split reads (a tenth of what JSON's parse costs)
+FORMAT = "g1"
+
+
+class Inputs(NamedTuple):
+    """A claim's compact month inputs, every field text ("" for none)."""
+
+    format: str
+    claim: str
+    employer: str
+    region: str
+    payee: str
+    facts: str  # how many facts (its own and its employer's) they were made from
+    last_fact_at: str
+    last_fact_id: str
+    point_at: str  # the knowledge point its lines are learned at: time, id, label
+    point_id: str
+    point_label: str
+    valid_from: str  # the first month they cover
+    app_event: str
+    decision_event: str
+    wage: str
+    wage_event: str
+    wage_ref: str  # JSON
+    grade: str
+    care_level: str
+    appraisal_event: str  # "": no appraisal
+    birth: str
+    sex: str
+    closed: str  # the month the claim was closed in
+    uninsured_on: str  # R.62: the day of the injury, when the employer was not insured then
+    uninsured_source: str
+
+
 def inputs_of(facts: Sequence[Fact], policies: Sequence[PolicyFact]) -> str | None:
-    """The compact month inputs of a claim (JSON), or None when its months need its facts.
+    """The compact month inputs of a claim, or None when its months need its facts.
     `facts`: the claim's and its employer's, sorted by key; `policies`: the region's versions
     known at the derivation's `now`, sorted by key (as `engine.knowledge` takes them)."""
     if not facts:
@@ -61,26 +99,36 @@ def inputs_of(facts: Sequence[Fact], policies: Sequence[PolicyFact]) -> str | No
         ends.append(v.terminated[0])
     if int(app.get("employer_late_days") or 0) > 0:
         ends.append(date.fromisoformat(app["applied_on"]))
-    valid_from = next_month(month_of(max(ends))) if ends else BEFORE_ANY_MONTH
     occurred_on = date.fromisoformat(app["occurred_on"])
     insured, insured_source = v.insured_on(occurred_on)
     last = max(facts[-1].key, policies[-1].key) if policies else facts[-1].key
     t = last[0]
     point = _point(t, sorted([*(f for f in facts if f.key[0] == t), *(p for p in policies if p.key[0] == t)],
                              key=lambda x: x.key))
-    return json.dumps({
-        "claim": app["claim_id"], "employer": app["employer_id"], "region": app["region"],
-        "payee": f"employee:{app['employee_id']}", "facts": len(facts),
-        "last_fact": [facts[-1].key[0].isoformat(), facts[-1].key[1]],
-        "point": [point.key[0].isoformat(), point.key[1] or point.label, point.label],
-        "valid_from": valid_from, "base": [v.app_event, v.decision_event],
-        "wage": str(v.wage) if v.wage is not None else None, "wage_event": v.wage_event,
-        "wage_ref": json.dumps(v.wage_ref, sort_keys=True) if v.wage_ref is not None else None,
-        "appraisal": [in_force.grade, in_force.care_level, in_force.event_id] if in_force is not None else None,
-        "birth": app.get("birth_date") or None, "sex": app.get("sex") or "male",
-        "closed": month_of(v.closed[0]) if v.closed else None,
-        "uninsured": None if insured else [occurred_on.isoformat(), insured_source],
-    }, sort_keys=True, ensure_ascii=False)
+    fields = Inputs(
+        FORMAT, app["claim_id"], app["employer_id"], app["region"], f"employee:{app['employee_id']}", str(len(facts)),
+        facts[-1].key[0].isoformat(), facts[-1].key[1], point.key[0].isoformat(), point.key[1] or point.label,
+        point.label, next_month(month_of(max(ends))) if ends else BEFORE_ANY_MONTH, v.app_event, v.decision_event,
+        str(v.wage) if v.wage is not None else "", v.wage_event,
+        json.dumps(v.wage_ref, sort_keys=True) if v.wage_ref is not None else "",
+        str(in_force.grade) if in_force is not None and in_force.grade is not None else "",
+        in_force.care_level if in_force is not None else "", in_force.event_id if in_force is not None else "",
+        app.get("birth_date") or "", app.get("sex") or "male", month_of(v.closed[0]) if v.closed else "",
+        "" if insured else occurred_on.isoformat(), "" if insured else insured_source or "")
+    if any(SEP in f or (not f and name in _NEVER_EMPTY) for name, f in zip(Inputs._fields, fields)):
+        return None  # not representable: the claim's months come from its facts
+    return SEP.join(fields)
+
+
+_NEVER_EMPTY = frozenset({"claim", "employer", "region", "payee", "point_id", "app_event"})
+
+
+def parse(text: str) -> Inputs | None:
+    fields = text.split(SEP)
+    return Inputs._make(fields) if fields[0] == FORMAT and len(fields) == len(Inputs._fields) else None
+
+
+ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)  # what json.dumps(…, ensure_ascii=False, sort_keys=True) makes
 
 
 class MonthOfGroups:
@@ -96,10 +144,14 @@ class MonthOfGroups:
         self.last_policy = ahead.policies[-1].key if ahead.policies else None
         self._processors = column_processors
         self._direct = [(i, p) for i, p in enumerate(column_processors) if p is not None and i not in cacheable]
-        self._cached: dict[int, dict] = {i: {} for i, p in enumerate(column_processors) if p is not None and i in cacheable}
-        self._groups: dict[tuple, list[tuple]] = {}
+        self._cached: dict[int, dict] = {i: {} for i, p in enumerate(column_processors)
+                                         if p is not None and i in cacheable}
+        self._allowances: dict[tuple, tuple] = {}
+        self._templates: dict[tuple, AllowanceTemplate | None] = {}
+        self._cares: dict[tuple, tuple] = {}
         self._retired: dict[tuple[str, str], bool] = {}
         self._times: dict[str, datetime] = {}
+        self._wage_refs: dict[str, Any] = {}
 
     def _time(self, text: str) -> datetime:
         t = self._times.get(text)
@@ -108,16 +160,16 @@ class MonthOfGroups:
             t = self._times[text] = datetime.fromisoformat(text)
         return t
 
-    def knowledge(self, inputs: dict) -> str | None:
+    def knowledge(self, inputs: Inputs) -> str | None:
         """`engine.knowledge` of the claim at `ahead`, from its inputs (None: a fact after `now`)."""
-        fact_key = (self._time(inputs["last_fact"][0]), inputs["last_fact"][1])
+        fact_key = (self._time(inputs.last_fact_at), inputs.last_fact_id)
         if fact_key[0] > self.ahead.now:
             return None
         last = max(fact_key, self.last_policy) if self.last_policy is not None else fact_key
         asked = sum(1 for t, _m in self.ahead.requested if t <= last[0])
-        return f"{inputs['facts']}|{len(self.ahead.policies)}|{asked}|{last[0].isoformat()}|{last[1]}"
+        return f"{inputs.facts}|{len(self.ahead.policies)}|{asked}|{last[0].isoformat()}|{last[1]}"
 
-    def _is_retired(self, birth: str | None, sex: str) -> bool:
+    def _is_retired(self, birth: str, sex: str) -> bool:
         if not birth:
             return False
         found = self._retired.get((birth, sex))
@@ -128,69 +180,96 @@ class MonthOfGroups:
                 date.fromisoformat(birth), sex, age.male, age.female)
         return found
 
-    def _dues(self, inputs: dict) -> list[tuple]:
-        """What the group of `inputs` is owed this month: (kind, payer, fen, explain JSON, which
-        sources) per line, in key order — `engine._targets_of`'s monthly part and its `emit`."""
-        grade, care, _event = inputs["appraisal"]
-        wage = inputs["wage"]
-        retired = self._is_retired(inputs["birth"], inputs["sex"])
-        key = (wage, grade, care, retired, inputs["wage_ref"], inputs["uninsured"] and inputs["uninsured"][0])
-        found = self._groups.get(key)
-        if found is not None:
-            return found
-        doc = self.doc
-        calcs: list[tuple[str, Calc, bool]] = []  # (kind, calc, cites the wage)
-        if grade is not None and grade <= 4 and wage is not None and not retired:
-            calcs.append(("disability_allowance", _allowance_of(
-                wage, grade, str(doc.disability_allowance_ratios[str(grade)]), str(doc.minimum_monthly_wage)), True))
-        if care in CARE_LEVELS:
-            calcs.append(("care_allowance", _care_of(str(doc.average_monthly_wage), care,
-                                                     str(getattr(doc.care_ratios, care))), False))
-        wage_ref = json.loads(inputs["wage_ref"]) if inputs["wage_ref"] is not None else None
-        out = []
-        for kind, calc, cites_wage in sorted(calcs, key=lambda c: c[0]):
-            if inputs["uninsured"]:
-                payer = "employer"
-                why = (f"R.62: the employer was not insured on {inputs['uninsured'][0]}, it owes this benefit itself")
-                calc = Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, why))
-            else:
-                payer = doc.payer(KINDS[kind][1])
-            fen = to_fen(calc.amount)
-            if fen == 0:
-                continue  # `_line`: nothing to do
-            explain = {"article": calc.article, "formula": calc.formula, "inputs": dict(calc.inputs),
-                       "notes": list(calc.notes)}
-            if wage_ref is not None and "insured_wage" in calc.inputs:
-                explain["insured_wage_policy_ref"] = wage_ref
-            out.append((kind, payer, fen, json.dumps(explain, ensure_ascii=False, sort_keys=True), cites_wage))
-        _bounded(self._groups)
-        self._groups[key] = out
-        return out
+    def _due(self, kind: str, calc: Calc, inputs: Inputs) -> tuple | None:
+        """`engine._targets_of`'s `emit` and `engine._line`'s amount and explanation of a first line:
+        (kind, payer, fen, explanation JSON), None for a zero amount (no line)."""
+        if inputs.uninsured_on:
+            payer = "employer"
+            why = f"R.62: the employer was not insured on {inputs.uninsured_on}, it owes this benefit itself"
+            calc = Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, why))
+        else:
+            payer = self.doc.payer(KINDS[kind][1])
+        fen = to_fen(calc.amount)
+        if fen == 0:
+            return None
+        explain = {"article": calc.article, "formula": calc.formula, "inputs": dict(calc.inputs),
+                   "notes": list(calc.notes)}
+        if inputs.wage_ref and "insured_wage" in calc.inputs:
+            wage_ref = self._wage_refs.get(inputs.wage_ref)
+            if wage_ref is None:
+                _bounded(self._wage_refs)
+                wage_ref = self._wage_refs[inputs.wage_ref] = json.loads(inputs.wage_ref)
+            explain["insured_wage_policy_ref"] = wage_ref
+        return kind, payer, fen, ENCODER.encode(explain)
 
-    def rows(self, inputs: dict, account: tuple) -> list[tuple] | None:
+    def _dues(self, inputs: Inputs) -> list[tuple]:
+        """What a claim of these inputs is owed this month, in key order (care before the
+        disability allowance): R.34 of its care level (one group for every claim of the level),
+        R.35 of its wage and grade (a group per insured wage)."""
+        out = []
+        care = inputs.care_level
+        if care in CARE_LEVELS:
+            key = (care, inputs.uninsured_on)
+            found = self._cares.get(key)
+            if found is None:
+                _bounded(self._cares)
+                doc = self.doc
+                found = self._cares[key] = (self._due("care_allowance", _care_of(
+                    str(doc.average_monthly_wage), care, str(getattr(doc.care_ratios, care))), inputs),)
+            out += found
+        if inputs.grade and int(inputs.grade) <= 4 and inputs.wage and not self._is_retired(inputs.birth, inputs.sex):
+            key = (inputs.wage, inputs.grade, inputs.wage_ref, inputs.uninsured_on)
+            found = self._allowances.get(key)
+            if found is None:
+                _bounded(self._allowances)
+                found = self._allowances[key] = (self._allowance(inputs),)
+            out += found
+        return [d for d in out if d is not None]
+
+    def _allowance(self, inputs: Inputs) -> tuple | None:
+        """R.35 of the claim's wage and grade: in integer fen from the template of its grade (most
+        wages are a group of one, so the explanation is filled in, not built and encoded), or —
+        for a wage or a policy value the template does not take — from `rules`, as `_due`."""
+        template_key = (inputs.grade, inputs.wage_ref, inputs.uninsured_on)
+        template = self._templates.get(template_key)
+        if template is None:
+            _bounded(self._templates)
+            template = self._templates[template_key] = AllowanceTemplate.of(
+                inputs.grade, self.doc.disability_allowance_ratios[inputs.grade], self.doc.minimum_monthly_wage,
+                lambda calc: self._due("disability_allowance", calc, inputs))
+        made = template.due(inputs.wage, self._payer(inputs)) if template is not None else None
+        if made is not None:
+            return made
+        doc = self.doc
+        return self._due("disability_allowance", _allowance_of(
+            inputs.wage, int(inputs.grade), str(doc.disability_allowance_ratios[inputs.grade]),
+            str(doc.minimum_monthly_wage)), inputs)
+
+    def _payer(self, inputs: Inputs) -> str:
+        return "employer" if inputs.uninsured_on else self.doc.payer(KINDS["disability_allowance"][1])
+
+    def rows(self, inputs: Inputs, account: tuple) -> list[tuple] | None:
         """The claim's lines of the month as `entitlement_lines` rows (columns in table order, each
         value through its column's bind processor), or None when its inputs do not cover the month."""
         m = self.month
-        if m < inputs["valid_from"] or inputs["region"] != self.ahead.region:
+        if m < inputs.valid_from or inputs.region != self.ahead.region:
             return None
-        if inputs["appraisal"] is None or (inputs["closed"] is not None and m > inputs["closed"]):
+        if not inputs.appraisal_event or (inputs.closed and m > inputs.closed):
             return []  # no appraisal: no monthly benefit; R.42: nothing after the month of closing
-        claim_id, payee = inputs["claim"], inputs["payee"]
-        point_at, point_id, label = inputs["point"]
-        point_time = self._time(point_at)
+        claim_id, payee = inputs.claim, inputs.payee
+        point_time = self._time(inputs.point_at)
         known_at = max(point_time, self.due_moment)
-        reason = (f"arrears for {m}, learned from {label}" if month_of(point_time.date()) > m else
-                  f"due for {m}, as known from {label}")
-        base = inputs["base"]
-        a_event = inputs["appraisal"][2]
+        reason = (f"arrears for {m}, learned from {inputs.point_label}" if month_of(point_time.date()) > m else
+                  f"due for {m}, as known from {inputs.point_label}")
         out = []
-        for kind, payer, fen, explain_json, cites_wage in self._dues(inputs):
-            cited = (*base, inputs["wage_event"], a_event) if cites_wage else (*base, a_event)
-            sources = list(dict.fromkeys(s for s in (*cited, self.policy.event_id,
-                                                     inputs["uninsured"][1] if inputs["uninsured"] else None) if s))
+        for kind, payer, fen, explain_json in self._dues(inputs):
+            cited = ((inputs.wage_event, inputs.appraisal_event) if kind == "disability_allowance" else
+                     (inputs.appraisal_event,))
+            sources = list(dict.fromkeys(s for s in (inputs.app_event, inputs.decision_event, *cited,
+                                                     self.policy.event_id, inputs.uninsured_source) if s))
             out.append(self._processed((
-                line_id(claim_id, (kind, payee, m, payer), point_id, fen), claim_id, inputs["employer"],
-                inputs["region"], kind, KINDS[kind][0], m, self.first, self.last, fen, payer, payee, *account,
+                line_id(claim_id, (kind, payee, m, payer), inputs.point_id, fen), claim_id, inputs.employer,
+                inputs.region, kind, KINDS[kind][0], m, self.first, self.last, fen, payer, payee, *account,
                 "[]", reason, known_at, explain_json, self.policy_ref_json, json.dumps(sources), None)))
         return out
 
@@ -211,6 +290,85 @@ class MonthOfGroups:
             if values[i] is not None:
                 values[i] = processor(values[i])
         return tuple(values)
+
+
+FEN_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
+RATIO_TEXT = re.compile(r"0\.[0-9]{1,6}|1(\.0{1,6})?")
+HOLE = "⟦{}⟧"  # where a wage's text goes in a template (no explanation has these brackets)
+
+
+def _fen_of(text: str) -> int | None:
+    """Integer fen of a yuan amount written plainly ("8000", "8000.5", "8000.50"), else None."""
+    if not FEN_TEXT.fullmatch(text):
+        return None
+    whole, _, frac = text.partition(".")
+    return int(whole) * 100 + int(frac.ljust(2, "0"))
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+@dataclass(frozen=True)
+class AllowanceTemplate:
+    """R.35 (`rules.disability_allowance`) of one grade under one policy version, for any insured
+    wage, in integer fen: amount = ⌊wage_fen × ratio + ½⌋ (half up), never below the minimum
+    wage; its explanation is the JSON `_due` encodes, made once with holes for the wage's texts
+    and filled in per wage (tests/payments/entitlements/test_grouped_allowance.py compares the two
+    on many wages, both sides of the minimum)."""
+
+    grade: str
+    ratio_text: str
+    ratio_units: int  # ratio × scale
+    scale: int
+    minimum_fen: int
+    # the explanation's JSON split at its holes (0 the wage, 1 the formula, 2 the top-up's note),
+    # and the holes in the order they come
+    plain: tuple[tuple[int, ...], tuple[str, ...]]
+    topped: tuple[tuple[int, ...], tuple[str, ...]]
+
+    @classmethod
+    def of(cls, grade: str, ratio: Decimal, minimum: Decimal, encode: Callable[[Calc], tuple | None]
+           ) -> "AllowanceTemplate | None":
+        ratio_text, minimum_text = str(ratio), str(minimum)
+        minimum_fen = _fen_of(minimum_text)
+        if not RATIO_TEXT.fullmatch(ratio_text) or minimum_fen is None or minimum_fen == 0:
+            return None
+        digits = len(ratio_text.partition(".")[2])
+        parts = []
+        for holes in (2, 3):
+            calc = Calc(Decimal(1), HOLE.format(1), {"insured_wage": HOLE.format(0), "grade": grade,
+                                                     f"disability_allowance_ratios[{grade}]": ratio_text,
+                                                     "minimum_monthly_wage": _yuan(minimum_fen)},
+                        "R.35", (HOLE.format(2),) if holes == 3 else ())
+            _kind, _payer, _fen, encoded = encode(calc)
+            pieces = re.split("⟦([0-9])⟧", encoded)
+            order = tuple(int(i) for i in pieces[1::2])  # the holes as the sorted keys place them
+            if sorted(order) != list(range(holes)):
+                return None
+            parts.append((order, tuple(pieces[0::2])))
+        return cls(grade, ratio_text, int(ratio_text.replace(".", "")), 10 ** digits, minimum_fen, parts[0], parts[1])
+
+    def due(self, wage: str, payer: str) -> tuple | None:
+        """(kind, payer, fen, explanation JSON) of `wage`; None for a wage it does not take."""
+        wage_fen = _fen_of(wage)
+        if wage_fen is None:
+            return None
+        product = wage_fen * self.ratio_units
+        rounded = (2 * product + self.scale) // (2 * self.scale)  # half up, to the fen
+        if product < self.minimum_fen * self.scale:
+            formula = (f"max(insured_wage × ratio(grade {self.grade}), minimum_wage) = max({_yuan(wage_fen)} × "
+                       f"{self.ratio_text} = {_yuan(rounded)}, {_yuan(self.minimum_fen)}) = {_yuan(self.minimum_fen)}")
+            note = f"topped up by {_yuan(self.minimum_fen - rounded)} to the minimum monthly wage"
+            texts, template, fen = (_yuan(wage_fen), formula, note), self.topped, self.minimum_fen
+        else:
+            formula = f"insured_wage × ratio(grade {self.grade}) = {_yuan(wage_fen)} × {self.ratio_text} = {_yuan(rounded)}"
+            texts, template, fen = (_yuan(wage_fen), formula), self.plain, rounded
+        order, pieces = template
+        out = [pieces[0]]
+        for hole, piece in zip(order, pieces[1:]):
+            out += (encode_basestring(texts[hole])[1:-1], piece)
+        return "disability_allowance", payer, fen, "".join(out)
 
 
 CACHE_ENTRIES = 50_000  # per cache: memory stays flat whatever the region's size

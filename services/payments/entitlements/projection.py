@@ -258,6 +258,12 @@ def _set_states(session: Session, states: Sequence[State]) -> None:
             f"VALUES ({mark}, {mark}, {mark}, {mark})", rows)
 
 
+def _move_states(session: Session, claim_ids: Sequence[str], through: str) -> None:
+    """The claims' states now reach `through`, from the same knowledge and inputs."""
+    for _ in _rows_in(session, f"UPDATE {claim_states.name} SET through = ? WHERE claim_id IN", claim_ids, (through,)):
+        pass
+
+
 def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, now: datetime,
              accounts_cache: dict) -> None:
     """Paid lines the facts no longer derive: one correction line per key settles the difference."""
@@ -379,51 +385,52 @@ def _insert_tuples(session: Session, rows: list[tuple]) -> None:
                          f"VALUES ({', '.join([mark] * len(LINE_COLUMNS))})", rows)
 
 
-def _fact_counts(session: Session, inputs: dict[str, dict]) -> dict[str, int]:
+def _fact_counts(session: Session, inputs: dict[str, grouped.Inputs]) -> dict[str, int]:
     """How many facts each claim has now (its own and its employer's). Facts are only ever added
     (a reset empties the states with them), so a count equal to the one its inputs were written
     with means the same facts."""
     own = dict(_rows_in(session, f"SELECT claim_id, count(*) FROM {claim_facts.name} WHERE claim_id IN",
                         sorted(inputs), after="GROUP BY claim_id"))
     employers = dict(_rows_in(session, f"SELECT employer_id, count(*) FROM {employer_facts.name} WHERE employer_id IN",
-                              sorted({i["employer"] for i in inputs.values()}), after="GROUP BY employer_id"))
-    return {c: int(own.get(c, 0)) + int(employers.get(i["employer"], 0)) for c, i in inputs.items()}
+                              sorted({i.employer for i in inputs.values()}), after="GROUP BY employer_id"))
+    return {c: int(own.get(c, 0)) + int(employers.get(i.employer, 0)) for c, i in inputs.items()}
 
 
 def _grouped_part(session: Session, claim_ids: Sequence[str], states: dict[str, tuple], stored: dict,
-                  month: grouped.MonthOfGroups) -> tuple[list[tuple], list[State], list[str]]:
+                  month: grouped.MonthOfGroups) -> tuple[list[tuple], list[str], list[str]]:
     """The claims of the batch whose month comes from their compact inputs (`grouped`): untouched
     since the month before — the stored state through `ahead.previous`, its knowledge what the
     inputs and the region's policies and requests make now, the same facts — and covered by the
-    inputs this month. Returns their rows, their new states, and the other claims."""
+    inputs this month. Returns their rows, those claims (their states move on a month, the same
+    knowledge and inputs), and the other claims."""
     ahead = month.ahead
-    candidates: dict[str, dict] = {}
+    candidates: dict[str, grouped.Inputs] = {}
     for claim_id in claim_ids:
         state = states.get(claim_id)
         if state is not None and state[0] == ahead.previous and state[2] is not None:
-            inputs = json.loads(state[2])
-            if month.knowledge(inputs) == state[1]:
+            inputs = grouped.parse(state[2])
+            if inputs is not None and month.knowledge(inputs) == state[1]:
                 candidates[claim_id] = inputs
     if not candidates:
         return [], [], list(claim_ids)
     counts = _fact_counts(session, candidates)
     known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
         session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN",
-        sorted({i["payee"] for i in candidates.values()}))}
+        sorted({i.payee for i in candidates.values()}))}
     rows: list[tuple] = []
-    done: list[State] = []
+    done: list[str] = []
     rest: list[str] = []
     for claim_id in claim_ids:
         inputs = candidates.get(claim_id)
         made = None
-        if inputs is not None and counts[claim_id] == inputs["facts"]:
-            made = month.rows(inputs, known_accounts.get(inputs["payee"], (None, None, None)))
+        if inputs is not None and counts[claim_id] == int(inputs.facts):
+            made = month.rows(inputs, known_accounts.get(inputs.payee, (None, None, None)))
         already = stored.get(claim_id, {}).get(ahead.month, set())
         if made is None or not already <= {r[0] for r in made}:
             rest.append(claim_id)
             continue
         rows += [r for r in made if r[0] not in already]
-        done.append((claim_id, ahead.month, *states[claim_id][1:]))
+        done.append(claim_id)
     return rows, done, rest
 
 
@@ -453,11 +460,16 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
     stored: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     kinds = ", ".join(f"'{k}'" for k in MY_KINDS)  # the engine's own names, never input
     for claim_id, period, line_id in _rows_in(
-            session, f"SELECT claim_id, period, line_id FROM {el.name} WHERE period IN (?, ?) AND kind IN ({kinds}) "
-                     "AND claim_id IN", claim_ids, (ahead.previous, ahead.month)):
+            session, f"SELECT claim_id, period, line_id FROM {el.name} WHERE period = ? AND kind IN ({kinds}) "
+                     "AND claim_id IN", claim_ids, (ahead.month,)):
         stored[claim_id][period].add(line_id)
-    rows, done, rest = _grouped_part(session, claim_ids, states, stored, month) if month else ([], [], claim_ids)
+    rows, moved, rest = _grouped_part(session, claim_ids, states, stored, month) if month else ([], [], claim_ids)
+    for claim_id, period, line_id in _rows_in(  # the month before: checked for the others only
+            session, f"SELECT claim_id, period, line_id FROM {el.name} WHERE period = ? AND kind IN ({kinds}) "
+                     "AND claim_id IN", rest, (ahead.previous,)):
+        stored[claim_id][period].add(line_id)
     facts = _facts_in(session, rest)
+    done: list[State] = []
     fresh: list[Line] = []
     full: list[str] = []
     for claim_id in rest:
@@ -497,8 +509,9 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
     if rows:
         _insert_tuples(session, rows)
     _set_states(session, done)
+    _move_states(session, moved, ahead.month)
     cache = {ahead.region: pfs}
-    return len(fresh) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
+    return len(fresh) + len(rows) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
                                               requested=requested) for claim_id in full if claim_id in with_lines)
 
 

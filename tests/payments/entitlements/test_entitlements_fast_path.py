@@ -255,7 +255,7 @@ def groups(monkeypatch) -> list[tuple[str, str]]:  # noqa: ANN001
     def counted(self, inputs, account):  # noqa: ANN001, ANN202
         out = real(self, inputs, account)
         if out is not None:
-            calls.append((self.month, inputs["claim"]))
+            calls.append((self.month, inputs.claim))
         return out
 
     monkeypatch.setattr(grouped.MonthOfGroups, "rows", counted)
