@@ -142,6 +142,11 @@ class MonthOfGroups:
         self.policy_ref_json = json.dumps(policy_ref(self.policy), sort_keys=True)
         self.due_moment = _moment(self.first)
         self.last_policy = ahead.policies[-1].key if ahead.policies else None
+        if self.last_policy is not None:  # `engine.knowledge` of a claim whose facts came before it
+            asked = sum(1 for t, _m in ahead.requested if t <= self.last_policy[0])
+            self._policy_known = (f"{len(ahead.policies)}|{asked}|{self.last_policy[0].isoformat()}|"
+                                  f"{self.last_policy[1]}")
+        self._asked: dict[str, int] = {}
         self._processors = column_processors
         self._direct = [(i, p) for i, p in enumerate(column_processors) if p is not None and i not in cacheable]
         self._cached: dict[int, dict] = {i: {} for i, p in enumerate(column_processors)
@@ -165,9 +170,14 @@ class MonthOfGroups:
         fact_key = (self._time(inputs.last_fact_at), inputs.last_fact_id)
         if fact_key[0] > self.ahead.now:
             return None
-        last = max(fact_key, self.last_policy) if self.last_policy is not None else fact_key
-        asked = sum(1 for t, _m in self.ahead.requested if t <= last[0])
-        return f"{inputs.facts}|{len(self.ahead.policies)}|{asked}|{last[0].isoformat()}|{last[1]}"
+        if self.last_policy is not None and self.last_policy > fact_key:
+            return f"{inputs.facts}|{self._policy_known}"
+        asked = self._asked.get(inputs.last_fact_at)
+        if asked is None:
+            _bounded(self._asked)
+            asked = self._asked[inputs.last_fact_at] = sum(1 for t, _m in self.ahead.requested if t <= fact_key[0])
+        # the text the fact's time was written from (`inputs_of`: its isoformat, UTC)
+        return f"{inputs.facts}|{len(self.ahead.policies)}|{asked}|{inputs.last_fact_at}|{inputs.last_fact_id}"
 
     def _is_retired(self, birth: str, sex: str) -> bool:
         if not birth:
