@@ -11,6 +11,7 @@ added at 2027-03-02 and April is asked for by a payment run on 2027-03-03."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -180,9 +181,9 @@ def _full_through(session, region: str, period: str, now: datetime) -> None:  # 
         materialize_claim(session, claim_id, now)
 
 
-def _run(path: Path, fast: bool, full_calls: list[str], forget_states: bool = False) -> tuple[str, list, list[str]]:
+def _run(url: str, fast: bool, full_calls: list[str], forget_states: bool = False) -> tuple[str, list, list[str]]:
     """A payments database of its own (the service's migrations, nothing else writing to it)."""
-    db = make_engine(f"sqlite:///{path}")
+    db = make_engine(url)
     migrate(db, "payments")
     sessions = session_factory(db)
     claims = population()
@@ -277,13 +278,24 @@ def alone(monkeypatch) -> list[tuple[str, str]]:  # noqa: ANN001
     return calls
 
 
-def test_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str], alone: list[tuple[str, str]],
-                                              groups: list[tuple[str, str]]) -> None:
-    full_hash, full_rows, _ = _run(tmp_path / "full.db", False, [])
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_databases(request, tmp_path: Path) -> tuple[str, str]:  # noqa: ANN001
+    """Two fresh payments databases (the full derivation's, the fast path's), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'full.db'}", f"sqlite:///{tmp_path / 'fast.db'}"
+    server = request.getfixturevalue("postgres")
+    tag = uuid.uuid4().hex[:8]
+    return server.fresh_database(f"il_fast_{tag}_full"), server.fresh_database(f"il_fast_{tag}_fast")
+
+
+def test_fast_path_equals_the_full_derivation(two_databases: tuple[str, str], spy: list[str],
+                                              alone: list[tuple[str, str]], groups: list[tuple[str, str]]) -> None:
+    full_url, fast_url = two_databases
+    full_hash, full_rows, _ = _run(full_url, False, [])
     spy.clear()
     alone.clear()
     groups.clear()
-    fast_hash, fast_rows, march_full = _run(tmp_path / "fast.db", True, spy)
+    fast_hash, fast_rows, march_full = _run(fast_url, True, spy)
     assert len(full_rows) > 200
     assert fast_rows == full_rows  # every column of every line
     assert fast_hash == full_hash
@@ -319,9 +331,9 @@ def test_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str], al
 
 def test_checked_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str]) -> None:
     """Without the states (as a database from before them): the previous month is checked."""
-    full_hash, full_rows, _ = _run(tmp_path / "full.db", False, [])
+    full_hash, full_rows, _ = _run(f"sqlite:///{tmp_path / 'full.db'}", False, [])
     spy.clear()
-    fast_hash, fast_rows, march_full = _run(tmp_path / "fast.db", True, spy, forget_states=True)
+    fast_hash, fast_rows, march_full = _run(f"sqlite:///{tmp_path / 'fast.db'}", True, spy, forget_states=True)
     assert fast_rows == full_rows  # every column of every line
     assert fast_hash == full_hash
     # In March only the claims with stored lines but none in February to check took the full
@@ -372,7 +384,7 @@ def _edges_show(full_rows: list) -> None:
 
 def test_fast_path_lines_are_what_the_pure_ledger_derives(tmp_path: Path) -> None:
     """Every stored line, both ways, is a line of engine.ledger over the same facts."""
-    _, rows, _ = _run(tmp_path / "fast.db", True, [])
+    _, rows, _ = _run(f"sqlite:///{tmp_path / 'fast.db'}", True, [])
     claims = population()
     pols = [*POLICIES, LATE_POLICY]
     expected: set[str] = set()
