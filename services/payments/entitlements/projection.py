@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, inspect, select, text, update
+from sqlalchemy import Date, DateTime, delete, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
@@ -33,7 +33,7 @@ from libs.policy.document import PolicyDocument
 from libs.pooling import Move, segments, windows
 from libs.pooling_tables import read_moves, record_moves
 
-from . import engine
+from . import engine, grouped
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
 from .tables import (PROJECTED, accounts, claim_facts, claim_states, employer_facts, entitlement_lines, horizons,
                      policies, region_moves)
@@ -227,30 +227,41 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
     return len(fresh)
 
 
+State = tuple[str, str | None, str | None, str | None]  # claim, through, knowledge, compact inputs
+
+
 def _state_of(claim_id: str, facts: list[Fact], pfs: list[PolicyFact], region: str, now: datetime,
-              requested: Sequence[tuple[datetime, str]]) -> tuple[str, str | None, str | None]:
+              requested: Sequence[tuple[datetime, str]]) -> State:
     """The claim's state after `ledger(facts, pfs, now, requested)` was materialized: the month
-    through which its lines are, and what they were derived from; (claim, None, None) — no state —
-    while a fact is recorded after `now` (its lines will change when `now` passes it)."""
+    through which its lines are, what they were derived from, and the claim's compact month
+    inputs (from the same facts); (claim, None, None, None) — no state — while a fact is recorded
+    after `now` (its lines will change when `now` passes it)."""
     fs = engine._sorted(facts)
     if not fs or fs[-1].key[0] > now:
-        return claim_id, None, None
+        return claim_id, None, None, None
     known = sorted((p for p in pfs if p.version.region in (region, "000000") and p.key[0] <= now), key=lambda p: p.key)
     asked = sorted((utc(t), m) for t, m in requested)
-    return claim_id, engine._horizon(now, asked), engine.knowledge(fs, known, asked)
+    return claim_id, engine._horizon(now, asked), engine.knowledge(fs, known, asked), grouped.inputs_of(fs, known)
 
 
-def _set_states(session: Session, states: Sequence[tuple[str, str | None, str | None]]) -> None:
+def _set_states(session: Session, states: Sequence[State]) -> None:
     """Replace the claims' states (one without a month: none)."""
     if not states:
         return
-    for _ in _rows_in(session, f"DELETE FROM {claim_states.name} WHERE claim_id IN", [c for c, _, _ in states]):
+    for _ in _rows_in(session, f"DELETE FROM {claim_states.name} WHERE claim_id IN", [state[0] for state in states]):
         pass
     rows = [state for state in states if state[1]]
     if rows:
         mark = driver_mark(session.get_bind().dialect.name)
         session.connection().exec_driver_sql(
-            f"INSERT INTO {claim_states.name} (claim_id, through, knowledge) VALUES ({mark}, {mark}, {mark})", rows)
+            f"INSERT INTO {claim_states.name} (claim_id, through, knowledge, inputs) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark})", rows)
+
+
+def _move_states(session: Session, claim_ids: Sequence[str], through: str) -> None:
+    """The claims' states now reach `through`, from the same knowledge and inputs."""
+    for _ in _rows_in(session, f"UPDATE {claim_states.name} SET through = ? WHERE claim_id IN", claim_ids, (through,)):
+        pass
 
 
 def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, now: datetime,
@@ -310,14 +321,16 @@ def regions_falling_back(session: Session, effective_from: date) -> set[str]:
 ID_CHUNK = 2_000  # ids per IN list (SQLite allows 32,766 parameters, PostgreSQL 65,535)
 
 
-def _rows_in(session: Session, sql: str, ids: Sequence[str], before: tuple = ()) -> Iterator[tuple]:
-    """`sql` ending in `IN` over `ids`, in plain driver IN lists of ID_CHUNK: SQLAlchemy's
-    expanding IN spent more rendering a batch's lists of ids than the database reading them."""
+def _rows_in(session: Session, sql: str, ids: Sequence[str], before: tuple = (), after: str = "") -> Iterator[tuple]:
+    """`sql` ending in `IN` over `ids` (then `after`), in plain driver IN lists of ID_CHUNK:
+    SQLAlchemy's expanding IN spent more rendering a batch's lists of ids than the database
+    reading them."""
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
     for i in range(0, len(ids), ID_CHUNK):
         part = tuple(ids[i:i + ID_CHUNK])
-        result = conn.exec_driver_sql(f"{sql.replace('?', mark)} ({', '.join([mark] * len(part))})", before + part)
+        result = conn.exec_driver_sql(f"{sql.replace('?', mark)} ({', '.join([mark] * len(part))}) {after}",
+                                      before + part)
         if result.returns_rows:
             yield from result
 
@@ -347,25 +360,86 @@ def _facts_in(session: Session, claim_ids: Sequence[str]) -> dict[str, tuple[lis
 
 
 LINE_COLUMNS = tuple(c.name for c in entitlement_lines.columns)
+DATE_COLUMNS = frozenset(i for i, c in enumerate(entitlement_lines.columns) if isinstance(c.type, (Date, DateTime)))
+
+
+def _line_processors(session: Session) -> list:
+    dialect = session.connection().dialect
+    return [c.type.dialect_impl(dialect).bind_processor(dialect) for c in entitlement_lines.columns]
 
 
 def _insert_lines(session: Session, rows: list[dict]) -> None:
     """Rows of `_row` in one executemany of plain tuples, each value through its column's bind
     processor (so a date is stored exactly as SQLAlchemy's own insert stores it): no
     bound-parameter object per value."""
+    processors = _line_processors(session)
+    _insert_tuples(session, [tuple(r[name] if p is None or r[name] is None else p(r[name])
+                                   for name, p in zip(LINE_COLUMNS, processors)) for r in rows])
+
+
+def _insert_tuples(session: Session, rows: list[tuple]) -> None:
+    """Processed rows in LINE_COLUMNS order, in one executemany."""
     conn = session.connection()
-    dialect = conn.dialect
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in entitlement_lines.columns]
-    mark = driver_mark(dialect.name)
-    sql = (f"INSERT INTO {entitlement_lines.name} ({', '.join(LINE_COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(LINE_COLUMNS))})")
-    conn.exec_driver_sql(sql, [tuple(r[name] if p is None or r[name] is None else p(r[name])
-                                     for name, p in zip(LINE_COLUMNS, processors)) for r in rows])
+    mark = driver_mark(conn.dialect.name)
+    conn.exec_driver_sql(f"INSERT INTO {entitlement_lines.name} ({', '.join(LINE_COLUMNS)}) "
+                         f"VALUES ({', '.join([mark] * len(LINE_COLUMNS))})", rows)
+
+
+def _fact_counts(session: Session, inputs: dict[str, grouped.Inputs]) -> dict[str, int]:
+    """How many facts each claim has now (its own and its employer's). Facts are only ever added
+    (a reset empties the states with them), so a count equal to the one its inputs were written
+    with means the same facts."""
+    own = dict(_rows_in(session, f"SELECT claim_id, count(*) FROM {claim_facts.name} WHERE claim_id IN",
+                        sorted(inputs), after="GROUP BY claim_id"))
+    employers = dict(_rows_in(session, f"SELECT employer_id, count(*) FROM {employer_facts.name} WHERE employer_id IN",
+                              sorted({i.employer for i in inputs.values()}), after="GROUP BY employer_id"))
+    return {c: int(own.get(c, 0)) + int(employers.get(i.employer, 0)) for c, i in inputs.items()}
+
+
+def _grouped_part(session: Session, claim_ids: Sequence[str], states: dict[str, tuple], stored: dict,
+                  month: grouped.MonthOfGroups) -> tuple[list[tuple], list[str], list[str]]:
+    """The claims of the batch whose month comes from their compact inputs (`grouped`): untouched
+    since the month before — the stored state through `ahead.previous`, its knowledge what the
+    inputs and the region's policies and requests make now, the same facts — and covered by the
+    inputs this month. Returns their rows, those claims (their states move on a month, the same
+    knowledge and inputs), and the other claims."""
+    ahead = month.ahead
+    candidates: dict[str, grouped.Inputs] = {}
+    for claim_id in claim_ids:
+        state = states.get(claim_id)
+        if state is not None and state[0] == ahead.previous and state[2] is not None:
+            inputs = grouped.parse(state[2])
+            if inputs is not None and month.knowledge(inputs) == state[1]:
+                candidates[claim_id] = inputs
+    if not candidates:
+        return [], [], list(claim_ids)
+    counts = _fact_counts(session, candidates)
+    known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
+        session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN",
+        sorted({i.payee for i in candidates.values()}))}
+    rows: list[tuple] = []
+    done: list[str] = []
+    rest: list[str] = []
+    for claim_id in claim_ids:
+        inputs = candidates.get(claim_id)
+        made = None
+        if inputs is not None and counts[claim_id] == int(inputs.facts):
+            made = month.rows(inputs, known_accounts.get(inputs.payee, (None, None, None)))
+        already = stored.get(claim_id, {}).get(ahead.month, set())
+        if made is None or not already <= {r[0] for r in made}:
+            rest.append(claim_id)
+            continue
+        rows += [r for r in made if r[0] not in already]
+        done.append(claim_id)
+    return rows, done, rest
 
 
 def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine.MonthAhead,
-                       pfs: list[PolicyFact]) -> int:
+                       pfs: list[PolicyFact], month: grouped.MonthOfGroups | None = None) -> int:
     """Materialize a batch of claims of `ahead.region`, each the cheapest way that is exact:
+
+    * grouped — untouched, and its compact inputs cover the month (`_grouped_part`): the month's
+      lines from the inputs, what a group of claims shares made once, its facts not read;
 
     * untouched — its stored state says its lines are through `ahead.previous`, derived from the
       knowledge it has now (no fact, policy version or horizon request since): the month's lines
@@ -380,20 +454,25 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
       corrects what the ledger no longer makes).
     In all three, stored lines of the month that the ledger does not make send the claim to the
     full derivation (which withdraws or corrects them)."""
-    facts = _facts_in(session, claim_ids)
     el = entitlement_lines
-    states = {c: (through, known) for c, through, known in _rows_in(
-        session, f"SELECT claim_id, through, knowledge FROM {claim_states.name} WHERE claim_id IN", claim_ids)}
+    states = {c: (through, known, inputs) for c, through, known, inputs in _rows_in(
+        session, f"SELECT claim_id, through, knowledge, inputs FROM {claim_states.name} WHERE claim_id IN", claim_ids)}
     stored: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     kinds = ", ".join(f"'{k}'" for k in MY_KINDS)  # the engine's own names, never input
     for claim_id, period, line_id in _rows_in(
-            session, f"SELECT claim_id, period, line_id FROM {el.name} WHERE period IN (?, ?) AND kind IN ({kinds}) "
-                     "AND claim_id IN", claim_ids, (ahead.previous, ahead.month)):
+            session, f"SELECT claim_id, period, line_id FROM {el.name} WHERE period = ? AND kind IN ({kinds}) "
+                     "AND claim_id IN", claim_ids, (ahead.month,)):
         stored[claim_id][period].add(line_id)
+    rows, moved, rest = _grouped_part(session, claim_ids, states, stored, month) if month else ([], [], claim_ids)
+    for claim_id, period, line_id in _rows_in(  # the month before: checked for the others only
+            session, f"SELECT claim_id, period, line_id FROM {el.name} WHERE period = ? AND kind IN ({kinds}) "
+                     "AND claim_id IN", rest, (ahead.previous,)):
+        stored[claim_id][period].add(line_id)
+    facts = _facts_in(session, rest)
+    done: list[State] = []
     fresh: list[Line] = []
     full: list[str] = []
-    done: list[tuple[str, str | None, str | None]] = []
-    for claim_id in claim_ids:
+    for claim_id in rest:
         if claim_id not in facts or facts[claim_id][1] is None:
             continue
         fs = engine._sorted(facts[claim_id][0])
@@ -402,18 +481,18 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
         state = states.get(claim_id)
         alone = engine.month_alone(fs, ahead) if state is not None and state[0] == ahead.previous else None
         if alone is not None and alone[0] == state[1]:
-            known, month = alone
+            known, lines = alone
         else:
             two = engine.month_ahead(fs, ahead)
             if two is None or not two.previous or mine.get(ahead.previous, set()) != {ln.line_id for ln in two.previous}:
                 full.append(claim_id)
                 continue
-            known, month = engine.knowledge(fs, ahead.policies, ahead.requested), two.month
-        if not already <= {ln.line_id for ln in month}:
+            known, lines = engine.knowledge(fs, ahead.policies, ahead.requested), two.month
+        if not already <= {ln.line_id for ln in lines}:
             full.append(claim_id)
             continue
-        fresh += [ln for ln in month if ln.line_id not in already]
-        done.append((claim_id, ahead.month, known))
+        fresh += [ln for ln in lines if ln.line_id not in already]
+        done.append((claim_id, ahead.month, known, grouped.inputs_of(fs, ahead.policies)))
     # A claim without a stored line (never materialized, or nothing owed yet) gets every line the
     # ledger makes — what `materialize_claim` does for it, with the batch's reads and writes.
     with_lines = {c for (c,) in _rows_in(
@@ -427,9 +506,12 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
         known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
             session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN", payees)}
         _insert_lines(session, [_row(ln, known_accounts.get(ln.payee, (None, None, None))) for ln in fresh])
+    if rows:
+        _insert_tuples(session, rows)
     _set_states(session, done)
+    _move_states(session, moved, ahead.month)
     cache = {ahead.region: pfs}
-    return len(fresh) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
+    return len(fresh) + len(rows) + sum(materialize_claim(session, claim_id, ahead.now, cache, facts=facts[claim_id],
                                               requested=requested) for claim_id in full if claim_id in with_lines)
 
 
@@ -437,7 +519,8 @@ def materialize_region(session: Session, region: str, now: datetime) -> int:
     """Bring every claim of `region` to what its facts say at `now`, in batches."""
     pfs = policy_facts(session, region)
     ahead = engine.MonthAhead.of(region, pfs, now, _horizons(session, region))
-    return sum(_materialize_batch(session, batch, ahead, pfs) for batch in _claims_in(session, region))
+    month = grouped.MonthOfGroups(ahead, _line_processors(session), DATE_COLUMNS)
+    return sum(_materialize_batch(session, batch, ahead, pfs, month) for batch in _claims_in(session, region))
 
 
 def materialize_through(session: Session, region: str, period: str, now: datetime | None = None) -> int:

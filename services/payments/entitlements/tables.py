@@ -101,11 +101,14 @@ region_moves = region_moves_table("entitlement_region_moves", metadata,
 # knowledge they were derived from (`engine.knowledge`). A month added to a claim whose knowledge
 # is unchanged since is derived alone (the months before it were derived with that knowledge).
 # Written by every materialization of the claim; a claim without a row is derived otherwise.
+# `inputs`: the claim's compact month inputs (`grouped.inputs_of`, JSON), written with the state
+# from the same facts; NULL when its months need its facts (a death, grade 5–6, an import...).
 claim_states = Table(
     "entitlement_claim_states", metadata,
     Column("claim_id", String(64), primary_key=True),
     Column("through", String(7), nullable=False),
     Column("knowledge", String(160), nullable=False),
+    Column("inputs", Text),
 )
 
 PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves, claim_states)

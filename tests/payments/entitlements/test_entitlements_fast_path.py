@@ -11,6 +11,7 @@ added at 2027-03-02 and April is asked for by a payment run on 2027-03-03."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import delete, insert, select
 
 from libs.db import make_engine, migrate, session_factory
-from services.payments.entitlements import engine, projection
+from services.payments.entitlements import engine, grouped, projection
 from services.payments.entitlements.engine import Fact, PolicyFact
 from services.payments.entitlements.projection import EntitlementsProjection, materialize_claim, materialize_through
 from services.payments.entitlements.tables import (accounts, claim_facts, claim_states, employer_facts,
@@ -26,6 +27,7 @@ from services.payments.entitlements.tables import (accounts, claim_facts, claim_
 from tests.unit.payments.facts import ClaimFacts, at, policy
 
 R, R2 = "440300", "440400"
+SILENT = ("silent-death", "silent-reapp")  # their late facts stored without a materialization
 
 
 def population() -> list[ClaimFacts]:
@@ -106,6 +108,29 @@ def population() -> list[ClaimFacts]:
     # Stored without being materialized (not what the projection does): the check of February's
     # lines sends it to the full derivation.
     graded("unmat", 2, "full", "9000.00")
+    # Groups sharing their inputs (wage, grade, care): the month made once for each. One of them
+    # retires in April, one's employer was not insured (R.62), one had a treatment leave before its
+    # appraisal, one a late application long past, one its employment ended (grade 3: no grants),
+    # one is re-appraised in April (known in February), one in another group closed in March.
+    for n in range(4):
+        graded(f"grp-{n}", 2, "partial", "8000.00")
+        graded(f"grp4-{n}", 4, "none", "2400.00", birth_date=f"197{n}-06-01", sex=("male", "female")[n % 2])
+    graded("grp-retire", 2, "partial", "8000.00", birth_date="1967-03-20")
+    c = graded("grp-uninsured", 2, "partial", "8000.00", employer_id="emp-uninsured-2")
+    c.add("EmployerEnrolled", "2025-01-01", hour=1, employer_id="emp-uninsured-2", enrolled_on="2026-03-01")
+    graded("grp-leave", 2, "partial", "8000.00").leave("2026-02-01", "2026-04-30", recorded="2026-02-02")
+    graded("grp-late", 2, "partial", "8000.00", occurred_on="2025-01-10", applied_on="2025-09-10", late_days=212,
+           recorded="2025-09-10")
+    graded("grp-term", 3, "partial", "8000.00").terminated("2026-12-31", 3, recorded="2027-01-02")
+    graded("grp-reapp", 2, "partial", "8000.00").grade(1, "2027-04-02", care_level="full", recorded="2027-02-11",
+                                                       reappraisal=True)
+    graded("grp4-closed", 4, "none", "2400.00").add("ClaimClosed", "2027-02-12", closed_on="2027-03-31")
+    # Facts stored without being materialized (not what the projection does): a death and a
+    # re-appraisal learned after February — their counts send them to their facts.
+    c = graded("silent-death", 2, "partial", "8000.00")
+    c.died("2027-02-20", grade_at_death=2, recorded="2027-02-25")
+    c = graded("silent-reapp", 2, "partial", "8000.00")
+    c.grade(1, "2027-02-20", care_level="full", recorded="2027-02-26", reappraisal=True)
     # The other region: a policy published late (after February was materialized) re-indexes January.
     graded("r2-a", 2, "full", "9000.00", region=R2)
     graded("r2-b", 4, "partial", "2500.00", region=R2)
@@ -156,9 +181,9 @@ def _full_through(session, region: str, period: str, now: datetime) -> None:  # 
         materialize_claim(session, claim_id, now)
 
 
-def _run(path: Path, fast: bool, full_calls: list[str], forget_states: bool = False) -> tuple[str, list, list[str]]:
+def _run(url: str, fast: bool, full_calls: list[str], forget_states: bool = False) -> tuple[str, list, list[str]]:
     """A payments database of its own (the service's migrations, nothing else writing to it)."""
-    db = make_engine(f"sqlite:///{path}")
+    db = make_engine(url)
     migrate(db, "payments")
     sessions = session_factory(db)
     claims = population()
@@ -182,7 +207,8 @@ def _run(path: Path, fast: bool, full_calls: list[str], forget_states: bool = Fa
     for f in late:
         with sessions() as s, s.begin():
             _store_facts(s, [f], region_of)
-            materialize_claim(s, f.payload["claim_id"], f.recorded_at)
+            if f.payload["claim_id"] not in SILENT:
+                materialize_claim(s, f.payload["claim_id"], f.recorded_at)
     with sessions() as s, s.begin():
         _store_policy(s, LATE_POLICY)
         if fast:
@@ -222,6 +248,22 @@ def spy(monkeypatch) -> list[str]:  # noqa: ANN001
 
 
 @pytest.fixture
+def groups(monkeypatch) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(month, claim) of every claim whose month came from its compact inputs."""
+    calls: list[tuple[str, str]] = []
+    real = grouped.MonthOfGroups.rows
+
+    def counted(self, inputs, account):  # noqa: ANN001, ANN202
+        out = real(self, inputs, account)
+        if out is not None:
+            calls.append((self.month, inputs.claim))
+        return out
+
+    monkeypatch.setattr(grouped.MonthOfGroups, "rows", counted)
+    return calls
+
+
+@pytest.fixture
 def alone(monkeypatch) -> list[tuple[str, str]]:  # noqa: ANN001
     """(month, claim) of every claim given its month alone."""
     calls: list[tuple[str, str]] = []
@@ -236,40 +278,72 @@ def alone(monkeypatch) -> list[tuple[str, str]]:  # noqa: ANN001
     return calls
 
 
-def test_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str], alone: list[tuple[str, str]]) -> None:
-    full_hash, full_rows, _ = _run(tmp_path / "full.db", False, [])
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_databases(request, tmp_path: Path) -> tuple[str, str]:  # noqa: ANN001
+    """Two fresh payments databases (the full derivation's, the fast path's), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'full.db'}", f"sqlite:///{tmp_path / 'fast.db'}"
+    server = request.getfixturevalue("postgres")
+    tag = uuid.uuid4().hex[:8]
+    return server.fresh_database(f"il_fast_{tag}_full"), server.fresh_database(f"il_fast_{tag}_fast")
+
+
+def test_fast_path_equals_the_full_derivation(two_databases: tuple[str, str], spy: list[str],
+                                              alone: list[tuple[str, str]], groups: list[tuple[str, str]]) -> None:
+    full_url, fast_url = two_databases
+    full_hash, full_rows, _ = _run(full_url, False, [])
     spy.clear()
     alone.clear()
-    fast_hash, fast_rows, march_full = _run(tmp_path / "fast.db", True, spy)
+    groups.clear()
+    fast_hash, fast_rows, march_full = _run(fast_url, True, spy)
     assert len(full_rows) > 200
     assert fast_rows == full_rows  # every column of every line
     assert fast_hash == full_hash
     # Every claim materialized in February (when it was stored, or when a fact or a policy came
-    # later) was given March and April alone — the re-appraisal, closure, death and policy
+    # later) was given March and April alone or from its inputs — the re-appraisal, closure, death and policy
     # learned in February, the retirements, closures and children's age limits included; the
     # claim stored without being materialized got its whole ledger in the batch's insert (no
-    # stored line to compare: `materialize_claim` was not needed).
-    assert march_full == []
+    # stored line to compare: `materialize_claim` was not needed); the claims whose facts were
+    # stored without a materialization took the full derivation.
+    assert march_full == list(SILENT)
     assert spy[len(march_full):] == []
     march_alone = {c for m, c in alone if m == "2027-03"}
-    assert march_alone == {c.claim_id for c in population()} - {"unmat"}
-    assert {c for m, c in alone if m == "2027-04"} == {c.claim_id for c in population() if c.claim_id[:2] != "r2"}
+    march_grouped = {c for m, c in groups if m == "2027-03"}
+    april_grouped = {c for m, c in groups if m == "2027-04"}
+    assert not march_alone & march_grouped
+    assert march_alone | march_grouped == {c.claim_id for c in population()} - {"unmat"}
+    assert {c for m, c in alone if m == "2027-04"} | april_grouped == {
+        c.claim_id for c in population() if c.claim_id[:2] != "r2"}
+    # From their inputs: every untouched claim whose months need nothing but its wage, grade,
+    # care level, birth date, closing and payer — the retirements, the policy version of March,
+    # the closures, the uninsured employer, the late policy of the other region included; from
+    # its facts: deaths and survivors, grades 5–6, a claim never recognized, an appraisal or a
+    # leave still ahead (March; April from the inputs), and the facts stored without a
+    # materialization (their counts differ from their inputs').
+    from_facts = {"surv", "died-feb", "g5-term", "g5-work", "g6-work-late", "g6-term-mar", "rejected", "leave",
+                  "reapp-ahead", "grp-reapp", "unmat", *SILENT}
+    assert march_grouped == {c.claim_id for c in population()} - from_facts
+    # In April also the claims derived from their facts in March with nothing ahead since.
+    assert april_grouped == {c.claim_id for c in population() if c.claim_id[:2] != "r2"} - (
+        from_facts - {"reapp-ahead", "unmat", "silent-reapp"})
     _edges_show(full_rows)
 
 
 def test_checked_fast_path_equals_the_full_derivation(tmp_path: Path, spy: list[str]) -> None:
     """Without the states (as a database from before them): the previous month is checked."""
-    full_hash, full_rows, _ = _run(tmp_path / "full.db", False, [])
+    full_hash, full_rows, _ = _run(f"sqlite:///{tmp_path / 'full.db'}", False, [])
     spy.clear()
-    fast_hash, fast_rows, march_full = _run(tmp_path / "fast.db", True, spy, forget_states=True)
+    fast_hash, fast_rows, march_full = _run(f"sqlite:///{tmp_path / 'fast.db'}", True, spy, forget_states=True)
     assert fast_rows == full_rows  # every column of every line
     assert fast_hash == full_hash
     # In March only the claims with stored lines but none in February to check took the full
     # derivation claim by claim (the rejected claim, the one without a wage and the one never
     # materialized have no stored line: their whole ledger went in the batch's insert) — the
     # re-appraisal, closure, death and policy learned in February included, they took the fast
-    # path; in April (the states written in March), none.
-    assert set(march_full) == {"g7", "g5-term"}
+    # path; in April (the states written in March), none. (grp4-1 retired in 2026: no line since;
+    # the claims whose facts were stored without a materialization: no February line of theirs
+    # is what their facts make now.)
+    assert set(march_full) == {"g7", "g5-term", "grp4-1", *SILENT}
     assert spy[len(march_full):] == []
     _edges_show(full_rows)
 
@@ -296,11 +370,21 @@ def _edges_show(full_rows: list) -> None:
     # R.40: March takes version 2 of the region (minimum wage 2500.00 for the topped-up grade 4).
     assert march[("g4-none", "disability_allowance", "worker")] == 250_000
     assert ("reapp-late", "disability_allowance", "worker") in march
+    # The grouped claims' edges: retirement in April, closing after March, R.62's payer, the
+    # silent death (no March allowance, survivors none registered) and re-appraisal (grade 1 now).
+    assert ("grp-retire", "disability_allowance", "worker") in march
+    assert ("grp-retire", "disability_allowance", "worker") not in april
+    assert ("grp4-closed", "disability_allowance", "worker") in march
+    assert ("grp4-closed", "disability_allowance", "worker") not in april
+    assert ("silent-death", "disability_allowance", "worker") not in march
+    assert march[("silent-reapp", "disability_allowance", "worker")] == 720_000  # 8000.00 × 0.90
+    assert march[("grp-1", "disability_allowance", "worker")] == march[("grp-0", "disability_allowance", "worker")]
+    assert {r.payer for r in full_rows if r.claim_id == "grp-uninsured" and r.period == "2027-03"} == {"employer"}
 
 
 def test_fast_path_lines_are_what_the_pure_ledger_derives(tmp_path: Path) -> None:
     """Every stored line, both ways, is a line of engine.ledger over the same facts."""
-    _, rows, _ = _run(tmp_path / "fast.db", True, [])
+    _, rows, _ = _run(f"sqlite:///{tmp_path / 'fast.db'}", True, [])
     claims = population()
     pols = [*POLICIES, LATE_POLICY]
     expected: set[str] = set()
