@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from libs.events.envelope import Envelope
+from libs.events.envelope import Envelope, new_event_id
 from libs.events.registry import REGISTRY, UnknownEventType
 
 from .support import Deposited
@@ -52,3 +52,10 @@ def test_an_old_version_is_upcast_on_read_and_never_rewritten() -> None:
 def test_an_unknown_type_is_refused_by_name() -> None:
     with pytest.raises(UnknownEventType, match="NoSuchEvent"):
         REGISTRY.payload(envelope(type="NoSuchEvent"))
+
+
+def test_event_ids_are_version_7_and_sort_in_the_order_they_were_made() -> None:
+    made = [new_event_id() for _ in range(10_000)]  # many within one millisecond: the counter orders them
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in made)
+    assert [str(i) for i in made] == sorted(str(i) for i in made) and len(set(made)) == len(made)
+    assert all(uuid.UUID(str(i)) == i for i in made[:100])  # the same UUIDs as any other
