@@ -8,6 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from libs.events.envelope import Envelope, new_event_id
+from libs.events.consumer import Poison, _decode_all
+from libs.events.log import Record
 from libs.events.registry import REGISTRY, UnknownEventType
 
 from .support import Deposited
@@ -59,3 +61,14 @@ def test_event_ids_are_version_7_and_sort_in_the_order_they_were_made() -> None:
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in made)
     assert [str(i) for i in made] == sorted(str(i) for i in made) and len(set(made)) == len(made)
     assert all(uuid.UUID(str(i)) == i for i in made[:100])  # the same UUIDs as any other
+
+
+def test_a_batch_decodes_as_record_by_record_and_a_bad_record_is_named_poison() -> None:
+    good = [envelope(event_id=new_event_id(), sequence=n) for n in range(1, 4)]
+    records = [Record("t", b"k", e.to_json(), offset=n) for n, e in enumerate(good)]
+    assert _decode_all(records) == good
+    two_in_one = Record("t", b"k", good[0].to_json() + b"," + good[1].to_json(), offset=3)
+    for bad in (Record("t", b"k", b"not json", offset=3), two_in_one,
+                Record("t", b"k", good[0].to_json().replace(b'"sequence":1', b'"sequence":0'), offset=3)):
+        with pytest.raises(Poison):
+            _decode_all([*records, bad])
