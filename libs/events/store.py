@@ -50,8 +50,12 @@ class Context:
     causation_id: uuid.UUID | None = None
 
 
+# One encoder for every payload: `json.dumps` with options builds a new encoder on each call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def dumps(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return _encode(payload)
 
 
 class EventStore:
