@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timezone
 from typing import Any, Sequence
 
+from pydantic_core import to_json
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -50,12 +51,11 @@ class Context:
     causation_id: uuid.UUID | None = None
 
 
-# One encoder for every payload: `json.dumps` with options builds a new encoder on each call.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 def dumps(payload: dict[str, Any]) -> str:
-    return _encode(payload)
+    """Compact JSON, UTF-8 as is: the same text as `json.dumps(payload, separators=(",", ":"),
+    ensure_ascii=False)` for the JSON-safe dicts we store, written by pydantic-core (several
+    times faster than the json module's Python layer, which builds an encoder per call)."""
+    return to_json(payload).decode()
 
 
 class EventStore:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -7,10 +8,11 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from libs.events.envelope import Envelope, new_event_id
 from libs.events.consumer import Poison, _decode_all
+from libs.events.envelope import Envelope, new_event_id
 from libs.events.log import Record
 from libs.events.registry import REGISTRY, UnknownEventType
+from libs.events.store import dumps
 
 from .support import Deposited
 
@@ -72,3 +74,9 @@ def test_a_batch_decodes_as_record_by_record_and_a_bad_record_is_named_poison() 
                 Record("t", b"k", good[0].to_json().replace(b'"sequence":1', b'"sequence":0'), offset=3)):
         with pytest.raises(Poison):
             _decode_all([*records, bad])
+
+
+def test_stored_payload_text_is_the_json_modules_compact_text() -> None:
+    payload = {"amount": "8123.40", "memo": "工伤 \u2028 \"q\" \\ </script>", "lines": [1, None, True, {"n": -3}],
+               "rate_per_mille": 12, "empty": {}}
+    assert dumps(payload) == json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
