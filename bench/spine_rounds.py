@@ -5,6 +5,7 @@ spine_appends.py and spine_projection.py)."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import statistics
 import traceback
@@ -14,13 +15,18 @@ ROUNDS = 3
 
 
 def in_child(fn: Callable[..., dict], *args: Any) -> dict:
-    """`fn(*args)` in a forked process; its result with `peak_rss_mib`, the child's high-water mark."""
+    """`fn(*args)` in a forked process; its result with `peak_rss_mib`, the child's high-water mark,
+    `cpu_s`, the CPU seconds it used, and `load_avg_1m`, the machine's load when it ended (shared
+    cores: a rate is read beside the load it ran under)."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
 
     def run() -> None:
         try:
             out = fn(*args)
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+            out["load_avg_1m"] = round(os.getloadavg()[0], 1)
             out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
             child.send(("ok", out))
         except BaseException:  # noqa: BLE001 - carried to the parent, which raises it

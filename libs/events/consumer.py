@@ -18,10 +18,11 @@ import logging
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterator, Protocol, Sequence
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, Table, delete, insert, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 5_000
 MAX_ATTEMPTS = 3
+# Poll-ahead (ConsumerRunner.run_once): only for batches this big, where the database's write
+# takes long enough to hide the next fetch (a lone event goes straight through, no thread hop);
+# the slices in which the poll ahead waits for records, checking whether the write is done.
+POLL_AHEAD_MIN_RECORDS = 500
+POLL_AHEAD_SLICE_MS = 10
 
 
 class Projector(Protocol):
@@ -141,6 +147,8 @@ class ConsumerRunner:
         # rebuild's catch-up compares it with the ends of the log).
         self.positions: dict[tuple[str, int], int] = {}
         self._turn = threading.RLock()  # held while a batch runs; `paused` takes it
+        self._ahead: list[Record] = []  # the next batch, polled while the last one was written
+        self._pool: ThreadPoolExecutor | None = None  # the thread that writes a big batch
 
     @property
     def consumer(self) -> LogConsumer:
@@ -149,14 +157,29 @@ class ConsumerRunner:
         return self._consumer
 
     def run_once(self, timeout_ms: int = 100) -> int:
-        """Poll one batch and project it; returns how many records were read."""
+        """Poll one batch and project it; returns how many records were read.
+
+        While a big batch is written, a worker thread polls the next (poll-ahead): the log's
+        fetch and the database's write overlap instead of waiting in turn. The batch is written
+        in the calling thread as without (handlers keep its thread-locals and connections); its
+        offsets are committed only after its transaction, exactly as without; the batch read
+        ahead is kept for the next call (dropped by `close`: the log delivers it again)."""
         with self._turn:
-            records = self.consumer.poll(self.max_batch, timeout_ms)
+            records = self._ahead or self.consumer.poll(self.max_batch, timeout_ms)
+            self._ahead = []
             if not records:
                 return 0
+            ahead = None
+            if len(records) >= POLL_AHEAD_MIN_RECORDS:
+                written = threading.Event()
+                ahead = self._worker().submit(self._poll_until, written)
             try:
-                self._apply_batch(records)
-            except Exception:  # one bad record must not block the rest: go one by one
+                applied = self._try_apply_batch(records)
+            finally:
+                if ahead is not None:
+                    written.set()
+                    self._ahead = ahead.result()  # the consumer is this thread's again
+            if not applied:  # one bad record must not block the rest: go one by one
                 log.warning("batch of %d failed in %s; retrying one by one", len(records), self.group)
                 for record in records:
                     self._apply_one_with_retries(record)
@@ -167,6 +190,29 @@ class ConsumerRunner:
                 key = (r.topic, r.partition)
                 self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
             return len(records)
+
+    def _try_apply_batch(self, records: Sequence[Record]) -> bool:
+        try:
+            self._apply_batch(records)
+            return True
+        except Exception:
+            return False
+
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poll-{self.group}"[:40])
+        return self._pool
+
+    def _poll_until(self, written: threading.Event) -> list[Record]:
+        """The next batch, polled in slices until records come or the batch being written is
+        written (then whatever came by then: nothing if the log had nothing more)."""
+        while True:
+            started = time.monotonic()
+            records = self.consumer.poll(self.max_batch, POLL_AHEAD_SLICE_MS)
+            if records or written.is_set():
+                return records
+            if time.monotonic() - started < POLL_AHEAD_SLICE_MS / 2000:  # a log that does not wait (embedded)
+                written.wait(POLL_AHEAD_SLICE_MS / 1000)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -235,6 +281,10 @@ class ConsumerRunner:
             session.execute(delete(consumer_positions).where(consumer_positions.c.consumer == self.group))
 
     def close(self) -> None:
+        self._ahead = []  # not committed: the log delivers these again to the next consumer
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
@@ -248,7 +298,7 @@ class ConsumerRunner:
             session.execute(text("select pg_advisory_xact_lock_shared(:k)"), {"k": group_lock_key(self.group)})
 
     def _apply_batch(self, records: Sequence[Record]) -> None:
-        envelopes = [_decode(r) for r in records]
+        envelopes = _decode_all(records)
         with writing(self.session_factory) as session:
             self._take_turn(session)
             applied = self._project(session, envelopes)
@@ -382,6 +432,22 @@ def advance_positions(session: Session, group: str, records: Sequence[Record]) -
 def group_lock_key(group: str) -> int:
     """The PostgreSQL advisory lock key of a consumer group (see `ConsumerRunner._take_turn`)."""
     return int.from_bytes(hashlib.blake2b(f"consumer:{group}".encode(), digest_size=8).digest(), "big", signed=True)
+
+
+_ENVELOPES = TypeAdapter(list[Envelope])
+
+
+def _decode_all(records: Sequence[Record]) -> list[Envelope]:
+    """A batch's envelopes in one call of pydantic-core: the same validation as record by record,
+    without a Python call per record. A batch that does not decode whole (or not into one envelope
+    a record) is decoded record by record, which names the bad record (Poison)."""
+    try:
+        found = _ENVELOPES.validate_json(b"[" + b",".join(r.value for r in records) + b"]")
+        if len(found) == len(records):
+            return found
+    except (ValidationError, ValueError):
+        pass
+    return [_decode(r) for r in records]
 
 
 def _decode(record: Record) -> Envelope:

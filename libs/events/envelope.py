@@ -1,6 +1,9 @@
 """The envelope every domain event travels in: immutable, versioned, self-describing."""
 from __future__ import annotations
 
+import random
+import threading
+import time
 import uuid
 from datetime import date, datetime, timezone
 from typing import Any
@@ -43,8 +46,35 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_ids_lock = threading.Lock()
+_last_id = 0  # the last id's 80 bits of time and counter (see new_event_id)
+
+
 def new_event_id() -> uuid.UUID:
-    return uuid.uuid4()
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter, then 62 random
+    bits. Ids made one after the other sort in the order they were made (in this process), so
+    the unique indexes on event ids (events, processed_events, projections keyed by event id)
+    take each new id at their right edge rather than on a random page: a batch of events dirties
+    a page or two of each index, not one page per event. Unique as a v4 is: 62 random bits per id
+    on top of the time and the counter."""
+    global _last_id
+    with _ids_lock:
+        # Time and counter as one 60-bit number: a new millisecond starts a new range; within
+        # one (or if the clock steps back) the counter goes on, spilling into the milliseconds.
+        now = (time.time_ns() // 1_000_000) << 12
+        _last_id = now if now > _last_id else _last_id + 1
+        head = _last_id
+    value = ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62)
+    # UUID(int=…) re-checks what is true by construction; this is what it stores.
+    event_id = _new_uuid(uuid.UUID)
+    _set(event_id, "int", value)
+    _set(event_id, "is_safe", uuid.SafeUUID.unknown)
+    return event_id
+
+
+_VERSION_7 = (0x7 << 76) | (0b10 << 62)  # the version nibble and the RFC variant bits
+_getrandbits = random.getrandbits  # reseeded in every forked child by the random module
+_new_uuid, _set = object.__new__, object.__setattr__
 
 
 _FIELDS = frozenset(Envelope.model_fields)

@@ -6,7 +6,6 @@ time (a PostgreSQL advisory lock), so an aggregate's events reach the log in seq
 """
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Callable
 
@@ -17,6 +16,7 @@ from libs.db import writing
 
 from .envelope import utc_now
 from .log import EventLog, Record
+from .store import dumps
 from .tables import events, outbox
 
 MAX_RELAY_BATCH = 5_000
@@ -38,7 +38,7 @@ def envelope_json(row) -> bytes:  # noqa: ANN001 - a row of events
         "correlation_id": row.correlation_id,
         "actor": row.actor,
     }
-    encoded = json.dumps(head, separators=(",", ":"), ensure_ascii=False)
+    encoded = dumps(head)
     return (encoded[:-1] + ',"payload":' + row.payload + "}").encode()
 
 

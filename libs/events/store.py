@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timezone
 from typing import Any, Sequence
 
+from pydantic_core import to_json
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -51,7 +52,10 @@ class Context:
 
 
 def dumps(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, UTF-8 as is: the same text as `json.dumps(payload, separators=(",", ":"),
+    ensure_ascii=False)` for the JSON-safe dicts we store, written by pydantic-core (several
+    times faster than the json module's Python layer, which builds an encoder per call)."""
+    return to_json(payload).decode()
 
 
 class EventStore:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -7,8 +8,11 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from libs.events.envelope import Envelope
+from libs.events.consumer import Poison, _decode_all
+from libs.events.envelope import Envelope, new_event_id
+from libs.events.log import Record
 from libs.events.registry import REGISTRY, UnknownEventType
+from libs.events.store import dumps
 
 from .support import Deposited
 
@@ -52,3 +56,27 @@ def test_an_old_version_is_upcast_on_read_and_never_rewritten() -> None:
 def test_an_unknown_type_is_refused_by_name() -> None:
     with pytest.raises(UnknownEventType, match="NoSuchEvent"):
         REGISTRY.payload(envelope(type="NoSuchEvent"))
+
+
+def test_event_ids_are_version_7_and_sort_in_the_order_they_were_made() -> None:
+    made = [new_event_id() for _ in range(10_000)]  # many within one millisecond: the counter orders them
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in made)
+    assert [str(i) for i in made] == sorted(str(i) for i in made) and len(set(made)) == len(made)
+    assert all(uuid.UUID(str(i)) == i for i in made[:100])  # the same UUIDs as any other
+
+
+def test_a_batch_decodes_as_record_by_record_and_a_bad_record_is_named_poison() -> None:
+    good = [envelope(event_id=new_event_id(), sequence=n) for n in range(1, 4)]
+    records = [Record("t", b"k", e.to_json(), offset=n) for n, e in enumerate(good)]
+    assert _decode_all(records) == good
+    two_in_one = Record("t", b"k", good[0].to_json() + b"," + good[1].to_json(), offset=3)
+    for bad in (Record("t", b"k", b"not json", offset=3), two_in_one,
+                Record("t", b"k", good[0].to_json().replace(b'"sequence":1', b'"sequence":0'), offset=3)):
+        with pytest.raises(Poison):
+            _decode_all([*records, bad])
+
+
+def test_stored_payload_text_is_the_json_modules_compact_text() -> None:
+    payload = {"amount": "8123.40", "memo": "工伤 \u2028 \"q\" \\ </script>", "lines": [1, None, True, {"n": -3}],
+               "rate_per_mille": 12, "empty": {}}
+    assert dumps(payload) == json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

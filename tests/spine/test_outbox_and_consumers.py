@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from libs.db import make_engine, session_factory
+from libs.events import consumer as consumer_module
 from libs.events.consumer import ConsumerRunner
 from libs.events.kafka_log import KafkaLog
 from libs.events.log import Record, Topics
@@ -176,3 +177,48 @@ def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_consumer_carries_o
     rig.relay().drain()
     rig.drain(runner, more)
     assert rig.projected() == written - 1 + more
+
+
+@pytest.fixture
+def poll_ahead_on_small_batches(monkeypatch):  # noqa: ANN001, ANN201
+    """Poll-ahead from batches of two records on (it is for big batches), so a few events show it."""
+    monkeypatch.setattr(consumer_module, "POLL_AHEAD_MIN_RECORDS", 2)
+
+
+def test_with_poll_ahead_every_event_is_projected_once_and_the_state_is_the_replayed_one(
+        rig: Rig, poll_ahead_on_small_batches) -> None:  # noqa: ANN001
+    written = rig.write(10)
+    rig.relay().drain()
+    runner = rig.runner(max_batch=4)
+    rig.drain(runner, written)
+    assert rig.projected() == written == runner.applied and runner.skipped == 0
+    before = rig.state_hash()
+    runner.replay()
+    rig.drain(runner, written)
+    assert rig.state_hash() == before and rig.projected() == written
+
+
+def test_a_batch_read_ahead_then_dropped_by_close_is_delivered_again_and_applied_once(
+        rig: Rig, poll_ahead_on_small_batches) -> None:  # noqa: ANN001
+    written = rig.write(10)
+    rig.relay().drain()
+    runner = rig.runner(max_batch=4)
+    first = 0
+    for _ in range(40):  # Kafka: the first polls may come back empty while the group forms
+        first = runner.run_once(timeout_ms=500 if rig.kafka else 0)
+        if first:
+            break
+    runner.close()  # whatever was read ahead is not committed: it is not lost either
+    replica = rig.runner(max_batch=4)
+    rig.drain(replica, written - first)
+    assert rig.projected() == written
+    assert replica.applied == written - first and replica.skipped == 0
+
+
+def test_with_poll_ahead_a_poison_event_is_dead_lettered_and_the_rest_applied(
+        rig: Rig, poll_ahead_on_small_batches) -> None:  # noqa: ANN001
+    written = rig.write(4, poison_at=2)
+    rig.relay().drain()
+    runner = rig.runner(TallyProjection(poison_amount="666.66"), max_attempts=2, max_batch=4)
+    rig.drain(runner, written)
+    assert rig.projected() == written - 1 and runner.dead == 1 and runner.applied == written - 1
