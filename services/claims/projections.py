@@ -10,20 +10,18 @@
 """
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.db import driver_mark
-from libs.events.consumer import Projection, Projector, rows_hash
+from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import EventStore
 from libs.imports.projection import LegacyRefsProjection
-from libs.money import parse_yuan, round_fen, to_fen
+from libs.money import parse_yuan, plain_yuan_fen, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
@@ -49,28 +47,31 @@ from .tables import (
 MAX_LINES_PER_REPORT = 1_000_000
 BULK_TYPES = frozenset({"WageReported", "WagesImported"})
 CHUNK = 500
-_PLAIN_YUAN = re.compile(r"([0-9]{1,13})\.([0-9]{2})")
 LEGACY_REPORT = "legacy"  # the `report_id` of wages in force that came from an import
-
 
 
 def _fen(wage: object) -> int:
     """A line's wage (a decimal string in yuan) in fen: the plain "8123.45" without a Decimal."""
-    m = _PLAIN_YUAN.fullmatch(wage) if isinstance(wage, str) else None
-    return int(m[1]) * 100 + int(m[2]) if m else to_fen(round_fen(Decimal(str(wage))))
+    fen = plain_yuan_fen(wage)
+    return fen if fen is not None else to_fen(round_fen(Decimal(str(wage))))
+
+
+def _by_employee(lines: list[dict]) -> list[tuple[str, int]]:
+    """A report's (employee_id, wage_fen), one per worker: a repeated worker is summed."""
+    ids = [line["employee_id"] for line in lines]
+    fens = [plain_yuan_fen(line["wage"]) for line in lines]
+    if None in fens:  # a wage in another form than "8123.45"
+        fens = [_fen(line["wage"]) for line in lines]
+    if len(set(ids)) == len(ids):
+        return list(zip(ids, fens))
+    summed: dict[str, int] = {}
+    for employee_id, fen in zip(ids, fens):
+        summed[employee_id] = summed.get(employee_id, 0) + fen
+    return list(summed.items())
 
 
 def _chunks(items: list) -> list[list]:  # noqa: ANN001
     return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
-def _insert_rows(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:  # noqa: ANN001
-    """A multi-row insert on the driver (plain values: strings and integers), no object per row."""
-    if rows:
-        conn = session.connection()
-        mark = driver_mark(conn.dialect.name)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                             f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
 
 def _exists(session: Session, table, *where) -> bool:  # noqa: ANN001
@@ -217,11 +218,9 @@ class ClaimsWagesProjection(Projection):
                 assert len(p.get("lines") or ()) <= MAX_LINES_PER_REPORT
                 reports.append({"report_id": p["report_id"], "employer_id": p["employer_id"], "period": p["period"],
                                 "correction_of": None, "sequence": e.sequence})
-                by_employee: dict[str, int] = {}
-                for line in p.get("lines") or ():  # one line per worker; a repeated worker is summed
-                    by_employee[line["employee_id"]] = by_employee.get(line["employee_id"], 0) + _fen(line["wage"])
-                fresh[p["report_id"]] = list(by_employee.items())
-                lines.extend((p["report_id"], k, v) for k, v in by_employee.items())
+                report_id = p["report_id"]
+                fresh[report_id] = by_employee = _by_employee(p.get("lines") or ())
+                lines += [(report_id, employee_id, fen) for employee_id, fen in by_employee]
             else:  # WagesImported: the first wage of a worker, employer and month stays
                 have = imported.setdefault((p["employer_id"], p["period"]), set())
                 for line in p.get("lines") or ():
@@ -230,8 +229,8 @@ class ClaimsWagesProjection(Projection):
                         legacy.append((line["employee_id"], p["period"], p["employer_id"], _fen(line["wage"])))
         if reports:
             session.execute(insert(claims_wage_reports), reports)
-        _insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
-        _insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
+        insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
+        insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
         self._rebuild_many(session, sorted({(e.payload["employer_id"], e.payload["period"]) for e in run}), fresh)
 
     @staticmethod
@@ -284,7 +283,7 @@ class ClaimsWagesProjection(Projection):
                              for r in session.execute(select(claims_legacy_wages).where(
                                  claims_legacy_wages.c.period == period,
                                  claims_legacy_wages.c.employer_id.in_(unreported)))]
-                _insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
+                insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
 
     @staticmethod
     def _rebuild(session: Session, employer_id: str, period: str) -> set[str]:

@@ -14,8 +14,10 @@ refused whole before anything is written.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -146,7 +148,29 @@ def report_many(ctx: ServiceContext, actor: Actor, reports: Iterable[BulkReport]
     return outcome.answer()
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for one batch. A batch makes some hundred thousand
+    small objects (lines, rows, the events' payloads) that live until it commits: on their count
+    the collector would walk the whole heap a few times per batch and find nothing to free
+    (reference counting frees them). Back on after the batch; what became garbage in between it
+    collects then."""
+    if not gc.isenabled():  # off already (another batch, a caller): left as it is
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _record_batch(ctx: ServiceContext, actor: Actor, batch: list[BulkReport], outcome: Outcome) -> None:
+    with _collector_paused():
+        _record_batch_unpaused(ctx, actor, batch, outcome)
+
+
+def _record_batch_unpaused(ctx: ServiceContext, actor: Actor, batch: list[BulkReport], outcome: Outcome) -> None:
     lookups = BatchLookups(ctx, batch)
     checked: list[tuple[BulkReport, CheckedReport]] = []
     for report in batch:

@@ -7,21 +7,23 @@ transaction of their event.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, timezone
 from decimal import Decimal
+from itertools import repeat
 from typing import Any, Iterable, Sequence
 
+from pydantic import BaseModel
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from libs.db import driver_mark
+from libs.db import driver_cursor, driver_mark
+from libs.events.consumer import insert_rows
 from libs.events.envelope import utc_now
 from libs.events.store import row_to_envelope
 from libs.events.tables import events
-from libs.money import NotMoney, from_fen, parse_yuan, round_fen, to_fen, yuan_str
+from libs.money import NotMoney, from_fen, parse_yuan, plain_yuan_fen, round_fen, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
@@ -208,13 +210,22 @@ def _employments(session: Session, employer_ids: Sequence[str]) -> dict[str, dic
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
     days: dict[Any, date | None] = {None: None}
-    for employer_id, id_number, employee_id, hired, left in conn.exec_driver_sql(
-            "SELECT employer_id, id_number, employee_id, hired_on, separated_on FROM levy_employments "
-            f"WHERE employer_id IN ({', '.join([mark] * len(employer_ids))})", tuple(employer_ids)):
-        for day in (hired, left):
-            if day not in days:  # SQLite gives the ISO text, PostgreSQL a date
-                days[day] = date.fromisoformat(day) if isinstance(day, str) else day
-        found[employer_id].setdefault(id_number, []).append((employee_id, days[hired], days[left]))
+    statement = ("SELECT employer_id, id_number, employee_id, hired_on, separated_on FROM levy_employments "
+                 f"WHERE employer_id IN ({', '.join([mark] * len(employer_ids))})")
+    with driver_cursor(conn, statement, tuple(employer_ids)) as cursor:
+        cursor.execute(statement, tuple(employer_ids))
+        for employer_id, id_number, employee_id, hired, left in cursor:
+            hired_on = days.get(hired)
+            if hired_on is None:  # SQLite gives the ISO text, PostgreSQL a date
+                hired_on = days[hired] = date.fromisoformat(hired) if isinstance(hired, str) else hired
+            left_on = days.get(left)
+            if left_on is None and left is not None:
+                left_on = days[left] = date.fromisoformat(left) if isinstance(left, str) else left
+            jobs = found[employer_id]
+            if id_number in jobs:
+                jobs[id_number].append((employee_id, hired_on, left_on))
+            else:
+                jobs[id_number] = [(employee_id, hired_on, left_on)]
     return found
 
 
@@ -263,11 +274,13 @@ def check_report(ctx: ServiceContext, lookups: Any, employer_id: str, period: st
                            "message": f"is reported twice in this report (also line {seen[id_number]})"})
         else:
             seen[id_number] = i
-        try:
-            fen = wage_fen(wage)
-        except NotMoney as exc:
-            errors.append({"field": f"lines.{i}.wage", "message": str(exc)})
-            fen = 0
+        fen = plain_yuan_fen(wage)
+        if fen is None:  # any other form, the long way (wage_fen)
+            try:
+                fen = to_fen(parse_yuan(wage))
+            except NotMoney as exc:
+                errors.append({"field": f"lines.{i}.wage", "message": str(exc)})
+                fen = 0
         ids.append(id_number)  # type: ignore[arg-type]
         wages_fen.append(fen)
         if len(errors) >= MAX_ERRORS:
@@ -280,10 +293,14 @@ def check_report(ctx: ServiceContext, lookups: Any, employer_id: str, period: st
     employee_ids: list[str] = []
     for i, id_number in enumerate(ids):
         # employed_in_month, inlined over the month's bounds: this loop runs once per line
-        employee_id = next((e for e, hired, sep in by_id.get(id_number, ())
-                            if hired <= last and (sep is None or sep >= first)), None)
+        jobs = by_id.get(id_number, ())
+        employee_id = None
+        for e, hired, sep in jobs:
+            if hired <= last and (sep is None or sep >= first):
+                employee_id = e
+                break
         if employee_id is None:
-            known = id_number in by_id
+            known = bool(jobs)
             errors.append({"field": f"lines.{i}.id_number", "message":
                            f"this worker is not employed by {employer_id} in {period}" if known else
                            f"no worker with this ID number is enrolled at {employer_id}"})
@@ -298,21 +315,16 @@ def check_report(ctx: ServiceContext, lookups: Any, employer_id: str, period: st
     return CheckedReport(employer, period, first, on, employee_ids, wages_fen, region, version, multiplier)
 
 
-_PLAIN_FEN = re.compile(r"([0-9]{1,13})\.([0-9]{2})")
-
-
 def wage_fen(wage: Any) -> int:
     """A wage in integer fen, as parse_yuan checks it: the common "8123.45" without a Decimal."""
-    if type(wage) is str:
-        m = _PLAIN_FEN.fullmatch(wage)
-        if m is not None:
-            return int(m[1]) * 100 + int(m[2])
-    return to_fen(parse_yuan(wage))
+    fen = plain_yuan_fen(wage)
+    return fen if fen is not None else to_fen(parse_yuan(wage))
 
 
 def _yuan(fen: int) -> Decimal:
-    """Integer fen (not negative) as the Decimal yuan parse_yuan gives ("8123.45", "0.00")."""
-    return Decimal(f"{fen // 100}.{fen % 100:02d}")
+    """Integer fen (not negative) as the Decimal yuan parse_yuan gives ("8123.45", "0.00"): the
+    point moved, no text between."""
+    return Decimal(fen).scaleb(-2)
 
 
 def load_aggregates(session: Session, cls: type[Any], ids: Sequence[str], chunk: int = 500) -> dict[str, Any]:
@@ -348,12 +360,8 @@ class ReportWrites:
     def flush(self) -> None:
         if self.reports:
             self.session.execute(insert(wage_reports), list(self.reports.values()))
-        if self.history:
-            conn = self.session.connection()
-            mark = driver_mark(conn.dialect.name)
-            conn.exec_driver_sql(
-                f"INSERT INTO wage_history (report_id, employee_id, period, employer_id, wage_fen) "
-                f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})", self.history)
+        insert_rows(self.session, wage_history, ("report_id", "employee_id", "period", "employer_id", "wage_fen"),
+                    self.history)  # COPY on PostgreSQL
         self.reports, self.history = {}, []
 
 
@@ -400,8 +408,7 @@ def record_report(uow: Any, c: CheckedReport, last_paid_on: date | None, writes:
         late_fee_daily=str(doc.late_fee_daily), correction_of=event.correction_of, superseded_by=None,
         line_count=len(c.employee_ids), reported_on=on, recorded_at=envelope.recorded_at,
         policy_region=c.version.region, policy_version=c.version.version, legacy_paid_fen=None, legacy_paid_on=None)
-    writes.history.extend(zip([report_id] * len(c.employee_ids), c.employee_ids, [period] * len(c.employee_ids),
-                              [employer_id] * len(c.employee_ids), c.wages_fen))
+    writes.history.extend(zip(repeat(report_id), c.employee_ids, repeat(period), repeat(employer_id), c.wages_fen))
     return {"report_id": report_id, "employer_id": employer_id, "period": period, "payroll": yuan_str(payroll_fen),
             "rate": str(rate), "multiplier": str(c.multiplier), "contribution_due": yuan_str(event.contribution_due),
             "due_date": due.isoformat(), "delta_due": yuan_str(event.delta_due),
@@ -410,15 +417,21 @@ def record_report(uow: Any, c: CheckedReport, last_paid_on: date | None, writes:
 
 
 _LINE_FIELDS = frozenset(WageLine.model_fields)
+_NEW_LINE = WageLine.__new__
+# pydantic's slots, set through their descriptors (a model's own __setattr__ validates)
+_SET_DICT = object.__setattr__
+_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _wage_line(employee_id: str, wage: Decimal) -> WageLine:
     """A line from values this handler has just checked: no second validation (50,000 a report)."""
-    line = WageLine.__new__(WageLine)
-    object.__setattr__(line, "__dict__", {"employee_id": employee_id, "wage": wage})
-    object.__setattr__(line, "__pydantic_fields_set__", _LINE_FIELDS)
-    object.__setattr__(line, "__pydantic_extra__", None)
-    object.__setattr__(line, "__pydantic_private__", None)
+    line = _NEW_LINE(WageLine)
+    _SET_DICT(line, "__dict__", {"employee_id": employee_id, "wage": wage})
+    _SET_FIELDS(line, _LINE_FIELDS)
+    _SET_EXTRA(line, None)
+    _SET_PRIVATE(line, None)
     return line
 
 
