@@ -26,6 +26,7 @@ from libs.db import driver_mark
 from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
+from libs.imports.bulk import fresh_and_rest, stored
 from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
 from libs.identifiers import NATIONAL_REGION as NATIONAL
@@ -469,10 +470,16 @@ class EntitlementsProjection(Projection):
         payees: set[str] = set()
         national_from: list[date] = []  # effective dates of national versions in this batch
         consolidated: list[str] = []  # regions pools were consolidated into in this batch
+        enrolled: list[Envelope] = []  # a run of EmployeeEnrolled: their accounts written together
         for e in envelopes:
             if REGISTRY.knows(e.type):
                 e = REGISTRY.upcast(e)
             p = e.payload
+            if e.type == "EmployeeEnrolled" and p.get("employee_id"):
+                enrolled.append(e)
+                continue
+            payees |= self._set_accounts(session, enrolled)
+            enrolled = []
             if e.type in CLAIM_TYPES and p.get("claim_id"):
                 self._fact(session, e)
                 claims.add(p["claim_id"])
@@ -505,8 +512,9 @@ class EntitlementsProjection(Projection):
                                 p["effective_from"]), consolidation_id=p["consolidation_id"],
                             recorded_at=e.recorded_at))
                 consolidated.append(p["into_region"])
-            elif e.type in ("EmployeeEnrolled", "BankAccountChanged") and p.get("employee_id"):
+            elif e.type == "BankAccountChanged" and p.get("employee_id"):
                 payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))
+        payees |= self._set_accounts(session, enrolled)
         now = utc_now()
         if national_from:
             regions |= regions_falling_back(session, min(national_from))
@@ -522,7 +530,7 @@ class EntitlementsProjection(Projection):
         cache: dict[str, list[PolicyFact]] = {}  # the batch's policies are all stored by now
         for claim_id in sorted(claims):
             materialize_claim(session, claim_id, now, cache)
-        for payee in sorted(payees - {None}):
+        for payee in sorted(stored(session, entitlement_lines.c.payee, payees - {None})):  # lines to give it to
             bank_code, account_no, holder = _account(session, payee)
             if bank_code:
                 session.execute(update(entitlement_lines).where(entitlement_lines.c.payee == payee,
@@ -538,6 +546,22 @@ class EntitlementsProjection(Projection):
             claim_id=p["claim_id"], event_id=str(e.event_id), type=e.type,
             region=p.get("region") if e.type == "InjuryApplied" else None,
             recorded_at=e.recorded_at, occurred_on=e.occurred_on, payload=json.dumps(p, sort_keys=True)))
+
+    def _set_accounts(self, session: Session, run: list[Envelope]) -> set[str | None]:
+        """_set_account for a run of EmployeeEnrolled: a payee with no account yet (and named once
+        in the run) inserted with the others (libs.imports.bulk), the rest one by one, in order."""
+        with_account = [e for e in run if e.payload.get("bank_account")]
+        fresh, rest = fresh_and_rest(with_account, lambda e: f"employee:{e.payload['employee_id']}",
+                                     lambda payees: stored(session, accounts.c.payee, payees))
+        if fresh:
+            session.execute(insert(accounts), [
+                {"payee": f"employee:{e.payload['employee_id']}", "bank_code": a.get("bank_code"),
+                 "account_no": a.get("account_no"), "holder": a.get("holder"), "recorded_at": e.recorded_at,
+                 "event_id": str(e.event_id)} for e in fresh for a in [e.payload["bank_account"]]])
+        payees = {f"employee:{e.payload['employee_id']}" for e in fresh}
+        for e in rest:
+            payees.add(self._set_account(session, f"employee:{e.payload['employee_id']}", e.payload["bank_account"], e))
+        return payees
 
     def _set_account(self, session: Session, payee: str, account: dict | None, e: Envelope) -> str | None:
         if not account:
