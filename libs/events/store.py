@@ -114,6 +114,35 @@ class EventStore:
             raise ConcurrencyConflict(aggregate_id, expected_version)
         return envelopes
 
+    def append_new(
+        self,
+        aggregate_type: str,
+        streams: Sequence[tuple[str, Sequence[NewEvent]]],
+        context: Context,
+    ) -> list[Envelope]:
+        """The first events of many new aggregates (a go-live's thousand workers) in one go: one
+        statement on PostgreSQL, one executemany and one INSERT … SELECT on SQLite. An aggregate
+        that has events already (the unique constraint) raises ConcurrencyConflict."""
+        count = sum(len(new) for _id, new in streams)
+        assert all(new for _id, new in streams) and 0 < count <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
+        recorded_at = utc_now()
+        envelopes = [
+            trusted_envelope(
+                event_id=new_event_id(), type=e.type, schema_version=e.schema_version, aggregate_type=aggregate_type,
+                aggregate_id=aggregate_id, sequence=i, occurred_on=e.occurred_on, recorded_at=recorded_at,
+                causation_id=context.causation_id, correlation_id=context.correlation_id, actor=context.actor,
+                payload=e.payload)
+            for aggregate_id, new in streams for i, e in enumerate(new, start=1)
+        ]
+        conn = self._connection()
+        if conn.dialect.name == "postgresql":
+            written = _append_new_postgresql(conn, self.topic, envelopes)
+        else:
+            written = _append_new_sqlite(conn, self.topic, envelopes)
+        if written != len(envelopes):
+            raise ConcurrencyConflict(envelopes[0].aggregate_id, 0)
+        return envelopes
+
     def read_aggregate(self, aggregate_id: str, after_sequence: int = 0) -> list[Envelope]:
         stmt = (
             select(events)
@@ -200,6 +229,65 @@ def _append_sqlite(conn: Connection, topic: str, envelopes: list[Envelope], expe
             return len(rows)
     except IntegrityError as exc:
         raise ConcurrencyConflict(first.aggregate_id, expected) from exc
+
+
+_SQLITE_LAST_POSITION = "SELECT coalesce(max(position), 0) FROM events"
+_SQLITE_OUTBOX_AFTER = "INSERT INTO outbox (position, topic) SELECT position, ? FROM events WHERE position > ?"
+
+# append_new's statement: _POSTGRESQL_APPEND with the aggregate and the sequence per event; new
+# aggregates only, so the unique (aggregate_id, sequence) is the whole version check.
+_POSTGRESQL_APPEND_NEW = """
+WITH appended AS (
+  INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
+                      recorded_at, causation_id, correlation_id, actor, payload)
+  SELECT e.event_id, %(aggregate_type)s::varchar, e.aggregate_id, e.sequence, e.type, e.schema_version,
+         e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar, %(correlation_id)s::varchar,
+         %(actor)s::varchar, e.payload
+  FROM unnest(%(event_ids)s::varchar[], %(aggregate_ids)s::varchar[], %(sequences)s::int[], %(types)s::varchar[],
+              %(versions)s::int[], %(dates)s::date[], %(payloads)s::text[])
+       WITH ORDINALITY AS e(event_id, aggregate_id, sequence, type, schema_version, occurred_on, payload, n)
+  ORDER BY e.n
+  RETURNING position)
+INSERT INTO outbox (position, topic) SELECT position, %(topic)s::varchar FROM appended
+"""
+
+
+def _append_new_postgresql(conn: Connection, topic: str, envelopes: list[Envelope]) -> int:
+    first = envelopes[0]
+    params = {
+        "aggregate_type": first.aggregate_type, "recorded_at": first.recorded_at,
+        "causation_id": str(first.causation_id) if first.causation_id else None,
+        "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
+        "event_ids": [str(e.event_id) for e in envelopes], "aggregate_ids": [e.aggregate_id for e in envelopes],
+        "sequences": [e.sequence for e in envelopes], "types": [e.type for e in envelopes],
+        "versions": [e.schema_version for e in envelopes], "dates": [e.occurred_on for e in envelopes],
+        "payloads": [dumps(e.payload) for e in envelopes],
+    }
+    try:
+        with driver_cursor(conn, "append new streams", params) as cursor:
+            with cursor.connection.pipeline():
+                cursor.execute(_POSTGRESQL_APPEND_NEW, params)
+            return cursor.rowcount
+    except IntegrityError as exc:  # one of them has events already
+        raise ConcurrencyConflict(first.aggregate_id, 0) from exc
+
+
+def _append_new_sqlite(conn: Connection, topic: str, envelopes: list[Envelope]) -> int:
+    first = envelopes[0]
+    recorded_at = first.recorded_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    causation_id = str(first.causation_id) if first.causation_id else None
+    rows = [(str(e.event_id), e.aggregate_type, e.aggregate_id, e.sequence, e.type, e.schema_version,
+             e.occurred_on.isoformat(), recorded_at, causation_id, e.correlation_id, e.actor, dumps(e.payload))
+            for e in envelopes]
+    try:
+        with driver_cursor(conn, "append new streams", rows) as cursor:
+            # SQLite has one writer, this transaction: every position after the last one is ours.
+            last = cursor.execute(_SQLITE_LAST_POSITION).fetchone()[0]
+            cursor.executemany(_SQLITE_EVENTS, rows)
+            cursor.execute(_SQLITE_OUTBOX_AFTER, (topic, last))
+            return len(rows)
+    except IntegrityError as exc:
+        raise ConcurrencyConflict(first.aggregate_id, 0) from exc
 
 
 def row_to_envelope(row: Any) -> Envelope:

@@ -72,6 +72,20 @@ class UnitOfWork:
         history = self.store.read_aggregate(aggregate_id)
         return cls.rehydrate(aggregate_id, history) if history else None
 
+    def save_new(self, aggregates: Sequence[Aggregate]) -> list[Envelope]:
+        """`save` for many new aggregates of one type, in one append (EventStore.append_new)."""
+        todo = [a for a in aggregates if a.pending]
+        if not todo:
+            return []
+        assert all(a.persisted_version == 0 for a in todo), "new aggregates only"
+        streams = [(a.id, [NewEvent(p.type, REGISTRY.latest_version(p.type), p.payload.model_dump(mode="json"),
+                                    p.occurred_on) for p in a.pending]) for a in todo]
+        envelopes = self.store.append_new(todo[0].aggregate_type, streams, self.context)
+        for a in todo:
+            a.pending.clear()
+        self.recorded.extend(envelopes)
+        return envelopes
+
     def save(self, aggregate: Aggregate) -> list[Envelope]:
         if not aggregate.pending:
             return []

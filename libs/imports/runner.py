@@ -99,6 +99,19 @@ def in_savepoint(uow: UnitOfWork, record: Callable[[], T], on_failure: Callable[
     return failed
 
 
+def in_one_savepoint(uow: UnitOfWork, write: Callable[[], None]) -> bool:
+    """Many rows' writes in one savepoint (a chunk's new aggregates in bulk): False, with the
+    writes undone, when a concurrent record got there first (the caller then goes row by row)."""
+    mark = len(uow.recorded)
+    try:
+        with uow.session.begin_nested():
+            write()
+        return True
+    except (IntegrityError, ConcurrencyConflict):
+        del uow.recorded[mark:]
+        return False
+
+
 # ---- one request ----------------------------------------------------------------------------
 
 def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: bytes, *, dry_run: bool,

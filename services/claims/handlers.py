@@ -220,10 +220,11 @@ def new_claim_id() -> str:
 
 
 def application_event(session: Session, claim_id: str, cmd: Application, employer: Any, worker: Any,
-                      source: Source | None = None) -> InjuryApplied:
+                      source: Source | None = None, lim: Limits | None = None) -> InjuryApplied:
     """R.17, R.20: the application of a known worker at a known employer, with its deadlines from
-    the policy in force on the injury date (a migrated claim's: with its `source`)."""
-    lim = limits(session, employer.region, cmd.occurred_on)
+    the policy in force on the injury date (a migrated claim's: with its `source`; an import
+    passes that policy's `lim`, read once for the rows of the same region and day)."""
+    lim = lim or limits(session, employer.region, cmd.occurred_on)
     if cmd.applicant == "worker" and not deadlines.worker_application_in_time(
             cmd.occurred_on, cmd.applied_on, lim.worker_application_days):
         raise invalid("applied_on", f"a worker's application is due within {lim.worker_application_days} "

@@ -32,7 +32,7 @@ from libs.events.tables import policy_versions
 from libs.events.uow import UnitOfWork
 from libs.imports.projection import legacy_refs
 from libs.imports.rows import Row, RowRejected
-from libs.imports.runner import Accepted, Outcome, in_savepoint, source
+from libs.imports.runner import Accepted, Outcome, in_one_savepoint, in_savepoint, source
 from libs.imports.tables import TABLES
 from libs.money import round_fen, yuan_str
 from libs.policy.projection import NATIONAL
@@ -47,6 +47,7 @@ from .domain.model import Claim, InvalidField, NewDependent, WrongState
 from .tables import claims_employers, claims_workers
 
 LOOKUP_CHUNK = 500
+SAVE_CHUNK = 500  # new claims per append (libs.events.store.MAX_APPEND_BATCH events at most)
 DECISIONS = ("recognized", "deemed", "rejected")
 
 
@@ -242,15 +243,24 @@ class ClaimsKind:
                            care_level, concluded_on, terminated_on, died_on, row.flag("one_off_paid"), paid_through)
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, LegacyClaim]]) -> dict[int, Outcome]:
+        """Every claim is new: built in memory by the aggregate (a refusal rejects its row), the
+        chunk's claims recorded in one append in one savepoint (a chunk that meets a concurrent
+        record goes row by row), the totals read back from what was recorded."""
         session = uow.session
         benefits = MonthBenefits(session, current_month())
+        policies: dict[tuple[str, date], handlers.Limits] = {}  # the policy in force, by region and day
 
-        def enter(row: Row, c: LegacyClaim) -> Accepted:
+        def limits(region: str, on: date) -> handlers.Limits:
+            if (region, on) not in policies:
+                policies[(region, on)] = handlers.limits(session, region, on)
+            return policies[(region, on)]
+
+        def build(row: Row, c: LegacyClaim) -> Claim:
             src = source(import_id, self.name, row)
             try:
+                lim = limits(c.employer.region, c.application.occurred_on)
                 event = handlers.application_event(session, handlers.new_claim_id(), c.application, c.employer,
-                                                   c.worker, src)
-                lim = handlers.limits(session, c.employer.region, c.application.occurred_on)
+                                                   c.worker, src, lim)
                 claim = Claim.apply_for(event.claim_id, event)
                 with claim.sourced(src):
                     claim.decide(c.decision, c.decided_on, f"migrated from the old system ({row.legacy_id})",
@@ -267,13 +277,36 @@ class ClaimsKind:
                         claim.record_legacy_payments(c.paid_through, c.one_off_paid, handlers.today())
             except (Problem, InvalidField, WrongState) as exc:
                 raise _problem(exc) from None
-            uow.save(claim)
+            return claim
+
+        def accepted(claim: Claim, c: LegacyClaim) -> Accepted:
             totals: dict[str, Any] = {"claims": 1}
             if c.decision != "rejected":
                 totals.update(benefits.of(claim.id))
             return Accepted(claim.id, totals)
 
-        return {row.number: in_savepoint(uow, lambda row=row, c=c: enter(row, c)) for row, c in rows}
+        def enter(row: Row, c: LegacyClaim) -> Accepted:
+            claim = build(row, c)
+            uow.save(claim)
+            return accepted(claim, c)
+
+        out: dict[int, Outcome] = {}
+        built: list[tuple[Row, LegacyClaim, Claim]] = []
+        for row, c in rows:
+            try:
+                built.append((row, c, build(row, c)))
+            except RowRejected as exc:
+                out[row.number] = exc
+
+        def write() -> None:
+            for i in range(0, len(built), SAVE_CHUNK):
+                uow.save_new([claim for _row, _c, claim in built[i:i + SAVE_CHUNK]])
+
+        if in_one_savepoint(uow, write):
+            out.update({row.number: accepted(claim, c) for row, c, claim in built})
+        else:
+            out.update({row.number: in_savepoint(uow, lambda row=row, c=c: enter(row, c)) for row, c, _ in built})
+        return out
 
     @staticmethod
     def _insured_wage(claim: Claim, c: LegacyClaim, lim: handlers.Limits) -> InsuredWageDetermined:

@@ -20,6 +20,7 @@ from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import EventStore
+from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, plain_yuan_fen, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -112,6 +113,35 @@ class ClaimsEnrollmentProjection(Projection):
         if not _exists(session, claims_workers, claims_workers.c.employee_id == p["employee_id"]):
             session.execute(insert(claims_workers).values(
                 employee_id=p["employee_id"], birth_date=date.fromisoformat(p["birth_date"]), sex=p["sex"]))
+
+    def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
+        """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
+        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
+                        self.handle)
+
+    def _employers(self, session: Session, run: list[Envelope]) -> None:
+        fresh, rest = fresh_and_rest(run, lambda e: e.payload["employer_id"],
+                                     lambda ids: stored(session, claims_employers.c.employer_id, ids))
+        if fresh:
+            session.execute(insert(claims_employers), [
+                {"employer_id": e.payload["employer_id"], "region": e.payload["region"], "name": e.payload["name"],
+                 "status": "active", "as_of": date.fromisoformat(e.payload["enrolled_on"])} for e in fresh])
+        for e in rest:
+            self.handle(session, e)
+
+    def _employees(self, session: Session, run: list[Envelope]) -> None:
+        """A worker is fresh with no worker row and no employment yet."""
+        fresh, rest = fresh_and_rest(run, lambda e: e.payload["employee_id"], lambda ids: stored(
+            session, claims_workers.c.employee_id, ids) | stored(session, claims_employments.c.employee_id, ids))
+        if fresh:
+            session.execute(insert(claims_employments), [
+                {"employee_id": e.payload["employee_id"], "employer_id": e.payload["employer_id"],
+                 "hired_on": date.fromisoformat(e.payload["hired_on"])} for e in fresh])
+            session.execute(insert(claims_workers), [
+                {"employee_id": e.payload["employee_id"], "birth_date": date.fromisoformat(e.payload["birth_date"]),
+                 "sex": e.payload["sex"]} for e in fresh])
+        for e in rest:
+            self.handle(session, e)
 
     def on_EmployeeSeparated(self, session: Session, e: Envelope) -> None:
         p = e.payload

@@ -253,6 +253,14 @@ def enroll_employee(ctx: ServiceContext, actor: Actor, cmd: EnrollEmployee) -> d
             "new_worker": known is None}
 
 
+def worker_row(worker: Worker) -> dict[str, Any]:
+    """A new worker's row of the `workers` read model."""
+    account = worker.bank_account
+    return {"employee_id": worker.id, "id_number": worker.id_number, "birth_date": worker.birth_date,
+            "sex": worker.sex, "name": worker.name, "bank_code": account.bank_code if account else None,
+            "account_no": account.account_no if account else None, "holder": account.holder if account else None}
+
+
 def _write_worker(session: Session, worker: Worker, new: bool, bank_changed_on: date | None = None) -> None:
     account = worker.bank_account
     row = {"name": worker.name, "bank_code": account.bank_code if account else None,
@@ -260,8 +268,8 @@ def _write_worker(session: Session, worker: Worker, new: bool, bank_changed_on: 
     if bank_changed_on is not None:
         row["bank_changed_on"] = bank_changed_on
     if new:
-        session.execute(insert(workers).values(employee_id=worker.id, id_number=worker.id_number,
-                                               birth_date=worker.birth_date, sex=worker.sex, **row))
+        session.execute(insert(workers).values(**worker_row(worker), **({"bank_changed_on": bank_changed_on}
+                                                                       if bank_changed_on is not None else {})))
     else:
         session.execute(update(workers).where(workers.c.employee_id == worker.id).values(row))
 

@@ -6,6 +6,7 @@ and recorded by the same aggregates, its events carrying the row as their `sourc
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +18,7 @@ from sqlalchemy import insert, select
 from libs import identifiers
 from libs.events.uow import UnitOfWork
 from libs.imports.rows import Row, RowRejected
-from libs.imports.runner import Accepted, Outcome, in_savepoint, source
+from libs.imports.runner import Accepted, Outcome, in_one_savepoint, in_savepoint, source
 from libs.imports.tables import TABLES
 from libs.policy.projection import policy_in_force
 from libs.runtime.service import ServiceContext
@@ -29,6 +30,7 @@ from .domain.model import POOLING_ID, Classification, Conflict, Employer, Invali
 from .tables import employers, employments, workers
 
 LOOKUP_CHUNK = 500
+SAVE_CHUNK = 1_000  # new aggregates per append (libs.events.store.MAX_APPEND_BATCH events at most)
 
 
 def _rejected(exc: Exception) -> RowRejected:
@@ -136,7 +138,34 @@ class EmployersKind:
             enrolled[e.uscc] = row.number
             return Accepted(employer.id, {"employers": 1})
 
-        return {row.number: in_savepoint(uow, lambda row=row, e=e: enroll(row, e)) for row, e in rows}
+        out: dict[int, Outcome] = {}
+        once = Counter(e.uscc for _row, e in rows)
+        new: list[tuple[Row, Employer]] = []  # rows of a USCC once in the chunk: recorded together
+        for row, e in rows:
+            if once[e.uscc] == 1:
+                try:
+                    handlers.refuse_region_gone(pooling, e.region, e.enrolled_on)
+                except Invalid as exc:
+                    out[row.number] = _rejected(exc)
+                    continue
+                new.append((row, Employer.enroll(handlers.new_employer_id(), e.uscc, e.name, e.region, e.enrolled_on,
+                                                 e.classification, e.floating_step,
+                                                 source(import_id, self.name, row))))
+
+        def write() -> None:
+            for i in range(0, len(new), SAVE_CHUNK):
+                uow.save_new([employer for _row, employer in new[i:i + SAVE_CHUNK]])
+            if new:
+                uow.session.execute(insert(employers), [handlers.employer_row(employer) for _row, employer in new])
+
+        if in_one_savepoint(uow, write):
+            out.update({row.number: Accepted(employer.id, {"employers": 1}) for row, employer in new})
+        else:  # one of them was enrolled meanwhile: row by row, each refused or recorded alone
+            out.update({row.number: in_savepoint(uow, lambda row=row, e=e: enroll(row, e)) for row, e in rows
+                        if once[e.uscc] == 1 and row.number not in out})
+        out.update({row.number: in_savepoint(uow, lambda row=row, e=e: enroll(row, e)) for row, e in rows
+                    if once[e.uscc] > 1})
+        return out
 
 
 # ---------------------------------------------------------------------------------- employees
@@ -203,9 +232,64 @@ class EmployeesKind:
         return NewEmployment(employer_id, id_number, name, hired_on, separated_on, account)  # type: ignore[arg-type]
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployment]]) -> dict[int, Outcome]:
+        """A new person (an ID number not on the ledger, once in the chunk) is hired in memory and
+        the chunk's new workers recorded together (one append, one insert of each read model); a
+        person already on the ledger, or in several rows, goes row by row in a savepoint."""
         session = uow.session
         known = {r.id_number: r.employee_id
                  for r in _in_chunks(session, workers.c.id_number, [e.id_number.value for _, e in rows])}
+        once = Counter(e.id_number.value for _row, e in rows)
+        new_people = [(row, e) for row, e in rows if once[e.id_number.value] == 1 and e.id_number.value not in known]
+        out = self._record_new(uow, import_id, new_people) if new_people else {}
+        return {**out, **self._record_each(uow, import_id, [(row, e) for row, e in rows if row.number not in out],
+                                           known)}
+
+    def _record_new(self, uow: UnitOfWork, import_id: str,
+                    rows: Sequence[tuple[Row, NewEmployment]]) -> dict[int, Outcome]:
+        """Every row here is a new person: their workers built in memory, recorded in one savepoint
+        (or none: rows left out of the answer go row by row)."""
+        session = uow.session
+        status = {r.employer_id: r.status for r in _in_chunks(session, employers.c.employer_id,
+                                                                 [e.employer_id for _, e in rows])}
+        out: dict[int, Outcome] = {}
+        hired: list[tuple[Row, NewEmployment, Worker]] = []
+        for row, e in rows:
+            if e.employer_id not in status:
+                out[row.number] = RowRejected("employer_legacy_id", f"employer {e.employer_id} does not exist")
+                continue
+            if status[e.employer_id] == "closed":
+                out[row.number] = RowRejected("employer_legacy_id", f"employer {e.employer_id} is closed")
+                continue
+            worker = Worker(handlers.new_employee_id())
+            try:
+                with worker.sourced(source(import_id, self.name, row)):
+                    worker.hire(e.employer_id, e.id_number.value, e.name, e.id_number.birth_date, e.id_number.sex,
+                                e.hired_on, e.bank_account)
+                    if e.separated_on is not None:
+                        worker.separate(e.employer_id, e.separated_on)
+            except (Invalid, Conflict, NotFound) as exc:
+                out[row.number] = _rejected(exc)
+                continue
+            hired.append((row, e, worker))
+
+        def write() -> None:
+            for i in range(0, len(hired), SAVE_CHUNK):
+                uow.save_new([worker for _row, _e, worker in hired[i:i + SAVE_CHUNK]])
+            if hired:
+                session.execute(insert(workers), [handlers.worker_row(worker) for _row, _e, worker in hired])
+                session.execute(insert(employments), [
+                    {"employee_id": worker.id, "employer_id": e.employer_id, "hired_on": e.hired_on,
+                     "separated_on": e.separated_on, "active_employer_id": None if e.separated_on else e.employer_id}
+                    for _row, e, worker in hired])
+
+        if not in_one_savepoint(uow, write):
+            return out  # someone enrolled one of them meanwhile: the hired rows go row by row
+        out.update({row.number: Accepted(worker.id, {"employments": 1, "workers": 1}) for row, _e, worker in hired})
+        return out
+
+    def _record_each(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployment]],
+                     known: dict[str, str]) -> dict[int, Outcome]:
+        session = uow.session
         cache: dict[str, Worker] = {}  # by ID number: one person may have several rows
         employers_seen: dict[str, Employer] = {}
 

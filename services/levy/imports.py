@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -24,7 +25,7 @@ from sqlalchemy import insert, select
 from libs.events.uow import UnitOfWork
 from libs.imports.projection import legacy_refs
 from libs.imports.rows import Row, RowRejected
-from libs.imports.runner import Accepted, Outcome, in_savepoint, source
+from libs.imports.runner import Accepted, Outcome, in_one_savepoint, in_savepoint, source
 from libs.money import to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
@@ -36,6 +37,7 @@ from .handlers import _lock_account, load_aggregates, rebuild_postings
 from .tables import levy_employers, levy_employments, wage_reports
 
 LOOKUP_CHUNK = 500
+SAVE_CHUNK = 1_000  # new histories (one event each) per append
 RATE_PLACES = Decimal("0.000001")
 
 
@@ -58,10 +60,10 @@ def _employer(row: Row, employers: dict[str, Any]) -> Any:
     return employer
 
 
-def _period(row: Row, employer: Any, now: date) -> str:
+def _period(row: Row, employer: Any, now: date, bounds=period_bounds) -> str:  # noqa: ANN001
     """As a wage report's month: not after the current month, not before the enrollment's."""
     period = row.month("period")
-    first, _last = period_bounds(period)  # type: ignore[arg-type]
+    first, _last = bounds(period)  # type: ignore[arg-type]
     enrolled_on = employer.enrolled_on or employer.as_of
     if first < enrolled_on.replace(day=1):
         raise RowRejected("period", f"is before the employer's enrollment month {period_of(enrolled_on)}")
@@ -112,6 +114,7 @@ class WagesKind:
                         levy_employments.c.employee_id.in_(wanted[i:i + LOOKUP_CHUNK]))):
                     jobs[(r.employee_id, r.employer_id)].append((r.hired_on, r.separated_on))
         now = today()
+        bounds = lru_cache(maxsize=None)(period_bounds)  # a file's rows share a dozen months
 
         def check(row: Row) -> Wage:
             employer = _employer(row, employers)
@@ -122,9 +125,9 @@ class WagesKind:
             if worker.employer_id != employer.employer_id:  # type: ignore[attr-defined]
                 raise RowRejected("employee_legacy_id", f"is an employment at another employer than "
                                                         f"{row['employer_legacy_id']}")
-            period = _period(row, employer, now)
+            period = _period(row, employer, now, bounds)
             wage = row.money("wage")
-            first, last = period_bounds(period)
+            first, last = bounds(period)
             employee_id = worker.aggregate_id  # type: ignore[attr-defined]
             if not any(hired <= last and (sep is None or sep >= first)
                        for hired, sep in jobs.get((employee_id, employer.employer_id), ())):
@@ -135,24 +138,63 @@ class WagesKind:
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome]:
         """One event per employer and month of the request: a province's wage history is millions
-        of rows, recorded in thousands of events, not millions."""
+        of rows, recorded in thousands of events, not millions. The request's events go in one
+        savepoint (the new histories in one append); one that meets a concurrent record sends
+        the request to one savepoint per employer and month."""
         groups: dict[tuple[str, str], list[tuple[Row, Wage]]] = defaultdict(list)
         for row, w in rows:
             groups[(w.employer_id, w.period)].append((row, w))
-        out: dict[int, Outcome] = {}
         on = today()
+        histories = load_aggregates(uow.session, LegacyWages, sorted(legacy_wages_id(e, p) for e, p in groups))
+        out: dict[int, Outcome] = {}
+        recorded: list[tuple[LegacyWages, list[tuple[Row, Wage]]]] = []
+        for (employer_id, period), members in sorted(groups.items()):
+            aggregate_id = legacy_wages_id(employer_id, period)
+            history = histories[aggregate_id] or LegacyWages(aggregate_id)
+            lines = self._lines(history, period, members, out)
+            if lines:
+                history.record(employer_id=employer_id, region=members[0][1].region, period=period,
+                               lines=tuple(lines), import_id=import_id, on=on)
+                recorded.append((history, [(row, w) for row, w in members if row.number not in out]))
+
+        def write() -> None:
+            new = [history for history, _ in recorded if history.persisted_version == 0]
+            for i in range(0, len(new), SAVE_CHUNK):
+                uow.save_new(new[i:i + SAVE_CHUNK])
+            for history, _ in recorded:
+                uow.save(history)  # the ones with history already (the new ones are saved: a no-op)
+
+        if not in_one_savepoint(uow, write):
+            return self._record_each(uow, import_id, groups, on)
+        for _history, members in recorded:
+            for row, w in members:
+                out[row.number] = Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage)})
+        return out
+
+    @staticmethod
+    def _lines(history: LegacyWages, period: str, members: list[tuple[Row, Wage]],
+               out: dict[int, Outcome]) -> list[ImportedWage]:
+        """The lines of an employer's month not imported yet; a worker's second wage rejected."""
+        lines: list[ImportedWage] = []
+        taken = set(history.employees)
+        for row, w in members:
+            if w.employee_id in taken:
+                out[row.number] = RowRejected("employee_legacy_id", f"this worker's wage of {period} at this "
+                                                                    "employer is already imported (another row)")
+                continue
+            taken.add(w.employee_id)
+            lines.append(ImportedWage(employee_id=w.employee_id, wage=w.wage, row=row.number, legacy_id=row.legacy_id))
+        return lines
+
+    def _record_each(self, uow: UnitOfWork, import_id: str, groups: dict[tuple[str, str], list[tuple[Row, Wage]]],
+                     on: date) -> dict[int, Outcome]:
+        """The histories read again and each employer's month in a savepoint of its own."""
+        out: dict[int, Outcome] = {}
         histories = load_aggregates(uow.session, LegacyWages, sorted(legacy_wages_id(e, p) for e, p in groups))
         for (employer_id, period), members in sorted(groups.items()):
             aggregate_id = legacy_wages_id(employer_id, period)
             history = histories[aggregate_id] or LegacyWages(aggregate_id)
-            lines: list[ImportedWage] = []
-            for row, w in members:
-                if w.employee_id in history.employees or any(ln.employee_id == w.employee_id for ln in lines):
-                    out[row.number] = RowRejected("employee_legacy_id", f"this worker's wage of {period} at this "
-                                                                        "employer is already imported (another row)")
-                    continue
-                lines.append(ImportedWage(employee_id=w.employee_id, wage=w.wage, row=row.number,
-                                          legacy_id=row.legacy_id))
+            lines = self._lines(history, period, members, out)
             if not lines:
                 continue
             recorded = [(row, w) for row, w in members if row.number not in out]

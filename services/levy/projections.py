@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection, Projector, rows_hash
 from libs.events.envelope import Envelope
+from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -72,15 +73,41 @@ class LevyEnrollmentProjection(Projection):
         record_class(session, p["employer_id"], enrolled_on, p["risk_class"], str(e.event_id))
         row = session.execute(select(levy_employers.c.as_of).where(
             levy_employers.c.employer_id == p["employer_id"])).first()
-        step = p.get("floating_step")  # a migrated employer's, as the old system set it
-        legacy = {"legacy_multiplier": str(step) if step is not None else None}
+        new = _employer_row(p)
         if row is None:
-            session.execute(insert(levy_employers).values(
-                employer_id=p["employer_id"], region=p["region"], risk_class=p["risk_class"],
-                base_rate=str(p["base_rate"]), status="active", enrolled_on=enrolled_on, as_of=enrolled_on, **legacy))
+            session.execute(insert(levy_employers).values(**new))
         else:  # a change (later by date) arrived first: keep its state, add the enrollment day
             session.execute(update(levy_employers).where(levy_employers.c.employer_id == p["employer_id"])
-                            .values(enrolled_on=enrolled_on, **legacy))
+                            .values(enrolled_on=enrolled_on, legacy_multiplier=new["legacy_multiplier"]))
+
+    def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
+        """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
+        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
+                        self.handle)
+
+    def _employers(self, session: Session, run: list[Envelope]) -> None:
+        """An employer is fresh with no row and no class yet: its class and its row inserted."""
+        fresh, rest = fresh_and_rest(run, lambda e: e.payload["employer_id"], lambda ids: stored(
+            session, levy_employers.c.employer_id, ids) | stored(session, levy_employer_classes.c.employer_id, ids))
+        if fresh:
+            session.execute(insert(levy_employer_classes), [
+                {"employer_id": e.payload["employer_id"], "effective_from": _day(e.payload["enrolled_on"]),
+                 "risk_class": e.payload["risk_class"], "event_id": str(e.event_id)} for e in fresh])
+            session.execute(insert(levy_employers), [_employer_row(e.payload) for e in fresh])
+        for e in rest:
+            self.handle(session, e)
+
+    def _employees(self, session: Session, run: list[Envelope]) -> None:
+        """A worker is fresh with no employment and no separation yet: nothing to derive."""
+        fresh, rest = fresh_and_rest(run, lambda e: e.payload["employee_id"], lambda ids: stored(
+            session, levy_employments.c.employee_id, ids) | stored(session, levy_separations.c.employee_id, ids))
+        if fresh:
+            session.execute(insert(levy_employments), [
+                {"employee_id": e.payload["employee_id"], "employer_id": e.payload["employer_id"],
+                 "hired_on": _day(e.payload["hired_on"]), "id_number": e.payload["id_number"], "separated_on": None}
+                for e in fresh])
+        for e in rest:
+            self.handle(session, e)
 
     def on_EmployerChanged(self, session: Session, e: Envelope) -> None:
         p = e.payload
@@ -139,6 +166,14 @@ class LevyEnrollmentProjection(Projection):
                      select(levy_separations).order_by(*levy_separations.primary_key.columns),
                      select(levy_consolidations).order_by(levy_consolidations.c.consolidation_id),
                      select(levy_region_moves).order_by(levy_region_moves.c.region))
+
+
+def _employer_row(p: dict) -> dict:
+    """An employer's row as its EmployerEnrolled makes it (a migrated employer keeps its step)."""
+    enrolled_on, step = _day(p["enrolled_on"]), p.get("floating_step")
+    return {"employer_id": p["employer_id"], "region": p["region"], "risk_class": p["risk_class"],
+            "base_rate": str(p["base_rate"]), "status": "active", "enrolled_on": enrolled_on, "as_of": enrolled_on,
+            "legacy_multiplier": str(step) if step is not None else None}
 
 
 def _derive_separations(session: Session, employee_id: str, employer_id: str) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope
+from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
 
 from .render import render, verification_code
 from .tables import claim_documents, document_appeals, document_claims, document_parties
@@ -64,6 +65,24 @@ def render_stored(session: Session, row) -> bool:  # noqa: ANN001
 class DocumentsProjection(Projection):
     name = "documents"
     sources = ("enrollment", "claims", "payments")
+
+    def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
+        """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
+        project_in_runs(session, envelopes, {"EmployerEnrolled": self._names, "EmployeeEnrolled": self._names},
+                        self.handle)
+
+    def _names(self, session: Session, run: list[Envelope]) -> None:
+        """A party is fresh with no name yet and no claim waiting for it: its name inserted."""
+        key = "employer_id" if run[0].type == "EmployerEnrolled" else "employee_id"
+        d = document_claims.c
+        fresh, rest = fresh_and_rest(run, lambda e: e.payload[key], lambda ids: stored(
+            session, document_parties.c.party_id, ids) | stored(session, d.employee_id, ids)
+            | stored(session, d.employer_id, ids))
+        if fresh:
+            session.execute(insert(document_parties), [
+                {"party_id": e.payload[key], "name": e.payload["name"]} for e in fresh])
+        for e in rest:
+            self.handle(session, e)
 
     # ---- names
     def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:

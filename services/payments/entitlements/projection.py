@@ -19,13 +19,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, delete, insert, inspect, select, text, update
+from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
 from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
+from libs.imports.bulk import fresh_and_rest, stored
 from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
 from libs.identifiers import NATIONAL_REGION as NATIONAL
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 # A region is materialized in batches of claims read, derived and written together, so memory is
 # bounded by one batch whatever the region's size (no cap on the number of claims).
 BATCH_CLAIMS = 5_000
+EMPLOYERS_PER_SCAN = 100  # employers whose claims one query looks for (an OR of that many LIKEs)
 MY_KINDS = tuple(KINDS)
 
 
@@ -552,22 +554,24 @@ class EntitlementsProjection(Projection):
         payees: set[str] = set()
         national_from: list[date] = []  # effective dates of national versions in this batch
         consolidated: list[str] = []  # regions pools were consolidated into in this batch
+        enrolled: list[Envelope] = []  # a run of EmployeeEnrolled: their accounts written together
+        employer_events: dict[tuple[str, str], Envelope] = {}  # facts no other event here reads: stored together
         for e in envelopes:
             if REGISTRY.knows(e.type):
                 e = REGISTRY.upcast(e)
             p = e.payload
+            if e.type == "EmployeeEnrolled" and p.get("employee_id"):
+                enrolled.append(e)
+                continue
+            payees |= self._set_accounts(session, enrolled)
+            enrolled = []
             if e.type in CLAIM_TYPES and p.get("claim_id"):
                 self._fact(session, e)
                 claims.add(p["claim_id"])
                 if e.type == "DependentRegistered":
                     payees.add(self._set_account(session, f"dependent:{p['dependent_id']}", p.get("bank_account"), e))
             elif e.type in EMPLOYER_TYPES and p.get("employer_id"):
-                if session.execute(select(employer_facts.c.event_id).where(
-                        employer_facts.c.employer_id == p["employer_id"],
-                        employer_facts.c.event_id == str(e.event_id))).first() is None:
-                    session.execute(insert(employer_facts).values(
-                        employer_id=p["employer_id"], event_id=str(e.event_id), type=e.type,
-                        recorded_at=e.recorded_at, payload=json.dumps(p, sort_keys=True)))
+                employer_events.setdefault((p["employer_id"], str(e.event_id)), e)  # the first one counts
                 employers.add(p["employer_id"])
             elif e.type == "PolicyPublished":
                 if session.execute(select(policies.c.version).where(
@@ -582,16 +586,20 @@ class EntitlementsProjection(Projection):
             elif e.type == "PoolsConsolidated":
                 record_moves(session, region_moves, p, recorded_at=e.recorded_at)
                 consolidated.append(p["into_region"])
-            elif e.type in ("EmployeeEnrolled", "BankAccountChanged") and p.get("employee_id"):
+            elif e.type == "BankAccountChanged" and p.get("employee_id"):
                 payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))
+        payees |= self._set_accounts(session, enrolled)
+        self._employer_facts(session, employer_events)
         now = utc_now()
         if national_from:
             regions |= regions_falling_back(session, min(national_from))
         for region in {*regions, *consolidated} - {"000000"}:  # pools priced by a region's policy from their date
             regions |= pools_into(session, region)
-        for employer_id in employers:
+        ids = sorted(employers)
+        for i in range(0, len(ids), EMPLOYERS_PER_SCAN):  # the claims of these employers: one scan of many
             claims |= set(session.execute(select(claim_facts.c.claim_id).where(
-                claim_facts.c.type == "InjuryApplied", claim_facts.c.payload.contains(f'"employer_id": "{employer_id}"'))
+                claim_facts.c.type == "InjuryApplied", or_(*[claim_facts.c.payload.contains(
+                    f'"employer_id": "{employer_id}"') for employer_id in ids[i:i + EMPLOYERS_PER_SCAN]]))
             ).scalars())
         lock_regions(session, regions | _regions_of(session, claims))
         for region in sorted(regions - {"000000"}):  # a new policy version: the whole region, in batches
@@ -599,7 +607,7 @@ class EntitlementsProjection(Projection):
         cache: dict[str, list[PolicyFact]] = {}  # the batch's policies are all stored by now
         for claim_id in sorted(claims):
             materialize_claim(session, claim_id, now, cache)
-        for payee in sorted(payees - {None}):
+        for payee in sorted(stored(session, entitlement_lines.c.payee, payees - {None})):  # lines to give it to
             bank_code, account_no, holder = _account(session, payee)
             if bank_code:
                 session.execute(update(entitlement_lines).where(entitlement_lines.c.payee == payee,
@@ -615,6 +623,35 @@ class EntitlementsProjection(Projection):
             claim_id=p["claim_id"], event_id=str(e.event_id), type=e.type,
             region=p.get("region") if e.type == "InjuryApplied" else None,
             recorded_at=e.recorded_at, occurred_on=e.occurred_on, payload=json.dumps(p, sort_keys=True)))
+
+    @staticmethod
+    def _employer_facts(session: Session, facts: dict[tuple[str, str], Envelope]) -> None:
+        """The employers' events not stored yet, in one insert (a go-live's are thousands)."""
+        ids = sorted({employer_id for employer_id, _event_id in facts})
+        known: set[tuple[str, str]] = set()
+        for i in range(0, len(ids), ID_CHUNK):
+            known.update(tuple(r) for r in session.execute(select(employer_facts.c.employer_id, employer_facts.c.event_id)
+                                                           .where(employer_facts.c.employer_id.in_(ids[i:i + ID_CHUNK]))))
+        new = [{"employer_id": key[0], "event_id": key[1], "type": e.type, "recorded_at": e.recorded_at,
+                "payload": json.dumps(e.payload, sort_keys=True)} for key, e in facts.items() if key not in known]
+        if new:
+            session.execute(insert(employer_facts), new)
+
+    def _set_accounts(self, session: Session, run: list[Envelope]) -> set[str | None]:
+        """_set_account for a run of EmployeeEnrolled: a payee with no account yet (and named once
+        in the run) inserted with the others (libs.imports.bulk), the rest one by one, in order."""
+        with_account = [e for e in run if e.payload.get("bank_account")]
+        fresh, rest = fresh_and_rest(with_account, lambda e: f"employee:{e.payload['employee_id']}",
+                                     lambda payees: stored(session, accounts.c.payee, payees))
+        if fresh:
+            session.execute(insert(accounts), [
+                {"payee": f"employee:{e.payload['employee_id']}", "bank_code": a.get("bank_code"),
+                 "account_no": a.get("account_no"), "holder": a.get("holder"), "recorded_at": e.recorded_at,
+                 "event_id": str(e.event_id)} for e in fresh for a in [e.payload["bank_account"]]])
+        payees = {f"employee:{e.payload['employee_id']}" for e in fresh}
+        for e in rest:
+            payees.add(self._set_account(session, f"employee:{e.payload['employee_id']}", e.payload["bank_account"], e))
+        return payees
 
     def _set_account(self, session: Session, payee: str, account: dict | None, e: Envelope) -> str | None:
         if not account:

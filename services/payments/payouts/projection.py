@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
+from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
 from libs.pooling_tables import record_moves
 
 from .adjudication import CatalogEntry
@@ -83,6 +84,22 @@ class PayoutFactsProjection(Projection):
 
     def on_DependentRegistered(self, session: Session, e: Envelope) -> None:
         self._account(session, f"dependent:{e.payload['dependent_id']}", e.payload.get("bank_account"), e)
+
+    def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
+        """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
+        project_in_runs(session, envelopes, {"EmployeeEnrolled": self._workers}, self.handle)
+
+    def _workers(self, session: Session, run: list[Envelope]) -> None:
+        """A payee is fresh with no account yet: its account (or its lack of one) inserted."""
+        fresh, rest = fresh_and_rest(run, lambda e: f"employee:{e.payload['employee_id']}",
+                                     lambda payees: stored(session, payee_accounts.c.payee, payees))
+        if fresh:
+            session.execute(insert(payee_accounts), [
+                {"payee": f"employee:{e.payload['employee_id']}", "bank_code": account.get("bank_code"),
+                 "account_no": account.get("account_no"), "holder": account.get("holder"), "changed_at": e.recorded_at}
+                for e in fresh for account in [e.payload.get("bank_account") or {}]])
+        for e in rest:
+            self.handle(session, e)
 
     # -- enrollment
     def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:

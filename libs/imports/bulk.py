@@ -1,0 +1,68 @@
+"""Projecting a go-live's flood of enrollment events in bulk, with the rows one by one would give.
+
+An import of a million workers is a million `EmployeeEnrolled` in a row on the log. A projection
+keyed by the worker (or the employer, or the payee) can write a contiguous run of them with
+multi-row inserts when each event's key is *fresh*: named once in the run and absent from its
+tables, so inserting is exactly what its handler would do. Every other event of the run (a key
+already stored, or named twice) goes through the handler, one by one, in order; the handlers of
+different keys touch different rows, so the two parts never see each other's writes.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Column, select
+from sqlalchemy.orm import Session
+
+from libs.events.envelope import Envelope
+from libs.events.registry import REGISTRY
+
+LOOKUP_CHUNK = 500
+
+Run = Callable[[Session, list[Envelope]], None]
+
+
+def project_in_runs(session: Session, envelopes: Sequence[Envelope], bulk: dict[str, Run],
+                    one: Callable[[Session, Envelope], None]) -> None:
+    """Contiguous runs of one type in `bulk` (at its latest schema version: no upcast) to its run
+    handler; everything else to `one`, in the log's order."""
+    run: list[Envelope] = []
+    for e in envelopes:
+        if e.type in bulk and e.schema_version == REGISTRY.latest_version(e.type):
+            if run and run[0].type != e.type:
+                bulk[run[0].type](session, run)
+                run = []
+            run.append(e)
+            continue
+        if run:
+            bulk[run[0].type](session, run)
+            run = []
+        one(session, e)
+    if run:
+        bulk[run[0].type](session, run)
+
+
+def stored(session: Session, column: Column, keys: Iterable[Any]) -> set[Any]:
+    """Which of `keys` have a row in `column`'s table (looked up LOOKUP_CHUNK at a time)."""
+    keys = sorted(set(keys))
+    found: set[Any] = set()
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        found.update(session.execute(select(column).where(column.in_(keys[i:i + LOOKUP_CHUNK]))
+                                     .distinct()).scalars())
+    return found
+
+
+def fresh_and_rest(run: Sequence[Envelope], key: Callable[[Envelope], Any],
+                   taken: Callable[[list[Any]], set[Any]]) -> tuple[list[Envelope], list[Envelope]]:
+    """The run split into the events whose key is fresh (once in the run, not `taken` in the
+    tables) and the rest, each part in the run's order."""
+    counts = Counter(key(e) for e in run)
+    once = [k for k, n in counts.items() if n == 1]
+    busy = taken(once) if once else set()
+    fresh, rest = [], []
+    for e in run:
+        k = key(e)
+        (fresh if counts[k] == 1 and k not in busy else rest).append(e)
+    return fresh, rest

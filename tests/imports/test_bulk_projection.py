@@ -1,0 +1,138 @@
+"""The go-live's bulk path (libs.imports.bulk) gives the rows projecting one by one gives: the same
+enrollment events (runs of new employers and workers, a worker twice in a run, a rehire after a
+separation, a name arriving after the claim that waits for it, accounts changed between runs)
+projected one by one, as one batch, as two batches split anywhere, and redelivered, end with equal
+rows and an equal state_hash in every projection that has a bulk path, on the services' databases."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from libs.events.envelope import Envelope
+from libs.events.registry import REGISTRY
+from services.claims.documents.projection import DocumentsProjection
+from services.claims.documents.tables import claim_documents, document_parties
+from services.claims.projections import ClaimsEnrollmentProjection
+from services.levy.projections import LevyEnrollmentProjection
+from services.payments.entitlements.projection import EntitlementsProjection
+from services.payments.entitlements.tables import accounts, employer_facts, entitlement_lines
+from services.payments.payouts.projection import PayoutFactsProjection
+from tests.payments.entitlements.test_entitlements_projection import streams
+
+T0 = datetime(2026, 1, 1, 8, tzinfo=timezone.utc)
+REGION = "449911"
+CLOCK = {"rendered_at"}  # when a document was rendered: the clock's, not the events'
+
+
+def account(n: int) -> dict:
+    return {"bank_code": "102584000001", "account_no": f"62220202{n:011d}", "holder": f"Worker {n}"}
+
+
+def enrollment_events() -> list[Envelope]:
+    made: list[Envelope] = []
+
+    def add(type_: str, aggregate_id: str, payload: dict) -> None:
+        n = len(made)
+        made.append(Envelope(
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"bulk/{n}"), type=type_,
+            schema_version=REGISTRY.latest_version(type_), aggregate_type="x", aggregate_id=aggregate_id,
+            sequence=1, occurred_on=date(2026, 1, 1), recorded_at=T0 + timedelta(seconds=n), actor="t",
+            payload=payload))
+
+    def employer(employer_id: str, step: str | None = None) -> None:
+        add("EmployerEnrolled", employer_id, {
+            "employer_id": employer_id, "uscc": "x", "name": f"Firm {employer_id}", "region": REGION,
+            "industry_code": "C3311", "risk_class": 2, "base_rate": "0.0040", "enrolled_on": "2016-01-01",
+            "floating_step": step})
+
+    def worker(employee_id: str, employer_id: str, hired_on: str, n: int | None) -> None:
+        add("EmployeeEnrolled", employee_id, {
+            "employee_id": employee_id, "employer_id": employer_id, "id_number": f"id-{employee_id}",
+            "name": f"Worker {employee_id}", "birth_date": "1980-05-17", "sex": "male", "hired_on": hired_on,
+            "bank_account": account(n) if n is not None else None})
+
+    for employer_id, step in (("er_1", None), ("er_2", "1.20"), ("e9", None), ("er_2", "1.20")):  # er_2 twice
+        employer(employer_id, step)
+    add("EmployerChanged", "er_1", {"employer_id": "er_1", "name": "Firm er_1 (renamed)", "region": REGION,
+                                    "status": "active", "changed_on": "2020-06-01", "risk_class": 3,
+                                    "base_rate": "0.0060"})
+    employer("er_3")
+    worker("ee_1", "er_1", "2016-02-01", 1)
+    worker("ee_2", "er_1", "2016-02-01", None)
+    worker("ee_3", "er_2", "2016-02-01", 3)
+    worker("ee_3", "er_3", "2017-03-01", 33)  # the same worker twice in the run
+    worker("ee_4", "er_2", "2016-02-01", 4)
+    add("EmployeeSeparated", "ee_1", {"employee_id": "ee_1", "employer_id": "er_1", "separated_on": "2019-08-31"})
+    worker("ee_1", "er_1", "2019-10-01", 11)  # a rehire: its worker is stored already
+    worker("ee_5", "er_3", "2016-02-01", 5)
+    worker("w9", "e9", "2025-01-01", 9)  # the claim's worker, after the claim (its lines wait for the account)
+    add("BankAccountChanged", "ee_4", {"employee_id": "ee_4", "bank_account": account(44), "changed_on": "2021-01-01"})
+    worker("ee_6", "er_3", "2016-02-01", 6)
+    return made
+
+
+def book() -> list[Envelope]:
+    claims, policies = streams(REGION)
+    published = [e for e in policies if e.type == "PolicyPublished"]
+    return [published[0], *claims, *enrollment_events(), published[1]]
+
+
+CASES = {
+    "levy": ("levy", LevyEnrollmentProjection, ()),
+    "claims": ("claims", ClaimsEnrollmentProjection, ()),
+    "documents": ("claims", DocumentsProjection, (document_parties, claim_documents)),
+    "payouts": ("payments", PayoutFactsProjection, ()),
+    "entitlements": ("payments", EntitlementsProjection, (accounts, employer_facts, entitlement_lines)),
+}
+
+
+def snapshot(ctx, projection, tables) -> tuple[str, list]:  # noqa: ANN001
+    with ctx.session_factory() as s:
+        rows = [(t.name, [tuple(r) for r in s.execute(select(*[c for c in t.columns if c.name not in CLOCK])
+                                                      .order_by(*t.primary_key.columns))])
+                for t in (*getattr(projection, "tables", ()), *tables)]
+        return projection.state_hash(s), rows
+
+
+def project(ctx, projection, batches: list[list[Envelope]], one_by_one: bool = False) -> None:  # noqa: ANN001
+    with ctx.session_factory() as s, s.begin():
+        projection.reset(s)
+    for batch in batches:
+        with ctx.session_factory() as s, s.begin():
+            if one_by_one:
+                for e in batch:
+                    projection.handle(s, e)
+            else:
+                projection.handle_batch(s, batch)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_batch_projects_the_rows_one_by_one_gives(runtime, case: str) -> None:  # noqa: ANN001
+    service, make, tables = CASES[case]
+    ctx = runtime.services[service].ctx
+    events = book()
+    projection = make()
+    project(ctx, projection, [events], one_by_one=True)
+    reference = snapshot(ctx, projection, tables)
+    assert any(rows for _name, rows in reference[1]), "the events were projected"
+    for batches in ([events], [events[:9], events[9:]], [events[:14], events[14:]], [events, events],
+                    [events + events]):
+        project(ctx, projection, batches)
+        assert snapshot(ctx, projection, tables) == reference, [len(b) for b in batches]
+
+
+@pytest.mark.parametrize("case", ["levy", "claims", "documents", "payouts"])
+def test_the_new_keys_of_a_run_do_not_go_one_by_one(runtime, case: str) -> None:  # noqa: ANN001
+    service, make, _tables = CASES[case]
+    ctx = runtime.services[service].ctx
+    events = book()
+    projection = make()
+    handled: list[str] = []
+    plain = projection.handle
+    projection.handle = lambda s, e: (handled.append(e.type), plain(s, e))[1]  # type: ignore[method-assign]
+    project(ctx, projection, [events])
+    # one by one: ee_3 (twice in its run), ee_1's rehire (stored), w9 for documents (a claim waits)
+    assert handled.count("EmployeeEnrolled") <= 4 < sum(e.type == "EmployeeEnrolled" for e in events)
