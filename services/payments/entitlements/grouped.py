@@ -17,8 +17,10 @@ those go on from their facts).
 `MonthOfGroups.rows` then makes a claim's lines of the month as `engine.month_alone` would —
 the same ids, amounts, explanations, reasons and knowledge times — computing what a group of
 claims sharing (wage, grade, care, retired, payer) has in common once: the Calc, the explanation's
-JSON, the policy reference. The amounts are integer fen from there on. tests/payments/entitlements/
-test_entitlements_fast_path.py compares the stored rows with the full derivation's, row by row.
+JSON, the policy reference. The disability allowance is integer fen, filled into its grade's
+explanation template (`AllowanceTemplate`; most wages are a group of one). tests/payments/
+entitlements/test_entitlements_fast_path.py compares the stored rows with the full derivation's,
+row by row; test_grouped_allowance.py the template with `rules`.
 """
 from __future__ import annotations
 
