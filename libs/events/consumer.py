@@ -148,7 +148,7 @@ class ConsumerRunner:
         self.positions: dict[tuple[str, int], int] = {}
         self._turn = threading.RLock()  # held while a batch runs; `paused` takes it
         self._ahead: list[Record] = []  # the next batch, polled while the last one was written
-        self._pool: ThreadPoolExecutor | None = None  # the thread that writes a big batch
+        self._pool: ThreadPoolExecutor | None = None  # the thread that polls ahead
 
     @property
     def consumer(self) -> LogConsumer:

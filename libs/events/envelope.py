@@ -47,7 +47,7 @@ def utc_now() -> datetime:
 
 
 _ids_lock = threading.Lock()
-_last_id = 0  # the last id's 80 bits of time and counter (see new_event_id)
+_last_id = 0  # the last id's 60 bits of time and counter (see new_event_id)
 
 
 def new_event_id() -> uuid.UUID:
@@ -55,8 +55,8 @@ def new_event_id() -> uuid.UUID:
     bits. Ids made one after the other sort in the order they were made (in this process), so
     the unique indexes on event ids (events, processed_events, projections keyed by event id)
     take each new id at their right edge rather than on a random page: a batch of events dirties
-    a page or two of each index, not one page per event. Unique as a v4 is: 62 random bits per id
-    on top of the time and the counter."""
+    a page or two of each index, not one page per event. Two ids collide only if two processes
+    draw the same 62 random bits for the same millisecond and counter."""
     global _last_id
     with _ids_lock:
         # Time and counter as one 60-bit number: a new millisecond starts a new range; within
