@@ -139,7 +139,8 @@ def ingest_ours(api: TestClient, ids: list[list[str]], period: str, reported_on:
         for mark in [m for m in marks if first < m <= done]:
             samples[marks[mark]] = rss_mib()
             elapsed[marks[mark]] = round(spent, 2)
-    return {"seconds": round(spent, 3), "rss_mib_at": samples, "seconds_at": elapsed}
+    return {"seconds": round(spent, 3), "rss_mib_at": samples, "seconds_at": elapsed,
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2)}  # a shared machine: how loaded it was
 
 
 def ingest_ordinary(api: TestClient, ids: list[list[str]]) -> dict:
