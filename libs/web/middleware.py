@@ -205,6 +205,9 @@ class IdempotencyMiddleware:
             return await send({"type": "http.response.body", "body": stored.encode()})
 
         captured: dict[str, Any] = {"status": 500, "type": "application/json", "body": []}
+        # The response is held until the key is settled: a client that retries the moment it has
+        # the first answer must find that answer stored, not a key "still being processed".
+        held: list[dict[str, Any]] = []
 
         async def capture(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -214,7 +217,7 @@ class IdempotencyMiddleware:
                         captured["type"] = v.decode()
             elif message["type"] == "http.response.body":
                 captured["body"].append(message.get("body", b""))
-            await send(message)
+            held.append(message)
 
         try:
             await self.app(scope, replay_body(body, receive), capture)
@@ -225,6 +228,8 @@ class IdempotencyMiddleware:
                 await run_in_threadpool(self._settle, client, key, keep, captured["status"], captured["type"], response)
             except Exception:
                 log.exception("could not settle idempotency key")
+        for message in held:
+            await send(message)
 
     def _claim(self, client: str, key: str, request_hash: str):  # noqa: ANN202
         with writing(self.session_factory()) as session:
