@@ -1,0 +1,99 @@
+"""Insured workers by day, for the fund statement's coverage (RULES.md "The fund").
+
+A worker is insured in a region on a day when one of their employments holds the day (hired on or
+before it, separated on or after it) with an employer recorded in that region; counted once however
+many such employments. The enrollment projection calls `recount` for the workers an event touched
+(their employments, or their employer's region); each worker's covered days per recorded region
+are kept merged as spans, and every change of a span moves the region's count by day
+(`levy_coverage_changes`), so a count is a sum over the days that changed it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Iterable
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from .tables import coverage_changes, coverage_spans, levy_employers, levy_employments
+
+Span = tuple[str, date, date | None]  # region, first day covered, first day not (None: open)
+
+
+def _spans(rows: Iterable[tuple[str, date, date | None]]) -> set[Span]:
+    """Merged covered days per region from (region, hired_on, separated_on) of employments."""
+    by_region: dict[str, list[tuple[date, date | None]]] = defaultdict(list)
+    for region, hired_on, separated_on in rows:
+        by_region[region].append((hired_on, separated_on + timedelta(days=1) if separated_on else None))
+    out: set[Span] = set()
+    for region, days in by_region.items():
+        days.sort(key=lambda d: d[0])
+        start, end = days[0]
+        for a, b in days[1:]:
+            if end is not None and a > end:  # a gap: the span before is done
+                out.add((region, start, end))
+                start, end = a, b
+            elif end is not None:
+                end = None if b is None else max(end, b)
+        out.add((region, start, end))
+    return out
+
+
+def recount(session: Session, employee_ids: Iterable[str]) -> None:
+    """Bring the spans of some workers, and the counts by day, up to their employments now."""
+    change: dict[tuple[str, date], int] = defaultdict(int)
+    for employee_id in sorted(set(employee_ids)):
+        now = _spans(session.execute(
+            select(levy_employers.c.region, levy_employments.c.hired_on, levy_employments.c.separated_on)
+            .select_from(levy_employments.join(levy_employers,
+                                               levy_employers.c.employer_id == levy_employments.c.employer_id))
+            .where(levy_employments.c.employee_id == employee_id)).all())
+        was = {(r.region, r.from_day, r.to_day) for r in session.execute(
+            select(coverage_spans).where(coverage_spans.c.employee_id == employee_id))}
+        if now == was:
+            continue
+        session.execute(delete(coverage_spans).where(coverage_spans.c.employee_id == employee_id))
+        if now:
+            session.execute(insert(coverage_spans), [
+                {"employee_id": employee_id, "region": r, "from_day": a, "to_day": b} for r, a, b in sorted(now)])
+        for spans, sign in ((was, -1), (now, 1)):
+            for region, a, b in spans:
+                change[(region, a)] += sign
+                if b is not None:
+                    change[(region, b)] -= sign
+    for (region, day), n in sorted(change.items()):
+        if n == 0:
+            continue
+        key = (coverage_changes.c.region == region, coverage_changes.c.day == day)
+        held = session.execute(select(coverage_changes.c.change).where(*key)).scalar()
+        if held is None:
+            session.execute(insert(coverage_changes).values(region=region, day=day, change=n))
+        elif held + n == 0:
+            session.execute(delete(coverage_changes).where(*key))
+        else:
+            session.execute(update(coverage_changes).where(*key).values(change=held + n))
+
+
+def recount_employer(session: Session, employer_id: str) -> None:
+    """Its workers, after the employer's recorded region was learned or changed."""
+    recount(session, session.execute(select(levy_employments.c.employee_id).distinct().where(
+        levy_employments.c.employer_id == employer_id)).scalars())
+
+
+def insured_on(session: Session, regions: list[str], day: date) -> int:
+    """Workers insured on `day` under one recorded region (under several, one worker could be
+    counted under each: the caller counts those from the employments)."""
+    assert len(regions) <= 1, regions
+    if not regions:
+        return 0
+    return int(session.execute(select(func.coalesce(func.sum(coverage_changes.c.change), 0)).where(
+        coverage_changes.c.region == regions[0], coverage_changes.c.day <= day)).scalar_one())
+
+
+def reset(session: Session) -> None:
+    session.execute(delete(coverage_spans))
+    session.execute(delete(coverage_changes))
+
+
+__all__ = ["recount", "recount_employer", "insured_on", "reset"]
