@@ -96,4 +96,21 @@ def reset(session: Session) -> None:
     session.execute(delete(coverage_changes))
 
 
-__all__ = ["recount", "recount_employer", "insured_on", "reset"]
+
+
+def rebuild_changes(session: Session) -> None:
+    """The counts by day afresh from the workers' spans (spans loaded around `recount`, as a
+    bench does)."""
+    change: dict[tuple[str, date], int] = defaultdict(int)
+    for region, from_day, to_day in session.execute(
+            select(coverage_spans.c.region, coverage_spans.c.from_day, coverage_spans.c.to_day)):
+        change[(region, from_day)] += 1
+        if to_day is not None:
+            change[(region, to_day)] -= 1
+    session.execute(delete(coverage_changes))
+    rows = [{"region": r, "day": d, "change": n} for (r, d), n in sorted(change.items()) if n]
+    if rows:
+        session.execute(insert(coverage_changes), rows)
+
+
+__all__ = ["recount", "recount_employer", "insured_on", "reset", "rebuild_changes"]
