@@ -429,6 +429,7 @@ def main() -> None:
     if N < 1_000_000:
         results["goal_note"] = f"measured with {N:,} beneficiaries, not 1,000,000 (BENCH_BENEFICIARIES)"
     runtime.close()
+    results["load_average_1_5_15"] = [round(x, 1) for x in os.getloadavg()]  # the machine is shared
     results["peak_rss_mib"] = peak_rss_mib()
     results["data_dir_mib"] = sum(f.stat().st_size for f in data_dir.glob("*.db*")) // (1 << 20)
     write_results("console", results)

@@ -17,7 +17,9 @@ from collections import defaultdict
 from datetime import date
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from libs.pooling import Window
@@ -81,38 +83,29 @@ def unpost(session: Session, *where: Any) -> None:  # noqa: ANN401 - SQL conditi
 
 
 def _apply(session: Session, change: dict[Key, list[int]]) -> None:
-    """Add each key's change to its total (made at zero if new); a total of no postings goes."""
+    """Add each key's change to its total; a total of no postings goes."""
     cols = ("region", "run_id", "source", "posted_on", "kind", "account")
+    rows = [dict(zip(cols, k), debit_fen=d, credit_fen=c, postings=n)
+            for k, (d, c, n) in sorted(change.items()) if d or c or n]
+    add_up(session, posting_totals, cols, rows)
     t = posting_totals.c
-    existing = _existing(session, list(change))
-    new = [dict(zip(cols, k), debit_fen=d, credit_fen=c, postings=n)
-           for k, (d, c, n) in change.items() if k not in existing]
-    if new:
-        session.execute(insert(posting_totals), new)
-    for k, (d, c, n) in change.items():
-        if k not in existing:
-            continue
-        match = [getattr(t, col) == v for col, v in zip(cols, k)]
-        if existing[k] + n == 0:
-            session.execute(delete(posting_totals).where(*match))
-        elif d or c or n:
-            session.execute(update(posting_totals).where(*match).values(
-                debit_fen=t.debit_fen + d, credit_fen=t.credit_fen + c, postings=t.postings + n))
+    for k, (_d, _c, n) in sorted(change.items()):
+        if n < 0:  # postings went: the total may hold none now
+            session.execute(delete(posting_totals).where(*(getattr(t, col) == v for col, v in zip(cols, k)),
+                                                         t.postings == 0))
 
 
-def _existing(session: Session, keys: list[Key]) -> dict[Key, int]:
-    """The totals already kept for some keys: key → how many postings."""
-    out: dict[Key, int] = {}
-    t = posting_totals.c
-    by_day: dict[tuple[str, str, str], set[date]] = defaultdict(set)
-    for k in keys:
-        by_day[k[:3]].add(k[3])
-    for (region, run_id, source), days in by_day.items():
-        for r in session.execute(select(t.region, t.run_id, t.source, t.posted_on, t.kind, t.account, t.postings)
-                                 .where(t.region == region, t.run_id == run_id, t.source == source,
-                                        t.posted_on.in_(sorted(days)))):
-            out[(r.region, r.run_id, r.source, r.posted_on, r.kind, r.account)] = r.postings
-    return out
+def add_up(session: Session, table: Any, key: Sequence[str], rows: list[dict[str, Any]]) -> None:  # noqa: ANN401
+    """Add each row's other columns to the row of `table` with its `key` (made if there is none),
+    in one statement on both databases: two transactions adding to one total (or making it)
+    wait for each other instead of failing. Rows in key order, so they lock in one order."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    added = [c for c in rows[0] if c not in key]
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=list(key), set_={c: table.c[c] + upsert.excluded[c] for c in added}), rows)
 
 
 def rebuild(session: Session) -> None:

@@ -13,9 +13,10 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Iterable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from .books import add_up
 from .tables import coverage_changes, coverage_spans, levy_employers, levy_employments
 
 Span = tuple[str, date, date | None]  # region, first day covered, first day not (None: open)
@@ -62,17 +63,12 @@ def recount(session: Session, employee_ids: Iterable[str]) -> None:
                 change[(region, a)] += sign
                 if b is not None:
                     change[(region, b)] -= sign
-    for (region, day), n in sorted(change.items()):
-        if n == 0:
-            continue
-        key = (coverage_changes.c.region == region, coverage_changes.c.day == day)
-        held = session.execute(select(coverage_changes.c.change).where(*key)).scalar()
-        if held is None:
-            session.execute(insert(coverage_changes).values(region=region, day=day, change=n))
-        elif held + n == 0:
-            session.execute(delete(coverage_changes).where(*key))
-        else:
-            session.execute(update(coverage_changes).where(*key).values(change=held + n))
+    rows = [{"region": r, "day": d, "change": n} for (r, d), n in sorted(change.items()) if n]
+    add_up(session, coverage_changes, ("region", "day"), rows)
+    for row in rows:  # a day whose changes cancel out is no change
+        session.execute(delete(coverage_changes).where(coverage_changes.c.region == row["region"],
+                                                       coverage_changes.c.day == row["day"],
+                                                       coverage_changes.c.change == 0))
 
 
 def recount_employer(session: Session, employer_id: str) -> None:
