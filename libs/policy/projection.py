@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from functools import lru_cache
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -47,7 +48,6 @@ class PoliciesProjection(Projection):
 def policy_in_force(session: Session, region: str, on: date):  # noqa: ANN201 - PolicyVersion
     """The version in force in `region` on `on` (the latest effective_from ≤ on, then the highest
     version), falling back to the national default `000000`; None if there is none."""
-    from libs.policy.document import PolicyDocument
     from libs.policy.resolve import PolicyVersion
 
     for candidate in (region, NATIONAL) if region != NATIONAL else (NATIONAL,):
@@ -60,8 +60,17 @@ def policy_in_force(session: Session, region: str, on: date):  # noqa: ANN201 - 
         if row is not None:
             return PolicyVersion(
                 region=row.region, effective_from=row.effective_from, version=row.version,
-                document=PolicyDocument.model_validate(json.loads(row.document)), event_id=row.event_id)
+                document=_document(row.document), event_id=row.event_id)
     return None
+
+
+@lru_cache(maxsize=256)
+def _document(text: str):  # noqa: ANN202 - PolicyDocument
+    """A stored version's document, validated once per text (documents are frozen): every
+    assessment and statement asks for one, and validating a whole policy costs milliseconds."""
+    from libs.policy.document import PolicyDocument
+
+    return PolicyDocument.model_validate(json.loads(text))
 
 
 def policy_ref(version) -> dict:  # noqa: ANN001 - PolicyVersion

@@ -10,21 +10,28 @@ whole history; only some employers can hold fees not yet booked:
 - a payment books every fee accrued, so what an assessment left unbooked is still unbooked only
   if the contribution stayed overdue, or a downward correction ended it without a payment.
 
+Which employers owe on a day is kept as spans (`record_spans`, written with their postings); the
+books of every other employer are the region's totals (books.py) less the folded employers' own.
+
 So the employers with a receivable on either end of the range, or with a downward correction,
 are folded (`fold(on=day)`); for every other employer the postings are exact.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from libs.pooling import Window
+
+from . import books
 from .domain import ledger
 from .domain.account import Account
-from .tables import postings, wage_reports
+from .tables import postings, receivable_spans, wage_reports
 
 MAX_FOLDED_EMPLOYERS = 100_000
 
@@ -35,16 +42,56 @@ class LateFees:
     outstanding_fen: int  # accrued through `end` and not paid
 
 
-def _net_by_employer(session: Session, region: str, account: str, through: date,
-                     since: date | None = None) -> dict[str, int]:
-    """Debit − credit of one account per employer, from the levy's own postings of a region."""
-    where = [postings.c.source == "levy", postings.c.region == region, postings.c.account == account,
-             postings.c.posted_on <= through]
-    if since is not None:
-        where.append(postings.c.posted_on >= since)
-    rows = session.execute(select(postings.c.employer_id, func.sum(postings.c.debit_fen - postings.c.credit_fen))
-                           .where(*where).group_by(postings.c.employer_id)).all()
-    return {employer_id: int(net) for employer_id, net in rows}
+def record_spans(session: Session, regions: dict[str, str], rows: list[dict]) -> None:
+    """The receivable spans of employers whose levy postings were just replaced by `rows`
+    (employer → its postings' region)."""
+    session.execute(delete(receivable_spans).where(receivable_spans.c.employer_id.in_(list(regions))))
+    moves: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        if r["account"] == ledger.CONTRIBUTIONS_RECEIVABLE:
+            moves[r["employer_id"]][r["posted_on"]] += r["debit_fen"] - r["credit_fen"]
+    spans = []
+    for employer_id, by_day in moves.items():
+        balance, opened = 0, None
+        for day in sorted(by_day):
+            balance += by_day[day]
+            if balance > 0 and opened is None:
+                opened = day
+            elif balance <= 0 and opened is not None:
+                spans.append({"employer_id": employer_id, "from_day": opened, "region": regions[employer_id],
+                              "to_day": day})
+                opened = None
+        if opened is not None:
+            spans.append({"employer_id": employer_id, "from_day": opened, "region": regions[employer_id],
+                          "to_day": None})
+    if spans:
+        session.execute(insert(receivable_spans), spans)
+
+
+def _owing_on(session: Session, region: str, day: date) -> set[str]:
+    """The employers of a region whose contributions receivable is above zero on `day`."""
+    s = receivable_spans.c
+    return set(session.execute(select(s.employer_id).where(
+        s.region == region, or_(s.to_day.is_(None), s.to_day > day), s.from_day <= day)).scalars())
+
+
+def _net(session: Session, region: str, account: str, through: date, since: date | None = None,
+         employer_ids: list[str] | None = None) -> int:
+    """Debit − credit of one account from the levy's own postings of a region: from the books'
+    totals, or summed over some employers' postings."""
+    if employer_ids is None:
+        book = books.sums(session, [Window(region, None, None)], since, through, accounts=(account,),
+                          sources=("levy",))
+        return sum(d - c for d, c in book.values())
+    total = 0
+    for i in range(0, len(employer_ids), 500):
+        where = [postings.c.source == "levy", postings.c.ref.in_(employer_ids[i:i + 500]),
+                 postings.c.region == region, postings.c.account == account, postings.c.posted_on <= through]
+        if since is not None:
+            where.append(postings.c.posted_on >= since)
+        total += int(session.execute(select(func.coalesce(func.sum(postings.c.debit_fen - postings.c.credit_fen), 0))
+                                     .where(*where)).scalar_one())
+    return total
 
 
 def late_fees(session: Session, region: str, start: date, end: date,
@@ -52,25 +99,21 @@ def late_fees(session: Session, region: str, start: date, end: date,
     """The region's late fees accrued from `start` to `end` and outstanding at `end`.
     `fold_on(employer_id, day)` is the employer's account as of a day."""
     before = start - timedelta(days=1)
-    receivable_end = _net_by_employer(session, region, ledger.CONTRIBUTIONS_RECEIVABLE, end)
-    receivable_before = _net_by_employer(session, region, ledger.CONTRIBUTIONS_RECEIVABLE, before)
     corrected_down = set(session.execute(select(wage_reports.c.employer_id).distinct().where(
         wage_reports.c.region == region, wage_reports.c.delta_fen < 0, wage_reports.c.reported_on <= end)).scalars())
-    folded = sorted({e for e, fen in receivable_end.items() if fen > 0}
-                    | {e for e, fen in receivable_before.items() if fen > 0} | corrected_down)
+    folded = sorted(_owing_on(session, region, end) | _owing_on(session, region, before) | corrected_down)
     assert len(folded) <= MAX_FOLDED_EMPLOYERS, f"{len(folded)} employers to fold for one statement"
-    # The books: fee income booked in the range (credit-normal) and the fee receivable at the end.
-    booked = {e: -fen for e, fen in _net_by_employer(session, region, ledger.LATE_FEE_INCOME, end, start).items()}
-    owed = _net_by_employer(session, region, ledger.LATE_FEE_RECEIVABLE, end)
-    accrued = sum(fen for e, fen in booked.items() if e not in folded)
-    outstanding = sum(fen for e, fen in owed.items() if e not in folded)
+    # The books for every employer not folded: fee income booked in the range (credit-normal) and
+    # the fee receivable at the end, the region's less the folded employers'.
+    accrued = -(_net(session, region, ledger.LATE_FEE_INCOME, end, start)
+                - _net(session, region, ledger.LATE_FEE_INCOME, end, start, folded))
+    outstanding = (_net(session, region, ledger.LATE_FEE_RECEIVABLE, end)
+                   - _net(session, region, ledger.LATE_FEE_RECEIVABLE, end, None, folded))
     for employer_id in folded:
         at_end = fold_on(employer_id, end)
         accrued += at_end.late_fees_fen - fold_on(employer_id, before).late_fees_fen
         outstanding += at_end.late_fees_owed_fen
     return LateFees(accrued, outstanding)
-
-
 
 
 def late_fees_by_windows(session: Session, region: str, known: dict, start: date, end: date,
@@ -92,4 +135,4 @@ def late_fees_by_windows(session: Session, region: str, known: dict, start: date
     return LateFees(accrued, outstanding)
 
 
-__all__ = ["LateFees", "late_fees", "late_fees_by_windows"]
+__all__ = ["LateFees", "late_fees", "late_fees_by_windows", "record_spans"]

@@ -25,10 +25,11 @@ from libs.events.store import row_to_envelope
 from libs.events.tables import events
 from libs.money import NotMoney, from_fen, parse_yuan, plain_yuan_fen, round_fen, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
+from libs.pooling import Window, windows
 from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 
-from . import accrual, pooling
+from . import accrual, books, coverage, pooling
 from .classes import classes_of, segments_of
 from .domain import ledger
 from .domain.account import FEES_FIRST, Account, Assessment, Payment, fold
@@ -490,14 +491,13 @@ def rebuild_postings_of(session: Session, regions: dict[str, str], chunk: int = 
 
 
 def _replace_postings(session: Session, accounts: dict[str, tuple[str, Account]]) -> None:
-    session.execute(delete(postings).where(postings.c.source == "levy", postings.c.ref.in_(list(accounts))))
     rows = [{"entry_id": e.entry_id, "kind": e.kind, "account": ln.account, "debit_fen": ln.debit_fen,
              "credit_fen": ln.credit_fen, "posted_on": e.posted_on, "source": "levy", "region": region,
              "employer_id": employer_id, "run_id": None, "ref": employer_id}
             for employer_id, (region, account) in accounts.items()
             for e in ledger.entries_for_movements(account.movements) for ln in e.lines]
-    if rows:
-        session.execute(insert(postings), rows)
+    books.replace(session, (postings.c.source == "levy", postings.c.ref.in_(list(accounts))), rows)
+    accrual.record_spans(session, {employer_id: region for employer_id, (region, _a) in accounts.items()}, rows)
 
 
 def pay_contribution(ctx: ServiceContext, actor: Actor, employer_id: str, amount_text: Any,
@@ -706,13 +706,10 @@ def contributions_collected(session: Session, region: str, start: date, end: dat
     cap's basis), those of every pool that belongs to `region` on that day, on whichever day: a
     pool consolidated into it brings its income."""
     known = pooling.moves(session)
-    where = (pooling.in_region(region, known) if pools_of_day is None
-             else pooling.recorded_in(pooling.pools_on(region, pools_of_day, known)))
-    credit, debit = session.execute(
-        select(func.coalesce(func.sum(postings.c.credit_fen), 0), func.coalesce(func.sum(postings.c.debit_fen), 0))
-        .where(where, postings.c.account == ledger.CONTRIBUTIONS_RECEIVABLE,
-               postings.c.kind.in_(COLLECTION_KINDS), postings.c.posted_on >= start, postings.c.posted_on <= end)).one()
-    return int(credit) - int(debit)
+    spans = (windows(region, known) if pools_of_day is None
+             else [Window(source, None, None) for source in pooling.pools_on(region, pools_of_day, known)])
+    book = books.sums(session, spans, start, end, accounts=(ledger.CONTRIBUTIONS_RECEIVABLE,), kinds=COLLECTION_KINDS)
+    return sum(c - d for d, c in book.values())
 
 
 def _plus(*books: dict[tuple[str, str], tuple[int, int]]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -736,27 +733,20 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
     if end < start:
         raise Invalid.one("to", f"is before from ({start.isoformat()})")
     with ctx.session_factory() as session:
-        total_debit, total_credit = session.execute(
-            select(func.coalesce(func.sum(postings.c.debit_fen), 0),
-                   func.coalesce(func.sum(postings.c.credit_fen), 0))).one()
+        total_debit, total_credit = books.whole_book(session)
         assert total_debit == total_credit, "the fund's books do not balance"
         known = pooling.moves(session)
-        in_region = pooling.in_region(region, known)
-
-        def sums(*where) -> dict[tuple[str, str], tuple[int, int]]:  # noqa: ANN002
-            rows = session.execute(
-                select(postings.c.kind, postings.c.account, func.sum(postings.c.debit_fen),
-                       func.sum(postings.c.credit_fen))
-                .where(in_region, *where).group_by(postings.c.kind, postings.c.account)).all()
-            return {(k, a): (int(d), int(c)) for k, a, d, c in rows}
-
-        within = _plus(sums(postings.c.posted_on >= start, postings.c.posted_on <= end),
+        spans = windows(region, known)
+        within = _plus(books.sums(session, spans, start, end),
                        pooling.carried_lines(session, region, known, start, end))
-        to_date = _plus(sums(postings.c.posted_on <= end), pooling.carried_lines(session, region, known, None, end))
+        to_date = _plus(books.sums(session, spans, None, end),
+                        pooling.carried_lines(session, region, known, None, end))
         carry_overs = pooling.carry_overs(session, region, known)
         belongs = pooling.employers_of(region, end, known)
         version = policy_in_force(session, region, end)
-        coverage = session.execute(
+        sources = pooling.pools_on(region, end, known)
+        # one recorded region: its count by day; several: a worker under two is counted once
+        insured = coverage.insured_on(session, sources, end) if len(sources) <= 1 else session.execute(
             select(func.count(func.distinct(levy_employments.c.employee_id)))
             .select_from(levy_employments.join(levy_employers,
                                                levy_employers.c.employer_id == levy_employments.c.employer_id))
@@ -832,7 +822,7 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
         "prevention": {"spent": yuan_str(prevention_spent), "years": prevention_years},
         "surplus": yuan_str(received - spent),
         "balance": yuan_str(balance),
-        "coverage": {"insured_workers": int(coverage), "employers": int(employers)},
+        "coverage": {"insured_workers": int(insured), "employers": int(employers)},
         "average_rate": {"payroll": yuan_str(int(payroll_fen)), "contributions": yuan_str(int(assessed_by_period_fen)),
                          "effective": str(average) if average is not None else None,
                          "control": str(control) if control is not None else None,

@@ -107,12 +107,12 @@ def pools_on(region: str, day: date, known: dict[str, Move]) -> list[str]:
 def balances(session: Session, region: str, through: date, known: dict[str, Move]) -> dict[str, int]:
     """Net debit of each balance-sheet account of `region` through a day: its postings, the
     balances carried in by then, less what it carried out by then."""
-    rows = session.execute(
-        select(postings.c.account, func.sum(postings.c.debit_fen - postings.c.credit_fen))
-        .where(in_region(region, known), postings.c.posted_on <= through,
-               postings.c.account.in_(ledger.BALANCE_ACCOUNTS))
-        .group_by(postings.c.account)).all()
-    out = {account: int(net) for account, net in rows}
+    from . import books  # the books read the recorded region from here
+
+    out: dict[str, int] = {}
+    for (_kind, account), (d, c) in books.sums(session, windows(region, known), None, through,
+                                               accounts=ledger.BALANCE_ACCOUNTS).items():
+        out[account] = out.get(account, 0) + d - c
     for move in moved_into(region, known):
         if move.effective_from <= through:
             for account, net in carried(session, move, known).items():

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from libs.money import NotMoney, from_fen, parse_yuan, to_fen, yuan_str
 from libs.policy.projection import policy_in_force
 
-from . import pooling
+from . import books, pooling
 from .domain import ledger
 from .domain.prevention import PreventionRefused, PreventionYear, prevention_cap, prevention_id
 from .handlers import Actor, Invalid, NotFound, _policy, _ref, contributions_collected, today
@@ -53,8 +53,7 @@ def year_cap(session: Session, region: str, year: int) -> tuple[Decimal, Decimal
 
 
 def _post(session: Session, region: str, ref: str, entry: ledger.Entry) -> None:
-    session.execute(delete(postings).where(postings.c.source == "prevention", postings.c.ref == ref))
-    session.execute(insert(postings), [
+    books.replace(session, (postings.c.source == "prevention", postings.c.ref == ref), [
         {"entry_id": entry.entry_id, "kind": entry.kind, "account": ln.account, "debit_fen": ln.debit_fen,
          "credit_fen": ln.credit_fen, "posted_on": entry.posted_on, "source": "prevention", "region": region,
          "employer_id": None, "run_id": None, "ref": ref} for ln in entry.lines])

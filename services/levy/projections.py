@@ -26,7 +26,7 @@ from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
-from . import pooling
+from . import books, coverage, pooling
 from .classes import reassess_after_class_change, reassess_after_consolidation, record_class
 from .domain.ledger import (
     Entry,
@@ -36,6 +36,8 @@ from .domain.ledger import (
     overpayment_written_off_entry,
 )
 from .tables import (
+    coverage_changes,
+    coverage_spans,
     levy_consolidations,
     levy_employer_classes,
     levy_employers,
@@ -62,7 +64,7 @@ class LevyEnrollmentProjection(Projection):
     name = "enrollment"
     sources = ("enrollment",)
     tables = (levy_employers, levy_employments, levy_separations, levy_employer_classes, levy_consolidations,
-              levy_region_moves)
+              levy_region_moves, coverage_spans, coverage_changes)
 
     def __init__(self, ctx: ServiceContext | None = None) -> None:
         self.ctx = ctx
@@ -76,6 +78,7 @@ class LevyEnrollmentProjection(Projection):
         new = _employer_row(p)
         if row is None:
             session.execute(insert(levy_employers).values(**new))
+            coverage.recount_employer(session, p["employer_id"])  # workers of it projected before it
         else:  # a change (later by date) arrived first: keep its state, add the enrollment day
             session.execute(update(levy_employers).where(levy_employers.c.employer_id == p["employer_id"])
                             .values(enrolled_on=enrolled_on, legacy_multiplier=new["legacy_multiplier"]))
@@ -94,6 +97,7 @@ class LevyEnrollmentProjection(Projection):
                 {"employer_id": e.payload["employer_id"], "effective_from": _day(e.payload["enrolled_on"]),
                  "risk_class": e.payload["risk_class"], "event_id": str(e.event_id)} for e in fresh])
             session.execute(insert(levy_employers), [_employer_row(e.payload) for e in fresh])
+            coverage.recount_employers(session, [e.payload["employer_id"] for e in fresh])  # workers projected before
         for e in rest:
             self.handle(session, e)
 
@@ -106,6 +110,7 @@ class LevyEnrollmentProjection(Projection):
                 {"employee_id": e.payload["employee_id"], "employer_id": e.payload["employer_id"],
                  "hired_on": _day(e.payload["hired_on"]), "id_number": e.payload["id_number"], "separated_on": None}
                 for e in fresh])
+            coverage.recount(session, [e.payload["employee_id"] for e in fresh])
         for e in rest:
             self.handle(session, e)
 
@@ -114,13 +119,16 @@ class LevyEnrollmentProjection(Projection):
         changed_on = _day(p["changed_on"])
         values = {"region": p["region"], "risk_class": p["risk_class"], "base_rate": str(p["base_rate"]),
                   "status": p["status"], "as_of": changed_on}
-        row = session.execute(select(levy_employers.c.as_of).where(
+        row = session.execute(select(levy_employers.c.as_of, levy_employers.c.region).where(
             levy_employers.c.employer_id == p["employer_id"])).first()
         if row is None:
             session.execute(insert(levy_employers).values(employer_id=p["employer_id"], enrolled_on=None, **values))
+            coverage.recount_employer(session, p["employer_id"])
         elif changed_on >= row.as_of:  # the latest state by date wins, whatever the arrival order
             session.execute(update(levy_employers).where(
                 levy_employers.c.employer_id == p["employer_id"]).values(**values))
+            if p["region"] != row.region:
+                coverage.recount_employer(session, p["employer_id"])
         if record_class(session, p["employer_id"], changed_on, p["risk_class"], str(e.event_id)) and self.ctx:
             # charged from the change's date: the months it reaches that have a report are assessed again
             reassess_after_class_change(self.ctx, session, p["employer_id"], changed_on, e)
@@ -135,6 +143,7 @@ class LevyEnrollmentProjection(Projection):
                 employee_id=p["employee_id"], employer_id=p["employer_id"], hired_on=hired_on,
                 id_number=p["id_number"], separated_on=None))
         _derive_separations(session, p["employee_id"], p["employer_id"])
+        coverage.recount(session, [p["employee_id"]])
 
     def on_EmployeeSeparated(self, session: Session, e: Envelope) -> None:
         p = e.payload
@@ -146,6 +155,7 @@ class LevyEnrollmentProjection(Projection):
             session.execute(insert(levy_separations).values(
                 employee_id=p["employee_id"], employer_id=p["employer_id"], separated_on=separated_on))
         _derive_separations(session, p["employee_id"], p["employer_id"])
+        coverage.recount(session, [p["employee_id"]])
 
     def on_PoolsConsolidated(self, session: Session, e: Envelope) -> None:
         pooling.record_consolidation(session, e.payload, str(e.event_id))
@@ -157,6 +167,7 @@ class LevyEnrollmentProjection(Projection):
         for table in (levy_employers, levy_employments, levy_separations, levy_employer_classes):
             session.execute(delete(table))
         pooling.reset(session)
+        coverage.reset(session)
 
     def state_hash(self, session: Session) -> str:
         return rows_hash(session,
@@ -271,15 +282,13 @@ class LevyBenefitsProjection(Projection):
                                 .where(levy_payout_lines.c.payout_id == payout_id)
                                 .order_by(levy_payout_lines.c.line_id)).all()
         employer_id = next((ln.employer_id for ln in lines if ln.employer_id), None)
-        session.execute(delete(postings).where(postings.c.source == "benefits", postings.c.ref == payout_id))
         rows = [{"entry_id": entry.entry_id, "kind": entry.kind, "account": ln.account, "debit_fen": ln.debit_fen,
                  "credit_fen": ln.credit_fen, "posted_on": entry.posted_on, "source": "benefits", "region": None,
                  "employer_id": employer_id, "run_id": payout.run_id, "ref": payout_id}
                 for entry in benefit_entries(payout_id, payout.settled_on, payout.rejected_on,
                                              [(ln.family, ln.amount_fen) for ln in lines])
                 for ln in entry.lines]
-        if rows:
-            session.execute(insert(postings), rows)
+        books.replace(session, (postings.c.source == "benefits", postings.c.ref == payout_id), rows)
 
     # -- overpayments (payments/payouts/recovery.py): each event is one entry of its own, keyed by
     # its id, so redelivery and arrival order change nothing. What a payout kept back is booked
@@ -303,16 +312,14 @@ class LevyBenefitsProjection(Projection):
 
     @staticmethod
     def _post_overpayment(session: Session, p: dict, entry: Entry, run_id: str | None = None) -> None:
-        session.execute(delete(postings).where(postings.c.source == "overpayments",
-                                               postings.c.entry_id == entry.entry_id))
-        session.execute(insert(postings), [
+        books.replace(session, (postings.c.source == "overpayments", postings.c.entry_id == entry.entry_id), [
             {"entry_id": entry.entry_id, "kind": entry.kind, "account": ln.account, "debit_fen": ln.debit_fen,
              "credit_fen": ln.credit_fen, "posted_on": entry.posted_on, "source": "overpayments",
              "region": p["region"], "employer_id": p.get("employer_id"), "run_id": run_id,
              "ref": p["overpayment_id"]} for ln in entry.lines])
 
     def reset(self, session: Session) -> None:
-        session.execute(delete(postings).where(postings.c.source.in_(("benefits", "overpayments"))))
+        books.unpost(session, postings.c.source.in_(("benefits", "overpayments")))
         for table in (levy_payment_runs, levy_payouts, levy_payout_lines):
             session.execute(delete(table))
 

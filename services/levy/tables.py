@@ -10,7 +10,7 @@ Money is integer fen (`*_fen`); ratios are decimal text.
 """
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text, text
 
 from libs.events.tables import Position
 
@@ -101,6 +101,10 @@ wage_reports = Table(
     Column("legacy_paid_on", Date),
     Index("ix_wage_reports_employer", "employer_id", "period"),
     Index("ix_wage_reports_region", "region", "period"),
+    # the fund statement's: a region's downward corrections; its months' figures from the index alone
+    Index("ix_wage_reports_corrections", "region", "reported_on", "employer_id",
+          sqlite_where=text("delta_fen < 0"), postgresql_where=text("delta_fen < 0")),
+    Index("ix_wage_reports_region_figures", "region", "period", "superseded_by", "payroll_fen", "contribution_fen"),
 )
 
 wage_history = Table(
@@ -247,3 +251,56 @@ levy_consolidations = Table(
 )
 
 levy_region_moves = region_moves_table("levy_region_moves", metadata)
+
+# The books' daily totals (services/levy/books.py): the postings summed per recorded key, day,
+# kind and account, written in the transaction of the postings by every path that writes them,
+# so a statement reads days × accounts rows, not every posting. A posting's key is its own
+# region; one without (a benefit) is keyed by its payment run ('' for neither), whose region is
+# read at statement time, as the postings' own recorded region is (pooling.recorded_region).
+posting_totals = Table(
+    "levy_posting_totals",
+    metadata,
+    Column("region", String(6), primary_key=True),  # the posting's own region, '' for none
+    Column("run_id", String(64), primary_key=True),  # '' unless region is ''
+    Column("source", String(16), primary_key=True),
+    Column("posted_on", Date, primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    Column("debit_fen", BigInteger, nullable=False),
+    Column("credit_fen", BigInteger, nullable=False),
+    Column("postings", Integer, nullable=False),  # how many: a total of none is deleted
+)
+
+# The days each employer's contributions receivable stood above zero (services/levy/accrual.py),
+# written with its levy postings (replaced whole per employer): the statement folds for its late
+# fees only the employers owing on its first eve or last day, found here without summing postings.
+receivable_spans = Table(
+    "levy_receivable_spans",
+    metadata,
+    Column("employer_id", String(64), primary_key=True),
+    Column("from_day", Date, primary_key=True),  # the first day owing
+    Column("region", String(6), nullable=False),  # its postings' region
+    Column("to_day", Date),  # the first day owing nothing again (null: still owing)
+    Index("ix_levy_receivable_spans_region", "region", "to_day", "from_day", "employer_id"),
+)
+
+# Insured workers by day (services/levy/coverage.py), written by the enrollment projection with the
+# employments: each worker's days covered under each recorded region (its employments there,
+# merged), and per region and day how many workers began (+) or stopped (−) being covered, so the
+# statement's count on a day is a sum over the days of hirings and separations, not over workers.
+coverage_spans = Table(
+    "levy_coverage_spans",
+    metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("region", String(6), primary_key=True),
+    Column("from_day", Date, primary_key=True),
+    Column("to_day", Date),  # the first day not covered (null: still covered)
+)
+
+coverage_changes = Table(
+    "levy_coverage_changes",
+    metadata,
+    Column("region", String(6), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("change", Integer, nullable=False),
+)

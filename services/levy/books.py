@@ -1,0 +1,177 @@
+"""The fund's books: every write of `postings` and the daily totals kept beside them.
+
+Every path that writes postings (the levy's commands and bulk routes, imports, prevention, the
+benefit and overpayment projection and its reset) goes through `post` and `unpost`, which change
+`levy_posting_totals` in the same transaction by the same rows. A statement reads the totals:
+days × kinds × accounts rows, however many postings there are.
+
+A posting's recorded region (pooling.recorded_region) is its own, else its payment run's, else its
+employer's. The totals key a posting without a region by its run, whose region is read when the
+totals are: so a run learned after its payouts moves nothing here. The rare posting whose region
+cannot be read that way (no run, or a run not yet projected) is summed from the postings
+themselves, exactly as before.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from libs.pooling import Window
+
+from .tables import levy_payment_runs, posting_totals, postings
+
+Key = tuple[str, str, str, date, str, str]  # region, run_id, source, posted_on, kind, account
+Book = dict[tuple[str, str], tuple[int, int]]  # (kind, account) → (debit, credit)
+
+
+def _key(row: Any) -> Key:  # noqa: ANN401 - a posting as a mapping or a row
+    get = row.get if isinstance(row, dict) else lambda c: getattr(row, c)
+    region = get("region")
+    return (region or "", "" if region else (get("run_id") or ""), get("source"), get("posted_on"), get("kind"),
+            get("account"))
+
+
+def post(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert postings, and add them to the totals."""
+    replace(session, None, rows)
+
+
+def replace(session: Session, where: Sequence[Any] | None, rows: Sequence[dict[str, Any]]) -> None:
+    """Delete the postings matching `where` (None: none) and insert `rows`, the totals changed
+    by the difference in one go (a rebuilt account mostly rewrites the totals it had)."""
+    change = _summed(session.execute(_grouped(*where)), -1) if where is not None else defaultdict(lambda: [0, 0, 0])
+    if where is not None and change:
+        session.execute(delete(postings).where(*where))
+    if rows:
+        session.execute(insert(postings), list(rows))
+    for row in rows:
+        c = change[_key(row)]
+        c[0] += row["debit_fen"]
+        c[1] += row["credit_fen"]
+        c[2] += 1
+    _apply(session, change)
+
+
+def _grouped(*where: Any) -> Any:  # noqa: ANN401 - SQL conditions and a select
+    """The postings matching `where` summed by their totals' key (its parts, as grouped)."""
+    p = postings.c
+    region, run = func.coalesce(p.region, ""), func.coalesce(p.run_id, "")
+    return (select(region, run, p.source, p.posted_on, p.kind, p.account, func.sum(p.debit_fen),
+                   func.sum(p.credit_fen), func.count())
+            .where(*where).group_by(region, run, p.source, p.posted_on, p.kind, p.account))
+
+
+def _summed(rows: Iterable[Any], sign: int) -> dict[Key, list[int]]:  # noqa: ANN401
+    change: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for region, run, source, day, kind, account, d, c, n in rows:
+        k = (region, "" if region else run, source, day, kind, account)
+        change[k][0] += sign * int(d)
+        change[k][1] += sign * int(c)
+        change[k][2] += sign * int(n)
+    return change
+
+
+def unpost(session: Session, *where: Any) -> None:  # noqa: ANN401 - SQL conditions
+    """Delete the postings matching `where`, and take them out of the totals."""
+    replace(session, where, ())
+
+
+def _apply(session: Session, change: dict[Key, list[int]]) -> None:
+    """Add each key's change to its total; a total of no postings goes."""
+    cols = ("region", "run_id", "source", "posted_on", "kind", "account")
+    rows = [dict(zip(cols, k), debit_fen=d, credit_fen=c, postings=n)
+            for k, (d, c, n) in sorted(change.items()) if d or c or n]
+    add_up(session, posting_totals, cols, rows)
+    t = posting_totals.c
+    for k, (_d, _c, n) in sorted(change.items()):
+        if n < 0:  # postings went: the total may hold none now
+            session.execute(delete(posting_totals).where(*(getattr(t, col) == v for col, v in zip(cols, k)),
+                                                         t.postings == 0))
+
+
+def add_up(session: Session, table: Any, key: Sequence[str], rows: list[dict[str, Any]]) -> None:  # noqa: ANN401
+    """Add each row's other columns to the row of `table` with its `key` (made if there is none),
+    in one statement on both databases: two transactions adding to one total (or making it)
+    wait for each other instead of failing. Rows in key order, so they lock in one order."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    added = [c for c in rows[0] if c not in key]
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=list(key), set_={c: table.c[c] + upsert.excluded[c] for c in added}), rows)
+
+
+def rebuild(session: Session) -> None:
+    """The totals afresh from the postings (rows loaded around `post`, as a bench does)."""
+    session.execute(delete(posting_totals))
+    cols = ("region", "run_id", "source", "posted_on", "kind", "account")
+    new = [dict(zip(cols, k), debit_fen=d, credit_fen=c, postings=n)
+           for k, (d, c, n) in _summed(session.execute(_grouped()), 1).items()]
+    if new:
+        session.execute(insert(posting_totals), new)
+
+
+# ------------------------------------------------------------------------------------ reading
+
+def _days(column: Any, w: Window, start: date | None, end: date | None) -> list:  # noqa: ANN401
+    return [c for c in (column >= w.start if w.start else None, column < w.end if w.end else None,
+                        column >= start if start else None, column <= end if end else None) if c is not None]
+
+
+def sums(session: Session, windows: Iterable[Window], start: date | None, end: date | None,
+         accounts: Sequence[str] | None = None, kinds: Sequence[str] | None = None,
+         sources: Sequence[str] | None = None) -> Book:
+    """(kind, account) → (debit, credit) of the postings recorded under each window's source on
+    the days it holds, from `start` to `end` (both included, None: open)."""
+    from .pooling import recorded_region
+
+    windows = list(windows)
+    if not windows:
+        return {}
+    t = posting_totals.c
+    runs = levy_payment_runs.c
+    parts = []
+    for w in windows:
+        parts.append(and_(t.region == w.source, *_days(t.posted_on, w, start, end)))
+        parts.append(and_(t.region == "", t.run_id.in_(select(runs.run_id).where(runs.region == w.source)),
+                          *_days(t.posted_on, w, start, end)))
+    narrow = [c for c in (t.account.in_(accounts) if accounts else None, t.kind.in_(kinds) if kinds else None,
+                          t.source.in_(sources) if sources else None) if c is not None]
+    out: Book = {}
+    for kind, account, d, c in session.execute(
+            select(t.kind, t.account, func.sum(t.debit_fen), func.sum(t.credit_fen))
+            .where(or_(*parts), *narrow).group_by(t.kind, t.account)):
+        out[(kind, account)] = (int(d), int(c))
+    # Postings without a region whose run is not known (yet): their employer's region, from the postings.
+    unknown_run = or_(t.run_id == "", t.run_id.not_in(select(runs.run_id)))
+    if session.execute(select(t.run_id).where(t.region == "", unknown_run, *narrow).limit(1)).first() is None:
+        return out
+    p = postings.c
+    pnarrow = [c for c in (p.account.in_(accounts) if accounts else None, p.kind.in_(kinds) if kinds else None,
+                           p.source.in_(sources) if sources else None) if c is not None]
+    stray = or_(*[and_(recorded_region() == w.source, *_days(p.posted_on, w, start, end)) for w in windows])
+    for kind, account, d, c in session.execute(
+            select(p.kind, p.account, func.sum(p.debit_fen), func.sum(p.credit_fen))
+            .where(p.region.is_(None), or_(p.run_id.is_(None), p.run_id.not_in(select(runs.run_id))), stray,
+                   *pnarrow).group_by(p.kind, p.account)):
+        d0, c0 = out.get((kind, account), (0, 0))
+        out[(kind, account)] = (d0 + int(d), c0 + int(c))
+    return out
+
+
+def whole_book(session: Session) -> tuple[int, int]:
+    """Debits and credits of every posting (they must be equal)."""
+    t = posting_totals.c
+    d, c = session.execute(select(func.coalesce(func.sum(t.debit_fen), 0),
+                                  func.coalesce(func.sum(t.credit_fen), 0))).one()
+    return int(d), int(c)
+
+
+__all__ = ["post", "replace", "unpost", "rebuild", "sums", "whole_book"]
