@@ -84,7 +84,8 @@ def split_fen(total_fen: int, weights: Sequence[Decimal | int]) -> list[int]:
     largest remainders, ties in the order the parts are listed. Exact: the shares are fractions,
     never a rounded quotient. A weight of 0 gets nothing."""
     assert 0 < len(weights) <= MAX_PARTS, f"1..{MAX_PARTS} parts"
-    assert all(not isinstance(w, (bool, float)) and w >= 0 for w in weights), "weights are exact and not negative"
+    assert all(isinstance(w, (int, Decimal)) and not isinstance(w, bool) and w >= 0 for w in weights), \
+        "weights are exact (int or Decimal) and not negative"
     whole = sum((Fraction(w) for w in weights), Fraction(0))
     assert whole > 0, "at least one weight is positive"
     sign, magnitude = (-1, -total_fen) if total_fen < 0 else (1, total_fen)

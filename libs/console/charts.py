@@ -1,6 +1,6 @@
 """Chart data for the console's pages, shaped from the API's answers (Chart.js configuration:
 rendered by static/console.js from a data attribute, so no script runs inline). Amounts stay
-decimal strings: Chart.js reads a numeric string as its number, so no float is made here."""
+decimal strings: Chart.js reads a numeric string as its number, so no binary number is made here."""
 from __future__ import annotations
 
 import json

@@ -156,11 +156,11 @@ class KafkaLog:
                 log.debug("closing the admin client failed", exc_info=True)
             self._admin = None
 
-    def close(self, timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
+    def close(self, timeout_ms: int = PUBLISH_TIMEOUT_S * 1000) -> None:
         with self._admin_lock:
             self._close_admin()
         if self._producer is not None:
-            self._producer.close(timeout=timeout_s)
+            self._producer.close(timeout=timeout_ms / 1000)  # kafka-python takes seconds
             self._producer = None
 
 

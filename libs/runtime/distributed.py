@@ -129,7 +129,7 @@ class ServiceProcess:
             t.join(timeout=self._stop_left_ms() / 1_000)  # threading takes seconds
         if busy := [t.name for t in self._threads if t.is_alive()]:
             log.warning("still busy after %d ms, left to the exit: %s", budget_ms, ", ".join(busy))
-        self.log.close(timeout_s=max(100, self._stop_left_ms()) / 1_000)
+        self.log.close(timeout_ms=max(100, self._stop_left_ms()))
         self.wired.ctx.engine.dispose()
 
     def _stop_left_ms(self) -> int:
