@@ -71,11 +71,13 @@ def _recount_chunk(session: Session, ids: list[str], change: dict[tuple[str, dat
     kept: dict[str, set[Span]] = defaultdict(set)
     for r in session.execute(select(coverage_spans).where(coverage_spans.c.employee_id.in_(ids))):
         kept[r.employee_id].add((r.region, r.from_day, r.to_day))
+    no_spans: set[Span] = set()
     moved: list[str] = []
     spans: list[dict] = []
     for employee_id in ids:
-        now = _spans(employments[employee_id]) if employments.get(employee_id) else set()
-        was = kept.get(employee_id, set())
+        held = employments.get(employee_id)
+        now = _spans(held) if held else no_spans
+        was = kept.get(employee_id, no_spans)
         if now == was:
             continue
         moved.append(employee_id)
