@@ -60,12 +60,12 @@ def policy_in_force(session: Session, region: str, on: date):  # noqa: ANN201 - 
         if row is not None:
             return PolicyVersion(
                 region=row.region, effective_from=row.effective_from, version=row.version,
-                document=_document(row.document), event_id=row.event_id)
+                document=stored_document(row.document), event_id=row.event_id)
     return None
 
 
 @lru_cache(maxsize=256)
-def _document(text: str):  # noqa: ANN202 - PolicyDocument
+def stored_document(text: str):  # noqa: ANN202 - PolicyDocument
     """A stored version's document, validated once per text (documents are frozen): every
     assessment and statement asks for one, and validating a whole policy costs milliseconds."""
     from libs.policy.document import PolicyDocument

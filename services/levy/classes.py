@@ -20,8 +20,9 @@ from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import Context, EventStore, NewEvent
 from libs.money import to_fen
-from libs.policy.projection import policy_in_force
-from libs.pooling import windows
+from libs.events.tables import policy_versions
+from libs.policy.projection import NATIONAL, policy_in_force, stored_document
+from libs.pooling import region_on, windows
 from libs.runtime.service import ServiceContext
 
 from .domain.events import RateSegment
@@ -32,6 +33,7 @@ from .tables import levy_employer_classes, levy_employers, levy_reactions, wage_
 SYSTEM_ACTOR = "system"
 CHINA = timezone(timedelta(hours=8))
 MAX_CLASS_CHANGES = 1_000
+MAX_REASSESSED_MONTHS = 5_000_000  # a region's employers × the months a policy reaches back
 
 
 def classes_of(session: Session, employer_id: str, current_class: int) -> list[tuple[date, int]]:
@@ -91,10 +93,11 @@ def _reacted(session: Session, cause_id: str) -> bool:
 
 
 def reassess_months(ctx: ServiceContext, session: Session, employer_id: str, from_period: str, cause: Envelope,
-                    reason: str) -> int:
-    """Each month of an employer from `from_period` on that has a report, assessed again by the
-    classes of its days at the policy of the region it belongs to on its first day (pooling.py):
-    a `ContributionReassessed` where the contribution moved. The caller records the reaction."""
+                    reason: str, only: frozenset[str] | None = None) -> int:
+    """Each month of an employer from `from_period` on that has a report (of those in `only`,
+    when given), assessed again by the classes of its days at the policy of the region it belongs
+    to on its first day (pooling.py): a `ContributionReassessed` where the contribution moved.
+    The caller records the reaction."""
     from .handlers import _multiplier, _ref, rebuild_postings  # the command side's helpers
     from .pooling import region_of
 
@@ -103,6 +106,7 @@ def reassess_months(ctx: ServiceContext, session: Session, employer_id: str, fro
     periods = sorted(set(session.execute(select(wage_reports.c.period).where(
         wage_reports.c.employer_id == employer_id, wage_reports.c.superseded_by.is_(None),
         wage_reports.c.period >= from_period)).scalars())) if employer is not None else []
+    periods = [p for p in periods if only is None or p in only]
     store = EventStore(session, ctx.topic)
     cause_day = _china_day(cause.recorded_at)
     emitted = 0
@@ -158,6 +162,54 @@ def reassess_after_consolidation(ctx: ServiceContext, session: Session, from_reg
                   for e in employer_ids)
     session.execute(insert(levy_reactions).values(event_id=cause_id, emitted=emitted))
     return emitted
+
+
+def reassess_after_policy(ctx: ServiceContext, session: Session, region: str, effective_from: date,
+                          cause: Envelope) -> int:
+    """A policy published for a date already assessed (API.md: a policy whose date lies in the
+    past is recalculated as arrears or recovery, never an edit of history): each month from its
+    date whose base rates now differ from those it was assessed under is assessed again
+    (`policy_changed`), once per publication. A version that leaves the rates alone (benefit
+    levels only) reassesses nothing: an imported month keeps the old system's assessment."""
+    cause_id = str(cause.event_id)
+    if _reacted(session, cause_id):
+        return 0
+    from .pooling import moves
+
+    query = (select(wage_reports.c.employer_id, wage_reports.c.period, wage_reports.c.policy_region,
+                    wage_reports.c.policy_version, levy_employers.c.region)
+             .join(levy_employers, levy_employers.c.employer_id == wage_reports.c.employer_id)
+             .where(wage_reports.c.superseded_by.is_(None), wage_reports.c.period >= period_of(effective_from)))
+    known = moves(session)
+    if region != NATIONAL:  # the national default reaches every region that falls back to it
+        query = query.where(levy_employers.c.region.in_(sorted({w.source for w in windows(region, known)} | {region})))
+    in_force = {}  # (region, first day) → the version in force: a region's months share a handful
+    rates = {}  # (region, version) → base rates
+    changed: dict[str, set[str]] = {}
+    rows = session.execute(query.limit(MAX_REASSESSED_MONTHS + 1)).all()
+    assert len(rows) <= MAX_REASSESSED_MONTHS, "a policy reaching more months than the limit"
+    for row in rows:
+        first, _last = period_bounds(row.period)
+        key = (region_on(row.region, first, known), first)
+        now = in_force[key] if key in in_force else in_force.setdefault(key, policy_in_force(session, *key))
+        was = (row.policy_region, row.policy_version)
+        if now is None or (now.region, now.version) == was:
+            continue
+        if was not in rates:
+            rates[was] = _base_rates(session, *was)
+        if rates[was] != now.document.base_rates:
+            changed.setdefault(row.employer_id, set()).add(row.period)
+    emitted = sum(reassess_months(ctx, session, employer_id, min(periods), cause, "policy_changed", frozenset(periods))
+                  for employer_id, periods in sorted(changed.items()))
+    session.execute(insert(levy_reactions).values(event_id=cause_id, emitted=emitted))
+    return emitted
+
+
+def _base_rates(session: Session, region: str, version: int) -> dict[str, Decimal] | None:
+    """The base rates of a stored version (None if it is not known here)."""
+    text = session.execute(select(policy_versions.c.document).where(
+        policy_versions.c.region == region, policy_versions.c.version == version)).scalar()
+    return None if text is None else stored_document(text).base_rates
 
 
 def _record(session: Session, current: Any, event: Any, envelope: Envelope, version: Any) -> None:  # noqa: ANN401

@@ -27,7 +27,7 @@ from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
 
 from . import books, coverage, pooling
-from .classes import reassess_after_class_change, reassess_after_consolidation, record_class
+from .classes import reassess_after_class_change, reassess_after_consolidation, reassess_after_policy, record_class
 from .domain.ledger import (
     Entry,
     benefit_entries,
@@ -156,6 +156,12 @@ class LevyEnrollmentProjection(Projection):
                 employee_id=p["employee_id"], employer_id=p["employer_id"], separated_on=separated_on))
         _derive_separations(session, p["employee_id"], p["employer_id"])
         coverage.recount(session, [p["employee_id"]])
+
+    def on_PolicyPublished(self, session: Session, e: Envelope) -> None:
+        if self.ctx:  # months from its date already assessed at other base rates: reassessed
+            PoliciesProjection().on_PolicyPublished(session, e)  # the version itself first (once)
+            reassess_after_policy(self.ctx, session, e.payload["region"],
+                                  date.fromisoformat(e.payload["effective_from"]), e)
 
     def on_PoolsConsolidated(self, session: Session, e: Envelope) -> None:
         pooling.record_consolidation(session, e.payload, str(e.event_id))

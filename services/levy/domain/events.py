@@ -79,7 +79,7 @@ class ContributionReassessed(_Payload):
     contribution_due: Decimal
     delta_due: Decimal
     due_date: date
-    reason: str  # "class_changed"
+    reason: str  # "class_changed", "pool_consolidated" or "policy_changed"
     cause_event_id: str
     policy_ref: PolicyRef
     reported_on: date

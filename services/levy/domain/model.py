@@ -70,8 +70,9 @@ class WageReport(Aggregate):
                  segments: tuple[RateSegment, ...], multiplier: Decimal, due_date: date, late_fee_daily: Decimal,
                  policy_ref: PolicyRef, cause_event_id: str, on: date,
                  reason: str = "class_changed") -> ContributionReassessed | None:
-        """The month again at the rates of its days' classes (`class_changed`), or at the policy of
-        the region its pool was consolidated into (`pool_consolidated`), on the wages in force;
+        """The month again at the rates of its days' classes (`class_changed`), at the policy of
+        the region its pool was consolidated into (`pool_consolidated`), or at a policy published
+        for its date later (`policy_changed`), on the wages in force;
         None when the contribution stays the same (or nothing was reported)."""
         if self.current_report_id is None:
             return None
