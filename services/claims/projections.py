@@ -275,8 +275,13 @@ class ClaimsWagesProjection(Projection):
             session.execute(insert(claims_wage_reports), reports)
         insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
         insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
-        touched = {(e.payload["employer_id"], e.payload["period"]) for e in run if e.type == "WageReported"}
-        self._rebuild_many(session, sorted(touched | imported.keys()), fresh)
+        reported_keys = {(e.payload["employer_id"], e.payload["period"]) for e in run if e.type == "WageReported"}
+        self._rebuild_many(session, sorted(reported_keys), fresh)
+        added: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for employee_id, period, employer_id, fen in legacy:
+            if (employer_id, period) not in reported_keys:
+                added.setdefault((employer_id, period), []).append((employee_id, fen))
+        self._add_legacy_in_force(session, added)
 
     @staticmethod
     def _imported(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
@@ -292,6 +297,27 @@ class ClaimsWagesProjection(Projection):
                                                 claims_legacy_wages.c.employer_id.in_(chunk))):
                     out[(r.employer_id, period)].add(r.employee_id)
         return out
+
+    @staticmethod
+    def _add_legacy_in_force(session: Session, added: dict[tuple[str, str], list[tuple[str, int]]]) -> None:
+        """_rebuild of months that only gained imported wage history: with no report of the
+        month the wages in force are its history, so the lines just kept are added to them (a
+        province's history comes a line per employer and chunk: rebuilding the month each time
+        would write its lines again and again); with a report, nothing changes."""
+        by_period: dict[str, list[str]] = {}
+        for employer_id, period in sorted(added):
+            by_period.setdefault(period, []).append(employer_id)
+        rows = []
+        for period, employer_ids in by_period.items():
+            for chunk in _chunks(employer_ids):
+                reported = set(session.execute(
+                    select(claims_wage_reports.c.employer_id).where(
+                        claims_wage_reports.c.period == period, claims_wage_reports.c.employer_id.in_(chunk))
+                    .distinct()).scalars())
+                rows += [(employee_id, period, employer_id, fen, LEGACY_REPORT)
+                         for employer_id in chunk if employer_id not in reported
+                         for employee_id, fen in added[(employer_id, period)]]
+        insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
 
     @staticmethod
     def _rebuild_many(session: Session, keys: list[tuple[str, str]],
