@@ -88,7 +88,6 @@ def _checked_rows(rows: Sequence[Row], check) -> dict[int, Any]:  # noqa: ANN001
 @dataclass(frozen=True)
 class Wage:
     employer_id: str
-    region: str
     employee_id: str
     period: str
     wage: Decimal
@@ -133,7 +132,7 @@ class WagesKind:
             if not any(hired <= last and (sep is None or sep >= first)
                        for hired, sep in jobs.get((employee_id, employer.employer_id), ())):
                 raise RowRejected("period", f"the worker is not employed by {row['employer_legacy_id']} in {period}")
-            return Wage(employer.employer_id, employer.region, employee_id, period, wage)  # type: ignore[arg-type]
+            return Wage(employer.employer_id, employee_id, period, wage)  # type: ignore[arg-type]
 
         return _checked_rows(rows, check)
 
