@@ -109,6 +109,9 @@ def test_a_fund_goes_live(api, unique) -> None:  # noqa: ANN001, PLR0915
     assert (history["accepted"], history["rejected"]) == (12, 3), history["errors"]
     assert errors_by_row(history) == {14: "legacy_id", 15: "employee_legacy_id", 16: "period"}
     assert history["totals"] == {"wage_lines": 12, "wages": "108000.00"}
+    again = post(api, "wages", wages)  # the same file twice records nothing twice
+    assert (again["accepted"], again["skipped"], again["rejected"]) == (0, 12, 3), again["errors"]
+    assert errors_by_row(again) == errors_by_row(history)
 
     # -- accounts: the old system's assessment, not re-assessed; fees on what is outstanding
     header = "legacy_id,employer_legacy_id,period,payroll,contribution,paid,paid_on"
