@@ -46,7 +46,8 @@ from .tables import (
 )
 
 MAX_LINES_PER_REPORT = 1_000_000
-BULK_TYPES = frozenset({"WageReported", "WagesImported"})
+BULK_TYPES = frozenset({"WageReported", "WagesImported", "WageHistoryImported"})
+IMPORTED = frozenset({"WagesImported", "WageHistoryImported"})
 CHUNK = 500
 LEGACY_REPORT = "legacy"  # the `report_id` of wages in force that came from an import
 
@@ -69,6 +70,15 @@ def _by_employee(lines: list[dict]) -> list[tuple[str, int]]:
     for employee_id, fen in zip(ids, fens):
         summed[employee_id] = summed.get(employee_id, 0) + fen
     return list(summed.items())
+
+
+def _imported_lines(e: Envelope) -> list[tuple[str, str, str, int]]:
+    """(employer_id, period, employee_id, wage_fen) of each line of imported wage history: a
+    WageHistoryImported names employer and month per line, a WagesImported once for all."""
+    p = e.payload
+    if e.type == "WageHistoryImported":
+        return [(ln["employer_id"], ln["period"], ln["employee_id"], _fen(ln["wage"])) for ln in p["lines"]]
+    return [(p["employer_id"], p["period"], ln["employee_id"], _fen(ln["wage"])) for ln in p.get("lines") or ()]
 
 
 def _chunks(items: list) -> list[list]:  # noqa: ANN001
@@ -200,15 +210,20 @@ class ClaimsWagesProjection(Projection):
 
     def on_WagesImported(self, session: Session, e: Envelope) -> None:
         """Wage history from the old system: in force while no report of the month exists."""
-        p = e.payload
-        employer_id, period = p["employer_id"], p["period"]
-        for line in p.get("lines") or []:
-            if not _exists(session, claims_legacy_wages, claims_legacy_wages.c.employee_id == line["employee_id"],
+        self._legacy_wages(session, _imported_lines(e))
+
+    def on_WageHistoryImported(self, session: Session, e: Envelope) -> None:
+        self._legacy_wages(session, _imported_lines(e))
+
+    def _legacy_wages(self, session: Session, lines: list[tuple[str, str, str, int]]) -> None:
+        """The first wage of a worker, employer and month stays; each month touched rebuilt."""
+        for employer_id, period, employee_id, fen in lines:
+            if not _exists(session, claims_legacy_wages, claims_legacy_wages.c.employee_id == employee_id,
                            claims_legacy_wages.c.period == period, claims_legacy_wages.c.employer_id == employer_id):
                 session.execute(insert(claims_legacy_wages).values(
-                    employee_id=line["employee_id"], period=period, employer_id=employer_id,
-                    wage_fen=to_fen(round_fen(Decimal(str(line["wage"]))))))
-        self._rebuild(session, employer_id, period)
+                    employee_id=employee_id, period=period, employer_id=employer_id, wage_fen=fen))
+        for employer_id, period in sorted({(ln[0], ln[1]) for ln in lines}):
+            self._rebuild(session, employer_id, period)
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """In bulk where the log is hot (a bulk report, an import): a run of first reports and
@@ -237,8 +252,8 @@ class ClaimsWagesProjection(Projection):
                                          .where(claims_wage_reports.c.report_id.in_(chunk))).scalars())
         reports, lines, legacy = [], [], []
         fresh: dict[str, list[tuple[str, int]]] = {}  # the lines of the reports this run inserts
-        imported = self._imported(session, {(e.payload["employer_id"], e.payload["period"])
-                                            for e in run if e.type == "WagesImported"})
+        legacy_lines = [ln for e in run if e.type in IMPORTED for ln in _imported_lines(e)]
+        imported = self._imported(session, {(employer_id, period) for employer_id, period, _, _ in legacy_lines})
         for e in run:
             p = e.payload
             if e.type == "WageReported":
@@ -251,17 +266,22 @@ class ClaimsWagesProjection(Projection):
                 report_id = p["report_id"]
                 fresh[report_id] = by_employee = _by_employee(p.get("lines") or ())
                 lines += [(report_id, employee_id, fen) for employee_id, fen in by_employee]
-            else:  # WagesImported: the first wage of a worker, employer and month stays
-                have = imported.setdefault((p["employer_id"], p["period"]), set())
-                for line in p.get("lines") or ():
-                    if line["employee_id"] not in have:
-                        have.add(line["employee_id"])
-                        legacy.append((line["employee_id"], p["period"], p["employer_id"], _fen(line["wage"])))
+        for employer_id, period, employee_id, fen in legacy_lines:  # the first wage of a worker, employer and month stays
+            have = imported[(employer_id, period)]
+            if employee_id not in have:
+                have.add(employee_id)
+                legacy.append((employee_id, period, employer_id, fen))
         if reports:
             session.execute(insert(claims_wage_reports), reports)
         insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
         insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
-        self._rebuild_many(session, sorted({(e.payload["employer_id"], e.payload["period"]) for e in run}), fresh)
+        reported_keys = {(e.payload["employer_id"], e.payload["period"]) for e in run if e.type == "WageReported"}
+        self._rebuild_many(session, sorted(reported_keys), fresh)
+        added: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for employee_id, period, employer_id, fen in legacy:
+            if (employer_id, period) not in reported_keys:
+                added.setdefault((employer_id, period), []).append((employee_id, fen))
+        self._add_legacy_in_force(session, added)
 
     @staticmethod
     def _imported(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
@@ -277,6 +297,27 @@ class ClaimsWagesProjection(Projection):
                                                 claims_legacy_wages.c.employer_id.in_(chunk))):
                     out[(r.employer_id, period)].add(r.employee_id)
         return out
+
+    @staticmethod
+    def _add_legacy_in_force(session: Session, added: dict[tuple[str, str], list[tuple[str, int]]]) -> None:
+        """_rebuild of months that only gained imported wage history: with no report of the
+        month the wages in force are its history, so the lines just kept are added to them (a
+        province's history comes a line per employer and chunk: rebuilding the month each time
+        would write its lines again and again); with a report, nothing changes."""
+        by_period: dict[str, list[str]] = {}
+        for employer_id, period in sorted(added):
+            by_period.setdefault(period, []).append(employer_id)
+        rows = []
+        for period, employer_ids in by_period.items():
+            for chunk in _chunks(employer_ids):
+                reported = set(session.execute(
+                    select(claims_wage_reports.c.employer_id).where(
+                        claims_wage_reports.c.period == period, claims_wage_reports.c.employer_id.in_(chunk))
+                    .distinct()).scalars())
+                rows += [(employee_id, period, employer_id, fen, LEGACY_REPORT)
+                         for employer_id in chunk if employer_id not in reported
+                         for employee_id, fen in added[(employer_id, period)]]
+        insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
 
     @staticmethod
     def _rebuild_many(session: Session, keys: list[tuple[str, str]],

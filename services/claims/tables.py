@@ -68,8 +68,8 @@ claims_wage_lines = Table(
     Column("wage_fen", BigInteger, nullable=False),
 )
 
-# Wage history a go-live import brought (levy's WagesImported): in force for an employer and
-# period while no wage report of that month exists.
+# Wage history a go-live import brought (levy's WageHistoryImported, or an older log's
+# WagesImported): in force for an employer and period while no wage report of that month exists.
 claims_legacy_wages = Table(
     "claims_legacy_wages", metadata,
     Column("employee_id", String(64), primary_key=True),

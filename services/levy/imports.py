@@ -2,7 +2,7 @@
 
 - `wages`: history for the insured wage of injuries to come (R.64), checked as a wage report's
   lines are (the month, the amount, the worker employed there that month); it assesses nothing.
-  Recorded per employer and month as `WagesImported`, which the claims service projects.
+  Recorded a thousand rows at a time as `WageHistoryImported`, which the claims service projects.
 - `accounts`: each contribution period as the old system assessed it (not re-assessed) and what
   it was paid there (`LegacyPeriodImported`, the month's report in force). Late fees run on what
   is still outstanding from the period's own due date, under the region's policy.
@@ -30,14 +30,15 @@ from libs.money import to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 
-from .domain.events import ImportedWage, LegacyPeriodImported, PolicyRef
-from .domain.model import LegacyWages, WageReport, legacy_wages_id, wage_report_id
+from .domain.events import ImportedWageLine, LegacyPeriodImported, PolicyRef
+from .domain.model import WageHistory, WageReport, wage_history_id, wage_report_id
 from .domain.rules import due_date, period_bounds, period_of, today
-from .handlers import _lock_account, load_aggregates, rebuild_postings
+from .handlers import _lock_account, rebuild_postings
 from .tables import levy_employers, levy_employments, wage_reports
 
 LOOKUP_CHUNK = 500
-SAVE_CHUNK = 1_000  # new histories (one event each) per append
+SAVE_CHUNK = 100  # new histories (one event each) per append
+LINES_PER_EVENT = 1_000  # a WageHistoryImported of ~150 kB: well under a Kafka message's limit
 RATE_PLACES = Decimal("0.000001")
 
 
@@ -87,7 +88,6 @@ def _checked_rows(rows: Sequence[Row], check) -> dict[int, Any]:  # noqa: ANN001
 @dataclass(frozen=True)
 class Wage:
     employer_id: str
-    region: str
     employee_id: str
     period: str
     wage: Decimal
@@ -132,82 +132,47 @@ class WagesKind:
             if not any(hired <= last and (sep is None or sep >= first)
                        for hired, sep in jobs.get((employee_id, employer.employer_id), ())):
                 raise RowRejected("period", f"the worker is not employed by {row['employer_legacy_id']} in {period}")
-            return Wage(employer.employer_id, employer.region, employee_id, period, wage)  # type: ignore[arg-type]
+            return Wage(employer.employer_id, employee_id, period, wage)  # type: ignore[arg-type]
 
         return _checked_rows(rows, check)
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome]:
-        """One event per employer and month of the request: a province's wage history is millions
-        of rows, recorded in thousands of events, not millions. The request's events go in one
-        savepoint (the new histories in one append); one that meets a concurrent record sends
-        the request to one savepoint per employer and month."""
-        groups: dict[tuple[str, str], list[tuple[Row, Wage]]] = defaultdict(list)
-        for row, w in rows:
-            groups[(w.employer_id, w.period)].append((row, w))
-        on = today()
-        histories = load_aggregates(uow.session, LegacyWages, sorted(legacy_wages_id(e, p) for e, p in groups))
+        """The request's rows as `WageHistoryImported` events of up to LINES_PER_EVENT lines
+        each, in the file's order, whatever their employers and months: a province's wage
+        history is twelve million rows, in some ten thousand events, not millions. The events go
+        in one savepoint (new aggregates, one append); one that meets a concurrent record of the
+        same rows rejects its rows, to be posted again."""
         out: dict[int, Outcome] = {}
-        recorded: list[tuple[LegacyWages, list[tuple[Row, Wage]]]] = []
-        for (employer_id, period), members in sorted(groups.items()):
-            aggregate_id = legacy_wages_id(employer_id, period)
-            history = histories[aggregate_id] or LegacyWages(aggregate_id)
-            lines = self._lines(history, period, members, out)
-            if lines:
-                history.record(employer_id=employer_id, region=members[0][1].region, period=period,
-                               lines=tuple(lines), import_id=import_id, on=on)
-                recorded.append((history, [(row, w) for row, w in members if row.number not in out]))
+        lines: list[tuple[Row, Wage]] = []
+        taken: set[tuple[str, str, str]] = set()
+        for row, w in rows:
+            key = (w.employee_id, w.employer_id, w.period)
+            if key in taken:  # another key of the same worker (a rehire at the same employer)
+                out[row.number] = RowRejected("employee_legacy_id", f"this worker's wage of {w.period} at this "
+                                                                    "employer is in another row of this request")
+                continue
+            taken.add(key)
+            lines.append((row, w))
+        on = today()
+        batches = [lines[i:i + LINES_PER_EVENT] for i in range(0, len(lines), LINES_PER_EVENT)]
+        histories = []
+        for batch in batches:
+            history = WageHistory(wage_history_id(import_id, batch[0][0].number))
+            history.record(import_id=import_id, on=on, lines=tuple(
+                ImportedWageLine(employee_id=w.employee_id, employer_id=w.employer_id, period=w.period, wage=w.wage,
+                                 row=row.number, legacy_id=row.legacy_id) for row, w in batch))
+            histories.append(history)
 
         def write() -> None:
-            new = [history for history, _ in recorded if history.persisted_version == 0]
-            for i in range(0, len(new), SAVE_CHUNK):
-                uow.save_new(new[i:i + SAVE_CHUNK])
-            for history, _ in recorded:
-                uow.save(history)  # the ones with history already (the new ones are saved: a no-op)
+            for i in range(0, len(histories), SAVE_CHUNK):
+                uow.save_new(histories[i:i + SAVE_CHUNK])
 
-        if not in_one_savepoint(uow, write):
-            return self._record_each(uow, import_id, groups, on)
-        for _history, members in recorded:
-            for row, w in members:
-                out[row.number] = Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage)})
-        return out
-
-    @staticmethod
-    def _lines(history: LegacyWages, period: str, members: list[tuple[Row, Wage]],
-               out: dict[int, Outcome]) -> list[ImportedWage]:
-        """The lines of an employer's month not imported yet; a worker's second wage rejected."""
-        lines: list[ImportedWage] = []
-        taken = set(history.employees)
-        for row, w in members:
-            if w.employee_id in taken:
-                out[row.number] = RowRejected("employee_legacy_id", f"this worker's wage of {period} at this "
-                                                                    "employer is already imported (another row)")
-                continue
-            taken.add(w.employee_id)
-            lines.append(ImportedWage(employee_id=w.employee_id, wage=w.wage, row=row.number, legacy_id=row.legacy_id))
-        return lines
-
-    def _record_each(self, uow: UnitOfWork, import_id: str, groups: dict[tuple[str, str], list[tuple[Row, Wage]]],
-                     on: date) -> dict[int, Outcome]:
-        """The histories read again and each employer's month in a savepoint of its own."""
-        out: dict[int, Outcome] = {}
-        histories = load_aggregates(uow.session, LegacyWages, sorted(legacy_wages_id(e, p) for e, p in groups))
-        for (employer_id, period), members in sorted(groups.items()):
-            aggregate_id = legacy_wages_id(employer_id, period)
-            history = histories[aggregate_id] or LegacyWages(aggregate_id)
-            lines = self._lines(history, period, members, out)
-            if not lines:
-                continue
-            recorded = [(row, w) for row, w in members if row.number not in out]
-
-            def save(history=history, lines=lines, region=members[0][1].region, period=period) -> None:  # noqa: ANN001
-                history.record(employer_id=employer_id, region=region, period=period, lines=tuple(lines),
-                               import_id=import_id, on=on)
-                uow.save(history)
-
-            failed = in_savepoint(uow, save)
-            for row, w in recorded:
-                out[row.number] = failed if isinstance(failed, RowRejected) else Accepted(
-                    w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage)})
+        if in_one_savepoint(uow, write):
+            outcome: Outcome | None = None
+        else:
+            outcome = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
+        for row, w in lines:
+            out[row.number] = outcome or Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage)})
         return out
 
 

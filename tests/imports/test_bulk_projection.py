@@ -2,7 +2,9 @@
 enrollment events (runs of new employers and workers, a worker twice in a run, a rehire after a
 separation, a name arriving after the claim that waits for it, accounts changed between runs)
 projected one by one, as one batch, as two batches split anywhere, and redelivered, end with equal
-rows and an equal state_hash in every projection that has a bulk path, on the services' databases."""
+rows and an equal state_hash in every projection that has a bulk path, on the services' databases.
+The same for imported wage history (WageHistoryImported, and the WagesImported of older logs)
+among the wage reports of the same months."""
 from __future__ import annotations
 
 import uuid
@@ -15,7 +17,8 @@ from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from services.claims.documents.projection import DocumentsProjection
 from services.claims.documents.tables import claim_documents, document_parties
-from services.claims.projections import ClaimsEnrollmentProjection
+from services.claims.tables import wages
+from services.claims.projections import ClaimsEnrollmentProjection, ClaimsWagesProjection
 from services.levy.projections import LevyEnrollmentProjection
 from services.payments.entitlements.projection import EntitlementsProjection
 from services.payments.entitlements.tables import accounts, employer_facts, entitlement_lines
@@ -80,10 +83,47 @@ def book() -> list[Envelope]:
     return [published[0], *claims, *enrollment_events(), published[1]]
 
 
+def wage_events() -> list[Envelope]:
+    """Wage history of two employers and months in one WageHistoryImported (a worker's month
+    again in a later one: the first stays), an older log's WagesImported, and a report of one
+    of the months, which is in force over the history from then on."""
+    made: list[Envelope] = []
+
+    def add(type_: str, aggregate_id: str, payload: dict) -> None:
+        n = len(made)
+        made.append(Envelope(
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"wages/{n}"), type=type_,
+            schema_version=REGISTRY.latest_version(type_), aggregate_type="x", aggregate_id=aggregate_id,
+            sequence=n + 1, occurred_on=date(2026, 1, 1), recorded_at=T0 + timedelta(seconds=n), actor="t",
+            payload=payload))
+
+    def line(employee_id: str, employer_id: str, period: str, wage: str, row: int) -> dict:
+        return {"employee_id": employee_id, "employer_id": employer_id, "period": period, "wage": wage, "row": row,
+                "legacy_id": f"{employee_id}/{employer_id}/{period}"}
+
+    add("WagesImported", "legacy-wages-er_1-2025-10", {
+        "employer_id": "er_1", "region": REGION, "period": "2025-10", "import_id": "imp_wages_old",
+        "lines": [{"employee_id": "ee_1", "wage": "7000.00", "row": 2, "legacy_id": "W1/E1/2025-10"}]})
+    add("WageHistoryImported", "legacy-wages-imp_wages_a-2", {"import_id": "imp_wages_a", "lines": [
+        line("ee_1", "er_1", "2025-11", "7100.00", 2), line("ee_2", "er_1", "2025-11", "5200.00", 3),
+        line("ee_1", "er_1", "2025-12", "7200.00", 4), line("ee_3", "er_2", "2025-11", "6300.00", 5),
+        line("ee_1", "er_1", "2025-10", "9999.00", 6)]})  # ee_1's 2025-10 came first from the old log
+    add("WageReported", "wages-er_2-2025-11", {
+        "report_id": "wr_1", "employer_id": "er_2", "region": REGION, "period": "2025-11",
+        "lines": [{"employee_id": "ee_3", "wage": "6400.00"}, {"employee_id": "ee_4", "wage": "4000.00"}],
+        "payroll": "10400.00", "rate": "0.004", "contribution_due": "41.60", "due_date": "2025-12-15",
+        "correction_of": None, "delta_due": "41.60", "rate_segments": [],
+        "policy_ref": {"region": REGION, "effective_from": "2016-01-01", "version": 1}})
+    add("WageHistoryImported", "legacy-wages-imp_wages_a-7", {"import_id": "imp_wages_a", "lines": [
+        line("ee_5", "er_2", "2025-11", "5500.00", 7), line("ee_2", "er_1", "2025-12", "5300.00", 8)]})
+    return made
+
+
 CASES = {
     "levy": ("levy", LevyEnrollmentProjection, ()),
     "claims": ("claims", ClaimsEnrollmentProjection, ()),
     "documents": ("claims", DocumentsProjection, (document_parties, claim_documents)),
+    "wages": ("claims", ClaimsWagesProjection, ()),
     "payouts": ("payments", PayoutFactsProjection, ()),
     "entitlements": ("payments", EntitlementsProjection, (accounts, employer_facts, entitlement_lines)),
 }
@@ -113,13 +153,13 @@ def project(ctx, projection, batches: list[list[Envelope]], one_by_one: bool = F
 def test_a_batch_projects_the_rows_one_by_one_gives(runtime, case: str) -> None:  # noqa: ANN001
     service, make, tables = CASES[case]
     ctx = runtime.services[service].ctx
-    events = book()
-    projection = make()
+    events = wage_events() if case == "wages" else book()
+    projection = make(ctx) if case == "wages" else make()
     project(ctx, projection, [events], one_by_one=True)
     reference = snapshot(ctx, projection, tables)
     assert any(rows for _name, rows in reference[1]), "the events were projected"
-    for batches in ([events], [events[:9], events[9:]], [events[:14], events[14:]], [events, events],
-                    [events + events]):
+    for batches in ([events], [events[:9], events[9:]], [events[:14], events[14:]], [events[:2], events[2:]],
+                    [events, events], [events + events]):
         project(ctx, projection, batches)
         assert snapshot(ctx, projection, tables) == reference, [len(b) for b in batches]
 
@@ -136,3 +176,18 @@ def test_the_new_keys_of_a_run_do_not_go_one_by_one(runtime, case: str) -> None:
     project(ctx, projection, [events])
     # one by one: ee_3 (twice in its run), ee_1's rehire (stored), w9 for documents (a claim waits)
     assert handled.count("EmployeeEnrolled") <= 4 < sum(e.type == "EmployeeEnrolled" for e in events)
+
+
+def test_imported_wage_history_is_in_force_until_a_report_of_its_month(runtime) -> None:  # noqa: ANN001
+    ctx = runtime.services["claims"].ctx
+    projection = ClaimsWagesProjection(ctx)
+    project(ctx, projection, [wage_events()])
+    with ctx.session_factory() as s:
+        rows = {(r.employee_id, r.employer_id, r.period): (r.wage_fen, r.report_id)
+                for r in s.execute(select(wages))}
+    assert rows == {
+        ("ee_1", "er_1", "2025-10"): (700000, "legacy"),  # the older log's, first: the later 9999.00 stays out
+        ("ee_1", "er_1", "2025-11"): (710000, "legacy"), ("ee_2", "er_1", "2025-11"): (520000, "legacy"),
+        ("ee_1", "er_1", "2025-12"): (720000, "legacy"), ("ee_2", "er_1", "2025-12"): (530000, "legacy"),
+        # er_2's 2025-11 is reported: the report is in force, ee_5's imported wage is not
+        ("ee_3", "er_2", "2025-11"): (640000, "wr_1"), ("ee_4", "er_2", "2025-11"): (400000, "wr_1")}

@@ -7,6 +7,7 @@ The distributed runtime is one system for the whole session: the region, the ide
 old system's keys are this test's own (`unique`)."""
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -108,6 +109,9 @@ def test_a_fund_goes_live(api, unique) -> None:  # noqa: ANN001, PLR0915
     assert (history["accepted"], history["rejected"]) == (12, 3), history["errors"]
     assert errors_by_row(history) == {14: "legacy_id", 15: "employee_legacy_id", 16: "period"}
     assert history["totals"] == {"wage_lines": 12, "wages": "108000.00"}
+    again = post(api, "wages", wages)  # the same file twice records nothing twice
+    assert (again["accepted"], again["skipped"], again["rejected"]) == (0, 12, 3), again["errors"]
+    assert errors_by_row(again) == errors_by_row(history)
 
     # -- accounts: the old system's assessment, not re-assessed; fees on what is outstanding
     header = "legacy_id,employer_legacy_id,period,payroll,contribution,paid,paid_on"
@@ -196,3 +200,12 @@ def test_a_fund_goes_live(api, unique) -> None:  # noqa: ANN001, PLR0915
     explained = api.get(f"/v1/payouts/{paid_now[0]['line_id']}/explain").json()
     assert f"migrated: import {entered['import_id']}, row 2" in explained["migrated"]
 
+    # its past decisions (the old system issued them) are rendered when first asked for, as an advice is
+    documents = api.get(f"/v1/claims/{claim_id}/documents").json()["items"]
+    assert [d["kind"] for d in documents] == ["recognition", "appraisal"]
+    assert [d["sha256"] for d in documents] == [None, None]
+    pdf = api.get(documents[1]["href"])
+    assert pdf.status_code == 200 and pdf.headers["x-document-sha256"] == hashlib.sha256(pdf.content).hexdigest()
+    assert api.get(documents[1]["href"]).content == pdf.content  # the same bytes ever after
+    documents = api.get(f"/v1/claims/{claim_id}/documents").json()["items"]
+    assert [d["sha256"] for d in documents] == [None, hashlib.sha256(pdf.content).hexdigest()]

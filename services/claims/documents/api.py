@@ -27,8 +27,9 @@ def build_router(ctx: ServiceContext) -> APIRouter:
                 summary="The claim's written decisions: recognition, appraisal, appeal decisions, payment advices "
                         "(PDF, in Chinese)",
                 description="Each with its verification code and, once rendered, the SHA-256 of its PDF. "
-                            "Decisions and conclusions are rendered when issued; a payment advice when first "
-                            "downloaded (then its hash is recorded and the same bytes are served ever after).")
+                            "Decisions and conclusions are rendered when issued; a payment advice, and the past "
+                            "decisions of a claim migrated at go-live, when first downloaded (then its hash is "
+                            "recorded and the same bytes are served ever after).")
     def list_documents(claim_id: str = Path(pattern=ID), _p: Principal = Depends(agency_only)) -> dict:
         with ctx.session_factory() as s:
             rows = s.execute(select(c.document_id, c.kind, c.issued_on, c.verification_code, c.sha256,
@@ -52,7 +53,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             row = find(s)
         if row is None:
             raise not_found("document", document_id)
-        if row.pdf is None:  # a payment advice, asked for the first time: rendered once, its hash kept
+        if row.pdf is None:  # an advice or a migrated decision, asked for the first time: rendered once, its hash kept
             with writing(ctx.session_factory) as s:
                 if not render_stored(s, find(s)):
                     raise conflict(f"document {document_id} waits for facts not yet known here (the parties' names)")

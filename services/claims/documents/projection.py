@@ -6,7 +6,10 @@ payout (its payment advice).
 Facts are stored as they arrive, from whichever topic, and a document is rendered once all its
 facts are there (the claim's, the parties' names), so the order topics are read in changes
 nothing. Decisions and conclusions are rendered when issued; payment advices, which come by the
-hundred thousand with a bank's report, are rendered when first asked for (api.py), each once.
+hundred thousand with a bank's report, are rendered when first asked for (api.py), each once. So
+are the past decisions of a claim migrated at go-live (their event's `source` names the import,
+kept in the facts): the old system issued them, a province brings tens of thousands at once, and
+their facts and verification code are fixed here all the same.
 """
 from __future__ import annotations
 
@@ -189,6 +192,8 @@ class DocumentsProjection(Projection):
             # the claim as its own stream stood at this event (a later wage correction is not in it),
             # whenever the parties' names arrive from the other topic
             facts = {**json.loads(known), **facts}
+        if e.payload.get("source"):  # a migrated decision: rendered when first asked for
+            facts = {**facts, "source": e.payload["source"]}
         session.execute(insert(claim_documents).values(
             document_id=doc_id, claim_id=claim_id, kind=kind, source_event_id=source,
             issued_on=datetime.fromisoformat(issued_on).date(), facts_json=json.dumps(facts, sort_keys=True),
@@ -197,12 +202,14 @@ class DocumentsProjection(Projection):
 
     @staticmethod
     def _render_waiting(session: Session, claim_id: str) -> None:
-        """Render the claim's decisions and conclusions whose facts have just become complete."""
+        """Render the claim's decisions and conclusions whose facts have just become complete
+        (not a migrated one's: when first asked for)."""
         c = claim_documents.c
         for row in session.execute(select(claim_documents).where(
                 c.claim_id == claim_id, c.sha256.is_(None), c.kind.in_(sorted(RENDER_AT_ISSUE)))
                 .order_by(c.document_id)).all():
-            render_stored(session, row)
+            if not json.loads(row.facts_json).get("source"):
+                render_stored(session, row)
 
     def reset(self, session: Session) -> None:
         for table in (claim_documents, document_appeals, document_claims, document_parties):

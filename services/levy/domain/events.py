@@ -180,6 +180,27 @@ class WagesImported(_Payload):
     import_id: str
 
 
+class ImportedWageLine(_Payload):
+    employee_id: str
+    employer_id: str
+    period: str  # YYYY-MM
+    wage: Decimal
+    row: int  # the row of the import file (its header is row 1)
+    legacy_id: str
+
+
+@event_type("WageHistoryImported")
+class WageHistoryImported(_Payload):
+    """Wage history an import brought, up to a thousand rows of one request, whatever their
+    employers and months (a file ordered by worker spreads a request over as many employers as
+    it has rows: one event per employer and month would be one per row). The insured wage of
+    injuries to come is derived from it (R.64). It assesses nothing; what was owed is in
+    `accounts`. Replaces WagesImported for new imports; a log's WagesImported stay valid."""
+
+    import_id: str
+    lines: tuple[ImportedWageLine, ...]
+
+
 @event_type("LegacyPeriodImported")
 class LegacyPeriodImported(_Payload):
     """A contribution period as the old system assessed it (not re-assessed) and what it was

@@ -18,15 +18,15 @@ from .events import (
     Allocation,
     ContributionPaid,
     ContributionReassessed,
-    ImportedWage,
+    ImportedWageLine,
     LegacyPeriodImported,
     PolicyRef,
     RateAdjusted,
     RateFigures,
     RateSegment,
     WageLine,
+    WageHistoryImported,
     WageReported,
-    WagesImported,
 )
 from .rules import contribution, contribution_by_days
 
@@ -121,27 +121,29 @@ def _due(payroll: Decimal, segments: tuple[RateSegment, ...]) -> Decimal:
     return contribution_by_days(payroll, [(s.days, s.rate) for s in segments], days)
 
 
-def legacy_wages_id(employer_id: str, period: str) -> str:
-    return f"legacy-wages-{employer_id}-{period}"
+def wage_history_id(import_id: str, first_row: int) -> str:
+    return f"legacy-wages-{import_id}-{first_row}"
 
 
-class LegacyWages(Aggregate):
-    """The wage history imports brought for one employer and month (`legacy-wages-…`)."""
+class WageHistory(Aggregate):
+    """Some rows of one import's wage history (`legacy-wages-<import_id>-<first row>`), recorded
+    once: the import's rows keyed by legacy_id (libs.imports) keep a row from being recorded
+    twice, this keeps a worker's wage of an employer and month to one line of the batch."""
 
-    aggregate_type = "legacy_wages"
+    aggregate_type = "wage_history"
 
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
-        self.employees: set[str] = set()
+        self.recorded = False
 
-    def record(self, *, employer_id: str, region: str, period: str, lines: tuple[ImportedWage, ...],
-               import_id: str, on: date) -> None:
-        assert lines and not {ln.employee_id for ln in lines} & self.employees, "one wage per worker and month"
-        self.trigger(WagesImported(employer_id=employer_id, region=region, period=period, lines=lines,
-                                   import_id=import_id), on)
+    def record(self, *, import_id: str, lines: tuple[ImportedWageLine, ...], on: date) -> None:
+        assert lines and not self.recorded, "a batch of wage history is recorded once, with lines"
+        keys = {(ln.employee_id, ln.employer_id, ln.period) for ln in lines}
+        assert len(keys) == len(lines), "one wage per worker, employer and month"
+        self.trigger(WageHistoryImported(import_id=import_id, lines=lines), on)
 
-    def apply_WagesImported(self, e: WagesImported) -> None:
-        self.employees |= {ln.employee_id for ln in e.lines}
+    def apply_WageHistoryImported(self, e: WageHistoryImported) -> None:
+        self.recorded = True
 
 
 class EmployerAccount(Aggregate):
