@@ -20,7 +20,9 @@ claims sharing (wage, grade, care, retired, payer) has in common once: the Calc,
 JSON, the policy reference. The disability allowance is integer fen, filled into its grade's
 explanation template (`AllowanceTemplate`; most wages are a group of one). tests/payments/
 entitlements/test_entitlements_fast_path.py compares the stored rows with the full derivation's,
-row by row; test_grouped_allowance.py the template with `rules`.
+row by row; test_grouped_allowance.py the template with `rules`. `in_database` makes the same rows
+for every untouched claim of a region at once, inside the database, from the same inputs in
+columns; what it does not take (see `in_database.row_of`) comes here.
 """
 from __future__ import annotations
 

@@ -527,7 +527,8 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
 
 
 def materialize_region(session: Session, region: str, now: datetime) -> int:
-    """Bring every claim of `region` to what its facts say at `now`, in batches."""
+    """Bring every claim of `region` to what its facts say at `now`: the month of its untouched
+    claims made by the database from their compact inputs (`in_database`), the others in batches."""
     pfs = policy_facts(session, region)
     ahead = engine.MonthAhead.of(region, pfs, now, _horizons(session, region))
     month = grouped.MonthOfGroups(ahead, _line_processors(session), DATE_COLUMNS)
