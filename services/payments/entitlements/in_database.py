@@ -157,13 +157,13 @@ def _amounts(session: Session, month: grouped.MonthOfGroups) -> None:
     cares: dict[tuple, dict] = {}
     allowances: dict[tuple, dict] = {}
     for grade, care_level, wage_ref, uninsured_on in session.execute(text(
-            f"SELECT DISTINCT grade, care_level, wage_ref, uninsured_on FROM {claim_inputs.name} WHERE region = :region"),
-            {"region": month.ahead.region}):
+            f"SELECT DISTINCT grade, care_level, wage_ref, uninsured_on FROM {claim_inputs.name} "
+            "WHERE region = :region"), {"region": month.ahead.region}):
         if care_level in grouped.CARE_LEVELS and (care_level, uninsured_on) not in cares:
             due = month.care_due(care_level, uninsured_on)
             if due is not None:
-                cares[(care_level, uninsured_on)] = ({"care_level": care_level, "uninsured_on": uninsured_on, "payer": due[1], "fen": due[2],
-                              "explain_json": due[3]})
+                cares[(care_level, uninsured_on)] = {"care_level": care_level, "uninsured_on": uninsured_on,
+                                                     "payer": due[1], "fen": due[2], "explain_json": due[3]}
         if (grade is None or not 1 <= grade <= 4 or str(grade) not in month.doc.disability_allowance_ratios
                 or (grade, wage_ref, uninsured_on) in allowances):
             continue
@@ -172,11 +172,11 @@ def _amounts(session: Session, month: grouped.MonthOfGroups) -> None:
             continue  # its claims go on in Python
         payer = "employer" if uninsured_on else month.doc.payer(KINDS["disability_allowance"][1])
         p, q = template.plain[1], template.topped[1]
-        allowances[(grade, wage_ref, uninsured_on)] = (dict(
+        allowances[(grade, wage_ref, uninsured_on)] = dict(
             grade=grade, wage_ref=wage_ref, uninsured_on=uninsured_on, payer=payer, ratio_units=template.ratio_units,
             scale=template.scale, minimum_fen=template.minimum_fen, plain_head=template.plain_head,
             topped_head=template.topped_head, times_ratio=template.times_ratio, topped_tail=template.topped_tail,
-            p0=p[0], p1=p[1], p2=p[2], q0=q[0], q1=q[1], q2=q[2], q3=q[3]))
+            p0=p[0], p1=p[1], p2=p[2], q0=q[0], q1=q[1], q2=q[2], q3=q[3])
     for table, keyed in ((CARES, cares), (ALLOWANCES, allowances)):
         rows = list(keyed.values())
         if rows:
@@ -203,8 +203,9 @@ def _choose(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> None:
         knowledge = (f"CASE WHEN i.last_fact_at{c} < :policy_at OR (i.last_fact_at = :policy_at AND "
                      f"i.last_fact_id{c} < :policy_id) THEN CAST(i.facts AS TEXT) || :policy_known "
                      f"ELSE {knowledge} END")
-    event = month.policy.event_id
-    params["policy_pattern"] = "%" + json.dumps(event).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # a claim citing the version's event itself is left to Python (`dict.fromkeys` would drop it)
+    quoted = json.dumps(month.policy.event_id)
+    params["policy_pattern"] = "%" + quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     kinds = ", ".join(f"'{k}'" for k in KINDS)  # the engine's own names, never input
     session.execute(text(f"""
         INSERT INTO {CHOSEN} (claim_id)
@@ -283,8 +284,9 @@ def _insert_lines(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> 
     rounded_fen = "((2 * i.wage_fen * t.ratio_units + t.scale) / (2 * t.scale))"
     topped = "i.wage_fen * t.ratio_units < t.minimum_fen * t.scale"
     wage, rounded = sql.yuan("i.wage_fen"), sql.yuan(rounded_fen)
+    top_up = sql.yuan(f"t.minimum_fen - {rounded_fen}")
     explain = (f"CASE WHEN {topped} THEN t.q0 || t.topped_head || {wage} || t.times_ratio || {rounded} "
-               f"|| t.topped_tail || t.q1 || {wage} || t.q2 || :note_head || {sql.yuan(f't.minimum_fen - {rounded_fen}')} "
+               f"|| t.topped_tail || t.q1 || {wage} || t.q2 || :note_head || {top_up} "
                f"|| :note_tail || t.q3 ELSE t.p0 || t.plain_head || {wage} || t.times_ratio || {rounded} || t.p1 "
                f"|| {wage} || t.p2 END")
     params |= {"note_head": grouped.AllowanceTemplate.NOTE_HEAD, "note_tail": grouped.AllowanceTemplate.NOTE_TAIL}
