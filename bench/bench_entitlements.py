@@ -9,8 +9,8 @@ current month (2026-11), so the lines already owed exist.
 Timed, three times (median, min and max): `materialize_through(session, region, month, now)` — what
 POST /v1/payment-runs calls first — for December, January and February, each asked for a month
 ahead in the middle of the month before (NOWS): one line per beneficiary each time.
-The clock is pinned (NOWS, passed as `now` to every call), so the bench gives the same answer on
-whatever day it runs. (Read from the wall clock, "the current month" moves on and the setup
+The clock is pinned (NOWS, passed as `now` to every call, and the national default's knowledge
+time, POLICY_KNOWN), so the bench gives the same answer on whatever day it runs. (Read from the wall clock, "the current month" moves on and the setup
 would already have materialized the timed month: 0 lines inserted.)
 Peer, same run: the same amounts (insured wage × the policy's ratio of the grade, never below
 the minimum monthly wage, rounded half-up to the fen) with a plain loop of Decimal
@@ -42,13 +42,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
 from libs.policy import load_national_default  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
 from services.payments.entitlements import projection  # noqa: E402
-from services.payments.entitlements.tables import accounts, claim_facts, entitlement_lines  # noqa: E402
+from services.payments.entitlements.tables import accounts, claim_facts, entitlement_lines, policies  # noqa: E402
 from tests.unit.payments.facts import ClaimFacts  # noqa: E402
 
 N = int(os.environ.get("BENCH_BENEFICIARIES", "1000000"))
@@ -62,6 +62,10 @@ NOW = datetime(2026, 11, 15, 12, 0, tzinfo=timezone.utc)  # the bench's clock, w
 NOWS = (("2026-12", NOW), ("2027-01", datetime(2026, 12, 15, 12, 0, tzinfo=timezone.utc)),
         ("2027-02", datetime(2027, 1, 15, 12, 0, tzinfo=timezone.utc)))
 PROFILED = ("2027-03", datetime(2027, 2, 15, 12, 0, tzinfo=timezone.utc))
+# The national default the runtime publishes when it starts is recorded on the wall clock's day:
+# stored as known from this day (before every fact), so no timed month learns a new policy
+# version — run on 2026-12-01, the second month did, and re-derived every claim from its facts.
+POLICY_KNOWN = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def grade(i: int) -> int:
@@ -79,6 +83,8 @@ def wage_text(i: int) -> str:
 
 def seed(runtime: EmbeddedRuntime) -> float:
     engine = runtime.services["payments"].ctx.engine
+    with engine.begin() as conn:
+        assert conn.execute(update(policies).values(recorded_at=POLICY_KNOWN)).rowcount >= 1
     with timer() as t:
         for start in range(0, N, CHUNK):
             facts, accts = [], []

@@ -20,7 +20,9 @@ claims sharing (wage, grade, care, retired, payer) has in common once: the Calc,
 JSON, the policy reference. The disability allowance is integer fen, filled into its grade's
 explanation template (`AllowanceTemplate`; most wages are a group of one). tests/payments/
 entitlements/test_entitlements_fast_path.py compares the stored rows with the full derivation's,
-row by row; test_grouped_allowance.py the template with `rules`.
+row by row; test_grouped_allowance.py the template with `rules`. `in_database` makes the same rows
+for every untouched claim of a region at once, inside the database, from the same inputs in
+columns; what it does not take (see `in_database.row_of`) comes here.
 """
 from __future__ import annotations
 
@@ -193,11 +195,14 @@ class MonthOfGroups:
         return found
 
     def _due(self, kind: str, calc: Calc, inputs: Inputs) -> tuple | None:
+        return self.encoded(kind, calc, inputs.uninsured_on, inputs.wage_ref)
+
+    def encoded(self, kind: str, calc: Calc, uninsured_on: str, wage_ref_json: str) -> tuple | None:
         """`engine._targets_of`'s `emit` and `engine._line`'s amount and explanation of a first line:
         (kind, payer, fen, explanation JSON), None for a zero amount (no line)."""
-        if inputs.uninsured_on:
+        if uninsured_on:
             payer = "employer"
-            why = f"R.62: the employer was not insured on {inputs.uninsured_on}, it owes this benefit itself"
+            why = f"R.62: the employer was not insured on {uninsured_on}, it owes this benefit itself"
             calc = Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, why))
         else:
             payer = self.doc.payer(KINDS[kind][1])
@@ -206,13 +211,35 @@ class MonthOfGroups:
             return None
         explain = {"article": calc.article, "formula": calc.formula, "inputs": dict(calc.inputs),
                    "notes": list(calc.notes)}
-        if inputs.wage_ref and "insured_wage" in calc.inputs:
-            wage_ref = self._wage_refs.get(inputs.wage_ref)
+        if wage_ref_json and "insured_wage" in calc.inputs:
+            wage_ref = self._wage_refs.get(wage_ref_json)
             if wage_ref is None:
                 _bounded(self._wage_refs)
-                wage_ref = self._wage_refs[inputs.wage_ref] = json.loads(inputs.wage_ref)
+                wage_ref = self._wage_refs[wage_ref_json] = json.loads(wage_ref_json)
             explain["insured_wage_policy_ref"] = wage_ref
         return kind, payer, fen, ENCODER.encode(explain)
+
+    def care_due(self, care_level: str, uninsured_on: str) -> tuple | None:
+        """R.34 of a care level this month: (kind, payer, fen, explanation JSON), None for no line."""
+        key = (care_level, uninsured_on)
+        found = self._cares.get(key)
+        if found is None:
+            _bounded(self._cares)
+            doc = self.doc
+            found = self._cares[key] = (self.encoded("care_allowance", _care_of(
+                str(doc.average_monthly_wage), care_level, str(getattr(doc.care_ratios, care_level))),
+                uninsured_on, ""),)
+        return found[0]
+
+    def template(self, grade: str, wage_ref_json: str, uninsured_on: str) -> "AllowanceTemplate | None":
+        """R.35's template of a grade this month (None: the policy's values are not ones it takes)."""
+        key = (grade, wage_ref_json, uninsured_on)
+        if key not in self._templates:
+            _bounded(self._templates)
+            self._templates[key] = AllowanceTemplate.of(
+                grade, self.doc.disability_allowance_ratios[grade], self.doc.minimum_monthly_wage,
+                lambda calc: self.encoded("disability_allowance", calc, uninsured_on, wage_ref_json))
+        return self._templates[key]
 
     def _dues(self, inputs: Inputs) -> list[tuple]:
         """What a claim of these inputs is owed this month, in key order (care before the
@@ -221,14 +248,7 @@ class MonthOfGroups:
         out = []
         care = inputs.care_level
         if care in CARE_LEVELS:
-            key = (care, inputs.uninsured_on)
-            found = self._cares.get(key)
-            if found is None:
-                _bounded(self._cares)
-                doc = self.doc
-                found = self._cares[key] = (self._due("care_allowance", _care_of(
-                    str(doc.average_monthly_wage), care, str(getattr(doc.care_ratios, care))), inputs),)
-            out += found
+            out.append(self.care_due(care, inputs.uninsured_on))
         if inputs.grade and int(inputs.grade) <= 4 and inputs.wage and not self._is_retired(inputs.birth, inputs.sex):
             key = (inputs.wage, inputs.grade, inputs.wage_ref, inputs.uninsured_on)
             found = self._allowances.get(key)
@@ -242,13 +262,7 @@ class MonthOfGroups:
         """R.35 of the claim's wage and grade: in integer fen from the template of its grade (most
         wages are a group of one, so the explanation is filled in, not built and encoded), or —
         for a wage or a policy value the template does not take — from `rules`, as `_due`."""
-        template_key = (inputs.grade, inputs.wage_ref, inputs.uninsured_on)
-        template = self._templates.get(template_key)
-        if template is None:
-            _bounded(self._templates)
-            template = self._templates[template_key] = AllowanceTemplate.of(
-                inputs.grade, self.doc.disability_allowance_ratios[inputs.grade], self.doc.minimum_monthly_wage,
-                lambda calc: self._due("disability_allowance", calc, inputs))
+        template = self.template(inputs.grade, inputs.wage_ref, inputs.uninsured_on)
         made = template.due(inputs.wage, self._payer(inputs)) if template is not None else None
         if made is not None:
             return made
@@ -361,6 +375,28 @@ class AllowanceTemplate:
             parts.append((order, tuple(pieces[0::2])))
         return cls(grade, ratio_text, int(ratio_text.replace(".", "")), 10 ** digits, minimum_fen, parts[0], parts[1])
 
+    # The texts around the numbers of the formula and the note (`rules.disability_allowance`'s
+    # words; `in_database` fills the same ones in SQL). None needs escaping in JSON.
+    @property
+    def plain_head(self) -> str:
+        return f"insured_wage × ratio(grade {self.grade}) = "
+
+    @property
+    def topped_head(self) -> str:
+        return f"max(insured_wage × ratio(grade {self.grade}), minimum_wage) = max("
+
+    @property
+    def times_ratio(self) -> str:
+        return f" × {self.ratio_text} = "
+
+    @property
+    def topped_tail(self) -> str:
+        minimum = _yuan(self.minimum_fen)
+        return f", {minimum}) = {minimum}"
+
+    NOTE_HEAD = "topped up by "
+    NOTE_TAIL = " to the minimum monthly wage"
+
     def due(self, wage: str, payer: str) -> tuple | None:
         """(kind, payer, fen, explanation JSON) of `wage`; None for a wage it does not take."""
         wage_fen = _fen_of(wage)
@@ -368,14 +404,14 @@ class AllowanceTemplate:
             return None
         product = wage_fen * self.ratio_units
         rounded = (2 * product + self.scale) // (2 * self.scale)  # half up, to the fen
+        wage_yuan, rounded_yuan = _yuan(wage_fen), _yuan(rounded)
         if product < self.minimum_fen * self.scale:
-            formula = (f"max(insured_wage × ratio(grade {self.grade}), minimum_wage) = max({_yuan(wage_fen)} × "
-                       f"{self.ratio_text} = {_yuan(rounded)}, {_yuan(self.minimum_fen)}) = {_yuan(self.minimum_fen)}")
-            note = f"topped up by {_yuan(self.minimum_fen - rounded)} to the minimum monthly wage"
-            texts, template, fen = (_yuan(wage_fen), formula, note), self.topped, self.minimum_fen
+            formula = f"{self.topped_head}{wage_yuan}{self.times_ratio}{rounded_yuan}{self.topped_tail}"
+            note = f"{self.NOTE_HEAD}{_yuan(self.minimum_fen - rounded)}{self.NOTE_TAIL}"
+            texts, template, fen = (wage_yuan, formula, note), self.topped, self.minimum_fen
         else:
-            formula = f"insured_wage × ratio(grade {self.grade}) = {_yuan(wage_fen)} × {self.ratio_text} = {_yuan(rounded)}"
-            texts, template, fen = (_yuan(wage_fen), formula), self.plain, rounded
+            formula = f"{self.plain_head}{wage_yuan}{self.times_ratio}{rounded_yuan}"
+            texts, template, fen = (wage_yuan, formula), self.plain, rounded
         order, pieces = template
         out = [pieces[0]]
         for hole, piece in zip(order, pieces[1:]):

@@ -34,9 +34,9 @@ from libs.policy.document import PolicyDocument
 from libs.pooling import Move, segments, windows
 from libs.pooling_tables import read_moves, record_moves
 
-from . import engine, grouped
+from . import engine, grouped, in_database
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
-from .tables import (PROJECTED, accounts, claim_facts, claim_states, employer_facts, entitlement_lines, horizons,
+from .tables import (PROJECTED, accounts, claim_facts, claim_inputs, claim_states, employer_facts, entitlement_lines, horizons,
                      policies, region_moves)
 
 log = logging.getLogger(__name__)
@@ -252,12 +252,18 @@ def _set_states(session: Session, states: Sequence[State]) -> None:
         return
     for _ in _rows_in(session, f"DELETE FROM {claim_states.name} WHERE claim_id IN", [state[0] for state in states]):
         pass
+    for _ in _rows_in(session, f"DELETE FROM {claim_inputs.name} WHERE claim_id IN", [state[0] for state in states]):
+        pass
     rows = [state for state in states if state[1]]
     if rows:
         mark = driver_mark(session.get_bind().dialect.name)
         session.connection().exec_driver_sql(
             f"INSERT INTO {claim_states.name} (claim_id, through, knowledge, inputs) "
             f"VALUES ({mark}, {mark}, {mark}, {mark})", rows)
+    columns = [row for row in (in_database.row_of(inputs) for inputs in (grouped.parse(state[3]) for state in rows
+                                                                           if state[3] is not None) if inputs) if row]
+    if columns:
+        session.execute(insert(claim_inputs), columns)
 
 
 def _move_states(session: Session, claim_ids: Sequence[str], through: str) -> None:
@@ -295,11 +301,14 @@ def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, n
         session.execute(insert(entitlement_lines).values(**_row(corr, accounts_cache.get(line.payee) or (None,) * 3)))
 
 
-def _claims_in(session: Session, region: str | None) -> Iterator[list[str]]:
-    """The claims of `region` (every region: None) in batches of BATCH_CLAIMS, streamed."""
+def _claims_in(session: Session, region: str | None, skip: str | None = None) -> Iterator[list[str]]:
+    """The claims of `region` (every region: None) in batches of BATCH_CLAIMS, streamed; not
+    those in the table `skip` (its column `claim_id`)."""
     q = select(claim_facts.c.claim_id).where(claim_facts.c.type == "InjuryApplied")
     if region is not None:
         q = q.where(claim_facts.c.region == region)
+    if skip is not None:
+        q = q.where(text(f"{claim_facts.name}.claim_id NOT IN (SELECT claim_id FROM {skip})"))
     result = session.execute(q.execution_options(stream_results=True, yield_per=BATCH_CLAIMS))
     for part in result.partitions(BATCH_CLAIMS):
         yield sorted({r[0] for r in part})
@@ -518,11 +527,19 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
 
 
 def materialize_region(session: Session, region: str, now: datetime) -> int:
-    """Bring every claim of `region` to what its facts say at `now`, in batches."""
+    """Bring every claim of `region` to what its facts say at `now`: the month of its untouched
+    claims made by the database from their compact inputs (`in_database`), the others in batches."""
     pfs = policy_facts(session, region)
     ahead = engine.MonthAhead.of(region, pfs, now, _horizons(session, region))
     month = grouped.MonthOfGroups(ahead, _line_processors(session), DATE_COLUMNS)
-    return sum(_materialize_batch(session, batch, ahead, pfs, month) for batch in _claims_in(session, region))
+    if not IN_DATABASE:
+        return sum(_materialize_batch(session, batch, ahead, pfs, month) for batch in _claims_in(session, region))
+    with in_database.untouched_month(session, month) as (inserted, chosen):
+        return inserted + sum(_materialize_batch(session, batch, ahead, pfs, month)
+                              for batch in _claims_in(session, region, skip=chosen))
+
+
+IN_DATABASE = True  # the untouched claims' month made by the database (`in_database`); else in Python
 
 
 def materialize_through(session: Session, region: str, period: str, now: datetime | None = None) -> int:

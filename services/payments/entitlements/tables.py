@@ -111,4 +111,39 @@ claim_states = Table(
     Column("inputs", Text),
 )
 
-PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves, claim_states)
+# The same compact inputs in columns (`in_database.row_of`), for the month the database makes
+# itself for the untouched claims of a region (one INSERT … SELECT); written and replaced with the
+# state; no row: the claim's month is made in Python (`grouped`, or from its facts). Text times are
+# the isoformat in UTC the state's knowledge is written with; '' for none.
+claim_inputs = Table(
+    "entitlement_claim_inputs", metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("region", String(6), nullable=False),
+    Column("employer_id", String(64), nullable=False),
+    Column("payee", String(80), nullable=False),
+    Column("facts", Integer, nullable=False),  # how many facts (its own and its employer's) they were made from
+    Column("last_fact_at", String(40), nullable=False),
+    Column("last_fact_id", String(64), nullable=False),
+    Column("point_at", String(40), nullable=False),  # the knowledge point its lines are learned at
+    Column("point_known_at", DateTime(timezone=True), nullable=False),  # the same, stored as a line's known_at
+    Column("point_id", Text, nullable=False),
+    Column("point_label", Text, nullable=False),
+    Column("valid_from", String(7), nullable=False),  # the first month they cover
+    Column("appraised", Integer, nullable=False),  # 1: an appraisal is in force
+    Column("grade", Integer),
+    Column("care_level", String(16), nullable=False),
+    Column("wage_fen", BigInteger),
+    Column("wage_ref", Text, nullable=False),  # the insured wage's policy reference, JSON
+    Column("birth", String(10), nullable=False),
+    Column("sex", String(16), nullable=False),
+    Column("closed", String(7), nullable=False),  # the month the claim was closed in
+    Column("uninsured_on", String(10), nullable=False),  # R.62
+    # a line's source event ids, JSON list items without the policy version's: the care
+    # allowance's, the disability allowance's, and what follows the version's (R.62's source)
+    Column("sources_care", Text, nullable=False),
+    Column("sources_allowance", Text, nullable=False),
+    Column("sources_tail", Text, nullable=False),
+    Index("ix_entitlement_claim_inputs_region", "region"),
+)
+
+PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves, claim_states, claim_inputs)

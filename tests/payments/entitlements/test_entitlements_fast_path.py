@@ -278,6 +278,28 @@ def alone(monkeypatch) -> list[tuple[str, str]]:  # noqa: ANN001
     return calls
 
 
+@pytest.fixture
+def batches(monkeypatch) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(month, claim) of every claim materialized in Python (`_materialize_batch`): the others of
+    a region had their month made by the database (`in_database`)."""
+    calls: list[tuple[str, str]] = []
+    real = projection._materialize_batch
+
+    def counted(session, claim_ids, ahead, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.extend((ahead.month, c) for c in claim_ids)
+        return real(session, claim_ids, ahead, *args, **kw)
+
+    monkeypatch.setattr(projection, "_materialize_batch", counted)
+    return calls
+
+
+@pytest.fixture(params=[True, False], ids=["in_database", "in_python"])
+def in_database(request, monkeypatch) -> bool:  # noqa: ANN001
+    """The untouched claims' month made by the database, or all of it in Python."""
+    monkeypatch.setattr(projection, "IN_DATABASE", request.param)
+    return request.param
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def two_databases(request, tmp_path: Path) -> tuple[str, str]:  # noqa: ANN001
     """Two fresh payments databases (the full derivation's, the fast path's), on SQLite and on PostgreSQL."""
@@ -288,13 +310,15 @@ def two_databases(request, tmp_path: Path) -> tuple[str, str]:  # noqa: ANN001
     return server.fresh_database(f"il_fast_{tag}_full"), server.fresh_database(f"il_fast_{tag}_fast")
 
 
-def test_fast_path_equals_the_full_derivation(two_databases: tuple[str, str], spy: list[str],
-                                              alone: list[tuple[str, str]], groups: list[tuple[str, str]]) -> None:
+def test_fast_path_equals_the_full_derivation(two_databases: tuple[str, str], in_database: bool, spy: list[str],
+                                              alone: list[tuple[str, str]], groups: list[tuple[str, str]],
+                                              batches: list[tuple[str, str]]) -> None:
     full_url, fast_url = two_databases
     full_hash, full_rows, _ = _run(full_url, False, [])
     spy.clear()
     alone.clear()
     groups.clear()
+    batches.clear()
     fast_hash, fast_rows, march_full = _run(fast_url, True, spy)
     assert len(full_rows) > 200
     assert fast_rows == full_rows  # every column of every line
@@ -307,13 +331,21 @@ def test_fast_path_equals_the_full_derivation(two_databases: tuple[str, str], sp
     # stored without a materialization took the full derivation.
     assert march_full == list(SILENT)
     assert spy[len(march_full):] == []
+    everyone = {c.claim_id for c in population()}
+    in_r = {c.claim_id for c in population() if c.claim_id[:2] != "r2"}
+    # from their inputs: in Python (`grouped`) or, for the claims no batch had, by the database
+    by_database = {"2027-03": everyone - {c for m, c in batches if m == "2027-03"},
+                   "2027-04": in_r - {c for m, c in batches if m == "2027-04"}}
+    if not in_database:
+        assert by_database == {"2027-03": set(), "2027-04": set()}
+    else:  # the database took every claim the Python groups would have
+        assert {c for _m, c in groups} == set()
     march_alone = {c for m, c in alone if m == "2027-03"}
-    march_grouped = {c for m, c in groups if m == "2027-03"}
-    april_grouped = {c for m, c in groups if m == "2027-04"}
+    march_grouped = {c for m, c in groups if m == "2027-03"} | by_database["2027-03"]
+    april_grouped = {c for m, c in groups if m == "2027-04"} | by_database["2027-04"]
     assert not march_alone & march_grouped
-    assert march_alone | march_grouped == {c.claim_id for c in population()} - {"unmat"}
-    assert {c for m, c in alone if m == "2027-04"} | april_grouped == {
-        c.claim_id for c in population() if c.claim_id[:2] != "r2"}
+    assert march_alone | march_grouped == everyone - {"unmat"}
+    assert {c for m, c in alone if m == "2027-04"} | april_grouped == in_r
     # From their inputs: every untouched claim whose months need nothing but its wage, grade,
     # care level, birth date, closing and payer — the retirements, the policy version of March,
     # the closures, the uninsured employer, the late policy of the other region included; from

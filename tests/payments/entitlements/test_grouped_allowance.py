@@ -66,3 +66,16 @@ def test_edges() -> None:
     raw = Decimal("2607.73") * Decimal("0.905")  # 2359.99565: under the minimum, rounds to 2360.00
     assert raw < Decimal("2360.00")
     assert _both(month, _inputs("2607.73", "1", False))[0][3].count("topped up by 0.00") == 1
+
+
+def test_sql_yuan_is_python_yuan() -> None:
+    """`in_database` writes fen as yuan text in SQL exactly as the template does in Python."""
+    import sqlite3
+
+    from services.payments.entitlements.in_database import _Sql
+
+    db = sqlite3.connect(":memory:")
+    expression = _Sql("sqlite").yuan("x")
+    for fen in (0, 1, 9, 10, 99, 100, 101, 110, 250_000, 720_000, 1_234_567, 999_999_999_999):
+        (got,) = db.execute(f"SELECT {expression} FROM (SELECT ? AS x)", (fen,)).fetchone()
+        assert got == grouped._yuan(fen)
