@@ -1,6 +1,7 @@
 """Database engines and migrations: one code path for SQLite (embedded) and PostgreSQL."""
 from __future__ import annotations
 
+import select
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -8,12 +9,13 @@ from typing import Any, Iterator
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "injuryledger_write"  # execution option: this transaction will write
+DRIVER_BEGUN = "injuryledger_driver_begun"  # execution option: the driver began the transaction
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -23,14 +25,32 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
         _tune_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
+    _drop_dead_connections(engine)
+    return engine
+
+
+def _drop_dead_connections(engine: Engine) -> None:
+    """A pooled connection the server has closed (a restart, a terminated backend) is replaced at
+    checkout. Not a ping (a round trip on every checkout, a third of a one-event append's): the
+    server's last words (its FATAL message, then EOF) make the idle connection's socket readable,
+    which a zero-timeout select sees. A readable idle socket is never a healthy one here (we LISTEN
+    to nothing), so at worst a connection is replaced for nothing."""
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, _record, _proxy):  # noqa: ANN001
+        try:
+            dead = dbapi_conn.closed or bool(select.select([dbapi_conn.fileno()], [], [], 0)[0])
+        except Exception:  # noqa: BLE001 - no socket left: as dead as can be
+            dead = True
+        if dead:
+            raise DisconnectionError("the server closed this pooled connection")  # the pool retries
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -50,7 +70,10 @@ def _tune_sqlite(engine: Engine) -> None:
         # writes, fails with SQLITE_BUSY after another writer commits instead of waiting its
         # turn. Reads stay deferred, so they never queue behind writers (WAL).
         # The driver's cursor, not exec_driver_sql: every unit of work begins here (half the cost).
-        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION, False) else "BEGIN"
+        options = conn.get_execution_options()
+        if options.get(DRIVER_BEGUN, False):
+            return  # a DriverTransaction's, begun already by the driver: SQLAlchemy joins it
+        statement = "BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN"
         with driver_cursor(conn, statement) as cursor:
             cursor.execute(statement)
 
@@ -62,25 +85,108 @@ def driver_mark(dialect_name: str) -> str:
 
 
 @contextmanager
-def driver_cursor(conn: Connection, statement: str, params: Any = None) -> Iterator[Any]:
+def driver_cursor(conn: "Connection | DriverTransaction", statement: str, params: Any = None) -> Iterator[Any]:
     """The driver's own cursor on `conn`'s connection, inside its transaction, for the hottest
     paths (appends, consumer batches), where SQLAlchemy's per-statement work is most of the cost.
     Its errors come out as SQLAlchemy's, as from `execute`: a lost connection is invalidated (the
     pool drops it) and raised as an OperationalError flagged `connection_invalidated`."""
-    dbapi = conn.dialect.loaded_dbapi
-    fairy = conn.connection
+    fairy = conn.fairy if isinstance(conn, DriverTransaction) else conn.connection
     cursor = fairy.cursor()
+    with driver_errors(conn, statement, params, cursor):
+        try:
+            yield cursor
+        finally:
+            if not conn.invalidated:
+                cursor.close()
+
+
+@contextmanager
+def driver_errors(conn: "Connection | DriverTransaction", statement: str, params: Any = None,
+                  cursor: Any = None) -> Iterator[None]:
+    """The driver's errors raised as SQLAlchemy's (see driver_cursor)."""
+    dbapi = conn.dialect.loaded_dbapi
     try:
-        yield cursor
+        yield
     except dbapi.Error as exc:
+        fairy = conn.fairy if isinstance(conn, DriverTransaction) else conn.connection
         lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
         if lost:
             conn.invalidate(exc)
         raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=lost,
                                   dialect=conn.dialect) from exc
-    finally:
-        if not conn.invalidated:
-            cursor.close()
+
+
+class DriverTransaction:
+    """A write transaction begun and committed by the driver on a pooled DBAPI connection, for the
+    unit of work: SQLAlchemy's Connection (its events, pool and transaction bookkeeping) costs
+    more than a one-event append itself. A Connection over the same DBAPI connection, inside the
+    same transaction, is made on first use of `connection` (Core statements, a Session); from then
+    on it owns the transaction and ends it.
+    SQLite takes the write lock at BEGIN IMMEDIATE, as `_on_begin` does; psycopg begins
+    implicitly at the first statement (SQLAlchemy's own begin is a no-op there)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.dialect = engine, engine.dialect
+        try:
+            self.fairy = engine.raw_connection()  # pre-pinged by the pool, as engine.connect()
+        except self.dialect.loaded_dbapi.Error as exc:
+            Connection._handle_dbapi_exception_noconnection(exc, self.dialect, engine)
+            raise
+        self._invalidated = False
+        self._connection: Connection | None = None
+        self._transaction: Any = None
+        if self.dialect.name == "sqlite":
+            try:
+                with driver_errors(self, "BEGIN IMMEDIATE"):
+                    self.fairy.driver_connection.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.close()
+                raise
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            conn = Connection(self.engine, connection=self.fairy).execution_options(
+                **{WRITE_OPTION: True, DRIVER_BEGUN: True})
+            self._transaction = conn.begin()  # joins the driver's transaction (see _on_begin)
+            self._connection = conn
+        return self._connection
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        """A Core statement, in this transaction."""
+        return self.connection.execute(statement, params)
+
+    @property
+    def invalidated(self) -> bool:
+        return self._connection.invalidated if self._connection is not None else self._invalidated
+
+    def invalidate(self, exc: BaseException) -> None:
+        if self._connection is not None:
+            self._connection.invalidate(exc)
+        else:
+            self._invalidated = True
+            self.fairy.invalidate(exc)  # and back to the pool, which drops it
+
+    def commit(self) -> None:
+        if self._connection is not None:
+            self._transaction.commit()
+        elif not self.invalidated:
+            with driver_errors(self, "COMMIT"):
+                self.fairy.commit()
+
+    def rollback(self) -> None:
+        if self._connection is not None:
+            self._transaction.rollback()
+        elif not self.invalidated:
+            with driver_errors(self, "ROLLBACK"):
+                self.fairy.rollback()
+
+    def close(self) -> None:
+        """Back to the pool (which resets the connection)."""
+        if self._connection is not None:
+            self._connection.close()
+        elif not self.invalidated:
+            self.fairy.close()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -186,9 +186,8 @@ class ConsumerRunner:
             if self.before_offset_commit:
                 self.before_offset_commit()
             self.consumer.commit(records)
-            for r in records:
-                key = (r.topic, r.partition)
-                self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
+            for key, offset in next_offsets(records).items():
+                self.positions[key] = max(self.positions.get(key, 0), offset)
             return len(records)
 
     def _try_apply_batch(self, records: Sequence[Record]) -> bool:
@@ -410,11 +409,8 @@ def mark_processed(conn: Connection, group: str, event_ids: list[str]) -> set[st
 def advance_positions(session: Session, group: str, records: Sequence[Record]) -> None:
     """Record, in the transaction of the group's effects, the next offset of every partition the
     records came from; never moves a position back (a redelivered batch is older)."""
-    next_offsets: dict[tuple[str, int], int] = {}
-    for r in records:
-        key = (r.topic, r.partition)
-        next_offsets[key] = max(next_offsets.get(key, 0), r.offset + 1)
-    if not next_offsets:
+    ends = next_offsets(records)
+    if not ends:
         return
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
@@ -424,9 +420,20 @@ def advance_positions(session: Session, group: str, records: Sequence[Record]) -
         "ON CONFLICT (consumer, topic, log_partition) DO UPDATE SET next_offset = CASE "
         "WHEN excluded.next_offset > consumer_positions.next_offset THEN excluded.next_offset "
         "ELSE consumer_positions.next_offset END")
-    rows = [(group, topic, partition, offset) for (topic, partition), offset in sorted(next_offsets.items())]
+    rows = [(group, topic, partition, offset) for (topic, partition), offset in sorted(ends.items())]
     with driver_cursor(conn, statement, rows) as cursor:
         cursor.executemany(statement, rows)
+
+
+def next_offsets(records: Sequence[Record]) -> dict[tuple[str, int], int]:
+    """The offset after the last of `records` in each (topic, partition) they came from."""
+    ends: dict[tuple[str, int], int] = {}
+    get = ends.get
+    for r in records:
+        key = (r.topic, r.partition)
+        if r.offset >= get(key, -1):  # a partition's records come in order: mostly true
+            ends[key] = r.offset + 1
+    return ends
 
 
 def group_lock_key(group: str) -> int:

@@ -190,9 +190,10 @@ class KafkaGroupConsumer:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         out: list[Record] = []
         for tp, messages in batches.items():
-            for m in messages:
-                headers = tuple((k, v) for k, v in (m.headers or []))
-                out.append(Record(tp.topic, m.key or b"", m.value, headers, tp.partition, m.offset))
+            topic, partition = tp.topic, tp.partition
+            # kafka-python's headers are already (key, value) pairs.
+            out.extend([Record(topic, m.key or b"", m.value, tuple(m.headers) if m.headers else (), partition, m.offset)
+                        for m in messages])
         return out
 
     def commit(self, records: Sequence[Record]) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from libs.db import driver_cursor
+from libs.db import DriverTransaction, driver_cursor
 
 from .envelope import Envelope, new_event_id, trusted_envelope, utc_now
 from .tables import events
@@ -59,14 +59,14 @@ def dumps(payload: dict[str, Any]) -> str:
 
 
 class EventStore:
-    """Reads and appends on a Session or a Core Connection (the unit of work holds a Connection
-    and makes a Session only when a command asks for one)."""
+    """Reads and appends on a Session, a Core Connection or a DriverTransaction (the unit of
+    work's: appends go through its driver cursor, reads make its Connection)."""
 
-    def __init__(self, session: Session | Connection, topic: str) -> None:
+    def __init__(self, session: Session | Connection | DriverTransaction, topic: str) -> None:
         self.session = session
         self.topic = topic
 
-    def _connection(self) -> Connection:
+    def _connection(self) -> Connection | DriverTransaction:
         s = self.session
         return s.connection() if isinstance(s, Session) else s
 
@@ -188,7 +188,7 @@ INSERT INTO outbox (position, topic) SELECT position, %(topic)s::varchar FROM ap
 """
 
 
-def _append_postgresql(conn: Connection, topic: str, envelopes: list[Envelope], expected: int) -> int:
+def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
     """Returns how many events were written (0: the version check refused them)."""
     first = envelopes[0]
     params = {
@@ -209,7 +209,7 @@ def _append_postgresql(conn: Connection, topic: str, envelopes: list[Envelope], 
         raise ConcurrencyConflict(first.aggregate_id, expected) from exc
 
 
-def _append_sqlite(conn: Connection, topic: str, envelopes: list[Envelope], expected: int) -> int:
+def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
     first = envelopes[0]
     # The text forms SQLAlchemy's SQLite Date/DateTime read back (UTC, zone dropped).
     recorded_at = first.recorded_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -252,7 +252,7 @@ INSERT INTO outbox (position, topic) SELECT position, %(topic)s::varchar FROM ap
 """
 
 
-def _append_new_postgresql(conn: Connection, topic: str, envelopes: list[Envelope]) -> int:
+def _append_new_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope]) -> int:
     first = envelopes[0]
     params = {
         "aggregate_type": first.aggregate_type, "recorded_at": first.recorded_at,
@@ -272,7 +272,7 @@ def _append_new_postgresql(conn: Connection, topic: str, envelopes: list[Envelop
         raise ConcurrencyConflict(first.aggregate_id, 0) from exc
 
 
-def _append_new_sqlite(conn: Connection, topic: str, envelopes: list[Envelope]) -> int:
+def _append_new_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope]) -> int:
     first = envelopes[0]
     recorded_at = first.recorded_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
     causation_id = str(first.causation_id) if first.causation_id else None

@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from libs.db import WRITE_OPTION
+from libs.db import DriverTransaction
 
 from .aggregate import Aggregate
 from .envelope import Envelope
@@ -30,18 +30,18 @@ class UnitOfWork:
         self.recorded: list[Envelope] = []
 
     def __enter__(self) -> "UnitOfWork":
-        # A Core connection, not a Session: a command that only saves aggregates (the hot path)
-        # never pays for the ORM; `session` is made on first use, inside the same transaction.
-        engine = self.session_factory.kw["bind"]
-        self.connection: Connection = engine.connect().execution_options(**{WRITE_OPTION: True})
-        try:
-            self._transaction = self.connection.begin()  # SQLite: takes the write lock now (libs.db)
-        except BaseException:
-            self.connection.close()
-            raise
+        # The driver's transaction, not a Session nor even a Core Connection: a command that only
+        # saves aggregates (the hot path) pays for neither; `connection` and `session` are made on
+        # first use, inside the same transaction. SQLite: the write lock is taken now.
+        self._transaction = DriverTransaction(self.session_factory.kw["bind"])
         self._session: Session | None = None
-        self.store = EventStore(self.connection, self.topic)
+        self.store = EventStore(self._transaction, self.topic)
         return self
+
+    @property
+    def connection(self) -> Connection:
+        """A Core connection in this unit of work's transaction."""
+        return self._transaction.connection
 
     @property
     def session(self) -> Session:
@@ -64,7 +64,7 @@ class UnitOfWork:
                 if self._session is not None:
                     self._session.close()
             finally:
-                self.connection.close()
+                self._transaction.close()
         if exc_type is None and self.recorded and self.on_commit:
             self.on_commit(self.recorded)
 

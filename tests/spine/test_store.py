@@ -118,3 +118,54 @@ def test_read_after_a_position_pages_through_everything(sessions) -> None:  # no
             position = page[-1][0]
     assert len(seen) == 10
     assert [(e.aggregate_id, e.sequence) for e in seen][:2] == [("acct-p0", 1), ("acct-p0", 2)]
+
+
+def test_events_and_read_model_rows_commit_together_or_not_at_all(sessions) -> None:  # noqa: ANN001
+    """The unit of work begins with the driver; a Session made later joins that transaction."""
+    from .support import tally
+
+    def deposit_and_tally(account_id: str, fail: bool) -> None:
+        account = Account(account_id)
+        account.deposit(Decimal("4.00"))
+        with uow(sessions) as u:
+            [written] = u.save(account)
+            u.session.execute(tally.insert().values(event_id=str(written.event_id), aggregate_id=account_id,
+                                                    sequence=1, amount="4.00"))
+            if fail:
+                raise RuntimeError("the command fails after writing")
+
+    deposit_and_tally("acct-kept", fail=False)
+    with pytest.raises(RuntimeError):
+        deposit_and_tally("acct-lost", fail=True)
+    with sessions() as s:
+        assert s.execute(select(events.c.aggregate_id)).scalars().all() == ["acct-kept"]
+        assert len(s.execute(select(outbox.c.position)).all()) == 1
+        assert s.execute(select(tally.c.aggregate_id)).scalars().all() == ["acct-kept"]
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(postgres) -> None:  # noqa: ANN001
+    """No ping per checkout: a connection whose backend was terminated (as a restart does) is
+    seen dead by its readable socket and replaced; the next unit of work just works."""
+    import time
+
+    from sqlalchemy import text
+
+    engine = make_engine(postgres.fresh_database("il_test_dead_pooled"))
+    core_metadata.create_all(engine)
+    sessions = session_factory(engine)
+    with engine.connect() as conn:
+        pid = conn.execute(text("select pg_backend_pid()")).scalar_one()
+    killer = make_engine(postgres.url("il_test_dead_pooled"))
+    with killer.connect() as conn:
+        assert conn.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        while conn.execute(text("select count(*) from pg_stat_activity where pid = :pid"), {"pid": pid}).scalar_one():
+            time.sleep(0.05)
+    account = Account("acct-after")
+    account.deposit(Decimal("1.00"))
+    with uow(sessions) as u:
+        u.save(account)
+    with engine.connect() as conn:
+        assert conn.execute(text("select pg_backend_pid()")).scalar_one() != pid
+        assert conn.execute(select(events.c.aggregate_id)).scalars().all() == ["acct-after"]
+    killer.dispose()
+    engine.dispose()
