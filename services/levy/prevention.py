@@ -143,24 +143,37 @@ def projects_view(ctx, region: str, year: int) -> dict[str, Any]:  # noqa: ANN00
 def statement_years(session: Session, region: str, start: date, end: date) -> list[dict[str, Any]]:
     """The fund statement's prevention figures: each year of the period that has projects, and
     the period's last year: cap (as of now), budgets, and what was spent up to `end`."""
-    years = sorted({*session.execute(select(prevention_projects.c.year).distinct().where(
-        prevention_projects.c.region == region, prevention_projects.c.year >= start.year,
-        prevention_projects.c.year <= end.year)).scalars(), end.year})[-MAX_YEARS_SHOWN:]
-    out = []
-    for year in years:
+    return statement_years_in_ranges(session, region, [(start, end)])[0]
+
+
+def statement_years_in_ranges(session: Session, region: str,
+                              ranges: list[tuple[date, date]]) -> list[list[dict[str, Any]]]:
+    """`statement_years` of each of `ranges` (from, to), each year's figures read once."""
+    first_year, last_year = min(a.year for a, _b in ranges), max(b.year for _a, b in ranges)
+    with_projects = set(session.execute(select(prevention_projects.c.year).distinct().where(
+        prevention_projects.c.region == region, prevention_projects.c.year >= first_year,
+        prevention_projects.c.year <= last_year)).scalars())
+    years_of = [sorted({*(y for y in with_projects if start.year <= y <= end.year), end.year})[-MAX_YEARS_SHOWN:]
+                for start, end in ranges]
+    shown = sorted({y for years in years_of for y in years})
+    spending: dict[int, list[tuple[date, int]]] = {year: [] for year in shown}  # each year's spending by day
+    for year, paid_on, amount_fen in session.execute(
+            select(prevention_projects.c.year, prevention_spending.c.paid_on, func.sum(prevention_spending.c.amount_fen))
+            .select_from(prevention_spending.join(
+                prevention_projects, prevention_projects.c.project_id == prevention_spending.c.project_id))
+            .where(prevention_projects.c.region == region, prevention_projects.c.year.in_(shown),
+                   prevention_spending.c.paid_on <= max(b for _a, b in ranges))
+            .group_by(prevention_projects.c.year, prevention_spending.c.paid_on)):
+        spending[year].append((paid_on, int(amount_fen)))
+    figures = {}
+    for year in shown:
         version = policy_in_force(session, region, date(year, 1, 1))
         share = version.document.prevention_share if version else Decimal(0)
         income = from_fen(contributions_collected(session, region, *_year_bounds(year - 1),
                                                   pools_of_day=date(year, 1, 1)))
         budgets = session.execute(select(func.coalesce(func.sum(prevention_projects.c.budget_fen), 0)).where(
             prevention_projects.c.region == region, prevention_projects.c.year == year)).scalar_one()
-        spent = session.execute(
-            select(func.coalesce(func.sum(prevention_spending.c.amount_fen), 0))
-            .select_from(prevention_spending.join(
-                prevention_projects, prevention_projects.c.project_id == prevention_spending.c.project_id))
-            .where(prevention_projects.c.region == region, prevention_projects.c.year == year,
-                   prevention_spending.c.paid_on <= end)).scalar_one()
-        out.append({"year": year, "share": str(share), "income": yuan_str(income),
-                    "cap": yuan_str(prevention_cap(share, income)), "budgets": yuan_str(int(budgets)),
-                    "spent": yuan_str(int(spent))})
-    return out
+        figures[year] = {"year": year, "share": str(share), "income": yuan_str(income),
+                         "cap": yuan_str(prevention_cap(share, income)), "budgets": yuan_str(int(budgets))}
+    return [[{**figures[year], "spent": yuan_str(sum(fen for day, fen in spending[year] if day <= end))}
+             for year in years] for (_start, end), years in zip(ranges, years_of)]
