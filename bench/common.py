@@ -16,9 +16,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TOKEN = "bench-agency-token"
 
 
-def embedded_runtime(name: str):  # noqa: ANN201 - (EmbeddedRuntime, Path)
-    """The embedded system in a fresh temp folder with the bench's agency token, and the folder
-    (for the peer's own files); access logs off, so the console shows results, not requests."""
+def embedded_runtime(name: str, folder: Path | None = None):  # noqa: ANN201 - (EmbeddedRuntime, Path)
+    """The embedded system in a fresh temp folder (or `folder`, made) with the bench's agency
+    token, and the folder (for the peer's own files); access logs off, so the console shows
+    results, not requests."""
     import logging
     import tempfile
 
@@ -26,7 +27,9 @@ def embedded_runtime(name: str):  # noqa: ANN201 - (EmbeddedRuntime, Path)
     from libs.settings import Settings
 
     logging.disable(logging.INFO)
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    if folder is not None:
+        folder.mkdir(parents=True)
+    tmp = folder or Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
     return EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False)), tmp
 

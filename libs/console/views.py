@@ -134,10 +134,9 @@ async def fund(request: Request, page: Page) -> Response:
     except ValueError:
         to = today()
     months = charts.months_back(to, FUND_MONTHS)
-    whole, *monthly = await asyncio.gather(
-        page.api.get(f"/v1/funds/{region}/statement", **{"from": months[0][0].isoformat(), "to": to.isoformat()}),
-        *(page.api.get(f"/v1/funds/{region}/statement", **{"from": a.isoformat(), "to": min(b, to).isoformat()})
-          for a, b in months))
+    whole = await page.api.get(f"/v1/funds/{region}/statement",
+                               **{"from": months[0][0].isoformat(), "to": to.isoformat(), "by": "month"})
+    monthly = whole.pop("months")  # each calendar month of the range, as months_back cuts them
     figures = charts.fund_charts([(a.strftime("%Y-%m"), s) for (a, _), s in zip(months, monthly)],
                                  translator(page.lang), labeller(page.lang))
     return page.render("fund.html", region=region, to=to.isoformat(), statement=whole, charts=figures,

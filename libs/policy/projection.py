@@ -48,8 +48,6 @@ class PoliciesProjection(Projection):
 def policy_in_force(session: Session, region: str, on: date):  # noqa: ANN201 - PolicyVersion
     """The version in force in `region` on `on` (the latest effective_from ≤ on, then the highest
     version), falling back to the national default `000000`; None if there is none."""
-    from libs.policy.resolve import PolicyVersion
-
     for candidate in (region, NATIONAL) if region != NATIONAL else (NATIONAL,):
         row = session.execute(
             select(policy_versions)
@@ -58,10 +56,32 @@ def policy_in_force(session: Session, region: str, on: date):  # noqa: ANN201 - 
             .limit(1)
         ).first()
         if row is not None:
-            return PolicyVersion(
-                region=row.region, effective_from=row.effective_from, version=row.version,
-                document=stored_document(row.document), event_id=row.event_id)
+            return _version(row)
     return None
+
+
+def policies_in_force(session: Session, region: str, days: list[date]) -> dict:  # noqa: ANN201
+    """`policy_in_force` on each of `days` (day → version or None), from one read of the versions."""
+    candidates = (region, NATIONAL) if region != NATIONAL else (NATIONAL,)
+    rows = session.execute(select(policy_versions).where(
+        policy_versions.c.region.in_(candidates), policy_versions.c.effective_from <= max(days))).all()
+    out = {}
+    for day in days:
+        found = None
+        for candidate in candidates:  # the latest effective_from, then the highest version
+            found = max((r for r in rows if r.region == candidate and r.effective_from <= day),
+                        key=lambda r: (r.effective_from, r.version), default=None)
+            if found is not None:
+                break
+        out[day] = _version(found) if found is not None else None
+    return out
+
+
+def _version(row):  # noqa: ANN001, ANN202 - a row of policy_versions → PolicyVersion
+    from libs.policy.resolve import PolicyVersion
+
+    return PolicyVersion(region=row.region, effective_from=row.effective_from, version=row.version,
+                         document=stored_document(row.document), event_id=row.event_id)
 
 
 @lru_cache(maxsize=256)

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable
+from typing import Callable, Iterable
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from libs.pooling import Window
@@ -135,4 +135,113 @@ def late_fees_by_windows(session: Session, region: str, known: dict, start: date
     return LateFees(accrued, outstanding)
 
 
-__all__ = ["LateFees", "late_fees", "late_fees_by_windows", "record_spans"]
+def late_fees_in_ranges(session: Session, region: str, known: dict, ranges: list[tuple[date, date]],
+                        fold_on: Callable[[str, date], Account]) -> list[LateFees]:
+    """`late_fees_by_windows` of each of `ranges` (from, to), read together: the same figures
+    with a few queries for them all (fold_on had best remember what it folded)."""
+    from libs.pooling import windows
+
+    out = [[0, 0] for _ in ranges]
+    for w in windows(region, known):
+        parts = []  # (which range, its days in the window, whether the window is open at its end)
+        for i, (start, end) in enumerate(ranges):
+            first = max(start, w.start) if w.start else start
+            last = min(end, w.end - timedelta(days=1)) if w.end else end
+            if first <= last:
+                parts.append((i, (first, last), last == end))
+        fees = _late_fees_of_ranges(session, w.source, [days for _i, days, _open in parts], fold_on)
+        for (i, _days, still_open), part in zip(parts, fees):
+            out[i][0] += part.accrued_fen
+            out[i][1] += part.outstanding_fen if still_open else 0
+    return [LateFees(accrued, outstanding) for accrued, outstanding in out]
+
+
+def _late_fees_of_ranges(session: Session, region: str, ranges: list[tuple[date, date]],
+                         fold_on: Callable[[str, date], Account]) -> list[LateFees]:
+    """`late_fees` of one recorded region for each range, as it finds them."""
+    if not ranges:
+        return []
+    befores = [start - timedelta(days=1) for start, _end in ranges]
+    last_day = max(end for _start, end in ranges)
+    corrected_first = dict(session.execute(
+        select(wage_reports.c.employer_id, func.min(wage_reports.c.reported_on))
+        .where(wage_reports.c.region == region, wage_reports.c.delta_fen < 0, wage_reports.c.reported_on <= last_day)
+        .group_by(wage_reports.c.employer_id)).all())
+    owing = _owing_on_days(session, region, sorted({*befores, *(end for _start, end in ranges)}))
+    folded_of = []
+    for (_start, end), before in zip(ranges, befores):
+        folded = sorted(owing[end] | owing[before] | {e for e, first in corrected_first.items() if first <= end})
+        assert len(folded) <= MAX_FOLDED_EMPLOYERS, f"{len(folded)} employers to fold for one statement"
+        folded_of.append(folded)
+    cuts = sorted({*(start for start, _end in ranges), *(end + timedelta(days=1) for _start, end in ranges)})
+    accounts = (ledger.LATE_FEE_INCOME, ledger.LATE_FEE_RECEIVABLE)
+    region_books = books.sums_by_days(session, [Window(region, None, None)], cuts, last_day, accounts=accounts,
+                                      sources=("levy",))
+    employer_books = _books_of_employers(session, region, sorted({e for f in folded_of for e in f}), cuts, last_day)
+    no_book = books.Buckets(cuts, [{} for _ in range(len(cuts) + 1)])
+
+    def net(book: books.Book, account: str) -> int:
+        return sum(d - c for (_kind, a), (d, c) in book.items() if a == account)
+
+    out = []
+    for (start, end), before, folded in zip(ranges, befores, folded_of):
+        accrued = -(net(region_books.between(start, end), ledger.LATE_FEE_INCOME)
+                    - sum(net(employer_books.get(e, no_book).between(start, end), ledger.LATE_FEE_INCOME)
+                          for e in folded))
+        outstanding = (net(region_books.between(None, end), ledger.LATE_FEE_RECEIVABLE)
+                       - sum(net(employer_books.get(e, no_book).between(None, end), ledger.LATE_FEE_RECEIVABLE)
+                             for e in folded))
+        for employer_id in folded:
+            at_end = fold_on(employer_id, end)
+            accrued += at_end.late_fees_fen - fold_on(employer_id, before).late_fees_fen
+            outstanding += at_end.late_fees_owed_fen
+        out.append(LateFees(accrued, outstanding))
+    return out
+
+
+_s = receivable_spans.c
+# The spans of a region that end in (after, until] and began by `after`: they hold `after` (and
+# any earlier day from their first): an index range each, every span read once over the days.
+_ENDING_BETWEEN = select(_s.employer_id, _s.from_day).where(
+    _s.region == bindparam("region"), _s.to_day > bindparam("after"), _s.to_day <= bindparam("until"),
+    _s.from_day <= bindparam("after"))
+_STILL_OPEN = select(_s.employer_id, _s.from_day).where(
+    _s.region == bindparam("region"), _s.to_day.is_(None), _s.from_day <= bindparam("after"))
+LAST_DAY = date(9999, 12, 31)
+
+
+def _owing_on_days(session: Session, region: str, days: list[date]) -> dict[date, set[str]]:
+    """`_owing_on` of each of `days` (ascending)."""
+    out: dict[date, set[str]] = {day: set() for day in days}
+
+    def holding(rows: Iterable, last: date) -> None:  # spans holding `last` and the days since their first
+        for employer_id, from_day in rows:
+            for day in days:
+                if from_day <= day <= last:
+                    out[day].add(employer_id)
+
+    for after, until in zip(days, [*days[1:], LAST_DAY]):
+        holding(session.execute(_ENDING_BETWEEN, {"region": region, "after": after, "until": until}), after)
+    holding(session.execute(_STILL_OPEN, {"region": region, "after": days[-1]}), days[-1])
+    return out
+
+
+def _books_of_employers(session: Session, region: str, employer_ids: list[str], cuts: list[date],
+                        through: date) -> dict[str, books.Buckets]:
+    """Each employer's own levy postings of the late-fee accounts in a region, by the parts of the days cut at `cuts`."""
+    out: dict[str, list[books.Book]] = {}
+    p = postings.c
+    for i in range(0, len(employer_ids), 500):
+        rows = select(p.ref, books.part_of(p.posted_on, cuts).label("part"), p.kind, p.account, p.debit_fen,
+                      p.credit_fen).where(
+            p.source == "levy", p.ref.in_(employer_ids[i:i + 500]), p.region == region,
+            p.account.in_((ledger.LATE_FEE_INCOME, ledger.LATE_FEE_RECEIVABLE)), p.posted_on <= through).subquery()
+        for ref, part, kind, account, d, c in session.execute(
+                select(rows.c.ref, rows.c.part, rows.c.kind, rows.c.account, func.sum(rows.c.debit_fen),
+                       func.sum(rows.c.credit_fen)).group_by(rows.c.ref, rows.c.part, rows.c.kind, rows.c.account)):
+            parts = out.setdefault(ref, [{} for _ in range(len(cuts) + 1)])
+            parts[part][(kind, account)] = (int(d), int(c))
+    return {ref: books.Buckets(cuts, parts) for ref, parts in out.items()}
+
+
+__all__ = ["LateFees", "late_fees", "late_fees_by_windows", "late_fees_in_ranges", "record_spans"]

@@ -19,7 +19,7 @@ from libs.web.auth import Principal, agency_only
 from libs.web.problems import Problem, invalid, invalid_many, validation_errors
 from starlette.concurrency import run_in_threadpool
 
-from . import bulk, handlers, imports, prevention
+from . import bulk, handlers, imports, prevention, statement_months
 from .handlers import MAX_LINES_PER_REPORT, ReportedLine
 
 REGION = re.compile(r"^\d{6}$")
@@ -258,13 +258,19 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     @router.get("/v1/funds/{region}/statement",
                 summary="The fund's income and expenditure of a region between two dates, from balanced books")
     def statement(region: str, from_: date = Query(alias="from"), to: date = Query(),
+                  by: str | None = Query(None, description="`month`: also `months`, the statement of each "
+                                                           "calendar month in the range (at most 120)"),
                   _p: Principal = Depends(agency_only)) -> dict[str, Any]:
         if not REGION.match(region):
             raise invalid("region", "must be a 6-digit administrative division code")
         for field, day in (("from", from_), ("to", to)):  # the books' dates; keeps date arithmetic in range
             if not STATEMENT_FIRST_DAY <= day <= STATEMENT_LAST_DAY:
                 raise invalid(field, f"must lie between {STATEMENT_FIRST_DAY} and {STATEMENT_LAST_DAY}")
+        if by is not None and by != "month":
+            raise invalid("by", "must be month (or left out)")
         with answering():
+            if by == "month":
+                return statement_months.fund_statement_by_month(ctx, region, from_, to)
             return handlers.fund_statement(ctx, region, from_, to)
 
     @router.get("/v1/pooling/consolidations/{consolidation_id}", tags=["pooling"],

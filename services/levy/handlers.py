@@ -727,9 +727,26 @@ def _ratio(numerator_fen: int, denominator_fen: int, places: Decimal) -> str | N
     return str((Decimal(numerator_fen) / Decimal(denominator_fen)).quantize(places))
 
 
+@dataclass(frozen=True)
+class StatementFigures:
+    """What a fund statement of a region and range is made of (the view is `statement_view`)."""
+    total_debit: int  # the whole book's
+    total_credit: int
+    within: books.Book  # (kind, account) → (debit, credit) of the range, carry-overs included
+    to_date: books.Book  # the same through its last day
+    carry_overs: list  # pooling.CarryOver of the region, whatever their date
+    version: Any  # noqa: ANN401 - the PolicyVersion in force on the last day, or None
+    insured: int
+    employers: int
+    payroll_fen: int  # of the periods the range touches
+    assessed_by_period_fen: int
+    fees: accrual.LateFees
+    prevention_years: list[dict[str, Any]]
+
+
 def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> dict[str, Any]:
     """RULES.md "The fund": income and expenditure of a region between two days (both included),
-    from the postings; the books must balance."""
+    from the postings; the books must balance. (By month, in one pass: statement_months.py.)"""
     if end < start:
         raise Invalid.one("to", f"is before from ({start.isoformat()})")
     with ctx.session_factory() as session:
@@ -746,12 +763,8 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
         version = policy_in_force(session, region, end)
         sources = pooling.pools_on(region, end, known)
         # one recorded region: its count by day; several: a worker under two is counted once
-        insured = coverage.insured_on(session, sources, end) if len(sources) <= 1 else session.execute(
-            select(func.count(func.distinct(levy_employments.c.employee_id)))
-            .select_from(levy_employments.join(levy_employers,
-                                               levy_employers.c.employer_id == levy_employments.c.employer_id))
-            .where(belongs, levy_employments.c.hired_on <= end,
-                   or_(levy_employments.c.separated_on.is_(None), levy_employments.c.separated_on >= end))).scalar_one()
+        insured = coverage.insured_on(session, sources, end) if len(sources) <= 1 else \
+            insured_under_several(session, belongs, end)
         employers = session.execute(select(func.count()).select_from(levy_employers).where(
             belongs, levy_employers.c.status == "active",
             or_(levy_employers.c.enrolled_on.is_(None), levy_employers.c.enrolled_on <= end))).scalar_one()
@@ -765,6 +778,25 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
         from .prevention import statement_years  # prevention.py builds on this module's queries
 
         prevention_years = statement_years(session, region, start, end)
+    return statement_view(region, start, end, StatementFigures(
+        int(total_debit), int(total_credit), within, to_date, carry_overs, version, int(insured), int(employers),
+        int(payroll_fen), int(assessed_by_period_fen), fees, prevention_years))
+
+
+def insured_under_several(session: Session, belongs: Any, day: date) -> int:  # noqa: ANN401 - a SQL condition
+    """Workers insured on `day` by the employers `belongs` selects, each counted once."""
+    return int(session.execute(
+        select(func.count(func.distinct(levy_employments.c.employee_id)))
+        .select_from(levy_employments.join(levy_employers,
+                                           levy_employers.c.employer_id == levy_employments.c.employer_id))
+        .where(belongs, levy_employments.c.hired_on <= day,
+               or_(levy_employments.c.separated_on.is_(None), levy_employments.c.separated_on >= day))).scalar_one())
+
+
+def statement_view(region: str, start: date, end: date, f: StatementFigures) -> dict[str, Any]:
+    """The statement of `region` from `start` to `end` from its figures."""
+    total_debit, total_credit, within, to_date, version = f.total_debit, f.total_credit, f.within, f.to_date, f.version
+    carry_overs, payroll_fen, assessed_by_period_fen, fees = f.carry_overs, f.payroll_fen, f.assessed_by_period_fen, f.fees
 
     def net(book: dict[tuple[str, str], tuple[int, int]], account: str, kinds: Iterable[str] | None = None,
             credit_normal: bool = True) -> int:
@@ -819,10 +851,10 @@ def fund_statement(ctx: ServiceContext, region: str, start: date, end: date) -> 
         "prevention_share": {"share": str(prevention_share),
                              "amount": yuan_str(round_fen(from_fen(assessed) * prevention_share))},
         # each year's cap (prevention_share × the year before's contributions collected), budgets, spending
-        "prevention": {"spent": yuan_str(prevention_spent), "years": prevention_years},
+        "prevention": {"spent": yuan_str(prevention_spent), "years": f.prevention_years},
         "surplus": yuan_str(received - spent),
         "balance": yuan_str(balance),
-        "coverage": {"insured_workers": int(insured), "employers": int(employers)},
+        "coverage": {"insured_workers": f.insured, "employers": f.employers},
         "average_rate": {"payroll": yuan_str(int(payroll_fen)), "contributions": yuan_str(int(assessed_by_period_fen)),
                          "effective": str(average) if average is not None else None,
                          "control": str(control) if control is not None else None,

@@ -150,10 +150,11 @@ def carry_overs(session: Session, region: str, known: dict[str, Move]) -> list[C
 
 
 def carried_lines(session: Session, region: str, known: dict[str, Move], start: date | None,
-                  end: date) -> dict[tuple[str, str], tuple[int, int]]:
-    """(kind, account) → (debit, credit) of the carry-over entries of `region` dated in [start, end]."""
+                  end: date, overs: list[CarryOver] | None = None) -> dict[tuple[str, str], tuple[int, int]]:
+    """(kind, account) → (debit, credit) of the carry-over entries of `region` dated in [start, end]
+    (of `overs`, its carry_overs if read already)."""
     out: dict[tuple[str, str], tuple[int, int]] = {}
-    for c in carry_overs(session, region, known):
+    for c in carry_overs(session, region, known) if overs is None else overs:
         entry = c.out_entry if c.move.region == region else c.in_entry
         if entry is None or entry.posted_on > end or (start is not None and entry.posted_on < start):
             continue

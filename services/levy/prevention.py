@@ -14,12 +14,13 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.money import NotMoney, from_fen, parse_yuan, to_fen, yuan_str
-from libs.policy.projection import policy_in_force
+from libs.policy.projection import policies_in_force, policy_in_force
+from libs.pooling import Window
 
 from . import books, pooling
 from .domain import ledger
 from .domain.prevention import PreventionRefused, PreventionYear, prevention_cap, prevention_id
-from .handlers import Actor, Invalid, NotFound, _policy, _ref, contributions_collected, today
+from .handlers import COLLECTION_KINDS, Actor, Invalid, NotFound, _policy, _ref, contributions_collected, today
 from .tables import postings, prevention_projects, prevention_spending
 
 MAX_YEARS_SHOWN = 100
@@ -143,24 +144,57 @@ def projects_view(ctx, region: str, year: int) -> dict[str, Any]:  # noqa: ANN00
 def statement_years(session: Session, region: str, start: date, end: date) -> list[dict[str, Any]]:
     """The fund statement's prevention figures: each year of the period that has projects, and
     the period's last year: cap (as of now), budgets, and what was spent up to `end`."""
-    years = sorted({*session.execute(select(prevention_projects.c.year).distinct().where(
-        prevention_projects.c.region == region, prevention_projects.c.year >= start.year,
-        prevention_projects.c.year <= end.year)).scalars(), end.year})[-MAX_YEARS_SHOWN:]
-    out = []
+    return statement_years_in_ranges(session, region, [(start, end)])[0]
+
+
+def _incomes(session: Session, region: str, years: list[int]) -> dict[int, int]:
+    """Fen of each year's cap basis (handlers.contributions_collected of the year before by the
+    pools that belong to the region on the year's first day): one read per set of pools."""
+    known = pooling.moves(session)
+    by_pools: dict[tuple[str, ...], list[int]] = {}
     for year in years:
-        version = policy_in_force(session, region, date(year, 1, 1))
-        share = version.document.prevention_share if version else Decimal(0)
-        income = from_fen(contributions_collected(session, region, *_year_bounds(year - 1),
-                                                  pools_of_day=date(year, 1, 1)))
-        budgets = session.execute(select(func.coalesce(func.sum(prevention_projects.c.budget_fen), 0)).where(
-            prevention_projects.c.region == region, prevention_projects.c.year == year)).scalar_one()
-        spent = session.execute(
-            select(func.coalesce(func.sum(prevention_spending.c.amount_fen), 0))
+        by_pools.setdefault(tuple(pooling.pools_on(region, date(year, 1, 1), known)), []).append(year)
+    out = {}
+    for pools, of_pools in by_pools.items():
+        cuts = sorted({d for year in of_pools for d in (date(year - 1, 1, 1), date(year, 1, 1))})
+        book = books.sums_by_days(session, [Window(source, None, None) for source in pools], cuts, max(cuts),
+                                  accounts=(ledger.CONTRIBUTIONS_RECEIVABLE,), kinds=COLLECTION_KINDS)
+        for year in of_pools:
+            out[year] = sum(c - d for d, c in book.between(*_year_bounds(year - 1)).values())
+    return out
+
+
+def statement_years_in_ranges(session: Session, region: str,
+                              ranges: list[tuple[date, date]]) -> list[list[dict[str, Any]]]:
+    """`statement_years` of each of `ranges` (from, to), each year's figures read once."""
+    first_year, last_year = min(a.year for a, _b in ranges), max(b.year for _a, b in ranges)
+    with_projects = set(session.execute(select(prevention_projects.c.year).distinct().where(
+        prevention_projects.c.region == region, prevention_projects.c.year >= first_year,
+        prevention_projects.c.year <= last_year)).scalars())
+    years_of = [sorted({*(y for y in with_projects if start.year <= y <= end.year), end.year})[-MAX_YEARS_SHOWN:]
+                for start, end in ranges]
+    shown = sorted({y for years in years_of for y in years})
+    spending: dict[int, list[tuple[date, int]]] = {year: [] for year in shown}  # each year's spending by day
+    for year, paid_on, amount_fen in session.execute(
+            select(prevention_projects.c.year, prevention_spending.c.paid_on, func.sum(prevention_spending.c.amount_fen))
             .select_from(prevention_spending.join(
                 prevention_projects, prevention_projects.c.project_id == prevention_spending.c.project_id))
-            .where(prevention_projects.c.region == region, prevention_projects.c.year == year,
-                   prevention_spending.c.paid_on <= end)).scalar_one()
-        out.append({"year": year, "share": str(share), "income": yuan_str(income),
-                    "cap": yuan_str(prevention_cap(share, income)), "budgets": yuan_str(int(budgets)),
-                    "spent": yuan_str(int(spent))})
-    return out
+            .where(prevention_projects.c.region == region, prevention_projects.c.year.in_(shown),
+                   prevention_spending.c.paid_on <= max(b for _a, b in ranges))
+            .group_by(prevention_projects.c.year, prevention_spending.c.paid_on)):
+        spending[year].append((paid_on, int(amount_fen)))
+    versions = policies_in_force(session, region, [date(year, 1, 1) for year in shown])
+    budgets = dict(session.execute(
+        select(prevention_projects.c.year, func.sum(prevention_projects.c.budget_fen))
+        .where(prevention_projects.c.region == region, prevention_projects.c.year.in_(shown))
+        .group_by(prevention_projects.c.year)).all())
+    incomes = _incomes(session, region, shown)
+    figures = {}
+    for year in shown:
+        version = versions[date(year, 1, 1)]
+        share = version.document.prevention_share if version else Decimal(0)
+        income = from_fen(incomes[year])
+        figures[year] = {"year": year, "share": str(share), "income": yuan_str(income),
+                         "cap": yuan_str(prevention_cap(share, income)), "budgets": yuan_str(int(budgets.get(year) or 0))}
+    return [[{**figures[year], "spent": yuan_str(sum(fen for day, fen in spending[year] if day <= end))}
+             for year in years] for (_start, end), years in zip(ranges, years_of)]
