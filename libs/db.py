@@ -1,6 +1,7 @@
 """Database engines and migrations: one code path for SQLite (embedded) and PostgreSQL."""
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -78,6 +79,22 @@ def driver_cursor(conn: Connection, statement: str, params: Any = None) -> Itera
             conn.invalidate(exc)
         raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=lost,
                                   dialect=conn.dialect) from exc
+    finally:
+        if not conn.invalidated:
+            cursor.close()
+
+
+def driver_rows(conn: Connection, statement: str, params: Any, batch: int) -> Iterator[tuple]:
+    """The driver's own tuples of a query on `conn`, `batch` at a time from a server-side cursor
+    (a named one on PostgreSQL; SQLite's cursor steps through the result anyway): for reading
+    millions of rows in flat memory without a Row object each."""
+    dialect = conn.dialect.name
+    fairy = conn.connection
+    cursor = fairy.cursor(name=f"rows_{uuid.uuid4().hex[:12]}") if dialect == "postgresql" else fairy.cursor()
+    try:
+        cursor.execute(statement, params)
+        while rows := cursor.fetchmany(batch):
+            yield from rows
     finally:
         if not conn.invalidated:
             cursor.close()

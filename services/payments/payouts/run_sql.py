@@ -44,7 +44,9 @@ run_lines = Table(
 )
 run_payees = Table(
     PAYEES, _temp,
-    Column("payee", String, primary_key=True), Column("payout_id", String, nullable=False),
+    # The payee's place in the run (1, 2, …, in payee order): its payout's number. SQLite numbers
+    # the rows as they are inserted in order (the rowid); a window function costs more there.
+    Column("seq", Integer, primary_key=True), Column("payee", String, nullable=False),
     Column("net_fen", BigInteger, nullable=False), Column("line_count", Integer, nullable=False),
     Column("bank_code", String), Column("account_no", String), Column("holder", String),
     Column("in_python", Integer, nullable=False),  # 1: decided by runs.plan_batch (see the module's docstring)
@@ -67,13 +69,17 @@ def _ddl(table: Table, dialect: str) -> str:
         kind = "" if dialect == "sqlite" and isinstance(c.type, DateTime) else types[type(c.type)]
         cols.append(f"{c.name} {kind}{'' if c.nullable else ' NOT NULL'}".replace("  ", " "))
     key = ", ".join(c.name for c in table.primary_key.columns)
-    suffix = " WITHOUT ROWID" if dialect == "sqlite" else " ON COMMIT DROP"
+    if dialect != "sqlite":
+        suffix = " ON COMMIT DROP"
+    else:  # the lines keyed by payee and line (read in that order); the payees numbered by their rowid
+        suffix = " WITHOUT ROWID" if len(table.primary_key.columns) > 1 else ""
     return f"CREATE TEMPORARY TABLE {table.name} ({', '.join(cols)}, PRIMARY KEY ({key})){suffix}"
 
 
-def _hex8(expr: str, dialect: str) -> str:
-    """runs.plan_run's `{n:08x}` in SQL."""
-    return f"printf('%08x', {expr})" if dialect == "sqlite" else f"lpad(to_hex({expr}), 8, '0')"
+def _payout_id(seq: str, dialect: str) -> str:
+    """runs.plan_run's `po_{prefix}{n:08x}` in SQL (n counts from 0, seq from 1)."""
+    n = f"{seq} - 1"
+    return "'po_' || :prefix || " + (f"printf('%08x', {n})" if dialect == "sqlite" else f"lpad(to_hex({n}), 8, '0')")
 
 
 def _drop(session: Session, dialect: str, if_exists: bool) -> None:
@@ -94,29 +100,30 @@ def plan_and_take(session: Session, run_id: str, region: str, period: str, deduc
         runs.payable_select(session, region, period, [c.name for c in run_lines.columns]))).rowcount
     if copied > runs.MAX_RUN_LINES:
         raise conflict(f"more than {runs.MAX_RUN_LINES} payable lines: run an earlier period first")
-    _aggregate(session, dialect, id_prefix)
-    if deductions.debts:  # the payees with an overpayment to keep back: decided in Python
-        session.execute(text(f"UPDATE {PAYEES} SET in_python = 1 WHERE payee = :payee"),
-                        [{"payee": payee} for payee in deductions.debts])
+    _aggregate(session, dialect)
     tally = runs.RunTally()
-    waiting = _in_python(session, run_id, deductions, tally)
-    _write(session, run_id)
+    waiting = _in_python(session, run_id, deductions, tally, id_prefix)
+    _write(session, dialect, run_id, id_prefix)
     _tally(session, tally, waiting)
     _check_each_payout(session, run_id)
     _drop(session, dialect, if_exists=False)
     return tally
 
 
-def _aggregate(session: Session, dialect: str, id_prefix: str) -> None:
-    """One row per payee: its payout id, net and account; `in_python` for the payees the
-    aggregate can't decide (runs.plan_batch does)."""
+def _aggregate(session: Session, dialect: str) -> None:
+    """One row per payee, in payee order: its net and account; `in_python` for the payees the
+    aggregate can't decide (runs.plan_batch does): lines carrying different accounts and no
+    registered one, a hold on the payee (its time against the account's), an overpayment
+    outstanding (the deductions; Deductions.debts is never more than these)."""
     carried = {name: f"max(CASE WHEN {_HAS} THEN {value} END)"
                for name, value in (("bank_code", "bank_code"), ("account_no", "account_no"),
                                    ("holder", "coalesce(holder, '')"))}
     differ = " OR ".join(f"min(CASE WHEN {_HAS} THEN {value} END) <> {carried[name]}"
                          for name, value in (("bank_code", "bank_code"), ("account_no", "account_no"),
                                              ("holder", "coalesce(holder, '')")))
-    payout_id = f"'po_' || :prefix || {_hex8('row_number() OVER (ORDER BY payee) - 1', dialect)}"
+    # SQLite numbers the payees as they are inserted (the rowid); PostgreSQL with a window function.
+    into, outer, numbered = ("", "", "") if dialect == "sqlite" else \
+        ("seq, ", "a.seq, ", "row_number() OVER (ORDER BY payee) AS seq, ")
     # The registered account first (runs._registered_accounts): a hospital's; else the payee's
     # projected account (an id without a kind is an employee's) when it names bank and number.
     hospital = "substr(a.payee, 1, 9) = 'hospital:'"
@@ -124,25 +131,28 @@ def _aggregate(session: Session, dialect: str, id_prefix: str) -> None:
     account = {name: f"CASE WHEN h.hospital_id IS NOT NULL THEN h.{name} WHEN pa.payee IS NOT NULL THEN {value} "
                      f"ELSE a.{name} END" for name, value in registered.items()}
     session.execute(text(
-        f"INSERT INTO {PAYEES} (payee, payout_id, net_fen, line_count, bank_code, account_no, holder, in_python) "
-        f"SELECT a.payee, a.payout_id, a.net_fen, a.line_count, {account['bank_code']}, {account['account_no']}, "
-        f"{account['holder']}, "
-        f"CASE WHEN (a.differ = 1 AND h.hospital_id IS NULL AND pa.payee IS NULL) OR EXISTS "
-        f"(SELECT 1 FROM payout_account_holds ah WHERE ah.payee = a.payee) THEN 1 ELSE 0 END "
-        f"FROM (SELECT payee, {payout_id} AS payout_id, sum(amount_fen) AS net_fen, count(*) AS line_count, "
+        f"INSERT INTO {PAYEES} ({into}payee, net_fen, line_count, bank_code, account_no, holder, in_python) "
+        f"SELECT {outer}a.payee, a.net_fen, a.line_count, {account['bank_code']}, "
+        f"{account['account_no']}, {account['holder']}, "
+        f"CASE WHEN (a.differ = 1 AND h.hospital_id IS NULL AND pa.payee IS NULL) "
+        f"OR EXISTS (SELECT 1 FROM payout_account_holds ah WHERE ah.payee = a.payee) "
+        f"OR EXISTS (SELECT 1 FROM overpayments o WHERE o.payee = a.payee AND o.outstanding_fen > 0) THEN 1 ELSE 0 END "
+        f"FROM (SELECT {numbered}payee, sum(amount_fen) AS net_fen, count(*) AS line_count, "
         f"{carried['bank_code']} AS bank_code, {carried['account_no']} AS account_no, {carried['holder']} AS holder, "
         f"CASE WHEN {differ} THEN 1 ELSE 0 END AS differ FROM {LINES} GROUP BY payee) a "
         f"LEFT JOIN payout_hospitals h ON {hospital} AND h.hospital_id = substr(a.payee, 10) "
         f"LEFT JOIN payout_payee_accounts pa ON NOT {hospital} "
         f"AND pa.payee = CASE WHEN a.payee LIKE '%:%' THEN a.payee ELSE 'employee:' || a.payee END "
-        f"AND pa.bank_code <> '' AND pa.account_no <> ''"), {"prefix": id_prefix})
+        f"AND pa.bank_code <> '' AND pa.account_no <> '' ORDER BY a.payee"))
 
 
-def _in_python(session: Session, run_id: str, deductions: recovery.Deductions, tally: runs.RunTally) -> list:
+def _in_python(session: Session, run_id: str, deductions: recovery.Deductions, tally: runs.RunTally,
+               id_prefix: str) -> list:
     """The payees marked `in_python`, planned, deducted and written by the ordinary path's own
-    functions, batch by batch; their waiting entries, keyed by payout id (the payees' order)."""
-    ids = dict(session.execute(select(run_payees.c.payee, run_payees.c.payout_id)
-                               .where(run_payees.c.in_python == 1)).all())
+    functions, batch by batch; their waiting entries, keyed by place (the payees' order)."""
+    places = dict(session.execute(select(run_payees.c.payee, run_payees.c.seq)
+                                  .where(run_payees.c.in_python == 1)).all())
+    ids = {payee: f"po_{id_prefix}{seq - 1:08x}" for payee, seq in places.items()}
     waiting: list = []
     if not ids:
         return waiting
@@ -158,26 +168,26 @@ def _in_python(session: Session, run_id: str, deductions: recovery.Deductions, t
             deductions.deduct(session, batch)
             runs.take_lines(session, run_id, batch)
             tally.add(batch)
-            waiting += [(ids[w["payee"]], "net", w) for w in batch.waiting_net_not_positive]
-            waiting += [(ids[w["payee"]], "account", w) for w in batch.waiting_for_account]
+            waiting += [(places[w["payee"]], "net", w) for w in batch.waiting_net_not_positive]
+            waiting += [(places[w["payee"]], "account", w) for w in batch.waiting_for_account]
     return waiting
 
 
-def _write(session: Session, run_id: str) -> None:
+def _write(session: Session, dialect: str, run_id: str, id_prefix: str) -> None:
     """The payouts the aggregate decided: their locks first (a concurrent run fails here), then
     the payouts and their member lines, in payee order."""
-    pays = _pays("p.")
-    lines = f"FROM {PAYEES} p JOIN {LINES} l ON l.payee = p.payee WHERE {pays} ORDER BY p.payee, l.line_id"
+    pays, payout_id, params = _pays("p."), _payout_id("p.seq", dialect), {"run_id": run_id, "prefix": id_prefix}
+    lines = f"FROM {PAYEES} p JOIN {LINES} l ON l.payee = p.payee WHERE {pays} ORDER BY p.seq, l.line_id"
     session.execute(text(f"INSERT INTO payout_lines (line_id, payout_id, run_id) "
-                         f"SELECT l.line_id, p.payout_id, :run_id {lines}"), {"run_id": run_id})
+                         f"SELECT l.line_id, {payout_id}, :run_id {lines}"), params)
     session.execute(text(
         "INSERT INTO payouts (payout_id, run_id, payee, bank_code, bank_part, account_no, holder, amount_fen, "
-        "line_count, status) SELECT p.payout_id, :run_id, p.payee, p.bank_code, substr(p.bank_code, 1, 3), "
-        f"p.account_no, p.holder, p.net_fen, p.line_count, 'open' FROM {PAYEES} p WHERE {pays} ORDER BY p.payee"),
-        {"run_id": run_id})
+        f"line_count, status) SELECT {payout_id}, :run_id, p.payee, p.bank_code, substr(p.bank_code, 1, 3), "
+        f"p.account_no, p.holder, p.net_fen, p.line_count, 'open' FROM {PAYEES} p WHERE {pays} ORDER BY p.seq"),
+        params)
     session.execute(text(
         "INSERT INTO payout_members (payout_id, line_id, claim_id, employer_id, kind, family, amount_fen) "
-        f"SELECT p.payout_id, l.line_id, l.claim_id, l.employer_id, l.kind, l.family, l.amount_fen {lines}"))
+        f"SELECT {payout_id}, l.line_id, l.claim_id, l.employer_id, l.kind, l.family, l.amount_fen {lines}"), params)
 
 
 def _tally(session: Session, tally: runs.RunTally, waiting: list) -> None:
@@ -191,14 +201,12 @@ def _tally(session: Session, tally: runs.RunTally, waiting: list) -> None:
         tally.smallest_fen = int(smallest_fen)
     tally.line_count += session.execute(text(f"SELECT coalesce(sum(line_count), 0) FROM {PAYEES} "
                                              "WHERE in_python = 0")).scalar_one()
-    for payout_id, payee, net_fen, has_account in session.execute(text(
-            f"SELECT payout_id, payee, net_fen, CASE WHEN bank_code IS NULL THEN 0 ELSE 1 END FROM {PAYEES} "
-            "WHERE in_python = 0 AND (net_fen <= 0 OR bank_code IS NULL) ORDER BY payee")):
+    for seq, payee, net_fen in session.execute(text(
+            f"SELECT seq, payee, net_fen FROM {PAYEES} WHERE in_python = 0 AND (net_fen <= 0 OR bank_code IS NULL)")):
         if net_fen <= 0:
-            waiting.append((payout_id, "net", {"payee": payee, "net": from_fen(int(net_fen))}))
+            waiting.append((seq, "net", {"payee": payee, "net": from_fen(int(net_fen))}))
         else:
-            waiting.append((payout_id, "account", {"payee": payee, "amount": from_fen(int(net_fen)),
-                                                   "reason": "no_account"}))
+            waiting.append((seq, "account", {"payee": payee, "amount": from_fen(int(net_fen)), "reason": "no_account"}))
     waiting.sort(key=lambda w: w[0])  # RunTally.add listed those decided in Python: listed again, in order
     tally.waiting_net_not_positive = [w for _, kind, w in waiting if kind == "net"]
     tally.waiting_for_account = [w for _, kind, w in waiting if kind == "account"]
