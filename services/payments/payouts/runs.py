@@ -366,8 +366,9 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
 
 def _plan_and_take(session: Session, run_id: str, region: str, period: str, on: date,
                    in_database: bool = False) -> RunTally:
-    """Plan and write batch by batch. The cursor is closed before the caller's savepoint rolls
-    back on a clash (PostgreSQL drops a cursor declared in a rolled-back savepoint)."""
+    """Plan and write in the database (run_sql), or batch by batch in Python. The cursor is
+    closed before the caller's savepoint rolls back on a clash (PostgreSQL drops a cursor declared
+    in a rolled-back savepoint)."""
     tally = RunTally()
     deductions = recovery.Deductions.load(session, run_id, region, on)
     if in_database:
