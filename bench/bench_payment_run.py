@@ -355,7 +355,7 @@ def main() -> None:
             why.append(f"time {projected / GOAL_S:.1f}x the goal ({projected - GOAL_S:.0f} s over)")
         if not ours["memory_flat"]:
             why.append(f"memory: the run's peak RSS is {run_peak} MiB ({ours['run_rss_growth_mib']} MiB above the "
-                       "RSS before it: the run should hold one batch of RUN_BATCH_LINES lines, not the whole run)")
+                       "RSS before it: the run is planned inside the database, Python should hold none of its rows)")
         results["goal_missed_by"] = "; ".join(why)
     results["load_average"] = os.getloadavg()
     results["profile_top"] = profile(runtime)

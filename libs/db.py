@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import select
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -187,6 +188,22 @@ class DriverTransaction:
             self._connection.close()
         elif not self.invalidated:
             self.fairy.close()
+
+
+def driver_rows(conn: Connection, statement: str, params: Any, batch: int) -> Iterator[tuple]:
+    """The driver's own tuples of a query on `conn`, `batch` at a time from a server-side cursor
+    (a named one on PostgreSQL; SQLite's cursor steps through the result anyway): for reading
+    millions of rows in flat memory without a Row object each."""
+    dialect = conn.dialect.name
+    fairy = conn.connection
+    cursor = fairy.cursor(name=f"rows_{uuid.uuid4().hex[:12]}") if dialect == "postgresql" else fairy.cursor()
+    try:
+        cursor.execute(statement, params)
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+    finally:
+        if not conn.invalidated:
+            cursor.close()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

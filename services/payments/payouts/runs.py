@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import Result, and_, delete, exists, func, insert, inspect, or_, select, update
+from sqlalchemy import Result, Select, and_, delete, exists, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, forbidden, invalid, not_found
 
-from . import recovery
+from . import recovery, run_sql
 from .domain import ACCOUNT_PROBLEM_REASONS, PaidLine, PaymentRun, PaymentRunCreated, Payout, PayoutsTaken
 from .tables import (
     account_holds,
@@ -187,18 +187,23 @@ def pools_of(session: Session, region: str, period: str) -> list[str]:
     return sources_on(region, first, region_moves(session))
 
 
-def payable_lines(session: Session, region: str, period: str) -> Result:
+def payable_select(session: Session, region: str, period: str, columns: Iterable[str] = LINE_COLUMNS) -> Select:
     """Every fund line of the region (and of the pools consolidated into it) up to `period` not
     in an open or settled payout (nor settled outside the ledger before going live), ordered by
-    payee (then line), from a server-side cursor: rows arrive RUN_BATCH_LINES at a time."""
+    payee (then line)."""
     el = entitlement_lines
     taken = exists().where(payout_lines.c.line_id == el.c.line_id)
-    return session.execute(
-        select(*(el.c[name] for name in LINE_COLUMNS))
-        .where(el.c.payer == "fund", el.c.region.in_(pools_of(session, region, period)), el.c.period <= period, ~taken,
-               el.c.settled_outside.is_(None))
-        .order_by(el.c.payee, el.c.line_id)
-        .execution_options(stream_results=True, yield_per=RUN_BATCH_LINES))
+    return (select(*(el.c[name] for name in columns))
+            .where(el.c.payer == "fund", el.c.region.in_(pools_of(session, region, period)), el.c.period <= period,
+                   ~taken, el.c.settled_outside.is_(None))
+            .order_by(el.c.payee, el.c.line_id))
+
+
+def payable_lines(session: Session, region: str, period: str) -> Result:
+    """The payable lines (payable_select) from a server-side cursor: rows arrive RUN_BATCH_LINES
+    at a time."""
+    return session.execute(payable_select(session, region, period)
+                           .execution_options(stream_results=True, yield_per=RUN_BATCH_LINES))
 
 
 def payee_batches(rows: Iterable, batch_lines: int, payee_at: int = PAYEE) -> Iterator[list[tuple[str, list]]]:
@@ -237,9 +242,9 @@ def _carried_account(lines: list) -> Account | None:
     return Account(r[BANK_CODE], r[ACCOUNT_NO], r[HOLDER] or "", None)
 
 
-def plan_batch(session: Session, groups: list[tuple[str, list]], next_payout_id: Callable[[], str]) -> PlanBatch:
-    """One payout per payee of the batch whose lines net positive and who has a usable account;
-    the others wait (no account, an account on hold, net <= 0)."""
+def plan_batch(session: Session, groups: list[tuple[str, list]], payout_id_of: Callable[[str], str]) -> PlanBatch:
+    """One payout per payee of the batch whose lines net positive and who has a usable account
+    (its id: `payout_id_of(payee)`); the others wait (no account, an account on hold, net <= 0)."""
     payees = [payee for payee, _ in groups]
     registered = _registered_accounts(session, payees)
     holds = _holds(session, payees[0], payees[-1])
@@ -258,28 +263,33 @@ def plan_batch(session: Session, groups: list[tuple[str, list]], next_payout_id:
         if hold is not None and (account.changed_at is None or account.changed_at <= hold[1]):
             plan.waiting_for_account.append({"payee": payee, "amount": from_fen(net), "reason": hold[0]})
             continue
-        plan.payouts.append(PlannedPayout(next_payout_id(), payee, account, lines, net))
+        plan.payouts.append(PlannedPayout(payout_id_of(payee), payee, account, lines, net))
     return plan
 
 
 def plan_run(session: Session, region: str, period: str, batch_lines: int | None = None) -> Iterator[PlanBatch]:
     """Every payable fund line of the region up to `period`, netted per payee (recoveries reduce
     the payee's payout), one payout per payee and bank account: batch by batch, never the whole
-    run at once. Close the generator (contextlib.closing) to release the cursor early."""
-    prefix = uuid.uuid4().hex[:12]  # payout ids ascend within a run: appended, not scattered, in the indexes
+    run at once. Close the generator (contextlib.closing) to release the cursor early.
+    Payout ids number the run's payees in order, a payee that waits included: an id is known
+    before its payee is decided (run_sql numbers them the same way, in SQL)."""
+    prefix = payout_id_prefix()
     sequence = itertools.count()
-
-    def next_payout_id() -> str:
-        return f"po_{prefix}{next(sequence):08x}"
-
     result = payable_lines(session, region, period)
     try:
         # Rows a partition at a time (the driver's fetchmany), not one fetch call per row.
         rows = itertools.chain.from_iterable(result.partitions())
         for groups in payee_batches(rows, batch_lines or RUN_BATCH_LINES):
-            yield plan_batch(session, groups, next_payout_id)
+            ids = {payee: f"po_{prefix}{next(sequence):08x}" for payee, _ in groups}
+            yield plan_batch(session, groups, ids.__getitem__)
     finally:
         result.close()
+
+
+def payout_id_prefix() -> str:
+    """A run's payout ids: `po_` + this + 8 hex digits ascending within the run (appended, not
+    scattered, in the indexes)."""
+    return uuid.uuid4().hex[:12]
 
 
 # ---- creating a run ------------------------------------------------------------------------
@@ -306,10 +316,13 @@ def find_materializer() -> Callable[[Session, str, str], object] | None:
     return None
 
 
-def create_run(ctx: ServiceContext, principal: Principal, region: str, period: str, execution_date: date) -> RunCreated:
-    """One database transaction, streamed: the lines are read, planned and written batch by batch
-    (memory bounded by RUN_BATCH_LINES, not by the run), and committed together with the run's row
-    and its event — a run killed half-way leaves nothing, and a rerun pays every line once."""
+def create_run(ctx: ServiceContext, principal: Principal, region: str, period: str, execution_date: date,
+               *, in_database: bool = True) -> RunCreated:
+    """One database transaction: the lines are planned and written inside the database
+    (run_sql; `in_database=False`: the ordinary path, read, planned and written batch by batch in
+    Python, memory bounded by RUN_BATCH_LINES), and committed together with the run's row and its
+    event — a run killed half-way leaves nothing, and a rerun pays every line once. Both paths
+    write the same rows (tests/payments/payouts/test_run_in_database.py)."""
     started_ns = time.perf_counter_ns()
     run_id = "run_" + uuid.uuid4().hex[:16]
     materialize = find_materializer()
@@ -326,7 +339,7 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
         for attempt in range(1, MAX_PLAN_ATTEMPTS + 1):
             try:
                 with session.begin_nested():
-                    tally = _plan_and_take(session, run_id, region, period, execution_date)
+                    tally = _plan_and_take(session, run_id, region, period, execution_date, in_database)
                 break
             except IntegrityError:  # a concurrent run took some of these lines: plan again without them
                 log.info("run %s: lines taken concurrently, planning again (attempt %d)", run_id, attempt)
@@ -351,22 +364,26 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
                       tally.waiting_net_not_positive)
 
 
-def _plan_and_take(session: Session, run_id: str, region: str, period: str, on: date) -> RunTally:
-    """Plan and write batch by batch. The cursor is closed before the caller's savepoint rolls
-    back on a clash (PostgreSQL drops a cursor declared in a rolled-back savepoint)."""
+def _plan_and_take(session: Session, run_id: str, region: str, period: str, on: date,
+                   in_database: bool = False) -> RunTally:
+    """Plan and write in the database (run_sql), or batch by batch in Python. The cursor is
+    closed before the caller's savepoint rolls back on a clash (PostgreSQL drops a cursor declared
+    in a rolled-back savepoint)."""
     tally = RunTally()
     deductions = recovery.Deductions.load(session, run_id, region, on)
+    if in_database:
+        return run_sql.plan_and_take(session, run_id, region, period, deductions, payout_id_prefix())
     with closing(plan_run(session, region, period)) as batches:
         for batch in batches:
             if tally.line_count + batch.line_count > MAX_RUN_LINES:
                 raise conflict(f"more than {MAX_RUN_LINES} payable lines: run an earlier period first")
             deductions.deduct(session, batch)  # overpayments kept back, up to recovery_max_share of each payout
-            _take_lines(session, run_id, batch)
+            take_lines(session, run_id, batch)
             tally.add(batch)
     return tally
 
 
-def _take_lines(session: Session, run_id: str, plan: PlanBatch) -> None:
+def take_lines(session: Session, run_id: str, plan: PlanBatch) -> None:
     """The lock first (a concurrent run fails here), then the payouts and their members."""
     _insert_rows(session, payout_lines, ("line_id", "payout_id", "run_id"),
                  [(r[LINE_ID], p.payout_id, run_id) for p in plan.payouts for r in p.lines])

@@ -20,7 +20,7 @@ SCHEMAS = Path(__file__).with_name("schemas")
 PAIN001 = "pain.001.001.09"
 XS = "{http://www.w3.org/2001/XMLSchema}"
 SPOOL_MEMORY_BYTES = 1024 * 1024
-READ_BYTES = 64 * 1024
+READ_BYTES = 1024 * 1024  # served in large pieces: a bank file of a million payouts is ~450 MB
 MAX_ERRORS = 20
 
 

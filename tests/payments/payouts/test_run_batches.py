@@ -1,5 +1,6 @@
-"""A run is planned and written in batches of whole payees: whatever the batch size, the same
-payouts, the same waiting payees and the same totals, and every payee's lines netted together."""
+"""The ordinary path plans and writes a run in batches of whole payees: whatever the batch size,
+the same payouts, the same waiting payees and the same totals, and every payee's lines netted
+together (the run in the database writes what it writes: test_run_in_database.py)."""
 from __future__ import annotations
 
 from collections import namedtuple
@@ -47,9 +48,9 @@ def test_the_batch_size_changes_nothing(pay, runtime, monkeypatch, batch_lines: 
     whole, batched = f"7{batch_lines:05d}", f"8{batch_lines:05d}"
     _lines(runtime, whole)
     _lines(runtime, batched)
-    one = create_run(ctx, AGENCY, whole, "2026-03", date(2026, 4, 1))
+    one = create_run(ctx, AGENCY, whole, "2026-03", date(2026, 4, 1), in_database=False)
     monkeypatch.setattr(runs, "RUN_BATCH_LINES", batch_lines)
-    many = create_run(ctx, AGENCY, batched, "2026-03", date(2026, 4, 1))
+    many = create_run(ctx, AGENCY, batched, "2026-03", date(2026, 4, 1), in_database=False)
     assert (many.count, many.total_fen) == (one.count, one.total_fen) == (11, one.total_fen)
 
     def strip(waiting: list[dict]) -> list[dict]:

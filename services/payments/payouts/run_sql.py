@@ -1,0 +1,222 @@
+"""A payment run planned and written inside the database (issue 12): the same payouts, member
+lines, line locks, waiting payees and totals as the ordinary path (runs.plan_run: batch by batch
+in Python), without a Python object per line — a million lines are a few INSERT … SELECT.
+
+1. The payable lines (runs.payable_select, the ordinary path's own query) are copied once into a
+   temporary table. Every later statement reads that copy, so a line written or taken meanwhile
+   (PostgreSQL reads a new snapshot per statement) never slips between the plan and the rows.
+2. One aggregate row per payee: net, line count, the payout id (by the payee's place among the
+   run's payees, as runs.plan_run numbers them), the registered account (a hospital's, else the
+   projected payee account) and the account the lines carry when they all carry the same one.
+3. The payees whose outcome needs the rules in Python go through the ordinary path itself
+   (runs.plan_batch, the deductions, runs.take_lines): an account on hold (the hold's time
+   against the account's), an overpayment to keep back, lines carrying different accounts and no
+   registered one. They are few; everyone else is decided by the aggregate.
+4. The payouts, their member lines and their line locks: one INSERT … SELECT each, in payee
+   order (payout ids ascend with it, so every index is appended to, not scattered).
+A line a concurrent run took makes the lock's insert fail, as on the ordinary path: the caller
+rolls the savepoint back and plans again.
+"""
+from __future__ import annotations
+
+import itertools
+from contextlib import closing
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy.orm import Session
+
+from libs.money import from_fen
+from libs.web.problems import conflict
+
+from . import recovery, runs
+
+LINES, PAYEES = "tmp_run_lines", "tmp_run_payees"
+
+_temp = MetaData()
+# Typed like entitlement_lines, so the payees decided in Python read the same values (datetimes)
+# as the ordinary path does.
+run_lines = Table(
+    LINES, _temp,
+    Column("payee", String, primary_key=True), Column("line_id", String, primary_key=True),
+    Column("claim_id", String), Column("employer_id", String), Column("kind", String), Column("family", String),
+    Column("amount_fen", BigInteger, nullable=False), Column("bank_code", String), Column("account_no", String),
+    Column("holder", String), Column("known_at", DateTime(timezone=True)),
+)
+run_payees = Table(
+    PAYEES, _temp,
+    # The payee's place in the run (1, 2, …, in payee order): its payout's number. SQLite numbers
+    # the rows as they are inserted in order (the rowid); a window function costs more there.
+    Column("seq", Integer, primary_key=True), Column("payee", String, nullable=False),
+    Column("net_fen", BigInteger, nullable=False), Column("line_count", Integer, nullable=False),
+    Column("bank_code", String), Column("account_no", String), Column("holder", String),
+    Column("in_python", Integer, nullable=False),  # 1: decided by runs.plan_batch (see the module's docstring)
+)
+
+# A line carries an account when both its bank code and account number are set (runs._carried_account).
+_HAS = "(bank_code IS NOT NULL AND bank_code <> '' AND account_no IS NOT NULL AND account_no <> '')"
+
+
+def _pays(alias: str = "") -> str:
+    """The payees the aggregate decided to pay."""
+    return f"{alias}in_python = 0 AND {alias}net_fen > 0 AND {alias}bank_code IS NOT NULL"
+
+
+def _ddl(table: Table, dialect: str) -> str:
+    types = {String: "VARCHAR", BigInteger: "BIGINT", Integer: "INTEGER", DateTime: "TIMESTAMP WITH TIME ZONE"}
+    cols = []
+    for c in table.columns:
+        # SQLite: no declared type for the time, so the stored text is copied as it is (no affinity).
+        kind = "" if dialect == "sqlite" and isinstance(c.type, DateTime) else types[type(c.type)]
+        cols.append(f"{c.name} {kind}{'' if c.nullable else ' NOT NULL'}".replace("  ", " "))
+    key = ", ".join(c.name for c in table.primary_key.columns)
+    if dialect != "sqlite":
+        suffix = " ON COMMIT DROP"
+    else:  # the lines keyed by payee and line (read in that order); the payees numbered by their rowid
+        suffix = " WITHOUT ROWID" if len(table.primary_key.columns) > 1 else ""
+    return f"CREATE TEMPORARY TABLE {table.name} ({', '.join(cols)}, PRIMARY KEY ({key})){suffix}"
+
+
+def _payout_id(seq: str, dialect: str) -> str:
+    """runs.plan_run's `po_{prefix}{n:08x}` in SQL (n counts from 0, seq from 1)."""
+    n = f"{seq} - 1"
+    return "'po_' || :prefix || " + (f"printf('%08x', {n})" if dialect == "sqlite" else f"lpad(to_hex({n}), 8, '0')")
+
+
+def _drop(session: Session, dialect: str, if_exists: bool) -> None:
+    schema = "temp" if dialect == "sqlite" else "pg_temp"
+    for name in (LINES, PAYEES):
+        session.execute(text(f"DROP TABLE {'IF EXISTS ' if if_exists else ''}{schema}.{name}"))
+
+
+def plan_and_take(session: Session, run_id: str, region: str, period: str, deductions: recovery.Deductions,
+                  id_prefix: str) -> runs.RunTally:
+    """The run's rows written (see the module's docstring); what runs._plan_and_take returns."""
+    dialect = session.connection().dialect.name
+    _drop(session, dialect, if_exists=True)  # a run rolled back on this connection may have left them (SQLite)
+    session.execute(text(_ddl(run_lines, dialect)))
+    session.execute(text(_ddl(run_payees, dialect)))
+    copied = session.execute(insert(run_lines).from_select(
+        [c.name for c in run_lines.columns],
+        runs.payable_select(session, region, period, [c.name for c in run_lines.columns]))).rowcount
+    if copied > runs.MAX_RUN_LINES:
+        raise conflict(f"more than {runs.MAX_RUN_LINES} payable lines: run an earlier period first")
+    _aggregate(session, dialect)
+    tally = runs.RunTally()
+    waiting = _in_python(session, run_id, deductions, tally, id_prefix)
+    _write(session, dialect, run_id, id_prefix)
+    _tally(session, tally, waiting)
+    _check_each_payout(session, run_id)
+    _drop(session, dialect, if_exists=False)
+    return tally
+
+
+def _aggregate(session: Session, dialect: str) -> None:
+    """One row per payee, in payee order: its net and account; `in_python` for the payees the
+    aggregate can't decide (runs.plan_batch does): lines carrying different accounts and no
+    registered one, a hold on the payee (its time against the account's), an overpayment
+    outstanding (the deductions; Deductions.debts is never more than these)."""
+    carried = {name: f"max(CASE WHEN {_HAS} THEN {value} END)"
+               for name, value in (("bank_code", "bank_code"), ("account_no", "account_no"),
+                                   ("holder", "coalesce(holder, '')"))}
+    differ = " OR ".join(f"min(CASE WHEN {_HAS} THEN {value} END) <> {carried[name]}"
+                         for name, value in (("bank_code", "bank_code"), ("account_no", "account_no"),
+                                             ("holder", "coalesce(holder, '')")))
+    # SQLite numbers the payees as they are inserted (the rowid); PostgreSQL with a window function.
+    into, outer, numbered = ("", "", "") if dialect == "sqlite" else \
+        ("seq, ", "a.seq, ", "row_number() OVER (ORDER BY payee) AS seq, ")
+    # The registered account first (runs._registered_accounts): a hospital's; else the payee's
+    # projected account (an id without a kind is an employee's) when it names bank and number.
+    hospital = "substr(a.payee, 1, 9) = 'hospital:'"
+    registered = {"bank_code": "pa.bank_code", "account_no": "pa.account_no", "holder": "coalesce(pa.holder, '')"}
+    account = {name: f"CASE WHEN h.hospital_id IS NOT NULL THEN h.{name} WHEN pa.payee IS NOT NULL THEN {value} "
+                     f"ELSE a.{name} END" for name, value in registered.items()}
+    session.execute(text(
+        f"INSERT INTO {PAYEES} ({into}payee, net_fen, line_count, bank_code, account_no, holder, in_python) "
+        f"SELECT {outer}a.payee, a.net_fen, a.line_count, {account['bank_code']}, "
+        f"{account['account_no']}, {account['holder']}, "
+        f"CASE WHEN (a.differ = 1 AND h.hospital_id IS NULL AND pa.payee IS NULL) "
+        f"OR EXISTS (SELECT 1 FROM payout_account_holds ah WHERE ah.payee = a.payee) "
+        f"OR EXISTS (SELECT 1 FROM overpayments o WHERE o.payee = a.payee AND o.outstanding_fen > 0) THEN 1 ELSE 0 END "
+        f"FROM (SELECT {numbered}payee, sum(amount_fen) AS net_fen, count(*) AS line_count, "
+        f"{carried['bank_code']} AS bank_code, {carried['account_no']} AS account_no, {carried['holder']} AS holder, "
+        f"CASE WHEN {differ} THEN 1 ELSE 0 END AS differ FROM {LINES} GROUP BY payee) a "
+        f"LEFT JOIN payout_hospitals h ON {hospital} AND h.hospital_id = substr(a.payee, 10) "
+        f"LEFT JOIN payout_payee_accounts pa ON NOT {hospital} "
+        f"AND pa.payee = CASE WHEN a.payee LIKE '%:%' THEN a.payee ELSE 'employee:' || a.payee END "
+        f"AND pa.bank_code <> '' AND pa.account_no <> '' ORDER BY a.payee"))
+
+
+def _in_python(session: Session, run_id: str, deductions: recovery.Deductions, tally: runs.RunTally,
+               id_prefix: str) -> list:
+    """The payees marked `in_python`, planned, deducted and written by the ordinary path's own
+    functions, batch by batch; their waiting entries, keyed by place (the payees' order)."""
+    places = dict(session.execute(select(run_payees.c.payee, run_payees.c.seq)
+                                  .where(run_payees.c.in_python == 1)).all())
+    ids = {payee: f"po_{id_prefix}{seq - 1:08x}" for payee, seq in places.items()}
+    waiting: list = []
+    if not ids:
+        return waiting
+    result = session.execute(
+        select(*(run_lines.c[name] for name in runs.LINE_COLUMNS))
+        .where(run_lines.c.payee.in_(select(run_payees.c.payee).where(run_payees.c.in_python == 1)))
+        .order_by(run_lines.c.payee, run_lines.c.line_id)
+        .execution_options(stream_results=True, yield_per=runs.RUN_BATCH_LINES))
+    with closing(result):
+        rows = itertools.chain.from_iterable(result.partitions())
+        for groups in runs.payee_batches(rows, runs.RUN_BATCH_LINES):
+            batch = runs.plan_batch(session, groups, ids.__getitem__)
+            deductions.deduct(session, batch)
+            runs.take_lines(session, run_id, batch)
+            tally.add(batch)
+            waiting += [(places[w["payee"]], "net", w) for w in batch.waiting_net_not_positive]
+            waiting += [(places[w["payee"]], "account", w) for w in batch.waiting_for_account]
+    return waiting
+
+
+def _write(session: Session, dialect: str, run_id: str, id_prefix: str) -> None:
+    """The payouts the aggregate decided: their locks first (a concurrent run fails here), then
+    the payouts and their member lines, in payee order."""
+    pays, payout_id, params = _pays("p."), _payout_id("p.seq", dialect), {"run_id": run_id, "prefix": id_prefix}
+    lines = f"FROM {PAYEES} p JOIN {LINES} l ON l.payee = p.payee WHERE {pays} ORDER BY p.seq, l.line_id"
+    session.execute(text(f"INSERT INTO payout_lines (line_id, payout_id, run_id) "
+                         f"SELECT l.line_id, {payout_id}, :run_id {lines}"), params)
+    session.execute(text(
+        "INSERT INTO payouts (payout_id, run_id, payee, bank_code, bank_part, account_no, holder, amount_fen, "
+        f"line_count, status) SELECT {payout_id}, :run_id, p.payee, p.bank_code, substr(p.bank_code, 1, 3), "
+        f"p.account_no, p.holder, p.net_fen, p.line_count, 'open' FROM {PAYEES} p WHERE {pays} ORDER BY p.seq"),
+        params)
+    session.execute(text(
+        "INSERT INTO payout_members (payout_id, line_id, claim_id, employer_id, kind, family, amount_fen) "
+        f"SELECT {payout_id}, l.line_id, l.claim_id, l.employer_id, l.kind, l.family, l.amount_fen {lines}"), params)
+
+
+def _tally(session: Session, tally: runs.RunTally, waiting: list) -> None:
+    """The aggregate's payouts and waiting payees added to those decided in Python; the waiting
+    lists in the payees' order, as the ordinary path gives them."""
+    count, total_fen, smallest_fen = session.execute(text(
+        f"SELECT count(*), coalesce(sum(net_fen), 0), min(net_fen) FROM {PAYEES} WHERE {_pays()}")).one()
+    tally.count += count
+    tally.total_fen += int(total_fen)
+    if smallest_fen is not None and (tally.smallest_fen is None or smallest_fen < tally.smallest_fen):
+        tally.smallest_fen = int(smallest_fen)
+    tally.line_count += session.execute(text(f"SELECT coalesce(sum(line_count), 0) FROM {PAYEES} "
+                                             "WHERE in_python = 0")).scalar_one()
+    for seq, payee, net_fen in session.execute(text(
+            f"SELECT seq, payee, net_fen FROM {PAYEES} WHERE in_python = 0 AND (net_fen <= 0 OR bank_code IS NULL)")):
+        if net_fen <= 0:
+            waiting.append((seq, "net", {"payee": payee, "net": from_fen(int(net_fen))}))
+        else:
+            waiting.append((seq, "account", {"payee": payee, "amount": from_fen(int(net_fen)), "reason": "no_account"}))
+    waiting.sort(key=lambda w: w[0])  # RunTally.add listed those decided in Python: listed again, in order
+    tally.waiting_net_not_positive = [w for _, kind, w in waiting if kind == "net"]
+    tally.waiting_for_account = [w for _, kind, w in waiting if kind == "account"]
+
+
+def _check_each_payout(session: Session, run_id: str) -> None:
+    """What RunTally.add asserts of every payout on the ordinary path, on the rows written: each
+    payout positive and equal to the sum of its member lines."""
+    bad = session.execute(text(
+        "SELECT count(*) FROM payouts p WHERE p.run_id = :run_id AND NOT (p.amount_fen > 0 AND p.amount_fen = "
+        "(SELECT sum(m.amount_fen) FROM payout_members m WHERE m.payout_id = p.payout_id))"),
+        {"run_id": run_id}).scalar_one()
+    assert bad == 0, f"run {run_id}: {bad} payouts differ from the sum of their lines or are not positive"
