@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 from datetime import date
-from operator import itemgetter
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
