@@ -54,6 +54,24 @@ def plain_yuan_fen(text: object) -> int | None:
     return None
 
 
+_PLAIN_COLUMN = re.compile(r"(?:[0-9]{1,13}\.[0-9]{2}\n)*[0-9]{1,13}\.[0-9]{2}")
+
+
+def plain_yuan_fens(texts: Sequence[object]) -> list[int] | None:
+    """plain_yuan_fen of a whole column at once (a report's wages): the fen of each when every
+    one is in the plain form, else None (the caller reads them one by one, the long way). One
+    regular-expression match over the column joined and `int` mapped over its digits: no
+    Python call per amount."""
+    try:
+        joined = "\n".join(texts)  # type: ignore[arg-type]  # anything but str: TypeError
+    except TypeError:
+        return None
+    # a text with a newline of its own would pass the match: the count of newlines tells
+    if not texts or joined.count("\n") != len(texts) - 1 or _PLAIN_COLUMN.fullmatch(joined) is None:
+        return None
+    return list(map(int, joined.replace(".", "").split("\n")))
+
+
 def round_fen(amount: Decimal) -> Decimal:
     """Round half-up to the fen: the one rounding an amount gets when it becomes payable."""
     return amount.quantize(FEN, rounding=ROUND_HALF_UP)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from libs.events.registry import REGISTRY
 from libs.events.store import EventStore
 from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
 from libs.imports.projection import LegacyRefsProjection
-from libs.money import parse_yuan, plain_yuan_fen, round_fen, to_fen
+from libs.money import parse_yuan, plain_yuan_fen, plain_yuan_fens, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
 from libs.runtime.clients import ClientsProjection
 from libs.runtime.service import ServiceContext
@@ -60,9 +61,9 @@ def _fen(wage: object) -> int:
 
 def _by_employee(lines: list[dict]) -> list[tuple[str, int]]:
     """A report's (employee_id, wage_fen), one per worker: a repeated worker is summed."""
-    ids = [line["employee_id"] for line in lines]
-    fens = [plain_yuan_fen(line["wage"]) for line in lines]
-    if None in fens:  # a wage in another form than "8123.45"
+    ids = list(map(itemgetter("employee_id"), lines))
+    fens = plain_yuan_fens(list(map(itemgetter("wage"), lines)))
+    if fens is None:  # a wage in another form than "8123.45" (or no lines)
         fens = [_fen(line["wage"]) for line in lines]
     if len(set(ids)) == len(ids):
         return list(zip(ids, fens))
@@ -251,7 +252,6 @@ class ClaimsWagesProjection(Projection):
             known.update(session.execute(select(claims_wage_reports.c.report_id)
                                          .where(claims_wage_reports.c.report_id.in_(chunk))).scalars())
         reports, lines, legacy = [], [], []
-        fresh: dict[str, list[tuple[str, int]]] = {}  # the lines of the reports this run inserts
         legacy_lines = [ln for e in run if e.type in IMPORTED for ln in _imported_lines(e)]
         imported = self._imported(session, {(employer_id, period) for employer_id, period, _, _ in legacy_lines})
         for e in run:
@@ -264,8 +264,7 @@ class ClaimsWagesProjection(Projection):
                 reports.append({"report_id": p["report_id"], "employer_id": p["employer_id"], "period": p["period"],
                                 "correction_of": None, "sequence": e.sequence})
                 report_id = p["report_id"]
-                fresh[report_id] = by_employee = _by_employee(p.get("lines") or ())
-                lines += [(report_id, employee_id, fen) for employee_id, fen in by_employee]
+                lines += [(report_id, employee_id, fen) for employee_id, fen in _by_employee(p.get("lines") or ())]
         for employer_id, period, employee_id, fen in legacy_lines:  # the first wage of a worker, employer and month stays
             have = imported[(employer_id, period)]
             if employee_id not in have:
@@ -276,7 +275,7 @@ class ClaimsWagesProjection(Projection):
         insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
         insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
         reported_keys = {(e.payload["employer_id"], e.payload["period"]) for e in run if e.type == "WageReported"}
-        self._rebuild_many(session, sorted(reported_keys), fresh)
+        self._rebuild_many(session, sorted(reported_keys))
         added: dict[tuple[str, str], list[tuple[str, int]]] = {}
         for employee_id, period, employer_id, fen in legacy:
             if (employer_id, period) not in reported_keys:
@@ -320,10 +319,9 @@ class ClaimsWagesProjection(Projection):
         insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
 
     @staticmethod
-    def _rebuild_many(session: Session, keys: list[tuple[str, str]],
-                      fresh: dict[str, list[tuple[str, int]]]) -> None:
-        """_rebuild for many (employer, period) at once, a few queries per period; a report in
-        force whose lines were inserted just now (`fresh`) is not read back."""
+    def _rebuild_many(session: Session, keys: list[tuple[str, str]]) -> None:
+        """_rebuild for many (employer, period) at once, a few queries per period: the lines of
+        each report in force copied by the database (INSERT … SELECT), not through Python."""
         by_period: dict[str, list[str]] = {}
         for employer_id, period in keys:
             by_period.setdefault(period, []).append(employer_id)
@@ -341,20 +339,21 @@ class ClaimsWagesProjection(Projection):
                     if tips:
                         current[tips[-1].report_id] = employer_id
                 session.execute(delete(wages).where(wages.c.period == period, wages.c.employer_id.in_(chunk)))
-                rows = [(employee_id, period, current[report_id], fen, report_id)
-                        for report_id in current if report_id in fresh for employee_id, fen in fresh[report_id]]
-                stored = [report_id for report_id in current if report_id not in fresh]
-                if stored:
-                    rows += [(r.employee_id, period, current[r.report_id], r.wage_fen, r.report_id)
-                             for r in session.execute(select(claims_wage_lines).where(
-                                 claims_wage_lines.c.report_id.in_(stored)))]
+                if current:
+                    lines, reports = claims_wage_lines.c, claims_wage_reports.c
+                    session.execute(insert(wages).from_select(
+                        ["employee_id", "period", "employer_id", "wage_fen", "report_id"],
+                        select(lines.employee_id, reports.period, reports.employer_id, lines.wage_fen, lines.report_id)
+                        .select_from(claims_wage_lines.join(claims_wage_reports,
+                                                            reports.report_id == lines.report_id))
+                        .where(lines.report_id.in_(sorted(current)))))
                 unreported = [e for e in chunk if e not in current.values()]
                 if unreported:
-                    rows += [(r.employee_id, period, r.employer_id, r.wage_fen, LEGACY_REPORT)
-                             for r in session.execute(select(claims_legacy_wages).where(
-                                 claims_legacy_wages.c.period == period,
-                                 claims_legacy_wages.c.employer_id.in_(unreported)))]
-                insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
+                    insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), [
+                        (r.employee_id, period, r.employer_id, r.wage_fen, LEGACY_REPORT)
+                        for r in session.execute(select(claims_legacy_wages).where(
+                            claims_legacy_wages.c.period == period,
+                            claims_legacy_wages.c.employer_id.in_(unreported)))])
 
     @staticmethod
     def _rebuild(session: Session, employer_id: str, period: str) -> set[str]:

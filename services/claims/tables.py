@@ -66,6 +66,7 @@ claims_wage_lines = Table(
     Column("report_id", String(64), primary_key=True),
     Column("employee_id", String(64), primary_key=True),
     Column("wage_fen", BigInteger, nullable=False),
+    sqlite_with_rowid=False,  # a row per wage line: its key's B-tree alone (claims_ingest12_0001)
 )
 
 # Wage history a go-live import brought (levy's WageHistoryImported, or an older log's
@@ -89,6 +90,7 @@ wages = Table(
     Column("wage_fen", BigInteger, nullable=False),
     Column("report_id", String(64), nullable=False),
     Index("ix_wages_employer_period", "employer_id", "period"),  # each report rebuilds one (employer, period)
+    sqlite_with_rowid=False,  # a row per wage line: its key's B-tree alone (claims_ingest12_0001)
 )
 
 OPEN_FOR_APPRAISAL = ("recognized", "deemed", "on_treatment_leave")

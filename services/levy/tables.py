@@ -116,6 +116,7 @@ wage_history = Table(
     Column("employer_id", String(64), nullable=False),
     Column("wage_fen", BigInteger, nullable=False),
     Index("ix_wage_history_employee", "employee_id", "period"),
+    sqlite_with_rowid=False,  # a row per wage line: its key's B-tree alone (levy_ingest12_0001)
 )
 
 contribution_payments = Table(
