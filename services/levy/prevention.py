@@ -10,11 +10,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.money import NotMoney, from_fen, parse_yuan, to_fen, yuan_str
-from libs.policy.projection import policies_in_force, policy_in_force
+from libs.policy.projection import policies_in_force
 from libs.pooling import Window
 
 from . import books, pooling

@@ -28,7 +28,7 @@ from .events import (
     WageHistoryImported,
     WageReported,
 )
-from .rules import contribution, contribution_by_days
+from .rules import contribution_by_days
 
 ZERO = Decimal("0.00")
 

@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from libs.events.source import describe
-from libs.money import round_fen, split_yuan, to_fen, yuan_str
+from libs.money import split_yuan, to_fen, yuan_str
 from libs.policy import NoPolicyInForce, PolicyVersion, load_national_default, resolve
 
 from . import rules

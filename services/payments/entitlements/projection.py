@@ -16,8 +16,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session

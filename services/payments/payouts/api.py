@@ -7,11 +7,11 @@ import logging
 import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import inspect, select
 from starlette.concurrency import run_in_threadpool
 
@@ -22,7 +22,7 @@ from libs.web.problems import Problem, conflict, forbidden, invalid, not_found
 
 from . import fhir, pain001, pain002, xsd
 from ..care.handlers import submit_rehabilitation_bill
-from .adjudication import MAX_ITEMS, MAX_QUANTITY, ItemIn, rejected_items
+from .adjudication import MAX_ITEMS, MAX_QUANTITY, ItemIn
 from .domain import BankAccount
 from .handlers import (
     PutHospital,

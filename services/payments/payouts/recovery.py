@@ -195,7 +195,7 @@ class Deductions:
             kept = sum(take for _, take in parts)
             self.kept_fen += kept
             if kept < gross:
-                holder, payout_id, lines_json = p.payout_id, p.payout_id, None
+                holder, payout_id = p.payout_id, p.payout_id
                 for debt, take in parts:
                     p.lines.append((f"recovery-{debt.overpayment_id}-{p.payout_id}", debt.claim_id, debt.employer_id,
                                     RECOVERY_KIND, RECOVERY_FAMILY, -take, p.payee, p.account.bank_code,

@@ -16,7 +16,6 @@ import uuid
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Result, Select, and_, delete, exists, func, insert, inspect, or_, select, update

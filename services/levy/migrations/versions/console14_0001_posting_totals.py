@@ -112,7 +112,7 @@ def _fill_spans(bind) -> None:  # noqa: ANN001
         "SELECT employer_id, region, posted_on, SUM(debit_fen - credit_fen) FROM postings "
         "WHERE source = 'levy' AND account = 'contributions_receivable' "
         "GROUP BY employer_id, region, posted_on ORDER BY employer_id, posted_on")).all()
-    spans, current, balance, opened = [], None, 0, None
+    spans, current, balance, opened, last_region = [], None, 0, None, None
     for employer_id, region, day, net in [*rows, (None, None, None, 0)]:
         if employer_id != current:
             if current is not None and opened is not None:
