@@ -115,3 +115,25 @@ def upgrade_core_v3(op) -> None:  # noqa: ANN001 - alembic's op proxy
 def upgrade_core_v4(op) -> None:  # noqa: ANN001 - alembic's op proxy
     """The person behind an agency or admin client: approvals that need four eyes compare it."""
     op.add_column("clients", sa.Column("person", sa.String(100)))
+
+
+def upgrade_core_v5(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    """The outbox folded into the events table (issue 12): an append writes one row, not an event
+    and an outbox row (five B-trees to three on SQLite). Every outbox row's topic, sent time and
+    log position move onto its event, so an event not yet relayed stays unsent (the relay sends it
+    after the upgrade) and one relayed is never sent again; then the outbox goes. An event without
+    an outbox row cannot exist (both were written in one statement): the upgrade stops if it
+    finds one rather than send it or drop it."""
+    op.add_column("events", sa.Column("topic", sa.String(128)))
+    op.add_column("events", sa.Column("sent_at", sa.DateTime(timezone=True)))
+    op.add_column("events", sa.Column("log_partition", sa.Integer))
+    op.add_column("events", sa.Column("log_offset", sa.BigInteger))
+    op.execute("UPDATE events SET topic = o.topic, sent_at = o.sent_at, log_partition = o.log_partition, "
+               "log_offset = o.log_offset FROM outbox AS o WHERE o.position = events.position")
+    orphans = op.get_bind().execute(sa.text("SELECT count(*) FROM events WHERE topic IS NULL")).scalar_one()
+    if orphans:
+        raise RuntimeError(f"{orphans} events have no outbox row: not upgrading (nothing changed)")
+    op.create_index("ix_events_unsent", "events", ["position"], sqlite_where=sa.text("sent_at IS NULL"),
+                    postgresql_where=sa.text("sent_at IS NULL"))
+    op.drop_index("ix_outbox_unsent", table_name="outbox")
+    op.drop_table("outbox")

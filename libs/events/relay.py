@@ -1,5 +1,8 @@
 """The outbox relay: publishes committed events to the log, then marks them sent.
 
+The outbox is the events table itself: an event is unsent while its `sent_at` is null, and the
+partial index `ix_events_unsent` holds exactly those, in position order.
+
 At-least-once: a crash after publishing and before marking sends the batch again on restart;
 consumers skip what they have seen by event id. One relay per service database publishes at a
 time (a PostgreSQL advisory lock), so an aggregate's events reach the log in sequence order.
@@ -17,7 +20,7 @@ from libs.db import writing
 from .envelope import utc_now
 from .log import EventLog, Record
 from .store import dumps
-from .tables import events, outbox
+from .tables import events
 
 MAX_RELAY_BATCH = 5_000
 
@@ -59,7 +62,7 @@ class OutboxRelay:
     def run_once(self) -> int:
         """Publish one batch; returns how many events were sent (0 when the outbox is empty)."""
         with self.session_factory() as session:  # a cheap read first: most calls find nothing
-            if session.execute(select(outbox.c.position).where(outbox.c.sent_at.is_(None)).limit(1)).first() is None:
+            if session.execute(select(events.c.position).where(events.c.sent_at.is_(None)).limit(1)).first() is None:
                 return 0
         with writing(self.session_factory) as session:
             if session.bind.dialect.name == "postgresql":
@@ -69,10 +72,9 @@ class OutboxRelay:
                 if not got:
                     return 0
             rows = session.execute(
-                select(events, outbox.c.topic)
-                .join(outbox, outbox.c.position == events.c.position)
-                .where(outbox.c.sent_at.is_(None))
-                .order_by(outbox.c.position)
+                select(events)
+                .where(events.c.sent_at.is_(None))
+                .order_by(events.c.position)
                 .limit(self.batch_size)
             ).all()
             if not rows:
@@ -94,7 +96,7 @@ class OutboxRelay:
             # One UPDATE, executed many: each row learns where the log put it, which a write's
             # consistency token names.
             session.execute(
-                update(outbox).where(outbox.c.position == bindparam("b_position")).values(
+                update(events).where(events.c.position == bindparam("b_position")).values(
                     sent_at=utc_now(), log_partition=bindparam("b_partition"), log_offset=bindparam("b_offset")),
                 [{"b_position": r.position, "b_partition": partition, "b_offset": offset}
                  for r, (partition, offset) in zip(rows, positions)],

@@ -1,7 +1,9 @@
 """The event store: one SQLAlchemy code path for SQLite and PostgreSQL.
 
-`append` writes an aggregate's new events and their outbox rows in the caller's transaction,
-so the events and the read-model changes of one command commit together (or not at all).
+`append` writes an aggregate's new events in the caller's transaction, so the events and the
+read-model changes of one command commit together (or not at all). The events table is the
+outbox too: each event's row names its topic and stays unsent (`sent_at` null, in the relay's
+partial index) until the relay has published it — one row written an event.
 """
 from __future__ import annotations
 
@@ -82,8 +84,8 @@ class EventStore:
         new_events: Sequence[NewEvent],
         context: Context,
     ) -> list[Envelope]:
-        """Append after `expected_version`: the events and their outbox rows in one statement on
-        PostgreSQL (one round trip), one executemany and one INSERT … SELECT on SQLite. A stale
+        """Append after `expected_version`: the events (each its own outbox entry) in one
+        statement on PostgreSQL (one round trip), one executemany on SQLite. A stale
         version (the unique constraint) or a gap (`expected_version` ahead of the stored one)
         raises ConcurrencyConflict."""
         assert 0 < len(new_events) <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
@@ -121,7 +123,7 @@ class EventStore:
         context: Context,
     ) -> list[Envelope]:
         """The first events of many new aggregates (a go-live's thousand workers) in one go: one
-        statement on PostgreSQL, one executemany and one INSERT … SELECT on SQLite. An aggregate
+        statement on PostgreSQL, one executemany on SQLite. An aggregate
         that has events already (the unique constraint) raises ConcurrencyConflict."""
         count = sum(len(new) for _id, new in streams)
         assert all(new for _id, new in streams) and 0 < count <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
@@ -161,30 +163,25 @@ class EventStore:
 
 
 _COLUMNS = ("event_id", "aggregate_type", "aggregate_id", "sequence", "type", "schema_version", "occurred_on",
-            "recorded_at", "causation_id", "correlation_id", "actor", "payload")
+            "recorded_at", "causation_id", "correlation_id", "actor", "payload", "topic")
 
 _SQLITE_VERSION = "SELECT max(sequence) FROM events WHERE aggregate_id = ?"
 _SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-_SQLITE_OUTBOX = ("INSERT INTO outbox (position, topic) SELECT position, ? FROM events "
-                  "WHERE aggregate_id = ? AND sequence BETWEEN ? AND ?")
 
 # One statement, whatever the number of events: the per-event columns travel as arrays (so the
-# server prepares it once), the outbox rows come from the inserted rows' positions, and the
-# version check is a condition of the same statement (no row is written past a gap).
+# server prepares it once), and the version check is a condition of the same statement (no row
+# is written past a gap).
 _POSTGRESQL_APPEND = """
-WITH appended AS (
-  INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
-                      recorded_at, causation_id, correlation_id, actor, payload)
-  SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, %(expected)s::int + e.n, e.type,
-         e.schema_version, e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar,
-         %(correlation_id)s::varchar, %(actor)s::varchar, e.payload
-  FROM unnest(%(event_ids)s::varchar[], %(types)s::varchar[], %(versions)s::int[], %(dates)s::date[],
-              %(payloads)s::text[]) WITH ORDINALITY AS e(event_id, type, schema_version, occurred_on, payload, n)
-  WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), 0)
-        = %(expected)s::int
-  ORDER BY e.n
-  RETURNING position)
-INSERT INTO outbox (position, topic) SELECT position, %(topic)s::varchar FROM appended
+INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
+                    recorded_at, causation_id, correlation_id, actor, payload, topic)
+SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, %(expected)s::int + e.n, e.type,
+       e.schema_version, e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar,
+       %(correlation_id)s::varchar, %(actor)s::varchar, e.payload, %(topic)s::varchar
+FROM unnest(%(event_ids)s::varchar[], %(types)s::varchar[], %(versions)s::int[], %(dates)s::date[],
+            %(payloads)s::text[]) WITH ORDINALITY AS e(event_id, type, schema_version, occurred_on, payload, n)
+WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), 0)
+      = %(expected)s::int
+ORDER BY e.n
 """
 
 
@@ -216,7 +213,7 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: 
     causation_id = str(first.causation_id) if first.causation_id else None
     head = (first.aggregate_type, first.aggregate_id)
     rows = [(str(e.event_id), *head, e.sequence, e.type, e.schema_version, e.occurred_on.isoformat(), recorded_at,
-             causation_id, e.correlation_id, e.actor, dumps(e.payload)) for e in envelopes]
+             causation_id, e.correlation_id, e.actor, dumps(e.payload), topic) for e in envelopes]
     try:
         with driver_cursor(conn, "append events", rows) as cursor:
             if expected > 0:
@@ -225,30 +222,23 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: 
                 if actual != expected:
                     raise ConcurrencyConflict(first.aggregate_id, expected, actual)
             cursor.executemany(_SQLITE_EVENTS, rows)
-            cursor.execute(_SQLITE_OUTBOX, (topic, first.aggregate_id, expected + 1, expected + len(rows)))
             return len(rows)
     except IntegrityError as exc:
         raise ConcurrencyConflict(first.aggregate_id, expected) from exc
 
 
-_SQLITE_LAST_POSITION = "SELECT coalesce(max(position), 0) FROM events"
-_SQLITE_OUTBOX_AFTER = "INSERT INTO outbox (position, topic) SELECT position, ? FROM events WHERE position > ?"
-
 # append_new's statement: _POSTGRESQL_APPEND with the aggregate and the sequence per event; new
 # aggregates only, so the unique (aggregate_id, sequence) is the whole version check.
 _POSTGRESQL_APPEND_NEW = """
-WITH appended AS (
-  INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
-                      recorded_at, causation_id, correlation_id, actor, payload)
-  SELECT e.event_id, %(aggregate_type)s::varchar, e.aggregate_id, e.sequence, e.type, e.schema_version,
-         e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar, %(correlation_id)s::varchar,
-         %(actor)s::varchar, e.payload
-  FROM unnest(%(event_ids)s::varchar[], %(aggregate_ids)s::varchar[], %(sequences)s::int[], %(types)s::varchar[],
-              %(versions)s::int[], %(dates)s::date[], %(payloads)s::text[])
-       WITH ORDINALITY AS e(event_id, aggregate_id, sequence, type, schema_version, occurred_on, payload, n)
-  ORDER BY e.n
-  RETURNING position)
-INSERT INTO outbox (position, topic) SELECT position, %(topic)s::varchar FROM appended
+INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
+                    recorded_at, causation_id, correlation_id, actor, payload, topic)
+SELECT e.event_id, %(aggregate_type)s::varchar, e.aggregate_id, e.sequence, e.type, e.schema_version,
+       e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar, %(correlation_id)s::varchar,
+       %(actor)s::varchar, e.payload, %(topic)s::varchar
+FROM unnest(%(event_ids)s::varchar[], %(aggregate_ids)s::varchar[], %(sequences)s::int[], %(types)s::varchar[],
+            %(versions)s::int[], %(dates)s::date[], %(payloads)s::text[])
+     WITH ORDINALITY AS e(event_id, aggregate_id, sequence, type, schema_version, occurred_on, payload, n)
+ORDER BY e.n
 """
 
 
@@ -277,14 +267,11 @@ def _append_new_sqlite(conn: Connection | DriverTransaction, topic: str, envelop
     recorded_at = first.recorded_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
     causation_id = str(first.causation_id) if first.causation_id else None
     rows = [(str(e.event_id), e.aggregate_type, e.aggregate_id, e.sequence, e.type, e.schema_version,
-             e.occurred_on.isoformat(), recorded_at, causation_id, e.correlation_id, e.actor, dumps(e.payload))
+             e.occurred_on.isoformat(), recorded_at, causation_id, e.correlation_id, e.actor, dumps(e.payload), topic)
             for e in envelopes]
     try:
         with driver_cursor(conn, "append new streams", rows) as cursor:
-            # SQLite has one writer, this transaction: every position after the last one is ours.
-            last = cursor.execute(_SQLITE_LAST_POSITION).fetchone()[0]
             cursor.executemany(_SQLITE_EVENTS, rows)
-            cursor.execute(_SQLITE_OUTBOX_AFTER, (topic, last))
             return len(rows)
     except IntegrityError as exc:
         raise ConcurrencyConflict(first.aggregate_id, 0) from exc

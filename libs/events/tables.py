@@ -1,4 +1,5 @@
-"""Tables every service database has: its event store, outbox, consumer bookkeeping, clients.
+"""Tables every service database has: its event store (which is its outbox too), consumer
+bookkeeping, clients.
 
 These are the query-side definitions; the frozen DDL that creates them lives in
 `migration.py` and a test checks the two agree.
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 # SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -40,20 +42,18 @@ events = Table(
     Column("correlation_id", String(64)),
     Column("actor", String(64), nullable=False),
     Column("payload", Text, nullable=False),
-    # Optimistic concurrency lives here, in the database, not in a Python lock.
-    UniqueConstraint("aggregate_id", "sequence", name="uq_events_aggregate_sequence"),
-)
-
-outbox = Table(
-    "outbox",
-    core_metadata,
-    Column("position", Position, primary_key=True, autoincrement=False),
-    Column("topic", String(128), nullable=False),
+    # The transactional outbox, folded into the event's own row (core v5): the topic the relay
+    # publishes it to, written with the event; when it was sent and where the log put it (a
+    # write's consistency token names these), written by the relay. An append writes one row.
+    Column("topic", String(128)),  # every append writes it; null only before core v5 (none left)
     Column("sent_at", DateTime(timezone=True)),
-    # Where the relay put the event in the log: a write's consistency token names these.
     Column("log_partition", Integer),
     Column("log_offset", BigInteger),
-    Index("ix_outbox_unsent", "sent_at", "position"),
+    # Optimistic concurrency lives here, in the database, not in a Python lock.
+    UniqueConstraint("aggregate_id", "sequence", name="uq_events_aggregate_sequence"),
+    # The relay's work list: only the unsent events are in it (a relayed event leaves it).
+    Index("ix_events_unsent", "position", sqlite_where=text("sent_at IS NULL"),
+          postgresql_where=text("sent_at IS NULL")),
 )
 
 processed_events = Table(

@@ -1,7 +1,7 @@
 """Read your writes on both runtimes (API.md, Conventions).
 
 A write answers with `Injuryledger-Consistency: <token>`: the log positions — (topic, partition,
-offset) — of the events it produced, which the relay records in the outbox when it publishes. A
+offset) — of the events it produced, which the relay records on each event when it publishes. A
 request that carries a token is served only once every projection of the answering service that
 reads one of those topics has applied the named offsets (each consumer group commits its
 `consumer_positions` with its effects), waiting at most the projection wait, else a 503 with
@@ -27,7 +27,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.events.envelope import Envelope
-from libs.events.tables import consumer_positions, events, outbox
+from libs.events.tables import consumer_positions, events
 from libs.web.problems import Problem, problem_response
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,7 @@ def _locate(session_factory: sessionmaker[Session], event_ids: list[str], found:
         for start in range(0, len(event_ids), 1_000):
             chunk = event_ids[start:start + 1_000]
             rows = session.execute(
-                select(events.c.event_id, outbox.c.topic, outbox.c.log_partition, outbox.c.log_offset)
-                .join(outbox, outbox.c.position == events.c.position)
+                select(events.c.event_id, events.c.topic, events.c.log_partition, events.c.log_offset)
                 .where(events.c.event_id.in_(chunk))
             ).all()
             for row in rows:

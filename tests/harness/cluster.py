@@ -72,7 +72,7 @@ class TestCluster:
     def _outboxes_empty(self) -> bool:
         for engine in self.engines.values():
             with engine.connect() as conn:
-                if conn.execute(text("select count(*) from outbox where sent_at is null")).scalar_one():
+                if conn.execute(text("select count(*) from events where sent_at is null")).scalar_one():
                     return False
         return True
 

@@ -108,8 +108,8 @@ def snapshot(runtime, api: Api, employers: list[str]) -> dict:  # noqa: ANN001
             names[r.employee_id] = f"W{r.id_number}"
         events = [dict(r._mapping) for r in s.execute(text(
             "SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.type, e.schema_version, e.occurred_on, e.actor, "
-            "e.payload, o.topic, o.sent_at IS NOT NULL AS sent FROM events e LEFT JOIN outbox o "
-            "ON o.position = e.position WHERE e.type IN ('WageReported', 'ContributionPaid', "
+            "e.payload, e.topic, e.sent_at IS NOT NULL AS sent FROM events e "
+            "WHERE e.type IN ('WageReported', 'ContributionPaid', "
             "'ContributionReassessed') ORDER BY e.aggregate_id, e.sequence"))]
         books = [{k: v for k, v in r._mapping.items() if k != "id"}  # a surrogate key, renumbered by each rebuild
                  for r in s.execute(select(postings).where(postings.c.source == "levy"))]

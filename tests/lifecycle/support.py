@@ -260,7 +260,7 @@ def assert_nothing_lost_nothing_twice(cluster, created: list[str],  # noqa: ANN0
     exactly what it applied (so a restart redelivers nothing). Returns figures for the report."""
     figures: dict[str, int] = {}
     for service in stopped:
-        unsent = scalar(cluster, service, "select count(*) from outbox where sent_at is null")
+        unsent = scalar(cluster, service, "select count(*) from events where sent_at is null")
         assert unsent == 0, f"{service}: {unsent} events committed but never published"
         with cluster.engines[service].connect() as conn:
             stored = set(conn.execute(text("select event_id from events")).scalars())

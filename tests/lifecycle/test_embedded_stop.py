@@ -40,5 +40,5 @@ def test_sigterm_to_the_embedded_run_answers_the_request_in_flight_and_exits_0(t
     employer_id = in_flight.created()
     with sqlite3.connect(data / "enrollment.db") as db:
         stored = db.execute("select count(*) from events where aggregate_id = ?", (employer_id,)).fetchone()[0]
-        unsent = db.execute("select count(*) from outbox where sent_at is null").fetchone()[0]
+        unsent = db.execute("select count(*) from events where sent_at is null").fetchone()[0]
     assert (stored, unsent) == (1, 0)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from libs.events.log import Record
-from libs.events.tables import dead_letters, outbox
+from libs.events.tables import dead_letters, events
 from libs.runtime.embedded import EmbeddedRuntime
 from tests.payments.payouts.support import add_line, publish_policy
 
@@ -32,10 +32,10 @@ def test_lag_dead_letters_and_backlog_are_read_when_scraped(runtime: EmbeddedRun
         assert gauges(text, "injuryledger_log_end_offset", "topic")[topic] == runtime.log.log_end([topic])[(topic, 0)]
 
         runtime.pump()  # each reader dead-letters the three records
-        # One event of the enrollment service's outbox made unsent again: a backlog of one.
+        # One event of the enrollment service made unsent again: a backlog of one.
         enrollment = runtime.services["enrollment"].ctx
         with enrollment.session_factory() as s, s.begin():
-            s.execute(update(outbox).where(outbox.c.position == select(func.min(outbox.c.position)).scalar_subquery())
+            s.execute(update(events).where(events.c.position == select(func.min(events.c.position)).scalar_subquery())
                       .values(sent_at=None))
         text = client.get("/metrics").text
 

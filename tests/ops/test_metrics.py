@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from libs.events.tables import dead_letters, outbox
+from libs.events.tables import dead_letters, events
 from tests.trust.test_personal_data import enroll
 
 from .support import databases, is_distributed, samples, scrape
@@ -60,7 +60,7 @@ def test_outbox_lag_and_dead_letter_gauges_match_the_databases(api, request) -> 
         text = texts[service] if is_distributed(api) else texts["embedded"]
         found = samples(text)
         with engine.connect() as conn:
-            unsent = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar_one()
+            unsent = conn.execute(select(func.count()).select_from(events).where(events.c.sent_at.is_(None))).scalar_one()
             dead = dict(conn.execute(select(dead_letters.c.consumer, func.count())
                                      .where(dead_letters.c.redriven_at.is_(None))
                                      .group_by(dead_letters.c.consumer)).all())

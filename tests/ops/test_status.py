@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from libs.events.tables import dead_letters, events, outbox
+from libs.events.tables import dead_letters, events
 from libs.settings import SERVICE_NAMES
 from tests.trust.test_personal_data import enroll
 
@@ -31,7 +31,7 @@ def test_status_names_every_service_with_figures_from_its_database(api, request)
         assert set(s) == SERVICE_KEYS
         name = s["service"]
         with dbs[name].connect() as conn:
-            unsent = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar_one()
+            unsent = conn.execute(select(func.count()).select_from(events).where(events.c.sent_at.is_(None))).scalar_one()
             dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
             written = conn.execute(select(func.count()).select_from(events)).scalar_one()
         assert list(s["log_position"]) == [prefix + name]

@@ -18,7 +18,7 @@ from libs.events.log import Record, Topics
 from libs.events.relay import OutboxRelay
 from libs.events.sqlite_log import SqliteLog
 from libs.events.store import Context
-from libs.events.tables import core_metadata, dead_letters, outbox
+from libs.events.tables import core_metadata, dead_letters, events
 from libs.events.uow import UnitOfWork
 
 from .support import Account, TallyProjection, test_metadata
@@ -76,7 +76,7 @@ class Rig:
 
     def unsent(self) -> int:
         with self.sessions() as s:
-            return len(s.execute(select(outbox.c.position).where(outbox.c.sent_at.is_(None))).all())
+            return len(s.execute(select(events.c.position).where(events.c.sent_at.is_(None))).all())
 
 
 @pytest.fixture(params=["embedded", "kafka"])

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from libs.db import make_engine, session_factory
 from libs.events.store import ConcurrencyConflict, Context, EventStore
-from libs.events.tables import core_metadata, events, outbox
+from libs.events.tables import core_metadata, events
 from libs.events.uow import UnitOfWork
 
 from .support import Account, test_metadata
@@ -28,7 +28,7 @@ def uow(sessions) -> UnitOfWork:  # noqa: ANN001
     return UnitOfWork(sessions, "injuryledger.enrollment", Context(actor="tester", correlation_id="c-1"))
 
 
-def test_append_then_read_back_in_order_with_outbox_rows(sessions) -> None:  # noqa: ANN001
+def test_append_then_read_back_in_order_unsent_to_their_topic(sessions) -> None:  # noqa: ANN001
     account = Account("acct-1")
     for amount in ("1.00", "2.50", "3.25"):
         account.deposit(Decimal(amount))
@@ -41,7 +41,7 @@ def test_append_then_read_back_in_order_with_outbox_rows(sessions) -> None:  # n
         history = u.store.read_aggregate("acct-1")
         assert [e.event_id for e in history] == [e.event_id for e in written]
         assert all(e.actor == "tester" and e.correlation_id == "c-1" for e in history)
-        unsent = u.session.execute(select(outbox.c.topic).where(outbox.c.sent_at.is_(None))).scalars().all()
+        unsent = u.session.execute(select(events.c.topic).where(events.c.sent_at.is_(None))).scalars().all()
         assert unsent == ["injuryledger.enrollment"] * 3
 
 
@@ -57,7 +57,7 @@ def test_a_stale_version_is_a_conflict_and_writes_nothing(sessions) -> None:  # 
             u.save(stale)
     with sessions() as s:
         assert s.execute(select(events.c.sequence).where(events.c.aggregate_id == "acct-2")).scalars().all() == [1]
-        assert len(s.execute(select(outbox.c.position)).all()) == 1
+        assert len(s.execute(select(events.c.position).where(events.c.sent_at.is_(None))).all()) == 1
 
 
 def test_a_version_ahead_of_the_store_is_refused_so_no_gap_can_form(sessions) -> None:  # noqa: ANN001
@@ -139,7 +139,7 @@ def test_events_and_read_model_rows_commit_together_or_not_at_all(sessions) -> N
         deposit_and_tally("acct-lost", fail=True)
     with sessions() as s:
         assert s.execute(select(events.c.aggregate_id)).scalars().all() == ["acct-kept"]
-        assert len(s.execute(select(outbox.c.position)).all()) == 1
+        assert len(s.execute(select(events.c.position).where(events.c.sent_at.is_(None))).all()) == 1
         assert s.execute(select(tally.c.aggregate_id)).scalars().all() == ["acct-kept"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from libs.events.store import ConcurrencyConflict
-from libs.events.tables import events, outbox
+from libs.events.tables import events
 
 from .support import Account
 from .test_store import sessions, uow  # noqa: F401 - the fixture
@@ -35,7 +35,8 @@ def test_many_new_aggregates_in_one_append(sessions) -> None:  # noqa: ANN001, F
         assert [u.load(Account, a).balance for a in ("n-1", "n-2", "n-3")] == [Decimal("1.50"), Decimal("3.00"),
                                                                                Decimal("4.50")]
         positions = u.session.execute(select(events.c.position).order_by(events.c.position)).scalars().all()
-        sent = u.session.execute(select(outbox.c.position, outbox.c.topic).order_by(outbox.c.position)).all()
+        sent = u.session.execute(select(events.c.position, events.c.topic).where(events.c.sent_at.is_(None))
+                                 .order_by(events.c.position)).all()
         assert sent == [(p, "injuryledger.enrollment") for p in positions]
 
 
@@ -47,4 +48,4 @@ def test_one_aggregate_with_events_refuses_the_whole_append(sessions) -> None:  
             u.save_new(accounts("o-2", "o-1"))
     with sessions() as s:
         assert s.execute(select(events.c.aggregate_id)).scalars().all() == ["o-1"]
-        assert len(s.execute(select(outbox.c.position)).all()) == 1
+        assert len(s.execute(select(events.c.position).where(events.c.sent_at.is_(None))).all()) == 1

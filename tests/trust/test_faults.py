@@ -21,7 +21,7 @@ from libs.events.kafka_log import KafkaLog
 from libs.events.log import Record, Topics
 from libs.events.relay import OutboxRelay
 from libs.events.store import Context
-from libs.events.tables import core_metadata, events, outbox
+from libs.events.tables import core_metadata, events
 from libs.events.uow import UnitOfWork
 from tests.spine.support import Account, TallyProjection, tally, test_metadata
 
@@ -145,7 +145,7 @@ def test_broker_killed_mid_stream_the_outbox_holds_events_until_it_is_back(rig: 
     try:
         during = rig.write(5)  # commands keep being accepted: they only need the database
         with rig.sessions() as s:
-            unsent = s.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar_one()
+            unsent = s.execute(select(func.count()).select_from(events).where(events.c.sent_at.is_(None))).scalar_one()
         assert unsent == during
         relay = OutboxRelay(rig.sessions, KafkaLog(rig.bootstrap), "enrollment")
         with pytest.raises(Exception):  # noqa: B017 - the broker is gone: publishing fails, nothing is marked sent

@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, select, update
 
 from libs.db import make_engine, migrate, session_factory
 from libs.events.log import Topics
-from libs.events.tables import events, outbox
+from libs.events.tables import events
 from libs.runtime.service import ServiceContext
 from libs.settings import Settings
 from libs.web.auth import Principal
@@ -207,7 +207,7 @@ def _written(ctx: ServiceContext, created: runs.RunCreated) -> dict:
                                          skip=("recognized_at",))),
             "events": [(r.aggregate_type, _same(r.aggregate_id, rid), r.sequence, r.type, r.schema_version,
                         _same(r.payload, rid)) for r in s.execute(select(events).order_by(events.c.position))],
-            "outbox": s.execute(select(func.count()).select_from(outbox)).scalar_one(),
+            "outbox": s.execute(select(func.count()).select_from(events).where(events.c.topic.is_not(None))).scalar_one(),
         }
 
 
