@@ -1,7 +1,8 @@
 """Appends/s — single (one event per transaction) and batched (100 events per aggregate save) —
 on SQLite and PostgreSQL, against the `eventsourcing` library doing the same aggregate appends on
-the same database server in the same run. Our appends also write the outbox row of every event in
-the same transaction (eventsourcing has no outbox), so we do strictly more work per event.
+the same database server in the same run. Our appends are also their own transactional outbox
+(each event's row names its topic and enters the relay's index of unsent events in the same
+transaction; eventsourcing has no outbox), so we do strictly more work per event.
 
 Rounds: ours and the peer alternate, three rounds, each in a process of its own on a fresh
 database (bench/spine_rounds.py); figures are the median with min and max, ratios are taken round

@@ -134,6 +134,7 @@ class DriverTransaction:
             Connection._handle_dbapi_exception_noconnection(exc, self.dialect, engine)
             raise
         self._invalidated = False
+        self._ended = False  # committed or rolled back by the driver
         self._connection: Connection | None = None
         self._transaction: Any = None
         if self.dialect.name == "sqlite":
@@ -174,6 +175,7 @@ class DriverTransaction:
         elif not self.invalidated:
             with driver_errors(self, "COMMIT"):
                 self.fairy.commit()
+            self._ended = True
 
     def rollback(self) -> None:
         if self._connection is not None:
@@ -181,13 +183,15 @@ class DriverTransaction:
         elif not self.invalidated:
             with driver_errors(self, "ROLLBACK"):
                 self.fairy.rollback()
+            self._ended = True
 
     def close(self) -> None:
-        """Back to the pool (which resets the connection)."""
+        """Back to the pool, which resets the connection (rolls back) unless this transaction
+        ended already: as SQLAlchemy's own Connection tells it (a tenth of a one-event append)."""
         if self._connection is not None:
             self._connection.close()
         elif not self.invalidated:
-            self.fairy.close()
+            self.fairy._close_special(transaction_reset=self._ended)
 
 
 def driver_rows(conn: Connection, statement: str, params: Any, batch: int) -> Iterator[tuple]:

@@ -15,8 +15,9 @@ from .store import Context, EventStore, NewEvent
 
 
 class UnitOfWork:
-    """`with uow:` opens a transaction; `save(aggregate)` appends its pending events and their
-    outbox rows; leaving the block commits (or rolls back on error), then runs `on_commit`."""
+    """`with uow:` opens a transaction; `save(aggregate)` appends its pending events (each its
+    own outbox entry, unsent until relayed); leaving the block commits (or rolls back on error),
+    then runs `on_commit`."""
 
     def __init__(
         self,
