@@ -170,15 +170,16 @@ _SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join
 
 # One statement, whatever the number of events: the per-event columns travel as arrays (so the
 # server prepares it once), and the version check is a condition of the same statement (no row
-# is written past a gap).
+# is written past a gap). The arrays go in binary (`%(…)b`): in text, psycopg escapes every
+# element with a regular expression (the JSON payloads' quotes), a third of a batch's CPU.
 _POSTGRESQL_APPEND = """
 INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
                     recorded_at, causation_id, correlation_id, actor, payload, topic)
 SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, %(expected)s::int + e.n, e.type,
        e.schema_version, e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar,
        %(correlation_id)s::varchar, %(actor)s::varchar, e.payload, %(topic)s::varchar
-FROM unnest(%(event_ids)s::varchar[], %(types)s::varchar[], %(versions)s::int[], %(dates)s::date[],
-            %(payloads)s::text[]) WITH ORDINALITY AS e(event_id, type, schema_version, occurred_on, payload, n)
+FROM unnest(%(event_ids)b::varchar[], %(types)b::varchar[], %(versions)b::int[], %(dates)b::date[],
+            %(payloads)b::text[]) WITH ORDINALITY AS e(event_id, type, schema_version, occurred_on, payload, n)
 WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), 0)
       = %(expected)s::int
 ORDER BY e.n
@@ -235,8 +236,8 @@ INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, sche
 SELECT e.event_id, %(aggregate_type)s::varchar, e.aggregate_id, e.sequence, e.type, e.schema_version,
        e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar, %(correlation_id)s::varchar,
        %(actor)s::varchar, e.payload, %(topic)s::varchar
-FROM unnest(%(event_ids)s::varchar[], %(aggregate_ids)s::varchar[], %(sequences)s::int[], %(types)s::varchar[],
-            %(versions)s::int[], %(dates)s::date[], %(payloads)s::text[])
+FROM unnest(%(event_ids)b::varchar[], %(aggregate_ids)b::varchar[], %(sequences)b::int[], %(types)b::varchar[],
+            %(versions)b::int[], %(dates)b::date[], %(payloads)b::text[])
      WITH ORDINALITY AS e(event_id, aggregate_id, sequence, type, schema_version, occurred_on, payload, n)
 ORDER BY e.n
 """

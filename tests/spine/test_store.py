@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from libs.events.store import ConcurrencyConflict, Context, EventStore
 from libs.events.tables import core_metadata, events
 from libs.events.uow import UnitOfWork
 
-from .support import Account, test_metadata
+from .support import Account, Deposited, test_metadata
 
 
 @pytest.fixture
@@ -43,6 +44,19 @@ def test_append_then_read_back_in_order_unsent_to_their_topic(sessions) -> None:
         assert all(e.actor == "tester" and e.correlation_id == "c-1" for e in history)
         unsent = u.session.execute(select(events.c.topic).where(events.c.sent_at.is_(None))).scalars().all()
         assert unsent == ["injuryledger.enrollment"] * 3
+
+
+def test_a_payload_reads_back_exactly_whatever_its_characters(sessions) -> None:  # noqa: ANN001
+    """The payloads travel to PostgreSQL as a binary array: quotes, backslashes, braces, commas and
+    CJK text (what a text array escapes) come back as written, in one event and in many."""
+    memo = 'a "quoted", {braced} \\ back\\slash, 工伤保险 \u00e9 NULL'
+    account = Account("acct-chars")
+    for _ in range(3):
+        account.trigger(Deposited(amount=Decimal("1.00"), memo=memo), date(2026, 1, 5))
+    with uow(sessions) as u:
+        u.save(account)
+    with uow(sessions) as u:
+        assert [e.payload["memo"] for e in u.store.read_aggregate("acct-chars")] == [memo] * 3
 
 
 def test_a_stale_version_is_a_conflict_and_writes_nothing(sessions) -> None:  # noqa: ANN001
