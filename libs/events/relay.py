@@ -24,6 +24,11 @@ from .tables import events
 
 MAX_RELAY_BATCH = 5_000
 
+_POSTGRESQL_MARK_SENT = text(
+    "UPDATE events SET sent_at = :sent_at, log_partition = sent.log_partition, log_offset = sent.log_offset "
+    "FROM unnest(CAST(:positions AS BIGINT[]), CAST(:partitions AS INTEGER[]), CAST(:offsets AS BIGINT[])) "
+    "AS sent(position, log_partition, log_offset) WHERE events.position = sent.position")
+
 
 def envelope_json(row) -> bytes:  # noqa: ANN001 - a row of events
     """The envelope as JSON, splicing the stored payload text in rather than re-encoding it."""
@@ -93,14 +98,23 @@ class OutboxRelay:
             if self.after_publish:
                 self.after_publish()
             assert len(positions) == len(rows), (len(positions), len(rows))
-            # One UPDATE, executed many: each row learns where the log put it, which a write's
-            # consistency token names.
-            session.execute(
-                update(events).where(events.c.position == bindparam("b_position")).values(
-                    sent_at=utc_now(), log_partition=bindparam("b_partition"), log_offset=bindparam("b_offset")),
-                [{"b_position": r.position, "b_partition": partition, "b_offset": offset}
-                 for r, (partition, offset) in zip(rows, positions)],
-            )
+            # Each row learns where the log put it, which a write's consistency token names.
+            sent_at = utc_now()
+            if session.bind.dialect.name == "postgresql":
+                # One statement for the batch: an event's row is wide and its update cannot be
+                # HOT (`sent_at` is in the unsent index's predicate), so statements, not rows,
+                # are what a statement per row would add.
+                session.execute(_POSTGRESQL_MARK_SENT, {
+                    "sent_at": sent_at, "positions": [r.position for r in rows],
+                    "partitions": [partition for partition, _ in positions],
+                    "offsets": [offset for _, offset in positions]})
+            else:  # SQLite: one UPDATE executed many, each by its rowid
+                session.execute(
+                    update(events).where(events.c.position == bindparam("b_position")).values(
+                        sent_at=sent_at, log_partition=bindparam("b_partition"), log_offset=bindparam("b_offset")),
+                    [{"b_position": r.position, "b_partition": partition, "b_offset": offset}
+                     for r, (partition, offset) in zip(rows, positions)],
+                )
             return len(rows)
 
     def drain(self, max_batches: int = 10_000) -> int:
