@@ -217,7 +217,7 @@ class ConsumerRunner:
                 written.wait(POLL_AHEAD_SLICE_MS / 1000)
         try:
             return records, (decode_batch(records) if records else None)
-        except Poison:
+        except Exception:  # decoded again in its own turn, which names a bad record
             return records, None
 
     @contextmanager
@@ -307,17 +307,18 @@ class ConsumerRunner:
                      decoded: tuple[list[Envelope], list[str]] | None = None) -> None:
         envelopes, ids = decoded or decode_batch(records)
         with writing(self.session_factory) as session:
-            self._take_turn(session)
-            applied = self._project(session, envelopes, ids)
+            applied = self._project(session, envelopes, ids, take_turn=True)
             advance_positions(session, self.group, ends)
         self.applied += applied
 
-    def _project(self, session: Session, envelopes: Sequence[Envelope], ids: Sequence[str]) -> int:
+    def _project(self, session: Session, envelopes: Sequence[Envelope], ids: Sequence[str],
+                 take_turn: bool = False) -> int:
         """Apply the events this group has not processed yet, in `session` (`ids`: their event
-        ids as text); returns how many."""
+        ids as text); returns how many. `take_turn`: its first statement takes the group's turn
+        (`_take_turn`) as well, in the same round trip."""
         # Marking them processed first tells, in the same statement, which are new: a batch is
         # one transaction, so a handler that fails takes the marks back with it.
-        fresh = mark_processed(session.connection(), self.group, ids)
+        fresh = mark_processed(session.connection(), self.group, ids, take_turn=take_turn)
         if len(fresh) == len(envelopes):  # all new and distinct (a replay, a new batch)
             todo = envelopes
         else:
@@ -399,7 +400,12 @@ def database_away(exc: OperationalError | InterfaceError) -> bool:
 
 
 # One statement a batch, with the ids as one parameter (an array, a JSON list on SQLite): the ids
-# not processed yet by the group come back, and are now marked applied.
+# not processed yet by the group come back, and are now marked applied. On PostgreSQL, a batch's
+# first statement takes the group's turn (the shared advisory lock) in the same round trip.
+_TAKE_TURN_AND_MARK = ("WITH turn AS (SELECT pg_advisory_xact_lock_shared(%s)) "
+                       "INSERT INTO processed_events (consumer, event_id, outcome) "
+                       "SELECT %s, unnest(%s::varchar[]), 'applied' FROM turn "
+                       "ON CONFLICT DO NOTHING RETURNING event_id")
 _MARK_PROCESSED = {
     "postgresql": "INSERT INTO processed_events (consumer, event_id, outcome) "
                   "SELECT %s, unnest(%s::varchar[]), 'applied' ON CONFLICT DO NOTHING RETURNING event_id",
@@ -408,12 +414,18 @@ _MARK_PROCESSED = {
 }
 
 
-def mark_processed(conn: Connection, group: str, event_ids: list[str]) -> set[str]:
-    """Mark the events processed by `group`; returns those that were not yet (to apply now)."""
+def mark_processed(conn: Connection, group: str, event_ids: Sequence[str], take_turn: bool = False) -> set[str]:
+    """Mark the events processed by `group`; returns those that were not yet (to apply now).
+    `take_turn`: take the group's turn first (see `ConsumerRunner._take_turn`)."""
     dialect = conn.dialect.name
-    ids = json.dumps(event_ids) if dialect == "sqlite" else event_ids
-    with driver_cursor(conn, _MARK_PROCESSED[dialect], (group, ids)) as cursor:
-        cursor.execute(_MARK_PROCESSED[dialect], (group, ids))
+    if dialect == "postgresql":
+        statement, params = _MARK_PROCESSED[dialect], (group, list(event_ids))
+        if take_turn:
+            statement, params = _TAKE_TURN_AND_MARK, (group_lock_key(group), *params)
+    else:
+        statement, params = _MARK_PROCESSED[dialect], (group, json.dumps(event_ids))
+    with driver_cursor(conn, statement, params) as cursor:
+        cursor.execute(statement, params)
         return {row[0] for row in cursor.fetchall()}
 
 

@@ -189,11 +189,12 @@ class KafkaGroupConsumer:
     def poll(self, max_records: int, timeout_ms: int) -> list[Record]:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         out: list[Record] = []
+        new = tuple.__new__  # a record made as the tuple it is
         for tp, messages in batches.items():
             topic, partition = tp.topic, tp.partition
             # kafka-python's headers are already (key, value) pairs.
-            out.extend([Record(topic, m.key or b"", m.value, tuple(m.headers) if m.headers else (), partition, m.offset)
-                        for m in messages])
+            out += [new(Record, (topic, m.key or b"", m.value, tuple(m.headers) if m.headers else (), partition, m.offset))
+                    for m in messages]
         return out
 
     def commit(self, records: Sequence[Record]) -> None:
