@@ -22,15 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterator, Protocol, Sequence
 
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, Table, delete, insert, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from libs.db import driver_cursor, driver_mark, writing
 
+from .decode import Poison, decode_batch, event_id_of, validate
 from .envelope import Envelope, utc_now
-from .log import EventLog, LogConsumer, Record
+from .log import EventLog, LogConsumer, Record, next_offsets
 from .registry import REGISTRY
 from .tables import consumer_positions, dead_letters, processed_events
 
@@ -117,10 +117,6 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
         cursor.executemany(statement, rows)
 
 
-class Poison(Exception):
-    pass
-
-
 class ConsumerRunner:
     def __init__(
         self,
@@ -148,6 +144,7 @@ class ConsumerRunner:
         self.positions: dict[tuple[str, int], int] = {}
         self._turn = threading.RLock()  # held while a batch runs; `paused` takes it
         self._ahead: list[Record] = []  # the next batch, polled while the last one was written
+        self._ahead_decoded: tuple[list[Envelope], list[str]] | None = None  # and its envelopes, ids
         self._pool: ThreadPoolExecutor | None = None  # the thread that polls ahead
 
     @property
@@ -165,34 +162,39 @@ class ConsumerRunner:
         offsets are committed only after its transaction, exactly as without; the batch read
         ahead is kept for the next call (dropped by `close`: the log delivers it again)."""
         with self._turn:
-            records = self._ahead or self.consumer.poll(self.max_batch, timeout_ms)
-            self._ahead = []
+            if self._ahead:
+                records, decoded = self._ahead, self._ahead_decoded
+            else:
+                records, decoded = self.consumer.poll(self.max_batch, timeout_ms), None
+            self._ahead, self._ahead_decoded = [], None
             if not records:
                 return 0
             ahead = None
             if len(records) >= POLL_AHEAD_MIN_RECORDS:
                 written = threading.Event()
                 ahead = self._worker().submit(self._poll_until, written)
+            ends = next_offsets(records)
             try:
-                applied = self._try_apply_batch(records)
+                applied = self._try_apply_batch(records, ends, decoded)
             finally:
                 if ahead is not None:
                     written.set()
-                    self._ahead = ahead.result()  # the consumer is this thread's again
+                    self._ahead, self._ahead_decoded = ahead.result()  # the consumer is this thread's again
             if not applied:  # one bad record must not block the rest: go one by one
                 log.warning("batch of %d failed in %s; retrying one by one", len(records), self.group)
                 for record in records:
                     self._apply_one_with_retries(record)
             if self.before_offset_commit:
                 self.before_offset_commit()
-            self.consumer.commit(records)
-            for key, offset in next_offsets(records).items():
+            self.consumer.commit_offsets(ends)
+            for key, offset in ends.items():
                 self.positions[key] = max(self.positions.get(key, 0), offset)
             return len(records)
 
-    def _try_apply_batch(self, records: Sequence[Record]) -> bool:
+    def _try_apply_batch(self, records: Sequence[Record], ends: dict[tuple[str, int], int],
+                         decoded: tuple[list[Envelope], list[str]] | None) -> bool:
         try:
-            self._apply_batch(records)
+            self._apply_batch(records, ends, decoded)
             return True
         except Exception:
             return False
@@ -202,16 +204,21 @@ class ConsumerRunner:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poll-{self.group}"[:40])
         return self._pool
 
-    def _poll_until(self, written: threading.Event) -> list[Record]:
+    def _poll_until(self, written: threading.Event) -> tuple[list[Record], tuple[list[Envelope], list[str]] | None]:
         """The next batch, polled in slices until records come or the batch being written is
-        written (then whatever came by then: nothing if the log had nothing more)."""
+        written (then whatever came by then: nothing if the log had nothing more), and decoded
+        (None if it does not decode: the batch's own turn names the bad record)."""
         while True:
             started = time.monotonic()
             records = self.consumer.poll(self.max_batch, POLL_AHEAD_SLICE_MS)
             if records or written.is_set():
-                return records
+                break
             if time.monotonic() - started < POLL_AHEAD_SLICE_MS / 2000:  # a log that does not wait (embedded)
                 written.wait(POLL_AHEAD_SLICE_MS / 1000)
+        try:
+            return records, (decode_batch(records) if records else None)
+        except Exception:  # decoded again in its own turn, which names a bad record
+            return records, None
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -226,7 +233,7 @@ class ConsumerRunner:
         letter is marked redriven. Returns `applied`, `skipped` (something applied it meanwhile,
         e.g. a replay) or `already redriven`; a handler that still fails raises, changing nothing.
         """
-        envelope = _decode(record)
+        envelope = validate(record)
         event_id = str(envelope.event_id)
         with self._turn, writing(self.session_factory) as session:
             self._take_turn(session)
@@ -244,7 +251,7 @@ class ConsumerRunner:
             session.execute(delete(processed_events).where(
                 processed_events.c.consumer == self.group, processed_events.c.event_id == event_id,
                 processed_events.c.outcome == "dead"))
-            applied = self._project(session, [envelope])
+            applied = self._project(session, [envelope], [event_id])
             session.execute(update(dead_letters).where(dead_letters.c.id == dead_letter_id)
                             .values(redriven_at=utc_now()))
         self.applied += applied
@@ -280,7 +287,7 @@ class ConsumerRunner:
             session.execute(delete(consumer_positions).where(consumer_positions.c.consumer == self.group))
 
     def close(self) -> None:
-        self._ahead = []  # not committed: the log delivers these again to the next consumer
+        self._ahead, self._ahead_decoded = [], None  # not committed: the log delivers these again
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -296,27 +303,32 @@ class ConsumerRunner:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("select pg_advisory_xact_lock_shared(:k)"), {"k": group_lock_key(self.group)})
 
-    def _apply_batch(self, records: Sequence[Record]) -> None:
-        envelopes = _decode_all(records)
+    def _apply_batch(self, records: Sequence[Record], ends: dict[tuple[str, int], int],
+                     decoded: tuple[list[Envelope], list[str]] | None = None) -> None:
+        envelopes, ids = decoded or decode_batch(records)
         with writing(self.session_factory) as session:
-            self._take_turn(session)
-            applied = self._project(session, envelopes)
-            advance_positions(session, self.group, records)
+            applied = self._project(session, envelopes, ids, take_turn=True)
+            advance_positions(session, self.group, ends)
         self.applied += applied
 
-    def _project(self, session: Session, envelopes: Sequence[Envelope]) -> int:
-        """Apply the events this group has not processed yet, in `session`; returns how many."""
-        ids = [str(e.event_id) for e in envelopes]
+    def _project(self, session: Session, envelopes: Sequence[Envelope], ids: Sequence[str],
+                 take_turn: bool = False) -> int:
+        """Apply the events this group has not processed yet, in `session` (`ids`: their event
+        ids as text); returns how many. `take_turn`: its first statement takes the group's turn
+        (`_take_turn`) as well, in the same round trip."""
         # Marking them processed first tells, in the same statement, which are new: a batch is
         # one transaction, so a handler that fails takes the marks back with it.
-        fresh = mark_processed(session.connection(), self.group, ids)
-        todo = []
-        for envelope, event_id in zip(envelopes, ids):
-            if event_id in fresh:
-                fresh.discard(event_id)  # the same event twice in a batch: applied once
-                todo.append(envelope)
-            else:
-                self.skipped += 1
+        fresh = mark_processed(session.connection(), self.group, ids, take_turn=take_turn)
+        if len(fresh) == len(envelopes):  # all new and distinct (a replay, a new batch)
+            todo = envelopes
+        else:
+            todo = []
+            for envelope, event_id in zip(envelopes, ids):
+                if event_id in fresh:
+                    fresh.discard(event_id)  # the same event twice in a batch: applied once
+                    todo.append(envelope)
+                else:
+                    self.skipped += 1
         if todo:
             handle_batch = getattr(self.projector, "handle_batch", None)
             if handle_batch is not None:
@@ -330,7 +342,7 @@ class ConsumerRunner:
         error = ""
         for attempt in range(1, self.max_attempts + 1):
             try:
-                self._apply_batch([record])
+                self._apply_batch([record], next_offsets([record]))
                 return
             except Poison as exc:
                 error = str(exc)
@@ -346,7 +358,7 @@ class ConsumerRunner:
         self._dead_letter(record, error)
 
     def _dead_letter(self, record: Record, error: str) -> None:
-        event_id = _event_id_of(record)
+        event_id = event_id_of(record)
         self.log.publish(
             [
                 Record(
@@ -367,7 +379,7 @@ class ConsumerRunner:
                     offset=record.offset, event_id=event_id, error=error[:4000], recorded_at=utc_now(),
                 )
             )
-            advance_positions(session, self.group, [record])
+            advance_positions(session, self.group, next_offsets([record]))
             if event_id:
                 session.execute(
                     delete(processed_events).where(
@@ -388,7 +400,12 @@ def database_away(exc: OperationalError | InterfaceError) -> bool:
 
 
 # One statement a batch, with the ids as one parameter (an array, a JSON list on SQLite): the ids
-# not processed yet by the group come back, and are now marked applied.
+# not processed yet by the group come back, and are now marked applied. On PostgreSQL, a batch's
+# first statement takes the group's turn (the shared advisory lock) in the same round trip.
+_TAKE_TURN_AND_MARK = ("WITH turn AS (SELECT pg_advisory_xact_lock_shared(%s)) "
+                       "INSERT INTO processed_events (consumer, event_id, outcome) "
+                       "SELECT %s, unnest(%s::varchar[]), 'applied' FROM turn "
+                       "ON CONFLICT DO NOTHING RETURNING event_id")
 _MARK_PROCESSED = {
     "postgresql": "INSERT INTO processed_events (consumer, event_id, outcome) "
                   "SELECT %s, unnest(%s::varchar[]), 'applied' ON CONFLICT DO NOTHING RETURNING event_id",
@@ -397,19 +414,24 @@ _MARK_PROCESSED = {
 }
 
 
-def mark_processed(conn: Connection, group: str, event_ids: list[str]) -> set[str]:
-    """Mark the events processed by `group`; returns those that were not yet (to apply now)."""
+def mark_processed(conn: Connection, group: str, event_ids: Sequence[str], take_turn: bool = False) -> set[str]:
+    """Mark the events processed by `group`; returns those that were not yet (to apply now).
+    `take_turn`: take the group's turn first (see `ConsumerRunner._take_turn`)."""
     dialect = conn.dialect.name
-    ids = json.dumps(event_ids) if dialect == "sqlite" else event_ids
-    with driver_cursor(conn, _MARK_PROCESSED[dialect], (group, ids)) as cursor:
-        cursor.execute(_MARK_PROCESSED[dialect], (group, ids))
+    if dialect == "postgresql":
+        statement, params = _MARK_PROCESSED[dialect], (group, list(event_ids))
+        if take_turn:
+            statement, params = _TAKE_TURN_AND_MARK, (group_lock_key(group), *params)
+    else:
+        statement, params = _MARK_PROCESSED[dialect], (group, json.dumps(event_ids))
+    with driver_cursor(conn, statement, params) as cursor:
+        cursor.execute(statement, params)
         return {row[0] for row in cursor.fetchall()}
 
 
-def advance_positions(session: Session, group: str, records: Sequence[Record]) -> None:
-    """Record, in the transaction of the group's effects, the next offset of every partition the
-    records came from; never moves a position back (a redelivered batch is older)."""
-    ends = next_offsets(records)
+def advance_positions(session: Session, group: str, ends: dict[tuple[str, int], int]) -> None:
+    """Record, in the transaction of the group's effects, the next offset of every partition a
+    batch came from (`next_offsets`); never moves a position back (a redelivered batch is older)."""
     if not ends:
         return
     conn = session.connection()
@@ -425,47 +447,6 @@ def advance_positions(session: Session, group: str, records: Sequence[Record]) -
         cursor.executemany(statement, rows)
 
 
-def next_offsets(records: Sequence[Record]) -> dict[tuple[str, int], int]:
-    """The offset after the last of `records` in each (topic, partition) they came from."""
-    ends: dict[tuple[str, int], int] = {}
-    get = ends.get
-    for r in records:
-        key = (r.topic, r.partition)
-        if r.offset >= get(key, -1):  # a partition's records come in order: mostly true
-            ends[key] = r.offset + 1
-    return ends
-
-
 def group_lock_key(group: str) -> int:
     """The PostgreSQL advisory lock key of a consumer group (see `ConsumerRunner._take_turn`)."""
     return int.from_bytes(hashlib.blake2b(f"consumer:{group}".encode(), digest_size=8).digest(), "big", signed=True)
-
-
-_ENVELOPES = TypeAdapter(list[Envelope])
-
-
-def _decode_all(records: Sequence[Record]) -> list[Envelope]:
-    """A batch's envelopes in one call of pydantic-core: the same validation as record by record,
-    without a Python call per record. A batch that does not decode whole (or not into one envelope
-    a record) is decoded record by record, which names the bad record (Poison)."""
-    try:
-        found = _ENVELOPES.validate_json(b"[" + b",".join(r.value for r in records) + b"]")
-        if len(found) == len(records):
-            return found
-    except (ValidationError, ValueError):
-        pass
-    return [_decode(r) for r in records]
-
-
-def _decode(record: Record) -> Envelope:
-    try:
-        return Envelope.from_json(record.value)
-    except (ValidationError, ValueError) as exc:
-        raise Poison(f"undecodable envelope: {exc}") from exc
-
-
-def _event_id_of(record: Record) -> str | None:
-    try:
-        return str(Envelope.from_json(record.value).event_id)
-    except (ValidationError, ValueError):
-        return None

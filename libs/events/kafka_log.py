@@ -16,7 +16,7 @@ from kafka.admin import OffsetSpec
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from .log import Record
+from .log import Record, next_offsets
 
 log = logging.getLogger(__name__)
 
@@ -189,20 +189,20 @@ class KafkaGroupConsumer:
     def poll(self, max_records: int, timeout_ms: int) -> list[Record]:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         out: list[Record] = []
+        new = tuple.__new__  # a record made as the tuple it is
         for tp, messages in batches.items():
             topic, partition = tp.topic, tp.partition
             # kafka-python's headers are already (key, value) pairs.
-            out.extend([Record(topic, m.key or b"", m.value, tuple(m.headers) if m.headers else (), partition, m.offset)
-                        for m in messages])
+            out += [new(Record, (topic, m.key or b"", m.value, tuple(m.headers) if m.headers else (), partition, m.offset))
+                    for m in messages]
         return out
 
     def commit(self, records: Sequence[Record]) -> None:
-        last: dict[TopicPartition, int] = {}
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            last[tp] = max(last.get(tp, -1), r.offset)
-        if last:
-            self._consumer.commit({tp: OffsetAndMetadata(o + 1, None, -1) for tp, o in last.items()})
+        self.commit_offsets(next_offsets(records))
+
+    def commit_offsets(self, ends: dict[tuple[str, int], int]) -> None:
+        if ends:
+            self._consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, None, -1) for (t, p), o in ends.items()})
 
     def seek_to_beginning(self) -> None:
         self._consumer.seek_to_beginning()

@@ -23,11 +23,31 @@ class Record(NamedTuple):
     offset: int = -1  # set on records read back from the log
 
 
+# The header the outbox relay puts on every record it publishes from the event store: the
+# envelope was made by the store from validated fields, so a consumer need not validate it again
+# (libs/events/decode.py). Any other record is validated in full.
+FROM_STORE = ("origin", b"store")
+
+
+def next_offsets(records: Sequence[Record]) -> dict[tuple[str, int], int]:
+    """The offset after the last of `records` in each (topic, partition) they came from."""
+    ends: dict[tuple[str, int], int] = {}
+    get = ends.get
+    for r in records:
+        key = (r.topic, r.partition)
+        if r.offset >= get(key, -1):  # a partition's records come in order: mostly true
+            ends[key] = r.offset + 1
+    return ends
+
+
 class LogConsumer(Protocol):
     def poll(self, max_records: int, timeout_ms: int) -> list[Record]: ...
 
     def commit(self, records: Sequence[Record]) -> None:
         """Commit, per partition, the offset after the last of `records`."""
+
+    def commit_offsets(self, ends: dict[tuple[str, int], int]) -> None:
+        """Commit the next offset of each (topic, partition) (`next_offsets` of a batch)."""
 
     def seek_to_beginning(self) -> None: ...
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from libs.db import writing
 
 from .envelope import utc_now
-from .log import EventLog, Record
+from .log import FROM_STORE, EventLog, Record
 from .store import dumps
 from .tables import events
 
@@ -90,7 +90,7 @@ class OutboxRelay:
                         topic=r.topic,
                         key=r.aggregate_id.encode(),
                         value=envelope_json(r),
-                        headers=(("type", r.type.encode()), ("schema_version", str(r.schema_version).encode())),
+                        headers=(("type", r.type.encode()), ("schema_version", str(r.schema_version).encode()), FROM_STORE),
                     )
                     for r in rows
                 ]

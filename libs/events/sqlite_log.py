@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from libs.db import WRITE_OPTION, driver_cursor
 
-from .log import Record
+from .log import Record, next_offsets
 
 _metadata = MetaData()
 log_records = Table(
@@ -159,6 +159,7 @@ class SqliteConsumer:
 
     def poll(self, max_records: int, timeout_ms: int = 0) -> list[Record]:
         out: list[Record] = []
+        new, unpack = tuple.__new__, _unpack_headers  # a record made as the tuple it is
         # The driver's cursor: a replay reads the whole log through here, a page at a time.
         with self.log.engine.connect() as conn, driver_cursor(conn, _READ_PAGE) as cursor:
             for topic in self.topics:
@@ -166,29 +167,28 @@ class SqliteConsumer:
                 if room <= 0:
                     break
                 rows = cursor.execute(_READ_PAGE, (topic, self._position[topic], room)).fetchall()
-                out.extend(Record(topic, key, value, _unpack_headers(headers), 0, offset)
-                           for offset, key, value, headers in rows)
+                out += [new(Record, (topic, key, value, unpack(headers), 0, offset))
+                        for offset, key, value, headers in rows]
                 if rows:
                     self._position[topic] = rows[-1][0] + 1
         return out
 
     def commit(self, records: Sequence[Record]) -> None:
-        last: dict[str, int] = {}
-        for r in records:
-            last[r.topic] = max(last.get(r.topic, -1), r.offset)
-        if not last:
+        self.commit_offsets(next_offsets(records))
+
+    def commit_offsets(self, ends: dict[tuple[str, int], int]) -> None:
+        """The group's next offset of each topic (one partition a topic)."""
+        if not ends:
             return
         with self.log._writing() as conn:
-            for topic, offset in last.items():
+            for (topic, _partition), offset in ends.items():
                 updated = conn.execute(
                     log_offsets.update()
                     .where(log_offsets.c.grp == self.group, log_offsets.c.topic == topic)
-                    .values(next_offset=offset + 1)
+                    .values(next_offset=offset)
                 ).rowcount
                 if not updated:
-                    conn.execute(
-                        insert(log_offsets).values(grp=self.group, topic=topic, next_offset=offset + 1)
-                    )
+                    conn.execute(insert(log_offsets).values(grp=self.group, topic=topic, next_offset=offset))
 
     def seek_to_beginning(self) -> None:
         self._position = {t: 0 for t in self.topics}

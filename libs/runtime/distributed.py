@@ -15,7 +15,7 @@ from typing import Sequence
 import anyio
 from fastapi import FastAPI
 
-from libs.events.consumer import ConsumerRunner
+from libs.events.consumer import MAX_BATCH, ConsumerRunner
 from libs.events.envelope import Envelope
 from libs.events.kafka_log import KafkaLog
 from libs.events.log import Topics
@@ -41,7 +41,9 @@ class ServiceProcess:
         self.log = KafkaLog(settings.kafka_bootstrap, client_id=f"injuryledger-{name}")
         self.log.ensure_topics([self.topics.of(s) for s in SERVICE_NAMES], settings.topic_partitions)
         (spec,) = load_specs((name,))
-        self.wired: Wired = wire(spec, settings, self.log, self.topics, settings.projection_wait_ms)
+        # A consumer's batch is one PostgreSQL transaction, which no other writer waits for: as big as
+        # a poll (CONSUMER_TUNING), so a catch-up costs a few round trips and commits per 5,000 events.
+        self.wired: Wired = wire(spec, settings, self.log, self.topics, settings.projection_wait_ms, max_batch=MAX_BATCH)
         self.wired.ctx.notify = self._on_commit
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -27,7 +27,11 @@ class Wired:
     runners: list[ConsumerRunner]
 
 
-def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, projection_wait_ms: int) -> Wired:
+def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, projection_wait_ms: int,
+         max_batch: int = 1_000) -> Wired:
+    """`max_batch`: the most events a consumer applies in one transaction (1,000 by default, for
+    the embedded runtime: there a batch holds the service database's write lock, which a command
+    waits for)."""
     engine = make_engine(settings.database_url(spec.name))
     migrate(engine, spec.name)
     ctx = ServiceContext(
@@ -54,6 +58,7 @@ def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, p
                 group=group,
                 topics=[topics.of(s) for s in projector.sources],
                 dead_letter_topic=topics.dead_letter(group),
+                max_batch=max_batch,
             )
         )
     ctx.runners = runners

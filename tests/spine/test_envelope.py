@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from libs.events.consumer import Poison, _decode_all
+from libs.events.decode import EventId, Poison, StoredEnvelope, decode_batch, validate_all
 from libs.events.envelope import Envelope, new_event_id
-from libs.events.log import Record
+from libs.events.log import FROM_STORE, Record
 from libs.events.registry import REGISTRY, UnknownEventType
 from libs.events.store import dumps
 
@@ -68,15 +68,53 @@ def test_event_ids_are_version_7_and_sort_in_the_order_they_were_made() -> None:
 def test_a_batch_decodes_as_record_by_record_and_a_bad_record_is_named_poison() -> None:
     good = [envelope(event_id=new_event_id(), sequence=n) for n in range(1, 4)]
     records = [Record("t", b"k", e.to_json(), offset=n) for n, e in enumerate(good)]
-    assert _decode_all(records) == good
+    assert validate_all(records) == good
     two_in_one = Record("t", b"k", good[0].to_json() + b"," + good[1].to_json(), offset=3)
     for bad in (Record("t", b"k", b"not json", offset=3), two_in_one,
                 Record("t", b"k", good[0].to_json().replace(b'"sequence":1', b'"sequence":0'), offset=3)):
         with pytest.raises(Poison):
-            _decode_all([*records, bad])
+            validate_all([*records, bad])
 
 
 def test_stored_payload_text_is_the_json_modules_compact_text() -> None:
     payload = {"amount": "8123.40", "memo": "工伤 \u2028 \"q\" \\ </script>", "lines": [1, None, True, {"n": -3}],
                "rate_per_mille": 12, "empty": {}}
     assert dumps(payload) == json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_the_relays_records_decode_lazily_as_the_validated_envelopes() -> None:
+    """Records the relay marks as the store's decode without validating again (lazily), and read
+    as the validated envelopes: every field, its type, the id's text, equality, JSON, upcast."""
+    old = envelope(event_id=new_event_id(), schema_version=1, payload={"amount": "10.00"},
+                   causation_id=new_event_id(), correlation_id="c-1")
+    good = [envelope(event_id=new_event_id(), sequence=n) for n in range(1, 4)] + [old]
+    marked = [Record("t", b"k", e.to_json(), (("type", b"SpineDeposited"), FROM_STORE), offset=n)
+              for n, e in enumerate(good)]
+    lazy, ids = decode_batch(marked)
+    assert all(isinstance(e, StoredEnvelope) for e in lazy)
+    assert ids == [str(e.event_id) for e in good] and [str(e.event_id) for e in lazy] == ids
+    for read, want in zip(lazy, good):
+        for name in Envelope.model_fields:
+            assert getattr(read, name) == getattr(want, name) and type(getattr(read, name)) in (
+                type(getattr(want, name)), EventId), name
+        assert read == want and want == read and read.to_json() == want.to_json()
+        assert read.model_dump() == want.model_dump() and hash(read.event_id) == hash(want.event_id)
+    assert REGISTRY.upcast(lazy[-1]) == REGISTRY.upcast(old) and REGISTRY.payload(lazy[-1]).memo.startswith("(none")
+    with pytest.raises(TypeError):
+        lazy[0].sequence = 2  # type: ignore[misc]
+
+
+def test_records_not_marked_or_not_the_relays_shape_are_validated_in_full() -> None:
+    good = [envelope(event_id=new_event_id(), sequence=n) for n in range(1, 3)]
+    plain = [Record("t", b"k", e.to_json(), offset=n) for n, e in enumerate(good)]
+    envelopes, ids = decode_batch(plain)  # no mark: validated
+    assert envelopes == good and all(type(e) is Envelope for e in envelopes) and ids == [str(e.event_id) for e in good]
+    marked = [r._replace(headers=(FROM_STORE,)) for r in plain]
+    for bad in (b"not json", b"[1]", good[0].to_json().replace(b'"actor"', b'"acter"')):
+        with pytest.raises(Poison):  # marked, but not the relay's JSON: validated, and named
+            decode_batch([*marked, Record("t", b"k", bad, (FROM_STORE,), offset=9)])
+    # The relay's shape is the store's: its values are not checked again (the store did).
+    zero = good[0].to_json().replace(b'"sequence":1', b'"sequence":0')
+    assert isinstance(decode_batch([Record("t", b"k", zero, (FROM_STORE,))])[0][0], StoredEnvelope)
+    with pytest.raises(Poison):
+        decode_batch([Record("t", b"k", zero)])
