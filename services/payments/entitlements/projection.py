@@ -35,8 +35,8 @@ from libs.pooling_tables import read_moves, record_moves
 
 from . import engine, grouped, in_database
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
-from .tables import (PROJECTED, accounts, claim_facts, claim_inputs, claim_states, employer_facts, entitlement_lines, horizons,
-                     policies, region_moves)
+from .tables import (PROJECTED, accounts, claim_facts, claim_input_texts, claim_inputs, claim_states, employer_facts,
+                     entitlement_lines, horizons, policies, region_moves)
 
 log = logging.getLogger(__name__)
 # A region is materialized in batches of claims read, derived and written together, so memory is
@@ -251,14 +251,19 @@ def _set_states(session: Session, states: Sequence[State]) -> None:
         return
     for _ in _rows_in(session, f"DELETE FROM {claim_states.name} WHERE claim_id IN", [state[0] for state in states]):
         pass
-    for _ in _rows_in(session, f"DELETE FROM {claim_inputs.name} WHERE claim_id IN", [state[0] for state in states]):
-        pass
+    for table in (claim_input_texts, claim_inputs):
+        for _ in _rows_in(session, f"DELETE FROM {table.name} WHERE claim_id IN", [state[0] for state in states]):
+            pass
     rows = [state for state in states if state[1]]
     if rows:
         mark = driver_mark(session.get_bind().dialect.name)
         session.connection().exec_driver_sql(
-            f"INSERT INTO {claim_states.name} (claim_id, through, knowledge, inputs) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark})", rows)
+            f"INSERT INTO {claim_states.name} (claim_id, through, knowledge) VALUES ({mark}, {mark}, {mark})",
+            [state[:3] for state in rows])
+        texts = [(state[0], state[3]) for state in rows if state[3] is not None]
+        if texts:
+            session.connection().exec_driver_sql(
+                f"INSERT INTO {claim_input_texts.name} (claim_id, inputs) VALUES ({mark}, {mark})", texts)
     columns = [row for row in (in_database.row_of(inputs) for inputs in (grouped.parse(state[3]) for state in rows
                                                                            if state[3] is not None) if inputs) if row]
     if columns:
@@ -465,8 +470,10 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
     In all three, stored lines of the month that the ledger does not make send the claim to the
     full derivation (which withdraws or corrects them)."""
     el = entitlement_lines
-    states = {c: (through, known, inputs) for c, through, known, inputs in _rows_in(
-        session, f"SELECT claim_id, through, knowledge, inputs FROM {claim_states.name} WHERE claim_id IN", claim_ids)}
+    texts = dict(_rows_in(session, f"SELECT claim_id, inputs FROM {claim_input_texts.name} WHERE claim_id IN",
+                          claim_ids))
+    states = {c: (through, known, texts.get(c)) for c, through, known in _rows_in(
+        session, f"SELECT claim_id, through, knowledge FROM {claim_states.name} WHERE claim_id IN", claim_ids)}
     stored: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     kinds = ", ".join(f"'{k}'" for k in MY_KINDS)  # the engine's own names, never input
     for claim_id, period, line_id in _rows_in(

@@ -101,14 +101,23 @@ region_moves = region_moves_table("entitlement_region_moves", metadata,
 # knowledge they were derived from (`engine.knowledge`). A month added to a claim whose knowledge
 # is unchanged since is derived alone (the months before it were derived with that knowledge).
 # Written by every materialization of the claim; a claim without a row is derived otherwise.
-# `inputs`: the claim's compact month inputs (`grouped.inputs_of`, JSON), written with the state
-# from the same facts; NULL when its months need its facts (a death, grade 5–6, an import...).
+# Kept narrow: a month made in the database moves every untouched claim's `through` on, which
+# rewrites every page of this table (its compact inputs live beside it, in `claim_input_texts`).
 claim_states = Table(
     "entitlement_claim_states", metadata,
     Column("claim_id", String(64), primary_key=True),
     Column("through", String(7), nullable=False),
     Column("knowledge", String(160), nullable=False),
-    Column("inputs", Text),
+    sqlite_with_rowid=False,  # found by its key alone (entitle12b_narrow_states)
+)
+
+# The claim's compact month inputs (`grouped.inputs_of`), written and replaced with its state from
+# the same facts; no row when its months need its facts (a death, grade 5–6, an import...).
+claim_input_texts = Table(
+    "entitlement_claim_input_texts", metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("inputs", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # The same compact inputs in columns (`in_database.row_of`), for the month the database makes
@@ -144,6 +153,8 @@ claim_inputs = Table(
     Column("sources_allowance", Text, nullable=False),
     Column("sources_tail", Text, nullable=False),
     Index("ix_entitlement_claim_inputs_region", "region"),
+    sqlite_with_rowid=False,
 )
 
-PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves, claim_states, claim_inputs)
+PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves, claim_states, claim_input_texts,
+             claim_inputs)
