@@ -13,7 +13,7 @@ USCC, workers, ID numbers, accounts, claims, event ids, report ids, document ids
 codes): real rows of the real tables, each beneficiary a claim and a worker of their own, a
 province's shape (10,000 employers × 100 workers at 1,000,000). A table's own indexes are dropped
 while it loads and made again after; its primary key and unique constraints are checked on every
-row. The wage lines per worker no page reads (claims' wages and claims_wage_lines, the levy's
+row. The wage lines per worker no page reads (claims' wages, the levy's
 wage_history; NOT_COPIED) are not copied. The levy's totals by day (books and insured workers,
 which name no copy's ids) are then rebuilt from the rows by the service's own functions, as it
 keeps them row by row. A copy's
@@ -76,7 +76,7 @@ SERVICES = ("enrollment", "levy", "claims", "payments")
 # the employer's account reads the reports, not their lines): read when a claim is recognized or
 # a rate reviewed, not copied (at 1,000,000 they would take 6 GB of a shared disk and a third of
 # the seeding); the template's own stay.
-NOT_COPIED = {("claims", "wages"), ("claims", "claims_wage_lines"), ("levy", "wage_history")}
+NOT_COPIED = {("claims", "wages"), ("levy", "wage_history")}
 
 
 # ---- the template beneficiary, through the API -------------------------------------------------

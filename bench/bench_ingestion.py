@@ -14,8 +14,11 @@ history.
    service's wages projection among them, before the response returns).
    Peer, same run, same machine: the floor — `json.loads` of the same reports, the wages parsed
    to integer fen with Decimal, and the same per-worker rows inserted into an SQLite table shaped
-   like `wage_history` (same pragmas as ours: WAL, synchronous=NORMAL) with plain `executemany`,
-   one transaction per report.
+   like `wage_history` (WITHOUT ROWID, its primary key its only index; same pragmas as ours: WAL,
+   synchronous=NORMAL) with plain `executemany`, one transaction per report.
+   Each run reports wall seconds, the process's CPU seconds (both threads: the client's and the
+   app's) and CPU µs per line, and the 1-minute load average at its start and end: the machine
+   is shared, and wall time there is mostly the others' load.
    For reference, the ordinary route POST /v1/wage-reports (one report a request) on
    BENCH_ORDINARY_EMPLOYERS employers of a fourth month.
 2. A CSV of BENCH_CSV_EMPLOYERS × workers lines (100,000) to the bulk route: the Python memory
@@ -127,19 +130,23 @@ def setup_enrolled(runtime: EmbeddedRuntime) -> tuple[float, list[list[str]]]:
 
 def ingest_ours(api: TestClient, ids: list[list[str]], period: str, reported_on: str) -> dict:
     """One month of every employer through the bulk route; the bodies are built outside the clock."""
-    samples, elapsed, spent = {}, {}, 0.0
+    samples, elapsed, spent, cpu = {}, {}, 0.0, 0.0
+    load_at_start = round(os.getloadavg()[0], 2)
     marks = {max(1, EMPLOYERS // 10): "10%", max(1, EMPLOYERS // 2): "50%", EMPLOYERS: "100%"}
     for first in range(0, EMPLOYERS, PER_REQUEST):
         payload = bulk_body(first, ids, period, reported_on)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         r = api.post("/v1/wage-reports/bulk", content=payload, headers={"Content-Type": "application/json"})
         spent += time.perf_counter() - start
+        cpu += time.process_time() - cpu_start
         assert r.status_code == 201 and not r.json()["refused"], r.text[:500]
         done = min(EMPLOYERS, first + PER_REQUEST)
         for mark in [m for m in marks if first < m <= done]:
             samples[marks[mark]] = rss_mib()
             elapsed[marks[mark]] = round(spent, 2)
-    return {"seconds": round(spent, 3), "rss_mib_at": samples, "seconds_at": elapsed,
+    return {"seconds": round(spent, 3), "cpu_seconds": round(cpu, 2),
+            "cpu_us_per_line": round(cpu * 1e6 / (EMPLOYERS * WORKERS), 1), "rss_mib_at": samples,
+            "seconds_at": elapsed, "load_average_1m_at_start": load_at_start,
             "load_average_1m_at_end": round(os.getloadavg()[0], 2)}  # a shared machine: how loaded it was
 
 
@@ -194,14 +201,14 @@ def ingest_floor(path: Path, ids: list[list[str]], period: str = PERIOD) -> dict
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("CREATE TABLE wage_history (report_id TEXT, employee_id TEXT, period TEXT, employer_id TEXT, "
-               "wage_fen INTEGER NOT NULL, PRIMARY KEY (report_id, employee_id))")
-    db.execute("CREATE INDEX ix_wage_history_employee ON wage_history (employee_id, period)")
-    samples, spent = {}, 0.0
+               "wage_fen INTEGER NOT NULL, PRIMARY KEY (report_id, employee_id)) WITHOUT ROWID")
+    samples, spent, cpu = {}, 0.0, 0.0
+    load_at_start = round(os.getloadavg()[0], 2)
     marks = {max(1, EMPLOYERS // 10): "10%", max(1, EMPLOYERS // 2): "50%", EMPLOYERS: "100%"}
     hundred = Decimal(100)
     for e in range(EMPLOYERS):
         payload = body(e, ids[e], period)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         doc = json.loads(payload)
         report_id, period, eid = f"wr_{e:016d}", doc["period"], doc["employer_id"]
         rows = [(report_id, line["id_number"], period, eid, int(Decimal(line["wage"]) * hundred))
@@ -210,12 +217,15 @@ def ingest_floor(path: Path, ids: list[list[str]], period: str = PERIOD) -> dict
         db.executemany("INSERT INTO wage_history VALUES (?, ?, ?, ?, ?)", rows)
         db.execute("COMMIT")
         spent += time.perf_counter() - start
+        cpu += time.process_time() - cpu_start
         if e + 1 in marks:
             samples[marks[e + 1]] = rss_mib()
     count = db.execute("SELECT count(*) FROM wage_history").fetchone()[0]
     db.close()
     assert count == EMPLOYERS * WORKERS
-    return {"seconds": round(spent, 3), "rss_mib_at": samples}  # ms: a quick check's floor takes a few
+    return {"seconds": round(spent, 3), "cpu_seconds": round(cpu, 2),
+            "cpu_us_per_line": round(cpu * 1e6 / (EMPLOYERS * WORKERS), 1), "rss_mib_at": samples,
+            "load_average_1m_at_start": load_at_start, "load_average_1m_at_end": round(os.getloadavg()[0], 2)}
 
 
 def flat(samples: dict[str, int]) -> bool:
@@ -308,7 +318,9 @@ def distributed(ids: list[list[str]]) -> dict:
     processes behind the gateway): DISTRIBUTED_EMPLOYERS employers' reports POSTed in bulk
     through the gateway (httpx), timed from the first request until every projection has caught
     up (every outbox relayed, every consumer group at the end of its topics, and the claims
-    service's wage history holding every line). Setup as embedded: the levy's enrollment rows."""
+    service's wage history holding every line). Setup as embedded: the levy's enrollment rows.
+    CPU: the services' and gateway's processes (utime + stime from /proc, their process groups),
+    not PostgreSQL's nor Kafka's."""
     import tempfile
 
     import httpx
@@ -334,8 +346,12 @@ def distributed(ids: list[list[str]]) -> dict:
                      "id_number": ids[e][w], "separated_on": None}
                     for e in range(first, min(n, first + 500)) for w in range(WORKERS)])
         period, reported_on = RUNS[0]
+        names = {p.pid: name for name, p in cluster.cluster.procs.items()}
+        groups = list(names)
+        load_at_start = round(os.getloadavg()[0], 2)
         with httpx.Client(base_url=cluster.gateway, headers={"Authorization": f"Bearer {TOKEN}"},
                           timeout=600) as client:
+            cpu_start = group_cpu_seconds(groups)
             start = time.perf_counter()
             for first in range(0, n, PER_REQUEST):
                 last = min(n, first + PER_REQUEST)
@@ -348,17 +364,41 @@ def distributed(ids: list[list[str]]) -> dict:
             with cluster.engines["claims"].connect() as conn:
                 projected = conn.execute(text("SELECT count(*) FROM wages")).scalar_one()
             caught_up = time.perf_counter() - start
+            cpu = group_cpu_seconds(groups) - cpu_start
         assert projected == n * WORKERS, projected
         return {"employers": n, "lines": n * WORKERS, "answered_seconds": round(answered, 2),
                 "caught_up_seconds": round(caught_up, 2), "lines_per_s": rate(n * WORKERS, caught_up),
                 "projected_seconds_for_1m_lines": round(caught_up * 1_000_000 / (n * WORKERS), 1),
                 "goal_s_at_1m": DISTRIBUTED_GOAL_S,
                 "goal_met": caught_up * 1_000_000 / (n * WORKERS) <= DISTRIBUTED_GOAL_S,
+                "services_cpu_seconds": {names[k]: round(v, 2) for k, v in cpu.items()},
+                "services_cpu_us_per_line": round(sum(cpu.values()) * 1e6 / (n * WORKERS), 1),
+                "load_average_1m_at_start": load_at_start, "load_average_1m_at_end": round(os.getloadavg()[0], 2),
                 "how": "one run (setting the cluster up is minutes here); until every outbox is relayed, every group "
                        "caught up and the claims wage history holds every line"}
     finally:
         cluster.stop()
         logs.cleanup()
+
+
+class _CpuBy(dict):
+    def __sub__(self, other: dict) -> "_CpuBy":
+        return _CpuBy({k: v - other.get(k, 0.0) for k, v in self.items()})
+
+
+def group_cpu_seconds(groups: list[int]) -> _CpuBy:
+    """utime + stime of every process in each process group (a service, its workers), by group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = _CpuBy({g: 0.0 for g in groups})
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        group = int(fields[2])  # after the name: state, ppid, pgrp, …
+        if group in out:
+            out[group] += (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def spread(values: list[float]) -> dict:
@@ -406,6 +446,12 @@ def main() -> None:
                      "floor": {"seconds": floor_seconds, "lines_per_s": rate(lines, floor_seconds["median"]),
                                "runs": floors}}
         ing["ratio_ours_to_floor"] = round(floor_seconds["median"] / seconds["median"], 3)
+        ing["ours"]["cpu_us_per_line"] = spread([r["cpu_us_per_line"] for r in runs])
+        ing["floor"]["cpu_us_per_line"] = spread([f["cpu_us_per_line"] for f in floors])
+        ing["ratio_ours_to_floor_cpu"] = round(ing["floor"]["cpu_us_per_line"]["median"]
+                                               / ing["ours"]["cpu_us_per_line"]["median"], 3)
+        ing["load_average_1m"] = spread([x for r in runs for x in (r["load_average_1m_at_start"],
+                                                                    r["load_average_1m_at_end"])])
         projected_1m = 1_000_000 / ing["ours"]["lines_per_s"] if ing["ours"]["lines_per_s"] else None
         ing["projected_seconds_for_1m_lines"] = round(projected_1m, 1) if projected_1m else None
         met = projected_1m is not None and projected_1m <= GOAL_S and ing["ours"]["memory_flat"]

@@ -2,14 +2,15 @@
 
 - `ClaimsEnrollmentProjection` (enrollment): employers, hires and separations, workers' birth
   date and sex. Facts only, each row keyed so a redelivery or a reordering changes nothing.
-- `ClaimsWagesProjection` (levy): every wage report and its lines (facts), and the `wages` in
-  force derived from them (a correction replaces the report it corrects). A correction of a month
+- `ClaimsWagesProjection` (levy): every wage report with its lines packed in its row (facts), and
+  the `wages` in force derived from them (a correction replaces the report it corrects). A correction of a month
   a claim's insured wage used re-derives that insured wage (R.64), written as the claim's own
   event in the same transaction as the projection, so it happens exactly once.
 - `ClaimsListProjection` (claims): the worklist row of each claim.
 """
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
+from libs.events.store import dumps
 from libs.events.store import EventStore
 from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
 from libs.imports.projection import LegacyRefsProjection
@@ -39,7 +41,6 @@ from .tables import (
     claims_legacy_wages,
     claims_region_moves,
     claims_separations,
-    claims_wage_lines,
     claims_wage_reports,
     claims_workers,
     wages,
@@ -71,6 +72,17 @@ def _by_employee(lines: list[dict]) -> list[tuple[str, int]]:
     for employee_id, fen in zip(ids, fens):
         summed[employee_id] = summed.get(employee_id, 0) + fen
     return list(summed.items())
+
+
+def _packed(lines: list[tuple[str, int]]) -> str:
+    """A report's (employee_id, wage_fen) as claims_wage_reports keeps them: one JSON text a
+    report, not a row a line (no page reads a report's lines; a rebuild of its month does),
+    sorted by worker."""
+    return dumps(sorted(lines))
+
+
+def _unpacked(text: str) -> list[tuple[str, int]]:
+    return [(employee_id, fen) for employee_id, fen in json.loads(text)]
 
 
 def _imported_lines(e: Envelope) -> list[tuple[str, str, str, int]]:
@@ -184,7 +196,7 @@ class ClaimsEnrollmentProjection(Projection):
 class ClaimsWagesProjection(Projection):
     name = "wages"
     sources = ("levy",)
-    tables = (claims_wage_reports, claims_wage_lines, wages, claims_legacy_wages)
+    tables = (claims_wage_reports, wages, claims_legacy_wages)
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -197,14 +209,7 @@ class ClaimsWagesProjection(Projection):
         if not _exists(session, claims_wage_reports, claims_wage_reports.c.report_id == report_id):
             session.execute(insert(claims_wage_reports).values(
                 report_id=report_id, employer_id=employer_id, period=period,
-                correction_of=p.get("correction_of"), sequence=e.sequence))
-            by_employee: dict[str, int] = {}
-            for line in lines:  # one line per worker; a repeated worker is summed
-                fen = to_fen(round_fen(Decimal(str(line["wage"]))))  # a decimal string in yuan
-                by_employee[line["employee_id"]] = by_employee.get(line["employee_id"], 0) + fen
-            if by_employee:
-                session.execute(insert(claims_wage_lines), [
-                    {"report_id": report_id, "employee_id": k, "wage_fen": v} for k, v in by_employee.items()])
+                correction_of=p.get("correction_of"), sequence=e.sequence, lines=_packed(_by_employee(lines))))
         touched = self._rebuild(session, employer_id, period)
         if p.get("correction_of"):
             handlers.rederive_insured_wages(self.ctx, session, touched, period, e)
@@ -251,7 +256,8 @@ class ClaimsWagesProjection(Projection):
         for chunk in _chunks([p["report_id"] for p in reported]):
             known.update(session.execute(select(claims_wage_reports.c.report_id)
                                          .where(claims_wage_reports.c.report_id.in_(chunk))).scalars())
-        reports, lines, legacy = [], [], []
+        reports, legacy = [], []
+        fresh: dict[str, list[tuple[str, int]]] = {}  # the lines of each report just kept
         legacy_lines = [ln for e in run if e.type in IMPORTED for ln in _imported_lines(e)]
         imported = self._imported(session, {(employer_id, period) for employer_id, period, _, _ in legacy_lines})
         for e in run:
@@ -261,10 +267,9 @@ class ClaimsWagesProjection(Projection):
                     continue
                 known.add(p["report_id"])
                 assert len(p.get("lines") or ()) <= MAX_LINES_PER_REPORT
+                fresh[p["report_id"]] = lines = _by_employee(p.get("lines") or ())
                 reports.append({"report_id": p["report_id"], "employer_id": p["employer_id"], "period": p["period"],
-                                "correction_of": None, "sequence": e.sequence})
-                report_id = p["report_id"]
-                lines += [(report_id, employee_id, fen) for employee_id, fen in _by_employee(p.get("lines") or ())]
+                                "correction_of": None, "sequence": e.sequence, "lines": _packed(lines)})
         for employer_id, period, employee_id, fen in legacy_lines:  # the first wage of a worker, employer and month stays
             have = imported[(employer_id, period)]
             if employee_id not in have:
@@ -272,10 +277,9 @@ class ClaimsWagesProjection(Projection):
                 legacy.append((employee_id, period, employer_id, fen))
         if reports:
             session.execute(insert(claims_wage_reports), reports)
-        insert_rows(session, claims_wage_lines, ("report_id", "employee_id", "wage_fen"), lines)
         insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
         reported_keys = {(e.payload["employer_id"], e.payload["period"]) for e in run if e.type == "WageReported"}
-        self._rebuild_many(session, sorted(reported_keys))
+        self._rebuild_many(session, sorted(reported_keys), fresh)
         added: dict[tuple[str, str], list[tuple[str, int]]] = {}
         for employee_id, period, employer_id, fen in legacy:
             if (employer_id, period) not in reported_keys:
@@ -319,34 +323,36 @@ class ClaimsWagesProjection(Projection):
         insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
 
     @staticmethod
-    def _rebuild_many(session: Session, keys: list[tuple[str, str]]) -> None:
-        """_rebuild for many (employer, period) at once, a few queries per period: the lines of
-        each report in force copied by the database (INSERT … SELECT), not through Python."""
+    def _rebuild_many(session: Session, keys: list[tuple[str, str]],
+                      fresh: dict[str, list[tuple[str, int]]] | None = None) -> None:
+        """_rebuild for many (employer, period) at once, a few queries per period; the lines of
+        each report in force written in one go (`fresh`: lines the caller has at hand)."""
+        fresh = fresh or {}
         by_period: dict[str, list[str]] = {}
         for employer_id, period in keys:
             by_period.setdefault(period, []).append(employer_id)
+        r = claims_wage_reports.c
         for period, employer_ids in sorted(by_period.items()):
             for chunk in _chunks(employer_ids):
                 found: dict[str, list] = {e: [] for e in chunk}
-                for r in session.execute(select(claims_wage_reports).where(
-                        claims_wage_reports.c.period == period, claims_wage_reports.c.employer_id.in_(chunk))):
-                    found[r.employer_id].append(r)
+                for row in session.execute(select(r.report_id, r.employer_id, r.correction_of, r.sequence).where(
+                        r.period == period, r.employer_id.in_(chunk))):
+                    found[row.employer_id].append(row)
                 current: dict[str, str] = {}
                 for employer_id, reports in found.items():
-                    corrected = {r.correction_of for r in reports if r.correction_of}
-                    tips = sorted((r for r in reports if r.report_id not in corrected),
-                                  key=lambda r: (r.sequence, r.report_id))
+                    corrected = {x.correction_of for x in reports if x.correction_of}
+                    tips = sorted((x for x in reports if x.report_id not in corrected),
+                                  key=lambda x: (x.sequence, x.report_id))
                     if tips:
                         current[tips[-1].report_id] = employer_id
                 session.execute(delete(wages).where(wages.c.period == period, wages.c.employer_id.in_(chunk)))
-                if current:
-                    lines, reports = claims_wage_lines.c, claims_wage_reports.c
-                    session.execute(insert(wages).from_select(
-                        ["employee_id", "period", "employer_id", "wage_fen", "report_id"],
-                        select(lines.employee_id, reports.period, reports.employer_id, lines.wage_fen, lines.report_id)
-                        .select_from(claims_wage_lines.join(claims_wage_reports,
-                                                            reports.report_id == lines.report_id))
-                        .where(lines.report_id.in_(sorted(current)))))
+                stored = [report_id for report_id in sorted(current) if report_id not in fresh]
+                lines = {report_id: _unpacked(text) for report_id, text in session.execute(
+                    select(r.report_id, r.lines).where(r.report_id.in_(stored)))} if stored else {}
+                insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), [
+                    (employee_id, period, employer_id, fen, report_id)
+                    for report_id, employer_id in sorted(current.items())
+                    for employee_id, fen in (fresh[report_id] if report_id in fresh else lines[report_id])])
                 unreported = [e for e in chunk if e not in current.values()]
                 if unreported:
                     insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), [
@@ -364,30 +370,29 @@ class ClaimsWagesProjection(Projection):
             claims_wage_reports.c.employer_id == employer_id, claims_wage_reports.c.period == period)).all()
         corrected = {r.correction_of for r in reports if r.correction_of}
         tips = sorted((r for r in reports if r.report_id not in corrected), key=lambda r: (r.sequence, r.report_id))
-        current = tips[-1].report_id if tips else None
         before = set(session.execute(select(wages.c.employee_id).where(
             wages.c.employer_id == employer_id, wages.c.period == period)).scalars())
         session.execute(delete(wages).where(wages.c.employer_id == employer_id, wages.c.period == period))
-        rows = session.execute(select(claims_wage_lines).where(claims_wage_lines.c.report_id == current)).all()
-        if current is None:
+        if tips:
+            current, rows = tips[-1].report_id, _unpacked(tips[-1].lines)
+        else:
             current = LEGACY_REPORT
-            rows = session.execute(select(claims_legacy_wages).where(
-                claims_legacy_wages.c.employer_id == employer_id, claims_legacy_wages.c.period == period)).all()
+            rows = [(r.employee_id, r.wage_fen) for r in session.execute(select(claims_legacy_wages).where(
+                claims_legacy_wages.c.employer_id == employer_id, claims_legacy_wages.c.period == period))]
         if rows:
             session.execute(insert(wages), [
-                {"employee_id": r.employee_id, "period": period, "employer_id": employer_id,
-                 "wage_fen": r.wage_fen, "report_id": current} for r in rows])
-        return before | {r.employee_id for r in rows}
+                {"employee_id": employee_id, "period": period, "employer_id": employer_id,
+                 "wage_fen": fen, "report_id": current} for employee_id, fen in rows])
+        return before | {employee_id for employee_id, _fen in rows}
 
     def reset(self, session: Session) -> None:
-        for table in (claims_wage_reports, claims_wage_lines, claims_legacy_wages, wages):
+        for table in (claims_wage_reports, claims_legacy_wages, wages):
             session.execute(delete(table))
 
     def state_hash(self, session: Session) -> str:
         return rows_hash(
             session,
             select(claims_wage_reports).order_by(claims_wage_reports.c.report_id),
-            select(claims_wage_lines).order_by(*claims_wage_lines.primary_key.columns),
             select(claims_legacy_wages).order_by(*claims_legacy_wages.primary_key.columns),
             select(wages).order_by(*wages.primary_key.columns),
         )

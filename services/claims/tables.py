@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, case, func, literal
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text, case, func, literal
 
 from libs.imports.tables import add_import_tables
 from libs.pooling_tables import region_moves_table
@@ -58,15 +58,10 @@ claims_wage_reports = Table(
     Column("period", String(7), nullable=False),
     Column("correction_of", String(64)),
     Column("sequence", Integer, nullable=False),
+    # the report's lines, [[employee_id, wage_fen], ...] (JSON), a repeated worker summed: a row a
+    # report, not a row a line (claims_ingest12b_0001); `wages` holds those of the report in force
+    Column("lines", Text, nullable=False),
     Index("ix_claims_wage_reports_period", "employer_id", "period"),
-)
-
-claims_wage_lines = Table(
-    "claims_wage_lines", metadata,
-    Column("report_id", String(64), primary_key=True),
-    Column("employee_id", String(64), primary_key=True),
-    Column("wage_fen", BigInteger, nullable=False),
-    sqlite_with_rowid=False,  # a row per wage line: its key's B-tree alone (claims_ingest12_0001)
 )
 
 # Wage history a go-live import brought (levy's WageHistoryImported, or an older log's

@@ -31,12 +31,14 @@ from libs.runtime.service import ServiceContext
 
 from . import pooling
 from .domain.model import WageReport, wage_report_id
+from .domain.rules import period_bounds
 from .handlers import (
     MAX_LINES_PER_REPORT,
     Actor,
     CheckedReport,
     Invalid,
     ReportWrites,
+    _employed_in_months,
     _employments,
     _policy,
     check_report,
@@ -78,46 +80,64 @@ class Outcome:
 
 
 class BatchLookups:
-    """The facts check_report reads, for a batch of reports in a few queries."""
+    """The facts check_report reads, for a batch of reports in a few queries: the workers
+    employed in each report's month (handlers._employed_in_months); every employment of an
+    employer only where a line names someone not employed then (to name the problem)."""
 
     def __init__(self, ctx: ServiceContext, reports: list[BulkReport]) -> None:
         self.ctx = ctx
         names = sorted({r.employer_id for r in reports if isinstance(r.employer_id, str) and 0 < len(r.employer_id) <= 64})
-        wanted: dict[str, set[str]] = {}
+        wanted: dict[tuple[str, date], set[str]] = {}
+        months: dict[tuple[date, date], set[str]] = {}
         for r in reports:
-            if r.employer_id in names:
-                wanted.setdefault(r.employer_id, set()).update(_id_numbers(r.lines))
+            bounds = _bounds(r.period) if r.employer_id in names else None
+            if bounds is not None:
+                wanted.setdefault((r.employer_id, bounds[0]), set()).update(_id_numbers(r.lines))
+                months.setdefault(bounds, set()).add(r.employer_id)
 
-        def read(session: Session) -> tuple[dict, dict, dict]:
-            employers, jobs, steps = {}, {}, {}
+        def read(session: Session) -> tuple[dict, dict, dict, dict]:
+            employers, employed, jobs, steps = {}, {}, {}, {}
             for i in range(0, len(names), LOOKUP_CHUNK):
                 chunk = names[i:i + LOOKUP_CHUNK]
                 employers.update((e.employer_id, e) for e in session.execute(
                     select(levy_employers).where(levy_employers.c.employer_id.in_(chunk))))
-                jobs.update(_employments(session, chunk))
                 steps.update(((r.employer_id, r.year), Decimal(r.multiplier)) for r in session.execute(
                     select(rate_adjustments.c.employer_id, rate_adjustments.c.year, rate_adjustments.c.multiplier)
                     .where(rate_adjustments.c.employer_id.in_(chunk))))
-            return employers, jobs, steps
+            for bounds, ids in months.items():
+                ids = sorted(ids)
+                for i in range(0, len(ids), LOOKUP_CHUNK):
+                    employed.update(_employed_in_months(session, {bounds: ids[i:i + LOOKUP_CHUNK]}))
+            short = sorted({e for (e, first), ids in wanted.items() if not ids <= employed[(e, first)].keys()})
+            for i in range(0, len(short), LOOKUP_CHUNK):  # a line names someone not employed then
+                jobs.update(_employments(session, short[i:i + LOOKUP_CHUNK]))
+            return employers, employed, jobs, steps
 
-        def complete(session: Session) -> tuple[dict, dict, dict] | None:
+        def complete(session: Session) -> tuple[dict, dict, dict, dict] | None:
             found = read(session)
-            employers, jobs, _ = found
-            everyone = all(e in employers and ids <= jobs[e].keys() for e, ids in wanted.items())
+            employers, employed, jobs, _ = found
+            everyone = all(e in employers and (ids <= employed[(e, first)].keys() or ids <= jobs[e].keys())
+                           for (e, first), ids in wanted.items())
             return found if everyone else None
 
         found = ctx.await_projection(complete)  # waits a bounded time for enrollments on their way
         if found is None:
             with ctx.session_factory() as s:
                 found = read(s)
-        self._employers, self._jobs, self._steps = found
+        self._employers, self._employed, self._jobs, self._steps = found
         self._policies: dict[tuple[str, date], Any] = {}
 
     def employer(self, employer_id: str) -> Any:
         return self._employers.get(employer_id) if isinstance(employer_id, str) else None
 
+    def employed(self, employer_id: str, _ids: list[str], first: date, _last: date) -> dict[str, str]:
+        return self._employed.get((employer_id, first), {})
+
     def employments(self, employer_id: str, _wanted: set[str]) -> dict[str, list[tuple[str, date, date | None]]]:
-        return self._jobs.get(employer_id, {})
+        if employer_id not in self._jobs:  # not read with the batch: read now
+            with self.ctx.session_factory() as s:
+                self._jobs.update(_employments(s, [employer_id]))
+        return self._jobs[employer_id]
 
     def policy_and_multiplier(self, employer: Any, first: date) -> tuple[str, Any, Decimal]:
         key = (employer.region, first)
@@ -130,6 +150,14 @@ class BatchLookups:
             step = Decimal(employer.legacy_multiplier) if employer.legacy_multiplier else Decimal("1.00")
         region, version = self._policies[key]
         return region, version, step
+
+
+def _bounds(period: Any) -> tuple[date, date] | None:
+    """The month's first and last day, None for a period check_report refuses."""
+    try:
+        return period_bounds(period)
+    except ValueError:
+        return None
 
 
 def _id_numbers(lines: list[dict[str, Any]]) -> list[str]:

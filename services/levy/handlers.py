@@ -195,6 +195,10 @@ class OneByOne:
                 by_id = _employments(s, [employer_id])[employer_id]
         return by_id
 
+    def employed(self, employer_id: str, ids: list[str], first: date, last: date) -> dict[str, str]:
+        """ID number → employee_id of each worker employed there in the month."""
+        return employed_in_month(self.employments(employer_id, set(ids)), first, last)
+
     def policy_and_multiplier(self, employer: Any, first: date) -> tuple[str, Any, Decimal]:
         """The region the month belongs to, its policy in force and the year's floating step."""
         with self.ctx.session_factory() as s:
@@ -231,6 +235,44 @@ def _employments(session: Session, employer_ids: Sequence[str]) -> dict[str, dic
     return found
 
 
+def employed_in_month(by_id: dict[str, list[tuple[str, date, date | None]]], first: date,
+                      last: date) -> dict[str, str]:
+    """ID number → employee_id of its first employment holding a day from `first` to `last`
+    (hired by the last day, not separated before the first): whom a line of the month names."""
+    out: dict[str, str] = {}
+    for id_number, jobs in by_id.items():
+        for employee_id, hired, sep in jobs:
+            if hired <= last and (sep is None or sep >= first):
+                out[id_number] = employee_id
+                break
+    return out
+
+
+def _employed_in_months(session: Session, months: dict[tuple[date, date], Sequence[str]]
+                        ) -> dict[tuple[str, date], dict[str, str]]:
+    """employed_in_month for many employers and months, (employer, first day) → ID number →
+    employee_id, the month's bounds a condition of the query: a row per worker employed then,
+    three texts each (no dates to read), the first of an ID number's rows kept, as
+    employed_in_month keeps its first employment."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    sqlite = conn.dialect.name == "sqlite"  # SQLite keeps dates as ISO text, which compares as dates
+    found: dict[tuple[str, date], dict[str, str]] = {}
+    for (first, last), employer_ids in months.items():
+        mine = {e: found.setdefault((e, first), {}) for e in employer_ids}
+        statement = ("SELECT employer_id, id_number, employee_id FROM levy_employments "
+                     f"WHERE employer_id IN ({', '.join([mark] * len(employer_ids))}) AND hired_on <= {mark} "
+                     f"AND (separated_on IS NULL OR separated_on >= {mark})")
+        params = (*employer_ids, *((last.isoformat(), first.isoformat()) if sqlite else (last, first)))
+        with driver_cursor(conn, statement, params) as cursor:
+            cursor.execute(statement, params)
+            for employer_id, id_number, employee_id in cursor:
+                workers = mine[employer_id]
+                if id_number not in workers:
+                    workers[id_number] = employee_id
+    return found
+
+
 def check_report(ctx: ServiceContext, lookups: Any, employer_id: str, period: str, lines: Sequence[Any],
                  reported_on: date | None) -> CheckedReport:
     """Every check of a report that needs no transaction: the month, the day, the lines, who
@@ -262,10 +304,23 @@ def check_report(ctx: ServiceContext, lookups: Any, employer_id: str, period: st
     # 1. the lines, as plain values (integer fen): a column at a time when every line is in
     # the commonest form, else line by line (which names each problem)
     ids, wages_fen = _plain_lines(lines) or _lines_one_by_one(lines)
-    errors: list[dict[str, str]] = []
 
-    # 2. who works there that month (waiting a bounded time for hires still on their way)
-    by_id = lookups.employments(employer_id, set(ids))
+    # 2. who works there that month (waiting a bounded time for hires still on their way): a
+    # column mapped when every line names one, else line by line naming each who does not
+    employee_ids = list(map(lookups.employed(employer_id, ids, first, last).get, ids))
+    if None in employee_ids:
+        employee_ids = _employees_one_by_one(lookups.employments(employer_id, set(ids)), ids, employer_id, period,
+                                             first, last)
+
+    # 3. the policy in force and the year's floating step
+    region, version, multiplier = lookups.policy_and_multiplier(employer, first)
+    return CheckedReport(employer, period, first, on, employee_ids, wages_fen, region, version, multiplier)
+
+
+def _employees_one_by_one(by_id: dict[str, list[tuple[str, date, date | None]]], ids: list[str], employer_id: str,
+                          period: str, first: date, last: date) -> list[str]:
+    """The employee of each line, every worker not employed in the month named (Invalid)."""
+    errors: list[dict[str, str]] = []
     employee_ids: list[str] = []
     for i, id_number in enumerate(ids):
         # employed_in_month, inlined over the month's bounds: this loop runs once per line
@@ -285,10 +340,7 @@ def check_report(ctx: ServiceContext, lookups: Any, employer_id: str, period: st
         employee_ids.append(employee_id)  # type: ignore[arg-type]
     if errors:
         raise Invalid(errors)
-
-    # 3. the policy in force and the year's floating step
-    region, version, multiplier = lookups.policy_and_multiplier(employer, first)
-    return CheckedReport(employer, period, first, on, employee_ids, wages_fen, region, version, multiplier)
+    return employee_ids
 
 
 def _plain_lines(lines: Sequence[Any]) -> tuple[list[str], list[int]] | None:

@@ -115,8 +115,9 @@ wage_history = Table(
     Column("period", String(7), nullable=False),
     Column("employer_id", String(64), nullable=False),
     Column("wage_fen", BigInteger, nullable=False),
-    Index("ix_wage_history_employee", "employee_id", "period"),
-    sqlite_with_rowid=False,  # a row per wage line: its key's B-tree alone (levy_ingest12_0001)
+    # a row per wage line: its key's B-tree alone (levy_ingest12_0001), no index by worker, which
+    # nothing reads (levy_ingest12b_0001)
+    sqlite_with_rowid=False,
 )
 
 contribution_payments = Table(
