@@ -95,11 +95,14 @@ def ordinary_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     import services.claims.imports as claims_imports
     import services.enrollment.imports as enrollment_imports
     import services.levy.imports as levy_imports
+    import services.payments.entitlements.projection as entitlements
     from services.claims.projections import ClaimsListProjection
 
     for module in (claims_imports, enrollment_imports, levy_imports):
         monkeypatch.setattr(module, "in_one_savepoint", lambda _uow, _write: False)
     monkeypatch.setattr(ClaimsListProjection, "handle_batch", Projection.handle_batch)
+    monkeypatch.setattr(entitlements, "materialize_claims", lambda session, claim_ids, now: sum(
+        entitlements.materialize_claim(session, claim_id, now) for claim_id in claim_ids))
 
 
 def go_live(folder: Path) -> tuple[dict, dict]:
