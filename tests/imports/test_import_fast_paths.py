@@ -96,11 +96,14 @@ def ordinary_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     import services.enrollment.imports as enrollment_imports
     import services.levy.imports as levy_imports
     import services.payments.entitlements.projection as entitlements
+    from services.claims.documents.projection import DocumentsProjection
     from services.claims.projections import ClaimsListProjection
 
     for module in (claims_imports, enrollment_imports, levy_imports):
         monkeypatch.setattr(module, "in_one_savepoint", lambda _uow, _write: False)
     monkeypatch.setattr(ClaimsListProjection, "handle_batch", Projection.handle_batch)
+    monkeypatch.setattr(DocumentsProjection, "_fold_migrated", lambda self, session, run: [
+        self.handle(session, e) for e in run])
     monkeypatch.setattr(entitlements, "materialize_claims", lambda session, claim_ids, now: sum(
         entitlements.materialize_claim(session, claim_id, now) for claim_id in claim_ids))
 
