@@ -164,6 +164,32 @@ class MonthBenefits:
         return self._policies[region]
 
 
+class PolicyLimits:
+    """`handlers.limits` of many claims' days: the versions of a region listed once, each version
+    in force on some day read and parsed once (a province's claims fall on thousands of days)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._versions: dict[str, list[Any]] = {}
+        self._limits: dict[tuple[str, int], handlers.Limits] = {}
+
+    def on(self, region: str, day: date) -> handlers.Limits:
+        """The limits of the policy in force in `region` on `day`, as `handlers.limits` gives them."""
+        if region not in self._versions:
+            v = policy_versions.c
+            self._versions[region] = self.session.execute(select(v.region, v.version, v.effective_from).where(
+                v.region.in_({region, NATIONAL}))).all()
+        for candidate in (region, NATIONAL) if region != NATIONAL else (NATIONAL,):  # as policy_in_force
+            found = max((r for r in self._versions[region] if r.region == candidate and r.effective_from <= day),
+                        key=lambda r: (r.effective_from, r.version), default=None)
+            if found is not None:
+                key = (found.region, found.version)
+                if key not in self._limits:
+                    self._limits[key] = handlers.limits(self.session, region, day)
+                return self._limits[key]
+        return handlers.limits(self.session, region, day)  # none in force: its refusal
+
+
 def current_month() -> str:
     day = handlers.today()
     return f"{day.year:04d}-{day.month:02d}"
@@ -287,17 +313,12 @@ class ClaimsKind:
         record goes row by row), the totals read back from what was recorded."""
         session = uow.session
         benefits = MonthBenefits(session, current_month())
-        policies: dict[tuple[str, date], handlers.Limits] = {}  # the policy in force, by region and day
-
-        def limits(region: str, on: date) -> handlers.Limits:
-            if (region, on) not in policies:
-                policies[(region, on)] = handlers.limits(session, region, on)
-            return policies[(region, on)]
+        limits = PolicyLimits(session)
 
         def build(row: Row, c: LegacyClaim) -> Claim:
             src = source(import_id, self.name, row)
             try:
-                lim = limits(c.employer.region, c.application.occurred_on)
+                lim = limits.on(c.employer.region, c.application.occurred_on)
                 event = handlers.application_event(session, handlers.new_claim_id(), c.application, c.employer,
                                                    c.worker, src, lim)
                 claim = Claim.apply_for(event.claim_id, event)
@@ -421,6 +442,7 @@ class DependentsKind:
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, LegacyDependent]]) -> dict[int, Outcome]:
         session = uow.session
         cache: dict[str, Claim] = {}
+        policies = PolicyLimits(session)
         limits: dict[str, handlers.Limits] = {}
 
         def register(row: Row, d: LegacyDependent) -> Accepted:
@@ -429,7 +451,7 @@ class DependentsKind:
                 raise RowRejected("claim_legacy_id", f"claim {d.claim_id} does not exist")
             cache[d.claim_id] = claim
             if d.claim_id not in limits:
-                limits[d.claim_id] = handlers.limits(session, claim.app.region, claim.app.occurred_on)
+                limits[d.claim_id] = policies.on(claim.app.region, claim.app.occurred_on)
             try:
                 with claim.sourced(source(import_id, self.name, row)):
                     claim.register_dependent(d.dependent, limits[d.claim_id].dependent_child_age_limit)
