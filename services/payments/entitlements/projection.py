@@ -666,8 +666,8 @@ class EntitlementsProjection(Projection):
 
     @staticmethod
     def _claim_facts(session: Session, facts: dict[tuple[str, str], Envelope]) -> None:
-        """The claims' events not stored yet (`_fact` for many: a go-live's claims come in
-        thousands), looked up a chunk of claims at a time and inserted together."""
+        """The claims' events not stored yet (a go-live's come in thousands), looked up a chunk of
+        claims at a time and inserted together, before anything here reads the claims' facts."""
         ids = sorted({claim_id for claim_id, _event_id in facts})
         known: set[tuple[str, str]] = set()
         for i in range(0, len(ids), ID_CHUNK):
