@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from libs.events.envelope import Envelope
 from libs.events.store import EventStore
 from libs.events.tables import policy_versions
 from libs.events.uow import UnitOfWork
@@ -44,7 +45,7 @@ from .domain.events import CARE_LEVELS, BankAccount, InsuredWageDetermined
 from .domain.events import KINDS as CLAIM_KINDS
 from .domain.insured_wage import floor_and_cap
 from .domain.model import Claim, InvalidField, NewDependent, WrongState
-from .tables import claims_employers, claims_workers
+from .tables import claims_employers, claims_employments, claims_separations, claims_workers
 
 LOOKUP_CHUNK = 500
 SAVE_CHUNK = 500  # new claims per append (libs.events.store.MAX_APPEND_BATCH events at most)
@@ -78,6 +79,31 @@ def _not_future(row: Row, column: str, day: date | None, today: date) -> None:
         raise RowRejected(column, f"{day.isoformat()} is in the future")
 
 
+Spans = tuple[list[date], list[date]]  # an employment's hires and separations
+
+
+def employment_spans(session: Session, employee_ids: Sequence[str]) -> dict[tuple[str, str], Spans]:
+    """The hires and separations of many workers, by (worker, employer): two queries a chunk."""
+    ids = sorted(set(employee_ids))
+    out: dict[tuple[str, str], Spans] = {}
+    for i in range(0, len(ids), LOOKUP_CHUNK):
+        part = ids[i:i + LOOKUP_CHUNK]
+        e, s = claims_employments.c, claims_separations.c
+        for r in session.execute(select(e.employee_id, e.employer_id, e.hired_on).where(e.employee_id.in_(part))):
+            out.setdefault((r.employee_id, r.employer_id), ([], []))[0].append(r.hired_on)
+        for r in session.execute(select(s.employee_id, s.employer_id, s.separated_on).where(s.employee_id.in_(part))):
+            out.setdefault((r.employee_id, r.employer_id), ([], []))[1].append(r.separated_on)
+    return out
+
+
+def employed_on(spans: Spans, on: date) -> bool:
+    """`handlers.employed_on` over spans read already: the last hire on or before that day, and
+    no separation after that hire and before that day (the day of separation is the last day)."""
+    hires, separations = spans
+    hired = max((h for h in hires if h <= on), default=None)
+    return hired is not None and not any(hired <= left < on for left in separations)
+
+
 def _by_key(session: Session, table, column, keys: Sequence[str]) -> dict[str, Any]:  # noqa: ANN001
     keys = sorted(set(keys))
     out = {}
@@ -91,26 +117,38 @@ def _by_key(session: Session, table, column, keys: Sequence[str]) -> dict[str, A
 
 class MonthBenefits:
     """The recurring benefits of one month of migrated claims, by kind and payer: the derivation
-    of the entitlements (services.payments.entitlements.engine, pure) over the claim's events and
-    the policies this service holds."""
+    of the entitlements (services.payments.entitlements.engine, pure) of that month alone, over
+    the claim's events and the policies this service holds."""
 
     def __init__(self, session: Session, month: str) -> None:
         self.session, self.month = session, month
         self._policies: dict[str, list[Any]] = {}
+        self._dues: dict[str, list[Any]] = {}
 
-    def of(self, claim_id: str, payee: str | None = None) -> dict[str, str]:
+    def of(self, claim_id: str, payee: str | None = None, history: Sequence[Envelope] | None = None) -> dict[str, str]:
+        """The month's recurring benefits of one claim (of one payee of it), from its events
+        (`history`: all of them, as recorded; read from the store when not given)."""
         from services.payments.entitlements import engine
 
-        history = EventStore(self.session, "").read_aggregate(claim_id)
-        facts = [engine.Fact(str(e.event_id), e.type, e.recorded_at, e.payload) for e in history]
-        region = history[0].payload["region"]
-        dues = engine.derive(facts, self._policy_facts(region), self.month)
         out: dict[str, Decimal] = {}
-        for d in dues:
+        for d in self._month_dues(claim_id, history):
             if d.kind in engine.MONTHLY and d.month == self.month and (payee is None or d.payee == payee):
                 key = f"recurring_benefits/{self.month}/{d.kind}/{d.payer}"
                 out[key] = out.get(key, Decimal("0.00")) + d.calc.amount
         return {k: yuan_str(v) for k, v in out.items()}
+
+    def _month_dues(self, claim_id: str, history: Sequence[Envelope] | None) -> list[Any]:
+        """The claim's dues of the month, derived once (a claim's dependents share them)."""
+        from services.payments.entitlements import engine
+
+        if claim_id not in self._dues:
+            if history is None:
+                history = EventStore(self.session, "").read_aggregate(claim_id)
+            facts = [engine.Fact(str(e.event_id), e.type, e.recorded_at, e.payload) for e in history]
+            region = history[0].payload["region"]
+            self._dues[claim_id] = engine.derive(facts, self._policy_facts(region), self.month,
+                                                 from_month=self.month)
+        return self._dues[claim_id]
 
     def _policy_facts(self, region: str) -> list[Any]:
         from libs.policy.document import PolicyDocument
@@ -124,6 +162,32 @@ class MonthBenefits:
                 r.region, r.effective_from, r.version, PolicyDocument.model_validate(json.loads(r.document)),
                 r.event_id), engine.EPOCH) for r in rows]
         return self._policies[region]
+
+
+class PolicyLimits:
+    """`handlers.limits` of many claims' days: the versions of a region listed once, each version
+    in force on some day read and parsed once (a province's claims fall on thousands of days)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._versions: dict[str, list[Any]] = {}
+        self._limits: dict[tuple[str, int], handlers.Limits] = {}
+
+    def on(self, region: str, day: date) -> handlers.Limits:
+        """The limits of the policy in force in `region` on `day`, as `handlers.limits` gives them."""
+        if region not in self._versions:
+            v = policy_versions.c
+            self._versions[region] = self.session.execute(select(v.region, v.version, v.effective_from).where(
+                v.region.in_({region, NATIONAL}))).all()
+        for candidate in (region, NATIONAL) if region != NATIONAL else (NATIONAL,):  # as policy_in_force
+            found = max((r for r in self._versions[region] if r.region == candidate and r.effective_from <= day),
+                        key=lambda r: (r.effective_from, r.version), default=None)
+            if found is not None:
+                key = (found.region, found.version)
+                if key not in self._limits:
+                    self._limits[key] = handlers.limits(self.session, region, day)
+                return self._limits[key]
+        return handlers.limits(self.session, region, day)  # none in force: its refusal
 
 
 def current_month() -> str:
@@ -169,6 +233,7 @@ class ClaimsKind:
                                 [f.aggregate_id for f in firms.values()])  # type: ignore[attr-defined]
             workers = _by_key(session, claims_workers, claims_workers.c.employee_id,
                               [j.aggregate_id for j in jobs.values()])  # type: ignore[attr-defined]
+            spans = employment_spans(session, [j.aggregate_id for j in jobs.values()])  # type: ignore[attr-defined]
 
             def check(row: Row) -> LegacyClaim:
                 job = jobs.get(row["employee_legacy_id"])
@@ -186,12 +251,12 @@ class ClaimsKind:
                 if employer is None or worker is None:
                     raise RowRejected("employee_legacy_id", "the enrollment of this worker is not known here yet; "
                                                             "post the row again")
-                return self._check(session, row, employer, worker, today)
+                return self._check(spans, row, employer, worker, today)
 
             return _checked_rows(rows, check)
 
     @staticmethod
-    def _check(session: Session, row: Row, employer: Any, worker: Any, today: date) -> LegacyClaim:
+    def _check(spans: dict[tuple[str, str], Spans], row: Row, employer: Any, worker: Any, today: date) -> LegacyClaim:
         kind = row.text("kind")
         if kind not in CLAIM_KINDS:
             raise RowRejected("kind", f"must be one of {', '.join(CLAIM_KINDS)}")
@@ -203,7 +268,7 @@ class ClaimsKind:
             raise RowRejected("applied_on", "must not be before occurred_on")
         if decided_on < applied_on:  # type: ignore[operator]
             raise RowRejected("decided_on", f"must not be before the application ({applied_on})")
-        if not handlers.employed_on(session, worker.employee_id, employer.employer_id, occurred_on):  # type: ignore[arg-type]
+        if not employed_on(spans.get((worker.employee_id, employer.employer_id), ([], [])), occurred_on):  # type: ignore[arg-type]
             raise RowRejected("occurred_on", f"the worker was not employed by {row['employer_legacy_id']} on "
                                              f"{occurred_on}")
         applicant = row["applicant"] or "employer"
@@ -248,17 +313,12 @@ class ClaimsKind:
         record goes row by row), the totals read back from what was recorded."""
         session = uow.session
         benefits = MonthBenefits(session, current_month())
-        policies: dict[tuple[str, date], handlers.Limits] = {}  # the policy in force, by region and day
-
-        def limits(region: str, on: date) -> handlers.Limits:
-            if (region, on) not in policies:
-                policies[(region, on)] = handlers.limits(session, region, on)
-            return policies[(region, on)]
+        limits = PolicyLimits(session)
 
         def build(row: Row, c: LegacyClaim) -> Claim:
             src = source(import_id, self.name, row)
             try:
-                lim = limits(c.employer.region, c.application.occurred_on)
+                lim = limits.on(c.employer.region, c.application.occurred_on)
                 event = handlers.application_event(session, handlers.new_claim_id(), c.application, c.employer,
                                                    c.worker, src, lim)
                 claim = Claim.apply_for(event.claim_id, event)
@@ -279,16 +339,15 @@ class ClaimsKind:
                 raise _problem(exc) from None
             return claim
 
-        def accepted(claim: Claim, c: LegacyClaim) -> Accepted:
+        def accepted(claim: Claim, c: LegacyClaim, history: Sequence[Envelope]) -> Accepted:
             totals: dict[str, Any] = {"claims": 1}
             if c.decision != "rejected":
-                totals.update(benefits.of(claim.id))
+                totals.update(benefits.of(claim.id, history=history))
             return Accepted(claim.id, totals)
 
         def enter(row: Row, c: LegacyClaim) -> Accepted:
             claim = build(row, c)
-            uow.save(claim)
-            return accepted(claim, c)
+            return accepted(claim, c, uow.save(claim))
 
         out: dict[int, Outcome] = {}
         built: list[tuple[Row, LegacyClaim, Claim]] = []
@@ -298,12 +357,15 @@ class ClaimsKind:
             except RowRejected as exc:
                 out[row.number] = exc
 
+        recorded: dict[str, list[Envelope]] = {}  # each claim's events, as appended
+
         def write() -> None:
             for i in range(0, len(built), SAVE_CHUNK):
-                uow.save_new([claim for _row, _c, claim in built[i:i + SAVE_CHUNK]])
+                for e in uow.save_new([claim for _row, _c, claim in built[i:i + SAVE_CHUNK]]):
+                    recorded.setdefault(e.aggregate_id, []).append(e)
 
         if in_one_savepoint(uow, write):
-            out.update({row.number: accepted(claim, c) for row, c, claim in built})
+            out.update({row.number: accepted(claim, c, recorded[claim.id]) for row, c, claim in built})
         else:
             out.update({row.number: in_savepoint(uow, lambda row=row, c=c: enter(row, c)) for row, c, _ in built})
         return out
@@ -380,6 +442,7 @@ class DependentsKind:
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, LegacyDependent]]) -> dict[int, Outcome]:
         session = uow.session
         cache: dict[str, Claim] = {}
+        policies = PolicyLimits(session)
         limits: dict[str, handlers.Limits] = {}
 
         def register(row: Row, d: LegacyDependent) -> Accepted:
@@ -388,7 +451,7 @@ class DependentsKind:
                 raise RowRejected("claim_legacy_id", f"claim {d.claim_id} does not exist")
             cache[d.claim_id] = claim
             if d.claim_id not in limits:
-                limits[d.claim_id] = handlers.limits(session, claim.app.region, claim.app.occurred_on)
+                limits[d.claim_id] = policies.on(claim.app.region, claim.app.occurred_on)
             try:
                 with claim.sourced(source(import_id, self.name, row)):
                     claim.register_dependent(d.dependent, limits[d.claim_id].dependent_child_age_limit)

@@ -14,8 +14,10 @@ import json
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
+from types import SimpleNamespace
+from typing import Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
@@ -45,6 +47,7 @@ from .tables import (
     claims_workers,
     wages,
     worklist_due_on,
+    worklist_due_on_of,
 )
 
 MAX_LINES_PER_REPORT = 1_000_000
@@ -399,38 +402,83 @@ class ClaimsWagesProjection(Projection):
 
 
 class ClaimsListProjection(Projection):
-    """The worklist row of each claim, mirroring the aggregate's state transitions."""
+    """The worklist row of each claim, mirroring the aggregate's state transitions.
+
+    A batch (a go-live's thousands of claims, each a handful of events) is folded in memory: its
+    claims' rows read in one query a chunk, each event applied to its claim's row as one by one
+    (the same handlers, the same order), each row written once at the end."""
 
     name = "claims"
     sources = ("claims",)
     tables = (claims,)
+    _rows: dict[str, dict] | None = None  # the batch's rows, while one is folded
+
+    def handle_batch(self, session: Session, envelopes: Sequence[Envelope]) -> None:
+        ids = sorted({e.aggregate_id for e in envelopes})
+        before: dict[str, dict] = {}
+        for i in range(0, len(ids), CHUNK):
+            for r in session.execute(select(claims).where(claims.c.claim_id.in_(ids[i:i + CHUNK]))):
+                before[r.claim_id] = dict(r._mapping)
+        self._rows = {claim_id: dict(row) for claim_id, row in before.items()}
+        try:
+            for envelope in envelopes:
+                self.handle(session, envelope)
+            rows = self._rows
+        finally:
+            self._rows = None
+        new = [row for claim_id, row in rows.items() if claim_id not in before]
+        changed = [{f"v_{name}": value for name, value in row.items()} for claim_id, row in rows.items()
+                   if claim_id in before and row != before[claim_id]]
+        if new:
+            session.execute(insert(claims), new)
+        if changed:
+            session.execute(update(claims).where(claims.c.claim_id == bindparam("v_claim_id")).values(
+                {c.name: bindparam(f"v_{c.name}") for c in claims.columns if c.name != "claim_id"}), changed)
 
     def handle(self, session: Session, envelope: Envelope) -> None:
         if envelope.type == "InjuryApplied":
             return super().handle(session, envelope)
-        row = session.execute(select(claims.c.sequence, claims.c.status, claims.c.died).where(
-            claims.c.claim_id == envelope.aggregate_id)).first()
+        if self._rows is not None:
+            held = self._rows.get(envelope.aggregate_id)
+            row = SimpleNamespace(**held) if held is not None else None
+        else:
+            row = session.execute(select(claims.c.sequence, claims.c.status, claims.c.died).where(
+                claims.c.claim_id == envelope.aggregate_id)).first()
         if row is None or envelope.sequence <= row.sequence:
             return  # already projected (events of one claim arrive in order)
         self._row = row
         super().handle(session, envelope)
+        if self._rows is not None:
+            held = self._rows[envelope.aggregate_id]
+            held.update(sequence=envelope.sequence)
+            held.update(worklist_due_on=worklist_due_on_of(held))
+            return
         session.execute(update(claims).where(claims.c.claim_id == envelope.aggregate_id).values(
             sequence=envelope.sequence, worklist_due_on=worklist_due_on()))
 
     def _set(self, session: Session, e: Envelope, **values) -> None:  # noqa: ANN003
+        if self._rows is not None:
+            self._rows[e.aggregate_id].update(values)
+            return
         session.execute(update(claims).where(claims.c.claim_id == e.aggregate_id).values(**values))
 
     def on_InjuryApplied(self, session: Session, e: Envelope) -> None:
         p = e.payload
-        if _exists(session, claims, claims.c.claim_id == e.aggregate_id):
+        if self._rows is not None and e.aggregate_id in self._rows:
+            return
+        if self._rows is None and _exists(session, claims, claims.c.claim_id == e.aggregate_id):
             return
         due = p.get("decision_due_on")
-        session.execute(insert(claims).values(
+        row = dict(
             claim_id=e.aggregate_id, employer_id=p["employer_id"], employee_id=p["employee_id"], region=p["region"],
             kind=p["kind"], occurred_on=date.fromisoformat(p["occurred_on"]),
             applied_on=date.fromisoformat(p["applied_on"]), status="applied",
-            decision_due_on=date.fromisoformat(due) if due else None, died=False, sequence=e.sequence,
-            worklist_due_on=date.fromisoformat(due) if due else NO_DEADLINE))
+            decision_due_on=date.fromisoformat(due) if due else None, appraisal_due_on=None, insured_wage_fen=None,
+            grade=None, died=False, sequence=e.sequence, worklist_due_on=date.fromisoformat(due) if due else NO_DEADLINE)
+        if self._rows is not None:
+            self._rows[e.aggregate_id] = row
+        else:
+            session.execute(insert(claims).values(**row))
 
     def on_InjuryRecognized(self, session: Session, e: Envelope) -> None:
         due = e.payload.get("appraisal_due_on")

@@ -125,6 +125,14 @@ def worklist_due_on():  # noqa: ANN201 - a SQL expression over a claims row
                          (c.status.in_(OPEN_FOR_APPRAISAL), c.appraisal_due_on), else_=None)
     return func.coalesce(open_deadline, literal(NO_DEADLINE, Date))
 
+
+def worklist_due_on_of(row: dict) -> date:
+    """`worklist_due_on()` of a claims row held in memory (a batch folded before it is written)."""
+    status = row["status"]
+    open_deadline = (row["decision_due_on"] if status == "applied" else
+                     row["appraisal_due_on"] if status in OPEN_FOR_APPRAISAL else None)
+    return open_deadline if open_deadline is not None else NO_DEADLINE
+
 # The levy events the claims service has reacted to with events of its own (a wage correction
 # re-deriving an insured wage). Not a projection: a replay keeps it, so a replayed correction
 # emits nothing again, just as the outbox keeps what was sent.

@@ -12,7 +12,7 @@ service's events (`legacy_refs`).
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from dataclasses import dataclass
@@ -33,11 +33,12 @@ from libs.runtime.service import ServiceContext
 from .domain.events import ImportedWageLine, LegacyPeriodImported, PolicyRef
 from .domain.model import WageHistory, WageReport, wage_history_id, wage_report_id
 from .domain.rules import due_date, period_bounds, period_of, today
-from .handlers import _lock_account, rebuild_postings
+from .handlers import _lock_account, rebuild_postings_of
 from .tables import levy_employers, levy_employments, wage_reports
 
 LOOKUP_CHUNK = 500
 SAVE_CHUNK = 100  # new histories (one event each) per append
+REPORTS_PER_APPEND = 500  # new imported periods (one small event each) per append
 LINES_PER_EVENT = 1_000  # a WageHistoryImported of ~150 kB: well under a Kafka message's limit
 RATE_PLACES = Decimal("0.000001")
 
@@ -247,9 +248,27 @@ class AccountsKind:
             return _checked_rows(rows, check)
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Period]]) -> dict[int, Outcome]:
+        """Every period is a new `WageReport` aggregate: the chunk's periods (each month of an
+        employer once in it) built in memory, recorded in one append and their report rows in one
+        insert, in one savepoint; a chunk that meets a month assessed meanwhile (or a month twice)
+        goes row by row, where the aggregate refuses it. The books once per employer, at the end."""
         session = uow.session
         on = today()
         touched: dict[str, str] = {}
+        out: dict[int, Outcome] = {}
+
+        def event(row: Row, p: Period, report_id: str) -> LegacyPeriodImported:
+            return LegacyPeriodImported(
+                report_id=report_id, employer_id=p.employer_id, region=p.region, period=p.period, payroll=p.payroll,
+                contribution_due=p.contribution, paid=p.paid, paid_on=p.paid_on, due_date=p.due_date,
+                late_fee_daily=p.late_fee_daily, recorded_on=min(p.due_date, on),
+                policy_ref=PolicyRef.model_validate(policy_ref(p.policy)), source=source(import_id, self.name, row))
+
+        def accepted(p: Period, report_id: str) -> Accepted:
+            touched[p.employer_id] = p.region
+            return Accepted(report_id, {"periods": 1, "contributions": yuan_str(p.contribution),
+                                        "paid": yuan_str(p.paid),
+                                        "outstanding_contributions": yuan_str(p.contribution - p.paid)})
 
         def assess(row: Row, p: Period) -> Accepted:
             _lock_account(session, p.employer_id)
@@ -257,31 +276,67 @@ class AccountsKind:
                 wage_report_id(p.employer_id, p.period))
             if aggregate.current_report_id is not None:
                 raise RowRejected("period", f"is already assessed on the ledger (report {aggregate.current_report_id})")
-            report_id = "lg_" + uuid.uuid4().hex[:16]
-            recorded_on = min(p.due_date, on)
-            aggregate.import_legacy(LegacyPeriodImported(
-                report_id=report_id, employer_id=p.employer_id, region=p.region, period=p.period, payroll=p.payroll,
-                contribution_due=p.contribution, paid=p.paid, paid_on=p.paid_on, due_date=p.due_date,
-                late_fee_daily=p.late_fee_daily, recorded_on=recorded_on,
-                policy_ref=PolicyRef.model_validate(policy_ref(p.policy)), source=source(import_id, self.name, row)))
+            report_id = new_report_ids(1)[0]
+            aggregate.import_legacy(event(row, p, report_id))
             [envelope] = uow.save(aggregate)
-            rate = (p.contribution / p.payroll).quantize(RATE_PLACES) if p.payroll else Decimal(0)
-            session.execute(insert(wage_reports).values(
-                report_id=report_id, employer_id=p.employer_id, period=p.period, region=p.region,
-                payroll_fen=to_fen(p.payroll), rate=str(rate), multiplier="legacy",
-                contribution_fen=to_fen(p.contribution), delta_fen=to_fen(p.contribution), due_date=p.due_date,
-                late_fee_daily=str(p.late_fee_daily), correction_of=None, superseded_by=None, line_count=0,
-                reported_on=recorded_on, recorded_at=envelope.recorded_at, policy_region=p.policy.region,
-                policy_version=p.policy.version, legacy_paid_fen=to_fen(p.paid), legacy_paid_on=p.paid_on))
-            touched[p.employer_id] = p.region
-            return Accepted(report_id, {"periods": 1, "contributions": yuan_str(p.contribution),
-                                        "paid": yuan_str(p.paid),
-                                        "outstanding_contributions": yuan_str(p.contribution - p.paid)})
+            session.execute(insert(wage_reports).values(_report_row(p, report_id, on, envelope.recorded_at)))
+            return accepted(p, report_id)
 
-        out = {row.number: in_savepoint(uow, lambda row=row, p=p: assess(row, p)) for row, p in rows}
-        for employer_id, region in sorted(touched.items()):  # the books, once per employer
-            rebuild_postings(session, employer_id, region)
+        once = Counter((p.employer_id, p.period) for _row, p in rows)
+        batch = [(row, p) for row, p in rows if once[(p.employer_id, p.period)] == 1]
+        # Ids in the rows' order: an employer's periods recorded together fold in the order of the
+        # file, as row by row (its facts are ordered by recording time, then report id).
+        report_ids = new_report_ids(len(batch))
+        reports: list[WageReport] = []
+        for (row, p), report_id in zip(batch, report_ids):
+            aggregate = WageReport(wage_report_id(p.employer_id, p.period))
+            aggregate.import_legacy(event(row, p, report_id))
+            reports.append(aggregate)
+
+        def write() -> None:
+            lock_accounts(session, [p.employer_id for _row, p in batch])
+            envelopes = []
+            for i in range(0, len(reports), REPORTS_PER_APPEND):
+                envelopes += uow.save_new(reports[i:i + REPORTS_PER_APPEND])
+            if envelopes:
+                session.execute(insert(wage_reports), [
+                    _report_row(p, report_id, on, envelope.recorded_at)
+                    for (_row, p), report_id, envelope in zip(batch, report_ids, envelopes, strict=True)])
+
+        if in_one_savepoint(uow, write):
+            out.update({row.number: accepted(p, report_id) for (row, p), report_id in zip(batch, report_ids)})
+        else:
+            out.update({row.number: in_savepoint(uow, lambda row=row, p=p: assess(row, p)) for row, p in batch})
+        out.update({row.number: in_savepoint(uow, lambda row=row, p=p: assess(row, p)) for row, p in rows
+                    if once[(p.employer_id, p.period)] > 1})
+        rebuild_postings_of(session, touched)  # the books, once per employer, read together
         return out
+
+
+def new_report_ids(count: int) -> list[str]:
+    """`count` fresh report ids, sorted (so they can be handed out in a file's order)."""
+    return sorted("lg_" + uuid.uuid4().hex[:16] for _ in range(count))
+
+
+def lock_accounts(session, employer_ids: Sequence[str]) -> None:  # noqa: ANN001
+    """`_lock_account` for many employers, LOOKUP_CHUNK a query, in sorted order (two imports
+    never wait on each other in a cycle)."""
+    ids = sorted(set(employer_ids))
+    for i in range(0, len(ids), LOOKUP_CHUNK):
+        session.execute(select(levy_employers.c.employer_id).where(levy_employers.c.employer_id.in_(
+            ids[i:i + LOOKUP_CHUNK])).order_by(levy_employers.c.employer_id).with_for_update()).all()
+
+
+def _report_row(p: Period, report_id: str, on: date, recorded_at: Any) -> dict[str, Any]:
+    """The report in force of an imported period (levy's `wage_reports`)."""
+    rate = (p.contribution / p.payroll).quantize(RATE_PLACES) if p.payroll else Decimal(0)
+    return dict(
+        report_id=report_id, employer_id=p.employer_id, period=p.period, region=p.region,
+        payroll_fen=to_fen(p.payroll), rate=str(rate), multiplier="legacy",
+        contribution_fen=to_fen(p.contribution), delta_fen=to_fen(p.contribution), due_date=p.due_date,
+        late_fee_daily=str(p.late_fee_daily), correction_of=None, superseded_by=None, line_count=0,
+        reported_on=min(p.due_date, on), recorded_at=recorded_at, policy_region=p.policy.region,
+        policy_version=p.policy.version, legacy_paid_fen=to_fen(p.paid), legacy_paid_on=p.paid_on)
 
 
 KINDS = (WagesKind(), AccountsKind())

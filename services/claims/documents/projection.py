@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection, rows_hash
 from libs.events.envelope import Envelope
+from libs.events.registry import REGISTRY
 from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
 
 from .render import render, verification_code
@@ -65,14 +66,84 @@ def render_stored(session: Session, row) -> bool:  # noqa: ANN001
     return True
 
 
+CLAIM_FACTS = ("claim_id", "employer_id", "employee_id", "region", "kind", "occurred_on", "applied_on", "description")
+MIGRATED = frozenset({"InjuryApplied", "InsuredWageDetermined", "InjuryRecognized", "InjuryRejected", "GradeAssigned"})
+
+
+def _decision(e: Envelope) -> tuple[str, str, dict[str, Any]]:
+    """A recognition decision's or an appraisal conclusion's document: its kind, day and facts."""
+    p = e.payload
+    if e.type == "GradeAssigned":
+        return "appraisal", p["concluded_on"], {"grade": p["grade"], "care_level": p["care_level"],
+                                                "concluded_on": p["concluded_on"],
+                                                "reappraisal": bool(p.get("reappraisal"))}
+    decision = p["decision"] if e.type == "InjuryRecognized" else "rejected"
+    return "recognition", p["decided_on"], {"decision": decision, "decided_on": p["decided_on"],
+                                            "basis": p.get("basis", "")}
+
+
 class DocumentsProjection(Projection):
     name = "documents"
     sources = ("enrollment", "claims", "payments")
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
-        """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
-        project_in_runs(session, envelopes, {"EmployerEnrolled": self._names, "EmployeeEnrolled": self._names},
-                        self.handle)
+        """A go-live's runs of enrollments in bulk (libs.imports.bulk), its runs of migrated claims
+        folded in memory (`_fold_migrated`), the rest one by one, in the log's order."""
+        part: list[Envelope] = []
+        migrated = False
+        for e in [*envelopes, None]:
+            if e is not None and (self._migrated(e) or not hasattr(self, f"on_{e.type}")) == migrated:
+                part.append(e)
+                continue
+            if part and migrated:
+                self._fold_migrated(session, part)
+            elif part:
+                project_in_runs(session, part, {"EmployerEnrolled": self._names, "EmployeeEnrolled": self._names},
+                                self.handle)
+            if e is not None:
+                migrated, part = self._migrated(e) or not hasattr(self, f"on_{e.type}"), [e]
+
+    @staticmethod
+    def _migrated(e: Envelope) -> bool:
+        """An event of a claim's migration (it carries its import row) that `_fold_migrated` folds."""
+        return e.type in MIGRATED and bool(e.payload.get("source")) and e.schema_version == REGISTRY.latest_version(e.type)
+
+    def _fold_migrated(self, session: Session, run: list[Envelope]) -> None:
+        """A run of migrated claims' events (and events no handler here reads): a claim that first
+        appears in it, with nothing stored yet, is folded in memory — its facts merged as they
+        come, its past decisions issued with the facts known then and their source, none rendered
+        (a migrated decision is rendered when first asked for) — and written once, in one insert
+        with the others'; any other goes through the handlers, in order (different claims' rows
+        never meet)."""
+        applied = {e.payload["claim_id"] for e in run if e.type == "InjuryApplied"}
+        busy = stored(session, document_claims.c.claim_id, applied) | stored(session, claim_documents.c.claim_id, applied)
+        facts: dict[str, dict[str, Any]] = {}
+        issued: list[dict[str, Any]] = []
+        for e in run:
+            p = e.payload
+            claim_id = p.get("claim_id")
+            if not hasattr(self, f"on_{e.type}"):
+                continue
+            if claim_id not in applied or claim_id in busy:
+                self.handle(session, e)
+            elif e.type == "InjuryApplied":
+                facts[claim_id] = {k: p[k] for k in CLAIM_FACTS}
+            elif e.type == "InsuredWageDetermined":
+                facts[claim_id] = {**facts[claim_id], "insured_wage": p["insured_wage"]}
+            else:
+                kind, issued_on, own = _decision(e)
+                known = {**facts[claim_id], **own} if kind in RENDER_AT_ISSUE else own
+                issued.append(dict(
+                    document_id=document_id(str(e.event_id), claim_id), claim_id=claim_id, kind=kind,
+                    source_event_id=f"{e.event_id}:{claim_id}", issued_on=datetime.fromisoformat(issued_on).date(),
+                    facts_json=json.dumps({**known, "source": p["source"]}, sort_keys=True),
+                    verification_code=verification_code(str(e.event_id), kind, claim_id)))
+        if facts:
+            session.execute(insert(document_claims), [
+                {"claim_id": claim_id, "facts_json": json.dumps(f), "employer_id": f.get("employer_id"),
+                 "employee_id": f.get("employee_id")} for claim_id, f in facts.items()])
+        if issued:
+            session.execute(insert(claim_documents), issued)
 
     def _names(self, session: Session, run: list[Envelope]) -> None:
         """A party is fresh with no name yet and no claim waiting for it: its name inserted."""
@@ -111,9 +182,7 @@ class DocumentsProjection(Projection):
     # ---- the claim's facts
     def on_InjuryApplied(self, session: Session, e: Envelope) -> None:
         p = e.payload
-        facts = {k: p[k] for k in ("claim_id", "employer_id", "employee_id", "region", "kind", "occurred_on",
-                                   "applied_on", "description")}
-        self._claim_facts(session, p["claim_id"], facts)
+        self._claim_facts(session, p["claim_id"], {k: p[k] for k in CLAIM_FACTS})
 
     def on_InsuredWageDetermined(self, session: Session, e: Envelope) -> None:
         self._claim_facts(session, e.payload["claim_id"], {"insured_wage": e.payload["insured_wage"]})
@@ -134,20 +203,13 @@ class DocumentsProjection(Projection):
 
     # ---- the documents
     def on_InjuryRecognized(self, session: Session, e: Envelope) -> None:
-        p = e.payload
-        self._issue(session, e, p["claim_id"], "recognition", p["decided_on"],
-                    {"decision": p["decision"], "decided_on": p["decided_on"], "basis": p.get("basis", "")})
+        self._issue(session, e, e.payload["claim_id"], *_decision(e))
 
     def on_InjuryRejected(self, session: Session, e: Envelope) -> None:
-        p = e.payload
-        self._issue(session, e, p["claim_id"], "recognition", p["decided_on"],
-                    {"decision": "rejected", "decided_on": p["decided_on"], "basis": p.get("basis", "")})
+        self._issue(session, e, e.payload["claim_id"], *_decision(e))
 
     def on_GradeAssigned(self, session: Session, e: Envelope) -> None:
-        p = e.payload
-        self._issue(session, e, p["claim_id"], "appraisal", p["concluded_on"],
-                    {"grade": p["grade"], "care_level": p["care_level"], "concluded_on": p["concluded_on"],
-                     "reappraisal": bool(p.get("reappraisal"))})
+        self._issue(session, e, e.payload["claim_id"], *_decision(e))
 
     def on_AppealLodged(self, session: Session, e: Envelope) -> None:
         p = e.payload

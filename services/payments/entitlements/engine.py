@@ -612,11 +612,12 @@ def _sorted(facts: Iterable[Fact]) -> list[Fact]:
 
 
 def derive(facts: Iterable[Fact], policies: Iterable[PolicyFact], through_month: str,
-           known_at: datetime | None = None) -> list[Due]:
-    """What is owed through `through_month` as known at `known_at` (all facts when None)."""
+           known_at: datetime | None = None, from_month: str | None = None) -> list[Due]:
+    """What is owed through `through_month` as known at `known_at` (all facts when None); with
+    `from_month`, only from that month on (the months before it not walked)."""
     fs = [f for f in _sorted(facts) if known_at is None or f.key[0] <= utc(known_at)]
     ps = [p.version for p in sorted(policies, key=lambda p: p.key) if known_at is None or p.key[0] <= utc(known_at)]
-    dues, _ = _targets(fs, ps, through_month)
+    dues, _ = _targets_of(ClaimView.of(fs), ps, through_month, from_month)
     return sorted(dues, key=lambda d: d.key)
 
 

@@ -228,6 +228,40 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
     return len(fresh)
 
 
+def materialize_claims(session: Session, claim_ids: Sequence[str], now: datetime) -> int:
+    """`materialize_claim` for the claims a batch of events touched, their facts read together; a
+    claim never materialized (a go-live's thousands) gets every line of its ledger, in one insert
+    with the others' — what `materialize_claim` does for it, with the batch's reads and writes."""
+    facts = _facts_in(session, claim_ids)
+    kinds = ", ".join(f"'{k}'" for k in MY_KINDS)  # the engine's own names, never input
+    with_lines = {c for (c,) in _rows_in(session, f"SELECT DISTINCT claim_id FROM {entitlement_lines.name} "
+                                                  f"WHERE kind IN ({kinds}) AND claim_id IN", claim_ids)}
+    cache: dict[str, list[PolicyFact]] = {}  # the batch's policies are all stored by now
+    requested: dict[str, list[tuple[datetime, str]]] = {}
+    fresh: list[Line] = []
+    states: list[State] = []
+    inserted = 0
+    for claim_id in claim_ids:
+        if claim_id not in facts or facts[claim_id][1] is None:
+            continue
+        region = facts[claim_id][1]["region"]
+        if region not in cache:
+            cache[region], requested[region] = policy_facts(session, region), _horizons(session, region)
+        if claim_id in with_lines:
+            inserted += materialize_claim(session, claim_id, now, cache, facts=facts[claim_id],
+                                          requested=requested[region])
+            continue
+        fresh += engine.ledger(facts[claim_id][0], cache[region], utc(now), requested[region])
+        states.append(_state_of(claim_id, facts[claim_id][0], cache[region], region, utc(now), requested[region]))
+    _set_states(session, states)
+    if fresh:
+        known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
+            session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN",
+            sorted({ln.payee for ln in fresh}))}
+        _insert_lines(session, [_row(ln, known_accounts.get(ln.payee, (None, None, None))) for ln in fresh])
+    return inserted + len(fresh)
+
+
 State = tuple[str, str | None, str | None, str | None]  # claim, through, knowledge, compact inputs
 
 
@@ -579,6 +613,7 @@ class EntitlementsProjection(Projection):
         consolidated: list[str] = []  # regions pools were consolidated into in this batch
         enrolled: list[Envelope] = []  # a run of EmployeeEnrolled: their accounts written together
         employer_events: dict[tuple[str, str], Envelope] = {}  # facts no other event here reads: stored together
+        claim_events: dict[tuple[str, str], Envelope] = {}  # the same: no event here reads a claim's facts
         for e in envelopes:
             if REGISTRY.knows(e.type):
                 e = REGISTRY.upcast(e)
@@ -589,7 +624,7 @@ class EntitlementsProjection(Projection):
             payees |= self._set_accounts(session, enrolled)
             enrolled = []
             if e.type in CLAIM_TYPES and p.get("claim_id"):
-                self._fact(session, e)
+                claim_events.setdefault((p["claim_id"], str(e.event_id)), e)  # stored together, below
                 claims.add(p["claim_id"])
                 if e.type == "DependentRegistered":
                     payees.add(self._set_account(session, f"dependent:{p['dependent_id']}", p.get("bank_account"), e))
@@ -613,6 +648,7 @@ class EntitlementsProjection(Projection):
                 payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))
         payees |= self._set_accounts(session, enrolled)
         self._employer_facts(session, employer_events)
+        self._claim_facts(session, claim_events)
         now = utc_now()
         if national_from:
             regions |= regions_falling_back(session, min(national_from))
@@ -627,9 +663,7 @@ class EntitlementsProjection(Projection):
         lock_regions(session, regions | _regions_of(session, claims))
         for region in sorted(regions - {"000000"}):  # a new policy version: the whole region, in batches
             materialize_region(session, region, now)
-        cache: dict[str, list[PolicyFact]] = {}  # the batch's policies are all stored by now
-        for claim_id in sorted(claims):
-            materialize_claim(session, claim_id, now, cache)
+        materialize_claims(session, sorted(claims), now)
         for payee in sorted(stored(session, entitlement_lines.c.payee, payees - {None})):  # lines to give it to
             bank_code, account_no, holder = _account(session, payee)
             if bank_code:
@@ -637,15 +671,21 @@ class EntitlementsProjection(Projection):
                                                                 entitlement_lines.c.bank_code.is_(None))
                                 .values(bank_code=bank_code, account_no=account_no, holder=holder))
 
-    def _fact(self, session: Session, e: Envelope) -> None:
-        p = e.payload
-        if session.execute(select(claim_facts.c.event_id).where(claim_facts.c.claim_id == p["claim_id"],
-                                                                claim_facts.c.event_id == str(e.event_id))).first():
-            return
-        session.execute(insert(claim_facts).values(
-            claim_id=p["claim_id"], event_id=str(e.event_id), type=e.type,
-            region=p.get("region") if e.type == "InjuryApplied" else None,
-            recorded_at=e.recorded_at, occurred_on=e.occurred_on, payload=json.dumps(p, sort_keys=True)))
+    @staticmethod
+    def _claim_facts(session: Session, facts: dict[tuple[str, str], Envelope]) -> None:
+        """The claims' events not stored yet (a go-live's come in thousands), looked up a chunk of
+        claims at a time and inserted together, before anything here reads the claims' facts."""
+        ids = sorted({claim_id for claim_id, _event_id in facts})
+        known: set[tuple[str, str]] = set()
+        for i in range(0, len(ids), ID_CHUNK):
+            known.update(tuple(r) for r in session.execute(select(claim_facts.c.claim_id, claim_facts.c.event_id)
+                                                           .where(claim_facts.c.claim_id.in_(ids[i:i + ID_CHUNK]))))
+        new = [{"claim_id": key[0], "event_id": key[1], "type": e.type,
+                "region": e.payload.get("region") if e.type == "InjuryApplied" else None,
+                "recorded_at": e.recorded_at, "occurred_on": e.occurred_on,
+                "payload": json.dumps(e.payload, sort_keys=True)} for key, e in facts.items() if key not in known]
+        if new:
+            session.execute(insert(claim_facts), new)
 
     @staticmethod
     def _employer_facts(session: Session, facts: dict[tuple[str, str], Envelope]) -> None:

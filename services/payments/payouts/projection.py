@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection
@@ -39,55 +39,85 @@ def _upsert(session: Session, table, key: dict, values: dict) -> None:  # noqa: 
         session.execute(update(table).where(*where).values(**values))
 
 
+CLAIM_EVENTS = frozenset({"InjuryApplied", "InjuryRecognized", "InjuryRejected", "AppealDecided", "ClaimClosed"})
+LOOKUP_CHUNK = 500
+
+
 class PayoutFactsProjection(Projection):
     name = "payout-facts"
     sources = ("claims", "enrollment")
     tables = PROJECTED
 
     # -- claims
+    _claims: dict[str, dict] | None = None  # the batch's claim rows, while one is folded (handle_batch)
+
     def on_InjuryApplied(self, session: Session, e: Envelope) -> None:
         p = e.payload
         values = dict(employer_id=p.get("employer_id"), employee_id=p.get("employee_id"), region=p.get("region"),
                       occurred_on=_day(p.get("occurred_on")), applied_on=_day(p.get("applied_on")),
                       employer_late_days=int(p.get("employer_late_days") or 0))
-        exists = session.execute(select(claim_facts.c.status).where(claim_facts.c.claim_id == p["claim_id"])).first()
-        if exists is None:
-            session.execute(insert(claim_facts).values(claim_id=p["claim_id"], status="applied", **values))
-        else:
-            session.execute(update(claim_facts).where(claim_facts.c.claim_id == p["claim_id"]).values(**values))
+        self._claim(session, p["claim_id"], values, {"status": "applied", **values})
 
     def on_InjuryRecognized(self, session: Session, e: Envelope) -> None:
         p = e.payload
-        _upsert(session, claim_facts, {"claim_id": p["claim_id"]},
-                {"status": p.get("decision") or "recognized", "decided_on": _day(p.get("decided_on"))})
+        self._claim(session, p["claim_id"], {"status": p.get("decision") or "recognized",
+                                             "decided_on": _day(p.get("decided_on"))})
 
     def on_InjuryRejected(self, session: Session, e: Envelope) -> None:
         p = e.payload
-        _upsert(session, claim_facts, {"claim_id": p["claim_id"]},
-                {"status": "rejected", "decided_on": _day(p.get("decided_on"))})
+        self._claim(session, p["claim_id"], {"status": "rejected", "decided_on": _day(p.get("decided_on"))})
 
     def on_AppealDecided(self, session: Session, e: Envelope) -> None:
         """A recognition overturned or modified on appeal: the new decision from the original's date."""
         p = e.payload
         if p.get("subject") == "recognition" and p.get("outcome") != "upheld" and p.get("decision"):
-            _upsert(session, claim_facts, {"claim_id": p["claim_id"]}, {"status": p["decision"]})
+            self._claim(session, p["claim_id"], {"status": p["decision"]})
 
     def on_ClaimClosed(self, session: Session, e: Envelope) -> None:
         p = e.payload
-        row = session.execute(select(claim_facts.c.status).where(claim_facts.c.claim_id == p["claim_id"])).first()
-        if row is None:
-            session.execute(insert(claim_facts).values(claim_id=p["claim_id"], status="applied",
-                                                       closed_on=_day(p.get("closed_on"))))
+        closed_on = _day(p.get("closed_on"))
+        self._claim(session, p["claim_id"], {"closed_on": closed_on}, {"status": "applied", "closed_on": closed_on})
+
+    def _claim(self, session: Session, claim_id: str, values: dict, new: dict | None = None) -> None:
+        """The claim's row gets `values`; a claim without one gets a row of `new` (else `values`)."""
+        if self._claims is None:
+            exists = session.execute(select(claim_facts.c.status).where(claim_facts.c.claim_id == claim_id)).first()
+            if exists is None:
+                session.execute(insert(claim_facts).values(claim_id=claim_id, **(new or values)))
+            else:
+                session.execute(update(claim_facts).where(claim_facts.c.claim_id == claim_id).values(**values))
+        elif claim_id not in self._claims:
+            self._claims[claim_id] = {**dict.fromkeys(c.name for c in claim_facts.columns), "claim_id": claim_id,
+                                      **(new or values)}
         else:
-            session.execute(update(claim_facts).where(claim_facts.c.claim_id == p["claim_id"])
-                            .values(closed_on=_day(p.get("closed_on"))))
+            self._claims[claim_id].update(values)
 
     def on_DependentRegistered(self, session: Session, e: Envelope) -> None:
         self._account(session, f"dependent:{e.payload['dependent_id']}", e.payload.get("bank_account"), e)
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
-        """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
-        project_in_runs(session, envelopes, {"EmployeeEnrolled": self._workers}, self.handle)
+        """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one; the
+        claims' rows folded in memory meanwhile (read in one query a chunk, each written once)."""
+        ids = sorted({e.payload["claim_id"] for e in envelopes if e.type in CLAIM_EVENTS and e.payload.get("claim_id")})
+        before: dict[str, dict] = {}
+        for i in range(0, len(ids), LOOKUP_CHUNK):
+            for r in session.execute(select(claim_facts).where(claim_facts.c.claim_id.in_(ids[i:i + LOOKUP_CHUNK]))):
+                before[r.claim_id] = dict(r._mapping)
+        self._claims = {claim_id: dict(row) for claim_id, row in before.items()}
+        try:
+            project_in_runs(session, envelopes, {"EmployeeEnrolled": self._workers,
+                                                 "DependentRegistered": self._dependents}, self.handle)
+            rows = self._claims
+        finally:
+            self._claims = None
+        new = [row for claim_id, row in rows.items() if claim_id not in before]
+        changed = [{f"v_{k}": v for k, v in row.items()} for claim_id, row in rows.items()
+                   if claim_id in before and row != before[claim_id]]
+        if new:
+            session.execute(insert(claim_facts), new)
+        if changed:
+            session.execute(update(claim_facts).where(claim_facts.c.claim_id == bindparam("v_claim_id")).values(
+                {c.name: bindparam(f"v_{c.name}") for c in claim_facts.columns if c.name != "claim_id"}), changed)
 
     def _workers(self, session: Session, run: list[Envelope]) -> None:
         """A payee is fresh with no account yet: its account (or its lack of one) inserted."""
@@ -96,6 +126,18 @@ class PayoutFactsProjection(Projection):
         if fresh:
             session.execute(insert(payee_accounts), [
                 {"payee": f"employee:{e.payload['employee_id']}", "bank_code": account.get("bank_code"),
+                 "account_no": account.get("account_no"), "holder": account.get("holder"), "changed_at": e.recorded_at}
+                for e in fresh for account in [e.payload.get("bank_account") or {}]])
+        for e in rest:
+            self.handle(session, e)
+
+    def _dependents(self, session: Session, run: list[Envelope]) -> None:
+        """A go-live's dependents: a payee fresh with no account yet gets it (or its lack) inserted."""
+        fresh, rest = fresh_and_rest(run, lambda e: f"dependent:{e.payload['dependent_id']}",
+                                     lambda payees: stored(session, payee_accounts.c.payee, payees))
+        if fresh:
+            session.execute(insert(payee_accounts), [
+                {"payee": f"dependent:{e.payload['dependent_id']}", "bank_code": account.get("bank_code"),
                  "account_no": account.get("account_no"), "holder": account.get("holder"), "changed_at": e.recorded_at}
                 for e in fresh for account in [e.payload.get("bank_account") or {}]])
         for e in rest:
