@@ -38,6 +38,7 @@ from .rows import Row, RowRejected, read_rows
 from .tables import TABLES
 
 MAX_ERRORS_KEPT = 1_000
+_SORTED = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True), one encoder for a file's rows
 LOOKUP_CHUNK = 500
 KINDS = ("employers", "employees", "wages", "accounts", "claims", "dependents")  # the order to import them in
 T = TypeVar("T")
@@ -164,8 +165,9 @@ def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: by
             outcomes.update(recorded)
             accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]
             if accepted and not dry_run:
+                encode = _SORTED.encode
                 _remember(uow.session, [(kind.name, r.legacy_id, digests[r.number], import_id, r.number, o.ref_id,
-                                         json.dumps(o.totals, sort_keys=True)) for r, o in accepted])
+                                         encode(o.totals)) for r, o in accepted])
             totals += [o.totals for _, o in accepted]
             doc = _merged(summary, kind.name, import_id, dry_run, client_id, rows, outcomes, totals)
             if dry_run:
@@ -233,14 +235,14 @@ def _merged(before: dict[str, Any] | None, kind: str, import_id: str, dry_run: b
 
 
 def add_totals(*parts: Totals) -> Totals:
-    out: Totals = {}
+    """The parts summed key by key: counts as ints, amounts (yuan strings) as Decimals, each
+    key's values added at once (a request's parts are thousands of rows')."""
+    values: dict[str, list] = {}
     for part in parts:
         for key, value in part.items():
-            if isinstance(value, str):
-                out[key] = yuan_str(Decimal(out.get(key, "0")) + Decimal(value))
-            else:
-                out[key] = out.get(key, 0) + value
-    return out
+            values.setdefault(key, []).append(value)
+    return {key: yuan_str(sum(map(Decimal, vs), Decimal(0))) if isinstance(vs[0], str) else sum(vs)
+            for key, vs in values.items()}
 
 
 def _store(session, doc: dict[str, Any], new: bool) -> None:  # noqa: ANN001

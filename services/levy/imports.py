@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 
+from libs.db import driver_cursor, driver_mark
 from libs.events.uow import UnitOfWork
 from libs.imports.projection import legacy_refs
 from libs.imports.rows import Row, RowRejected
@@ -196,23 +197,34 @@ Jobs = dict[tuple[str, str], list[tuple[date, date | None]]]  # (worker, employe
 
 def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> tuple[dict[str, Ref], Jobs]:  # noqa: ANN001
     """Old worker key → the worker, and the employments of those workers: one query per
-    LOOKUP_CHUNK keys (the key's ref joined to its worker's employments)."""
-    refs, e = IMPORT_TABLES.legacy_refs, levy_employments
+    LOOKUP_CHUNK keys (the key's ref joined to its worker's employments), on the driver (the
+    rows of a wages request are thousands: no SQLAlchemy row each)."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
     workers: dict[str, Ref] = {}
     jobs: Jobs = defaultdict(list)
-    seen: set[tuple[str, str, date]] = set()
+    seen: set[tuple[str, str, Any]] = set()
     keys = sorted(set(legacy_ids))
     for i in range(0, len(keys), LOOKUP_CHUNK):
-        for key, employee_id, ref_employer_id, employer_id, hired_on, separated_on in session.execute(
-                select(refs.c.legacy_id, refs.c.aggregate_id, refs.c.employer_id, e.c.employer_id, e.c.hired_on,
-                       e.c.separated_on)
-                .select_from(refs.outerjoin(e, e.c.employee_id == refs.c.aggregate_id))
-                .where(refs.c.kind == "employees", refs.c.legacy_id.in_(keys[i:i + LOOKUP_CHUNK]))):
+        chunk = keys[i:i + LOOKUP_CHUNK]
+        statement = (f"SELECT r.legacy_id, r.aggregate_id, r.employer_id, e.employer_id, e.hired_on, e.separated_on "
+                     f"FROM {IMPORT_TABLES.legacy_refs.name} r LEFT JOIN {levy_employments.name} e "
+                     f"ON e.employee_id = r.aggregate_id WHERE r.kind = {mark} "
+                     f"AND r.legacy_id IN ({', '.join([mark] * len(chunk))})")
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement, ["employees", *chunk])
+            found = cursor.fetchall()
+        for key, employee_id, ref_employer_id, employer_id, hired_on, separated_on in found:
             workers[key] = Ref(employee_id, ref_employer_id)
             if employer_id is not None and (employee_id, employer_id, hired_on) not in seen:
                 seen.add((employee_id, employer_id, hired_on))  # another key of the same worker: once
-                jobs[(employee_id, employer_id)].append((hired_on, separated_on))
+                jobs[(employee_id, employer_id)].append((_day(hired_on), _day(separated_on)))
     return workers, jobs
+
+
+def _day(value: Any) -> date | None:  # noqa: ANN401
+    """A date as the driver returns it: a date (psycopg), ISO text (sqlite3), or None."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str, Any],  # noqa: ANN001
