@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from libs.collector import collector_paused
 from libs.db import driver_mark, writing
 from libs.events.source import Source
 from libs.events.store import ConcurrencyConflict
@@ -117,6 +118,14 @@ def in_one_savepoint(uow: UnitOfWork, write: Callable[[], None]) -> bool:
 
 def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: bytes, *, dry_run: bool,
                import_id: str | None, first_row: int) -> dict[str, Any]:
+    """One request, the collector paused (libs.collector): its thousands of rows' objects live
+    until it commits, and walking them finds nothing to free."""
+    with collector_paused():
+        return _run_import(ctx, actor, kind, body, dry_run=dry_run, import_id=import_id, first_row=first_row)
+
+
+def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: bytes, *, dry_run: bool,
+                import_id: str | None, first_row: int) -> dict[str, Any]:
     rows = read_rows(body, kind.columns, kind.optional, first_row)
     client_id = actor.client_id if isinstance(actor, Principal) else actor
     summary = _summary_to_continue(ctx, kind.name, import_id, dry_run) if import_id else None
