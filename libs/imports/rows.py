@@ -25,6 +25,10 @@ TRUE = frozenset({"true", "yes", "y", "1", "是"})
 FALSE = frozenset({"false", "no", "n", "0", "否", ""})
 
 
+# what json.dumps(..., ensure_ascii=False, separators=(",", ":")) writes, without an encoder a row
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 class RowRejected(Exception):
     """One bad value of one row: the row is rejected, the others go on."""
 
@@ -45,8 +49,7 @@ class Row:
 
     def digest(self) -> str:
         """What "the same content" means for a row posted again: its columns as given."""
-        canonical = json.dumps(sorted(self.values.items()), ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(_CANONICAL.encode(sorted(self.values.items())).encode()).hexdigest()
 
     # -- typed values: each refusal names the column -----------------------------------------
 
@@ -125,13 +128,14 @@ def read_rows(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...], 
         names = [h.strip() for h in header]
         _check_header(names, columns, optional)
         rows: list[Row] = []
+        wanted = (*columns, *optional)
         for i, record in enumerate(reader):
-            if not record or all(not v.strip() for v in record):
-                continue  # a blank line
+            if not "".join(record).strip():
+                continue  # a blank line (or one of blank fields)
             if len(rows) >= MAX_ROWS_PER_REQUEST:
                 raise Problem(413, "Payload too large", f"at most {MAX_ROWS_PER_REQUEST} rows per request: "
                               "post a larger file in chunks (the command line does)")
-            rows.append(_row(first_row + i, names, record, (*columns, *optional)))
+            rows.append(_row(first_row + i, names, record, wanted))
     except csv.Error as exc:  # an unterminated quote
         raise invalid("body", f"is not a readable CSV: {exc}") from None
     return rows

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from libs.collector import collector_paused
 from libs.db import driver_mark, writing
 from libs.events.source import Source
 from libs.events.store import ConcurrencyConflict
@@ -38,6 +39,7 @@ from .rows import Row, RowRejected, read_rows
 from .tables import TABLES
 
 MAX_ERRORS_KEPT = 1_000
+_SORTED = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True), one encoder for a file's rows
 LOOKUP_CHUNK = 500
 KINDS = ("employers", "employees", "wages", "accounts", "claims", "dependents")  # the order to import them in
 T = TypeVar("T")
@@ -116,6 +118,14 @@ def in_one_savepoint(uow: UnitOfWork, write: Callable[[], None]) -> bool:
 
 def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: bytes, *, dry_run: bool,
                import_id: str | None, first_row: int) -> dict[str, Any]:
+    """One request, the collector paused (libs.collector): its thousands of rows' objects live
+    until it commits, and walking them finds nothing to free."""
+    with collector_paused():
+        return _run_import(ctx, actor, kind, body, dry_run=dry_run, import_id=import_id, first_row=first_row)
+
+
+def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: bytes, *, dry_run: bool,
+                import_id: str | None, first_row: int) -> dict[str, Any]:
     rows = read_rows(body, kind.columns, kind.optional, first_row)
     client_id = actor.client_id if isinstance(actor, Principal) else actor
     summary = _summary_to_continue(ctx, kind.name, import_id, dry_run) if import_id else None
@@ -164,8 +174,9 @@ def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: by
             outcomes.update(recorded)
             accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]
             if accepted and not dry_run:
+                encode = _SORTED.encode
                 _remember(uow.session, [(kind.name, r.legacy_id, digests[r.number], import_id, r.number, o.ref_id,
-                                         json.dumps(o.totals, sort_keys=True)) for r, o in accepted])
+                                         encode(o.totals)) for r, o in accepted])
             totals += [o.totals for _, o in accepted]
             doc = _merged(summary, kind.name, import_id, dry_run, client_id, rows, outcomes, totals)
             if dry_run:
@@ -233,14 +244,14 @@ def _merged(before: dict[str, Any] | None, kind: str, import_id: str, dry_run: b
 
 
 def add_totals(*parts: Totals) -> Totals:
-    out: Totals = {}
+    """The parts summed key by key: counts as ints, amounts (yuan strings) as Decimals, each
+    key's values added at once (a request's parts are thousands of rows')."""
+    values: dict[str, list] = {}
     for part in parts:
         for key, value in part.items():
-            if isinstance(value, str):
-                out[key] = yuan_str(Decimal(out.get(key, "0")) + Decimal(value))
-            else:
-                out[key] = out.get(key, 0) + value
-    return out
+            values.setdefault(key, []).append(value)
+    return {key: yuan_str(sum(map(Decimal, vs), Decimal(0))) if isinstance(vs[0], str) else sum(vs)
+            for key, vs in values.items()}
 
 
 def _store(session, doc: dict[str, Any], new: bool) -> None:  # noqa: ANN001

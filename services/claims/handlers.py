@@ -37,9 +37,11 @@ from .tables import (
     claims,
     claims_employers,
     claims_employments,
+    claims_legacy_wages,
     claims_reactions,
     claims_region_moves,
     claims_separations,
+    claims_wage_reports,
     claims_workers,
     wages,
 )
@@ -139,12 +141,19 @@ def employed_on(session: Session, employee_id: str, employer_id: str, on: date) 
 
 
 def worker_wages(session: Session, employee_id: str, employer_id: str, periods: Sequence[str]) -> dict[str, Decimal]:
-    """The worker's contribution wage per period at one employer, from the wages in force. A worker
+    """The worker's contribution wage per period at one employer, from the wages in force: the
+    employer's report of the month, or with none the month's imported wage history. A worker
     insured by two employers at once has the insured wage of the one where the injury happened
     (劳社部函〔2004〕256号, item 1; RULES.md "Clarifications")."""
+    periods = list(periods)
     rows = session.execute(select(wages.c.period, func.sum(wages.c.wage_fen)).where(
         wages.c.employee_id == employee_id, wages.c.employer_id == employer_id,
-        wages.c.period.in_(list(periods))).group_by(wages.c.period)).all()
+        wages.c.period.in_(periods)).group_by(wages.c.period)).all()
+    reported = select(claims_wage_reports.c.period).where(
+        claims_wage_reports.c.employer_id == employer_id, claims_wage_reports.c.period.in_(periods))
+    rows += session.execute(select(claims_legacy_wages.c.period, claims_legacy_wages.c.wage_fen).where(
+        claims_legacy_wages.c.employee_id == employee_id, claims_legacy_wages.c.employer_id == employer_id,
+        claims_legacy_wages.c.period.in_(periods), claims_legacy_wages.c.period.not_in(reported))).all()
     return {period: from_fen(int(fen)) for period, fen in rows}
 
 

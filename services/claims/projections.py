@@ -2,8 +2,10 @@
 
 - `ClaimsEnrollmentProjection` (enrollment): employers, hires and separations, workers' birth
   date and sex. Facts only, each row keyed so a redelivery or a reordering changes nothing.
-- `ClaimsWagesProjection` (levy): every wage report with its lines packed in its row (facts), and
-  the `wages` in force derived from them (a correction replaces the report it corrects). A correction of a month
+- `ClaimsWagesProjection` (levy): every wage report with its lines packed in its row (facts), the
+  `wages` in force derived from them (a correction replaces the report it corrects), and the wage
+  history a go-live imported (`claims_legacy_wages`), in force for a month no report of the
+  employer covers (read so by handlers.worker_wages: written once, not copied into `wages`). A correction of a month
   a claim's insured wage used re-derives that insured wage (R.64), written as the claim's own
   event in the same transaction as the projection, so it happens exactly once.
 - `ClaimsListProjection` (claims): the worklist row of each claim.
@@ -20,6 +22,7 @@ from typing import Sequence
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from libs.db import driver_cursor
 from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
@@ -54,7 +57,6 @@ MAX_LINES_PER_REPORT = 1_000_000
 BULK_TYPES = frozenset({"WageReported", "WagesImported", "WageHistoryImported"})
 IMPORTED = frozenset({"WagesImported", "WageHistoryImported"})
 CHUNK = 500
-LEGACY_REPORT = "legacy"  # the `report_id` of wages in force that came from an import
 
 
 def _fen(wage: object) -> int:
@@ -95,6 +97,25 @@ def _imported_lines(e: Envelope) -> list[tuple[str, str, str, int]]:
     if e.type == "WageHistoryImported":
         return [(ln["employer_id"], ln["period"], ln["employee_id"], _fen(ln["wage"])) for ln in p["lines"]]
     return [(p["employer_id"], p["period"], ln["employee_id"], _fen(ln["wage"])) for ln in p.get("lines") or ()]
+
+
+def insert_new(session: Session, table, columns: Sequence[str], rows: Sequence[tuple]) -> None:  # noqa: ANN001
+    """Many rows into `table`, each whose primary key is there already (or earlier in `rows`)
+    left out: one statement per batch, no lookup first. On PostgreSQL the columns go as arrays
+    (`unnest`), on SQLite an executemany of the driver; the values as the driver takes them."""
+    if not rows:
+        return
+    conn = session.connection()
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        kinds = ", ".join("%s::bigint[]" if isinstance(rows[0][i], int) else "%s::text[]" for i in range(len(columns)))
+        statement = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({kinds}) ON CONFLICT DO NOTHING"
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement, [list(column) for column in zip(*rows)])
+        return
+    statement = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
+    with driver_cursor(conn, statement) as cursor:
+        cursor.executemany(statement, rows)
 
 
 def _chunks(items: list) -> list[list]:  # noqa: ANN001
@@ -224,20 +245,18 @@ class ClaimsWagesProjection(Projection):
     def on_WageHistoryImported(self, session: Session, e: Envelope) -> None:
         self._legacy_wages(session, _imported_lines(e))
 
-    def _legacy_wages(self, session: Session, lines: list[tuple[str, str, str, int]]) -> None:
-        """The first wage of a worker, employer and month stays; each month touched rebuilt."""
-        for employer_id, period, employee_id, fen in lines:
-            if not _exists(session, claims_legacy_wages, claims_legacy_wages.c.employee_id == employee_id,
-                           claims_legacy_wages.c.period == period, claims_legacy_wages.c.employer_id == employer_id):
-                session.execute(insert(claims_legacy_wages).values(
-                    employee_id=employee_id, period=period, employer_id=employer_id, wage_fen=fen))
-        for employer_id, period in sorted({(ln[0], ln[1]) for ln in lines}):
-            self._rebuild(session, employer_id, period)
+    @staticmethod
+    def _legacy_wages(session: Session, lines: list[tuple[str, str, str, int]]) -> None:
+        """Kept once, the first wage of a worker, employer and month staying: the wages in force
+        read them for a month no report of the employer covers (handlers.worker_wages), so
+        nothing else is written."""
+        insert_new(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"),
+                   [(employee_id, period, employer_id, fen) for employer_id, period, employee_id, fen in lines])
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """In bulk where the log is hot (a bulk report, an import): a run of first reports and
-        imported wage history is written with multi-row inserts and each (employer, period) it
-        touches rebuilt once at the run's end; the rebuild depends on the facts alone, so this
+        imported wage history is written with multi-row inserts and each (employer, period) a
+        report touches rebuilt once at the run's end; the rebuild depends on the facts alone, so this
         is what projecting them one by one gives. A correction (it re-derives claims' insured
         wages) and anything else goes one by one, in order."""
         run: list[Envelope] = []
@@ -259,10 +278,8 @@ class ClaimsWagesProjection(Projection):
         for chunk in _chunks([p["report_id"] for p in reported]):
             known.update(session.execute(select(claims_wage_reports.c.report_id)
                                          .where(claims_wage_reports.c.report_id.in_(chunk))).scalars())
-        reports, legacy = [], []
+        reports = []
         fresh: dict[str, list[tuple[str, int]]] = {}  # the lines of each report just kept
-        legacy_lines = [ln for e in run if e.type in IMPORTED for ln in _imported_lines(e)]
-        imported = self._imported(session, {(employer_id, period) for employer_id, period, _, _ in legacy_lines})
         for e in run:
             p = e.payload
             if e.type == "WageReported":
@@ -273,57 +290,11 @@ class ClaimsWagesProjection(Projection):
                 fresh[p["report_id"]] = lines = _by_employee(p.get("lines") or ())
                 reports.append({"report_id": p["report_id"], "employer_id": p["employer_id"], "period": p["period"],
                                 "correction_of": None, "sequence": e.sequence, "lines": _packed(lines)})
-        for employer_id, period, employee_id, fen in legacy_lines:  # the first wage of a worker, employer and month stays
-            have = imported[(employer_id, period)]
-            if employee_id not in have:
-                have.add(employee_id)
-                legacy.append((employee_id, period, employer_id, fen))
         if reports:
             session.execute(insert(claims_wage_reports), reports)
-        insert_rows(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), legacy)
-        reported_keys = {(e.payload["employer_id"], e.payload["period"]) for e in run if e.type == "WageReported"}
-        self._rebuild_many(session, sorted(reported_keys), fresh)
-        added: dict[tuple[str, str], list[tuple[str, int]]] = {}
-        for employee_id, period, employer_id, fen in legacy:
-            if (employer_id, period) not in reported_keys:
-                added.setdefault((employer_id, period), []).append((employee_id, fen))
-        self._add_legacy_in_force(session, added)
-
-    @staticmethod
-    def _imported(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
-        """(employer, period) → the workers whose imported wage of the month is already kept."""
-        out: dict[tuple[str, str], set[str]] = {k: set() for k in keys}
-        by_period: dict[str, list[str]] = {}
-        for employer_id, period in sorted(keys):
-            by_period.setdefault(period, []).append(employer_id)
-        for period, employer_ids in by_period.items():
-            for chunk in _chunks(employer_ids):
-                for r in session.execute(select(claims_legacy_wages.c.employer_id, claims_legacy_wages.c.employee_id)
-                                         .where(claims_legacy_wages.c.period == period,
-                                                claims_legacy_wages.c.employer_id.in_(chunk))):
-                    out[(r.employer_id, period)].add(r.employee_id)
-        return out
-
-    @staticmethod
-    def _add_legacy_in_force(session: Session, added: dict[tuple[str, str], list[tuple[str, int]]]) -> None:
-        """_rebuild of months that only gained imported wage history: with no report of the
-        month the wages in force are its history, so the lines just kept are added to them (a
-        province's history comes a line per employer and chunk: rebuilding the month each time
-        would write its lines again and again); with a report, nothing changes."""
-        by_period: dict[str, list[str]] = {}
-        for employer_id, period in sorted(added):
-            by_period.setdefault(period, []).append(employer_id)
-        rows = []
-        for period, employer_ids in by_period.items():
-            for chunk in _chunks(employer_ids):
-                reported = set(session.execute(
-                    select(claims_wage_reports.c.employer_id).where(
-                        claims_wage_reports.c.period == period, claims_wage_reports.c.employer_id.in_(chunk))
-                    .distinct()).scalars())
-                rows += [(employee_id, period, employer_id, fen, LEGACY_REPORT)
-                         for employer_id in chunk if employer_id not in reported
-                         for employee_id, fen in added[(employer_id, period)]]
-        insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), rows)
+        self._legacy_wages(session, [ln for e in run if e.type in IMPORTED for ln in _imported_lines(e)])
+        self._rebuild_many(session, sorted({(e.payload["employer_id"], e.payload["period"])
+                                            for e in run if e.type == "WageReported"}), fresh)
 
     @staticmethod
     def _rebuild_many(session: Session, keys: list[tuple[str, str]],
@@ -356,19 +327,11 @@ class ClaimsWagesProjection(Projection):
                     (employee_id, period, employer_id, fen, report_id)
                     for report_id, employer_id in sorted(current.items())
                     for employee_id, fen in (fresh[report_id] if report_id in fresh else lines[report_id])])
-                unreported = [e for e in chunk if e not in current.values()]
-                if unreported:
-                    insert_rows(session, wages, ("employee_id", "period", "employer_id", "wage_fen", "report_id"), [
-                        (r.employee_id, period, r.employer_id, r.wage_fen, LEGACY_REPORT)
-                        for r in session.execute(select(claims_legacy_wages).where(
-                            claims_legacy_wages.c.period == period,
-                            claims_legacy_wages.c.employer_id.in_(unreported)))])
 
     @staticmethod
     def _rebuild(session: Session, employer_id: str, period: str) -> set[str]:
         """The wages in force for one employer and period: the lines of the report no other report
-        corrects (the latest by sequence if there are several); with no report, the wage history
-        an import brought. Returns every worker touched."""
+        corrects (the latest by sequence if there are several). Returns every worker touched."""
         reports = session.execute(select(claims_wage_reports).where(
             claims_wage_reports.c.employer_id == employer_id, claims_wage_reports.c.period == period)).all()
         corrected = {r.correction_of for r in reports if r.correction_of}
@@ -376,12 +339,7 @@ class ClaimsWagesProjection(Projection):
         before = set(session.execute(select(wages.c.employee_id).where(
             wages.c.employer_id == employer_id, wages.c.period == period)).scalars())
         session.execute(delete(wages).where(wages.c.employer_id == employer_id, wages.c.period == period))
-        if tips:
-            current, rows = tips[-1].report_id, _unpacked(tips[-1].lines)
-        else:
-            current = LEGACY_REPORT
-            rows = [(r.employee_id, r.wage_fen) for r in session.execute(select(claims_legacy_wages).where(
-                claims_legacy_wages.c.employer_id == employer_id, claims_legacy_wages.c.period == period))]
+        current, rows = (tips[-1].report_id, _unpacked(tips[-1].lines)) if tips else (None, [])
         if rows:
             session.execute(insert(wages), [
                 {"employee_id": employee_id, "period": period, "employer_id": employer_id,

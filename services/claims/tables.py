@@ -65,14 +65,15 @@ claims_wage_reports = Table(
 )
 
 # Wage history a go-live import brought (levy's WageHistoryImported, or an older log's
-# WagesImported): in force for an employer and period while no wage report of that month exists.
+# WagesImported): in force for an employer and period while no wage report of that month exists
+# (handlers.worker_wages reads it so; it is not copied into `wages`).
 claims_legacy_wages = Table(
     "claims_legacy_wages", metadata,
     Column("employee_id", String(64), primary_key=True),
     Column("period", String(7), primary_key=True),
     Column("employer_id", String(64), primary_key=True),
     Column("wage_fen", BigInteger, nullable=False),
-    Index("ix_claims_legacy_wages_employer_period", "employer_id", "period"),
+    sqlite_with_rowid=False,  # a row per imported wage: its key's B-tree alone (claims_import11b_0001)
 )
 
 # The wages in force: for each employer and period, the lines of its latest report (a

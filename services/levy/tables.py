@@ -237,6 +237,9 @@ prevention_spending = Table(
 )
 # Going live (libs.imports): the imports' summaries, the rows they recorded, the old system's keys.
 IMPORT_TABLES = add_import_tables(metadata)
+# A worker's old keys by worker: a wages row of a worker rehired by its employer is checked against
+# the wages imported under the worker's other keys there (imports.WagesKind).
+Index("ix_legacy_refs_aggregate", IMPORT_TABLES.legacy_refs.c.kind, IMPORT_TABLES.legacy_refs.c.aggregate_id)
 
 # Pooling moves up (enrollment's PoolsConsolidated): each consolidation, and the move of each
 # pool it took (a region is consolidated away once). Facts only: a region by date is resolved

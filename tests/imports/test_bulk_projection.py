@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from services.claims.documents.projection import DocumentsProjection
 from services.claims.documents.tables import claim_documents, document_parties
+from services.claims.handlers import worker_wages
 from services.claims.tables import wages
 from services.claims.projections import ClaimsEnrollmentProjection, ClaimsWagesProjection
 from services.levy.projections import LevyEnrollmentProjection
@@ -182,12 +184,18 @@ def test_imported_wage_history_is_in_force_until_a_report_of_its_month(runtime) 
     ctx = runtime.services["claims"].ctx
     projection = ClaimsWagesProjection(ctx)
     project(ctx, projection, [wage_events()])
+    keys = [("ee_1", "er_1", "2025-10"), ("ee_1", "er_1", "2025-11"), ("ee_2", "er_1", "2025-11"),
+            ("ee_1", "er_1", "2025-12"), ("ee_2", "er_1", "2025-12"), ("ee_3", "er_2", "2025-11"),
+            ("ee_4", "er_2", "2025-11"), ("ee_5", "er_2", "2025-11")]
     with ctx.session_factory() as s:
-        rows = {(r.employee_id, r.employer_id, r.period): (r.wage_fen, r.report_id)
-                for r in s.execute(select(wages))}
-    assert rows == {
-        ("ee_1", "er_1", "2025-10"): (700000, "legacy"),  # the older log's, first: the later 9999.00 stays out
-        ("ee_1", "er_1", "2025-11"): (710000, "legacy"), ("ee_2", "er_1", "2025-11"): (520000, "legacy"),
-        ("ee_1", "er_1", "2025-12"): (720000, "legacy"), ("ee_2", "er_1", "2025-12"): (530000, "legacy"),
+        in_force = {key: worker_wages(s, key[0], key[1], [key[2]]).get(key[2]) for key in keys}
+        reported = {(r.employee_id, r.employer_id, r.period): r.report_id for r in s.execute(select(wages))}
+    assert in_force == {
+        ("ee_1", "er_1", "2025-10"): Decimal("7000.00"),  # the older log's, first: the later 9999.00 stays out
+        ("ee_1", "er_1", "2025-11"): Decimal("7100.00"), ("ee_2", "er_1", "2025-11"): Decimal("5200.00"),
+        ("ee_1", "er_1", "2025-12"): Decimal("7200.00"), ("ee_2", "er_1", "2025-12"): Decimal("5300.00"),
         # er_2's 2025-11 is reported: the report is in force, ee_5's imported wage is not
-        ("ee_3", "er_2", "2025-11"): (640000, "wr_1"), ("ee_4", "er_2", "2025-11"): (400000, "wr_1")}
+        ("ee_3", "er_2", "2025-11"): Decimal("6400.00"), ("ee_4", "er_2", "2025-11"): Decimal("4000.00"),
+        ("ee_5", "er_2", "2025-11"): None}
+    # the history is kept once: the wages table holds the reports' lines alone
+    assert reported == {("ee_3", "er_2", "2025-11"): "wr_1", ("ee_4", "er_2", "2025-11"): "wr_1"}

@@ -94,3 +94,33 @@ def test_a_pool_gone_takes_no_employer_from_its_date_on_going_live_either(api, u
         assert (error["row"], error["field"]) == (3, "region") and into in error["message"], error
     listed = api.get("/v1/employers", params={"region": pool}).json()["items"]
     assert [e["name"] for e in listed] == ["Old county firm"]
+
+
+def test_a_rehired_workers_wage_of_a_month_is_taken_once_whatever_the_request(api, unique) -> None:  # noqa: ANN001
+    """A worker the old system keyed twice at one employer (a rehire) has one wage a month there:
+    the month's second wage, under the other key, is rejected naming its row and field, in the
+    request of the first as in a later one; the rows beside it go on."""
+    tag, region = f"H{unique.n}", unique.region
+    r = post(api, "employers", EMPLOYERS + f"\n{tag}-E1,{unique.uscc()},Rehiring Works,C3311,{region},2016-01-01,\n")
+    assert r.json()["accepted"] == 1, r.text
+    person = unique.id_number(date(1981, 4, 2), 31)
+    r = post(api, "employees", "\n".join([
+        "legacy_id,employer_legacy_id,id_number,name,hired_on,separated_on,bank_code,account_no,holder",
+        f"{tag}-K1,{tag}-E1,{person},Sun Li,2016-02-01,2020-12-31,,,",
+        f"{tag}-K2,{tag}-E1,{person},Sun Li,2021-02-01,,,,"]) + "\n")
+    assert (r.json()["accepted"], r.json()["totals"]) == (2, {"employments": 2, "workers": 1}), r.text
+    header = "employee_legacy_id,employer_legacy_id,period,wage"
+
+    within = post(api, "wages", "\n".join([header, f"{tag}-K1,{tag}-E1,2020-05,6000.00",
+                                           f"{tag}-K2,{tag}-E1,2020-05,6100.00"]) + "\n").json()
+    assert (within["accepted"], within["rejected"]) == (1, 1)
+    assert [(e["row"], e["field"]) for e in within["errors"]] == [(3, "employee_legacy_id")]
+
+    first = post(api, "wages", f"{header}\n{tag}-K1,{tag}-E1,2020-06,6000.00\n").json()
+    assert (first["accepted"], first["rejected"]) == (1, 0)
+    later = post(api, "wages", "\n".join([header, f"{tag}-K2,{tag}-E1,2021-03,6500.00",
+                                          f"{tag}-K2,{tag}-E1,2020-06,6200.00"]) + "\n").json()
+    assert (later["accepted"], later["rejected"]) == (1, 1), later["errors"]
+    assert [(e["row"], e["field"]) for e in later["errors"]] == [(3, "employee_legacy_id")]
+    assert f"{tag}-K1/{tag}-E1/2020-06" in later["errors"][0]["message"]
+    assert later["totals"] == {"wage_lines": 1, "wages": "6500.00"}

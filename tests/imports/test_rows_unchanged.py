@@ -1,0 +1,30 @@
+"""What a row's digest and a request's totals are does not change with how they are computed: a
+row imported before (its digest in import_rows) must still be "the same content" when posted
+again, and a summary's totals add up to the fen."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from libs.imports.rows import Row, read_rows
+from libs.imports.runner import add_totals
+
+
+def test_a_rows_digest_is_the_sha256_of_its_columns_as_json() -> None:
+    row = Row(7, {"name": "王五 Wang", "wage": "8123.45", "period": "2026-01", "note": 'a "quoted", text'})
+    canonical = json.dumps(sorted(row.values.items()), ensure_ascii=False, separators=(",", ":"))
+    assert row.digest() == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_blank_lines_and_lines_of_blank_fields_are_no_rows() -> None:
+    body = "a,b\n1,2\n\n , \n,\n3, x \n".encode()
+    rows = read_rows(body, ("a", "b"), (), 2)
+    assert [(r.number, r.values) for r in rows] == [(2, {"a": "1", "b": "2"}), (6, {"a": "3", "b": "x"})]
+
+
+def test_totals_add_counts_and_amounts_to_the_fen() -> None:
+    parts = [{"wage_lines": 1, "wages": "8123.45"}, {"wage_lines": 1, "wages": "0.55"}, {"workers": 2},
+             {"wage_lines": 1, "wages": "1000.00"}]
+    assert add_totals(*parts) == {"wage_lines": 3, "wages": "9124.00", "workers": 2}
+    assert add_totals({"wages": "1.10"}, *parts[:2]) == {"wages": "8125.10", "wage_lines": 2}
+    assert add_totals() == {}

@@ -1,0 +1,78 @@
+"""The wages kind checks a request's rows a column at a time when every row is good
+(`_all_good`), row by row otherwise: both give the same verdict on the same rows — each good row
+the same Wage, and a file with one bad row goes the row-by-row way, naming each bad row's field."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from libs.imports.rows import RowRejected, read_rows
+from services.levy import imports as levy_imports
+
+CSV = {"Content-Type": "text/csv"}
+HEADER = "employee_legacy_id,employer_legacy_id,period,wage"
+
+
+def post(api, kind: str, body: str) -> dict:  # noqa: ANN001
+    r = api.post(f"/v1/imports/{kind}", content=body.encode(), headers=CSV)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+@pytest.fixture
+def book(api, unique) -> str:  # noqa: ANN001
+    """Two employers, three workers (one rehired at E1); the tag of their old keys."""
+    tag, region = f"P{unique.n}", unique.region
+    post(api, "employers", "\n".join([
+        "legacy_id,uscc,name,industry_code,region,enrolled_on,floating_step",
+        f"{tag}-E1,{unique.uscc()},One,C3311,{region},2016-01-01,",
+        f"{tag}-E2,{unique.uscc()},Two,C3311,{region},2019-06-15,"]) + "\n")
+    a, b = unique.id_number(date(1980, 1, 2), 11), unique.id_number(date(1990, 3, 4), 12)
+    summary = post(api, "employees", "\n".join([
+        "legacy_id,employer_legacy_id,id_number,name,hired_on,separated_on,bank_code,account_no,holder",
+        f"{tag}-W1,{tag}-E1,{a},A,2016-02-01,2018-12-31,,,",
+        f"{tag}-W1b,{tag}-E1,{a},A,2020-01-01,,,,",
+        f"{tag}-W2,{tag}-E2,{b},B,2019-07-01,,,,"]) + "\n")
+    assert summary["accepted"] == 3, summary["errors"]
+    return tag
+
+
+def both_ways(runtime, rows, monkeypatch) -> tuple[dict, dict]:  # noqa: ANN001
+    kind, ctx = levy_imports.WagesKind(), runtime.services["levy"].ctx
+    for row in rows:
+        object.__setattr__(row, "legacy_id", kind.legacy_id(row))
+    fast = kind.check(ctx, rows)
+    with monkeypatch.context() as m:
+        m.setattr(levy_imports, "_all_good", lambda *args: None)
+        slow = kind.check(ctx, rows)
+    return fast, slow
+
+
+def test_good_rows_give_the_same_wages_both_ways(api, runtime, book, monkeypatch) -> None:  # noqa: ANN001
+    tag = book
+    rows = read_rows("\n".join([
+        HEADER, f"{tag}-W1,{tag}-E1,2017-03,6000.00", f"{tag}-W1b,{tag}-E1,2021-05,0006100.50",
+        f"{tag}-W2,{tag}-E2,2019-07,5000.00", f"{tag}-W2,{tag}-E2,2020-02,0.00"]).encode() + b"\n",
+        tuple(HEADER.split(",")), (), 2)
+    fast, slow = both_ways(runtime, rows, monkeypatch)
+    assert fast == slow
+    assert [(w.period, str(w.wage)) for w in fast.values()] == [
+        ("2017-03", "6000.00"), ("2021-05", "6100.50"), ("2019-07", "5000.00"), ("2020-02", "0.00")]
+
+
+def test_one_bad_row_goes_row_by_row_naming_its_field(api, runtime, book, monkeypatch) -> None:  # noqa: ANN001
+    tag = book
+    bad = [f"{tag}-W1,{tag}-E1,2019-05,6000.00",  # between W1's employment and W1b's
+           f"{tag}-W2,{tag}-E2,2019-05,5000.00",  # before E2's enrollment month
+           f"{tag}-W2,{tag}-E1,2019-08,5000.00",  # W2 works at E2
+           f"{tag}-W9,{tag}-E1,2019-08,5000.00",  # no such worker
+           f"{tag}-W2,{tag}-E2,2019-08,50.001",  # beyond the fen
+           f"{tag}-W2,{tag}-E2,2019-09,1e3"]
+    rows = read_rows("\n".join([HEADER, f"{tag}-W1,{tag}-E1,2017-03,6000.00", *bad]).encode() + b"\n",
+                     tuple(HEADER.split(",")), (), 2)
+    fast, slow = both_ways(runtime, rows, monkeypatch)
+    verdicts = {n: (o.field, o.message) if isinstance(o, RowRejected) else o for n, o in fast.items()}
+    assert verdicts == {n: (o.field, o.message) if isinstance(o, RowRejected) else o for n, o in slow.items()}
+    assert {n: v[0] for n, v in verdicts.items() if isinstance(v, tuple)} == {
+        3: "period", 4: "period", 5: "employee_legacy_id", 6: "employee_legacy_id", 7: "wage", 8: "wage"}
