@@ -192,8 +192,8 @@ class _Worker:
             return None
 
     def give_back(self) -> None:
-        if self.busy or self._process.poll() is not None:
-            self._process.kill()
+        if self.busy or self._process.poll() is not None:  # a piece still in it, or dead
+            self._end()
             return
         with self._lock:
             self._idle.append(self)
@@ -207,6 +207,15 @@ class _Worker:
         self.busy = True
         return True
 
+    def _end(self) -> None:
+        self._process.kill()
+        self._process.wait()  # reaped, not left a zombie
+        for pipe in (self._process.stdin, self._process.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
     def answered(self) -> bool:
         return bool(select.select([self._process.stdout], [], [], 0)[0])
 
@@ -214,7 +223,7 @@ class _Worker:
         """The errors of the piece sent (waits for them); None if the worker died."""
         head = self._process.stdout.read(4)
         if len(head) < 4:
-            self._process.kill()
+            self._end()
             return None
         self.busy = False
         return json.loads(self._process.stdout.read(struct.unpack(">I", head)[0]))
