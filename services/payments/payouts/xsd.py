@@ -10,7 +10,7 @@ because the schema has no identity constraints (key, unique, ID): an element's v
 its own content and its place in its parent's content model, and a transaction's place is the same
 in every piece (PmtInf's last particle, `CdtTrfTxInf` 1..unbounded). A `<CdtTrfTxInf>` that is not
 a start tag (in a comment, a CDATA section) leaves its piece unclosed, so a bad split refuses the
-file, never passes it. A piece parsed into a tree and validated whole costs libxml2 a third less
+file, never passes it. A piece parsed into a tree and validated whole costs libxml2 a quarter less
 than its streaming validator; a piece goes to a worker process (the machine's second core) while this
 one writes the next, and this one checks a piece itself when its worker is still busy. Memory stays
 flat: a few pieces in flight, the rest of the file in the spool (SPOOL_MEMORY_BYTES in memory,
