@@ -141,7 +141,11 @@ def _registered_accounts(session: Session, payees: list[str]) -> dict[str, Accou
         for r in session.execute(select(hospitals).where(hospitals.c.hospital_id.in_(chunk))):
             found[hospital_ids[r.hospital_id]] = Account(r.bank_code, r.account_no, r.holder,
                                                          _aware(r.account_changed_at))
-    keyed = {(p if ":" in p else f"employee:{p}"): p for p in payees if not p.startswith("hospital:")}
+    # `x` and `employee:x` name the same employee's record: both payees get its account.
+    keyed: dict[str, list[str]] = {}
+    for p in payees:
+        if not p.startswith("hospital:"):
+            keyed.setdefault(p if ":" in p else f"employee:{p}", []).append(p)
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
     as_datetime = payee_accounts.c.changed_at.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None) \
@@ -151,7 +155,9 @@ def _registered_accounts(session: Session, payees: list[str]) -> dict[str, Accou
                f"WHERE payee IN ({', '.join([mark] * len(chunk))})")
         for payee, bank_code, account_no, holder, changed_at in conn.exec_driver_sql(sql, tuple(chunk)):
             if bank_code and account_no:
-                found[keyed[payee]] = Account(bank_code, account_no, holder or "", _aware(as_datetime(changed_at)))
+                account = Account(bank_code, account_no, holder or "", _aware(as_datetime(changed_at)))
+                for named in keyed[payee]:
+                    found[named] = account
     return found
 
 

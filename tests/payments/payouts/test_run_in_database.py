@@ -279,3 +279,28 @@ def test_the_streamed_file_is_the_one_the_old_writer_made(two_ledgers) -> None: 
     names = [e.text for e in doc.iter(f"{ns}Nm")]
     assert "A & B <c> " + "长" * 130 in names and len(names[-1]) <= 140
     assert len(second + LONG) == 40 and (second + LONG)[:35] in [e.text for e in doc.iter(f"{ns}EndToEndId")]
+
+
+def test_an_id_with_and_without_its_kind_both_get_the_registered_account(two_ledgers) -> None:  # noqa: ANN001
+    """`r9` and `employee:r9` in one batch of the ordinary path: both are the employee's record,
+    so both are paid to its account, as in the database (the ordinary path once kept only one)."""
+    before = KNOWN - timedelta(days=10)
+    for ctx in two_ledgers:
+        with ctx.engine.begin() as conn:
+            conn.execute(insert(entitlement_lines), [
+                _line("r9-a", "r9", 5_000, bank_code=None, account_no=None),
+                _line("r9-b", "employee:r9", 6_000, bank_code=None, account_no=None)])
+            conn.execute(insert(payee_accounts), [{"payee": "employee:r9", "bank_code": BANK_B,
+                                                   "account_no": "6222000000000009", "holder": "郑十",
+                                                   "changed_at": before}])
+    ordinary_ctx, in_database_ctx = two_ledgers
+    ordinary = runs.create_run(ordinary_ctx, AGENCY, REGION, PERIOD, date(2026, 4, 1), in_database=False)
+    in_database = runs.create_run(in_database_ctx, AGENCY, REGION, PERIOD, date(2026, 4, 1))
+    mine, theirs = _written(in_database_ctx, in_database), _written(ordinary_ctx, ordinary)
+    for key in theirs:
+        assert mine[key] == theirs[key], key
+    # payouts: (payout_id, run_id, payee, bank_code, bank_part, account_no, holder, amount_fen, ...)
+    assert sorted((r[2], r[3], r[5], r[6], r[7]) for r in theirs["payouts"]) == [
+        ("employee:r9", BANK_B, "6222000000000009", "郑十", 6_000),
+        ("r9", BANK_B, "6222000000000009", "郑十", 5_000)]
+    assert theirs["created"][2] == []  # nobody waits for an account

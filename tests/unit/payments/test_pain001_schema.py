@@ -97,3 +97,63 @@ def test_validation_keeps_memory_flat_by_pruning_what_it_has_checked() -> None:
     with pytest.raises(xsd.InvalidDocument):  # <a/> etc. are not pain.001: still caught after pruning
         validator.feed(tail)
         validator.close()
+
+
+@pytest.fixture(params=[0, 1], ids=["here", "worker"])
+def small_pieces(request, monkeypatch):  # noqa: ANN001, ANN201
+    """Pieces of ~4 KB (a dozen transactions), checked here only or by a worker process too."""
+    monkeypatch.setattr(xsd, "PIECE_BYTES", 4_096)
+    monkeypatch.setattr(xsd, "VALIDATION_PROCESSES", request.param)
+    return request.param
+
+
+def rechunked(chunks, sizes=(1, 13, 700, 5, 4_099, 64)):  # noqa: ANN001, ANN201 - Iterator[bytes]
+    """The same bytes in odd chunks: a transaction's tag cut anywhere, even in two."""
+    data, at, i = b"".join(chunks), 0, 0
+    while at < len(data):
+        yield data[at:at + sizes[i % len(sizes)]]
+        at, i = at + sizes[i % len(sizes)], i + 1
+
+
+def test_a_valid_file_passes_in_pieces_however_it_is_chunked(sessions, small_pieces) -> None:  # noqa: ANN001
+    add_payouts(sessions, 600)
+    original = b"".join(file_chunks(sessions))
+    assert original.count(xsd.TRANSACTION) == 600 and len(original) > 50 * xsd.PIECE_BYTES
+    assert b"".join(xsd.checked(rechunked([original]))) == original
+
+
+@pytest.mark.parametrize("where", ["0", "300", "599"])  # the first piece, one between, the last one
+def test_a_transaction_breaking_the_schema_is_found_in_any_piece(sessions, small_pieces, where) -> None:  # noqa: ANN001
+    add_payouts(sessions, 600, **{where: {"holder": ""}})
+    with pytest.raises(xsd.InvalidDocument) as refused:
+        xsd.checked(rechunked(file_chunks(sessions)))
+    assert any("minLength" in e for e in refused.value.errors), refused.value.errors
+
+
+def test_bytes_that_only_look_like_a_boundary_refuse_the_file(sessions, monkeypatch) -> None:  # noqa: ANN001
+    """A `<CdtTrfTxInf>` in a comment, the last one when a piece is cut: the piece ends inside the
+    comment, so the file is refused (a valid file, but never one of ours), never passed unchecked."""
+    monkeypatch.setattr(xsd, "PIECE_BYTES", 4_096)
+    add_payouts(sessions, 100)
+    original = b"".join(file_chunks(sessions))
+    tenth = original.index(b"</CdtTrfTxInf>", original.index(b"po_000009"))
+    tricked = original[:tenth] + b"</CdtTrfTxInf><!-- <CdtTrfTxInf> -->" + original[tenth + 14:]
+    cut = tricked.index(b"<!-- <CdtTrfTxInf>") + 18
+    assert cut > 4_096 + tricked.index(xsd.TRANSACTION)
+    with pytest.raises(xsd.InvalidDocument):
+        xsd.checked([tricked[:cut - 8], tricked[cut - 8:cut + 2], tricked[cut + 2:]])
+
+
+def test_a_worker_that_dies_leaves_its_piece_to_this_process(sessions, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(xsd, "PIECE_BYTES", 4_096)
+    monkeypatch.setattr(xsd, "VALIDATION_PROCESSES", 1)
+    add_payouts(sessions, 300, **{"299": {"amount_fen": -1}})
+    original = list(file_chunks(sessions))
+    pieces = xsd.Pieces()
+    assert pieces._worker is not None  # noqa: SLF001
+    pieces._worker._process.kill()  # noqa: SLF001
+    with pytest.raises(xsd.InvalidDocument) as refused:
+        for chunk in rechunked(original):
+            pieces.feed(chunk)
+        pieces.close()
+    assert any("minInclusive" in e for e in refused.value.errors)
