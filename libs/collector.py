@@ -4,7 +4,7 @@ A request that checks and records thousands of rows makes some hundred thousand 
 (rows, commands, lines, the events' payloads) that live until it commits: on their count the
 collector walks the whole heap again and again and finds nothing to free (reference counting
 frees them). Paused for the step, it collects what became garbage meanwhile when it is back on.
-(services/levy/bulk.py keeps a private copy of the same for its wage-report batches.)"""
+Used by the import runner (a request) and the levy's bulk wage reports (a batch)."""
 from __future__ import annotations
 
 import gc

@@ -14,10 +14,8 @@ refused whole before anything is written.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from libs.collector import collector_paused
 from libs.runtime.service import ServiceContext
 
 from . import pooling
@@ -187,25 +186,8 @@ def report_many(ctx: ServiceContext, actor: Actor, reports: Iterable[BulkReport]
     return outcome.answer()
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for one batch. A batch makes some hundred thousand
-    small objects (lines, rows, the events' payloads) that live until it commits: on their count
-    the collector would walk the whole heap a few times per batch and find nothing to free
-    (reference counting frees them). Back on after the batch; what became garbage in between it
-    collects then."""
-    if not gc.isenabled():  # off already (another batch, a caller): left as it is
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _record_batch(ctx: ServiceContext, actor: Actor, batch: list[BulkReport], outcome: Outcome) -> None:
-    with _collector_paused():
+    with collector_paused():
         _record_batch_unpaused(ctx, actor, batch, outcome)
 
 
