@@ -69,7 +69,7 @@ WORKERS = int(os.environ.get("BENCH_WORKERS_PER_EMPLOYER", "100"))  # a province
 EMPLOYERS = max(1, N // WORKERS)
 MIN_FREE_GIB = 14  # the disk is shared: seeding stops before it leaves less (15 GB)
 APPLIED_EVERY = 10  # one claim in ten still awaits its recognition decision
-SKIPPED_TABLES = {"outbox", "processed_events", "consumer_positions", "access_log", "idempotency_keys",
+SKIPPED_TABLES = {"processed_events", "consumer_positions", "access_log", "idempotency_keys",
                   "dead_letters", "alembic_version"}
 SERVICES = ("enrollment", "levy", "claims", "payments")
 # Wage lines per worker that no console page reads (a claim's view takes its wage from its events;
