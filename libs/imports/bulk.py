@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, select
+from sqlalchemy import Column, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.events.envelope import Envelope
@@ -66,3 +66,29 @@ def fresh_and_rest(run: Sequence[Envelope], key: Callable[[Envelope], Any],
         k = key(e)
         (fresh if counts[k] == 1 and k not in busy else rest).append(e)
     return fresh, rest
+
+
+def rows_by_key(session: Session, table: Table, keys: Sequence[Any]) -> dict[Any, dict]:
+    """The rows of `table` (one-column primary key) whose key is among `keys`, each as a dict,
+    read LOOKUP_CHUNK keys at a query: a batch's rows to fold in memory."""
+    (key,) = table.primary_key.columns
+    keys = sorted(set(keys))
+    rows: dict[Any, dict] = {}
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        for r in session.execute(select(table).where(key.in_(keys[i:i + LOOKUP_CHUNK]))):
+            rows[r._mapping[key.name]] = dict(r._mapping)
+    return rows
+
+
+def write_folded(session: Session, table: Table, before: dict[Any, dict], after: dict[Any, dict]) -> None:
+    """A batch folded in memory written back once: the rows `before` lacked inserted, the rows
+    that changed updated, one statement each."""
+    (key,) = table.primary_key.columns
+    new = [row for k, row in after.items() if k not in before]
+    changed = [{f"v_{name}": value for name, value in row.items()} for k, row in after.items()
+               if k in before and row != before[k]]
+    if new:
+        session.execute(insert(table), new)
+    if changed:
+        session.execute(update(table).where(key == bindparam(f"v_{key.name}")).values(
+            {c.name: bindparam(f"v_{c.name}") for c in table.columns if c.name != key.name}), changed)

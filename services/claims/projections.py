@@ -19,7 +19,7 @@ from operator import itemgetter
 from types import SimpleNamespace
 from typing import Sequence
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.db import driver_cursor
@@ -28,7 +28,7 @@ from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import dumps
 from libs.events.store import EventStore
-from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
+from libs.imports.bulk import fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, plain_yuan_fen, plain_yuan_fens, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -372,11 +372,7 @@ class ClaimsListProjection(Projection):
     _rows: dict[str, dict] | None = None  # the batch's rows, while one is folded
 
     def handle_batch(self, session: Session, envelopes: Sequence[Envelope]) -> None:
-        ids = sorted({e.aggregate_id for e in envelopes})
-        before: dict[str, dict] = {}
-        for i in range(0, len(ids), CHUNK):
-            for r in session.execute(select(claims).where(claims.c.claim_id.in_(ids[i:i + CHUNK]))):
-                before[r.claim_id] = dict(r._mapping)
+        before = rows_by_key(session, claims, [e.aggregate_id for e in envelopes])
         self._rows = {claim_id: dict(row) for claim_id, row in before.items()}
         try:
             for envelope in envelopes:
@@ -384,14 +380,7 @@ class ClaimsListProjection(Projection):
             rows = self._rows
         finally:
             self._rows = None
-        new = [row for claim_id, row in rows.items() if claim_id not in before]
-        changed = [{f"v_{name}": value for name, value in row.items()} for claim_id, row in rows.items()
-                   if claim_id in before and row != before[claim_id]]
-        if new:
-            session.execute(insert(claims), new)
-        if changed:
-            session.execute(update(claims).where(claims.c.claim_id == bindparam("v_claim_id")).values(
-                {c.name: bindparam(f"v_{c.name}") for c in claims.columns if c.name != "claim_id"}), changed)
+        write_folded(session, claims, before, rows)
 
     def handle(self, session: Session, envelope: Envelope) -> None:
         if envelope.type == "InjuryApplied":

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.events.consumer import Projection
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
-from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
+from libs.imports.bulk import fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
 from libs.pooling_tables import record_moves
 
 from .adjudication import CatalogEntry
@@ -40,7 +41,6 @@ def _upsert(session: Session, table, key: dict, values: dict) -> None:  # noqa: 
 
 
 CLAIM_EVENTS = frozenset({"InjuryApplied", "InjuryRecognized", "InjuryRejected", "AppealDecided", "ClaimClosed"})
-LOOKUP_CHUNK = 500
 
 
 class PayoutFactsProjection(Projection):
@@ -98,11 +98,8 @@ class PayoutFactsProjection(Projection):
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one; the
         claims' rows folded in memory meanwhile (read in one query a chunk, each written once)."""
-        ids = sorted({e.payload["claim_id"] for e in envelopes if e.type in CLAIM_EVENTS and e.payload.get("claim_id")})
-        before: dict[str, dict] = {}
-        for i in range(0, len(ids), LOOKUP_CHUNK):
-            for r in session.execute(select(claim_facts).where(claim_facts.c.claim_id.in_(ids[i:i + LOOKUP_CHUNK]))):
-                before[r.claim_id] = dict(r._mapping)
+        before = rows_by_key(session, claim_facts, [e.payload["claim_id"] for e in envelopes
+                                                     if e.type in CLAIM_EVENTS and e.payload.get("claim_id")])
         self._claims = {claim_id: dict(row) for claim_id, row in before.items()}
         try:
             project_in_runs(session, envelopes, {"EmployeeEnrolled": self._workers,
@@ -110,34 +107,21 @@ class PayoutFactsProjection(Projection):
             rows = self._claims
         finally:
             self._claims = None
-        new = [row for claim_id, row in rows.items() if claim_id not in before]
-        changed = [{f"v_{k}": v for k, v in row.items()} for claim_id, row in rows.items()
-                   if claim_id in before and row != before[claim_id]]
-        if new:
-            session.execute(insert(claim_facts), new)
-        if changed:
-            session.execute(update(claim_facts).where(claim_facts.c.claim_id == bindparam("v_claim_id")).values(
-                {c.name: bindparam(f"v_{c.name}") for c in claim_facts.columns if c.name != "claim_id"}), changed)
+        write_folded(session, claim_facts, before, rows)
 
     def _workers(self, session: Session, run: list[Envelope]) -> None:
-        """A payee is fresh with no account yet: its account (or its lack of one) inserted."""
-        fresh, rest = fresh_and_rest(run, lambda e: f"employee:{e.payload['employee_id']}",
-                                     lambda payees: stored(session, payee_accounts.c.payee, payees))
-        if fresh:
-            session.execute(insert(payee_accounts), [
-                {"payee": f"employee:{e.payload['employee_id']}", "bank_code": account.get("bank_code"),
-                 "account_no": account.get("account_no"), "holder": account.get("holder"), "changed_at": e.recorded_at}
-                for e in fresh for account in [e.payload.get("bank_account") or {}]])
-        for e in rest:
-            self.handle(session, e)
+        self._fresh_accounts(session, run, lambda e: f"employee:{e.payload['employee_id']}")
 
     def _dependents(self, session: Session, run: list[Envelope]) -> None:
-        """A go-live's dependents: a payee fresh with no account yet gets it (or its lack) inserted."""
-        fresh, rest = fresh_and_rest(run, lambda e: f"dependent:{e.payload['dependent_id']}",
-                                     lambda payees: stored(session, payee_accounts.c.payee, payees))
+        self._fresh_accounts(session, run, lambda e: f"dependent:{e.payload['dependent_id']}")
+
+    def _fresh_accounts(self, session: Session, run: list[Envelope], payee_of: Callable[[Envelope], str]) -> None:
+        """A payee fresh with no account yet (a go-live's workers or dependents): its account (or
+        its lack of one) inserted; the rest one by one."""
+        fresh, rest = fresh_and_rest(run, payee_of, lambda payees: stored(session, payee_accounts.c.payee, payees))
         if fresh:
             session.execute(insert(payee_accounts), [
-                {"payee": f"dependent:{e.payload['dependent_id']}", "bank_code": account.get("bank_code"),
+                {"payee": payee_of(e), "bank_code": account.get("bank_code"),
                  "account_no": account.get("account_no"), "holder": account.get("holder"), "changed_at": e.recorded_at}
                 for e in fresh for account in [e.payload.get("bank_account") or {}]])
         for e in rest:
