@@ -117,6 +117,25 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
         cursor.executemany(statement, rows)
 
 
+def insert_new(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Many rows into `table`, each whose primary key is there already (or earlier in `rows`)
+    left out: one statement per batch, no lookup first. On PostgreSQL the columns go as arrays
+    (`unnest`), on SQLite an executemany of the driver; the values as the driver takes them."""
+    if not rows:
+        return
+    conn = session.connection()
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        kinds = ", ".join("%s::bigint[]" if isinstance(rows[0][i], int) else "%s::text[]" for i in range(len(columns)))
+        statement = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({kinds}) ON CONFLICT DO NOTHING"
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement, [list(column) for column in zip(*rows)])
+        return
+    statement = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
+    with driver_cursor(conn, statement) as cursor:
+        cursor.executemany(statement, rows)
+
+
 class ConsumerRunner:
     def __init__(
         self,

@@ -22,8 +22,7 @@ from typing import Sequence
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.db import driver_cursor
-from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
+from libs.events.consumer import Projection, Projector, insert_new, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import dumps
@@ -97,25 +96,6 @@ def _imported_lines(e: Envelope) -> list[tuple[str, str, str, int]]:
     if e.type == "WageHistoryImported":
         return [(ln["employer_id"], ln["period"], ln["employee_id"], _fen(ln["wage"])) for ln in p["lines"]]
     return [(p["employer_id"], p["period"], ln["employee_id"], _fen(ln["wage"])) for ln in p.get("lines") or ()]
-
-
-def insert_new(session: Session, table, columns: Sequence[str], rows: Sequence[tuple]) -> None:  # noqa: ANN001
-    """Many rows into `table`, each whose primary key is there already (or earlier in `rows`)
-    left out: one statement per batch, no lookup first. On PostgreSQL the columns go as arrays
-    (`unnest`), on SQLite an executemany of the driver; the values as the driver takes them."""
-    if not rows:
-        return
-    conn = session.connection()
-    names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        kinds = ", ".join("%s::bigint[]" if isinstance(rows[0][i], int) else "%s::text[]" for i in range(len(columns)))
-        statement = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({kinds}) ON CONFLICT DO NOTHING"
-        with driver_cursor(conn, statement) as cursor:
-            cursor.execute(statement, [list(column) for column in zip(*rows)])
-        return
-    statement = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
-    with driver_cursor(conn, statement) as cursor:
-        cursor.executemany(statement, rows)
 
 
 def _chunks(items: list) -> list[list]:  # noqa: ANN001
