@@ -173,3 +173,17 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
         terminalreporter.section("fault figures (events in = events projected; twice must be 0)")
         for line in _FAULT_FIGURES:
             terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session) -> None:  # noqa: ANN001
+    # The fresh PostgreSQL databases this run made are dropped when it ends (clusters and
+    # rigs have stopped by now); a test that needs one again makes it afresh.
+    import sys
+
+    servers = sys.modules.get("tests.harness.servers")
+    if servers is None or not servers._created_databases:
+        return
+    try:
+        servers.PostgresServer().drop_created()
+    except Exception as exc:  # noqa: BLE001 — leftovers cost disk, never a test's verdict
+        print(f"\n!!! could not drop this run's test databases: {exc}", file=sys.stderr)

@@ -21,6 +21,12 @@ HEALTHCHECK_TOPIC = "injuryledger.healthcheck"
 MISSING = 3  # the scripts' exit code when a tool or the server itself is not installed
 
 
+# The databases this process made with `fresh_database` and has not dropped: the test session
+# drops them at its end (tests/conftest.py), so runs do not pile up databases on a developer's
+# server (thousands of them make PostgreSQL's crash-recovery start outlast pg_ctl's wait).
+_created_databases: set[str] = set()
+
+
 class ServerUnavailable(RuntimeError):
     """A real server cannot be had on this machine (a tool is not installed); the reason says which."""
 
@@ -189,9 +195,18 @@ class PostgresServer:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
             raise ValueError(f"not a plain database name: {name!r}")
         self._do("drop-create", name)
+        _created_databases.add(name)
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
             raise ValueError(f"not a plain database name: {name!r}")
         self._do("drop", name)
+        _created_databases.discard(name)
+
+    def drop_created(self) -> None:
+        """Drop every database this process made and has not dropped (connections closed by force)."""
+        names = sorted(_created_databases)
+        if names:
+            self._do("drop", *names)
+            _created_databases.clear()

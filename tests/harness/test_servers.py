@@ -111,6 +111,25 @@ def test_a_broker_killed_and_restarted_on_its_data_keeps_messages_and_group_offs
 
 
 @pytest.mark.postgres
+def test_the_databases_a_run_made_are_dropped_at_its_end(postgres: servers.PostgresServer, monkeypatch) -> None:  # noqa: ANN001
+    # A registry of this test's own: the session's (its clusters' databases) stays untouched.
+    monkeypatch.setattr(servers, "_created_databases", set())
+    names = [f"il_harness_left_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for name in names:
+        postgres.fresh_database(name)
+    assert set(names) <= servers._created_databases
+
+    def existing() -> set[str]:
+        with create_engine(postgres.url("postgres")).connect() as conn:
+            rows = conn.execute(text("select datname from pg_database where datname like 'il_harness_left_%'"))
+            return {row[0] for row in rows} & set(names)
+
+    assert existing() == set(names)
+    postgres.drop_created()  # what the session does when it ends (tests/conftest.py)
+    assert existing() == set() and not servers._created_databases
+
+
+@pytest.mark.postgres
 def test_postgres_takes_a_password_login_and_gives_a_fresh_empty_database(postgres: servers.PostgresServer) -> None:
     name = f"il_harness_{uuid.uuid4().hex[:8]}"
     url = postgres.fresh_database(name)
