@@ -4,6 +4,14 @@ For each batch: the handler's effects and the processed event ids commit in one 
 transaction; the log offsets are committed after it. A crash between the two redelivers the
 batch, and the processed ids make the second delivery a no-op.
 
+Idempotence is by event id, not by log position: the same event can sit at more than one place
+in the log (the relay publishes a batch again after dying between publishing and marking it sent;
+an event can be published again by hand), and only its id tells a later copy from a new event.
+The group's position per partition (`consumer_positions`) is committed with the effects too, but
+for reads that wait for a write, not to skip records. The ids cost little in the usual case: a
+batch's ids go in as a plain bulk insert (`mark_processed`), and only a batch that meets an id
+already there takes the statement that tells which are new.
+
 A dead-lettered event can be redriven after a fix (`redrive`): applied through the same path, in
 one transaction with the dead letter's mark, so it takes effect once however often it is redriven.
 A runner can be paused (`paused`) while a shadow rebuild of its projection swaps in
