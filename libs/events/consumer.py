@@ -4,6 +4,14 @@ For each batch: the handler's effects and the processed event ids commit in one 
 transaction; the log offsets are committed after it. A crash between the two redelivers the
 batch, and the processed ids make the second delivery a no-op.
 
+Idempotence is by event id, not by log position: the same event can sit at more than one place
+in the log (the relay publishes a batch again after dying between publishing and marking it sent;
+an event can be published again by hand), and only its id tells a later copy from a new event.
+The group's position per partition (`consumer_positions`) is committed with the effects too, but
+for reads that wait for a write, not to skip records. The ids cost little in the usual case: a
+batch's ids go in as a plain bulk insert (`mark_processed`), and only a batch that meets an id
+already there takes the statement that tells which are new.
+
 A dead-lettered event can be redriven after a fix (`redrive`): applied through the same path, in
 one transaction with the dead letter's mark, so it takes effect once however often it is redriven.
 A runner can be paused (`paused`) while a shadow rebuild of its projection swaps in
@@ -15,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import traceback
@@ -23,7 +32,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, Protocol, Sequence
 
 from sqlalchemy import Connection, Table, delete, insert, select, text, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from libs.db import driver_cursor, driver_mark, writing
@@ -418,33 +427,65 @@ def database_away(exc: OperationalError | InterfaceError) -> bool:
     return type(getattr(exc, "orig", None)).__module__.split(".")[0] != "sqlite3"
 
 
-# One statement a batch, with the ids as one parameter (an array, a JSON list on SQLite): the ids
-# not processed yet by the group come back, and are now marked applied. On PostgreSQL, a batch's
-# first statement takes the group's turn (the shared advisory lock) in the same round trip.
-_TAKE_TURN_AND_MARK = ("WITH turn AS (SELECT pg_advisory_xact_lock_shared(%s)) "
-                       "INSERT INTO processed_events (consumer, event_id, outcome) "
-                       "SELECT %s, unnest(%s::varchar[]), 'applied' FROM turn "
-                       "ON CONFLICT DO NOTHING RETURNING event_id")
+# Marking a batch's event ids processed. Mostly every id is new (a new batch, a replay): then the
+# ids go in as a plain bulk insert, which costs a fraction of an insert that checks each row for a
+# conflict and returns the new ones (SQLite: its RETURNING buffers every row; PostgreSQL: a
+# speculative insertion a row). Only when that meets an id already there (a redelivered batch, a
+# copy of an event published again) does the checking statement tell which are new.
 _MARK_PROCESSED = {
     "postgresql": "INSERT INTO processed_events (consumer, event_id, outcome) "
                   "SELECT %s, unnest(%s::varchar[]), 'applied' ON CONFLICT DO NOTHING RETURNING event_id",
     "sqlite": "INSERT INTO processed_events (consumer, event_id, outcome) "
               "SELECT ?, value, 'applied' FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING event_id",
 }
+_MARK_NEW_SQLITE = ("INSERT INTO processed_events (consumer, event_id, outcome) "
+                    "SELECT ?, value, 'applied' FROM json_each(?)")
+_MARK_NEW_POSTGRESQL = "COPY processed_events (consumer, event_id, outcome) FROM STDIN"
+_MARK_SAVEPOINT = "mark_processed"
+# Text that goes into JSON or COPY's text format as it is: no quote, backslash or control character.
+_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f]*')
 
 
 def mark_processed(conn: Connection, group: str, event_ids: Sequence[str], take_turn: bool = False) -> set[str]:
     """Mark the events processed by `group`; returns those that were not yet (to apply now).
     `take_turn`: take the group's turn first (see `ConsumerRunner._take_turn`)."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        statement, params = _MARK_PROCESSED[dialect], (group, list(event_ids))
-        if take_turn:
-            statement, params = _TAKE_TURN_AND_MARK, (group_lock_key(group), *params)
-    else:
-        statement, params = _MARK_PROCESSED[dialect], (group, json.dumps(event_ids))
-    with driver_cursor(conn, statement, params) as cursor:
-        cursor.execute(statement, params)
+    if conn.dialect.name == "postgresql":
+        return _mark_processed_postgresql(conn, group, event_ids, take_turn)
+    if event_ids:
+        joined = '","'.join(event_ids)
+        ids_json = f'["{joined}"]' if _PLAIN.fullmatch(joined) else json.dumps(list(event_ids))
+        try:
+            with driver_cursor(conn, _MARK_NEW_SQLITE) as cursor:
+                cursor.execute(_MARK_NEW_SQLITE, (group, ids_json))
+            return set(event_ids)
+        except IntegrityError:  # SQLite took back that statement only: tell which are new
+            pass
+    statement = _MARK_PROCESSED["sqlite"]
+    with driver_cursor(conn, statement) as cursor:
+        cursor.execute(statement, (group, json.dumps(list(event_ids))))
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _mark_processed_postgresql(conn: Connection, group: str, event_ids: Sequence[str], take_turn: bool) -> set[str]:
+    """COPY the ids in, behind a savepoint (a COPY that meets an id already there fails whole,
+    and the savepoint takes back only it); then the checking statement."""
+    head = f"SELECT pg_advisory_xact_lock_shared({group_lock_key(group)}); " if take_turn else ""
+    if event_ids and _PLAIN.fullmatch("".join(event_ids)) and _PLAIN.fullmatch(group):
+        with driver_cursor(conn, head) as cursor:
+            cursor.execute(f"{head}SAVEPOINT {_MARK_SAVEPOINT}")  # one round trip with the turn
+        try:
+            with driver_cursor(conn, _MARK_NEW_POSTGRESQL) as cursor, cursor.copy(_MARK_NEW_POSTGRESQL) as copy:
+                copy.write(f"{group}\t" + f"\tapplied\n{group}\t".join(event_ids) + "\tapplied\n")
+            return set(event_ids)
+        except IntegrityError:
+            with driver_cursor(conn, _MARK_SAVEPOINT) as cursor:
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {_MARK_SAVEPOINT}")
+    elif head:
+        with driver_cursor(conn, head) as cursor:
+            cursor.execute(head)
+    statement = _MARK_PROCESSED["postgresql"]
+    with driver_cursor(conn, statement) as cursor:
+        cursor.execute(statement, (group, list(event_ids)))
         return {row[0] for row in cursor.fetchall()}
 
 

@@ -143,6 +143,24 @@ def test_the_same_event_delivered_twice_changes_the_projection_once(rig: Rig) ->
     assert rig.state_hash() == before
 
 
+def test_marking_ids_processed_returns_exactly_the_new_ones_whichever_way_it_is_written(rig: Rig) -> None:
+    """A batch of new ids goes in as a plain bulk insert; one that meets an id already there (or
+    holds one twice, or an id that is not plain text) is told apart by the checking statement."""
+    from libs.db import writing
+
+    ids = [str(uuid.uuid4()) for _ in range(6)]
+    odd = 'an "odd"\tid\\'  # quote, tab, backslash: not written as plain text
+    with writing(rig.sessions) as s:
+        assert consumer_module.mark_processed(s.connection(), "g1", ids[:3], take_turn=True) == set(ids[:3])
+    with writing(rig.sessions) as s:  # two already there, one twice, three new
+        fresh = consumer_module.mark_processed(s.connection(), "g1", [ids[1], ids[3], ids[3], ids[2], ids[4], odd])
+    assert fresh == {ids[3], ids[4], odd}
+    with writing(rig.sessions) as s:  # another group has processed none of them
+        assert consumer_module.mark_processed(s.connection(), "g2", ids) == set(ids)
+    with writing(rig.sessions) as s:
+        assert consumer_module.mark_processed(s.connection(), "g1", ids + [odd]) == {ids[5]}
+
+
 def test_replaying_the_whole_log_into_an_empty_projection_gives_the_same_state(rig: Rig) -> None:
     written = rig.write(5)
     rig.relay().drain()
