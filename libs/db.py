@@ -194,20 +194,26 @@ class DriverTransaction:
             self.fairy._close_special(transaction_reset=self._ended)
 
 
-def driver_rows(conn: Connection, statement: str, params: Any, batch: int) -> Iterator[tuple]:
-    """The driver's own tuples of a query on `conn`, `batch` at a time from a server-side cursor
-    (a named one on PostgreSQL; SQLite's cursor steps through the result anyway): for reading
-    millions of rows in flat memory without a Row object each."""
+def driver_batches(conn: Connection, statement: str, params: Any, batch: int) -> Iterator[list[tuple]]:
+    """The driver's own tuples of a query on `conn`, in lists of up to `batch` from a server-side
+    cursor (a named one on PostgreSQL; SQLite's cursor steps through the result anyway): for
+    reading millions of rows in flat memory without a Row object each."""
     dialect = conn.dialect.name
     fairy = conn.connection
     cursor = fairy.cursor(name=f"rows_{uuid.uuid4().hex[:12]}") if dialect == "postgresql" else fairy.cursor()
     try:
         cursor.execute(statement, params)
         while rows := cursor.fetchmany(batch):
-            yield from rows
+            yield rows
     finally:
         if not conn.invalidated:
             cursor.close()
+
+
+def driver_rows(conn: Connection, statement: str, params: Any, batch: int) -> Iterator[tuple]:
+    """driver_batches, row by row."""
+    for rows in driver_batches(conn, statement, params, batch):
+        yield from rows
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import Result, Select, and_, delete, exists, func, insert, inspect, or_, select, update
+from sqlalchemy import Result, Select, and_, case, delete, exists, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -415,18 +415,22 @@ def _insert_rows(session: Session, table, columns: tuple[str, ...], rows: list[t
 
 
 def check_run_invariants(session: Session, run_id: str) -> None:
-    """Run total = sum of its payouts = sum of their lines; every payout positive (asserted)."""
-    run = session.execute(select(payment_runs).where(payment_runs.c.run_id == run_id)).one()
-    count, payouts_fen, min_fen = session.execute(
-        select(func.count(), func.coalesce(func.sum(payouts.c.amount_fen), 0), func.min(payouts.c.amount_fen))
-        .where(payouts.c.run_id == run_id)).one()
-    lines_fen = session.execute(
-        select(func.coalesce(func.sum(payout_members.c.amount_fen), 0))
-        .select_from(payout_members.join(payouts, payouts.c.payout_id == payout_members.c.payout_id))
-        .where(payouts.c.run_id == run_id)).scalar_one()
+    """Run total = sum of its payouts = sum of their lines; every payout positive and equal to the
+    sum of its own member lines (asserted). One pass over the run's payouts, each payout's lines
+    summed by a range read of payout_members' key."""
+    run = session.execute(select(payment_runs.c.count, payment_runs.c.total_fen)
+                          .where(payment_runs.c.run_id == run_id)).one()
+    members_fen = (select(func.sum(payout_members.c.amount_fen))
+                   .where(payout_members.c.payout_id == payouts.c.payout_id).scalar_subquery())
+    each = select(payouts.c.amount_fen, members_fen.label("lines_fen")).where(payouts.c.run_id == run_id).subquery()
+    differs = case((or_(each.c.lines_fen.is_(None), each.c.lines_fen != each.c.amount_fen), 1), else_=0)
+    count, payouts_fen, min_fen, lines_fen, differing = session.execute(select(
+        func.count(), func.coalesce(func.sum(each.c.amount_fen), 0), func.min(each.c.amount_fen),
+        func.coalesce(func.sum(each.c.lines_fen), 0), func.coalesce(func.sum(differs), 0))).one()
     assert run.count == count, f"run {run_id}: count {run.count} != {count} payouts"
     assert run.total_fen == payouts_fen == lines_fen, f"run {run_id}: total {run.total_fen} != {payouts_fen} != {lines_fen}"
     assert min_fen is None or min_fen > 0, f"run {run_id} has a payout of {min_fen} fen"
+    assert differing == 0, f"run {run_id}: {differing} payouts differ from the sum of their lines"
 
 
 # ---- returns -------------------------------------------------------------------------------

@@ -148,6 +148,7 @@ payout_members = Table(
     Column("kind", String(64), nullable=False),
     Column("family", String(32), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
+    sqlite_with_rowid=False,  # a row per line a run pays: its key's B-tree alone (migration payrun12c)
 )
 
 payout_lines = Table(
@@ -157,6 +158,7 @@ payout_lines = Table(
     Column("payout_id", String(40), nullable=False),
     Column("run_id", String(40), nullable=False),
     Index("ix_payout_lines_payout", "payout_id"),
+    sqlite_with_rowid=False,
 )
 
 # The entitlement lines are owned by services/payments/entitlements: referenced by name only.
