@@ -160,6 +160,15 @@ def _taken(session: Session, line_ids: Sequence[str]) -> set[str]:
     return out
 
 
+def _unbanked(session: Session, payees: Iterable[str]) -> set[str]:
+    """Which of the payees have a line still without a bank account (`ix_entitlement_lines_unbanked`)."""
+    el, keys, found = entitlement_lines, sorted(payees), set()
+    for i in range(0, len(keys), ID_CHUNK):
+        found.update(session.execute(select(el.c.payee).distinct().where(
+            el.c.bank_code.is_(None), el.c.payee.in_(keys[i:i + ID_CHUNK]))).scalars())
+    return found
+
+
 def _account(session: Session, payee: str) -> tuple[str | None, str | None, str | None]:
     row = session.execute(select(accounts).where(accounts.c.payee == payee)).first()
     return (row.bank_code, row.account_no, row.holder) if row else (None, None, None)
@@ -688,7 +697,7 @@ class EntitlementsProjection(Projection):
         for region in sorted(regions - {"000000"}):  # a new policy version: the whole region, in batches
             materialize_region(session, region, now)
         materialize_claims(session, sorted(claims), now)
-        for payee in sorted(stored(session, entitlement_lines.c.payee, payees - {None})):  # lines to give it to
+        for payee in sorted(_unbanked(session, payees - {None})):  # lines to give it to
             bank_code, account_no, holder = _account(session, payee)
             if bank_code:
                 session.execute(update(entitlement_lines).where(entitlement_lines.c.payee == payee,

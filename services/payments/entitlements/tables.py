@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Integer, MetaData, Select, String, Table, Text, func, select
+from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Integer, MetaData, Select, String, Table, Text, func, select, text
 from libs.pooling_tables import region_moves_table
 
 metadata = MetaData()
@@ -47,7 +47,10 @@ entitlement_lines = Table(
     Column("texts_id", String(36)),
     Index("ix_entitlement_lines_claim", "claim_id", "period"),
     Index("ix_entitlement_lines_run", "payer", "region", "period"),
-    Index("ix_entitlement_lines_payee", "payee"),
+    # the lines still waiting for their payee's bank account (given it when it comes): a line made
+    # with one — nearly all of a month's — is in no payee index to rewrite
+    Index("ix_entitlement_lines_unbanked", "payee", sqlite_where=text("bank_code IS NULL"),
+          postgresql_where=text("bank_code IS NULL")),
 )
 
 # A line's texts, stored once however many lines (a claim's months) have them: keyed by their
