@@ -36,7 +36,8 @@ from libs.pooling_tables import read_moves, record_moves
 from . import engine, grouped, in_database
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
 from .tables import (PROJECTED, TEXT_COLUMNS, accounts, claim_facts, claim_input_texts, claim_inputs, claim_states,
-                     employer_facts, entitlement_lines, explained_lines, horizons, line_texts, policies, region_moves, texts_id)
+                     employer_facts, entitlement_lines, explained_lines, horizons, line_texts, policies, region_moves,
+                     texts_id)
 
 log = logging.getLogger(__name__)
 # A region is materialized in batches of claims read, derived and written together, so memory is
@@ -776,5 +777,5 @@ class EntitlementsProjection(Projection):
             select(accounts).order_by(accounts.c.payee),
             select(policies).order_by(policies.c.region, policies.c.version),
             select(region_moves).order_by(region_moves.c.region),
-            explained_lines().where(el.c.kind.in_(MY_KINDS)).order_by(el.c.line_id),  # texts a line no longer has aside
+            explained_lines().where(el.c.kind.in_(MY_KINDS)).order_by(el.c.line_id),  # with their texts
         )

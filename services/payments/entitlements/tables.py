@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Integer, MetaData, Select, String, Table, Text, func, select, text
+from sqlalchemy import (BigInteger, Column, Date, DateTime, Index, Integer, MetaData, Select, String, Table, Text, func,
+                        select, text)
 from libs.pooling_tables import region_moves_table
 
 metadata = MetaData()
