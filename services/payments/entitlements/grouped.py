@@ -296,7 +296,7 @@ class MonthOfGroups:
             out.append(self._processed((
                 line_id(claim_id, (kind, payee, m, payer), inputs.point_id, fen), claim_id, inputs.employer,
                 inputs.region, kind, KINDS[kind][0], m, self.first, self.last, fen, payer, payee, *account,
-                "[]", reason, known_at, explain_json, self.policy_ref_json, json.dumps(sources), None)))
+                "[]", reason, known_at, explain_json, self.policy_ref_json, json.dumps(sources), None, None)))
         return out
 
     def _processed(self, row: tuple) -> tuple:

@@ -12,12 +12,17 @@ state, by `row_of`):
   region's policies and requests make now (the same text, written in SQL), facts counted again,
   no line of theirs stored in the month yet, the inputs cover the month, and every amount they
   are owed one this module makes;
-* `_insert_lines` writes their lines with two INSERT … SELECT (R.34 and R.35): what a care level
-  is owed is a row of a small per-month table (amount and explanation from `MonthOfGroups`); R.35
-  is integer fen from the grade's `AllowanceTemplate`, its explanation the template's pieces
-  around the same texts (the wage, the formula, the top-up note) concatenated in SQL; the line id
-  is `engine.line_id`'s SHA-256 (PostgreSQL's `sha256`, SQLite's a function registered on the
-  connection); the bank account joined from `entitlement_accounts`;
+* `_texts` gives each chosen claim the texts of its lines (explanation, policy reference, sources;
+  `entitlement_line_texts`): what a care level is owed is a row of a small per-month table
+  (amount and explanation from `MonthOfGroups`); R.35's explanation is the grade's
+  `AllowanceTemplate` pieces around the same texts (the wage, the formula, the top-up note)
+  concatenated in SQL. A claim keeps the id of its texts with its inputs, beside the digest of
+  what the month added to them: they are made again only when that changes (a new policy
+  version), so a month in the steady state makes no text at all;
+* `_insert_lines` writes their lines with two INSERT … SELECT (R.34 and R.35), each pointing at
+  its claim's texts; R.35 is integer fen from the template; the line id is `engine.line_id`'s
+  SHA-256 (PostgreSQL's `sha256`, SQLite's a function registered on the connection); the bank
+  account joined from `entitlement_accounts`;
 * the chosen claims' states move on a month, and the rest of the region goes through the usual
   batches (`projection._materialize_batch`), which skip the chosen ones.
 
@@ -40,15 +45,17 @@ from sqlalchemy.orm import Session
 
 from . import grouped, rules
 from .engine import KINDS
-from .tables import accounts, claim_facts, claim_inputs, claim_states, employer_facts, entitlement_lines
+from .tables import accounts, claim_facts, claim_inputs, claim_states, employer_facts, entitlement_lines, line_texts
 
 INPUT_COLUMNS = tuple(c.name for c in claim_inputs.columns)
 CHOSEN, CARES, ALLOWANCES = "entitlement_month_chosen", "entitlement_month_cares", "entitlement_month_allowances"
+TEXTS = "entitlement_month_texts"
+FP = 16  # characters of the digest of what a month adds to a claim's texts (`_texts`)
 MAX_WAGE_FEN = 10 ** 12  # × a ratio's units (≤ 10^6) × 2 stays within a 64-bit integer
 UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?\+00:00")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 GRADE = re.compile(r"[1-9][0-9]?")
-LINE_ID_FUNCTION = "entitlement_line_id"
+LINE_ID_FUNCTION, TEXTS_ID_FUNCTION = "entitlement_line_id", "entitlement_texts_id"
 # SQLite's page cache while a month is made (then the connection's own again): the lines' indexes
 # take every claim's new line at its own place; with the default 2 MiB their pages were read again
 # from the file, and written out, many times over. Bounded, whatever the region's size.
@@ -93,6 +100,15 @@ def line_id_of_text(joined: str, _sha256=hashlib.sha256) -> str:  # noqa: ANN001
     return "el_" + _sha256(joined.encode()).digest()[:16].hex()
 
 
+def texts_id_of_text(joined: str) -> str:
+    """`tables.texts_id` of the three texts already joined by newlines (SQLite's function)."""
+    return "tx_" + hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:FP]
+
+
 class _Sql:
     """The few expressions the two dialects write differently."""
 
@@ -105,6 +121,11 @@ class _Sql:
         if self.postgres:
             return f"'el_' || substr(encode(sha256(convert_to({joined}, 'UTF8')), 'hex'), 1, 32)"
         return f"{LINE_ID_FUNCTION}({joined})"
+
+    def texts_id(self, joined: str) -> str:
+        if self.postgres:
+            return f"'tx_' || substr(encode(sha256(convert_to({joined}, 'UTF8')), 'hex'), 1, 32)"
+        return f"{TEXTS_ID_FUNCTION}({joined})"
 
     def later(self, a: str, b: str) -> str:
         return f"GREATEST({a}, {b})" if self.postgres else f"max({a}, {b})"
@@ -130,20 +151,25 @@ def untouched_month(session: Session, month: grouped.MonthOfGroups) -> Iterator[
     sql = _Sql(conn.dialect.name)
     cache = None
     if not sql.postgres:
-        conn.connection.dbapi_connection.create_function(LINE_ID_FUNCTION, 1, line_id_of_text, deterministic=True)
+        dbapi = conn.connection.dbapi_connection
+        dbapi.create_function(LINE_ID_FUNCTION, 1, line_id_of_text, deterministic=True)
+        dbapi.create_function(TEXTS_ID_FUNCTION, 1, texts_id_of_text, deterministic=True)
         cache = session.execute(text("PRAGMA cache_size")).scalar()
         session.execute(text(f"PRAGMA cache_size = -{CACHE_KIB}"))
     _drop(session, sql)
     for ddl in (f"CREATE TEMP TABLE {CHOSEN} (claim_id VARCHAR(64) PRIMARY KEY)",
                 f"CREATE TEMP TABLE {CARES} (care_level VARCHAR(16), uninsured_on VARCHAR(10), payer VARCHAR(16), "
-                "fen BIGINT, explain_json TEXT)",
+                "fen BIGINT, explain_json TEXT, fp TEXT)",
                 f"CREATE TEMP TABLE {ALLOWANCES} (grade INTEGER, wage_ref TEXT, uninsured_on VARCHAR(10), "
                 "payer VARCHAR(16), ratio_units BIGINT, scale BIGINT, minimum_fen BIGINT, plain_head TEXT, "
                 "topped_head TEXT, times_ratio TEXT, topped_tail TEXT, p0 TEXT, p1 TEXT, p2 TEXT, q0 TEXT, q1 TEXT, "
-                "q2 TEXT, q3 TEXT)"):
+                "q2 TEXT, q3 TEXT, fp TEXT)",
+                f"CREATE TEMP TABLE {TEXTS} (claim_id VARCHAR(64), kind VARCHAR(32), fp TEXT, explain_json TEXT, "
+                "source_event_ids_json TEXT, texts_id VARCHAR(36))"):
         session.execute(text(ddl))
     _amounts(session, month)
     _choose(session, month, sql)
+    _texts(session, month, sql)
     inserted = _insert_lines(session, month, sql)
     session.execute(text(f"UPDATE {claim_states.name} SET through = :month "
                          f"WHERE claim_id IN (SELECT claim_id FROM {CHOSEN})"), {"month": month.month})
@@ -154,7 +180,7 @@ def untouched_month(session: Session, month: grouped.MonthOfGroups) -> Iterator[
 
 
 def _drop(session: Session, sql: _Sql) -> None:
-    for table in (CHOSEN, CARES, ALLOWANCES):
+    for table in (CHOSEN, CARES, ALLOWANCES, TEXTS):
         session.execute(text(f"DROP TABLE IF EXISTS {sql.temp}{table}"))
 
 
@@ -173,7 +199,8 @@ def _amounts(session: Session, month: grouped.MonthOfGroups) -> None:
             due = month.care_due(care_level, uninsured_on)
             if due is not None:
                 cares[(care_level, uninsured_on)] = {"care_level": care_level, "uninsured_on": uninsured_on,
-                                                     "payer": due[1], "fen": due[2], "explain_json": due[3]}
+                                                     "payer": due[1], "fen": due[2], "explain_json": due[3],
+                                                     "fp": _fingerprint(due[3], *_month_texts(month))}
         if (grade is None or not 1 <= grade <= 4 or str(grade) not in month.doc.disability_allowance_ratios
                 or (grade, wage_ref, uninsured_on) in allowances):
             continue
@@ -187,6 +214,9 @@ def _amounts(session: Session, month: grouped.MonthOfGroups) -> None:
             scale=template.scale, minimum_fen=template.minimum_fen, plain_head=template.plain_head,
             topped_head=template.topped_head, times_ratio=template.times_ratio, topped_tail=template.topped_tail,
             p0=p[0], p1=p[1], p2=p[2], q0=q[0], q1=q[1], q2=q[2], q3=q[3])
+        allowances[(grade, wage_ref, uninsured_on)]["fp"] = _fingerprint(
+            *allowances[(grade, wage_ref, uninsured_on)].values(), grouped.AllowanceTemplate.NOTE_HEAD,
+            grouped.AllowanceTemplate.NOTE_TAIL, *_month_texts(month))
     for table, keyed in ((CARES, cares), (ALLOWANCES, allowances)):
         rows = list(keyed.values())
         if rows:
@@ -258,55 +288,106 @@ def _retirement(month: grouped.MonthOfGroups) -> dict:
     return out
 
 
+def _month_texts(month: grouped.MonthOfGroups) -> tuple[str, str]:
+    """What the month adds to every line's texts: its policy reference, and its policy version's
+    event id among the sources (JSON list items)."""
+    return month.policy_ref_json, f", {json.dumps(month.policy.event_id)}" if month.policy.event_id else ""
+
+
+# What R.35's explanation is made of: `AllowanceTemplate.due`'s integer fen, its pieces around the
+# wage, the rounded amount and the top-up note.
+ROUNDED_FEN = "((2 * i.wage_fen * t.ratio_units + t.scale) / (2 * t.scale))"
+TOPPED = "i.wage_fen * t.ratio_units < t.minimum_fen * t.scale"
+
+# Each kind this module makes: its month table (alias, join), its claim's texts column, and the
+# source items its line cites.
+KIND_PARTS = {
+    "care_allowance": ("d", f"{CARES} d ON d.care_level = i.care_level AND d.uninsured_on = i.uninsured_on",
+                       "care_texts", "i.sources_care"),
+    "disability_allowance": ("t", f"{ALLOWANCES} t ON t.grade = i.grade AND t.wage_ref = i.wage_ref "
+                                  "AND t.uninsured_on = i.uninsured_on", "allowance_texts", "i.sources_allowance"),
+}
+
+
+def _owed_of(kind: str, sql: _Sql) -> str:
+    return _owed(sql) if kind == "care_allowance" else _allowance_owed(sql)
+
+
+def _explain(kind: str, sql: _Sql) -> str:
+    """The line's explanation, as `MonthOfGroups` writes it."""
+    if kind == "care_allowance":
+        return "d.explain_json"
+    wage, rounded = sql.yuan("i.wage_fen"), sql.yuan(ROUNDED_FEN)
+    top_up = sql.yuan(f"t.minimum_fen - {ROUNDED_FEN}")
+    return (f"CASE WHEN {TOPPED} THEN t.q0 || t.topped_head || {wage} || t.times_ratio || {rounded} "
+            f"|| t.topped_tail || t.q1 || {wage} || t.q2 || :note_head || {top_up} "
+            f"|| :note_tail || t.q3 ELSE t.p0 || t.plain_head || {wage} || t.times_ratio || {rounded} || t.p1 "
+            f"|| {wage} || t.p2 END")
+
+
+def _texts(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> None:
+    """The texts of the chosen claims' lines (explanation, policy reference, sources), stored once
+    (`entitlement_line_texts`) and kept with the claim's inputs (`care_texts`, `allowance_texts`:
+    the digest of what the month added, `fp`, then their id). A claim's texts are the same month
+    after month while its inputs and the month's parts are: only those made with other parts (or
+    none yet) are made again here, once, in SQL as `MonthOfGroups` makes them; the others' lines
+    point at what the claim has."""
+    policy_ref_json, policy_part = _month_texts(month)
+    params = {"policy_ref_json": policy_ref_json, "policy_part": policy_part, "nl": "\n", "month": month.month,
+              "note_head": grouped.AllowanceTemplate.NOTE_HEAD,
+              "note_tail": grouped.AllowanceTemplate.NOTE_TAIL} | _retirement(month)
+    for kind, (alias, join, column, sources) in KIND_PARTS.items():
+        made = session.execute(text(f"""
+            INSERT INTO {TEXTS} (claim_id, kind, fp, explain_json, source_event_ids_json)
+            SELECT i.claim_id, '{kind}', {alias}.fp, {_explain(kind, sql)},
+                   '[' || {sources} || :policy_part || i.sources_tail || ']'
+            FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id JOIN {join}
+            WHERE {_owed_of(kind, sql)} AND (i.{column} IS NULL OR substr(i.{column}, 1, {FP}) <> {alias}.fp)
+        """), params).rowcount
+        if not made:
+            continue
+        joined = "explain_json || CAST(:nl AS TEXT) || CAST(:policy_ref_json AS TEXT) || :nl || source_event_ids_json"
+        session.execute(text(f"UPDATE {TEXTS} SET texts_id = {sql.texts_id(joined)} WHERE kind = '{kind}'"), params)
+        session.execute(text(f"""
+            INSERT INTO {line_texts.name} (texts_id, explain_json, policy_ref_json, source_event_ids_json)
+            SELECT texts_id, explain_json, :policy_ref_json, source_event_ids_json FROM {TEXTS} WHERE kind = '{kind}'
+            ON CONFLICT (texts_id) DO NOTHING
+        """), params)
+        session.execute(text(f"""
+            UPDATE {claim_inputs.name} SET {column} = m.fp || m.texts_id FROM {TEXTS} m
+            WHERE m.claim_id = {claim_inputs.name}.claim_id AND m.kind = '{kind}'
+        """))
+
+
 def _insert_lines(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> int:
-    """The chosen claims' lines of the month: R.34's, then R.35's. Returns how many."""
+    """The chosen claims' lines of the month: R.34's, then R.35's, each pointing at its claim's
+    texts (`_texts`). Returns how many."""
     first, last = month.first, month.last
     params = {"month": month.month, "first": _processed(session, entitlement_lines.c.period_start, first),
               "last": _processed(session, entitlement_lines.c.period_end, last),
               "due": _processed(session, entitlement_lines.c.known_at, month.due_moment),
-              "policy_ref_json": month.policy_ref_json,
-              "policy_part": f", {json.dumps(month.policy.event_id)}" if month.policy.event_id else "",
               "arrears": "arrears for ", "learned": ", learned from ", "due_for": "due for ",
               "known_from": ", as known from "} | _retirement(month)
     reason = (f"CASE WHEN substr(i.point_at, 1, 7){sql.c} > :month "
               "THEN CAST(:arrears AS TEXT) || :month || CAST(:learned AS TEXT) || i.point_label "
               "ELSE CAST(:due_for AS TEXT) || :month || CAST(:known_from AS TEXT) || i.point_label END")
     known_at = sql.later("i.point_known_at", ":due")
-
-    def line(kind: str, fen: str, payer: str, explain: str, sources: str) -> str:
+    # R.35 in integer fen, as `AllowanceTemplate.due`: ⌊wage_fen × ratio + ½⌋, never below the minimum
+    amounts = {"care_allowance": ("d.fen", "d.payer"),
+               "disability_allowance": (f"CASE WHEN {TOPPED} THEN t.minimum_fen ELSE {ROUNDED_FEN} END", "t.payer")}
+    columns = ", ".join(c.name for c in entitlement_lines.columns)
+    inserted = 0
+    for kind, (_alias, join, texts, _sources) in KIND_PARTS.items():
+        fen, payer = amounts[kind]
         joined = (f"i.claim_id || '|{kind}|' || i.payee || '|' || CAST(:month AS TEXT) || '|' || {payer} || '|' "
                   f"|| i.point_id || '|' || CAST({fen} AS TEXT)")
-        return (f"{sql.line_id(joined)}, i.claim_id, i.employer_id, i.region, '{kind}', '{KINDS[kind][0]}', :month, "
-                f":first, :last, {fen}, {payer}, i.payee, a.bank_code, a.account_no, a.holder, '[]', {reason}, "
-                f"{known_at}, {explain}, :policy_ref_json, '[' || {sources} || :policy_part || i.sources_tail || ']', "
-                "NULL")
-
-    columns = ", ".join(c.name for c in entitlement_lines.columns)
-    care = session.execute(text(f"""
-        INSERT INTO {entitlement_lines.name} ({columns})
-        SELECT {line("care_allowance", "d.fen", "d.payer", "d.explain_json", "i.sources_care")}
-        FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id
-        JOIN {CARES} d ON d.care_level = i.care_level AND d.uninsured_on = i.uninsured_on
-        LEFT JOIN {accounts.name} a ON a.payee = i.payee
-        WHERE {_owed(sql)}
-    """), params).rowcount
-    # R.35 in integer fen, as `AllowanceTemplate.due`: ⌊wage_fen × ratio + ½⌋, never below the minimum
-    rounded_fen = "((2 * i.wage_fen * t.ratio_units + t.scale) / (2 * t.scale))"
-    topped = "i.wage_fen * t.ratio_units < t.minimum_fen * t.scale"
-    wage, rounded = sql.yuan("i.wage_fen"), sql.yuan(rounded_fen)
-    top_up = sql.yuan(f"t.minimum_fen - {rounded_fen}")
-    explain = (f"CASE WHEN {topped} THEN t.q0 || t.topped_head || {wage} || t.times_ratio || {rounded} "
-               f"|| t.topped_tail || t.q1 || {wage} || t.q2 || :note_head || {top_up} "
-               f"|| :note_tail || t.q3 ELSE t.p0 || t.plain_head || {wage} || t.times_ratio || {rounded} || t.p1 "
-               f"|| {wage} || t.p2 END")
-    params |= {"note_head": grouped.AllowanceTemplate.NOTE_HEAD, "note_tail": grouped.AllowanceTemplate.NOTE_TAIL}
-    allowance = session.execute(text(f"""
-        INSERT INTO {entitlement_lines.name} ({columns})
-        SELECT {line("disability_allowance", f"CASE WHEN {topped} THEN t.minimum_fen ELSE {rounded_fen} END",
-                     "t.payer", explain, "i.sources_allowance")}
-        FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id
-        JOIN {ALLOWANCES} t ON t.grade = i.grade AND t.wage_ref = i.wage_ref AND t.uninsured_on = i.uninsured_on
-        LEFT JOIN {accounts.name} a ON a.payee = i.payee
-        WHERE {_allowance_owed(sql)}
-    """), params).rowcount
-    return care + allowance
+        inserted += session.execute(text(f"""
+            INSERT INTO {entitlement_lines.name} ({columns})
+            SELECT {sql.line_id(joined)}, i.claim_id, i.employer_id, i.region, '{kind}', '{KINDS[kind][0]}', :month,
+                   :first, :last, {fen}, {payer}, i.payee, a.bank_code, a.account_no, a.holder, '[]', {reason},
+                   {known_at}, NULL, NULL, NULL, NULL, substr(i.{texts}, {FP + 1})
+            FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id JOIN {join}
+            LEFT JOIN {accounts.name} a ON a.payee = i.payee
+            WHERE {_owed_of(kind, sql)}
+        """), params).rowcount
+    return inserted

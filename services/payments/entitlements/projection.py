@@ -35,8 +35,9 @@ from libs.pooling_tables import read_moves, record_moves
 
 from . import engine, grouped, in_database
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
-from .tables import (PROJECTED, accounts, claim_facts, claim_input_texts, claim_inputs, claim_states, employer_facts,
-                     entitlement_lines, horizons, policies, region_moves)
+from .tables import (PROJECTED, TEXT_COLUMNS, accounts, claim_facts, claim_input_texts, claim_inputs, claim_states,
+                     employer_facts, entitlement_lines, explained_lines, horizons, line_texts, policies, region_moves,
+                     texts_id)
 
 log = logging.getLogger(__name__)
 # A region is materialized in batches of claims read, derived and written together, so memory is
@@ -160,6 +161,15 @@ def _taken(session: Session, line_ids: Sequence[str]) -> set[str]:
     return out
 
 
+def _unbanked(session: Session, payees: Iterable[str]) -> set[str]:
+    """Which of the payees have a line still without a bank account (`ix_entitlement_lines_unbanked`)."""
+    el, keys, found = entitlement_lines, sorted(payees), set()
+    for i in range(0, len(keys), ID_CHUNK):
+        found.update(session.execute(select(el.c.payee).distinct().where(
+            el.c.bank_code.is_(None), el.c.payee.in_(keys[i:i + ID_CHUNK]))).scalars())
+    return found
+
+
 def _account(session: Session, payee: str) -> tuple[str | None, str | None, str | None]:
     row = session.execute(select(accounts).where(accounts.c.payee == payee)).first()
     return (row.bank_code, row.account_no, row.holder) if row else (None, None, None)
@@ -173,7 +183,7 @@ def _row(line: Line, account: tuple[str | None, str | None, str | None]) -> dict
         bank_code=account[0], account_no=account[1], holder=account[2], adjusts=json.dumps(list(line.adjusts)),
         reason=line.reason, known_at=line.known_at, explain_json=json.dumps(line.explain, ensure_ascii=False, sort_keys=True),
         policy_ref_json=json.dumps(line.policy_ref, sort_keys=True), source_event_ids_json=json.dumps(list(line.source_event_ids)),
-        settled_outside=line.settled_outside)
+        settled_outside=line.settled_outside, texts_id=None)
 
 
 # ---- materializing ---------------------------------------------------------------------------
@@ -222,7 +232,7 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
         if ln.payee not in accounts_cache:
             accounts_cache[ln.payee] = _account(session, ln.payee)
     if fresh:
-        session.execute(insert(el), [_row(ln, accounts_cache[ln.payee]) for ln in fresh])
+        _insert_lines(session, [_row(ln, accounts_cache[ln.payee]) for ln in fresh])
     if kept:
         _correct(session, claim_id, derived, kept, now, accounts_cache)
     return len(fresh)
@@ -336,7 +346,7 @@ def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, n
                     f"correction: paid line {r.line_id} was superseded by facts learned out of order",
                     now, {**line.explain, "correction": {"paid_line": r.line_id, "amount": yuan_str(-extra)}},
                     line.policy_ref, line.source_event_ids)
-        session.execute(insert(entitlement_lines).values(**_row(corr, accounts_cache.get(line.payee) or (None,) * 3)))
+        _insert_lines(session, [_row(corr, accounts_cache.get(line.payee) or (None,) * 3)])
 
 
 def _claims_in(session: Session, region: str | None, skip: str | None = None) -> Iterator[list[str]]:
@@ -426,10 +436,34 @@ def _insert_lines(session: Session, rows: list[dict]) -> None:
                                    for name, p in zip(LINE_COLUMNS, processors)) for r in rows])
 
 
+TEXTS_AT = tuple(LINE_COLUMNS.index(name) for name in TEXT_COLUMNS)
+TEXTS_ID_AT = LINE_COLUMNS.index("texts_id")
+
+
 def _insert_tuples(session: Session, rows: list[tuple]) -> None:
-    """Processed rows in LINE_COLUMNS order, in one executemany."""
+    """Processed rows in LINE_COLUMNS order, in one executemany; their texts stored once, in
+    `entitlement_line_texts` (those already there left as they are), the lines pointing at them."""
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
+    texts: dict[str, tuple] = {}
+    pointing = []
+    for row in rows:
+        three = tuple(row[i] for i in TEXTS_AT)
+        if None in three:
+            pointing.append(row)
+            continue
+        key = texts_id(*three)
+        texts[key] = three
+        values = list(row)
+        for i in TEXTS_AT:
+            values[i] = None
+        values[TEXTS_ID_AT] = key
+        pointing.append(tuple(values))
+    rows = pointing
+    if texts:
+        names = ("texts_id", *TEXT_COLUMNS)
+        conn.exec_driver_sql(f"INSERT INTO {line_texts.name} ({', '.join(names)}) VALUES ({', '.join([mark] * 4)}) "
+                             "ON CONFLICT (texts_id) DO NOTHING", [(key, *three) for key, three in sorted(texts.items())])
     conn.exec_driver_sql(f"INSERT INTO {entitlement_lines.name} ({', '.join(LINE_COLUMNS)}) "
                          f"VALUES ({', '.join([mark] * len(LINE_COLUMNS))})", rows)
 
@@ -664,7 +698,7 @@ class EntitlementsProjection(Projection):
         for region in sorted(regions - {"000000"}):  # a new policy version: the whole region, in batches
             materialize_region(session, region, now)
         materialize_claims(session, sorted(claims), now)
-        for payee in sorted(stored(session, entitlement_lines.c.payee, payees - {None})):  # lines to give it to
+        for payee in sorted(_unbanked(session, payees - {None})):  # lines to give it to
             bank_code, account_no, holder = _account(session, payee)
             if bank_code:
                 session.execute(update(entitlement_lines).where(entitlement_lines.c.payee == payee,
@@ -743,5 +777,5 @@ class EntitlementsProjection(Projection):
             select(accounts).order_by(accounts.c.payee),
             select(policies).order_by(policies.c.region, policies.c.version),
             select(region_moves).order_by(region_moves.c.region),
-            select(el).where(el.c.kind.in_(MY_KINDS)).order_by(el.c.line_id),
+            explained_lines().where(el.c.kind.in_(MY_KINDS)).order_by(el.c.line_id),  # with their texts
         )

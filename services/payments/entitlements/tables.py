@@ -4,10 +4,17 @@
 a month; employer lines are obligations): its column names are a contract. `period` is always
 the month `YYYY-MM` a line falls due in (so a run of a month takes it); a one-off's date is
 `period_start` = `period_end`. Amounts are integer fen; `adjusts` is a JSON list of line ids.
+A line's explanation, policy reference and source event ids are stored in it (`explain_json`,
+`policy_ref_json`, `source_event_ids_json`) or, for the lines this part derives, once in
+`entitlement_line_texts` and pointed at (`texts_id`): the same texts every month of a claim.
+Read them through `explained_lines`.
 """
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+import hashlib
+
+from sqlalchemy import (BigInteger, Column, Date, DateTime, Index, Integer, MetaData, Select, String, Table, Text, func,
+                        select, text)
 from libs.pooling_tables import region_moves_table
 
 metadata = MetaData()
@@ -37,10 +44,42 @@ entitlement_lines = Table(
     Column("source_event_ids_json", Text),
     # going live: paid by the old system (why, in words); such a line is never in a payment run
     Column("settled_outside", Text),
+    # its three texts above are the row of entitlement_line_texts with this id (they are NULL here)
+    Column("texts_id", String(36)),
     Index("ix_entitlement_lines_claim", "claim_id", "period"),
     Index("ix_entitlement_lines_run", "payer", "region", "period"),
-    Index("ix_entitlement_lines_payee", "payee"),
+    # the lines still waiting for their payee's bank account (given it when it comes): a line made
+    # with one — nearly all of a month's — is in no payee index to rewrite
+    Index("ix_entitlement_lines_unbanked", "payee", sqlite_where=text("bank_code IS NULL"),
+          postgresql_where=text("bank_code IS NULL")),
 )
+
+# A line's texts, stored once however many lines (a claim's months) have them: keyed by their
+# digest (`projection.texts_id`; the same in SQL, `in_database`), never changed, never deleted
+# while the lines are kept.
+TEXT_COLUMNS = ("explain_json", "policy_ref_json", "source_event_ids_json")
+line_texts = Table(
+    "entitlement_line_texts", metadata,
+    Column("texts_id", String(36), primary_key=True),
+    Column("explain_json", Text, nullable=False),
+    Column("policy_ref_json", Text, nullable=False),
+    Column("source_event_ids_json", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+def texts_id(explain_json: str, policy_ref_json: str, source_event_ids_json: str) -> str:
+    """The id of a line's three texts: their digest (JSON text has no raw newline to confuse them)."""
+    joined = f"{explain_json}\n{policy_ref_json}\n{source_event_ids_json}"
+    return "tx_" + hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+def explained_lines() -> Select:
+    """`select(entitlement_lines)` with each line's texts in its own columns, wherever they are stored."""
+    el, t = entitlement_lines, line_texts
+    return select(*(func.coalesce(t.c[c.name], c).label(c.name) if c.name in TEXT_COLUMNS else c
+                    for c in el.columns)).select_from(el.outerjoin(t, t.c.texts_id == el.c.texts_id))
+
 
 claim_facts = Table(
     "entitlement_claim_facts", metadata,
@@ -152,9 +191,13 @@ claim_inputs = Table(
     Column("sources_care", Text, nullable=False),
     Column("sources_allowance", Text, nullable=False),
     Column("sources_tail", Text, nullable=False),
+    # the texts of its last R.34 / R.35 line made here: the digest of what the month added to them
+    # (`in_database`, 16 characters), then their `texts_id`; NULL until one is made
+    Column("care_texts", String(52)),
+    Column("allowance_texts", String(52)),
     Index("ix_entitlement_claim_inputs_region", "region"),
     sqlite_with_rowid=False,
 )
 
 PROJECTED = (claim_facts, employer_facts, accounts, policies, region_moves, claim_states, claim_input_texts,
-             claim_inputs)
+             claim_inputs, line_texts)

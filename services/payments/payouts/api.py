@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from starlette.concurrency import run_in_threadpool
 
 from libs.money import NotMoney, parse_yuan, yuan_str
@@ -38,7 +38,7 @@ from .approval import decide_run, record_release, require_approved
 from .run_view import by_bank, run_view, summary
 from .recovery import run_recoveries
 from .runs import StatusEntry, apply_returns, bank_part, create_run
-from .tables import entitlement_lines, hospitals, medical_bills, payment_runs, payouts
+from .tables import entitlement_line_texts, entitlement_lines, hospitals, medical_bills, payment_runs, payouts
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 REGION = r"^\d{6}$"
@@ -448,8 +448,12 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             if not inspect(s.connection()).has_table("entitlement_lines"):
                 rows = []
             else:
-                rows = s.execute(select(el).where(el.c.payer == "employer", el.c.employer_id == employer_id,
-                                                  el.c.settled_outside.is_(None))  # not what it paid before going live
+                texts = entitlement_line_texts
+                explained = func.coalesce(texts.c.explain_json, el.c.explain_json).label("explain_json")
+                rows = s.execute(select(*(c for c in el.c if c.name != "explain_json"), explained)
+                                 .select_from(el.outerjoin(texts, texts.c.texts_id == el.c.texts_id))
+                                 .where(el.c.payer == "employer", el.c.employer_id == employer_id,
+                                        el.c.settled_outside.is_(None))  # not what it paid before going live
                                  .order_by(el.c.period, el.c.line_id).limit(10_000)).all()
         notices = [_notice(r) for r in rows]
         total = sum((Decimal(n["amount"]) for n in notices), Decimal("0.00"))

@@ -170,7 +170,13 @@ entitlement_lines = table(
     column("payer", String), column("payee", String), column("bank_code", String), column("account_no", String),
     column("holder", String), column("adjusts", String), column("reason", String),
     column("known_at", DateTime(timezone=True)), column("explain_json", Text), column("policy_ref_json", Text),
-    column("source_event_ids_json", Text), column("settled_outside", Text),
+    column("source_event_ids_json", Text), column("settled_outside", Text), column("texts_id", String),
+)
+# Where a line's texts are when it points at them (`texts_id`; else they are in the line itself).
+entitlement_line_texts = table(
+    "entitlement_line_texts",
+    column("texts_id", String), column("explain_json", Text), column("policy_ref_json", Text),
+    column("source_event_ids_json", Text),
 )
 
 # Overpayments (payouts/recovery.py): one row per overpayment, kept equal to its aggregate's

@@ -23,7 +23,7 @@ from services.payments.entitlements import engine, grouped, projection
 from services.payments.entitlements.engine import Fact, PolicyFact
 from services.payments.entitlements.projection import EntitlementsProjection, materialize_claim, materialize_through
 from services.payments.entitlements.tables import (accounts, claim_facts, claim_states, employer_facts,
-                                                   entitlement_lines, horizons, policies)
+                                                   entitlement_lines, explained_lines, horizons, policies)
 from tests.unit.payments.facts import ClaimFacts, at, policy
 
 R, R2 = "440300", "440400"
@@ -228,7 +228,7 @@ def _run(url: str, fast: bool, full_calls: list[str], forget_states: bool = Fals
     with sessions() as s, s.begin():
         through(s, R, "2027-04", at("2027-03-03"))  # a payment run for April, asked for in March
     with sessions() as s:
-        rows = s.execute(select(entitlement_lines).order_by(entitlement_lines.c.line_id)).all()
+        rows = s.execute(explained_lines().order_by(entitlement_lines.c.line_id)).all()  # with their texts
         state = EntitlementsProjection().state_hash(s)
     db.dispose()
     return state, rows, march_full
@@ -321,7 +321,8 @@ def test_fast_path_equals_the_full_derivation(two_databases: tuple[str, str], in
     batches.clear()
     fast_hash, fast_rows, march_full = _run(fast_url, True, spy)
     assert len(full_rows) > 200
-    assert fast_rows == full_rows  # every column of every line
+    assert fast_rows == full_rows  # every column of every line, its texts included
+    assert all(r.texts_id for r in full_rows)  # stored once, pointed at (the same ids: the same texts)
     assert fast_hash == full_hash
     # Every claim materialized in February (when it was stored, or when a fact or a policy came
     # later) was given March and April alone or from its inputs — the re-appraisal, closure, death and policy
