@@ -747,22 +747,36 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
     now = utc(now)
     lines: list[Line] = []
     by_key: dict[tuple[str, str, str, str], list[Line]] = defaultdict(list)
+    # What each key's lines sum to so far (amounts are at fen precision: a key whose due equals
+    # it needs no line — `_line` would answer None — so it is not asked), and the versions known
+    # at a point (a prefix of `ps`), each prefix resolving a day once for all the points.
+    owed: dict[tuple[str, str, str, str], Decimal] = {}
+    known: dict[int, _Policies] = {}
     for i, point in enumerate(points):
         if point.key[0] > now:
             break
         until = points[i + 1].key[0] if i + 1 < len(points) and points[i + 1].key[0] <= now else now
         horizon = _horizon(until, requested)
         known_f = [f for f in fs if f.key <= point.key]
-        known_p = [p.version for p in ps if p.key <= point.key]
+        count = sum(1 for p in ps if p.key <= point.key)
+        if count not in known:
+            known[count] = _Policies([p.version for p in ps[:count]], region)
         view = ClaimView.of(known_f)
-        dues, _ = _targets_of(view, known_p, horizon)
+        dues, _ = _targets_of(view, known[count], horizon)
         target = {d.key: d for d in dues}
-        for key in sorted(set(target) | {k for k, ls in by_key.items() if sum(to_fen(x.amount) for x in ls)}):
-            line = _line(claim_id, employer_id, region, key, target.get(key), by_key.get(key, []), point, view)
+        for key in sorted(set(target) | {k for k, amount in owed.items() if amount}):
+            due = target.get(key)
+            if (due.calc.amount if due else ZERO) == owed.get(key, ZERO):
+                continue
+            line = _line(claim_id, employer_id, region, key, due, by_key.get(key, []), point, view)
             if line is not None:
                 lines.append(line)
                 by_key[key].append(line)
+                owed[key] = owed.get(key, ZERO) + line.amount
     return lines
+
+
+ZERO = Decimal("0.00")
 
 
 # ---- the steady state: one more month at the last knowledge point ---------------------------
