@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
@@ -690,8 +690,9 @@ def _horizon(until: datetime, requested: Sequence[tuple[datetime, str]]) -> str:
 
 
 def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str, str], due: Due | None,
-          before: Sequence[Line], point: _Point, view: ClaimView) -> Line | None:
-    """The line that brings `key` from the `before` lines to `due` at `point` (None: nothing to do)."""
+          before: Sequence[Line], point: _Point, view: ClaimView, held: AbstractSet[str] = frozenset()) -> Line | None:
+    """The line that brings `key` from the `before` lines to `due` at `point` (None: nothing to do);
+    abridged (`_abridged`) when its id is among `held`."""
     wage_ref = view.wage_ref
     had = sum((x.amount for x in before), Decimal("0.00"))
     want = due.calc.amount if due else Decimal("0.00")
@@ -704,6 +705,11 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
     due_moment = _moment(first_day(period[:7]) if kind in MONTHLY else start)
     known_at = max(point.key[0], due_moment)
     lid = line_id(claim_id, key, point.key[1] or point.label, to_fen(diff))
+    if lid in held:
+        return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
+                    tuple(x.line_id for x in before), "", known_at,
+                    {"article": due.calc.article if due else before[-1].explain.get("article")},
+                    due.policy_ref if due else before[-1].policy_ref, (), None)
     explain = _explain(due, wage_ref) if due else {"article": before[-1].explain.get("article"),
                                                     "formula": "no longer owed", "inputs": {}, "notes": []}
     sources = tuple(dict.fromkeys([*(due.sources if due else ()), point.key[1]] if before else
@@ -732,8 +738,13 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
 
 
 def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
-           horizons: Iterable[tuple[datetime, str]] = ()) -> list[Line]:
-    """Every line of one claim, as materialized through the knowledge points up to `now`."""
+           horizons: Iterable[tuple[datetime, str]] = (), held: AbstractSet[str] = frozenset()) -> list[Line]:
+    """Every line of one claim, as materialized through the knowledge points up to `now`.
+
+    `held`: ids of lines the caller has stored already (it inserts only the others). Those come
+    back abridged — the same id, key, amount, dates and policy reference, what a later line of
+    their key reads of them; no reason, sources or explanation beyond the article — sparing a
+    re-derivation (a dependent registered on a migrated claim) the text of the claim's history."""
     fs = _sorted(facts)
     ps = sorted(policies, key=lambda p: p.key)
     assert len(ps) <= MAX_POLICY_VERSIONS
@@ -768,7 +779,7 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
             due = target.get(key)
             if (due.calc.amount if due else ZERO) == owed.get(key, ZERO):
                 continue
-            line = _line(claim_id, employer_id, region, key, due, by_key.get(key, []), point, view)
+            line = _line(claim_id, employer_id, region, key, due, by_key.get(key, []), point, view, held)
             if line is not None:
                 lines.append(line)
                 by_key[key].append(line)

@@ -199,13 +199,14 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
             policy_cache[region] = policy_facts(session, region)
         pfs = policy_cache[region]
     requested = _horizons(session, region) if requested is None else requested
-    derived = engine.ledger(facts, pfs, now, requested)
-    _set_states(session, [_state_of(claim_id, facts, pfs, region, now, requested)])
-    by_id = {ln.line_id: ln for ln in derived}
     el = entitlement_lines
     stored = session.execute(select(el.c.line_id, el.c.kind, el.c.payee, el.c.period, el.c.period_start, el.c.payer,
                                     el.c.amount_fen)
                              .where(el.c.claim_id == claim_id, el.c.kind.in_(MY_KINDS))).all()
+    have = {r.line_id for r in stored}
+    derived = engine.ledger(facts, pfs, now, requested, held=have)  # the stored ones abridged: only inserted are new
+    _set_states(session, [_state_of(claim_id, facts, pfs, region, now, requested)])
+    by_id = {ln.line_id: ln for ln in derived}
     stale = [r for r in stored if r.line_id not in by_id]
     kept: list = []
     if stale:
@@ -215,16 +216,15 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
         if withdraw:
             log.info("claim %s: withdrawing %d unpaid lines superseded by earlier facts", claim_id, len(withdraw))
             session.execute(delete(el).where(el.c.line_id.in_(withdraw)))
-    have = {r.line_id for r in stored}
     fresh = [ln for ln in derived if ln.line_id not in have]
-    accounts_cache: dict[str, tuple] = {}
-    for ln in fresh:
-        if ln.payee not in accounts_cache:
-            accounts_cache[ln.payee] = _account(session, ln.payee)
+    payees = sorted({ln.payee for ln in fresh})
+    accounts_cache: dict[str, tuple] = {payee: (None, None, None) for payee in payees}
+    accounts_cache.update({payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
+        session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN", payees)})
     if fresh:
         session.execute(insert(el), [_row(ln, accounts_cache[ln.payee]) for ln in fresh])
-    if kept:
-        _correct(session, claim_id, derived, kept, now, accounts_cache)
+    if kept:  # the corrections copy the derived lines' explanations: derived in full
+        _correct(session, claim_id, engine.ledger(facts, pfs, now, requested), kept, now, accounts_cache)
     return len(fresh)
 
 
@@ -664,7 +664,10 @@ class EntitlementsProjection(Projection):
         for region in sorted(regions - {"000000"}):  # a new policy version: the whole region, in batches
             materialize_region(session, region, now)
         materialize_claims(session, sorted(claims), now)
-        for payee in sorted(stored(session, entitlement_lines.c.payee, payees - {None})):  # lines to give it to
+        el = entitlement_lines
+        for payee in sorted({payee for (payee,) in _rows_in(  # lines to give it to (the others have one)
+                session, f"SELECT DISTINCT payee FROM {el.name} WHERE bank_code IS NULL AND payee IN",
+                sorted(payees - {None}))}):
             bank_code, account_no, holder = _account(session, payee)
             if bank_code:
                 session.execute(update(entitlement_lines).where(entitlement_lines.c.payee == payee,
