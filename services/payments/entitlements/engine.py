@@ -579,6 +579,7 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                 notes.append(f"no one-off death grant: the worker was of grade {grade_at_death} and died later "
                              "of the injury (R.39)")
         if iw is not None and deps:
+            pensions: dict[tuple, dict[str, Calc]] = {}
             for m in months(max(next_month(month_of(died_on_)), from_month or ""), through_month):
                 if not monthly_open(m, survivor=True):
                     continue
@@ -594,8 +595,12 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                     living.append(Survivor(dep_id, p.get("relation", "other"), bool(p.get("orphan_or_lone_elder"))))
                 if not living:
                     continue
-                r = doc.survivor_ratios
-                calcs = rules.survivor_pensions(iw, living, r.spouse, r.other, r.orphan_or_lone_elder_bonus, r.cap)
+                shared = (id(policy), tuple(living))  # the months of one version and one family: one split
+                calcs = pensions.get(shared)
+                if calcs is None:
+                    r = doc.survivor_ratios
+                    calcs = pensions[shared] = rules.survivor_pensions(iw, living, r.spouse, r.other,
+                                                                       r.orphan_or_lone_elder_bonus, r.cap)
                 for s in living:
                     emit("survivor_pension", f"dependent:{s.dependent_id}", m, first_day(m), last_day(m),
                          calcs[s.dependent_id], policy,
