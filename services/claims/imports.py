@@ -440,34 +440,70 @@ class DependentsKind:
         return _checked_rows(rows, check)
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, LegacyDependent]]) -> dict[int, Outcome]:
+        """A claim's dependents in the request are registered together, as the death's own
+        command registers them: one append (one moment, so the entitlements learn the family at
+        once), each row's event carrying its row as its source and a refusal rejecting its row
+        alone. The chunk's claims in one savepoint; one that meets a concurrent record goes
+        claim by claim (that claim's rows are refused: post them again)."""
         session = uow.session
-        cache: dict[str, Claim] = {}
         policies = PolicyLimits(session)
-        limits: dict[str, handlers.Limits] = {}
+        by_claim: dict[str, list[tuple[Row, LegacyDependent]]] = {}
+        for row, d in rows:
+            by_claim.setdefault(d.claim_id, []).append((row, d))
 
-        def register(row: Row, d: LegacyDependent) -> Accepted:
-            claim = cache.get(d.claim_id) or uow.load(Claim, d.claim_id)
-            if claim is None:
-                raise RowRejected("claim_legacy_id", f"claim {d.claim_id} does not exist")
-            cache[d.claim_id] = claim
-            if d.claim_id not in limits:
-                limits[d.claim_id] = policies.on(claim.app.region, claim.app.occurred_on)
+        def register(claim_id: str, items: list[tuple[Row, LegacyDependent]]
+                     ) -> tuple[Claim, list[Envelope], dict[int, Outcome]]:
+            history = uow.store.read_aggregate(claim_id)
+            if not history:
+                raise RowRejected("claim_legacy_id", f"claim {claim_id} does not exist")
+            claim = Claim.rehydrate(claim_id, history)
+            limit = policies.on(claim.app.region, claim.app.occurred_on).dependent_child_age_limit
+            outcomes: dict[int, Outcome] = {}
+            for row, d in items:
+                try:
+                    with claim.sourced(source(import_id, self.name, row)):
+                        claim.register_dependent(d.dependent, limit)
+                except (InvalidField, WrongState) as exc:
+                    outcomes[row.number] = _problem(exc)
+                    continue
+                outcomes[row.number] = Accepted(claim.history.dependents[-1].dependent_id, {"dependents": 1})
+            return claim, history, outcomes
+
+        out: dict[int, Outcome] = {}
+        histories: dict[str, list[Envelope]] = {}  # each claim's events, with those appended here
+        built: list[tuple[Claim, list[Envelope]]] = []
+        for claim_id, items in by_claim.items():
             try:
-                with claim.sourced(source(import_id, self.name, row)):
-                    claim.register_dependent(d.dependent, limits[d.claim_id].dependent_child_age_limit)
-            except (InvalidField, WrongState) as exc:
-                raise _problem(exc) from None
-            uow.save(claim)
-            return Accepted(claim.history.dependents[-1].dependent_id, {"dependents": 1})
+                claim, history, outcomes = register(claim_id, items)
+            except RowRejected as exc:
+                out.update({row.number: exc for row, _d in items})
+                continue
+            out.update(outcomes)
+            built.append((claim, history))
 
-        out = {row.number: in_savepoint(uow, lambda row=row, d=d: register(row, d),
-                                        lambda claim_id=d.claim_id: cache.pop(claim_id, None)) for row, d in rows}
+        def write() -> None:
+            for claim, history in built:
+                histories[claim.id] = [*history, *uow.save(claim)]
+
+        if not in_one_savepoint(uow, write):
+            histories.clear()
+
+            def enter(claim_id: str, items: list[tuple[Row, LegacyDependent]]) -> dict[int, Outcome]:
+                claim, history, outcomes = register(claim_id, items)
+                histories[claim_id] = [*history, *uow.save(claim)]
+                return outcomes
+
+            for claim, _history in built:
+                items = by_claim[claim.id]
+                done = in_savepoint(uow, lambda claim_id=claim.id, items=items: enter(claim_id, items))
+                out.update(done if not isinstance(done, RowRejected) else {row.number: done for row, _d in items})
         # each dependent's survivor pension of the month, with every dependent of the request known
         benefits = MonthBenefits(session, current_month())
         for row, d in rows:
             outcome = out[row.number]
             if isinstance(outcome, Accepted):
-                outcome.totals.update(benefits.of(d.claim_id, payee=f"dependent:{outcome.ref_id}"))
+                outcome.totals.update(benefits.of(d.claim_id, payee=f"dependent:{outcome.ref_id}",
+                                                  history=histories[d.claim_id]))
         return out
 
 

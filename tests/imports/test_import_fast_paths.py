@@ -2,8 +2,8 @@
 employees, accounts, claims, dependents: bad rows, an employer with several periods, deaths with
 dependents, a rejected claim) is imported into two fresh embedded systems: once as the imports
 run (each kind's chunk of new aggregates in one append, projections folding a batch in memory),
-once with every fast path switched off (each row in its own savepoint and append, each event
-projected one by one). Every table of every service then holds the same rows, once the ids each
+once with every fast path switched off (each row in its own savepoint and append — a claim's
+dependents: each claim —, each event projected one by one). Every table of every service then holds the same rows, once the ids each
 run draws afresh (event, claim, report and line ids, the clock) are named by the old system's keys,
 and the summaries and the first payment run are equal."""
 from __future__ import annotations
@@ -99,12 +99,14 @@ def ordinary_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     import services.payments.entitlements.projection as entitlements
     from services.claims.documents.projection import DocumentsProjection
     from services.claims.projections import ClaimsListProjection
+    from services.levy.projections import LevyClaimsProjection
     from services.payments.payouts.projection import PayoutFactsProjection
 
     for module in (claims_imports, enrollment_imports, levy_imports):
         monkeypatch.setattr(module, "in_one_savepoint", lambda _uow, _write: False)
     monkeypatch.setattr(ClaimsListProjection, "handle_batch", Projection.handle_batch)
     monkeypatch.setattr(PayoutFactsProjection, "handle_batch", Projection.handle_batch)
+    monkeypatch.setattr(LevyClaimsProjection, "handle_batch", Projection.handle_batch)
     monkeypatch.setattr(DocumentsProjection, "_fold_migrated", lambda self, session, run: [
         self.handle(session, e) for e in run])
     monkeypatch.setattr(entitlements, "materialize_claims", lambda session, claim_ids, now: sum(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
@@ -579,6 +579,7 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                 notes.append(f"no one-off death grant: the worker was of grade {grade_at_death} and died later "
                              "of the injury (R.39)")
         if iw is not None and deps:
+            pensions: dict[tuple, dict[str, Calc]] = {}
             for m in months(max(next_month(month_of(died_on_)), from_month or ""), through_month):
                 if not monthly_open(m, survivor=True):
                     continue
@@ -594,8 +595,12 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                     living.append(Survivor(dep_id, p.get("relation", "other"), bool(p.get("orphan_or_lone_elder"))))
                 if not living:
                     continue
-                r = doc.survivor_ratios
-                calcs = rules.survivor_pensions(iw, living, r.spouse, r.other, r.orphan_or_lone_elder_bonus, r.cap)
+                shared = (id(policy), tuple(living))  # the months of one version and one family: one split
+                calcs = pensions.get(shared)
+                if calcs is None:
+                    r = doc.survivor_ratios
+                    calcs = pensions[shared] = rules.survivor_pensions(iw, living, r.spouse, r.other,
+                                                                       r.orphan_or_lone_elder_bonus, r.cap)
                 for s in living:
                     emit("survivor_pension", f"dependent:{s.dependent_id}", m, first_day(m), last_day(m),
                          calcs[s.dependent_id], policy,
@@ -690,8 +695,9 @@ def _horizon(until: datetime, requested: Sequence[tuple[datetime, str]]) -> str:
 
 
 def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str, str], due: Due | None,
-          before: Sequence[Line], point: _Point, view: ClaimView) -> Line | None:
-    """The line that brings `key` from the `before` lines to `due` at `point` (None: nothing to do)."""
+          before: Sequence[Line], point: _Point, view: ClaimView, held: AbstractSet[str] = frozenset()) -> Line | None:
+    """The line that brings `key` from the `before` lines to `due` at `point` (None: nothing to do);
+    abridged (`_abridged`) when its id is among `held`."""
     wage_ref = view.wage_ref
     had = sum((x.amount for x in before), Decimal("0.00"))
     want = due.calc.amount if due else Decimal("0.00")
@@ -704,6 +710,11 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
     due_moment = _moment(first_day(period[:7]) if kind in MONTHLY else start)
     known_at = max(point.key[0], due_moment)
     lid = line_id(claim_id, key, point.key[1] or point.label, to_fen(diff))
+    if lid in held:
+        return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
+                    tuple(x.line_id for x in before), "", known_at,
+                    {"article": due.calc.article if due else before[-1].explain.get("article")},
+                    due.policy_ref if due else before[-1].policy_ref, (), None)
     explain = _explain(due, wage_ref) if due else {"article": before[-1].explain.get("article"),
                                                     "formula": "no longer owed", "inputs": {}, "notes": []}
     sources = tuple(dict.fromkeys([*(due.sources if due else ()), point.key[1]] if before else
@@ -732,8 +743,13 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
 
 
 def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
-           horizons: Iterable[tuple[datetime, str]] = ()) -> list[Line]:
-    """Every line of one claim, as materialized through the knowledge points up to `now`."""
+           horizons: Iterable[tuple[datetime, str]] = (), held: AbstractSet[str] = frozenset()) -> list[Line]:
+    """Every line of one claim, as materialized through the knowledge points up to `now`.
+
+    `held`: ids of lines the caller has stored already (it inserts only the others). Those come
+    back abridged — the same id, key, amount, dates and policy reference, what a later line of
+    their key reads of them; no reason, sources or explanation beyond the article — sparing a
+    re-derivation (a dependent registered on a migrated claim) the text of the claim's history."""
     fs = _sorted(facts)
     ps = sorted(policies, key=lambda p: p.key)
     assert len(ps) <= MAX_POLICY_VERSIONS
@@ -747,22 +763,36 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
     now = utc(now)
     lines: list[Line] = []
     by_key: dict[tuple[str, str, str, str], list[Line]] = defaultdict(list)
+    # What each key's lines sum to so far (amounts are at fen precision: a key whose due equals
+    # it needs no line — `_line` would answer None — so it is not asked), and the versions known
+    # at a point (a prefix of `ps`), each prefix resolving a day once for all the points.
+    owed: dict[tuple[str, str, str, str], Decimal] = {}
+    known: dict[int, _Policies] = {}
     for i, point in enumerate(points):
         if point.key[0] > now:
             break
         until = points[i + 1].key[0] if i + 1 < len(points) and points[i + 1].key[0] <= now else now
         horizon = _horizon(until, requested)
         known_f = [f for f in fs if f.key <= point.key]
-        known_p = [p.version for p in ps if p.key <= point.key]
+        count = sum(1 for p in ps if p.key <= point.key)
+        if count not in known:
+            known[count] = _Policies([p.version for p in ps[:count]], region)
         view = ClaimView.of(known_f)
-        dues, _ = _targets_of(view, known_p, horizon)
+        dues, _ = _targets_of(view, known[count], horizon)
         target = {d.key: d for d in dues}
-        for key in sorted(set(target) | {k for k, ls in by_key.items() if sum(to_fen(x.amount) for x in ls)}):
-            line = _line(claim_id, employer_id, region, key, target.get(key), by_key.get(key, []), point, view)
+        for key in sorted(set(target) | {k for k, amount in owed.items() if amount}):
+            due = target.get(key)
+            if (due.calc.amount if due else ZERO) == owed.get(key, ZERO):
+                continue
+            line = _line(claim_id, employer_id, region, key, due, by_key.get(key, []), point, view, held)
             if line is not None:
                 lines.append(line)
                 by_key[key].append(line)
+                owed[key] = owed.get(key, ZERO) + line.amount
     return lines
+
+
+ZERO = Decimal("0.00")
 
 
 # ---- the steady state: one more month at the last knowledge point ---------------------------

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
@@ -209,13 +209,14 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
             policy_cache[region] = policy_facts(session, region)
         pfs = policy_cache[region]
     requested = _horizons(session, region) if requested is None else requested
-    derived = engine.ledger(facts, pfs, now, requested)
-    _set_states(session, [_state_of(claim_id, facts, pfs, region, now, requested)])
-    by_id = {ln.line_id: ln for ln in derived}
     el = entitlement_lines
     stored = session.execute(select(el.c.line_id, el.c.kind, el.c.payee, el.c.period, el.c.period_start, el.c.payer,
                                     el.c.amount_fen)
                              .where(el.c.claim_id == claim_id, el.c.kind.in_(MY_KINDS))).all()
+    have = {r.line_id for r in stored}
+    derived = engine.ledger(facts, pfs, now, requested, held=have)  # the stored ones abridged: only inserted are new
+    _set_states(session, [_state_of(claim_id, facts, pfs, region, now, requested)])
+    by_id = {ln.line_id: ln for ln in derived}
     stale = [r for r in stored if r.line_id not in by_id]
     kept: list = []
     if stale:
@@ -225,16 +226,15 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
         if withdraw:
             log.info("claim %s: withdrawing %d unpaid lines superseded by earlier facts", claim_id, len(withdraw))
             session.execute(delete(el).where(el.c.line_id.in_(withdraw)))
-    have = {r.line_id for r in stored}
     fresh = [ln for ln in derived if ln.line_id not in have]
-    accounts_cache: dict[str, tuple] = {}
-    for ln in fresh:
-        if ln.payee not in accounts_cache:
-            accounts_cache[ln.payee] = _account(session, ln.payee)
+    payees = sorted({ln.payee for ln in fresh})
+    accounts_cache: dict[str, tuple] = {payee: (None, None, None) for payee in payees}
+    accounts_cache.update({payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
+        session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN", payees)})
     if fresh:
         _insert_lines(session, [_row(ln, accounts_cache[ln.payee]) for ln in fresh])
-    if kept:
-        _correct(session, claim_id, derived, kept, now, accounts_cache)
+    if kept:  # the corrections copy the derived lines' explanations: derived in full
+        _correct(session, claim_id, engine.ledger(facts, pfs, now, requested), kept, now, accounts_cache)
     return len(fresh)
 
 
@@ -646,6 +646,7 @@ class EntitlementsProjection(Projection):
         national_from: list[date] = []  # effective dates of national versions in this batch
         consolidated: list[str] = []  # regions pools were consolidated into in this batch
         enrolled: list[Envelope] = []  # a run of EmployeeEnrolled: their accounts written together
+        dependents: list[Envelope] = []  # the batch's DependentRegistered: their accounts written together
         employer_events: dict[tuple[str, str], Envelope] = {}  # facts no other event here reads: stored together
         claim_events: dict[tuple[str, str], Envelope] = {}  # the same: no event here reads a claim's facts
         for e in envelopes:
@@ -660,8 +661,8 @@ class EntitlementsProjection(Projection):
             if e.type in CLAIM_TYPES and p.get("claim_id"):
                 claim_events.setdefault((p["claim_id"], str(e.event_id)), e)  # stored together, below
                 claims.add(p["claim_id"])
-                if e.type == "DependentRegistered":
-                    payees.add(self._set_account(session, f"dependent:{p['dependent_id']}", p.get("bank_account"), e))
+                if e.type == "DependentRegistered":  # no other event writes a dependent's account
+                    dependents.append(e)
             elif e.type in EMPLOYER_TYPES and p.get("employer_id"):
                 employer_events.setdefault((p["employer_id"], str(e.event_id)), e)  # the first one counts
                 employers.add(p["employer_id"])
@@ -681,6 +682,7 @@ class EntitlementsProjection(Projection):
             elif e.type == "BankAccountChanged" and p.get("employee_id"):
                 payees.add(self._set_account(session, f"employee:{p['employee_id']}", p.get("bank_account"), e))
         payees |= self._set_accounts(session, enrolled)
+        payees |= self._set_accounts(session, dependents, lambda e: f"dependent:{e.payload['dependent_id']}")
         self._employer_facts(session, employer_events)
         self._claim_facts(session, claim_events)
         now = utc_now()
@@ -734,20 +736,22 @@ class EntitlementsProjection(Projection):
         if new:
             session.execute(insert(employer_facts), new)
 
-    def _set_accounts(self, session: Session, run: list[Envelope]) -> set[str | None]:
-        """_set_account for a run of EmployeeEnrolled: a payee with no account yet (and named once
-        in the run) inserted with the others (libs.imports.bulk), the rest one by one, in order."""
+    def _set_accounts(self, session: Session, run: list[Envelope],
+                      payee_of: Callable[[Envelope], str] = lambda e: f"employee:{e.payload['employee_id']}",
+                      ) -> set[str | None]:
+        """_set_account for a run of EmployeeEnrolled (or of a batch's DependentRegistered): a
+        payee with no account yet (and named once in the run) inserted with the others
+        (libs.imports.bulk), the rest one by one, in order."""
         with_account = [e for e in run if e.payload.get("bank_account")]
-        fresh, rest = fresh_and_rest(with_account, lambda e: f"employee:{e.payload['employee_id']}",
-                                     lambda payees: stored(session, accounts.c.payee, payees))
+        fresh, rest = fresh_and_rest(with_account, payee_of, lambda payees: stored(session, accounts.c.payee, payees))
         if fresh:
             session.execute(insert(accounts), [
-                {"payee": f"employee:{e.payload['employee_id']}", "bank_code": a.get("bank_code"),
+                {"payee": payee_of(e), "bank_code": a.get("bank_code"),
                  "account_no": a.get("account_no"), "holder": a.get("holder"), "recorded_at": e.recorded_at,
                  "event_id": str(e.event_id)} for e in fresh for a in [e.payload["bank_account"]]])
-        payees = {f"employee:{e.payload['employee_id']}" for e in fresh}
+        payees: set[str | None] = {payee_of(e) for e in fresh}
         for e in rest:
-            payees.add(self._set_account(session, f"employee:{e.payload['employee_id']}", e.payload["bank_account"], e))
+            payees.add(self._set_account(session, payee_of(e), e.payload["bank_account"], e))
         return payees
 
     def _set_account(self, session: Session, payee: str, account: dict | None, e: Envelope) -> str | None:
