@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Table, bindparam, insert, select, update
@@ -112,9 +113,14 @@ def write_folded(session: Session, table: Table, before: dict[Any, dict], after:
             {c.name: bindparam(f"v_{c.name}") for c in table.columns if c.name != key.name}), changed)
 
 
-def driver_moment(session: Session, moment: datetime) -> datetime | str:
-    """A moment as the driver takes it for a DateTime column (`insert_rows`): on SQLite the text
+def driver_moments(session: Session) -> Callable[[datetime], datetime | str]:
+    """How a moment goes to the driver for a DateTime column (`insert_rows`): on SQLite the text
     SQLAlchemy writes (its fields as they are, the zone dropped), on PostgreSQL itself."""
     if session.get_bind().dialect.name == "sqlite":
-        return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
-    return moment
+        return lambda moment: _sqlite_moment(moment, moment.utcoffset())
+    return lambda moment: moment
+
+
+@lru_cache(maxsize=64)  # a batch's events mostly share their append's moment (keyed with its offset:
+def _sqlite_moment(moment: datetime, _offset: object) -> str:  # equal moments in other zones are other text)
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")

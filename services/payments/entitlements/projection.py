@@ -25,7 +25,7 @@ from libs.db import driver_mark
 from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import driver_moment, fresh_and_rest, stored
+from libs.imports.bulk import driver_moments, fresh_and_rest, stored
 from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
 from libs.identifiers import NATIONAL_REGION as NATIONAL
@@ -707,9 +707,10 @@ class EntitlementsProjection(Projection):
         fresh, rest = fresh_and_rest(with_account, lambda e: f"employee:{e.payload['employee_id']}",
                                      lambda payees: stored(session, accounts.c.payee, payees))
         if fresh:
+            moment = driver_moments(session)
             insert_rows(session, accounts, ("payee", "bank_code", "account_no", "holder", "recorded_at", "event_id"), [
                 (f"employee:{e.payload['employee_id']}", a.get("bank_code"), a.get("account_no"), a.get("holder"),
-                 driver_moment(session, e.recorded_at), str(e.event_id))
+                 moment(e.recorded_at), str(e.event_id))
                 for e in fresh for a in [e.payload["bank_account"]]])
         payees = {f"employee:{e.payload['employee_id']}" for e in fresh}
         for e in rest:
