@@ -26,6 +26,11 @@ class InvalidIdentifier(ValueError):
 
 _DIGITS = "0123456789"
 
+
+def _all_digits(s: str) -> bool:
+    """Every character one of 0-9 (str.isdigit alone takes other scripts' digits too)."""
+    return s.isascii() and s.isdigit() or not s
+
 # --- administrative divisions (GB/T 2260) ---------------------------------------------------
 
 NATIONAL_REGION = "000000"
@@ -40,7 +45,7 @@ PROVINCE_PREFIXES = frozenset(
 def check_region(s: object) -> str:
     """A 6-digit administrative division code (GB/T 2260), or `000000`, the national level
     under which the national default policy is published."""
-    if not isinstance(s, str) or len(s) != 6 or not all(c in _DIGITS for c in s):
+    if not isinstance(s, str) or len(s) != 6 or not _all_digits(s):
         raise InvalidIdentifier("region", "must be a 6-digit administrative division code")
     if s == NATIONAL_REGION:
         return s
@@ -92,7 +97,7 @@ def check_id_number(s: object, today: date | None = None) -> IdNumber:
     if not isinstance(s, str) or len(s) != 18:
         raise InvalidIdentifier(hint, "must be 18 characters")
     value = s[:17] + s[17].upper()
-    if not all(c in _DIGITS for c in value[:17]):
+    if not _all_digits(value[:17]):
         raise InvalidIdentifier(hint, "the first 17 characters must be digits")
     if value[17] not in _ID_CHECK_CHARS:
         raise InvalidIdentifier(hint, "the last character must be a digit or X")
@@ -139,7 +144,7 @@ def _check_uscc_shape(s: str, length: int) -> None:
     for position, c in enumerate(s, start=1):
         if c not in USCC_ALPHABET:
             raise InvalidIdentifier(hint, f"character {position} '{c}' is not in the GB 32100 alphabet")
-    if length >= 8 and not all(c in _DIGITS for c in s[2:8]):
+    if length >= 8 and not _all_digits(s[2:8]):
         raise InvalidIdentifier(hint, "characters 3-8 must be the digits of a division code")
     if length >= 17 and s[16] not in _DIGITS + "X":
         raise InvalidIdentifier(hint, "character 17 (organization code check) must be a digit or X")
@@ -168,14 +173,14 @@ def check_uscc(s: object) -> str:
 
 def check_cnaps(s: object) -> str:
     """A CNAPS bank (branch) code: 12 digits."""
-    if not isinstance(s, str) or len(s) != 12 or not all(c in _DIGITS for c in s):
+    if not isinstance(s, str) or len(s) != 12 or not _all_digits(s):
         raise InvalidIdentifier("bank_code", "must be a 12-digit CNAPS code")
     return s
 
 
 def check_account_no(s: object) -> str:
     """A bank account or card number: 8 to 32 digits."""
-    if not isinstance(s, str) or not 8 <= len(s) <= 32 or not all(c in _DIGITS for c in s):
+    if not isinstance(s, str) or not 8 <= len(s) <= 32 or not _all_digits(s):
         raise InvalidIdentifier("account_no", "must be 8 to 32 digits")
     return s
 
@@ -232,7 +237,7 @@ def check_industry_code(s: object) -> IndustryCode:
     section, digits = s[0], s[1:]
     if section not in _SECTION_DIVISIONS:
         raise InvalidIdentifier(hint, f"'{section}' is not a GB/T 4754-2011 section (A-T)")
-    if not all(c in _DIGITS for c in digits):
+    if not _all_digits(digits):
         raise InvalidIdentifier(hint, "the section letter must be followed by digits only")
     owner = SECTION_OF_DIVISION.get(digits[:2])
     if owner is None:
@@ -249,7 +254,7 @@ def make_id_number(region6: str, birth_date: date, seq3: int | str) -> str:
     """A valid GB 11643 number: region, birth date, 3-digit sequence (odd last digit = male)
     and the computed check character."""
     seq = f"{seq3:03d}" if isinstance(seq3, int) else seq3
-    if len(seq) != 3 or not all(c in _DIGITS for c in seq):
+    if len(seq) != 3 or not _all_digits(seq):
         raise InvalidIdentifier("id_number", "the sequence must be 3 digits")
     body = check_region(region6) + birth_date.strftime("%Y%m%d") + seq
     value = body + id_check_char(body)

@@ -9,13 +9,17 @@ different keys touch different rows, so the two parts never see each other's wri
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from libs.db import driver_cursor
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 
@@ -45,8 +49,23 @@ def project_in_runs(session: Session, envelopes: Sequence[Envelope], bulk: dict[
 
 
 def stored(session: Session, column: Column, keys: Iterable[Any]) -> set[Any]:
-    """Which of `keys` have a row in `column`'s table (looked up LOOKUP_CHUNK at a time)."""
+    """Which of `keys` have a row in `column`'s table: text keys in one statement on the driver
+    (the keys as one parameter: a JSON list on SQLite, an array on PostgreSQL), any others
+    LOOKUP_CHUNK at a time through SQLAlchemy."""
     keys = sorted(set(keys))
+    if not keys:
+        return set()
+    if all(type(k) is str for k in keys):
+        conn = session.connection()
+        name, table = column.name, column.table.name
+        if conn.dialect.name == "postgresql":
+            statement, params = f'SELECT DISTINCT "{name}" FROM "{table}" WHERE "{name}" = ANY(%s)', (keys,)
+        else:
+            statement = f'SELECT DISTINCT "{name}" FROM "{table}" WHERE "{name}" IN (SELECT value FROM json_each(?))'
+            params = (json.dumps(keys),)
+        with driver_cursor(conn, statement, params) as cursor:
+            cursor.execute(statement, params)
+            return {row[0] for row in cursor.fetchall()}
     found: set[Any] = set()
     for i in range(0, len(keys), LOOKUP_CHUNK):
         found.update(session.execute(select(column).where(column.in_(keys[i:i + LOOKUP_CHUNK]))
@@ -92,3 +111,16 @@ def write_folded(session: Session, table: Table, before: dict[Any, dict], after:
     if changed:
         session.execute(update(table).where(key == bindparam(f"v_{key.name}")).values(
             {c.name: bindparam(f"v_{c.name}") for c in table.columns if c.name != key.name}), changed)
+
+
+def driver_moments(session: Session) -> Callable[[datetime], datetime | str]:
+    """How a moment goes to the driver for a DateTime column (`insert_rows`): on SQLite the text
+    SQLAlchemy writes (its fields as they are, the zone dropped), on PostgreSQL itself."""
+    if session.get_bind().dialect.name == "sqlite":
+        return lambda moment: _sqlite_moment(moment, moment.utcoffset())
+    return lambda moment: moment
+
+
+@lru_cache(maxsize=64)  # a batch's events mostly share their append's moment (keyed with its offset:
+def _sqlite_moment(moment: datetime, _offset: object) -> str:  # equal moments in other zones are other text)
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from libs.events.consumer import Projection, rows_hash
+from libs.events.consumer import Projection, insert_new, rows_hash
 from libs.events.envelope import Envelope
 
 from .tables import TABLES
 
 t = TABLES.legacy_refs
-CHUNK = 500
 
 
 class LegacyRefsProjection(Projection):
@@ -35,25 +34,16 @@ class LegacyRefsProjection(Projection):
                                              event_id=str(envelope.event_id)))
 
     def handle_batch(self, session: Session, envelopes: Sequence[Envelope]) -> None:
-        """handle() for a batch: the keys looked up together, the new ones inserted together
-        (the first event of a key in the batch names it, as one by one)."""
-        new: dict[tuple[str, str], dict] = {}
+        """handle() for a batch: the new keys inserted together, a key already stored left as it is
+        (the first event of a key names it, as one by one)."""
+        new: dict[tuple[str, str], tuple] = {}
         for envelope in envelopes:
             source = envelope.payload.get("source")
             if isinstance(source, dict) and source.get("legacy_id"):
-                new.setdefault((source["kind"], source["legacy_id"]), {
-                    "kind": source["kind"], "legacy_id": source["legacy_id"], "aggregate_id": envelope.aggregate_id,
-                    "employer_id": envelope.payload.get("employer_id"), "event_id": str(envelope.event_id)})
-        by_kind: dict[str, list[str]] = {}
-        for kind, legacy_id in new:
-            by_kind.setdefault(kind, []).append(legacy_id)
-        for kind, ids in by_kind.items():
-            for i in range(0, len(ids), CHUNK):
-                for known in session.execute(select(t.c.legacy_id).where(
-                        t.c.kind == kind, t.c.legacy_id.in_(ids[i:i + CHUNK]))).scalars():
-                    del new[(kind, known)]
-        if new:
-            session.execute(insert(t), list(new.values()))
+                new.setdefault((source["kind"], source["legacy_id"]), (
+                    source["kind"], source["legacy_id"], envelope.aggregate_id, envelope.payload.get("employer_id"),
+                    str(envelope.event_id)))
+        insert_new(session, t, ("kind", "legacy_id", "aggregate_id", "employer_id", "event_id"), list(new.values()))
 
     def reset(self, session: Session) -> None:
         session.execute(delete(t))

@@ -160,13 +160,12 @@ class ClaimsEnrollmentProjection(Projection):
         """A worker is fresh with no worker row and no employment yet."""
         fresh, rest = fresh_and_rest(run, lambda e: e.payload["employee_id"], lambda ids: stored(
             session, claims_workers.c.employee_id, ids) | stored(session, claims_employments.c.employee_id, ids))
-        if fresh:
-            session.execute(insert(claims_employments), [
-                {"employee_id": e.payload["employee_id"], "employer_id": e.payload["employer_id"],
-                 "hired_on": date.fromisoformat(e.payload["hired_on"])} for e in fresh])
-            session.execute(insert(claims_workers), [
-                {"employee_id": e.payload["employee_id"], "birth_date": date.fromisoformat(e.payload["birth_date"]),
-                 "sex": e.payload["sex"]} for e in fresh])
+        if fresh:  # the payload's ISO dates as the driver stores them
+            payloads = [e.payload for e in fresh]
+            insert_rows(session, claims_employments, ("employee_id", "employer_id", "hired_on"),
+                        [(p["employee_id"], p["employer_id"], p["hired_on"]) for p in payloads])
+            insert_rows(session, claims_workers, ("employee_id", "birth_date", "sex"),
+                        [(p["employee_id"], p["birth_date"], p["sex"]) for p in payloads])
         for e in rest:
             self.handle(session, e)
 

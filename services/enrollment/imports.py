@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from libs import identifiers
+from libs.events.consumer import insert_rows
 from libs.events.uow import UnitOfWork
 from libs.imports.rows import Row, RowRejected
 from libs.imports.runner import Accepted, Outcome, in_one_savepoint, in_savepoint, source
@@ -170,6 +171,21 @@ class EmployersKind:
 
 # ---------------------------------------------------------------------------------- employees
 
+WORKER_COLUMNS = ("employee_id", "id_number", "name", "birth_date", "sex", "bank_code", "account_no", "holder")
+EMPLOYMENT_COLUMNS = ("employee_id", "employer_id", "hired_on", "separated_on", "active_employer_id")
+
+
+def _worker_values(worker: Worker) -> tuple:
+    """handlers.worker_row as the driver takes it, in WORKER_COLUMNS' order."""
+    row = handlers.worker_row(worker)
+    return (*(row[c] for c in WORKER_COLUMNS[:3]), row["birth_date"].isoformat(),
+            *(row[c] for c in WORKER_COLUMNS[4:]))
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
 @dataclass(frozen=True)
 class NewEmployment:
     employer_id: str
@@ -275,12 +291,11 @@ class EmployeesKind:
         def write() -> None:
             for i in range(0, len(hired), SAVE_CHUNK):
                 uow.save_new([worker for _row, _e, worker in hired[i:i + SAVE_CHUNK]])
-            if hired:
-                session.execute(insert(workers), [handlers.worker_row(worker) for _row, _e, worker in hired])
-                session.execute(insert(employments), [
-                    {"employee_id": worker.id, "employer_id": e.employer_id, "hired_on": e.hired_on,
-                     "separated_on": e.separated_on, "active_employer_id": None if e.separated_on else e.employer_id}
-                    for _row, e, worker in hired])
+            if hired:  # on the driver (libs.events.consumer.insert_rows): dates as ISO text
+                insert_rows(session, workers, WORKER_COLUMNS, [_worker_values(worker) for _row, _e, worker in hired])
+                insert_rows(session, employments, EMPLOYMENT_COLUMNS, [
+                    (worker.id, e.employer_id, e.hired_on.isoformat(), _iso(e.separated_on),
+                     None if e.separated_on else e.employer_id) for _row, e, worker in hired])
 
         if not in_one_savepoint(uow, write):
             return out  # someone enrolled one of them meanwhile: the hired rows go row by row

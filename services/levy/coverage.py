@@ -16,6 +16,8 @@ from typing import Iterable
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from libs.events.consumer import insert_rows
+
 from .books import add_up
 from .tables import coverage_changes, coverage_spans, levy_employers, levy_employments
 
@@ -53,6 +55,10 @@ def recount(session: Session, employee_ids: Iterable[str]) -> None:
         _recount_chunk(session, ids[i:i + CHUNK], change)
     rows = [{"region": r, "day": d, "change": n} for (r, d), n in sorted(change.items()) if n]
     add_up(session, coverage_changes, ("region", "day"), rows)
+    _drop_cancelled(session, rows)
+
+
+def _drop_cancelled(session: Session, rows: list[dict]) -> None:
     for row in rows:  # a day whose changes cancel out is no change
         session.execute(delete(coverage_changes).where(coverage_changes.c.region == row["region"],
                                                        coverage_changes.c.day == row["day"],
@@ -91,6 +97,24 @@ def _recount_chunk(session: Session, ids: list[str], change: dict[tuple[str, dat
         session.execute(delete(coverage_spans).where(coverage_spans.c.employee_id.in_(moved)))
     if spans:
         session.execute(insert(coverage_spans), spans)
+
+
+def add_new_workers(session: Session, employments: list[tuple[str, str, str]]) -> None:
+    """`recount` for workers known to have had no employment until these (employee_id,
+    employer_id, hired_on as ISO text), one each (a go-live's new workers): each holds one open
+    span from its hiring in its employer's recorded region (none while the employer is not
+    recorded), so nothing is read back but the employers' regions."""
+    regions = dict(session.execute(select(levy_employers.c.employer_id, levy_employers.c.region).where(
+        levy_employers.c.employer_id.in_(sorted({employer_id for _, employer_id, _ in employments})))).all())
+    spans = [(employee_id, regions[employer_id], hired_on, None)
+             for employee_id, employer_id, hired_on in employments if employer_id in regions]
+    change: dict[tuple[str, str], int] = defaultdict(int)
+    for _employee_id, region, hired_on, _to in spans:
+        change[(region, hired_on)] += 1
+    insert_rows(session, coverage_spans, ("employee_id", "region", "from_day", "to_day"), spans)
+    rows = [{"region": r, "day": date.fromisoformat(d), "change": n} for (r, d), n in sorted(change.items())]
+    add_up(session, coverage_changes, ("region", "day"), rows)
+    _drop_cancelled(session, rows)
 
 
 def recount_employer(session: Session, employer_id: str) -> None:

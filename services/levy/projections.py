@@ -18,7 +18,7 @@ from datetime import date
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.events.consumer import Projection, Projector, rows_hash
+from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
@@ -108,11 +108,11 @@ class LevyEnrollmentProjection(Projection):
         fresh, rest = fresh_and_rest(run, lambda e: e.payload["employee_id"], lambda ids: stored(
             session, levy_employments.c.employee_id, ids) | stored(session, levy_separations.c.employee_id, ids))
         if fresh:
-            session.execute(insert(levy_employments), [
-                {"employee_id": e.payload["employee_id"], "employer_id": e.payload["employer_id"],
-                 "hired_on": _day(e.payload["hired_on"]), "id_number": e.payload["id_number"], "separated_on": None}
-                for e in fresh])
-            coverage.recount(session, [e.payload["employee_id"] for e in fresh])
+            rows = [(p["employee_id"], p["employer_id"], p["hired_on"], p["id_number"], None)
+                    for p in (e.payload for e in fresh)]
+            insert_rows(session, levy_employments, ("employee_id", "employer_id", "hired_on", "id_number",
+                                                    "separated_on"), rows)
+            coverage.add_new_workers(session, [row[:3] for row in rows])
         for e in rest:
             self.handle(session, e)
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.events.consumer import Projection, rows_hash
+from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
@@ -153,8 +153,8 @@ class DocumentsProjection(Projection):
             session, document_parties.c.party_id, ids) | stored(session, d.employee_id, ids)
             | stored(session, d.employer_id, ids))
         if fresh:
-            session.execute(insert(document_parties), [
-                {"party_id": e.payload[key], "name": e.payload["name"]} for e in fresh])
+            insert_rows(session, document_parties, ("party_id", "name"),
+                        [(e.payload[key], e.payload["name"]) for e in fresh])
         for e in rest:
             self.handle(session, e)
 

@@ -22,10 +22,10 @@ from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, tex
 from sqlalchemy.orm import Session
 
 from libs.db import driver_mark
-from libs.events.consumer import Projection, rows_hash
+from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import fresh_and_rest, stored
+from libs.imports.bulk import driver_moments, fresh_and_rest, stored
 from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
 from libs.identifiers import NATIONAL_REGION as NATIONAL
@@ -745,10 +745,11 @@ class EntitlementsProjection(Projection):
         with_account = [e for e in run if e.payload.get("bank_account")]
         fresh, rest = fresh_and_rest(with_account, payee_of, lambda payees: stored(session, accounts.c.payee, payees))
         if fresh:
-            session.execute(insert(accounts), [
-                {"payee": payee_of(e), "bank_code": a.get("bank_code"),
-                 "account_no": a.get("account_no"), "holder": a.get("holder"), "recorded_at": e.recorded_at,
-                 "event_id": str(e.event_id)} for e in fresh for a in [e.payload["bank_account"]]])
+            moment = driver_moments(session)
+            insert_rows(session, accounts, ("payee", "bank_code", "account_no", "holder", "recorded_at", "event_id"), [
+                (payee_of(e), a.get("bank_code"), a.get("account_no"), a.get("holder"),
+                 moment(e.recorded_at), str(e.event_id))
+                for e in fresh for a in [e.payload["bank_account"]]])
         payees: set[str | None] = {payee_of(e) for e in fresh}
         for e in rest:
             payees.add(self._set_account(session, payee_of(e), e.payload["bank_account"], e))

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.events.consumer import Projection
+from libs.events.consumer import Projection, insert_rows
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
-from libs.imports.bulk import fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
+from libs.imports.bulk import driver_moments, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
 from libs.pooling_tables import record_moves
 
 from .adjudication import CatalogEntry
@@ -120,9 +120,10 @@ class PayoutFactsProjection(Projection):
         its lack of one) inserted; the rest one by one."""
         fresh, rest = fresh_and_rest(run, payee_of, lambda payees: stored(session, payee_accounts.c.payee, payees))
         if fresh:
-            session.execute(insert(payee_accounts), [
-                {"payee": payee_of(e), "bank_code": account.get("bank_code"),
-                 "account_no": account.get("account_no"), "holder": account.get("holder"), "changed_at": e.recorded_at}
+            moment = driver_moments(session)
+            insert_rows(session, payee_accounts, ("payee", "bank_code", "account_no", "holder", "changed_at"), [
+                (payee_of(e), account.get("bank_code"), account.get("account_no"), account.get("holder"),
+                 moment(e.recorded_at))
                 for e in fresh for account in [e.payload.get("bank_account") or {}]])
         for e in rest:
             self.handle(session, e)
