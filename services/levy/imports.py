@@ -31,7 +31,7 @@ from libs.money import plain_yuan_fens, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 
-from .domain.events import ImportedWageLine, LegacyPeriodImported, PolicyRef
+from .domain.events import LegacyPeriodImported, PolicyRef
 from .domain.model import WageHistory, WageReport, wage_history_id, wage_report_id
 from .domain.rules import due_date, period_bounds, period_of, today
 from .handlers import _lock_account, rebuild_postings_of
@@ -87,12 +87,13 @@ def _checked_rows(rows: Sequence[Row], check) -> dict[int, Any]:  # noqa: ANN001
 
 # -------------------------------------------------------------------------------------- wages
 
-@dataclass(frozen=True)
-class Wage:
+class Wage(NamedTuple):
+    """A good row's line (a tuple: a request's lines become the event's columns by one zip)."""
+
     employer_id: str
     employee_id: str
     period: str
-    wage: Decimal
+    wage_fen: int
 
 
 class WagesKind:
@@ -138,7 +139,7 @@ class WagesKind:
                 raise RowRejected("employee_legacy_id", f"this worker's wage of {period} at this employer is "
                                                         f"imported already as {before.legacy_id} "
                                                         f"(import {before.import_id}, row {before.row})")
-            return Wage(employer.employer_id, employee_id, period, wage)  # type: ignore[arg-type]
+            return Wage(employer.employer_id, employee_id, period, to_fen(wage))  # type: ignore[arg-type]
 
         if not imported:
             good = _all_good(rows, employers, workers, jobs, now, bounds)
@@ -148,10 +149,10 @@ class WagesKind:
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome]:
         """The request's rows as `WageHistoryImported` events of up to LINES_PER_EVENT lines
-        each, in the file's order, whatever their employers and months: a province's wage
-        history is twelve million rows, in some ten thousand events, not millions. The events go
-        in one savepoint (new aggregates, one append); one that meets a concurrent record of the
-        same rows rejects its rows, to be posted again."""
+        each (as columns), in the file's order, whatever their employers and months: a
+        province's wage history is twelve million rows, in some ten thousand events, not
+        millions. The events go in one savepoint (new aggregates, one append); one that meets a
+        concurrent record of the same rows rejects its rows, to be posted again."""
         out: dict[int, Outcome] = {}
         lines: list[tuple[Row, Wage]] = []
         taken: set[tuple[str, str, str]] = set()
@@ -164,13 +165,14 @@ class WagesKind:
             taken.add(key)
             lines.append((row, w))
         on = today()
-        batches = [lines[i:i + LINES_PER_EVENT] for i in range(0, len(lines), LINES_PER_EVENT)]
         histories = []
-        for batch in batches:
+        for i in range(0, len(lines), LINES_PER_EVENT):
+            batch = lines[i:i + LINES_PER_EVENT]
+            employer_ids, employee_ids, periods, wages_fen = zip(*(w for _row, w in batch))
             history = WageHistory(wage_history_id(import_id, batch[0][0].number))
-            history.record(import_id=import_id, on=on, lines=tuple(
-                ImportedWageLine(employee_id=w.employee_id, employer_id=w.employer_id, period=w.period, wage=w.wage,
-                                 row=row.number, legacy_id=row.legacy_id) for row, w in batch))
+            history.record(import_id=import_id, employee_ids=employee_ids, employer_ids=employer_ids, periods=periods,
+                           wages_fen=wages_fen, rows=[row.number for row, _w in batch],
+                           legacy_ids=[row.legacy_id for row, _w in batch], on=on)
             histories.append(history)
 
         def write() -> None:
@@ -182,7 +184,7 @@ class WagesKind:
         else:
             outcome = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
         for row, w in lines:
-            out[row.number] = outcome or Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage)})
+            out[row.number] = outcome or Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage_fen)})
         return out
 
 
@@ -272,7 +274,7 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str,
         return None
     months: dict[tuple[str, str], tuple[date, date] | None] = {}  # (period, employer) → its days if allowed
     out: dict[int, Any] = {}
-    for row in rows:
+    for row, fen in zip(rows, fens):
         values = row.values
         employer = employers.get(values["employer_legacy_id"])
         worker = workers.get(values["employee_legacy_id"])
@@ -286,9 +288,12 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str,
             return None
         first, last = days
         employee_id = worker.aggregate_id
-        if not any(hired <= last and (sep is None or sep >= first) for hired, sep in jobs.get((employee_id, employer_id), ())):
+        for hired, separated in jobs.get((employee_id, employer_id), ()):
+            if hired <= last and (separated is None or separated >= first):
+                break
+        else:  # employed there in no part of the month
             return None
-        out[row.number] = Wage(employer_id, employee_id, period, Decimal(values["wage"]))
+        out[row.number] = Wage(employer_id, employee_id, period, fen)
     return out
 
 
