@@ -27,7 +27,7 @@ from libs.db import driver_cursor, driver_mark
 from libs.events.uow import UnitOfWork
 from libs.imports.projection import legacy_refs
 from libs.imports.rows import Row, RowRejected
-from libs.imports.runner import Accepted, Outcome, in_one_savepoint, in_savepoint, source
+from libs.imports.runner import Accepted, Outcome, imported_rows, in_one_savepoint, in_savepoint, source
 from libs.money import plain_yuan_fens, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
@@ -248,6 +248,8 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
     month at the employer under another of the worker's old keys. Only a worker hired more than
     once by the employer can have two keys there, so only their rows are looked up."""
     rehired: dict[int, tuple[Row, str, str]] = {}  # row number → (row, worker, employer)
+    if all(len(hires) == 1 for hires in jobs.values()):
+        return {}  # nobody hired twice by one employer: each worker has one key there
     for row in rows:
         worker, employer = workers.get(row["employee_legacy_id"]), employers.get(row["employer_legacy_id"])
         if worker is not None and employer is not None and len(jobs.get((worker.aggregate_id,
@@ -255,7 +257,7 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
             rehired[row.number] = (row, worker.aggregate_id, employer.employer_id)
     if not rehired:
         return {}
-    refs, done = IMPORT_TABLES.legacy_refs, IMPORT_TABLES.import_rows
+    refs = IMPORT_TABLES.legacy_refs
     keys: dict[tuple[str, str], list[str]] = defaultdict(list)  # (worker, employer) → the worker's old keys there
     ids = sorted({worker for _row, worker, _employer in rehired.values()})
     for i in range(0, len(ids), LOOKUP_CHUNK):
@@ -268,11 +270,8 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
             if other != row["employee_legacy_id"]:
                 wanted[f"{other}/{row['employer_legacy_id']}/{row['period']}"] = number
     found: dict[int, Any] = {}
-    names = sorted(wanted)
-    for i in range(0, len(names), LOOKUP_CHUNK):
-        for r in session.execute(select(done).where(done.c.kind == "wages",
-                                                    done.c.legacy_id.in_(names[i:i + LOOKUP_CHUNK]))):
-            found.setdefault(wanted[r.legacy_id], r)
+    for r in imported_rows(session, "wages", sorted(wanted)).values():
+        found.setdefault(wanted[r.legacy_id], r)
     return found
 
 
