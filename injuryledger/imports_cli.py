@@ -57,7 +57,7 @@ def read_file(path: Path) -> tuple[list[str], Iterator[list[str]]]:
     def rows() -> Iterator[list[str]]:
         with handle:
             for record in reader:
-                if record and any(v.strip() for v in record):
+                if "".join(record).strip():  # not a blank line (or one of blank fields)
                     yield record
 
     return [h.strip() for h in header], rows()

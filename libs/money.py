@@ -89,9 +89,11 @@ def from_fen(amount_fen: int) -> Decimal:
 
 
 def yuan_str(amount: Decimal | int) -> str:
-    """The wire form: a string with exactly two places. An int is taken as fen."""
+    """The wire form: a string with exactly two places. An int is taken as fen (written
+    without a Decimal: a wage import's every row has one)."""
     if isinstance(amount, int):
-        amount = from_fen(amount)
+        sign, fen = ("-", -amount) if amount < 0 else ("", amount)
+        return f"{sign}{fen // 100}.{fen % 100:02d}"
     return str(amount.quantize(FEN))
 
 

@@ -20,13 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from libs.collector import collector_paused
-from libs.db import driver_mark, writing
+from libs.db import driver_cursor, driver_mark, writing
 from libs.events.source import Source
 from libs.events.store import ConcurrencyConflict
 from libs.events.uow import UnitOfWork
@@ -40,6 +40,7 @@ from .tables import TABLES
 
 MAX_ERRORS_KEPT = 1_000
 _SORTED = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True), one encoder for a file's rows
+_JSON_TEXT = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it
 LOOKUP_CHUNK = 500
 KINDS = ("employers", "employees", "wages", "accounts", "claims", "dependents")  # the order to import them in
 T = TypeVar("T")
@@ -174,9 +175,8 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
             outcomes.update(recorded)
             accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]
             if accepted and not dry_run:
-                encode = _SORTED.encode
                 _remember(uow.session, [(kind.name, r.legacy_id, digests[r.number], import_id, r.number, o.ref_id,
-                                         encode(o.totals)) for r, o in accepted])
+                                         totals_json(o.totals)) for r, o in accepted])
             totals += [o.totals for _, o in accepted]
             doc = _merged(summary, kind.name, import_id, dry_run, client_id, rows, outcomes, totals)
             if dry_run:
@@ -186,6 +186,18 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
         with writing(ctx.session_factory) as session:
             _store(session, doc, new=summary is None)
     return view(doc)
+
+
+def totals_json(totals: Totals) -> str:
+    """json.dumps(totals, sort_keys=True), for the flat totals of a row (counts and yuan strings)
+    written without an encoder made each row; anything else by the encoder."""
+    parts = []
+    for key, value in sorted(totals.items()):
+        kind = type(value)
+        if type(key) is not str or (kind is not int and kind is not str):
+            return _SORTED.encode(totals)  # a bool, a float, a nested value: as json writes it
+        parts.append(f"{_JSON_TEXT(key)}: {value if kind is int else _JSON_TEXT(value)}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _remember(session, rows: list[tuple]) -> None:  # noqa: ANN001
@@ -213,14 +225,36 @@ def _summary_to_continue(ctx: ServiceContext, kind: str, import_id: str, dry_run
     return _doc(row)
 
 
-def _imported(ctx: ServiceContext, kind: str, keys: list[str]) -> dict[str, Any]:
-    t = TABLES.import_rows
-    found = {}
-    with ctx.session_factory() as session:
-        for i in range(0, len(keys), LOOKUP_CHUNK):
-            for r in session.execute(select(t).where(t.c.kind == kind, t.c.legacy_id.in_(keys[i:i + LOOKUP_CHUNK]))):
-                found[r.legacy_id] = r
+class ImportedRow(NamedTuple):
+    """A row an import recorded already (import_rows)."""
+
+    legacy_id: str
+    digest: str
+    import_id: str
+    row: int
+    totals_json: str
+
+
+def imported_rows(session, kind: str, keys: Sequence[str]) -> dict[str, ImportedRow]:  # noqa: ANN001
+    """legacy_id → its row in import_rows, for those of `keys` there: one query per LOOKUP_CHUNK
+    keys, on the driver (a wages request asks for thousands: no SQLAlchemy IN-list compiled)."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    found: dict[str, ImportedRow] = {}
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[i:i + LOOKUP_CHUNK]
+        statement = (f'SELECT legacy_id, digest, import_id, "row", totals_json FROM {TABLES.import_rows.name} '
+                     f"WHERE kind = {mark} AND legacy_id IN ({', '.join([mark] * len(chunk))})")
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement, [kind, *chunk])
+            for r in cursor.fetchall():
+                found[r[0]] = ImportedRow(*r)
     return found
+
+
+def _imported(ctx: ServiceContext, kind: str, keys: list[str]) -> dict[str, ImportedRow]:
+    with ctx.session_factory() as session:
+        return imported_rows(session, kind, keys)
 
 
 # ---- the summary ----------------------------------------------------------------------------

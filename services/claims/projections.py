@@ -90,12 +90,13 @@ def _unpacked(text: str) -> list[tuple[str, int]]:
 
 
 def _imported_lines(e: Envelope) -> list[tuple[str, str, str, int]]:
-    """(employer_id, period, employee_id, wage_fen) of each line of imported wage history: a
-    WageHistoryImported names employer and month per line, a WagesImported once for all."""
+    """(employee_id, period, employer_id, wage_fen) of each line of imported wage history, in
+    claims_legacy_wages' column order: a WageHistoryImported (v2, upcast) carries them as
+    columns, a WagesImported names employer and month once for all."""
     p = e.payload
     if e.type == "WageHistoryImported":
-        return [(ln["employer_id"], ln["period"], ln["employee_id"], _fen(ln["wage"])) for ln in p["lines"]]
-    return [(p["employer_id"], p["period"], ln["employee_id"], _fen(ln["wage"])) for ln in p.get("lines") or ()]
+        return list(zip(p["employee_ids"], p["periods"], p["employer_ids"], p["wages_fen"]))
+    return [(ln["employee_id"], p["period"], p["employer_id"], _fen(ln["wage"])) for ln in p.get("lines") or ()]
 
 
 def _chunks(items: list) -> list[list]:  # noqa: ANN001
@@ -226,11 +227,10 @@ class ClaimsWagesProjection(Projection):
 
     @staticmethod
     def _legacy_wages(session: Session, lines: list[tuple[str, str, str, int]]) -> None:
-        """Kept once, the first wage of a worker, employer and month staying: the wages in force
+        """(employee_id, period, employer_id, wage_fen) kept once, the first wage of a worker, employer and month staying: the wages in force
         read them for a month no report of the employer covers (handlers.worker_wages), so
         nothing else is written."""
-        insert_new(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"),
-                   [(employee_id, period, employer_id, fen) for employer_id, period, employee_id, fen in lines])
+        insert_new(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), lines)
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """In bulk where the log is hot (a bulk report, an import): a run of first reports and

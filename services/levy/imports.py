@@ -11,6 +11,7 @@ service's events (`legacy_refs`).
 """
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -26,12 +27,12 @@ from libs.db import driver_cursor, driver_mark
 from libs.events.uow import UnitOfWork
 from libs.imports.projection import legacy_refs
 from libs.imports.rows import Row, RowRejected
-from libs.imports.runner import Accepted, Outcome, in_one_savepoint, in_savepoint, source
+from libs.imports.runner import Accepted, Outcome, imported_rows, in_one_savepoint, in_savepoint, source
 from libs.money import plain_yuan_fens, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 
-from .domain.events import ImportedWageLine, LegacyPeriodImported, PolicyRef
+from .domain.events import LegacyPeriodImported, PolicyRef
 from .domain.model import WageHistory, WageReport, wage_history_id, wage_report_id
 from .domain.rules import due_date, period_bounds, period_of, today
 from .handlers import _lock_account, rebuild_postings_of
@@ -42,6 +43,7 @@ SAVE_CHUNK = 100  # new histories (one event each) per append
 REPORTS_PER_APPEND = 500  # new imported periods (one small event each) per append
 LINES_PER_EVENT = 1_000  # a WageHistoryImported of ~150 kB: well under a Kafka message's limit
 RATE_PLACES = Decimal("0.000001")
+_PLAIN_MONTH = re.compile(r"(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])")  # what Row.month takes, 1900-2099
 
 
 def _employers(session, legacy_ids: Sequence[str]) -> dict[str, Any]:  # noqa: ANN001
@@ -87,12 +89,13 @@ def _checked_rows(rows: Sequence[Row], check) -> dict[int, Any]:  # noqa: ANN001
 
 # -------------------------------------------------------------------------------------- wages
 
-@dataclass(frozen=True)
-class Wage:
+class Wage(NamedTuple):
+    """A good row's line (a tuple: a request's lines become the event's columns by one zip)."""
+
     employer_id: str
     employee_id: str
     period: str
-    wage: Decimal
+    wage_fen: int
 
 
 class WagesKind:
@@ -101,7 +104,13 @@ class WagesKind:
     optional = ()
 
     def legacy_id(self, row: Row) -> str:
-        """MIGRATION.md: `employee_legacy_id/employer_legacy_id/period`."""
+        """MIGRATION.md: `employee_legacy_id/employer_legacy_id/period`. The commonest row (both
+        keys given, within 64 characters, a month of this century or the last) is read without
+        the checks' calls, which any other row goes through to be named its field."""
+        values = row.values
+        worker, employer, period = values["employee_legacy_id"], values["employer_legacy_id"], values["period"]
+        if 0 < len(worker) <= 64 and 0 < len(employer) <= 64 and _PLAIN_MONTH.fullmatch(period):
+            return f"{worker}/{employer}/{period}"
         parts = [row.text(c, max_len=64) for c in ("employee_legacy_id", "employer_legacy_id")]
         return "/".join([*parts, row.month("period")])  # type: ignore[list-item]
 
@@ -138,7 +147,7 @@ class WagesKind:
                 raise RowRejected("employee_legacy_id", f"this worker's wage of {period} at this employer is "
                                                         f"imported already as {before.legacy_id} "
                                                         f"(import {before.import_id}, row {before.row})")
-            return Wage(employer.employer_id, employee_id, period, wage)  # type: ignore[arg-type]
+            return Wage(employer.employer_id, employee_id, period, to_fen(wage))  # type: ignore[arg-type]
 
         if not imported:
             good = _all_good(rows, employers, workers, jobs, now, bounds)
@@ -148,10 +157,10 @@ class WagesKind:
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome]:
         """The request's rows as `WageHistoryImported` events of up to LINES_PER_EVENT lines
-        each, in the file's order, whatever their employers and months: a province's wage
-        history is twelve million rows, in some ten thousand events, not millions. The events go
-        in one savepoint (new aggregates, one append); one that meets a concurrent record of the
-        same rows rejects its rows, to be posted again."""
+        each (as columns), in the file's order, whatever their employers and months: a
+        province's wage history is twelve million rows, in some ten thousand events, not
+        millions. The events go in one savepoint (new aggregates, one append); one that meets a
+        concurrent record of the same rows rejects its rows, to be posted again."""
         out: dict[int, Outcome] = {}
         lines: list[tuple[Row, Wage]] = []
         taken: set[tuple[str, str, str]] = set()
@@ -164,13 +173,14 @@ class WagesKind:
             taken.add(key)
             lines.append((row, w))
         on = today()
-        batches = [lines[i:i + LINES_PER_EVENT] for i in range(0, len(lines), LINES_PER_EVENT)]
         histories = []
-        for batch in batches:
+        for i in range(0, len(lines), LINES_PER_EVENT):
+            batch = lines[i:i + LINES_PER_EVENT]
+            employer_ids, employee_ids, periods, wages_fen = zip(*(w for _row, w in batch))
             history = WageHistory(wage_history_id(import_id, batch[0][0].number))
-            history.record(import_id=import_id, on=on, lines=tuple(
-                ImportedWageLine(employee_id=w.employee_id, employer_id=w.employer_id, period=w.period, wage=w.wage,
-                                 row=row.number, legacy_id=row.legacy_id) for row, w in batch))
+            history.record(import_id=import_id, employee_ids=employee_ids, employer_ids=employer_ids, periods=periods,
+                           wages_fen=wages_fen, rows=[row.number for row, _w in batch],
+                           legacy_ids=[row.legacy_id for row, _w in batch], on=on)
             histories.append(history)
 
         def write() -> None:
@@ -182,7 +192,7 @@ class WagesKind:
         else:
             outcome = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
         for row, w in lines:
-            out[row.number] = outcome or Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage)})
+            out[row.number] = outcome or Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage_fen)})
         return out
 
 
@@ -205,6 +215,7 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> tuple[dict[str, Ref
     workers: dict[str, Ref] = {}
     jobs: Jobs = defaultdict(list)
     seen: set[tuple[str, str, Any]] = set()
+    days: dict[Any, date] = {}  # a request's employments share a few hundred dates: each read once
     keys = sorted(set(legacy_ids))
     for i in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[i:i + LOOKUP_CHUNK]
@@ -219,7 +230,10 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> tuple[dict[str, Ref
             workers[key] = Ref(employee_id, ref_employer_id)
             if employer_id is not None and (employee_id, employer_id, hired_on) not in seen:
                 seen.add((employee_id, employer_id, hired_on))  # another key of the same worker: once
-                jobs[(employee_id, employer_id)].append((_day(hired_on), _day(separated_on)))
+                hired = days.get(hired_on) or days.setdefault(hired_on, _day(hired_on))
+                separated = None if separated_on is None else (
+                    days.get(separated_on) or days.setdefault(separated_on, _day(separated_on)))
+                jobs[(employee_id, employer_id)].append((hired, separated))
     return workers, jobs
 
 
@@ -234,6 +248,8 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
     month at the employer under another of the worker's old keys. Only a worker hired more than
     once by the employer can have two keys there, so only their rows are looked up."""
     rehired: dict[int, tuple[Row, str, str]] = {}  # row number → (row, worker, employer)
+    if all(len(hires) == 1 for hires in jobs.values()):
+        return {}  # nobody hired twice by one employer: each worker has one key there
     for row in rows:
         worker, employer = workers.get(row["employee_legacy_id"]), employers.get(row["employer_legacy_id"])
         if worker is not None and employer is not None and len(jobs.get((worker.aggregate_id,
@@ -241,7 +257,7 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
             rehired[row.number] = (row, worker.aggregate_id, employer.employer_id)
     if not rehired:
         return {}
-    refs, done = IMPORT_TABLES.legacy_refs, IMPORT_TABLES.import_rows
+    refs = IMPORT_TABLES.legacy_refs
     keys: dict[tuple[str, str], list[str]] = defaultdict(list)  # (worker, employer) → the worker's old keys there
     ids = sorted({worker for _row, worker, _employer in rehired.values()})
     for i in range(0, len(ids), LOOKUP_CHUNK):
@@ -254,11 +270,8 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
             if other != row["employee_legacy_id"]:
                 wanted[f"{other}/{row['employer_legacy_id']}/{row['period']}"] = number
     found: dict[int, Any] = {}
-    names = sorted(wanted)
-    for i in range(0, len(names), LOOKUP_CHUNK):
-        for r in session.execute(select(done).where(done.c.kind == "wages",
-                                                    done.c.legacy_id.in_(names[i:i + LOOKUP_CHUNK]))):
-            found.setdefault(wanted[r.legacy_id], r)
+    for r in imported_rows(session, "wages", sorted(wanted)).values():
+        found.setdefault(wanted[r.legacy_id], r)
     return found
 
 
@@ -272,7 +285,7 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str,
         return None
     months: dict[tuple[str, str], tuple[date, date] | None] = {}  # (period, employer) → its days if allowed
     out: dict[int, Any] = {}
-    for row in rows:
+    for row, fen in zip(rows, fens):
         values = row.values
         employer = employers.get(values["employer_legacy_id"])
         worker = workers.get(values["employee_legacy_id"])
@@ -286,9 +299,12 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str,
             return None
         first, last = days
         employee_id = worker.aggregate_id
-        if not any(hired <= last and (sep is None or sep >= first) for hired, sep in jobs.get((employee_id, employer_id), ())):
+        for hired, separated in jobs.get((employee_id, employer_id), ()):
+            if hired <= last and (separated is None or separated >= first):
+                break
+        else:  # employed there in no part of the month
             return None
-        out[row.number] = Wage(employer_id, employee_id, period, Decimal(values["wage"]))
+        out[row.number] = Wage(employer_id, employee_id, period, fen)
     return out
 
 

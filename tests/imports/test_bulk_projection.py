@@ -85,17 +85,19 @@ def book() -> list[Envelope]:
     return [published[0], *claims, *enrollment_events(), published[1]]
 
 
-def wage_events() -> list[Envelope]:
+def wage_events(history_version: int = 0) -> list[Envelope]:
     """Wage history of two employers and months in one WageHistoryImported (a worker's month
     again in a later one: the first stays), an older log's WagesImported, and a report of one
-    of the months, which is in force over the history from then on."""
+    of the months, which is in force over the history from then on. The first history is a v1
+    event (lines) of an older log, the second a v2 (columns); `history_version` makes both v1
+    or both v2, for the upcaster's read to be compared with the columns'."""
     made: list[Envelope] = []
 
-    def add(type_: str, aggregate_id: str, payload: dict) -> None:
+    def add(type_: str, aggregate_id: str, payload: dict, version: int = 0) -> None:
         n = len(made)
         made.append(Envelope(
             event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"wages/{n}"), type=type_,
-            schema_version=REGISTRY.latest_version(type_), aggregate_type="x", aggregate_id=aggregate_id,
+            schema_version=version or REGISTRY.latest_version(type_), aggregate_type="x", aggregate_id=aggregate_id,
             sequence=n + 1, occurred_on=date(2026, 1, 1), recorded_at=T0 + timedelta(seconds=n), actor="t",
             payload=payload))
 
@@ -103,22 +105,47 @@ def wage_events() -> list[Envelope]:
         return {"employee_id": employee_id, "employer_id": employer_id, "period": period, "wage": wage, "row": row,
                 "legacy_id": f"{employee_id}/{employer_id}/{period}"}
 
+    def history(aggregate_id: str, lines: list[dict], version: int) -> None:
+        if version == 1:
+            add("WageHistoryImported", aggregate_id, {"import_id": "imp_wages_a", "lines": lines}, version=1)
+            return
+        add("WageHistoryImported", aggregate_id, {
+            "import_id": "imp_wages_a", "employee_ids": [ln["employee_id"] for ln in lines],
+            "employer_ids": [ln["employer_id"] for ln in lines], "periods": [ln["period"] for ln in lines],
+            "wages_fen": [int(ln["wage"].replace(".", "")) for ln in lines], "rows": [ln["row"] for ln in lines],
+            "legacy_ids": [ln["legacy_id"] for ln in lines]}, version=2)
+
     add("WagesImported", "legacy-wages-er_1-2025-10", {
         "employer_id": "er_1", "region": REGION, "period": "2025-10", "import_id": "imp_wages_old",
         "lines": [{"employee_id": "ee_1", "wage": "7000.00", "row": 2, "legacy_id": "W1/E1/2025-10"}]})
-    add("WageHistoryImported", "legacy-wages-imp_wages_a-2", {"import_id": "imp_wages_a", "lines": [
+    history("legacy-wages-imp_wages_a-2", [
         line("ee_1", "er_1", "2025-11", "7100.00", 2), line("ee_2", "er_1", "2025-11", "5200.00", 3),
         line("ee_1", "er_1", "2025-12", "7200.00", 4), line("ee_3", "er_2", "2025-11", "6300.00", 5),
-        line("ee_1", "er_1", "2025-10", "9999.00", 6)]})  # ee_1's 2025-10 came first from the old log
+        line("ee_1", "er_1", "2025-10", "9999.00", 6)],  # ee_1's 2025-10 came first from the old log
+        history_version or 1)
     add("WageReported", "wages-er_2-2025-11", {
         "report_id": "wr_1", "employer_id": "er_2", "region": REGION, "period": "2025-11",
         "lines": [{"employee_id": "ee_3", "wage": "6400.00"}, {"employee_id": "ee_4", "wage": "4000.00"}],
         "payroll": "10400.00", "rate": "0.004", "contribution_due": "41.60", "due_date": "2025-12-15",
         "correction_of": None, "delta_due": "41.60", "rate_segments": [],
         "policy_ref": {"region": REGION, "effective_from": "2016-01-01", "version": 1}})
-    add("WageHistoryImported", "legacy-wages-imp_wages_a-7", {"import_id": "imp_wages_a", "lines": [
-        line("ee_5", "er_2", "2025-11", "5500.00", 7), line("ee_2", "er_1", "2025-12", "5300.00", 8)]})
+    history("legacy-wages-imp_wages_a-7", [
+        line("ee_5", "er_2", "2025-11", "5500.00", 7), line("ee_2", "er_1", "2025-12", "5300.00", 8)],
+        history_version or 2)
     return made
+
+
+def test_wage_history_as_lines_v1_or_columns_v2_projects_the_same(runtime) -> None:  # noqa: ANN001
+    """A log's v1 WageHistoryImported (lines, upcast on read, one by one) and the v2 an import
+    writes now (columns, in bulk) leave the same claims rows."""
+    ctx = runtime.services["claims"].ctx
+    projection = ClaimsWagesProjection(ctx)
+    v1, v2 = wage_events(history_version=1), wage_events(history_version=2)
+    assert REGISTRY.upcast(v1[1]).payload == v2[1].payload
+    project(ctx, projection, [v1])
+    reference = snapshot(ctx, projection, ())
+    project(ctx, projection, [v2])
+    assert snapshot(ctx, projection, ()) == reference
 
 
 CASES = {

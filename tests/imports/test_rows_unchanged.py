@@ -7,13 +7,22 @@ import hashlib
 import json
 
 from libs.imports.rows import Row, read_rows
-from libs.imports.runner import add_totals
+from libs.imports.runner import add_totals, totals_json
 
 
 def test_a_rows_digest_is_the_sha256_of_its_columns_as_json() -> None:
-    row = Row(7, {"name": "王五 Wang", "wage": "8123.45", "period": "2026-01", "note": 'a "quoted", text'})
-    canonical = json.dumps(sorted(row.values.items()), ensure_ascii=False, separators=(",", ":"))
-    assert row.digest() == hashlib.sha256(canonical.encode()).hexdigest()
+    for values in ({"name": "王五 Wang", "wage": "8123.45", "period": "2026-01", "note": 'a "quoted", text'},
+                   {"b": "back\\slash \t tab \x01 \u2028 é", "a": "", "[": "]", "": "\"\"", "é": "😀"}):
+        row = Row(7, values)
+        canonical = json.dumps(sorted(row.values.items()), ensure_ascii=False, separators=(",", ":"))
+        assert row.digest() == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_rows_totals_are_kept_as_json_writes_them() -> None:
+    for totals in ({"wage_lines": 1, "wages": "8123.45"}, {}, {"b/c": 2, "a": "0.00", "z": -3},
+                   {"名": "王五 \"q\" \\ \x02", "é": 10**20}, {"flag": True, "n": 1}, {"x": 1.5}, {"x": None},
+                   {"x": {"y": 1}}):
+        assert totals_json(totals) == json.dumps(totals, sort_keys=True)
 
 
 def test_blank_lines_and_lines_of_blank_fields_are_no_rows() -> None:

@@ -57,8 +57,8 @@ def test_good_rows_give_the_same_wages_both_ways(api, runtime, book, monkeypatch
         tuple(HEADER.split(",")), (), 2)
     fast, slow = both_ways(runtime, rows, monkeypatch)
     assert fast == slow
-    assert [(w.period, str(w.wage)) for w in fast.values()] == [
-        ("2017-03", "6000.00"), ("2021-05", "6100.50"), ("2019-07", "5000.00"), ("2020-02", "0.00")]
+    assert [(w.period, w.wage_fen) for w in fast.values()] == [
+        ("2017-03", 600000), ("2021-05", 610050), ("2019-07", 500000), ("2020-02", 0)]
 
 
 def test_one_bad_row_goes_row_by_row_naming_its_field(api, runtime, book, monkeypatch) -> None:  # noqa: ANN001
@@ -74,5 +74,28 @@ def test_one_bad_row_goes_row_by_row_naming_its_field(api, runtime, book, monkey
     fast, slow = both_ways(runtime, rows, monkeypatch)
     verdicts = {n: (o.field, o.message) if isinstance(o, RowRejected) else o for n, o in fast.items()}
     assert verdicts == {n: (o.field, o.message) if isinstance(o, RowRejected) else o for n, o in slow.items()}
-    assert {n: v[0] for n, v in verdicts.items() if isinstance(v, tuple)} == {
+    assert {n: o.field for n, o in fast.items() if isinstance(o, RowRejected)} == {
         3: "period", 4: "period", 5: "employee_legacy_id", 6: "employee_legacy_id", 7: "wage", 8: "wage"}
+
+
+@pytest.mark.parametrize("worker,employer,period", [
+    ("W1", "E1", "2025-03"), ("W1", "E1", "1900-01"), ("W1", "E1", "2100-12"), ("", "E1", "2025-03"),
+    ("W1", "", "2025-03"), ("W" * 64, "E1", "2025-03"), ("W" * 65, "E1", "2025-03"), ("W1", "E" * 65, "2025-03"),
+    ("W1", "E1", "2025-13"), ("W1", "E1", "2025-00"), ("W1", "E1", "1899-12"), ("W1", "E1", "2025-3"),
+    ("W1", "E1", ""), ("W1", "E1", "2025/03")])
+def test_a_rows_key_is_what_the_checks_make_of_it(worker: str, employer: str, period: str) -> None:
+    """The wages key read straight from a plain row is the key (or the refusal) the typed
+    checks give."""
+    row = read_rows(f"{HEADER}\n{worker},{employer},{period},1.00\n".encode(), tuple(HEADER.split(",")), (), 2)[0]
+
+    def by_checks() -> str:
+        parts = [row.text(c, max_len=64) for c in ("employee_legacy_id", "employer_legacy_id")]
+        return "/".join([*parts, row.month("period")])  # type: ignore[list-item]
+
+    def outcome(make) -> object:  # noqa: ANN001
+        try:
+            return make()
+        except RowRejected as exc:
+            return (exc.field, exc.message)
+
+    assert outcome(lambda: levy_imports.WagesKind().legacy_id(row)) == outcome(by_checks)

@@ -1,17 +1,19 @@
 """Events the levy service writes (payload models; the envelope is libs.events).
 
 The field names are the contract of docs/events.md (topic `injuryledger.levy`): add fields
-freely, never rename or drop one. Money is Decimal yuan (a two-place string on the wire).
+freely, never rename or drop one. Money is Decimal yuan (a two-place string on the wire), or an
+integer count of fen where the name says so (`wages_fen`).
 """
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.events.registry import event_type
+from libs.events.registry import event_type, upcaster
 from libs.events.source import Source
+from libs.money import round_fen, to_fen
 
 
 class _Payload(BaseModel):
@@ -180,25 +182,47 @@ class WagesImported(_Payload):
     import_id: str
 
 
-class ImportedWageLine(_Payload):
-    employee_id: str
-    employer_id: str
-    period: str  # YYYY-MM
-    wage: Decimal
-    row: int  # the row of the import file (its header is row 1)
-    legacy_id: str
-
-
-@event_type("WageHistoryImported")
+@event_type("WageHistoryImported", version=2)
 class WageHistoryImported(_Payload):
     """Wage history an import brought, up to a thousand rows of one request, whatever their
     employers and months (a file ordered by worker spreads a request over as many employers as
     it has rows: one event per employer and month would be one per row). The insured wage of
     injuries to come is derived from it (R.64). It assesses nothing; what was owed is in
-    `accounts`. Replaces WagesImported for new imports; a log's WagesImported stay valid."""
+    `accounts`. Replaces WagesImported for new imports; a log's WagesImported stay valid.
+
+    v2 carries the lines as columns, line i being the i-th of each, the wage in fen: a province's
+    twelve million lines are written, relayed and read as lists, not an object each (v1 had
+    `lines` [{employee_id, employer_id, period, wage, row, legacy_id}]; `_lines_to_columns`)."""
 
     import_id: str
-    lines: tuple[ImportedWageLine, ...]
+    employee_ids: tuple[str, ...]
+    employer_ids: tuple[str, ...]
+    periods: tuple[str, ...]  # YYYY-MM
+    wages_fen: tuple[int, ...]
+    rows: tuple[int, ...]  # the row of the import file of each line (its header is row 1)
+    legacy_ids: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _columns_of_one_length(self) -> "WageHistoryImported":
+        n = len(self.employee_ids)
+        assert all(len(c) == n for c in (self.employer_ids, self.periods, self.wages_fen, self.rows,
+                                          self.legacy_ids)), "one value of each column a line"
+        return self
+
+    def lines(self) -> list[tuple[str, str, str, int, int, str]]:
+        """(employee_id, employer_id, period, wage_fen, row, legacy_id) of each line."""
+        return list(zip(self.employee_ids, self.employer_ids, self.periods, self.wages_fen, self.rows,
+                        self.legacy_ids))
+
+
+@upcaster("WageHistoryImported", from_version=1)
+def _lines_to_columns(payload: dict) -> dict:
+    """v1's lines as v2's columns, each wage (yuan at fen precision) as fen."""
+    lines = payload["lines"]
+    return {"import_id": payload["import_id"],
+            **{f"{name}s": [ln[name] for ln in lines] for name in ("employee_id", "employer_id", "period", "row")},
+            "wages_fen": [to_fen(round_fen(Decimal(str(ln["wage"])))) for ln in lines],
+            "legacy_ids": [ln["legacy_id"] for ln in lines]}
 
 
 @event_type("LegacyPeriodImported")

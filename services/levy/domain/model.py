@@ -18,7 +18,6 @@ from .events import (
     Allocation,
     ContributionPaid,
     ContributionReassessed,
-    ImportedWageLine,
     LegacyPeriodImported,
     PolicyRef,
     RateAdjusted,
@@ -136,11 +135,15 @@ class WageHistory(Aggregate):
         super().__init__(aggregate_id)
         self.recorded = False
 
-    def record(self, *, import_id: str, lines: tuple[ImportedWageLine, ...], on: date) -> None:
-        assert lines and not self.recorded, "a batch of wage history is recorded once, with lines"
-        keys = {(ln.employee_id, ln.employer_id, ln.period) for ln in lines}
-        assert len(keys) == len(lines), "one wage per worker, employer and month"
-        self.trigger(WageHistoryImported(import_id=import_id, lines=lines), on)
+    def record(self, *, import_id: str, employee_ids: list[str], employer_ids: list[str], periods: list[str],
+               wages_fen: list[int], rows: list[int], legacy_ids: list[str], on: date) -> None:
+        """The lines as columns (line i the i-th of each)."""
+        assert employee_ids and not self.recorded, "a batch of wage history is recorded once, with lines"
+        assert len(set(zip(employee_ids, employer_ids, periods))) == len(employee_ids), \
+            "one wage per worker, employer and month"
+        assert min(wages_fen) >= 0, "a wage is not negative"
+        self.trigger(WageHistoryImported(import_id=import_id, employee_ids=employee_ids, employer_ids=employer_ids,
+                                         periods=periods, wages_fen=wages_fen, rows=rows, legacy_ids=legacy_ids), on)
 
     def apply_WageHistoryImported(self, e: WageHistoryImported) -> None:
         self.recorded = True
