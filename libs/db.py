@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import select
 import uuid
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -39,19 +40,24 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 def _drop_dead_connections(engine: Engine) -> None:
     """A pooled connection the server has closed (a restart, a terminated backend) is replaced at
-    checkout. Not a ping (a round trip on every checkout, a third of a one-event append's): the
-    server's last words (its FATAL message, then EOF) make the idle connection's socket readable,
-    which a zero-timeout select sees. A readable idle socket is never a healthy one here (we LISTEN
-    to nothing), so at worst a connection is replaced for nothing."""
+    checkout (see `closed_by_server`)."""
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn, _record, _proxy):  # noqa: ANN001
-        try:
-            dead = dbapi_conn.closed or bool(select.select([dbapi_conn.fileno()], [], [], 0)[0])
-        except Exception:  # noqa: BLE001 - no socket left: as dead as can be
-            dead = True
-        if dead:
+        if closed_by_server(dbapi_conn):
             raise DisconnectionError("the server closed this pooled connection")  # the pool retries
+
+
+def closed_by_server(dbapi_conn: Any) -> bool:
+    """Whether an idle PostgreSQL connection was closed by the server. Not a ping (a round trip
+    on every checkout, a third of a one-event append's): the server's last words (its FATAL
+    message, then EOF) make the idle connection's socket readable, which a zero-timeout select
+    sees. A readable idle socket is never a healthy one here (we LISTEN to nothing), so at worst a
+    connection is replaced for nothing."""
+    try:
+        return dbapi_conn.closed or bool(select.select([dbapi_conn.fileno()], [], [], 0)[0])
+    except Exception:  # noqa: BLE001 - no socket left: as dead as can be
+        return True
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -85,36 +91,108 @@ def driver_mark(dialect_name: str) -> str:
     return "?" if dialect_name == "sqlite" else "%s"
 
 
-@contextmanager
-def driver_cursor(conn: "Connection | DriverTransaction", statement: str, params: Any = None) -> Iterator[Any]:
-    """The driver's own cursor on `conn`'s connection, inside its transaction, for the hottest
-    paths (appends, consumer batches), where SQLAlchemy's per-statement work is most of the cost.
-    Its errors come out as SQLAlchemy's, as from `execute`: a lost connection is invalidated (the
-    pool drops it) and raised as an OperationalError flagged `connection_invalidated`."""
-    fairy = conn.fairy if isinstance(conn, DriverTransaction) else conn.connection
-    cursor = fairy.cursor()
-    with driver_errors(conn, statement, params, cursor):
+class driver_cursor:  # noqa: N801 - used as the function it was
+    """`with driver_cursor(conn, statement, params) as cursor`: the driver's own cursor on `conn`'s
+    connection, inside its transaction, for the hottest paths (appends, consumer batches), where
+    SQLAlchemy's per-statement work is most of the cost. Its errors come out as SQLAlchemy's, as
+    from `execute` (`driver_error`). A class, not a generator: it runs on every append, and a
+    generator-based context manager costs several times more to enter and leave."""
+
+    __slots__ = ("conn", "statement", "params", "cursor")
+
+    def __init__(self, conn: "Connection | DriverTransaction", statement: str, params: Any = None) -> None:
+        self.conn, self.statement, self.params = conn, statement, params
+
+    def __enter__(self) -> Any:
+        conn = self.conn
+        fairy = conn.fairy if isinstance(conn, DriverTransaction) else conn.connection
+        self.cursor = fairy.cursor()
+        return self.cursor
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        conn = self.conn
         try:
-            yield cursor
+            if exc is not None and isinstance(exc, conn.dialect.loaded_dbapi.Error):
+                raise driver_error(conn, exc, self.statement, self.params, self.cursor) from exc
         finally:
             if not conn.invalidated:
-                cursor.close()
+                self.cursor.close()
 
 
-@contextmanager
-def driver_errors(conn: "Connection | DriverTransaction", statement: str, params: Any = None,
-                  cursor: Any = None) -> Iterator[None]:
-    """The driver's errors raised as SQLAlchemy's (see driver_cursor)."""
-    dbapi = conn.dialect.loaded_dbapi
-    try:
-        yield
-    except dbapi.Error as exc:
-        fairy = conn.fairy if isinstance(conn, DriverTransaction) else conn.connection
-        lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=lost,
-                                  dialect=conn.dialect) from exc
+def driver_connection(conn: "Connection | DriverTransaction") -> Any:
+    """The driver's own connection (sqlite3's, psycopg's) under `conn`, in its transaction."""
+    return conn.driver if isinstance(conn, DriverTransaction) else conn.connection.dbapi_connection
+
+
+def driver_error(conn: "Connection | DriverTransaction", exc: BaseException, statement: str, params: Any = None,
+                 cursor: Any = None) -> DBAPIError:
+    """A driver's error as SQLAlchemy raises it: a lost connection is invalidated first (the pool
+    drops it) and the error is an OperationalError flagged `connection_invalidated`."""
+    fairy = conn.fairy if isinstance(conn, DriverTransaction) else conn.connection
+    lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+    if lost:
+        conn.invalidate(exc)
+    return DBAPIError.instance(statement, params, exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                               dialect=conn.dialect)
+
+
+KEPT_CONNECTIONS = 2  # per engine: connections units of work keep between transactions
+
+
+class _KeptConnections:
+    """Pooled connections the units of work of one engine keep checked out between transactions
+    (at most KEPT_CONNECTIONS; the rest go back to the pool): taking one back is a list pop, where
+    the pool's checkout and checkin (events, bookkeeping) cost a tenth of a one-event append.
+    Only a connection whose transaction the driver ended cleanly is kept; on
+    PostgreSQL one is checked as the pool's checkout does (`closed_by_server`) before reuse. The
+    engine's `dispose` closes them with its pool's. A thread takes one whole (`list.pop`)."""
+
+    __slots__ = ("idle", "check")
+
+    def __init__(self, engine: Engine) -> None:
+        self.idle: list[Any] = []
+        self.check = engine.dialect.name == "postgresql"
+        # Closed with the pool's idle connections. Listening to a Connection event marks the
+        # engine as having some, which makes every statement look for them: not for this one
+        # (Engine.dispose dispatches it regardless).
+        had_events = engine._has_events
+        event.listen(engine, "engine_disposed", self.close_all)
+        engine._has_events = had_events
+
+    def take(self, engine: Engine) -> Any:
+        idle = self.idle
+        while idle:
+            try:
+                fairy = idle.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if not self.check or not closed_by_server(fairy.dbapi_connection):
+                return fairy
+            fairy.invalidate()  # closed, and its place in the pool freed
+        return engine.raw_connection()  # the pool's checkout (a dead connection is replaced there)
+
+    def give_back(self, fairy: Any) -> None:
+        if len(self.idle) < KEPT_CONNECTIONS:
+            self.idle.append(fairy)
+        else:
+            fairy._close_special(transaction_reset=True)
+
+    def close_all(self, _engine: Engine | None = None) -> None:
+        while self.idle:
+            try:
+                self.idle.pop().invalidate()
+            except IndexError:
+                break
+
+
+_kept: "weakref.WeakKeyDictionary[Engine, _KeptConnections]" = weakref.WeakKeyDictionary()
+
+
+def _kept_connections(engine: Engine) -> _KeptConnections:
+    kept = _kept.get(engine)
+    if kept is None:
+        kept = _kept.setdefault(engine, _KeptConnections(engine))
+    return kept
 
 
 class DriverTransaction:
@@ -122,28 +200,41 @@ class DriverTransaction:
     unit of work: SQLAlchemy's Connection (its events, pool and transaction bookkeeping) costs
     more than a one-event append itself. A Connection over the same DBAPI connection, inside the
     same transaction, is made on first use of `connection` (Core statements, a Session); from then
-    on it owns the transaction and ends it.
+    on it owns the transaction and ends it (and returns the connection to the pool).
     SQLite takes the write lock at BEGIN IMMEDIATE, as `_on_begin` does; psycopg begins
-    implicitly at the first statement (SQLAlchemy's own begin is a no-op there)."""
+    implicitly at the first statement (SQLAlchemy's own begin is a no-op there).
+    The connection comes from, and goes back to, the engine's kept connections (_KeptConnections)."""
+
+    __slots__ = ("engine", "dialect", "fairy", "driver", "_kept", "_invalidated", "_ended", "_connection",
+                 "_transaction")
 
     def __init__(self, engine: Engine) -> None:
         self.engine, self.dialect = engine, engine.dialect
+        self._kept = _kept_connections(engine)
         try:
-            self.fairy = engine.raw_connection()  # pre-pinged by the pool, as engine.connect()
+            self.fairy = self._kept.take(engine)
         except self.dialect.loaded_dbapi.Error as exc:
             Connection._handle_dbapi_exception_noconnection(exc, self.dialect, engine)
             raise
+        self.driver = self.fairy.dbapi_connection  # the driver's own connection (sqlite3, psycopg)
         self._invalidated = False
         self._ended = False  # committed or rolled back by the driver
         self._connection: Connection | None = None
         self._transaction: Any = None
         if self.dialect.name == "sqlite":
             try:
-                with driver_errors(self, "BEGIN IMMEDIATE"):
-                    self.fairy.driver_connection.execute("BEGIN IMMEDIATE")
+                self.driver.execute("BEGIN IMMEDIATE")
+            except self.dbapi_error as exc:
+                error = driver_error(self, exc, "BEGIN IMMEDIATE")
+                self.close()
+                raise error from exc
             except BaseException:
                 self.close()
                 raise
+
+    @property
+    def dbapi_error(self) -> type[Exception]:
+        return self.dialect.loaded_dbapi.Error
 
     @property
     def connection(self) -> Connection:
@@ -172,26 +263,34 @@ class DriverTransaction:
     def commit(self) -> None:
         if self._connection is not None:
             self._transaction.commit()
-        elif not self.invalidated:
-            with driver_errors(self, "COMMIT"):
-                self.fairy.commit()
+        elif not self._invalidated:
+            try:
+                self.driver.commit()
+            except self.dbapi_error as exc:
+                raise driver_error(self, exc, "COMMIT") from exc
             self._ended = True
 
     def rollback(self) -> None:
         if self._connection is not None:
             self._transaction.rollback()
-        elif not self.invalidated:
-            with driver_errors(self, "ROLLBACK"):
-                self.fairy.rollback()
+        elif not self._invalidated:
+            try:
+                self.driver.rollback()
+            except self.dbapi_error as exc:
+                raise driver_error(self, exc, "ROLLBACK") from exc
             self._ended = True
 
     def close(self) -> None:
-        """Back to the pool, which resets the connection (rolls back) unless this transaction
-        ended already: as SQLAlchemy's own Connection tells it (a tenth of a one-event append)."""
+        """The connection kept for the next unit of work if the driver ended this transaction,
+        else back to the pool, which resets it (rolls back): as SQLAlchemy's own Connection
+        tells it. Made into a Connection, that Connection closes it."""
         if self._connection is not None:
             self._connection.close()
-        elif not self.invalidated:
-            self.fairy._close_special(transaction_reset=self._ended)
+        elif not self._invalidated:
+            if self._ended:
+                self._kept.give_back(self.fairy)
+            else:
+                self.fairy._close_special(transaction_reset=False)
 
 
 def driver_batches(conn: Connection, statement: str, params: Any, batch: int) -> Iterator[list[tuple]]:

@@ -6,9 +6,8 @@ replaying the same events through `rehydrate` rebuilds exactly the same state.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar, Iterable, Iterator
+from typing import ClassVar, Iterable, Iterator, NamedTuple
 
 from pydantic import BaseModel
 
@@ -16,8 +15,9 @@ from .envelope import Envelope
 from .registry import REGISTRY
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(NamedTuple):
+    """An event decided, not yet saved (immutable: a tuple, made on every decision)."""
+
     type: str
     payload: BaseModel
     occurred_on: date

@@ -57,24 +57,41 @@ def new_event_id() -> uuid.UUID:
     take each new id at their right edge rather than on a random page: a batch of events dirties
     a page or two of each index, not one page per event. Two ids collide only if two processes
     draw the same 62 random bits for the same millisecond and counter."""
+    return _uuid7(_next_heads(1))
+
+
+def new_event_ids(count: int) -> list[uuid.UUID]:
+    """`count` ids, as `count` calls of new_event_id make them (one turn of the lock: an append's
+    batch of events)."""
+    last = _next_heads(count)
+    return [_uuid7(head) for head in range(last - count + 1, last + 1)]
+
+
+def _next_heads(count: int) -> int:
+    """Takes the next `count` 60-bit heads (time and counter as one number) and returns the last:
+    a new millisecond starts a new range; within one (or if the clock steps back) the counter goes
+    on, spilling into the milliseconds."""
     global _last_id
     with _ids_lock:
-        # Time and counter as one 60-bit number: a new millisecond starts a new range; within
-        # one (or if the clock steps back) the counter goes on, spilling into the milliseconds.
         now = (time.time_ns() // 1_000_000) << 12
-        _last_id = now if now > _last_id else _last_id + 1
-        head = _last_id
+        first = now if now > _last_id else _last_id + 1
+        _last_id = first + count - 1
+        return _last_id
+
+
+def _uuid7(head: int) -> uuid.UUID:
     value = ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62)
     # UUID(int=…) re-checks what is true by construction; this is what it stores.
     event_id = _new_uuid(uuid.UUID)
     _set(event_id, "int", value)
-    _set(event_id, "is_safe", uuid.SafeUUID.unknown)
+    _set(event_id, "is_safe", _UNKNOWN)
     return event_id
 
 
 _VERSION_7 = (0x7 << 76) | (0b10 << 62)  # the version nibble and the RFC variant bits
 _getrandbits = random.getrandbits  # reseeded in every forked child by the random module
 _new_uuid, _set = object.__new__, object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown
 
 
 _FIELDS = frozenset(Envelope.model_fields)

@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, timezone
-from typing import Any, Sequence
+from datetime import date, datetime, timezone
+from typing import Any, NamedTuple, NoReturn, Sequence
 
 from pydantic_core import to_json
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from libs.db import DriverTransaction, driver_cursor
+from libs.db import DriverTransaction, driver_connection, driver_cursor, driver_error
 
-from .envelope import Envelope, new_event_id, trusted_envelope, utc_now
+from .envelope import Envelope, new_event_ids, trusted_envelope, utc_now
 from .tables import events
 
 MAX_APPEND_BATCH = 10_000
@@ -36,8 +36,9 @@ class ConcurrencyConflict(Exception):
         super().__init__(f"aggregate {aggregate_id} is at {found}, not {expected}")
 
 
-@dataclass(frozen=True)
-class NewEvent:
+class NewEvent(NamedTuple):
+    """An event to append (immutable: a tuple, made per event on every save)."""
+
     type: str
     schema_version: int
     payload: dict[str, Any]  # JSON-safe: Decimals already strings
@@ -90,22 +91,24 @@ class EventStore:
         raises ConcurrencyConflict."""
         assert 0 < len(new_events) <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
         recorded_at = utc_now()
+        causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
         envelopes = [
             trusted_envelope(
-                event_id=new_event_id(),
+                event_id=event_id,
                 type=e.type,
                 schema_version=e.schema_version,
                 aggregate_type=aggregate_type,
                 aggregate_id=aggregate_id,
-                sequence=expected_version + i,
+                sequence=sequence,
                 occurred_on=e.occurred_on,
                 recorded_at=recorded_at,
-                causation_id=context.causation_id,
-                correlation_id=context.correlation_id,
-                actor=context.actor,
+                causation_id=causation_id,
+                correlation_id=correlation_id,
+                actor=actor,
                 payload=e.payload,
             )
-            for i, e in enumerate(new_events, start=1)
+            for sequence, event_id, e in zip(range(expected_version + 1, expected_version + 1 + len(new_events)),
+                                             new_event_ids(len(new_events)), new_events)
         ]
         conn = self._connection()
         if conn.dialect.name == "postgresql":
@@ -128,9 +131,10 @@ class EventStore:
         count = sum(len(new) for _id, new in streams)
         assert all(new for _id, new in streams) and 0 < count <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
         recorded_at = utc_now()
+        ids = iter(new_event_ids(count))
         envelopes = [
             trusted_envelope(
-                event_id=new_event_id(), type=e.type, schema_version=e.schema_version, aggregate_type=aggregate_type,
+                event_id=next(ids), type=e.type, schema_version=e.schema_version, aggregate_type=aggregate_type,
                 aggregate_id=aggregate_id, sequence=i, occurred_on=e.occurred_on, recorded_at=recorded_at,
                 causation_id=context.causation_id, correlation_id=context.correlation_id, actor=context.actor,
                 payload=e.payload)
@@ -168,40 +172,62 @@ _COLUMNS = ("event_id", "aggregate_type", "aggregate_id", "sequence", "type", "s
 _SQLITE_VERSION = "SELECT max(sequence) FROM events WHERE aggregate_id = ?"
 _SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
-# One statement, whatever the number of events: the per-event columns travel as arrays (so the
-# server prepares it once), and the version check is a condition of the same statement (no row
-# is written past a gap). The arrays go in binary (`%(…)b`): in text, psycopg escapes every
-# element with a regular expression (the JSON payloads' quotes), a third of a batch's CPU.
-_POSTGRESQL_APPEND = """
+# One statement, whatever the number of events: the per-event columns travel as one JSON array of
+# objects (so the server prepares it once), and the version check is a condition of the same
+# statement (no row is written past a gap). JSON, not one array parameter per column: psycopg
+# dumps an array element by element in Python, most of a batch's CPU; the document is one call of
+# pydantic-core. Each payload is a `json` field, whose text PostgreSQL keeps as written: the stored
+# text is exactly `dumps(payload)`.
+_POSTGRESQL_EVENTS = """ROWS FROM (json_to_recordset(%(events)s::json) AS (event_id varchar, aggregate_id varchar,
+     sequence int, type varchar, schema_version int, occurred_on date, payload json))
+     WITH ORDINALITY AS e(event_id, aggregate_id, sequence, type, schema_version, occurred_on, payload, n)"""
+_POSTGRESQL_APPEND = f"""
 INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
                     recorded_at, causation_id, correlation_id, actor, payload, topic)
-SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, %(expected)s::int + e.n, e.type,
+SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, e.sequence, e.type,
        e.schema_version, e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar,
-       %(correlation_id)s::varchar, %(actor)s::varchar, e.payload, %(topic)s::varchar
-FROM unnest(%(event_ids)b::varchar[], %(types)b::varchar[], %(versions)b::int[], %(dates)b::date[],
-            %(payloads)b::text[]) WITH ORDINALITY AS e(event_id, type, schema_version, occurred_on, payload, n)
+       %(correlation_id)s::varchar, %(actor)s::varchar, e.payload::text, %(topic)s::varchar
+FROM {_POSTGRESQL_EVENTS}
 WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), 0)
       = %(expected)s::int
 ORDER BY e.n
 """
 
 
+# One event (most commands' append): plain values, which psycopg dumps in C, not a document of one.
+# A new aggregate's first event needs no version check: the unique constraint refuses a taken
+# sequence 1, and no gap can come before it.
+_POSTGRESQL_APPEND_ONE = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+_POSTGRESQL_APPEND_ONE_AFTER = (
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT {', '.join(['%s'] * len(_COLUMNS))} "
+    "WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %s), 0) = %s"
+)
+
+
 def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
     """Returns how many events were written (0: the version check refused them)."""
     first = envelopes[0]
-    params = {
-        "aggregate_type": first.aggregate_type, "aggregate_id": first.aggregate_id, "expected": expected,
-        "recorded_at": first.recorded_at, "causation_id": str(first.causation_id) if first.causation_id else None,
-        "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
-        "event_ids": [str(e.event_id) for e in envelopes], "types": [e.type for e in envelopes],
-        "versions": [e.schema_version for e in envelopes], "dates": [e.occurred_on for e in envelopes],
-        "payloads": [dumps(e.payload) for e in envelopes],
-    }
+    causation_id = str(first.causation_id) if first.causation_id else None
+    if len(envelopes) == 1:
+        statement = _POSTGRESQL_APPEND_ONE if expected == 0 else _POSTGRESQL_APPEND_ONE_AFTER
+        params: Any = (str(first.event_id), first.aggregate_type, first.aggregate_id, first.sequence, first.type,
+                       first.schema_version, first.occurred_on, first.recorded_at, causation_id, first.correlation_id,
+                       first.actor, dumps(first.payload), topic)
+        if expected:
+            params += (first.aggregate_id, expected)
+    else:
+        statement = _POSTGRESQL_APPEND
+        params = {
+            "aggregate_type": first.aggregate_type, "aggregate_id": first.aggregate_id, "expected": expected,
+            "recorded_at": first.recorded_at, "causation_id": causation_id,
+            "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
+            "events": _postgresql_events(envelopes),
+        }
     try:
         with driver_cursor(conn, "append events", params) as cursor:
             # Pipelined: when the append opens the transaction, its BEGIN travels with it.
             with cursor.connection.pipeline():
-                cursor.execute(_POSTGRESQL_APPEND, params)
+                cursor.execute(statement, params)
             return cursor.rowcount
     except IntegrityError as exc:  # another transaction took the sequence
         raise ConcurrencyConflict(first.aggregate_id, expected) from exc
@@ -209,38 +235,63 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelop
 
 def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
     first = envelopes[0]
-    # The text forms SQLAlchemy's SQLite Date/DateTime read back (UTC, zone dropped).
-    recorded_at = first.recorded_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    recorded_at = _sqlite_timestamp(first.recorded_at)
     causation_id = str(first.causation_id) if first.causation_id else None
     head = (first.aggregate_type, first.aggregate_id)
-    rows = [(str(e.event_id), *head, e.sequence, e.type, e.schema_version, e.occurred_on.isoformat(), recorded_at,
-             causation_id, e.correlation_id, e.actor, dumps(e.payload), topic) for e in envelopes]
+    tail = (recorded_at, causation_id, first.correlation_id, first.actor)
+    rows = [(str(e.event_id), *head, e.sequence, e.type, e.schema_version, e.occurred_on.isoformat(), *tail,
+             dumps(e.payload), topic) for e in envelopes]
+    driver = driver_connection(conn)
     try:
-        with driver_cursor(conn, "append events", rows) as cursor:
-            if expected > 0:
-                # The unique constraint refuses a taken sequence; this refuses a gap.
-                actual = cursor.execute(_SQLITE_VERSION, (first.aggregate_id,)).fetchone()[0] or 0
-                if actual != expected:
-                    raise ConcurrencyConflict(first.aggregate_id, expected, actual)
-            cursor.executemany(_SQLITE_EVENTS, rows)
-            return len(rows)
-    except IntegrityError as exc:
-        raise ConcurrencyConflict(first.aggregate_id, expected) from exc
+        if expected > 0:
+            # The unique constraint refuses a taken sequence; this refuses a gap.
+            actual = driver.execute(_SQLITE_VERSION, (first.aggregate_id,)).fetchone()[0] or 0
+            if actual != expected:
+                raise ConcurrencyConflict(first.aggregate_id, expected, actual)
+        if len(rows) == 1:
+            driver.execute(_SQLITE_EVENTS, rows[0])
+        else:
+            driver.executemany(_SQLITE_EVENTS, rows)
+        return len(rows)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        _raise_append_error(conn, exc, first.aggregate_id, expected, rows)
 
 
-# append_new's statement: _POSTGRESQL_APPEND with the aggregate and the sequence per event; new
-# aggregates only, so the unique (aggregate_id, sequence) is the whole version check.
-_POSTGRESQL_APPEND_NEW = """
+def _raise_append_error(conn: Connection | DriverTransaction, exc: Exception, aggregate_id: str, expected: int,
+                        rows: list[tuple]) -> NoReturn:
+    """A driver's error raised as SQLAlchemy's; a taken sequence (the unique constraint) as the
+    conflict it is."""
+    error = driver_error(conn, exc, "append events", rows)
+    if isinstance(error, IntegrityError):
+        raise ConcurrencyConflict(aggregate_id, expected) from error
+    raise error from exc
+
+
+def _sqlite_timestamp(moment: datetime) -> str:
+    """The text SQLAlchemy's SQLite DateTime writes and reads back (UTC, zone dropped)."""
+    if moment.tzinfo is not timezone.utc:  # utc_now's already is
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+# append_new's statement: _POSTGRESQL_APPEND with the aggregate per event; new aggregates only,
+# so the unique (aggregate_id, sequence) is the whole version check.
+_POSTGRESQL_APPEND_NEW = f"""
 INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
                     recorded_at, causation_id, correlation_id, actor, payload, topic)
 SELECT e.event_id, %(aggregate_type)s::varchar, e.aggregate_id, e.sequence, e.type, e.schema_version,
        e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar, %(correlation_id)s::varchar,
-       %(actor)s::varchar, e.payload, %(topic)s::varchar
-FROM unnest(%(event_ids)b::varchar[], %(aggregate_ids)b::varchar[], %(sequences)b::int[], %(types)b::varchar[],
-            %(versions)b::int[], %(dates)b::date[], %(payloads)b::text[])
-     WITH ORDINALITY AS e(event_id, aggregate_id, sequence, type, schema_version, occurred_on, payload, n)
+       %(actor)s::varchar, e.payload::text, %(topic)s::varchar
+FROM {_POSTGRESQL_EVENTS}
 ORDER BY e.n
 """
+
+
+def _postgresql_events(envelopes: list[Envelope]) -> str:
+    """The per-event columns of an append as the JSON document `_POSTGRESQL_EVENTS` reads."""
+    return to_json([{"event_id": str(e.event_id), "aggregate_id": e.aggregate_id, "sequence": e.sequence,
+                     "type": e.type, "schema_version": e.schema_version, "occurred_on": e.occurred_on,
+                     "payload": e.payload} for e in envelopes]).decode()
 
 
 def _append_new_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope]) -> int:
@@ -249,10 +300,7 @@ def _append_new_postgresql(conn: Connection | DriverTransaction, topic: str, env
         "aggregate_type": first.aggregate_type, "recorded_at": first.recorded_at,
         "causation_id": str(first.causation_id) if first.causation_id else None,
         "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
-        "event_ids": [str(e.event_id) for e in envelopes], "aggregate_ids": [e.aggregate_id for e in envelopes],
-        "sequences": [e.sequence for e in envelopes], "types": [e.type for e in envelopes],
-        "versions": [e.schema_version for e in envelopes], "dates": [e.occurred_on for e in envelopes],
-        "payloads": [dumps(e.payload) for e in envelopes],
+        "events": _postgresql_events(envelopes),
     }
     try:
         with driver_cursor(conn, "append new streams", params) as cursor:
@@ -265,17 +313,16 @@ def _append_new_postgresql(conn: Connection | DriverTransaction, topic: str, env
 
 def _append_new_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope]) -> int:
     first = envelopes[0]
-    recorded_at = first.recorded_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    recorded_at = _sqlite_timestamp(first.recorded_at)
     causation_id = str(first.causation_id) if first.causation_id else None
     rows = [(str(e.event_id), e.aggregate_type, e.aggregate_id, e.sequence, e.type, e.schema_version,
              e.occurred_on.isoformat(), recorded_at, causation_id, e.correlation_id, e.actor, dumps(e.payload), topic)
             for e in envelopes]
     try:
-        with driver_cursor(conn, "append new streams", rows) as cursor:
-            cursor.executemany(_SQLITE_EVENTS, rows)
-            return len(rows)
-    except IntegrityError as exc:
-        raise ConcurrencyConflict(first.aggregate_id, 0) from exc
+        driver_connection(conn).executemany(_SQLITE_EVENTS, rows)
+        return len(rows)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        _raise_append_error(conn, exc, first.aggregate_id, 0, rows)
 
 
 def row_to_envelope(row: Any) -> Envelope:

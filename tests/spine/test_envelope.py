@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from libs.events.decode import EventId, Poison, StoredEnvelope, decode_batch, validate_all
-from libs.events.envelope import Envelope, new_event_id
+from libs.events.envelope import Envelope, new_event_id, new_event_ids
 from libs.events.log import FROM_STORE, Record
 from libs.events.registry import REGISTRY, UnknownEventType
 from libs.events.store import dumps
@@ -63,6 +63,13 @@ def test_event_ids_are_version_7_and_sort_in_the_order_they_were_made() -> None:
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in made)
     assert [str(i) for i in made] == sorted(str(i) for i in made) and len(set(made)) == len(made)
     assert all(uuid.UUID(str(i)) == i for i in made[:100])  # the same UUIDs as any other
+
+
+def test_event_ids_made_in_one_go_are_those_one_by_one_would_be() -> None:
+    before, batch, after = new_event_id(), new_event_ids(5_000), new_event_id()
+    made = [before, *batch, after]
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in made)
+    assert [str(i) for i in made] == sorted(str(i) for i in made) and len(set(made)) == len(made)
 
 
 def test_a_batch_decodes_as_record_by_record_and_a_bad_record_is_named_poison() -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from libs.db import make_engine, session_factory
-from libs.events.store import ConcurrencyConflict, Context, EventStore
+from libs.events.store import ConcurrencyConflict, Context, EventStore, dumps
 from libs.events.tables import core_metadata, events
 from libs.events.uow import UnitOfWork
 
@@ -47,16 +47,22 @@ def test_append_then_read_back_in_order_unsent_to_their_topic(sessions) -> None:
 
 
 def test_a_payload_reads_back_exactly_whatever_its_characters(sessions) -> None:  # noqa: ANN001
-    """The payloads travel to PostgreSQL as a binary array: quotes, backslashes, braces, commas and
-    CJK text (what a text array escapes) come back as written, in one event and in many."""
-    memo = 'a "quoted", {braced} \\ back\\slash, 工伤保险 \u00e9 NULL'
-    account = Account("acct-chars")
+    """The payloads travel to PostgreSQL inside one JSON document (many events) or alone (one):
+    quotes, backslashes, braces, commas, CJK text and line separators are stored as `dumps` writes
+    them and come back as written."""
+    memo = 'a "quoted", {braced} \\ back\\slash, 工伤保险 \u00e9 NULL \u2028 \U0001f600'
+    many, one = Account("acct-chars"), Account("acct-char")
     for _ in range(3):
-        account.trigger(Deposited(amount=Decimal("1.00"), memo=memo), date(2026, 1, 5))
+        many.trigger(Deposited(amount=Decimal("1.00"), memo=memo), date(2026, 1, 5))
+    one.trigger(Deposited(amount=Decimal("1.00"), memo=memo), date(2026, 1, 5))
     with uow(sessions) as u:
-        u.save(account)
+        u.save(many)
+        u.save(one)
     with uow(sessions) as u:
         assert [e.payload["memo"] for e in u.store.read_aggregate("acct-chars")] == [memo] * 3
+        assert [e.payload["memo"] for e in u.store.read_aggregate("acct-char")] == [memo]
+    with sessions() as s:
+        assert s.execute(select(events.c.payload)).scalars().all() == [dumps({"amount": "1.00", "memo": memo})] * 4
 
 
 def test_a_stale_version_is_a_conflict_and_writes_nothing(sessions) -> None:  # noqa: ANN001
@@ -172,7 +178,9 @@ def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(postgres)
     killer = make_engine(postgres.url("il_test_dead_pooled"))
     with killer.connect() as conn:
         assert conn.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-        while conn.execute(text("select count(*) from pg_stat_activity where pid = :pid"), {"pid": pid}).scalar_one():
+        # A transaction sees pg_stat_activity as it was at its first look: a new one each time.
+        while conn.rollback() or conn.execute(text("select count(*) from pg_stat_activity where pid = :pid"),
+                                              {"pid": pid}).scalar_one():
             time.sleep(0.05)
     account = Account("acct-after")
     account.deposit(Decimal("1.00"))
@@ -183,3 +191,49 @@ def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(postgres)
         assert conn.execute(select(events.c.aggregate_id)).scalars().all() == ["acct-after"]
     killer.dispose()
     engine.dispose()
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_and_dispose_closes_them(postgres) -> None:  # noqa: ANN001
+    """A unit of work keeps its connection for the next one (no pool round trip). If the server
+    closes it meanwhile (a restart terminates every backend), the next unit of work gets a live
+    one; the engine's dispose closes the kept ones with the pool's."""
+    import time
+
+    from sqlalchemy import text
+
+    name = "il_test_dead_kept"
+    engine = make_engine(postgres.fresh_database(name))
+    core_metadata.create_all(engine)
+    sessions = session_factory(engine)
+    killer = make_engine(postgres.url(name))
+
+    def backends(conn) -> list[int]:  # noqa: ANN001
+        conn.rollback()  # a transaction sees pg_stat_activity as it was at its first look: a new one
+        return conn.execute(text("select pid from pg_stat_activity where datname = :db and pid <> pg_backend_pid()"),
+                            {"db": name}).scalars().all()
+
+    def until_none_of(conn, pids: list[int]) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + 30
+        while set(backends(conn)) & set(pids):
+            assert time.monotonic() < deadline, "the backends never went"
+            time.sleep(0.05)
+
+    for aggregate_id in ("acct-before", "acct-after"):
+        account = Account(aggregate_id)
+        account.deposit(Decimal("1.00"))
+        with uow(sessions) as u:
+            u.save(account)
+        if aggregate_id == "acct-before":
+            with killer.connect() as conn:
+                pids = backends(conn)
+                assert pids  # the kept connection at least
+                for pid in pids:
+                    conn.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
+                until_none_of(conn, pids)
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(events.c.aggregate_id)).scalars().all()) == ["acct-after", "acct-before"]
+    with killer.connect() as conn:
+        open_before = backends(conn)
+        engine.dispose()
+        until_none_of(conn, open_before)
+    killer.dispose()
