@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select, text
 
 from libs.db import SERVICES_DIR, make_engine, migrate, session_factory
 from services.payments.entitlements import projection
