@@ -17,10 +17,12 @@ TOKEN = "bench-agency-token"
 
 
 def embedded_runtime(name: str, folder: Path | None = None):  # noqa: ANN201 - (EmbeddedRuntime, Path)
-    """The embedded system in a fresh temp folder (or `folder`, made) with the bench's agency
-    token, and the folder (for the peer's own files); access logs off, so the console shows
-    results, not requests."""
+    """The embedded system in a fresh temp folder, removed when the process ends (or `folder`,
+    made and kept), with the bench's agency token, and the folder (for the peer's own files);
+    access logs off, so the console shows results, not requests."""
+    import atexit
     import logging
+    import shutil
     import tempfile
 
     from libs.runtime.embedded import EmbeddedRuntime
@@ -29,7 +31,10 @@ def embedded_runtime(name: str, folder: Path | None = None):  # noqa: ANN201 - (
     logging.disable(logging.INFO)
     if folder is not None:
         folder.mkdir(parents=True)
-    tmp = folder or Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        tmp = folder
+    else:  # gigabytes at full size: a killed run's folder is the only one left behind
+        tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        atexit.register(shutil.rmtree, tmp, True)
     os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
     return EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False)), tmp
 
