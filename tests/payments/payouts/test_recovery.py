@@ -8,6 +8,7 @@ Every worker here earns 9000.00 (the insured wage, R.64) in a region whose polic
 default with an average monthly wage of 8000.00. Figures worked by hand in the comments."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal as D
 
 import pytest
@@ -49,8 +50,14 @@ def overpayments_of(api, payee: str, seen: dict | None = None) -> list[dict]:  #
     return ok(api.get("/v1/overpayments", params={"payee": payee}, headers=seen or {}))["items"]
 
 
+def today() -> str:
+    """The fund's day (UTC): what it recognizes and writes off is booked on it."""
+    return datetime.now(timezone.utc).date().isoformat()
+
+
 def statement(api, region: str) -> dict:  # noqa: ANN001
-    return ok(api.get(f"/v1/funds/{region}/statement", params={"from": "2026-01-01", "to": "2026-12-31"}))
+    # To today at least: an overpayment is recognized (and written off) on the day it happens.
+    return ok(api.get(f"/v1/funds/{region}/statement", params={"from": "2026-01-01", "to": max("2026-12-31", today())}))
 
 
 def paid_claim(api, region: str, grade: int = 3, care: str = "partial") -> tuple[str, str, str]:  # noqa: ANN001
@@ -246,9 +253,10 @@ def test_a_write_off_ends_the_receivable_and_shows_in_the_statement(api) -> None
     assert api.get("/v1/overpayments", params={"payee": payee}, headers=as_hospital).status_code == 403
     assert overpayments_of(api, payee)[0]["outstanding"] == "226200.00"  # refused requests changed nothing
 
-    done = ok(api.post(url, json={"reason": "the worker emigrated; not recoverable", "written_off_on": "2026-12-01"}))
+    written_off_on = today()  # not before the recognition, which was today
+    done = ok(api.post(url, json={"reason": "the worker emigrated; not recoverable", "written_off_on": written_off_on}))
     assert (done["status"], done["written_off"], done["outstanding"]) == ("written_off", "226200.00", "0.00")
-    assert done["write_off"] == {"reason": "the worker emigrated; not recoverable", "written_off_on": "2026-12-01"}
+    assert done["write_off"] == {"reason": "the worker emigrated; not recoverable", "written_off_on": written_off_on}
     again = api.post(url, json={"reason": "twice"})
     assert again.status_code == 409 and again.json()["overpayment_status"] == "written_off"
     trail = ok(api.get("/v1/events", params={"aggregate_id": over["overpayment_id"]}))["items"]
