@@ -195,7 +195,7 @@ def totals_json(totals: Totals) -> str:
     for key, value in sorted(totals.items()):
         kind = type(value)
         if type(key) is not str or (kind is not int and kind is not str):
-            return _SORTED.encode(totals)  # a bool, a float, a nested value: as json writes it
+            return _SORTED.encode(totals)  # a bool, a fraction, a nested value: as json writes it
         parts.append(f"{_JSON_TEXT(key)}: {value if kind is int else _JSON_TEXT(value)}")
     return "{" + ", ".join(parts) + "}"
 

@@ -170,6 +170,14 @@ def _unbanked(session: Session, payees: Iterable[str]) -> set[str]:
     return found
 
 
+def _accounts(session: Session, payees: Iterable[str]) -> dict[str, tuple[str | None, str | None, str | None]]:
+    """_account for many payees in plain IN lists: every payee asked for is in the answer."""
+    found = {payee: (None, None, None) for payee in payees}
+    found.update({payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
+        session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN", sorted(found))})
+    return found
+
+
 def _account(session: Session, payee: str) -> tuple[str | None, str | None, str | None]:
     row = session.execute(select(accounts).where(accounts.c.payee == payee)).first()
     return (row.bank_code, row.account_no, row.holder) if row else (None, None, None)
@@ -227,10 +235,7 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
             log.info("claim %s: withdrawing %d unpaid lines superseded by earlier facts", claim_id, len(withdraw))
             session.execute(delete(el).where(el.c.line_id.in_(withdraw)))
     fresh = [ln for ln in derived if ln.line_id not in have]
-    payees = sorted({ln.payee for ln in fresh})
-    accounts_cache: dict[str, tuple] = {payee: (None, None, None) for payee in payees}
-    accounts_cache.update({payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
-        session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN", payees)})
+    accounts_cache = _accounts(session, {ln.payee for ln in fresh})
     if fresh:
         _insert_lines(session, [_row(ln, accounts_cache[ln.payee]) for ln in fresh])
     if kept:  # the corrections copy the derived lines' explanations: derived in full
@@ -265,10 +270,8 @@ def materialize_claims(session: Session, claim_ids: Sequence[str], now: datetime
         states.append(_state_of(claim_id, facts[claim_id][0], cache[region], region, utc(now), requested[region]))
     _set_states(session, states)
     if fresh:
-        known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
-            session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN",
-            sorted({ln.payee for ln in fresh}))}
-        _insert_lines(session, [_row(ln, known_accounts.get(ln.payee, (None, None, None))) for ln in fresh])
+        known_accounts = _accounts(session, {ln.payee for ln in fresh})
+        _insert_lines(session, [_row(ln, known_accounts[ln.payee]) for ln in fresh])
     return inserted + len(fresh)
 
 
@@ -497,9 +500,7 @@ def _grouped_part(session: Session, claim_ids: Sequence[str], states: dict[str, 
     if not candidates:
         return [], [], list(claim_ids)
     counts = _fact_counts(session, candidates)
-    known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
-        session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN",
-        sorted({i.payee for i in candidates.values()}))}
+    known_accounts = _accounts(session, {i.payee for i in candidates.values()})
     rows: list[tuple] = []
     done: list[str] = []
     rest: list[str] = []
@@ -507,7 +508,7 @@ def _grouped_part(session: Session, claim_ids: Sequence[str], states: dict[str, 
         inputs = candidates.get(claim_id)
         made = None
         if inputs is not None and counts[claim_id] == int(inputs.facts):
-            made = month.rows(inputs, known_accounts.get(inputs.payee, (None, None, None)))
+            made = month.rows(inputs, known_accounts[inputs.payee])
         already = stored.get(claim_id, {}).get(ahead.month, set())
         if made is None or not already <= {r[0] for r in made}:
             rest.append(claim_id)
@@ -587,10 +588,8 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
         fresh += engine.ledger(facts[claim_id][0], pfs, ahead.now, requested)
         done.append(_state_of(claim_id, facts[claim_id][0], pfs, ahead.region, ahead.now, requested))
     if fresh:
-        payees = sorted({ln.payee for ln in fresh})
-        known_accounts = {payee: (bank_code, account_no, holder) for payee, bank_code, account_no, holder in _rows_in(
-            session, f"SELECT payee, bank_code, account_no, holder FROM {accounts.name} WHERE payee IN", payees)}
-        _insert_lines(session, [_row(ln, known_accounts.get(ln.payee, (None, None, None))) for ln in fresh])
+        known_accounts = _accounts(session, {ln.payee for ln in fresh})
+        _insert_lines(session, [_row(ln, known_accounts[ln.payee]) for ln in fresh])
     if rows:
         _insert_tuples(session, rows)
     _set_states(session, done)
