@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -170,12 +171,13 @@ def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(postgres)
 
     from sqlalchemy import text
 
-    engine = make_engine(postgres.fresh_database("il_test_dead_pooled"))
+    name = f"il_test_dead_pooled_{uuid.uuid4().hex[:8]}"  # two checkouts' runs never share it
+    engine = make_engine(postgres.fresh_database(name))
     core_metadata.create_all(engine)
     sessions = session_factory(engine)
     with engine.connect() as conn:
         pid = conn.execute(text("select pg_backend_pid()")).scalar_one()
-    killer = make_engine(postgres.url("il_test_dead_pooled"))
+    killer = make_engine(postgres.url(name))
     with killer.connect() as conn:
         assert conn.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
         # A transaction sees pg_stat_activity as it was at its first look: a new one each time.
@@ -201,7 +203,7 @@ def test_a_kept_connection_the_server_closed_is_replaced_and_dispose_closes_them
 
     from sqlalchemy import text
 
-    name = "il_test_dead_kept"
+    name = f"il_test_dead_kept_{uuid.uuid4().hex[:8]}"
     engine = make_engine(postgres.fresh_database(name))
     core_metadata.create_all(engine)
     sessions = session_factory(engine)
