@@ -26,8 +26,9 @@ from sqlalchemy import insert, select
 from libs.db import driver_cursor, driver_mark
 from libs.events.uow import UnitOfWork
 from libs.imports.projection import legacy_refs
-from libs.imports.rows import Row, RowRejected
-from libs.imports.runner import Accepted, Outcome, imported_rows, in_one_savepoint, in_savepoint, source
+from libs.imports.rows import Row, RowRejected, Table
+from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, imported_rows, in_one_savepoint,
+                                 in_savepoint, source)
 from libs.money import plain_yuan_fens, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
@@ -114,6 +115,15 @@ class WagesKind:
         parts = [row.text(c, max_len=64) for c in ("employee_legacy_id", "employer_legacy_id")]
         return "/".join([*parts, row.month("period")])  # type: ignore[list-item]
 
+    def legacy_ids(self, table: Table) -> list[str] | None:
+        """`legacy_id` of every row, a column at a time when every row is plain (the keys within
+        64 characters, a file's dozen distinct months each matched once); else None."""
+        workers, employers, periods = (table.columns[c] for c in ("employee_legacy_id", "employer_legacy_id", "period"))
+        if not workers or not all(0 < min(map(len, c)) and max(map(len, c)) <= 64 for c in (workers, employers)) \
+                or not all(_PLAIN_MONTH.fullmatch(p) for p in set(periods)):
+            return None
+        return list(map("{}/{}/{}".format, workers, employers, periods))
+
     def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
         """Every row as a wage report's line is checked; a wage of a worker, employer and month
         imported already under another of the worker's old keys (a rehire) is refused as the
@@ -155,7 +165,8 @@ class WagesKind:
                 return good
         return _checked_rows(rows, check)
 
-    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome]:
+    def record(self, uow: UnitOfWork, import_id: str,
+               rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome] | RecordedRows:
         """The request's rows as `WageHistoryImported` events of up to LINES_PER_EVENT lines
         each (as columns), in the file's order, whatever their employers and months: a
         province's wage history is twelve million rows, in some ten thousand events, not
@@ -187,13 +198,13 @@ class WagesKind:
             for i in range(0, len(histories), SAVE_CHUNK):
                 uow.save_new(histories[i:i + SAVE_CHUNK])
 
-        if in_one_savepoint(uow, write):
-            outcome: Outcome | None = None
-        else:
-            outcome = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
-        for row, w in lines:
-            out[row.number] = outcome or Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage_fen)})
-        return out
+        if not in_one_savepoint(uow, write):
+            refused = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
+            return {**out, **{row.number: refused for row, _w in lines}}
+        wages = [w for _row, w in lines]
+        return RecordedRows(AcceptedRows([row.number for row, _w in lines], [w.employee_id for w in wages],
+                                         {"wage_lines": [1] * len(wages), "wages": [w.wage_fen for w in wages]},
+                                         fen=frozenset({"wages"})), out)
 
 
 class Ref(NamedTuple):
