@@ -245,8 +245,15 @@ def totals_jsons(rows: AcceptedRows) -> list[str]:
         return ["{}"] * len(rows.numbers)
     template = "{{" + ", ".join(_JSON_TEXT(k).replace("{", "{{").replace("}", "}}") + (': "{}"' if k in rows.fen else ": {}")
                                for k in keys) + "}}"
-    columns = [map(yuan_str, rows.totals[k]) if k in rows.fen else rows.totals[k] for k in keys]
+    columns = [_yuan_strs(rows.totals[k]) if k in rows.fen else rows.totals[k] for k in keys]
     return list(map(template.format, *columns))
+
+
+def _yuan_strs(fens: Sequence[int]) -> list[str]:
+    """yuan_str of each amount in fen, without a call each when none is negative."""
+    if fens and min(fens) >= 0:
+        return [f"{fen // 100}.{fen % 100:02d}" for fen in fens]
+    return list(map(yuan_str, fens))
 
 
 def column_totals(rows: AcceptedRows) -> Totals:

@@ -16,6 +16,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
+from operator import itemgetter
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -130,8 +131,8 @@ class WagesKind:
         same wage twice in one request is. A column at a time when every row is good
         (`_all_good`); else row by row, which names each bad row's field."""
         with ctx.session_factory() as session:
-            employers = _employers(session, [r["employer_legacy_id"] for r in rows])
-            workers, jobs = _workers_and_jobs(session, [r["employee_legacy_id"] for r in rows])
+            employers = _employers(session, [r.values["employer_legacy_id"] for r in rows])
+            workers, jobs = _workers_and_jobs(session, [r.values["employee_legacy_id"] for r in rows])
             imported = _imported_under_other_keys(session, rows, employers, workers, jobs)
         now = today()
         bounds = lru_cache(maxsize=None)(period_bounds)  # a file's rows share a dozen months
@@ -288,21 +289,24 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
 
 def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str, Ref], jobs: Jobs, now: date,
               bounds) -> dict[int, Any] | None:  # noqa: ANN001
-    """The wage rows' checks a column at a time (the wages read as one column, each month and
-    employer judged once): every row's Wage, or None as soon as a row fails any check, for the
-    row-by-row check to name it. Never a different verdict: the same rules, fewer calls."""
-    fens = plain_yuan_fens([row.values["wage"] for row in rows])
+    """The wage rows' checks a column at a time (each column read by one map, the wages as one
+    column, each month and employer judged once): every row's Wage, or None as soon as a row
+    fails any check, for the row-by-row check to name it. Never a different verdict: the same
+    rules, fewer calls."""
+    values = [row.values for row in rows]
+    fens = plain_yuan_fens(list(map(itemgetter("wage"), values)))
     if fens is None:  # a wage in another form than "8123.45", or a bad one
         return None
+    firms = list(map(employers.get, map(itemgetter("employer_legacy_id"), values)))
+    people = list(map(workers.get, map(itemgetter("employee_legacy_id"), values)))
+    if None in firms or None in people:
+        return None
     months: dict[tuple[str, str], tuple[date, date] | None] = {}  # (period, employer) → its days if allowed
-    out: dict[int, Any] = {}
-    for row, fen in zip(rows, fens):
-        values = row.values
-        employer = employers.get(values["employer_legacy_id"])
-        worker = workers.get(values["employee_legacy_id"])
-        if employer is None or worker is None or worker.employer_id != employer.employer_id:
+    wages: list[Wage] = []
+    for employer, worker, period, fen in zip(firms, people, map(itemgetter("period"), values), fens):
+        employer_id = employer.employer_id
+        if worker.employer_id != employer_id:
             return None
-        period, employer_id = values["period"], employer.employer_id
         days = months.get((period, employer_id), False)
         if days is False:
             days = months[(period, employer_id)] = _allowed_month(period, employer, now, bounds)
@@ -315,8 +319,8 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str,
                 break
         else:  # employed there in no part of the month
             return None
-        out[row.number] = Wage(employer_id, employee_id, period, fen)
-    return out
+        wages.append(Wage(employer_id, employee_id, period, fen))
+    return dict(zip([row.number for row in rows], wages))
 
 
 def _allowed_month(period: str, employer: Any, now: date, bounds) -> tuple[date, date] | None:  # noqa: ANN001, ANN401
