@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,24 +44,47 @@ class ImportFailed(Exception):
 
 # ---- reading the file, as a stream of rows ---------------------------------------------------
 
-def read_file(path: Path) -> tuple[list[str], Iterator[list[str]]]:
-    """The header and the rows of a CSV (UTF-8) or an Excel workbook, one row at a time."""
+def read_texts(path: Path) -> tuple[list[str], Iterator[str]]:
+    """The header, and each row as the CSV text a request carries: a CSV's line as it is in the
+    file while no line has a quote (no parsing and writing again: a wages file is millions of
+    plain lines), from the first that has one each row parsed and written (a quoted value may
+    hold a comma or a line break); a workbook's rows written."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return _read_workbook(path)
+        header, records = _read_workbook(path)
+        return header, map(_csv_texts(), records)
     handle = path.open(encoding="utf-8-sig", newline="")
-    reader = csv.reader(handle)
-    header = next(reader, None)
+    header = next(csv.reader(handle), None)  # the reader takes the header's line (or lines) only
     if header is None:
         handle.close()
         raise ImportFailed(f"{path} is empty: it starts with a header row naming the columns")
 
-    def rows() -> Iterator[list[str]]:
+    def rows() -> Iterator[str]:
         with handle:
-            for record in reader:
-                if "".join(record).strip():  # not a blank line (or one of blank fields)
-                    yield record
+            for line in handle:
+                if '"' in line:
+                    text = _csv_texts()
+                    for record in csv.reader(itertools.chain([line], handle)):
+                        if "".join(record).strip():
+                            yield text(record)
+                    return
+                if line.replace(",", "").strip():  # not a blank line (or one of blank fields)
+                    yield line if line.endswith("\n") else line + "\n"
 
     return [h.strip() for h in header], rows()
+
+
+def _csv_texts() -> Callable[[list[str]], str]:
+    """A row as CSV text (quoted where it needs to be), one writer for a file's rows."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+
+    def text(record: list[str]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(record)
+        return out.getvalue()
+
+    return text
 
 
 def _read_workbook(path: Path) -> tuple[list[str], Iterator[list[str]]]:
@@ -117,17 +141,10 @@ def chunks(rows: Iterator[list[str]], size: int) -> Iterator[list[list[str]]]:
         yield batch
 
 
-def as_csv(header: list[str], rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
-
-
 def count_rows(path: Path) -> int | None:
-    """For the bar's total: a CSV's data rows, counted in a streaming pass; a workbook's from its
-    dimensions (None when the workbook does not say)."""
+    """For the bar's total: a CSV's lines after the header, counted in its bytes, not parsed (a
+    blank line or a line break inside a quoted value makes it more than the rows: the bar is set
+    to the rows posted at the end); a workbook's from its dimensions (None when it does not say)."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
@@ -137,8 +154,12 @@ def count_rows(path: Path) -> int | None:
         finally:
             book.close()
         return max(0, last - 1) if last else None
-    _header, rows = read_file(path)
-    return sum(1 for _ in rows)
+    lines, last = 0, b"\n"
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(0, lines + (last != b"\n") - 1)
 
 
 # ---- posting it --------------------------------------------------------------------------------
@@ -193,7 +214,8 @@ def import_file(client: httpx.Client, kind: str, path: Path, *, dry_run: bool = 
         raise ImportFailed(f"--chunk-rows is 1 to {MAX_CHUNK_ROWS}")
     console = console or Console(stderr=True)
     total = count_rows(path)
-    header, rows = read_file(path)
+    header, rows = read_texts(path)
+    head = _csv_texts()(header)
     run = uuid.uuid4().hex[:12]
     summary: dict[str, Any] | None = None
     first_row = 2  # the header is row 1
@@ -205,9 +227,10 @@ def import_file(client: httpx.Client, kind: str, path: Path, *, dry_run: bool = 
             params: dict[str, Any] = {"dry_run": str(dry_run).lower(), "first_row": first_row}
             if summary is not None:
                 params["import_id"] = summary["import_id"]
-            summary = post_chunk(client, kind, as_csv(header, batch), params, f"import-{run}-{number}")
+            summary = post_chunk(client, kind, (head + "".join(batch)).encode(), params, f"import-{run}-{number}")
             first_row += len(batch)
             progress.update(task, advance=len(batch), rejected=summary["rejected"])
+        progress.update(task, total=first_row - 2)  # the rows posted (the count of lines is at most more)
     if summary is None:
         raise ImportFailed(f"{path} has no rows under its header")
     return summary

@@ -10,7 +10,8 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -37,23 +38,30 @@ class RowRejected(Exception):
         self.field, self.message = field_, message
 
 
-@dataclass(frozen=True)
 class Row:
-    number: int  # the row of the file: the header is row 1
-    values: dict[str, str]  # every column of the kind, stripped; "" when empty or absent
-    legacy_id: str = ""
-    problem: RowRejected | None = field(default=None, compare=False)
+    """One row of a request: made once per row by `Table.rows` (a plain class: a wages request
+    makes thousands), never changed after its key is set."""
+
+    __slots__ = ("number", "values", "legacy_id", "problem")
+
+    def __init__(self, number: int, values: dict[str, str], legacy_id: str = "",
+                 problem: RowRejected | None = None) -> None:
+        self.number = number  # the row of the file: the header is row 1
+        self.values = values  # every column of the kind, stripped; "" when empty or absent
+        self.legacy_id = legacy_id
+        self.problem = problem
+
+    def __repr__(self) -> str:
+        return f"Row({self.number}, {self.values!r}, {self.legacy_id!r})"
 
     def __getitem__(self, column: str) -> str:
         return self.values[column]
 
     def digest(self) -> str:
         """What "the same content" means for a row posted again: its columns as given — the
-        SHA-256 of json.dumps(sorted(values.items()), ensure_ascii=False, separators=(",", ":")),
-        written here by the encoder's own string function without an encoder made each row
-        (most of a digest's cost)."""
-        pairs = ",".join([f"[{_JSON_TEXT(k)},{_JSON_TEXT(v)}]" for k, v in sorted(self.values.items())])
-        return hashlib.sha256(f"[{pairs}]".encode()).hexdigest()
+        SHA-256 of json.dumps(sorted(values.items()), ensure_ascii=False, separators=(",", ":")).
+        A request's rows are digested together by `Table.digests`."""
+        return digests(sorted(self.values), [[self.values[k]] for k in sorted(self.values)])[0]
 
     # -- typed values: each refusal names the column -----------------------------------------
 
@@ -117,7 +125,42 @@ class Row:
         return int(value)
 
 
+@dataclass
+class Table:
+    """A request's rows as columns: read once, keyed and digested a column at a time (a wages
+    request is thousands of rows of four columns), made into `Row`s for the kind's checks."""
+
+    numbers: list[int]  # each row's number in the file (the header is row 1), blank lines left out
+    columns: dict[str, list[str]]  # every column of the kind, in its order: each row's value, stripped; "" if absent
+    problems: dict[int, RowRejected]  # row number → what is wrong with the row as a line of the file
+
+    def rows(self) -> list[Row]:
+        names, problems = list(self.columns), self.problems
+        return [Row(number, dict(zip(names, values)), "", problems.get(number))
+                for number, values in zip(self.numbers, zip(*self.columns.values()))]
+
+    def digests(self) -> list[str]:
+        """Each row's `Row.digest`, in the order of `numbers`."""
+        names = sorted(self.columns)
+        return digests(names, [self.columns[name] for name in names])
+
+
+def digests(names: Sequence[str], columns: Sequence[Sequence[str]]) -> list[str]:
+    """The SHA-256 of json.dumps(sorted(values.items()), ensure_ascii=False, separators=(",", ":"))
+    of each row of `columns` (named by `names`, sorted): the names written once into a format
+    string, each column's values JSON-encoded by one map (the encoder's own string function)."""
+    if not names:
+        return [hashlib.sha256(b"[]").hexdigest() for _value in range(len(columns[0]) if columns else 1)]
+    template = "[" + ",".join("[" + _JSON_TEXT(n).replace("{", "{{").replace("}", "}}") + ",{}]" for n in names) + "]"
+    sha256 = hashlib.sha256
+    return [sha256(text.encode()).hexdigest() for text in map(template.format, *[map(_JSON_TEXT, c) for c in columns])]
+
+
 def read_rows(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...], first_row: int) -> list[Row]:
+    return read_table(body, columns, optional, first_row).rows()
+
+
+def read_table(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...], first_row: int) -> Table:
     """The rows of one request's body (the header first). `first_row` is the file's number of
     the body's first data row, so a file posted in chunks keeps its own row numbers."""
     try:
@@ -131,18 +174,31 @@ def read_rows(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...], 
             raise invalid("body", f"starts with a header row naming the columns: {','.join(columns)}")
         names = [h.strip() for h in header]
         _check_header(names, columns, optional)
-        rows: list[Row] = []
-        wanted = (*columns, *optional)
-        for i, record in enumerate(reader):
+        numbers: list[int] = []
+        records: list[list[str]] = []
+        for number, record in enumerate(reader, first_row):
             if not "".join(record).strip():
                 continue  # a blank line (or one of blank fields)
-            if len(rows) >= MAX_ROWS_PER_REQUEST:
+            if len(records) >= MAX_ROWS_PER_REQUEST:
                 raise Problem(413, "Payload too large", f"at most {MAX_ROWS_PER_REQUEST} rows per request: "
                               "post a larger file in chunks (the command line does)")
-            rows.append(_row(first_row + i, names, record, wanted))
+            numbers.append(number)
+            records.append(record)
     except csv.Error as exc:  # an unterminated quote
         raise invalid("body", f"is not a readable CSV: {exc}") from None
-    return rows
+    return _table(numbers, records, names, (*columns, *optional))
+
+
+def _table(numbers: list[int], records: list[list[str]], names: list[str], wanted: tuple[str, ...]) -> Table:
+    """The records as columns: a column at a time when every record has the header's fields and
+    no value is too long (the commonest file), else row by row (`_row`, which names a problem)."""
+    if records and min(map(len, records)) == max(map(len, records)) == len(names):
+        given = {name: list(map(str.strip, column)) for name, column in zip(names, zip(*records))}
+        if max(max(map(len, column)) for column in given.values()) <= MAX_FIELD_CHARS:
+            return Table(numbers, {name: given.get(name) or [""] * len(records) for name in wanted}, {})
+    rows = [_row(number, names, record, wanted) for number, record in zip(numbers, records)]
+    return Table(numbers, {name: [row.values[name] for row in rows] for name in wanted},
+                 {row.number: row.problem for row in rows if row.problem is not None})
 
 
 def _check_header(names: list[str], columns: tuple[str, ...], optional: tuple[str, ...]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from itertools import repeat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,7 +36,7 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid, not_found
 
-from .rows import Row, RowRejected, read_rows
+from .rows import Row, RowRejected, Table, read_table
 from .tables import TABLES
 
 MAX_ERRORS_KEPT = 1_000
@@ -58,6 +59,24 @@ class Accepted:
 Outcome = Accepted | RowRejected
 
 
+class AcceptedRows(NamedTuple):
+    """Rows recorded alike, as columns (a wages request's thousands): no outcome, totals or
+    digest made each row — the runner remembers and sums them a column at a time."""
+
+    numbers: Sequence[int]
+    ref_ids: Sequence[str | None]
+    totals: dict[str, Sequence[int]]  # each row's share: a count, or an amount in fen if its key is in `fen`
+    fen: frozenset[str] = frozenset()  # the keys of `totals` that are amounts (yuan strings in the summary)
+
+
+class RecordedRows(NamedTuple):
+    """What `Kind.record` may answer in place of an outcome by row: the rows accepted as
+    columns, and the others' outcomes by row number."""
+
+    accepted: AcceptedRows
+    others: dict[int, Outcome]
+
+
 class Kind(Protocol):
     """One kind of import file, owned by one service."""
 
@@ -72,9 +91,13 @@ class Kind(Protocol):
         """Every row checked as the REST route would check it, before the transaction: the
         prepared command of each good row, a RowRejected for each bad one (by row number)."""
 
-    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Any]]) -> dict[int, Outcome]:
+    def record(self, uow: UnitOfWork, import_id: str,
+               rows: Sequence[tuple[Row, Any]]) -> dict[int, Outcome] | RecordedRows:
         """Record the checked rows in the transaction `uow`: each row its events and read
         models, in a savepoint (`each_in_savepoint`), or rejected if its aggregate refuses."""
+
+    # optional: def legacy_ids(self, table: Table) -> list[str] | None — every row's key read a
+    # column at a time (None: some row needs `legacy_id`'s checks, which name its field)
 
 
 def source(import_id: str, kind: str, row: Row) -> Source:
@@ -127,33 +150,19 @@ def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: by
 
 def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: bytes, *, dry_run: bool,
                 import_id: str | None, first_row: int) -> dict[str, Any]:
-    rows = read_rows(body, kind.columns, kind.optional, first_row)
+    table = read_table(body, kind.columns, kind.optional, first_row)
     client_id = actor.client_id if isinstance(actor, Principal) else actor
     summary = _summary_to_continue(ctx, kind.name, import_id, dry_run) if import_id else None
     import_id = import_id or new_import_id(kind.name)
     outcomes: dict[int, Outcome | None] = {}  # None: skipped, the same content is on the ledger
     totals: list[Totals] = []
 
-    fresh: list[Row] = []
-    seen: dict[str, int] = {}
-    for row in rows:
-        if row.problem is not None:
-            outcomes[row.number] = row.problem
-            continue
-        try:
-            key = kind.legacy_id(row)
-        except RowRejected as exc:
-            outcomes[row.number] = exc
-            continue
-        if key in seen:
-            outcomes[row.number] = RowRejected("legacy_id", f"{key} is also in row {seen[key]} of this request")
-            continue
-        seen[key] = row.number
-        fresh.append(Row(row.number, row.values, key))
+    rows = table.rows()
+    fresh = _keyed(kind, table, rows, outcomes)
+    digests = dict(zip(table.numbers, table.digests()))
     known = _imported(ctx, kind.name, [r.legacy_id for r in fresh])
-    digests = {row.number: row.digest() for row in fresh}
-    new: list[Row] = []
-    for row in fresh:
+    new = fresh if not known else []
+    for row in fresh if known else ():
         before = known.get(row.legacy_id)
         if before is None:
             new.append(row)
@@ -171,14 +180,24 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
     try:
         with ctx.uow(actor) as uow:
             recorded = kind.record(uow, import_id, good) if good else {}
-            assert recorded.keys() == {r.number for r, _ in good}, "every checked row has an outcome"
+            alike = AcceptedRows((), (), {})
+            if isinstance(recorded, RecordedRows):
+                alike, recorded = recorded.accepted, recorded.others
+            assert recorded.keys() | set(alike.numbers) == {r.number for r, _ in good} \
+                and len(recorded) + len(alike.numbers) == len(good), "every checked row has one outcome"
             outcomes.update(recorded)
             accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]
-            if accepted and not dry_run:
+            if (accepted or alike.numbers) and not dry_run:
                 _remember(uow.session, [(kind.name, r.legacy_id, digests[r.number], import_id, r.number, o.ref_id,
                                          totals_json(o.totals)) for r, o in accepted])
+                _remember(uow.session, list(zip(
+                    repeat(kind.name), [by_number[n].legacy_id for n in alike.numbers],
+                    map(digests.__getitem__, alike.numbers), repeat(import_id), alike.numbers, alike.ref_ids,
+                    totals_jsons(alike))))
             totals += [o.totals for _, o in accepted]
-            doc = _merged(summary, kind.name, import_id, dry_run, client_id, rows, outcomes, totals)
+            totals.append(column_totals(alike))
+            doc = _merged(summary, kind.name, import_id, dry_run, client_id, len(table.numbers), outcomes,
+                          len(alike.numbers), totals)
             if dry_run:
                 raise _DryRun
             _store(uow.session, doc, new=summary is None)
@@ -186,6 +205,60 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
         with writing(ctx.session_factory) as session:
             _store(session, doc, new=summary is None)
     return view(doc)
+
+
+def _keyed(kind: Kind, table: Table, rows: list[Row], outcomes: dict[int, Outcome | None]) -> list[Row]:
+    """The rows with a good key, each row's `legacy_id` set; a row with a problem, a bad key or
+    a key twice in the request rejected (in `outcomes`). Every key read a column at a time when
+    the kind can (`legacy_ids`) and no row has a problem or a key of another row."""
+    bulk = getattr(kind, "legacy_ids", None)
+    keys = bulk(table) if bulk is not None and not table.problems else None
+    if keys is not None and len(set(keys)) == len(keys):
+        for row, key in zip(rows, keys):
+            row.legacy_id = key
+        return rows
+    fresh: list[Row] = []
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        if row.problem is not None:
+            outcomes[row.number] = row.problem
+            continue
+        try:
+            key = keys[i] if keys is not None else kind.legacy_id(row)
+        except RowRejected as exc:
+            outcomes[row.number] = exc
+            continue
+        if key in seen:
+            outcomes[row.number] = RowRejected("legacy_id", f"{key} is also in row {seen[key]} of this request")
+            continue
+        seen[key] = row.number
+        row.legacy_id = key
+        fresh.append(row)
+    return fresh
+
+
+def totals_jsons(rows: AcceptedRows) -> list[str]:
+    """totals_json of each of `rows`' totals: the keys written once into a format string, the
+    values a column at a time (counts as ints, amounts in fen as yuan strings)."""
+    keys = sorted(rows.totals)
+    if not keys:
+        return ["{}"] * len(rows.numbers)
+    template = "{{" + ", ".join(_JSON_TEXT(k).replace("{", "{{").replace("}", "}}") + (': "{}"' if k in rows.fen else ": {}")
+                               for k in keys) + "}}"
+    columns = [_yuan_strs(rows.totals[k]) if k in rows.fen else rows.totals[k] for k in keys]
+    return list(map(template.format, *columns))
+
+
+def _yuan_strs(fens: Sequence[int]) -> list[str]:
+    """yuan_str of each amount in fen, without a call each when none is negative."""
+    if fens and min(fens) >= 0:
+        return [f"{fen // 100}.{fen % 100:02d}" for fen in fens]
+    return list(map(yuan_str, fens))
+
+
+def column_totals(rows: AcceptedRows) -> Totals:
+    """`rows`' totals summed, a column at a time (amounts summed in fen)."""
+    return {k: yuan_str(sum(vs)) if k in rows.fen else sum(vs) for k, vs in rows.totals.items()}
 
 
 def totals_json(totals: Totals) -> str:
@@ -203,6 +276,8 @@ def totals_json(totals: Totals) -> str:
 def _remember(session, rows: list[tuple]) -> None:  # noqa: ANN001
     """The accepted rows' keys (import_rows), one multi-row insert on the driver: a wages file
     is millions of rows, no object each."""
+    if not rows:
+        return
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
     conn.exec_driver_sql(
@@ -259,15 +334,15 @@ def _imported(ctx: ServiceContext, kind: str, keys: list[str]) -> dict[str, Impo
 
 # ---- the summary ----------------------------------------------------------------------------
 
-def _merged(before: dict[str, Any] | None, kind: str, import_id: str, dry_run: bool, actor: str,
-            rows: Sequence[Row], outcomes: dict[int, Outcome | None], totals: list[Totals]) -> dict[str, Any]:
+def _merged(before: dict[str, Any] | None, kind: str, import_id: str, dry_run: bool, actor: str, rows: int,
+            outcomes: dict[int, Outcome | None], accepted_alike: int, totals: list[Totals]) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     doc = before or {"import_id": import_id, "kind": kind, "dry_run": dry_run, "actor": actor, "created_at": now,
                      "rows": 0, "accepted": 0, "skipped": 0, "rejected": 0, "errors": [], "totals": {}}
     errors = [{"row": n, "field": o.field, "message": o.message}
               for n, o in sorted(outcomes.items()) if isinstance(o, RowRejected)]
-    doc["rows"] += len(rows)
-    doc["accepted"] += sum(isinstance(o, Accepted) for o in outcomes.values())
+    doc["rows"] += rows
+    doc["accepted"] += accepted_alike + sum(isinstance(o, Accepted) for o in outcomes.values())
     doc["skipped"] += sum(o is None for o in outcomes.values())
     doc["rejected"] += len(errors)
     doc["errors"] = (doc["errors"] + errors)[:MAX_ERRORS_KEPT]

@@ -16,6 +16,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
+from operator import itemgetter
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -26,8 +27,9 @@ from sqlalchemy import insert, select
 from libs.db import driver_cursor, driver_mark
 from libs.events.uow import UnitOfWork
 from libs.imports.projection import legacy_refs
-from libs.imports.rows import Row, RowRejected
-from libs.imports.runner import Accepted, Outcome, imported_rows, in_one_savepoint, in_savepoint, source
+from libs.imports.rows import Row, RowRejected, Table
+from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, imported_rows, in_one_savepoint,
+                                 in_savepoint, source)
 from libs.money import plain_yuan_fens, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
@@ -114,14 +116,23 @@ class WagesKind:
         parts = [row.text(c, max_len=64) for c in ("employee_legacy_id", "employer_legacy_id")]
         return "/".join([*parts, row.month("period")])  # type: ignore[list-item]
 
+    def legacy_ids(self, table: Table) -> list[str] | None:
+        """`legacy_id` of every row, a column at a time when every row is plain (the keys within
+        64 characters, a file's dozen distinct months each matched once); else None."""
+        workers, employers, periods = (table.columns[c] for c in ("employee_legacy_id", "employer_legacy_id", "period"))
+        if not workers or not all(0 < min(map(len, c)) and max(map(len, c)) <= 64 for c in (workers, employers)) \
+                or not all(_PLAIN_MONTH.fullmatch(p) for p in set(periods)):
+            return None
+        return list(map("{}/{}/{}".format, workers, employers, periods))
+
     def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
         """Every row as a wage report's line is checked; a wage of a worker, employer and month
         imported already under another of the worker's old keys (a rehire) is refused as the
         same wage twice in one request is. A column at a time when every row is good
         (`_all_good`); else row by row, which names each bad row's field."""
         with ctx.session_factory() as session:
-            employers = _employers(session, [r["employer_legacy_id"] for r in rows])
-            workers, jobs = _workers_and_jobs(session, [r["employee_legacy_id"] for r in rows])
+            employers = _employers(session, [r.values["employer_legacy_id"] for r in rows])
+            workers, jobs = _workers_and_jobs(session, [r.values["employee_legacy_id"] for r in rows])
             imported = _imported_under_other_keys(session, rows, employers, workers, jobs)
         now = today()
         bounds = lru_cache(maxsize=None)(period_bounds)  # a file's rows share a dozen months
@@ -155,7 +166,8 @@ class WagesKind:
                 return good
         return _checked_rows(rows, check)
 
-    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome]:
+    def record(self, uow: UnitOfWork, import_id: str,
+               rows: Sequence[tuple[Row, Wage]]) -> dict[int, Outcome] | RecordedRows:
         """The request's rows as `WageHistoryImported` events of up to LINES_PER_EVENT lines
         each (as columns), in the file's order, whatever their employers and months: a
         province's wage history is twelve million rows, in some ten thousand events, not
@@ -187,13 +199,13 @@ class WagesKind:
             for i in range(0, len(histories), SAVE_CHUNK):
                 uow.save_new(histories[i:i + SAVE_CHUNK])
 
-        if in_one_savepoint(uow, write):
-            outcome: Outcome | None = None
-        else:
-            outcome = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
-        for row, w in lines:
-            out[row.number] = outcome or Accepted(w.employee_id, {"wage_lines": 1, "wages": yuan_str(w.wage_fen)})
-        return out
+        if not in_one_savepoint(uow, write):
+            refused = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
+            return {**out, **{row.number: refused for row, _w in lines}}
+        wages = [w for _row, w in lines]
+        return RecordedRows(AcceptedRows([row.number for row, _w in lines], [w.employee_id for w in wages],
+                                         {"wage_lines": [1] * len(wages), "wages": [w.wage_fen for w in wages]},
+                                         fen=frozenset({"wages"})), out)
 
 
 class Ref(NamedTuple):
@@ -277,21 +289,24 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
 
 def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str, Ref], jobs: Jobs, now: date,
               bounds) -> dict[int, Any] | None:  # noqa: ANN001
-    """The wage rows' checks a column at a time (the wages read as one column, each month and
-    employer judged once): every row's Wage, or None as soon as a row fails any check, for the
-    row-by-row check to name it. Never a different verdict: the same rules, fewer calls."""
-    fens = plain_yuan_fens([row.values["wage"] for row in rows])
+    """The wage rows' checks a column at a time (each column read by one map, the wages as one
+    column, each month and employer judged once): every row's Wage, or None as soon as a row
+    fails any check, for the row-by-row check to name it. Never a different verdict: the same
+    rules, fewer calls."""
+    values = [row.values for row in rows]
+    fens = plain_yuan_fens(list(map(itemgetter("wage"), values)))
     if fens is None:  # a wage in another form than "8123.45", or a bad one
         return None
+    firms = list(map(employers.get, map(itemgetter("employer_legacy_id"), values)))
+    people = list(map(workers.get, map(itemgetter("employee_legacy_id"), values)))
+    if None in firms or None in people:
+        return None
     months: dict[tuple[str, str], tuple[date, date] | None] = {}  # (period, employer) → its days if allowed
-    out: dict[int, Any] = {}
-    for row, fen in zip(rows, fens):
-        values = row.values
-        employer = employers.get(values["employer_legacy_id"])
-        worker = workers.get(values["employee_legacy_id"])
-        if employer is None or worker is None or worker.employer_id != employer.employer_id:
+    wages: list[Wage] = []
+    for employer, worker, period, fen in zip(firms, people, map(itemgetter("period"), values), fens):
+        employer_id = employer.employer_id
+        if worker.employer_id != employer_id:
             return None
-        period, employer_id = values["period"], employer.employer_id
         days = months.get((period, employer_id), False)
         if days is False:
             days = months[(period, employer_id)] = _allowed_month(period, employer, now, bounds)
@@ -304,8 +319,8 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str,
                 break
         else:  # employed there in no part of the month
             return None
-        out[row.number] = Wage(employer_id, employee_id, period, fen)
-    return out
+        wages.append(Wage(employer_id, employee_id, period, fen))
+    return dict(zip([row.number for row in rows], wages))
 
 
 def _allowed_month(period: str, employer: Any, now: date, bounds) -> tuple[date, date] | None:  # noqa: ANN001, ANN401

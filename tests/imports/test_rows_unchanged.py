@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from libs.imports.rows import Row, read_rows
-from libs.imports.runner import add_totals, totals_json
+from libs.imports.rows import Row, read_rows, read_table
+from libs.imports.runner import AcceptedRows, add_totals, column_totals, totals_json, totals_jsons
 
 
 def test_a_rows_digest_is_the_sha256_of_its_columns_as_json() -> None:
@@ -37,3 +37,24 @@ def test_totals_add_counts_and_amounts_to_the_fen() -> None:
     assert add_totals(*parts) == {"wage_lines": 3, "wages": "9124.00", "workers": 2}
     assert add_totals({"wages": "1.10"}, *parts[:2]) == {"wages": "8125.10", "wage_lines": 2}
     assert add_totals() == {}
+
+
+def test_rows_recorded_alike_keep_their_totals_as_json_writes_them() -> None:
+    alike = AcceptedRows([2, 3, 4], ["a", "b", "c"], {"wage_lines": [1, 1, 1], "wages": [812345, 55, -100],
+                                                       "{odd} \"key\"": [0, 7, 10**20]}, fen=frozenset({"wages"}))
+    rows = [{"wage_lines": 1, "wages": "8123.45", "{odd} \"key\"": 0}, {"wage_lines": 1, "wages": "0.55",
+                                                                      "{odd} \"key\"": 7},
+            {"wage_lines": 1, "wages": "-1.00", "{odd} \"key\"": 10**20}]
+    assert totals_jsons(alike) == [json.dumps(r, sort_keys=True) for r in rows]
+    assert column_totals(alike) == add_totals(*rows)
+    assert totals_jsons(AcceptedRows([2], [None], {})) == ["{}"]
+
+
+def test_a_tables_digests_are_its_rows_digests() -> None:
+    body = 'b,a,c\n"x, ""y""",é😀, {z} \n \\,\t,{}\n'.encode()
+    table = read_table(body, ("a", "b", "c"), (), 2)
+    assert table.digests() == [row.digest() for row in table.rows()] == [
+        hashlib.sha256(json.dumps(sorted(row.values.items()), ensure_ascii=False, separators=(",", ":")).encode())
+        .hexdigest() for row in table.rows()]
+    assert [r.values for r in table.rows()] == [{"a": "é😀", "b": 'x, "y"', "c": "{z}"},
+                                                {"a": "", "b": "\\", "c": "{}"}]
