@@ -152,7 +152,7 @@ def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str) -> fl
                           "payee": f"employee:ee_{prefix}{i:08d}", "bank_code": BANKS[i % len(BANKS)],
                           "account_no": f"62{i:017d}", "holder": "张三", "adjusts": None, "reason": None,
                           "known_at": known_at, "explain_json": "{}", "policy_ref_json": "{}",
-                          "source_event_ids_json": "[]", "settled_outside": None}
+                          "source_event_ids_json": "[]", "settled_outside": None, "texts_id": None}
                 rows.append(tuple(values[c] for c in COLUMNS))
             with engine.begin() as conn:
                 conn.exec_driver_sql(sql, rows)

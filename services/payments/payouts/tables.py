@@ -157,8 +157,7 @@ payout_lines = Table(
     Column("line_id", String(120), primary_key=True),
     Column("payout_id", String(40), nullable=False),
     Column("run_id", String(40), nullable=False),
-    Index("ix_payout_lines_payout", "payout_id"),
-    sqlite_with_rowid=False,
+    sqlite_with_rowid=False,  # no index by payout (migration payrun13): a payout's lines are its members'
 )
 
 # The entitlement lines are owned by services/payments/entitlements: referenced by name only.
