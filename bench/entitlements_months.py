@@ -51,6 +51,7 @@ else:
         with ctx.session_factory() as s, s.begin():
             n = projection.materialize_through(s, bench.REGION, month, now=now)
         wall, cpu, after = time.perf_counter() - start, time.process_time() - cpu, io()
-        print(f"{month} lines={n} wall={wall:.2f} cpu={cpu:.2f} write_MB={(after['wchar'] - before['wchar']) / 1e6:.0f} "
-              f"read_MB={(after['rchar'] - before['rchar']) / 1e6:.0f} load={os.getloadavg()[0]:.1f}", flush=True)
+        written, read = (after["wchar"] - before["wchar"]) / 1e6, (after["rchar"] - before["rchar"]) / 1e6
+        print(f"{month} lines={n} wall={wall:.2f} cpu={cpu:.2f} write_MB={written:.0f} read_MB={read:.0f} "
+              f"load={os.getloadavg()[0]:.1f}", flush=True)
     runtime.close()
