@@ -90,7 +90,7 @@ claim_facts = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("occurred_on", Date),
     Column("payload", Text, nullable=False),
-    Index("ix_entitlement_claim_facts_region", "type", "region"),
+    Index("ix_entitlement_claim_facts_region_claim", "type", "region", "claim_id"),  # a region's claims, index only
 )
 
 employer_facts = Table(
