@@ -375,6 +375,23 @@ class _Policies:
         return found
 
 
+KNOWN_POLICIES = 256
+_known_policies: dict[tuple[str, tuple[int, ...]], _Policies] = {}
+
+
+def _policies_of(versions: Sequence[PolicyVersion], region: str) -> _Policies:
+    """`_Policies(versions, region)`, one for the claims of a batch that read the same version
+    objects (the days it resolved kept for the next claim); held by the versions' identity, which
+    the kept instance holds alive."""
+    key = (region, tuple(map(id, versions)))
+    found = _known_policies.get(key)
+    if found is None or any(a is not b for a, b in zip(found.versions, versions)):
+        if len(_known_policies) >= KNOWN_POLICIES:
+            _known_policies.clear()
+        found = _known_policies[key] = _Policies(versions, region)
+    return found
+
+
 # Beneficiaries whose monthly amounts share their inputs (the policy's ratio and minimum wage, the
 # grade, the insured wage; the care level and the average wage) share one Calc: computed once,
 # applied to many. Keyed by the values' text, so 2400.0 and 2400.00 (equal Decimals that read
@@ -428,6 +445,7 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
     closed_on = v.closed[0] if v.closed else None
     base = (v.app_event, v.decision_event)
     dues: list[Due] = []
+    refs: dict[int, tuple[PolicyVersion, dict[str, Any]]] = {}  # by the version's id (the memo holds it)
 
     def payer_of(kind_: str, policy: PolicyVersion) -> tuple[str, str | None]:
         if not insured:
@@ -439,7 +457,10 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
              sources: tuple[str, ...]) -> None:
         payer, why = payer_of(kind_, policy)
         srcs = tuple(dict.fromkeys(s for s in (*base, *sources, policy.event_id, insured_source if why else None) if s))
-        ref = policy_ref(policy)
+        held_ref = refs.get(id(policy))  # one reference object a version: its JSON is then written once
+        if held_ref is None or held_ref[0] is not policy:
+            held_ref = refs[id(policy)] = (policy, policy_ref(policy))
+        ref = held_ref[1]
         if why:
             calc = Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, why))
         if payer == "fund" and late is not None and _overlap(start, end, *late):
@@ -637,6 +658,7 @@ def line_id(claim_id: str, key: tuple[str, str, str, str], point: str, amount_fe
     return "el_" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+@lru_cache(maxsize=4096)  # a month's first day, for every line of every claim
 def _moment(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=timezone.utc)
 
@@ -695,9 +717,12 @@ def _horizon(until: datetime, requested: Sequence[tuple[datetime, str]]) -> str:
 
 
 def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str, str], due: Due | None,
-          before: Sequence[Line], point: _Point, view: ClaimView, held: AbstractSet[str] = frozenset()) -> Line | None:
+          before: Sequence[Line], point: _Point, view: ClaimView, held: AbstractSet[str] = frozenset(),
+          firsts: dict | None = None) -> Line | None:
     """The line that brings `key` from the `before` lines to `due` at `point` (None: nothing to do);
-    abridged (`_abridged`) when its id is among `held`."""
+    abridged (`_abridged`) when its id is among `held`. `firsts`: a memo, for one `view`, of the
+    explanations and sources of first lines (`_first_texts`), so that a claim's months of one
+    calculation share one explanation object (its JSON is then written once)."""
     wage_ref = view.wage_ref
     had = sum((x.amount for x in before), Decimal("0.00"))
     want = due.calc.amount if due else Decimal("0.00")
@@ -715,6 +740,16 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
                     tuple(x.line_id for x in before), "", known_at,
                     {"article": due.calc.article if due else before[-1].explain.get("article")},
                     due.policy_ref if due else before[-1].policy_ref, (), None)
+    if not before and due is not None:
+        late = month_of(point.key[0].date()) > period[:7]
+        reason = (f"arrears for {period}, learned from {point.label}" if late else
+                  f"due for {period}, as known from {point.label}")
+        outside = settled_outside(point, view, key)
+        if outside:
+            reason = f"{reason}; {outside}"
+        explain, sources = _first_texts(due, view, outside, firsts)
+        return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
+                    (), reason, known_at, explain, due.policy_ref, sources, outside)
     explain = _explain(due, wage_ref) if due else {"article": before[-1].explain.get("article"),
                                                     "formula": "no longer owed", "inputs": {}, "notes": []}
     sources = tuple(dict.fromkeys([*(due.sources if due else ()), point.key[1]] if before else
@@ -740,6 +775,29 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
         reason = f"{reason}; {outside}"
     return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
                 adjusts, reason, known_at, explain, due.policy_ref if due else before[-1].policy_ref, sources, outside)
+
+
+def _first_texts(due: Due, view: ClaimView, outside: str | None,
+                 firsts: dict | None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A first line's explanation and sources (what `_line` writes for a key with no line before):
+    a function of the due's calculation and sources, the view's insured wage reference and
+    migrated facts, and the settled-outside text; remembered in `firsts` (for one view) by the
+    calculation's identity, which the memo keeps alive."""
+    memo_key = (id(due.calc), due.sources, outside)
+    if firsts is not None:
+        found = firsts.get(memo_key)
+        if found is not None and found[0] is due.calc:
+            return found[1], found[2]
+    explain = _explain(due, view.wage_ref)
+    sources = tuple(dict.fromkeys(due.sources))
+    migrated = sorted({view.migrated[s] for s in sources if s in view.migrated})
+    if migrated:  # the audit trail of a migrated claim names the import rows its inputs came from
+        explain = {**explain, "migrated": migrated}
+    if outside:
+        explain = {**explain, "settled_outside": outside}
+    if firsts is not None:
+        firsts[memo_key] = (due.calc, explain, sources)
+    return explain, sources
 
 
 def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
@@ -776,15 +834,16 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
         known_f = [f for f in fs if f.key <= point.key]
         count = sum(1 for p in ps if p.key <= point.key)
         if count not in known:
-            known[count] = _Policies([p.version for p in ps[:count]], region)
+            known[count] = _policies_of([p.version for p in ps[:count]], region)
         view = ClaimView.of(known_f)
         dues, _ = _targets_of(view, known[count], horizon)
         target = {d.key: d for d in dues}
+        firsts: dict = {}  # one view's first lines' texts
         for key in sorted(set(target) | {k for k, amount in owed.items() if amount}):
             due = target.get(key)
             if (due.calc.amount if due else ZERO) == owed.get(key, ZERO):
                 continue
-            line = _line(claim_id, employer_id, region, key, due, by_key.get(key, []), point, view, held)
+            line = _line(claim_id, employer_id, region, key, due, by_key.get(key, []), point, view, held, firsts)
             if line is not None:
                 lines.append(line)
                 by_key[key].append(line)

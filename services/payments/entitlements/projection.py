@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
@@ -237,7 +237,7 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
     fresh = [ln for ln in derived if ln.line_id not in have]
     accounts_cache = _accounts(session, {ln.payee for ln in fresh})
     if fresh:
-        _insert_lines(session, [_row(ln, accounts_cache[ln.payee]) for ln in fresh])
+        _insert_derived(session, fresh, accounts_cache)
     if kept:  # the corrections copy the derived lines' explanations: derived in full
         _correct(session, claim_id, engine.ledger(facts, pfs, now, requested), kept, now, accounts_cache)
     return len(fresh)
@@ -271,7 +271,7 @@ def materialize_claims(session: Session, claim_ids: Sequence[str], now: datetime
     _set_states(session, states)
     if fresh:
         known_accounts = _accounts(session, {ln.payee for ln in fresh})
-        _insert_lines(session, [_row(ln, known_accounts[ln.payee]) for ln in fresh])
+        _insert_derived(session, fresh, known_accounts)
     return inserted + len(fresh)
 
 
@@ -443,11 +443,65 @@ TEXTS_AT = tuple(LINE_COLUMNS.index(name) for name in TEXT_COLUMNS)
 TEXTS_ID_AT = LINE_COLUMNS.index("texts_id")
 
 
+def _insert_derived(session: Session, lines: Sequence[Line],
+                    accounts_of: Mapping[str, tuple[str | None, str | None, str | None]]) -> None:
+    """`_insert_lines` of the lines' `_row`s (the payee's account from `accounts_of`), the same
+    stored values, for many lines that share few: each explanation and policy reference encoded
+    once by identity (the ledger hands a claim's months of one calculation the same objects; the
+    memo keeps them alive), each list of sources and each date once by value, each line's three
+    texts digested once — not once a line."""
+    processors = _line_processors(session)
+    dates = [(LINE_COLUMNS.index(name), processors[LINE_COLUMNS.index(name)], {})
+             for name in ("period_start", "period_end", "known_at") if processors[LINE_COLUMNS.index(name)]]
+    assert not any(p for i, p in enumerate(processors) if p and i not in {at for at, _p, _m in dates}), \
+        "a column with a bind processor _insert_derived does not apply"
+    explains: dict[int, tuple[object, str]] = {}
+    refs: dict[int, tuple[object, str]] = {}
+    by_value: dict[tuple, str] = {}
+    texts: dict[tuple[str, str, str], str] = {}
+
+    def listed(values: tuple) -> str:
+        found = by_value.get(values)
+        if found is None:
+            found = by_value[values] = json.dumps(list(values))
+        return found
+
+    rows = []
+    for ln in lines:
+        explain_json = _encoded(ln.explain, explains, ensure_ascii=False)
+        policy_json = _encoded(ln.policy_ref, refs, ensure_ascii=True)
+        sources_json = listed(ln.source_event_ids)
+        three = (explain_json, policy_json, sources_json)
+        key = texts.get(three)
+        if key is None:
+            key = texts[three] = texts_id(*three)
+        account = accounts_of[ln.payee]
+        row = [ln.line_id, ln.claim_id, ln.employer_id, ln.region, ln.kind, ln.family, ln.month, ln.period_start,
+               ln.period_end, to_fen(ln.amount), ln.payer, ln.payee, account[0], account[1], account[2],
+               listed(ln.adjusts), ln.reason, ln.known_at, None, None, None, ln.settled_outside, key]
+        for at, processor, memo in dates:
+            value = row[at]
+            if value is not None:
+                done = memo.get(value)
+                if done is None:
+                    done = memo[value] = processor(value)
+                row[at] = done
+        rows.append(tuple(row))
+    _write_pointing(session, {key: three for three, key in texts.items()}, rows)
+
+
+def _encoded(obj: object, memo: dict[int, tuple[object, str]], *, ensure_ascii: bool) -> str:
+    """`json.dumps(obj, ensure_ascii=…, sort_keys=True)`, remembered by identity (the memo holds
+    the object, so its id is not reused meanwhile). One memo serves one kind of text."""
+    found = memo.get(id(obj))
+    if found is None or found[0] is not obj:
+        found = memo[id(obj)] = (obj, json.dumps(obj, ensure_ascii=ensure_ascii, sort_keys=True))
+    return found[1]
+
+
 def _insert_tuples(session: Session, rows: list[tuple]) -> None:
     """Processed rows in LINE_COLUMNS order, in one executemany; their texts stored once, in
     `entitlement_line_texts` (those already there left as they are), the lines pointing at them."""
-    conn = session.connection()
-    mark = driver_mark(conn.dialect.name)
     texts: dict[str, tuple] = {}
     pointing = []
     for row in rows:
@@ -462,7 +516,14 @@ def _insert_tuples(session: Session, rows: list[tuple]) -> None:
             values[i] = None
         values[TEXTS_ID_AT] = key
         pointing.append(tuple(values))
-    rows = pointing
+    _write_pointing(session, texts, pointing)
+
+
+def _write_pointing(session: Session, texts: Mapping[str, tuple], rows: list[tuple]) -> None:
+    """The lines' texts (texts_id -> the three; those already stored left as they are) and the
+    processed lines, in LINE_COLUMNS order, pointing at them."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
     if texts:
         names = ("texts_id", *TEXT_COLUMNS)
         conn.exec_driver_sql(f"INSERT INTO {line_texts.name} ({', '.join(names)}) VALUES ({', '.join([mark] * 4)}) "
@@ -589,7 +650,7 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
         done.append(_state_of(claim_id, facts[claim_id][0], pfs, ahead.region, ahead.now, requested))
     if fresh:
         known_accounts = _accounts(session, {ln.payee for ln in fresh})
-        _insert_lines(session, [_row(ln, known_accounts[ln.payee]) for ln in fresh])
+        _insert_derived(session, fresh, known_accounts)
     if rows:
         _insert_tuples(session, rows)
     _set_states(session, done)
