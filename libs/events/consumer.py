@@ -90,6 +90,14 @@ class Projection:
         for envelope in envelopes:
             self.handle(session, envelope)
 
+    def handled_types(self) -> frozenset[str] | None:
+        """The event types this projection does anything with: those of its `on_<Type>` methods
+        when it dispatches as this base does; None (any) when it handles events its own way."""
+        cls = type(self)
+        if cls.handle is not Projection.handle or cls.handle_batch is not Projection.handle_batch:
+            return None
+        return frozenset(name[3:] for name in dir(cls) if name.startswith("on_"))
+
     def reset(self, session: Session) -> None:
         raise NotImplementedError
 
@@ -174,6 +182,11 @@ class ConsumerRunner:
         self._ahead: list[Record] = []  # the next batch, polled while the last one was written
         self._ahead_decoded: tuple[list[Envelope], list[str]] | None = None  # and its envelopes, ids
         self._pool: ThreadPoolExecutor | None = None  # the thread that polls ahead
+        # Records of a type the projection does nothing with are neither decoded nor marked
+        # processed (a go-live floods the policies' consumers with enrollments): their offsets
+        # still advance with the batch. None: every record is applied.
+        types = getattr(projector, "handled_types", lambda: None)()
+        self._wanted = None if types is None else frozenset({*(t.encode() for t in types), None})
 
     @property
     def consumer(self) -> LogConsumer:
@@ -202,6 +215,7 @@ class ConsumerRunner:
                 written = threading.Event()
                 ahead = self._worker().submit(self._poll_until, written)
             ends = next_offsets(records)
+            polled, records = len(records), self._handled(records)
             try:
                 applied = self._try_apply_batch(records, ends, decoded)
             finally:
@@ -217,7 +231,15 @@ class ConsumerRunner:
             self.consumer.commit_offsets(ends)
             for key, offset in ends.items():
                 self.positions[key] = max(self.positions.get(key, 0), offset)
-            return len(records)
+            return polled
+
+    def _handled(self, records: list[Record]) -> list[Record]:
+        """The records the projection may act on: all but those whose type header names a type
+        it has no handler for (a record without one is decoded and validated as ever)."""
+        wanted = self._wanted
+        if wanted is None:
+            return records
+        return [r for r in records if _type_header(r) in wanted]
 
     def _try_apply_batch(self, records: Sequence[Record], ends: dict[tuple[str, int], int],
                          decoded: tuple[list[Envelope], list[str]] | None) -> bool:
@@ -244,7 +266,8 @@ class ConsumerRunner:
             if time.monotonic() - started < POLL_AHEAD_SLICE_MS / 2000:  # a log that does not wait (embedded)
                 written.wait(POLL_AHEAD_SLICE_MS / 1000)
         try:
-            return records, (decode_batch(records) if records else None)
+            handled = self._handled(records)
+            return records, (decode_batch(handled) if handled else None)
         except Exception:  # decoded again in its own turn, which names a bad record
             return records, None
 
@@ -333,7 +356,7 @@ class ConsumerRunner:
 
     def _apply_batch(self, records: Sequence[Record], ends: dict[tuple[str, int], int],
                      decoded: tuple[list[Envelope], list[str]] | None = None) -> None:
-        envelopes, ids = decoded or decode_batch(records)
+        envelopes, ids = decoded or (decode_batch(records) if records else ([], []))
         with writing(self.session_factory) as session:
             applied = self._project(session, envelopes, ids, take_turn=True)
             advance_positions(session, self.group, ends)
@@ -346,6 +369,10 @@ class ConsumerRunner:
         (`_take_turn`) as well, in the same round trip."""
         # Marking them processed first tells, in the same statement, which are new: a batch is
         # one transaction, so a handler that fails takes the marks back with it.
+        if not ids:  # a batch of records the projection has no handler for: its positions only
+            if take_turn:
+                self._take_turn(session)
+            return 0
         fresh = mark_processed(session.connection(), self.group, ids, take_turn=take_turn)
         if len(fresh) == len(envelopes):  # all new and distinct (a replay, a new batch)
             todo = envelopes
@@ -419,6 +446,13 @@ class ConsumerRunner:
                 )
         self.dead += 1
         log.error("event %s dead-lettered by %s: %s", event_id, self.group, error.splitlines()[-1:] )
+
+
+def _type_header(record: Record) -> bytes | None:
+    for name, value in record.headers:
+        if name == "type":
+            return value
+    return None
 
 
 def database_away(exc: OperationalError | InterfaceError) -> bool:

@@ -10,16 +10,17 @@ time (a PostgreSQL advisory lock), so an aggregate's events reach the log in seq
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 from typing import Callable
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from libs.db import writing
+from libs.db import driver_cursor, writing
 
 from .envelope import utc_now
 from .log import FROM_STORE, EventLog, Record
-from .store import dumps
+from .store import sqlite_timestamp, dumps
 from .tables import events
 
 MAX_RELAY_BATCH = 5_000
@@ -28,6 +29,9 @@ _POSTGRESQL_MARK_SENT = text(
     "UPDATE events SET sent_at = :sent_at, log_partition = sent.log_partition, log_offset = sent.log_offset "
     "FROM unnest(CAST(:positions AS BIGINT[]), CAST(:partitions AS INTEGER[]), CAST(:offsets AS BIGINT[])) "
     "AS sent(position, log_partition, log_offset) WHERE events.position = sent.position")
+
+
+_SQLITE_MARK_SENT = "UPDATE events SET sent_at = ?, log_partition = ?, log_offset = ? WHERE position = ?"
 
 
 def envelope_json(row) -> bytes:  # noqa: ANN001 - a row of events
@@ -48,6 +52,12 @@ def envelope_json(row) -> bytes:  # noqa: ANN001 - a row of events
     }
     encoded = dumps(head)
     return (encoded[:-1] + ',"payload":' + row.payload + "}").encode()
+
+
+@lru_cache(maxsize=1024)
+def record_headers(type_name: str, schema_version: int) -> tuple[tuple[str, bytes], ...]:
+    """The headers of a record the relay publishes: the same few tuples for a whole log."""
+    return (("type", type_name.encode()), ("schema_version", str(schema_version).encode()), FROM_STORE)
 
 
 class OutboxRelay:
@@ -85,16 +95,8 @@ class OutboxRelay:
             if not rows:
                 return 0
             positions = self.log.publish(
-                [
-                    Record(
-                        topic=r.topic,
-                        key=r.aggregate_id.encode(),
-                        value=envelope_json(r),
-                        headers=(("type", r.type.encode()), ("schema_version", str(r.schema_version).encode()), FROM_STORE),
-                    )
-                    for r in rows
-                ]
-            )
+                [Record(r.topic, r.aggregate_id.encode(), envelope_json(r), record_headers(r.type, r.schema_version))
+                 for r in rows])
             if self.after_publish:
                 self.after_publish()
             assert len(positions) == len(rows), (len(positions), len(rows))
@@ -108,13 +110,11 @@ class OutboxRelay:
                     "sent_at": sent_at, "positions": [r.position for r in rows],
                     "partitions": [partition for partition, _ in positions],
                     "offsets": [offset for _, offset in positions]})
-            else:  # SQLite: one UPDATE executed many, each by its rowid
-                session.execute(
-                    update(events).where(events.c.position == bindparam("b_position")).values(
-                        sent_at=sent_at, log_partition=bindparam("b_partition"), log_offset=bindparam("b_offset")),
-                    [{"b_position": r.position, "b_partition": partition, "b_offset": offset}
-                     for r, (partition, offset) in zip(rows, positions)],
-                )
+            else:  # SQLite: one UPDATE executed many by the driver, each by its rowid
+                sent_text = sqlite_timestamp(sent_at)
+                marks = [(sent_text, partition, offset, r.position) for r, (partition, offset) in zip(rows, positions)]
+                with driver_cursor(session.connection(), _SQLITE_MARK_SENT, marks) as cursor:
+                    cursor.executemany(_SQLITE_MARK_SENT, marks)
             return len(rows)
 
     def drain(self, max_batches: int = 10_000) -> int:

@@ -235,7 +235,7 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelop
 
 def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
     first = envelopes[0]
-    recorded_at = _sqlite_timestamp(first.recorded_at)
+    recorded_at = sqlite_timestamp(first.recorded_at)
     causation_id = str(first.causation_id) if first.causation_id else None
     head = (first.aggregate_type, first.aggregate_id)
     tail = (recorded_at, causation_id, first.correlation_id, first.actor)
@@ -267,7 +267,7 @@ def _raise_append_error(conn: Connection | DriverTransaction, exc: Exception, ag
     raise error from exc
 
 
-def _sqlite_timestamp(moment: datetime) -> str:
+def sqlite_timestamp(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime writes and reads back (UTC, zone dropped)."""
     if moment.tzinfo is not timezone.utc:  # utc_now's already is
         moment = moment.astimezone(timezone.utc)
@@ -313,7 +313,7 @@ def _append_new_postgresql(conn: Connection | DriverTransaction, topic: str, env
 
 def _append_new_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope]) -> int:
     first = envelopes[0]
-    recorded_at = _sqlite_timestamp(first.recorded_at)
+    recorded_at = sqlite_timestamp(first.recorded_at)
     causation_id = str(first.causation_id) if first.causation_id else None
     rows = [(str(e.event_id), e.aggregate_type, e.aggregate_id, e.sequence, e.type, e.schema_version,
              e.occurred_on.isoformat(), recorded_at, causation_id, e.correlation_id, e.actor, dumps(e.payload), topic)

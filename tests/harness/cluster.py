@@ -101,12 +101,21 @@ class TestCluster:
         """Every consumer group of this cluster and the topics it reads, from the services' specs."""
         if not hasattr(self, "_groups"):
             topics = Topics(self.prefix)
-            self._groups = {}
+            self._groups, self._handled_types = {}, {}
             for spec in load_specs():
                 ctx = ServiceContext(spec.name, Settings(), engine=None, session_factory=None, topics=topics)  # type: ignore[arg-type]
                 for projector in spec.build_projectors(ctx):
-                    self._groups[f"{self.prefix}{spec.name}.{projector.name}"] = [topics.of(s) for s in projector.sources]
+                    group = f"{self.prefix}{spec.name}.{projector.name}"
+                    self._groups[group] = [topics.of(s) for s in projector.sources]
+                    self._handled_types[group] = getattr(projector, "handled_types", lambda: None)()
         return self._groups
+
+    @property
+    def handled_types(self) -> dict[str, frozenset[str] | None]:
+        """Each group's event types its projection has a handler for (None: every type); its
+        runner passes the records of any other type by, unapplied (`Projection.handled_types`)."""
+        self.groups  # noqa: B018 - builds both
+        return self._handled_types
 
 
 class DistributedApi(httpx.Client):

@@ -8,17 +8,17 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from libs.db import make_engine, session_factory
 from libs.events import consumer as consumer_module
-from libs.events.consumer import ConsumerRunner
+from libs.events.consumer import ConsumerRunner, Projection
 from libs.events.kafka_log import KafkaLog
 from libs.events.log import Record, Topics
 from libs.events.relay import OutboxRelay
 from libs.events.sqlite_log import SqliteLog
 from libs.events.store import Context
-from libs.events.tables import core_metadata, dead_letters, events
+from libs.events.tables import consumer_positions, core_metadata, dead_letters, events, processed_events
 from libs.events.uow import UnitOfWork
 
 from .support import Account, TallyProjection, test_metadata
@@ -240,3 +240,41 @@ def test_with_poll_ahead_a_poison_event_is_dead_lettered_and_the_rest_applied(
     runner = rig.runner(TallyProjection(poison_amount="666.66"), max_attempts=2, max_batch=4)
     rig.drain(runner, written)
     assert rig.projected() == written - 1 and runner.dead == 1 and runner.applied == written - 1
+
+
+class _Ignoring(Projection):
+    """Dispatches as the base does, with a handler for another type only (as the policies'
+    projections read the enrollment topic for PolicyPublished alone)."""
+
+    name = "ignoring"
+    sources = ("enrollment",)
+
+    def on_SomethingElse(self, session, e) -> None:  # noqa: ANN001
+        raise AssertionError("no such event was written")
+
+
+class _Dispatching(_Ignoring):
+    name = "dispatching"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_SpineDeposited(self, session, e) -> None:  # noqa: ANN001
+        self.seen.append(str(e.event_id))
+
+
+def test_records_of_a_type_the_projection_has_no_handler_for_are_passed_by_unmarked(rig: Rig) -> None:
+    assert _Ignoring().handled_types() == {"SomethingElse"} and TallyProjection().handled_types() is None
+    written = rig.write(3)
+    rig.relay().drain()
+    ignoring, dispatching = rig.runner(_Ignoring(), group="ignoring"), rig.runner(_Dispatching(), group="dispatching")
+    rig.drain(ignoring, written)
+    rig.drain(dispatching, written)
+    with rig.sessions() as s:
+        marked = dict(s.execute(select(processed_events.c.consumer, func.count()).group_by(
+            processed_events.c.consumer)).all())
+        positions = dict(s.execute(select(consumer_positions.c.consumer, func.sum(consumer_positions.c.next_offset))
+                                   .group_by(consumer_positions.c.consumer)).all())
+    assert ignoring.group not in marked and ignoring.applied == 0  # nothing decoded, nothing marked
+    assert marked[dispatching.group] == written == len(dispatching.projector.seen) == dispatching.applied
+    assert positions[ignoring.group] == positions[dispatching.group] > 0  # both read past every record
