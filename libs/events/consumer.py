@@ -189,13 +189,8 @@ class ConsumerRunner:
         fetch and the database's write overlap instead of waiting in turn. The batch is written
         in the calling thread as without (handlers keep its thread-locals and connections); its
         offsets are committed only after its transaction, exactly as without; the batch read
-        ahead is kept for the next call (dropped by `close`: the log delivers it again).
-
-        The cyclic garbage collector is paused for the batch (libs.collector): its records,
-        envelopes and rows (some 30,000 objects a batch of 5,000) live until it commits, and on
-        their count the collector would walk the heap again and again for nothing (reference
-        counting frees them); it collects what became garbage meanwhile when it is back on."""
-        with self._turn, collector_paused():
+        ahead is kept for the next call (dropped by `close`: the log delivers it again)."""
+        with self._turn:
             if self._ahead:
                 records, decoded = self._ahead, self._ahead_decoded
             else:
@@ -228,7 +223,13 @@ class ConsumerRunner:
     def _try_apply_batch(self, records: Sequence[Record], ends: dict[tuple[str, int], int],
                          decoded: tuple[list[Envelope], list[str]] | None) -> bool:
         try:
-            self._apply_batch(records, ends, decoded)
+            # The cyclic garbage collector paused (libs.collector): the batch's records, envelopes
+            # and rows (some 30,000 objects for 5,000 events) live until it commits, and on their
+            # count it would walk the heap again and again for nothing (reference counting frees
+            # them); it collects what became garbage meanwhile when it is back on. Not around the
+            # poll: a process's consumers wait there most of the time.
+            with collector_paused():
+                self._apply_batch(records, ends, decoded)
             return True
         except Exception:
             return False
