@@ -64,6 +64,8 @@ def new_event_ids(count: int) -> list[uuid.UUID]:
     """`count` ids, as `count` calls of new_event_id make them (one turn of the lock: an append's
     batch of events)."""
     last = _next_heads(count)
+    if count == 1:  # most commands' append
+        return [_uuid7(last)]
     return [_uuid7(head) for head in range(last - count + 1, last + 1)]
 
 
@@ -82,7 +84,7 @@ def _next_heads(count: int) -> int:
 def _uuid7(head: int) -> uuid.UUID:
     value = ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62)
     # UUID(int=…) re-checks what is true by construction; this is what it stores.
-    event_id = _new_uuid(uuid.UUID)
+    event_id = _new(uuid.UUID)
     _set(event_id, "int", value)
     _set(event_id, "is_safe", _UNKNOWN)
     return event_id
@@ -90,7 +92,7 @@ def _uuid7(head: int) -> uuid.UUID:
 
 _VERSION_7 = (0x7 << 76) | (0b10 << 62)  # the version nibble and the RFC variant bits
 _getrandbits = random.getrandbits  # reseeded in every forked child by the random module
-_new_uuid, _set = object.__new__, object.__setattr__
+_new, _set = object.__new__, object.__setattr__
 _UNKNOWN = uuid.SafeUUID.unknown
 
 
@@ -101,9 +103,15 @@ def trusted_envelope(**fields: Any) -> Envelope:
     """An envelope from fields our own store already validated: skips validation (and the cost
     of `model_construct`) on the hot paths — append and replay. Never for outside input."""
     assert fields.keys() == _FIELDS, sorted(fields.keys() ^ _FIELDS)
-    env = Envelope.__new__(Envelope)
-    object.__setattr__(env, "__dict__", fields)
-    object.__setattr__(env, "__pydantic_fields_set__", _FIELDS)
-    object.__setattr__(env, "__pydantic_extra__", None)
-    object.__setattr__(env, "__pydantic_private__", None)
+    return envelope_of(fields)
+
+
+def envelope_of(fields: dict[str, Any]) -> Envelope:
+    """trusted_envelope for a dict the caller spells out with every field (the append's), taken
+    as the envelope's own: no keyword arguments to pack, no keys to compare on every event."""
+    env = _new(Envelope)
+    _set(env, "__dict__", fields)
+    _set(env, "__pydantic_fields_set__", _FIELDS)
+    _set(env, "__pydantic_extra__", None)
+    _set(env, "__pydantic_private__", None)
     return env

@@ -137,3 +137,41 @@ def upgrade_core_v5(op) -> None:  # noqa: ANN001 - alembic's op proxy
                     postgresql_where=sa.text("sent_at IS NULL"))
     op.drop_index("ix_outbox_unsent", table_name="outbox")
     op.drop_table("outbox")
+
+
+def upgrade_core_v6(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    """Fewer indexes on an event's row (issue 12): an append updated four B-trees on SQLite.
+    `event_id` loses its unique index everywhere (ids are unique by construction; what looked
+    events up by id finds them by (aggregate_id, sequence)). On SQLite the unsent index goes too:
+    one writer at a time makes position order commit order there, so the relay's unsent events are
+    those after the last one it sent. SQLite made the unique `event_id` with the table, an index
+    DROP INDEX cannot take: the table is rebuilt, every row and its position kept."""
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint("events_event_id_key", "events", type_="unique")
+        return
+    op.drop_index("ix_events_unsent", table_name="events")
+    op.rename_table("events", "events_v5")
+    columns = [
+        sa.Column("position", _position, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("aggregate_type", sa.String(64), nullable=False),
+        sa.Column("aggregate_id", sa.String(64), nullable=False),
+        sa.Column("sequence", sa.Integer, nullable=False),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("schema_version", sa.Integer, nullable=False),
+        sa.Column("occurred_on", sa.Date, nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("causation_id", sa.String(36)),
+        sa.Column("correlation_id", sa.String(64)),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("topic", sa.String(128)),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        sa.Column("log_partition", sa.Integer),
+        sa.Column("log_offset", sa.BigInteger),
+    ]
+    names = ", ".join(c.name for c in columns)
+    op.create_table("events", *columns,
+                    sa.UniqueConstraint("aggregate_id", "sequence", name="uq_events_aggregate_sequence"))
+    op.execute(f"INSERT INTO events ({names}) SELECT {names} FROM events_v5")
+    op.drop_table("events_v5")

@@ -1,7 +1,11 @@
 """The outbox relay: publishes committed events to the log, then marks them sent.
 
-The outbox is the events table itself: an event is unsent while its `sent_at` is null, and the
-partial index `ix_events_unsent` holds exactly those, in position order.
+The outbox is the events table itself: an event is unsent while its `sent_at` is null. On
+PostgreSQL the partial index `ix_events_unsent` holds exactly those, in position order. SQLite
+has no such index (core v6): its one writer at a time makes position order commit order (a
+position is taken under the write lock, and events are never deleted), and the relay sends in
+that order and marks a batch in one transaction, so the sent events are always a prefix of the
+table; the relay reads on from the last one it sent (found once, from the end of the table).
 
 At-least-once: a crash after publishing and before marking sends the batch again on restart;
 consumers skip what they have seen by event id. One relay per service database publishes at a
@@ -13,7 +17,7 @@ import zlib
 from functools import lru_cache
 from typing import Callable
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from libs.db import driver_cursor, writing
@@ -60,6 +64,22 @@ def record_headers(type_name: str, schema_version: int) -> tuple[tuple[str, byte
     return (("type", type_name.encode()), ("schema_version", str(schema_version).encode()), FROM_STORE)
 
 
+def last_sent_position(session: Session) -> int:
+    """SQLite: the position of the last event sent (0: none), read from the end of the table back
+    over the unsent ones (the sent ones are a prefix, see above)."""
+    return session.execute(select(events.c.position).where(events.c.sent_at.is_not(None))
+                           .order_by(events.c.position.desc()).limit(1)).scalar() or 0
+
+
+def unsent_count(session: Session) -> int:
+    """Events committed but not yet published to the log (on SQLite, the ones after the last
+    sent: no index to count them in)."""
+    count = select(func.count()).select_from(events).where(events.c.sent_at.is_(None))
+    if session.bind.dialect.name == "sqlite":
+        count = count.where(events.c.position > last_sent_position(session))
+    return session.execute(count).scalar_one()
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -73,27 +93,43 @@ class OutboxRelay:
         self.session_factory, self.log, self.batch_size = session_factory, log, batch_size
         self.lock_key = zlib.crc32(f"outbox:{service}".encode())
         self.after_publish = after_publish
+        # SQLite: every event at or before this position is sent (None: not looked up yet).
+        # Another relay on the same file only moves the truth ahead of it, never behind.
+        self.sent_through: int | None = None
+
+    def _unsent(self, session: Session) -> Select:
+        """The unsent events in position order: by the partial index on PostgreSQL, after the
+        last sent position on SQLite (a rowid range; `sent_at` still checked, for rows another
+        relay on the same file sent meanwhile)."""
+        unsent = select(events).where(events.c.sent_at.is_(None))
+        if session.bind.dialect.name == "sqlite":
+            if self.sent_through is None:
+                self.sent_through = last_sent_position(session)
+            unsent = unsent.where(events.c.position > self.sent_through)
+        return unsent.order_by(events.c.position)
 
     def run_once(self) -> int:
         """Publish one batch; returns how many events were sent (0 when the outbox is empty)."""
         with self.session_factory() as session:  # a cheap read first: most calls find nothing
-            if session.execute(select(events.c.position).where(events.c.sent_at.is_(None)).limit(1)).first() is None:
+            if session.execute(self._unsent(session).with_only_columns(events.c.position).limit(1)).first() is None:
                 return 0
+        sent = self._publish_batch()
+        if sent:
+            self.sent_through = sent[-1]  # committed
+        return len(sent)
+
+    def _publish_batch(self) -> list[int]:
+        """One batch published and marked sent, in one write transaction; the positions sent."""
         with writing(self.session_factory) as session:
             if session.bind.dialect.name == "postgresql":
                 got = session.execute(
                     text("select pg_try_advisory_xact_lock(:k)"), {"k": self.lock_key}
                 ).scalar_one()
                 if not got:
-                    return 0
-            rows = session.execute(
-                select(events)
-                .where(events.c.sent_at.is_(None))
-                .order_by(events.c.position)
-                .limit(self.batch_size)
-            ).all()
+                    return []
+            rows = session.execute(self._unsent(session).limit(self.batch_size)).all()
             if not rows:
-                return 0
+                return []
             positions = self.log.publish(
                 [Record(r.topic, r.aggregate_id.encode(), envelope_json(r), record_headers(r.type, r.schema_version))
                  for r in rows])
@@ -115,7 +151,7 @@ class OutboxRelay:
                 marks = [(sent_text, partition, offset, r.position) for r, (partition, offset) in zip(rows, positions)]
                 with driver_cursor(session.connection(), _SQLITE_MARK_SENT, marks) as cursor:
                     cursor.executemany(_SQLITE_MARK_SENT, marks)
-            return len(rows)
+            return [r.position for r in rows]
 
     def drain(self, max_batches: int = 10_000) -> int:
         sent = 0

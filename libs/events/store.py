@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from itertools import count
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, NamedTuple, NoReturn, Sequence
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from libs.db import DriverTransaction, driver_connection, driver_cursor, driver_error
 
-from .envelope import Envelope, new_event_ids, trusted_envelope, utc_now
+from .envelope import Envelope, envelope_of, new_event_ids, trusted_envelope, utc_now
 from .tables import events
 
 MAX_APPEND_BATCH = 10_000
@@ -92,23 +93,14 @@ class EventStore:
         assert 0 < len(new_events) <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
         recorded_at = utc_now()
         causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
+        # Every field spelled out (envelope_of): the envelopes are the events as stored.
         envelopes = [
-            trusted_envelope(
-                event_id=event_id,
-                type=e.type,
-                schema_version=e.schema_version,
-                aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id,
-                sequence=sequence,
-                occurred_on=e.occurred_on,
-                recorded_at=recorded_at,
-                causation_id=causation_id,
-                correlation_id=correlation_id,
-                actor=actor,
-                payload=e.payload,
-            )
-            for sequence, event_id, e in zip(range(expected_version + 1, expected_version + 1 + len(new_events)),
-                                             new_event_ids(len(new_events)), new_events)
+            envelope_of({
+                "event_id": event_id, "type": e.type, "schema_version": e.schema_version,
+                "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "sequence": sequence,
+                "occurred_on": e.occurred_on, "recorded_at": recorded_at, "causation_id": causation_id,
+                "correlation_id": correlation_id, "actor": actor, "payload": e.payload})
+            for sequence, event_id, e in zip(count(expected_version + 1), new_event_ids(len(new_events)), new_events)
         ]
         conn = self._connection()
         if conn.dialect.name == "postgresql":
@@ -128,16 +120,17 @@ class EventStore:
         """The first events of many new aggregates (a go-live's thousand workers) in one go: one
         statement on PostgreSQL, one executemany on SQLite. An aggregate
         that has events already (the unique constraint) raises ConcurrencyConflict."""
-        count = sum(len(new) for _id, new in streams)
-        assert all(new for _id, new in streams) and 0 < count <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
+        total = sum(len(new) for _id, new in streams)
+        assert all(new for _id, new in streams) and 0 < total <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
         recorded_at = utc_now()
-        ids = iter(new_event_ids(count))
+        ids = iter(new_event_ids(total))
+        causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
         envelopes = [
-            trusted_envelope(
-                event_id=next(ids), type=e.type, schema_version=e.schema_version, aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id, sequence=i, occurred_on=e.occurred_on, recorded_at=recorded_at,
-                causation_id=context.causation_id, correlation_id=context.correlation_id, actor=context.actor,
-                payload=e.payload)
+            envelope_of({
+                "event_id": next(ids), "type": e.type, "schema_version": e.schema_version,
+                "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "sequence": i,
+                "occurred_on": e.occurred_on, "recorded_at": recorded_at, "causation_id": causation_id,
+                "correlation_id": correlation_id, "actor": actor, "payload": e.payload})
             for aggregate_id, new in streams for i, e in enumerate(new, start=1)
         ]
         conn = self._connection()
@@ -271,7 +264,7 @@ def sqlite_timestamp(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime writes and reads back (UTC, zone dropped)."""
     if moment.tzinfo is not timezone.utc:  # utc_now's already is
         moment = moment.astimezone(timezone.utc)
-    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return moment.isoformat(" ", "microseconds")[:-6]  # less "+00:00": no naive copy to make
 
 
 # append_new's statement: _POSTGRESQL_APPEND with the aggregate per event; new aggregates only,

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.events.envelope import Envelope
-from libs.events.tables import consumer_positions, events
+from libs.events.tables import consumer_positions
 from libs.web.problems import Problem, problem_response
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ CLIENTS_GROUP_SUFFIX = ".clients"
 TOKEN_PREFIX = "c1."
 MAX_TOKEN_CHARS = 4_096
 MAX_TOKEN_ENTRIES = 256  # (topic, partition) pairs: topics × partitions of one deployment
-MAX_WRITES_PER_REQUEST = 100_000  # event ids a request may have to locate in the outbox
+MAX_WRITES_PER_REQUEST = 100_000  # events a request may have to locate in the outbox
 POLL_FIRST_MS, POLL_MAX_MS = 5, 100
 RETRY_AFTER_S = 1
 
@@ -96,32 +96,34 @@ def merge(*tokens: Positions) -> Positions:
 
 # ---- what a request wrote ----------------------------------------------------------------
 
-# The events each unit of work of this request committed, by the store they went to.
-_written: ContextVar[list[tuple[sessionmaker[Session], list[str]]] | None] = ContextVar("written", default=None)
+# The events each unit of work of this request committed, by the store they went to, each as
+# (aggregate_id, sequence): the key the events table finds them by (event_id has no index).
+Written = tuple[str, int]
+_written: ContextVar[list[tuple[sessionmaker[Session], list[Written]]] | None] = ContextVar("written", default=None)
 
 
 def record_committed(session_factory: sessionmaker[Session], recorded: Sequence[Envelope]) -> None:
     """Called after a unit of work commits (ServiceContext.uow)."""
     written = _written.get()
     if written is not None and recorded:
-        written.append((session_factory, [str(e.event_id) for e in recorded]))
+        written.append((session_factory, [(e.aggregate_id, e.sequence) for e in recorded]))
 
 
-def positions_of(written: list[tuple[sessionmaker[Session], list[str]]], wait_ms: int) -> tuple[Positions, bool]:
+def positions_of(written: list[tuple[sessionmaker[Session], list[Written]]], wait_ms: int) -> tuple[Positions, bool]:
     """Where the relay put the written events, waiting for it at most `wait_ms`; the flag says
     whether every event was found published (False: the log was not reachable in time)."""
-    by_store: dict[sessionmaker[Session], set[str]] = {}
-    for session_factory, ids in written:
-        by_store.setdefault(session_factory, set()).update(ids)
-    assert sum(len(ids) for ids in by_store.values()) <= MAX_WRITES_PER_REQUEST
+    by_store: dict[sessionmaker[Session], set[Written]] = {}
+    for session_factory, keys in written:
+        by_store.setdefault(session_factory, set()).update(keys)
+    assert sum(len(keys) for keys in by_store.values()) <= MAX_WRITES_PER_REQUEST
     found: Positions = {}
     deadline = time.monotonic() + wait_ms / 1000
-    pending = {sf: sorted(ids) for sf, ids in by_store.items()}
+    pending = {sf: sorted(keys) for sf, keys in by_store.items()}
     delay_ms = POLL_FIRST_MS
     while True:
-        for session_factory, ids in list(pending.items()):
+        for session_factory, keys in list(pending.items()):
             try:
-                unsent = _locate(session_factory, ids, found)
+                unsent = _locate(session_factory, keys, found)
             except DBAPIError:  # the database is away a moment: the write is committed, look again
                 continue
             if unsent:
@@ -134,19 +136,26 @@ def positions_of(written: list[tuple[sessionmaker[Session], list[str]]], wait_ms
         delay_ms = min(delay_ms * 2, POLL_MAX_MS)
 
 
-def _locate(session_factory: sessionmaker[Session], event_ids: list[str], found: Positions) -> list[str]:
-    """Adds the log positions of the published events to `found`; returns the unpublished ids."""
-    unsent: list[str] = []
+LOCATE_CHUNK = 1_000  # events a statement: two parameters each
+
+
+def _locate(session_factory: sessionmaker[Session], keys: list[Written], found: Positions) -> list[Written]:
+    """Adds the log positions of the published events to `found`; returns the unpublished ones.
+    Each chunk is a list of values joined to the events by (aggregate_id, sequence), its unique
+    index (a row-value IN would scan the table on SQLite)."""
+    unsent: list[Written] = []
     with session_factory() as session:
-        for start in range(0, len(event_ids), 1_000):
-            chunk = event_ids[start:start + 1_000]
-            rows = session.execute(
-                select(events.c.event_id, events.c.topic, events.c.log_partition, events.c.log_offset)
-                .where(events.c.event_id.in_(chunk))
-            ).all()
+        for start in range(0, len(keys), LOCATE_CHUNK):
+            chunk = keys[start:start + LOCATE_CHUNK]
+            params = {f"{name}{i}": value for i, key in enumerate(chunk) for name, value in zip("as", key)}
+            written = ", ".join(f"(:a{i}, :s{i})" for i in range(len(chunk)))
+            rows = session.execute(text(
+                f"WITH w(aggregate_id, sequence) AS (VALUES {written}) "
+                "SELECT e.aggregate_id, e.sequence, e.topic, e.log_partition, e.log_offset "
+                "FROM w JOIN events AS e ON e.aggregate_id = w.aggregate_id AND e.sequence = w.sequence"), params)
             for row in rows:
                 if row.log_offset is None:
-                    unsent.append(row.event_id)
+                    unsent.append((row.aggregate_id, row.sequence))
                 else:
                     key = (row.topic, row.log_partition)
                     found[key] = max(found.get(key, -1), row.log_offset)

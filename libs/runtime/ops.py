@@ -17,7 +17,8 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from libs.events.log import EventLog
-from libs.events.tables import dead_letters, events
+from libs.events.relay import unsent_count
+from libs.events.tables import dead_letters
 
 if TYPE_CHECKING:  # observability imports this module, and the service context imports observability
     from .service import ServiceContext
@@ -43,7 +44,7 @@ class Observed:
 
 def outbox_backlog(session: Session) -> int:
     """Events committed but not yet published to the log."""
-    return session.execute(select(func.count()).select_from(events).where(events.c.sent_at.is_(None))).scalar_one()
+    return unsent_count(session)
 
 
 def dead_letters_by_group(session: Session) -> dict[str, int]:

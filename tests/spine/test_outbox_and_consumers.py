@@ -128,6 +128,22 @@ def test_relay_killed_after_publish_before_marking_sends_again_and_the_projectio
     assert runner.applied == written and runner.skipped == written
 
 
+def test_two_relays_on_one_database_send_every_event_once(rig: Rig) -> None:
+    """Each relay reads on from what it last saw sent (on SQLite: the position after its last
+    sent event, no index of the unsent ones); one that is behind the other skips what the other
+    sent and still finds what is new."""
+    first, second = rig.relay(), rig.relay()
+    written = rig.write(2)
+    assert first.drain() == written and second.drain() == 0
+    more = rig.write(2)
+    assert second.drain() == more and first.drain() == 0
+    last = rig.write(1)
+    assert first.drain() == last and second.drain() == 0 and rig.unsent() == 0
+    runner = rig.runner()
+    rig.drain(runner, written + more + last)
+    assert rig.projected() == written + more + last == runner.applied and runner.skipped == 0
+
+
 def test_the_same_event_delivered_twice_changes_the_projection_once(rig: Rig) -> None:
     written = rig.write(2)
     rig.relay().drain()

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from libs.db import make_engine, session_factory
+from libs.events.envelope import Envelope
 from libs.events.store import ConcurrencyConflict, Context, EventStore, dumps
 from libs.events.tables import core_metadata, events
 from libs.events.uow import UnitOfWork
@@ -45,6 +46,9 @@ def test_append_then_read_back_in_order_unsent_to_their_topic(sessions) -> None:
         assert all(e.actor == "tester" and e.correlation_id == "c-1" for e in history)
         unsent = u.session.execute(select(events.c.topic).where(events.c.sent_at.is_(None))).scalars().all()
         assert unsent == ["injuryledger.enrollment"] * 3
+        # What an append answers is what it stored, and an envelope as validation makes it.
+        assert history == written == [Envelope(**e.model_dump()) for e in written]
+        assert all(e.model_fields_set == set(Envelope.model_fields) for e in written)
 
 
 def test_a_payload_reads_back_exactly_whatever_its_characters(sessions) -> None:  # noqa: ANN001
