@@ -328,11 +328,17 @@ def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def migrate(engine: Engine, service: str) -> None:
-    """Bring a service's database to the newest schema with its own Alembic migrations."""
+def alembic_config(service: str) -> Config:
+    """The Alembic configuration of a service's own migrations (a connection set by the caller)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
     cfg.attributes["service"] = service
+    return cfg
+
+
+def migrate(engine: Engine, service: str) -> None:
+    """Bring a service's database to the newest schema with its own Alembic migrations."""
+    cfg = alembic_config(service)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")  # one branch per part of a service

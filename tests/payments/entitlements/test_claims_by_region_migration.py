@@ -3,19 +3,16 @@ them from the index alone) and the old one is gone; the facts stay (SQLite and P
 from __future__ import annotations
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, select, text
 
-from libs.db import SERVICES_DIR, make_engine, migrate, session_factory
+from libs.db import alembic_config, make_engine, migrate, session_factory
 from services.payments.entitlements import projection
 from services.payments.entitlements.tables import claim_facts
 
 
 def test_a_regions_claims_come_from_the_new_index(db_url: str) -> None:
     engine = make_engine(db_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(SERVICES_DIR / "payments" / "migrations"))
-    cfg.attributes["service"] = "payments"
+    cfg = alembic_config("payments")
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "entitle12c_line_texts")  # the schema before

@@ -7,11 +7,10 @@ import json
 from datetime import date, datetime, timezone
 
 from alembic import command
-from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
-from libs.db import SERVICES_DIR, make_engine, migrate, session_factory
+from libs.db import alembic_config, make_engine, migrate, session_factory
 from services.payments.entitlements import projection
 from services.payments.entitlements.api import explain_view
 from services.payments.entitlements.tables import entitlement_lines, explained_lines, line_texts, texts_id
@@ -34,9 +33,7 @@ def _line(line_id: str, period: str) -> dict:
 
 def test_lines_before_and_after_read_the_same(db_url: str) -> None:
     engine = make_engine(db_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(SERVICES_DIR / "payments" / "migrations"))
-    cfg.attributes["service"] = "payments"
+    cfg = alembic_config("payments")
     before = _line("el_before", "2027-01")
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

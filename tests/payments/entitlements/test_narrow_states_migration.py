@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, select, text
 
-from libs.db import SERVICES_DIR, make_engine, migrate
+from libs.db import alembic_config, make_engine, migrate
 from services.payments.entitlements.tables import claim_input_texts, claim_states
 
 
 def test_the_inputs_move_out_of_the_states(db_url: str) -> None:
     engine = make_engine(db_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(SERVICES_DIR / "payments" / "migrations"))
-    cfg.attributes["service"] = "payments"
+    cfg = alembic_config("payments")
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "payments_entitle12_columns")  # the schema before
