@@ -48,9 +48,15 @@ valid_names() {
 
 ensure_role_and_dbs() {
   # ALTER every time: a role made earlier by hand gets the password and rights the tests expect.
-  psql_admin -c "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='$user') THEN
-                 CREATE ROLE $user; END IF; END\$\$;" \
-             -c "ALTER ROLE $user LOGIN SUPERUSER PASSWORD '$password'"
+  # Two runs altering the role at the same moment fail with "tuple concurrently updated": retry.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    psql_admin -c "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='$user') THEN
+                   CREATE ROLE $user; END IF; END\$\$;" \
+               -c "ALTER ROLE $user LOGIN SUPERUSER PASSWORD '$password'" && break
+    [ "$attempt" -lt 5 ] || return 1
+    sleep "0.$((RANDOM % 9 + 1))"
+  done
   for db in "$@"; do
     if [ -z "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname='$db'")" ]; then
       # Another run may create it at the same moment: only a database still missing is an error.
