@@ -897,8 +897,16 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
             known[count] = _policies_of([p.version for p in ps[:count]], region)
         view = ClaimView.of(known_f)
         dues, _ = _targets_of(view, known[count], horizon)
-        target = {d.key: d for d in dues}
+        target = {(d.kind, d.payee, d.period, d.payer): d for d in dues}
         firsts: dict = {}  # one view's first lines' texts
+        if not owed:  # no line yet (a claim's first derivation): each due's first line, if not zero
+            for key in sorted(target):
+                line = _first_line(claim_id, employer_id, region, key, target[key], point, view, held, firsts)
+                if line is not None:
+                    lines.append(line)
+                    by_key[key].append(line)
+                    owed[key] = line.amount
+            continue
         for key in sorted(set(target) | {k for k, amount in owed.items() if amount}):
             due = target.get(key)
             if (due.calc.amount if due else ZERO) == owed.get(key, ZERO):
