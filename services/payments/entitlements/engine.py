@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from libs.events.source import describe
 from libs.money import split_yuan, to_fen, yuan_str
@@ -298,9 +298,10 @@ class ClaimView:
 
 # ---- what is owed --------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Due:
-    """An amount owed for one line key, as known at one moment."""
+class Due(NamedTuple):
+    """An amount owed for one line key, as known at one moment. Immutable, a named tuple: a
+    claim's history makes one a month and key, and a frozen dataclass's `__init__` (one
+    `object.__setattr__` a field) cost several times the tuple's."""
 
     kind: str
     payee: str
@@ -325,8 +326,9 @@ class Due:
         return KINDS[self.kind][0]
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
+    """One append-only line (immutable; a named tuple for the cost of making ~70 a claim, as `Due`)."""
+
     line_id: str
     claim_id: str
     employer_id: str
@@ -453,10 +455,19 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                                 f"it owes this benefit itself")
         return policy.document.payer(KINDS[kind_][1]), None
 
+    payers: dict[tuple[str, int], tuple[PolicyVersion, str, str | None]] = {}  # by kind and version (its id)
+    cited: dict[tuple[tuple[str, ...], str | None, bool], tuple[str, ...]] = {}  # a due's sources, by its parts
+
     def emit(kind_: str, payee: str, period: str, start: date, end: date, calc: Calc, policy: PolicyVersion,
              sources: tuple[str, ...]) -> None:
-        payer, why = payer_of(kind_, policy)
-        srcs = tuple(dict.fromkeys(s for s in (*base, *sources, policy.event_id, insured_source if why else None) if s))
+        found = payers.get((kind_, id(policy)))  # the months of one version: asked once
+        if found is None or found[0] is not policy:
+            found = payers[(kind_, id(policy))] = (policy, *payer_of(kind_, policy))
+        _policy, payer, why = found
+        srcs = cited.get((sources, policy.event_id, why is not None))
+        if srcs is None:
+            srcs = cited[(sources, policy.event_id, why is not None)] = tuple(dict.fromkeys(
+                s for s in (*base, *sources, policy.event_id, insured_source if why else None) if s))
         held_ref = refs.get(id(policy))  # one reference object a version: its JSON is then written once
         if held_ref is None or held_ref[0] is not policy:
             held_ref = refs[id(policy)] = (policy, policy_ref(policy))
@@ -525,6 +536,26 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
     # R.35 / R.36 / R.34: monthly allowances from the month of the appraisal in force.
     if v.appraisals:
         retired_noted = False
+        # What the months of one version share, worked out once a version (by its id; the memo holds it)
+        retirements: dict[int, tuple[PolicyVersion, date]] = {}
+        calcs: dict[tuple[str, str | int | None, int], tuple[PolicyVersion, Calc]] = {}
+
+        def allowance_of(grade: int, policy: PolicyVersion) -> Calc:
+            found = calcs.get(("allowance", grade, id(policy)))
+            if found is None or found[0] is not policy:
+                doc_ = policy.document
+                found = calcs[("allowance", grade, id(policy))] = (policy, _allowance(
+                    iw, grade, doc_.disability_allowance_ratios[str(grade)], doc_.minimum_monthly_wage))
+            return found[1]
+
+        def care_of(level: str, policy: PolicyVersion) -> Calc:
+            found = calcs.get(("care", level, id(policy)))
+            if found is None or found[0] is not policy:
+                doc_ = policy.document
+                found = calcs[("care", level, id(policy))] = (policy, _care(
+                    doc_.average_monthly_wage, level, getattr(doc_.care_ratios, level)))
+            return found[1]
+
         for m in months(max(month_of(v.appraisals[0].concluded_on), from_month or ""), through_month):
             if not monthly_open(m):
                 continue
@@ -534,8 +565,11 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
             policy = pol.on(first_day(m))  # R.40: a month takes the version in force on its first day
             doc = policy.document
             span = (first_day(m), last_day(m))
-            retires = (rules.retirement_date(birth, sex, doc.retirement_age.male, doc.retirement_age.female)
-                       if birth else None)
+            retires = retirements.get(id(policy), (None, None)) if birth else (None, None)
+            if birth and retires[0] is not policy:
+                retires = retirements[id(policy)] = (policy, rules.retirement_date(
+                    birth, sex, doc.retirement_age.male, doc.retirement_age.female))
+            retires = retires[1]
             retired = retires is not None and first_day(m) >= retires
             if a.grade is not None and a.grade <= 4 and iw is not None:
                 if retired:
@@ -545,9 +579,8 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                                      "fund's shortfall top-up is not computed")
                         retired_noted = True
                 else:
-                    calc = _allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
-                                                      doc.minimum_monthly_wage)
-                    emit("disability_allowance", worker, m, *span, calc, policy, (v.wage_event, a.event_id))
+                    emit("disability_allowance", worker, m, *span, allowance_of(a.grade, policy), policy,
+                         (v.wage_event, a.event_id))
             if a.grade in (5, 6) and iw is not None and not retired and m > month_of(v.grade_5_6_since(a)):
                 # R.36: from the month after the conclusion, while the employment continues (a month
                 # counts when it begins employed) and the employer has arranged no suitable work
@@ -555,14 +588,10 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                 employed = v.terminated is None or first_day(m) < v.terminated[0]
                 arranged, arrangement_event = v.arrangement_on(first_day(m))
                 if employed and not arranged:
-                    calc = _allowance(iw, a.grade, doc.disability_allowance_ratios[str(a.grade)],
-                                                      doc.minimum_monthly_wage)
-                    emit("disability_allowance_5_6", worker, m, *span, calc, policy,
+                    emit("disability_allowance_5_6", worker, m, *span, allowance_of(a.grade, policy), policy,
                          tuple(x for x in (v.wage_event, a.event_id, arrangement_event) if x))
             if a.care_level in ("full", "mostly", "partial"):
-                calc = _care(doc.average_monthly_wage, a.care_level,
-                                            getattr(doc.care_ratios, a.care_level))
-                emit("care_allowance", worker, m, *span, calc, policy, (a.event_id,))
+                emit("care_allowance", worker, m, *span, care_of(a.care_level, policy), policy, (a.event_id,))
 
     # R.36–37: one-off grants when the employment of a grade 5–10 worker ends.
     if v.terminated is not None and (from_month or "") <= month_of(v.terminated[0]) <= through_month:
@@ -676,13 +705,14 @@ class _Point:
     key: tuple[datetime, str]  # (recorded_at, the last event id of the moment)
     label: str
     migrated: bool = False  # every fact of the moment came from a go-live import
+    learned: str = ""  # the month it was learned in (`month_of` its day): a line of an earlier month is arrears
 
 
 def _point(t: datetime, xs: Sequence[Fact | PolicyFact]) -> _Point:
     """The knowledge point of the facts and policy versions `xs` (in key order) recorded at `t`."""
     return _Point((t, xs[-1].key[1] or xs[-1].label),
                   "; ".join(x.label for x in xs[:3]) + (f" and {len(xs) - 3} more" if len(xs) > 3 else ""),
-                  all(isinstance(x, Fact) and x.payload.get("source") for x in xs))
+                  all(isinstance(x, Fact) and x.payload.get("source") for x in xs), month_of(t.date()))
 
 
 def settled_outside(point: _Point, view: ClaimView, key: tuple[str, str, str, str]) -> str | None:
@@ -697,8 +727,14 @@ def settled_outside(point: _Point, view: ClaimView, key: tuple[str, str, str, st
     if kind in MONTHLY:
         if paid_through is None or period[:7] > paid_through:
             return None
-        return f"paid by the old system: its recurring benefits through {paid_through} ({where})"
-    return f"paid by the old system: a one-off grant of its decisions ({where})" if one_off_paid else None
+        return _settled_texts(paid_through, where)[0]
+    return _settled_texts(paid_through, where)[1] if one_off_paid else None
+
+
+@lru_cache(maxsize=4096)  # the same two texts for every month of a migrated claim
+def _settled_texts(paid_through: str | None, where: str) -> tuple[str, str]:
+    return (f"paid by the old system: its recurring benefits through {paid_through} ({where})",
+            f"paid by the old system: a one-off grant of its decisions ({where})")
 
 
 def _points(fs: Sequence[Fact], ps: Sequence[PolicyFact]) -> list[_Point]:
@@ -723,6 +759,8 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
     abridged (`_abridged`) when its id is among `held`. `firsts`: a memo, for one `view`, of the
     explanations and sources of first lines (`_first_texts`), so that a claim's months of one
     calculation share one explanation object (its JSON is then written once)."""
+    if not before and due is not None:  # a key's first line (a claim's history is made of them)
+        return _first_line(claim_id, employer_id, region, key, due, point, view, held, firsts)
     wage_ref = view.wage_ref
     had = sum((x.amount for x in before), Decimal("0.00"))
     want = due.calc.amount if due else Decimal("0.00")
@@ -740,16 +778,6 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
                     tuple(x.line_id for x in before), "", known_at,
                     {"article": due.calc.article if due else before[-1].explain.get("article")},
                     due.policy_ref if due else before[-1].policy_ref, (), None)
-    if not before and due is not None:
-        late = month_of(point.key[0].date()) > period[:7]
-        reason = (f"arrears for {period}, learned from {point.label}" if late else
-                  f"due for {period}, as known from {point.label}")
-        outside = settled_outside(point, view, key)
-        if outside:
-            reason = f"{reason}; {outside}"
-        explain, sources = _first_texts(due, view, outside, firsts)
-        return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
-                    (), reason, known_at, explain, due.policy_ref, sources, outside)
     explain = _explain(due, wage_ref) if due else {"article": before[-1].explain.get("article"),
                                                     "formula": "no longer owed", "inputs": {}, "notes": []}
     sources = tuple(dict.fromkeys([*(due.sources if due else ()), point.key[1]] if before else
@@ -775,6 +803,38 @@ def _line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str
         reason = f"{reason}; {outside}"
     return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
                 adjusts, reason, known_at, explain, due.policy_ref if due else before[-1].policy_ref, sources, outside)
+
+
+def _first_line(claim_id: str, employer_id: str, region: str, key: tuple[str, str, str, str], due: Due,
+                point: _Point, view: ClaimView, held: AbstractSet[str], firsts: dict | None) -> Line | None:
+    """`_line` of a key with no line before: the due itself, as known at `point`. `firsts` also
+    remembers each calculation's amount and fen, so its months share one amount object."""
+    calc = due.calc
+    amounts = firsts.get(("amount", id(calc))) if firsts is not None else None
+    if amounts is None or amounts[0] is not calc:
+        diff = calc.amount - ZERO
+        amounts = (calc, diff, to_fen(diff) if diff != 0 else 0)
+        if firsts is not None:
+            firsts[("amount", id(calc))] = amounts
+    _calc, diff, fen = amounts
+    if diff == 0:
+        return None
+    kind, payee, period, payer = key
+    start, end = due.start, due.end
+    month = period[:7]
+    known_at = max(point.key[0], _moment(first_day(month) if kind in MONTHLY else start))
+    lid = line_id(claim_id, key, point.key[1] or point.label, fen)
+    if lid in held:
+        return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
+                    (), "", known_at, {"article": due.calc.article}, due.policy_ref, (), None)
+    reason = (f"arrears for {period}, learned from {point.label}" if point.learned > month else
+              f"due for {period}, as known from {point.label}")
+    outside = settled_outside(point, view, key)
+    if outside:
+        reason = f"{reason}; {outside}"
+    explain, sources = _first_texts(due, view, outside, firsts)
+    return Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, end, diff, payer, payee,
+                (), reason, known_at, explain, due.policy_ref, sources, outside)
 
 
 def _first_texts(due: Due, view: ClaimView, outside: str | None,
@@ -837,8 +897,16 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
             known[count] = _policies_of([p.version for p in ps[:count]], region)
         view = ClaimView.of(known_f)
         dues, _ = _targets_of(view, known[count], horizon)
-        target = {d.key: d for d in dues}
+        target = {(d.kind, d.payee, d.period, d.payer): d for d in dues}
         firsts: dict = {}  # one view's first lines' texts
+        if not owed:  # no line yet (a claim's first derivation): each due's first line, if not zero
+            for key in sorted(target):
+                line = _first_line(claim_id, employer_id, region, key, target[key], point, view, held, firsts)
+                if line is not None:
+                    lines.append(line)
+                    by_key[key].append(line)
+                    owed[key] = line.amount
+            continue
         for key in sorted(set(target) | {k for k, amount in owed.items() if amount}):
             due = target.get(key)
             if (due.calc.amount if due else ZERO) == owed.get(key, ZERO):

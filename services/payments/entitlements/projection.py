@@ -244,13 +244,18 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
 
 
 def materialize_claims(session: Session, claim_ids: Sequence[str], now: datetime) -> int:
-    """`materialize_claim` for the claims a batch of events touched, their facts read together; a
-    claim never materialized (a go-live's thousands) gets every line of its ledger, in one insert
-    with the others' — what `materialize_claim` does for it, with the batch's reads and writes."""
+    """`materialize_claim` for the claims a batch of events touched, their facts and stored line ids
+    read together; a claim never materialized (a go-live's thousands) gets every line of its
+    ledger, and one whose stored lines the ledger still makes all (a go-live's dependents
+    registered on its claims) the lines it adds, in one insert with the others' — what
+    `materialize_claim` does for them, with the batch's reads and writes. A claim with a stored
+    line the ledger no longer makes goes through `materialize_claim` (which withdraws or corrects it)."""
     facts = _facts_in(session, claim_ids)
     kinds = ", ".join(f"'{k}'" for k in MY_KINDS)  # the engine's own names, never input
-    with_lines = {c for (c,) in _rows_in(session, f"SELECT DISTINCT claim_id FROM {entitlement_lines.name} "
-                                                  f"WHERE kind IN ({kinds}) AND claim_id IN", claim_ids)}
+    have: dict[str, set[str]] = defaultdict(set)
+    for claim_id, line_id in _rows_in(session, f"SELECT claim_id, line_id FROM {entitlement_lines.name} "
+                                               f"WHERE kind IN ({kinds}) AND claim_id IN", claim_ids):
+        have[claim_id].add(line_id)
     cache: dict[str, list[PolicyFact]] = {}  # the batch's policies are all stored by now
     requested: dict[str, list[tuple[datetime, str]]] = {}
     fresh: list[Line] = []
@@ -262,9 +267,15 @@ def materialize_claims(session: Session, claim_ids: Sequence[str], now: datetime
         region = facts[claim_id][1]["region"]
         if region not in cache:
             cache[region], requested[region] = policy_facts(session, region), _horizons(session, region)
-        if claim_id in with_lines:
-            inserted += materialize_claim(session, claim_id, now, cache, facts=facts[claim_id],
-                                          requested=requested[region])
+        if claim_id in have:
+            held = have[claim_id]
+            derived = engine.ledger(facts[claim_id][0], cache[region], utc(now), requested[region], held=held)
+            if held - {ln.line_id for ln in derived}:
+                inserted += materialize_claim(session, claim_id, now, cache, facts=facts[claim_id],
+                                              requested=requested[region])
+                continue
+            fresh += [ln for ln in derived if ln.line_id not in held]
+            states.append(_state_of(claim_id, facts[claim_id][0], cache[region], region, utc(now), requested[region]))
             continue
         fresh += engine.ledger(facts[claim_id][0], cache[region], utc(now), requested[region])
         states.append(_state_of(claim_id, facts[claim_id][0], cache[region], region, utc(now), requested[region]))
@@ -466,19 +477,27 @@ def _insert_derived(session: Session, lines: Sequence[Line],
             found = by_value[values] = json.dumps(list(values))
         return found
 
+    fens: dict[int, tuple[object, int]] = {}  # by the amount's identity (a claim's months of a calculation share it)
+    # A line's three texts' id, by its explanation's and policy reference's identity and its sources:
+    # the months of one calculation look it up once a line, not encode and join three texts.
+    keys: dict[tuple[int, int, tuple[str, ...]], tuple[object, object, str]] = {}
     rows = []
     for ln in lines:
-        explain_json = _encoded(ln.explain, explains, ensure_ascii=False)
-        policy_json = _encoded(ln.policy_ref, refs, ensure_ascii=True)
-        sources_json = listed(ln.source_event_ids)
-        three = (explain_json, policy_json, sources_json)
-        key = texts.get(three)
-        if key is None:
-            key = texts[three] = texts_id(*three)
+        found = keys.get((id(ln.explain), id(ln.policy_ref), ln.source_event_ids))
+        if found is None or found[0] is not ln.explain or found[1] is not ln.policy_ref:
+            three = (_encoded(ln.explain, explains, ensure_ascii=False), _encoded(ln.policy_ref, refs, ensure_ascii=True),
+                     listed(ln.source_event_ids))
+            key = texts.get(three)
+            if key is None:
+                key = texts[three] = texts_id(*three)
+            found = keys[(id(ln.explain), id(ln.policy_ref), ln.source_event_ids)] = (ln.explain, ln.policy_ref, key)
+        fen = fens.get(id(ln.amount))
+        if fen is None or fen[0] is not ln.amount:
+            fen = fens[id(ln.amount)] = (ln.amount, to_fen(ln.amount))
         account = accounts_of[ln.payee]
-        row = [ln.line_id, ln.claim_id, ln.employer_id, ln.region, ln.kind, ln.family, ln.month, ln.period_start,
-               ln.period_end, to_fen(ln.amount), ln.payer, ln.payee, account[0], account[1], account[2],
-               listed(ln.adjusts), ln.reason, ln.known_at, None, None, None, ln.settled_outside, key]
+        row = [ln.line_id, ln.claim_id, ln.employer_id, ln.region, ln.kind, ln.family, ln.period[:7], ln.period_start,
+               ln.period_end, fen[1], ln.payer, ln.payee, account[0], account[1], account[2],
+               listed(ln.adjusts), ln.reason, ln.known_at, None, None, None, ln.settled_outside, found[2]]
         for at, processor, memo in dates:
             value = row[at]
             if value is not None:
