@@ -35,9 +35,7 @@ def io() -> dict[str, int]:
 
 if command == "setup":
     runtime, _ = embedded_runtime("entitlements-months", Path(sys.argv[3]))
-    bench.seed(runtime)
-    with runtime.services["payments"].ctx.session_factory() as s, s.begin():
-        projection.materialize_through(s, bench.REGION, "2026-11", now=bench.NOW)
+    print(bench.set_up(runtime), flush=True)
     runtime.close()
 else:
     src, dst = Path(sys.argv[3]), Path(sys.argv[4])
