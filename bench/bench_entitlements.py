@@ -1,11 +1,15 @@
 """Entitlements of long-term beneficiaries for one month (issue 5): BENCH_BENEFICIARIES recognized
 claims with an insured wage and a disability grade 1–4 (goal: 1,000,000 in ≤ 30 s, memory flat).
 
-Setup (not timed): the facts are written in bulk into the entitlements projection's own storage
-(`entitlement_claim_facts`: InjuryApplied, InjuryRecognized, InsuredWageDetermined,
-GradeAssigned concluded 2026-10-01; `entitlement_accounts`: each worker's bank account), exactly
-the rows EntitlementsProjection stores for those events; then `materialize_through` up to the
-current month (2026-11), so the lines already owed exist.
+Setup (not timed, in a child process): the facts are written in bulk into the entitlements
+projection's own storage (`entitlement_claim_facts`: InjuryApplied, InjuryRecognized,
+InsuredWageDetermined, GradeAssigned concluded 2026-10-01; `entitlement_accounts`: each worker's
+bank account), exactly the rows EntitlementsProjection stores for those events, and what their
+first materialization up to the current month (2026-11) stores, so the lines already owed
+exist: `entitlements_setup` derives 64 claims by the ordinary path and makes the others' rows
+from a template of their grade, checked byte for byte against the ordinary path on the 64 and
+on a random sample of 200 derived again in full (the full derivation of every claim, ≈ 1 ms of
+CPU each, did not finish in 32 minutes at 1,000,000).
 Timed, three times (median, min and max): `materialize_through(session, region, month, now)` — what
 POST /v1/payment-runs calls first — for December, January and February, each asked for a month
 ahead in the middle of the month before (NOWS): one line per beneficiary each time.
@@ -20,8 +24,8 @@ The timed calls take the fast path (projection.materialize_region, in batches of
 each claim's stored state says its lines are through the month before, derived from the
 knowledge it still has (its facts counted again), and its compact inputs (grouped.inputs_of,
 written with the state) cover the month, so the month comes from them (grouped.MonthOfGroups)
-without reading the claim's facts; the setup's first materialization takes the full derivation
-of every claim (and writes the states and inputs). The insured wages are spread over 1,920,000
+without reading the claim's facts; the first materialization (the setup's) is the full
+derivation of a claim, which writes the states and inputs. The insured wages are spread over 1,920,000
 values, so nearly every beneficiary is a group of one for the disability allowance: the figure
 is not helped by shared wages.
 Every month's lines are checked: one per beneficiary, summing to the peer's total.
