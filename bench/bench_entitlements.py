@@ -148,7 +148,8 @@ def set_up(runtime: EmbeddedRuntime) -> dict:
     (`entitlements_setup`: a few claims seeded and derived in full, the rest made from templates,
     a sample checked against the full derivation)."""
     with timer() as t:
-        out = entitlements_setup.set_up(sys.modules[__name__], runtime, NOW, N)
+        out = entitlements_setup.set_up(sys.modules[__name__], runtime, NOW, N,
+                                        log=lambda line: print(line, flush=True))
     return {"seconds": round(t["seconds"], 2), **out}
 
 
