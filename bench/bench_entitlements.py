@@ -163,15 +163,21 @@ def set_up_apart(folder: Path) -> dict:
     """`set_up` into `folder` by a child process: its page cache (`entitlements_setup.CACHE_KIB`)
     and rows are not this process's memory, which the bench measures."""
     import multiprocessing
+    import resource
+
+    def children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
 
     context = multiprocessing.get_context("fork")
+    start = children_cpu()
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_set_up_into, args=(folder, send))
     child.start()
     out = receive.recv()
     child.join()
     assert child.exitcode == 0, f"the setup failed (exit {child.exitcode})"
-    return out
+    return {**out, "cpu_seconds": round(children_cpu() - start, 1)}
 
 
 def month_lines(session, month: str) -> tuple[int, int]:  # noqa: ANN001
@@ -245,6 +251,7 @@ def main() -> None:
         cpu.append(time.process_time() - start_cpu)
         seconds.append(t["seconds"])
         rss.append({"month": month, "before": start_rss, "after": rss_mib()})
+        print(f"{month}: {t['seconds']:.2f} s, CPU {cpu[-1]:.2f} s, load {os.getloadavg()[0]:.1f}", flush=True)
         with ctx.session_factory() as session:
             got, total = month_lines(session, month)
         assert inserted == got == N, (month, inserted, got, N)
