@@ -12,7 +12,7 @@ full derivation stores for one (three lines, their two texts, its state and comp
 2. every other base claim's rows — facts, account and derived — are made from its grade's
    template and must equal, row for row and byte for byte, what the seed and the ordinary path
    stored for it (the replication checked before it is used);
-3. the rest are made from the templates, a chunk at a time: the template's ids, event ids,
+3. the rest are made from the templates, in one transaction: the template's ids, event ids,
    insured wage, amounts (`rules.disability_allowance` and `rules.disability_grant` with the
    policy's values, as the engine calls them) and bank account replaced by the claim's; the
    digests that key a line (`engine.line_id`) and its texts (`tables.texts_id`) computed again
@@ -30,10 +30,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-
 from functools import lru_cache
 
-from libs.money import yuan_str
+from libs.money import to_fen, yuan_str
 from libs.policy import load_national_default
 from services.payments.entitlements import engine as ledger_engine
 from services.payments.entitlements import projection, rules
@@ -60,7 +59,8 @@ def _policy():  # noqa: ANN202 - the national default (the bench's region publis
 
 
 class Claim:
-    """What tells one bench claim from another: the values its derived rows carry."""
+    """What tells one bench claim from another: the values its rows carry (`strings`, in the
+    order a template's slots take them, and `numbers`: insured wage, allowance and grant in fen)."""
 
     def __init__(self, i: int, bench) -> None:  # noqa: ANN001 - the bench module (its population)
         doc = _policy()
@@ -69,14 +69,14 @@ class Claim:
         allowance = rules.disability_allowance(wage, grade, Decimal(str(doc.disability_allowance_ratios[str(grade)])),
                                                Decimal(str(doc.minimum_monthly_wage))).amount
         grant = rules.disability_grant(wage, grade, int(doc.disability_grant_months[str(grade)])).amount
-        self.i, self.grade, self.claim_id = i, grade, bench.claim_id(i)
+        self.grade, self.claim_id = grade, bench.claim_id(i)
         self.payee = f"employee:{bench.employee_of(i)}"
         events = [_uuid5(f"{self.claim_id}/{n}/{t}") for n, t in enumerate(bench.FACT_TYPES)]  # as ClaimFacts names them
-        self.texts = {self.claim_id: None, bench.employee_of(i): None, bench.employer_of(i): None,
+        self.strings = {self.claim_id: None, bench.employee_of(i): None, bench.employer_of(i): None,
                       bench.BANKS[i % len(bench.BANKS)]: None, bench.account_no(i): None, f"acct-{i}": None,
                       **dict.fromkeys(events), bench.wage_text(i): None, yuan_str(allowance): None,
                       yuan_str(grant): None}
-        self.numbers = (bench.insured_wage_fen(i), int(allowance * 100), int(grant * 100))
+        self.numbers = (bench.insured_wage_fen(i), to_fen(allowance), to_fen(grant))
         self.point = events[-1]  # the appraisal: the knowledge point of every line
 
 
@@ -113,7 +113,7 @@ class Template:
     def __init__(self, conn, claim: Claim) -> None:  # noqa: ANN001
         self.claim = claim
         self.rows = {table: _rows(conn, table, [claim]) for table in SEEDED + DERIVED}
-        keys = list(claim.texts)
+        keys = list(claim.strings)
         self.slots = {k: n for n, k in enumerate(keys)}
         self.numbers = {v: n for n, v in enumerate(claim.numbers)}
         self.pattern = re.compile("(" + "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)) + ")")
@@ -149,7 +149,7 @@ class Template:
 
     def made_for(self, other: Claim) -> dict[str, list[tuple]]:
         """`other`'s rows: the template's with `other`'s values, the digests computed again."""
-        values, numbers = tuple(other.texts), other.numbers
+        values, numbers = tuple(other.strings), other.numbers
         assert len(values) == len(self.slots) and len(set(numbers)) == 3, "a claim's values must differ"
 
         def made(maker: tuple[list, list, list]) -> list:
