@@ -1,14 +1,15 @@
 """Months of entitlements on copies of one set-up database, for comparing two versions of the code
-in the same minutes (issue 12; the bench's own setup takes 20–35 minutes at 100,000 under load).
+in the same minutes (issue 12).
 
   setup:  BENCH_BENEFICIARIES=100000 python bench/entitlements_months.py setup CODE_DIR FOLDER
   months: BENCH_BENEFICIARIES=100000 python bench/entitlements_months.py months CODE_DIR FOLDER COPY
 
-`setup` is bench_entitlements.py's (facts in bulk, then materialize_through 2026-11) into FOLDER,
-kept; `months` copies FOLDER to COPY, starts the runtime on it (the code's migrations run first,
-not timed) and times materialize_through for the bench's months (NOWS, then PROFILED), printing
-per month the wall and CPU seconds and the bytes read and written (/proc/self/io). CODE_DIR is the
-tree whose code runs (e.g. a `git archive` of the code before).
+`setup` is bench_entitlements.py's (`set_up`: the facts, and what their first materialization
+through 2026-11 stores, see bench/entitlements_setup.py) into FOLDER, kept; `months` copies
+FOLDER to COPY, starts the runtime on it (the code's migrations run first, not timed) and times
+materialize_through for the bench's months (NOWS, then PROFILED), printing per month the wall and
+CPU seconds and the bytes read and written (/proc/self/io). CODE_DIR is the tree whose code runs
+(e.g. a `git archive` of the code before).
 """
 import logging
 import os
@@ -35,9 +36,7 @@ def io() -> dict[str, int]:
 
 if command == "setup":
     runtime, _ = embedded_runtime("entitlements-months", Path(sys.argv[3]))
-    bench.seed(runtime)
-    with runtime.services["payments"].ctx.session_factory() as s, s.begin():
-        projection.materialize_through(s, bench.REGION, "2026-11", now=bench.NOW)
+    print(bench.set_up(runtime), flush=True)
     runtime.close()
 else:
     src, dst = Path(sys.argv[3]), Path(sys.argv[4])
