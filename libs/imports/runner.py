@@ -173,8 +173,10 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
             outcomes[row.number] = RowRejected("legacy_id", f"{row.legacy_id} was imported with other content "
                                                             f"(import {before.import_id}, row {before.row})")
     checked = kind.check(ctx, new)
-    good = [(r, checked[r.number]) for r in new if not isinstance(checked[r.number], RowRejected)]
-    outcomes.update({r.number: checked[r.number] for r in new if isinstance(checked[r.number], RowRejected)})
+    refused = {n: c for n, c in checked.items() if isinstance(c, RowRejected)}  # each verdict looked at once
+    good = [(r, checked[r.number]) for r in new if r.number not in refused] if refused else \
+        list(zip(new, map(checked.__getitem__, [r.number for r in new])))
+    outcomes.update(refused)
 
     by_number = {r.number: r for r in new}  # keyed: legacy_id set
     try:

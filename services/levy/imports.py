@@ -16,6 +16,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import repeat
 from operator import itemgetter
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +27,6 @@ from sqlalchemy import insert, select
 
 from libs.db import driver_cursor, driver_mark
 from libs.events.uow import UnitOfWork
-from libs.imports.projection import legacy_refs
 from libs.imports.rows import Row, RowRejected, Table
 from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, imported_rows, in_one_savepoint,
                                  in_savepoint, source)
@@ -49,14 +49,17 @@ _PLAIN_MONTH = re.compile(r"(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])")  # what Row.mo
 
 
 def _employers(session, legacy_ids: Sequence[str]) -> dict[str, Any]:  # noqa: ANN001
-    """Old employer key → the enrolled employer's levy row."""
-    refs = legacy_refs(session, "employers", legacy_ids)
-    ids = sorted({r.aggregate_id for r in refs.values()})  # type: ignore[attr-defined]
-    rows = {}
-    for i in range(0, len(ids), LOOKUP_CHUNK):
-        for r in session.execute(select(levy_employers).where(levy_employers.c.employer_id.in_(ids[i:i + LOOKUP_CHUNK]))):
-            rows[r.employer_id] = r
-    return {k: rows[r.aggregate_id] for k, r in refs.items() if r.aggregate_id in rows}  # type: ignore[attr-defined]
+    """Old employer key → the enrolled employer's levy row: its ref joined to the row, one query
+    per LOOKUP_CHUNK distinct keys (a wages request names each of its employers many times)."""
+    refs = IMPORT_TABLES.legacy_refs
+    keys = sorted(set(legacy_ids))
+    found: dict[str, Any] = {}
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        for r in session.execute(select(refs.c.legacy_id, *levy_employers.c)
+                                 .join(levy_employers, levy_employers.c.employer_id == refs.c.aggregate_id)
+                                 .where(refs.c.kind == "employers", refs.c.legacy_id.in_(keys[i:i + LOOKUP_CHUNK]))):
+            found[r.legacy_id] = r
+    return found
 
 
 def _employer(row: Row, employers: dict[str, Any]) -> Any:
@@ -174,25 +177,20 @@ class WagesKind:
         millions. The events go in one savepoint (new aggregates, one append); one that meets a
         concurrent record of the same rows rejects its rows, to be posted again."""
         out: dict[int, Outcome] = {}
-        lines: list[tuple[Row, Wage]] = []
-        taken: set[tuple[str, str, str]] = set()
-        for row, w in rows:
-            key = (w.employee_id, w.employer_id, w.period)
-            if key in taken:  # another key of the same worker (a rehire at the same employer)
-                out[row.number] = RowRejected("employee_legacy_id", f"this worker's wage of {w.period} at this "
-                                                                    "employer is in another row of this request")
-                continue
-            taken.add(key)
-            lines.append((row, w))
+        lines = list(rows)
+        if len(set(map(itemgetter(0, 1, 2), (w for _row, w in lines)))) < len(lines):  # a wage of a worker twice
+            lines = _first_of_each_key(lines, out)
+        numbers = [row.number for row, _w in lines]
+        legacy_ids = [row.legacy_id for row, _w in lines]
+        employer_ids, employee_ids, periods, wages_fen = map(list, zip(*(w for _row, w in lines)))  # as columns
         on = today()
         histories = []
         for i in range(0, len(lines), LINES_PER_EVENT):
-            batch = lines[i:i + LINES_PER_EVENT]
-            employer_ids, employee_ids, periods, wages_fen = zip(*(w for _row, w in batch))
-            history = WageHistory(wage_history_id(import_id, batch[0][0].number))
-            history.record(import_id=import_id, employee_ids=employee_ids, employer_ids=employer_ids, periods=periods,
-                           wages_fen=wages_fen, rows=[row.number for row, _w in batch],
-                           legacy_ids=[row.legacy_id for row, _w in batch], on=on)
+            batch = slice(i, i + LINES_PER_EVENT)
+            history = WageHistory(wage_history_id(import_id, numbers[i]))
+            history.record(import_id=import_id, employee_ids=employee_ids[batch], employer_ids=employer_ids[batch],
+                           periods=periods[batch], wages_fen=wages_fen[batch], rows=numbers[batch],
+                           legacy_ids=legacy_ids[batch], on=on)
             histories.append(history)
 
         def write() -> None:
@@ -201,11 +199,25 @@ class WagesKind:
 
         if not in_one_savepoint(uow, write):
             refused = RowRejected("legacy_id", "conflicts with a record made at the same moment; post the row again")
-            return {**out, **{row.number: refused for row, _w in lines}}
-        wages = [w for _row, w in lines]
-        return RecordedRows(AcceptedRows([row.number for row, _w in lines], [w.employee_id for w in wages],
-                                         {"wage_lines": [1] * len(wages), "wages": [w.wage_fen for w in wages]},
+            return {**out, **{number: refused for number in numbers}}
+        return RecordedRows(AcceptedRows(numbers, employee_ids, {"wage_lines": [1] * len(numbers), "wages": wages_fen},
                                          fen=frozenset({"wages"})), out)
+
+
+def _first_of_each_key(lines: list[tuple[Row, Wage]], out: dict[int, Outcome]) -> list[tuple[Row, Wage]]:
+    """The lines but the second of a worker, employer and month (another old key of the same
+    worker: a rehire at the same employer), which is rejected in `out`."""
+    kept: list[tuple[Row, Wage]] = []
+    taken: set[tuple[str, str, str]] = set()
+    for row, w in lines:
+        key = (w.employee_id, w.employer_id, w.period)
+        if key in taken:
+            out[row.number] = RowRejected("employee_legacy_id", f"this worker's wage of {w.period} at this "
+                                                                "employer is in another row of this request")
+            continue
+        taken.add(key)
+        kept.append((row, w))
+    return kept
 
 
 class Ref(NamedTuple):
@@ -225,9 +237,9 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> tuple[dict[str, Ref
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
     workers: dict[str, Ref] = {}
-    jobs: Jobs = defaultdict(list)
-    seen: set[tuple[str, str, Any]] = set()
-    days: dict[Any, date] = {}  # a request's employments share a few hundred dates: each read once
+    # (worker, employer, hired_on) → separated_on: a worker's employment found again under another
+    # of its keys is the same entry; a key with no employment (the outer join's None) none
+    hires: dict[tuple[str, str | None, Any], Any] = {}
     keys = sorted(set(legacy_ids))
     for i in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[i:i + LOOKUP_CHUNK]
@@ -238,14 +250,16 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> tuple[dict[str, Ref
         with driver_cursor(conn, statement) as cursor:
             cursor.execute(statement, ["employees", *chunk])
             found = cursor.fetchall()
-        for key, employee_id, ref_employer_id, employer_id, hired_on, separated_on in found:
-            workers[key] = Ref(employee_id, ref_employer_id)
-            if employer_id is not None and (employee_id, employer_id, hired_on) not in seen:
-                seen.add((employee_id, employer_id, hired_on))  # another key of the same worker: once
-                hired = days.get(hired_on) or days.setdefault(hired_on, _day(hired_on))
-                separated = None if separated_on is None else (
-                    days.get(separated_on) or days.setdefault(separated_on, _day(separated_on)))
-                jobs[(employee_id, employer_id)].append((hired, separated))
+        # a column at a time: no Python call a row (a Ref made by tuple's own constructor)
+        workers.update(zip(map(itemgetter(0), found), map(tuple.__new__, repeat(Ref), map(itemgetter(1, 2), found))))
+        hires.update(zip(map(itemgetter(1, 3, 4), found), map(itemgetter(5), found)))
+    jobs: Jobs = defaultdict(list)
+    days: dict[Any, date | None] = {None: None}  # a request's employments share a few hundred dates: each read once
+    for (employee_id, employer_id, hired_on), separated_on in hires.items():
+        if employer_id is not None:
+            hired = days[hired_on] if hired_on in days else days.setdefault(hired_on, _day(hired_on))
+            separated = days[separated_on] if separated_on in days else days.setdefault(separated_on, _day(separated_on))
+            jobs[(employee_id, employer_id)].append((hired, separated))
     return workers, jobs
 
 
@@ -297,30 +311,35 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str,
     fens = plain_yuan_fens(list(map(itemgetter("wage"), values)))
     if fens is None:  # a wage in another form than "8123.45", or a bad one
         return None
-    firms = list(map(employers.get, map(itemgetter("employer_legacy_id"), values)))
+    # The employers by id, not their levy rows: `None in` compares each with `==`, SQLAlchemy's
+    # for a row (a Python call each), C's for a string.
+    employer_ids = {key: employer.employer_id for key, employer in employers.items()}
+    by_id = {employer.employer_id: employer for employer in employers.values()}
+    firms = list(map(employer_ids.get, map(itemgetter("employer_legacy_id"), values)))
     people = list(map(workers.get, map(itemgetter("employee_legacy_id"), values)))
     if None in firms or None in people:
         return None
     months: dict[tuple[str, str], tuple[date, date] | None] = {}  # (period, employer) → its days if allowed
     wages: list[Wage] = []
-    for employer, worker, period, fen in zip(firms, people, map(itemgetter("period"), values), fens):
-        employer_id = employer.employer_id
-        if worker.employer_id != employer_id:
+    add = wages.append
+    for employer_id, (employee_id, worker_employer_id), period, fen in zip(
+            firms, people, map(itemgetter("period"), values), fens):
+        if worker_employer_id != employer_id:
             return None
         days = months.get((period, employer_id), False)
         if days is False:
-            days = months[(period, employer_id)] = _allowed_month(period, employer, now, bounds)
+            days = months[(period, employer_id)] = _allowed_month(period, by_id[employer_id], now, bounds)
         if days is None:
             return None
         first, last = days
-        employee_id = worker.aggregate_id
         for hired, separated in jobs.get((employee_id, employer_id), ()):
             if hired <= last and (separated is None or separated >= first):
                 break
         else:  # employed there in no part of the month
             return None
-        wages.append(Wage(employer_id, employee_id, period, fen))
-    return dict(zip([row.number for row in rows], wages))
+        add((employer_id, employee_id, period, fen))
+    # Each line a Wage made by tuple's own constructor: a NamedTuple's is a Python call a row.
+    return dict(zip([row.number for row in rows], map(tuple.__new__, repeat(Wage), wages)))
 
 
 def _allowed_month(period: str, employer: Any, now: date, bounds) -> tuple[date, date] | None:  # noqa: ANN001, ANN401
