@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -122,7 +123,7 @@ payment_runs = Table(
 payouts = Table(
     "payouts",
     metadata,
-    Column("payout_id", String(40), primary_key=True),
+    Column("payout_id", String(40), nullable=False),
     Column("run_id", String(40), nullable=False),
     Column("payee", String(80), nullable=False),
     Column("bank_code", String(12), nullable=False),
@@ -134,8 +135,13 @@ payouts = Table(
     Column("status", String(10), nullable=False),  # open | settled | rejected | cancelled (its run rejected)
     Column("reason", String(8)),
     Column("decided_on", Date),
-    Index("ix_payouts_run_bank", "run_id", "bank_part", "payout_id"),
+    # Keyed as a bank file reads them (migration payrun14_payouts_by_file): on SQLite the rows live
+    # in that key's B-tree alone, so a file is one range read of whole rows, and a run writes a
+    # B-tree fewer per payout; a payout by its id through the unique index.
+    PrimaryKeyConstraint("run_id", "bank_part", "payout_id", name="payouts_pkey"),
+    Index("ux_payouts_payout", "payout_id", unique=True),
     Index("ix_payouts_run_payee", "run_id", "payee"),  # a run's changes against the previous one
+    sqlite_with_rowid=False,
 )
 
 payout_members = Table(

@@ -12,7 +12,8 @@ in every piece (PmtInf's last particle, `CdtTrfTxInf` 1..unbounded). A `<CdtTrfT
 a start tag (in a comment, a CDATA section) leaves its piece unclosed, so a bad split refuses the
 file, never passes it. A piece parsed into a tree and validated whole costs libxml2 a quarter less
 than its streaming validator; a piece goes to a worker process (the machine's second core) while this
-one writes the next, and this one checks a piece itself when its worker is still busy. Memory stays
+one writes the next, and this one checks a piece itself when its worker holds two already (the one
+it checks and the next, so it never waits for this process). Memory stays
 flat: a few pieces in flight, the rest of the file in the spool (SPOOL_MEMORY_BYTES in memory,
 then an unlinked temporary file).
 
@@ -24,12 +25,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+from collections import deque
 from functools import cache
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -47,6 +50,7 @@ MAX_PIECE_BYTES = 32 * 1024 * 1024  # no transaction boundary in this many bytes
 TRANSACTION = b"<CdtTrfTxInf>"
 PAIN001_END = b"</PmtInf></CstmrCdtTrfInitn></Document>"  # what the head opened, closed
 VALIDATION_PROCESSES = int(os.environ.get("INJURYLEDGER_VALIDATION_PROCESSES", "1"))
+WORKER_PIECES = 2  # pieces a worker holds: the one it checks and the next one
 
 
 class InvalidDocument(Exception):
@@ -171,7 +175,9 @@ def piece_errors(piece: bytes) -> list[str]:
 
 class _Worker:
     """A process that validates pieces (`python -m services.payments.payouts.xsd`): a piece in,
-    its errors out, each framed by its length. One file's at a time (taken from an idle list)."""
+    its errors out, each framed by its length, answered in the order sent. It holds up to
+    WORKER_PIECES at once (the one it checks and the next, read by its own thread), so it never
+    waits for this process to write the next. One file's at a time (taken from an idle list)."""
 
     _idle: list["_Worker"] = []
     _lock = threading.Lock()
@@ -179,7 +185,15 @@ class _Worker:
     def __init__(self) -> None:
         self._process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE)
-        self.busy = False
+        self.sent: deque[bytes] = deque()  # the pieces it holds, oldest first (checked here if it dies)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sent)
+
+    @property
+    def full(self) -> bool:
+        return len(self.sent) >= WORKER_PIECES
 
     @classmethod
     def take(cls) -> "_Worker | None":
@@ -204,7 +218,7 @@ class _Worker:
             self._process.stdin.flush()
         except OSError:
             return False
-        self.busy = True
+        self.sent.append(piece)
         return True
 
     def _end(self) -> None:
@@ -217,24 +231,47 @@ class _Worker:
                 pass
 
     def answered(self) -> bool:
+        """Whether the oldest piece's answer has (begun to) come. Its pipe is read with os.read
+        only, never through a buffer, so a readable pipe is an answer not yet read."""
         return bool(select.select([self._process.stdout], [], [], 0)[0])
 
     def answer(self) -> list[str] | None:
-        """The errors of the piece sent (waits for them); None if the worker died."""
-        head = self._process.stdout.read(4)
-        if len(head) < 4:
+        """The errors of the oldest piece sent (waits for them); None if the worker died."""
+        fd = self._process.stdout.fileno()
+        head = _read_exactly(fd, 4)
+        size = struct.unpack(">I", head)[0] if len(head) == 4 else -1
+        body = _read_exactly(fd, size) if size >= 0 else b""
+        if len(body) != size:
             self._end()
             return None
-        self.busy = False
-        return json.loads(self._process.stdout.read(struct.unpack(">I", head)[0]))
+        self.sent.popleft()
+        return json.loads(body)
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    """`size` bytes from the pipe, fewer only at its end."""
+    parts, left = [], size
+    while left and (part := os.read(fd, left)):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def _serve_pieces() -> None:
-    """The worker's loop: until its parent closes the pipe."""
+    """The worker's loop, until its parent closes the pipe: a thread reads the next pieces while
+    this one checks (lxml lets go of the GIL while it parses and validates)."""
     _compiled(PAIN001)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    while len(head := stdin.read(8)) == 8:
-        answer = json.dumps(piece_errors(stdin.read(struct.unpack(">Q", head)[0]))).encode()
+    pieces: queue.Queue[bytes | None] = queue.Queue()
+
+    def read() -> None:
+        while len(head := stdin.read(8)) == 8:
+            pieces.put(stdin.read(struct.unpack(">Q", head)[0]))
+        pieces.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    while (piece := pieces.get()) is not None:
+        answer = json.dumps(piece_errors(piece)).encode()
         stdout.write(struct.pack(">I", len(answer)) + answer)
         stdout.flush()
 
@@ -249,7 +286,6 @@ class Pieces:
         self._pending: list[bytes] = []
         self._size = 0
         self._worker = _Worker.take()
-        self._sent: bytes | None = None  # the piece the worker checks (checked here if it dies)
 
     def feed(self, chunk: bytes) -> None:
         self._pending.append(chunk)
@@ -272,30 +308,34 @@ class Pieces:
     def close(self) -> None:
         self._check(b"".join([self._head or b"", *self._pending]))
         self._pending = []
-        if self._worker is not None and self._worker.busy:
+        while self._worker is not None and self._worker.busy:
             self._verdict()
         if self._worker is not None:
             self._worker.give_back()
             self._worker = None
 
     def _check(self, piece: bytes) -> None:
-        """To the worker if it is free (its last answer read), else here."""
-        worker = self._worker
-        if worker is not None and worker.busy and worker.answered():
+        """To the worker if it has room (the answers it has given read first), else here."""
+        while self._worker is not None and self._worker.busy and self._worker.answered():
             self._verdict()
-        if worker is not None and not worker.busy:
+        worker = self._worker
+        if worker is not None and not worker.full:
             if worker.send(piece):
-                self._sent = piece
                 return
-            self._worker = None
+            self._worker_died()
         self._raise_if(piece_errors(piece))
 
     def _verdict(self) -> None:
         errors = self._worker.answer()
-        if errors is None:  # the worker died: its piece checked here, and the next ones
-            self._worker, errors = None, piece_errors(self._sent)
-        self._sent = None
+        if errors is None:  # the worker died: the pieces it held checked here, and the next ones
+            self._worker_died()
+            return
         self._raise_if(errors)
+
+    def _worker_died(self) -> None:
+        held, self._worker = list(self._worker.sent), None
+        for piece in held:
+            self._raise_if(piece_errors(piece))
 
     def _raise_if(self, errors: list[str]) -> None:
         if errors:
