@@ -94,13 +94,8 @@ class EventStore:
         raises ConcurrencyConflict."""
         assert 0 < len(new_events) <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
         conn = self._connection()
-        if conn.dialect.name == "postgresql":
-            envelopes = _envelopes(aggregate_type, aggregate_id, expected_version, new_events, context, utc_now())
-            written = _append_postgresql(conn, self.topic, envelopes, expected_version)
-            if written != len(envelopes):
-                raise ConcurrencyConflict(aggregate_id, expected_version)
-            return envelopes
-        return _append_sqlite(conn, self.topic, aggregate_type, aggregate_id, expected_version, new_events, context)
+        append = _append_postgresql if conn.dialect.name == "postgresql" else _append_sqlite
+        return append(conn, self.topic, aggregate_type, aggregate_id, expected_version, new_events, context)
 
     def append_new(
         self,
@@ -188,33 +183,55 @@ _POSTGRESQL_APPEND_ONE_AFTER = (
 )
 
 
-def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
-    """Returns how many events were written (0: the version check refused them)."""
-    first = envelopes[0]
-    causation_id = str(first.causation_id) if first.causation_id else None
-    if len(envelopes) == 1:
+def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggregate_type: str, aggregate_id: str,
+                       expected: int, new_events: Sequence[NewEvent], context: Context) -> list[Envelope]:
+    """One event as plain values, many as one JSON document (`_POSTGRESQL_APPEND`); the envelopes and
+    the document's entries made in one pass, as on SQLite. A conflict: nothing written."""
+    recorded_at = _now(_UTC)
+    causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
+    causation_text = str(causation_id) if causation_id else None
+    envelopes: list[Envelope] = []
+    entries: list[dict[str, Any]] = []
+    add_envelope, add_entry = envelopes.append, entries.append
+    sequence = expected
+    for event_id, (type_, schema_version, payload, occurred_on) in zip(new_event_ids(len(new_events)), new_events):
+        sequence += 1
+        envelope = _new(Envelope)  # envelope_of, inline (as in _append_sqlite)
+        _set(envelope, "__dict__", {
+            "event_id": event_id, "type": type_, "schema_version": schema_version, "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id, "sequence": sequence, "occurred_on": occurred_on, "recorded_at": recorded_at,
+            "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload})
+        _set(envelope, "__pydantic_fields_set__", ENVELOPE_FIELDS)
+        _set(envelope, "__pydantic_extra__", None)
+        _set(envelope, "__pydantic_private__", None)
+        add_envelope(envelope)
+        add_entry({"event_id": str(event_id), "aggregate_id": aggregate_id, "sequence": sequence, "type": type_,
+                   "schema_version": schema_version, "occurred_on": occurred_on, "payload": payload})
+    if len(entries) == 1:
         statement = _POSTGRESQL_APPEND_ONE if expected == 0 else _POSTGRESQL_APPEND_ONE_AFTER
-        params: Any = (str(first.event_id), first.aggregate_type, first.aggregate_id, first.sequence, first.type,
-                       first.schema_version, first.occurred_on, first.recorded_at, causation_id, first.correlation_id,
-                       first.actor, dumps(first.payload), topic)
+        e = entries[0]
+        params: Any = (e["event_id"], aggregate_type, aggregate_id, sequence, e["type"], e["schema_version"],
+                       e["occurred_on"], recorded_at, causation_text, correlation_id, actor, dumps(e["payload"]), topic)
         if expected:
-            params += (first.aggregate_id, expected)
+            params += (aggregate_id, expected)
     else:
         statement = _POSTGRESQL_APPEND
         params = {
-            "aggregate_type": first.aggregate_type, "aggregate_id": first.aggregate_id, "expected": expected,
-            "recorded_at": first.recorded_at, "causation_id": causation_id,
-            "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
-            "events": _postgresql_events(envelopes),
+            "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "expected": expected,
+            "recorded_at": recorded_at, "causation_id": causation_text, "correlation_id": correlation_id,
+            "actor": actor, "topic": topic, "events": to_json(entries).decode(),
         }
     try:
         with driver_cursor(conn, "append events", params) as cursor:
             # Pipelined: when the append opens the transaction, its BEGIN travels with it.
             with cursor.connection.pipeline():
                 cursor.execute(statement, params)
-            return cursor.rowcount
+            written = cursor.rowcount
     except IntegrityError as exc:  # another transaction took the sequence
-        raise ConcurrencyConflict(first.aggregate_id, expected) from exc
+        raise ConcurrencyConflict(aggregate_id, expected) from exc
+    if written != len(envelopes):  # the version check refused them
+        raise ConcurrencyConflict(aggregate_id, expected)
+    return envelopes
 
 
 def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_type: str, aggregate_id: str,
@@ -260,21 +277,6 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_t
     except conn.dialect.loaded_dbapi.Error as exc:
         _raise_append_error(conn, exc, aggregate_id, expected, rows)
     return envelopes
-
-
-def _envelopes(aggregate_type: str, aggregate_id: str, expected: int, new_events: Sequence[NewEvent],
-               context: Context, recorded_at: datetime) -> list[Envelope]:
-    """An append's envelopes, the events as stored (every field spelled out: envelope_of)."""
-    causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
-    return [
-        envelope_of({
-            "event_id": event_id, "type": type_, "schema_version": schema_version, "aggregate_type": aggregate_type,
-            "aggregate_id": aggregate_id, "sequence": sequence, "occurred_on": occurred_on,
-            "recorded_at": recorded_at, "causation_id": causation_id, "correlation_id": correlation_id,
-            "actor": actor, "payload": payload})
-        for sequence, event_id, (type_, schema_version, payload, occurred_on)
-        in zip(count(expected + 1), new_event_ids(len(new_events)), new_events)
-    ]
 
 
 def _raise_append_error(conn: Connection | DriverTransaction, exc: Exception, aggregate_id: str, expected: int,
