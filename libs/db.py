@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import select
+import threading
 import uuid
-import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -185,14 +185,20 @@ class _KeptConnections:
                 break
 
 
-_kept: "weakref.WeakKeyDictionary[Engine, _KeptConnections]" = weakref.WeakKeyDictionary()
-
-
 def _kept_connections(engine: Engine) -> _KeptConnections:
-    kept = _kept.get(engine)
-    if kept is None:
-        kept = _kept.setdefault(engine, _KeptConnections(engine))
-    return kept
+    """The engine's kept connections, held on the engine itself (an attribute read on every unit of
+    work, where a weak dictionary's lookup is a Python call)."""
+    try:
+        return engine._injuryledger_kept  # type: ignore[attr-defined]
+    except AttributeError:
+        with _kept_lock:
+            kept = engine.__dict__.get("_injuryledger_kept")
+            if kept is None:
+                kept = engine._injuryledger_kept = _KeptConnections(engine)  # type: ignore[attr-defined]
+        return kept
+
+
+_kept_lock = threading.Lock()
 
 
 class DriverTransaction:

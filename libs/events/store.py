@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from libs.db import DriverTransaction, driver_connection, driver_cursor, driver_error
 
-from .envelope import Envelope, envelope_of, new_event_ids, trusted_envelope, utc_now
+from .envelope import ENVELOPE_FIELDS, Envelope, envelope_of, new_event_ids, trusted_envelope, utc_now
 from .tables import events
 
 MAX_APPEND_BATCH = 10_000
+_new, _set = object.__new__, object.__setattr__  # envelope_of's, inline on the hot path
+_now, _UTC = datetime.now, timezone.utc
 MAX_READ_BATCH = 50_000
 
 
@@ -91,25 +93,9 @@ class EventStore:
         version (the unique constraint) or a gap (`expected_version` ahead of the stored one)
         raises ConcurrencyConflict."""
         assert 0 < len(new_events) <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
-        recorded_at = utc_now()
-        causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
-        # Every field spelled out (envelope_of): the envelopes are the events as stored.
-        envelopes = [
-            envelope_of({
-                "event_id": event_id, "type": e.type, "schema_version": e.schema_version,
-                "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "sequence": sequence,
-                "occurred_on": e.occurred_on, "recorded_at": recorded_at, "causation_id": causation_id,
-                "correlation_id": correlation_id, "actor": actor, "payload": e.payload})
-            for sequence, event_id, e in zip(count(expected_version + 1), new_event_ids(len(new_events)), new_events)
-        ]
         conn = self._connection()
-        if conn.dialect.name == "postgresql":
-            written = _append_postgresql(conn, self.topic, envelopes, expected_version)
-        else:
-            written = _append_sqlite(conn, self.topic, envelopes, expected_version)
-        if written != len(envelopes):
-            raise ConcurrencyConflict(aggregate_id, expected_version)
-        return envelopes
+        append = _append_postgresql if conn.dialect.name == "postgresql" else _append_sqlite
+        return append(conn, self.topic, aggregate_type, aggregate_id, expected_version, new_events, context)
 
     def append_new(
         self,
@@ -197,57 +183,100 @@ _POSTGRESQL_APPEND_ONE_AFTER = (
 )
 
 
-def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
-    """Returns how many events were written (0: the version check refused them)."""
-    first = envelopes[0]
-    causation_id = str(first.causation_id) if first.causation_id else None
-    if len(envelopes) == 1:
+def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggregate_type: str, aggregate_id: str,
+                       expected: int, new_events: Sequence[NewEvent], context: Context) -> list[Envelope]:
+    """One event as plain values, many as one JSON document (`_POSTGRESQL_APPEND`); the envelopes and
+    the document's entries made in one pass, as on SQLite. A conflict: nothing written."""
+    recorded_at = _now(_UTC)
+    causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
+    causation_text = str(causation_id) if causation_id else None
+    envelopes: list[Envelope] = []
+    entries: list[dict[str, Any]] = []
+    add_envelope, add_entry = envelopes.append, entries.append
+    sequence = expected
+    for event_id, (type_, schema_version, payload, occurred_on) in zip(new_event_ids(len(new_events)), new_events):
+        sequence += 1
+        envelope = _new(Envelope)  # envelope_of, inline (as in _append_sqlite)
+        _set(envelope, "__dict__", {
+            "event_id": event_id, "type": type_, "schema_version": schema_version, "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id, "sequence": sequence, "occurred_on": occurred_on, "recorded_at": recorded_at,
+            "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload})
+        _set(envelope, "__pydantic_fields_set__", ENVELOPE_FIELDS)
+        _set(envelope, "__pydantic_extra__", None)
+        _set(envelope, "__pydantic_private__", None)
+        add_envelope(envelope)
+        add_entry({"event_id": str(event_id), "aggregate_id": aggregate_id, "sequence": sequence, "type": type_,
+                   "schema_version": schema_version, "occurred_on": occurred_on, "payload": payload})
+    if len(entries) == 1:
         statement = _POSTGRESQL_APPEND_ONE if expected == 0 else _POSTGRESQL_APPEND_ONE_AFTER
-        params: Any = (str(first.event_id), first.aggregate_type, first.aggregate_id, first.sequence, first.type,
-                       first.schema_version, first.occurred_on, first.recorded_at, causation_id, first.correlation_id,
-                       first.actor, dumps(first.payload), topic)
+        e = entries[0]
+        params: Any = (e["event_id"], aggregate_type, aggregate_id, sequence, e["type"], e["schema_version"],
+                       e["occurred_on"], recorded_at, causation_text, correlation_id, actor, dumps(e["payload"]), topic)
         if expected:
-            params += (first.aggregate_id, expected)
+            params += (aggregate_id, expected)
     else:
         statement = _POSTGRESQL_APPEND
         params = {
-            "aggregate_type": first.aggregate_type, "aggregate_id": first.aggregate_id, "expected": expected,
-            "recorded_at": first.recorded_at, "causation_id": causation_id,
-            "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
-            "events": _postgresql_events(envelopes),
+            "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "expected": expected,
+            "recorded_at": recorded_at, "causation_id": causation_text, "correlation_id": correlation_id,
+            "actor": actor, "topic": topic, "events": to_json(entries).decode(),
         }
     try:
         with driver_cursor(conn, "append events", params) as cursor:
             # Pipelined: when the append opens the transaction, its BEGIN travels with it.
             with cursor.connection.pipeline():
                 cursor.execute(statement, params)
-            return cursor.rowcount
+            written = cursor.rowcount
     except IntegrityError as exc:  # another transaction took the sequence
-        raise ConcurrencyConflict(first.aggregate_id, expected) from exc
+        raise ConcurrencyConflict(aggregate_id, expected) from exc
+    if written != len(envelopes):  # the version check refused them
+        raise ConcurrencyConflict(aggregate_id, expected)
+    return envelopes
 
 
-def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
-    first = envelopes[0]
-    recorded_at = sqlite_timestamp(first.recorded_at)
-    causation_id = str(first.causation_id) if first.causation_id else None
-    head = (first.aggregate_type, first.aggregate_id)
-    tail = (recorded_at, causation_id, first.correlation_id, first.actor)
-    rows = [(str(e.event_id), *head, e.sequence, e.type, e.schema_version, e.occurred_on.isoformat(), *tail,
-             dumps(e.payload), topic) for e in envelopes]
+def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_type: str, aggregate_id: str,
+                   expected: int, new_events: Sequence[NewEvent], context: Context) -> list[Envelope]:
+    """The envelopes and the driver's rows made in one pass (an append's whole cost on SQLite is
+    small enough that a second walk over the events, and a call per envelope, show)."""
+    recorded_at = _now(_UTC)  # utc_now, inline
+    stamp = recorded_at.isoformat(" ", "microseconds")[:-6]  # sqlite_timestamp of a UTC moment, inline
+    causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
+    causation_text = str(causation_id) if causation_id else None
+    day = day_text = None  # a save's events mostly share their day: its text made once
+    envelopes: list[Envelope] = []
+    rows: list[tuple] = []
+    add_envelope, add_row = envelopes.append, rows.append
+    sequence = expected
+    for event_id, (type_, schema_version, payload, occurred_on) in zip(new_event_ids(len(new_events)), new_events):
+        sequence += 1
+        # envelope_of, inline: every field spelled out, taken as the envelope's own.
+        envelope = _new(Envelope)
+        _set(envelope, "__dict__", {
+            "event_id": event_id, "type": type_, "schema_version": schema_version, "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id, "sequence": sequence, "occurred_on": occurred_on, "recorded_at": recorded_at,
+            "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload})
+        _set(envelope, "__pydantic_fields_set__", ENVELOPE_FIELDS)
+        _set(envelope, "__pydantic_extra__", None)
+        _set(envelope, "__pydantic_private__", None)
+        add_envelope(envelope)
+        if occurred_on is not day:
+            day, day_text = occurred_on, occurred_on.isoformat()
+        add_row((str(event_id), aggregate_type, aggregate_id, sequence, type_, schema_version, day_text, stamp,
+                 causation_text, correlation_id, actor, to_json(payload).decode(), topic))
     driver = driver_connection(conn)
     try:
         if expected > 0:
             # The unique constraint refuses a taken sequence; this refuses a gap.
-            actual = driver.execute(_SQLITE_VERSION, (first.aggregate_id,)).fetchone()[0] or 0
+            actual = driver.execute(_SQLITE_VERSION, (aggregate_id,)).fetchone()[0] or 0
             if actual != expected:
-                raise ConcurrencyConflict(first.aggregate_id, expected, actual)
-        if len(rows) == 1:
+                raise ConcurrencyConflict(aggregate_id, expected, actual)
+        if sequence == expected + 1:
             driver.execute(_SQLITE_EVENTS, rows[0])
         else:
             driver.executemany(_SQLITE_EVENTS, rows)
-        return len(rows)
     except conn.dialect.loaded_dbapi.Error as exc:
-        _raise_append_error(conn, exc, first.aggregate_id, expected, rows)
+        _raise_append_error(conn, exc, aggregate_id, expected, rows)
+    return envelopes
 
 
 def _raise_append_error(conn: Connection | DriverTransaction, exc: Exception, aggregate_id: str, expected: int,

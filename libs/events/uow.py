@@ -10,8 +10,10 @@ from libs.db import DriverTransaction
 
 from .aggregate import Aggregate
 from .envelope import Envelope
-from .registry import REGISTRY
+from .registry import REGISTRY, json_payload
 from .store import Context, EventStore, NewEvent
+
+_tuple_new = tuple.__new__
 
 
 class UnitOfWork:
@@ -79,8 +81,8 @@ class UnitOfWork:
         if not todo:
             return []
         assert all(a.persisted_version == 0 for a in todo), "new aggregates only"
-        streams = [(a.id, [NewEvent(p.type, REGISTRY.latest_version(p.type), p.payload.model_dump(mode="json"),
-                                    p.occurred_on) for p in a.pending]) for a in todo]
+        streams = [(a.id, [NewEvent(p.type, REGISTRY.latest_version(p.type), json_payload(p.payload), p.occurred_on)
+                           for p in a.pending]) for a in todo]
         envelopes = self.store.append_new(todo[0].aggregate_type, streams, self.context)
         for a in todo:
             a.pending.clear()
@@ -88,15 +90,18 @@ class UnitOfWork:
         return envelopes
 
     def save(self, aggregate: Aggregate) -> list[Envelope]:
-        if not aggregate.pending:
+        pending = aggregate.pending
+        if not pending:
             return []
-        new = [
-            NewEvent(p.type, REGISTRY.latest_version(p.type), p.payload.model_dump(mode="json"), p.occurred_on)
-            for p in aggregate.pending
-        ]
+        versions = REGISTRY.latest_versions  # every pending type was registered: trigger named it
+        # NewEvent made by tuple.__new__ (the named tuple's constructor is a Python call an event); the
+        # payload dumped as json_payload does, inline.
+        new = [_tuple_new(NewEvent, (type_, versions[type_], payload.__pydantic_serializer__.to_python(
+            payload, mode="json"), occurred_on)) for type_, payload, occurred_on in pending]
         envelopes = self.store.append(
-            aggregate.aggregate_type, aggregate.id, aggregate.persisted_version, new, self.context
+            aggregate.aggregate_type, aggregate.id, aggregate.version - len(pending), new, self.context
         )
-        aggregate.pending.clear()
+        pending.clear()
         self.recorded.extend(envelopes)
         return envelopes
+
