@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from itertools import count
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, NamedTuple, NoReturn, Sequence
