@@ -85,11 +85,14 @@ class EventStore:
         expected_version: int,
         new_events: Sequence[NewEvent],
         context: Context,
+        floor: int = 0,
     ) -> list[Envelope]:
         """Append after `expected_version`: the events (each its own outbox entry) in one
         statement on PostgreSQL (one round trip), one executemany on SQLite. A stale
         version (the unique constraint) or a gap (`expected_version` ahead of the stored one)
-        raises ConcurrencyConflict."""
+        raises ConcurrencyConflict. `floor`: the versions the aggregate has from an event of
+        another stream (`Aggregate.base_version`: a worker an import's chunk enrolled), its own
+        stream starting after them."""
         assert 0 < len(new_events) <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
         recorded_at = utc_now()
         causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
@@ -104,9 +107,9 @@ class EventStore:
         ]
         conn = self._connection()
         if conn.dialect.name == "postgresql":
-            written = _append_postgresql(conn, self.topic, envelopes, expected_version)
+            written = _append_postgresql(conn, self.topic, envelopes, expected_version, floor)
         else:
-            written = _append_sqlite(conn, self.topic, envelopes, expected_version)
+            written = _append_sqlite(conn, self.topic, envelopes, expected_version, floor)
         if written != len(envelopes):
             raise ConcurrencyConflict(aggregate_id, expected_version)
         return envelopes
@@ -181,7 +184,7 @@ SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, e.seq
        e.schema_version, e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar,
        %(correlation_id)s::varchar, %(actor)s::varchar, e.payload::text, %(topic)s::varchar
 FROM {_POSTGRESQL_EVENTS}
-WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), 0)
+WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), %(floor)s::int)
       = %(expected)s::int
 ORDER BY e.n
 """
@@ -193,25 +196,26 @@ ORDER BY e.n
 _POSTGRESQL_APPEND_ONE = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
 _POSTGRESQL_APPEND_ONE_AFTER = (
     f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT {', '.join(['%s'] * len(_COLUMNS))} "
-    "WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %s), 0) = %s"
+    "WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %s), %s) = %s"
 )
 
 
-def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
+def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int,
+                       floor: int = 0) -> int:
     """Returns how many events were written (0: the version check refused them)."""
     first = envelopes[0]
     causation_id = str(first.causation_id) if first.causation_id else None
     if len(envelopes) == 1:
-        statement = _POSTGRESQL_APPEND_ONE if expected == 0 else _POSTGRESQL_APPEND_ONE_AFTER
+        statement = _POSTGRESQL_APPEND_ONE if expected == floor else _POSTGRESQL_APPEND_ONE_AFTER
         params: Any = (str(first.event_id), first.aggregate_type, first.aggregate_id, first.sequence, first.type,
                        first.schema_version, first.occurred_on, first.recorded_at, causation_id, first.correlation_id,
                        first.actor, dumps(first.payload), topic)
-        if expected:
-            params += (first.aggregate_id, expected)
+        if expected != floor:
+            params += (first.aggregate_id, floor, expected)
     else:
         statement = _POSTGRESQL_APPEND
         params = {
-            "aggregate_type": first.aggregate_type, "aggregate_id": first.aggregate_id, "expected": expected,
+            "aggregate_type": first.aggregate_type, "aggregate_id": first.aggregate_id, "expected": expected, "floor": floor,
             "recorded_at": first.recorded_at, "causation_id": causation_id,
             "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
             "events": _postgresql_events(envelopes),
@@ -226,7 +230,8 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, envelop
         raise ConcurrencyConflict(first.aggregate_id, expected) from exc
 
 
-def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int) -> int:
+def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope], expected: int,
+                   floor: int = 0) -> int:
     first = envelopes[0]
     recorded_at = sqlite_timestamp(first.recorded_at)
     causation_id = str(first.causation_id) if first.causation_id else None
@@ -236,9 +241,9 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: 
              dumps(e.payload), topic) for e in envelopes]
     driver = driver_connection(conn)
     try:
-        if expected > 0:
+        if expected > floor:
             # The unique constraint refuses a taken sequence; this refuses a gap.
-            actual = driver.execute(_SQLITE_VERSION, (first.aggregate_id,)).fetchone()[0] or 0
+            actual = driver.execute(_SQLITE_VERSION, (first.aggregate_id,)).fetchone()[0] or floor
             if actual != expected:
                 raise ConcurrencyConflict(first.aggregate_id, expected, actual)
         if len(rows) == 1:

@@ -95,7 +95,8 @@ class UnitOfWork:
             for p in aggregate.pending
         ]
         envelopes = self.store.append(
-            aggregate.aggregate_type, aggregate.id, aggregate.persisted_version, new, self.context
+            aggregate.aggregate_type, aggregate.id, aggregate.persisted_version, new, self.context,
+            aggregate.base_version,
         )
         aggregate.pending.clear()
         self.recorded.extend(envelopes)
