@@ -73,12 +73,13 @@ def each_worker(envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
 def enrollments(e: Envelope) -> list[Envelope]:
     """An EmployeesImported as its workers' EmployeeEnrolled (v2): each the worker's first event
     (aggregate `worker`, the worker's id, sequence 1), on its hiring day, its `source` the row,
-    its id derived from the chunk's and the row (the same at every reading: a replay, another
-    consumer), the rest of the envelope the chunk's."""
+    its id the chunk's with the row's number in its last bits (`worker_event_id`: the same at
+    every reading, a replay's or another consumer's), the rest of the envelope the chunk's."""
     p = e.payload
-    chunk_id, recorded_at = e.event_id, e.recorded_at
+    chunk_id, recorded_at = e.event_id.int, e.recorded_at
     causation_id, correlation_id, actor = e.causation_id, e.correlation_id, e.actor
     import_id = p["import_id"]
+    days: dict[str, date] = {}  # a chunk's workers share a few hiring days
     out = []
     for (employee_id, employer_id, id_number, name, birth_date, sex, hired_on, bank_code, account_no, holder, row,
          legacy_id) in zip(p["employee_ids"], p["employer_ids"], p["id_numbers"], p["names"], p["birth_dates"],
@@ -86,14 +87,30 @@ def enrollments(e: Envelope) -> list[Envelope]:
                            p["legacy_ids"]):
         account = None if bank_code is None else {"bank_code": bank_code, "account_no": account_no, "holder": holder}
         out.append(envelope_of({
-            "event_id": uuid.uuid5(chunk_id, str(row)), "type": ENROLLED, "schema_version": ENROLLED_VERSION,
+            "event_id": worker_event_id(chunk_id, row), "type": ENROLLED, "schema_version": ENROLLED_VERSION,
             "aggregate_type": "worker", "aggregate_id": employee_id, "sequence": 1,
-            "occurred_on": date.fromisoformat(hired_on), "recorded_at": recorded_at, "causation_id": causation_id,
+            "occurred_on": days.get(hired_on) or days.setdefault(hired_on, date.fromisoformat(hired_on)),
+            "recorded_at": recorded_at, "causation_id": causation_id,
             "correlation_id": correlation_id, "actor": actor, "payload": {
                 "employee_id": employee_id, "employer_id": employer_id, "id_number": id_number, "name": name,
                 "birth_date": birth_date, "sex": sex, "hired_on": hired_on, "bank_account": account,
                 "source": {"import_id": import_id, "kind": "employees", "row": row, "legacy_id": legacy_id}}}))
     return out
+
+
+def worker_event_id(chunk_id: int, row: int) -> uuid.UUID:
+    """The id of the row's worker's enrollment in a chunk whose event id is `chunk_id` (its
+    number): the chunk's id with the row's number XORed into its 62 random bits — a UUIDv7 still
+    (version and variant untouched), one per row of the chunk, and as unlikely to meet another
+    event's id as two random ids are."""
+    assert 0 < row < 1 << 62
+    event_id = _new_uuid(uuid.UUID)
+    _set(event_id, "int", chunk_id ^ row)
+    _set(event_id, "is_safe", uuid.SafeUUID.unknown)
+    return event_id
+
+
+_new_uuid, _set = object.__new__, object.__setattr__
 
 
 def stored(session: Session, column: Column, keys: Iterable[Any]) -> set[Any]:
