@@ -1,6 +1,7 @@
 """The FastAPI application both runtimes serve: middleware, problems, health, audit trail."""
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Any, Callable, Sequence
 
 from fastapi import Depends, FastAPI, Query
@@ -109,7 +110,7 @@ def audit_page(stores: Sequence[sessionmaker[Session]], aggregate_id: str, curso
                histories: Sequence[Callable[[Session, str], list | None] | None] = ()) -> dict:
     """`histories`: each store's service's `ServiceSpec.audit_history`, if it has one."""
     items = []
-    for session_factory, history in zip(stores, [*histories, *[None] * (len(stores) - len(histories))]):
+    for session_factory, history in zip_longest(stores, histories[:len(stores)]):
         with session_factory() as session:
             found = history(session, aggregate_id) if history is not None else None
             if found is not None:
