@@ -29,6 +29,9 @@ class Aggregate:
     def __init__(self, aggregate_id: str) -> None:
         self.id = aggregate_id
         self.version = 0
+        # The versions it has from an event of another stream, its own going on after them: a
+        # worker an import's chunk of workers enrolled (its enrollment is the chunk's event).
+        self.base_version = 0
         self.pending: list[Pending] = []
         self._source: BaseModel | None = None
 

@@ -86,15 +86,18 @@ class EventStore:
         expected_version: int,
         new_events: Sequence[NewEvent],
         context: Context,
+        floor: int = 0,
     ) -> list[Envelope]:
         """Append after `expected_version`: the events (each its own outbox entry) in one
         statement on PostgreSQL (one round trip), one executemany on SQLite. A stale
         version (the unique constraint) or a gap (`expected_version` ahead of the stored one)
-        raises ConcurrencyConflict."""
+        raises ConcurrencyConflict. `floor`: the versions the aggregate has from an event of
+        another stream (`Aggregate.base_version`: a worker an import's chunk enrolled), its own
+        stream starting after them."""
         assert 0 < len(new_events) <= MAX_APPEND_BATCH, "append 1..MAX_APPEND_BATCH events"
         conn = self._connection()
         append = _append_postgresql if conn.dialect.name == "postgresql" else _append_sqlite
-        return append(conn, self.topic, aggregate_type, aggregate_id, expected_version, new_events, context)
+        return append(conn, self.topic, aggregate_type, aggregate_id, expected_version, new_events, context, floor)
 
     def append_new(
         self,
@@ -166,7 +169,7 @@ SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, e.seq
        e.schema_version, e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar,
        %(correlation_id)s::varchar, %(actor)s::varchar, e.payload::text, %(topic)s::varchar
 FROM {_POSTGRESQL_EVENTS}
-WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), 0)
+WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), %(floor)s::int)
       = %(expected)s::int
 ORDER BY e.n
 """
@@ -178,12 +181,12 @@ ORDER BY e.n
 _POSTGRESQL_APPEND_ONE = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
 _POSTGRESQL_APPEND_ONE_AFTER = (
     f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT {', '.join(['%s'] * len(_COLUMNS))} "
-    "WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %s), 0) = %s"
+    "WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %s), %s) = %s"
 )
 
 
 def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggregate_type: str, aggregate_id: str,
-                       expected: int, new_events: Sequence[NewEvent], context: Context) -> list[Envelope]:
+                       expected: int, new_events: Sequence[NewEvent], context: Context, floor: int = 0) -> list[Envelope]:
     """One event as plain values, many as one JSON document (`_POSTGRESQL_APPEND`); the envelopes and
     the document's entries made in one pass, as on SQLite. A conflict: nothing written."""
     recorded_at = _now(_UTC)
@@ -207,16 +210,16 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggrega
         add_entry({"event_id": str(event_id), "aggregate_id": aggregate_id, "sequence": sequence, "type": type_,
                    "schema_version": schema_version, "occurred_on": occurred_on, "payload": payload})
     if len(entries) == 1:
-        statement = _POSTGRESQL_APPEND_ONE if expected == 0 else _POSTGRESQL_APPEND_ONE_AFTER
+        statement = _POSTGRESQL_APPEND_ONE if expected == floor else _POSTGRESQL_APPEND_ONE_AFTER
         e = entries[0]
         params: Any = (e["event_id"], aggregate_type, aggregate_id, sequence, e["type"], e["schema_version"],
                        e["occurred_on"], recorded_at, causation_text, correlation_id, actor, dumps(e["payload"]), topic)
-        if expected:
-            params += (aggregate_id, expected)
+        if expected != floor:
+            params += (aggregate_id, floor, expected)
     else:
         statement = _POSTGRESQL_APPEND
         params = {
-            "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "expected": expected,
+            "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "expected": expected, "floor": floor,
             "recorded_at": recorded_at, "causation_id": causation_text, "correlation_id": correlation_id,
             "actor": actor, "topic": topic, "events": to_json(entries).decode(),
         }
@@ -234,7 +237,7 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggrega
 
 
 def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_type: str, aggregate_id: str,
-                   expected: int, new_events: Sequence[NewEvent], context: Context) -> list[Envelope]:
+                   expected: int, new_events: Sequence[NewEvent], context: Context, floor: int = 0) -> list[Envelope]:
     """The envelopes and the driver's rows made in one pass (an append's whole cost on SQLite is
     small enough that a second walk over the events, and a call per envelope, show)."""
     recorded_at = _now(_UTC)  # utc_now, inline
@@ -264,9 +267,9 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_t
                  causation_text, correlation_id, actor, to_json(payload).decode(), topic))
     driver = driver_connection(conn)
     try:
-        if expected > 0:
+        if expected > floor:
             # The unique constraint refuses a taken sequence; this refuses a gap.
-            actual = driver.execute(_SQLITE_VERSION, (aggregate_id,)).fetchone()[0] or 0
+            actual = driver.execute(_SQLITE_VERSION, (aggregate_id,)).fetchone()[0] or floor
             if actual != expected:
                 raise ConcurrencyConflict(aggregate_id, expected, actual)
         if sequence == expected + 1:

@@ -99,7 +99,8 @@ class UnitOfWork:
         new = [_tuple_new(NewEvent, (type_, versions[type_], payload.__pydantic_serializer__.to_python(
             payload, mode="json"), occurred_on)) for type_, payload, occurred_on in pending]
         envelopes = self.store.append(
-            aggregate.aggregate_type, aggregate.id, aggregate.version - len(pending), new, self.context
+            aggregate.aggregate_type, aggregate.id, aggregate.version - len(pending), new, self.context,
+            aggregate.base_version,
         )
         pending.clear()
         self.recorded.extend(envelopes)

@@ -6,13 +6,18 @@ multi-row inserts when each event's key is *fresh*: named once in the run and ab
 tables, so inserting is exactly what its handler would do. Every other event of the run (a key
 already stored, or named twice) goes through the handler, one by one, in order; the handlers of
 different keys touch different rows, so the two parts never see each other's writes.
+
+An import records its new workers a thousand to an `EmployeesImported` (enrollment's event, its
+workers as columns): every consumer of `EmployeeEnrolled` reads it as its workers' enrollments,
+`each_worker`, the very envelopes the per-worker path would have logged.
 """
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -20,10 +25,13 @@ from sqlalchemy import Column, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.db import driver_cursor
-from libs.events.envelope import Envelope
+from libs.events.envelope import Envelope, envelope_of
 from libs.events.registry import REGISTRY
 
 LOOKUP_CHUNK = 500
+IMPORTED_WORKERS = "EmployeesImported"
+ENROLLED = "EmployeeEnrolled"
+ENROLLED_VERSION = 2  # the EmployeeEnrolled an EmployeesImported stands for (docs/events.md)
 
 Run = Callable[[Session, list[Envelope]], None]
 
@@ -46,6 +54,63 @@ def project_in_runs(session: Session, envelopes: Sequence[Envelope], bulk: dict[
         one(session, e)
     if run:
         bulk[run[0].type](session, run)
+
+
+def each_worker(envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
+    """The batch with each EmployeesImported replaced by its workers' EmployeeEnrolled, in its
+    place and in its workers' order (a batch without one: the batch itself)."""
+    if not any(e.type == IMPORTED_WORKERS for e in envelopes):
+        return envelopes
+    out: list[Envelope] = []
+    for e in envelopes:
+        if e.type == IMPORTED_WORKERS:
+            out.extend(enrollments(e))
+        else:
+            out.append(e)
+    return out
+
+
+def enrollments(e: Envelope) -> list[Envelope]:
+    """An EmployeesImported as its workers' EmployeeEnrolled (v2): each the worker's first event
+    (aggregate `worker`, the worker's id, sequence 1), on its hiring day, its `source` the row,
+    its id the chunk's with the row's number in its last bits (`worker_event_id`: the same at
+    every reading, a replay's or another consumer's), the rest of the envelope the chunk's."""
+    p = e.payload
+    chunk_id, recorded_at = e.event_id.int, e.recorded_at
+    causation_id, correlation_id, actor = e.causation_id, e.correlation_id, e.actor
+    import_id = p["import_id"]
+    days: dict[str, date] = {}  # a chunk's workers share a few hiring days
+    out = []
+    for (employee_id, employer_id, id_number, name, birth_date, sex, hired_on, bank_code, account_no, holder, row,
+         legacy_id) in zip(p["employee_ids"], p["employer_ids"], p["id_numbers"], p["names"], p["birth_dates"],
+                           p["sexes"], p["hired_ons"], p["bank_codes"], p["account_nos"], p["holders"], p["rows"],
+                           p["legacy_ids"]):
+        account = None if bank_code is None else {"bank_code": bank_code, "account_no": account_no, "holder": holder}
+        out.append(envelope_of({
+            "event_id": worker_event_id(chunk_id, row), "type": ENROLLED, "schema_version": ENROLLED_VERSION,
+            "aggregate_type": "worker", "aggregate_id": employee_id, "sequence": 1,
+            "occurred_on": days.get(hired_on) or days.setdefault(hired_on, date.fromisoformat(hired_on)),
+            "recorded_at": recorded_at, "causation_id": causation_id,
+            "correlation_id": correlation_id, "actor": actor, "payload": {
+                "employee_id": employee_id, "employer_id": employer_id, "id_number": id_number, "name": name,
+                "birth_date": birth_date, "sex": sex, "hired_on": hired_on, "bank_account": account,
+                "source": {"import_id": import_id, "kind": "employees", "row": row, "legacy_id": legacy_id}}}))
+    return out
+
+
+def worker_event_id(chunk_id: int, row: int) -> uuid.UUID:
+    """The id of the row's worker's enrollment in a chunk whose event id is `chunk_id` (its
+    number): the chunk's id with the row's number XORed into its 62 random bits — a UUIDv7 still
+    (version and variant untouched), one per row of the chunk, and as unlikely to meet another
+    event's id as two random ids are."""
+    assert 0 < row < 1 << 62
+    event_id = _new_uuid(uuid.UUID)
+    _set(event_id, "int", chunk_id ^ row)
+    _set(event_id, "is_safe", uuid.SafeUUID.unknown)
+    return event_id
+
+
+_new_uuid, _set = object.__new__, object.__setattr__
 
 
 def stored(session: Session, column: Column, keys: Iterable[Any]) -> set[Any]:

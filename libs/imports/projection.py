@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, insert_new, rows_hash
 from libs.events.envelope import Envelope
 
+from .bulk import IMPORTED_WORKERS, each_worker
 from .tables import TABLES
 
 t = TABLES.legacy_refs
@@ -23,6 +24,8 @@ class LegacyRefsProjection(Projection):
         self.sources = tuple(sources)
 
     def handle(self, session: Session, envelope: Envelope) -> None:
+        if envelope.type == IMPORTED_WORKERS:  # an import's chunk of workers: each worker's key
+            return self.handle_batch(session, [envelope])
         source = envelope.payload.get("source")
         if not isinstance(source, dict) or not source.get("legacy_id"):
             return
@@ -37,7 +40,7 @@ class LegacyRefsProjection(Projection):
         """handle() for a batch: the new keys inserted together, a key already stored left as it is
         (the first event of a key names it, as one by one)."""
         new: dict[tuple[str, str], tuple] = {}
-        for envelope in envelopes:
+        for envelope in each_worker(envelopes):
             source = envelope.payload.get("source")
             if isinstance(source, dict) and source.get("legacy_id"):
                 new.setdefault((source["kind"], source["legacy_id"]), (

@@ -1,6 +1,7 @@
 """The FastAPI application both runtimes serve: middleware, problems, health, audit trail."""
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Any, Callable, Sequence
 
 from fastapi import Depends, FastAPI, Query
@@ -62,7 +63,7 @@ def create_app(
         limit: int = Query(100, ge=1, le=1000),
         _principal=Depends(agency_only),
     ) -> dict:
-        return audit_page(stores, aggregate_id, cursor, limit)
+        return audit_page(stores, aggregate_id, cursor, limit, [spec.audit_history for spec, _ in contexts])
 
     for spec, ctx in contexts:
         app.include_router(spec.build_router(ctx))
@@ -105,10 +106,16 @@ def add_ops_routes(app: FastAPI, observed: Sequence[Observed], databases: dict, 
             raise Problem(503, "Service unavailable", f"the log or a database is not answering ({exc.__class__.__name__})") from exc
 
 
-def audit_page(stores: Sequence[sessionmaker[Session]], aggregate_id: str, cursor: int, limit: int) -> dict:
+def audit_page(stores: Sequence[sessionmaker[Session]], aggregate_id: str, cursor: int, limit: int,
+               histories: Sequence[Callable[[Session, str], list | None] | None] = ()) -> dict:
+    """`histories`: each store's service's `ServiceSpec.audit_history`, if it has one."""
     items = []
-    for session_factory in stores:
+    for session_factory, history in zip_longest(stores, histories[:len(stores)]):
         with session_factory() as session:
+            found = history(session, aggregate_id) if history is not None else None
+            if found is not None:
+                items.extend(e.model_dump(mode="json") for e in found if e.sequence > cursor)
+                continue
             rows = session.execute(
                 select(events)
                 .where(events.c.aggregate_id == aggregate_id, events.c.sequence > cursor)

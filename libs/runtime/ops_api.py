@@ -171,14 +171,14 @@ def build_ops_router(contexts: Sequence[tuple[ServiceSpec, ServiceContext]]) -> 
         return _replay_doc(service, rebuild)
 
     @router.post("/v1/ops/rebuild-read-models",
-                 summary="Enrollment: rebuild employers, workers and employments from the event store")
+                 summary="Enrollment: rebuild employers, workers, employments and imported_workers from the event store")
     def rebuild_read_models() -> dict:
         from services.enrollment.read_models import read_models_hash, rebuild_read_models as rebuild
 
         ctx = context("enrollment")
         with writing(ctx.session_factory) as session:
             if session.get_bind().dialect.name == "postgresql":  # commands wait; readers do not
-                session.execute(text("LOCK TABLE employers, workers, employments IN EXCLUSIVE MODE"))
+                session.execute(text("LOCK TABLE employers, workers, employments, imported_workers IN EXCLUSIVE MODE"))
             aggregates = rebuild(session)
         with ctx.session_factory() as session:
             digest = read_models_hash(session)

@@ -40,6 +40,9 @@ class ServiceSpec:
     # Run once when the service starts, after migrations (e.g. publish the national default
     # policy if none exists). Must be idempotent: it runs on every start of every instance.
     on_start: Callable[["ServiceContext"], None] | None = None
+    # The audit trail of an aggregate some of whose events are another stream's (a worker an
+    # import's chunk of workers enrolled): its events in order, or None for its own stream alone.
+    audit_history: Callable[[Session, str], list[Envelope] | None] | None = None
 
 
 @dataclass

@@ -27,7 +27,7 @@ from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import dumps
 from libs.events.store import EventStore
-from libs.imports.bulk import fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
+from libs.imports.bulk import each_worker, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, plain_yuan_fen, plain_yuan_fens, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -142,9 +142,13 @@ class ClaimsEnrollmentProjection(Projection):
             session.execute(insert(claims_workers).values(
                 employee_id=p["employee_id"], birth_date=date.fromisoformat(p["birth_date"]), sex=p["sex"]))
 
+    def on_EmployeesImported(self, session: Session, e: Envelope) -> None:
+        """An import's chunk of workers: each worker's EmployeeEnrolled (libs.imports.bulk.each_worker)."""
+        self.handle_batch(session, [e])
+
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
-        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
+        project_in_runs(session, each_worker(envelopes), {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
                         self.handle)
 
     def _employers(self, session: Session, run: list[Envelope]) -> None:

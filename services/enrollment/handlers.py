@@ -46,6 +46,7 @@ from .domain.model import (
     policy_aggregate_id,
 )
 from .tables import employers, employments, workers
+from .worker_history import load_worker
 
 T = TypeVar("T")
 Actor = Principal | str
@@ -240,7 +241,7 @@ def enroll_employee(ctx: ServiceContext, actor: Actor, cmd: EnrollEmployee) -> d
                 raise Conflict(f"employer {employer.id} is closed")
             known = uow.session.execute(
                 select(workers.c.employee_id).where(workers.c.id_number == number)).scalar()
-            worker = uow.load(Worker, known) if known else Worker(new_employee_id())
+            worker = load_worker(uow, known) if known else Worker(new_employee_id())
             assert worker is not None, f"worker row {known} without events"
             worker.hire(employer.id, number, cmd.name, id_number.birth_date, id_number.sex, cmd.hired_on, account)
             uow.save(worker)
@@ -275,7 +276,7 @@ def _write_worker(session: Session, worker: Worker, new: bool, bank_changed_on: 
 
 
 def _load_worker_at(uow: Any, employer_id: str, employee_id: str) -> Worker:
-    worker = uow.load(Worker, employee_id) if employee_id.startswith("ee_") else None
+    worker = load_worker(uow, employee_id) if employee_id.startswith("ee_") else None
     if worker is None or not any(e.employer_id == employer_id for e in worker.employments):
         raise NotFound("employee", f"{employee_id} of employer {employer_id}")
     return worker

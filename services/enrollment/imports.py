@@ -27,11 +27,16 @@ from libs.runtime.service import ServiceContext
 from . import handlers
 from .domain.commands import BankAccountInput
 from .domain.events import BankAccount
-from .domain.model import POOLING_ID, Classification, Conflict, Employer, Invalid, NotFound, Pooling, Worker
-from .tables import employers, employments, workers
+from .domain.model import (POOLING_ID, Classification, Conflict, Employer, Invalid, NotFound, Pooling, Worker,
+                           WorkersImport, workers_import_id)
+from .tables import employers, employments, imported_workers, workers
+from .worker_history import load_worker
 
 LOOKUP_CHUNK = 500
 SAVE_CHUNK = 1_000  # new aggregates per append (libs.events.store.MAX_APPEND_BATCH events at most)
+WORKERS_PER_EVENT = 1_000  # an EmployeesImported of ~250 kB: well under a Kafka message's limit,
+EVENT_TEXT_BYTES = 500_000  # and of at most this much text (names of 200 characters, in UTF-8)
+WORKER_FIXED_BYTES = 300  # a worker's ids, dates, account numbers and JSON punctuation, at most
 
 
 def _rejected(exc: Exception) -> RowRejected:
@@ -196,6 +201,21 @@ class NewEmployment:
     bank_account: BankAccount | None
 
 
+def _event_sized(hired: list[Worker]) -> list[list[Worker]]:
+    """The workers in parts of at most WORKERS_PER_EVENT and EVENT_TEXT_BYTES, in their order."""
+    parts: list[list[Worker]] = []
+    size = 0
+    for worker in hired:
+        account = worker.bank_account
+        text = WORKER_FIXED_BYTES + len(worker.name.encode()) + (len(account.holder.encode()) if account else 0)
+        if not parts or len(parts[-1]) == WORKERS_PER_EVENT or size + text > EVENT_TEXT_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(worker)
+        size += text
+    return parts
+
+
 class EmployeesKind:
     name = "employees"
     columns = ("legacy_id", "employer_legacy_id", "id_number", "name", "hired_on", "separated_on", "bank_code",
@@ -263,7 +283,9 @@ class EmployeesKind:
     def _record_new(self, uow: UnitOfWork, import_id: str,
                     rows: Sequence[tuple[Row, NewEmployment]]) -> dict[int, Outcome]:
         """Every row here is a new person: their workers built in memory, recorded in one savepoint
-        (or none: rows left out of the answer go row by row)."""
+        (or none: rows left out of the answer go row by row). Those hired and still employed are
+        recorded WORKERS_PER_EVENT to an EmployeesImported (`WorkersImport`), one event for a
+        thousand rows; one who left (a separation too) by its own events, as one by one."""
         session = uow.session
         status = {r.employer_id: r.status for r in _in_chunks(session, employers.c.employer_id,
                                                                  [e.employer_id for _, e in rows])}
@@ -287,10 +309,23 @@ class EmployeesKind:
                 out[row.number] = _rejected(exc)
                 continue
             hired.append((row, e, worker))
+        staying = [worker for _row, e, worker in hired if e.separated_on is None]
+        left = [worker for _row, e, worker in hired if e.separated_on is not None]
+        chunks: list[tuple[WorkersImport, list[Worker]]] = []
+        on = handlers.today()
+        for part in _event_sized(staying):
+            chunk = WorkersImport(workers_import_id(import_id, part[0].pending[0].payload.source.row))
+            chunk.record(import_id, part, on)
+            chunks.append((chunk, part))
 
         def write() -> None:
-            for i in range(0, len(hired), SAVE_CHUNK):
-                uow.save_new([worker for _row, _e, worker in hired[i:i + SAVE_CHUNK]])
+            for i in range(0, len(chunks), SAVE_CHUNK):
+                uow.save_new([chunk for chunk, _part in chunks[i:i + SAVE_CHUNK]])
+            for i in range(0, len(left), SAVE_CHUNK):
+                uow.save_new(left[i:i + SAVE_CHUNK])
+            if chunks:
+                insert_rows(session, imported_workers, ("employee_id", "aggregate_id"),
+                            [(worker.id, chunk.id) for chunk, part in chunks for worker in part])
             if hired:  # on the driver (libs.events.consumer.insert_rows): dates as ISO text
                 insert_rows(session, workers, WORKER_COLUMNS, [_worker_values(worker) for _row, _e, worker in hired])
                 insert_rows(session, employments, EMPLOYMENT_COLUMNS, [
@@ -320,7 +355,7 @@ class EmployeesKind:
             new = False
             if worker is None:
                 employee_id = known.get(number)
-                worker = uow.load(Worker, employee_id) if employee_id else None
+                worker = load_worker(uow, employee_id) if employee_id else None
                 if worker is None:
                     worker, new = Worker(handlers.new_employee_id()), True
             try:

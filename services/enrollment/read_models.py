@@ -3,7 +3,8 @@
 The command handlers write `employers`, `workers` and `employments` in the same transaction as
 the events (the unique rows back the 409s), so in normal operation nothing projects them. After a
 restore, or to prove the tables hold nothing the events do not, `rebuild_read_models` empties them
-and writes every row again from the aggregates the events rebuild.
+and writes every row again from the aggregates the events rebuild (a worker an import's chunk
+enrolled: from the chunk's EmployeesImported and its own events, `worker_history`).
 """
 from __future__ import annotations
 
@@ -18,29 +19,39 @@ from libs.events.tables import events
 
 from .domain.model import Employer, Worker
 from .handlers import employer_row
-from .tables import employers, employments, workers
+from .tables import employers, employments, imported_workers, workers
+from .worker_history import worker_history
 
 MAX_AGGREGATES = 10_000_000
 
 
 def rebuild_read_models(session: Session) -> int:
     """Empty the read tables and write them again from the events; returns the aggregates read."""
-    for table in (employments, workers, employers):
+    for table in (employments, workers, employers, imported_workers):
         session.execute(delete(table))
     store = EventStore(session, topic="")
     count = 0
-    for aggregate_type, cls in (("employer", Employer), ("worker", Worker)):
-        ids = session.execute(select(events.c.aggregate_id).where(events.c.aggregate_type == aggregate_type)
-                              .distinct().order_by(events.c.aggregate_id).limit(MAX_AGGREGATES)).scalars().all()
-        for aggregate_id in ids:
-            history = store.read_aggregate(aggregate_id)
-            aggregate = cls.rehydrate(aggregate_id, history)
-            if isinstance(aggregate, Employer):
-                session.execute(insert(employers).values(employer_row(aggregate)))
-            else:
-                _write_worker_rows(session, aggregate, history)
-            count += 1
+    imported: set[str] = set()
+    for chunk_id in _ids_of(session, "workers_import"):
+        [chunk] = store.read_aggregate(chunk_id)
+        ids = chunk.payload["employee_ids"]
+        session.execute(insert(imported_workers), [{"employee_id": i, "aggregate_id": chunk_id} for i in ids])
+        imported.update(ids)
+        count += 1
+    for employer_id in _ids_of(session, "employer"):
+        session.execute(insert(employers).values(employer_row(Employer.rehydrate(employer_id,
+                                                                                 store.read_aggregate(employer_id)))))
+        count += 1
+    for employee_id in sorted(imported.union(_ids_of(session, "worker"))):
+        history, _base = worker_history(session, employee_id, store)
+        _write_worker_rows(session, Worker.rehydrate(employee_id, history), history)
+        count += 1
     return count
+
+
+def _ids_of(session: Session, aggregate_type: str) -> list[str]:
+    return session.execute(select(events.c.aggregate_id).where(events.c.aggregate_type == aggregate_type)
+                           .distinct().order_by(events.c.aggregate_id).limit(MAX_AGGREGATES)).scalars().all()
 
 
 def _write_worker_rows(session: Session, worker: Worker, history) -> None:  # noqa: ANN001 - envelopes
@@ -67,6 +78,7 @@ def read_models_hash(session: Session) -> str:
         session,
         select(employers).order_by(employers.c.employer_id),
         select(workers).order_by(workers.c.employee_id),
+        select(imported_workers).order_by(imported_workers.c.employee_id),
         select(employments.c.employee_id, employments.c.employer_id, employments.c.hired_on,
                employments.c.separated_on, employments.c.active_employer_id)
         .order_by(employments.c.employee_id, employments.c.employer_id, employments.c.hired_on),

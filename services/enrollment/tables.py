@@ -63,5 +63,14 @@ employments = Table(
     Index("ix_employments_employer", "employer_id", "employee_id"),
 )
 
+# A worker a go-live import enrolled in a chunk of workers: the WorkersImport aggregate whose
+# EmployeesImported holds its enrollment (the worker's event 1; its own stream goes on from 2).
+imported_workers = Table(
+    "imported_workers",
+    metadata,
+    Column("employee_id", String(64), primary_key=True),
+    Column("aggregate_id", String(64), nullable=False),
+)
+
 # Going live (libs.imports): the imports' summaries, the rows they recorded, the old system's keys.
 IMPORT_TABLES = add_import_tables(metadata)

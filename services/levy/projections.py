@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
+from libs.imports.bulk import each_worker, fresh_and_rest, project_in_runs, stored
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -87,7 +87,7 @@ class LevyEnrollmentProjection(Projection):
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
-        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
+        project_in_runs(session, each_worker(envelopes), {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
                         self.handle)
 
     def _employers(self, session: Session, run: list[Envelope]) -> None:
@@ -146,6 +146,10 @@ class LevyEnrollmentProjection(Projection):
                 id_number=p["id_number"], separated_on=None))
         _derive_separations(session, p["employee_id"], p["employer_id"])
         coverage.recount(session, [p["employee_id"]])
+
+    def on_EmployeesImported(self, session: Session, e: Envelope) -> None:
+        """An import's chunk of workers: each worker's EmployeeEnrolled (libs.imports.bulk.each_worker)."""
+        self.handle_batch(session, [e])
 
     def on_EmployeeSeparated(self, session: Session, e: Envelope) -> None:
         p = e.payload

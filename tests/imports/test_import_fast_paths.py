@@ -5,11 +5,15 @@ run (each kind's chunk of new aggregates in one append, projections folding a ba
 once with every fast path switched off (each row in its own savepoint and append — a claim's
 dependents: each claim —, each event projected one by one). Every table of every service then holds the same rows, once the ids each
 run draws afresh (event, claim, report and line ids, the clock) are named by the old system's keys,
-and the summaries and the first payment run are equal."""
+and the summaries and the first payment run are equal. The workers the fast path records a
+thousand to an EmployeesImported are compared as the EmployeeEnrolled each stands for (what every
+consumer reads, `libs.imports.bulk.enrollments`), and where each worker's enrollment is kept
+(`imported_workers`) is the fast path's own bookkeeping."""
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,6 +22,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from libs.events.consumer import Projection
+from libs.events.envelope import envelope_of
+from libs.imports.bulk import enrollments
 from libs.policy import load_national_default
 from libs.runtime.embedded import EmbeddedRuntime
 from tests.conftest import AGENCY_TOKEN, embedded_settings
@@ -26,11 +32,11 @@ REGION = "440300"
 CSV = {"Content-Type": "text/csv"}
 # The bookkeeping of the spine itself (positions, marks, outboxes) differs by how it was batched.
 SPINE = {"outbox", "processed_events", "consumer_positions", "dead_letters", "idempotency_keys", "alembic_version",
-         "log_records", "relay_positions"}
+         "log_records", "relay_positions", "imported_workers"}
 # Values each run draws afresh, whatever the path: ids made of random bits or of the clock.
 VOLATILE = {"event_id", "recorded_at", "line_id", "entry_id", "known_at", "adjusts", "source_event_ids_json",
             "created_at", "updated_at", "rendered_at", "document_id", "verification_code", "source_event_id",
-            "causation_id", "correlation_id", "position", "digest", "requested_at", "knowledge",
+            "causation_id", "correlation_id", "position", "log_offset", "digest", "requested_at", "knowledge",
             "id"}  # a surrogate key counts insertions, in whatever order the random ids sort
 RANDOM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[a-z]+_[0-9a-f]{16,32}\b"
                     r"|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(\+00:00)?")  # and the clock's moments
@@ -146,7 +152,7 @@ def tables(rt: EmbeddedRuntime) -> dict:
                 if table in SPINE or table.endswith("_shadow"):
                     continue
                 result = conn.exec_driver_sql(f'SELECT * FROM "{table}"')
-                raw[f"{service}.{table}"] = [dict(zip(result.keys(), r)) for r in result]
+                raw[f"{service}.{table}"] = [row for r in result for row in each_worker(dict(zip(result.keys(), r)))]
     for key, rows in raw.items():  # the aggregates an import made, by the row that made them
         for r in rows:
             if key.endswith(".events"):
@@ -174,6 +180,20 @@ def tables(rt: EmbeddedRuntime) -> dict:
         return value
 
     return {key: sorted(json.dumps(clean(r), sort_keys=True, default=str) for r in rows) for key, rows in raw.items()}
+
+
+def each_worker(row: dict) -> list[dict]:
+    """A row of a table, an EmployeesImported event's row as its workers' EmployeeEnrolled rows."""
+    if row.get("type") != "EmployeesImported" or "payload" not in row:
+        return [row]
+    chunk = envelope_of({"event_id": uuid.UUID(row["event_id"]), "type": row["type"], "schema_version": 1,
+                         "aggregate_type": row["aggregate_type"], "aggregate_id": row["aggregate_id"], "sequence": 1,
+                         "occurred_on": row["occurred_on"], "recorded_at": row["recorded_at"], "causation_id": None,
+                         "correlation_id": row["correlation_id"], "actor": row["actor"],
+                         "payload": json.loads(row["payload"])})
+    return [{**row, "type": e.type, "schema_version": e.schema_version, "aggregate_type": e.aggregate_type,
+             "aggregate_id": e.aggregate_id, "sequence": e.sequence, "occurred_on": e.occurred_on.isoformat(),
+             "payload": json.dumps(e.payload)} for e in enrollments(chunk)]
 
 
 def test_the_fast_paths_record_what_the_ordinary_path_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

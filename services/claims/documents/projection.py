@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import fresh_and_rest, project_in_runs, stored
+from libs.imports.bulk import each_worker, fresh_and_rest, project_in_runs, stored
 
 from .render import render, verification_code
 from .tables import claim_documents, document_appeals, document_claims, document_parties
@@ -91,7 +91,7 @@ class DocumentsProjection(Projection):
         folded in memory (`_fold_migrated`), the rest one by one, in the log's order."""
         part: list[Envelope] = []
         migrated = False
-        for e in [*envelopes, None]:
+        for e in [*each_worker(envelopes), None]:
             if e is not None and (self._migrated(e) or not hasattr(self, f"on_{e.type}")) == migrated:
                 part.append(e)
                 continue
@@ -164,6 +164,10 @@ class DocumentsProjection(Projection):
 
     def on_EmployerChanged(self, session: Session, e: Envelope) -> None:
         self._name(session, e.payload["employer_id"], e.payload["name"])
+
+    def on_EmployeesImported(self, session: Session, e: Envelope) -> None:
+        """An import's chunk of workers: each worker's EmployeeEnrolled (libs.imports.bulk.each_worker)."""
+        self.handle_batch(session, [e])
 
     def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:
         self._name(session, e.payload["employee_id"], e.payload["name"])

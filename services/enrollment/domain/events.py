@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.events.registry import event_type, upcaster
 from libs.events.source import Source, add_source
@@ -93,6 +93,41 @@ class EmployeeEnrolled(BaseModel):
     hired_on: date
     bank_account: BankAccount | None = None
     source: Source | None = None  # v2: a go-live import's row
+
+
+@event_type("EmployeesImported")
+class EmployeesImported(BaseModel):
+    """New workers a go-live import enrolled, up to a thousand rows of one request, each a person
+    new to the ledger hired and still employed: worker i's EmployeeEnrolled (v2, its `source` the
+    import's row i) as the i-th of each column. One event where the file has a thousand rows, so
+    a province's million workers are a thousand events to append, relay and consume, not a
+    million; `enrollments` gives each worker's EmployeeEnrolled back, the very payload the
+    per-worker path writes. The worker's own stream goes on from sequence 2 (this is its 1)."""
+
+    model_config = ConfigDict(frozen=True)
+    import_id: str
+    employee_ids: tuple[str, ...]
+    employer_ids: tuple[str, ...]
+    id_numbers: tuple[str, ...]
+    names: tuple[str, ...]
+    birth_dates: tuple[date, ...]
+    sexes: tuple[Sex, ...]
+    hired_ons: tuple[date, ...]
+    bank_codes: tuple[str | None, ...]  # a worker without a bank account: null in all three
+    account_nos: tuple[str | None, ...]
+    holders: tuple[str | None, ...]
+    rows: tuple[int, ...]  # the row of the import file of each worker (its header is row 1)
+    legacy_ids: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _columns_of_one_length(self) -> "EmployeesImported":
+        n = len(self.employee_ids)
+        assert n > 0 and all(len(getattr(self, c)) == n for c in IMPORTED_COLUMNS), "one value of each column a worker"
+        return self
+
+
+IMPORTED_COLUMNS = ("employee_ids", "employer_ids", "id_numbers", "names", "birth_dates", "sexes", "hired_ons",
+                    "bank_codes", "account_nos", "holders", "rows", "legacy_ids")
 
 
 @event_type("EmployeeSeparated", version=2)

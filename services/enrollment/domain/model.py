@@ -24,6 +24,7 @@ from .events import (
     BankAccountChanged,
     EmployeeEnrolled,
     EmployeeSeparated,
+    EmployeesImported,
     EmployerChanged,
     EmployerEnrolled,
     PolicyPublished,
@@ -295,6 +296,52 @@ class Worker(Aggregate):
 
     def apply_BankAccountChanged(self, e: BankAccountChanged) -> None:
         self.bank_account = e.bank_account
+
+
+def workers_import_id(import_id: str, first_row: int) -> str:
+    return f"workers-{import_id}-{first_row}"
+
+
+class WorkersImport(Aggregate):
+    """New workers of one import (`workers-<import_id>-<first row>`), recorded once in one
+    EmployeesImported: each hired first by its own Worker (`Worker.hire`, under its row's source:
+    the same checks as one by one), then their enrollments taken as columns. Each worker is then
+    its own aggregate from version 1 (`Worker.base_version`): a later separation, rehire or bank
+    account is the worker's event 2, with the worker's optimistic concurrency as ever."""
+
+    aggregate_type = "workers_import"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.recorded = False
+
+    def record(self, import_id: str, hired: list[Worker], on: date) -> None:
+        """`hired`: new workers, each with exactly its pending EmployeeEnrolled (its row as source),
+        which this records for them: they are left at version 1 with nothing pending."""
+        assert hired and not self.recorded, "a chunk of workers is recorded once, with workers"
+        enrolled: list[EmployeeEnrolled] = []
+        for worker in hired:
+            assert worker.persisted_version == 0 and len(worker.pending) == 1, "new workers, hired once"
+            event = worker.pending[0].payload
+            assert isinstance(event, EmployeeEnrolled) and event.source is not None
+            assert event.source.import_id == import_id
+            enrolled.append(event)
+        accounts = [e.bank_account for e in enrolled]
+        self.trigger(EmployeesImported(
+            import_id=import_id, employee_ids=[e.employee_id for e in enrolled],
+            employer_ids=[e.employer_id for e in enrolled], id_numbers=[e.id_number for e in enrolled],
+            names=[e.name for e in enrolled], birth_dates=[e.birth_date for e in enrolled],
+            sexes=[e.sex for e in enrolled], hired_ons=[e.hired_on for e in enrolled],
+            bank_codes=[a.bank_code if a else None for a in accounts],
+            account_nos=[a.account_no if a else None for a in accounts],
+            holders=[a.holder if a else None for a in accounts],
+            rows=[e.source.row for e in enrolled], legacy_ids=[e.source.legacy_id for e in enrolled]), on)  # type: ignore[union-attr]
+        for worker in hired:
+            worker.pending.clear()
+            worker.base_version = 1
+
+    def apply_EmployeesImported(self, e: EmployeesImported) -> None:
+        self.recorded = True
 
 
 # -------------------------------------------------------------------------------- pooling

@@ -25,7 +25,7 @@ from libs.db import driver_mark
 from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import driver_moments, fresh_and_rest, stored
+from libs.imports.bulk import driver_moments, each_worker, fresh_and_rest, stored
 from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
 from libs.identifiers import NATIONAL_REGION as NATIONAL
@@ -728,7 +728,7 @@ class EntitlementsProjection(Projection):
         dependents: list[Envelope] = []  # the batch's DependentRegistered: their accounts written together
         employer_events: dict[tuple[str, str], Envelope] = {}  # facts no other event here reads: stored together
         claim_events: dict[tuple[str, str], Envelope] = {}  # the same: no event here reads a claim's facts
-        for e in envelopes:
+        for e in each_worker(envelopes):  # an import's chunk of workers: each worker's EmployeeEnrolled
             if REGISTRY.knows(e.type):
                 e = REGISTRY.upcast(e)
             p = e.payload

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, insert_rows
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
-from libs.imports.bulk import driver_moments, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
+from libs.imports.bulk import driver_moments, each_worker, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
 from libs.pooling_tables import record_moves
 
 from .adjudication import CatalogEntry
@@ -98,6 +98,7 @@ class PayoutFactsProjection(Projection):
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one; the
         claims' rows folded in memory meanwhile (read in one query a chunk, each written once)."""
+        envelopes = each_worker(envelopes)
         before = rows_by_key(session, claim_facts, [e.payload["claim_id"] for e in envelopes
                                                      if e.type in CLAIM_EVENTS and e.payload.get("claim_id")])
         self._claims = {claim_id: dict(row) for claim_id, row in before.items()}
@@ -129,6 +130,10 @@ class PayoutFactsProjection(Projection):
             self.handle(session, e)
 
     # -- enrollment
+    def on_EmployeesImported(self, session: Session, e: Envelope) -> None:
+        """An import's chunk of workers: each worker's EmployeeEnrolled (libs.imports.bulk.each_worker)."""
+        self.handle_batch(session, [e])
+
     def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:
         self._account(session, f"employee:{e.payload['employee_id']}", e.payload.get("bank_account"), e)
 
