@@ -10,7 +10,6 @@ import pytest
 from libs.db import writing
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
-from libs.identifiers import make_id_number, make_uscc
 from libs.policy import load_national_default
 from services.enrollment.read_models import read_models_hash, rebuild_read_models
 from tests.enrollment.test_enrollment_api import contract_fields
