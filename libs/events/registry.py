@@ -29,15 +29,12 @@ class EventRegistry:
         self._models: dict[str, tuple[int, type[BaseModel]]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._names: dict[type[BaseModel], str] = {}
-        # type name → its latest schema version: read as a dict on every append (no call a lookup)
-        self.latest_versions: dict[str, int] = {}
 
     def register(self, type_name: str, version: int, model: type[BaseModel]) -> None:
         known = self._models.get(type_name)
         assert known is None or known[1] is model, f"event type {type_name} registered twice"
         self._models[type_name] = (version, model)
         self._names[model] = type_name
-        self.latest_versions[type_name] = version
 
     def register_upcaster(self, type_name: str, from_version: int, fn: Upcaster) -> None:
         self._upcasters[(type_name, from_version)] = fn

@@ -20,12 +20,10 @@ from sqlalchemy.orm import Session
 
 from libs.db import DriverTransaction, driver_connection, driver_cursor, driver_error
 
-from .envelope import ENVELOPE_FIELDS, Envelope, envelope_of, new_event_ids, trusted_envelope, utc_now
+from .envelope import Envelope, envelope_of, new_event_ids, trusted_envelope, utc_now
 from .tables import events
 
 MAX_APPEND_BATCH = 10_000
-_new, _set = object.__new__, object.__setattr__  # envelope_of's, inline on the hot path
-_now, _UTC = datetime.now, timezone.utc
 MAX_READ_BATCH = 50_000
 
 
@@ -189,7 +187,7 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggrega
                        expected: int, new_events: Sequence[NewEvent], context: Context, floor: int = 0) -> list[Envelope]:
     """One event as plain values, many as one JSON document (`_POSTGRESQL_APPEND`); the envelopes and
     the document's entries made in one pass, as on SQLite. A conflict: nothing written."""
-    recorded_at = _now(_UTC)
+    recorded_at = utc_now()
     causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
     causation_text = str(causation_id) if causation_id else None
     envelopes: list[Envelope] = []
@@ -198,15 +196,10 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggrega
     sequence = expected
     for event_id, (type_, schema_version, payload, occurred_on) in zip(new_event_ids(len(new_events)), new_events):
         sequence += 1
-        envelope = _new(Envelope)  # envelope_of, inline (as in _append_sqlite)
-        _set(envelope, "__dict__", {
+        add_envelope(envelope_of({  # every field spelled out: the envelope as stored
             "event_id": event_id, "type": type_, "schema_version": schema_version, "aggregate_type": aggregate_type,
             "aggregate_id": aggregate_id, "sequence": sequence, "occurred_on": occurred_on, "recorded_at": recorded_at,
-            "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload})
-        _set(envelope, "__pydantic_fields_set__", ENVELOPE_FIELDS)
-        _set(envelope, "__pydantic_extra__", None)
-        _set(envelope, "__pydantic_private__", None)
-        add_envelope(envelope)
+            "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload}))
         add_entry({"event_id": str(event_id), "aggregate_id": aggregate_id, "sequence": sequence, "type": type_,
                    "schema_version": schema_version, "occurred_on": occurred_on, "payload": payload})
     if len(entries) == 1:
@@ -239,32 +232,23 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggrega
 def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_type: str, aggregate_id: str,
                    expected: int, new_events: Sequence[NewEvent], context: Context, floor: int = 0) -> list[Envelope]:
     """The envelopes and the driver's rows made in one pass (an append's whole cost on SQLite is
-    small enough that a second walk over the events, and a call per envelope, show)."""
-    recorded_at = _now(_UTC)  # utc_now, inline
-    stamp = recorded_at.isoformat(" ", "microseconds")[:-6]  # sqlite_timestamp of a UTC moment, inline
+    small enough that a second walk over the events shows)."""
+    recorded_at = utc_now()
+    stamp = sqlite_timestamp(recorded_at)
     causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
     causation_text = str(causation_id) if causation_id else None
-    day = day_text = None  # a save's events mostly share their day: its text made once
     envelopes: list[Envelope] = []
     rows: list[tuple] = []
     add_envelope, add_row = envelopes.append, rows.append
     sequence = expected
     for event_id, (type_, schema_version, payload, occurred_on) in zip(new_event_ids(len(new_events)), new_events):
         sequence += 1
-        # envelope_of, inline: every field spelled out, taken as the envelope's own.
-        envelope = _new(Envelope)
-        _set(envelope, "__dict__", {
+        add_envelope(envelope_of({  # every field spelled out: the envelope as stored
             "event_id": event_id, "type": type_, "schema_version": schema_version, "aggregate_type": aggregate_type,
             "aggregate_id": aggregate_id, "sequence": sequence, "occurred_on": occurred_on, "recorded_at": recorded_at,
-            "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload})
-        _set(envelope, "__pydantic_fields_set__", ENVELOPE_FIELDS)
-        _set(envelope, "__pydantic_extra__", None)
-        _set(envelope, "__pydantic_private__", None)
-        add_envelope(envelope)
-        if occurred_on is not day:
-            day, day_text = occurred_on, occurred_on.isoformat()
-        add_row((str(event_id), aggregate_type, aggregate_id, sequence, type_, schema_version, day_text, stamp,
-                 causation_text, correlation_id, actor, to_json(payload).decode(), topic))
+            "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload}))
+        add_row((str(event_id), aggregate_type, aggregate_id, sequence, type_, schema_version,
+                 occurred_on.isoformat(), stamp, causation_text, correlation_id, actor, dumps(payload), topic))
     driver = driver_connection(conn)
     try:
         if expected > floor:
@@ -272,7 +256,7 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_t
             actual = driver.execute(_SQLITE_VERSION, (aggregate_id,)).fetchone()[0] or floor
             if actual != expected:
                 raise ConcurrencyConflict(aggregate_id, expected, actual)
-        if sequence == expected + 1:
+        if len(rows) == 1:
             driver.execute(_SQLITE_EVENTS, rows[0])
         else:
             driver.executemany(_SQLITE_EVENTS, rows)

@@ -13,8 +13,6 @@ from .envelope import Envelope
 from .registry import REGISTRY, json_payload
 from .store import Context, EventStore, NewEvent
 
-_tuple_new = tuple.__new__
-
 
 class UnitOfWork:
     """`with uow:` opens a transaction; `save(aggregate)` appends its pending events (each its
@@ -90,19 +88,16 @@ class UnitOfWork:
         return envelopes
 
     def save(self, aggregate: Aggregate) -> list[Envelope]:
-        pending = aggregate.pending
-        if not pending:
+        if not aggregate.pending:
             return []
-        versions = REGISTRY.latest_versions  # every pending type was registered: trigger named it
-        # NewEvent made by tuple.__new__ (the named tuple's constructor is a Python call an event); the
-        # payload dumped as json_payload does, inline.
-        new = [_tuple_new(NewEvent, (type_, versions[type_], payload.__pydantic_serializer__.to_python(
-            payload, mode="json"), occurred_on)) for type_, payload, occurred_on in pending]
+        new = [
+            NewEvent(p.type, REGISTRY.latest_version(p.type), json_payload(p.payload), p.occurred_on)
+            for p in aggregate.pending
+        ]
         envelopes = self.store.append(
-            aggregate.aggregate_type, aggregate.id, aggregate.version - len(pending), new, self.context,
+            aggregate.aggregate_type, aggregate.id, aggregate.persisted_version, new, self.context,
             aggregate.base_version,
         )
-        pending.clear()
+        aggregate.pending.clear()
         self.recorded.extend(envelopes)
         return envelopes
-
