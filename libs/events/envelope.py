@@ -62,19 +62,11 @@ def new_event_id() -> uuid.UUID:
 
 def new_event_ids(count: int) -> list[uuid.UUID]:
     """`count` ids, as `count` calls of new_event_id make them (one turn of the lock: an append's
-    batch of events). `_next_heads` inline: this runs on every append."""
-    global _last_id
-    with _ids_lock:
-        now = (time.time_ns() // 1_000_000) << 12
-        first = now if now > _last_id else _last_id + 1
-        _last_id = last = first + count - 1
+    batch of events)."""
+    last = _next_heads(count)
     if count == 1:  # most commands' append
         return [_uuid7(last)]
-    ids = [_new(_UUID) for _ in range(count)]
-    for event_id, head in zip(ids, range(first, last + 1)):  # _uuid7's body, inline: one call less an event
-        _set(event_id, "int", ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62))
-        _set(event_id, "is_safe", _UNKNOWN)
-    return ids
+    return [_uuid7(head) for head in range(last - count + 1, last + 1)]
 
 
 def _next_heads(count: int) -> int:
@@ -90,8 +82,12 @@ def _next_heads(count: int) -> int:
 
 
 def _uuid7(head: int) -> uuid.UUID:
-    value = ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62)
-    # UUID(int=…) re-checks what is true by construction; this is what it stores.
+    return uuid_of(((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62))
+
+
+def uuid_of(value: int) -> uuid.UUID:
+    """`uuid.UUID(int=value)` for a value that is a UUID by construction: UUID(int=…) re-checks
+    what is true already; this is what it stores."""
     event_id = _new(uuid.UUID)
     _set(event_id, "int", value)
     _set(event_id, "is_safe", _UNKNOWN)
@@ -101,11 +97,10 @@ def _uuid7(head: int) -> uuid.UUID:
 _VERSION_7 = (0x7 << 76) | (0b10 << 62)  # the version nibble and the RFC variant bits
 _getrandbits = random.getrandbits  # reseeded in every forked child by the random module
 _new, _set = object.__new__, object.__setattr__
-_UUID = uuid.UUID
 _UNKNOWN = uuid.SafeUUID.unknown
 
 
-ENVELOPE_FIELDS = _FIELDS = frozenset(Envelope.model_fields)
+_FIELDS = frozenset(Envelope.model_fields)
 
 
 def trusted_envelope(**fields: Any) -> Envelope:

@@ -25,7 +25,7 @@ from sqlalchemy import Column, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.db import driver_cursor
-from libs.events.envelope import Envelope, envelope_of
+from libs.events.envelope import Envelope, envelope_of, uuid_of
 from libs.events.registry import REGISTRY
 
 LOOKUP_CHUNK = 500
@@ -104,13 +104,7 @@ def worker_event_id(chunk_id: int, row: int) -> uuid.UUID:
     (version and variant untouched), one per row of the chunk, and as unlikely to meet another
     event's id as two random ids are."""
     assert 0 < row < 1 << 62
-    event_id = _new_uuid(uuid.UUID)
-    _set(event_id, "int", chunk_id ^ row)
-    _set(event_id, "is_safe", uuid.SafeUUID.unknown)
-    return event_id
-
-
-_new_uuid, _set = object.__new__, object.__setattr__
+    return uuid_of(chunk_id ^ row)
 
 
 def stored(session: Session, column: Column, keys: Iterable[Any]) -> set[Any]:
