@@ -14,13 +14,15 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from libs.events.consumer import rows_hash
+from libs.events.envelope import Envelope
 from libs.events.store import EventStore
 from libs.events.tables import events
+from libs.imports.bulk import enrollments
 
 from .domain.model import Employer, Worker
 from .handlers import employer_row
 from .tables import employers, employments, imported_workers, workers
-from .worker_history import worker_history
+from .worker_history import history_after
 
 MAX_AGGREGATES = 10_000_000
 
@@ -31,22 +33,29 @@ def rebuild_read_models(session: Session) -> int:
         session.execute(delete(table))
     store = EventStore(session, topic="")
     count = 0
-    imported: set[str] = set()
-    for chunk_id in _ids_of(session, "workers_import"):
-        [chunk] = store.read_aggregate(chunk_id)
-        ids = chunk.payload["employee_ids"]
-        session.execute(insert(imported_workers), [{"employee_id": i, "aggregate_id": chunk_id} for i in ids])
-        imported.update(ids)
-        count += 1
     for employer_id in _ids_of(session, "employer"):
         session.execute(insert(employers).values(employer_row(Employer.rehydrate(employer_id,
                                                                                  store.read_aggregate(employer_id)))))
         count += 1
-    for employee_id in sorted(imported.union(_ids_of(session, "worker"))):
-        history, _base = worker_history(session, employee_id, store)
-        _write_worker_rows(session, Worker.rehydrate(employee_id, history), history)
-        count += 1
+    imported: set[str] = set()
+    for chunk_id in _ids_of(session, "workers_import"):  # each chunk read and expanded once
+        [chunk] = store.read_aggregate(chunk_id)
+        ids = chunk.payload["employee_ids"]
+        session.execute(insert(imported_workers), [{"employee_id": i, "aggregate_id": chunk_id} for i in ids])
+        for enrollment in enrollments(chunk):
+            _write_worker(session, store, enrollment.aggregate_id, enrollment)
+        imported.update(ids)
+        count += 1 + len(ids)
+    for employee_id in _ids_of(session, "worker"):
+        if employee_id not in imported:
+            _write_worker(session, store, employee_id, None)
+            count += 1
     return count
+
+
+def _write_worker(session: Session, store: EventStore, employee_id: str, enrollment: Envelope | None) -> None:
+    history = history_after(store, employee_id, enrollment)
+    _write_worker_rows(session, Worker.rehydrate(employee_id, history), history)
 
 
 def _ids_of(session: Session, aggregate_type: str) -> list[str]:

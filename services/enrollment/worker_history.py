@@ -34,9 +34,16 @@ def worker_history(session: Session, employee_id: str, store: EventStore | None 
     """The worker's events in order, and how many of them are another stream's (its base version)."""
     store = store or EventStore(session, topic="")
     chunk_id = chunk_of(session, employee_id)
-    if chunk_id is None:
-        return store.read_aggregate(employee_id), 0
-    return [imported_enrollment(store, chunk_id, employee_id), *store.read_aggregate(employee_id, after_sequence=1)], 1
+    enrollment = None if chunk_id is None else imported_enrollment(store, chunk_id, employee_id)
+    return history_after(store, employee_id, enrollment), 0 if enrollment is None else 1
+
+
+def history_after(store: EventStore, employee_id: str, enrollment: Envelope | None) -> list[Envelope]:
+    """The worker's events: `enrollment` (its event 1, a chunk's) and its own stream after it, or
+    its own stream alone."""
+    if enrollment is None:
+        return store.read_aggregate(employee_id)
+    return [enrollment, *store.read_aggregate(employee_id, after_sequence=1)]
 
 
 def load_worker(uow: UnitOfWork, employee_id: str) -> Worker | None:
