@@ -174,8 +174,7 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
                                                             f"(import {before.import_id}, row {before.row})")
     checked = kind.check(ctx, new)
     refused = {n: c for n, c in checked.items() if isinstance(c, RowRejected)}  # each verdict looked at once
-    good = [(r, checked[r.number]) for r in new if r.number not in refused] if refused else \
-        list(zip(new, map(checked.__getitem__, [r.number for r in new])))
+    good = [(r, checked[r.number]) for r in new if r.number not in refused]
     outcomes.update(refused)
 
     by_number = {r.number: r for r in new}  # keyed: legacy_id set

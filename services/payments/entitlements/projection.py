@@ -275,9 +275,8 @@ def materialize_claims(session: Session, claim_ids: Sequence[str], now: datetime
                                               requested=requested[region])
                 continue
             fresh += [ln for ln in derived if ln.line_id not in held]
-            states.append(_state_of(claim_id, facts[claim_id][0], cache[region], region, utc(now), requested[region]))
-            continue
-        fresh += engine.ledger(facts[claim_id][0], cache[region], utc(now), requested[region])
+        else:
+            fresh += engine.ledger(facts[claim_id][0], cache[region], utc(now), requested[region])
         states.append(_state_of(claim_id, facts[claim_id][0], cache[region], region, utc(now), requested[region]))
     _set_states(session, states)
     if fresh:
