@@ -9,7 +9,9 @@ different keys touch different rows, so the two parts never see each other's wri
 
 An import records its new workers a thousand to an `EmployeesImported` (enrollment's event, its
 workers as columns): every consumer of `EmployeeEnrolled` reads it as its workers' enrollments,
-`each_worker`, the very envelopes the per-worker path would have logged.
+`each_worker`, the very envelopes the per-worker path would have logged; a consumer that writes
+a chunk's rows at once takes it as columns instead (`ImportedWorkers`, `project_in_runs`'s
+`workers`), each worker its row in each column, the same rows as from the envelopes.
 """
 from __future__ import annotations
 
@@ -37,11 +39,22 @@ Run = Callable[[Session, list[Envelope]], None]
 
 
 def project_in_runs(session: Session, envelopes: Sequence[Envelope], bulk: dict[str, Run],
-                    one: Callable[[Session, Envelope], None]) -> None:
+                    one: Callable[[Session, Envelope], None],
+                    workers: Callable[[Session, ImportedWorkers], None] | None = None) -> None:
     """Contiguous runs of one type in `bulk` (at its latest schema version: no upcast) to its run
-    handler; everything else to `one`, in the log's order."""
+    handler; everything else to `one`, in the log's order. With `workers`, an import's chunk of
+    workers goes to it as columns (`ImportedWorkers`), in its place; without, its workers'
+    enrollments are a run of EmployeeEnrolled (`each_worker`)."""
+    if workers is None:
+        envelopes = each_worker(envelopes)
     run: list[Envelope] = []
     for e in envelopes:
+        if e.type == IMPORTED_WORKERS and workers is not None:
+            if run:
+                bulk[run[0].type](session, run)
+                run = []
+            workers(session, ImportedWorkers.of(e))
+            continue
         if e.type in bulk and e.schema_version == REGISTRY.latest_version(e.type):
             if run and run[0].type != e.type:
                 bulk[run[0].type](session, run)
@@ -75,7 +88,11 @@ def enrollments(e: Envelope) -> list[Envelope]:
     (aggregate `worker`, the worker's id, sequence 1), on its hiring day, its `source` the row,
     its id the chunk's with the row's number in its last bits (`worker_event_id`: the same at
     every reading, a replay's or another consumer's), the rest of the envelope the chunk's."""
-    p = e.payload
+    return _enrollments(e, e.payload)
+
+
+def _enrollments(e: Envelope, p: dict[str, Any]) -> list[Envelope]:
+    """`enrollments` of the workers in the columns `p` (the chunk's payload, or some of its rows)."""
     chunk_id, recorded_at = e.event_id.int, e.recorded_at
     causation_id, correlation_id, actor = e.causation_id, e.correlation_id, e.actor
     import_id = p["import_id"]
@@ -96,6 +113,61 @@ def enrollments(e: Envelope) -> list[Envelope]:
                 "birth_date": birth_date, "sex": sex, "hired_on": hired_on, "bank_account": account,
                 "source": {"import_id": import_id, "kind": "employees", "row": row, "legacy_id": legacy_id}}}))
     return out
+
+
+WORKER_COLUMNS = ("employee_ids", "employer_ids", "id_numbers", "names", "birth_dates", "sexes", "hired_ons",
+                  "bank_codes", "account_nos", "holders", "rows", "legacy_ids")  # EmployeesImported's, as in its payload
+
+
+class ImportedWorkers:
+    """An import's chunk of workers (an EmployeesImported) as columns, for a consumer that writes
+    a chunk's rows at once: worker i is the i-th of each column, as its EmployeeEnrolled has it
+    (ISO dates as text, no bank account: None in its three columns); `enrollments` gives the
+    envelopes themselves, for the handler of the rows that are not fresh."""
+
+    __slots__ = ("envelope", "columns", "employee_ids", "employer_ids", "id_numbers", "names", "birth_dates",
+                 "sexes", "hired_ons", "bank_codes", "account_nos", "holders", "rows", "legacy_ids")
+
+    def __init__(self, envelope: Envelope, columns: dict[str, list[Any]]) -> None:
+        self.envelope, self.columns = envelope, columns
+        (self.employee_ids, self.employer_ids, self.id_numbers, self.names, self.birth_dates, self.sexes,
+         self.hired_ons, self.bank_codes, self.account_nos, self.holders, self.rows,
+         self.legacy_ids) = (columns[c] for c in WORKER_COLUMNS)
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> "ImportedWorkers":
+        return cls(envelope, {c: envelope.payload[c] for c in WORKER_COLUMNS})
+
+    def __len__(self) -> int:
+        return len(self.employee_ids)
+
+    def event_ids(self) -> list[str]:
+        """Each worker's enrollment's event id as text (`worker_event_id`)."""
+        chunk_id = self.envelope.event_id.int
+        return [str(uuid_of(chunk_id ^ row)) for row in self.rows]
+
+    def enrollments(self) -> list[Envelope]:
+        """These workers' EmployeeEnrolled, in their order (`enrollments`)."""
+        return _enrollments(self.envelope, {**self.envelope.payload, **self.columns})
+
+    def only(self, keep: Sequence[int]) -> "ImportedWorkers":
+        """The workers at the positions `keep`, in that order."""
+        return ImportedWorkers(self.envelope, {c: [values[i] for i in keep] for c, values in self.columns.items()})
+
+    def fresh_and_rest(self, keys: Sequence[Any], taken: Callable[[list[Any]], set[Any]],
+                       ) -> tuple["ImportedWorkers", list[Envelope]]:
+        """`fresh_and_rest` as columns: the workers whose key (`keys`, one a worker) is once in
+        the chunk and not `taken` in the tables, and the others' enrollments, each in order."""
+        if not keys:
+            return self, []
+        distinct = len(set(keys)) == len(keys)
+        counts = None if distinct else Counter(keys)
+        busy = taken(list(keys) if distinct else [k for k, n in counts.items() if n == 1])  # type: ignore[union-attr]
+        if distinct and not busy:
+            return self, []
+        fresh = [i for i, k in enumerate(keys) if (distinct or counts[k] == 1) and k not in busy]  # type: ignore[index]
+        kept = set(fresh)
+        return self.only(fresh), self.only([i for i in range(len(keys)) if i not in kept]).enrollments()
 
 
 def worker_event_id(chunk_id: int, row: int) -> uuid.UUID:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, insert_new, rows_hash
 from libs.events.envelope import Envelope
 
-from .bulk import IMPORTED_WORKERS, each_worker
+from .bulk import IMPORTED_WORKERS, ImportedWorkers
 from .tables import TABLES
 
 t = TABLES.legacy_refs
@@ -40,7 +40,13 @@ class LegacyRefsProjection(Projection):
         """handle() for a batch: the new keys inserted together, a key already stored left as it is
         (the first event of a key names it, as one by one)."""
         new: dict[tuple[str, str], tuple] = {}
-        for envelope in each_worker(envelopes):
+        for envelope in envelopes:
+            if envelope.type == IMPORTED_WORKERS:  # an import's chunk of workers: each worker's key, as columns
+                chunk = ImportedWorkers.of(envelope)
+                for legacy_id, employee_id, employer_id, event_id in zip(
+                        chunk.legacy_ids, chunk.employee_ids, chunk.employer_ids, chunk.event_ids()):
+                    new.setdefault(("employees", legacy_id), ("employees", legacy_id, employee_id, employer_id, event_id))
+                continue
             source = envelope.payload.get("source")
             if isinstance(source, dict) and source.get("legacy_id"):
                 new.setdefault((source["kind"], source["legacy_id"]), (

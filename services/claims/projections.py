@@ -27,7 +27,7 @@ from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import dumps
 from libs.events.store import EventStore
-from libs.imports.bulk import each_worker, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
+from libs.imports.bulk import ImportedWorkers, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, plain_yuan_fen, plain_yuan_fens, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -143,13 +143,13 @@ class ClaimsEnrollmentProjection(Projection):
                 employee_id=p["employee_id"], birth_date=date.fromisoformat(p["birth_date"]), sex=p["sex"]))
 
     def on_EmployeesImported(self, session: Session, e: Envelope) -> None:
-        """An import's chunk of workers: each worker's EmployeeEnrolled (libs.imports.bulk.each_worker)."""
+        """An import's chunk of workers: each worker's EmployeeEnrolled, as columns (`_imported`)."""
         self.handle_batch(session, [e])
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
-        project_in_runs(session, each_worker(envelopes), {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
-                        self.handle)
+        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
+                        self.handle, self._imported)
 
     def _employers(self, session: Session, run: list[Envelope]) -> None:
         fresh, rest = fresh_and_rest(run, lambda e: e.payload["employer_id"],
@@ -171,6 +171,18 @@ class ClaimsEnrollmentProjection(Projection):
                         [(p["employee_id"], p["employer_id"], p["hired_on"]) for p in payloads])
             insert_rows(session, claims_workers, ("employee_id", "birth_date", "sex"),
                         [(p["employee_id"], p["birth_date"], p["sex"]) for p in payloads])
+        for e in rest:
+            self.handle(session, e)
+
+    def _imported(self, session: Session, chunk: ImportedWorkers) -> None:
+        """`_employees` for an import's chunk of workers, as columns."""
+        fresh, rest = chunk.fresh_and_rest(chunk.employee_ids, lambda ids: stored(
+            session, claims_workers.c.employee_id, ids) | stored(session, claims_employments.c.employee_id, ids))
+        if fresh:
+            insert_rows(session, claims_employments, ("employee_id", "employer_id", "hired_on"),
+                        list(zip(fresh.employee_ids, fresh.employer_ids, fresh.hired_ons)))
+            insert_rows(session, claims_workers, ("employee_id", "birth_date", "sex"),
+                        list(zip(fresh.employee_ids, fresh.birth_dates, fresh.sexes)))
         for e in rest:
             self.handle(session, e)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from itertools import repeat
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import each_worker, fresh_and_rest, project_in_runs, stored
+from libs.imports.bulk import ImportedWorkers, fresh_and_rest, project_in_runs, stored
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -87,8 +88,8 @@ class LevyEnrollmentProjection(Projection):
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
-        project_in_runs(session, each_worker(envelopes), {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
-                        self.handle)
+        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
+                        self.handle, self._imported)
 
     def _employers(self, session: Session, run: list[Envelope]) -> None:
         """An employer is fresh with no row and no class yet: its class and its row inserted."""
@@ -113,6 +114,19 @@ class LevyEnrollmentProjection(Projection):
             insert_rows(session, levy_employments, ("employee_id", "employer_id", "hired_on", "id_number",
                                                     "separated_on"), rows)
             coverage.add_new_workers(session, [row[:3] for row in rows])
+        for e in rest:
+            self.handle(session, e)
+
+    def _imported(self, session: Session, chunk: ImportedWorkers) -> None:
+        """`_employees` for an import's chunk of workers, as columns."""
+        fresh, rest = chunk.fresh_and_rest(chunk.employee_ids, lambda ids: stored(
+            session, levy_employments.c.employee_id, ids) | stored(session, levy_separations.c.employee_id, ids))
+        if fresh:
+            insert_rows(session, levy_employments, ("employee_id", "employer_id", "hired_on", "id_number",
+                                                    "separated_on"),
+                        list(zip(fresh.employee_ids, fresh.employer_ids, fresh.hired_ons, fresh.id_numbers,
+                                 repeat(None))))
+            coverage.add_new_workers(session, list(zip(fresh.employee_ids, fresh.employer_ids, fresh.hired_ons)))
         for e in rest:
             self.handle(session, e)
 
@@ -148,7 +162,7 @@ class LevyEnrollmentProjection(Projection):
         coverage.recount(session, [p["employee_id"]])
 
     def on_EmployeesImported(self, session: Session, e: Envelope) -> None:
-        """An import's chunk of workers: each worker's EmployeeEnrolled (libs.imports.bulk.each_worker)."""
+        """An import's chunk of workers: each worker's EmployeeEnrolled, as columns (`_imported`)."""
         self.handle_batch(session, [e])
 
     def on_EmployeeSeparated(self, session: Session, e: Envelope) -> None:

@@ -16,6 +16,9 @@ from sqlalchemy import select
 
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
+from libs.imports.bulk import each_worker
+from libs.imports.projection import LegacyRefsProjection
+from libs.imports.tables import TABLES
 from services.claims.documents.projection import DocumentsProjection
 from services.claims.documents.tables import claim_documents, document_parties
 from services.claims.handlers import worker_wages
@@ -29,6 +32,7 @@ from tests.payments.entitlements.test_entitlements_projection import streams
 
 T0 = datetime(2026, 1, 1, 8, tzinfo=timezone.utc)
 REGION = "449911"
+legacy_refs = TABLES.legacy_refs
 CLOCK = {"rendered_at"}  # when a document was rendered: the clock's, not the events'
 
 
@@ -205,6 +209,71 @@ def test_the_new_keys_of_a_run_do_not_go_one_by_one(runtime, case: str) -> None:
     project(ctx, projection, [events])
     # one by one: ee_3 (twice in its run), ee_1's rehire (stored), w9 for documents (a claim waits)
     assert handled.count("EmployeeEnrolled") <= 4 < sum(e.type == "EmployeeEnrolled" for e in events)
+
+
+def chunked(events: list[Envelope]) -> list[Envelope]:
+    """`events` with each run of EmployeeEnrolled recorded as an import's chunk of workers (an
+    EmployeesImported, its workers as columns), as a go-live logs them: a chunk here holds a
+    worker twice (ee_3) and a worker stored already (ee_1's rehire), which no import makes but a
+    consumer must take as one by one."""
+    out: list[Envelope] = []
+    run: list[Envelope] = []
+
+    def chunk() -> None:
+        if not run:
+            return
+        n = len(out)
+        p = [e.payload for e in run]
+        accounts = [q["bank_account"] or {} for q in p]
+        out.append(Envelope(
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"chunk/{n}"), type="EmployeesImported", schema_version=1,
+            aggregate_type="workers_import", aggregate_id=f"workers-imp_employees_a-{n}", sequence=1,
+            occurred_on=date(2026, 1, 1), recorded_at=run[0].recorded_at, actor="t", payload={
+                "import_id": "imp_employees_a", "employee_ids": [q["employee_id"] for q in p],
+                "employer_ids": [q["employer_id"] for q in p], "id_numbers": [q["id_number"] for q in p],
+                "names": [q["name"] for q in p], "birth_dates": [q["birth_date"] for q in p],
+                "sexes": [q["sex"] for q in p], "hired_ons": [q["hired_on"] for q in p],
+                "bank_codes": [a.get("bank_code") for a in accounts], "account_nos": [a.get("account_no") for a in accounts],
+                "holders": [a.get("holder") for a in accounts], "rows": [10 * n + i + 2 for i in range(len(p))],
+                "legacy_ids": [f"W{10 * n + i}" for i in range(len(p))]}))
+        run.clear()
+
+    for e in events:
+        if e.type == "EmployeeEnrolled":
+            run.append(e)
+            continue
+        chunk()
+        out.append(e)
+    chunk()
+    return out
+
+
+@pytest.mark.parametrize("case", ["levy", "claims", "documents", "payouts", "entitlements"])
+def test_a_chunk_of_workers_as_columns_projects_what_its_enrollments_one_by_one_give(runtime, case: str) -> None:  # noqa: ANN001
+    service, make, tables = CASES[case]
+    ctx = runtime.services[service].ctx
+    events = chunked(book())
+    assert sum(e.type == "EmployeesImported" for e in events) == 3
+    projection = make()
+    project(ctx, projection, [each_worker(events)], one_by_one=True)
+    reference = snapshot(ctx, projection, tables)
+    for batches in ([events], [events[:9], events[9:]], [events[:12], events[12:]], [events, events]):
+        project(ctx, projection, batches)
+        assert snapshot(ctx, projection, tables) == reference, [len(b) for b in batches]
+
+
+def test_a_chunk_of_workers_names_its_old_keys_as_its_enrollments_do(runtime) -> None:  # noqa: ANN001
+    ctx = runtime.services["claims"].ctx
+    projection = LegacyRefsProjection(("enrollment",))
+    events = chunked(book())
+    project(ctx, projection, [each_worker(events)], one_by_one=True)
+    with ctx.session_factory() as s:
+        reference = projection.state_hash(s)
+        assert s.execute(select(legacy_refs)).first() is not None
+    for batches in ([events], [events[:12], events[12:]], [events, events]):
+        project(ctx, projection, batches)
+        with ctx.session_factory() as s:
+            assert projection.state_hash(s) == reference
 
 
 def test_imported_wage_history_is_in_force_until_a_report_of_its_month(runtime) -> None:  # noqa: ANN001

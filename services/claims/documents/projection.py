@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import each_worker, fresh_and_rest, project_in_runs, stored
+from libs.imports.bulk import ImportedWorkers, fresh_and_rest, project_in_runs, stored
 
 from .render import render, verification_code
 from .tables import claim_documents, document_appeals, document_claims, document_parties
@@ -91,7 +91,7 @@ class DocumentsProjection(Projection):
         folded in memory (`_fold_migrated`), the rest one by one, in the log's order."""
         part: list[Envelope] = []
         migrated = False
-        for e in [*each_worker(envelopes), None]:
+        for e in [*envelopes, None]:
             if e is not None and (self._migrated(e) or not hasattr(self, f"on_{e.type}")) == migrated:
                 part.append(e)
                 continue
@@ -99,7 +99,7 @@ class DocumentsProjection(Projection):
                 self._fold_migrated(session, part)
             elif part:
                 project_in_runs(session, part, {"EmployerEnrolled": self._names, "EmployeeEnrolled": self._names},
-                                self.handle)
+                                self.handle, self._imported_names)
             if e is not None:
                 migrated, part = self._migrated(e) or not hasattr(self, f"on_{e.type}"), [e]
 
@@ -158,6 +158,17 @@ class DocumentsProjection(Projection):
         for e in rest:
             self.handle(session, e)
 
+    def _imported_names(self, session: Session, chunk: ImportedWorkers) -> None:
+        """`_names` for an import's chunk of workers, as columns."""
+        d = document_claims.c
+        fresh, rest = chunk.fresh_and_rest(chunk.employee_ids, lambda ids: stored(
+            session, document_parties.c.party_id, ids) | stored(session, d.employee_id, ids)
+            | stored(session, d.employer_id, ids))
+        if fresh:
+            insert_rows(session, document_parties, ("party_id", "name"), list(zip(fresh.employee_ids, fresh.names)))
+        for e in rest:
+            self.handle(session, e)
+
     # ---- names
     def on_EmployerEnrolled(self, session: Session, e: Envelope) -> None:
         self._name(session, e.payload["employer_id"], e.payload["name"])
@@ -166,7 +177,7 @@ class DocumentsProjection(Projection):
         self._name(session, e.payload["employer_id"], e.payload["name"])
 
     def on_EmployeesImported(self, session: Session, e: Envelope) -> None:
-        """An import's chunk of workers: each worker's EmployeeEnrolled (libs.imports.bulk.each_worker)."""
+        """An import's chunk of workers: each worker's EmployeeEnrolled, as columns (`_imported_names`)."""
         self.handle_batch(session, [e])
 
     def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:

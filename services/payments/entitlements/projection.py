@@ -17,6 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from itertools import repeat
 
 from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ from libs.db import driver_mark
 from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import driver_moments, each_worker, fresh_and_rest, stored
+from libs.imports.bulk import IMPORTED_WORKERS, ImportedWorkers, driver_moments, fresh_and_rest, stored
 from libs.money import from_fen, to_fen, yuan_str
 from libs.policy import PolicyVersion
 from libs.identifiers import NATIONAL_REGION as NATIONAL
@@ -727,7 +728,12 @@ class EntitlementsProjection(Projection):
         dependents: list[Envelope] = []  # the batch's DependentRegistered: their accounts written together
         employer_events: dict[tuple[str, str], Envelope] = {}  # facts no other event here reads: stored together
         claim_events: dict[tuple[str, str], Envelope] = {}  # the same: no event here reads a claim's facts
-        for e in each_worker(envelopes):  # an import's chunk of workers: each worker's EmployeeEnrolled
+        for e in envelopes:
+            if e.type == IMPORTED_WORKERS:  # an import's chunk of workers: its accounts as columns
+                payees |= self._set_accounts(session, enrolled)
+                enrolled = []
+                payees |= self._set_imported_accounts(session, ImportedWorkers.of(e))
+                continue
             if REGISTRY.knows(e.type):
                 e = REGISTRY.upcast(e)
             p = e.payload
@@ -832,6 +838,24 @@ class EntitlementsProjection(Projection):
         for e in rest:
             payees.add(self._set_account(session, payee_of(e), e.payload["bank_account"], e))
         return payees
+
+    def _set_imported_accounts(self, session: Session, chunk: ImportedWorkers) -> set[str | None]:
+        """`_set_accounts` for an import's chunk of workers, as columns: those with an account."""
+        banked = [i for i, code in enumerate(chunk.bank_codes) if code is not None]
+        with_account = chunk if len(banked) == len(chunk) else chunk.only(banked)
+        payees = ["employee:" + employee_id for employee_id in with_account.employee_ids]
+        fresh, rest = with_account.fresh_and_rest(payees, lambda keys: stored(session, accounts.c.payee, keys))
+        if fresh is not with_account:
+            payees = ["employee:" + employee_id for employee_id in fresh.employee_ids]
+        if fresh:
+            recorded_at = driver_moments(session)(chunk.envelope.recorded_at)
+            insert_rows(session, accounts, ("payee", "bank_code", "account_no", "holder", "recorded_at", "event_id"),
+                        list(zip(payees, fresh.bank_codes, fresh.account_nos, fresh.holders, repeat(recorded_at),
+                                 fresh.event_ids())))
+        done: set[str | None] = set(payees)
+        for e in rest:
+            done.add(self._set_account(session, f"employee:{e.payload['employee_id']}", e.payload["bank_account"], e))
+        return done
 
     def _set_account(self, session: Session, payee: str, account: dict | None, e: Envelope) -> str | None:
         if not account:

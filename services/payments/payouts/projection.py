@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import repeat
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, insert_rows
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
-from libs.imports.bulk import driver_moments, each_worker, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
+from libs.imports.bulk import ImportedWorkers, driver_moments, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
 from libs.pooling_tables import record_moves
 
 from .adjudication import CatalogEntry
@@ -98,13 +99,12 @@ class PayoutFactsProjection(Projection):
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one; the
         claims' rows folded in memory meanwhile (read in one query a chunk, each written once)."""
-        envelopes = each_worker(envelopes)
         before = rows_by_key(session, claim_facts, [e.payload["claim_id"] for e in envelopes
                                                      if e.type in CLAIM_EVENTS and e.payload.get("claim_id")])
         self._claims = {claim_id: dict(row) for claim_id, row in before.items()}
         try:
             project_in_runs(session, envelopes, {"EmployeeEnrolled": self._workers,
-                                                 "DependentRegistered": self._dependents}, self.handle)
+                                                 "DependentRegistered": self._dependents}, self.handle, self._imported)
             rows = self._claims
         finally:
             self._claims = None
@@ -112,6 +112,18 @@ class PayoutFactsProjection(Projection):
 
     def _workers(self, session: Session, run: list[Envelope]) -> None:
         self._fresh_accounts(session, run, lambda e: f"employee:{e.payload['employee_id']}")
+
+    def _imported(self, session: Session, chunk: ImportedWorkers) -> None:
+        """`_workers` for an import's chunk of workers, as columns."""
+        payees = ["employee:" + employee_id for employee_id in chunk.employee_ids]
+        fresh, rest = chunk.fresh_and_rest(payees, lambda keys: stored(session, payee_accounts.c.payee, keys))
+        if fresh:
+            changed_at = driver_moments(session)(chunk.envelope.recorded_at)
+            insert_rows(session, payee_accounts, ("payee", "bank_code", "account_no", "holder", "changed_at"), list(zip(
+                payees if fresh is chunk else ["employee:" + employee_id for employee_id in fresh.employee_ids],
+                fresh.bank_codes, fresh.account_nos, fresh.holders, repeat(changed_at))))
+        for e in rest:
+            self.handle(session, e)
 
     def _dependents(self, session: Session, run: list[Envelope]) -> None:
         self._fresh_accounts(session, run, lambda e: f"dependent:{e.payload['dependent_id']}")
@@ -131,7 +143,7 @@ class PayoutFactsProjection(Projection):
 
     # -- enrollment
     def on_EmployeesImported(self, session: Session, e: Envelope) -> None:
-        """An import's chunk of workers: each worker's EmployeeEnrolled (libs.imports.bulk.each_worker)."""
+        """An import's chunk of workers: each worker's EmployeeEnrolled, as columns (`_imported`)."""
         self.handle_batch(session, [e])
 
     def on_EmployeeEnrolled(self, session: Session, e: Envelope) -> None:
