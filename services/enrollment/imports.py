@@ -27,8 +27,8 @@ from libs.runtime.service import ServiceContext
 from . import handlers
 from .domain.commands import BankAccountInput
 from .domain.events import BankAccount
-from .domain.model import (POOLING_ID, Classification, Conflict, Employer, Invalid, NotFound, Pooling, Worker,
-                           WorkersImport, workers_import_id)
+from .domain.model import (POOLING_ID, Classification, Conflict, Employer, Invalid, NewHire, NotFound, Pooling,
+                           Worker, WorkersImport, workers_import_id)
 from .tables import employers, employments, imported_workers, workers
 from .worker_history import load_worker
 
@@ -201,17 +201,16 @@ class NewEmployment:
     bank_account: BankAccount | None
 
 
-def _event_sized(hired: list[Worker]) -> list[list[Worker]]:
-    """The workers in parts of at most WORKERS_PER_EVENT and EVENT_TEXT_BYTES, in their order."""
-    parts: list[list[Worker]] = []
+def _event_sized(hires: list[NewHire]) -> list[list[NewHire]]:
+    """The hires in parts of at most WORKERS_PER_EVENT and EVENT_TEXT_BYTES, in their order."""
+    parts: list[list[NewHire]] = []
     size = 0
-    for worker in hired:
-        account = worker.bank_account
-        text = WORKER_FIXED_BYTES + len(worker.name.encode()) + (len(account.holder.encode()) if account else 0)
+    for hire in hires:
+        text = WORKER_FIXED_BYTES + len(hire.name.encode()) + (len(hire.holder.encode()) if hire.holder else 0)
         if not parts or len(parts[-1]) == WORKERS_PER_EVENT or size + text > EVENT_TEXT_BYTES:
             parts.append([])
             size = 0
-        parts[-1].append(worker)
+        parts[-1].append(hire)
         size += text
     return parts
 
@@ -282,15 +281,19 @@ class EmployeesKind:
 
     def _record_new(self, uow: UnitOfWork, import_id: str,
                     rows: Sequence[tuple[Row, NewEmployment]]) -> dict[int, Outcome]:
-        """Every row here is a new person: their workers built in memory, recorded in one savepoint
-        (or none: rows left out of the answer go row by row). Those hired and still employed are
-        recorded WORKERS_PER_EVENT to an EmployeesImported (`WorkersImport`), one event for a
-        thousand rows; one who left (a separation too) by its own events, as one by one."""
+        """Every row here is a new person: recorded together in one savepoint (or none: rows left
+        out of the answer go row by row). Those still employed are checked as a first hire
+        (`Worker.check_first_hire`) and recorded WORKERS_PER_EVENT to an EmployeesImported
+        (`WorkersImport`), one event for a thousand rows, no Worker each; one who left (a
+        separation too) is hired and separated by its own Worker, its own events, as one by one."""
         session = uow.session
         status = {r.employer_id: r.status for r in _in_chunks(session, employers.c.employer_id,
                                                                  [e.employer_id for _, e in rows])}
         out: dict[int, Outcome] = {}
-        hired: list[tuple[Row, NewEmployment, Worker]] = []
+        staying: list[NewHire] = []
+        left: list[tuple[Row, NewEmployment, Worker]] = []
+        ids = iter(handlers.new_employee_ids(len(rows)))
+        check_first_hire = Worker.check_first_hire
         for row, e in rows:
             if e.employer_id not in status:
                 out[row.number] = RowRejected("employer_legacy_id", f"employer {e.employer_id} does not exist")
@@ -298,23 +301,28 @@ class EmployeesKind:
             if status[e.employer_id] == "closed":
                 out[row.number] = RowRejected("employer_legacy_id", f"employer {e.employer_id} is closed")
                 continue
-            worker = Worker(handlers.new_employee_id())
+            id_number, account = e.id_number, e.bank_account
             try:
+                if e.separated_on is None:
+                    check_first_hire(id_number.birth_date, e.hired_on)
+                    staying.append(NewHire(
+                        next(ids), e.employer_id, id_number.value, e.name, id_number.birth_date, id_number.sex,
+                        e.hired_on, account.bank_code if account else None, account.account_no if account else None,
+                        account.holder if account else None, row.number, row.legacy_id))
+                    continue
+                worker = Worker(next(ids))
                 with worker.sourced(source(import_id, self.name, row)):
-                    worker.hire(e.employer_id, e.id_number.value, e.name, e.id_number.birth_date, e.id_number.sex,
-                                e.hired_on, e.bank_account)
-                    if e.separated_on is not None:
-                        worker.separate(e.employer_id, e.separated_on)
+                    worker.hire(e.employer_id, id_number.value, e.name, id_number.birth_date, id_number.sex,
+                                e.hired_on, account)
+                    worker.separate(e.employer_id, e.separated_on)
             except (Invalid, Conflict, NotFound) as exc:
                 out[row.number] = _rejected(exc)
                 continue
-            hired.append((row, e, worker))
-        staying = [worker for _row, e, worker in hired if e.separated_on is None]
-        left = [worker for _row, e, worker in hired if e.separated_on is not None]
-        chunks: list[tuple[WorkersImport, list[Worker]]] = []
+            left.append((row, e, worker))
+        chunks: list[tuple[WorkersImport, list[NewHire]]] = []
         on = handlers.today()
         for part in _event_sized(staying):
-            chunk = WorkersImport(workers_import_id(import_id, part[0].pending[0].payload.source.row))
+            chunk = WorkersImport(workers_import_id(import_id, part[0].row))
             chunk.record(import_id, part, on)
             chunks.append((chunk, part))
 
@@ -322,19 +330,24 @@ class EmployeesKind:
             for i in range(0, len(chunks), SAVE_CHUNK):
                 uow.save_new([chunk for chunk, _part in chunks[i:i + SAVE_CHUNK]])
             for i in range(0, len(left), SAVE_CHUNK):
-                uow.save_new(left[i:i + SAVE_CHUNK])
+                uow.save_new([worker for _row, _e, worker in left[i:i + SAVE_CHUNK]])
+            # on the driver (libs.events.consumer.insert_rows): dates as ISO text
             if chunks:
                 insert_rows(session, imported_workers, ("employee_id", "aggregate_id"),
-                            [(worker.id, chunk.id) for chunk, part in chunks for worker in part])
-            if hired:  # on the driver (libs.events.consumer.insert_rows): dates as ISO text
-                insert_rows(session, workers, WORKER_COLUMNS, [_worker_values(worker) for _row, _e, worker in hired])
-                insert_rows(session, employments, EMPLOYMENT_COLUMNS, [
-                    (worker.id, e.employer_id, e.hired_on.isoformat(), _iso(e.separated_on),
-                     None if e.separated_on else e.employer_id) for _row, e, worker in hired])
+                            [(hire.employee_id, chunk.id) for chunk, part in chunks for hire in part])
+            insert_rows(session, workers, WORKER_COLUMNS, [
+                *((h.employee_id, h.id_number, h.name, h.birth_date.isoformat(), h.sex, h.bank_code, h.account_no,
+                   h.holder) for h in staying),
+                *(_worker_values(worker) for _row, _e, worker in left)])
+            insert_rows(session, employments, EMPLOYMENT_COLUMNS, [
+                *((h.employee_id, h.employer_id, h.hired_on.isoformat(), None, h.employer_id) for h in staying),
+                *((worker.id, e.employer_id, e.hired_on.isoformat(), _iso(e.separated_on), None)
+                  for _row, e, worker in left)])
 
         if not in_one_savepoint(uow, write):
             return out  # someone enrolled one of them meanwhile: the hired rows go row by row
-        out.update({row.number: Accepted(worker.id, {"employments": 1, "workers": 1}) for row, _e, worker in hired})
+        out.update({hire.row: Accepted(hire.employee_id, {"employments": 1, "workers": 1}) for hire in staying})
+        out.update({row.number: Accepted(worker.id, {"employments": 1, "workers": 1}) for row, _e, worker in left})
         return out
 
     def _record_each(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployment]],

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from libs.events.aggregate import Aggregate
 from libs.events.source import Source
@@ -20,6 +21,7 @@ from libs.pooling import Move, region_on
 
 from . import rules
 from .events import (
+    IMPORTED_COLUMNS,
     BankAccount,
     BankAccountChanged,
     EmployeeEnrolled,
@@ -248,9 +250,7 @@ class Worker(Aggregate):
         if self.version > 0:
             assert id_number == self.id_number, "a worker is one ID number"
             birth_date, sex = self.birth_date, self.sex  # type: ignore[assignment]
-        if not rules.may_be_hired(birth_date, hired_on):
-            raise Invalid("hired_on", f"is before the worker's sixteenth birthday "
-                                      f"({rules.earliest_hire(birth_date).isoformat()})")
+        self.check_first_hire(birth_date, hired_on)
         if self.active_at(employer_id) is not None:
             raise Conflict(f"worker {self.id} is already employed by {employer_id}", employee_id=self.id)
         earlier = [e for e in self.employments if e.employer_id == employer_id]
@@ -263,6 +263,13 @@ class Worker(Aggregate):
         self.trigger(EmployeeEnrolled(
             employee_id=self.id, employer_id=employer_id, id_number=id_number, name=name, birth_date=birth_date,
             sex=sex, hired_on=hired_on, bank_account=bank_account or self.bank_account), hired_on)
+
+    @staticmethod
+    def check_first_hire(birth_date: date, hired_on: date) -> None:
+        """What `hire` asks of a person new to the ledger (no employment yet): their age."""
+        if not rules.may_be_hired(birth_date, hired_on):
+            raise Invalid("hired_on", f"is before the worker's sixteenth birthday "
+                                      f"({rules.earliest_hire(birth_date).isoformat()})")
 
     def separate(self, employer_id: str, separated_on: date) -> None:
         employment = self.active_at(employer_id)
@@ -302,12 +309,31 @@ def workers_import_id(import_id: str, first_row: int) -> str:
     return f"workers-{import_id}-{first_row}"
 
 
+class NewHire(NamedTuple):
+    """A person new to the ledger hired by an import's row (`row`, `legacy_id`) and still
+    employed, with the account benefits are paid to (None in its three fields when none is
+    given): its fields in the order of EmployeesImported's columns."""
+
+    employee_id: str
+    employer_id: str
+    id_number: str
+    name: str
+    birth_date: date
+    sex: str
+    hired_on: date
+    bank_code: str | None
+    account_no: str | None
+    holder: str | None
+    row: int
+    legacy_id: str
+
+
 class WorkersImport(Aggregate):
     """New workers of one import (`workers-<import_id>-<first row>`), recorded once in one
-    EmployeesImported: each hired first by its own Worker (`Worker.hire`, under its row's source:
-    the same checks as one by one), then their enrollments taken as columns. Each worker is then
-    its own aggregate from version 1 (`Worker.base_version`): a later separation, rehire or bank
-    account is the worker's event 2, with the worker's optimistic concurrency as ever."""
+    EmployeesImported: each a person new to the ledger whose hire passed `Worker.hire`'s checks of
+    a first hire (`Worker.check_first_hire`), taken as columns, no event of its own. Each worker
+    is then its own aggregate from version 1 (`Worker.base_version`): a later separation, rehire
+    or bank account is the worker's event 2, with the worker's optimistic concurrency as ever."""
 
     aggregate_type = "workers_import"
 
@@ -315,30 +341,11 @@ class WorkersImport(Aggregate):
         super().__init__(aggregate_id)
         self.recorded = False
 
-    def record(self, import_id: str, hired: list[Worker], on: date) -> None:
-        """`hired`: new workers, each with exactly its pending EmployeeEnrolled (its row as source),
-        which this records for them: they are left at version 1 with nothing pending."""
-        assert hired and not self.recorded, "a chunk of workers is recorded once, with workers"
-        enrolled: list[EmployeeEnrolled] = []
-        for worker in hired:
-            assert worker.persisted_version == 0 and len(worker.pending) == 1, "new workers, hired once"
-            event = worker.pending[0].payload
-            assert isinstance(event, EmployeeEnrolled) and event.source is not None
-            assert event.source.import_id == import_id
-            enrolled.append(event)
-        accounts = [e.bank_account for e in enrolled]
-        self.trigger(EmployeesImported(
-            import_id=import_id, employee_ids=[e.employee_id for e in enrolled],
-            employer_ids=[e.employer_id for e in enrolled], id_numbers=[e.id_number for e in enrolled],
-            names=[e.name for e in enrolled], birth_dates=[e.birth_date for e in enrolled],
-            sexes=[e.sex for e in enrolled], hired_ons=[e.hired_on for e in enrolled],
-            bank_codes=[a.bank_code if a else None for a in accounts],
-            account_nos=[a.account_no if a else None for a in accounts],
-            holders=[a.holder if a else None for a in accounts],
-            rows=[e.source.row for e in enrolled], legacy_ids=[e.source.legacy_id for e in enrolled]), on)  # type: ignore[union-attr]
-        for worker in hired:
-            worker.pending.clear()
-            worker.base_version = 1
+    def record(self, import_id: str, hires: Sequence[NewHire], on: date) -> None:
+        """Enroll `hires` (each checked by `Worker.check_first_hire`): worker i's EmployeeEnrolled,
+        its source the import's row, is the i-th of each column."""
+        assert hires and not self.recorded, "a chunk of workers is recorded once, with workers"
+        self.trigger(EmployeesImported(import_id=import_id, **dict(zip(IMPORTED_COLUMNS, zip(*hires)))), on)
 
     def apply_EmployeesImported(self, e: EmployeesImported) -> None:
         self.recorded = True
