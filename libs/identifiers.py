@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 
 # --- errors ---------------------------------------------------------------------------------
 
@@ -60,9 +61,15 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"  # indexed by sum mod 11
 
 
+_ID_ZEROS = 48 * sum(_ID_WEIGHTS)  # the weighted sum of 17 characters "0", as their codes
+
+
 def id_check_char(body17: str) -> str:
-    """GB 11643 check character of the first 17 digits."""
-    return _ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS)) % 11]
+    """GB 11643 check character of the first 17 digits (ASCII: each digit's code less "0"'s,
+    weighted; a map of C calls, where a digit at a time was a quarter of an import row's check)."""
+    if len(body17) != 17 or not _all_digits(body17):
+        raise ValueError(f"not 17 digits: {body17!r}")
+    return _ID_CHECK_CHARS[(sum(map(mul, body17.encode(), _ID_WEIGHTS)) - _ID_ZEROS) % 11]
 
 
 @dataclass(frozen=True)

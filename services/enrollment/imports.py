@@ -18,8 +18,9 @@ from sqlalchemy import insert, select
 from libs import identifiers
 from libs.events.consumer import insert_rows
 from libs.events.uow import UnitOfWork
-from libs.imports.rows import Row, RowRejected
-from libs.imports.runner import Accepted, Outcome, in_one_savepoint, in_savepoint, source
+from libs.imports.rows import Row, RowRejected, Table
+from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, in_one_savepoint, in_savepoint,
+                                 source)
 from libs.imports.tables import TABLES
 from libs.policy.projection import policy_in_force
 from libs.runtime.service import ServiceContext
@@ -266,23 +267,34 @@ class EmployeesKind:
                 raise RowRejected(exc.field.removeprefix("bank_account."), exc.message) from None
         return NewEmployment(employer_id, id_number, name, hired_on, separated_on, account)  # type: ignore[arg-type]
 
-    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployment]]) -> dict[int, Outcome]:
+    def legacy_ids(self, table: Table) -> list[str] | None:
+        """`legacy_id` of every row, a column at a time when each is within its 64 characters."""
+        keys = table.columns["legacy_id"]
+        return keys if keys and 0 < min(map(len, keys)) and max(map(len, keys)) <= 64 else None
+
+    def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployment]]) -> RecordedRows:
         """A new person (an ID number not on the ledger, once in the chunk) is hired in memory and
-        the chunk's new workers recorded together (one append, one insert of each read model); a
-        person already on the ledger, or in several rows, goes row by row in a savepoint."""
+        the chunk's new workers recorded together (one append, one insert of each read model;
+        those still employed answered as columns); a person already on the ledger, or in several
+        rows, goes row by row in a savepoint."""
         session = uow.session
         known = {r.id_number: r.employee_id
                  for r in _in_chunks(session, workers.c.id_number, [e.id_number.value for _, e in rows])}
         once = Counter(e.id_number.value for _row, e in rows)
         new_people = [(row, e) for row, e in rows if once[e.id_number.value] == 1 and e.id_number.value not in known]
-        out = self._record_new(uow, import_id, new_people) if new_people else {}
-        return {**out, **self._record_each(uow, import_id, [(row, e) for row, e in rows if row.number not in out],
-                                           known)}
+        out, hired = self._record_new(uow, import_id, new_people) if new_people else ({}, [])
+        done = {hire.row for hire in hired}
+        out.update(self._record_each(uow, import_id, [(row, e) for row, e in rows
+                                                      if row.number not in out and row.number not in done], known))
+        ones = [1] * len(hired)
+        return RecordedRows(AcceptedRows([hire.row for hire in hired], [hire.employee_id for hire in hired],
+                                         {"employments": ones, "workers": ones}), out)
 
     def _record_new(self, uow: UnitOfWork, import_id: str,
-                    rows: Sequence[tuple[Row, NewEmployment]]) -> dict[int, Outcome]:
+                    rows: Sequence[tuple[Row, NewEmployment]]) -> tuple[dict[int, Outcome], list[NewHire]]:
         """Every row here is a new person: recorded together in one savepoint (or none: rows left
-        out of the answer go row by row). Those still employed are checked as a first hire
+        out of the answer go row by row), the outcomes of the others by row and the hires still
+        employed apart, all accepted. Those still employed are checked as a first hire
         (`Worker.check_first_hire`) and recorded WORKERS_PER_EVENT to an EmployeesImported
         (`WorkersImport`), one event for a thousand rows, no Worker each; one who left (a
         separation too) is hired and separated by its own Worker, its own events, as one by one."""
@@ -345,10 +357,9 @@ class EmployeesKind:
                   for _row, e, worker in left)])
 
         if not in_one_savepoint(uow, write):
-            return out  # someone enrolled one of them meanwhile: the hired rows go row by row
-        out.update({hire.row: Accepted(hire.employee_id, {"employments": 1, "workers": 1}) for hire in staying})
+            return out, []  # someone enrolled one of them meanwhile: the hired rows go row by row
         out.update({row.number: Accepted(worker.id, {"employments": 1, "workers": 1}) for row, _e, worker in left})
-        return out
+        return out, staying
 
     def _record_each(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployment]],
                      known: dict[str, str]) -> dict[int, Outcome]:
