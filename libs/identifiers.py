@@ -8,6 +8,7 @@ the end build valid codes for tests and demo data; they are never used to repair
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import mul
@@ -124,6 +125,39 @@ def check_id_number(s: object, today: date | None = None) -> IdNumber:
     if value[:6] == NATIONAL_REGION:
         raise InvalidIdentifier(hint, "digits 1-6 must be a real division, not 000000")
     return IdNumber(value=value, birth_date=born)
+
+
+def id_numbers_if_all_good(values: Sequence[str], today: date) -> list[IdNumber] | None:
+    """`check_id_number(value, today)` of each of `values` (an import's column), a column at a
+    time and each birth date read once, when every one of them is good; None as soon as one is
+    not (check each then: `check_id_number` names its problem)."""
+    if not values or min(map(len, values)) != 18 or max(map(len, values)) != 18:
+        return None
+    bodies = "".join([value[:17] for value in values])
+    if not (bodies.isascii() and bodies.isdigit()):
+        return None
+    out: list[IdNumber] = []
+    births: dict[str, date | None] = {}
+    zeros, weights = _ID_ZEROS, _ID_WEIGHTS
+    for value in values:
+        last = value[17]
+        if last == "x":
+            value, last = value[:17] + "X", "X"
+        if _ID_CHECK_CHARS[(sum(map(mul, value[:17].encode(), weights)) - zeros) % 11] != last:
+            return None
+        digits = value[6:14]
+        born = births.get(digits, False)
+        if born is False:
+            try:
+                born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+            except ValueError:
+                born = None
+            births[digits] = born if born is None or born <= today else None
+            born = births[digits]
+        if born is None or value[:2] not in PROVINCE_PREFIXES or value[:6] == NATIONAL_REGION:
+            return None
+        out.append(IdNumber(value, born))  # type: ignore[arg-type]
+    return out
 
 
 # --- unified social credit code (GB 32100) and organization code (GB 11714) -----------------

@@ -115,8 +115,9 @@ def _enrollments(e: Envelope, p: dict[str, Any]) -> list[Envelope]:
     return out
 
 
+# EmployeesImported's columns, as in its payload
 WORKER_COLUMNS = ("employee_ids", "employer_ids", "id_numbers", "names", "birth_dates", "sexes", "hired_ons",
-                  "bank_codes", "account_nos", "holders", "rows", "legacy_ids")  # EmployeesImported's, as in its payload
+                  "bank_codes", "account_nos", "holders", "rows", "legacy_ids")
 
 
 class ImportedWorkers:
