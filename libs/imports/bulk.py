@@ -143,9 +143,11 @@ class ImportedWorkers:
         return len(self.employee_ids)
 
     def event_ids(self) -> list[str]:
-        """Each worker's enrollment's event id as text (`worker_event_id`)."""
-        chunk_id = self.envelope.event_id.int
-        return [str(uuid_of(chunk_id ^ row)) for row in self.rows]
+        """Each worker's enrollment's event id as text (`str(worker_event_id(...))`): the row
+        changes only the id's last 64 bits, so the text's first three groups are the chunk's."""
+        chunk_id = self.envelope.event_id
+        head, low = str(chunk_id)[:19], chunk_id.int & 0xFFFF_FFFF_FFFF_FFFF
+        return [f"{head}{(low ^ row) >> 48:04x}-{(low ^ row) & 0xFFFF_FFFF_FFFF:012x}" for row in self.rows]
 
     def enrollments(self) -> list[Envelope]:
         """These workers' EmployeeEnrolled, in their order (`enrollments`)."""

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import each_worker
+from libs.imports.bulk import ImportedWorkers, each_worker, enrollments
 from libs.imports.projection import LegacyRefsProjection
 from libs.imports.tables import TABLES
 from services.claims.documents.projection import DocumentsProjection
@@ -260,6 +260,16 @@ def test_a_chunk_of_workers_as_columns_projects_what_its_enrollments_one_by_one_
     for batches in ([events], [events[:9], events[9:]], [events[:12], events[12:]], [events, events]):
         project(ctx, projection, batches)
         assert snapshot(ctx, projection, tables) == reference, [len(b) for b in batches]
+
+
+def test_a_chunk_of_workers_as_columns_is_its_enrollments(runtime) -> None:  # noqa: ANN001 - its event types
+    for e in chunked(book()):
+        if e.type == "EmployeesImported":
+            chunk, enrolled = ImportedWorkers.of(e), enrollments(e)
+            assert chunk.event_ids() == [str(w.event_id) for w in enrolled]
+            backwards = list(range(len(chunk)))[::-1]
+            assert chunk.only(backwards).enrollments() == enrolled[::-1]
+            assert chunk.employee_ids == [w.aggregate_id for w in enrolled]
 
 
 def test_a_chunk_of_workers_names_its_old_keys_as_its_enrollments_do(runtime) -> None:  # noqa: ANN001
