@@ -98,6 +98,9 @@ class Kind(Protocol):
 
     # optional: def legacy_ids(self, table: Table) -> list[str] | None — every row's key read a
     # column at a time (None: some row needs `legacy_id`'s checks, which name its field)
+    # optional: def stored_keys(self, legacy_ids: Sequence[str]) -> list[str] — each key as
+    # import_rows keeps it, so a file's rows land together in its B-tree (the wages: the month
+    # first); one key, one stored key
 
 
 def source(import_id: str, kind: str, row: Row) -> Source:
@@ -160,7 +163,10 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
     rows = table.rows()
     fresh = _keyed(kind, table, rows, outcomes)
     digests = dict(zip(table.numbers, table.digests()))
-    known = _imported(ctx, kind.name, [r.legacy_id for r in fresh])
+    keys = [r.legacy_id for r in fresh]
+    stored_keys = getattr(kind, "stored_keys", None)
+    stored = stored_keys(keys) if stored_keys is not None else keys  # as import_rows keeps them
+    known = _imported(ctx, kind.name, keys, stored)
     new = fresh if not known else []
     for row in fresh if known else ():
         before = known.get(row.legacy_id)
@@ -178,6 +184,7 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
     outcomes.update(refused)
 
     by_number = {r.number: r for r in new}  # keyed: legacy_id set
+    stored_by_number = dict(zip([r.number for r in fresh], stored))
     try:
         with ctx.uow(actor) as uow:
             recorded = kind.record(uow, import_id, good) if good else {}
@@ -189,10 +196,10 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
             outcomes.update(recorded)
             accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]
             if (accepted or alike.numbers) and not dry_run:
-                _remember(uow.session, [(kind.name, r.legacy_id, digests[r.number], import_id, r.number, o.ref_id,
-                                         totals_json(o.totals)) for r, o in accepted])
+                _remember(uow.session, [(kind.name, stored_by_number[r.number], digests[r.number], import_id, r.number,
+                                         o.ref_id, totals_json(o.totals)) for r, o in accepted])
                 _remember(uow.session, list(zip(
-                    repeat(kind.name), [by_number[n].legacy_id for n in alike.numbers],
+                    repeat(kind.name), map(stored_by_number.__getitem__, alike.numbers),
                     map(digests.__getitem__, alike.numbers), repeat(import_id), alike.numbers, alike.ref_ids,
                     totals_jsons(alike))))
             totals += [o.totals for _, o in accepted]
@@ -311,26 +318,32 @@ class ImportedRow(NamedTuple):
     totals_json: str
 
 
-def imported_rows(session, kind: str, keys: Sequence[str]) -> dict[str, ImportedRow]:  # noqa: ANN001
+def imported_rows(session, kind: str, keys: Sequence[str],  # noqa: ANN001
+                  stored: Sequence[str] | None = None) -> dict[str, ImportedRow]:
     """legacy_id → its row in import_rows, for those of `keys` there: one query per LOOKUP_CHUNK
-    keys, on the driver (a wages request asks for thousands: no SQLAlchemy IN-list compiled)."""
+    keys, on the driver (a wages request asks for thousands: no SQLAlchemy IN-list compiled).
+    `stored`: each key as import_rows keeps it, when the kind keeps them in another form
+    (Kind.stored_keys)."""
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
+    given = dict(zip(stored, keys)) if stored is not None and stored is not keys else None  # stored → legacy_id
+    stored = stored if stored is not None else keys
     found: dict[str, ImportedRow] = {}
-    for i in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[i:i + LOOKUP_CHUNK]
+    for i in range(0, len(stored), LOOKUP_CHUNK):
+        chunk = stored[i:i + LOOKUP_CHUNK]
         statement = (f'SELECT legacy_id, digest, import_id, "row", totals_json FROM {TABLES.import_rows.name} '
                      f"WHERE kind = {mark} AND legacy_id IN ({', '.join([mark] * len(chunk))})")
         with driver_cursor(conn, statement) as cursor:
             cursor.execute(statement, [kind, *chunk])
             for r in cursor.fetchall():
-                found[r[0]] = ImportedRow(*r)
+                key = given[r[0]] if given is not None else r[0]
+                found[key] = ImportedRow(key, *r[1:])
     return found
 
 
-def _imported(ctx: ServiceContext, kind: str, keys: list[str]) -> dict[str, ImportedRow]:
+def _imported(ctx: ServiceContext, kind: str, keys: list[str], stored: list[str]) -> dict[str, ImportedRow]:
     with ctx.session_factory() as session:
-        return imported_rows(session, kind, keys)
+        return imported_rows(session, kind, keys, stored)
 
 
 # ---- the summary ----------------------------------------------------------------------------

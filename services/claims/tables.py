@@ -69,9 +69,11 @@ claims_wage_reports = Table(
 # (handlers.worker_wages reads it so; it is not copied into `wages`).
 claims_legacy_wages = Table(
     "claims_legacy_wages", metadata,
-    Column("employee_id", String(64), primary_key=True),
+    # month first (claims_impwage15_0001): a file's month fills its own part of the B-tree, not
+    # random places among every earlier month's rows of the same workers
     Column("period", String(7), primary_key=True),
     Column("employer_id", String(64), primary_key=True),
+    Column("employee_id", String(64), primary_key=True),
     Column("wage_fen", BigInteger, nullable=False),
     sqlite_with_rowid=False,  # a row per imported wage: its key's B-tree alone (claims_import11b_0001)
 )

@@ -103,6 +103,16 @@ class Wage(NamedTuple):
     wage_fen: int
 
 
+def month_first(legacy_ids: Sequence[str]) -> list[str]:
+    """Wage rows' keys as import_rows keeps them (levy_impwage15_0001): `2025-12/W1/E1` for
+    `W1/E1/2025-12` (the month is a key's last seven characters). A wage file comes a month at a time
+    (or a worker's months together): keyed by the worker first, a month's keys landed beside every
+    earlier month's of the same workers, at random places of a B-tree of twelve million keys a
+    province, each commit writing thousands of its pages; the month first, a month fills its own
+    part of it."""
+    return [f"{key[-7:]}/{key[:-8]}" for key in legacy_ids]
+
+
 class WagesKind:
     name = "wages"
     columns = ("employee_legacy_id", "employer_legacy_id", "period", "wage")
@@ -127,6 +137,8 @@ class WagesKind:
                 or not all(_PLAIN_MONTH.fullmatch(p) for p in set(periods)):
             return None
         return list(map("{}/{}/{}".format, workers, employers, periods))
+
+    stored_keys = staticmethod(month_first)
 
     def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
         """Every row as a wage report's line is checked; a wage of a worker, employer and month
@@ -296,7 +308,8 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
             if other != row["employee_legacy_id"]:
                 wanted[f"{other}/{row['employer_legacy_id']}/{row['period']}"] = number
     found: dict[int, Any] = {}
-    for r in imported_rows(session, "wages", sorted(wanted)).values():
+    keys = sorted(wanted)
+    for r in imported_rows(session, "wages", keys, month_first(keys)).values():
         found.setdefault(wanted[r.legacy_id], r)
     return found
 

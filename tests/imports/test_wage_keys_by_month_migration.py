@@ -1,0 +1,74 @@
+"""levy_impwage15_0001 and claims_impwage15_0001: the wage history imported before them is keyed
+month first after them — the wages kind's keys in import_rows, the claims service's
+`claims_legacy_wages` — and read as before: a row imported before is found by its key (a file
+posted again skips it), and a worker's imported wages are in force as before (SQLite and
+PostgreSQL)."""
+from __future__ import annotations
+
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select, text
+
+from libs.db import alembic_config, make_engine, migrate, session_factory
+from libs.imports.runner import imported_rows
+from libs.imports.tables import TABLES
+from services.claims.handlers import worker_wages
+from services.levy.imports import month_first
+
+
+def _upgrade_to_before(conn, service: str, revision: str) -> None:  # noqa: ANN001
+    """Every head of `service` short of `revision` and what comes after it."""
+    cfg = alembic_config(service)
+    cfg.attributes["connection"] = conn
+    script = ScriptDirectory.from_config(cfg)
+    for head in script.get_heads():
+        below = [r.revision for r in script.iterate_revisions(head, "base")]
+        if revision in below:
+            command.upgrade(cfg, below[below.index(revision) + 1])
+        else:
+            command.upgrade(cfg, head)
+
+
+def _import_row(kind: str, legacy_id: str, row: int) -> dict:
+    return dict(kind=kind, legacy_id=legacy_id, digest="d" * 64, import_id="imp_wages_1", row=row, ref_id="ee_1",
+                totals_json='{"wage_lines": 1, "wages": "6000.00"}')
+
+
+def test_wage_keys_imported_before_are_found_by_their_key(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        _upgrade_to_before(conn, "levy", "levy_impwage15_0001")
+        names = list(_import_row("wages", "x", 0))
+        for values in (_import_row("wages", "W1/E1/2025-12", 2), _import_row("wages", "W/1/E/1/2026-01", 3),
+                       _import_row("accounts", "A1", 4)):
+            conn.execute(text(f"INSERT INTO import_rows ({', '.join(f'{chr(34)}{n}{chr(34)}' for n in names)}) "
+                              f"VALUES ({', '.join(':' + n for n in names)})"), values)
+    migrate(engine, "levy")
+    with session_factory(engine)() as s:
+        assert sorted(s.execute(select(TABLES.import_rows.c.kind, TABLES.import_rows.c.legacy_id))) == [
+            ("accounts", "A1"), ("wages", "2025-12/W1/E1"), ("wages", "2026-01/W/1/E/1")]
+        keys = ["W1/E1/2025-12", "W/1/E/1/2026-01", "W2/E1/2025-12"]
+        found = imported_rows(s, "wages", keys, month_first(keys))
+        assert {k: (r.legacy_id, r.row) for k, r in found.items()} == {
+            "W1/E1/2025-12": ("W1/E1/2025-12", 2), "W/1/E/1/2026-01": ("W/1/E/1/2026-01", 3)}
+        assert list(imported_rows(s, "accounts", ["A1"])) == ["A1"]
+    engine.dispose()
+
+
+def test_legacy_wages_imported_before_are_in_force_as_before(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        _upgrade_to_before(conn, "claims", "claims_impwage15_0001")
+        for employee_id, period, employer_id, fen in (("ee_1", "2025-11", "er_1", 600_000),
+                                                      ("ee_1", "2025-12", "er_1", 612_345),
+                                                      ("ee_1", "2025-12", "er_2", 100_000),
+                                                      ("ee_2", "2025-12", "er_1", 700_000)):
+            conn.execute(text("INSERT INTO claims_legacy_wages (employee_id, period, employer_id, wage_fen) "
+                              "VALUES (:e, :p, :r, :f)"), {"e": employee_id, "p": period, "r": employer_id, "f": fen})
+    migrate(engine, "claims")
+    assert inspect(engine).get_pk_constraint("claims_legacy_wages")["constrained_columns"] == [
+        "period", "employer_id", "employee_id"]
+    with session_factory(engine)() as s:
+        found = worker_wages(s, "ee_1", "er_1", ["2025-10", "2025-11", "2025-12"])
+    engine.dispose()
+    assert {p: str(w) for p, w in found.items()} == {"2025-11": "6000.00", "2025-12": "6123.45"}
