@@ -274,7 +274,10 @@ class ConsumerRunner:
                 written.wait(POLL_AHEAD_SLICE_MS / 1000)
         try:
             handled = self._handled(records)
-            return records, (decode_batch(handled) if handled else None)
+            if not handled:
+                return records, None
+            with collector_paused():  # its envelopes live until their batch commits (see _try_apply_batch)
+                return records, decode_batch(handled)
         except Exception:  # decoded again in its own turn, which names a bad record
             return records, None
 
