@@ -36,7 +36,7 @@ from libs.money import to_fen, yuan_str
 from libs.policy import load_national_default
 from services.payments.entitlements import engine as ledger_engine
 from services.payments.entitlements import projection, rules
-from services.payments.entitlements.tables import metadata, texts_id
+from services.payments.entitlements.tables import PERIODS_SQL, metadata, texts_id
 
 # What the seed writes for a claim, and what its first materialization writes.
 SEEDED = ("entitlement_claim_facts", "entitlement_accounts")
@@ -99,11 +99,19 @@ def _rows(conn, table: str, claims: Sequence[Claim]) -> list[tuple]:  # noqa: AN
     marks = ", ".join("?" * len(claims))
     keys = tuple(c.payee if table == "entitlement_accounts" else c.claim_id for c in claims)
     if table == "entitlement_line_texts":
-        where = f"texts_id IN (SELECT texts_id FROM entitlement_lines WHERE claim_id IN ({marks}))"
+        where = f"texts_id IN (SELECT texts_id FROM entitlement_lines WHERE {_in_months(conn)} claim_id IN ({marks}))"
+    elif table == "entitlement_lines":
+        where = f"{_in_months(conn)} claim_id IN ({marks})"
     else:
         where = f"{'payee' if table == 'entitlement_accounts' else 'claim_id'} IN ({marks})"
     return [tuple(r) for r in conn.exec_driver_sql(
         f"SELECT {_columns(table)} FROM {table} WHERE {where} ORDER BY 1, 2", keys).fetchall()]
+
+
+def _in_months(conn) -> str:  # noqa: ANN001
+    """The lines' months as a condition (`period IN (...) AND `): their keys lead with the month."""
+    months = ", ".join(f"'{m}'" for (m,) in conn.exec_driver_sql(PERIODS_SQL))  # YYYY-MM, written by the engine
+    return f"period IN ({months}) AND " if months else "0 AND "
 
 
 class Template:
@@ -231,7 +239,8 @@ def set_up(bench, runtime, now: datetime, n: int, log: Callable[[str], None] = p
                              texts)
         for table in DERIVED:
             if table != "entitlement_line_texts":
-                conn.exec_driver_sql(f"DELETE FROM {table} WHERE claim_id IN ({', '.join('?' * len(sample))})",
+                months = _in_months(conn) if table == "entitlement_lines" else ""
+                conn.exec_driver_sql(f"DELETE FROM {table} WHERE {months} claim_id IN ({', '.join('?' * len(sample))})",
                                      tuple(c.claim_id for c in sample))
     with ctx.session_factory() as session, session.begin():
         projection.materialize_claims(session, [c.claim_id for c in sample], now)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from libs.money import to_fen
 
 from ..entitlements.rules import Calc
+from ..entitlements.tables import in_months
 from ..payouts.tables import entitlement_lines, hospitals, payee_accounts
 
 
@@ -56,7 +57,7 @@ def record_line(session: Session, line: CareLine, now: datetime) -> bool:
     if not inspect(session.connection()).has_table("entitlement_lines"):
         return False
     el = entitlement_lines
-    if session.execute(select(el.c.line_id).where(el.c.line_id == line.line_id)).first() is not None:
+    if session.execute(select(el.c.line_id).where(in_months(el, session, "line_id", [line.line_id]))).first() is not None:
         return False
     bank_code, account_no, holder = account_of(session, line.payee)
     explain = {"article": line.calc.article, "formula": line.calc.formula, "inputs": dict(line.calc.inputs),

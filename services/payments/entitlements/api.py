@@ -20,7 +20,7 @@ from libs.web.problems import not_found
 from . import engine
 from .engine import KINDS, utc
 from .projection import _facts_of, materialize_claim, policy_facts
-from .tables import claim_facts, entitlement_lines, explained_lines
+from .tables import claim_facts, entitlement_lines, explained_lines, in_months
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_LINES = 10_000
@@ -105,7 +105,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         with writing(ctx.session_factory) as s:
             materialize_claim(s, claim_id, now)  # the months begun since the last fact
         with ctx.session_factory() as s:
-            q = select(el).where(el.c.claim_id == claim_id)
+            q = select(el).where(in_months(el, s, "claim_id", [claim_id]))
             if as_of is not None:
                 q = q.where(el.c.known_at < datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=timezone.utc))
             rows = s.execute(q.order_by(el.c.period, el.c.kind, el.c.known_at, el.c.line_id).limit(MAX_LINES)).all()
@@ -124,7 +124,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     def explain(payout_id: str = Path(pattern=ID), _p: Principal = Depends(agency_only)) -> dict[str, Any]:
         el = entitlement_lines
         with ctx.session_factory() as s:
-            row = s.execute(explained_lines().where(el.c.line_id == payout_id)).first()
+            row = s.execute(explained_lines().where(in_months(el, s, "line_id", [payout_id]))).first()
             if row is not None:
                 return explain_view(row, _statuses(s, [row.line_id]).get(row.line_id, unpaid_status(row)))
             if inspect(s.connection()).has_table("payout_members"):
@@ -136,7 +136,8 @@ def build_router(ctx: ServiceContext) -> APIRouter:
 
                     ids = list(s.execute(select(payout_members.c.line_id)
                                          .where(payout_members.c.payout_id == payout_id)).scalars())
-                    rows = s.execute(explained_lines().where(el.c.line_id.in_(ids)).order_by(el.c.line_id)).all()
+                    rows = s.execute(explained_lines().where(in_months(el, s, "line_id", ids))
+                                     .order_by(el.c.line_id)).all()
                     status = "paid" if payout.status == "settled" else "in_run"
                     return {"payout_id": payout_id, "payee": payout.payee, "amount": yuan_str(int(payout.amount_fen)),
                             "status": payout.status,

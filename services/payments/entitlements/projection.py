@@ -37,8 +37,8 @@ from libs.pooling_tables import read_moves, record_moves
 from . import engine, grouped, in_database
 from .engine import CLAIM_TYPES, EMPLOYER_TYPES, KINDS, Fact, Line, PolicyFact, utc
 from .tables import (PROJECTED, TEXT_COLUMNS, accounts, claim_facts, claim_input_texts, claim_inputs, claim_states,
-                     employer_facts, entitlement_lines, explained_lines, horizons, line_texts, policies, region_moves,
-                     texts_id)
+                     employer_facts, entitlement_lines, explained_lines, horizons, in_months, line_periods, line_texts,
+                     policies, region_moves, texts_id)
 
 log = logging.getLogger(__name__)
 # A region is materialized in batches of claims read, derived and written together, so memory is
@@ -221,7 +221,7 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
     el = entitlement_lines
     stored = session.execute(select(el.c.line_id, el.c.kind, el.c.payee, el.c.period, el.c.period_start, el.c.payer,
                                     el.c.amount_fen)
-                             .where(el.c.claim_id == claim_id, el.c.kind.in_(MY_KINDS))).all()
+                             .where(in_months(el, session, "claim_id", [claim_id]), el.c.kind.in_(MY_KINDS))).all()
     have = {r.line_id for r in stored}
     derived = engine.ledger(facts, pfs, now, requested, held=have)  # the stored ones abridged: only inserted are new
     _set_states(session, [_state_of(claim_id, facts, pfs, region, now, requested)])
@@ -234,7 +234,8 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
         kept = [r for r in stale if r.line_id in taken]
         if withdraw:
             log.info("claim %s: withdrawing %d unpaid lines superseded by earlier facts", claim_id, len(withdraw))
-            session.execute(delete(el).where(el.c.line_id.in_(withdraw)))
+            session.execute(delete(el).where(el.c.period.in_({r.period for r in stale if r.line_id in withdraw}),
+                                             el.c.line_id.in_(withdraw)))
     fresh = [ln for ln in derived if ln.line_id not in have]
     accounts_cache = _accounts(session, {ln.payee for ln in fresh})
     if fresh:
@@ -254,8 +255,10 @@ def materialize_claims(session: Session, claim_ids: Sequence[str], now: datetime
     facts = _facts_in(session, claim_ids)
     kinds = ", ".join(f"'{k}'" for k in MY_KINDS)  # the engine's own names, never input
     have: dict[str, set[str]] = defaultdict(set)
+    months = line_periods(session)
     for claim_id, line_id in _rows_in(session, f"SELECT claim_id, line_id FROM {entitlement_lines.name} "
-                                               f"WHERE kind IN ({kinds}) AND claim_id IN", claim_ids):
+                                               f"WHERE kind IN ({kinds}) AND {_months_in(months)} AND claim_id IN",
+                                      claim_ids, tuple(months)):
         have[claim_id].add(line_id)
     cache: dict[str, list[PolicyFact]] = {}  # the batch's policies are all stored by now
     requested: dict[str, list[tuple[datetime, str]]] = {}
@@ -353,7 +356,8 @@ def _correct(session: Session, claim_id: str, derived: list[Line], kept: list, n
         if line is None:
             continue
         lid = engine.line_id(claim_id, key, f"correction:{r.line_id}", extra)
-        if session.execute(select(entitlement_lines.c.line_id).where(entitlement_lines.c.line_id == lid)).first():
+        if session.execute(select(entitlement_lines.c.line_id).where(entitlement_lines.c.period == line.month,
+                                                                     entitlement_lines.c.line_id == lid)).first():
             continue
         corr = Line(lid, claim_id, line.employer_id, line.region, line.kind, line.family, line.period, line.period_start,
                     line.period_end, from_fen(extra), line.payer, line.payee, (r.line_id, *ids[key]),
@@ -406,6 +410,12 @@ def _rows_in(session: Session, sql: str, ids: Sequence[str], before: tuple = (),
                                       before + part)
         if result.returns_rows:
             yield from result
+
+
+def _months_in(months: Sequence[str]) -> str:
+    """`period IN (...)` over `months` for `_rows_in` (their values go first in its `before`): the
+    lines' keys lead with the month (`tables.in_months`)."""
+    return f"period IN ({', '.join(['?'] * len(months))})" if months else "1 = 0"
 
 
 def _result(session: Session, column):  # noqa: ANN001, ANN202 - what the dialect returns → the Python value
@@ -661,8 +671,10 @@ def _materialize_batch(session: Session, claim_ids: Sequence[str], ahead: engine
         done.append((claim_id, ahead.month, known, grouped.inputs_of(fs, ahead.policies)))
     # A claim without a stored line (never materialized, or nothing owed yet) gets every line the
     # ledger makes — what `materialize_claim` does for it, with the batch's reads and writes.
+    months = line_periods(session) if full else []
     with_lines = {c for (c,) in _rows_in(
-        session, f"SELECT DISTINCT claim_id FROM {el.name} WHERE kind IN ({kinds}) AND claim_id IN", full)}
+        session, f"SELECT DISTINCT claim_id FROM {el.name} WHERE kind IN ({kinds}) AND {_months_in(months)} "
+                 "AND claim_id IN", full, tuple(months))}
     requested = list(ahead.requested)
     for claim_id in [c for c in full if c not in with_lines]:
         fresh += engine.ledger(facts[claim_id][0], pfs, ahead.now, requested)

@@ -8,20 +8,26 @@ A line's explanation, policy reference and source event ids are stored in it (`e
 `policy_ref_json`, `source_event_ids_json`) or, for the lines this part derives, once in
 `entitlement_line_texts` and pointed at (`texts_id`): the same texts every month of a claim.
 Read them through `explained_lines`.
+
+The lines are kept by month (issue 12): the primary key is (`period`, `line_id`) and a claim's
+lines are found by (`period`, `claim_id`), so a month's lines land at the end of both indexes
+instead of at every claim's and every id's own place across the whole history. A lookup by line id
+or by claim names the months to look in (`line_periods`, `in_months`): one descent a month.
 """
 from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import (BigInteger, Column, Date, DateTime, Index, Integer, MetaData, Select, String, Table, Text, func,
-                        select, text)
+from sqlalchemy import (BigInteger, ColumnElement, Column, Date, DateTime, Index, Integer, MetaData, PrimaryKeyConstraint,
+                        Select, String, Table, Text, and_, func, select, text)
+from sqlalchemy.orm import Session
 from libs.pooling_tables import region_moves_table
 
 metadata = MetaData()
 
 entitlement_lines = Table(
     "entitlement_lines", metadata,
-    Column("line_id", String(120), primary_key=True),
+    Column("line_id", String(120), nullable=False),
     Column("claim_id", String(64), nullable=False),
     Column("employer_id", String(64)),
     Column("region", String(6), nullable=False),
@@ -46,7 +52,10 @@ entitlement_lines = Table(
     Column("settled_outside", Text),
     # its three texts above are the row of entitlement_line_texts with this id (they are NULL here)
     Column("texts_id", String(36)),
-    Index("ix_entitlement_lines_claim", "claim_id", "period"),
+    # a month's lines at the end of both (entitle15_lines_by_month); a line id is unique, its month
+    # part of what makes it (`engine.line_id`; a bill's or a care event's line has its one month)
+    PrimaryKeyConstraint("period", "line_id"),
+    Index("ix_entitlement_lines_month_claim", "period", "claim_id"),
     Index("ix_entitlement_lines_run", "payer", "region", "period"),
     # the lines still waiting for their payee's bank account (given it when it comes): a line made
     # with one — nearly all of a month's — is in no payee index to rewrite
@@ -72,6 +81,25 @@ def texts_id(explain_json: str, policy_ref_json: str, source_event_ids_json: str
     """The id of a line's three texts: their digest (JSON text has no raw newline to confuse them)."""
     joined = f"{explain_json}\n{policy_ref_json}\n{source_event_ids_json}"
     return "tx_" + hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+# Every month some line falls due in, ascending: a descent of the primary key's index a month
+# (a loose index scan), not a pass over the lines.
+PERIODS_SQL = ("WITH RECURSIVE months(period) AS (SELECT min(period) FROM entitlement_lines UNION ALL "
+               "SELECT (SELECT min(l.period) FROM entitlement_lines l WHERE l.period > months.period) FROM months "
+               "WHERE months.period IS NOT NULL) SELECT period FROM months WHERE period IS NOT NULL")
+
+
+def line_periods(session: Session) -> list[str]:
+    """The months the lines fall due in (`PERIODS_SQL`): what a lookup by line id or by claim
+    names, its keys leading with the month."""
+    return list(session.execute(text(PERIODS_SQL)).scalars())
+
+
+def in_months(lines, session: Session, column: str, values) -> ColumnElement:  # noqa: ANN001 - a lines table
+    """`lines.<column> IN values` (a line id or a claim id) in every month with lines: the
+    condition the month-led keys answer with a descent a month (`line_periods`)."""
+    return and_(lines.c.period.in_(line_periods(session)), lines.c[column].in_(list(values)))
 
 
 def explained_lines() -> Select:

@@ -20,6 +20,7 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import Problem, conflict, forbidden, invalid
 
+from ..entitlements.tables import in_months
 from .adjudication import ClaimFacts, ItemIn, Refused, adjudicate_items, check_stay
 from .domain import AdjudicatedItem, BankAccount, Hospital, MedicalBill, MedicalBillAdjudicated
 from .projection import policy_terms
@@ -142,7 +143,8 @@ def record_medical_line(session: Session, e: MedicalBillAdjudicated, event_id: s
     if not inspect(session.connection()).has_table("entitlement_lines"):
         return False  # the entitlements projection will derive it from the event when it exists
     el = entitlement_lines
-    if session.execute(select(el.c.line_id).where(el.c.line_id.in_((e.line_id, f"{e.line_id}-employer")))).first():
+    if session.execute(select(el.c.line_id).where(in_months(el, session, "line_id",
+                                                            (e.line_id, f"{e.line_id}-employer")))).first():
         return False
     explain = {"formula": "sum over catalog items of min(unit_price, max_unit_price) x quantity x reimbursable_share",
                "article": "R.30", "bill_id": e.bill_id, "claimed": str(e.claimed), "approved": str(e.approved),

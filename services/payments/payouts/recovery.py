@@ -34,6 +34,7 @@ from libs.money import from_fen, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.web.problems import conflict
 
+from ..entitlements.tables import in_months
 from .overpayments import OverpaidLine, Overpayment, OverpaymentRecognized
 from .tables import entitlement_lines, overpayment_deductions, overpayments, payout_lines
 
@@ -71,7 +72,8 @@ def _paid(session: Session, line_ids: set[str]) -> set[str]:
     for chunk in _chunks(ids):
         out |= set(session.execute(select(payout_lines.c.line_id).where(payout_lines.c.line_id.in_(chunk))).scalars())
         out |= set(session.execute(select(entitlement_lines.c.line_id).where(
-            entitlement_lines.c.line_id.in_(chunk), entitlement_lines.c.settled_outside.is_not(None))).scalars())
+            in_months(entitlement_lines, session, "line_id", chunk),
+            entitlement_lines.c.settled_outside.is_not(None))).scalars())
     return out
 
 
