@@ -451,9 +451,11 @@ class DependentsKind:
         for row, d in rows:
             by_claim.setdefault(d.claim_id, []).append((row, d))
 
-        def register(claim_id: str, items: list[tuple[Row, LegacyDependent]]
+        stored = uow.store.read_aggregates(list(by_claim))  # the chunk's claims, read together
+
+        def register(claim_id: str, items: list[tuple[Row, LegacyDependent]], history: list[Envelope] | None = None
                      ) -> tuple[Claim, list[Envelope], dict[int, Outcome]]:
-            history = uow.store.read_aggregate(claim_id)
+            history = uow.store.read_aggregate(claim_id) if history is None else history
             if not history:
                 raise RowRejected("claim_legacy_id", f"claim {claim_id} does not exist")
             claim = Claim.rehydrate(claim_id, history)
@@ -474,7 +476,7 @@ class DependentsKind:
         built: list[tuple[Claim, list[Envelope]]] = []
         for claim_id, items in by_claim.items():
             try:
-                claim, history, outcomes = register(claim_id, items)
+                claim, history, outcomes = register(claim_id, items, stored.get(claim_id, []))
             except RowRejected as exc:
                 out.update({row.number: exc for row, _d in items})
                 continue

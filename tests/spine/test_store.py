@@ -51,6 +51,21 @@ def test_append_then_read_back_in_order_unsent_to_their_topic(sessions) -> None:
         assert all(e.model_fields_set == set(Envelope.model_fields) for e in written)
 
 
+def test_many_aggregates_read_together_as_each_alone(sessions) -> None:  # noqa: ANN001
+    """`read_aggregates` (a go-live's chunk of claims) answers each aggregate's history as
+    `read_aggregate` does, in sequence order, and leaves out one that has no events."""
+    accounts = [Account(f"acct-many-{n}") for n in range(3)]
+    for n, account in enumerate(accounts):
+        for amount in ("1.00", "2.00")[: n + 1]:
+            account.deposit(Decimal(amount))
+    with uow(sessions) as u:
+        u.save_new(accounts)
+    with uow(sessions) as u:
+        together = u.store.read_aggregates(["acct-many-2", "acct-many-0", "acct-many-1", "acct-none"])
+        assert together == {a.id: u.store.read_aggregate(a.id) for a in accounts}
+        assert [e.sequence for e in together["acct-many-2"]] == [1, 2]
+
+
 def test_a_payload_reads_back_exactly_whatever_its_characters(sessions) -> None:  # noqa: ANN001
     """The payloads travel to PostgreSQL inside one JSON document (many events) or alone (one):
     quotes, backslashes, braces, commas, CJK text and line separators are stored as `dumps` writes
