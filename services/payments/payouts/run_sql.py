@@ -3,8 +3,9 @@ lines, line locks, waiting payees and totals as the ordinary path (runs.plan_run
 in Python), without a Python object per line — a million lines are a few INSERT … SELECT.
 
 1. The payable lines (runs.payable_select, the ordinary path's own query) are copied once into a
-   temporary table. Every later statement reads that copy, so a line written or taken meanwhile
-   (PostgreSQL reads a new snapshot per statement) never slips between the plan and the rows.
+   temporary table, an account only where the line carries one. Every later statement reads that
+   copy, so a line written or taken meanwhile (PostgreSQL reads a new snapshot per statement)
+   never slips between the plan and the rows.
 2. One aggregate row per payee: net, line count, the payout id (by the payee's place among the
    run's payees, as runs.plan_run numbers them), the registered account (a hospital's, else the
    projected payee account) and the account the lines carry when they all carry the same one.
@@ -20,17 +21,21 @@ rolls the savepoint back and plans again.
 from __future__ import annotations
 
 import itertools
-from contextlib import closing
+from contextlib import closing, contextmanager
+from typing import Iterator
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, and_, case, func, insert,
+                        select, text)
 from sqlalchemy.orm import Session
 
 from libs.money import from_fen
 from libs.web.problems import conflict
 
 from . import recovery, runs
+from .tables import entitlement_lines
 
 LINES, PAYEES = "tmp_run_lines", "tmp_run_payees"
+CACHE_KIB = 32 * 1024  # the run's page cache on SQLite, for the database and for its temporary tables
 
 _temp = MetaData()
 # Typed like entitlement_lines, so the payees decided in Python read the same values (datetimes)
@@ -51,10 +56,6 @@ run_payees = Table(
     Column("bank_code", String), Column("account_no", String), Column("holder", String),
     Column("in_python", Integer, nullable=False),  # 1: decided by runs.plan_batch (see the module's docstring)
 )
-
-# A line carries an account when both its bank code and account number are set (runs._carried_account).
-_HAS = "(bank_code IS NOT NULL AND bank_code <> '' AND account_no IS NOT NULL AND account_no <> '')"
-
 
 def _pays(alias: str = "") -> str:
     """The payees the aggregate decided to pay."""
@@ -92,57 +93,84 @@ def plan_and_take(session: Session, run_id: str, region: str, period: str, deduc
                   id_prefix: str) -> runs.RunTally:
     """The run's rows written (see the module's docstring); what runs._plan_and_take returns."""
     dialect = session.connection().dialect.name
-    _drop(session, dialect, if_exists=True)  # a run rolled back on this connection may have left them (SQLite)
-    session.execute(text(_ddl(run_lines, dialect)))
-    session.execute(text(_ddl(run_payees, dialect)))
-    copied = session.execute(insert(run_lines).from_select(
-        [c.name for c in run_lines.columns],
-        runs.payable_select(session, region, period, [c.name for c in run_lines.columns]))).rowcount
-    if copied > runs.MAX_RUN_LINES:
-        raise conflict(f"more than {runs.MAX_RUN_LINES} payable lines: run an earlier period first")
-    _aggregate(session, dialect)
-    tally = runs.RunTally()
-    waiting = _in_python(session, run_id, deductions, tally, id_prefix)
-    _write(session, dialect, run_id, id_prefix)
-    _tally(session, tally, waiting)  # each payout against its lines: runs.check_run_invariants, in one pass
-    _drop(session, dialect, if_exists=False)
+    with _run_cache(session, dialect):
+        _drop(session, dialect, if_exists=True)  # a run rolled back on this connection may have left them (SQLite)
+        session.execute(text(_ddl(run_lines, dialect)))
+        session.execute(text(_ddl(run_payees, dialect)))
+        copied = session.execute(insert(run_lines).from_select(
+            [c.name for c in run_lines.columns],
+            runs.payable_select(session, region, period, _copied_columns()))).rowcount
+        if copied > runs.MAX_RUN_LINES:
+            raise conflict(f"more than {runs.MAX_RUN_LINES} payable lines: run an earlier period first")
+        _aggregate(session, dialect)
+        tally = runs.RunTally()
+        waiting = _in_python(session, run_id, deductions, tally, id_prefix)
+        _write(session, dialect, run_id, id_prefix)
+        _tally(session, tally, waiting)  # each payout against its lines: runs.check_run_invariants, in one pass
+        _drop(session, dialect, if_exists=False)
     return tally
+
+
+@contextmanager
+def _run_cache(session: Session, dialect: str) -> Iterator[None]:
+    """SQLite: the run's statements with a page cache of CACHE_KIB for the database and as much for
+    its temporary tables (2 MiB each by default), the connection's own after: fewer pages spilled
+    and read back through the kernel; bounded, whatever the number of payees."""
+    if dialect != "sqlite":
+        yield
+        return
+    before = {schema: session.execute(text(f"PRAGMA {schema}.cache_size")).scalar() for schema in ("main", "temp")}
+    for schema in before:
+        session.execute(text(f"PRAGMA {schema}.cache_size = -{CACHE_KIB}"))
+    try:
+        yield
+    finally:
+        for schema, pages in before.items():
+            session.execute(text(f"PRAGMA {schema}.cache_size = {int(pages)}"))
+
+
+def _copied_columns() -> list:
+    """The lines' columns as copied: an account only where the line carries one (bank code and
+    number both set, runs._carried_account; else NULL), its holder '' when missing — so the
+    aggregate compares plain columns (the payees decided in Python read the same accounts)."""
+    el = entitlement_lines.c
+    has = and_(el.bank_code.is_not(None), el.bank_code != "", el.account_no.is_not(None), el.account_no != "")
+    carried = {"bank_code": el.bank_code, "account_no": el.account_no, "holder": func.coalesce(el.holder, "")}
+    return [case((has, carried[c.name])).label(c.name) if c.name in carried else el[c.name]
+            for c in run_lines.columns]
 
 
 def _aggregate(session: Session, dialect: str) -> None:
     """One row per payee, in payee order: its net and account; `in_python` for the payees the
     aggregate can't decide (runs.plan_batch does): lines carrying different accounts and no
     registered one, a hold on the payee (its time against the account's), an overpayment
-    outstanding (the deductions; Deductions.debts is never more than these)."""
-    carried = {name: f"max(CASE WHEN {_HAS} THEN {value} END)"
-               for name, value in (("bank_code", "bank_code"), ("account_no", "account_no"),
-                                   ("holder", "coalesce(holder, '')"))}
-    differ = " OR ".join(f"min(CASE WHEN {_HAS} THEN {value} END) <> {carried[name]}"
-                         for name, value in (("bank_code", "bank_code"), ("account_no", "account_no"),
-                                             ("holder", "coalesce(holder, '')")))
+    outstanding (the deductions; Deductions.debts is never more than these). One GROUP BY over
+    the copy in its key's order, the registered account joined to each line (it is the payee's,
+    the same on each of its lines): no subquery to materialize and sort again; the holds and
+    overpayments, few, one IN list built once."""
     # SQLite numbers the payees as they are inserted (the rowid); PostgreSQL with a window function.
-    into, outer, numbered = ("", "", "") if dialect == "sqlite" else \
-        ("seq, ", "a.seq, ", "row_number() OVER (ORDER BY payee) AS seq, ")
+    into, numbered = ("", "") if dialect == "sqlite" else ("seq, ", "row_number() OVER (ORDER BY l.payee), ")
     # The registered account first (runs._registered_accounts): a hospital's; else the payee's
-    # projected account (an id without a kind is an employee's) when it names bank and number.
-    hospital = "substr(a.payee, 1, 9) = 'hospital:'"
+    # projected account (an id without a kind is an employee's) when it names bank and number;
+    # else the one the lines carry (the copy kept only carried accounts).
+    hospital = "substr(l.payee, 1, 9) = 'hospital:'"
     registered = {"bank_code": "pa.bank_code", "account_no": "pa.account_no", "holder": "coalesce(pa.holder, '')"}
-    account = {name: f"CASE WHEN h.hospital_id IS NOT NULL THEN h.{name} WHEN pa.payee IS NOT NULL THEN {value} "
-                     f"ELSE a.{name} END" for name, value in registered.items()}
+    account = {name: f"CASE WHEN max(h.hospital_id) IS NOT NULL THEN max(h.{name}) "
+                     f"WHEN max(pa.payee) IS NOT NULL THEN max({value}) ELSE max(l.{name}) END"
+               for name, value in registered.items()}
+    differ = " OR ".join(f"min(l.{name}) <> max(l.{name})" for name in registered)
     session.execute(text(
         f"INSERT INTO {PAYEES} ({into}payee, net_fen, line_count, bank_code, account_no, holder, in_python) "
-        f"SELECT {outer}a.payee, a.net_fen, a.line_count, {account['bank_code']}, "
+        f"SELECT {numbered}l.payee, sum(l.amount_fen), count(*), {account['bank_code']}, "
         f"{account['account_no']}, {account['holder']}, "
-        f"CASE WHEN (a.differ = 1 AND h.hospital_id IS NULL AND pa.payee IS NULL) "
-        f"OR EXISTS (SELECT 1 FROM payout_account_holds ah WHERE ah.payee = a.payee) "
-        f"OR EXISTS (SELECT 1 FROM overpayments o WHERE o.payee = a.payee AND o.outstanding_fen > 0) THEN 1 ELSE 0 END "
-        f"FROM (SELECT {numbered}payee, sum(amount_fen) AS net_fen, count(*) AS line_count, "
-        f"{carried['bank_code']} AS bank_code, {carried['account_no']} AS account_no, {carried['holder']} AS holder, "
-        f"CASE WHEN {differ} THEN 1 ELSE 0 END AS differ FROM {LINES} GROUP BY payee) a "
-        f"LEFT JOIN payout_hospitals h ON {hospital} AND h.hospital_id = substr(a.payee, 10) "
+        f"CASE WHEN (({differ}) AND max(h.hospital_id) IS NULL AND max(pa.payee) IS NULL) "
+        f"OR l.payee IN (SELECT ah.payee FROM payout_account_holds ah "
+        f"UNION ALL SELECT o.payee FROM overpayments o WHERE o.outstanding_fen > 0) THEN 1 ELSE 0 END "
+        f"FROM {LINES} l "
+        f"LEFT JOIN payout_hospitals h ON {hospital} AND h.hospital_id = substr(l.payee, 10) "
         f"LEFT JOIN payout_payee_accounts pa ON NOT {hospital} "
-        f"AND pa.payee = CASE WHEN a.payee LIKE '%:%' THEN a.payee ELSE 'employee:' || a.payee END "
-        f"AND pa.bank_code <> '' AND pa.account_no <> '' ORDER BY a.payee"))
+        f"AND pa.payee = CASE WHEN l.payee LIKE '%:%' THEN l.payee ELSE 'employee:' || l.payee END "
+        f"AND pa.bank_code <> '' AND pa.account_no <> '' GROUP BY l.payee ORDER BY l.payee"))
 
 
 def _in_python(session: Session, run_id: str, deductions: recovery.Deductions, tally: runs.RunTally,

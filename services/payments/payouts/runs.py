@@ -192,13 +192,13 @@ def pools_of(session: Session, region: str, period: str) -> list[str]:
     return sources_on(region, first, region_moves(session))
 
 
-def payable_select(session: Session, region: str, period: str, columns: Iterable[str] = LINE_COLUMNS) -> Select:
+def payable_select(session: Session, region: str, period: str, columns: Iterable = LINE_COLUMNS) -> Select:
     """Every fund line of the region (and of the pools consolidated into it) up to `period` not
     in an open or settled payout (nor settled outside the ledger before going live), ordered by
-    payee (then line)."""
+    payee (then line); `columns` names of entitlement_lines or expressions of them."""
     el = entitlement_lines
     taken = exists().where(payout_lines.c.line_id == el.c.line_id)
-    return (select(*(el.c[name] for name in columns))
+    return (select(*(el.c[name] if isinstance(name, str) else name for name in columns))
             .where(el.c.payer == "fund", el.c.region.in_(pools_of(session, region, period)), el.c.period <= period,
                    ~taken, el.c.settled_outside.is_(None))
             .order_by(el.c.payee, el.c.line_id))
