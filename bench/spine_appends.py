@@ -10,7 +10,9 @@ by round. Durability is the same on both sides: on SQLite the peer's connections
 `synchronous=NORMAL` (WAL, as ours; its default FULL syncs the log on every commit, which is
 measured too, as `eventsourcing_defaults`); on PostgreSQL both commit synchronously.
 Where a ratio misses the goal, a profile of our path is kept in the results file.
-Quick check: BENCH_SINGLE_N=200 BENCH_BATCH_AGGREGATES=10.
+Quick check: BENCH_SINGLE_N=200 BENCH_BATCH_AGGREGATES=10. BENCH_DB_SUFFIX (e.g. `_mine`) is added to
+the PostgreSQL databases' names (il_bench_ours, il_bench_peer), so that two runs on one server do not
+drop each other's.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ SINGLE_N = int(os.environ.get("BENCH_SINGLE_N", "2000"))
 BATCH_AGGREGATES = int(os.environ.get("BENCH_BATCH_AGGREGATES", "100"))
 BATCH_EVENTS = 100
 GOAL = 2.0  # × the peer, in every cell
+DB_SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
+OURS_DB, PEER_DB = f"il_bench_ours{DB_SUFFIX}", f"il_bench_peer{DB_SUFFIX}"
 PROFILE_LINES = 60
 
 
@@ -134,11 +138,11 @@ def postgresql_sides() -> dict:
     server = PostgresServer()
 
     def ours(_r: int) -> dict:
-        return ours_appends(server.fresh_database("il_bench_ours"))
+        return ours_appends(server.fresh_database(OURS_DB))
 
     def peer(_r: int) -> dict:
-        server.fresh_database("il_bench_peer")
-        return peer_appends(pg_env("il_bench_peer"))
+        server.fresh_database(PEER_DB)
+        return peer_appends(pg_env(PEER_DB))
 
     return {"ours": ours, "eventsourcing": peer}
 
@@ -179,7 +183,7 @@ def main() -> None:
         if not results["postgresql"]["goal_met"]:
             from tests.harness.servers import PostgresServer
 
-            url = PostgresServer().fresh_database("il_bench_ours")
+            url = PostgresServer().fresh_database(OURS_DB)
             results["postgresql"]["profile_ours"] = in_child(profile_ours, url)["lines"]
     write_results("spine_appends", results)
 

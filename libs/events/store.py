@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from libs.db import DriverTransaction, driver_connection, driver_cursor, driver_error
+from libs.db import DriverTransaction, driver_connection, driver_error
 
 from .envelope import Envelope, envelope_of, new_event_ids, trusted_envelope, utc_now
 from .tables import events
@@ -166,35 +166,36 @@ _SQLITE_VERSION = "SELECT max(sequence) FROM events WHERE aggregate_id = ?"
 _SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 # One statement, whatever the number of events: the per-event columns travel as one JSON array of
-# objects (so the server prepares it once), and the version check is a condition of the same
-# statement (no row is written past a gap). JSON, not one array parameter per column: psycopg
-# dumps an array element by element in Python, most of a batch's CPU; the document is one call of
-# pydantic-core. Each payload is a `json` field, whose text PostgreSQL keeps as written: the stored
-# text is exactly `dumps(payload)`.
-_POSTGRESQL_EVENTS = """ROWS FROM (json_to_recordset(%(events)s::json) AS (event_id varchar, aggregate_id varchar,
+# objects (one text parameter, whatever the number of events), and the version check is a condition
+# of the same statement (no row is written past a gap). JSON, not one array parameter per column:
+# psycopg dumped an array element by element in Python, most of a batch's CPU; the document is one
+# call of pydantic-core. Each payload is a `json` field, whose text PostgreSQL keeps as written: the
+# stored text is exactly `dumps(payload)`. The statements go through `libs.pg_statement` (their
+# parameters $1…, as texts, cast where the server cannot tell their type).
+_POSTGRESQL_EVENTS = """ROWS FROM (json_to_recordset($1::json) AS (event_id varchar, aggregate_id varchar,
      sequence int, type varchar, schema_version int, occurred_on date, payload json))
      WITH ORDINALITY AS e(event_id, aggregate_id, sequence, type, schema_version, occurred_on, payload, n)"""
 _POSTGRESQL_APPEND = f"""
 INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
                     recorded_at, causation_id, correlation_id, actor, payload, topic)
-SELECT e.event_id, %(aggregate_type)s::varchar, %(aggregate_id)s::varchar, e.sequence, e.type,
-       e.schema_version, e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar,
-       %(correlation_id)s::varchar, %(actor)s::varchar, e.payload::text, %(topic)s::varchar
+SELECT e.event_id, $2::varchar, $3::varchar, e.sequence, e.type, e.schema_version, e.occurred_on,
+       $4::timestamptz, $5::varchar, $6::varchar, $7::varchar, e.payload::text, $8::varchar
 FROM {_POSTGRESQL_EVENTS}
-WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %(aggregate_id)s::varchar), %(floor)s::int)
-      = %(expected)s::int
+WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = $3::varchar), $9::int) = $10::int
 ORDER BY e.n
-"""
+""".encode()
 
 
-# One event (most commands' append): plain values, which psycopg dumps in C, not a document of one.
+# One event (most commands' append): its columns as the statement's parameters, no document of one.
 # A new aggregate's first event needs no version check: the unique constraint refuses a taken
 # sequence 1, and no gap can come before it.
-_POSTGRESQL_APPEND_ONE = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+_POSTGRESQL_APPEND_ONE = (
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 14))})").encode()
 _POSTGRESQL_APPEND_ONE_AFTER = (
-    f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT {', '.join(['%s'] * len(_COLUMNS))} "
-    "WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = %s), %s) = %s"
-)
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT $1::varchar, $2::varchar, $3::varchar, $4::int, $5::varchar, "
+    "$6::int, $7::date, $8::timestamptz, $9::varchar, $10::varchar, $11::varchar, $12::text, $13::varchar "
+    "WHERE coalesce((SELECT max(sequence) FROM events WHERE aggregate_id = $3::varchar), $14::int) = $15::int"
+).encode()
 
 
 def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggregate_type: str, aggregate_id: str,
@@ -217,25 +218,24 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggrega
         add_entry({"event_id": str(event_id), "aggregate_id": aggregate_id, "sequence": sequence, "type": type_,
                    "schema_version": schema_version, "occurred_on": occurred_on, "payload": payload})
     if len(entries) == 1:
-        statement = _POSTGRESQL_APPEND_ONE if expected == floor else _POSTGRESQL_APPEND_ONE_AFTER
         e = entries[0]
-        params: Any = (e["event_id"], aggregate_type, aggregate_id, sequence, e["type"], e["schema_version"],
-                       e["occurred_on"], recorded_at, causation_text, correlation_id, actor, dumps(e["payload"]), topic)
-        if expected != floor:
-            params += (aggregate_id, floor, expected)
+        values: list[str | None] = [
+            e["event_id"], aggregate_type, aggregate_id, str(sequence), e["type"], str(e["schema_version"]),
+            e["occurred_on"].isoformat(), recorded_at.isoformat(), causation_text, correlation_id, actor,
+            dumps(e["payload"]), topic]
+        if expected == floor:
+            statement = _POSTGRESQL_APPEND_ONE
+        else:
+            statement = _POSTGRESQL_APPEND_ONE_AFTER
+            values += (str(floor), str(expected))
     else:
         statement = _POSTGRESQL_APPEND
-        params = {
-            "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "expected": expected, "floor": floor,
-            "recorded_at": recorded_at, "causation_id": causation_text, "correlation_id": correlation_id,
-            "actor": actor, "topic": topic, "events": to_json(entries).decode(),
-        }
+        values = [to_json(entries).decode(), aggregate_type, aggregate_id, recorded_at.isoformat(), causation_text,
+                  correlation_id, actor, topic, str(floor), str(expected)]
+    from libs.pg_statement import execute_write  # psycopg: not imported by an embedded runtime
+
     try:
-        with driver_cursor(conn, "append events", params) as cursor:
-            # Pipelined: when the append opens the transaction, its BEGIN travels with it.
-            with cursor.connection.pipeline():
-                cursor.execute(statement, params)
-            written = cursor.rowcount
+        written = execute_write(conn, statement, values, "append events")
     except IntegrityError as exc:  # another transaction took the sequence
         raise ConcurrencyConflict(aggregate_id, expected) from exc
     if written != len(envelopes):  # the version check refused them
@@ -301,12 +301,11 @@ def sqlite_timestamp(moment: datetime) -> str:
 _POSTGRESQL_APPEND_NEW = f"""
 INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, type, schema_version, occurred_on,
                     recorded_at, causation_id, correlation_id, actor, payload, topic)
-SELECT e.event_id, %(aggregate_type)s::varchar, e.aggregate_id, e.sequence, e.type, e.schema_version,
-       e.occurred_on, %(recorded_at)s::timestamptz, %(causation_id)s::varchar, %(correlation_id)s::varchar,
-       %(actor)s::varchar, e.payload::text, %(topic)s::varchar
+SELECT e.event_id, $2::varchar, e.aggregate_id, e.sequence, e.type, e.schema_version, e.occurred_on,
+       $3::timestamptz, $4::varchar, $5::varchar, $6::varchar, e.payload::text, $7::varchar
 FROM {_POSTGRESQL_EVENTS}
 ORDER BY e.n
-"""
+""".encode()
 
 
 def _postgresql_events(envelopes: list[Envelope]) -> str:
@@ -318,17 +317,12 @@ def _postgresql_events(envelopes: list[Envelope]) -> str:
 
 def _append_new_postgresql(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope]) -> int:
     first = envelopes[0]
-    params = {
-        "aggregate_type": first.aggregate_type, "recorded_at": first.recorded_at,
-        "causation_id": str(first.causation_id) if first.causation_id else None,
-        "correlation_id": first.correlation_id, "actor": first.actor, "topic": topic,
-        "events": _postgresql_events(envelopes),
-    }
+    values = [_postgresql_events(envelopes), first.aggregate_type, first.recorded_at.isoformat(),
+              str(first.causation_id) if first.causation_id else None, first.correlation_id, first.actor, topic]
+    from libs.pg_statement import execute_write
+
     try:
-        with driver_cursor(conn, "append new streams", params) as cursor:
-            with cursor.connection.pipeline():
-                cursor.execute(_POSTGRESQL_APPEND_NEW, params)
-            return cursor.rowcount
+        return execute_write(conn, _POSTGRESQL_APPEND_NEW, values, "append new streams")
     except IntegrityError as exc:  # one of them has events already
         raise ConcurrencyConflict(first.aggregate_id, 0) from exc
 

@@ -98,6 +98,17 @@ def test_a_stale_version_is_a_conflict_and_writes_nothing(sessions) -> None:  # 
     with sessions() as s:
         assert s.execute(select(events.c.sequence).where(events.c.aggregate_id == "acct-2")).scalars().all() == [1]
         assert len(s.execute(select(events.c.position).where(events.c.sent_at.is_(None))).all()) == 1
+    # The conflict's connection was rolled back and goes on serving: the next appends, new and after.
+    again = Account("acct-2b")
+    again.deposit(Decimal("2.00"))
+    with uow(sessions) as u:
+        u.save(again)
+    again.deposit(Decimal("3.00"))
+    with uow(sessions) as u:
+        u.save(again)
+    with sessions() as s:
+        assert s.execute(select(events.c.sequence).where(events.c.aggregate_id == "acct-2b")
+                         .order_by(events.c.sequence)).scalars().all() == [1, 2]
 
 
 def test_a_version_ahead_of_the_store_is_refused_so_no_gap_can_form(sessions) -> None:  # noqa: ANN001
