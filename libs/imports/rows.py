@@ -38,6 +38,12 @@ class RowRejected(Exception):
         self.field, self.message = field_, message
 
 
+def all_texts(texts: Sequence[str], max_len: int = 200) -> bool:
+    """`Row.text`'s checks of a required column, a whole column at once: every value given and
+    within `max_len` characters (a column of no rows: False)."""
+    return bool(texts) and 0 < min(map(len, texts)) and max(map(len, texts)) <= max_len
+
+
 class Row:
     """One row of a request: made once per row by `Table.rows` (a plain class: a wages request
     makes thousands), never changed after its key is set."""

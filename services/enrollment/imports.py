@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from libs import identifiers
 from libs.events.consumer import insert_rows
 from libs.events.uow import UnitOfWork
-from libs.imports.rows import Row, RowRejected, Table
+from libs.imports.rows import Row, RowRejected, Table, all_texts
 from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, in_one_savepoint, in_savepoint,
                                  source)
 from libs.imports.tables import TABLES
@@ -257,11 +257,8 @@ class EmployeesKind:
         def column(name: str) -> list[str]:
             return [v[name] for v in values]
 
-        def plain(texts: list[str], max_len: int) -> bool:  # Row.text's checks of a required column
-            return 0 < min(map(len, texts)) and max(map(len, texts)) <= max_len
-
         employer_legacy_ids, names = column("employer_legacy_id"), column("name")
-        if not plain(employer_legacy_ids, 64) or not plain(names, 200):
+        if not all_texts(employer_legacy_ids, 64) or not all_texts(names, 200):
             return None
         employer_ids = list(map(employers_by_legacy.get, employer_legacy_ids))
         id_numbers = identifiers.id_numbers_if_all_good(column("id_number"), today)
@@ -283,8 +280,8 @@ class EmployeesKind:
         if banked:
             codes, numbers, holders = ([values[i][c] for i in banked] for c in ("bank_code", "account_no", "holder"))
             digits = "".join(codes) + "".join(numbers)
-            if not (plain(codes, 12) and min(map(len, codes)) == 12 and plain(numbers, 32)
-                    and min(map(len, numbers)) >= 8 and plain(holders, 200) and digits.isascii() and digits.isdigit()):
+            if not (all_texts(codes, 12) and min(map(len, codes)) == 12 and all_texts(numbers, 32)
+                    and min(map(len, numbers)) >= 8 and all_texts(holders, 200) and digits.isascii() and digits.isdigit()):
                 return None
             for i, code, number, holder in zip(banked, codes, numbers, holders):
                 accounts[i] = BankAccount(bank_code=code, account_no=number, holder=holder)
@@ -319,7 +316,7 @@ class EmployeesKind:
     def legacy_ids(self, table: Table) -> list[str] | None:
         """`legacy_id` of every row, a column at a time when each is within its 64 characters."""
         keys = table.columns["legacy_id"]
-        return keys if keys and 0 < min(map(len, keys)) and max(map(len, keys)) <= 64 else None
+        return keys if all_texts(keys, 64) else None
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployment]]) -> RecordedRows:
         """A new person (an ID number not on the ledger, once in the chunk) is hired in memory and

@@ -27,7 +27,7 @@ from sqlalchemy import insert, select
 
 from libs.db import driver_cursor, driver_mark
 from libs.events.uow import UnitOfWork
-from libs.imports.rows import Row, RowRejected, Table
+from libs.imports.rows import Row, RowRejected, Table, all_texts
 from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, imported_rows, in_one_savepoint,
                                  in_savepoint, source)
 from libs.money import plain_yuan_fens, to_fen, yuan_str
@@ -133,7 +133,7 @@ class WagesKind:
         """`legacy_id` of every row, a column at a time when every row is plain (the keys within
         64 characters, a file's dozen distinct months each matched once); else None."""
         workers, employers, periods = (table.columns[c] for c in ("employee_legacy_id", "employer_legacy_id", "period"))
-        if not workers or not all(0 < min(map(len, c)) and max(map(len, c)) <= 64 for c in (workers, employers)) \
+        if not (all_texts(workers, 64) and all_texts(employers, 64)) \
                 or not all(_PLAIN_MONTH.fullmatch(p) for p in set(periods)):
             return None
         return list(map("{}/{}/{}".format, workers, employers, periods))
