@@ -83,6 +83,11 @@ def each_worker(envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
     return out
 
 
+# EmployeesImported's columns, as in its payload
+WORKER_COLUMNS = ("employee_ids", "employer_ids", "id_numbers", "names", "birth_dates", "sexes", "hired_ons",
+                  "bank_codes", "account_nos", "holders", "rows", "legacy_ids")
+
+
 def enrollments(e: Envelope) -> list[Envelope]:
     """An EmployeesImported as its workers' EmployeeEnrolled (v2): each the worker's first event
     (aggregate `worker`, the worker's id, sequence 1), on its hiring day, its `source` the row,
@@ -99,9 +104,7 @@ def _enrollments(e: Envelope, p: dict[str, Any]) -> list[Envelope]:
     days: dict[str, date] = {}  # a chunk's workers share a few hiring days
     out = []
     for (employee_id, employer_id, id_number, name, birth_date, sex, hired_on, bank_code, account_no, holder, row,
-         legacy_id) in zip(p["employee_ids"], p["employer_ids"], p["id_numbers"], p["names"], p["birth_dates"],
-                           p["sexes"], p["hired_ons"], p["bank_codes"], p["account_nos"], p["holders"], p["rows"],
-                           p["legacy_ids"]):
+         legacy_id) in zip(*(p[c] for c in WORKER_COLUMNS)):
         account = None if bank_code is None else {"bank_code": bank_code, "account_no": account_no, "holder": holder}
         out.append(envelope_of({
             "event_id": worker_event_id(chunk_id, row), "type": ENROLLED, "schema_version": ENROLLED_VERSION,
@@ -113,11 +116,6 @@ def _enrollments(e: Envelope, p: dict[str, Any]) -> list[Envelope]:
                 "birth_date": birth_date, "sex": sex, "hired_on": hired_on, "bank_account": account,
                 "source": {"import_id": import_id, "kind": "employees", "row": row, "legacy_id": legacy_id}}}))
     return out
-
-
-# EmployeesImported's columns, as in its payload
-WORKER_COLUMNS = ("employee_ids", "employer_ids", "id_numbers", "names", "birth_dates", "sexes", "hired_ons",
-                  "bank_codes", "account_nos", "holders", "rows", "legacy_ids")
 
 
 class ImportedWorkers:
