@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -394,3 +394,22 @@ def _configure_and_run(context, connection, target_metadata, service: str) -> No
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+@contextmanager
+def sqlite_page_cache(session: Session, kib: int, schemas: tuple[str, ...] = ("main",)) -> Iterator[None]:
+    """SQLite: the page cache of `schemas` (the database, its temporary tables) at `kib` KiB for a
+    step that writes many pages of a few indexes (2 MiB each by default: their pages were written
+    out and read back within the step), the connection's own sizes again after, whatever happens;
+    bounded, whatever the step's size. PostgreSQL: nothing (its buffers are the server's)."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    before = {schema: session.execute(text(f"PRAGMA {schema}.cache_size")).scalar() for schema in schemas}
+    for schema in schemas:
+        session.execute(text(f"PRAGMA {schema}.cache_size = -{int(kib)}"))
+    try:
+        yield
+    finally:
+        for schema, pages in before.items():
+            session.execute(text(f"PRAGMA {schema}.cache_size = {int(pages)}"))

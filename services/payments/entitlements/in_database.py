@@ -43,6 +43,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from libs.db import sqlite_page_cache
+
 from . import grouped, rules
 from .engine import KINDS
 from .tables import accounts, claim_facts, claim_inputs, claim_states, employer_facts, entitlement_lines, line_texts
@@ -149,34 +151,30 @@ def untouched_month(session: Session, month: grouped.MonthOfGroups) -> Iterator[
     (a column `claim_id`), which the caller's batches skip; the table is dropped after."""
     conn = session.connection()
     sql = _Sql(conn.dialect.name)
-    cache = None
     if not sql.postgres:
         dbapi = conn.connection.dbapi_connection
         dbapi.create_function(LINE_ID_FUNCTION, 1, line_id_of_text, deterministic=True)
         dbapi.create_function(TEXTS_ID_FUNCTION, 1, texts_id_of_text, deterministic=True)
-        cache = session.execute(text("PRAGMA cache_size")).scalar()
-        session.execute(text(f"PRAGMA cache_size = -{CACHE_KIB}"))
-    _drop(session, sql)
-    for ddl in (f"CREATE TEMP TABLE {CHOSEN} (claim_id VARCHAR(64) PRIMARY KEY)",
-                f"CREATE TEMP TABLE {CARES} (care_level VARCHAR(16), uninsured_on VARCHAR(10), payer VARCHAR(16), "
-                "fen BIGINT, explain_json TEXT, fp TEXT)",
-                f"CREATE TEMP TABLE {ALLOWANCES} (grade INTEGER, wage_ref TEXT, uninsured_on VARCHAR(10), "
-                "payer VARCHAR(16), ratio_units BIGINT, scale BIGINT, minimum_fen BIGINT, plain_head TEXT, "
-                "topped_head TEXT, times_ratio TEXT, topped_tail TEXT, p0 TEXT, p1 TEXT, p2 TEXT, q0 TEXT, q1 TEXT, "
-                "q2 TEXT, q3 TEXT, fp TEXT)",
-                f"CREATE TEMP TABLE {TEXTS} (claim_id VARCHAR(64), kind VARCHAR(32), fp TEXT, explain_json TEXT, "
-                "source_event_ids_json TEXT, texts_id VARCHAR(36))"):
-        session.execute(text(ddl))
-    _amounts(session, month)
-    _choose(session, month, sql)
-    _texts(session, month, sql)
-    inserted = _insert_lines(session, month, sql)
-    session.execute(text(f"UPDATE {claim_states.name} SET through = :month "
-                         f"WHERE claim_id IN (SELECT claim_id FROM {CHOSEN})"), {"month": month.month})
-    yield inserted, CHOSEN
-    _drop(session, sql)
-    if cache is not None:
-        session.execute(text(f"PRAGMA cache_size = {int(cache)}"))
+    with sqlite_page_cache(session, CACHE_KIB):
+        _drop(session, sql)
+        for ddl in (f"CREATE TEMP TABLE {CHOSEN} (claim_id VARCHAR(64) PRIMARY KEY)",
+                    f"CREATE TEMP TABLE {CARES} (care_level VARCHAR(16), uninsured_on VARCHAR(10), payer VARCHAR(16), "
+                    "fen BIGINT, explain_json TEXT, fp TEXT)",
+                    f"CREATE TEMP TABLE {ALLOWANCES} (grade INTEGER, wage_ref TEXT, uninsured_on VARCHAR(10), "
+                    "payer VARCHAR(16), ratio_units BIGINT, scale BIGINT, minimum_fen BIGINT, plain_head TEXT, "
+                    "topped_head TEXT, times_ratio TEXT, topped_tail TEXT, p0 TEXT, p1 TEXT, p2 TEXT, q0 TEXT, q1 TEXT, "
+                    "q2 TEXT, q3 TEXT, fp TEXT)",
+                    f"CREATE TEMP TABLE {TEXTS} (claim_id VARCHAR(64), kind VARCHAR(32), fp TEXT, explain_json TEXT, "
+                    "source_event_ids_json TEXT, texts_id VARCHAR(36))"):
+            session.execute(text(ddl))
+        _amounts(session, month)
+        _choose(session, month, sql)
+        _texts(session, month, sql)
+        inserted = _insert_lines(session, month, sql)
+        session.execute(text(f"UPDATE {claim_states.name} SET through = :month "
+                             f"WHERE claim_id IN (SELECT claim_id FROM {CHOSEN})"), {"month": month.month})
+        yield inserted, CHOSEN
+        _drop(session, sql)
 
 
 def _drop(session: Session, sql: _Sql) -> None:

@@ -16,14 +16,14 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import nullcontext
 from datetime import date, datetime
 from itertools import repeat
 
 from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from libs.db import driver_mark
+from libs.db import driver_mark, sqlite_page_cache
 from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
@@ -286,29 +286,15 @@ def materialize_claims(session: Session, claim_ids: Sequence[str], now: datetime
     _set_states(session, states)
     if fresh:
         known_accounts = _accounts(session, {ln.payee for ln in fresh})
-        with _page_cache(session, len(fresh)):
+        with sqlite_page_cache(session, in_database.CACHE_KIB) if len(fresh) >= PAGE_CACHE_LINES else nullcontext():
             _insert_derived(session, fresh, known_accounts)
     return inserted + len(fresh)
 
 
-@contextmanager
-def _page_cache(session: Session, lines: int) -> Iterator[None]:
-    """SQLite's page cache raised to `in_database.CACHE_KIB` while many lines are inserted (a
-    go-live's claims: ~70 each, a batch of thousands): the line id's index and the claim's take
-    each line at its own place; with the default 2 MiB their pages were written out to the log and
-    read back within the one insert. Bounded, whatever the batch; then the connection's own again."""
-    if lines < PAGE_CACHE_LINES or session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    before = session.execute(text("PRAGMA cache_size")).scalar()
-    session.execute(text(f"PRAGMA cache_size = -{in_database.CACHE_KIB}"))
-    try:
-        yield
-    finally:
-        session.execute(text(f"PRAGMA cache_size = {int(before)}"))
-
-
-PAGE_CACHE_LINES = 2_000  # fewer lines fit the default cache
+# From this many lines of a batch, inserted with SQLite's page cache at in_database.CACHE_KIB (a
+# go-live's claims: ~70 each, a batch of thousands): the line id's index and the claim's take each
+# line at its own place; fewer lines fit the default cache.
+PAGE_CACHE_LINES = 2_000
 
 
 State = tuple[str, str | None, str | None, str | None]  # claim, through, knowledge, compact inputs

@@ -21,13 +21,13 @@ rolls the savepoint back and plans again.
 from __future__ import annotations
 
 import itertools
-from contextlib import closing, contextmanager
-from typing import Iterator
+from contextlib import closing
 
 from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, and_, case, func, insert,
                         select, text)
 from sqlalchemy.orm import Session
 
+from libs.db import sqlite_page_cache
 from libs.money import from_fen
 from libs.web.problems import conflict
 
@@ -93,7 +93,8 @@ def plan_and_take(session: Session, run_id: str, region: str, period: str, deduc
                   id_prefix: str) -> runs.RunTally:
     """The run's rows written (see the module's docstring); what runs._plan_and_take returns."""
     dialect = session.connection().dialect.name
-    with _run_cache(session, dialect):
+    # SQLite: a cache of CACHE_KIB for the database and as much for the run's temporary tables
+    with sqlite_page_cache(session, CACHE_KIB, ("main", "temp")):
         _drop(session, dialect, if_exists=True)  # a run rolled back on this connection may have left them (SQLite)
         session.execute(text(_ddl(run_lines, dialect)))
         session.execute(text(_ddl(run_payees, dialect)))
@@ -109,24 +110,6 @@ def plan_and_take(session: Session, run_id: str, region: str, period: str, deduc
         _tally(session, tally, waiting)  # each payout against its lines: runs.check_run_invariants, in one pass
         _drop(session, dialect, if_exists=False)
     return tally
-
-
-@contextmanager
-def _run_cache(session: Session, dialect: str) -> Iterator[None]:
-    """SQLite: the run's statements with a page cache of CACHE_KIB for the database and as much for
-    its temporary tables (2 MiB each by default), the connection's own after: fewer pages spilled
-    and read back through the kernel; bounded, whatever the number of payees."""
-    if dialect != "sqlite":
-        yield
-        return
-    before = {schema: session.execute(text(f"PRAGMA {schema}.cache_size")).scalar() for schema in ("main", "temp")}
-    for schema in before:
-        session.execute(text(f"PRAGMA {schema}.cache_size = -{CACHE_KIB}"))
-    try:
-        yield
-    finally:
-        for schema, pages in before.items():
-            session.execute(text(f"PRAGMA {schema}.cache_size = {int(pages)}"))
 
 
 def _copied_columns() -> list:
