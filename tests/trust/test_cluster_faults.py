@@ -29,6 +29,7 @@ def count(cluster, service: str, sql: str) -> int:  # noqa: ANN001
         return conn.execute(text(sql)).scalar_one()
 
 
+@pytest.mark.restarts_shared_server
 def test_postgres_restarted_while_commands_are_in_flight(cluster, postgres, fault_figures) -> None:  # noqa: ANN001
     statuses: list[int] = []
     stop = threading.Event()
