@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from itertools import repeat
+from operator import attrgetter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -163,7 +164,7 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
     rows = table.rows()
     fresh = _keyed(kind, table, rows, outcomes)
     digests = dict(zip(table.numbers, table.digests()))
-    keys = [r.legacy_id for r in fresh]
+    keys = list(map(attrgetter("legacy_id"), fresh))
     stored_keys = getattr(kind, "stored_keys", None)
     stored = stored_keys(keys) if stored_keys is not None else keys  # as import_rows keeps them
     known = _imported(ctx, kind.name, keys, stored)
@@ -179,19 +180,23 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
             outcomes[row.number] = RowRejected("legacy_id", f"{row.legacy_id} was imported with other content "
                                                             f"(import {before.import_id}, row {before.row})")
     checked = kind.check(ctx, new)
-    refused = {n: c for n, c in checked.items() if isinstance(c, RowRejected)}  # each verdict looked at once
-    good = [(r, checked[r.number]) for r in new if r.number not in refused]
+    numbers = list(map(attrgetter("number"), new))
+    verdicts = list(map(checked.__getitem__, numbers))  # each verdict looked at once, by maps when all are good
+    refused = {n: c for n, c in zip(numbers, verdicts) if isinstance(c, RowRejected)} \
+        if any(map(isinstance, verdicts, repeat(RowRejected))) else {}
+    good = list(zip(new, verdicts)) if not refused else [(r, c) for r, c in zip(new, verdicts) if r.number not in refused]
+    good_numbers = set(numbers).difference(refused)
     outcomes.update(refused)
 
-    by_number = {r.number: r for r in new}  # keyed: legacy_id set
-    stored_by_number = dict(zip([r.number for r in fresh], stored))
+    by_number = dict(zip(numbers, new))  # keyed: legacy_id set
+    stored_by_number = dict(zip(map(attrgetter("number"), fresh), stored))
     try:
         with ctx.uow(actor) as uow:
             recorded = kind.record(uow, import_id, good) if good else {}
             alike = AcceptedRows((), (), {})
             if isinstance(recorded, RecordedRows):
                 alike, recorded = recorded.accepted, recorded.others
-            assert recorded.keys() | set(alike.numbers) == {r.number for r, _ in good} \
+            assert recorded.keys() | set(alike.numbers) == good_numbers \
                 and len(recorded) + len(alike.numbers) == len(good), "every checked row has one outcome"
             outcomes.update(recorded)
             accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]

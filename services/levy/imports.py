@@ -12,12 +12,14 @@ service's events (`legacy_refs`).
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, ge, itemgetter, le
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -26,6 +28,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import insert, select
 
 from libs.db import driver_cursor, driver_mark
+from libs.events.tables import consumer_positions
 from libs.events.uow import UnitOfWork
 from libs.imports.rows import Row, RowRejected, Table, all_texts
 from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, imported_rows, in_one_savepoint,
@@ -60,6 +63,79 @@ def _employers(session, legacy_ids: Sequence[str]) -> dict[str, Any]:  # noqa: A
                                  .where(refs.c.kind == "employers", refs.c.legacy_id.in_(keys[i:i + LOOKUP_CHUNK]))):
             found[r.legacy_id] = r
     return found
+
+
+class Employer(NamedTuple):
+    """What a wage row's check reads of its employer's levy row (`_period`)."""
+
+    employer_id: str
+    enrolled_on: date | None
+    as_of: date
+
+
+def _wage_employers(session, legacy_ids: Sequence[str]) -> dict[str, Employer]:  # noqa: ANN001
+    """`_employers` for the wages: only the columns a wage's check reads, on the driver (a wages
+    request names hundreds of employers, thousands in a province's file ordered by worker: no
+    SQLAlchemy statement compiled or row made each)."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    refs = IMPORT_TABLES.legacy_refs.name
+    keys = sorted(set(legacy_ids))
+    found: list[tuple] = []
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[i:i + LOOKUP_CHUNK]
+        statement = (f"SELECT r.legacy_id, e.employer_id, e.enrolled_on, e.as_of FROM {refs} r "
+                     f"JOIN {levy_employers.name} e ON e.employer_id = r.aggregate_id "
+                     f"WHERE r.kind = {mark} AND r.legacy_id IN ({', '.join([mark] * len(chunk))})")
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement, ["employers", *chunk])
+            found += cursor.fetchall()
+    return {key: Employer(employer_id, _day(enrolled_on), _day(as_of))  # type: ignore[arg-type]
+            for key, employer_id, enrolled_on, as_of in found}
+
+
+MAX_EMPLOYERS_KEPT = 200_000  # a province has some 50,000: ~30 MB at most, then started over
+
+
+class _KeptEmployers:
+    """The employers wages requests found, kept for the next requests of the service's database
+    (a file's chunks name the same employers again and again) while the levy's projections of
+    the enrollment service's events stand still: each request reads their positions first
+    (`consumer_positions`, committed with their effects) and starts over when they moved — an
+    employer enrolled or changed between two chunks is read again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: weakref.WeakKeyDictionary[Any, tuple[tuple, dict[str, Employer]]] = weakref.WeakKeyDictionary()
+
+    def find(self, ctx: ServiceContext, session, legacy_ids: Sequence[str]) -> dict[str, Employer]:  # noqa: ANN001
+        mark = _positions(session, ctx.topics.of("enrollment"))  # before the rows: they are as new or newer
+        with self._lock:
+            kept_mark, kept = self._kept.get(ctx.engine, (None, {}))
+            if kept_mark != mark or len(kept) > MAX_EMPLOYERS_KEPT:
+                kept = {}
+                self._kept[ctx.engine] = (mark, kept)
+        keys = set(legacy_ids)
+        missing = keys.difference(kept)
+        if missing:
+            fresh = _wage_employers(session, missing)
+            with self._lock:
+                kept.update(fresh)
+        return {key: kept[key] for key in keys if key in kept}  # an unknown key is looked up each time
+
+
+def _positions(session, topic: str) -> tuple:  # noqa: ANN001
+    """Where each consumer group of this database stands on `topic`'s partitions."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    statement = (f"SELECT consumer, log_partition, next_offset FROM {consumer_positions.name} WHERE topic = {mark} "
+                 "ORDER BY consumer, log_partition")
+    with driver_cursor(conn, statement) as cursor:
+        cursor.execute(statement, [topic])
+        return tuple(map(tuple, cursor.fetchall()))
+
+
+_kept_employers = _KeptEmployers()
 
 
 def _employer(row: Row, employers: dict[str, Any]) -> Any:
@@ -146,11 +222,16 @@ class WagesKind:
         same wage twice in one request is. A column at a time when every row is good
         (`_all_good`); else row by row, which names each bad row's field."""
         with ctx.session_factory() as session:
-            employers = _employers(session, [r.values["employer_legacy_id"] for r in rows])
-            workers, jobs = _workers_and_jobs(session, [r.values["employee_legacy_id"] for r in rows])
-            imported = _imported_under_other_keys(session, rows, employers, workers, jobs)
+            employers = _kept_employers.find(ctx, session, [r.values["employer_legacy_id"] for r in rows])
+            found = _workers_and_jobs(session, [r.values["employee_legacy_id"] for r in rows])
+            imported = _imported_under_other_keys(session, rows, employers, found)
         now = today()
         bounds = lru_cache(maxsize=None)(period_bounds)  # a file's rows share a dozen months
+        if not imported:
+            good = _all_good(rows, employers, found, now, bounds)
+            if good is not None:
+                return good
+        workers, jobs = found.workers, found.jobs()
 
         def check(row: Row) -> Wage:
             employer = _employer(row, employers)
@@ -175,10 +256,6 @@ class WagesKind:
                                                         f"(import {before.import_id}, row {before.row})")
             return Wage(employer.employer_id, employee_id, period, to_fen(wage))  # type: ignore[arg-type]
 
-        if not imported:
-            good = _all_good(rows, employers, workers, jobs, now, bounds)
-            if good is not None:
-                return good
         return _checked_rows(rows, check)
 
     def record(self, uow: UnitOfWork, import_id: str,
@@ -190,11 +267,14 @@ class WagesKind:
         concurrent record of the same rows rejects its rows, to be posted again."""
         out: dict[int, Outcome] = {}
         lines = list(rows)
-        if len(set(map(itemgetter(0, 1, 2), (w for _row, w in lines)))) < len(lines):  # a wage of a worker twice
+        # as columns, each read by one map (a request's lines are thousands)
+        employer_ids, employee_ids, periods, wages_fen = map(list, zip(*map(itemgetter(1), lines)))
+        if len(set(zip(employer_ids, employee_ids, periods))) < len(lines):  # a wage of a worker twice
             lines = _first_of_each_key(lines, out)
-        numbers = [row.number for row, _w in lines]
-        legacy_ids = [row.legacy_id for row, _w in lines]
-        employer_ids, employee_ids, periods, wages_fen = map(list, zip(*(w for _row, w in lines)))  # as columns
+            employer_ids, employee_ids, periods, wages_fen = map(list, zip(*map(itemgetter(1), lines)))
+        kept = list(map(itemgetter(0), lines))
+        numbers = list(map(attrgetter("number"), kept))
+        legacy_ids = list(map(attrgetter("legacy_id"), kept))
         on = today()
         histories = []
         for i in range(0, len(lines), LINES_PER_EVENT):
@@ -240,18 +320,38 @@ class Ref(NamedTuple):
 
 
 Jobs = dict[tuple[str, str], list[tuple[date, date | None]]]  # (worker, employer) → (hired_on, separated_on)
+Job = tuple[str | None, date | None, date | None]  # (employer, hired_on, separated_on) of a worker's employment
 
 
-def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> tuple[dict[str, Ref], Jobs]:  # noqa: ANN001
+class Found(NamedTuple):
+    """What `_workers_and_jobs` found for a request's worker keys."""
+
+    workers: dict[str, Ref]  # old key → the worker
+    # old key → the worker's one employment, for a key whose worker has exactly one ((None, None,
+    # None) for a worker with none); a worker with several is in `jobs` only
+    only_jobs: dict[str, Job]
+    hires: dict[tuple[str, str, date], date | None]  # (worker, employer, hired_on) → separated_on
+
+    def jobs(self) -> Jobs:
+        """Each worker's employments by employer (the row-by-row check's, and a rehire's)."""
+        jobs: Jobs = defaultdict(list)
+        for (employee_id, employer_id, hired), separated in self.hires.items():
+            jobs[(employee_id, employer_id)].append((hired, separated))
+        return jobs
+
+    def hired_once_by_each(self) -> bool:
+        """No worker hired twice by one employer (then each worker has one key there)."""
+        return len(set(map(itemgetter(0, 1), self.hires))) == len(self.hires)
+
+
+def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> Found:  # noqa: ANN001
     """Old worker key → the worker, and the employments of those workers: one query per
-    LOOKUP_CHUNK keys (the key's ref joined to its worker's employments), on the driver (the
-    rows of a wages request are thousands: no SQLAlchemy row each)."""
+    LOOKUP_CHUNK keys (the key's ref joined to its worker's employments), on the driver, and what
+    it found taken apart a column at a time (the rows of a wages request are thousands: no
+    Python call a row)."""
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
-    workers: dict[str, Ref] = {}
-    # (worker, employer, hired_on) → separated_on: a worker's employment found again under another
-    # of its keys is the same entry; a key with no employment (the outer join's None) none
-    hires: dict[tuple[str, str | None, Any], Any] = {}
+    found: list[tuple] = []  # (legacy_id, worker, ref's employer, employer, hired_on, separated_on)
     keys = sorted(set(legacy_ids))
     for i in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[i:i + LOOKUP_CHUNK]
@@ -261,18 +361,27 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> tuple[dict[str, Ref
                      f"AND r.legacy_id IN ({', '.join([mark] * len(chunk))})")
         with driver_cursor(conn, statement) as cursor:
             cursor.execute(statement, ["employees", *chunk])
-            found = cursor.fetchall()
-        # a column at a time: no Python call a row (a Ref made by tuple's own constructor)
-        workers.update(zip(map(itemgetter(0), found), map(tuple.__new__, repeat(Ref), map(itemgetter(1, 2), found))))
-        hires.update(zip(map(itemgetter(1, 3, 4), found), map(itemgetter(5), found)))
-    jobs: Jobs = defaultdict(list)
-    days: dict[Any, date | None] = {None: None}  # a request's employments share a few hundred dates: each read once
-    for (employee_id, employer_id, hired_on), separated_on in hires.items():
-        if employer_id is not None:
-            hired = days[hired_on] if hired_on in days else days.setdefault(hired_on, _day(hired_on))
-            separated = days[separated_on] if separated_on in days else days.setdefault(separated_on, _day(separated_on))
-            jobs[(employee_id, employer_id)].append((hired, separated))
-    return workers, jobs
+            found += cursor.fetchall()
+    key_column = list(map(itemgetter(0), found))
+    # a Ref made by tuple's own constructor (a NamedTuple's is a Python call a row)
+    workers = dict(zip(key_column, map(tuple.__new__, repeat(Ref), map(itemgetter(1, 2), found))))
+    # a request's employments share a few hundred dates: each read once (sqlite3 gives ISO text)
+    hired_column, separated_column = map(itemgetter(4), found), map(itemgetter(5), found)
+    raw = [*hired_column, *separated_column]
+    days = {value: _day(value) for value in set(raw)}
+    hired, separated = raw[:len(found)], raw[len(found):]
+    hired, separated = list(map(days.__getitem__, hired)), list(map(days.__getitem__, separated))
+    employers = list(map(itemgetter(3), found))
+    only_jobs = dict(zip(key_column, zip(employers, hired, separated)))
+    if len(only_jobs) < len(found):  # some worker has several employments: its keys are left to `jobs`
+        for key in [key for key, n in Counter(key_column).items() if n > 1]:
+            del only_jobs[key]
+    # a worker's employment found again under another of its keys is the same entry; a key with
+    # no employment (the outer join's None) none
+    hires = dict(zip(zip(map(itemgetter(1), found), employers, hired), separated))
+    for entry in [entry for entry in hires if entry[1] is None] if None in employers else ():
+        del hires[entry]
+    return Found(workers, only_jobs, hires)
 
 
 def _day(value: Any) -> date | None:  # noqa: ANN401
@@ -281,13 +390,14 @@ def _day(value: Any) -> date | None:  # noqa: ANN401
 
 
 def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str, Any],  # noqa: ANN001
-                               workers: dict[str, Ref], jobs: Jobs) -> dict[int, Any]:
+                               found: Found) -> dict[int, Any]:
     """Row number → the import row (import_rows) that already brought this worker's wage of the
     month at the employer under another of the worker's old keys. Only a worker hired more than
     once by the employer can have two keys there, so only their rows are looked up."""
     rehired: dict[int, tuple[Row, str, str]] = {}  # row number → (row, worker, employer)
-    if all(len(hires) == 1 for hires in jobs.values()):
+    if found.hired_once_by_each():
         return {}  # nobody hired twice by one employer: each worker has one key there
+    workers, jobs = found.workers, found.jobs()
     for row in rows:
         worker, employer = workers.get(row["employee_legacy_id"]), employers.get(row["employer_legacy_id"])
         if worker is not None and employer is not None and len(jobs.get((worker.aggregate_id,
@@ -314,12 +424,13 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
     return found
 
 
-def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str, Ref], jobs: Jobs, now: date,
+def _all_good(rows: Sequence[Row], employers: dict[str, Any], found: Found, now: date,
               bounds) -> dict[int, Any] | None:  # noqa: ANN001
-    """The wage rows' checks a column at a time (each column read by one map, the wages as one
-    column, each month and employer judged once): every row's Wage, or None as soon as a row
-    fails any check, for the row-by-row check to name it. Never a different verdict: the same
-    rules, fewer calls."""
+    """The wage rows' checks a column at a time (each column read by one map and compared by
+    another, the wages as one column, each month and employer judged once, the employment of a
+    worker employed once compared by maps): every row's Wage, or None as soon as a row fails any
+    check, for the row-by-row check to name it. Never a different verdict: the same rules, fewer
+    calls."""
     values = [row.values for row in rows]
     fens = plain_yuan_fens(list(map(itemgetter("wage"), values)))
     if fens is None:  # a wage in another form than "8123.45", or a bad one
@@ -327,32 +438,40 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], workers: dict[str,
     # The employers by id, not their levy rows: `None in` compares each with `==`, SQLAlchemy's
     # for a row (a Python call each), C's for a string.
     employer_ids = {key: employer.employer_id for key, employer in employers.items()}
-    by_id = {employer.employer_id: employer for employer in employers.values()}
     firms = list(map(employer_ids.get, map(itemgetter("employer_legacy_id"), values)))
-    people = list(map(workers.get, map(itemgetter("employee_legacy_id"), values)))
-    if None in firms or None in people:
-        return None
-    months: dict[tuple[str, str], tuple[date, date] | None] = {}  # (period, employer) → its days if allowed
-    wages: list[Wage] = []
-    add = wages.append
-    for employer_id, (employee_id, worker_employer_id), period, fen in zip(
-            firms, people, map(itemgetter("period"), values), fens):
-        if worker_employer_id != employer_id:
+    worker_keys = list(map(itemgetter("employee_legacy_id"), values))
+    people = list(map(found.workers.get, worker_keys))
+    if None in firms or None in people or list(map(itemgetter(1), people)) != firms:
+        return None  # no such employer or worker, or the worker's key is of a hire at another employer
+    periods = list(map(itemgetter("period"), values))
+    by_id = {employer.employer_id: employer for employer in employers.values()}
+    for period, employer_id in set(zip(periods, firms)):
+        if _allowed_month(period, by_id[employer_id], now, bounds) is None:
             return None
-        days = months.get((period, employer_id), False)
-        if days is False:
-            days = months[(period, employer_id)] = _allowed_month(period, by_id[employer_id], now, bounds)
-        if days is None:
-            return None
-        first, last = days
-        for hired, separated in jobs.get((employee_id, employer_id), ()):
-            if hired <= last and (separated is None or separated >= first):
-                break
-        else:  # employed there in no part of the month
-            return None
-        add((employer_id, employee_id, period, fen))
+    months = {period: bounds(period) for period in set(periods)}
+    firsts = list(map(itemgetter(0), map(months.__getitem__, periods)))
+    lasts = list(map(itemgetter(1), map(months.__getitem__, periods)))
+    employee_ids = list(map(itemgetter(0), people))
+    jobs = list(map(found.only_jobs.get, worker_keys))  # the one employment, or None: several
+    if None in jobs:  # a worker employed more than once: its rows' employment in the month, if any
+        several = found.jobs()
+        for i in [i for i, job in enumerate(jobs) if job is None]:
+            first, last = firsts[i], lasts[i]
+            jobs[i] = next(((firms[i], hired, separated)
+                            for hired, separated in several.get((employee_ids[i], firms[i]), ())
+                            if hired <= last and (separated is None or separated >= first)), (None, None, None))
+    if list(map(itemgetter(0), jobs)) != firms:
+        return None  # employed elsewhere only (or nowhere, or not in the month)
+    if not all(map(le, map(itemgetter(1), jobs), lasts)):
+        return None  # hired after the month
+    separated = list(map(itemgetter(2), jobs))
+    if None in separated:
+        separated = [date.max if day is None else day for day in separated]
+    if not all(map(ge, separated, firsts)):
+        return None  # separated before the month
     # Each line a Wage made by tuple's own constructor: a NamedTuple's is a Python call a row.
-    return dict(zip([row.number for row in rows], map(tuple.__new__, repeat(Wage), wages)))
+    return dict(zip([row.number for row in rows],
+                    map(tuple.__new__, repeat(Wage), zip(firms, employee_ids, periods, fens))))
 
 
 def _allowed_month(period: str, employer: Any, now: date, bounds) -> tuple[date, date] | None:  # noqa: ANN001, ANN401
