@@ -20,6 +20,7 @@ leaves a fetcher without that hook as it is (its records are then made into ours
 from __future__ import annotations
 
 import logging
+import struct
 from typing import Any
 
 from kafka.consumer.fetcher import Fetcher
@@ -54,11 +55,16 @@ class BatchReader(Fetcher.PartitionRecords):
         self._taken = 0
         self._last_batch = None
         self._own = self.isolation_level == _READ_UNCOMMITTED  # else kafka-python's reading, whole
+        # A batch that failed its checks fails every later take: the batches after it must not be
+        # read past it (their offsets committed, its records lost); the consumer stops there.
+        self._failed: Exception | None = None
 
     def take(self, n: int | None = None) -> list:
         if not self._own:
             return [_record_of(self.topic_partition, r) for r in super().take(n)]
         self._maybe_raise_next_inline_exception()
+        if self._failed is not None:
+            raise self._failed
         out: list[Record] = []
         try:
             while n is None or len(out) < n:
@@ -81,7 +87,12 @@ class BatchReader(Fetcher.PartitionRecords):
     def _next_batch(self) -> bool:
         """Read the next batch into `_batch`; False (and the reader drained) at the end."""
         self._batch, self._taken = [], 0
-        batch = self._records_in.next_batch()
+        try:
+            batch = self._records_in.next_batch()
+            records = None if batch is None else self._read(batch)
+        except Exception as exc:
+            self._failed = exc
+            raise
         if batch is None:
             if self._last_batch is not None and self._last_batch.magic == 2:
                 # v2 keeps a batch's last offset when compaction removed its record: go past it
@@ -89,26 +100,34 @@ class BatchReader(Fetcher.PartitionRecords):
             self.drain()
             return False
         self._last_batch = batch
+        if records is None:  # a control batch
+            self.next_fetch_offset = batch.next_offset
+            return True
+        if records and records[0][5] < self.fetch_offset:  # a batch begun before the fetch offset
+            records = [r for r in records if r[5] >= self.fetch_offset]
+        self._batch = records
+        return True
+
+    def _read(self, batch: Any) -> list[Record] | None:  # noqa: ANN401 - a record batch of kafka-python
+        """A batch's records, checked; None for a control batch."""
         tp = self.topic_partition
         if self.check_crcs and not batch.validate_crc():
             raise CorruptRecordError(f"Record batch for partition {tp} at offset {batch.base_offset} failed crc check")
         self.bytes_read += batch.size_in_bytes
         if batch.magic != 2:  # the legacy formats: kafka-python's reading
             records = []
-            for r in batch:
-                if self.check_crcs and not r.validate_crc():
-                    raise CorruptRecordError(f"Record for partition {tp} at offset {r.offset} failed crc check")
-                records.append(_record_of(tp, r))
-        else:
-            self.leader_epoch = batch.leader_epoch
-            if batch.is_control_batch:  # a transaction's marker, not a record for consumers
-                self.next_fetch_offset = batch.next_offset
-                return True
-            records = read_v2(batch, tp.topic, tp.partition)
-        if records and records[0][5] < self.fetch_offset:  # a batch begun before the fetch offset
-            records = [r for r in records if r[5] >= self.fetch_offset]
-        self._batch = records
-        return True
+            try:
+                for r in batch:
+                    if self.check_crcs and not r.validate_crc():
+                        raise CorruptRecordError(f"Record for partition {tp} at offset {r.offset} failed crc check")
+                    records.append(_record_of(tp, r))
+            except (ValueError, IndexError, struct.error) as exc:
+                raise CorruptRecordError(f"Found invalid record structure: {exc!r}") from exc
+            return records
+        self.leader_epoch = batch.leader_epoch
+        if batch.is_control_batch:  # a transaction's marker, not a record for consumers
+            return None
+        return read_v2(batch, tp.topic, tp.partition)
 
 
 def _record_of(tp: Any, r: Any) -> Record:  # noqa: ANN401 - kafka-python's topic partition and record
@@ -171,8 +190,8 @@ def read_v2(batch: Any, topic: str, partition: int) -> list[Record]:  # noqa: AN
                 headers = headers_of[raw] = _headers(raw)
             append(_new(Record, (topic, key, value, headers, partition, base + offset_delta)))
             pos = end
-    except IndexError as exc:
-        raise CorruptRecordError(f"a record batch ends inside a record: {exc!r}") from exc
+    except (IndexError, ValueError) as exc:  # past the end of the batch; a header key not UTF-8
+        raise CorruptRecordError(f"Found invalid record structure: {exc!r}") from exc
     if pos != size:
         raise CorruptRecordError(f"{size - pos} unconsumed bytes after all records consumed")
     return out

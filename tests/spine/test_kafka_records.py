@@ -87,6 +87,8 @@ def test_a_corrupt_batch_fails_its_crc_check_as_in_kafka_python() -> None:
         assert [r.offset for r in first] == list(range(50))
         with pytest.raises(CorruptRecordError):
             reader.take(10_000)
+    with pytest.raises(CorruptRecordError):  # and again: never read on past it (its records lost)
+        reader.take(10_000)
 
 
 def test_a_record_longer_than_its_batch_is_corrupt() -> None:
@@ -94,6 +96,8 @@ def test_a_record_longer_than_its_batch_is_corrupt() -> None:
     data[61] += 40  # the first record's length (a varint right after the 61-byte batch header)
     reader = BatchReader(0, TP, MemoryRecords(bytes(data)))
     reader.check_crcs = False  # past the CRC: the record's own length is checked
+    with pytest.raises(CorruptRecordError):
+        reader.take(10)
     with pytest.raises(CorruptRecordError):
         reader.take(10)
 
