@@ -29,7 +29,6 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from itertools import chain, repeat
 from typing import Callable, Iterator, Protocol, Sequence
 
 from sqlalchemy import Connection, Table, delete, insert, select, text, update
@@ -127,34 +126,13 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
     if conn.dialect.name == "postgresql":
         # COPY: the same rows and constraints as INSERT, without a statement per row on the server.
         statement = f"COPY {target} FROM STDIN"
-        text = copy_text(rows, len(columns))
         with driver_cursor(conn, statement, rows) as cursor, cursor.copy(statement) as copy:
-            if text is not None:
-                copy.write(text)
-            else:
-                for row in rows:
-                    copy.write_row(row)
+            for row in rows:
+                copy.write_row(row)
         return
     statement = f"INSERT INTO {target} VALUES ({', '.join([driver_mark(conn.dialect.name)] * len(columns))})"
     with driver_cursor(conn, statement, rows) as cursor:
         cursor.executemany(statement, rows)
-
-
-_COPY_PLAIN_TYPES = frozenset({str, int})
-
-
-def copy_text(rows: Sequence[tuple], width: int) -> str | None:
-    """COPY's text format of `rows` (`width` values each) when every value is a text or an
-    integer and no text needs escaping (a tab, newline, carriage return or backslash): what
-    psycopg's `write_row` writes a row at a time, in a few passes of C over the whole batch (a
-    hot projection's 5,000 rows). None otherwise: then a row at a time, which escapes."""
-    if not _COPY_PLAIN_TYPES.issuperset(map(type, chain.from_iterable(rows))):
-        return None
-    text = "\n".join(map("\t".join, map(map, repeat(str, len(rows)), rows))) + "\n"
-    if (text.count("\t") != len(rows) * (width - 1) or text.count("\n") != len(rows)
-            or "\\" in text or "\r" in text):
-        return None
-    return text
 
 
 def insert_new(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:

@@ -177,30 +177,6 @@ def test_marking_ids_processed_returns_exactly_the_new_ones_whichever_way_it_is_
         assert consumer_module.mark_processed(s.connection(), "g1", ids + [odd]) == {ids[5]}
 
 
-def test_a_projections_bulk_rows_are_stored_as_given_whichever_way_they_are_written(rig: Rig) -> None:
-    """insert_rows writes plain texts and integers as one COPY text (PostgreSQL), anything else a
-    row at a time: the same rows come back either way, texts that need escaping included."""
-    from libs.db import writing
-
-    from .support import tally
-
-    plain = [(str(uuid.uuid4()), f"acct-{i}", i, f"{i}.00") for i in range(1, 400)]
-    odd = [(str(uuid.uuid4()), 'tab\there "quote" back\\slash', 1, "1.00"),
-           (str(uuid.uuid4()), "new\nline\rreturn", 2, "2.00"),
-           (str(uuid.uuid4()), "été ✓", 3, "3.00")]
-    typed = [(str(uuid.uuid4()), "acct-typed", 4, Decimal("4.00"))]  # psycopg's to write (sqlite3 takes no Decimal)
-    assert consumer_module.copy_text(plain, 4) is not None
-    assert consumer_module.copy_text(odd[:1], 4) is None and consumer_module.copy_text(odd[1:2], 4) is None
-    assert consumer_module.copy_text(typed, 4) is None
-    typed = typed if rig.kafka else []
-    with writing(rig.sessions) as s:
-        for rows in (plain, odd, typed):
-            consumer_module.insert_rows(s, tally, ("event_id", "aggregate_id", "sequence", "amount"), rows)
-    with rig.sessions() as s:
-        stored = set(s.execute(select(tally.c.event_id, tally.c.aggregate_id, tally.c.sequence, tally.c.amount)))
-    assert stored == {(e, a, n, str(m)) for e, a, n, m in plain + odd + typed}
-
-
 def test_replaying_the_whole_log_into_an_empty_projection_gives_the_same_state(rig: Rig) -> None:
     written = rig.write(5)
     rig.relay().drain()
