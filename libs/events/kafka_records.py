@@ -19,19 +19,15 @@ leaves a fetcher without that hook as it is (its records are then made into ours
 """
 from __future__ import annotations
 
-import logging
 import struct
 from typing import Any
 
-from kafka.consumer.fetcher import Fetcher
+from kafka.consumer.fetcher import Fetcher, IsolationLevel
 from kafka.errors import CorruptRecordError
 
 from .log import Record
 
-log = logging.getLogger(__name__)
-
 _new = tuple.__new__
-_READ_UNCOMMITTED = 0  # kafka-python's IsolationLevel.READ_UNCOMMITTED
 
 
 def install(consumer: Any) -> bool:  # noqa: ANN401 - a kafka.KafkaConsumer
@@ -54,7 +50,7 @@ class BatchReader(Fetcher.PartitionRecords):
         self._batch: list[Record] = []  # the current batch's records not yet taken
         self._taken = 0
         self._last_batch = None
-        self._own = self.isolation_level == _READ_UNCOMMITTED  # else kafka-python's reading, whole
+        self._own = self.isolation_level == IsolationLevel.READ_UNCOMMITTED  # else kafka-python's reading, whole
         # A batch that failed its checks fails every later take: the batches after it must not be
         # read past it (their offsets committed, its records lost); the consumer stops there.
         self._failed: Exception | None = None

@@ -133,3 +133,14 @@ def test_through_a_broker_our_consumer_reads_what_kafka_pythons_reads(kafka_boot
 
 def position(record: tuple) -> tuple[int, int]:
     return record[4], record[5]
+
+
+def test_a_read_committed_readers_batches_are_kafka_pythons_own_made_into_records() -> None:
+    from kafka.consumer.fetcher import IsolationLevel
+
+    data = batches(300, 100)
+    theirs, _ = read(Fetcher.PartitionRecords, data)
+    reader = BatchReader(0, TP, MemoryRecords(data), isolation_level=IsolationLevel.READ_COMMITTED)
+    ours = reader.take(10_000)
+    assert all(type(r) is Record for r in ours)
+    assert [tuple(r) for r in ours] == [tuple(r) for r in as_ours(theirs)]
