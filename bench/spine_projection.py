@@ -11,7 +11,9 @@ commits offsets: the real consumer path (ConsumerRunner.run_once).
 The log is filled once; then three rounds, each in processes of their own (bench/spine_rounds.py):
 the raw consume, the projection by a new consumer group, the replay. Median (min–max) and peak
 memory; where a goal is missed, a profile of our path is kept in the results file.
-Quick check: BENCH_PROJECTION_EVENTS=20000.
+Quick check: BENCH_PROJECTION_EVENTS=20000. BENCH_PROJECTION_LOGS=kafka (or embedded) runs one log
+only; BENCH_DB_SUFFIX (e.g. `_mine`) is added to the PostgreSQL database's name (il_bench_projection),
+so that two runs on one server do not drop each other's (the topics are named afresh each run).
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ PER_AGGREGATE = 100
 REPLAY_GOAL_EMBEDDED = 100_000  # events/s
 KAFKA_GOAL = 0.8  # × the raw consume rate, projection and replay
 PROFILE_LINES = 60
+LOGS = os.environ.get("BENCH_PROJECTION_LOGS", "embedded,kafka").split(",")
+DB_NAME = "il_bench_projection" + os.environ.get("BENCH_DB_SUFFIX", "")
 
 
 def fill(sessions, topic: str) -> None:  # noqa: ANN001
@@ -192,13 +196,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     results: dict = {"peer": "raw consume of the same log, same tuning (kafka-python KafkaConsumer on Kafka)",
                      "rounds": "fill once; 3 rounds, each part in its own process; median (min–max)"}
-    results["embedded"] = run(Setup("embedded (SQLite log, SQLite projection)", f"sqlite:///{tmp / 'svc.db'}",
-                                    f"sqlite:///{tmp / 'log.db'}", None))
+    if "embedded" in LOGS:
+        results["embedded"] = run(Setup("embedded (SQLite log, SQLite projection)", f"sqlite:///{tmp / 'svc.db'}",
+                                        f"sqlite:///{tmp / 'log.db'}", None))
     bootstrap = os.environ.get("INJURYLEDGER_TEST_KAFKA")
-    if bootstrap:
+    if bootstrap and "kafka" in LOGS:
         from tests.harness.servers import PostgresServer
 
-        url = PostgresServer().fresh_database("il_bench_projection")
+        url = PostgresServer().fresh_database(DB_NAME)
         results["kafka"] = run(Setup("Kafka → PostgreSQL projection", url, None, bootstrap))
     write_results("spine_projection", results)
 
