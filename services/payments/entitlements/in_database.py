@@ -11,18 +11,21 @@ state, by `row_of`):
   state through the month before, knowledge (`engine.knowledge`) what the inputs and the
   region's policies and requests make now (the same text, written in SQL), facts counted again,
   no line of theirs stored in the month yet, the inputs cover the month, and every amount they
-  are owed one this module makes;
+  are owed one this module makes — each flagged when the texts it keeps for a kind are not the
+  ones this month makes for it (`_stale`);
 * `_texts` gives each chosen claim the texts of its lines (explanation, policy reference, sources;
   `entitlement_line_texts`): what a care level is owed is a row of a small per-month table
   (amount and explanation from `MonthOfGroups`); R.35's explanation is the grade's
   `AllowanceTemplate` pieces around the same texts (the wage, the formula, the top-up note)
   concatenated in SQL. A claim keeps the id of its texts with its inputs, beside the digest of
   what the month added to them: they are made again only when that changes (a new policy
-  version), so a month in the steady state makes no text at all;
+  version), so a month in the steady state makes no text at all, and passes over no claim for
+  them (no claim flagged: the kind's statement is not run);
 * `_insert_lines` writes their lines with two INSERT … SELECT (R.34 and R.35), each pointing at
   its claim's texts; R.35 is integer fen from the template; the line id is `engine.line_id`'s
   SHA-256 (PostgreSQL's `sha256`, SQLite's a function registered on the connection); the bank
-  account joined from `entitlement_accounts`;
+  account joined from `entitlement_accounts`; a kind with no row in its month table (no care
+  level among the region's claims) has no line to make and no statement;
 * the chosen claims' states move on a month, and the rest of the region goes through the usual
   batches (`projection._materialize_batch`), which skip the chosen ones.
 
