@@ -11,18 +11,21 @@ state, by `row_of`):
   state through the month before, knowledge (`engine.knowledge`) what the inputs and the
   region's policies and requests make now (the same text, written in SQL), facts counted again,
   no line of theirs stored in the month yet, the inputs cover the month, and every amount they
-  are owed one this module makes;
+  are owed one this module makes — each flagged when the texts it keeps for a kind are not the
+  ones this month makes for it (`_stale`);
 * `_texts` gives each chosen claim the texts of its lines (explanation, policy reference, sources;
   `entitlement_line_texts`): what a care level is owed is a row of a small per-month table
   (amount and explanation from `MonthOfGroups`); R.35's explanation is the grade's
   `AllowanceTemplate` pieces around the same texts (the wage, the formula, the top-up note)
   concatenated in SQL. A claim keeps the id of its texts with its inputs, beside the digest of
   what the month added to them: they are made again only when that changes (a new policy
-  version), so a month in the steady state makes no text at all;
+  version), so a month in the steady state makes no text at all, and passes over no claim for
+  them (no claim flagged: the kind's statement is not run);
 * `_insert_lines` writes their lines with two INSERT … SELECT (R.34 and R.35), each pointing at
   its claim's texts; R.35 is integer fen from the template; the line id is `engine.line_id`'s
   SHA-256 (PostgreSQL's `sha256`, SQLite's a function registered on the connection); the bank
-  account joined from `entitlement_accounts`;
+  account joined from `entitlement_accounts`; a kind with no row in its month table (no care
+  level among the region's claims) has no line to make and no statement;
 * the chosen claims' states move on a month, and the rest of the region goes through the usual
   batches (`projection._materialize_batch`), which skip the chosen ones.
 
@@ -157,7 +160,8 @@ def untouched_month(session: Session, month: grouped.MonthOfGroups) -> Iterator[
         dbapi.create_function(TEXTS_ID_FUNCTION, 1, texts_id_of_text, deterministic=True)
     with sqlite_page_cache(session, CACHE_KIB):
         _drop(session, sql)
-        for ddl in (f"CREATE TEMP TABLE {CHOSEN} (claim_id VARCHAR(64) PRIMARY KEY)",
+        renew = "".join(f", {_renew(parts[3])} INTEGER NOT NULL" for parts in KIND_PARTS.values())
+        for ddl in (f"CREATE TEMP TABLE {CHOSEN} (claim_id VARCHAR(64) PRIMARY KEY{renew})",
                     f"CREATE TEMP TABLE {CARES} (care_level VARCHAR(16), uninsured_on VARCHAR(10), payer VARCHAR(16), "
                     "fen BIGINT, explain_json TEXT, fp TEXT)",
                     f"CREATE TEMP TABLE {ALLOWANCES} (grade INTEGER, wage_ref TEXT, uninsured_on VARCHAR(10), "
@@ -246,8 +250,9 @@ def _choose(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> None:
     params["policy_pattern"] = "%" + quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     kinds = ", ".join(f"'{k}'" for k in KINDS)  # the engine's own names, never input
     session.execute(text(f"""
-        INSERT INTO {CHOSEN} (claim_id)
-        SELECT i.claim_id FROM {claim_inputs.name} i JOIN {claim_states.name} s ON s.claim_id = i.claim_id
+        INSERT INTO {CHOSEN} (claim_id, {', '.join(_renew(parts[3]) for parts in KIND_PARTS.values())})
+        SELECT i.claim_id, {', '.join(_stale(kind) for kind in KIND_PARTS)}
+        FROM {claim_inputs.name} i JOIN {claim_states.name} s ON s.claim_id = i.claim_id
         WHERE i.region = :region AND s.through = :previous AND i.valid_from{c} <= :month
           AND i.last_fact_at{c} <= :now AND s.knowledge = {knowledge}
           AND i.facts = (SELECT count(*) FROM {claim_facts.name} f WHERE f.claim_id = i.claim_id)
@@ -297,14 +302,28 @@ def _month_texts(month: grouped.MonthOfGroups) -> tuple[str, str]:
 ROUNDED_FEN = "((2 * i.wage_fen * t.ratio_units + t.scale) / (2 * t.scale))"
 TOPPED = "i.wage_fen * t.ratio_units < t.minimum_fen * t.scale"
 
-# Each kind this module makes: its month table (alias, join), its claim's texts column, and the
-# source items its line cites.
+# Each kind this module makes: its month table (alias, name, how a claim's row is found), its
+# claim's texts column, and the source items its line cites.
 KIND_PARTS = {
-    "care_allowance": ("d", f"{CARES} d ON d.care_level = i.care_level AND d.uninsured_on = i.uninsured_on",
-                       "care_texts", "i.sources_care"),
-    "disability_allowance": ("t", f"{ALLOWANCES} t ON t.grade = i.grade AND t.wage_ref = i.wage_ref "
-                                  "AND t.uninsured_on = i.uninsured_on", "allowance_texts", "i.sources_allowance"),
+    "care_allowance": ("d", CARES, "d.care_level = i.care_level AND d.uninsured_on = i.uninsured_on", "care_texts",
+                       "i.sources_care"),
+    "disability_allowance": ("t", ALLOWANCES, "t.grade = i.grade AND t.wage_ref = i.wage_ref "
+                                              "AND t.uninsured_on = i.uninsured_on", "allowance_texts",
+                             "i.sources_allowance"),
 }
+
+
+def _renew(column: str) -> str:
+    """`CHOSEN`'s flag: the claim's `column` texts may have to be made again this month (`_texts`)."""
+    return f"renew_{column}"
+
+
+def _stale(kind: str) -> str:
+    """1 when the claim has a row in the kind's month table whose texts differ from the ones it
+    keeps (or it keeps none): the condition `_texts` makes texts on, less whether they are owed."""
+    alias, table, on, column, _sources = KIND_PARTS[kind]
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM {table} {alias} WHERE {on} AND (i.{column} IS NULL "
+            f"OR substr(i.{column}, 1, {FP}) <> {alias}.fp)) THEN 1 ELSE 0 END")
 
 
 def _owed_of(kind: str, sql: _Sql) -> str:
@@ -334,13 +353,16 @@ def _texts(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> None:
     params = {"policy_ref_json": policy_ref_json, "policy_part": policy_part, "nl": "\n", "month": month.month,
               "note_head": grouped.AllowanceTemplate.NOTE_HEAD,
               "note_tail": grouped.AllowanceTemplate.NOTE_TAIL} | _retirement(month)
-    for kind, (alias, join, column, sources) in KIND_PARTS.items():
+    for kind, (alias, table, on, column, sources) in KIND_PARTS.items():
+        if session.execute(text(f"SELECT 1 FROM {CHOSEN} WHERE {_renew(column)} = 1 LIMIT 1")).first() is None:
+            continue  # every chosen claim keeps the texts this month makes (the steady state): no pass over them
         made = session.execute(text(f"""
             INSERT INTO {TEXTS} (claim_id, kind, fp, explain_json, source_event_ids_json)
             SELECT i.claim_id, '{kind}', {alias}.fp, {_explain(kind, sql)},
                    '[' || {sources} || :policy_part || i.sources_tail || ']'
-            FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id JOIN {join}
-            WHERE {_owed_of(kind, sql)} AND (i.{column} IS NULL OR substr(i.{column}, 1, {FP}) <> {alias}.fp)
+            FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id JOIN {table} {alias} ON {on}
+            WHERE ch.{_renew(column)} = 1 AND {_owed_of(kind, sql)}
+              AND (i.{column} IS NULL OR substr(i.{column}, 1, {FP}) <> {alias}.fp)
         """), params).rowcount
         if not made:
             continue
@@ -375,7 +397,9 @@ def _insert_lines(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> 
                "disability_allowance": (f"CASE WHEN {TOPPED} THEN t.minimum_fen ELSE {ROUNDED_FEN} END", "t.payer")}
     columns = ", ".join(c.name for c in entitlement_lines.columns)
     inserted = 0
-    for kind, (_alias, join, texts, _sources) in KIND_PARTS.items():
+    for kind, (alias, table, on, texts, _sources) in KIND_PARTS.items():
+        if session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is None:
+            continue  # nothing of this kind is owed this month (no care level, say): no pass over the claims
         fen, payer = amounts[kind]
         joined = (f"i.claim_id || '|{kind}|' || i.payee || '|' || CAST(:month AS TEXT) || '|' || {payer} || '|' "
                   f"|| i.point_id || '|' || CAST({fen} AS TEXT)")
@@ -384,7 +408,7 @@ def _insert_lines(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> 
             SELECT {sql.line_id(joined)}, i.claim_id, i.employer_id, i.region, '{kind}', '{KINDS[kind][0]}', :month,
                    :first, :last, {fen}, {payer}, i.payee, a.bank_code, a.account_no, a.holder, '[]', {reason},
                    {known_at}, NULL, NULL, NULL, NULL, substr(i.{texts}, {FP + 1})
-            FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id JOIN {join}
+            FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id JOIN {table} {alias} ON {on}
             LEFT JOIN {accounts.name} a ON a.payee = i.payee
             WHERE {_owed_of(kind, sql)}
         """), params).rowcount

@@ -425,3 +425,54 @@ def test_fast_path_lines_are_what_the_pure_ledger_derives(tmp_path: Path) -> Non
         requested = [(at("2027-03-03"), "2027-04")] if c.facts[0].payload["region"] == R else []  # R's run only
         expected |= {ln.line_id for ln in engine.ledger(c.facts, pols, at("2027-03-03"), requested)}
     assert {r.line_id for r in rows} == expected
+
+
+R3 = "440500"
+
+
+def _no_care_run(url: str, fast: bool) -> list:
+    """A region whose claims are owed no care allowance (care level none): the database's month
+    has no care line to make and, once the claims keep the month's texts, none to make again."""
+    db = make_engine(url)
+    migrate(db, "payments")
+    sessions = session_factory(db)
+    claims = []
+    for n, (grade, wage) in enumerate(((1, "9000.00"), (2, "12345.67"), (3, "7777.77"), (4, "2400.00"))):
+        c = ClaimFacts(f"nc-{n}", region=R3, employee_id=f"ee-nc-{n}", occurred_on="2026-01-10",
+                       applied_on="2026-01-20")
+        c.recognized("2026-02-01")
+        c.wage(wage, "2026-02-01")
+        c.grade(grade, "2026-05-04", care_level="none")
+        claims.append(c)
+    through = materialize_through if fast else _full_through
+    with sessions() as s, s.begin():
+        _store_policy(s, policy(R3, "2020-01-01", 1, "2020-01-01"))
+        # a re-index from April, known in March: April's texts are made again, May's are not
+        _store_policy(s, policy(R3, "2027-04-01", 2, "2027-03-01", minimum_monthly_wage="2500.00"))
+        _store_facts(s, [f for c in claims for f in c.facts], {c.claim_id: R3 for c in claims})
+    for period, now in (("2027-02", at("2027-02-15", 0)), ("2027-03", at("2027-03-02")),
+                        ("2027-04", at("2027-03-20")), ("2027-05", at("2027-04-20"))):
+        with sessions() as s, s.begin():
+            through(s, R3, period, now)
+    with sessions() as s:
+        rows = s.execute(explained_lines().order_by(entitlement_lines.c.line_id)).all()
+    db.dispose()
+    return rows
+
+
+def test_database_month_without_care_equals_the_full_derivation(two_databases: tuple[str, str],
+                                                                batches: list[tuple[str, str]]) -> None:
+    full_url, fast_url = two_databases
+    full_rows = _no_care_run(full_url, False)
+    batches.clear()
+    fast_rows = _no_care_run(fast_url, True)
+    assert fast_rows == full_rows  # every column of every line, its texts included
+    months = {r.period for r in full_rows if r.kind == "disability_allowance"}
+    assert {"2027-03", "2027-04", "2027-05"} <= months
+    assert not any(r.kind == "care_allowance" for r in full_rows)
+    # March in Python (the re-index learned since February); April (its texts made again: the
+    # re-index's) and May (the texts kept: no pass for them) by the database
+    assert {c for m, c in batches if m == "2027-03"} == {"nc-0", "nc-1", "nc-2", "nc-3"}
+    assert not {c for m, c in batches if m in ("2027-04", "2027-05")}
+    april = {r.claim_id: r.amount_fen for r in full_rows if r.period == "2027-04" and r.kind == "disability_allowance"}
+    assert april["nc-3"] == 250_000  # grade 4 topped up to April's minimum wage
