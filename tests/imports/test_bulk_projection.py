@@ -134,7 +134,8 @@ def wage_events(history_version: int = 0) -> list[Envelope]:
         "correction_of": None, "delta_due": "41.60", "rate_segments": [],
         "policy_ref": {"region": REGION, "effective_from": "2016-01-01", "version": 1}})
     history("legacy-wages-imp_wages_a-7", [
-        line("ee_5", "er_2", "2025-11", "5500.00", 7), line("ee_2", "er_1", "2025-12", "5300.00", 8)],
+        line("ee_5", "er_2", "2025-11", "5500.00", 7), line("ee_2", "er_1", "2025-12", "5300.00", 8),
+        line("ee_1", "er_1", "2025-11", "1.00", 9)],  # a lower wage of ee_1's 2025-11, later: the first stays
         history_version or 2)
     return made
 
