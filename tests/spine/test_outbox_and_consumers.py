@@ -294,3 +294,17 @@ def test_records_of_a_type_the_projection_has_no_handler_for_are_passed_by_unmar
     assert ignoring.group not in marked and ignoring.applied == 0  # nothing decoded, nothing marked
     assert marked[dispatching.group] == written == len(dispatching.projector.seen) == dispatching.applied
     assert positions[ignoring.group] == positions[dispatching.group] > 0  # both read past every record
+
+
+def test_a_batchs_next_offsets_are_the_highest_offset_after_each_partition() -> None:
+    """One partition (the quick path) or several, in order or not, with an offset twice."""
+    from libs.events.log import next_offsets
+
+    def batch(*spots: tuple[str, int, int]) -> list[Record]:
+        return [Record(topic=t, key=b"k", value=b"{}", partition=p, offset=o) for t, p, o in spots]
+
+    assert next_offsets([]) == {}
+    assert next_offsets(batch(("a", 0, 3), ("a", 0, 4), ("a", 0, 5))) == {("a", 0): 6}
+    assert next_offsets(batch(("a", 0, 5), ("a", 0, 3), ("a", 0, 5))) == {("a", 0): 6}
+    assert next_offsets(batch(("a", 0, 1), ("a", 1, 7), ("a", 0, 2))) == {("a", 0): 3, ("a", 1): 8}
+    assert next_offsets(batch(("a", 0, 1), ("b", 0, 9), ("a", 0, 4))) == {("a", 0): 5, ("b", 0): 10}

@@ -269,3 +269,20 @@ def test_a_kept_connection_the_server_closed_is_replaced_and_dispose_closes_them
         engine.dispose()
         until_none_of(conn, open_before)
     killer.dispose()
+
+
+def test_an_append_records_the_time_it_reads_as_utc_now_and_sqlite_timestamp_do() -> None:
+    """recorded_now (a one-event append's clock) is utc_now's moment and sqlite_timestamp's text of
+    it, across second boundaries."""
+    import time
+
+    from libs.events.envelope import utc_now
+    from libs.events.store import recorded_now, sqlite_timestamp
+
+    for _ in range(4):
+        before = utc_now()
+        moment, text = recorded_now()
+        after = utc_now()
+        assert before <= moment <= after and moment.tzinfo is before.tzinfo
+        assert text == sqlite_timestamp(moment)
+        time.sleep(0.35)
