@@ -83,7 +83,8 @@ def each_worker(envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
     return out
 
 
-# EmployeesImported's columns, as in its payload
+# EmployeesImported's columns, as in its payload: the one list its event (services/enrollment/domain/events.py)
+# is declared and recorded by (tests/imports/test_imported_workers.py holds them together) and read by here
 WORKER_COLUMNS = ("employee_ids", "employer_ids", "id_numbers", "names", "birth_dates", "sexes", "hired_ons",
                   "bank_codes", "account_nos", "holders", "rows", "legacy_ids")
 
