@@ -83,7 +83,8 @@ def each_worker(envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
     return out
 
 
-# EmployeesImported's columns, as in its payload
+# EmployeesImported's columns, as in its payload: the one list its event (services/enrollment/domain/events.py)
+# is declared and recorded by (tests/imports/test_imported_workers.py holds them together) and read by here
 WORKER_COLUMNS = ("employee_ids", "employer_ids", "id_numbers", "names", "birth_dates", "sexes", "hired_ons",
                   "bank_codes", "account_nos", "holders", "rows", "legacy_ids")
 
@@ -184,25 +185,41 @@ def stored(session: Session, column: Column, keys: Iterable[Any]) -> set[Any]:
     """Which of `keys` have a row in `column`'s table: text keys in one statement on the driver
     (the keys as one parameter: a JSON list on SQLite, an array on PostgreSQL), any others
     LOOKUP_CHUNK at a time through SQLAlchemy."""
-    keys = sorted(set(keys))
-    if not keys:
+    distinct = set(keys)
+    if not distinct:
         return set()
-    if all(type(k) is str for k in keys):
-        conn = session.connection()
-        name, table = column.name, column.table.name
-        if conn.dialect.name == "postgresql":
-            statement, params = f'SELECT DISTINCT "{name}" FROM "{table}" WHERE "{name}" = ANY(%s)', (keys,)
-        else:
-            statement = f'SELECT DISTINCT "{name}" FROM "{table}" WHERE "{name}" IN (SELECT value FROM json_each(?))'
-            params = (json.dumps(keys),)
-        with driver_cursor(conn, statement, params) as cursor:
-            cursor.execute(statement, params)
-            return {row[0] for row in cursor.fetchall()}
+    if set(map(type, distinct)) == {str}:  # in any order: the statement reads them as a set
+        return {row[0] for row in _driver_rows(session, column, (column,), list(distinct), distinct=True)}
+    keys = sorted(distinct)
     found: set[Any] = set()
     for i in range(0, len(keys), LOOKUP_CHUNK):
         found.update(session.execute(select(column).where(column.in_(keys[i:i + LOOKUP_CHUNK]))
                                      .distinct()).scalars())
     return found
+
+
+def stored_values(session: Session, column: Column, value: Column, keys: Iterable[str]) -> dict[str, Any]:
+    """`value` of the rows of its table whose text key `column` is among `keys`, by key (one row
+    a key: a unique column), in one statement on the driver as `stored`: a chunk's thousands of
+    keys without a bound parameter each. Values as the driver returns them: for text columns."""
+    keys = sorted(set(keys))
+    return dict(_driver_rows(session, column, (column, value), keys)) if keys else {}
+
+
+def _driver_rows(session: Session, key: Column, columns: Sequence[Column], keys: list[str],
+                 distinct: bool = False) -> list[tuple]:
+    """`columns` of the rows whose text `key` is among `keys`, the keys as one parameter."""
+    conn = session.connection()
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    name, table, what = key.name, key.table.name, "DISTINCT " if distinct else ""
+    if conn.dialect.name == "postgresql":
+        statement, params = f'SELECT {what}{names} FROM "{table}" WHERE "{name}" = ANY(%s)', (keys,)
+    else:
+        statement = f'SELECT {what}{names} FROM "{table}" WHERE "{name}" IN (SELECT value FROM json_each(?))'
+        params = (json.dumps(keys),)
+    with driver_cursor(conn, statement, params) as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
 
 
 def fresh_and_rest(run: Sequence[Envelope], key: Callable[[Envelope], Any],

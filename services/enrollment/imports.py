@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from libs import identifiers
 from libs.events.consumer import insert_rows
 from libs.events.uow import UnitOfWork
+from libs.imports.bulk import stored_values
 from libs.imports.rows import Row, RowRejected, Table, all_texts
 from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, in_one_savepoint, in_savepoint,
                                  source)
@@ -203,6 +204,12 @@ class NewEmployment(NamedTuple):
 
 def _event_sized(hires: list[NewHire]) -> list[list[NewHire]]:
     """The hires in parts of at most WORKERS_PER_EVENT and EVENT_TEXT_BYTES, in their order."""
+    longest = max(map(len, (hire.name for hire in hires)), default=0) + max(
+        map(len, (hire.holder for hire in hires if hire.holder)), default=0)
+    if WORKERS_PER_EVENT * (WORKER_FIXED_BYTES + 4 * longest) <= EVENT_TEXT_BYTES:
+        # no part can reach EVENT_TEXT_BYTES (UTF-8 takes at most 4 bytes a character): the
+        # parts the loop below makes are its slices of WORKERS_PER_EVENT, without a byte counted
+        return [hires[i:i + WORKERS_PER_EVENT] for i in range(0, len(hires), WORKERS_PER_EVENT)]
     parts: list[list[NewHire]] = []
     size = 0
     for hire in hires:
@@ -324,8 +331,7 @@ class EmployeesKind:
         those still employed answered as columns); a person already on the ledger, or in several
         rows, goes row by row in a savepoint."""
         session = uow.session
-        known = {r.id_number: r.employee_id
-                 for r in _in_chunks(session, workers.c.id_number, [e.id_number.value for _, e in rows])}
+        known = stored_values(session, workers.c.id_number, workers.c.employee_id, [e.id_number.value for _, e in rows])
         once = Counter(e.id_number.value for _row, e in rows)
         new_people = [(row, e) for row, e in rows if once[e.id_number.value] == 1 and e.id_number.value not in known]
         out, hired = self._record_new(uow, import_id, new_people) if new_people else ({}, [])
@@ -345,8 +351,7 @@ class EmployeesKind:
         (`WorkersImport`), one event for a thousand rows, no Worker each; one who left (a
         separation too) is hired and separated by its own Worker, its own events, as one by one."""
         session = uow.session
-        status = {r.employer_id: r.status for r in _in_chunks(session, employers.c.employer_id,
-                                                                 [e.employer_id for _, e in rows])}
+        status = stored_values(session, employers.c.employer_id, employers.c.status, [e.employer_id for _, e in rows])
         out: dict[int, Outcome] = {}
         staying: list[NewHire] = []
         left: list[tuple[Row, NewEmployment, Worker]] = []

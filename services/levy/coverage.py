@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from libs.events.consumer import insert_rows
+from libs.imports.bulk import stored_values
 
 from .books import add_up
 from .tables import coverage_changes, coverage_spans, levy_employers, levy_employments
@@ -104,8 +105,8 @@ def add_new_workers(session: Session, employments: list[tuple[str, str, str]]) -
     employer_id, hired_on as ISO text), one each (a go-live's new workers): each holds one open
     span from its hiring in its employer's recorded region (none while the employer is not
     recorded), so nothing is read back but the employers' regions."""
-    regions = dict(session.execute(select(levy_employers.c.employer_id, levy_employers.c.region).where(
-        levy_employers.c.employer_id.in_(sorted({employer_id for _, employer_id, _ in employments})))).all())
+    regions = stored_values(session, levy_employers.c.employer_id, levy_employers.c.region,
+                            [employer_id for _, employer_id, _ in employments])
     spans = [(employee_id, regions[employer_id], hired_on, None)
              for employee_id, employer_id, hired_on in employments if employer_id in regions]
     change: dict[tuple[str, str], int] = defaultdict(int)

@@ -125,3 +125,14 @@ def test_read_models_rebuilt_with_imported_workers_are_the_same(api, runtime, un
         rebuild_read_models(s)
     with sessions() as s:
         assert read_models_hash(s) == before
+
+
+def test_one_list_of_the_chunks_columns() -> None:
+    """EmployeesImported is declared, recorded (a NewHire per worker) and read (libs.imports.bulk)
+    by one list of its columns, in one order."""
+    from libs.imports.bulk import WORKER_COLUMNS
+    from services.enrollment.domain.events import EmployeesImported
+    from services.enrollment.domain.model import NewHire
+
+    assert tuple(n for n in EmployeesImported.model_fields if n != "import_id") == WORKER_COLUMNS
+    assert tuple(f + "s" if f != "sex" else "sexes" for f in NewHire._fields) == WORKER_COLUMNS

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.events.registry import event_type, upcaster
 from libs.events.source import Source, add_source
+from libs.imports.bulk import WORKER_COLUMNS  # its columns, in its fields' order: one list with its readers
 
 Sex = Literal["male", "female"]
 EmployerStatus = Literal["active", "suspended", "closed"]
@@ -122,12 +123,8 @@ class EmployeesImported(BaseModel):
     @model_validator(mode="after")
     def _columns_of_one_length(self) -> "EmployeesImported":
         n = len(self.employee_ids)
-        assert n > 0 and all(len(getattr(self, c)) == n for c in IMPORTED_COLUMNS), "one value of each column a worker"
+        assert n > 0 and all(len(getattr(self, c)) == n for c in WORKER_COLUMNS), "one value of each column a worker"
         return self
-
-
-IMPORTED_COLUMNS = ("employee_ids", "employer_ids", "id_numbers", "names", "birth_dates", "sexes", "hired_ons",
-                    "bank_codes", "account_nos", "holders", "rows", "legacy_ids")
 
 
 @event_type("EmployeeSeparated", version=2)

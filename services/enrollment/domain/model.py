@@ -17,11 +17,11 @@ from typing import Any, NamedTuple
 
 from libs.events.aggregate import Aggregate
 from libs.events.source import Source
+from libs.imports.bulk import WORKER_COLUMNS
 from libs.pooling import Move, region_on
 
 from . import rules
 from .events import (
-    IMPORTED_COLUMNS,
     BankAccount,
     BankAccountChanged,
     EmployeeEnrolled,
@@ -345,7 +345,7 @@ class WorkersImport(Aggregate):
         """Enroll `hires` (each checked by `Worker.check_first_hire`): worker i's EmployeeEnrolled,
         its source the import's row, is the i-th of each column."""
         assert hires and not self.recorded, "a chunk of workers is recorded once, with workers"
-        self.trigger(EmployeesImported(import_id=import_id, **dict(zip(IMPORTED_COLUMNS, zip(*hires)))), on)
+        self.trigger(EmployeesImported(import_id=import_id, **dict(zip(WORKER_COLUMNS, zip(*hires)))), on)
 
     def apply_EmployeesImported(self, e: EmployeesImported) -> None:
         self.recorded = True
