@@ -3,7 +3,12 @@ long-term beneficiaries (goal: 1,000,000 in ≤ 20 s, memory flat, files streame
 
 Setup (not timed): a region policy with the fund's account through the API, then one fund line
 per payee written in bulk (executemany) into the payments database's `entitlement_lines`, each
-with a bank account at one of BANKS (CNAPS bank parts 102, 103, 104, 105, 301).
+with a bank account at one of BANKS (CNAPS bank parts 102, 103, 104, 105, 301). Like a province's
+(BENCH_LIKE_REAL=1, the default): line ids hashed as the entitlements engine makes them
+(`el_` + 32 hex digits of a SHA-256: the lines' order by id is not the payees'), and every
+REGISTERED_EVERY-th payee with a registered account (`payout_payee_accounts`, as the enrollment
+events project it; same bank, another number), which the run prefers to the line's.
+BENCH_LIKE_REAL=0: the flattering setup before (line ids in payee order, no registered account).
 Timed three times (median, min and max; one region of BENCH_PAYEES lines per round), through the
 in-process ASGI app called directly (no test client: nothing buffers the body): POST /v1/payment-runs, then GET /v1/payment-runs/{id}/file?format=pain.001&bank=… for
 every bank into a sink that only counts bytes. Each file is validated whole against the XSD
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import json
 import os
 import re
@@ -45,7 +51,7 @@ from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, t
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
 from services.payments.payouts import pain001, xsd  # noqa: E402
 from services.payments.payouts.runs import create_run  # noqa: E402
-from services.payments.payouts.tables import entitlement_lines  # noqa: E402
+from services.payments.payouts.tables import entitlement_lines, payee_accounts  # noqa: E402
 from tests.payments.payouts.support import XSD, ensure_lines_table, publish_policy  # noqa: E402
 
 PAYEES = int(os.environ.get("BENCH_PAYEES", "1000000"))
@@ -60,6 +66,8 @@ CHUNK = 50_000
 KNOWN_AT = datetime(2026, 10, 1, tzinfo=timezone.utc)  # the lines' knowledge time: pinned, whatever the day
 VALIDATION_REPEATS = int(os.environ.get("BENCH_VALIDATION_REPEATS", "3"))
 COLUMNS = [c.name for c in entitlement_lines.columns]
+LIKE_REAL = os.environ.get("BENCH_LIKE_REAL", "1") == "1"
+REGISTERED_EVERY = 2  # every second payee has a registered account (LIKE_REAL)
 
 
 # ---- the app, called as ASGI --------------------------------------------------------------
@@ -135,17 +143,30 @@ def approve_run(app, run_id: str) -> None:  # noqa: ANN001
 
 # ---- setup ------------------------------------------------------------------------------
 
+def line_id(prefix: str, i: int) -> str:
+    """Hashed like the entitlements engine's (LIKE_REAL), else in payee order."""
+    text = f"{prefix}-{i:08d}-{PERIOD}"
+    return "el_" + hashlib.sha256(text.encode()).hexdigest()[:32] if LIKE_REAL else text
+
+
 def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str) -> float:
-    """One fund line per payee, in bulk; amounts in integer fen (a monthly disability allowance)."""
+    """One fund line per payee, in bulk; amounts in integer fen (a monthly disability allowance);
+    LIKE_REAL: every REGISTERED_EVERY-th payee's registered account too."""
     engine = runtime.services["payments"].ctx.engine
     known_at = KNOWN_AT.isoformat()
     sql = (f"INSERT INTO entitlement_lines ({', '.join(COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+    changed_at = payee_accounts.c.changed_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)(KNOWN_AT)
+    accounts_sql = f"INSERT INTO {payee_accounts.name} (payee, bank_code, account_no, holder, changed_at) " \
+                   "VALUES (?, ?, ?, ?, ?)"
     with timer() as t:
         for start in range(0, n, CHUNK):
-            rows = []
+            rows, accounts = [], []
             for i in range(start, min(n, start + CHUNK)):
-                values = {"line_id": f"{prefix}-{i:08d}-{PERIOD}", "claim_id": f"clm_{prefix}{i:08d}",
+                if LIKE_REAL and i % REGISTERED_EVERY == 0:
+                    accounts.append((f"employee:ee_{prefix}{i:08d}", BANKS[i % len(BANKS)], f"63{i:017d}", "张三",
+                                     changed_at))
+                values = {"line_id": line_id(prefix, i), "claim_id": f"clm_{prefix}{i:08d}",
                           "employer_id": f"er_{i % 10_000:08d}", "region": region, "kind": "disability_allowance",
                           "family": "long_term", "period": PERIOD, "period_start": None, "period_end": None,
                           "amount_fen": 200_000 + (i * 7_919) % 600_000, "payer": "fund",
@@ -156,6 +177,8 @@ def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str) -> fl
                 rows.append(tuple(values[c] for c in COLUMNS))
             with engine.begin() as conn:
                 conn.exec_driver_sql(sql, rows)
+                if accounts:
+                    conn.exec_driver_sql(accounts_sql, accounts)
     return t["seconds"]
 
 
@@ -331,6 +354,9 @@ def main() -> None:
         "timed_path": "POST /v1/payment-runs, then GET /v1/payment-runs/{id}/file?format=pain.001&bank=<part> for "
                       "every bank, through the ASGI app called directly (body chunks counted, never kept)",
         "payees": PAYEES, "banks": [b[:3] for b in BANKS],
+        "lines": ("like a province's: line ids hashed (el_ + 32 hex of a SHA-256), every "
+                  f"{REGISTERED_EVERY}nd payee with a registered account" if LIKE_REAL else
+                  "flattering (BENCH_LIKE_REAL=0): line ids in payee order, no registered account"),
         "goal": "1,000,000 payees: run + files in <= 20 s, memory flat, streamed",
     }
     app = runtime.app()

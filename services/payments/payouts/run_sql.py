@@ -13,8 +13,10 @@ in Python), without a Python object per line — a million lines are a few INSER
    (runs.plan_batch, the deductions, runs.take_lines): an account on hold (the hold's time
    against the account's), an overpayment to keep back, lines carrying different accounts and no
    registered one. They are few; everyone else is decided by the aggregate.
-4. The payouts, their member lines and their line locks: one INSERT … SELECT each, in payee
-   order (payout ids ascend with it, so every index is appended to, not scattered).
+4. The payouts, their member lines and their line locks: one INSERT … SELECT each, the payouts
+   and members in payee order (payout ids ascend with it, so their indexes are appended to), the
+   locks in line id order (line ids are hashes: in payee order each lock would land on a page of
+   the lock's B-tree of its own, read back from the disk once the B-tree outgrew the page cache).
 A line a concurrent run took makes the lock's insert fail, as on the ordinary path: the caller
 rolls the savepoint back and plans again.
 """
@@ -187,9 +189,10 @@ def _write(session: Session, dialect: str, run_id: str, id_prefix: str) -> None:
     """The payouts the aggregate decided: their locks first (a concurrent run fails here), then
     the payouts and their member lines, in payee order."""
     pays, payout_id, params = _pays("p."), _payout_id("p.seq", dialect), {"run_id": run_id, "prefix": id_prefix}
-    lines = f"FROM {PAYEES} p JOIN {LINES} l ON l.payee = p.payee WHERE {pays} ORDER BY p.seq, l.line_id"
+    lines = f"FROM {PAYEES} p JOIN {LINES} l ON l.payee = p.payee WHERE {pays}"
+    # The locks in line id order (the module's docstring, 4): one walk along their B-tree.
     session.execute(text(f"INSERT INTO payout_lines (line_id, payout_id, run_id) "
-                         f"SELECT l.line_id, {payout_id}, :run_id {lines}"), params)
+                         f"SELECT l.line_id, {payout_id}, :run_id {lines} ORDER BY l.line_id"), params)
     session.execute(text(
         "INSERT INTO payouts (payout_id, run_id, payee, bank_code, bank_part, account_no, holder, amount_fen, "
         f"line_count, status) SELECT {payout_id}, :run_id, p.payee, p.bank_code, substr(p.bank_code, 1, 3), "
@@ -197,7 +200,8 @@ def _write(session: Session, dialect: str, run_id: str, id_prefix: str) -> None:
         params)
     session.execute(text(
         "INSERT INTO payout_members (payout_id, line_id, claim_id, employer_id, kind, family, amount_fen) "
-        f"SELECT {payout_id}, l.line_id, l.claim_id, l.employer_id, l.kind, l.family, l.amount_fen {lines}"), params)
+        f"SELECT {payout_id}, l.line_id, l.claim_id, l.employer_id, l.kind, l.family, l.amount_fen {lines} "
+        "ORDER BY p.seq, l.line_id"), params)
 
 
 def _tally(session: Session, tally: runs.RunTally, waiting: list) -> None:
