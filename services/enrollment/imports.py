@@ -57,12 +57,6 @@ def _checked(column: str, check, value: str):  # noqa: ANN001, ANN202
         raise RowRejected(column, exc.message) from None
 
 
-def _in_chunks(session, column, values: Sequence[str]):  # noqa: ANN001, ANN202
-    values = sorted(set(values))
-    for i in range(0, len(values), LOOKUP_CHUNK):
-        yield from session.execute(select(column.table).where(column.in_(values[i:i + LOOKUP_CHUNK])))
-
-
 # ---------------------------------------------------------------------------------- employers
 
 @dataclass(frozen=True)
@@ -86,7 +80,7 @@ class EmployersKind:
     def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
         versions: dict[tuple[str, date], Any] = {}
         with ctx.session_factory() as session:
-            known = {r.uscc: r.employer_id for r in _in_chunks(session, employers.c.uscc, [r["uscc"] for r in rows])}
+            known = stored_values(session, employers.c.uscc, employers.c.employer_id, [r["uscc"] for r in rows])
 
             def version(region: str, on: date) -> Any:
                 if (region, on) not in versions:
