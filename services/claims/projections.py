@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
@@ -251,16 +252,13 @@ class ClaimsWagesProjection(Projection):
         """(employee_id, period, employer_id, wage_fen) kept once, the first wage of a worker, employer and month staying: the wages in force
         read them for a month no report of the employer covers (handlers.worker_wages), so
         nothing else is written."""
-        columns = ("employee_id", "period", "employer_id", "wage_fen")
-        if len(lines) < LEGACY_CACHE_LINES:
-            insert_new(session, claims_legacy_wages, columns, lines)
-            return
         # A go-live's request: its rows land each on a page of its own among the month's (workers'
         # ids are random), more pages than the 2 MiB default holds, which then spills them to the
         # WAL and reads them back within the batch (bench/bench_legacy_wages.py: 15.4 against
         # 18.3 µs a row at 200,000 workers a month).
-        with sqlite_page_cache(session, LEGACY_CACHE_KIB):
-            insert_new(session, claims_legacy_wages, columns, lines)
+        big = len(lines) >= LEGACY_CACHE_LINES
+        with sqlite_page_cache(session, LEGACY_CACHE_KIB) if big else nullcontext():
+            insert_new(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), lines)
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """In bulk where the log is hot (a bulk report, an import): a run of first reports and
