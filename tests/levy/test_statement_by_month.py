@@ -43,16 +43,26 @@ def test_each_month_equals_its_own_statement(api, unique, monkeypatch) -> None: 
     regions = [unique.region, *(f"{p}{unique.region[2:]}" for p in ("52", "53", "54")), *made]
     assert len(regions) == 6, regions
 
+    # Nothing is written from here on, so a month's own statement is asked once however many
+    # ranges hold that month (the whole months of the other ranges are months of the first):
+    # every range's `months` is still compared, month by month, with the server's answer.
+    own: dict[tuple[str, str, str], dict] = {}
+
+    def own_statement(region: str, start: str, end: str) -> dict:
+        if (region, start, end) not in own:
+            own[region, start, end] = statement(api, region, start, end)
+        return own[region, start, end]
+
     seen = []
     for region in regions:
         for start, end in RANGES:
             by_month = statement(api, region, start, end, by="month")
             months = by_month.pop("months")
-            assert by_month == statement(api, region, start, end)
+            assert by_month == own_statement(region, start, end)
             assert months[0]["from"] == start and months[-1]["to"] == end
             assert all(a["to"] < b["from"] and b["from"].endswith("-01") for a, b in zip(months, months[1:]))
             for month in months:
-                assert month == statement(api, region, month["from"], month["to"]), (region, month["from"])
+                assert month == own_statement(region, month["from"], month["to"]), (region, month["from"])
             seen += months
     # the books were varied where it counts: every kind of figure moved in some month
     assert any(m["expenditure"]["total"] != "0.00" for m in seen)
