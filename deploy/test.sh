@@ -16,7 +16,23 @@ if bash deploy/kafka/kafka.sh start; then export INJURYLEDGER_TEST_KAFKA=127.0.0
 else
   echo "!!! Kafka could not be started: kafka tests will skip (CI fails them)"; fi
 bash deploy/browser.sh || echo "!!! Chromium could not be installed: browser tests will skip (CI fails them)"
-$PY -m pytest -q "$@" || status=$?
-# pytest's 5 means no test ran: that is a failure, never a pass.
-if [ "$status" -eq 5 ]; then echo "no tests ran"; exit 1; fi
+# Two pytest-xdist workers (INJURYLEDGER_TEST_WORKERS; 0 or 1: one process, as before): much of
+# the suite waits on servers (a consistency wait, a service's start, a consumer's poll), so a
+# second worker fills that time on a two-core machine. Each worker has its own distributed
+# cluster (databases, topics and ports of its own: tests/harness/cluster.py); --dist loadfile
+# keeps a module's tests on one worker, in order (the stop tests share one deployment). The tests
+# that restart a server every run shares (marker restarts_shared_server) run after, alone.
+workers=${INJURYLEDGER_TEST_WORKERS:-2}
+if [ "$workers" -le 1 ]; then
+  $PY -m pytest -q "$@" || status=$?
+  # pytest's 5 means no test ran: that is a failure, never a pass.
+  if [ "$status" -eq 5 ]; then echo "no tests ran"; exit 1; fi
+  exit $status
+fi
+parallel=0; alone=0
+$PY -m pytest -q -n "$workers" --dist loadfile -m "not restarts_shared_server" "$@" || parallel=$?
+$PY -m pytest -q -m "restarts_shared_server" "$@" || alone=$?
+# 5 means no test ran: a pass only where the other run ran some (a selection of one kind alone).
+if [ "$parallel" -eq 5 ] && [ "$alone" -eq 5 ]; then echo "no tests ran"; exit 1; fi
+for s in "$parallel" "$alone"; do [ "$s" -eq 0 ] || [ "$s" -eq 5 ] || status=$s; done
 exit $status

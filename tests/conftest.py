@@ -180,11 +180,19 @@ _FAULT_FIGURES: list[str] = []
 
 
 @pytest.fixture
-def fault_figures():  # noqa: ANN201
+def fault_figures(request):  # noqa: ANN001, ANN201
+    # Kept on the test's report, which a pytest-xdist worker sends to the process that prints
+    # the summary (a worker's own list would never be printed).
     def record(scenario: str, **figures: int) -> None:
-        _FAULT_FIGURES.append(f"{scenario}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+        line = f"{scenario}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
+        request.node.user_properties.append(("fault_figures", line))
 
     return record
+
+
+def pytest_runtest_logreport(report) -> None:  # noqa: ANN001
+    if report.when == "call":
+        _FAULT_FIGURES.extend(line for key, line in report.user_properties if key == "fault_figures")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001

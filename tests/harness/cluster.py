@@ -22,8 +22,18 @@ from libs.settings import SERVICE_NAMES
 
 SETTLE_TIMEOUT_S = 60
 # 8100..8104 by default: out of the way of a `make run` on 8000; two runs of the suite on one
-# machine (worktrees) set INJURYLEDGER_TEST_PORT_OFFSET apart.
-PORT_OFFSET = int(os.environ.get("INJURYLEDGER_TEST_PORT_OFFSET", "100"))
+# machine (worktrees) set INJURYLEDGER_TEST_PORT_OFFSET apart. A pytest-xdist worker (gw0, gw1, …)
+# has a cluster of its own and takes the ports WORKER_PORT_SPAN further per worker number: its
+# cluster at +0..+4, the stop tests' deployment at +20..+24, the embedded stop test at +9.
+WORKER_PORT_SPAN = 40
+
+
+def worker_number() -> int:
+    """This process's pytest-xdist worker number (0 without xdist)."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+PORT_OFFSET = int(os.environ.get("INJURYLEDGER_TEST_PORT_OFFSET", "100")) + WORKER_PORT_SPAN * worker_number()
 
 
 class TestCluster:

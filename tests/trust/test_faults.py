@@ -135,6 +135,7 @@ def test_a_rebalance_while_processing_loses_and_duplicates_nothing(rig: Fixture,
     assert rows == distinct == sent
 
 
+@pytest.mark.restarts_shared_server  # kills and restarts the broker every run shares
 def test_broker_killed_mid_stream_the_outbox_holds_events_until_it_is_back(rig: Fixture, fault_figures) -> None:  # noqa: ANN001
     from tests.harness.servers import KafkaServer
 
