@@ -9,6 +9,10 @@ with a bank account at one of BANKS (CNAPS bank parts 102, 103, 104, 105, 301). 
 REGISTERED_EVERY-th payee with a registered account (`payout_payee_accounts`, as the enrollment
 events project it; same bank, another number), which the run prefers to the line's.
 BENCH_LIKE_REAL=0: the flattering setup before (line ids in payee order, no registered account).
+BENCH_PAID_MONTHS=k (default 0): each round's region first holds k earlier months of the same
+payees' lines, each month paid by its own run (proposed and approved, not timed), so the timed run
+reads k paid months before the unpaid one, as a province's run does (a line is payable until its
+payout is settled or rejected, whatever its month: every line up to the run's month is read).
 Timed three times (median, min and max; one region of BENCH_PAYEES lines per round), through the
 in-process ASGI app called directly (no test client: nothing buffers the body): POST /v1/payment-runs, then GET /v1/payment-runs/{id}/file?format=pain.001&bank=… for
 every bank into a sink that only counts bytes. Each file is validated whole against the XSD
@@ -68,6 +72,7 @@ VALIDATION_REPEATS = int(os.environ.get("BENCH_VALIDATION_REPEATS", "3"))
 COLUMNS = [c.name for c in entitlement_lines.columns]
 LIKE_REAL = os.environ.get("BENCH_LIKE_REAL", "1") == "1"
 REGISTERED_EVERY = 2  # every second payee has a registered account (LIKE_REAL)
+PAID_MONTHS = int(os.environ.get("BENCH_PAID_MONTHS", "0"))
 
 
 # ---- the app, called as ASGI --------------------------------------------------------------
@@ -117,10 +122,10 @@ def call(app, method: str, path: str, query: dict | None = None, body: bytes = b
     return sink
 
 
-def post_run(app, region: str) -> dict:  # noqa: ANN001
+def post_run(app, region: str, period: str = PERIOD) -> dict:  # noqa: ANN001
     sink = Sink()
     r = call(app, "POST", "/v1/payment-runs",
-             body=json.dumps({"region": region, "period": PERIOD, "execution_date": EXECUTION_DATE}).encode(),
+             body=json.dumps({"region": region, "period": period, "execution_date": EXECUTION_DATE}).encode(),
              sink=sink)
     assert r.status == 201, r.head[:500]
     return json.loads(r.head)
@@ -143,15 +148,16 @@ def approve_run(app, run_id: str) -> None:  # noqa: ANN001
 
 # ---- setup ------------------------------------------------------------------------------
 
-def line_id(prefix: str, i: int) -> str:
+def line_id(prefix: str, i: int, period: str = PERIOD) -> str:
     """Hashed like the entitlements engine's (LIKE_REAL), else in payee order."""
-    text = f"{prefix}-{i:08d}-{PERIOD}"
+    text = f"{prefix}-{i:08d}-{period}"
     return "el_" + hashlib.sha256(text.encode()).hexdigest()[:32] if LIKE_REAL else text
 
 
-def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str) -> float:
-    """One fund line per payee, in bulk; amounts in integer fen (a monthly disability allowance);
-    LIKE_REAL: every REGISTERED_EVERY-th payee's registered account too."""
+def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str, period: str = PERIOD,
+               accounts_too: bool = True) -> float:
+    """One fund line per payee of `period`, in bulk; amounts in integer fen (a monthly disability
+    allowance); LIKE_REAL and `accounts_too`: every REGISTERED_EVERY-th payee's registered account."""
     engine = runtime.services["payments"].ctx.engine
     known_at = KNOWN_AT.isoformat()
     sql = (f"INSERT INTO entitlement_lines ({', '.join(COLUMNS)}) "
@@ -163,12 +169,12 @@ def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str) -> fl
         for start in range(0, n, CHUNK):
             rows, accounts = [], []
             for i in range(start, min(n, start + CHUNK)):
-                if LIKE_REAL and i % REGISTERED_EVERY == 0:
+                if LIKE_REAL and accounts_too and i % REGISTERED_EVERY == 0:
                     accounts.append((f"employee:ee_{prefix}{i:08d}", BANKS[i % len(BANKS)], f"63{i:017d}", "张三",
                                      changed_at))
-                values = {"line_id": line_id(prefix, i), "claim_id": f"clm_{prefix}{i:08d}",
+                values = {"line_id": line_id(prefix, i, period), "claim_id": f"clm_{prefix}{i:08d}",
                           "employer_id": f"er_{i % 10_000:08d}", "region": region, "kind": "disability_allowance",
-                          "family": "long_term", "period": PERIOD, "period_start": None, "period_end": None,
+                          "family": "long_term", "period": period, "period_start": None, "period_end": None,
                           "amount_fen": 200_000 + (i * 7_919) % 600_000, "payer": "fund",
                           "payee": f"employee:ee_{prefix}{i:08d}", "bank_code": BANKS[i % len(BANKS)],
                           "account_no": f"62{i:017d}", "holder": "张三", "adjusts": None, "reason": None,
@@ -180,6 +186,29 @@ def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str) -> fl
                 if accounts:
                     conn.exec_driver_sql(accounts_sql, accounts)
     return t["seconds"]
+
+
+def earlier_months(k: int) -> list[str]:
+    """The k months before PERIOD, oldest first."""
+    year, month = map(int, PERIOD.split("-"))
+    months = []
+    for back in range(k, 0, -1):
+        y, m = divmod(year * 12 + month - 1 - back, 12)
+        months.append(f"{y:04d}-{m + 1:02d}")
+    return months
+
+
+def pay_earlier_months(app, runtime: EmbeddedRuntime) -> int:  # noqa: ANN001
+    """PAID_MONTHS earlier months of every round's payees, each paid by a run approved (setup)."""
+    runs = 0
+    for region, prefix in ROUNDS:
+        for n, period in enumerate(earlier_months(PAID_MONTHS)):
+            fill_lines(runtime, region, PAYEES, prefix, period, accounts_too=n == 0)
+            paid = post_run(app, region, period)
+            assert paid["count"] == PAYEES, paid
+            approve_run(app, paid["run_id"])
+            runs += 1
+    return runs
 
 
 def cpu_seconds() -> float:
@@ -356,7 +385,9 @@ def main() -> None:
         "payees": PAYEES, "banks": [b[:3] for b in BANKS],
         "lines": ("like a province's: line ids hashed (el_ + 32 hex of a SHA-256), every "
                   f"{REGISTERED_EVERY}nd payee with a registered account" if LIKE_REAL else
-                  "flattering (BENCH_LIKE_REAL=0): line ids in payee order, no registered account"),
+                  "flattering (BENCH_LIKE_REAL=0): line ids in payee order, no registered account")
+                 + (f"; {PAID_MONTHS} earlier month(s) of the same payees already paid (BENCH_PAID_MONTHS)"
+                    if PAID_MONTHS else ""),
         "goal": "1,000,000 payees: run + files in <= 20 s, memory flat, streamed",
     }
     app = runtime.app()
@@ -383,9 +414,14 @@ def main() -> None:
     results["validated"] = {"xsd": "pain.001.001.09.xsd", "payouts": nb_of_txs(document), "bytes": len(document),
                             "valid": True}
 
-    setup_s = sum(fill_lines(runtime, region, PAYEES, prefix) for region, prefix in ROUNDS)
+    with timer() as paid_t:
+        paid_runs = pay_earlier_months(app, runtime)
+    setup_s = sum(fill_lines(runtime, region, PAYEES, prefix, accounts_too=not PAID_MONTHS)
+                  for region, prefix in ROUNDS)
     results["setup"] = {"seconds": round(setup_s, 2), "how": f"entitlement_lines rows in bulk (executemany), "
-                                                            f"{PAYEES} in each of {len(ROUNDS)} regions (one per round)"}
+                                                            f"{PAYEES} in each of {len(ROUNDS)} regions (one per round)",
+                        "paid_months": PAID_MONTHS, "paid_months_seconds": round(paid_t["seconds"], 2),
+                        "paid_runs": paid_runs}
 
     rounds = [one_round(app, region, per_tx, db_path, tmp, first=i == 0) for i, (region, _prefix) in enumerate(ROUNDS)]
     results["validation"] = validation_cost(runtime, rounds[0]["run_id"])
