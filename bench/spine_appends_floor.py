@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import rate, write_results  # noqa: E402
 from bench.spine_appends import ours_appends, peer_appends, sqlite_synchronous  # noqa: E402
-from bench.spine_rounds import alternate, summarize  # noqa: E402
+from bench.spine_rounds import alternate, spread, summarize  # noqa: E402
 from libs.db import make_engine  # noqa: E402
 from libs.events.store import _SQLITE_EVENTS  # noqa: E402
 from libs.events.tables import core_metadata  # noqa: E402
@@ -71,7 +71,6 @@ def main() -> None:
                       "eventsourcing": peer})
     us = {side: [1e6 / r["single_appends_per_s"] for r in rounds] for side, rounds in runs.items()}
     by_round = list(zip(us["floor"], us["ours"], us["eventsourcing"]))
-    from bench.spine_rounds import spread
 
     results = {"single_n": SINGLE_N, "rounds": "3, alternating, each side in its own process; median (min–max)",
                **{side: summarize(rounds) for side, rounds in runs.items()},
