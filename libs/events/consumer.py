@@ -46,7 +46,11 @@ from .tables import consumer_positions, dead_letters, processed_events
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 5_000
+# The most records a batch holds, a batch being one database transaction (the distributed runtime's
+# consumers and a replay run at it): each transaction ends in a WAL flush and a round of per-batch
+# bookkeeping, which on a busy machine were much of a Kafka replay's time: fewer, bigger ones
+# (bench/results/spine_projection_paired_kreplay17.json). The Kafka poll takes as many (CONSUMER_TUNING).
+MAX_BATCH = 20_000
 MAX_ATTEMPTS = 3
 # Poll-ahead (ConsumerRunner.run_once): only for batches this big, where the database's write
 # takes long enough to hide the next fetch (a lone event goes straight through, no thread hop);

@@ -31,7 +31,7 @@ ADMIN_TIMEOUT_MS = 5_000  # a status or readiness check answers within seconds, 
 # distributed runtime's reads wait for their writes' events). The benchmark's raw peer reads with
 # exactly these.
 CONSUMER_TUNING = {
-    "max_poll_records": 5_000,
+    "max_poll_records": 20_000,  # a runner's largest batch (libs.events.consumer.MAX_BATCH)
     "fetch_max_bytes": 32 * 1024 * 1024,
     "max_partition_fetch_bytes": 8 * 1024 * 1024,
     "receive_buffer_bytes": 4 * 1024 * 1024,
