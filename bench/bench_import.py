@@ -11,6 +11,9 @@ recorded as events, the embedded pump projecting them everywhere before each ans
 Peer, same run, same machine: reading the same files with the csv module (the floor of touching
 every row once), so the ratio says what checking and recording a row costs over reading it.
 
+Rows a request: BENCH_IMPORT_CHUNK_ROWS (5,000), the wages BENCH_IMPORT_WAGE_CHUNK_ROWS (the command
+line's 50,000 for them).
+
 Quick check (minutes, not hours): BENCH_IMPORT_SCALE=0.001 .venv/bin/python bench/bench_import.py
 Some kinds only (a local measurement, written to its own results file): BENCH_IMPORT_KINDS=employers,employees,
 accounts,claims,dependents (in the import order; a kind's references must be among them: claims need employees).
@@ -32,11 +35,13 @@ from fastapi.testclient import TestClient  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, write_results  # noqa: E402
-from injuryledger.imports_cli import import_file  # noqa: E402
+from injuryledger.imports_cli import CHUNK_ROWS_OF, import_file  # noqa: E402
 from libs.identifiers import make_id_number, make_uscc  # noqa: E402
 
 SCALE = float(os.environ.get("BENCH_IMPORT_SCALE", "1"))
 CHUNK_ROWS = int(os.environ.get("BENCH_IMPORT_CHUNK_ROWS", "5000"))
+# the wages' requests: by default the command line's own for them (CHUNK_ROWS_OF), as a go-live posts them
+WAGE_CHUNK_ROWS = int(os.environ.get("BENCH_IMPORT_WAGE_CHUNK_ROWS", str(CHUNK_ROWS_OF["wages"])))
 EMPLOYERS = max(2, int(50_000 * SCALE))
 WORKERS = max(EMPLOYERS, int(1_000_000 * SCALE))
 WAGE_MONTHS = 12
@@ -148,7 +153,7 @@ def peer_read(path: Path) -> float:
 def main() -> None:
     rt, tmp = embedded_runtime("import")
     quiet = Console(file=io.StringIO())
-    results: dict = {"scale": SCALE, "chunk_rows": CHUNK_ROWS, "only_kinds": list(ONLY_KINDS), "book": {}, "kinds": {}, "memory_mib": []}
+    results: dict = {"scale": SCALE, "chunk_rows": CHUNK_ROWS, "wage_chunk_rows": WAGE_CHUNK_ROWS, "only_kinds": list(ONLY_KINDS), "book": {}, "kinds": {}, "memory_mib": []}
     try:
         start = time.perf_counter()
         files = book(tmp)
@@ -159,7 +164,8 @@ def main() -> None:
             for kind, (path, count) in files.items():
                 before, load_before = rss_mib(), os.getloadavg()[0]
                 t0, cpu0 = time.perf_counter(), time.process_time()
-                summary = import_file(client, kind, path, chunk_rows=CHUNK_ROWS, console=quiet)
+                chunk_rows = WAGE_CHUNK_ROWS if kind == "wages" else CHUNK_ROWS
+                summary = import_file(client, kind, path, chunk_rows=chunk_rows, console=quiet)
                 seconds, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
                 total_s += seconds
                 total_cpu_s += cpu_s

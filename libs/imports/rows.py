@@ -168,7 +168,8 @@ def read_rows(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...], 
     return read_table(body, columns, optional, first_row).rows()
 
 
-def read_table(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...], first_row: int) -> Table:
+def read_table(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...], first_row: int,
+               max_rows: int = MAX_ROWS_PER_REQUEST) -> Table:
     """The rows of one request's body (the header first). `first_row` is the file's number of
     the body's first data row, so a file posted in chunks keeps its own row numbers."""
     try:
@@ -187,8 +188,8 @@ def read_table(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...],
         for number, record in enumerate(reader, first_row):
             if not "".join(record).strip():
                 continue  # a blank line (or one of blank fields)
-            if len(records) >= MAX_ROWS_PER_REQUEST:
-                raise Problem(413, "Payload too large", f"at most {MAX_ROWS_PER_REQUEST} rows per request: "
+            if len(records) >= max_rows:
+                raise Problem(413, "Payload too large", f"at most {max_rows} rows per request: "
                               "post a larger file in chunks (the command line does)")
             numbers.append(number)
             records.append(record)

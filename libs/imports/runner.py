@@ -37,7 +37,7 @@ from libs.runtime.service import ServiceContext
 from libs.web.auth import Principal
 from libs.web.problems import conflict, invalid, not_found
 
-from .rows import Row, RowRejected, Table, read_table
+from .rows import MAX_ROWS_PER_REQUEST, Row, RowRejected, Table, read_table
 from .tables import TABLES
 
 MAX_ERRORS_KEPT = 1_000
@@ -102,6 +102,8 @@ class Kind(Protocol):
     # optional: def stored_keys(self, legacy_ids: Sequence[str]) -> list[str] — each key as
     # import_rows keeps it, so a file's rows land together in its B-tree (the wages: the month
     # first); one key, one stored key
+    # optional: max_rows: int — the rows one request takes, if not MAX_ROWS_PER_REQUEST (the
+    # wages: small rows, and each request's commit amortized over more of them)
 
 
 def source(import_id: str, kind: str, row: Row) -> Source:
@@ -154,7 +156,7 @@ def run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: by
 
 def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: bytes, *, dry_run: bool,
                 import_id: str | None, first_row: int) -> dict[str, Any]:
-    table = read_table(body, kind.columns, kind.optional, first_row)
+    table = read_table(body, kind.columns, kind.optional, first_row, getattr(kind, "max_rows", MAX_ROWS_PER_REQUEST))
     client_id = actor.client_id if isinstance(actor, Principal) else actor
     summary = _summary_to_continue(ctx, kind.name, import_id, dry_run) if import_id else None
     import_id = import_id or new_import_id(kind.name)

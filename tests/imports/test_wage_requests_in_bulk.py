@@ -1,0 +1,102 @@
+"""The wages' larger requests and the claims side's writing of them in the key's order.
+
+- A wage file's request takes up to WagesKind.max_rows rows (fewer commits for the province's
+  twelve million), past which it is refused whole (413), as any other kind's past 10,000 is.
+- A batch of imported wage history large enough to be sorted into claims_legacy_wages' key order
+  keeps what the file's order keeps: the first wage of a worker, employer and month, on SQLite
+  and on PostgreSQL, in one batch, one by one or split anywhere."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+import services.levy.domain.events  # noqa: F401 - registers WageHistoryImported, as the levy service does
+from libs.db import make_engine, migrate, session_factory
+from libs.events.envelope import Envelope
+from libs.events.registry import REGISTRY
+from services.claims.projections import LEGACY_CACHE_LINES, ClaimsWagesProjection
+from services.claims.tables import claims_legacy_wages
+from services.levy.imports import WagesKind
+
+CSV = {"Content-Type": "text/csv"}
+WAGES = "employee_legacy_id,employer_legacy_id,period,wage"
+EMPLOYERS = "legacy_id,uscc,name,industry_code,region,enrolled_on,floating_step"
+
+
+def wage_rows(n: int, employer: str) -> str:
+    return "\n".join([WAGES, *(f"W{i},{employer},2021-01,5000.00" for i in range(n))]) + "\n"
+
+
+@pytest.mark.both_runtimes
+def test_a_wage_request_takes_more_rows_than_another_kinds(api, unique) -> None:  # noqa: ANN001
+    employers = "\n".join([EMPLOYERS, *(f"R{unique.n}-{i},x,Firm,C3311,{unique.region},2016-01-01,"
+                                        for i in range(10_001))]) + "\n"
+    r = api.post("/v1/imports/employers", content=employers.encode(), headers=CSV)
+    assert r.status_code == 413 and "at most 10000 rows" in r.json()["detail"], r.text
+    # 12,000 wage rows are one request: each checked (no such employer) and named by its row
+    r = api.post("/v1/imports/wages", content=wage_rows(12_000, f"R{unique.n}-none").encode(), headers=CSV)
+    assert r.status_code == 201, r.text
+    summary = r.json()
+    assert (summary["rows"], summary["accepted"], summary["rejected"]) == (12_000, 0, 12_000)
+    assert summary["errors"][0]["row"] == 2 and summary["errors"][0]["field"] == "employer_legacy_id"
+    r = api.post("/v1/imports/wages", content=wage_rows(WagesKind.max_rows + 1, "E").encode(), headers=CSV)
+    assert r.status_code == 413 and f"at most {WagesKind.max_rows} rows" in r.json()["detail"], r.text
+
+
+def history(n: int, lines: list[tuple[str, str, str, int]]) -> Envelope:
+    """A v2 WageHistoryImported of (employee_id, period, employer_id, wage_fen) lines."""
+    employee_ids, periods, employer_ids, wages_fen = (list(c) for c in zip(*lines))
+    return Envelope(
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"history/{n}"), type="WageHistoryImported",
+        schema_version=REGISTRY.latest_version("WageHistoryImported"), aggregate_type="WageHistory",
+        aggregate_id=f"wh_{n}", sequence=1, occurred_on=date(2026, 1, 1),
+        recorded_at=datetime(2026, 1, 1, tzinfo=timezone.utc), actor="t",
+        payload={"import_id": "imp_wages_a", "employee_ids": employee_ids, "employer_ids": employer_ids,
+                 "periods": periods, "wages_fen": wages_fen, "rows": list(range(len(lines))),
+                 "legacy_ids": [f"{e}/{r}/{p}" for e, p, r, _w in lines]})
+
+
+def file_lines() -> list[tuple[str, str, str, int]]:
+    """Two months of 40 workers at 7 employers in the file's order (the employers cycling, not
+    sorted), then the same keys again with other wages in reverse order: the first stay."""
+    first = [(f"ee_{(37 * w) % 40:02d}", period, f"er_{w % 7}", 500_000 + w)
+             for period in ("2025-12", "2025-11") for w in range(40)]
+    again = [(e, p, r, 1) for e, p, r, _w in reversed(first)]
+    return [*first, *again] * (LEGACY_CACHE_LINES // 160 + 1)  # a batch the bulk path sorts
+
+
+def stored(factory) -> dict:  # noqa: ANN001
+    with factory() as s:
+        return {(r.period, r.employer_id, r.employee_id): r.wage_fen for r in s.execute(select(claims_legacy_wages))}
+
+
+def test_imported_wages_sorted_into_the_keys_order_keep_the_first_of_each_key(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine, "claims")
+    factory = session_factory(engine)
+    lines = file_lines()
+    assert len(lines) >= LEGACY_CACHE_LINES
+    expected: dict = {}
+    for employee_id, period, employer_id, fen in lines:
+        expected.setdefault((period, employer_id, employee_id), fen)
+    projection = ClaimsWagesProjection(SimpleNamespace())
+    try:
+        for batches in ([[history(0, lines)]],  # one event, in one batch
+                        [[history(0, lines[:1_000]), history(1, lines[1_000:])]],  # two events, one batch
+                        [[history(0, lines[:500])], [history(1, lines[500:])]]):  # two batches, one unsorted
+            with factory() as s, s.begin():
+                projection.reset(s)
+            for batch in batches:
+                with factory() as s, s.begin():
+                    projection.handle_batch(s, batch)
+            assert stored(factory) == expected
+        with factory() as s, s.begin():
+            projection.reset(s)
+            projection.handle(s, history(0, lines))  # one by one
+        assert stored(factory) == expected
+    finally:
+        engine.dispose()
