@@ -24,8 +24,10 @@ state, by `row_of`):
 * `_insert_lines` writes their lines with two INSERT … SELECT (R.34 and R.35), each pointing at
   its claim's texts; R.35 is integer fen from the template; the line id is `engine.line_id`'s
   SHA-256 (PostgreSQL's `sha256`, SQLite's a function registered on the connection); the bank
-  account joined from `entitlement_accounts`; a kind with no row in its month table (no care
-  level among the region's claims) has no line to make and no statement;
+  account joined from `entitlement_accounts`; in line id order, so the month's part of the key
+  (period, line_id) is appended to, not written at random places beyond the page cache's reach;
+  a kind with no row in its month table (no care level among the region's claims) has no line
+  to make and no statement;
 * the chosen claims' states move on a month, and the rest of the region goes through the usual
   batches (`projection._materialize_batch`), which skip the chosen ones.
 
@@ -63,7 +65,9 @@ GRADE = re.compile(r"[1-9][0-9]?")
 LINE_ID_FUNCTION, TEXTS_ID_FUNCTION = "entitlement_line_id", "entitlement_texts_id"
 # SQLite's page cache while a month is made (then the connection's own again): the lines' indexes
 # take every claim's new line at its own place; with the default 2 MiB their pages were read again
-# from the file, and written out, many times over. Bounded, whatever the region's size.
+# from the file, and written out, many times over. Bounded, whatever the region's size. The same for
+# the temporary schema: the chosen claims of a province (a million keys, tens of MiB) go beyond its
+# default 2 MiB to the temporary file, read back by every statement that passes over them.
 CACHE_KIB = 32 * 1024
 
 
@@ -121,6 +125,8 @@ class _Sql:
         self.postgres = dialect == "postgresql"
         self.c = ' COLLATE "C"' if self.postgres else ""  # text compared as bytes, as Python compares str
         self.temp = "pg_temp." if self.postgres else "temp."
+        # SQLite: a table found by its key alone is that key's B-tree, not a rowid table beside it
+        self.keyed_only = "" if self.postgres else " WITHOUT ROWID"
 
     def line_id(self, joined: str) -> str:
         if self.postgres:
@@ -158,10 +164,10 @@ def untouched_month(session: Session, month: grouped.MonthOfGroups) -> Iterator[
         dbapi = conn.connection.dbapi_connection
         dbapi.create_function(LINE_ID_FUNCTION, 1, line_id_of_text, deterministic=True)
         dbapi.create_function(TEXTS_ID_FUNCTION, 1, texts_id_of_text, deterministic=True)
-    with sqlite_page_cache(session, CACHE_KIB):
+    with sqlite_page_cache(session, CACHE_KIB, ("main", "temp")):
         _drop(session, sql)
         renew = "".join(f", {_renew(parts[3])} INTEGER NOT NULL" for parts in KIND_PARTS.values())
-        for ddl in (f"CREATE TEMP TABLE {CHOSEN} (claim_id VARCHAR(64) PRIMARY KEY{renew})",
+        for ddl in (f"CREATE TEMP TABLE {CHOSEN} (claim_id VARCHAR(64) PRIMARY KEY{renew}){sql.keyed_only}",
                     f"CREATE TEMP TABLE {CARES} (care_level VARCHAR(16), uninsured_on VARCHAR(10), payer VARCHAR(16), "
                     "fen BIGINT, explain_json TEXT, fp TEXT)",
                     f"CREATE TEMP TABLE {ALLOWANCES} (grade INTEGER, wage_ref TEXT, uninsured_on VARCHAR(10), "
@@ -411,5 +417,6 @@ def _insert_lines(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> 
             FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id JOIN {table} {alias} ON {on}
             LEFT JOIN {accounts.name} a ON a.payee = i.payee
             WHERE {_owed_of(kind, sql)}
+            ORDER BY 1  -- by line id: appended to the month's part of the key, not at random places in it
         """), params).rowcount
     return inserted
