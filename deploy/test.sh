@@ -21,7 +21,9 @@ bash deploy/browser.sh || echo "!!! Chromium could not be installed: browser tes
 # second worker fills that time on a two-core machine. Each worker has its own distributed
 # cluster (databases, topics and ports of its own: tests/harness/cluster.py); --dist loadfile
 # keeps a module's tests on one worker, in order (the stop tests share one deployment). The tests
-# that restart a server every run shares (marker restarts_shared_server) run after, alone.
+# that restart a server every run shares (marker restarts_shared_server) and those that need one
+# process (marker one_process: the fuzz test's cases share one node id, which xdist cannot hand
+# out) run after, in one plain pytest run.
 workers=${INJURYLEDGER_TEST_WORKERS:-2}
 if [ "$workers" -le 1 ]; then
   $PY -m pytest -q "$@" || status=$?
@@ -30,11 +32,11 @@ if [ "$workers" -le 1 ]; then
   exit $status
 fi
 parallel=0; alone=0
-$PY -m pytest -q -n "$workers" --dist loadfile -m "not restarts_shared_server" "$@" || parallel=$?
-# Only the files that name the marker are collected again (collecting the whole suite costs a
+$PY -m pytest -q -n "$workers" --dist loadfile -m "not restarts_shared_server and not one_process" "$@" || parallel=$?
+# Only the files that name a marker are collected again (collecting the whole suite costs a
 # minute: the fuzz test builds its cases then), unless the caller chose what to run.
-if [ "$#" -eq 0 ]; then set -- $(grep -rl --include='test_*.py' restarts_shared_server tests); fi
-$PY -m pytest -q -m "restarts_shared_server" "$@" || alone=$?
+if [ "$#" -eq 0 ]; then set -- $(grep -rlE --include='test_*.py' 'restarts_shared_server|one_process' tests); fi
+$PY -m pytest -q -m "restarts_shared_server or one_process" "$@" || alone=$?
 # 5 means no test ran: a pass only where the other run ran some (a selection of one kind alone).
 if [ "$parallel" -eq 5 ] && [ "$alone" -eq 5 ]; then echo "no tests ran"; exit 1; fi
 for s in "$parallel" "$alone"; do [ "$s" -eq 0 ] || [ "$s" -eq 5 ] || status=$s; done

@@ -32,7 +32,9 @@ def test_status_names_every_service_with_figures_from_its_database(api, request)
         name = s["service"]
         with dbs[name].connect() as conn:
             unsent = conn.execute(select(func.count()).select_from(events).where(events.c.sent_at.is_(None))).scalar_one()
-            dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
+            # the letters still waiting: one redriven by an earlier test on the same cluster is done
+            dead = conn.execute(select(func.count()).select_from(dead_letters)
+                                .where(dead_letters.c.redriven_at.is_(None))).scalar_one()
             written = conn.execute(select(func.count()).select_from(events)).scalar_one()
         assert list(s["log_position"]) == [prefix + name]
         published = sum(s["log_position"][prefix + name].values())

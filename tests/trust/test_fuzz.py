@@ -36,6 +36,11 @@ from libs.runtime.embedded import EmbeddedRuntime
 from libs.web.problems import PROBLEM_JSON
 from tests.conftest import AGENCY_TOKEN, embedded_settings
 
+# schemathesis gives every operation's case the one node id `test_every_operation`, which
+# pytest-xdist cannot hand out (it ran 10 cases of thousands): deploy/test.sh runs this file in
+# its plain pytest run, after the workers'.
+pytestmark = pytest.mark.one_process
+
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 AUTH = {"Authorization": f"Bearer {AGENCY_TOKEN}"}
 STATS: dict[str, Any] = {"cases": 0, "by_status": {}, "started": None}
