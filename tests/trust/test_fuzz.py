@@ -30,7 +30,6 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import func, select
 
 from libs.events.tables import events
-from libs.identifiers import make_id_number
 from libs.runtime.demo import load_demo
 from libs.runtime.embedded import EmbeddedRuntime
 from libs.web.problems import PROBLEM_JSON
