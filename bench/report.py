@@ -28,7 +28,10 @@ def flatten(prefix: str, value, out: list) -> None:  # noqa: ANN001
 def main() -> None:
     for path in sorted(RESULTS.glob("*.json")):
         doc = json.loads(path.read_text())
-        print(f"\n### {doc['benchmark']} ({doc['when']}, {doc['machine']['cpus']} cpus)\n")
+        # A paired file (a branch's figures against the code before) may carry no header of its own.
+        machine = doc.get("machine") if isinstance(doc.get("machine"), dict) else {}
+        print(f"\n### {doc.get('benchmark', path.stem)} ({doc.get('when', 'when: see the file')}, "
+              f"{machine.get('cpus', '?')} cpus)\n")
         print("| measure | value |\n|---|---|")
         rows: list = []
         for key, value in doc.items():
