@@ -32,10 +32,10 @@ from rich.text import Text
 KINDS = ("employers", "employees", "wages", "accounts", "claims", "dependents")
 MONTH_COLUMNS = frozenset({"period", "paid_through"})  # a date cell there is a month
 DEFAULT_CHUNK_ROWS = 2_000
-# the kinds whose requests take more rows (libs/imports/rows.py, each kind's max_rows): a wage
-# row is four short columns, and the fewer the requests the fewer the commits
+MAX_CHUNK_ROWS = 10_000  # what one request takes (libs/imports/rows.py), unless CHUNK_ROWS_OF says more
+# the kinds whose requests take more rows (each kind's max_rows), posted that many at a time: a
+# wage row is four short columns, and the fewer the requests the fewer the commits
 CHUNK_ROWS_OF = {"wages": 50_000}
-MAX_CHUNK_ROWS = 50_000  # what the largest request takes (the wages'); another kind's answers 413 past 10,000
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_S = 10.0
 TIMEOUT_S = 600
@@ -215,8 +215,9 @@ def import_file(client: httpx.Client, kind: str, path: Path, *, dry_run: bool = 
     if kind not in KINDS:
         raise ImportFailed(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     chunk_rows = chunk_rows or CHUNK_ROWS_OF.get(kind, DEFAULT_CHUNK_ROWS)
-    if not 1 <= chunk_rows <= MAX_CHUNK_ROWS:
-        raise ImportFailed(f"--chunk-rows is 1 to {MAX_CHUNK_ROWS}")
+    most = CHUNK_ROWS_OF.get(kind, MAX_CHUNK_ROWS)
+    if not 1 <= chunk_rows <= most:
+        raise ImportFailed(f"--chunk-rows is 1 to {most} for {kind}")
     console = console or Console(stderr=True)
     total = count_rows(path)
     header, rows = read_texts(path)
@@ -285,7 +286,7 @@ def import_command(
     token: Annotated[str | None, typer.Option(help="an agency token (default: $INJURYLEDGER_TOKEN, then "
                                                     "$INJURYLEDGER_AGENCY_TOKEN)")] = None,
     chunk_rows: Annotated[int | None, typer.Option(help=f"rows per request (default {DEFAULT_CHUNK_ROWS:,}; "
-                                                         "wages 50,000)")] = None,
+                                                         f"wages {CHUNK_ROWS_OF['wages']:,})")] = None,
 ) -> None:
     """Import one of the old system's files (MIGRATION.md) into the running ledger, with a
     progress bar and the summary at the end. Exits 1 if any row was rejected, 2 if the file
