@@ -231,6 +231,10 @@ class ConsumerRunner:
                 log.warning("batch of %d failed in %s; retrying one by one", len(records), self.group)
                 for record in records:
                     self._apply_one_with_retries(record)
+                # The batch's positions, those of the records passed by (no handler) too, before
+                # the log's offsets move past them: else a consistency token naming one of them
+                # waits for a position nothing writes until the partition's next event.
+                self._apply_batch([], ends)
             if self.before_offset_commit:
                 self.before_offset_commit()
             self.consumer.commit_offsets(ends)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from libs.db import make_engine, session_factory
 from libs.events import consumer as consumer_module
@@ -294,6 +295,34 @@ def test_records_of_a_type_the_projection_has_no_handler_for_are_passed_by_unmar
     assert ignoring.group not in marked and ignoring.applied == 0  # nothing decoded, nothing marked
     assert marked[dispatching.group] == written == len(dispatching.projector.seen) == dispatching.applied
     assert positions[ignoring.group] == positions[dispatching.group] > 0  # both read past every record
+
+
+def test_a_batch_that_failed_records_its_positions_before_its_offsets_are_committed(rig: Rig) -> None:
+    """The database away for the batch's transaction (a restart): the records are retried one by
+    one, and the batch's positions are still recorded — those of records the projection passes by
+    too — or a request's consistency token naming them would wait for ever (CI, stop 26)."""
+    written = rig.write(3)
+    rig.relay().drain()
+    ignoring, dispatching = rig.runner(_Ignoring(), group="ignoring"), rig.runner(_Dispatching(), group="dispatching")
+    for runner in (ignoring, dispatching):
+        real, failed = runner._apply_batch, []
+
+        def once_away(records, ends, decoded=None, real=real, failed=failed):  # noqa: ANN001, ANN202
+            if not failed:
+                failed.append(len(records))
+                raise OperationalError("COMMIT", {}, Exception("the database system is shutting down"))
+            return real(records, ends, decoded)
+
+        runner._apply_batch = once_away
+        rig.drain(runner, written)
+        assert failed, "the first batch was not made to fail"
+    with rig.sessions() as s:
+        positions = dict(s.execute(select(consumer_positions.c.consumer, func.sum(consumer_positions.c.next_offset))
+                                   .group_by(consumer_positions.c.consumer)).all())
+    # The dispatching group applied every record one by one, each with its position: the one
+    # that passes every record by must have reached the same positions.
+    assert positions.get(ignoring.group) == positions.get(dispatching.group) > 0
+    assert len(dispatching.projector.seen) == written == dispatching.applied
 
 
 def test_a_batchs_next_offsets_are_the_highest_offset_after_each_partition() -> None:

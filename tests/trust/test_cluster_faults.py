@@ -52,9 +52,10 @@ def test_postgres_restarted_while_commands_are_in_flight(cluster, postgres, faul
     # It resumes by itself: the next command succeeds without anyone restarting a service.
     deadline = time.monotonic() + 30
     with httpx.Client(base_url=cluster.gateway, headers=HEADERS, timeout=30) as http:
-        while (status := http.post("/v1/employers", json=employer_body()).status_code) != 201:
-            assert time.monotonic() < deadline, f"no recovery: {status}"
+        while (answer := http.post("/v1/employers", json=employer_body())).status_code != 201:
+            assert time.monotonic() < deadline, f"no recovery: {answer.status_code} {answer.text[:500]}"
             time.sleep(0.5)
+    status = answer.status_code
     statuses.append(status)
     assert set(statuses) <= {201, 503}, sorted(set(statuses))  # an outage is a 503 problem, never a 500
     created = statuses.count(201)
