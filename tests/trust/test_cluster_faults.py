@@ -55,8 +55,7 @@ def test_postgres_restarted_while_commands_are_in_flight(cluster, postgres, faul
         while (answer := http.post("/v1/employers", json=employer_body())).status_code != 201:
             assert time.monotonic() < deadline, f"no recovery: {answer.status_code} {answer.text[:500]}"
             time.sleep(0.5)
-    status = answer.status_code
-    statuses.append(status)
+    statuses.append(answer.status_code)
     assert set(statuses) <= {201, 503}, sorted(set(statuses))  # an outage is a 503 problem, never a 500
     created = statuses.count(201)
     enrolled = count(cluster, "enrollment", "select count(*) from events where type = 'EmployerEnrolled'") - before
