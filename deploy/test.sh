@@ -31,12 +31,25 @@ if [ "$workers" -le 1 ]; then
   if [ "$status" -eq 5 ]; then echo "no tests ran"; exit 1; fi
   exit $status
 fi
+# A caller's own -m (`deploy/test.sh -m "not kafka"`) is combined with each run's: pytest keeps
+# only the last -m it is given, so passed on as is it would replace the split below.
+chosen=""; args=()
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    -m|--markexpr) chosen="${chosen:+$chosen and }($2)"; shift 2 ;;
+    --markexpr=*) chosen="${chosen:+$chosen and }(${1#--markexpr=})"; shift ;;
+    -m*) chosen="${chosen:+$chosen and }(${1#-m})"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+set -- ${args[@]+"${args[@]}"}
+mine() { echo "${chosen:+$chosen and }($1)"; }
 parallel=0; alone=0
-$PY -m pytest -q -n "$workers" --dist loadfile -m "not restarts_shared_server and not one_process" "$@" || parallel=$?
+$PY -m pytest -q -n "$workers" --dist loadfile -m "$(mine "not restarts_shared_server and not one_process")" "$@" || parallel=$?
 # Only the files that name a marker are collected again (collecting the whole suite costs a
 # minute: the fuzz test builds its cases then), unless the caller chose what to run.
 if [ "$#" -eq 0 ]; then set -- $(grep -rlE --include='test_*.py' 'restarts_shared_server|one_process' tests); fi
-$PY -m pytest -q -m "restarts_shared_server or one_process" "$@" || alone=$?
+$PY -m pytest -q -m "$(mine "restarts_shared_server or one_process")" "$@" || alone=$?
 # 5 means no test ran: a pass only where the other run ran some (a selection of one kind alone).
 if [ "$parallel" -eq 5 ] && [ "$alone" -eq 5 ]; then echo "no tests ran"; exit 1; fi
 for s in "$parallel" "$alone"; do [ "$s" -eq 0 ] || [ "$s" -eq 5 ] || status=$s; done

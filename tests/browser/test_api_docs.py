@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from libs.runtime.embedded import EmbeddedRuntime
-from tests.conftest import embedded_settings
+from tests.conftest import embedded_settings, fresh_data_dir
 
 pytestmark = pytest.mark.browser
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
@@ -78,7 +78,7 @@ def server(request, tmp_path):  # noqa: ANN001, ANN201 - (kind, base URL)
     if request.param == "distributed":
         yield request.param, request.getfixturevalue("cluster").gateway
         return
-    with embedded_server(tmp_path / "data") as url:
+    with embedded_server(fresh_data_dir(request.getfixturevalue("migrated_data_dir"), tmp_path / "data")) as url:
         yield request.param, url
 
 

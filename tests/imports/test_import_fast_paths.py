@@ -26,7 +26,7 @@ from libs.events.envelope import envelope_of
 from libs.imports.bulk import enrollments
 from libs.policy import load_national_default
 from libs.runtime.embedded import EmbeddedRuntime
-from tests.conftest import AGENCY_TOKEN, embedded_settings
+from tests.conftest import AGENCY_TOKEN, embedded_settings, fresh_data_dir
 
 REGION = "440300"
 CSV = {"Content-Type": "text/csv"}
@@ -196,11 +196,12 @@ def each_worker(row: dict) -> list[dict]:
              "payload": json.dumps(e.payload)} for e in enrollments(chunk)]
 
 
-def test_the_fast_paths_record_what_the_ordinary_path_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fast_summaries, fast = go_live(tmp_path / "fast")
+def test_the_fast_paths_record_what_the_ordinary_path_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              migrated_data_dir: Path) -> None:
+    fast_summaries, fast = go_live(fresh_data_dir(migrated_data_dir, tmp_path / "fast"))
     with monkeypatch.context() as patched:
         ordinary_paths(patched)
-        plain_summaries, plain = go_live(tmp_path / "plain")
+        plain_summaries, plain = go_live(fresh_data_dir(migrated_data_dir, tmp_path / "plain"))
     assert fast_summaries == plain_summaries
     assert fast_summaries["claims"]["accepted"] == 6 and fast_summaries["dependents"]["accepted"] == 3
     assert fast_summaries["accounts"]["rejected"] == 2

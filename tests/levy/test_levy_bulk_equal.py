@@ -26,7 +26,7 @@ from libs.settings import SERVICE_NAMES
 from services.claims.tables import claims_wage_reports, wages
 from services.levy import bulk
 from services.levy.tables import postings, wage_history, wage_reports
-from tests.conftest import AGENCY_TOKEN, Api, embedded_settings
+from tests.conftest import AGENCY_TOKEN, Api, embedded_settings, fresh_data_dir
 
 REGION = "440305"
 # Three employers; (hired_on, separated_on) of each worker.
@@ -157,9 +157,12 @@ def small_batches(monkeypatch):  # noqa: ANN001, ANN201
     monkeypatch.setattr(bulk, "BATCH_REPORTS", 3)
 
 
-def test_the_bulk_route_leaves_what_the_ordinary_route_leaves(tmp_path: Path, small_batches, databases) -> None:  # noqa: ANN001
-    one_rt, one, one_employers = build(tmp_path / "one", databases("one"))
-    many_rt, many, many_employers = build(tmp_path / "many", databases("many"))
+def test_the_bulk_route_leaves_what_the_ordinary_route_leaves(tmp_path: Path, small_batches, databases,  # noqa: ANN001
+                                                              migrated_data_dir: Path) -> None:
+    # Each system starts on a copy of the session's migrated files (on PostgreSQL the services'
+    # copies go unused: their URLs name the fresh databases, which the runtime migrates).
+    one_rt, one, one_employers = build(fresh_data_dir(migrated_data_dir, tmp_path / "one"), databases("one"))
+    many_rt, many, many_employers = build(fresh_data_dir(migrated_data_dir, tmp_path / "many"), databases("many"))
     try:
         refused_one = []
         for k, r in enumerate(body(one_employers)):

@@ -15,6 +15,7 @@ from libs.db import make_engine, migrate, session_factory
 from libs.events.envelope import Envelope
 from services.levy.projections import LevyBenefitsProjection, LevyClaimsProjection, LevyEnrollmentProjection
 from services.levy.tables import levy_employers, levy_employments, postings
+from tests.conftest import fresh_data_dir
 
 _seq = itertools.count(1)
 
@@ -26,8 +27,11 @@ def envelope(type_: str, aggregate_id: str, payload: dict) -> Envelope:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path):  # noqa: ANN201
-    engine = make_engine(f"sqlite:///{tmp_path / 'levy.db'}")
+def sessions(tmp_path: Path, migrated_data_dir: Path):  # noqa: ANN201
+    # The levy database of a copy of the session's migrated files (120 orders below: a migration
+    # of their own each was most of this file's time); `migrate` still runs, as on a restart.
+    data = fresh_data_dir(migrated_data_dir, tmp_path / "data")
+    engine = make_engine(f"sqlite:///{data / 'levy.db'}")
     migrate(engine, "levy")
     yield session_factory(engine)
     engine.dispose()

@@ -9,14 +9,16 @@ import time
 
 import httpx
 
+from tests.conftest import fresh_data_dir
+
 from .support import STOP_LIMIT_S, InFlight, python_env, start_and_wait_for
 
 
-def test_sigterm_to_the_embedded_run_answers_the_request_in_flight_and_exits_0(tmp_path) -> None:  # noqa: ANN001
+def test_sigterm_to_the_embedded_run_answers_the_request_in_flight_and_exits_0(tmp_path, migrated_data_dir) -> None:  # noqa: ANN001
     from tests.harness.cluster import PORT_OFFSET
 
     port = 8009 + PORT_OFFSET  # beside the distributed layout's 8000..8004 of this run
-    data = tmp_path / "data"
+    data = fresh_data_dir(migrated_data_dir, tmp_path / "data")
     run = start_and_wait_for([sys.executable, "-m", "injuryledger", "run", "--no-demo"],
                              python_env(INJURYLEDGER_DATA_DIR=str(data), INJURYLEDGER_PORT=str(port)),
                              tmp_path / "run.out", "injuryledger (embedded) on")

@@ -12,7 +12,7 @@ from libs.events.log import Record
 from libs.runtime.embedded import EmbeddedRuntime
 from libs.runtime.gateway import create_gateway
 from libs.settings import SERVICE_NAMES, Settings
-from tests.conftest import embedded_settings
+from tests.conftest import embedded_settings, fresh_data_dir
 from tests.trust.test_personal_data import enroll
 
 from .support import is_distributed
@@ -40,9 +40,9 @@ def test_ready_names_each_check_and_the_lag_of_each_projection(api, request) -> 
 
 
 @pytest.fixture
-def strict_runtime(tmp_path: Path):  # noqa: ANN201
+def strict_runtime(tmp_path: Path, migrated_data_dir: Path):  # noqa: ANN201
     """An embedded runtime that is ready only with every event projected (limit 0)."""
-    settings = embedded_settings(tmp_path / "data").model_copy(update={"ready_max_lag": 0})
+    settings = embedded_settings(fresh_data_dir(migrated_data_dir, tmp_path / "data")).model_copy(update={"ready_max_lag": 0})
     rt = EmbeddedRuntime(settings)
     yield rt
     rt.close()

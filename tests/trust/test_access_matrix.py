@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from libs.runtime.consistency import HEADER as CONSISTENCY
 from libs.runtime.embedded import EmbeddedRuntime
-from tests.conftest import AGENCY_TOKEN, embedded_settings
+from tests.conftest import AGENCY_TOKEN, embedded_settings, fresh_data_dir
 
 pytestmark = pytest.mark.both_runtimes
 
@@ -60,9 +60,9 @@ def routes(app) -> list[tuple[str, str, APIRoute]]:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def route_table(tmp_path_factory) -> Iterator[list[tuple[str, str, APIRoute]]]:  # noqa: ANN001
+def route_table(tmp_path_factory, migrated_data_dir) -> Iterator[list[tuple[str, str, APIRoute]]]:  # noqa: ANN001
     """Every route of the system with its method: the same code serves both runtimes."""
-    rt = EmbeddedRuntime(embedded_settings(tmp_path_factory.mktemp("routes") / "data"))
+    rt = EmbeddedRuntime(embedded_settings(fresh_data_dir(migrated_data_dir, tmp_path_factory.mktemp("routes") / "data")))
     try:
         yield routes(rt.app())
     finally:

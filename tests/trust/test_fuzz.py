@@ -33,7 +33,7 @@ from libs.events.tables import events
 from libs.runtime.demo import load_demo
 from libs.runtime.embedded import EmbeddedRuntime
 from libs.web.problems import PROBLEM_JSON
-from tests.conftest import AGENCY_TOKEN, embedded_settings
+from tests.conftest import AGENCY_TOKEN, embedded_settings, fresh_data_dir
 
 # schemathesis gives every operation's case the one node id `test_every_operation`, which
 # pytest-xdist cannot hand out (it ran 10 cases of thousands): deploy/test.sh runs this file in
@@ -46,8 +46,8 @@ STATS: dict[str, Any] = {"cases": 0, "by_status": {}, "started": None}
 
 
 @pytest.fixture(scope="module")
-def fuzz_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRuntime]:
-    rt = EmbeddedRuntime(embedded_settings(tmp_path_factory.mktemp("fuzz") / "data"))
+def fuzz_runtime(tmp_path_factory: pytest.TempPathFactory, migrated_data_dir: Path) -> Iterator[EmbeddedRuntime]:
+    rt = EmbeddedRuntime(embedded_settings(fresh_data_dir(migrated_data_dir, tmp_path_factory.mktemp("fuzz") / "data")))
     yield rt
     rt.close()
 

@@ -4,6 +4,7 @@ what is wrong, records nothing (no event in any service), and the next request i
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -15,15 +16,16 @@ from libs.runtime.demo import LI, ZHANG, load_demo
 from libs.runtime.embedded import EmbeddedRuntime
 from libs.web.problems import PROBLEM_JSON
 from services.levy.handlers import MAX_LINES_PER_REPORT
-from tests.conftest import AGENCY_TOKEN, embedded_settings
+from tests.conftest import AGENCY_TOKEN, embedded_settings, fresh_data_dir
 
 MAX_BODY = 4 * 1024 * 1024  # the test's INJURYLEDGER_MAX_BODY_BYTES: room for 50,001 wage lines
 PAIN002 = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedRuntime, TestClient, dict]]:
-    settings = embedded_settings(tmp_path_factory.mktemp("hostile") / "data")
+def hostile(tmp_path_factory: pytest.TempPathFactory,
+            migrated_data_dir: Path) -> Iterator[tuple[EmbeddedRuntime, TestClient, dict]]:
+    settings = embedded_settings(fresh_data_dir(migrated_data_dir, tmp_path_factory.mktemp("hostile") / "data"))
     settings.max_body_bytes = MAX_BODY
     rt = EmbeddedRuntime(settings)
     app = rt.app()

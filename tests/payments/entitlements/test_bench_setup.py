@@ -7,7 +7,7 @@ from bench import bench_entitlements as bench
 from bench import entitlements_setup
 from libs.runtime.embedded import EmbeddedRuntime
 from services.payments.entitlements import projection
-from tests.conftest import embedded_settings
+from tests.conftest import embedded_settings, fresh_data_dir
 
 CLAIMS = 150  # past the 64 derived in full, so most are made from templates
 
@@ -19,9 +19,9 @@ def stored(runtime: EmbeddedRuntime) -> dict[str, list[tuple]]:
             for table in entitlements_setup.SEEDED + entitlements_setup.DERIVED}
 
 
-def test_the_setup_stores_what_the_full_derivation_stores(tmp_path, monkeypatch) -> None:
+def test_the_setup_stores_what_the_full_derivation_stores(tmp_path, monkeypatch, migrated_data_dir) -> None:  # noqa: ANN001
     monkeypatch.setattr(entitlements_setup, "SAMPLE", 20)
-    runtime = EmbeddedRuntime(embedded_settings(tmp_path / "data"))
+    runtime = EmbeddedRuntime(embedded_settings(fresh_data_dir(migrated_data_dir, tmp_path / "data")))
     try:
         counts = entitlements_setup.set_up(bench, runtime, bench.NOW, CLAIMS, log=lambda _line: None)
         assert counts == {"derived_in_full": 64 + 20, "made_from_templates": CLAIMS - 64,
