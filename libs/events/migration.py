@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from libs.db import rebuild_without_rowid
+
 _position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -175,3 +177,16 @@ def upgrade_core_v6(op) -> None:  # noqa: ANN001 - alembic's op proxy
                     sa.UniqueConstraint("aggregate_id", "sequence", name="uq_events_aggregate_sequence"))
     op.execute(f"INSERT INTO events ({names}) SELECT {names} FROM events_v5")
     op.drop_table("events_v5")
+
+
+def upgrade_core_v7(op) -> None:  # noqa: ANN001 - alembic's op proxy
+    """Processed-event ids in one B-tree on SQLite (issue 12): every event a consumer applies
+    writes a row into `processed_events`; as a WITHOUT ROWID table the row lives in its primary
+    key's B-tree, not in a rowid table and its key's index. The table is rebuilt, every id and its
+    outcome (applied or dead) kept, so nothing applied is applied again. PostgreSQL: nothing changes."""
+    rebuild_without_rowid(op, sa.Table(
+        "processed_events", sa.MetaData(),
+        sa.Column("consumer", sa.String(128), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sqlite_with_rowid=False))

@@ -60,12 +60,16 @@ events = Table(
     Index("ix_events_unsent", "position", postgresql_where=text("sent_at IS NULL")).ddl_if(dialect="postgresql"),
 )
 
+# Every event a consumer applies writes a row here. On SQLite a WITHOUT ROWID table (core v7): the
+# row lives in its primary key's B-tree, one B-tree written an event instead of a rowid table and
+# its key's index. PostgreSQL ignores the option.
 processed_events = Table(
     "processed_events",
     core_metadata,
     Column("consumer", String(128), primary_key=True),
     Column("event_id", String(36), primary_key=True),
     Column("outcome", String(16), nullable=False),  # applied | dead
+    sqlite_with_rowid=False,
 )
 
 # How far each consumer group has applied each partition: the next offset to read, committed in
