@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence, Set as AbstractSet
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
@@ -837,6 +837,60 @@ def _first_line(claim_id: str, employer_id: str, region: str, key: tuple[str, st
                 (), reason, known_at, explain, due.policy_ref, sources, outside)
 
 
+def _first_lines(claim_id: str, employer_id: str, region: str, target: Mapping[tuple[str, str, str, str], Due],
+                 point: _Point, view: ClaimView, held: AbstractSet[str],
+                 firsts: dict) -> Iterator[tuple[tuple[str, str, str, str], Line]]:
+    """`_first_line` of each key of `target` in key order (those not None), with what the keys
+    share worked out once: the point's moment, id and texts, the claim's settled-outside texts,
+    each calculation's amount, each month's first moment. A go-live's claim is some 70 first
+    lines at one point, so this is the bulk of its derivation; the same lines as key by key."""
+    moment, at = point.key
+    at = at or point.label
+    arrears, due_for = f", learned from {point.label}", f", as known from {point.label}"
+    learned = point.learned
+    legacy = view.legacy if point.migrated else None
+    if legacy is not None:
+        paid_through, one_off_paid, where = legacy
+        monthly_text, one_off_text = _settled_texts(paid_through, where)
+        one_off_text = one_off_text if one_off_paid else None
+    starts: dict[object, datetime] = {}  # a month's (or a one-off's day's) moment, max'd with the point's
+    amounts: dict[int, tuple[Calc, Decimal, int]] = {}
+    sha256 = hashlib.sha256
+    for key in sorted(target):
+        due = target[key]
+        calc = due.calc
+        found = amounts.get(id(calc))
+        if found is None or found[0] is not calc:
+            diff = calc.amount - ZERO
+            found = amounts[id(calc)] = (calc, diff, to_fen(diff) if diff != 0 else 0)
+        _calc, diff, fen = found
+        if diff == 0:
+            continue
+        kind, payee, period, payer = key
+        start = due.start
+        month = period[:7]
+        monthly = kind in MONTHLY
+        begins = month if monthly else start
+        known_at = starts.get(begins)
+        if known_at is None:
+            known_at = starts[begins] = max(moment, _moment(first_day(month) if monthly else start))
+        lid = "el_" + sha256(f"{claim_id}|{kind}|{payee}|{period}|{payer}|{at}|{fen}".encode()).hexdigest()[:32]
+        if lid in held:
+            yield key, Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, due.end, diff,
+                            payer, payee, (), "", known_at, {"article": calc.article}, due.policy_ref, (), None)
+            continue
+        reason = (f"arrears for {period}{arrears}" if learned > month else f"due for {period}{due_for}")
+        outside = None
+        if legacy is not None:
+            outside = (monthly_text if paid_through is not None and month <= paid_through else None) if monthly \
+                else one_off_text
+        if outside:
+            reason = f"{reason}; {outside}"
+        explain, sources = _first_texts(due, view, outside, firsts)
+        yield key, Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, due.end, diff, payer,
+                        payee, (), reason, known_at, explain, due.policy_ref, sources, outside)
+
+
 def _first_texts(due: Due, view: ClaimView, outside: str | None,
                  firsts: dict | None) -> tuple[dict[str, Any], tuple[str, ...]]:
     """A first line's explanation and sources (what `_line` writes for a key with no line before):
@@ -900,12 +954,10 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
         target = {(d.kind, d.payee, d.period, d.payer): d for d in dues}
         firsts: dict = {}  # one view's first lines' texts
         if not owed:  # no line yet (a claim's first derivation): each due's first line, if not zero
-            for key in sorted(target):
-                line = _first_line(claim_id, employer_id, region, key, target[key], point, view, held, firsts)
-                if line is not None:
-                    lines.append(line)
-                    by_key[key].append(line)
-                    owed[key] = line.amount
+            for key, line in _first_lines(claim_id, employer_id, region, target, point, view, held, firsts):
+                lines.append(line)
+                by_key[key].append(line)
+                owed[key] = line.amount
             continue
         for key in sorted(set(target) | {k for k, amount in owed.items() if amount}):
             due = target.get(key)

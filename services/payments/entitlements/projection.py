@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import date, datetime
 from itertools import repeat
+from operator import itemgetter
 
 from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -522,7 +523,14 @@ def _insert_derived(session: Session, lines: Sequence[Line],
                     done = memo[value] = processor(value)
                 row[at] = done
         rows.append(tuple(row))
+    # In the primary key's order (a go-live's claims: ~70 lines each over years of months): each
+    # month's new lines go into its part of the key's index (and of the claim's) one after the
+    # other, not every line to another month's page; a quarter less of the insert's time at 0.01.
+    rows.sort(key=_PRIMARY_KEY)
     _write_pointing(session, {key: three for three, key in texts.items()}, rows)
+
+
+_PRIMARY_KEY = itemgetter(LINE_COLUMNS.index("period"), LINE_COLUMNS.index("line_id"))
 
 
 def _encoded(obj: object, memo: dict[int, tuple[object, str]], *, ensure_ascii: bool) -> str:
