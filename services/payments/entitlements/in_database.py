@@ -259,7 +259,6 @@ def _choose(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> None:
         INSERT INTO {CHOSEN} (claim_id, {', '.join(_renew(parts[3]) for parts in KIND_PARTS.values())})
         SELECT i.claim_id, {', '.join(_stale(kind) for kind in KIND_PARTS)}
         FROM {claim_inputs.name} i JOIN {claim_states.name} s ON s.claim_id = i.claim_id
-        {' '.join(f"LEFT JOIN {table} {alias} ON {on}" for alias, table, on, *_ in KIND_PARTS.values())}
         WHERE i.region = :region AND s.through = :previous AND i.valid_from{c} <= :month
           AND i.last_fact_at{c} <= :now AND s.knowledge = {knowledge}
           AND i.facts = (SELECT count(*) FROM {claim_facts.name} f WHERE f.claim_id = i.claim_id)
@@ -267,7 +266,8 @@ def _choose(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> None:
           AND NOT EXISTS (SELECT 1 FROM {entitlement_lines.name} l WHERE l.claim_id = i.claim_id
                           AND l.period = :month AND l.kind IN ({kinds}))
           AND (i.sources_allowance || i.sources_tail) NOT LIKE :policy_pattern ESCAPE '\\'
-          AND (NOT ({_allowance_owed(sql)}) OR t.fp IS NOT NULL)
+          AND (NOT ({_allowance_owed(sql)}) OR EXISTS (SELECT 1 FROM {ALLOWANCES} t WHERE t.grade = i.grade
+               AND t.wage_ref = i.wage_ref AND t.uninsured_on = i.uninsured_on))
     """), params | _retirement(month))
 
 
@@ -326,12 +326,10 @@ def _renew(column: str) -> str:
 
 def _stale(kind: str) -> str:
     """1 when the claim has a row in the kind's month table whose texts differ from the ones it
-    keeps (or it keeps none): the condition `_texts` makes texts on, less whether they are owed.
-    The row is `_choose`'s LEFT JOIN of the table (at most one: the table is keyed by what its
-    ON compares — `_amounts` makes a row a key), found once a claim, not scanned for each use."""
-    alias, _table, _on, column, _sources = KIND_PARTS[kind]
-    return (f"CASE WHEN {alias}.fp IS NOT NULL AND (i.{column} IS NULL "
-            f"OR substr(i.{column}, 1, {FP}) <> {alias}.fp) THEN 1 ELSE 0 END")
+    keeps (or it keeps none): the condition `_texts` makes texts on, less whether they are owed."""
+    alias, table, on, column, _sources = KIND_PARTS[kind]
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM {table} {alias} WHERE {on} AND (i.{column} IS NULL "
+            f"OR substr(i.{column}, 1, {FP}) <> {alias}.fp)) THEN 1 ELSE 0 END")
 
 
 def _owed_of(kind: str, sql: _Sql) -> str:
