@@ -104,9 +104,9 @@ def _items(*ids: str) -> str:
 
 
 def line_id_of_text(joined: str, _sha256=hashlib.sha256) -> str:  # noqa: ANN001 - bound once: called per line
-    """`engine.line_id` of its fields already joined by '|' (SQLite's function): the first 16
-    bytes of the digest in hex are its hexdigest's first 32 characters."""
-    return "el_" + _sha256(joined.encode()).digest()[:16].hex()
+    """`engine.line_id` of its fields already joined by '|' (SQLite's function), written as it
+    writes it: one call fewer a line than hex of the digest's first 16 bytes, the same text."""
+    return "el_" + _sha256(joined.encode()).hexdigest()[:32]
 
 
 def texts_id_of_text(joined: str) -> str:

@@ -79,3 +79,18 @@ def test_sql_yuan_is_python_yuan() -> None:
     for fen in (0, 1, 9, 10, 99, 100, 101, 110, 250_000, 720_000, 1_234_567, 999_999_999_999):
         (got,) = db.execute(f"SELECT {expression} FROM (SELECT ? AS x)", (fen,)).fetchone()
         assert got == grouped._yuan(fen)
+
+
+@settings(max_examples=200, deadline=None)
+@given(claim=st.text(min_size=1, max_size=64), payee=st.text(max_size=80), point=st.text(max_size=120),
+       fen=st.integers(min_value=-10 ** 12, max_value=10 ** 12),
+       kind=st.sampled_from(sorted(engine.KINDS)), month=st.sampled_from(["2026-12", "2027-01"]),
+       payer=st.sampled_from(["fund", "employer"]))
+def test_sql_line_id_is_the_engines(claim: str, payee: str, point: str, fen: int, kind: str, month: str,
+                                    payer: str) -> None:
+    """The line id SQLite's function makes in the database month (its fields joined by '|' in SQL)
+    is `engine.line_id`'s, to the character — the no-double-payment key — non-ASCII text included."""
+    from services.payments.entitlements.in_database import line_id_of_text
+
+    joined = "|".join((claim, kind, payee, month, payer, point, str(fen)))
+    assert line_id_of_text(joined) == engine.line_id(claim, (kind, payee, month, payer), point, fen)
