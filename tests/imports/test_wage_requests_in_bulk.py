@@ -4,7 +4,8 @@
   twelve million), past which it is refused whole (413), as any other kind's past 10,000 is.
 - A batch of imported wage history large enough to be sorted into claims_legacy_wages' key order
   keeps what the file's order keeps: the first wage of a worker, employer and month, on SQLite
-  and on PostgreSQL, in one batch, one by one or split anywhere."""
+  and on PostgreSQL, in one batch, one by one or split anywhere; a batch rolled back leaves
+  nothing for the next (SQLite stages a batch in a table of the connection)."""
 from __future__ import annotations
 
 import uuid
@@ -97,6 +98,35 @@ def test_imported_wages_sorted_into_the_keys_order_keep_the_first_of_each_key(db
         with factory() as s, s.begin():
             projection.reset(s)
             projection.handle(s, history(0, lines))  # one by one
+        assert stored(factory) == expected
+    finally:
+        engine.dispose()
+
+
+class _Undone(Exception):
+    pass
+
+
+def test_a_batch_rolled_back_leaves_none_of_its_wages_for_the_next(db_url: str) -> None:
+    """On SQLite a large batch goes through a staging table of the connection: a batch whose
+    transaction is rolled back (the consumer retries it) leaves nothing there that a later
+    batch on the same connection would write as its own."""
+    engine = make_engine(db_url)
+    migrate(engine, "claims")
+    factory = session_factory(engine)
+    lines = file_lines()
+    undone = [(e, "2025-10", r, w) for e, _p, r, w in lines]  # another month: none of it may stay
+    projection = ClaimsWagesProjection(SimpleNamespace())
+    try:
+        with pytest.raises(_Undone), factory() as s, s.begin():
+            projection.handle_batch(s, [history(0, undone)])
+            raise _Undone
+        for batch in ([history(1, lines[:1_000])], [history(2, lines[1_000:])]):
+            with factory() as s, s.begin():
+                projection.handle_batch(s, batch)
+        expected: dict = {}
+        for employee_id, period, employer_id, fen in lines:
+            expected.setdefault((period, employer_id, employee_id), fen)
         assert stored(factory) == expected
     finally:
         engine.dispose()
