@@ -17,6 +17,11 @@ line's 50,000 for them).
 Quick check (minutes, not hours): BENCH_IMPORT_SCALE=0.001 .venv/bin/python bench/bench_import.py
 Some kinds only (a local measurement, written to its own results file): BENCH_IMPORT_KINDS=employers,employees,
 accounts,claims,dependents (in the import order; a kind's references must be among them: claims need employees).
+The wages alone: BENCH_IMPORT_KINDS=employers,employees,wages (what their check needs).
+
+The levy's check of the wage rows timed by its parts (BENCH_IMPORT_TIME_LEVY_CHECK=1): the CPU of
+the request thread in `WagesKind.check` and in the steps it calls, as µs a wage row, in the wages
+kind's results (`levy_check_us_a_row`) — what grows with the book when a step's reads do.
 """
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ CLAIMS = max(4, int(20_000 * SCALE))
 DEPENDENTS = max(2, int(10_000 * SCALE))
 GOAL_S = 600.0
 REGION = "440300"
+TIME_LEVY_CHECK = os.environ.get("BENCH_IMPORT_TIME_LEVY_CHECK") == "1"
 ONLY_KINDS = tuple(k for k in os.environ.get("BENCH_IMPORT_KINDS", "").split(",") if k)  # empty: the whole book
 CHINA = timezone(timedelta(hours=8))
 
@@ -150,7 +156,32 @@ def peer_read(path: Path) -> float:
     return time.perf_counter() - start
 
 
+def time_levy_check() -> dict[str, float]:
+    """The levy's wage check and its steps wrapped in timers of the calling thread's CPU (the
+    pump's threads are not counted); seconds by step, summed over the run."""
+    from services.levy import imports
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn):  # noqa: ANN001, ANN202
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            start = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.thread_time() - start
+        return wrapper
+
+    imports.WagesKind.check = timed("check", imports.WagesKind.check)
+    for name in ("_workers_and_jobs", "_all_good", "_imported_under_other_keys"):
+        setattr(imports, name, timed(name, getattr(imports, name)))
+    kept = type(imports._kept_employers)
+    kept.find = timed("_kept_employers.find", kept.find)
+    return spent
+
+
 def main() -> None:
+    levy_check = time_levy_check() if TIME_LEVY_CHECK else None
     rt, tmp = embedded_runtime("import")
     quiet = Console(file=io.StringIO())
     results: dict = {"scale": SCALE, "chunk_rows": CHUNK_ROWS, "wage_chunk_rows": WAGE_CHUNK_ROWS, "only_kinds": list(ONLY_KINDS), "book": {}, "kinds": {}, "memory_mib": []}
@@ -179,6 +210,9 @@ def main() -> None:
                     "first_errors": summary["errors"][:3], "peer_csv_read_rows_per_s": rate(count, peer_s),
                     "rss_mib_before": before, "rss_mib_after": rss_mib(),
                     "load_average_before": round(load_before, 1), "load_average_after": round(os.getloadavg()[0], 1)}
+                if levy_check is not None and kind == "wages":
+                    results["kinds"][kind]["levy_check_us_a_row"] = {
+                        step: round(seconds * 1e6 / count, 2) for step, seconds in levy_check.items()}
                 results["memory_mib"].append(rss_mib())
                 print(f"{kind:>10}: {count:>10,} rows in {seconds:8.1f} s = {rate(count, seconds):>8,} rows/s "
                       f"(cpu {cpu_s:.1f} s; rejected {summary['rejected']:,}); rss {rss_mib()} MiB; "
