@@ -841,21 +841,17 @@ def _first_lines(claim_id: str, employer_id: str, region: str, target: Mapping[t
                  point: _Point, view: ClaimView, held: AbstractSet[str],
                  firsts: dict) -> Iterator[tuple[tuple[str, str, str, str], Line]]:
     """`_first_line` of each key of `target` in key order (those not None), with what the keys
-    share worked out once: the point's moment, id and texts, the claim's settled-outside texts,
-    each calculation's amount, each month's first moment. A go-live's claim is some 70 first
-    lines at one point, so this is the bulk of its derivation; the same lines as key by key."""
+    share worked out once: the point's moment, id and texts, each calculation's amount, each
+    month's first moment. A go-live's claim is some 70 first lines at one point, so this is the
+    bulk of its derivation; the same lines as key by key (the line id and what was settled outside
+    by the functions `_first_line` calls: the no-double-payment key and the going-live rule have
+    one definition each)."""
     moment, at = point.key
     at = at or point.label
     arrears, due_for = f", learned from {point.label}", f", as known from {point.label}"
     learned = point.learned
-    legacy = view.legacy if point.migrated else None
-    if legacy is not None:
-        paid_through, one_off_paid, where = legacy
-        monthly_text, one_off_text = _settled_texts(paid_through, where)
-        one_off_text = one_off_text if one_off_paid else None
     starts: dict[object, datetime] = {}  # a month's (or a one-off's day's) moment, max'd with the point's
     amounts: dict[int, tuple[Calc, Decimal, int]] = {}
-    sha256 = hashlib.sha256
     for key in sorted(target):
         due = target[key]
         calc = due.calc
@@ -874,16 +870,13 @@ def _first_lines(claim_id: str, employer_id: str, region: str, target: Mapping[t
         known_at = starts.get(begins)
         if known_at is None:
             known_at = starts[begins] = max(moment, _moment(first_day(month) if monthly else start))
-        lid = "el_" + sha256(f"{claim_id}|{kind}|{payee}|{period}|{payer}|{at}|{fen}".encode()).hexdigest()[:32]
+        lid = line_id(claim_id, key, at, fen)
         if lid in held:
             yield key, Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, due.end, diff,
                             payer, payee, (), "", known_at, {"article": calc.article}, due.policy_ref, (), None)
             continue
         reason = (f"arrears for {period}{arrears}" if learned > month else f"due for {period}{due_for}")
-        outside = None
-        if legacy is not None:
-            outside = (monthly_text if paid_through is not None and month <= paid_through else None) if monthly \
-                else one_off_text
+        outside = settled_outside(point, view, key)
         if outside:
             reason = f"{reason}; {outside}"
         explain, sources = _first_texts(due, view, outside, firsts)
