@@ -189,8 +189,9 @@ def read_table(body: bytes, columns: tuple[str, ...], optional: tuple[str, ...],
     except csv.Error as exc:  # an unterminated quote
         raise invalid("body", f"is not a readable CSV: {exc}") from None
     numbers = list(range(first_row, first_row + len(records)))
-    if not all(map(str.strip, map("".join, records))):  # a blank line (or one of blank fields) left out
-        kept = [i for i, text in enumerate(map(str.strip, map("".join, records))) if text]
+    stripped = list(map(str.strip, map("".join, records)))
+    if not all(stripped):  # a blank line (or one of blank fields) left out
+        kept = [i for i, text in enumerate(stripped) if text]
         numbers, records = list(map(numbers.__getitem__, kept)), list(map(records.__getitem__, kept))
     if len(records) > max_rows:
         raise Problem(413, "Payload too large", f"at most {max_rows} rows per request: "
