@@ -16,16 +16,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A connection's page cache, at most (SQLite's own is 2 MiB; setting INJURYLEDGER_SQLITE_CACHE_MIB).
+# A go-live's every worker lands in some fourteen indexes keyed by worker or employer: with 2 MiB
+# each of their leaves was read back by a pread for the next row (the employees' import at 200,000
+# workers 0.83 of its CPU with 64 MiB or 256, 75 -> 14 KB read a worker). Filled only as pages are
+# read, so a small database never takes it.
+SQLITE_CACHE_MIB = 64
 WRITE_OPTION = "injuryledger_write"  # execution option: this transaction will write
 DRIVER_BEGUN = "injuryledger_driver_begun"  # execution option: the driver began the transaction
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, sqlite_cache_mib: int = SQLITE_CACHE_MIB) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         if engine.url.database and engine.url.database != ":memory:":  # a file: its folder may be new
             Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, sqlite_cache_mib)
         return engine
     engine = create_engine(
         url,
@@ -60,7 +66,8 @@ def closed_by_server(dbapi_conn: Any) -> bool:
         return True
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, cache_mib: int) -> None:
+    assert cache_mib > 0, cache_mib
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
         dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hook issue BEGIN itself
@@ -68,6 +75,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -401,13 +409,15 @@ def sqlite_page_cache(session: Session, kib: int, schemas: tuple[str, ...] = ("m
     """SQLite: the page cache of `schemas` (the database, its temporary tables) at `kib` KiB for a
     step that writes many pages of a few indexes (2 MiB each by default: their pages were written
     out and read back within the step), the connection's own sizes again after, whatever happens;
-    bounded, whatever the step's size. PostgreSQL: nothing (its buffers are the server's)."""
+    bounded, whatever the step's size; never below the connection's own (`SQLITE_CACHE_MIB`).
+    PostgreSQL: nothing (its buffers are the server's)."""
     if session.get_bind().dialect.name != "sqlite":
         yield
         return
     before = {schema: session.execute(text(f"PRAGMA {schema}.cache_size")).scalar() for schema in schemas}
     for schema in schemas:
-        session.execute(text(f"PRAGMA {schema}.cache_size = -{int(kib)}"))
+        if -before[schema] < kib:  # negative: KiB
+            session.execute(text(f"PRAGMA {schema}.cache_size = -{int(kib)}"))
     try:
         yield
     finally:

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from libs.db import SQLITE_CACHE_MIB
+
 SERVICE_NAMES = ("enrollment", "levy", "claims", "payments")
 
 
@@ -43,6 +45,9 @@ class Settings(BaseSettings):
 
     # The operator console (/console): a session ends after this many idle minutes.
     console_idle_minutes: int = Field(15, gt=0, le=24 * 60)
+
+    # Embedded runtime: each SQLite connection's page cache, at most (libs/db.py SQLITE_CACHE_MIB).
+    sqlite_cache_mib: int = Field(SQLITE_CACHE_MIB, ge=1, le=64 * 1024)
 
     # Limits
     max_body_bytes: int = 32 * 1024 * 1024

@@ -33,7 +33,7 @@ class EmbeddedRuntime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
-        self.log = SqliteLog(make_engine(settings.log_database_url()))
+        self.log = SqliteLog(make_engine(settings.log_database_url(), sqlite_cache_mib=settings.sqlite_cache_mib))
         self.services: dict[str, Wired] = {}
         for spec in load_specs(names):
             wired = wire(spec, settings, self.log, self.topics, projection_wait_ms=0)

@@ -32,7 +32,7 @@ def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, p
     """`max_batch`: the most events a consumer applies in one transaction (1,000 by default, for
     the embedded runtime: there a batch holds the service database's write lock, which a command
     waits for)."""
-    engine = make_engine(settings.database_url(spec.name))
+    engine = make_engine(settings.database_url(spec.name), sqlite_cache_mib=settings.sqlite_cache_mib)
     migrate(engine, spec.name)
     ctx = ServiceContext(
         name=spec.name,
