@@ -457,9 +457,13 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
 
     payers: dict[tuple[str, int], tuple[PolicyVersion, str, str | None]] = {}  # by kind and version (its id)
     cited: dict[tuple[tuple[str, ...], str | None, bool], tuple[str, ...]] = {}  # a due's sources, by its parts
+    # What the months of one kind, version and sources share — the payer and why, the due's
+    # sources, the version's reference — looked up once a due from the memos above, not three times.
+    parts_of: dict[tuple[str, int, tuple[str, ...]], tuple[PolicyVersion, str, str | None, tuple[str, ...],
+                                                           dict[str, Any]]] = {}
 
-    def emit(kind_: str, payee: str, period: str, start: date, end: date, calc: Calc, policy: PolicyVersion,
-             sources: tuple[str, ...]) -> None:
+    def shared_parts(kind_: str, policy: PolicyVersion, sources: tuple[str, ...]
+                     ) -> tuple[PolicyVersion, str, str | None, tuple[str, ...], dict[str, Any]]:
         found = payers.get((kind_, id(policy)))  # the months of one version: asked once
         if found is None or found[0] is not policy:
             found = payers[(kind_, id(policy))] = (policy, *payer_of(kind_, policy))
@@ -471,7 +475,14 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
         held_ref = refs.get(id(policy))  # one reference object a version: its JSON is then written once
         if held_ref is None or held_ref[0] is not policy:
             held_ref = refs[id(policy)] = (policy, policy_ref(policy))
-        ref = held_ref[1]
+        return policy, payer, why, srcs, held_ref[1]
+
+    def emit(kind_: str, payee: str, period: str, start: date, end: date, calc: Calc, policy: PolicyVersion,
+             sources: tuple[str, ...]) -> None:
+        found = parts_of.get((kind_, id(policy), sources))
+        if found is None or found[0] is not policy:
+            found = parts_of[(kind_, id(policy), sources)] = shared_parts(kind_, policy, sources)
+        _policy, payer, why, srcs, ref = found
         if why:
             calc = Calc(calc.amount, calc.formula, calc.inputs, calc.article, (*calc.notes, why))
         if payer == "fund" and late is not None and _overlap(start, end, *late):
@@ -556,21 +567,39 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                     doc_.average_monthly_wage, level, getattr(doc_.care_ratios, level)))
             return found[1]
 
+        # What the months of one appraisal under one version share (by both ids; the memo holds
+        # them): the retirement day, each allowance's calculation and sources, where a grade 5–6
+        # run began — worked out once, not once a month.
+        parts_of_month: dict[tuple[int, int], tuple[Appraisal, PolicyVersion, date | None, Calc | None,
+                                                    tuple[str, ...], str | None, Calc | None, tuple[str, ...]]] = {}
+
+        def month_parts(a: Appraisal, policy: PolicyVersion) -> tuple[Appraisal, PolicyVersion, date | None,
+                                                                      Calc | None, tuple[str, ...], str | None,
+                                                                      Calc | None, tuple[str, ...]]:
+            retires = retirements.get(id(policy), (None, None)) if birth else (None, None)
+            if birth and retires[0] is not policy:
+                doc_ = policy.document
+                retires = retirements[id(policy)] = (policy, rules.retirement_date(
+                    birth, sex, doc_.retirement_age.male, doc_.retirement_age.female))
+            allowance = (allowance_of(a.grade, policy) if a.grade is not None and a.grade <= 6 and iw is not None
+                         else None)
+            since = month_of(v.grade_5_6_since(a)) if a.grade in (5, 6) else None
+            care = care_of(a.care_level, policy) if a.care_level in ("full", "mostly", "partial") else None
+            return a, policy, retires[1], allowance, (v.wage_event, a.event_id), since, care, (a.event_id,)
+
         for m in months(max(month_of(v.appraisals[0].concluded_on), from_month or ""), through_month):
             if not monthly_open(m):
                 continue
-            a = v.appraisal_on(last_day(m))
+            first, last = first_day(m), last_day(m)
+            a = v.appraisal_on(last)
             if a is None:
                 continue
-            policy = pol.on(first_day(m))  # R.40: a month takes the version in force on its first day
-            doc = policy.document
-            span = (first_day(m), last_day(m))
-            retires = retirements.get(id(policy), (None, None)) if birth else (None, None)
-            if birth and retires[0] is not policy:
-                retires = retirements[id(policy)] = (policy, rules.retirement_date(
-                    birth, sex, doc.retirement_age.male, doc.retirement_age.female))
-            retires = retires[1]
-            retired = retires is not None and first_day(m) >= retires
+            policy = pol.on(first)  # R.40: a month takes the version in force on its first day
+            parts = parts_of_month.get((id(a), id(policy)))
+            if parts is None or parts[0] is not a or parts[1] is not policy:
+                parts = parts_of_month[(id(a), id(policy))] = month_parts(a, policy)
+            _a, _policy, retires, allowance, allowance_sources, since, care, care_sources = parts
+            retired = retires is not None and first >= retires
             if a.grade is not None and a.grade <= 4 and iw is not None:
                 if retired:
                     if not retired_noted:
@@ -579,19 +608,18 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                                      "fund's shortfall top-up is not computed")
                         retired_noted = True
                 else:
-                    emit("disability_allowance", worker, m, *span, allowance_of(a.grade, policy), policy,
-                         (v.wage_event, a.event_id))
-            if a.grade in (5, 6) and iw is not None and not retired and m > month_of(v.grade_5_6_since(a)):
+                    emit("disability_allowance", worker, m, first, last, allowance, policy, allowance_sources)
+            if since is not None and iw is not None and not retired and m > since:
                 # R.36: from the month after the conclusion, while the employment continues (a month
                 # counts when it begins employed) and the employer has arranged no suitable work
                 # (the arrangement in force on the month's first day).
-                employed = v.terminated is None or first_day(m) < v.terminated[0]
-                arranged, arrangement_event = v.arrangement_on(first_day(m))
+                employed = v.terminated is None or first < v.terminated[0]
+                arranged, arrangement_event = v.arrangement_on(first)
                 if employed and not arranged:
-                    emit("disability_allowance_5_6", worker, m, *span, allowance_of(a.grade, policy), policy,
+                    emit("disability_allowance_5_6", worker, m, first, last, allowance, policy,
                          tuple(x for x in (v.wage_event, a.event_id, arrangement_event) if x))
-            if a.care_level in ("full", "mostly", "partial"):
-                emit("care_allowance", worker, m, *span, care_of(a.care_level, policy), policy, (a.event_id,))
+            if care is not None:
+                emit("care_allowance", worker, m, first, last, care, policy, care_sources)
 
     # R.36–37: one-off grants when the employment of a grade 5–10 worker ends.
     if v.terminated is not None and (from_month or "") <= month_of(v.terminated[0]) <= through_month:
@@ -629,32 +657,44 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                 notes.append(f"no one-off death grant: the worker was of grade {grade_at_death} and died later "
                              "of the injury (R.39)")
         if iw is not None and deps:
-            pensions: dict[tuple, dict[str, Calc]] = {}
+            pensions: dict[tuple, tuple[PolicyVersion, dict[str, Calc]]] = {}
+            # Each dependent as a survivor, its payee and (a child) what its age limit depends on,
+            # and the pensions' sources: the same every month, made once.
+            survivors = [(Survivor(dep_id, p.get("relation", "other"), bool(p.get("orphan_or_lone_elder"))),
+                          f"dependent:{dep_id}", p.get("relation") == "child", p) for dep_id, (p, _ev) in deps]
+            pension_sources = (v.wage_event, death_event, *[ev for _, (_, ev) in deps])
+            limits: dict[tuple[str, int], date] = {}  # a child's last day, by its id and the age limit
+
+            def child_until(dep_id: str, p: Mapping[str, Any], age_limit: int) -> date:
+                found = limits.get((dep_id, age_limit))
+                if found is None:
+                    found = limits[(dep_id, age_limit)] = (
+                        date.fromisoformat(p["qualifies_until"]) if p.get("qualifies_until") else
+                        rules.anniversary(date.fromisoformat(p["born_on"]), age_limit))
+                return found
+
             for m in months(max(next_month(month_of(died_on_)), from_month or ""), through_month):
                 if not monthly_open(m, survivor=True):
                     continue
-                policy = pol.on(first_day(m))
+                first = first_day(m)
+                policy = pol.on(first)
                 doc = policy.document
-                living: list[Survivor] = []
-                for dep_id, (p, _ev) in deps:
-                    if p.get("relation") == "child":
-                        until = (date.fromisoformat(p["qualifies_until"]) if p.get("qualifies_until") else
-                                 rules.anniversary(date.fromisoformat(p["born_on"]), doc.dependent_child_age_limit))
-                        if first_day(m) >= until:
-                            continue  # R.39: a child's pension stops at the age limit
-                    living.append(Survivor(dep_id, p.get("relation", "other"), bool(p.get("orphan_or_lone_elder"))))
+                # R.39: a child's pension stops at the age limit
+                living = [x for x in survivors if not x[2] or first < child_until(x[0].dependent_id, x[3],
+                                                                                  doc.dependent_child_age_limit)]
                 if not living:
                     continue
-                shared = (id(policy), tuple(living))  # the months of one version and one family: one split
-                calcs = pensions.get(shared)
-                if calcs is None:
+                # the months of one version and one family: one split (by the version's id; the memo holds it)
+                shared = (id(policy), tuple(x[1] for x in living))
+                found = pensions.get(shared)
+                if found is None or found[0] is not policy:
                     r = doc.survivor_ratios
-                    calcs = pensions[shared] = rules.survivor_pensions(iw, living, r.spouse, r.other,
-                                                                       r.orphan_or_lone_elder_bonus, r.cap)
-                for s in living:
-                    emit("survivor_pension", f"dependent:{s.dependent_id}", m, first_day(m), last_day(m),
-                         calcs[s.dependent_id], policy,
-                         (v.wage_event, death_event, *[ev for _, (_, ev) in deps]))
+                    found = pensions[shared] = (policy, rules.survivor_pensions(
+                        iw, [x[0] for x in living], r.spouse, r.other, r.orphan_or_lone_elder_bonus, r.cap))
+                calcs = found[1]
+                last = last_day(m)
+                for s, payee, _child, _p in living:
+                    emit("survivor_pension", payee, m, first, last, calcs[s.dependent_id], policy, pension_sources)
     if iw is None:
         notes.append("no insured wage determined yet: benefits of the insured wage wait for it (R.64)")
     return [d for d in dues if (from_month or "") <= d.month <= through_month], notes
@@ -852,6 +892,7 @@ def _first_lines(claim_id: str, employer_id: str, region: str, target: Mapping[t
     learned = point.learned
     starts: dict[object, datetime] = {}  # a month's (or a one-off's day's) moment, max'd with the point's
     amounts: dict[int, tuple[Calc, Decimal, int]] = {}
+    shared: dict[tuple[int, int, int], tuple[Calc, tuple[str, ...], str | None, dict[str, Any], tuple[str, ...]]] = {}
     for key in sorted(target):
         due = target[key]
         calc = due.calc
@@ -879,9 +920,13 @@ def _first_lines(claim_id: str, employer_id: str, region: str, target: Mapping[t
         outside = settled_outside(point, view, key)
         if outside:
             reason = f"{reason}; {outside}"
-        explain, sources = _first_texts(due, view, outside, firsts)
+        # the months of one calculation, sources and settled text share their texts: asked once
+        texts = shared.get((id(calc), id(due.sources), id(outside)))
+        if texts is None or texts[0] is not calc or texts[1] is not due.sources or texts[2] is not outside:
+            texts = shared[(id(calc), id(due.sources), id(outside))] = (
+                calc, due.sources, outside, *_first_texts(due, view, outside, firsts))
         yield key, Line(lid, claim_id, employer_id, region, kind, KINDS[kind][0], period, start, due.end, diff, payer,
-                        payee, (), reason, known_at, explain, due.policy_ref, sources, outside)
+                        payee, (), reason, known_at, texts[3], due.policy_ref, texts[4], outside)
 
 
 def _first_texts(due: Due, view: ClaimView, outside: str | None,
@@ -949,7 +994,7 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
         if not owed:  # no line yet (a claim's first derivation): each due's first line, if not zero
             for key, line in _first_lines(claim_id, employer_id, region, target, point, view, held, firsts):
                 lines.append(line)
-                by_key[key].append(line)
+                by_key[key] = [line]  # each key once: its first line
                 owed[key] = line.amount
             continue
         for key in sorted(set(target) | {k for k, amount in owed.items() if amount}):
