@@ -57,22 +57,24 @@ def new_event_id() -> uuid.UUID:
     take each new id at their right edge rather than on a random page: a batch of events dirties
     a page or two of each index, not one page per event. Two ids collide only if two processes
     draw the same 62 random bits for the same millisecond and counter."""
-    return _uuid7(_next_heads(1))
+    return _uuid7(next_heads(1))
 
 
 def new_event_ids(count: int) -> list[uuid.UUID]:
     """`count` ids, as `count` calls of new_event_id make them (one turn of the lock: an append's
     batch of events)."""
-    last = _next_heads(count)
+    last = next_heads(count)
     if count == 1:  # most commands' append
         return [_uuid7(last)]
     return [_uuid7(head) for head in range(last - count + 1, last + 1)]
 
 
-def _next_heads(count: int) -> int:
+def next_heads(count: int) -> int:
     """Takes the next `count` 60-bit heads (time and counter as one number) and returns the last:
     a new millisecond starts a new range; within one (or if the clock steps back) the counter goes
-    on, spilling into the milliseconds."""
+    on, spilling into the milliseconds. Event ids take theirs here, and so do other ids that should
+    sort by when they were made (workers' and employers': services.enrollment.handlers.
+    time_ordered_ids): one sequence in a process, every head drawn once."""
     global _last_id
     with _ids_lock:
         now = (time.time_ns() // 1_000_000) << 12

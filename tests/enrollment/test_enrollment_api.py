@@ -280,6 +280,43 @@ def test_a_worker_moving_to_a_second_employer_keeps_the_employee_id(api, unique,
     assert trail[1]["payload"]["bank_account"] == ACCOUNT  # the account on record travels along
 
 
+def test_ids_of_the_shape_made_before_keep_working_beside_time_ordered_ones(  # noqa: ANN001
+        api, runtime, unique, zhang, monkeypatch) -> None:
+    """Books enrolled before ids were time-ordered hold "er_"/"ee_" + 16 random hex digits: such an
+    employer takes new workers (with new ids), its worker moves to a new employer keeping the id,
+    and both are listed, read and separated as any."""
+    import os
+
+    from services.enrollment.domain.commands import EnrollEmployee, EnrollEmployer
+
+    ctx = runtime.services["enrollment"].ctx
+    old_employer, old_worker = "er_" + os.urandom(8).hex(), "ee_" + os.urandom(8).hex()
+    monkeypatch.setattr(handlers, "new_employer_id", lambda: old_employer)
+    monkeypatch.setattr(handlers, "new_employee_id", lambda: old_worker)
+    made = handlers.enroll_employer(ctx, "tester", EnrollEmployer(unique.uscc(), "旧公司", "I6510", unique.region,
+                                                                  date(2025, 7, 1)))
+    hired = handlers.enroll_employee(ctx, "tester", EnrollEmployee(old_employer, zhang, "张三", date(2025, 7, 1)))
+    assert (made["employer_id"], hired["employee_id"]) == (old_employer, old_worker)
+    monkeypatch.undo()
+
+    new_employer = enroll(api, unique.uscc(), unique.region)["employer_id"]
+    newcomer = hire(api, old_employer, unique.id_number(date(1991, 4, 8)))
+    assert newcomer.status_code == 201, newcomer.text
+    new_worker = newcomer.json()["employee_id"]
+    assert re.fullmatch(r"er_[0-9a-f]{31}", new_employer) and re.fullmatch(r"ee_[0-9a-f]{31}", new_worker)
+    listed = api.get(f"/v1/employers/{old_employer}/employees").json()["items"]
+    assert sorted(w["employee_id"] for w in listed) == sorted([old_worker, new_worker])
+    moved = hire(api, new_employer, zhang, hired_on="2025-09-01")
+    assert (moved.status_code, moved.json()["employee_id"]) == (201, old_worker)
+    got = api.get(f"/v1/employers/{new_employer}/employees/{old_worker}").json()
+    assert [j["employer_id"] for j in got["employments"]] == [old_employer, new_employer]
+    left = api.post(f"/v1/employers/{old_employer}/employees/{old_worker}/separation",
+                    json={"separated_on": "2025-12-31"})
+    assert left.status_code == 200, left.text
+    assert [e["type"] for e in events_of(api, old_worker)] == [
+        "EmployeeEnrolled", "EmployeeEnrolled", "EmployeeSeparated"]
+
+
 def test_each_bad_worker_input_is_a_422_naming_the_field_and_records_nothing(api, unique, zhang) -> None:  # noqa: ANN001
     soft = enroll(api, unique.uscc(), unique.region)
     eid = soft["employer_id"]
