@@ -9,17 +9,21 @@ processed-id marks, the projection's insert, the positions, the offsets: what th
 does for the claims service after each request. The publish is timed apart (the log's share).
 
 Peer, same run, same rows: a bare sqlite3 `executemany` of the same (period, employer_id,
-employee_id, wage_fen) tuples into a table of the same shape (WITHOUT ROWID, the same key,
+employee_id, wage_fen) tuples into a table of the same shape (WITHOUT ROWID, the same key: the
+table's own, read from services.claims.tables,
 INSERT … ON CONFLICT DO NOTHING), one transaction a chunk, at the connection's default page
 cache (2 MiB) — the floor of SQLite's own work for these rows.
 
 The rows are the import bench's book (bench/bench_import.py): a month at a time, the workers in
 file order, worker w at employer w % employers (twenty workers an employer), the ids as the
-enrollment service makes them (a prefix and 16 random hex digits). CPU seconds a row, by segment
+enrollment service makes them (a prefix and 16 random hex digits), or with BENCH_LEGACY_IDS=ordered
+the workers' ids sorting in the workers' order (as ids drawn from a time-ordered sequence in the
+order the workers were imported sort; the employers' stay random). CPU seconds a row, by segment
 of SEGMENT_ROWS rows: the last segment against the first says how the cost grows with the table.
 
 BENCH_LEGACY_ROWS (2,400,000) · BENCH_LEGACY_SEGMENT_ROWS (600,000) · BENCH_LEGACY_CHUNK_ROWS (5,000)
-· BENCH_LEGACY_SIDES (ours,peer) · BENCH_LEGACY_WORKERS (workers a month; ROWS / 12). Quick check: BENCH_LEGACY_ROWS=120000 BENCH_LEGACY_SEGMENT_ROWS=60000
+· BENCH_LEGACY_SIDES (ours,peer) · BENCH_LEGACY_WORKERS (workers a month; ROWS / 12) ·
+BENCH_LEGACY_IDS (random; ordered). Quick check: BENCH_LEGACY_ROWS=120000 BENCH_LEGACY_SEGMENT_ROWS=60000
 """
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ from libs.events.log import Record, Topics  # noqa: E402
 from libs.events.relay import envelope_json, record_headers  # noqa: E402
 from libs.events.sqlite_log import SqliteLog  # noqa: E402
 from libs.events.store import dumps  # noqa: E402
+from services.claims.tables import claims_legacy_wages  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_LEGACY_ROWS", "2400000"))
 SEGMENT_ROWS = int(os.environ.get("BENCH_LEGACY_SEGMENT_ROWS", "600000"))
@@ -57,6 +62,7 @@ MONTHS = 12
 # cost a row grows with it, so the province's 1,000,000 a month is shown by a few months of them
 WORKERS = int(os.environ.get("BENCH_LEGACY_WORKERS", "0")) or max(20, ROWS // MONTHS)
 EMPLOYERS = max(1, WORKERS // 20)
+ORDERED_IDS = os.environ.get("BENCH_LEGACY_IDS", "random") == "ordered"
 
 
 def months() -> list[str]:
@@ -68,6 +74,8 @@ def chunks() -> list[list[tuple[str, str, str, int]]]:
     rng = random.Random(11)
     employers = [f"er_{rng.getrandbits(64):016x}" for _ in range(EMPLOYERS)]
     workers = [f"ee_{rng.getrandbits(64):016x}" for _ in range(WORKERS)]
+    if ORDERED_IDS:  # the same ids given out in their order: worker w's sorts before worker w + 1's
+        workers.sort()
     rows = list(islice(((period, employers[w % EMPLOYERS], workers[w], 600_000 + w % 500_000)
                         for period in months() for w in range(WORKERS)), ROWS))
     return [rows[i:i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
@@ -147,9 +155,9 @@ def peer(folder: Path, book: list[list[tuple]]) -> dict:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    key = ", ".join(c.name for c in claims_legacy_wages.primary_key.columns)
     conn.execute("CREATE TABLE claims_legacy_wages (period VARCHAR(7) NOT NULL, employer_id VARCHAR(64) NOT NULL, "
-                 "employee_id VARCHAR(64) NOT NULL, wage_fen BIGINT NOT NULL, "
-                 "PRIMARY KEY (period, employer_id, employee_id)) WITHOUT ROWID")
+                 f"employee_id VARCHAR(64) NOT NULL, wage_fen BIGINT NOT NULL, PRIMARY KEY ({key})) WITHOUT ROWID")
     statement = ("INSERT INTO claims_legacy_wages (period, employer_id, employee_id, wage_fen) VALUES (?, ?, ?, ?) "
                  "ON CONFLICT DO NOTHING")
     per_chunk = []
@@ -167,7 +175,8 @@ def peer(folder: Path, book: list[list[tuple]]) -> dict:
 def main() -> None:
     book = chunks()
     results: dict = {"rows": sum(map(len, book)), "segment_rows": SEGMENT_ROWS, "chunk_rows": CHUNK_ROWS,
-                     "workers": WORKERS, "employers": EMPLOYERS, "load_average_before": os.getloadavg()[0]}
+                     "ids": "ordered" if ORDERED_IDS else "random",
+                     "key": [c.name for c in claims_legacy_wages.primary_key.columns], "workers": WORKERS, "employers": EMPLOYERS, "load_average_before": os.getloadavg()[0]}
     for side in SIDES:
         folder = Path(tempfile.mkdtemp(prefix=f"bench-legacy-{side}-"))
         try:

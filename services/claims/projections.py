@@ -62,10 +62,10 @@ CHUNK = 500
 # larger than the cache (a wage request of 50,000 lines) spills each page once, finished.
 LEGACY_CACHE_LINES = 1_000
 LEGACY_CACHE_KIB = 64 * 1024
-# (period, employer_id, employee_id) of an imported line, the table's key, as one text in the key's
+# (period, employee_id, employer_id) of an imported line, the table's key, as one text in the key's
 # order (ids hold no NUL, which sorts before any of their characters): a sort compares two texts
 # by one C call where two tuples take three (bench: 3.5 → 1.9 µs a line of a 50,000-line batch)
-_LEGACY_KEY_TEXT = "{1}\0{2}\0{0}".format
+_LEGACY_KEY_TEXT = "{1}\0{0}\0{2}".format
 
 
 # SQLite: a batch of imported wage history goes through a temporary staging table, appended in
@@ -80,7 +80,7 @@ _STAGE_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (employee_id TEXT NOT 
 _STAGE = f"INSERT INTO {_STAGED} (employee_id, period, employer_id, wage_fen) VALUES (?, ?, ?, ?)"
 _MERGE = ("INSERT INTO claims_legacy_wages (period, employer_id, employee_id, wage_fen) "
           f"SELECT period, employer_id, employee_id, wage_fen FROM {_STAGED} WHERE true "  # WHERE: the upsert's parse
-          "ORDER BY period, employer_id, employee_id, rowid ON CONFLICT DO NOTHING")
+          "ORDER BY period, employee_id, employer_id, rowid ON CONFLICT DO NOTHING")
 
 
 def _merged_in_key_order(session: Session, lines: list[tuple[str, str, str, int]]) -> None:
@@ -282,8 +282,9 @@ class ClaimsWagesProjection(Projection):
         """(employee_id, period, employer_id, wage_fen) kept once, the first wage of a worker, employer and month staying: the wages in force
         read them for a month no report of the employer covers (handlers.worker_wages), so
         nothing else is written."""
-        # A go-live's request: its rows land each on a page of its own among the month's (workers'
-        # ids are random), more pages than the 2 MiB default holds, which then spills them to the
+        # A go-live's request: its rows land on as many pages of the month's part as its workers'
+        # ids spread over (random ids: a page a row; ids that sort as the workers were imported: a
+        # run of pages), more pages than the 2 MiB default holds, which then spills them to the
         # WAL and reads them back within the batch (bench/bench_legacy_wages.py: 15.4 against
         # 18.3 µs a row at 200,000 workers a month).
         big = len(lines) >= LEGACY_CACHE_LINES
@@ -293,8 +294,8 @@ class ClaimsWagesProjection(Projection):
             return
         if big:  # PostgreSQL
             # in the key's order, so each page of the month's part of the B-tree is reached once
-            # and takes all its rows at once, whatever the file's order (its rows cycle through
-            # the employers); a stable sort: the first wage of a key is still the one kept
+            # and takes all its rows at once, whatever the file's order; a stable sort: the first
+            # wage of a key is still the one kept
             keys = list(map(_LEGACY_KEY_TEXT, *zip(*lines)))
             lines = list(map(lines.__getitem__, sorted(range(len(lines)), key=keys.__getitem__)))
         insert_new(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), lines)

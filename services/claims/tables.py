@@ -70,10 +70,13 @@ claims_wage_reports = Table(
 claims_legacy_wages = Table(
     "claims_legacy_wages", metadata,
     # month first (claims_impwage15_0001): a file's month fills its own part of the B-tree, not
-    # random places among every earlier month's rows of the same workers
+    # random places among every earlier month's rows of the same workers; then the worker
+    # (claims_wages20_0001): a request's rows are a run of the file's workers, whose ids sort as
+    # the workers were imported, so they land in a run of the month's part, not beside every
+    # employer's rows of the month
     Column("period", String(7), primary_key=True),
-    Column("employer_id", String(64), primary_key=True),
     Column("employee_id", String(64), primary_key=True),
+    Column("employer_id", String(64), primary_key=True),
     Column("wage_fen", BigInteger, nullable=False),
     sqlite_with_rowid=False,  # a row per imported wage: its key's B-tree alone (claims_import11b_0001)
 )

@@ -194,11 +194,13 @@ class WagesKind:
     columns = ("employee_legacy_id", "employer_legacy_id", "period", "wage")
     optional = ()
     # A request's rows (four short columns: 50,000 are ≈ 2 MB) are one commit in each database
-    # they reach. The claims side's rows land each on a page of its own among the month's
-    # (claims_legacy_wages is keyed by month, employer and worker; a file's rows cycle through
-    # the employers), so a commit writes min(rows, pages of the month) pages: at a province's
-    # 1,000,000 workers a month, a page a row in a request of 5,000, ≈ a third of one in a
-    # request of 50,000 (bench/bench_legacy_wages.py, BENCH_LEGACY_WORKERS).
+    # they reach. The claims side's rows land among the month's as their workers' ids spread
+    # (claims_legacy_wages is keyed by month, worker and employer, claims_wages20_0001): a run of
+    # pages where the ids sort as the workers were imported and the file follows the workers'
+    # order; with random ids each on a page of its own, so a commit writes min(rows, pages of the
+    # month) pages: at a province's 1,000,000 workers a month, a page a row in a request of
+    # 5,000, ≈ a third of one in a request of 50,000 (bench/bench_legacy_wages.py,
+    # BENCH_LEGACY_WORKERS).
     max_rows = 50_000
 
     def legacy_id(self, row: Row) -> str:

@@ -1,8 +1,8 @@
-"""levy_impwage15_0001 and claims_impwage15_0001: the wage history imported before them is keyed
-month first after them — the wages kind's keys in import_rows, the claims service's
-`claims_legacy_wages` — and read as before: a row imported before is found by its key (a file
-posted again skips it), and a worker's imported wages are in force as before (SQLite and
-PostgreSQL)."""
+"""levy_impwage15_0001 and claims_impwage15_0001 (then claims_wages20_0001): the wage history
+imported before them is keyed month first after them — the wages kind's keys in import_rows, the
+claims service's `claims_legacy_wages` (then month and worker) — and read as before: a row
+imported before is found by its key (a file posted again skips it), and a worker's imported wages
+are in force as before (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from alembic import command
@@ -67,8 +67,38 @@ def test_legacy_wages_imported_before_are_in_force_as_before(db_url: str) -> Non
                               "VALUES (:e, :p, :r, :f)"), {"e": employee_id, "p": period, "r": employer_id, "f": fen})
     migrate(engine, "claims")
     assert inspect(engine).get_pk_constraint("claims_legacy_wages")["constrained_columns"] == [
-        "period", "employer_id", "employee_id"]
+        "period", "employee_id", "employer_id"]  # month first, then (claims_wages20_0001) the worker
     with session_factory(engine)() as s:
         found = worker_wages(s, "ee_1", "er_1", ["2025-10", "2025-11", "2025-12"])
     engine.dispose()
     assert {p: str(w) for p, w in found.items()} == {"2025-11": "6000.00", "2025-12": "6123.45"}
+
+
+def test_legacy_wages_keyed_month_then_employer_are_in_force_as_before_once_keyed_by_worker(db_url: str) -> None:
+    """claims_wages20_0001: the history keyed (period, employer_id, employee_id) is keyed (period,
+    employee_id, employer_id) after it, every row kept, each read as before: a worker's wage at
+    each of two employers in the same month, and at neither in a month not imported."""
+    engine = make_engine(db_url)
+    rows = [("2025-11", "er_1", "ee_1", 600_000), ("2025-12", "er_1", "ee_1", 612_345),
+            ("2025-12", "er_2", "ee_1", 100_000), ("2025-12", "er_1", "ee_2", 700_000),
+            ("2025-12", "er_0", "ee_3", 800_000)]
+    with engine.begin() as conn:
+        _upgrade_to_before(conn, "claims", "claims_wages20_0001")
+        assert inspect(conn).get_pk_constraint("claims_legacy_wages")["constrained_columns"] == [
+            "period", "employer_id", "employee_id"]
+        for period, employer_id, employee_id, fen in rows:
+            conn.execute(text("INSERT INTO claims_legacy_wages (period, employer_id, employee_id, wage_fen) "
+                              "VALUES (:p, :r, :e, :f)"), {"p": period, "r": employer_id, "e": employee_id, "f": fen})
+    migrate(engine, "claims")
+    assert inspect(engine).get_pk_constraint("claims_legacy_wages")["constrained_columns"] == [
+        "period", "employee_id", "employer_id"]
+    with session_factory(engine)() as s:
+        kept = sorted(s.execute(text("SELECT period, employer_id, employee_id, wage_fen FROM claims_legacy_wages")))
+        at_first = worker_wages(s, "ee_1", "er_1", ["2025-10", "2025-11", "2025-12"])
+        at_second = worker_wages(s, "ee_1", "er_2", ["2025-11", "2025-12"])
+        elsewhere = worker_wages(s, "ee_3", "er_1", ["2025-12"])
+    engine.dispose()
+    assert [tuple(r) for r in kept] == sorted(rows)
+    assert {p: str(w) for p, w in at_first.items()} == {"2025-11": "6000.00", "2025-12": "6123.45"}
+    assert {p: str(w) for p, w in at_second.items()} == {"2025-12": "1000.00"}
+    assert elsewhere == {}
