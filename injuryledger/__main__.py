@@ -60,7 +60,7 @@ def migrate(service: Service = typer.Argument(..., help="whose database")) -> No
     from libs.db import make_engine, migrate as run_migrate
 
     settings = _settings()
-    run_migrate(make_engine(settings.database_url(service.value)), service.value)
+    run_migrate(make_engine(settings.database_url(service.value), sqlite_cache_mib=settings.sqlite_cache_mib), service.value)
 
 
 def _register_operator_commands() -> None:

@@ -386,7 +386,8 @@ def run_migrations_online(context, target_metadata, service: str) -> None:  # no
     if connection is None:  # the `alembic` CLI: take the URL from the environment
         from libs.settings import Settings
 
-        engine = make_engine(Settings().database_url(service))
+        settings = Settings()
+        engine = make_engine(settings.database_url(service), sqlite_cache_mib=settings.sqlite_cache_mib)
         with engine.begin() as conn:
             _configure_and_run(context, conn, target_metadata, service)
         return

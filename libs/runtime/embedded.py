@@ -90,7 +90,8 @@ class EmbeddedRuntime:
     def app(self) -> FastAPI:
         owner = self.services.get("payments") or next(iter(self.services.values()))
         token = self.settings.agency_token.get_secret_value() if self.settings.agency_token else None
-        gateway_db = session_factory(make_engine(self.settings.gateway_database_url()))
+        gateway_db = session_factory(make_engine(self.settings.gateway_database_url(),
+                                                 sqlite_cache_mib=self.settings.sqlite_cache_mib))
         _create_gateway_tables(gateway_db)
         app = create_app(
             [(w.spec, w.ctx) for w in self.services.values()],

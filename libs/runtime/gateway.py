@@ -178,8 +178,9 @@ def create_gateway(settings: Settings) -> Starlette:
             # The console asks the gateway itself (in-process), which routes to the services as
             # for any client: the same pages and the same checks as on the embedded runtime.
             # Its sessions are in the gateway's database, so any gateway process knows them.
-            *console_routes(lambda: gateway, session_factory(make_engine(settings.gateway_database_url(), pool_size=4)),
-                            settings.console_idle_minutes),
+            *console_routes(lambda: gateway, session_factory(make_engine(
+                settings.gateway_database_url(), pool_size=4, sqlite_cache_mib=settings.sqlite_cache_mib)),
+                settings.console_idle_minutes),
             Route("/{path:path}", dispatch, methods=methods),
         ],
         lifespan=lifespan,

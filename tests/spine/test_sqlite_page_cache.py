@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from libs.db import SQLITE_CACHE_MIB, make_engine, session_factory, sqlite_page_cache
+from libs.runtime import embedded, wiring
 from libs.runtime.embedded import EmbeddedRuntime
 from libs.settings import Settings
 from tests.conftest import fresh_data_dir
@@ -17,16 +18,20 @@ def _cache_kib(session, schema: str = "main") -> int:  # noqa: ANN001
     return -session.execute(text(f"PRAGMA {schema}.cache_size")).scalar()
 
 
-def test_the_embedded_runtime_gives_every_database_the_configured_cache(tmp_path: Path,
-                                                                        migrated_data_dir: Path) -> None:
+def test_the_embedded_runtime_gives_every_database_the_configured_cache(tmp_path: Path, migrated_data_dir: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list = []  # every engine the runtime and its app make: the services', the log's, the gateway's
+    monkeypatch.setattr(embedded, "make_engine", lambda *a, **kw: made.append(make_engine(*a, **kw)) or made[-1])
+    monkeypatch.setattr(wiring, "make_engine", embedded.make_engine)
     settings = Settings(data_dir=fresh_data_dir(migrated_data_dir, tmp_path / "data"), sqlite_cache_mib=8)
     rt = EmbeddedRuntime(settings)
     try:
-        for name, wired in rt.services.items():
-            with wired.ctx.session_factory() as session:
-                assert _cache_kib(session) == 8 * 1024, name
-        with rt.log.engine.connect() as conn:
-            assert -conn.execute(text("PRAGMA cache_size")).scalar() == 8 * 1024
+        rt.app()
+        assert {Path(e.url.database).name for e in made} == {
+            "enrollment.db", "levy.db", "claims.db", "payments.db", "log.db", "gateway.db"}
+        for engine in made:
+            with engine.connect() as conn:
+                assert -conn.execute(text("PRAGMA cache_size")).scalar() == 8 * 1024, engine.url
     finally:
         rt.close()
 
