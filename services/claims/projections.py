@@ -62,10 +62,14 @@ CHUNK = 500
 # larger than the cache (a wage request of 50,000 lines) spills each page once, finished.
 LEGACY_CACHE_LINES = 1_000
 LEGACY_CACHE_KIB = 64 * 1024
-# (period, employee_id, employer_id) of an imported line, the table's key, as one text in the key's
-# order (ids hold no NUL, which sorts before any of their characters): a sort compares two texts
-# by one C call where two tuples take three (bench: 3.5 → 1.9 µs a line of a 50,000-line batch)
-_LEGACY_KEY_TEXT = "{1}\0{0}\0{2}".format
+# An imported line's fields, and the table's key (its columns in the key's order), from which the
+# merge's ORDER BY and the PostgreSQL path's sort key are made: one definition of the order.
+_LEGACY_LINE = ("employee_id", "period", "employer_id", "wage_fen")
+_LEGACY_KEY = tuple(c.name for c in claims_legacy_wages.primary_key.columns)
+# A line's key as one text in the key's order (ids hold no NUL, which sorts before any of their
+# characters): a sort compares two texts by one C call where two tuples take three (bench: 3.5 →
+# 1.9 µs a line of a 50,000-line batch)
+_LEGACY_KEY_TEXT = "\0".join(f"{{{_LEGACY_LINE.index(c)}}}" for c in _LEGACY_KEY).format
 
 
 # SQLite: a batch of imported wage history goes through a temporary staging table, appended in
@@ -77,10 +81,10 @@ _LEGACY_KEY_TEXT = "{1}\0{0}\0{2}".format
 _STAGED = "temp.claims_legacy_wages_staged"
 _STAGE_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (employee_id TEXT NOT NULL, period TEXT NOT NULL, "
               "employer_id TEXT NOT NULL, wage_fen INTEGER NOT NULL)")
-_STAGE = f"INSERT INTO {_STAGED} (employee_id, period, employer_id, wage_fen) VALUES (?, ?, ?, ?)"
-_MERGE = ("INSERT INTO claims_legacy_wages (period, employer_id, employee_id, wage_fen) "
-          f"SELECT period, employer_id, employee_id, wage_fen FROM {_STAGED} WHERE true "  # WHERE: the upsert's parse
-          "ORDER BY period, employee_id, employer_id, rowid ON CONFLICT DO NOTHING")
+_STAGE = f"INSERT INTO {_STAGED} ({', '.join(_LEGACY_LINE)}) VALUES (?, ?, ?, ?)"
+_MERGE = (f"INSERT INTO claims_legacy_wages ({', '.join(_LEGACY_LINE)}) "
+          f"SELECT {', '.join(_LEGACY_LINE)} FROM {_STAGED} WHERE true "  # WHERE: the upsert's parse
+          f"ORDER BY {', '.join(_LEGACY_KEY)}, rowid ON CONFLICT DO NOTHING")
 
 
 def _merged_in_key_order(session: Session, lines: list[tuple[str, str, str, int]]) -> None:
@@ -298,7 +302,7 @@ class ClaimsWagesProjection(Projection):
             # wage of a key is still the one kept
             keys = list(map(_LEGACY_KEY_TEXT, *zip(*lines)))
             lines = list(map(lines.__getitem__, sorted(range(len(lines)), key=keys.__getitem__)))
-        insert_new(session, claims_legacy_wages, ("employee_id", "period", "employer_id", "wage_fen"), lines)
+        insert_new(session, claims_legacy_wages, _LEGACY_LINE, lines)
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """In bulk where the log is hot (a bulk report, an import): a run of first reports and
