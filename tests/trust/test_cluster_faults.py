@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import httpx
@@ -13,7 +14,7 @@ from sqlalchemy import text
 
 from libs.identifiers import make_uscc
 from tests.conftest import AGENCY_TOKEN
-from tests.four_eyes import approve
+from tests.four_eyes import approve, checker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 HEADERS = {"Authorization": f"Bearer {AGENCY_TOKEN}"}
@@ -22,6 +23,20 @@ HEADERS = {"Authorization": f"Bearer {AGENCY_TOKEN}"}
 def employer_body() -> dict:
     return {"uscc": make_uscc(f"91440300{uuid.uuid4().int % 10**8:08d}"), "name": "Fault Tolerant Ltd",
             "industry_code": "C3311", "region": "440300", "enrolled_on": "2025-01-01"}
+
+
+RETRY_BUDGET_S = 60
+
+
+def honouring_retry_after(send: Callable[[], httpx.Response]) -> httpx.Response:
+    """What an API client does with a 503 that says when to come back (API.md, Conventions):
+    waits that long and sends again, for at most RETRY_BUDGET_S."""
+    deadline = time.monotonic() + RETRY_BUDGET_S
+    while True:
+        response = send()
+        if response.status_code != 503 or "Retry-After" not in response.headers or time.monotonic() > deadline:
+            return response
+        time.sleep(int(response.headers["Retry-After"]))
 
 
 def count(cluster, service: str, sql: str) -> int:  # noqa: ANN001
@@ -101,17 +116,21 @@ def test_payments_killed_during_a_payment_run_pays_nothing_twice_and_loses_nothi
         except httpx.HTTPError as exc:
             outcome["first"] = repr(exc)
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    time.sleep(0.3)
-    cluster.cluster.kill("payments")  # SIGKILL in the middle of the run
-    thread.join()
-    cluster.cluster.restart("payments")
     with httpx.Client(base_url=cluster.gateway, headers=HEADERS, timeout=120) as http:
-        second = http.post("/v1/payment-runs", json={"region": region, "period": "2026-06"})
+        checker(http)  # the second person's client exists before the fault, known to every service
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(0.3)
+        cluster.cluster.kill("payments")  # SIGKILL in the middle of the run
+        thread.join()
+        cluster.cluster.restart("payments")
+        # Until the killed process's consumers leave their groups (the broker's session timeout),
+        # a read that must include this client's writes is a 503 with Retry-After; a client retries.
+        second = honouring_retry_after(lambda: http.post("/v1/payment-runs", json={"region": region, "period": "2026-06"}))
         assert second.status_code == 201, second.text
-        proposed = http.get("/v1/payment-runs", params={"region": region, "status": "proposed"}).json()["items"]
-        for run_ in proposed:  # four eyes: released by a second person (the first run, if it committed)
+        listed = honouring_retry_after(lambda: http.get("/v1/payment-runs", params={"region": region, "status": "proposed"}))
+        assert listed.status_code == 200, listed.text
+        for run_ in listed.json()["items"]:  # four eyes: released by a second person (the first run, if it committed)
             approve(http, run_["run_id"])
     with engine.connect() as conn:
         paid = conn.execute(text(
