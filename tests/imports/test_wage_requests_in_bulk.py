@@ -5,7 +5,8 @@
 - A batch of imported wage history large enough to be sorted into claims_legacy_wages' key order
   keeps what the file's order keeps: the first wage of a worker, employer and month, on SQLite
   and on PostgreSQL, in one batch, one by one or split anywhere; a batch rolled back leaves
-  nothing for the next (SQLite stages a batch in a table of the connection)."""
+  nothing for the next (SQLite stages a batch in a table of the connection). A month already in
+  the key's order (SQLite writes it straight in) keeps what is stored and each of its lines."""
 from __future__ import annotations
 
 import uuid
@@ -19,7 +20,7 @@ import services.levy.domain.events  # noqa: F401 - registers WageHistoryImported
 from libs.db import make_engine, migrate, session_factory
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
-from services.claims.projections import LEGACY_CACHE_LINES, ClaimsWagesProjection
+from services.claims.projections import LEGACY_CACHE_LINES, ClaimsWagesProjection, _one_a_key_in_key_order
 from services.claims.tables import claims_legacy_wages
 from services.levy.imports import WagesKind
 
@@ -101,6 +102,39 @@ def test_imported_wages_sorted_into_the_keys_order_keep_the_first_of_each_key(db
         assert stored(factory) == expected
     finally:
         engine.dispose()
+
+
+def test_a_month_in_the_keys_order_keeps_what_is_stored_and_each_line(db_url: str) -> None:
+    """A batch of one month, one line a worker, the workers' ids rising (a month's file sorted by
+    worker): on SQLite it goes straight into the table, not through the staging table's merge, and
+    keeps the same wages: a key already stored keeps its wage, every other line is kept."""
+    engine = make_engine(db_url)
+    migrate(engine, "claims")
+    factory = session_factory(engine)
+    month = [(f"ee_{w:05d}", "2025-12", f"er_{w % 7}", 600_000 + w) for w in range(LEGACY_CACHE_LINES + 120)]
+    # stored first, merged: 40 of the month's workers (two months, unsorted, each key twice)
+    before = [(f"ee_{int(e[3:]):05d}", p, f"er_{int(e[3:]) % 7}", fen) for e, p, _r, fen in file_lines()]
+    assert _one_a_key_in_key_order(_columns(month)) and not _one_a_key_in_key_order(_columns(before))
+    projection = ClaimsWagesProjection(SimpleNamespace())
+    try:
+        with factory() as s, s.begin():
+            projection.handle_batch(s, [history(0, before)])
+        expected = stored(factory)
+        assert ("2025-12", "er_3", "ee_00003") in expected  # stored keys the month's lines meet
+        for employee_id, period, employer_id, fen in month:
+            expected.setdefault((period, employer_id, employee_id), fen)
+        with factory() as s, s.begin():
+            projection.handle_batch(s, [history(1, month[:1_000]), history(2, month[1_000:])])
+        assert stored(factory) == expected
+        with factory() as s, s.begin():
+            projection.handle_batch(s, [history(3, month)])  # again: nothing changes
+        assert stored(factory) == expected
+    finally:
+        engine.dispose()
+
+
+def _columns(lines: list[tuple]) -> tuple[list, ...]:
+    return tuple(list(c) for c in zip(*lines))
 
 
 class _Undone(Exception):
