@@ -1,6 +1,7 @@
 """The envelope every domain event travels in: immutable, versioned, self-describing."""
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -69,12 +70,30 @@ def new_event_ids(count: int) -> list[uuid.UUID]:
     return [_uuid7(head) for head in range(last - count + 1, last + 1)]
 
 
+def time_ordered_ids(prefix: str, count: int) -> list[str]:
+    """`count` new ids of an aggregate, ascending: `prefix`, 15 hex digits of a time-ordered head
+    (Unix milliseconds and a counter, from `next_heads`: the process's one sequence, which event
+    ids take theirs from too), then 16 hex digits of random bits (os.urandom, 64 bits).
+
+    Ids made one after the other sort in the order they were made, so every b-tree keyed by them
+    (workers', employers' and claims' tables, the event store's aggregate index, the payments'
+    lines of a month by claim) takes new rows at its right edge, a page or two a request, not a
+    random leaf page a row. Unique as before and more: two ids made in one process differ in
+    their heads; ids of two processes (replicas) collide only if they draw the same head and the
+    same 64 random bits. Ids made before in other shapes stay in the books and keep working
+    beside these: nothing reads meaning out of an id."""
+    last = next_heads(count)
+    digits = os.urandom(8 * count).hex()
+    return [f"{prefix}{head:015x}{digits[i:i + 16]}"
+            for i, head in zip(range(0, 16 * count, 16), range(last - count + 1, last + 1))]
+
+
 def next_heads(count: int) -> int:
     """Takes the next `count` 60-bit heads (time and counter as one number) and returns the last:
     a new millisecond starts a new range; within one (or if the clock steps back) the counter goes
     on, spilling into the milliseconds. Event ids take theirs here, and so do other ids that should
-    sort by when they were made (workers' and employers': services.enrollment.handlers.
-    time_ordered_ids): one sequence in a process, every head drawn once."""
+    sort by when they were made (workers', employers' and claims': `time_ordered_ids`): one
+    sequence in a process, every head drawn once."""
     global _last_id
     with _ids_lock:
         now = (time.time_ns() // 1_000_000) << 12

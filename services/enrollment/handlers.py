@@ -6,7 +6,6 @@ Conflict rather than a second employer or worker.
 """
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, TypeVar
 
@@ -15,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from libs import identifiers
-from libs.events.envelope import next_heads
+from libs.events.envelope import time_ordered_ids
 from libs.events.store import ConcurrencyConflict
 from libs.policy import PolicyDocument, load_national_default
 from libs.policy.projection import NATIONAL, policy_in_force, policy_ref
@@ -73,24 +72,6 @@ def new_employee_id() -> str:
 
 def new_employee_ids(count: int) -> list[str]:
     return time_ordered_ids("ee_", count)
-
-
-def time_ordered_ids(prefix: str, count: int) -> list[str]:
-    """`count` new ids, ascending: `prefix`, 15 hex digits of a time-ordered head (Unix
-    milliseconds and a counter, from the process's one sequence that event ids take theirs from:
-    `libs.events.envelope.next_heads`), then 16 hex digits of random bits (os.urandom, 64 bits).
-
-    Ids made one after the other sort in the order they were made, so every b-tree keyed by a
-    worker's or an employer's id (the workers, employments, the levy's, claims' and payments'
-    tables of them) takes an import request's new rows at its right edge, a page or two a request,
-    not a random leaf page a row. Unique as before and more: two ids made in one process differ in
-    their heads; ids of two processes (enrollment replicas) collide only if they draw the same head
-    and the same 64 random bits. The ids made before ("ee_"/"er_" + 16 hex digits, 60 random
-    bits) stay in the books and keep working beside these: nothing reads meaning out of an id."""
-    last = next_heads(count)
-    digits = os.urandom(8 * count).hex()
-    return [f"{prefix}{head:015x}{digits[i:i + 16]}"
-            for i, head in zip(range(0, 16 * count, 16), range(last - count + 1, last + 1))]
 
 
 def checked(field: str, check: Callable[[str], T], value: str) -> T:

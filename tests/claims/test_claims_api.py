@@ -288,3 +288,45 @@ def test_the_worklist_by_deadline_of_a_region(api, unique, world) -> None:  # no
     assert first["next_cursor"] == "@3" and [c["claim_id"] for c in rest["items"]] == [rejected]
     assert ok(api.get("/v1/claims", params={"region": "449999" if unique.region != "449999" else "449998",
                                             "employer_id": world["employer_id"]}))["items"] == []
+
+
+def test_a_claim_of_the_id_shape_made_before_works_beside_a_time_ordered_one(  # noqa: ANN001
+        api, runtime, unique, family, world, monkeypatch) -> None:
+    """Books opened before claim ids were time-ordered hold "clm_" + 20 random hex digits: such a
+    claim is decided, graded and closed by a death with dependents as a new one is, and both have
+    their entitlement lines, documents and places in the list (embedded: the id is made here)."""
+    import re
+    import uuid
+
+    from services.claims import handlers
+
+    old_id = "clm_" + uuid.uuid4().hex[:20]
+    monkeypatch.setattr(handlers, "new_claim_id", lambda: old_id)
+    assert ok(api.post("/v1/claims", json=application(world)), 201)["claim_id"] == old_id
+    monkeypatch.undo()
+    new_id = ok(api.post("/v1/claims", json=application(world, occurred_on="2026-03-05")), 201)["claim_id"]
+    assert re.fullmatch(r"clm_[0-9a-f]{31}", new_id) and new_id != old_id
+    for claim_id, wife, son in ((old_id, family["wife"], family["son"]),
+                                (new_id, unique.id_number(date(1991, 6, 1), 4), unique.id_number(date(2015, 5, 20), 5))):
+        path = f"/v1/claims/{claim_id}"
+        ok(api.post(f"{path}/recognition", json={"decision": "recognized", "decided_on": "2026-04-01",
+                                                 "basis": "R.14(1)"}))
+        ok(api.post(f"{path}/appraisals", json={"grade": 3, "care_level": "partial", "concluded_on": "2026-09-15"}))
+        died = ok(api.post(f"{path}/death", json={"died_on": "2026-10-20", "dependents": [
+            {"id_number": wife, "name": "李娜", "relation": "spouse", "born_on": "1991-06-01", "bank_account": ACCOUNT},
+            {"id_number": son, "name": "王小", "relation": "child", "born_on": "2015-05-20"}]}))
+        assert [d["dependent_id"] for d in died["dependents"]] == [f"{claim_id}-d1", f"{claim_id}-d2"]
+    listed = ok(api.get("/v1/claims", params={"employer_id": world["employer_id"]}))["items"]
+    assert sorted(c["claim_id"] for c in listed) == sorted([old_id, new_id])
+    for claim_id in (old_id, new_id):
+        items = ok(api.get(f"/v1/claims/{claim_id}/entitlements"))["items"]
+        assert {ln["payee"] for ln in items} >= {f"dependent:{claim_id}-d1", f"dependent:{claim_id}-d2"}
+        kinds = {ln["kind"] for ln in items}
+        assert {"disability_allowance", "funeral_grant", "survivor_pension"} <= kinds, kinds
+        docs = ok(api.get(f"/v1/claims/{claim_id}/documents"))["items"]
+        assert docs and all(d["href"].startswith(f"/v1/claims/{claim_id}/documents/doc_") for d in docs)
+        assert api.get(docs[0]["href"]).status_code == 200
+    old_lines = ok(api.get(f"/v1/claims/{old_id}/entitlements"))["items"]
+    new_lines = ok(api.get(f"/v1/claims/{new_id}/entitlements"))["items"]
+    assert sorted((ln["kind"], ln["period"], ln["amount"]) for ln in old_lines if ln["kind"] != "survivor_pension") \
+        == sorted((ln["kind"], ln["period"], ln["amount"]) for ln in new_lines if ln["kind"] != "survivor_pension")
