@@ -31,9 +31,9 @@ from libs.db import driver_cursor, driver_mark
 from libs.events.tables import consumer_positions
 from libs.events.uow import UnitOfWork
 from libs.imports.rows import Row, RowRejected, Table, all_texts
-from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, imported_rows, in_one_savepoint,
-                                 in_savepoint, source)
-from libs.money import plain_yuan_fens, to_fen, yuan_str
+from libs.imports.runner import (Accepted, AcceptedRows, Earlier, Outcome, RecordedRows, in_one_savepoint, in_savepoint,
+                                 source)
+from libs.money import parse_yuan, plain_yuan_fens, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 
@@ -41,7 +41,7 @@ from .domain.events import LegacyPeriodImported, PolicyRef
 from .domain.model import WageHistory, WageReport, wage_history_id, wage_report_id
 from .domain.rules import due_date, period_bounds, period_of, today
 from .handlers import _lock_account, rebuild_postings_of
-from .tables import IMPORT_TABLES, levy_employers, levy_employments, wage_reports
+from .tables import IMPORT_TABLES, imported_wage_rows, levy_employers, levy_employments, wage_reports
 
 LOOKUP_CHUNK = 500
 SAVE_CHUNK = 100  # new histories (one event each) per append
@@ -189,6 +189,76 @@ def month_first(legacy_ids: Sequence[str]) -> list[str]:
     return [f"{key[-7:]}/{key[:-8]}" for key in legacy_ids]
 
 
+class WageRowsKept:
+    """The wage rows accepted (the runner's `RowsKept` for the wages): `imported_wage_rows`, each
+    row's key (month first) with the import and row that brought it and what makes its content —
+    the worker key's length and the wage as given: the key is `worker/employer/period`, the period
+    seven characters, so with the worker's length it gives every other column. No digest to
+    compute for each row, no totals or ref kept: a row posted again with the same content has the
+    same wage, its share of the totals worked out from it. A row moved from import_rows
+    (levy_wagelevy21_0001) has its digest instead, compared as import_rows' were."""
+
+    def __init__(self, kind: str, table: Table) -> None:
+        self.kind = kind
+
+    def find(self, ctx: ServiceContext, rows: Sequence[Row], stored: Sequence[str]) -> dict[str, Earlier]:
+        with ctx.session_factory() as session:
+            kept = _wage_rows_kept(session, stored)
+        found: dict[str, Earlier] = {}
+        for row, key in zip(rows, stored) if kept else ():
+            before = kept.get(key)
+            if before is None:
+                continue
+            import_id, number, worker_chars, wage, digest = before
+            values = row.values
+            same = digest == row.digest() if digest is not None \
+                else worker_chars == len(values["employee_legacy_id"]) and wage == values["wage"]
+            found[row.legacy_id] = Earlier(import_id, number, same, _wage_totals(values["wage"]) if same else None)
+        return found
+
+    def keep(self, session, import_id: str, accepted: Sequence[tuple[Row, Accepted]], alike: AcceptedRows,  # noqa: ANN001
+             by_number: dict[int, Row], stored_by_number: dict[int, str]) -> None:
+        numbers = [*(row.number for row, _outcome in accepted), *alike.numbers]
+        values = list(map(attrgetter("values"), map(by_number.__getitem__, numbers)))
+        conn = session.connection()
+        mark = driver_mark(conn.dialect.name)
+        conn.exec_driver_sql(
+            f'INSERT INTO {imported_wage_rows.name} (legacy_id, import_id, "row", worker_chars, wage) '
+            f"VALUES ({', '.join([mark] * 5)})",
+            list(zip(map(stored_by_number.__getitem__, numbers), repeat(import_id), numbers,
+                     map(len, map(itemgetter("employee_legacy_id"), values)), map(itemgetter("wage"), values))))
+
+
+def _wage_totals(wage: str) -> dict[str, Any]:
+    """A wage row's share of its import's totals (as `WagesKind.record` counts it)."""
+    return {"wage_lines": 1, "wages": yuan_str(to_fen(parse_yuan(wage)))}
+
+
+def _wage_rows_kept(session, stored: Sequence[str]) -> dict[str, tuple]:  # noqa: ANN001
+    """Stored wage key → (import_id, row, worker_chars, wage, digest) of those of `stored` accepted
+    before: one query per LOOKUP_CHUNK keys, on the driver."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    found: dict[str, tuple] = {}
+    for i in range(0, len(stored), LOOKUP_CHUNK):
+        chunk = stored[i:i + LOOKUP_CHUNK]
+        statement = (f'SELECT legacy_id, import_id, "row", worker_chars, wage, digest FROM {imported_wage_rows.name} '
+                     f"WHERE legacy_id IN ({', '.join([mark] * len(chunk))})")
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement, list(chunk))
+            for key, *rest in cursor.fetchall():
+                found[key] = tuple(rest)
+    return found
+
+
+class ImportedWage(NamedTuple):
+    """A wage row accepted before, as a refusal names it."""
+
+    legacy_id: str
+    import_id: str
+    row: int
+
+
 class WagesKind:
     name = "wages"
     columns = ("employee_legacy_id", "employer_legacy_id", "period", "wage")
@@ -224,6 +294,7 @@ class WagesKind:
         return list(map("{}/{}/{}".format, workers, employers, periods))
 
     stored_keys = staticmethod(month_first)
+    kept_rows = WageRowsKept
 
     def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
         """Every row as a wage report's line is checked; a wage of a worker, employer and month
@@ -432,8 +503,13 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
                 wanted[f"{other}/{row['employer_legacy_id']}/{row['period']}"] = number
     found: dict[int, Any] = {}
     keys = sorted(wanted)
-    for r in imported_rows(session, "wages", keys, month_first(keys)).values():
-        found.setdefault(wanted[r.legacy_id], r)
+    stored = month_first(keys)
+    kept = _wage_rows_kept(session, stored)
+    # in the stored keys' order (a row asking for several: the first, as the index gives them)
+    for stored_key, key in sorted(zip(stored, keys)):
+        if stored_key in kept:
+            import_id, number, *_content = kept[stored_key]
+            found.setdefault(wanted[key], ImportedWage(key, import_id, number))
     return found
 
 
