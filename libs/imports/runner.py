@@ -6,8 +6,9 @@ what every kind shares:
    content rejected; a key twice in one request rejects the second;
 2. the kind checks the new rows (as the REST route would) and records the good ones as ordinary
    events in ONE transaction, each row in a savepoint, so a bad row never stops the others;
-3. the rows accepted are remembered (`import_rows`) in that transaction, and the summary of the
-   import (counts, the first errors, the totals) with them.
+3. the rows accepted are remembered (`import_rows`, or where the kind keeps them: `Kind.kept_rows`,
+   the wages' own table) in that transaction, and the summary of the import (counts, the first
+   errors, the totals) with them.
 A dry run does all of it and rolls the transaction back: it records nothing but its summary.
 A file posted in chunks is one import: each chunk names the import (`import_id`) and its first
 row's number, and the summary adds up.
