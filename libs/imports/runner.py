@@ -6,8 +6,9 @@ what every kind shares:
    content rejected; a key twice in one request rejects the second;
 2. the kind checks the new rows (as the REST route would) and records the good ones as ordinary
    events in ONE transaction, each row in a savepoint, so a bad row never stops the others;
-3. the rows accepted are remembered (`import_rows`) in that transaction, and the summary of the
-   import (counts, the first errors, the totals) with them.
+3. the rows accepted are remembered (`import_rows`, or where the kind keeps them: `Kind.kept_rows`,
+   the wages' own table) in that transaction, and the summary of the import (counts, the first
+   errors, the totals) with them.
 A dry run does all of it and rolls the transaction back: it records nothing but its summary.
 A file posted in chunks is one import: each chunk names the import (`import_id`) and its first
 row's number, and the summary adds up.
@@ -104,6 +105,61 @@ class Kind(Protocol):
     # first); one key, one stored key
     # optional: max_rows: int — the rows one request takes, if not MAX_ROWS_PER_REQUEST (the
     # wages: small rows, and each request's commit amortized over more of them)
+    # optional: kept_rows: Callable[[str, Table], RowsKept] — where the kind keeps the rows it
+    # accepted, if not import_rows (`ImportRows`; the wages: a table of their own)
+
+
+class Earlier(NamedTuple):
+    """A row's key accepted by an earlier request: where, whether with the same content (a row
+    skipped; else rejected), and the row's share of the totals (when the same)."""
+
+    import_id: str
+    row: int
+    same: bool
+    totals: Totals | None
+
+
+class RowsKept(Protocol):
+    """The rows a kind accepted (what makes a file posted twice record nothing twice), for one
+    request: made of the kind's name and the request's table."""
+
+    def find(self, ctx: ServiceContext, rows: Sequence[Row], stored: Sequence[str]) -> dict[str, Earlier]:
+        """Those of `rows` (keyed, `stored`: their keys as kept) accepted before, by legacy_id."""
+
+    def keep(self, session, import_id: str, accepted: Sequence[tuple[Row, Accepted]], alike: AcceptedRows,  # noqa: ANN001
+             by_number: dict[int, Row], stored_by_number: dict[int, str]) -> None:
+        """The rows accepted by this request (`accepted` by outcome, `alike` as columns), in its
+        transaction."""
+
+
+class ImportRows:
+    """Every kind's rows kept in import_rows (but a kind's own `kept_rows`): each with the digest
+    of its columns, what it created and its share of the totals."""
+
+    def __init__(self, kind: str, table: Table) -> None:
+        self.kind = kind
+        self.digests = dict(zip(table.numbers, table.digests()))
+
+    def find(self, ctx: ServiceContext, rows: Sequence[Row], stored: Sequence[str]) -> dict[str, Earlier]:
+        known = _imported(ctx, self.kind, list(map(attrgetter("legacy_id"), rows)), list(stored))
+        found: dict[str, Earlier] = {}
+        for row in rows if known else ():
+            before = known.get(row.legacy_id)
+            if before is not None:
+                same = before.digest == self.digests[row.number]
+                found[row.legacy_id] = Earlier(before.import_id, before.row, same,
+                                               json.loads(before.totals_json) if same else None)
+        return found
+
+    def keep(self, session, import_id: str, accepted: Sequence[tuple[Row, Accepted]], alike: AcceptedRows,  # noqa: ANN001
+             by_number: dict[int, Row], stored_by_number: dict[int, str]) -> None:
+        digests = self.digests
+        _remember(session, [(self.kind, stored_by_number[r.number], digests[r.number], import_id, r.number,
+                             o.ref_id, totals_json(o.totals)) for r, o in accepted])
+        _remember(session, list(zip(
+            repeat(self.kind), map(stored_by_number.__getitem__, alike.numbers),
+            map(digests.__getitem__, alike.numbers), repeat(import_id), alike.numbers, alike.ref_ids,
+            totals_jsons(alike))))
 
 
 def source(import_id: str, kind: str, row: Row) -> Source:
@@ -165,19 +221,19 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
 
     rows = table.rows()
     fresh = _keyed(kind, table, rows, outcomes)
-    digests = dict(zip(table.numbers, table.digests()))
+    kept: RowsKept = getattr(kind, "kept_rows", ImportRows)(kind.name, table)
     keys = list(map(attrgetter("legacy_id"), fresh))
     stored_keys = getattr(kind, "stored_keys", None)
-    stored = stored_keys(keys) if stored_keys is not None else keys  # as import_rows keeps them
-    known = _imported(ctx, kind.name, keys, stored)
+    stored = stored_keys(keys) if stored_keys is not None else keys  # as the rows are kept
+    known = kept.find(ctx, fresh, stored)
     new = fresh if not known else []
     for row in fresh if known else ():
         before = known.get(row.legacy_id)
         if before is None:
             new.append(row)
-        elif before.digest == digests[row.number]:
+        elif before.same:
             outcomes[row.number] = None
-            totals.append(json.loads(before.totals_json))
+            totals.append(before.totals)  # type: ignore[arg-type]
         else:
             outcomes[row.number] = RowRejected("legacy_id", f"{row.legacy_id} was imported with other content "
                                                             f"(import {before.import_id}, row {before.row})")
@@ -203,12 +259,7 @@ def _run_import(ctx: ServiceContext, actor: Principal | str, kind: Kind, body: b
             outcomes.update(recorded)
             accepted = [(by_number[n], o) for n, o in recorded.items() if isinstance(o, Accepted)]
             if (accepted or alike.numbers) and not dry_run:
-                _remember(uow.session, [(kind.name, stored_by_number[r.number], digests[r.number], import_id, r.number,
-                                         o.ref_id, totals_json(o.totals)) for r, o in accepted])
-                _remember(uow.session, list(zip(
-                    repeat(kind.name), map(stored_by_number.__getitem__, alike.numbers),
-                    map(digests.__getitem__, alike.numbers), repeat(import_id), alike.numbers, alike.ref_ids,
-                    totals_jsons(alike))))
+                kept.keep(uow.session, import_id, accepted, alike, by_number, stored_by_number)
             totals += [o.totals for _, o in accepted]
             totals.append(column_totals(alike))
             doc = _merged(summary, kind.name, import_id, dry_run, client_id, len(table.numbers), outcomes,

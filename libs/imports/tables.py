@@ -4,7 +4,8 @@
 - `imports`: one summary per import (the counts, the first errors, the totals), returned by
   `GET /v1/imports/{import_id}`;
 - `import_rows`: every row accepted, by kind and `legacy_id` — what makes a file posted twice
-  record nothing twice — with what it created (`ref_id`) and its share of the totals;
+  record nothing twice — with what it created (`ref_id`) and its share of the totals (but the
+  wages': the levy's own `imported_wage_rows`, services/levy/imports.py `WageRowsKept`);
 - `legacy_refs`: the old system's keys of rows another service imported (employers, employees),
   projected from the `source` of their events, so a later kind can name them.
 """

@@ -31,9 +31,9 @@ from libs.db import driver_cursor, driver_mark
 from libs.events.tables import consumer_positions
 from libs.events.uow import UnitOfWork
 from libs.imports.rows import Row, RowRejected, Table, all_texts
-from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, imported_rows, in_one_savepoint,
-                                 in_savepoint, source)
-from libs.money import plain_yuan_fens, to_fen, yuan_str
+from libs.imports.runner import (Accepted, AcceptedRows, Earlier, Outcome, RecordedRows, in_one_savepoint, in_savepoint,
+                                 source)
+from libs.money import parse_yuan, plain_yuan_fens, to_fen, yuan_str
 from libs.policy.projection import policy_in_force, policy_ref
 from libs.runtime.service import ServiceContext
 
@@ -41,7 +41,7 @@ from .domain.events import LegacyPeriodImported, PolicyRef
 from .domain.model import WageHistory, WageReport, wage_history_id, wage_report_id
 from .domain.rules import due_date, period_bounds, period_of, today
 from .handlers import _lock_account, rebuild_postings_of
-from .tables import IMPORT_TABLES, levy_employers, levy_employments, wage_reports
+from .tables import IMPORT_TABLES, imported_wage_rows, levy_employers, levy_employments, wage_reports
 
 LOOKUP_CHUNK = 500
 SAVE_CHUNK = 100  # new histories (one event each) per append
@@ -71,6 +71,12 @@ class Employer(NamedTuple):
     employer_id: str
     enrolled_on: date | None
     as_of: date
+    month_from: date  # the first day of the enrollment's month: no wage of a month before it
+
+
+def _employer_row(key: str, employer_id: str, enrolled_on: Any, as_of: Any) -> tuple[str, Employer]:  # noqa: ANN401
+    enrolled, since = _day(enrolled_on), _day(as_of)
+    return key, Employer(employer_id, enrolled, since, (enrolled or since).replace(day=1))  # type: ignore[arg-type, union-attr]
 
 
 def _wage_employers(session, legacy_ids: Sequence[str]) -> dict[str, Employer]:  # noqa: ANN001
@@ -90,8 +96,7 @@ def _wage_employers(session, legacy_ids: Sequence[str]) -> dict[str, Employer]: 
         with driver_cursor(conn, statement) as cursor:
             cursor.execute(statement, ["employers", *chunk])
             found += cursor.fetchall()
-    return {key: Employer(employer_id, _day(enrolled_on), _day(as_of))  # type: ignore[arg-type]
-            for key, employer_id, enrolled_on, as_of in found}
+    return dict(_employer_row(*row) for row in found)
 
 
 MAX_EMPLOYERS_KEPT = 200_000  # a province has some 50,000: ~30 MB at most, then started over
@@ -189,6 +194,76 @@ def month_first(legacy_ids: Sequence[str]) -> list[str]:
     return [f"{key[-7:]}/{key[:-8]}" for key in legacy_ids]
 
 
+class WageRowsKept:
+    """The wage rows accepted (the runner's `RowsKept` for the wages): `imported_wage_rows`, each
+    row's key (month first) with the import and row that brought it and what makes its content —
+    the worker key's length and the wage as given: the key is `worker/employer/period`, the period
+    seven characters, so with the worker's length it gives every other column. No digest to
+    compute for each row, no totals or ref kept: a row posted again with the same content has the
+    same wage, its share of the totals worked out from it. A row moved from import_rows
+    (levy_wagelevy21_0001) has its digest instead, compared as import_rows' were."""
+
+    def __init__(self, kind: str, table: Table) -> None:
+        self.kind = kind
+
+    def find(self, ctx: ServiceContext, rows: Sequence[Row], stored: Sequence[str]) -> dict[str, Earlier]:
+        with ctx.session_factory() as session:
+            kept = _wage_rows_kept(session, stored)
+        found: dict[str, Earlier] = {}
+        for row, key in zip(rows, stored) if kept else ():
+            before = kept.get(key)
+            if before is None:
+                continue
+            import_id, number, worker_chars, wage, digest = before
+            values = row.values
+            same = digest == row.digest() if digest is not None \
+                else worker_chars == len(values["employee_legacy_id"]) and wage == values["wage"]
+            found[row.legacy_id] = Earlier(import_id, number, same, _wage_totals(values["wage"]) if same else None)
+        return found
+
+    def keep(self, session, import_id: str, accepted: Sequence[tuple[Row, Accepted]], alike: AcceptedRows,  # noqa: ANN001
+             by_number: dict[int, Row], stored_by_number: dict[int, str]) -> None:
+        numbers = [*(row.number for row, _outcome in accepted), *alike.numbers]
+        values = list(map(attrgetter("values"), map(by_number.__getitem__, numbers)))
+        conn = session.connection()
+        mark = driver_mark(conn.dialect.name)
+        conn.exec_driver_sql(
+            f'INSERT INTO {imported_wage_rows.name} (legacy_id, import_id, "row", worker_chars, wage) '
+            f"VALUES ({', '.join([mark] * 5)})",
+            list(zip(map(stored_by_number.__getitem__, numbers), repeat(import_id), numbers,
+                     map(len, map(itemgetter("employee_legacy_id"), values)), map(itemgetter("wage"), values))))
+
+
+def _wage_totals(wage: str) -> dict[str, Any]:
+    """A wage row's share of its import's totals (as `WagesKind.record` counts it)."""
+    return {"wage_lines": 1, "wages": yuan_str(to_fen(parse_yuan(wage)))}
+
+
+def _wage_rows_kept(session, stored: Sequence[str]) -> dict[str, tuple]:  # noqa: ANN001
+    """Stored wage key → (import_id, row, worker_chars, wage, digest) of those of `stored` accepted
+    before: one query per LOOKUP_CHUNK keys, on the driver."""
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    found: dict[str, tuple] = {}
+    for i in range(0, len(stored), LOOKUP_CHUNK):
+        chunk = stored[i:i + LOOKUP_CHUNK]
+        statement = (f'SELECT legacy_id, import_id, "row", worker_chars, wage, digest FROM {imported_wage_rows.name} '
+                     f"WHERE legacy_id IN ({', '.join([mark] * len(chunk))})")
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement, list(chunk))
+            for key, *rest in cursor.fetchall():
+                found[key] = tuple(rest)
+    return found
+
+
+class ImportedWage(NamedTuple):
+    """A wage row accepted before, as a refusal names it."""
+
+    legacy_id: str
+    import_id: str
+    row: int
+
+
 class WagesKind:
     name = "wages"
     columns = ("employee_legacy_id", "employer_legacy_id", "period", "wage")
@@ -224,6 +299,7 @@ class WagesKind:
         return list(map("{}/{}/{}".format, workers, employers, periods))
 
     stored_keys = staticmethod(month_first)
+    kept_rows = WageRowsKept
 
     def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
         """Every row as a wage report's line is checked; a wage of a worker, employer and month
@@ -337,9 +413,22 @@ class Found(NamedTuple):
 
     workers: dict[str, Ref]  # old key → the worker
     # old key → the worker's one employment, for a key whose worker has exactly one ((None, None,
-    # None) for a worker with none); a worker with several is in `jobs` only
+    # date.max) for a worker with none), its separation date.max while employed; a worker with
+    # several is in `jobs` only
     only_jobs: dict[str, Job]
-    hires: dict[tuple[str, str, date], date | None]  # (worker, employer, hired_on) → separated_on
+    # the rows found as columns: the workers, the employers, hired_on and separated_on (None)
+    columns: tuple[list[str], list[str | None], list[date | None], list[date | None]]
+
+    @property
+    def hires(self) -> dict[tuple[str, str, date], date | None]:
+        """(worker, employer, hired_on) → separated_on: a worker's employment found again under
+        another of its keys is the same entry; a key with no employment (the outer join's None)
+        none. Made when asked (a go-live's wage file, each worker employed once, never asks)."""
+        employees, employers, hired, separated = self.columns
+        hires = dict(zip(zip(employees, employers, hired), separated))
+        for entry in [entry for entry in hires if entry[1] is None] if None in employers else ():
+            del hires[entry]
+        return hires
 
     def jobs(self) -> Jobs:
         """Each worker's employments by employer (the row-by-row check's, and a rehire's)."""
@@ -354,7 +443,8 @@ class Found(NamedTuple):
         without a pair made for each of the request's employments."""
         if len(self.only_jobs) == len(self.workers):
             return True
-        return len(set(map(itemgetter(0, 1), self.hires))) == len(self.hires)
+        hires = self.hires
+        return len(set(map(itemgetter(0, 1), hires))) == len(hires)
 
 
 def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> Found:  # noqa: ANN001
@@ -383,18 +473,15 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> Found:  # noqa: ANN
     raw = [*hired_column, *separated_column]
     days = {value: _day(value) for value in set(raw)}
     hired, separated = raw[:len(found)], raw[len(found):]
-    hired, separated = list(map(days.__getitem__, hired)), list(map(days.__getitem__, separated))
+    hired = list(map(days.__getitem__, hired))
     employers = list(map(itemgetter(3), found))
-    only_jobs = dict(zip(key_column, zip(employers, hired, separated)))
+    ends = {**days, None: date.max}  # while employed: compared with a month's first day as a date
+    only_jobs = dict(zip(key_column, zip(employers, hired, map(ends.__getitem__, separated))))
     if len(only_jobs) < len(found):  # some worker has several employments: its keys are left to `jobs`
         for key in [key for key, n in Counter(key_column).items() if n > 1]:
             del only_jobs[key]
-    # a worker's employment found again under another of its keys is the same entry; a key with
-    # no employment (the outer join's None) none
-    hires = dict(zip(zip(map(itemgetter(1), found), employers, hired), separated))
-    for entry in [entry for entry in hires if entry[1] is None] if None in employers else ():
-        del hires[entry]
-    return Found(workers, only_jobs, hires)
+    return Found(workers, only_jobs, (list(map(itemgetter(1), found)), employers, hired,
+                                      list(map(days.__getitem__, separated))))
 
 
 def _day(value: Any) -> date | None:  # noqa: ANN401
@@ -432,8 +519,13 @@ def _imported_under_other_keys(session, rows: Sequence[Row], employers: dict[str
                 wanted[f"{other}/{row['employer_legacy_id']}/{row['period']}"] = number
     found: dict[int, Any] = {}
     keys = sorted(wanted)
-    for r in imported_rows(session, "wages", keys, month_first(keys)).values():
-        found.setdefault(wanted[r.legacy_id], r)
+    stored = month_first(keys)
+    kept = _wage_rows_kept(session, stored)
+    # in the stored keys' order (a row asking for several: the first, as the index gives them)
+    for stored_key, key in sorted(zip(stored, keys)):
+        if stored_key in kept:
+            import_id, number, *_content = kept[stored_key]
+            found.setdefault(wanted[key], ImportedWage(key, import_id, number))
     return found
 
 
@@ -444,25 +536,27 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], found: Found, now:
     worker employed once compared by maps): every row's Wage, or None as soon as a row fails any
     check, for the row-by-row check to name it. Never a different verdict: the same rules, fewer
     calls."""
-    values = [row.values for row in rows]
+    values = list(map(attrgetter("values"), rows))
     fens = plain_yuan_fens(list(map(itemgetter("wage"), values)))
     if fens is None:  # a wage in another form than "8123.45", or a bad one
         return None
-    # The employers by id, not their levy rows: `None in` compares each with `==`, SQLAlchemy's
-    # for a row (a Python call each), C's for a string.
-    employer_ids = {key: employer.employer_id for key, employer in employers.items()}
-    firms = list(map(employer_ids.get, map(itemgetter("employer_legacy_id"), values)))
+    chosen = list(map(employers.get, map(itemgetter("employer_legacy_id"), values)))
     worker_keys = list(map(itemgetter("employee_legacy_id"), values))
     people = list(map(found.workers.get, worker_keys))
-    if None in firms or None in people or list(map(itemgetter(1), people)) != firms:
-        return None  # no such employer or worker, or the worker's key is of a hire at another employer
+    if None in chosen or None in people:
+        return None  # no such employer or worker
+    firms = list(map(itemgetter(0), chosen))
+    if list(map(itemgetter(1), people)) != firms:
+        return None  # the worker's key is of a hire at another employer
     periods = list(map(itemgetter("period"), values))
-    by_id = {employer.employer_id: employer for employer in employers.values()}
-    for period, employer_id in set(zip(periods, firms)):
-        if _allowed_month(period, by_id[employer_id], now, bounds) is None:
-            return None
+    if not all(map(_is_month, set(periods))):
+        return None  # not a month YYYY-MM
     months = {period: bounds(period) for period in set(periods)}
+    if any(first > now for first, _last in months.values()):
+        return None  # a month after the current one
     firsts = list(map(itemgetter(0), map(months.__getitem__, periods)))
+    if not all(map(ge, firsts, map(itemgetter(3), chosen))):
+        return None  # a month before its employer's enrollment month (`_period`'s rules, row by row)
     lasts = list(map(itemgetter(1), map(months.__getitem__, periods)))
     employee_ids = list(map(itemgetter(0), people))
     jobs = list(map(found.only_jobs.get, worker_keys))  # the one employment, or None: several
@@ -470,30 +564,27 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], found: Found, now:
         several = found.jobs()
         for i in [i for i, job in enumerate(jobs) if job is None]:
             first, last = firsts[i], lasts[i]
-            jobs[i] = next(((firms[i], hired, separated)
+            jobs[i] = next(((firms[i], hired, date.max if separated is None else separated)
                             for hired, separated in several.get((employee_ids[i], firms[i]), ())
                             if hired <= last and (separated is None or separated >= first)), (None, None, None))
     if list(map(itemgetter(0), jobs)) != firms:
         return None  # employed elsewhere only (or nowhere, or not in the month)
     if not all(map(le, map(itemgetter(1), jobs), lasts)):
         return None  # hired after the month
-    separated = list(map(itemgetter(2), jobs))
-    if None in separated:
-        separated = [date.max if day is None else day for day in separated]
-    if not all(map(ge, separated, firsts)):
+    if not all(map(ge, map(itemgetter(2), jobs), firsts)):  # date.max while employed
         return None  # separated before the month
     # Each line a Wage made by tuple's own constructor: a NamedTuple's is a Python call a row.
-    return dict(zip([row.number for row in rows],
+    return dict(zip(map(attrgetter("number"), rows),
                     map(tuple.__new__, repeat(Wage), zip(firms, employee_ids, periods, fens))))
 
 
-def _allowed_month(period: str, employer: Any, now: date, bounds) -> tuple[date, date] | None:  # noqa: ANN001, ANN401
-    """_period's verdict on a month for an employer: its first and last days, or None if refused."""
+def _is_month(period: str) -> bool:
+    """Whether Row.month takes `period` (`_period` reads it so)."""
     try:
-        _period(Row(0, {"period": period}), employer, now, bounds)
+        Row(0, {"period": period}).month("period")
     except RowRejected:
-        return None
-    return bounds(period)
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------------- accounts

@@ -240,6 +240,23 @@ IMPORT_TABLES = add_import_tables(metadata)
 # A worker's old keys by worker: a wages row of a worker rehired by its employer is checked against
 # the wages imported under the worker's other keys there (imports.WagesKind).
 Index("ix_legacy_refs_aggregate", IMPORT_TABLES.legacy_refs.c.kind, IMPORT_TABLES.legacy_refs.c.aggregate_id)
+# The wage rows the imports accepted (imports.WageRowsKept), kept apart from import_rows
+# (levy_wagelevy21_0001): twelve million a province, each a short row — its key month first, the
+# import and row that brought it, and what makes "the same content" (the worker key's length, which
+# with the key gives the row's other columns, and the wage as given) — in its key's B-tree alone; a
+# row of import_rows was four times the bytes in two B-trees (digest, totals, ref). `digest`: a row
+# imported before the table, moved from import_rows with its SHA-256 (its columns are not kept).
+imported_wage_rows = Table(
+    "imported_wage_rows",
+    metadata,
+    Column("legacy_id", String(200), primary_key=True),
+    Column("import_id", String(64), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("worker_chars", Integer),
+    Column("wage", Text),
+    Column("digest", String(64)),
+    sqlite_with_rowid=False,
+)
 
 # Pooling moves up (enrollment's PoolsConsolidated): each consolidation, and the move of each
 # pool it took (a region is consolidated away once). Facts only: a region by date is resolved

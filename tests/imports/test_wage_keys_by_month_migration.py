@@ -13,7 +13,8 @@ from libs.db import alembic_config, make_engine, migrate, session_factory
 from libs.imports.runner import imported_rows
 from libs.imports.tables import TABLES
 from services.claims.handlers import worker_wages
-from services.levy.imports import month_first
+from services.levy.imports import _wage_rows_kept, month_first
+from services.levy.tables import imported_wage_rows
 
 
 def _upgrade_to_before(conn, service: str, revision: str) -> None:  # noqa: ANN001
@@ -43,14 +44,15 @@ def test_wage_keys_imported_before_are_found_by_their_key(db_url: str) -> None:
                        _import_row("accounts", "A1", 4)):
             conn.execute(text(f"INSERT INTO import_rows ({', '.join(f'{chr(34)}{n}{chr(34)}' for n in names)}) "
                               f"VALUES ({', '.join(':' + n for n in names)})"), values)
-    migrate(engine, "levy")
+    migrate(engine, "levy")  # then (levy_wagelevy21_0001) the wage rows kept apart, keyed as they were
     with session_factory(engine)() as s:
         assert sorted(s.execute(select(TABLES.import_rows.c.kind, TABLES.import_rows.c.legacy_id))) == [
-            ("accounts", "A1"), ("wages", "2025-12/W1/E1"), ("wages", "2026-01/W/1/E/1")]
+            ("accounts", "A1")]
+        assert sorted(s.execute(select(imported_wage_rows.c.legacy_id))) == [("2025-12/W1/E1",), ("2026-01/W/1/E/1",)]
         keys = ["W1/E1/2025-12", "W/1/E/1/2026-01", "W2/E1/2025-12"]
-        found = imported_rows(s, "wages", keys, month_first(keys))
-        assert {k: (r.legacy_id, r.row) for k, r in found.items()} == {
-            "W1/E1/2025-12": ("W1/E1/2025-12", 2), "W/1/E/1/2026-01": ("W/1/E/1/2026-01", 3)}
+        found = _wage_rows_kept(s, month_first(keys))
+        assert {k: (import_id, row) for k, (import_id, row, *_content) in found.items()} == {
+            "2025-12/W1/E1": ("imp_wages_1", 2), "2026-01/W/1/E/1": ("imp_wages_1", 3)}
         assert list(imported_rows(s, "accounts", ["A1"])) == ["A1"]
     engine.dispose()
 

@@ -99,3 +99,31 @@ def test_a_rows_key_is_what_the_checks_make_of_it(worker: str, employer: str, pe
             return (exc.field, exc.message)
 
     assert outcome(lambda: levy_imports.WagesKind().legacy_id(row)) == outcome(by_checks)
+
+
+@pytest.mark.parametrize("line", [
+    "{tag}-W2,{tag}-E2,2019-05,5000.00",  # before E2's enrollment month (2019-06)
+    "{tag}-W1,{tag}-E1,2099-01,6000.00",  # after the current month
+    "{tag}-W1,{tag}-E1,2019-05,6000.00",  # W1 separated before it, W1b hired after it
+    "{tag}-W2,{tag}-E2,2019-06,5000.00",  # E2's enrollment month, W2 hired after it
+    "{tag}-W2,{tag}-E1,2019-08,5000.00",  # W2 works at E2
+    "{tag}-W9,{tag}-E1,2019-08,5000.00",  # no such worker
+    "{tag}-W1,{tag}-E9,2019-08,5000.00"])  # no such employer
+def test_each_refusal_beside_good_rows_is_the_row_by_row_verdict(api, runtime, book, monkeypatch,  # noqa: ANN001
+                                                                  line: str) -> None:
+    """The column-at-a-time check refuses a request with any one bad row (then it goes row by
+    row), whichever rule the row breaks."""
+    tag = book
+    rows = read_rows("\n".join([HEADER, f"{tag}-W1,{tag}-E1,2017-03,6000.00", line.format(tag=tag),
+                                f"{tag}-W2,{tag}-E2,2019-07,5000.00"]).encode() + b"\n", tuple(HEADER.split(",")), (), 2)
+    seen: list = []
+    with monkeypatch.context() as m:
+        m.setattr(levy_imports, "_all_good", lambda *args: seen.append(all_good(*args)) or seen[-1])
+        fast, slow = both_ways(runtime, rows, monkeypatch)
+    assert seen and seen[0] is None
+    assert {n: (o.field, o.message) if isinstance(o, RowRejected) else o for n, o in fast.items()} == {
+        n: (o.field, o.message) if isinstance(o, RowRejected) else o for n, o in slow.items()}
+    assert [n for n, o in fast.items() if isinstance(o, RowRejected)] == [3]
+
+
+all_good = levy_imports._all_good
