@@ -46,6 +46,7 @@ workers = Table(
     Column("holder", String(200)),
     Column("bank_changed_on", Date),
     UniqueConstraint("id_number", name="uq_workers_id_number"),
+    sqlite_with_rowid=False,  # a row per worker: its key's B-tree alone (enrollment_emp21_0001)
 )
 
 employments = Table(
@@ -70,6 +71,7 @@ imported_workers = Table(
     metadata,
     Column("employee_id", String(64), primary_key=True),
     Column("aggregate_id", String(64), nullable=False),
+    sqlite_with_rowid=False,  # a row per imported worker: its key's B-tree alone (enrollment_emp21_0001)
 )
 
 # Going live (libs.imports): the imports' summaries, the rows they recorded, the old system's keys.
