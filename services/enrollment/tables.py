@@ -61,7 +61,8 @@ employments = Table(
     # at most one active employment of a worker per employer, even under concurrent requests.
     Column("active_employer_id", String(64)),
     UniqueConstraint("employee_id", "active_employer_id", name="uq_employments_active"),
-    Index("ix_employments_employer", "employer_id", "employee_id"),
+    # an employer's employments after a cursor, in id order (GET /v1/employers/{id}/employees)
+    Index("ix_employments_employer", "employer_id", "id"),
 )
 
 # A worker a go-live import enrolled in a chunk of workers: the WorkersImport aggregate whose
