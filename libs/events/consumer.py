@@ -29,6 +29,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from itertools import chain
 from typing import Callable, Iterator, Protocol, Sequence
 
 from sqlalchemy import Connection, Table, delete, insert, select, text, update
@@ -118,6 +119,12 @@ def rows_hash(session: Session, *queries) -> str:  # noqa: ANN002 - SQLAlchemy s
     return digest.hexdigest()
 
 
+# insert_rows on SQLite: rows a statement (their values bound at once, the statement stepped once
+# for them all: about 0.8 µs a row less than a statement a row), within SQLite's 32,766 variables
+SQLITE_ROWS_A_STATEMENT = 500
+SQLITE_VARIABLES = 32_766
+
+
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """Many rows into `table` in one go (a hot projection's batch): COPY on PostgreSQL, one
     executemany of the driver on SQLite. The values in `columns`' order, as the driver takes
@@ -134,9 +141,18 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
             for row in rows:
                 copy.write_row(row)
         return
-    statement = f"INSERT INTO {target} VALUES ({', '.join([driver_mark(conn.dialect.name)] * len(columns))})"
+    one = f"({', '.join([driver_mark(conn.dialect.name)] * len(columns))})"
+    statement = f"INSERT INTO {target} VALUES {one}"
+    per = max(1, min(SQLITE_ROWS_A_STATEMENT, SQLITE_VARIABLES // len(columns)))
+    whole = len(rows) - len(rows) % per if len(rows) >= per and set(map(len, rows)) == {len(columns)} else 0
     with driver_cursor(conn, statement, rows) as cursor:
-        cursor.executemany(statement, rows)
+        if whole:  # `per` rows a statement: the driver binds and steps a statement, not a row
+            width = per * len(columns)
+            flat = list(chain.from_iterable(rows[:whole]))
+            cursor.executemany(f"INSERT INTO {target} VALUES {', '.join([one] * per)}",
+                               [flat[i:i + width] for i in range(0, len(flat), width)])
+        if whole < len(rows):
+            cursor.executemany(statement, rows[whole:])
 
 
 def insert_new(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, insert, select, update
+from sqlalchemy import Column, Table, UniqueConstraint, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.db import driver_cursor
@@ -31,6 +31,7 @@ from libs.events.envelope import Envelope, envelope_of, uuid_of
 from libs.events.registry import REGISTRY
 
 LOOKUP_CHUNK = 500
+RANGE_PROBE_KEYS = 16  # fewer keys: their own lookups, about as cheap as a range's probe
 IMPORTED_WORKERS = "EmployeesImported"
 ENROLLED = "EmployeeEnrolled"
 ENROLLED_VERSION = 2  # the EmployeeEnrolled an EmployeesImported stands for (docs/events.md)
@@ -184,11 +185,18 @@ def worker_event_id(chunk_id: int, row: int) -> uuid.UUID:
 def stored(session: Session, column: Column, keys: Iterable[Any]) -> set[Any]:
     """Which of `keys` have a row in `column`'s table: text keys in one statement on the driver
     (the keys as one parameter: a JSON list on SQLite, an array on PostgreSQL), any others
-    LOOKUP_CHUNK at a time through SQLAlchemy."""
+    LOOKUP_CHUNK at a time through SQLAlchemy. Text keys of a column an index leads with are
+    first looked for as a range on SQLite (`_none_between`): a chunk of new workers' time-ordered
+    ids, whose span no stored key falls in, is answered by one probe, not a probe a key. (SQLite
+    orders text by its UTF-8 bytes, as Python orders `str`; a PostgreSQL database's collation may
+    not, so there each key is looked up.)"""
     distinct = set(keys)
     if not distinct:
         return set()
     if set(map(type, distinct)) == {str}:  # in any order: the statement reads them as a set
+        if len(distinct) >= RANGE_PROBE_KEYS and session.get_bind().dialect.name == "sqlite" \
+                and _leads_an_index(column) and _none_between(session, column, min(distinct), max(distinct)):
+            return set()
         return {row[0] for row in _driver_rows(session, column, (column,), list(distinct), distinct=True)}
     keys = sorted(distinct)
     found: set[Any] = set()
@@ -196,6 +204,26 @@ def stored(session: Session, column: Column, keys: Iterable[Any]) -> set[Any]:
         found.update(session.execute(select(column).where(column.in_(keys[i:i + LOOKUP_CHUNK]))
                                      .distinct()).scalars())
     return found
+
+
+@lru_cache(maxsize=256)
+def _leads_an_index(column: Column) -> bool:
+    """Whether `column` is the first column of its table's primary key, or of one of its indexes
+    or unique constraints: a range of it is then found in its B-tree, not by a scan."""
+    table = column.table
+    firsts = [list(table.primary_key.columns)[:1], *(list(i.columns)[:1] for i in table.indexes),
+              *(list(c.columns)[:1] for c in table.constraints if isinstance(c, UniqueConstraint))]
+    return any(first and first[0] is column for first in firsts)
+
+
+def _none_between(session: Session, column: Column, low: str, high: str) -> bool:
+    """No row of `column`'s table has a key from `low` to `high` (both included): one probe of
+    the index `column` leads (SQLite)."""
+    conn = session.connection()
+    statement = f'SELECT 1 FROM "{column.table.name}" WHERE "{column.name}" BETWEEN ? AND ? LIMIT 1'
+    with driver_cursor(conn, statement, (low, high)) as cursor:
+        cursor.execute(statement, (low, high))
+        return cursor.fetchone() is None
 
 
 def stored_values(session: Session, column: Column, value: Column, keys: Iterable[str]) -> dict[str, Any]:

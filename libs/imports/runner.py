@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from libs.collector import collector_paused
 from libs.db import driver_cursor, driver_mark, writing
+from libs.events.consumer import insert_rows
 from libs.events.source import Source
 from libs.events.store import ConcurrencyConflict
 from libs.events.uow import UnitOfWork
@@ -340,15 +341,12 @@ def totals_json(totals: Totals) -> str:
 
 
 def _remember(session, rows: list[tuple]) -> None:  # noqa: ANN001
-    """The accepted rows' keys (import_rows), one multi-row insert on the driver: a wages file
-    is millions of rows, no object each."""
-    if not rows:
-        return
-    conn = session.connection()
-    mark = driver_mark(conn.dialect.name)
-    conn.exec_driver_sql(
-        f'INSERT INTO {TABLES.import_rows.name} (kind, legacy_id, digest, import_id, "row", ref_id, totals_json) '
-        f"VALUES ({', '.join([mark] * 7)})", rows)
+    """The accepted rows' keys (import_rows) on the driver (`insert_rows`: many rows a statement
+    on SQLite, COPY on PostgreSQL): a wages file is millions of rows, no object each."""
+    insert_rows(session, TABLES.import_rows, _REMEMBERED, rows)
+
+
+_REMEMBERED = ("kind", "legacy_id", "digest", "import_id", "row", "ref_id", "totals_json")
 
 
 class _DryRun(Exception):

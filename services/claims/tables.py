@@ -30,6 +30,7 @@ claims_employments = Table(
     Column("employee_id", String(64), primary_key=True),
     Column("employer_id", String(64), primary_key=True),
     Column("hired_on", Date, primary_key=True),
+    sqlite_with_rowid=False,  # a row per employment: its key's B-tree alone (claims_emp21_0001)
 )
 
 claims_separations = Table(
@@ -44,6 +45,7 @@ claims_workers = Table(
     Column("employee_id", String(64), primary_key=True),
     Column("birth_date", Date, nullable=False),
     Column("sex", String(6), nullable=False),
+    sqlite_with_rowid=False,  # a row per worker: its key's B-tree alone (claims_emp21_0001)
 )
 
 # Pooling moves up (enrollment's PoolsConsolidated): each pool's move, so a region's claims are

@@ -46,6 +46,7 @@ workers = Table(
     Column("holder", String(200)),
     Column("bank_changed_on", Date),
     UniqueConstraint("id_number", name="uq_workers_id_number"),
+    sqlite_with_rowid=False,  # a row per worker: its key's B-tree alone (enrollment_emp21_0001)
 )
 
 employments = Table(
@@ -60,7 +61,8 @@ employments = Table(
     # at most one active employment of a worker per employer, even under concurrent requests.
     Column("active_employer_id", String(64)),
     UniqueConstraint("employee_id", "active_employer_id", name="uq_employments_active"),
-    Index("ix_employments_employer", "employer_id", "employee_id"),
+    # an employer's employments after a cursor, in id order (GET /v1/employers/{id}/employees)
+    Index("ix_employments_employer", "employer_id", "id"),
 )
 
 # A worker a go-live import enrolled in a chunk of workers: the WorkersImport aggregate whose
@@ -70,6 +72,7 @@ imported_workers = Table(
     metadata,
     Column("employee_id", String(64), primary_key=True),
     Column("aggregate_id", String(64), nullable=False),
+    sqlite_with_rowid=False,  # a row per imported worker: its key's B-tree alone (enrollment_emp21_0001)
 )
 
 # Going live (libs.imports): the imports' summaries, the rows they recorded, the old system's keys.

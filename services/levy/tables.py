@@ -317,6 +317,7 @@ coverage_spans = Table(
     Column("region", String(6), primary_key=True),
     Column("from_day", Date, primary_key=True),
     Column("to_day", Date),  # the first day not covered (null: still covered)
+    sqlite_with_rowid=False,  # a span per worker: its key's B-tree alone (levy_emp21_0001)
 )
 
 coverage_changes = Table(

@@ -478,3 +478,25 @@ def test_the_openapi_document_describes_the_enrollment_routes(api) -> None:  # n
                  "/v1/employers/{employer_id}/employees/{employee_id}/bank-account",
                  "/v1/employers/{employer_id}/employees/{employee_id}/separation"):
         assert path in paths, path
+
+
+def test_an_employers_employees_page_by_page_are_its_employments_in_order(api, unique) -> None:  # noqa: ANN001
+    """`GET /v1/employers/{id}/employees` pages by its cursor: every employment once, in the order
+    they were recorded, whatever another employer's hires in between (ix_employments_employer)."""
+    employer, other = (enroll(api, unique.uscc(), unique.region)["employer_id"] for _ in range(2))
+    hired = []
+    for n in range(5):
+        response = hire(api, employer, unique.id_number(date(1990, 1, 1 + n)))
+        assert response.status_code == 201, response.text
+        hired.append(response.json()["employee_id"])
+        assert hire(api, other, unique.id_number(date(1991, 1, 1 + n))).status_code == 201
+    listed, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.get(f"/v1/employers/{employer}/employees", params=params).json()
+        assert len(page["items"]) <= 2
+        listed += [w["employee_id"] for w in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert listed == hired

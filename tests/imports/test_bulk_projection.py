@@ -306,3 +306,24 @@ def test_imported_wage_history_is_in_force_until_a_report_of_its_month(runtime) 
         ("ee_5", "er_2", "2025-11"): None}
     # the history is kept once: the wages table holds the reports' lines alone
     assert reported == {("ee_3", "er_2", "2025-11"): "wr_1", ("ee_4", "er_2", "2025-11"): "wr_1"}
+
+
+def test_stored_finds_the_stored_keys_whatever_their_span(runtime) -> None:  # noqa: ANN001
+    """`stored` answers a span of keys no stored key falls in by one range probe (SQLite): the
+    same answer as a lookup a key, with a stored key inside the span, at its ends or outside."""
+    from libs.imports.bulk import RANGE_PROBE_KEYS, stored
+    from services.claims.tables import claims_workers
+
+    ctx = runtime.services["claims"].ctx
+    keys = [f"ee_b{n:04d}" for n in range(RANGE_PROBE_KEYS + 4)]
+    with ctx.session_factory() as s, s.begin():
+        s.execute(claims_workers.insert(), [{"employee_id": k, "birth_date": date(1990, 1, 1), "sex": "female"}
+                                            for k in ("ee_a0001", "ee_c0001")])
+        assert stored(s, claims_workers.c.employee_id, keys) == set()  # stored keys outside the span only
+        inserted: set[str] = set()
+        for inside in (keys[7], keys[0], keys[-1]):  # within the span, then at its ends
+            s.execute(claims_workers.insert().values(employee_id=inside, birth_date=date(1990, 1, 1), sex="male"))
+            inserted.add(inside)
+            assert stored(s, claims_workers.c.employee_id, keys) == inserted
+        # a column no index leads with: looked up key by key, as ever
+        assert stored(s, claims_workers.c.sex, ["male", *[f"x{n}" for n in range(RANGE_PROBE_KEYS)]]) == {"male"}

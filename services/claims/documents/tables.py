@@ -11,6 +11,7 @@ document_parties = Table(  # names from enrollment: an employer's, a worker's
     "document_parties", metadata,
     Column("party_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
+    sqlite_with_rowid=False,  # a row per employer and worker: its key's B-tree alone (claims_emp21_0001)
 )
 
 document_claims = Table(  # what a claim's documents say about it (InjuryApplied, InsuredWageDetermined)

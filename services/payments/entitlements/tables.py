@@ -138,6 +138,7 @@ accounts = Table(
     Column("holder", String(140)),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("event_id", String(36), nullable=False),
+    sqlite_with_rowid=False,  # a row per payee: its key's B-tree alone (payments_emp21_0001)
 )
 
 policies = Table(

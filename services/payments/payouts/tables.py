@@ -84,6 +84,7 @@ payee_accounts = Table(
     Column("account_no", String(34)),
     Column("holder", String(140)),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    sqlite_with_rowid=False,  # a row per payee: its key's B-tree alone (payments_emp21_0001)
 )
 
 # An account that came back with an account problem (AC04 ...): the payee's lines wait until
