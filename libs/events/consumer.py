@@ -119,8 +119,8 @@ def rows_hash(session: Session, *queries) -> str:  # noqa: ANN002 - SQLAlchemy s
     return digest.hexdigest()
 
 
-# insert_rows on SQLite: rows a statement (their values bound at once, the statement stepped once
-# for them all: about 0.8 µs a row less than a statement a row), within SQLite's 32,766 variables
+# SQLite: rows a statement (their values bound at once, the statement stepped once for them all:
+# about 0.8 µs a row less than a statement a row), within SQLite's 32,766 variables
 SQLITE_ROWS_A_STATEMENT = 500
 SQLITE_VARIABLES = 32_766
 
@@ -141,18 +141,32 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
             for row in rows:
                 copy.write_row(row)
         return
-    one = f"({', '.join([driver_mark(conn.dialect.name)] * len(columns))})"
-    statement = f"INSERT INTO {target} VALUES {one}"
-    per = max(1, min(SQLITE_ROWS_A_STATEMENT, SQLITE_VARIABLES // len(columns)))
-    whole = len(rows) - len(rows) % per if len(rows) >= per and set(map(len, rows)) == {len(columns)} else 0
-    with driver_cursor(conn, statement, rows) as cursor:
-        if whole:  # `per` rows a statement: the driver binds and steps a statement, not a row
-            width = per * len(columns)
-            flat = list(chain.from_iterable(rows[:whole]))
-            cursor.executemany(f"INSERT INTO {target} VALUES {', '.join([one] * per)}",
-                               [flat[i:i + width] for i in range(0, len(flat), width)])
-        if whole < len(rows):
-            cursor.executemany(statement, rows[whole:])
+    if set(map(len, rows)) == {len(columns)}:
+        values_by_statements(conn, f"INSERT INTO {target} VALUES ", list(chain.from_iterable(rows)), len(columns))
+        return
+    statement = f"INSERT INTO {target} VALUES ({', '.join([driver_mark(conn.dialect.name)] * len(columns))})"
+    with driver_cursor(conn, statement, rows) as cursor:  # a row of another width: the driver says so
+        cursor.executemany(statement, rows)
+
+
+def values_by_statements(conn: Connection, head: str, flat: list, width: int, *, tail: str = "",
+                         per: int = SQLITE_ROWS_A_STATEMENT) -> None:
+    """Rows by `head` ("INSERT INTO t (a, b) VALUES "), their VALUES lists and `tail` (an ON
+    CONFLICT): `flat` holds the rows' values one row after another, `width` a row; `per` rows a
+    statement (the driver binds and steps a statement, not a row), the rest a row a statement,
+    in order."""
+    assert len(flat) % width == 0, (len(flat), width)
+    per = max(1, min(per, SQLITE_VARIABLES // width))
+    one = f"({', '.join([driver_mark(conn.dialect.name)] * width)})"
+    whole = (len(flat) // width - len(flat) // width % per) * width  # the values of whole statements
+    if whole:
+        many = head + ", ".join([one] * per) + tail
+        with driver_cursor(conn, many) as cursor:
+            cursor.executemany(many, [flat[i:i + per * width] for i in range(0, whole, per * width)])
+    if whole < len(flat):
+        single = head + one + tail
+        with driver_cursor(conn, single) as cursor:
+            cursor.executemany(single, [flat[i:i + width] for i in range(whole, len(flat), width)])
 
 
 def insert_new(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:

@@ -23,8 +23,8 @@ from typing import Sequence
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from libs.db import driver_cursor, sqlite_page_cache
-from libs.events.consumer import Projection, Projector, insert_new, insert_rows, rows_hash
+from libs.db import sqlite_page_cache
+from libs.events.consumer import Projection, Projector, insert_new, insert_rows, rows_hash, values_by_statements
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import dumps
@@ -89,25 +89,15 @@ _COLUMNS_OF_HISTORY = ("employee_ids", "periods", "employer_ids", "wages_fen")
 _STAGED = "temp.claims_legacy_wages_staged"
 _STAGE_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (employee_id TEXT NOT NULL, period TEXT NOT NULL, "
               "employer_id TEXT NOT NULL, wage_fen INTEGER NOT NULL)")
-# Lines go in ROWS_A_STATEMENT a statement (4,000 variables, under SQLite's 32,766): the driver
-# binds and steps a statement, not a line, so its per-statement work is paid once for them all; the
-# rows go in in the order listed (bench/bench_legacy_wages.py, 50,000-line requests: 2.7 → 2.0 µs a
-# line with the staging).
+# Lines go ROWS_A_STATEMENT a statement (`values_by_statements`; bench/bench_legacy_wages.py,
+# 50,000-line requests: 2.7 → 2.0 µs a line with the staging).
 ROWS_A_STATEMENT = 1_000
-
-
-def _values_many(target: str, tail: str = "") -> tuple[str, str]:
-    """The INSERT of ROWS_A_STATEMENT lines and of one line into `target`."""
-    head = f"INSERT INTO {target} ({', '.join(_LEGACY_LINE)}) VALUES "
-    return head + ", ".join(["(?, ?, ?, ?)"] * ROWS_A_STATEMENT) + tail, head + "(?, ?, ?, ?)" + tail
-
-
-_STAGE_MANY, _STAGE = _values_many(_STAGED)
+_STAGE = f"INSERT INTO {_STAGED} ({', '.join(_LEGACY_LINE)}) VALUES "
 # A batch already in the key's order with one line a key (a month's file sorted by worker, the
 # workers' ids sorting as they were imported): straight into the table, no staging and no sort
 # (bench/bench_legacy_wages.py, ordered ids: 2.0 → 1.45 µs a line). A key already stored keeps its
 # wage, as the merge's ON CONFLICT DO NOTHING keeps it.
-_INSERT_MANY, _INSERT = _values_many("claims_legacy_wages", " ON CONFLICT DO NOTHING")
+_INSERT = f"INSERT INTO claims_legacy_wages ({', '.join(_LEGACY_LINE)}) VALUES "
 _MERGE = (f"INSERT INTO claims_legacy_wages ({', '.join(_LEGACY_LINE)}) "
           f"SELECT {', '.join(_LEGACY_LINE)} FROM {_STAGED} WHERE true "  # WHERE: the upsert's parse
           f"ORDER BY {', '.join(_LEGACY_KEY)}, rowid ON CONFLICT DO NOTHING")
@@ -118,10 +108,10 @@ def _merged_in_key_order(session: Session, columns: Columns) -> None:
     or straight in when they are in the key's order already, one a key."""
     conn = session.connection()
     if _one_a_key_in_key_order(columns):
-        _insert_lines(conn, _INSERT_MANY, _INSERT, columns)
+        _insert_lines(conn, _INSERT, columns, tail=" ON CONFLICT DO NOTHING")
         return
     conn.exec_driver_sql(_STAGE_DDL)
-    _insert_lines(conn, _STAGE_MANY, _STAGE, columns)
+    _insert_lines(conn, _STAGE, columns)
     conn.exec_driver_sql(_MERGE)
     conn.exec_driver_sql(f"DELETE FROM {_STAGED}")
 
@@ -134,20 +124,13 @@ def _one_a_key_in_key_order(columns: Columns) -> bool:
         and all(map(lt, employee_ids, islice(employee_ids, 1, None)))
 
 
-def _insert_lines(conn, many: str, one: str, columns: Columns) -> None:  # noqa: ANN001 - a Connection
-    """The lines by `many` (ROWS_A_STATEMENT of them a statement), the rest by `one`, in order."""
-    n = len(columns[0])
-    whole = n - n % ROWS_A_STATEMENT
-    if whole:  # the columns interleaved into one list of values, line after line, by C-level slices
-        flat: list = [None] * (4 * whole)
-        for i, column in enumerate(columns):
-            flat[i::4] = column[:whole]
-        width = 4 * ROWS_A_STATEMENT
-        with driver_cursor(conn, many) as cursor:
-            cursor.executemany(many, [flat[i:i + width] for i in range(0, 4 * whole, width)])
-    if whole < n:
-        with driver_cursor(conn, one) as cursor:
-            cursor.executemany(one, list(zip(*(column[whole:] for column in columns))))
+def _insert_lines(conn, head: str, columns: Columns, tail: str = "") -> None:  # noqa: ANN001 - a Connection
+    """The lines by `head`, ROWS_A_STATEMENT a statement, in order: the columns interleaved into
+    one list of values, line after line, by C-level slices."""
+    flat: list = [None] * (len(_LEGACY_LINE) * len(columns[0]))
+    for i, column in enumerate(columns):
+        flat[i::len(_LEGACY_LINE)] = column
+    values_by_statements(conn, head, flat, len(_LEGACY_LINE), tail=tail, per=ROWS_A_STATEMENT)
 
 
 def _fen(wage: object) -> int:
