@@ -101,9 +101,16 @@ class Unique:
         return make_id_number(self.region, born, next(self._serial) % 1_000 if seq is None else seq)
 
 
+def new_unique() -> Unique:
+    """The next region of this process's tests: one counter for every test's region, so two tests
+    never share one (a random code did: two in a run of a session's cluster could draw the same,
+    and one test's policy then priced the other's claims)."""
+    return Unique(next(_UNIQUE_COUNTER))
+
+
 @pytest.fixture
 def unique() -> Unique:
-    return Unique(next(_UNIQUE_COUNTER))
+    return new_unique()
 
 
 # ---- real servers (PostgreSQL, Kafka), started by deploy/test.sh or on demand -------------

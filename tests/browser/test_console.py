@@ -8,7 +8,6 @@ tests/output/console-<runtime>-<page>.png (not committed)."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from libs.identifiers import make_id_number, make_uscc
 from libs.policy import load_national_default
-from tests.conftest import AGENCY_TOKEN
+from tests.conftest import AGENCY_TOKEN, new_unique
 from tests.payments.payouts.support import FUND
 
 from .test_api_docs import OUTPUT, WAIT_MS, browser, server  # noqa: F401 - the fixtures, reused
@@ -30,8 +29,8 @@ AXE_PATH = "/console/__test__/axe.min.js"  # served by the test's own route, so 
 def setup_claim(base: str) -> dict:
     """A region of the test's own with a policy, an employer, a worker with twelve months of wages
     and an account, an applied claim, and two personal agency tokens (maker and checker)."""
-    n = uuid.uuid4().int % 10**4
-    region = f"44{n:04d}"
+    region_of_test = new_unique()
+    n, region = region_of_test.n % 10**4, region_of_test.region
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {AGENCY_TOKEN}"}, timeout=120) as api:
         def ok(r: httpx.Response) -> dict:
             assert r.status_code < 300, r.text

@@ -10,6 +10,7 @@ from typing import Any
 
 from libs.identifiers import make_id_number, make_uscc
 from libs.policy import load_national_default
+from tests.conftest import new_unique
 
 ACCOUNT = {"bank_code": "102584000001", "account_no": "6222020200000000001", "holder": "Li Lei"}
 
@@ -32,7 +33,7 @@ def region_policy(**changes: Any) -> dict:  # noqa: ANN401
 
 
 def new_region(api, **changes: Any) -> str:  # noqa: ANN001, ANN401
-    region = f"44{uuid.uuid4().int % 10**4:04d}"
+    region = new_unique().region
     ok(api.put(f"/v1/policies/{region}/2024-01-01", json=region_policy(**changes)), 201)
     return region
 

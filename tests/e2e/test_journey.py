@@ -14,6 +14,7 @@ import pytest
 from libs.identifiers import make_id_number, make_uscc
 from libs.policy import load_national_default
 from services.payments.payouts.xsd import SCHEMAS
+from tests.conftest import new_unique
 from tests.four_eyes import approve
 
 pytestmark = pytest.mark.both_runtimes
@@ -37,7 +38,7 @@ def D(value: str) -> Decimal:  # noqa: N802
 
 
 def test_a_workers_journey_through_every_service(api) -> None:  # noqa: ANN001, PLR0915
-    region = f"44{uuid.uuid4().int % 10**4:04d}"  # a region of this test alone
+    region = new_unique().region  # a region of this test alone
     r = api.put(f"/v1/policies/{region}/2024-01-01", json=policy_for_region())
     assert r.status_code == 201, r.text
     assert api.get(f"/v1/policies/{region}", params={"on": "2025-06-01"}).json()["average_monthly_wage"] == "8000.00"
