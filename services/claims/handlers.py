@@ -230,10 +230,6 @@ def new_claim_id() -> str:
     return time_ordered_ids("clm_", 1)[0]
 
 
-def new_claim_ids(count: int) -> list[str]:
-    return time_ordered_ids("clm_", count)
-
-
 def application_event(session: Session, claim_id: str, cmd: Application, employer: Any, worker: Any,
                       source: Source | None = None, lim: Limits | None = None) -> InjuryApplied:
     """R.17, R.20: the application of a known worker at a known employer, with its deadlines from
