@@ -56,7 +56,7 @@ from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, t
 from libs.policy import load_national_default  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
 from libs.settings import Settings  # noqa: E402
-from services.payments.entitlements import projection  # noqa: E402
+from services.payments.entitlements import in_database, projection  # noqa: E402
 from services.payments.entitlements.tables import accounts, entitlement_lines, policies  # noqa: E402
 from services.payments.entitlements.tables import claim_facts as claim_facts_table  # noqa: E402
 from tests.unit.payments.facts import ClaimFacts  # noqa: E402
@@ -180,6 +180,28 @@ def set_up_apart(folder: Path) -> dict:
     return {**out, "cpu_seconds": round(children_cpu() - start, 1)}
 
 
+def sqlite_heap():  # noqa: ANN201 - a callable giving (now, high-water) in MiB, or None
+    """SQLite's own heap — every connection's page caches, sorters and statements — read from the
+    library the sqlite3 module runs on (`sqlite3_status64`, SQLITE_STATUS_MEMORY_USED, its
+    high-water reset at each call); None where it cannot be read (a build with SQLite linked in)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    now, high = ctypes.c_int64(), ctypes.c_int64()
+
+    def read() -> tuple[float, float]:
+        assert lib.sqlite3_status64(0, ctypes.byref(now), ctypes.byref(high), 1) == 0
+        return round(now.value / 2 ** 20, 1), round(high.value / 2 ** 20, 1)
+
+    if read()[0] <= 0:  # the sqlite3 module has connections open: a library without them is another copy
+        return None
+    return read
+
+
 def month_lines(session, month: str) -> tuple[int, int]:  # noqa: ANN001
     """How many disability allowance lines `month` has, and their sum in fen."""
     el = entitlement_lines
@@ -217,6 +239,30 @@ def peer(path: Path) -> dict:
     return {"seconds": round(t["seconds"], 3), "total_fen": total}
 
 
+BESIDE_MIB = 16  # what a month may add to the RSS beside SQLite's heap (Python's objects, the allocator's slack)
+
+
+def memory_flat(rss: list[dict], connection_cache_mib: int) -> dict:
+    """Whether the months' memory is flat: what a month adds to the RSS is SQLite's heap — its page
+    caches, each bounded by its configured size whatever the region's size: the connection's own
+    (INJURYLEDGER_SQLITE_CACHE_MIB) and the temporary schema's while a month is made
+    (`in_database.CACHE_KIB`) — and at most BESIDE_MIB besides. Where the heap cannot be read, the
+    RSS a month adds is at most 64 MiB (the check before the heap was read)."""
+    caches = connection_cache_mib + in_database.CACHE_KIB // 1024
+    rises = [r["after"] - r["before"] for r in rss]
+    if not all("sqlite_heap_mib" in r for r in rss):
+        return {"memory_flat": max(rises) <= 64, "memory_check": "RSS added a month <= 64 MiB"}
+    # the heap's peak counts whole: the pages it frees stay in the process (the allocator keeps them)
+    heap = [max(0.0, r["sqlite_heap_mib"]["peak"] - r["sqlite_heap_mib"]["before"]) for r in rss]
+    beside = [rise - h for rise, h in zip(rises, heap)]
+    return {"memory_flat": max(heap) <= caches and max(beside) <= BESIDE_MIB,
+            "memory_check": (f"SQLite's heap a month adds at its peak <= the page caches configured, "
+                             f"{connection_cache_mib} MiB a connection + {in_database.CACHE_KIB // 1024} MiB for the "
+                             f"month's temporary tables (here {max(heap):.0f} MiB), and the RSS a month adds beside "
+                             f"it <= {BESIDE_MIB} MiB (here {max(beside):.0f})"),
+            "page_caches_configured_mib": caches}
+
+
 def summary(values: list[float]) -> dict:
     ordered = sorted(values)
     return {"median": round(statistics.median(ordered), 3), "min": round(ordered[0], 3),
@@ -244,13 +290,18 @@ def main() -> None:
                                "their grade, checked first on the base and after on a random sample against the full "
                                "derivation (bench/entitlements_setup.py)")
     seconds, cpu, rss, totals = [], [], [], set()
+    heap = sqlite_heap()
     for month, now in NOWS:
+        heap_before = heap() if heap else None
         start_rss, start_cpu = rss_mib(), time.process_time()
         with timer() as t, ctx.session_factory() as session, session.begin():
             inserted = projection.materialize_through(session, REGION, month, now=now)
         cpu.append(time.process_time() - start_cpu)
         seconds.append(t["seconds"])
         rss.append({"month": month, "before": start_rss, "after": rss_mib()})
+        if heap:
+            heap_after = heap()
+            rss[-1]["sqlite_heap_mib"] = {"before": heap_before[0], "peak": heap_after[1], "after": heap_after[0]}
         print(f"{month}: {t['seconds']:.2f} s, CPU {cpu[-1]:.2f} s, load {os.getloadavg()[0]:.1f}", flush=True)
         with ctx.session_factory() as session:
             got, total = month_lines(session, month)
@@ -265,10 +316,9 @@ def main() -> None:
         peers.append(p["seconds"])
     ours, theirs = summary(seconds), summary(peers)
     projected = ours["median"] * 1_000_000 / N
-    growth = max(r["after"] - r["before"] for r in rss)
     results["ours"] = {"seconds": ours, "cpu_seconds": summary(cpu),
-                       "beneficiaries_per_s": rate(N, ours["median"]), "rss_mib": rss, "memory_flat": growth <= 64,
-                       "total_fen_per_month": ours_total}
+                       "beneficiaries_per_s": rate(N, ours["median"]), "rss_mib": rss,
+                       **memory_flat(rss, runtime.settings.sqlite_cache_mib), "total_fen_per_month": ours_total}
     results["peer_result"] = {"seconds": theirs, "beneficiaries_per_s": rate(N, theirs["median"]),
                               "total_fen": ours_total}
     results["ratio_ours_to_peer"] = round(ours["median"] / theirs["median"], 1)

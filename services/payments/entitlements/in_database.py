@@ -7,6 +7,9 @@ and inserting the row. Here the same lines are made by the database, for every s
 region at once, from the same inputs written in columns (`entitlement_claim_inputs`, beside the
 state, by `row_of`):
 
+* `_amounts` makes the month's amount and template of each distinct (grade, care level, wage's
+  policy reference, R.62) among the region's inputs, found in their index by a skip from one to the
+  next (`_groups`), not a pass over every claim's inputs;
 * `_choose` selects into a temporary table the claims `projection._grouped_part` would take —
   state through the month before, knowledge (`engine.knowledge`) what the inputs and the
   region's policies and requests make now (the same text, written in SQL), facts counted again,
@@ -200,9 +203,7 @@ def _amounts(session: Session, month: grouped.MonthOfGroups) -> None:
     policy reference, R.62) among the region's inputs."""
     cares: dict[tuple, dict] = {}
     allowances: dict[tuple, dict] = {}
-    for grade, care_level, wage_ref, uninsured_on in session.execute(text(
-            f"SELECT DISTINCT grade, care_level, wage_ref, uninsured_on FROM {claim_inputs.name} "
-            "WHERE region = :region"), {"region": month.ahead.region}):
+    for grade, care_level, wage_ref, uninsured_on in _groups(session, month.ahead.region):
         if care_level in grouped.CARE_LEVELS and (care_level, uninsured_on) not in cares:
             due = month.care_due(care_level, uninsured_on)
             if due is not None:
@@ -231,6 +232,28 @@ def _amounts(session: Session, month: grouped.MonthOfGroups) -> None:
             names = list(rows[0])
             session.execute(text(f"INSERT INTO {table} ({', '.join(names)}) "
                                  f"VALUES ({', '.join(':' + n for n in names)})"), rows)
+
+
+GROUP_COLUMNS = ("grade", "care_level", "wage_ref", "uninsured_on")  # `tables.claim_inputs`' index by amounts
+
+
+def _groups(session: Session, region: str) -> Iterator[tuple]:
+    """The distinct (grade, care level, wage's policy reference, R.62) of the region's inputs, read
+    from their index (`ix_entitlement_claim_inputs_amounts`) one descent each: a skip from each to
+    the next, not a pass over every claim's inputs (a province's are hundreds of MB). The claims
+    without a grade first (their own descents: a NULL compares with nothing, and the dialects put
+    NULLs at either end), then the others in the index's order."""
+    rest = GROUP_COLUMNS[1:]
+    for graded, columns in ((False, rest), (True, GROUP_COLUMNS)):
+        where = f"region = :region AND grade IS {'NOT ' if graded else ''}NULL"
+        order = ", ".join(columns)
+        first = f"SELECT {', '.join(GROUP_COLUMNS)} FROM {claim_inputs.name} WHERE {where} ORDER BY {order} LIMIT 1"
+        after = (f"SELECT {', '.join(GROUP_COLUMNS)} FROM {claim_inputs.name} WHERE {where} "
+                 f"AND ({order}) > ({', '.join(':' + c for c in columns)}) ORDER BY {order} LIMIT 1")
+        row = session.execute(text(first), {"region": region}).first()
+        while row is not None:
+            yield tuple(row)
+            row = session.execute(text(after), {"region": region, **dict(zip(GROUP_COLUMNS, row))}).first()
 
 
 def _choose(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> None:

@@ -225,6 +225,9 @@ claim_inputs = Table(
     Column("care_texts", String(52)),
     Column("allowance_texts", String(52)),
     Index("ix_entitlement_claim_inputs_region", "region"),
+    # the month's amounts and templates are made once for each distinct of these (`in_database._groups`,
+    # a skip from one to the next), not found by a pass over the region's claims
+    Index("ix_entitlement_claim_inputs_amounts", "region", "grade", "care_level", "wage_ref", "uninsured_on"),
     sqlite_with_rowid=False,
 )
 
