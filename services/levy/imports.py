@@ -18,7 +18,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import repeat
+from itertools import compress, repeat
 from operator import attrgetter, ge, itemgetter, le
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import insert, select
 
 from libs.db import driver_cursor, driver_mark
+from libs.events.consumer import insert_rows
 from libs.events.tables import consumer_positions
 from libs.events.uow import UnitOfWork
 from libs.imports.rows import Row, RowRejected, Table, all_texts
@@ -225,13 +226,14 @@ class WageRowsKept:
              by_number: dict[int, Row], stored_by_number: dict[int, str]) -> None:
         numbers = [*(row.number for row, _outcome in accepted), *alike.numbers]
         values = list(map(attrgetter("values"), map(by_number.__getitem__, numbers)))
-        conn = session.connection()
-        mark = driver_mark(conn.dialect.name)
-        conn.exec_driver_sql(
-            f'INSERT INTO {imported_wage_rows.name} (legacy_id, import_id, "row", worker_chars, wage) '
-            f"VALUES ({', '.join([mark] * 5)})",
-            list(zip(map(stored_by_number.__getitem__, numbers), repeat(import_id), numbers,
-                     map(len, map(itemgetter("employee_legacy_id"), values)), map(itemgetter("wage"), values))))
+        # In the keys' order (the table is its key's B-tree: each insert lands beside the one
+        # before), many rows a statement on SQLite, COPY on PostgreSQL (`insert_rows`).
+        kept = sorted(zip(map(stored_by_number.__getitem__, numbers), repeat(import_id), numbers,
+                          map(len, map(itemgetter("employee_legacy_id"), values)), map(itemgetter("wage"), values)))
+        insert_rows(session, imported_wage_rows, _KEPT_COLUMNS, kept)
+
+
+_KEPT_COLUMNS = ("legacy_id", "import_id", "row", "worker_chars", "wage")
 
 
 def _wage_totals(wage: str) -> dict[str, Any]:
@@ -452,19 +454,7 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> Found:  # noqa: ANN
     LOOKUP_CHUNK keys (the key's ref joined to its worker's employments), on the driver, and what
     it found taken apart a column at a time (the rows of a wages request are thousands: no
     Python call a row)."""
-    conn = session.connection()
-    mark = driver_mark(conn.dialect.name)
-    found: list[tuple] = []  # (legacy_id, worker, ref's employer, employer, hired_on, separated_on)
-    keys = sorted(set(legacy_ids))
-    for i in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[i:i + LOOKUP_CHUNK]
-        statement = (f"SELECT r.legacy_id, r.aggregate_id, r.employer_id, e.employer_id, e.hired_on, e.separated_on "
-                     f"FROM {IMPORT_TABLES.legacy_refs.name} r LEFT JOIN {levy_employments.name} e "
-                     f"ON e.employee_id = r.aggregate_id WHERE r.kind = {mark} "
-                     f"AND r.legacy_id IN ({', '.join([mark] * len(chunk))})")
-        with driver_cursor(conn, statement) as cursor:
-            cursor.execute(statement, ["employees", *chunk])
-            found += cursor.fetchall()
+    found = _refs_with_employments(session.connection(), sorted(set(legacy_ids)))
     key_column = list(map(itemgetter(0), found))
     # a Ref made by tuple's own constructor (a NamedTuple's is a Python call a row)
     workers = dict(zip(key_column, map(tuple.__new__, repeat(Ref), map(itemgetter(1, 2), found))))
@@ -482,6 +472,47 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> Found:  # noqa: ANN
             del only_jobs[key]
     return Found(workers, only_jobs, (list(map(itemgetter(1), found)), employers, hired,
                                       list(map(days.__getitem__, separated))))
+
+
+_REFS_WITH_EMPLOYMENTS = (
+    f"SELECT r.legacy_id, r.aggregate_id, r.employer_id, e.employer_id, e.hired_on, e.separated_on "
+    f"FROM {IMPORT_TABLES.legacy_refs.name} r LEFT JOIN {levy_employments.name} e ON e.employee_id = r.aggregate_id "
+    f"WHERE r.kind = {{mark}} AND ")
+RANGE_ROWS_A_KEY = 3  # a range of keys read whole while it holds at most this many rows a key asked for
+
+
+def _refs_with_employments(conn, keys: list[str]) -> list[tuple]:  # noqa: ANN001
+    """(legacy_id, worker, ref's employer, employer, hired_on, separated_on) of each of the sorted
+    worker `keys` found, a row per employment (None's for a worker with none), LOOKUP_CHUNK keys
+    a query. On SQLite a chunk's keys are read as the range of the index between its first and
+    last (a request's workers are most of the keys between: a scan of the range costs a third
+    less than probing the index for each key of an IN list), the keys not asked for left out; a
+    range holding more than RANGE_ROWS_A_KEY rows a key (keys asked for far apart) is not read
+    whole, the chunk and the rest of the request probed key by key. SQLite compares text
+    byte by byte, UTF-8's order is the code points' as Python sorts them: every key asked for
+    is in its chunk's range. On PostgreSQL (a collation's order) always by the IN list."""
+    mark = driver_mark(conn.dialect.name)
+    head = _REFS_WITH_EMPLOYMENTS.format(mark=mark)
+    by_range = conn.dialect.name == "sqlite"
+    asked = set(keys) if by_range else set()
+    found: list[tuple] = []
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[i:i + LOOKUP_CHUNK]
+        if by_range:
+            statement = f"{head}r.legacy_id BETWEEN {mark} AND {mark} LIMIT {mark}"
+            limit = RANGE_ROWS_A_KEY * len(chunk)
+            with driver_cursor(conn, statement) as cursor:
+                cursor.execute(statement, ["employees", chunk[0], chunk[-1], limit])
+                rows = cursor.fetchall()
+            if len(rows) < limit:
+                found += compress(rows, map(asked.__contains__, map(itemgetter(0), rows)))
+                continue
+            by_range = False  # the request's keys are far apart in the index
+        statement = f"{head}r.legacy_id IN ({', '.join([mark] * len(chunk))})"
+        with driver_cursor(conn, statement) as cursor:
+            cursor.execute(statement, ["employees", *chunk])
+            found += cursor.fetchall()
+    return found
 
 
 def _day(value: Any) -> date | None:  # noqa: ANN401
