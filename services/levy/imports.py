@@ -18,7 +18,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import repeat
+from itertools import compress, repeat
 from operator import attrgetter, ge, itemgetter, le
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import insert, select
 
 from libs.db import driver_cursor, driver_mark
+from libs.events.consumer import insert_rows
 from libs.events.tables import consumer_positions
 from libs.events.uow import UnitOfWork
 from libs.imports.rows import Row, RowRejected, Table, all_texts
@@ -225,13 +226,14 @@ class WageRowsKept:
              by_number: dict[int, Row], stored_by_number: dict[int, str]) -> None:
         numbers = [*(row.number for row, _outcome in accepted), *alike.numbers]
         values = list(map(attrgetter("values"), map(by_number.__getitem__, numbers)))
-        conn = session.connection()
-        mark = driver_mark(conn.dialect.name)
-        conn.exec_driver_sql(
-            f'INSERT INTO {imported_wage_rows.name} (legacy_id, import_id, "row", worker_chars, wage) '
-            f"VALUES ({', '.join([mark] * 5)})",
-            list(zip(map(stored_by_number.__getitem__, numbers), repeat(import_id), numbers,
-                     map(len, map(itemgetter("employee_legacy_id"), values)), map(itemgetter("wage"), values))))
+        # In the keys' order (the table is its key's B-tree: each insert lands beside the one
+        # before), many rows a statement on SQLite, COPY on PostgreSQL (`insert_rows`).
+        kept = sorted(zip(map(stored_by_number.__getitem__, numbers), repeat(import_id), numbers,
+                          map(len, map(itemgetter("employee_legacy_id"), values)), map(itemgetter("wage"), values)))
+        insert_rows(session, imported_wage_rows, _KEPT_COLUMNS, kept)
+
+
+_KEPT_COLUMNS = ("legacy_id", "import_id", "row", "worker_chars", "wage")
 
 
 def _wage_totals(wage: str) -> dict[str, Any]:
@@ -307,8 +309,9 @@ class WagesKind:
         same wage twice in one request is. A column at a time when every row is good
         (`_all_good`); else row by row, which names each bad row's field."""
         with ctx.session_factory() as session:
-            employers = _kept_employers.find(ctx, session, [r.values["employer_legacy_id"] for r in rows])
-            found = _workers_and_jobs(session, [r.values["employee_legacy_id"] for r in rows])
+            values = list(map(attrgetter("values"), rows))
+            employers = _kept_employers.find(ctx, session, list(map(itemgetter("employer_legacy_id"), values)))
+            found = _workers_and_jobs(session, list(map(itemgetter("employee_legacy_id"), values)))
             imported = _imported_under_other_keys(session, rows, employers, found)
         now = today()
         bounds = lru_cache(maxsize=None)(period_bounds)  # a file's rows share a dozen months
@@ -353,10 +356,10 @@ class WagesKind:
         out: dict[int, Outcome] = {}
         lines = list(rows)
         # as columns, each read by one map (a request's lines are thousands)
-        employer_ids, employee_ids, periods, wages_fen = map(list, zip(*map(itemgetter(1), lines)))
-        if len(set(zip(employer_ids, employee_ids, periods))) < len(lines):  # a wage of a worker twice
+        employer_ids, employee_ids, periods, wages_fen = _columns(lines)
+        if _a_wage_twice(employer_ids, employee_ids, periods):  # another old key of a worker (a rehire)
             lines = _first_of_each_key(lines, out)
-            employer_ids, employee_ids, periods, wages_fen = map(list, zip(*map(itemgetter(1), lines)))
+            employer_ids, employee_ids, periods, wages_fen = _columns(lines)
         kept = list(map(itemgetter(0), lines))
         numbers = list(map(attrgetter("number"), kept))
         legacy_ids = list(map(attrgetter("legacy_id"), kept))
@@ -381,6 +384,20 @@ class WagesKind:
                                          fen=frozenset({"wages"})), out)
 
 
+def _a_wage_twice(employer_ids: list[str], employee_ids: list[str], periods: list[str]) -> bool:
+    """Whether a worker's wage of an employer and month comes twice. Each worker once (a file
+    posted a month at a time) says no by the workers alone, no tuple made a line."""
+    return len(set(employee_ids)) < len(employee_ids) \
+        and len(set(zip(employer_ids, employee_ids, periods))) < len(employee_ids)
+
+
+def _columns(lines: list[tuple[Row, Wage]]) -> list[list]:
+    """The lines' Wages as four columns, each by one map (zip(*lines) takes each line as an
+    argument first: twice the work)."""
+    wages = list(map(itemgetter(1), lines))
+    return [list(map(itemgetter(i), wages)) for i in range(len(Wage._fields))]
+
+
 def _first_of_each_key(lines: list[tuple[Row, Wage]], out: dict[int, Outcome]) -> list[tuple[Row, Wage]]:
     """The lines but the second of a worker, employer and month (another old key of the same
     worker: a rehire at the same employer), which is rejected in `out`."""
@@ -398,34 +415,40 @@ def _first_of_each_key(lines: list[tuple[Row, Wage]], out: dict[int, Outcome]) -
 
 
 class Ref(NamedTuple):
-    """A worker's old key on the ledger: the worker, and the employer of the hire it keyed."""
+    """A worker's old key on the ledger: the worker, the employer of the hire it keyed, and the
+    worker's one employment if it has exactly one — its employer, hired_on and `until` (its
+    separation, date.max while employed); (None, None, date.max) for a worker with none, all None
+    for a worker with several (`Found.several`, `Found.jobs`). One tuple a key: a wages request
+    looks each of its rows' workers up once."""
 
     aggregate_id: str
     employer_id: str | None
+    job_employer_id: str | None
+    hired_on: date | None
+    until: date | None
 
 
 Jobs = dict[tuple[str, str], list[tuple[date, date | None]]]  # (worker, employer) → (hired_on, separated_on)
-Job = tuple[str | None, date | None, date | None]  # (employer, hired_on, separated_on) of a worker's employment
 
 
 class Found(NamedTuple):
     """What `_workers_and_jobs` found for a request's worker keys."""
 
-    workers: dict[str, Ref]  # old key → the worker
-    # old key → the worker's one employment, for a key whose worker has exactly one ((None, None,
-    # date.max) for a worker with none), its separation date.max while employed; a worker with
-    # several is in `jobs` only
-    only_jobs: dict[str, Job]
-    # the rows found as columns: the workers, the employers, hired_on and separated_on (None)
-    columns: tuple[list[str], list[str | None], list[date | None], list[date | None]]
+    workers: dict[str, Ref]  # old key → the worker (and its one employment)
+    several: set[str]  # the old keys of workers employed more than once: their employments in `jobs`
+    # the rows found (`_refs_with_employments`) and their dates as the driver gave them → dates
+    rows: list[tuple]
+    days: dict[Any, date | None]
 
     @property
     def hires(self) -> dict[tuple[str, str, date], date | None]:
         """(worker, employer, hired_on) → separated_on: a worker's employment found again under
         another of its keys is the same entry; a key with no employment (the outer join's None)
         none. Made when asked (a go-live's wage file, each worker employed once, never asks)."""
-        employees, employers, hired, separated = self.columns
-        hires = dict(zip(zip(employees, employers, hired), separated))
+        rows, days = self.rows, self.days
+        employers = list(map(itemgetter(3), rows))
+        hires = dict(zip(zip(map(itemgetter(1), rows), employers, map(days.__getitem__, map(itemgetter(4), rows))),
+                         map(days.__getitem__, map(itemgetter(5), rows))))
         for entry in [entry for entry in hires if entry[1] is None] if None in employers else ():
             del hires[entry]
         return hires
@@ -439,9 +462,9 @@ class Found(NamedTuple):
 
     def hired_once_by_each(self) -> bool:
         """No worker hired twice by one employer (then each worker has one key there). Every key's
-        worker employed once or never (each key in `only_jobs`: a go-live's wage file) says so
+        worker employed once or never (no key in `several`: a go-live's wage file) says so
         without a pair made for each of the request's employments."""
-        if len(self.only_jobs) == len(self.workers):
+        if not self.several:
             return True
         hires = self.hires
         return len(set(map(itemgetter(0, 1), hires))) == len(hires)
@@ -452,36 +475,62 @@ def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> Found:  # noqa: ANN
     LOOKUP_CHUNK keys (the key's ref joined to its worker's employments), on the driver, and what
     it found taken apart a column at a time (the rows of a wages request are thousands: no
     Python call a row)."""
-    conn = session.connection()
+    found = _refs_with_employments(session.connection(), sorted(set(legacy_ids)))
+    key_column = list(map(itemgetter(0), found))
+    # a request's employments share a few hundred dates: each read once (sqlite3 gives ISO text)
+    days = {value: _day(value) for value in {*map(itemgetter(4), found), *map(itemgetter(5), found)}}
+    ends = {**days, None: date.max}  # while employed: compared with a month's first day as a date
+    # a Ref made by tuple's own constructor (a NamedTuple's is a Python call a row)
+    workers = dict(zip(key_column, map(tuple.__new__, repeat(Ref), zip(
+        map(itemgetter(1), found), map(itemgetter(2), found), map(itemgetter(3), found),
+        map(days.__getitem__, map(itemgetter(4), found)), map(ends.__getitem__, map(itemgetter(5), found))))))
+    several: set[str] = set()
+    if len(workers) < len(found):  # some worker has several employments: its keys are left to `jobs`
+        several = {key for key, n in Counter(key_column).items() if n > 1}
+        for key in several:
+            workers[key] = workers[key]._replace(job_employer_id=None, hired_on=None, until=None)
+    return Found(workers, several, found, days)
+
+
+_REFS_WITH_EMPLOYMENTS = (
+    f"SELECT r.legacy_id, r.aggregate_id, r.employer_id, e.employer_id, e.hired_on, e.separated_on "
+    f"FROM {IMPORT_TABLES.legacy_refs.name} r LEFT JOIN {levy_employments.name} e ON e.employee_id = r.aggregate_id "
+    f"WHERE r.kind = {{mark}} AND ")
+RANGE_ROWS_A_KEY = 3  # a range of keys read whole while it holds at most this many rows a key asked for
+
+
+def _refs_with_employments(conn, keys: list[str]) -> list[tuple]:  # noqa: ANN001
+    """(legacy_id, worker, ref's employer, employer, hired_on, separated_on) of each of the sorted
+    worker `keys` found, a row per employment (None's for a worker with none), LOOKUP_CHUNK keys
+    a query. On SQLite a chunk's keys are read as the range of the index between its first and
+    last (a request's workers are most of the keys between: a scan of the range costs a third
+    less than probing the index for each key of an IN list), the keys not asked for left out; a
+    range holding more than RANGE_ROWS_A_KEY rows a key (keys asked for far apart) is not read
+    whole, the chunk and the rest of the request probed key by key. SQLite compares text
+    byte by byte, UTF-8's order is the code points' as Python sorts them: every key asked for
+    is in its chunk's range. On PostgreSQL (a collation's order) always by the IN list."""
     mark = driver_mark(conn.dialect.name)
-    found: list[tuple] = []  # (legacy_id, worker, ref's employer, employer, hired_on, separated_on)
-    keys = sorted(set(legacy_ids))
+    head = _REFS_WITH_EMPLOYMENTS.format(mark=mark)
+    by_range = conn.dialect.name == "sqlite"
+    asked = set(keys) if by_range else set()
+    found: list[tuple] = []
     for i in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[i:i + LOOKUP_CHUNK]
-        statement = (f"SELECT r.legacy_id, r.aggregate_id, r.employer_id, e.employer_id, e.hired_on, e.separated_on "
-                     f"FROM {IMPORT_TABLES.legacy_refs.name} r LEFT JOIN {levy_employments.name} e "
-                     f"ON e.employee_id = r.aggregate_id WHERE r.kind = {mark} "
-                     f"AND r.legacy_id IN ({', '.join([mark] * len(chunk))})")
+        if by_range:
+            statement = f"{head}r.legacy_id BETWEEN {mark} AND {mark} LIMIT {mark}"
+            limit = RANGE_ROWS_A_KEY * len(chunk)
+            with driver_cursor(conn, statement) as cursor:
+                cursor.execute(statement, ["employees", chunk[0], chunk[-1], limit])
+                rows = cursor.fetchall()
+            if len(rows) < limit:
+                found += compress(rows, map(asked.__contains__, map(itemgetter(0), rows)))
+                continue
+            by_range = False  # the request's keys are far apart in the index
+        statement = f"{head}r.legacy_id IN ({', '.join([mark] * len(chunk))})"
         with driver_cursor(conn, statement) as cursor:
             cursor.execute(statement, ["employees", *chunk])
             found += cursor.fetchall()
-    key_column = list(map(itemgetter(0), found))
-    # a Ref made by tuple's own constructor (a NamedTuple's is a Python call a row)
-    workers = dict(zip(key_column, map(tuple.__new__, repeat(Ref), map(itemgetter(1, 2), found))))
-    # a request's employments share a few hundred dates: each read once (sqlite3 gives ISO text)
-    hired_column, separated_column = map(itemgetter(4), found), map(itemgetter(5), found)
-    raw = [*hired_column, *separated_column]
-    days = {value: _day(value) for value in set(raw)}
-    hired, separated = raw[:len(found)], raw[len(found):]
-    hired = list(map(days.__getitem__, hired))
-    employers = list(map(itemgetter(3), found))
-    ends = {**days, None: date.max}  # while employed: compared with a month's first day as a date
-    only_jobs = dict(zip(key_column, zip(employers, hired, map(ends.__getitem__, separated))))
-    if len(only_jobs) < len(found):  # some worker has several employments: its keys are left to `jobs`
-        for key in [key for key, n in Counter(key_column).items() if n > 1]:
-            del only_jobs[key]
-    return Found(workers, only_jobs, (list(map(itemgetter(1), found)), employers, hired,
-                                      list(map(days.__getitem__, separated))))
+    return found
 
 
 def _day(value: Any) -> date | None:  # noqa: ANN401
@@ -554,25 +603,38 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], found: Found, now:
     months = {period: bounds(period) for period in set(periods)}
     if any(first > now for first, _last in months.values()):
         return None  # a month after the current one
-    firsts = list(map(itemgetter(0), map(months.__getitem__, periods)))
-    if not all(map(ge, firsts, map(itemgetter(3), chosen))):
-        return None  # a month before its employer's enrollment month (`_period`'s rules, row by row)
-    lasts = list(map(itemgetter(1), map(months.__getitem__, periods)))
+    # A request's months are a dozen at most (a file of one month: one): the rows' months judged
+    # against their earliest and latest bounds by one pass over a column (max, min), a row's own
+    # month compared only when those cannot tell.
+    earliest, latest = min(months.values()), max(months.values())
+    firsts = lasts = None
+    if max(map(itemgetter(3), chosen)) > earliest[0]:
+        firsts = list(map(itemgetter(0), map(months.__getitem__, periods)))
+        if not all(map(ge, firsts, map(itemgetter(3), chosen))):
+            return None  # a month before its employer's enrollment month (`_period`'s rules, row by row)
     employee_ids = list(map(itemgetter(0), people))
-    jobs = list(map(found.only_jobs.get, worker_keys))  # the one employment, or None: several
-    if None in jobs:  # a worker employed more than once: its rows' employment in the month, if any
+    jobs: Sequence[tuple] = people  # each row's employment: its worker's one (job_employer_id, hired_on, until)
+    employer_at, hired_at, until_at = 2, 3, 4
+    if found.several:  # a worker employed more than once: its rows' employment in the month, if any
         several = found.jobs()
-        for i in [i for i, job in enumerate(jobs) if job is None]:
+        firsts = firsts or list(map(itemgetter(0), map(months.__getitem__, periods)))
+        lasts = list(map(itemgetter(1), map(months.__getitem__, periods)))
+        jobs, employer_at, hired_at, until_at = list(map(itemgetter(2, 3, 4), people)), 0, 1, 2
+        for i in [i for i, key in enumerate(worker_keys) if key in found.several]:
             first, last = firsts[i], lasts[i]
             jobs[i] = next(((firms[i], hired, date.max if separated is None else separated)
                             for hired, separated in several.get((employee_ids[i], firms[i]), ())
                             if hired <= last and (separated is None or separated >= first)), (None, None, None))
-    if list(map(itemgetter(0), jobs)) != firms:
+    if list(map(itemgetter(employer_at), jobs)) != firms:
         return None  # employed elsewhere only (or nowhere, or not in the month)
-    if not all(map(le, map(itemgetter(1), jobs), lasts)):
-        return None  # hired after the month
-    if not all(map(ge, map(itemgetter(2), jobs), firsts)):  # date.max while employed
-        return None  # separated before the month
+    if max(map(itemgetter(hired_at), jobs)) > earliest[1]:
+        lasts = lasts or list(map(itemgetter(1), map(months.__getitem__, periods)))
+        if not all(map(le, map(itemgetter(hired_at), jobs), lasts)):
+            return None  # hired after the month
+    if min(map(itemgetter(until_at), jobs)) < latest[0]:  # date.max while employed
+        firsts = firsts or list(map(itemgetter(0), map(months.__getitem__, periods)))
+        if not all(map(ge, map(itemgetter(until_at), jobs), firsts)):
+            return None  # separated before the month
     # Each line a Wage made by tuple's own constructor: a NamedTuple's is a Python call a row.
     return dict(zip(map(attrgetter("number"), rows),
                     map(tuple.__new__, repeat(Wage), zip(firms, employee_ids, periods, fens))))

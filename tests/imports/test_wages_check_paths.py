@@ -127,3 +127,21 @@ def test_each_refusal_beside_good_rows_is_the_row_by_row_verdict(api, runtime, b
 
 
 all_good = levy_imports._all_good
+
+
+def test_workers_found_by_a_range_of_keys_as_key_by_key(api, runtime, book, monkeypatch) -> None:  # noqa: ANN001
+    """On SQLite a chunk of a request's worker keys is read as its range of the index, the keys
+    in it not asked for left out (W1b, between W1 and W2), or key by key (the IN list, as on
+    PostgreSQL) when the range holds many more rows than keys: the same refs and employments."""
+    tag, ctx = book, runtime.services["levy"].ctx
+    keys = sorted([f"{tag}-W1", f"{tag}-W2", f"{tag}-W9"])
+
+    def found() -> list[tuple]:
+        with ctx.session_factory() as session:
+            return sorted(levy_imports._refs_with_employments(session.connection(), keys), key=repr)
+
+    by_range = found()
+    monkeypatch.setattr(levy_imports, "RANGE_ROWS_A_KEY", 0)  # every range too full: key by key
+    assert found() == by_range
+    assert [(key, str(hired)) for key, _worker, _ref, _employer, hired, _sep in by_range] == [
+        (f"{tag}-W1", "2016-02-01"), (f"{tag}-W1", "2020-01-01"), (f"{tag}-W2", "2019-07-01")]

@@ -139,8 +139,9 @@ class WageHistory(Aggregate):
                wages_fen: list[int], rows: list[int], legacy_ids: list[str], on: date) -> None:
         """The lines as columns (line i the i-th of each)."""
         assert employee_ids and not self.recorded, "a batch of wage history is recorded once, with lines"
-        assert len(set(zip(employee_ids, employer_ids, periods))) == len(employee_ids), \
-            "one wage per worker, employer and month"
+        assert len(set(employee_ids)) == len(employee_ids) \
+            or len(set(zip(employee_ids, employer_ids, periods))) == len(employee_ids), \
+            "one wage per worker, employer and month"  # each worker once: no tuple made a line
         assert min(wages_fen) >= 0, "a wage is not negative"
         self.trigger(WageHistoryImported(import_id=import_id, employee_ids=employee_ids, employer_ids=employer_ids,
                                          periods=periods, wages_fen=wages_fen, rows=rows, legacy_ids=legacy_ids), on)
