@@ -41,11 +41,16 @@ Run = Callable[[Session, list[Envelope]], None]
 
 def project_in_runs(session: Session, envelopes: Sequence[Envelope], bulk: dict[str, Run],
                     one: Callable[[Session, Envelope], None],
-                    workers: Callable[[Session, ImportedWorkers], None] | None = None) -> None:
+                    workers: Callable[[Session, ImportedWorkers], None] | None = None,
+                    together: frozenset[str] = frozenset(), handled: frozenset[str] | None = None) -> None:
     """Contiguous runs of one type in `bulk` (at its latest schema version: no upcast) to its run
     handler; everything else to `one`, in the log's order. With `workers`, an import's chunk of
     workers goes to it as columns (`ImportedWorkers`), in its place; without, its workers'
-    enrollments are a run of EmployeeEnrolled (`each_worker`)."""
+    enrollments are a run of EmployeeEnrolled (`each_worker`). The types in `together` (one
+    handler in `bulk` for them all) make one run in any order: a go-live's workers who left come
+    as each one's EmployeeEnrolled and EmployeeSeparated in turn. With `handled` (the types `one`
+    does anything with), an event of another type is passed over without ending a run: `one`
+    would do nothing with it."""
     if workers is None:
         envelopes = each_worker(envelopes)
     run: list[Envelope] = []
@@ -56,8 +61,10 @@ def project_in_runs(session: Session, envelopes: Sequence[Envelope], bulk: dict[
                 run = []
             workers(session, ImportedWorkers.of(e))
             continue
+        if handled is not None and e.type not in handled:
+            continue
         if e.type in bulk and e.schema_version == REGISTRY.latest_version(e.type):
-            if run and run[0].type != e.type:
+            if run and run[0].type != e.type and not (run[0].type in together and e.type in together):
                 bulk[run[0].type](session, run)
                 run = []
             run.append(e)
@@ -68,6 +75,11 @@ def project_in_runs(session: Session, envelopes: Sequence[Envelope], bulk: dict[
         one(session, e)
     if run:
         bulk[run[0].type](session, run)
+
+
+def handled_types(projection: object) -> frozenset[str]:
+    """The event types a projection that dispatches by `on_<Type>` does anything with."""
+    return frozenset(name[3:] for name in dir(type(projection)) if name.startswith("on_"))
 
 
 def each_worker(envelopes: Sequence[Envelope]) -> Sequence[Envelope]:

@@ -197,6 +197,9 @@ def _exists(session: Session, table, *where) -> bool:  # noqa: ANN001
     return session.execute(select(*table.primary_key.columns).where(*where).limit(1)).first() is not None
 
 
+PEOPLE = frozenset({"EmployeeEnrolled", "EmployeeSeparated"})  # one run in ClaimsEnrollmentProjection._people
+
+
 class ClaimsEnrollmentProjection(Projection):
     name = "enrollment"
     sources = ("enrollment",)
@@ -238,8 +241,9 @@ class ClaimsEnrollmentProjection(Projection):
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
-        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
-                        self.handle, self._imported)
+        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._people,
+                                             "EmployeeSeparated": self._people},
+                        self.handle, self._imported, together=PEOPLE)
 
     def _employers(self, session: Session, run: list[Envelope]) -> None:
         fresh, rest = fresh_and_rest(run, lambda e: e.payload["employer_id"],
@@ -261,6 +265,37 @@ class ClaimsEnrollmentProjection(Projection):
                         [(p["employee_id"], p["employer_id"], p["hired_on"]) for p in payloads])
             insert_rows(session, claims_workers, ("employee_id", "birth_date", "sex"),
                         [(p["employee_id"], p["birth_date"], p["sex"]) for p in payloads])
+        for e in rest:
+            self.handle(session, e)
+
+    def _people(self, session: Session, run: list[Envelope]) -> None:
+        """A run of enrollments and separations (a go-live's workers who left: each one's
+        EmployeeEnrolled and EmployeeSeparated in turn): a worker with no worker row, employment
+        or separation stored yet has its rows written with the others' (the first event of a key
+        names it, as one by one; none reads another), any other's events go through the
+        handlers, one by one, in order."""
+        if all(e.type == "EmployeeEnrolled" for e in run):
+            return self._employees(session, run)
+        ids = {e.payload["employee_id"] for e in run}
+        busy = (stored(session, claims_workers.c.employee_id, ids) | stored(session, claims_employments.c.employee_id, ids)
+                | stored(session, claims_separations.c.employee_id, ids))
+        people: dict[str, tuple[str, str]] = {}  # worker → (birth_date, sex): the first
+        hires: dict[tuple[str, str, str], None] = {}  # (worker, employer, hired_on), in order
+        ends: dict[tuple[str, str, str], None] = {}  # (worker, employer, separated_on), in order
+        rest: list[Envelope] = []
+        for e in run:
+            p = e.payload
+            if p["employee_id"] in busy:
+                rest.append(e)
+            elif e.type == "EmployeeEnrolled":
+                hires.setdefault((p["employee_id"], p["employer_id"], p["hired_on"]))
+                people.setdefault(p["employee_id"], (p["birth_date"], p["sex"]))
+            else:
+                ends.setdefault((p["employee_id"], p["employer_id"], p["separated_on"]))
+        insert_rows(session, claims_employments, ("employee_id", "employer_id", "hired_on"), list(hires))
+        insert_rows(session, claims_workers, ("employee_id", "birth_date", "sex"),
+                    [(employee_id, *person) for employee_id, person in people.items()])
+        insert_rows(session, claims_separations, ("employee_id", "employer_id", "separated_on"), list(ends))
         for e in rest:
             self.handle(session, e)
 

@@ -63,6 +63,9 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
+PEOPLE = frozenset({"EmployeeEnrolled", "EmployeeSeparated"})  # one run in LevyEnrollmentProjection._people
+
+
 class LevyEnrollmentProjection(Projection):
     name = "enrollment"
     sources = ("enrollment",)
@@ -88,8 +91,9 @@ class LevyEnrollmentProjection(Projection):
 
     def handle_batch(self, session: Session, envelopes) -> None:  # noqa: ANN001
         """A go-live's runs of enrollments in bulk (libs.imports.bulk), the rest one by one."""
-        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._employees},
-                        self.handle, self._imported)
+        project_in_runs(session, envelopes, {"EmployerEnrolled": self._employers, "EmployeeEnrolled": self._people,
+                                             "EmployeeSeparated": self._people},
+                        self.handle, self._imported, together=PEOPLE)
 
     def _employers(self, session: Session, run: list[Envelope]) -> None:
         """An employer is fresh with no row and no class yet: its class and its row inserted."""
@@ -114,6 +118,44 @@ class LevyEnrollmentProjection(Projection):
             insert_rows(session, levy_employments, ("employee_id", "employer_id", "hired_on", "id_number",
                                                     "separated_on"), rows)
             coverage.add_new_workers(session, [row[:3] for row in rows])
+        for e in rest:
+            self.handle(session, e)
+
+    def _people(self, session: Session, run: list[Envelope]) -> None:
+        """A run of enrollments and separations (a go-live's workers who left: each one's
+        EmployeeEnrolled and EmployeeSeparated in turn). A worker with no employment and no
+        separation stored yet has its rows written with the others': its employments (the first
+        event of a key names it, as one by one) ending at the separations derived from its own,
+        its separations, then the coverage of them all recounted at once. What the handlers
+        leave of a worker does not hang on the order of its events (each derives the worker's
+        employments and spans from all its rows), so this is what they would have left. Any
+        other worker's events go through them, one by one, in order."""
+        if all(e.type == "EmployeeEnrolled" for e in run):
+            return self._employees(session, run)
+        ids = {e.payload["employee_id"] for e in run}
+        busy = stored(session, levy_employments.c.employee_id, ids) | stored(session, levy_separations.c.employee_id, ids)
+        hires: dict[tuple[str, str, str], str] = {}  # (worker, employer, hired_on) → id_number: the first
+        ends: dict[tuple[str, str, str], None] = {}  # (worker, employer, separated_on), in order
+        rest: list[Envelope] = []
+        for e in run:
+            p = e.payload
+            if p["employee_id"] in busy:
+                rest.append(e)
+            elif e.type == "EmployeeEnrolled":
+                hires.setdefault((p["employee_id"], p["employer_id"], p["hired_on"]), p["id_number"])
+            else:
+                ends.setdefault((p["employee_id"], p["employer_id"], p["separated_on"]))
+        separations: dict[tuple[str, str], list[str]] = {}
+        for employee_id, employer_id, separated_on in ends:
+            separations.setdefault((employee_id, employer_id), []).append(separated_on)
+        for days in separations.values():
+            days.sort()  # ISO days: as dates
+        insert_rows(session, levy_employments, ("employee_id", "employer_id", "hired_on", "id_number", "separated_on"), [
+            (employee_id, employer_id, hired_on, id_number,  # as _derive_separations: the first on or after the hire
+             next((day for day in separations.get((employee_id, employer_id), ()) if day >= hired_on), None))
+            for (employee_id, employer_id, hired_on), id_number in hires.items()])
+        insert_rows(session, levy_separations, ("employee_id", "employer_id", "separated_on"), list(ends))
+        coverage.recount(session, ids - busy)
         for e in rest:
             self.handle(session, e)
 

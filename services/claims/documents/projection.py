@@ -92,7 +92,9 @@ class DocumentsProjection(Projection):
         part: list[Envelope] = []
         migrated = False
         for e in [*envelopes, None]:
-            if e is not None and (self._migrated(e) or not hasattr(self, f"on_{e.type}")) == migrated:
+            if e is not None and not hasattr(self, f"on_{e.type}"):
+                continue  # read by neither part (a worker's separation): it ends none
+            if e is not None and self._migrated(e) == migrated:
                 part.append(e)
                 continue
             if part and migrated:
@@ -101,7 +103,7 @@ class DocumentsProjection(Projection):
                 project_in_runs(session, part, {"EmployerEnrolled": self._names, "EmployeeEnrolled": self._names},
                                 self.handle, self._imported_names)
             if e is not None:
-                migrated, part = self._migrated(e) or not hasattr(self, f"on_{e.type}"), [e]
+                migrated, part = self._migrated(e), [e]
 
     @staticmethod
     def _migrated(e: Envelope) -> bool:

@@ -736,6 +736,10 @@ def materialize_through(session: Session, region: str, period: str, now: datetim
 
 # ---- the projection --------------------------------------------------------------------------
 
+# The types handle_batch does anything with but the workers' enrollments (taken apart, in runs)
+READ = frozenset({*CLAIM_TYPES, *EMPLOYER_TYPES, "PolicyPublished", "PoolsConsolidated", "BankAccountChanged"})
+
+
 class EntitlementsProjection(Projection):
     name = "entitlements"
     sources = ("claims", "enrollment")
@@ -766,6 +770,8 @@ class EntitlementsProjection(Projection):
             if e.type == "EmployeeEnrolled" and p.get("employee_id"):
                 enrolled.append(e)
                 continue
+            if e.type not in READ:
+                continue  # nothing here reads it (a worker's separation): the run of enrollments goes on
             payees |= self._set_accounts(session, enrolled)
             enrolled = []
             if e.type in CLAIM_TYPES and p.get("claim_id"):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, insert_rows
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
-from libs.imports.bulk import ImportedWorkers, driver_moments, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
+from libs.imports.bulk import handled_types, ImportedWorkers, driver_moments, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
 from libs.pooling_tables import record_moves
 
 from .adjudication import CatalogEntry
@@ -104,7 +104,8 @@ class PayoutFactsProjection(Projection):
         self._claims = {claim_id: dict(row) for claim_id, row in before.items()}
         try:
             project_in_runs(session, envelopes, {"EmployeeEnrolled": self._workers,
-                                                 "DependentRegistered": self._dependents}, self.handle, self._imported)
+                                                 "DependentRegistered": self._dependents}, self.handle, self._imported,
+                            handled=handled_types(self))  # a worker's separation, read by none here, ends no run
             rows = self._claims
         finally:
             self._claims = None
