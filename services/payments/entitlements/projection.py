@@ -453,6 +453,17 @@ LINE_COLUMNS = tuple(c.name for c in entitlement_lines.columns)
 DATE_COLUMNS = frozenset(i for i, c in enumerate(entitlement_lines.columns) if isinstance(c.type, (Date, DateTime)))
 
 
+FACT_COLUMNS = ("claim_id", "event_id", "type", "region", "recorded_at", "occurred_on", "payload")
+assert FACT_COLUMNS == tuple(c.name for c in claim_facts.columns)
+
+
+def _processor(session: Session, column) -> Callable:  # noqa: ANN001 - a Column
+    """The column's bind processor for the dialect (the value itself where it has none); None stays None."""
+    dialect = session.connection().dialect
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return (lambda value: value) if processor is None else (lambda value: None if value is None else processor(value))
+
+
 def _line_processors(session: Session) -> list:
     dialect = session.connection().dialect
     return [c.type.dialect_impl(dialect).bind_processor(dialect) for c in entitlement_lines.columns]
@@ -840,12 +851,13 @@ class EntitlementsProjection(Projection):
         for i in range(0, len(ids), ID_CHUNK):
             known.update(tuple(r) for r in session.execute(select(claim_facts.c.claim_id, claim_facts.c.event_id)
                                                            .where(claim_facts.c.claim_id.in_(ids[i:i + ID_CHUNK]))))
-        new = [{"claim_id": key[0], "event_id": key[1], "type": e.type,
-                "region": e.payload.get("region") if e.type == "InjuryApplied" else None,
-                "recorded_at": e.recorded_at, "occurred_on": e.occurred_on,
-                "payload": json.dumps(e.payload, sort_keys=True)} for key, e in facts.items() if key not in known]
-        if new:
-            session.execute(insert(claim_facts), new)
+        # As SQLAlchemy's insert stores them (each value through its column's bind processor), in
+        # `insert_rows`' statements of many rows: a go-live's batch is thousands of facts.
+        moment, day = (_processor(session, claim_facts.c[name]) for name in ("recorded_at", "occurred_on"))
+        new = [(key[0], key[1], e.type, e.payload.get("region") if e.type == "InjuryApplied" else None,
+                moment(e.recorded_at), day(e.occurred_on), json.dumps(e.payload, sort_keys=True))
+               for key, e in facts.items() if key not in known]
+        insert_rows(session, claim_facts, FACT_COLUMNS, new)
 
     @staticmethod
     def _employer_facts(session: Session, facts: dict[tuple[str, str], Envelope]) -> None:
