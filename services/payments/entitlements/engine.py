@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set as AbstractSet
 from dataclasses import dataclass, field
@@ -697,7 +698,8 @@ def _targets_of(v: ClaimView, policies: Sequence[PolicyVersion] | _Policies, thr
                     emit("survivor_pension", payee, m, first, last, calcs[s.dependent_id], policy, pension_sources)
     if iw is None:
         notes.append("no insured wage determined yet: benefits of the insured wage wait for it (R.64)")
-    return [d for d in dues if (from_month or "") <= d.month <= through_month], notes
+    lo = from_month or ""
+    return [d for d in dues if lo <= d[2][:7] <= through_month], notes  # d[2][:7]: Due.month
 
 
 def _sorted(facts: Iterable[Fact]) -> list[Fact]:
@@ -723,8 +725,11 @@ def notes(facts: Iterable[Fact], policies: Iterable[PolicyFact], through_month: 
 # ---- the append-only ledger ----------------------------------------------------------------
 
 def line_id(claim_id: str, key: tuple[str, str, str, str], point: str, amount_fen: int) -> str:
-    text = "|".join((claim_id, *key, point, str(amount_fen)))
-    return "el_" + hashlib.sha256(text.encode()).hexdigest()[:32]
+    kind, payee, period, payer = key  # the text is "|".join((claim_id, *key, point, str(amount_fen))), made in one step
+    return "el_" + _sha256(f"{claim_id}|{kind}|{payee}|{period}|{payer}|{point}|{amount_fen}".encode()).hexdigest()[:32]
+
+
+_sha256 = hashlib.sha256
 
 
 @lru_cache(maxsize=4096)  # a month's first day, for every line of every claim
@@ -893,8 +898,7 @@ def _first_lines(claim_id: str, employer_id: str, region: str, target: Mapping[t
     starts: dict[object, datetime] = {}  # a month's (or a one-off's day's) moment, max'd with the point's
     amounts: dict[int, tuple[Calc, Decimal, int]] = {}
     shared: dict[tuple[int, int, int], tuple[Calc, tuple[str, ...], str | None, dict[str, Any], tuple[str, ...]]] = {}
-    for key in sorted(target):
-        due = target[key]
+    for key, due in sorted(target.items()):  # the keys are distinct: compared alone
         calc = due.calc
         found = amounts.get(id(calc))
         if found is None or found[0] is not calc:
@@ -978,18 +982,21 @@ def ledger(facts: Iterable[Fact], policies: Iterable[PolicyFact], now: datetime,
     # at a point (a prefix of `ps`), each prefix resolving a day once for all the points.
     owed: dict[tuple[str, str, str, str], Decimal] = {}
     known: dict[int, _Policies] = {}
+    # The facts and versions known at a point are a prefix of each (both sorted by key): found by
+    # bisection over their keys, made once, not by comparing every key at every point.
+    fact_keys, policy_keys = [f.key for f in fs], [p.key for p in ps]
     for i, point in enumerate(points):
         if point.key[0] > now:
             break
         until = points[i + 1].key[0] if i + 1 < len(points) and points[i + 1].key[0] <= now else now
         horizon = _horizon(until, requested)
-        known_f = [f for f in fs if f.key <= point.key]
-        count = sum(1 for p in ps if p.key <= point.key)
+        known_f = fs[:bisect_right(fact_keys, point.key)]
+        count = bisect_right(policy_keys, point.key)
         if count not in known:
             known[count] = _policies_of([p.version for p in ps[:count]], region)
         view = ClaimView.of(known_f)
         dues, _ = _targets_of(view, known[count], horizon)
-        target = {(d.kind, d.payee, d.period, d.payer): d for d in dues}
+        target = {d[:4]: d for d in dues}  # a Due's first four fields are its key
         firsts: dict = {}  # one view's first lines' texts
         if not owed:  # no line yet (a claim's first derivation): each due's first line, if not zero
             for key, line in _first_lines(claim_id, employer_id, region, target, point, view, held, firsts):
