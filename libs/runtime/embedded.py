@@ -12,6 +12,7 @@ from typing import Sequence
 from fastapi import FastAPI
 
 from libs.db import make_engine, session_factory
+from libs.events.decode import DecodedOnce
 from libs.events.envelope import Envelope
 from libs.events.log import Topics
 from libs.events.sqlite_log import SqliteLog
@@ -48,6 +49,10 @@ class EmbeddedRuntime:
         self.checkpointer = WalCheckpointer(f for f in files if f is not None)
         self.checkpointer.start()
         self._topics = sorted({t for r in self.runners() for t in r.topics})
+        # A record read by several consumers (an import's events by some seven) decoded once a round.
+        self._decoded = DecodedOnce()
+        for runner in self.runners():
+            runner.decode = self._decoded
         self._lock = threading.RLock()
         self._pumping = threading.local()
         self._stop = threading.Event()
@@ -77,6 +82,7 @@ class EmbeddedRuntime:
                         return consumed
             finally:
                 self._pumping.active = False
+                self._decoded.forget()
         raise RuntimeError("the embedded log did not settle")
 
     def runners(self):  # noqa: ANN201
