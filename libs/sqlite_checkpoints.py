@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 # The committing connections' own autocheckpoint while a checkpointer runs (pages; 4 KiB each):
 # 16 times SQLite's 1,000, a WAL of 64 MiB at most before the committing thread checkpoints itself.
 SAFETY_NET_PAGES = 16_000
-INTERVAL_S = 0.1
+# A second between checkpoints: a page written again and again (an index's root, the last leaf)
+# is copied once a second, not once a commit, and the thread wants the GIL a few times a second.
+INTERVAL_S = 1.0
 
 
 def sqlite_file(engine: Engine) -> Path | None:
