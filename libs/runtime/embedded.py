@@ -57,7 +57,11 @@ class EmbeddedRuntime:
         self._pumping = threading.local()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        self.pump()  # anything a crash left in an outbox goes out now
+        try:
+            self.pump()  # anything a crash left in an outbox goes out now
+        except BaseException:
+            self.checkpointer.stop()  # no thread left behind on files nobody closes
+            raise
 
     def _on_commit(self, _events: Sequence[Envelope]) -> None:
         # A consumer that writes events of its own commits inside a pump: the running pump's
