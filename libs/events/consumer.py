@@ -200,12 +200,16 @@ class ConsumerRunner:
         max_batch: int = 1_000,
         max_attempts: int = MAX_ATTEMPTS,
         before_offset_commit: Callable[[], None] | None = None,  # fault-injection point for tests
+        decode: Callable[[Sequence[Record]], tuple[list[Envelope], list[str]]] = decode_batch,
     ) -> None:
+        """`decode`: a batch's envelopes and event ids (`decode_batch`; the embedded runtime's
+        consumers share a `DecodedOnce`)."""
         assert 0 < max_batch <= MAX_BATCH and 0 < max_attempts <= 10
         self.projector, self.session_factory, self.log = projector, session_factory, log_
         self.group, self.topics, self.dead_letter_topic = group, tuple(topics), dead_letter_topic
         self.max_batch, self.max_attempts = max_batch, max_attempts
         self.before_offset_commit = before_offset_commit
+        self.decode = decode
         self._consumer: LogConsumer | None = None
         self.applied = 0
         self.skipped = 0
@@ -315,7 +319,7 @@ class ConsumerRunner:
             if not handled:
                 return records, None
             with collector_paused():  # its envelopes live until their batch commits (see _try_apply_batch)
-                return records, decode_batch(handled)
+                return records, self.decode(handled)
         except Exception:  # decoded again in its own turn, which names a bad record
             return records, None
 
@@ -404,7 +408,7 @@ class ConsumerRunner:
 
     def _apply_batch(self, records: Sequence[Record], ends: dict[tuple[str, int], int],
                      decoded: tuple[list[Envelope], list[str]] | None = None) -> None:
-        envelopes, ids = decoded or (decode_batch(records) if records else ([], []))
+        envelopes, ids = decoded or (self.decode(records) if records else ([], []))
         with writing(self.session_factory) as session:
             applied = self._project(session, envelopes, ids, take_turn=True)
             advance_positions(session, self.group, ends)

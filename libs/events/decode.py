@@ -205,3 +205,39 @@ def event_id_of(record: Record) -> str | None:
         return str(Envelope.from_json(record.value).event_id)
     except (ValidationError, ValueError):
         return None
+
+
+class DecodedOnce:
+    """`decode_batch` for the consumers of one process that read the same log records (the
+    embedded runtime's, a pump round after another): each record decoded once, by the first
+    consumer that reads it; the others take its envelope, which is immutable (a go-live's
+    `EmployeesImported`, a quarter of a megabyte, was parsed by every one of some seven consumers).
+    A record is known by its place in the log (topic, partition, offset), where the log never
+    writes another. Past `max_records` all are forgotten before a batch is kept; `forget` after a
+    round. Safe for the pump and its consumers' poll-ahead threads (dictionary reads and writes;
+    two threads may decode one record both, to equal envelopes)."""
+
+    def __init__(self, max_records: int = 20_000) -> None:
+        self.max_records = max_records
+        self._known: dict[tuple[str, int, int], tuple[Envelope, str]] = {}
+
+    def __call__(self, records: Sequence[Record]) -> tuple[list[Envelope], list[str]]:
+        known = self._known
+        places = [(r[0], r[4], r[5]) for r in records]  # topic, partition, offset
+        new = [r for r, place in zip(records, places) if place not in known]
+        if new:
+            envelopes, ids = decode_batch(new)  # Poison names a bad record, as ever
+            if len(known) + len(new) > self.max_records:
+                known.clear()
+            if len(new) == len(records):
+                known.update(zip(places, zip(envelopes, ids)))
+                return envelopes, ids
+            fresh = dict(zip([(r[0], r[4], r[5]) for r in new], zip(envelopes, ids)))
+            known.update(fresh)
+            found = [fresh.get(place) or known[place] for place in places]
+        else:
+            found = [known[place] for place in places]
+        return [envelope for envelope, _ in found], [event_id for _, event_id in found]
+
+    def forget(self) -> None:
+        self._known.clear()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from libs.events.decode import EventId, Poison, StoredEnvelope, decode_batch, validate_all
+from libs.events.decode import DecodedOnce, EventId, Poison, StoredEnvelope, decode_batch, validate_all
 from libs.events.envelope import Envelope, new_event_id, new_event_ids
 from libs.events.log import FROM_STORE, Record
 from libs.events.registry import REGISTRY, UnknownEventType
@@ -125,3 +125,26 @@ def test_records_not_marked_or_not_the_relays_shape_are_validated_in_full() -> N
     assert isinstance(decode_batch([Record("t", b"k", zero, (FROM_STORE,))])[0][0], StoredEnvelope)
     with pytest.raises(Poison):
         decode_batch([Record("t", b"k", zero)])
+
+
+def test_records_decoded_once_for_every_consumer_are_the_envelopes_each_would_decode() -> None:
+    """DecodedOnce (the embedded runtime's consumers): a record read again, alone or in another
+    batch, is the envelope decoded the first time; a batch decodes as decode_batch would; a bad
+    record is still named Poison; forgotten, records are decoded afresh."""
+    good = [envelope(event_id=new_event_id(), sequence=n) for n in range(1, 5)]
+    records = [Record("t", b"k", e.to_json(), (("type", b"SpineDeposited"), FROM_STORE), offset=n)
+               for n, e in enumerate(good)]
+    once = DecodedOnce()
+    first, ids = once(records[:2])
+    assert first == good[:2] and ids == [str(e.event_id) for e in good[:2]]
+    again, again_ids = once(records[1:])  # one known, two new
+    assert again[0] is first[1] and again == good[1:] and again_ids == [str(e.event_id) for e in good[1:]]
+    other_topic = records[0]._replace(topic="u", value=good[3].to_json())  # another place in the log
+    assert once([other_topic])[0] == [good[3]]
+    with pytest.raises(Poison):
+        once([*records, Record("t", b"k", b"not json", offset=9)])
+    assert once(records)[0] == good  # the bad batch left nothing of its own behind
+    once.forget()
+    assert once(records[:1])[0][0] is not first[0] and once(records[:1])[0] == good[:1]
+    small = DecodedOnce(max_records=2)
+    assert small(records)[0] == good and small(records[:1])[0] == good[:1]  # past its bound: all forgotten, still right
