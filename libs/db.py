@@ -26,15 +26,12 @@ WRITE_OPTION = "injuryledger_write"  # execution option: this transaction will w
 DRIVER_BEGUN = "injuryledger_driver_begun"  # execution option: the driver began the transaction
 
 
-def make_engine(url: str, *, pool_size: int = 10, sqlite_cache_mib: int = SQLITE_CACHE_MIB,
-                sqlite_wal_autocheckpoint: int | None = None) -> Engine:
-    """`sqlite_wal_autocheckpoint`: SQLite's autocheckpoint of each connection, in pages (None:
-    SQLite's own 1,000), higher where a thread of its own checkpoints (libs/sqlite_checkpoints.py)."""
+def make_engine(url: str, *, pool_size: int = 10, sqlite_cache_mib: int = SQLITE_CACHE_MIB) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         if engine.url.database and engine.url.database != ":memory:":  # a file: its folder may be new
             Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-        _tune_sqlite(engine, sqlite_cache_mib, sqlite_wal_autocheckpoint)
+        _tune_sqlite(engine, sqlite_cache_mib)
         return engine
     engine = create_engine(
         url,
@@ -69,9 +66,8 @@ def closed_by_server(dbapi_conn: Any) -> bool:
         return True
 
 
-def _tune_sqlite(engine: Engine, cache_mib: int, wal_autocheckpoint: int | None) -> None:
+def _tune_sqlite(engine: Engine, cache_mib: int) -> None:
     assert cache_mib > 0, cache_mib
-    assert wal_autocheckpoint is None or wal_autocheckpoint > 0, wal_autocheckpoint
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
         dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hook issue BEGIN itself
@@ -81,8 +77,6 @@ def _tune_sqlite(engine: Engine, cache_mib: int, wal_autocheckpoint: int | None)
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB
         cur.execute("PRAGMA foreign_keys=ON")
-        if wal_autocheckpoint is not None:
-            cur.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -17,7 +17,6 @@ from libs.events.envelope import Envelope
 from libs.events.log import Topics
 from libs.events.sqlite_log import SqliteLog
 from libs.settings import SERVICE_NAMES, Settings
-from libs.sqlite_checkpoints import SAFETY_NET_PAGES, WalCheckpointer, sqlite_file
 from libs.web.auth import Authenticator
 
 from libs.console import console_routes
@@ -35,19 +34,12 @@ class EmbeddedRuntime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
-        # The log's and the services' WALs checkpointed by a thread of its own, off the request
-        # thread that commits (libs/sqlite_checkpoints.py); their own autocheckpoint is the safety net.
-        self.log = SqliteLog(make_engine(settings.log_database_url(), sqlite_cache_mib=settings.sqlite_cache_mib,
-                                         sqlite_wal_autocheckpoint=SAFETY_NET_PAGES))
+        self.log = SqliteLog(make_engine(settings.log_database_url(), sqlite_cache_mib=settings.sqlite_cache_mib))
         self.services: dict[str, Wired] = {}
         for spec in load_specs(names):
-            wired = wire(spec, settings, self.log, self.topics, projection_wait_ms=0,
-                         sqlite_wal_autocheckpoint=SAFETY_NET_PAGES)
+            wired = wire(spec, settings, self.log, self.topics, projection_wait_ms=0)
             wired.ctx.notify = self._on_commit
             self.services[spec.name] = wired
-        files = [sqlite_file(e) for e in (self.log.engine, *(w.ctx.engine for w in self.services.values()))]
-        self.checkpointer = WalCheckpointer(f for f in files if f is not None)
-        self.checkpointer.start()
         self._topics = sorted({t for r in self.runners() for t in r.topics})
         # A record read by several consumers (an import's events by some seven) decoded once a round.
         self._decoded = DecodedOnce()
@@ -57,11 +49,7 @@ class EmbeddedRuntime:
         self._pumping = threading.local()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        try:
-            self.pump()  # anything a crash left in an outbox goes out now
-        except BaseException:
-            self.checkpointer.stop()  # no thread left behind on files nobody closes
-            raise
+        self.pump()  # anything a crash left in an outbox goes out now
 
     def _on_commit(self, _events: Sequence[Envelope]) -> None:
         # A consumer that writes events of its own commits inside a pump: the running pump's
@@ -126,7 +114,6 @@ class EmbeddedRuntime:
         self._stop.set()
         if self._ticker:
             self._ticker.join(timeout=5)
-        self.checkpointer.stop()
         for w in self.services.values():
             for r in w.runners:
                 r.close()

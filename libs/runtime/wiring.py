@@ -28,12 +28,11 @@ class Wired:
 
 
 def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, projection_wait_ms: int,
-         max_batch: int = 1_000, sqlite_wal_autocheckpoint: int | None = None) -> Wired:
+         max_batch: int = 1_000) -> Wired:
     """`max_batch`: the most events a consumer applies in one transaction (1,000 by default, for
     the embedded runtime: there a batch holds the service database's write lock, which a command
-    waits for). `sqlite_wal_autocheckpoint`: see `make_engine`."""
-    engine = make_engine(settings.database_url(spec.name), sqlite_cache_mib=settings.sqlite_cache_mib,
-                         sqlite_wal_autocheckpoint=sqlite_wal_autocheckpoint)
+    waits for)."""
+    engine = make_engine(settings.database_url(spec.name), sqlite_cache_mib=settings.sqlite_cache_mib)
     migrate(engine, spec.name)
     ctx = ServiceContext(
         name=spec.name,
