@@ -262,6 +262,26 @@ def _driver_rows(session: Session, key: Column, columns: Sequence[Column], keys:
         return cursor.fetchall()
 
 
+def hires_and_ends(run: Sequence[Envelope], busy: set[str]) -> tuple[
+        dict[tuple[str, str, str], dict[str, Any]], dict[tuple[str, str, str], None], list[Envelope]]:
+    """A run of enrollments and separations split for a bulk write: each new worker's hires
+    (worker, employer, hired_on) → the payload of the first enrollment that names it, its
+    separations (worker, employer, separated_on), both in the run's order; and the events of the
+    workers in `busy` (something of theirs stored already), left for the handlers one by one."""
+    hires: dict[tuple[str, str, str], dict[str, Any]] = {}
+    ends: dict[tuple[str, str, str], None] = {}
+    rest: list[Envelope] = []
+    for e in run:
+        p = e.payload
+        if p["employee_id"] in busy:
+            rest.append(e)
+        elif e.type == "EmployeeEnrolled":
+            hires.setdefault((p["employee_id"], p["employer_id"], p["hired_on"]), p)
+        else:
+            ends.setdefault((p["employee_id"], p["employer_id"], p["separated_on"]))
+    return hires, ends, rest
+
+
 def fresh_and_rest(run: Sequence[Envelope], key: Callable[[Envelope], Any],
                    taken: Callable[[list[Any]], set[Any]]) -> tuple[list[Envelope], list[Envelope]]:
     """The run split into the events whose key is fresh (once in the run, not `taken` in the

@@ -29,7 +29,8 @@ from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from libs.events.store import dumps
 from libs.events.store import EventStore
-from libs.imports.bulk import ImportedWorkers, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
+from libs.imports.bulk import (ImportedWorkers, fresh_and_rest, hires_and_ends, project_in_runs, rows_by_key, stored,
+                               write_folded)
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, plain_yuan_fen, plain_yuan_fens, round_fen, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -279,19 +280,10 @@ class ClaimsEnrollmentProjection(Projection):
         ids = {e.payload["employee_id"] for e in run}
         busy = (stored(session, claims_workers.c.employee_id, ids) | stored(session, claims_employments.c.employee_id, ids)
                 | stored(session, claims_separations.c.employee_id, ids))
-        people: dict[str, tuple[str, str]] = {}  # worker → (birth_date, sex): the first
-        hires: dict[tuple[str, str, str], None] = {}  # (worker, employer, hired_on), in order
-        ends: dict[tuple[str, str, str], None] = {}  # (worker, employer, separated_on), in order
-        rest: list[Envelope] = []
-        for e in run:
-            p = e.payload
-            if p["employee_id"] in busy:
-                rest.append(e)
-            elif e.type == "EmployeeEnrolled":
-                hires.setdefault((p["employee_id"], p["employer_id"], p["hired_on"]))
-                people.setdefault(p["employee_id"], (p["birth_date"], p["sex"]))
-            else:
-                ends.setdefault((p["employee_id"], p["employer_id"], p["separated_on"]))
+        hires, ends, rest = hires_and_ends(run, busy)
+        people: dict[str, tuple[str, str]] = {}  # worker → (birth_date, sex): of its first enrollment
+        for p in hires.values():
+            people.setdefault(p["employee_id"], (p["birth_date"], p["sex"]))
         insert_rows(session, claims_employments, ("employee_id", "employer_id", "hired_on"), list(hires))
         insert_rows(session, claims_workers, ("employee_id", "birth_date", "sex"),
                     [(employee_id, *person) for employee_id, person in people.items()])

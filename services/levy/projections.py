@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, Projector, insert_rows, rows_hash
 from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
-from libs.imports.bulk import ImportedWorkers, fresh_and_rest, project_in_runs, stored
+from libs.imports.bulk import ImportedWorkers, fresh_and_rest, hires_and_ends, project_in_runs, stored
 from libs.imports.projection import LegacyRefsProjection
 from libs.money import parse_yuan, to_fen
 from libs.policy.projection import PoliciesProjection
@@ -134,26 +134,16 @@ class LevyEnrollmentProjection(Projection):
             return self._employees(session, run)
         ids = {e.payload["employee_id"] for e in run}
         busy = stored(session, levy_employments.c.employee_id, ids) | stored(session, levy_separations.c.employee_id, ids)
-        hires: dict[tuple[str, str, str], str] = {}  # (worker, employer, hired_on) → id_number: the first
-        ends: dict[tuple[str, str, str], None] = {}  # (worker, employer, separated_on), in order
-        rest: list[Envelope] = []
-        for e in run:
-            p = e.payload
-            if p["employee_id"] in busy:
-                rest.append(e)
-            elif e.type == "EmployeeEnrolled":
-                hires.setdefault((p["employee_id"], p["employer_id"], p["hired_on"]), p["id_number"])
-            else:
-                ends.setdefault((p["employee_id"], p["employer_id"], p["separated_on"]))
+        hires, ends, rest = hires_and_ends(run, busy)
         separations: dict[tuple[str, str], list[str]] = {}
         for employee_id, employer_id, separated_on in ends:
             separations.setdefault((employee_id, employer_id), []).append(separated_on)
         for days in separations.values():
             days.sort()  # ISO days: as dates
         insert_rows(session, levy_employments, ("employee_id", "employer_id", "hired_on", "id_number", "separated_on"), [
-            (employee_id, employer_id, hired_on, id_number,  # as _derive_separations: the first on or after the hire
+            (employee_id, employer_id, hired_on, p["id_number"],  # as _derive_separations: the first on or after the hire
              next((day for day in separations.get((employee_id, employer_id), ()) if day >= hired_on), None))
-            for (employee_id, employer_id, hired_on), id_number in hires.items()])
+            for (employee_id, employer_id, hired_on), p in hires.items()])
         insert_rows(session, levy_separations, ("employee_id", "employer_id", "separated_on"), list(ends))
         coverage.recount(session, ids - busy)
         for e in rest:
