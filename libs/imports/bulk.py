@@ -79,7 +79,12 @@ def project_in_runs(session: Session, envelopes: Sequence[Envelope], bulk: dict[
 
 def handled_types(projection: object) -> frozenset[str]:
     """The event types a projection that dispatches by `on_<Type>` does anything with."""
-    return frozenset(name[3:] for name in dir(type(projection)) if name.startswith("on_"))
+    return _handled_types(type(projection))
+
+
+@lru_cache(maxsize=64)
+def _handled_types(cls: type) -> frozenset[str]:  # once a class, not once a batch (dir() walks the MRO)
+    return frozenset(name[3:] for name in dir(cls) if name.startswith("on_"))
 
 
 def each_worker(envelopes: Sequence[Envelope]) -> Sequence[Envelope]:

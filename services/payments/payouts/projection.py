@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from libs.events.consumer import Projection, insert_rows
 from libs.events.envelope import Envelope
 from libs.events.tables import policy_versions
-from libs.imports.bulk import handled_types, ImportedWorkers, driver_moments, fresh_and_rest, project_in_runs, rows_by_key, stored, write_folded
+from libs.imports.bulk import (ImportedWorkers, driver_moments, fresh_and_rest, handled_types, project_in_runs, rows_by_key,
+                               stored, write_folded)
 from libs.pooling_tables import record_moves
 
 from .adjudication import CatalogEntry
