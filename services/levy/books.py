@@ -18,10 +18,10 @@ from datetime import date, timedelta
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from libs.db import driver_cursor, driver_mark
+from libs.events.consumer import values_by_statements
 from libs.pooling import Window
 
 from .tables import levy_payment_runs, posting_totals, postings
@@ -84,28 +84,41 @@ def unpost(session: Session, *where: Any) -> None:  # noqa: ANN401 - SQL conditi
 
 def _apply(session: Session, change: dict[Key, list[int]]) -> None:
     """Add each key's change to its total; a total of no postings goes."""
-    cols = ("region", "run_id", "source", "posted_on", "kind", "account")
-    rows = [dict(zip(cols, k), debit_fen=d, credit_fen=c, postings=n)
-            for k, (d, c, n) in sorted(change.items()) if d or c or n]
-    add_up(session, posting_totals, cols, rows)
-    t = posting_totals.c
-    for k, (_d, _c, n) in sorted(change.items()):
-        if n < 0:  # postings went: the total may hold none now
-            session.execute(delete(posting_totals).where(*(getattr(t, col) == v for col, v in zip(cols, k)),
-                                                         t.postings == 0))
+    add_up(session, posting_totals, ("region", "run_id", "source", "posted_on", "kind", "account"),
+           ("debit_fen", "credit_fen", "postings"),
+           [(*k, d, c, n) for k, (d, c, n) in sorted(change.items()) if d or c or n], gone_when_zero="postings")
 
 
-def add_up(session: Session, table: Any, key: Sequence[str], rows: list[dict[str, Any]]) -> None:  # noqa: ANN401
-    """Add each row's other columns to the row of `table` with its `key` (made if there is none),
-    in one statement on both databases: two transactions adding to one total (or making it)
-    wait for each other instead of failing. Rows in key order, so they lock in one order."""
+def add_up(session: Session, table: Any, key: Sequence[str], added: Sequence[str],  # noqa: ANN401
+           rows: Sequence[tuple], *, gone_when_zero: str | None = None) -> None:
+    """Add each row's `added` values to the row of `table` with its `key` (made if there is none);
+    a row is its key's values, then its added ones, one row a key. On the driver, many rows a
+    statement (a go-live's chunk adds to hundreds of keys), in one statement a row on both
+    databases: two transactions adding to one total (or making it) wait for each other instead of
+    failing. Rows in key order, so they lock in one order. With `gone_when_zero`, a row whose that
+    column it changed comes to 0 goes (no postings, no change of a day: not kept)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-    added = [c for c in rows[0] if c not in key]
-    session.execute(upsert.on_conflict_do_update(
-        index_elements=list(key), set_={c: table.c[c] + upsert.excluded[c] for c in added}), rows)
+    width = len(key) + len(added)
+    assert all(len(row) == width for row in rows), (width, rows[0])
+    assert len({row[:len(key)] for row in rows}) == len(rows), "one row a key"
+    conn = session.connection()
+    process = [table.c[c].type.bind_processor(conn.dialect) for c in (*key, *added)]
+    values = [[p(v) if p else v for p, v in zip(process, row)] for row in rows]
+    head = f"INSERT INTO {table.name} ({', '.join((*key, *added))}) VALUES "
+    tail = (f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in added))
+    values_by_statements(conn, head, [v for row in values for v in row], width, tail=tail)
+    if gone_when_zero is None:
+        return
+    at = len(key) + list(added).index(gone_when_zero)
+    mark = driver_mark(conn.dialect.name)
+    statement = (f"DELETE FROM {table.name} WHERE " + " AND ".join(f"{c} = {mark}" for c in key)
+                 + f" AND {gone_when_zero} = 0")
+    checked = [row[:len(key)] for row, given in zip(values, rows) if given[at]]
+    if checked:
+        with driver_cursor(conn, statement) as cursor:
+            cursor.executemany(statement, checked)
 
 
 def rebuild(session: Session) -> None:

@@ -16,10 +16,10 @@ from typing import Iterable
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from libs.db import driver_cursor, driver_mark
-from libs.events.consumer import insert_rows, values_by_statements
+from libs.events.consumer import insert_rows
 from libs.imports.bulk import stored_values
 
+from .books import add_up
 from .tables import coverage_changes, coverage_spans, levy_employers, levy_employments
 
 Span = tuple[str, date, date | None]  # region, first day covered, first day not (None: open)
@@ -59,33 +59,12 @@ def recount(session: Session, employee_ids: Iterable[str]) -> None:
 
 def _add_changes(session: Session, change: dict[tuple[str, date | str], int]) -> None:
     """Each (region, day)'s change added to its row (made if there is none), and a day whose
-    changes cancel out is no change: its row goes. On the driver, the days in key order (they
-    lock in one order): the upserts many a statement, the deletes one executemany — a go-live's
-    chunk of a thousand workers hired on hundreds of days touches hundreds (bench_import,
-    BENCH_IMPORT_HIRE_DAYS=1000: a statement a day was ≈ 60 % of the employees' CPU). Days as
-    dates or ISO text."""
-    conn = session.connection()
-    sqlite = conn.dialect.name == "sqlite"
-    days = sorted((region, _driver_day(day, sqlite), n) for (region, day), n in change.items() if n)
-    if not days:
-        return
-    values_by_statements(conn, _ADD_CHANGES, [v for row in days for v in row], 3, tail=_ADDED_UP)
-    mark = driver_mark(conn.dialect.name)
-    statement = f"DELETE FROM {coverage_changes.name} WHERE region = {mark} AND day = {mark} AND change = 0"
-    with driver_cursor(conn, statement) as cursor:
-        cursor.executemany(statement, [(region, day) for region, day, _n in days])
-
-
-_ADD_CHANGES = f"INSERT INTO {coverage_changes.name} (region, day, change) VALUES "
-_ADDED_UP = (f" ON CONFLICT (region, day) DO UPDATE SET change = {coverage_changes.name}.change + excluded.change")
-
-
-def _driver_day(day: date | str, sqlite: bool) -> date | str:
-    """A day as the driver takes it for a Date column: ISO text on SQLite (as SQLAlchemy writes
-    it), a date on PostgreSQL."""
-    if sqlite:
-        return day if isinstance(day, str) else day.isoformat()
-    return date.fromisoformat(day) if isinstance(day, str) else day
+    changes cancel out is no change: its row goes. Days as dates or ISO text."""
+    by_day: Counter[tuple[str, date]] = Counter()
+    for (region, day), n in change.items():
+        by_day[(region, date.fromisoformat(day) if isinstance(day, str) else day)] += n
+    add_up(session, coverage_changes, ("region", "day"), ("change",),
+           sorted((region, day, n) for (region, day), n in by_day.items() if n), gone_when_zero="change")
 
 
 def _recount_chunk(session: Session, ids: list[str], change: dict[tuple[str, date], int]) -> None:
