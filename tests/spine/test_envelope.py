@@ -117,7 +117,11 @@ def test_records_not_marked_or_not_the_relays_shape_are_validated_in_full() -> N
     envelopes, ids = decode_batch(plain)  # no mark: validated
     assert envelopes == good and all(type(e) is Envelope for e in envelopes) and ids == [str(e.event_id) for e in good]
     marked = [r._replace(headers=(FROM_STORE,)) for r in plain]
-    for bad in (b"not json", b"[1]", good[0].to_json().replace(b'"actor"', b'"acter"')):
+    fields = json.loads(good[0].to_json())
+    missing = json.dumps({k: v for k, v in fields.items() if k != "actor"}).encode()
+    too_many = json.dumps({**fields, "extra": 1}).encode()
+    for bad in (b"not json", b"[1]", b'"a string"', good[0].to_json().replace(b'"actor"', b'"acter"'),
+                missing, too_many):
         with pytest.raises(Poison):  # marked, but not the relay's JSON: validated, and named
             decode_batch([*marked, Record("t", b"k", bad, (FROM_STORE,), offset=9)])
     # The relay's shape is the store's: its values are not checked again (the store did).

@@ -4,13 +4,16 @@ Each test ends by counting: events in = events projected, none twice.
 """
 from __future__ import annotations
 
+import gc
 import uuid
+import weakref
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from libs import collector
 from libs.db import make_engine, session_factory
 from libs.events import consumer as consumer_module
 from libs.events.consumer import ConsumerRunner, Projection
@@ -278,6 +281,42 @@ class _Dispatching(_Ignoring):
 
     def on_SpineDeposited(self, session, e) -> None:  # noqa: ANN001
         self.seen.append(str(e.event_id))
+
+
+class _Watched(TallyProjection):
+    """A tally that keeps a weak reference to every envelope it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[weakref.ref] = []
+
+    def handle_batch(self, session, envelopes) -> None:  # noqa: ANN001
+        self.seen += [weakref.ref(e) for e in envelopes]
+        super().handle_batch(session, envelopes)
+
+
+def test_a_batch_is_let_go_of_before_the_collector_is_back_on(rig: Rig, poll_ahead_on_small_batches,  # noqa: ANN001
+                                                               monkeypatch) -> None:  # noqa: ANN001
+    """The collector is paused while a batch is written; when it is back on, the batch's envelopes
+    are gone already (else its first collection walks them all, alive, for nothing)."""
+    written = rig.write(6)
+    rig.relay().drain()
+    projection = _Watched()
+    runner = rig.runner(projection, max_batch=4)
+    alive_at_enable: list[int] = []
+
+    class Collector:  # libs.collector's gc, noting what the batches left alive when it is turned on
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(gc, name)
+
+        def enable(self) -> None:
+            alive_at_enable.append(sum(ref() is not None for ref in projection.seen))
+            gc.enable()
+
+    monkeypatch.setattr(collector, "gc", Collector())
+    rig.drain(runner, written)
+    assert rig.projected() == written == len(projection.seen)
+    assert alive_at_enable and set(alive_at_enable) == {0}
 
 
 def test_records_of_a_type_the_projection_has_no_handler_for_are_passed_by_unmarked(rig: Rig) -> None:
