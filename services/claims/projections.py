@@ -249,10 +249,10 @@ class ClaimsEnrollmentProjection(Projection):
     def _employers(self, session: Session, run: list[Envelope]) -> None:
         fresh, rest = fresh_and_rest(run, lambda e: e.payload["employer_id"],
                                      lambda ids: stored(session, claims_employers.c.employer_id, ids))
-        if fresh:
-            session.execute(insert(claims_employers), [
-                {"employer_id": e.payload["employer_id"], "region": e.payload["region"], "name": e.payload["name"],
-                 "status": "active", "as_of": date.fromisoformat(e.payload["enrolled_on"])} for e in fresh])
+        if fresh:  # the payload's ISO day as the driver stores a date
+            insert_rows(session, claims_employers, ("employer_id", "region", "name", "status", "as_of"), [
+                (p["employer_id"], p["region"], p["name"], "active", p["enrolled_on"])
+                for p in (e.payload for e in fresh)])
         for e in rest:
             self.handle(session, e)
 

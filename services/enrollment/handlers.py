@@ -66,6 +66,10 @@ def new_employer_id() -> str:
     return time_ordered_ids("er_", 1)[0]
 
 
+def new_employer_ids(count: int) -> list[str]:
+    return time_ordered_ids("er_", count)
+
+
 def new_employee_id() -> str:
     return time_ordered_ids("ee_", 1)[0]
 

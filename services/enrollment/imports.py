@@ -69,6 +69,16 @@ class NewEmployer:
     floating_step: Decimal | None
 
 
+EMPLOYER_COLUMNS = ("employer_id", "uscc", "name", "industry_code", "division", "region", "risk_class", "base_rate",
+                    "status", "enrolled_on", "changed_on", "version")
+
+
+def _employer_values(employer: Employer) -> tuple:
+    """handlers.employer_row as the driver takes it, in EMPLOYER_COLUMNS' order."""
+    row = handlers.employer_row(employer)
+    return (*(row[c] for c in EMPLOYER_COLUMNS[:9]), _iso(row["enrolled_on"]), _iso(row["changed_on"]), row["version"])
+
+
 class EmployersKind:
     name = "employers"
     columns = ("legacy_id", "uscc", "name", "industry_code", "region", "enrolled_on", "floating_step")
@@ -79,6 +89,9 @@ class EmployersKind:
 
     def check(self, ctx: ServiceContext, rows: Sequence[Row]) -> dict[int, Any]:
         versions: dict[tuple[str, date], Any] = {}
+        # an industry's class under a policy version: the same (immutable) Classification for each
+        # of the chunk's employers of that industry, region and day, made once
+        classes: dict[tuple[str, date, identifiers.IndustryCode], Classification] = {}
         with ctx.session_factory() as session:
             known = stored_values(session, employers.c.uscc, employers.c.employer_id, [r["uscc"] for r in rows])
 
@@ -87,16 +100,23 @@ class EmployersKind:
                     versions[(region, on)] = policy_in_force(session, region, on)
                 return versions[(region, on)]
 
+            def classification(region: str, on: date, policy: Any, industry: identifiers.IndustryCode,
+                               ) -> Classification:
+                key = (region, on, industry)
+                if key not in classes:
+                    classes[key] = handlers.classification_by(policy, industry)
+                return classes[key]
+
             out: dict[int, Any] = {}
             for row in rows:
                 try:
-                    out[row.number] = self._check(row, known, version)
+                    out[row.number] = self._check(row, known, version, classification)
                 except RowRejected as exc:
                     out[row.number] = exc
         return out
 
     @staticmethod
-    def _check(row: Row, known: dict[str, str], version) -> NewEmployer:  # noqa: ANN001
+    def _check(row: Row, known: dict[str, str], version, classification) -> NewEmployer:  # noqa: ANN001
         uscc = _checked("uscc", identifiers.check_uscc, row["uscc"])
         if uscc in known:
             raise RowRejected("uscc", f"is already enrolled as employer {known[uscc]}")
@@ -108,19 +128,19 @@ class EmployersKind:
         if policy is None:
             raise RowRejected("enrolled_on", f"no policy is in force in region {region} (nor nationally) on "
                                              f"{enrolled_on.isoformat()}")
-        classification = handlers.classification_by(policy, industry)
+        classified = classification(region, enrolled_on, policy, industry)
         step = None
         if row["floating_step"]:
             try:
                 step = Decimal(row["floating_step"])
             except ArithmeticError:
                 raise RowRejected("floating_step", "must be a multiplier such as 1.20") from None
-            allowed = policy.document.allowed_multipliers(classification.risk_class)
+            allowed = policy.document.allowed_multipliers(classified.risk_class)
             if step not in allowed:
-                raise RowRejected("floating_step", f"class {classification.risk_class} floats only to "
+                raise RowRejected("floating_step", f"class {classified.risk_class} floats only to "
                                                    f"{', '.join(str(a) for a in allowed)}")
             step = next(a for a in allowed if a == step)  # the policy's own spelling (1.2 → 1.20)
-        return NewEmployer(uscc, name, region, enrolled_on, classification, step)  # type: ignore[arg-type]
+        return NewEmployer(uscc, name, region, enrolled_on, classified, step)  # type: ignore[arg-type]
 
     def record(self, uow: UnitOfWork, import_id: str, rows: Sequence[tuple[Row, NewEmployer]]) -> dict[int, Outcome]:
         enrolled: dict[str, int] = {}  # USCC → the row that enrolled it in this request
@@ -143,6 +163,7 @@ class EmployersKind:
         out: dict[int, Outcome] = {}
         once = Counter(e.uscc for _row, e in rows)
         new: list[tuple[Row, Employer]] = []  # rows of a USCC once in the chunk: recorded together
+        ids = iter(handlers.new_employer_ids(sum(1 for _row, e in rows if once[e.uscc] == 1)))
         for row, e in rows:
             if once[e.uscc] == 1:
                 try:
@@ -150,15 +171,15 @@ class EmployersKind:
                 except Invalid as exc:
                     out[row.number] = _rejected(exc)
                     continue
-                new.append((row, Employer.enroll(handlers.new_employer_id(), e.uscc, e.name, e.region, e.enrolled_on,
+                new.append((row, Employer.enroll(next(ids), e.uscc, e.name, e.region, e.enrolled_on,
                                                  e.classification, e.floating_step,
                                                  source(import_id, self.name, row))))
 
         def write() -> None:
             for i in range(0, len(new), SAVE_CHUNK):
                 uow.save_new([employer for _row, employer in new[i:i + SAVE_CHUNK]])
-            if new:
-                uow.session.execute(insert(employers), [handlers.employer_row(employer) for _row, employer in new])
+            # on the driver (insert_rows): dates as ISO text
+            insert_rows(uow.session, employers, EMPLOYER_COLUMNS, [_employer_values(employer) for _row, employer in new])
 
         if in_one_savepoint(uow, write):
             out.update({row.number: Accepted(employer.id, {"employers": 1}) for row, employer in new})

@@ -31,6 +31,7 @@ from libs.db import driver_cursor, driver_mark
 from libs.events.consumer import insert_rows
 from libs.events.tables import consumer_positions
 from libs.events.uow import UnitOfWork
+from libs.imports.bulk import driver_moments
 from libs.imports.rows import Row, RowRejected, Table, all_texts
 from libs.imports.runner import (Accepted, AcceptedRows, Earlier, Outcome, RecordedRows, in_one_savepoint, in_savepoint,
                                  source)
@@ -685,10 +686,12 @@ class AccountsKind:
                                          .where(wage_reports.c.employer_id.in_(ids[i:i + LOOKUP_CHUNK]))):
                     assessed[(r.employer_id, r.period)] = r.report_id
             now = today()
+            bounds = lru_cache(maxsize=None)(period_bounds)  # a file's rows share a few months
+            due = lru_cache(maxsize=None)(due_date)  # and a few due days
 
             def check(row: Row) -> Period:
                 employer = _employer(row, employers)
-                period = _period(row, employer, now)
+                period = _period(row, employer, now, bounds)
                 if (employer.employer_id, period) in assessed:
                     raise RowRejected("period", f"is already assessed on the ledger "
                                                 f"(report {assessed[(employer.employer_id, period)]})")
@@ -705,7 +708,7 @@ class AccountsKind:
                     if employer.enrolled_on and paid_on < employer.enrolled_on:
                         raise RowRejected("paid_on", f"is before the employer's enrollment on "
                                                      f"{employer.enrolled_on.isoformat()}")
-                first, _last = period_bounds(period)
+                first, _last = bounds(period)
                 key = (employer.region, first)
                 if key not in versions:
                     versions[key] = policy_in_force(session, employer.region, first)
@@ -715,7 +718,7 @@ class AccountsKind:
                                                 f"(nor nationally) in {period}")
                 doc = version.document
                 return Period(employer.employer_id, employer.region, period, payroll, contribution,  # type: ignore[arg-type]
-                              paid, paid_on, due_date(period, doc.due_day), doc.late_fee_daily, version)  # type: ignore[arg-type]
+                              paid, paid_on, due(period, doc.due_day), doc.late_fee_daily, version)  # type: ignore[arg-type]
 
             return _checked_rows(rows, check)
 
@@ -770,9 +773,10 @@ class AccountsKind:
             envelopes = []
             for i in range(0, len(reports), REPORTS_PER_APPEND):
                 envelopes += uow.save_new(reports[i:i + REPORTS_PER_APPEND])
-            if envelopes:
-                session.execute(insert(wage_reports), [
-                    _report_row(p, report_id, on, envelope.recorded_at)
+            if envelopes:  # on the driver (insert_rows): dates as ISO text, moments as SQLAlchemy stores them
+                moment = driver_moments(session)
+                insert_rows(session, wage_reports, REPORT_COLUMNS, [
+                    _report_values(_report_row(p, report_id, on, moment(envelope.recorded_at)))
                     for (_row, p), report_id, envelope in zip(batch, report_ids, envelopes, strict=True)])
 
         if in_one_savepoint(uow, write):
@@ -797,6 +801,15 @@ def lock_accounts(session, employer_ids: Sequence[str]) -> None:  # noqa: ANN001
     for i in range(0, len(ids), LOOKUP_CHUNK):
         session.execute(select(levy_employers.c.employer_id).where(levy_employers.c.employer_id.in_(
             ids[i:i + LOOKUP_CHUNK])).order_by(levy_employers.c.employer_id).with_for_update()).all()
+
+
+REPORT_COLUMNS = tuple(c.name for c in wage_reports.columns)
+_REPORT_DAYS = frozenset({"due_date", "reported_on", "legacy_paid_on"})
+
+
+def _report_values(row: dict[str, Any]) -> tuple:
+    """A `_report_row` as the driver takes it, in REPORT_COLUMNS' order: its days as ISO text."""
+    return tuple(row[c].isoformat() if c in _REPORT_DAYS and row[c] is not None else row[c] for c in REPORT_COLUMNS)
 
 
 def _report_row(p: Period, report_id: str, on: date, recorded_at: Any) -> dict[str, Any]:

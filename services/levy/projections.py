@@ -12,7 +12,7 @@ stored facts, sorted, every time one of them arrives.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from itertools import repeat
 
@@ -99,11 +99,12 @@ class LevyEnrollmentProjection(Projection):
         """An employer is fresh with no row and no class yet: its class and its row inserted."""
         fresh, rest = fresh_and_rest(run, lambda e: e.payload["employer_id"], lambda ids: stored(
             session, levy_employers.c.employer_id, ids) | stored(session, levy_employer_classes.c.employer_id, ids))
-        if fresh:
-            session.execute(insert(levy_employer_classes), [
-                {"employer_id": e.payload["employer_id"], "effective_from": _day(e.payload["enrolled_on"]),
-                 "risk_class": e.payload["risk_class"], "event_id": str(e.event_id)} for e in fresh])
-            session.execute(insert(levy_employers), [_employer_row(e.payload) for e in fresh])
+        if fresh:  # on the driver (insert_rows): the payload's ISO days as the driver stores a date
+            insert_rows(session, levy_employer_classes, ("employer_id", "effective_from", "risk_class", "event_id"), [
+                (p["employer_id"], p["enrolled_on"], p["risk_class"], str(e.event_id))
+                for e in fresh for p in [e.payload]])
+            insert_rows(session, levy_employers, EMPLOYER_COLUMNS, [
+                tuple(row[c] for c in EMPLOYER_COLUMNS) for row in (_employer_row(e.payload, day=str) for e in fresh)])
             coverage.recount_employers(session, [e.payload["employer_id"] for e in fresh])  # workers projected before
         for e in rest:
             self.handle(session, e)
@@ -237,9 +238,14 @@ class LevyEnrollmentProjection(Projection):
                      select(levy_region_moves).order_by(levy_region_moves.c.region))
 
 
-def _employer_row(p: dict) -> dict:
-    """An employer's row as its EmployerEnrolled makes it (a migrated employer keeps its step)."""
-    enrolled_on, step = _day(p["enrolled_on"]), p.get("floating_step")
+EMPLOYER_COLUMNS = ("employer_id", "region", "risk_class", "base_rate", "status", "enrolled_on", "as_of",
+                    "legacy_multiplier")
+
+
+def _employer_row(p: dict, day: Callable[[str], date | str] = _day) -> dict:
+    """An employer's row as its EmployerEnrolled makes it (a migrated employer keeps its step);
+    `day` makes its ISO days the row's (`str`: the text itself, as the driver stores a date)."""
+    enrolled_on, step = day(p["enrolled_on"]), p.get("floating_step")
     return {"employer_id": p["employer_id"], "region": p["region"], "risk_class": p["risk_class"],
             "base_rate": str(p["base_rate"]), "status": "active", "enrolled_on": enrolled_on, "as_of": enrolled_on,
             "legacy_multiplier": str(step) if step is not None else None}

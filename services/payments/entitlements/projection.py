@@ -457,6 +457,14 @@ FACT_COLUMNS = ("claim_id", "event_id", "type", "region", "recorded_at", "occurr
 assert FACT_COLUMNS == tuple(c.name for c in claim_facts.columns)
 
 
+def _any_injury(session: Session) -> bool:
+    """Whether any claim's InjuryApplied is stored: without one no employer has a claim here, and
+    the scan of the facts for an employer's claims (an OR of LIKEs) would find none (a go-live
+    enrolls its employers before it imports a claim). One probe of the facts' index led by type."""
+    return session.execute(select(claim_facts.c.claim_id).where(claim_facts.c.type == "InjuryApplied")
+                           .limit(1)).first() is not None
+
+
 def _processor(session: Session, column) -> Callable:  # noqa: ANN001 - a Column
     """The column's bind processor for the dialect (the value itself where it has none); None stays None."""
     dialect = session.connection().dialect
@@ -831,7 +839,7 @@ class EntitlementsProjection(Projection):
             regions |= regions_falling_back(session, min(national_from))
         for region in {*regions, *consolidated} - {"000000"}:  # pools priced by a region's policy from their date
             regions |= pools_into(session, region)
-        ids = sorted(employers)
+        ids = sorted(employers) if employers and _any_injury(session) else []
         for i in range(0, len(ids), EMPLOYERS_PER_SCAN):  # the claims of these employers: one scan of many
             claims |= set(session.execute(select(claim_facts.c.claim_id).where(
                 claim_facts.c.type == "InjuryApplied", or_(*[claim_facts.c.payload.contains(
@@ -873,10 +881,11 @@ class EntitlementsProjection(Projection):
         for i in range(0, len(ids), ID_CHUNK):
             known.update(tuple(r) for r in session.execute(select(employer_facts.c.employer_id, employer_facts.c.event_id)
                                                            .where(employer_facts.c.employer_id.in_(ids[i:i + ID_CHUNK]))))
-        new = [{"employer_id": key[0], "event_id": key[1], "type": e.type, "recorded_at": e.recorded_at,
-                "payload": json.dumps(e.payload, sort_keys=True)} for key, e in facts.items() if key not in known]
-        if new:
-            session.execute(insert(employer_facts), new)
+        # as SQLAlchemy's insert stores them, in `insert_rows`' statements of many rows (`_claim_facts`)
+        moment = _processor(session, employer_facts.c.recorded_at)
+        insert_rows(session, employer_facts, ("employer_id", "event_id", "type", "recorded_at", "payload"), [
+            (key[0], key[1], e.type, moment(e.recorded_at), json.dumps(e.payload, sort_keys=True))
+            for key, e in facts.items() if key not in known])
 
     def _set_accounts(self, session: Session, run: list[Envelope],
                       payee_of: Callable[[Envelope], str] = lambda e: f"employee:{e.payload['employee_id']}",
