@@ -61,6 +61,19 @@ def new_event_id() -> uuid.UUID:
     return _uuid7(next_heads(1))
 
 
+def new_event_id_and_text() -> tuple[uuid.UUID, str]:
+    """new_event_id and its text (`str(event_id)`), formatted from the id's own parts: the event
+    store writes the text of every id it makes, and UUID.__str__ formats the whole 128-bit number
+    anew in Python, a tenth of a one-event append's Python."""
+    return _uuid7_and_text(next_heads(1))
+
+
+def new_event_ids_and_texts(count: int) -> list[tuple[uuid.UUID, str]]:
+    """new_event_id_and_text `count` times, as new_event_ids makes them (one turn of the lock)."""
+    last = next_heads(count)
+    return [_uuid7_and_text(head) for head in range(last - count + 1, last + 1)]
+
+
 def new_event_ids(count: int) -> list[uuid.UUID]:
     """`count` ids, as `count` calls of new_event_id make them (one turn of the lock: an append's
     batch of events)."""
@@ -96,14 +109,29 @@ def next_heads(count: int) -> int:
     sequence in a process, every head drawn once."""
     global _last_id
     with _ids_lock:
-        now = (time.time_ns() // 1_000_000) << 12
+        now = (_time_ns() // 1_000_000) << 12
         first = now if now > _last_id else _last_id + 1
         _last_id = first + count - 1
         return _last_id
 
 
 def _uuid7(head: int) -> uuid.UUID:
-    return uuid_of(((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62))
+    """uuid_of, inlined: one call less on every event appended."""
+    event_id = _new(_UUID)
+    _set(event_id, "int", ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62))
+    _set(event_id, "is_safe", _UNKNOWN)
+    return event_id
+
+
+def _uuid7_and_text(head: int) -> tuple[uuid.UUID, str]:
+    """_uuid7 and its canonical text: 8-4-4-4-12 hex digits, that is the milliseconds (48 bits),
+    the version 7 and the counter (12 bits), the variant bits 10 and the random bits (62)."""
+    random_bits = _getrandbits(62)
+    event_id = _new(_UUID)
+    _set(event_id, "int", ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | random_bits)
+    _set(event_id, "is_safe", _UNKNOWN)
+    return event_id, "%08x-%04x-7%03x-%04x-%012x" % (
+        head >> 28, (head >> 12) & 0xFFFF, head & 0xFFF, 0x8000 | (random_bits >> 48), random_bits & 0xFFFFFFFFFFFF)
 
 
 def uuid_of(value: int) -> uuid.UUID:
@@ -117,6 +145,8 @@ def uuid_of(value: int) -> uuid.UUID:
 
 _VERSION_7 = (0x7 << 76) | (0b10 << 62)  # the version nibble and the RFC variant bits
 _getrandbits = random.getrandbits  # reseeded in every forked child by the random module
+_time_ns = time.time_ns
+_UUID = uuid.UUID
 _new, _set = object.__new__, object.__setattr__
 _UNKNOWN = uuid.SafeUUID.unknown
 

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from libs.db import DriverTransaction
 
-from .aggregate import Aggregate
+from .aggregate import Aggregate, Pending
 from .envelope import Envelope
 from .registry import REGISTRY, json_payload
-from .store import Context, EventStore, NewEvent
+from .store import Context, EventStore, NewEvent, append_events
 
 
 class UnitOfWork:
@@ -36,8 +36,16 @@ class UnitOfWork:
         # first use, inside the same transaction. SQLite: the write lock is taken now.
         self._transaction = DriverTransaction(self.session_factory.kw["bind"])
         self._session: Session | None = None
-        self.store = EventStore(self._transaction, self.topic)
+        self._store: EventStore | None = None
         return self
+
+    @property
+    def store(self) -> EventStore:
+        """The event store on this unit of work's transaction, made on first use (`save` does
+        not go through it)."""
+        if self._store is None:
+            self._store = EventStore(self._transaction, self.topic)
+        return self._store
 
     @property
     def connection(self) -> Connection:
@@ -79,8 +87,7 @@ class UnitOfWork:
         if not todo:
             return []
         assert all(a.persisted_version == 0 for a in todo), "new aggregates only"
-        streams = [(a.id, [NewEvent(p.type, REGISTRY.latest_version(p.type), json_payload(p.payload), p.occurred_on)
-                           for p in a.pending]) for a in todo]
+        streams = [(a.id, new_events(a.pending)) for a in todo]
         envelopes = self.store.append_new(todo[0].aggregate_type, streams, self.context)
         for a in todo:
             a.pending.clear()
@@ -88,16 +95,22 @@ class UnitOfWork:
         return envelopes
 
     def save(self, aggregate: Aggregate) -> list[Envelope]:
-        if not aggregate.pending:
+        """EventStore.append of the aggregate's pending events, straight on this unit of work's
+        transaction (the hot path: no store object to go through)."""
+        pending = aggregate.pending
+        if not pending:
             return []
-        new = [
-            NewEvent(p.type, REGISTRY.latest_version(p.type), json_payload(p.payload), p.occurred_on)
-            for p in aggregate.pending
-        ]
-        envelopes = self.store.append(
-            aggregate.aggregate_type, aggregate.id, aggregate.persisted_version, new, self.context,
-            aggregate.base_version,
+        envelopes = append_events(
+            self._transaction, self.topic, aggregate.aggregate_type, aggregate.id, aggregate.version - len(pending),
+            new_events(pending), self.context, aggregate.base_version,
         )
-        aggregate.pending.clear()
-        self.recorded.extend(envelopes)
+        pending.clear()
+        self.recorded += envelopes
         return envelopes
+
+
+def new_events(pending: Sequence[Pending]) -> list[NewEvent]:
+    """Decided events as the store appends them: their types' latest schema versions, their payloads
+    JSON-safe."""
+    latest = REGISTRY.latest_version
+    return [NewEvent(p.type, latest(p.type), json_payload(p.payload), p.occurred_on) for p in pending]

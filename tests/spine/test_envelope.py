@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from libs.events.decode import DecodedOnce, EventId, Poison, StoredEnvelope, decode_batch, validate_all
-from libs.events.envelope import Envelope, new_event_id, new_event_ids
+from libs.events.envelope import Envelope, new_event_id, new_event_id_and_text, new_event_ids, new_event_ids_and_texts
 from libs.events.log import FROM_STORE, Record
 from libs.events.registry import REGISTRY, UnknownEventType
 from libs.events.store import dumps
@@ -70,6 +70,15 @@ def test_event_ids_made_in_one_go_are_those_one_by_one_would_be() -> None:
     made = [before, *batch, after]
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in made)
     assert [str(i) for i in made] == sorted(str(i) for i in made) and len(set(made)) == len(made)
+
+
+def test_an_event_id_made_with_its_text_is_written_as_str_writes_it() -> None:
+    """The append writes the text `new_event_id_and_text` formats from the id's parts: the same
+    text as UUID.__str__, for ids one by one and in one go, in the order they were made."""
+    pairs = [new_event_id_and_text() for _ in range(2_000)] + new_event_ids_and_texts(3_000)
+    assert all(text == str(i) and i.version == 7 and i.variant == uuid.RFC_4122 for i, text in pairs)
+    assert [text for _i, text in pairs] == sorted(text for _i, text in pairs)
+    assert len({i for i, _text in pairs}) == len(pairs)
 
 
 def test_a_batch_decodes_as_record_by_record_and_a_bad_record_is_named_poison() -> None:
