@@ -6,11 +6,11 @@ import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Column, Connection, Dialect, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,6 +91,13 @@ def _tune_sqlite(engine: Engine, cache_mib: int) -> None:
         statement = "BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN"
         with driver_cursor(conn, statement) as cursor:
             cursor.execute(statement)
+
+
+def bind_processor(column: Column, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy makes a value of `column` the driver's on `dialect` (None: as it is), for
+    rows written on the driver: the dialect's own implementation of the column's type (the
+    generic type has none: a Date on SQLite is ISO text only through SQLite's DATE)."""
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def driver_mark(dialect_name: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
-from libs.db import driver_cursor, driver_mark
+from libs.db import bind_processor, driver_cursor, driver_mark
 from libs.events.consumer import values_by_statements
 from libs.pooling import Window
 
@@ -103,7 +103,7 @@ def add_up(session: Session, table: Any, key: Sequence[str], added: Sequence[str
     assert all(len(row) == width for row in rows), (width, rows[0])
     assert len({row[:len(key)] for row in rows}) == len(rows), "one row a key"
     conn = session.connection()
-    process = [table.c[c].type.bind_processor(conn.dialect) for c in (*key, *added)]
+    process = [bind_processor(table.c[c], conn.dialect) for c in (*key, *added)]
     values = [[p(v) if p else v for p, v in zip(process, row)] for row in rows]
     head = f"INSERT INTO {table.name} ({', '.join((*key, *added))}) VALUES "
     tail = (f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "

@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from libs.db import sqlite_page_cache
+from libs.db import bind_processor, sqlite_page_cache
 
 from . import grouped, rules
 from .engine import KINDS
@@ -152,7 +152,7 @@ class _Sql:
 
 def _processed(session: Session, column, value):  # noqa: ANN001, ANN202 - a value as the column stores it
     dialect = session.get_bind().dialect
-    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    processor = bind_processor(column, dialect)
     return processor(value) if processor is not None and value is not None else value
 
 

@@ -24,7 +24,7 @@ from operator import itemgetter
 from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from libs.db import driver_mark, sqlite_page_cache
+from libs.db import bind_processor, driver_mark, sqlite_page_cache
 from libs.events.consumer import Projection, insert_rows, rows_hash
 from libs.events.envelope import Envelope, utc_now
 from libs.events.registry import REGISTRY
@@ -468,13 +468,13 @@ def _any_injury(session: Session) -> bool:
 def _processor(session: Session, column) -> Callable:  # noqa: ANN001 - a Column
     """The column's bind processor for the dialect (the value itself where it has none); None stays None."""
     dialect = session.connection().dialect
-    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    processor = bind_processor(column, dialect)
     return (lambda value: value) if processor is None else (lambda value: None if value is None else processor(value))
 
 
 def _line_processors(session: Session) -> list:
     dialect = session.connection().dialect
-    return [c.type.dialect_impl(dialect).bind_processor(dialect) for c in entitlement_lines.columns]
+    return [bind_processor(c, dialect) for c in entitlement_lines.columns]
 
 
 def _insert_lines(session: Session, rows: list[dict]) -> None:
