@@ -101,7 +101,7 @@ class UnitOfWork:
         if not pending:
             return []
         envelopes = append_events(
-            self._transaction, self.topic, aggregate.aggregate_type, aggregate.id, aggregate.version - len(pending),
+            self._transaction, self.topic, aggregate.aggregate_type, aggregate.id, aggregate.persisted_version,
             new_events(pending), self.context, aggregate.base_version,
         )
         pending.clear()
