@@ -115,22 +115,18 @@ def next_heads(count: int) -> int:
         return _last_id
 
 
-def _uuid7(head: int) -> uuid.UUID:
-    """uuid_of, inlined: one call less on every event appended."""
-    event_id = _new(_UUID)
-    _set(event_id, "int", ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | _getrandbits(62))
-    _set(event_id, "is_safe", _UNKNOWN)
-    return event_id
+def _uuid7(head: int, random_bits: int | None = None) -> uuid.UUID:
+    """The version 7 id of a head (48 bits of milliseconds, 12 of counter) and 62 random bits."""
+    if random_bits is None:
+        random_bits = _getrandbits(62)
+    return uuid_of(((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | random_bits)
 
 
 def _uuid7_and_text(head: int) -> tuple[uuid.UUID, str]:
     """_uuid7 and its canonical text: 8-4-4-4-12 hex digits, that is the milliseconds (48 bits),
     the version 7 and the counter (12 bits), the variant bits 10 and the random bits (62)."""
     random_bits = _getrandbits(62)
-    event_id = _new(_UUID)
-    _set(event_id, "int", ((head >> 12) << 80) | _VERSION_7 | ((head & 0xFFF) << 64) | random_bits)
-    _set(event_id, "is_safe", _UNKNOWN)
-    return event_id, "%08x-%04x-7%03x-%04x-%012x" % (
+    return _uuid7(head, random_bits), "%08x-%04x-7%03x-%04x-%012x" % (
         head >> 28, (head >> 12) & 0xFFFF, head & 0xFFF, 0x8000 | (random_bits >> 48), random_bits & 0xFFFFFFFFFFFF)
 
 
@@ -146,7 +142,6 @@ def uuid_of(value: int) -> uuid.UUID:
 _VERSION_7 = (0x7 << 76) | (0b10 << 62)  # the version nibble and the RFC variant bits
 _getrandbits = random.getrandbits  # reseeded in every forked child by the random module
 _time_ns = time.time_ns
-_UUID = uuid.UUID
 _new, _set = object.__new__, object.__setattr__
 _UNKNOWN = uuid.SafeUUID.unknown
 
