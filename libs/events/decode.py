@@ -237,15 +237,16 @@ class DecodedOnce:
     def __call__(self, records: Sequence[Record]) -> tuple[list[Envelope], list[str]]:
         known = self._known
         places = [(r[0], r[4], r[5]) for r in records]  # topic, partition, offset
-        new = [r for r, place in zip(records, places) if place not in known]
-        if new:
+        unknown = [i for i, place in enumerate(places) if place not in known]
+        if unknown:
+            new = [records[i] for i in unknown]
             envelopes, ids = decode_batch(new)  # Poison names a bad record, as ever
             if len(known) + len(new) > self.max_records:
                 known.clear()
             if len(new) == len(records):
                 known.update(zip(places, zip(envelopes, ids)))
                 return envelopes, ids
-            fresh = dict(zip([(r[0], r[4], r[5]) for r in new], zip(envelopes, ids)))
+            fresh = dict(zip([places[i] for i in unknown], zip(envelopes, ids)))
             known.update(fresh)
             found = [fresh.get(place) or known[place] for place in places]
         else:
