@@ -40,16 +40,22 @@ def account(n: int) -> dict:
     return {"bank_code": "102584000001", "account_no": f"62220202{n:011d}", "holder": f"Worker {n}"}
 
 
+def logged(made: list[Envelope], name: str, type_: str, aggregate_type: str, aggregate_id: str, sequence: int,
+           payload: dict) -> None:
+    """The next event of a made-up log `made` (its id, and a second later than the one before, by its place)."""
+    n = len(made)
+    made.append(Envelope(
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{name}/{n}"), type=type_,
+        schema_version=REGISTRY.latest_version(type_), aggregate_type=aggregate_type, aggregate_id=aggregate_id,
+        sequence=sequence, occurred_on=date(2026, 1, 1), recorded_at=T0 + timedelta(seconds=n), actor="t",
+        payload=payload))
+
+
 def enrollment_events() -> list[Envelope]:
     made: list[Envelope] = []
 
     def add(type_: str, aggregate_id: str, payload: dict) -> None:
-        n = len(made)
-        made.append(Envelope(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"bulk/{n}"), type=type_,
-            schema_version=REGISTRY.latest_version(type_), aggregate_type="x", aggregate_id=aggregate_id,
-            sequence=1, occurred_on=date(2026, 1, 1), recorded_at=T0 + timedelta(seconds=n), actor="t",
-            payload=payload))
+        logged(made, "bulk", type_, "x", aggregate_id, 1, payload)
 
     def employer(employer_id: str, step: str | None = None) -> None:
         add("EmployerEnrolled", employer_id, {
@@ -339,12 +345,7 @@ def leavers() -> list[Envelope]:
     made: list[Envelope] = []
 
     def add(type_: str, aggregate_id: str, payload: dict) -> None:
-        n = len(made)
-        made.append(Envelope(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"leavers/{n}"), type=type_,
-            schema_version=REGISTRY.latest_version(type_), aggregate_type="worker", aggregate_id=aggregate_id,
-            sequence=n + 1, occurred_on=date(2026, 1, 1), recorded_at=T0 + timedelta(seconds=n), actor="t",
-            payload=payload))
+        logged(made, "leavers", type_, "worker", aggregate_id, len(made) + 1, payload)
 
     def hire(employee_id: str, employer_id: str, hired_on: str, n: int | None = None) -> None:
         add("EmployeeEnrolled", employee_id, {
