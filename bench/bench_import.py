@@ -11,8 +11,8 @@ recorded as events, the embedded pump projecting them everywhere before each ans
 Peer, same run, same machine: reading the same files with the csv module (the floor of touching
 every row once), so the ratio says what checking and recording a row costs over reading it.
 
-Rows a request: BENCH_IMPORT_CHUNK_ROWS (5,000), the wages BENCH_IMPORT_WAGE_CHUNK_ROWS (the command
-line's 50,000 for them).
+Rows a request: BENCH_IMPORT_CHUNK_ROWS (5,000), the employees BENCH_IMPORT_EMPLOYEE_CHUNK_ROWS and the
+wages BENCH_IMPORT_WAGE_CHUNK_ROWS (the command line's 20,000 and 50,000 for them).
 
 Quick check (minutes, not hours): BENCH_IMPORT_SCALE=0.001 .venv/bin/python bench/bench_import.py
 Some kinds only (a local measurement, written to its own results file): BENCH_IMPORT_KINDS=employers,employees,
@@ -47,6 +47,7 @@ SCALE = float(os.environ.get("BENCH_IMPORT_SCALE", "1"))
 CHUNK_ROWS = int(os.environ.get("BENCH_IMPORT_CHUNK_ROWS", "5000"))
 # the wages' requests: by default the command line's own for them (CHUNK_ROWS_OF), as a go-live posts them
 WAGE_CHUNK_ROWS = int(os.environ.get("BENCH_IMPORT_WAGE_CHUNK_ROWS", str(CHUNK_ROWS_OF["wages"])))
+EMPLOYEE_CHUNK_ROWS = int(os.environ.get("BENCH_IMPORT_EMPLOYEE_CHUNK_ROWS", str(CHUNK_ROWS_OF["employees"])))
 EMPLOYERS = max(2, int(50_000 * SCALE))
 WORKERS = max(EMPLOYERS, int(1_000_000 * SCALE))
 WAGE_MONTHS = 12
@@ -194,7 +195,7 @@ def main() -> None:
     levy_check = time_levy_check() if TIME_LEVY_CHECK else None
     rt, tmp = embedded_runtime("import")
     quiet = Console(file=io.StringIO())
-    results: dict = {"scale": SCALE, "chunk_rows": CHUNK_ROWS, "wage_chunk_rows": WAGE_CHUNK_ROWS, "only_kinds": list(ONLY_KINDS), "book": {}, "kinds": {}, "memory_mib": []}
+    results: dict = {"scale": SCALE, "chunk_rows": CHUNK_ROWS, "wage_chunk_rows": WAGE_CHUNK_ROWS, "employee_chunk_rows": EMPLOYEE_CHUNK_ROWS, "only_kinds": list(ONLY_KINDS), "book": {}, "kinds": {}, "memory_mib": []}
     try:
         start = time.perf_counter()
         files = book(tmp)
@@ -205,7 +206,7 @@ def main() -> None:
             for kind, (path, count) in files.items():
                 before, load_before = rss_mib(), os.getloadavg()[0]
                 t0, cpu0 = time.perf_counter(), time.process_time()
-                chunk_rows = WAGE_CHUNK_ROWS if kind == "wages" else CHUNK_ROWS
+                chunk_rows = {"wages": WAGE_CHUNK_ROWS, "employees": EMPLOYEE_CHUNK_ROWS}.get(kind, CHUNK_ROWS)
                 summary = import_file(client, kind, path, chunk_rows=chunk_rows, console=quiet)
                 seconds, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
                 total_s += seconds

@@ -35,7 +35,7 @@ DEFAULT_CHUNK_ROWS = 2_000
 MAX_CHUNK_ROWS = 10_000  # what one request takes (libs/imports/rows.py), unless CHUNK_ROWS_OF says more
 # the kinds whose requests take more rows (each kind's max_rows), posted that many at a time: a
 # wage row is four short columns, and the fewer the requests the fewer the commits
-CHUNK_ROWS_OF = {"wages": 50_000}
+CHUNK_ROWS_OF = {"employees": 20_000, "wages": 50_000}
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_S = 10.0
 TIMEOUT_S = 600

@@ -242,6 +242,11 @@ class EmployeesKind:
     columns = ("legacy_id", "employer_legacy_id", "id_number", "name", "hired_on", "separated_on", "bank_code",
                "account_no", "holder")
     optional = ()
+    # A request's commit, its pump round (each consumer's poll, projections and commit) and the
+    # pages its writes dirty in the random-keyed B-trees (ID numbers, legacy keys) are shared by
+    # its rows: a province's million workers in 50 requests, not 500 (the command line posts
+    # this many, injuryledger/imports_cli.py CHUNK_ROWS_OF)
+    max_rows = 20_000
 
     def legacy_id(self, row: Row) -> str:
         return row.text("legacy_id", max_len=64)  # type: ignore[return-value]

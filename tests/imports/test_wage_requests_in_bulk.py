@@ -1,7 +1,8 @@
-"""The wages' larger requests and the claims side's writing of them in the key's order.
+"""The wages' and the employees' larger requests and the claims side's writing of wages in the key's order.
 
 - A wage file's request takes up to WagesKind.max_rows rows (fewer commits for the province's
-  twelve million), past which it is refused whole (413), as any other kind's past 10,000 is.
+  twelve million), past which it is refused whole (413), as any other kind's past 10,000 is; an
+  employees file's up to EmployeesKind.max_rows, and the command line posts that many.
 - A batch of imported wage history large enough to be sorted into claims_legacy_wages' key order
   keeps what the file's order keeps: the first wage of a worker, employer and month, on SQLite
   and on PostgreSQL, in one batch, one by one or split anywhere; a batch rolled back leaves
@@ -22,6 +23,8 @@ from libs.events.envelope import Envelope
 from libs.events.registry import REGISTRY
 from services.claims.projections import LEGACY_CACHE_LINES, ClaimsWagesProjection, _one_a_key_in_key_order
 from services.claims.tables import claims_legacy_wages
+from injuryledger.imports_cli import CHUNK_ROWS_OF
+from services.enrollment.imports import EmployeesKind
 from services.levy.imports import WagesKind
 
 CSV = {"Content-Type": "text/csv"}
@@ -47,6 +50,25 @@ def test_a_wage_request_takes_more_rows_than_another_kinds(api, unique) -> None:
     assert summary["errors"][0]["row"] == 2 and summary["errors"][0]["field"] == "employer_legacy_id"
     r = api.post("/v1/imports/wages", content=wage_rows(WagesKind.max_rows + 1, "E").encode(), headers=CSV)
     assert r.status_code == 413 and f"at most {WagesKind.max_rows} rows" in r.json()["detail"], r.text
+
+
+@pytest.mark.both_runtimes
+def test_an_employees_request_takes_more_rows_than_another_kinds(api, unique) -> None:  # noqa: ANN001
+    assert CHUNK_ROWS_OF["employees"] == EmployeesKind.max_rows > 10_000
+    header = "legacy_id,employer_legacy_id,id_number,name,hired_on,separated_on,bank_code,account_no,holder"
+
+    def rows(n: int) -> bytes:
+        return "\n".join([header, *(f"R{unique.n}-W{i},R{unique.n}-none,110101198001010011,Worker,2016-02-01,,,,"
+                                    for i in range(n))]).encode() + b"\n"
+
+    # 10,001 rows are one request: each checked (no such employer) and named by its row
+    r = api.post("/v1/imports/employees", content=rows(10_001), headers=CSV)
+    assert r.status_code == 201, r.text
+    summary = r.json()
+    assert (summary["rows"], summary["accepted"], summary["rejected"]) == (10_001, 0, 10_001)
+    assert summary["errors"][0]["row"] == 2 and summary["errors"][0]["field"] == "employer_legacy_id"
+    r = api.post("/v1/imports/employees", content=rows(EmployeesKind.max_rows + 1), headers=CSV)
+    assert r.status_code == 413 and f"at most {EmployeesKind.max_rows} rows" in r.json()["detail"], r.text
 
 
 def history(n: int, lines: list[tuple[str, str, str, int]]) -> Envelope:
