@@ -34,7 +34,7 @@ MONTH_COLUMNS = frozenset({"period", "paid_through"})  # a date cell there is a 
 DEFAULT_CHUNK_ROWS = 2_000
 MAX_CHUNK_ROWS = 10_000  # what one request takes (libs/imports/rows.py), unless CHUNK_ROWS_OF says more
 # the kinds whose requests take more rows (each kind's max_rows), posted that many at a time: a
-# wage row is four short columns, and the fewer the requests the fewer the commits
+# province's millions of short rows, and the fewer the requests the fewer the commits and pump rounds
 CHUNK_ROWS_OF = {"employees": 20_000, "wages": 50_000}
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_S = 10.0
@@ -286,6 +286,7 @@ def import_command(
     token: Annotated[str | None, typer.Option(help="an agency token (default: $INJURYLEDGER_TOKEN, then "
                                                     "$INJURYLEDGER_AGENCY_TOKEN)")] = None,
     chunk_rows: Annotated[int | None, typer.Option(help=f"rows per request (default {DEFAULT_CHUNK_ROWS:,}; "
+                                                         f"employees {CHUNK_ROWS_OF['employees']:,}, "
                                                          f"wages {CHUNK_ROWS_OF['wages']:,})")] = None,
 ) -> None:
     """Import one of the old system's files (MIGRATION.md) into the running ledger, with a
