@@ -29,7 +29,7 @@ from bench.common import rate, write_results  # noqa: E402
 from bench.spine_appends import ours_appends, peer_appends, sqlite_synchronous  # noqa: E402
 from bench.spine_rounds import alternate, spread, summarize  # noqa: E402
 from libs.db import make_engine  # noqa: E402
-from libs.events.store import _SQLITE_EVENTS  # noqa: E402
+from libs.events.store import _sqlite_insert  # noqa: E402
 from libs.events.tables import core_metadata  # noqa: E402
 
 SINGLE_N = int(os.environ.get("BENCH_SINGLE_N", "2000"))
@@ -43,13 +43,14 @@ def floor_appends(path: str) -> dict:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
         conn.execute(f"PRAGMA {pragma}")
+    statement, optional = _sqlite_insert(None, None)  # the bench's context: no causation nor correlation
     rows = [(str(uuid.uuid4()), "spine_account", uuid.uuid4().hex, 1, "SpineDeposited", 2, "2026-01-05",
-             "2026-12-02 14:00:00.123456", None, None, "bench", '{"amount":"1.00","memo":"test"}', "bench")
+             "2026-12-02 14:00:00.123456", "bench", '{"amount":"1.00","memo":"test"}', "bench") + optional
             for _ in range(SINGLE_N)]
     start, cpu_start = time.perf_counter(), time.process_time()
     for row in rows:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(_SQLITE_EVENTS, row)
+        conn.execute(statement, row)
         conn.commit()
     seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     conn.close()

@@ -226,7 +226,7 @@ class DriverTransaction:
     implicitly at the first statement (SQLAlchemy's own begin is a no-op there).
     The connection comes from, and goes back to, the engine's kept connections (_KeptConnections)."""
 
-    __slots__ = ("engine", "dialect", "fairy", "driver", "_kept", "_invalidated", "_ended", "_connection",
+    __slots__ = ("engine", "dialect", "fairy", "driver", "cursor", "_kept", "_invalidated", "_ended", "_connection",
                  "_transaction")
 
     def __init__(self, engine: Engine) -> None:
@@ -242,9 +242,14 @@ class DriverTransaction:
         self._ended = False  # committed or rolled back by the driver
         self._connection: Connection | None = None
         self._transaction: Any = None
+        # SQLite: one driver cursor for the transaction's own statements (its BEGIN, the appends, its
+        # COMMIT), not one made by each `execute`; its COMMIT a statement the driver keeps prepared,
+        # where `commit()` parses it anew every time.
+        self.cursor: Any = None
         if self.dialect.name == "sqlite":
             try:
-                self.driver.execute("BEGIN IMMEDIATE")
+                self.cursor = self.driver.cursor()
+                self.cursor.execute("BEGIN IMMEDIATE")
             except self.dbapi_error as exc:
                 error = driver_error(self, exc, "BEGIN IMMEDIATE")
                 self.close()
@@ -286,7 +291,10 @@ class DriverTransaction:
             self._transaction.commit()
         elif not self._invalidated:
             try:
-                self.driver.commit()
+                if self.cursor is not None:
+                    self.cursor.execute("COMMIT")
+                else:
+                    self.driver.commit()
             except self.dbapi_error as exc:
                 raise driver_error(self, exc, "COMMIT") from exc
             self._ended = True

@@ -41,7 +41,7 @@ class Aggregate:
         if self._source is not None:
             assert "source" in type(payload).model_fields, f"{type_name} cannot carry a source"
             payload = payload.model_copy(update={"source": self._source})
-        self.pending.append(Pending(type_name, payload, occurred_on))
+        self.pending.append(_tuple_new(Pending, (type_name, payload, occurred_on)))  # not a Python __new__ a decision
         self._apply(type_name, payload)
         self.version += 1
 
@@ -71,3 +71,6 @@ class Aggregate:
             aggregate._apply(envelope.type, REGISTRY.payload(envelope))
             aggregate.version = envelope.sequence
         return aggregate
+
+
+_tuple_new = tuple.__new__

@@ -173,7 +173,27 @@ _COLUMNS = ("event_id", "aggregate_type", "aggregate_id", "sequence", "type", "s
             "recorded_at", "causation_id", "correlation_id", "actor", "payload", "topic")
 
 _SQLITE_VERSION = "SELECT max(sequence) FROM events WHERE aggregate_id = ?"
-_SQLITE_EVENTS = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+# The optional columns last, written as NULL in the statement when absent: sqlite3 looks for an
+# adapter of every None it binds (a failed attribute lookup that formats an AttributeError's
+# message, ≈ 3,000 instructions a None), most of an append's binding.
+_SQLITE_OPTIONAL = ("causation_id", "correlation_id")
+_SQLITE_REQUIRED = tuple(c for c in _COLUMNS if c not in _SQLITE_OPTIONAL)
+_SQLITE_INSERTS = {
+    (causation, correlation): f"INSERT INTO events ({', '.join(_SQLITE_REQUIRED + _SQLITE_OPTIONAL)}) VALUES "
+    f"({', '.join('?' * len(_SQLITE_REQUIRED))}, {'?' if causation else 'NULL'}, {'?' if correlation else 'NULL'})"
+    for causation in (False, True) for correlation in (False, True)}
+
+
+def _sqlite_insert(causation_text: str | None, correlation_id: str | None) -> tuple[str, tuple[str, ...]]:
+    """The insert of an event's row for a context: the statement, and the optional columns' values that
+    follow the required ones in each row (those present: the absent are NULL in the statement)."""
+    if causation_text is None:
+        if correlation_id is None:
+            return _SQLITE_INSERTS[(False, False)], ()
+        return _SQLITE_INSERTS[(False, True)], (correlation_id,)
+    if correlation_id is None:
+        return _SQLITE_INSERTS[(True, False)], (causation_text,)
+    return _SQLITE_INSERTS[(True, True)], (causation_text, correlation_id)
 
 # One statement, whatever the number of events: the per-event columns travel as one JSON array of
 # objects (one text parameter, whatever the number of events), and the version check is a condition
@@ -263,9 +283,10 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_t
     """The envelopes and the driver's rows made in one pass (an append's whole cost on SQLite is
     small enough that a second walk over the events shows); one event (most commands') without
     the lists and the loop."""
+    global _day
     recorded_at, stamp = recorded_now()
     causation_id, correlation_id, actor = context.causation_id, context.correlation_id, context.actor
-    causation_text = str(causation_id) if causation_id else None
+    statement, optional = _sqlite_insert(str(causation_id) if causation_id else None, correlation_id)
     if len(new_events) == 1:
         type_, schema_version, payload, occurred_on = new_events[0]
         event_id, event_text = new_event_id_and_text()
@@ -274,8 +295,12 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_t
             "event_id": event_id, "type": type_, "schema_version": schema_version, "aggregate_type": aggregate_type,
             "aggregate_id": aggregate_id, "sequence": sequence, "occurred_on": occurred_on, "recorded_at": recorded_at,
             "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload})]
-        rows: Any = (event_text, aggregate_type, aggregate_id, sequence, type_, schema_version,
-                     occurred_on.isoformat(), stamp, causation_text, correlation_id, actor, dumps(payload), topic)
+        day, day_text = _day
+        if occurred_on != day:  # most appends are of the day the one before was
+            day_text = occurred_on.isoformat()
+            _day = (occurred_on, day_text)
+        rows: Any = (event_text, aggregate_type, aggregate_id, sequence, type_, schema_version, day_text, stamp, actor,
+                     dumps(payload), topic) + optional
     else:
         envelopes, rows = [], []
         add_envelope, add_row = envelopes.append, rows.append
@@ -291,9 +316,10 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_t
                 "aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "sequence": sequence,
                 "occurred_on": occurred_on, "recorded_at": recorded_at, "causation_id": causation_id,
                 "correlation_id": correlation_id, "actor": actor, "payload": payload}))
-            add_row((event_text, aggregate_type, aggregate_id, sequence, type_, schema_version, day_text, stamp,
-                     causation_text, correlation_id, actor, dumps(payload), topic))
-    driver = conn.driver if type(conn) is DriverTransaction else driver_connection(conn)
+            add_row((event_text, aggregate_type, aggregate_id, sequence, type_, schema_version, day_text, stamp, actor,
+                     dumps(payload), topic) + optional)
+    # The unit of work's cursor (its transaction's statements), else the driver's connection's.
+    driver = conn.cursor if type(conn) is DriverTransaction else driver_connection(conn)
     try:
         if expected > floor:
             # The unique constraint refuses a taken sequence; this refuses a gap.
@@ -301,9 +327,9 @@ def _append_sqlite(conn: Connection | DriverTransaction, topic: str, aggregate_t
             if actual != expected:
                 raise ConcurrencyConflict(aggregate_id, expected, actual)
         if type(rows) is tuple:
-            driver.execute(_SQLITE_EVENTS, rows)
+            driver.execute(statement, rows)
         else:
-            driver.executemany(_SQLITE_EVENTS, rows)
+            driver.executemany(statement, rows)
     except conn.dialect.loaded_dbapi.Error as exc:
         _raise_append_error(conn, exc, aggregate_id, expected, rows if type(rows) is list else [rows])
     return envelopes
@@ -319,6 +345,9 @@ def _raise_append_error(conn: Connection | DriverTransaction, exc: Exception, ag
     raise error from exc
 
 
+# The day of the last one-event SQLite append and its text (`date.isoformat` formats it anew each
+# call, ≈ 3,000 instructions).
+_day: tuple[date | None, str] = (None, "")
 # The last second `recorded_now` saw: its number (Unix seconds), its fields and its text.
 _second: tuple[int, tuple[int, ...], str] = (-1, (), "")
 _UTC = timezone.utc
@@ -381,12 +410,13 @@ def _append_new_postgresql(conn: Connection | DriverTransaction, topic: str, env
 def _append_new_sqlite(conn: Connection | DriverTransaction, topic: str, envelopes: list[Envelope]) -> int:
     first = envelopes[0]
     recorded_at = sqlite_timestamp(first.recorded_at)
-    causation_id = str(first.causation_id) if first.causation_id else None
+    statement, optional = _sqlite_insert(str(first.causation_id) if first.causation_id else None,
+                                         first.correlation_id)
     rows = [(str(e.event_id), e.aggregate_type, e.aggregate_id, e.sequence, e.type, e.schema_version,
-             e.occurred_on.isoformat(), recorded_at, causation_id, e.correlation_id, e.actor, dumps(e.payload), topic)
+             e.occurred_on.isoformat(), recorded_at, e.actor, dumps(e.payload), topic) + optional
             for e in envelopes]
     try:
-        driver_connection(conn).executemany(_SQLITE_EVENTS, rows)
+        driver_connection(conn).executemany(statement, rows)
         return len(rows)
     except conn.dialect.loaded_dbapi.Error as exc:
         _raise_append_error(conn, exc, first.aggregate_id, 0, rows)

@@ -113,4 +113,8 @@ def new_events(pending: Sequence[Pending]) -> list[NewEvent]:
     """Decided events as the store appends them: their types' latest schema versions, their payloads
     JSON-safe."""
     latest = REGISTRY.latest_version
-    return [NewEvent(p.type, latest(p.type), json_payload(p.payload), p.occurred_on) for p in pending]
+    # tuple.__new__: NewEvent(...) would go through the named tuple's own __new__, a Python call an event.
+    return [_tuple_new(NewEvent, (p.type, latest(p.type), json_payload(p.payload), p.occurred_on)) for p in pending]
+
+
+_tuple_new = tuple.__new__

@@ -66,6 +66,32 @@ def test_many_aggregates_read_together_as_each_alone(sessions) -> None:  # noqa:
         assert [e.sequence for e in together["acct-many-2"]] == [1, 2]
 
 
+@pytest.mark.parametrize("causation_id", [None, uuid.UUID("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b")])
+@pytest.mark.parametrize("correlation_id", [None, "corr-7"])
+def test_the_context_and_the_day_stored_as_given_alone_or_many(sessions, causation_id, correlation_id) -> None:  # noqa: ANN001
+    """Whichever of the context's optional fields are absent (SQLite writes those as NULL in its
+    statement), one event or many, new or going on: each event reads back as the append answered
+    it, with its own day (one-event appends keep the last day's text)."""
+    context = Context(actor="ctx-tester", correlation_id=correlation_id, causation_id=causation_id)
+    days = [date(2026, 3, 1), date(2026, 3, 1), date(2027, 12, 31), date(2026, 3, 1)]
+    one, many = Account(f"acct-one-{causation_id}-{correlation_id}"), Account(f"acct-many-{causation_id}-{correlation_id}")
+    written = []
+    for day in days:  # one event a unit of work: the first new, the rest going on
+        one.deposit(Decimal("1.00"), on=day)
+        with UnitOfWork(sessions, "injuryledger.enrollment", context) as u:
+            written += u.save(one)
+    for day in days:
+        many.deposit(Decimal("2.00"), on=day)
+    with UnitOfWork(sessions, "injuryledger.enrollment", context) as u:
+        written += u.save(many)
+    with uow(sessions) as u:
+        stored = u.store.read_aggregate(one.id) + u.store.read_aggregate(many.id)
+    assert stored == written
+    assert [e.occurred_on for e in stored] == days * 2
+    assert all((e.causation_id, e.correlation_id, e.actor) == (causation_id, correlation_id, "ctx-tester")
+               for e in stored)
+
+
 def test_a_payload_reads_back_exactly_whatever_its_characters(sessions) -> None:  # noqa: ANN001
     """The payloads travel to PostgreSQL inside one JSON document (many events) or alone (one):
     quotes, backslashes, braces, commas, CJK text and line separators are stored as `dumps` writes
