@@ -31,7 +31,7 @@ def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, p
          max_batch: int = 1_000) -> Wired:
     """`max_batch`: the most events a consumer applies in one transaction (1,000 by default, for
     the embedded runtime: there a batch holds the service database's write lock, which a command
-    waits for)."""
+    waits for), or its projector's `min_batch` where that is more."""
     engine = make_engine(settings.database_url(spec.name), sqlite_cache_mib=settings.sqlite_cache_mib)
     migrate(engine, spec.name)
     ctx = ServiceContext(
@@ -58,7 +58,7 @@ def wire(spec: ServiceSpec, settings: Settings, log: EventLog, topics: Topics, p
                 group=group,
                 topics=[topics.of(s) for s in projector.sources],
                 dead_letter_topic=topics.dead_letter(group),
-                max_batch=max_batch,
+                max_batch=max(max_batch, getattr(projector, "min_batch", 0)),
             )
         )
     ctx.runners = runners

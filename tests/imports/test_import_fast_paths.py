@@ -115,7 +115,8 @@ def ordinary_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LevyClaimsProjection, "handle_batch", Projection.handle_batch)
     monkeypatch.setattr(DocumentsProjection, "_fold_migrated", lambda self, session, run: [
         self.handle(session, e) for e in run])
-    monkeypatch.setattr(entitlements, "materialize_claims", lambda session, claim_ids, now: sum(
+    # each claim alone, its stored lines always read (`unseen` not believed)
+    monkeypatch.setattr(entitlements, "materialize_claims", lambda session, claim_ids, now, unseen=(): sum(
         entitlements.materialize_claim(session, claim_id, now) for claim_id in claim_ids))
 
 
