@@ -23,7 +23,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Table, UniqueConstraint, bindparam, insert, select, update
+from sqlalchemy import Column, Date, Table, UniqueConstraint, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from libs.db import driver_cursor
@@ -333,6 +333,14 @@ def driver_moments(session: Session) -> Callable[[datetime], datetime | str]:
     if session.get_bind().dialect.name == "sqlite":
         return lambda moment: _sqlite_moment(moment, moment.utcoffset())
     return lambda moment: moment
+
+
+def driver_rows(table: Table, columns: Sequence[str]) -> Callable[[dict[str, Any]], tuple]:
+    """How a row (a dict by column name) goes to the driver (`insert_rows`), in `columns`' order: the
+    days of `table`'s Date columns as ISO text (what SQLAlchemy writes on SQLite, what COPY reads on
+    PostgreSQL), the other values as they are (moments: `driver_moments`)."""
+    days = frozenset(c for c in columns if isinstance(table.c[c].type, Date))
+    return lambda row: tuple(row[c].isoformat() if c in days and row[c] is not None else row[c] for c in columns)
 
 
 @lru_cache(maxsize=64)  # a batch's events mostly share their append's moment (keyed with its offset:

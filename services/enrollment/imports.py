@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from libs import identifiers
 from libs.events.consumer import insert_rows
 from libs.events.uow import UnitOfWork
-from libs.imports.bulk import stored_values
+from libs.imports.bulk import driver_rows, stored_values
 from libs.imports.rows import Row, RowRejected, Table, all_texts
 from libs.imports.runner import (Accepted, AcceptedRows, Outcome, RecordedRows, in_one_savepoint, in_savepoint,
                                  source)
@@ -73,10 +73,12 @@ EMPLOYER_COLUMNS = ("employer_id", "uscc", "name", "industry_code", "division", 
                     "status", "enrolled_on", "changed_on", "version")
 
 
+_employer_driver_row = driver_rows(employers, EMPLOYER_COLUMNS)
+
+
 def _employer_values(employer: Employer) -> tuple:
     """handlers.employer_row as the driver takes it, in EMPLOYER_COLUMNS' order."""
-    row = handlers.employer_row(employer)
-    return (*(row[c] for c in EMPLOYER_COLUMNS[:9]), _iso(row["enrolled_on"]), _iso(row["changed_on"]), row["version"])
+    return _employer_driver_row(handlers.employer_row(employer))
 
 
 class EmployersKind:

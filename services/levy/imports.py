@@ -31,7 +31,7 @@ from libs.db import driver_cursor, driver_mark
 from libs.events.consumer import insert_rows
 from libs.events.tables import consumer_positions
 from libs.events.uow import UnitOfWork
-from libs.imports.bulk import driver_moments
+from libs.imports.bulk import driver_moments, driver_rows
 from libs.imports.rows import Row, RowRejected, Table, all_texts
 from libs.imports.runner import (Accepted, AcceptedRows, Earlier, Outcome, RecordedRows, in_one_savepoint, in_savepoint,
                                  source)
@@ -804,12 +804,7 @@ def lock_accounts(session, employer_ids: Sequence[str]) -> None:  # noqa: ANN001
 
 
 REPORT_COLUMNS = tuple(c.name for c in wage_reports.columns)
-_REPORT_DAYS = frozenset({"due_date", "reported_on", "legacy_paid_on"})
-
-
-def _report_values(row: dict[str, Any]) -> tuple:
-    """A `_report_row` as the driver takes it, in REPORT_COLUMNS' order: its days as ISO text."""
-    return tuple(row[c].isoformat() if c in _REPORT_DAYS and row[c] is not None else row[c] for c in REPORT_COLUMNS)
+_report_values = driver_rows(wage_reports, REPORT_COLUMNS)  # a `_report_row` as the driver takes it
 
 
 def _report_row(p: Period, report_id: str, on: date, recorded_at: Any) -> dict[str, Any]:
