@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import anyio
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from libs.db import driver_mark
 from libs.events.envelope import Envelope
 from libs.events.tables import consumer_positions
 from libs.web.problems import Problem, problem_response
@@ -145,20 +146,23 @@ def _locate(session_factory: sessionmaker[Session], keys: list[Written], found: 
     index (a row-value IN would scan the table on SQLite)."""
     unsent: list[Written] = []
     with session_factory() as session:
+        conn = session.connection()
+        pair = "({0}, {0})".format(driver_mark(conn.dialect.name))
         for start in range(0, len(keys), LOCATE_CHUNK):
             chunk = keys[start:start + LOCATE_CHUNK]
-            params = {f"{name}{i}": value for i, key in enumerate(chunk) for name, value in zip("as", key)}
-            written = ", ".join(f"(:a{i}, :s{i})" for i in range(len(chunk)))
-            rows = session.execute(text(
-                f"WITH w(aggregate_id, sequence) AS (VALUES {written}) "
+            # plain driver SQL: SQLAlchemy's text() parsed and bound the chunk's 2,000 named
+            # parameters at a cost like the database's own work (a go-live's 30,000 events a request)
+            rows = conn.exec_driver_sql(
+                f"WITH w(aggregate_id, sequence) AS (VALUES {', '.join([pair] * len(chunk))}) "
                 "SELECT e.aggregate_id, e.sequence, e.topic, e.log_partition, e.log_offset "
-                "FROM w JOIN events AS e ON e.aggregate_id = w.aggregate_id AND e.sequence = w.sequence"), params)
-            for row in rows:
-                if row.log_offset is None:
-                    unsent.append((row.aggregate_id, row.sequence))
+                "FROM w JOIN events AS e ON e.aggregate_id = w.aggregate_id AND e.sequence = w.sequence",
+                tuple(value for key in chunk for value in key))
+            for aggregate_id, sequence, topic, partition, offset in rows:
+                if offset is None:
+                    unsent.append((aggregate_id, sequence))
                 else:
-                    key = (row.topic, row.log_partition)
-                    found[key] = max(found.get(key, -1), row.log_offset)
+                    key = (topic, partition)
+                    found[key] = max(found.get(key, -1), offset)
     return unsent
 
 

@@ -492,7 +492,11 @@ def _insert_lines(session: Session, rows: list[dict]) -> None:
 
 
 TEXTS_AT = tuple(LINE_COLUMNS.index(name) for name in TEXT_COLUMNS)
-TEXTS_ID_AT = LINE_COLUMNS.index("texts_id")
+# A line pointing at its texts, without its three text columns (NULL, as the statement leaves them):
+# sqlite3 binds a None at several times a value's cost (it looks for an adapter of None each time).
+POINTING_COLUMNS = tuple(name for name in LINE_COLUMNS if name not in TEXT_COLUMNS)
+KEPT_AT = tuple(i for i, name in enumerate(LINE_COLUMNS) if name not in TEXT_COLUMNS)
+TEXTS_ID_AT = POINTING_COLUMNS.index("texts_id")
 
 
 def _insert_derived(session: Session, lines: Sequence[Line],
@@ -544,16 +548,16 @@ def _insert_derived(session: Session, lines: Sequence[Line],
             fen = fens[id(amount)] = (amount, to_fen(amount))
         account = accounts_of[payee]
         month = period[:7]
-        by_month[month].append((
+        by_month[month].append((  # POINTING_COLUMNS
             line_id_, claim_id, employer_id, region, kind, family, month, start_of(period_start), end_of(period_end),
             fen[1], payer, payee, account[0], account[1], account[2], listed(adjusts), reason,
-            known_of(known_at), None, None, None, outside, found[2]))
+            known_of(known_at), outside, found[2]))
     rows = [row for month in sorted(by_month) for row in sorted(by_month[month], key=_LINE_ID)]
     _write_pointing(session, {key: three for three, key in texts.items()}, rows)
 
 
 DATE_NAMES = ("period_start", "period_end", "known_at")
-_LINE_ID = itemgetter(LINE_COLUMNS.index("line_id"))
+_LINE_ID = itemgetter(POINTING_COLUMNS.index("line_id"))
 
 
 def _memoized(processor: Callable | None) -> Callable:
@@ -582,35 +586,45 @@ def _encoded(obj: object, memo: dict[int, tuple[object, str]], *, ensure_ascii: 
 
 def _insert_tuples(session: Session, rows: list[tuple]) -> None:
     """Processed rows in LINE_COLUMNS order, in one executemany; their texts stored once, in
-    `entitlement_line_texts` (those already there left as they are), the lines pointing at them."""
+    `entitlement_line_texts` (those already there left as they are), the lines pointing at them.
+    A row missing one of its texts is stored as it is."""
     texts: dict[str, tuple] = {}
     pointing = []
+    own = []
     for row in rows:
         three = tuple(row[i] for i in TEXTS_AT)
         if None in three:
-            pointing.append(row)
+            own.append(row)
             continue
         key = texts_id(*three)
         texts[key] = three
-        values = list(row)
-        for i in TEXTS_AT:
-            values[i] = None
+        values = [row[i] for i in KEPT_AT]
         values[TEXTS_ID_AT] = key
         pointing.append(tuple(values))
     _write_pointing(session, texts, pointing)
+    _write_lines(session, LINE_COLUMNS, own)
 
 
 def _write_pointing(session: Session, texts: Mapping[str, tuple], rows: list[tuple]) -> None:
     """The lines' texts (texts_id -> the three; those already stored left as they are) and the
-    processed lines, in LINE_COLUMNS order, pointing at them."""
+    processed lines, in POINTING_COLUMNS order, pointing at them."""
     conn = session.connection()
     mark = driver_mark(conn.dialect.name)
     if texts:
         names = ("texts_id", *TEXT_COLUMNS)
         conn.exec_driver_sql(f"INSERT INTO {line_texts.name} ({', '.join(names)}) VALUES ({', '.join([mark] * 4)}) "
                              "ON CONFLICT (texts_id) DO NOTHING", [(key, *three) for key, three in sorted(texts.items())])
-    conn.exec_driver_sql(f"INSERT INTO {entitlement_lines.name} ({', '.join(LINE_COLUMNS)}) "
-                         f"VALUES ({', '.join([mark] * len(LINE_COLUMNS))})", rows)
+    _write_lines(session, POINTING_COLUMNS, rows)
+
+
+def _write_lines(session: Session, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Processed lines, their values in the order of `columns` (the table's others are NULL)."""
+    if not rows:
+        return
+    conn = session.connection()
+    mark = driver_mark(conn.dialect.name)
+    conn.exec_driver_sql(f"INSERT INTO {entitlement_lines.name} ({', '.join(columns)}) "
+                         f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
 
 def _fact_counts(session: Session, inputs: dict[str, grouped.Inputs]) -> dict[str, int]:
