@@ -26,15 +26,12 @@ WRITE_OPTION = "injuryledger_write"  # execution option: this transaction will w
 DRIVER_BEGUN = "injuryledger_driver_begun"  # execution option: the driver began the transaction
 
 
-def make_engine(url: str, *, pool_size: int = 10, sqlite_cache_mib: int = SQLITE_CACHE_MIB,
-                sqlite_page_size: int | None = None) -> Engine:
-    """`sqlite_page_size`: the page size of a SQLite file made new (SQLite's own 4 KiB when None);
-    a file that exists keeps its own."""
+def make_engine(url: str, *, pool_size: int = 10, sqlite_cache_mib: int = SQLITE_CACHE_MIB) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         if engine.url.database and engine.url.database != ":memory:":  # a file: its folder may be new
             Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-        _tune_sqlite(engine, sqlite_cache_mib, sqlite_page_size)
+        _tune_sqlite(engine, sqlite_cache_mib)
         return engine
     engine = create_engine(
         url,
@@ -69,14 +66,12 @@ def closed_by_server(dbapi_conn: Any) -> bool:
         return True
 
 
-def _tune_sqlite(engine: Engine, cache_mib: int, page_size: int | None = None) -> None:
+def _tune_sqlite(engine: Engine, cache_mib: int) -> None:
     assert cache_mib > 0, cache_mib
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
         dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hook issue BEGIN itself
         cur = dbapi_conn.cursor()
-        if page_size:  # before WAL mode, which writes a new file's header (and so its page size)
-            cur.execute(f"PRAGMA page_size={int(page_size)}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

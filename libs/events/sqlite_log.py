@@ -29,13 +29,6 @@ from libs.db import WRITE_OPTION, driver_cursor
 
 from .log import Record, next_offsets
 
-# The log file's pages, when it is made: a go-live's events are ~150 kB each (a thousand wage
-# rows), which SQLite writes as a frame a page to the WAL, then copies a page at a time into the
-# file at a checkpoint, each page two system calls either way: at 16 KiB the log's commit of a
-# wage request cost half its CPU at 4 KiB (a scratch log, 50 such events a commit), while a small
-# record's commit still writes one leaf. A log made before keeps its own page size.
-LOG_PAGE_SIZE = 16 * 1024
-
 _metadata = MetaData()
 log_records = Table(
     "log_records",

@@ -15,7 +15,7 @@ from libs.db import make_engine, session_factory
 from libs.events.decode import DecodedOnce
 from libs.events.envelope import Envelope
 from libs.events.log import Topics
-from libs.events.sqlite_log import LOG_PAGE_SIZE, SqliteLog
+from libs.events.sqlite_log import SqliteLog
 from libs.settings import SERVICE_NAMES, Settings
 from libs.web.auth import Authenticator
 
@@ -34,8 +34,7 @@ class EmbeddedRuntime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
-        self.log = SqliteLog(make_engine(settings.log_database_url(), sqlite_cache_mib=settings.sqlite_cache_mib,
-                                         sqlite_page_size=LOG_PAGE_SIZE))
+        self.log = SqliteLog(make_engine(settings.log_database_url(), sqlite_cache_mib=settings.sqlite_cache_mib))
         self.services: dict[str, Wired] = {}
         for spec in load_specs(names):
             wired = wire(spec, settings, self.log, self.topics, projection_wait_ms=0)
