@@ -28,6 +28,7 @@ _IDLE = TransactionStatus.IDLE
 _OK = ExecStatus.COMMAND_OK
 _TUPLES_OK = ExecStatus.TUPLES_OK
 _BEGIN = b"BEGIN"
+_COMMIT = b"COMMIT"
 
 
 def execute_write(conn: "Connection | DriverTransaction", statement: bytes, values: Sequence[str | None],
@@ -36,8 +37,7 @@ def execute_write(conn: "Connection | DriverTransaction", statement: bytes, valu
     if it has not begun (BEGIN and the statement pipelined: one round trip); the rows it wrote."""
     driver = driver_connection(conn)
     pgconn = driver.pgconn
-    encoding = pgconn._encoding  # the client encoding, as psycopg's own dumpers use it
-    params = [None if v is None else v.encode(encoding) for v in values]
+    params = _params(pgconn, values)
     try:
         with driver.lock:
             if pgconn.transaction_status == _IDLE:
@@ -53,16 +53,43 @@ def execute_write(conn: "Connection | DriverTransaction", statement: bytes, valu
     return result.command_tuples or 0
 
 
-def _begin_and_run(driver: Any, pgconn: Any, statement: bytes, params: Sequence[bytes | None]) -> Any:
+def execute_write_and_commit(conn: "DriverTransaction", statement: bytes, values: Sequence[str | None],
+                             description: str) -> int:
+    """A transaction of one write statement (a unit of work that only appended): BEGIN, the
+    statement and COMMIT pipelined, one round trip where `execute_write` and a COMMIT take two.
+    The statement's error skips the COMMIT (the pipeline is aborted up to its sync) and leaves the
+    transaction failed, for the caller's rollback; the rows it wrote, committed."""
+    driver = conn.driver
+    pgconn = driver.pgconn
+    params = _params(pgconn, values)
+    try:
+        with driver.lock:
+            return _begin_and_run(driver, pgconn, statement, params, commit=True).command_tuples or 0
+    except errors.Error as exc:
+        raise driver_error(conn, exc, description, values) from exc
+
+
+def _params(pgconn: Any, values: Sequence[str | None]) -> list[bytes | None]:
+    """The texts in the connection's client encoding (as psycopg's own dumpers write them), NULL as None."""
+    encoding = pgconn._encoding
+    return [None if v is None else v.encode(encoding) for v in values]
+
+
+def _begin_and_run(driver: Any, pgconn: Any, statement: bytes, params: Sequence[bytes | None],
+                   commit: bool = False) -> Any:
     pgconn.enter_pipeline_mode()
     try:
         pgconn.send_query_params(_BEGIN, None)
         pgconn.send_query_params(statement, params)
+        if commit:
+            pgconn.send_query_params(_COMMIT, None)
         pgconn.pipeline_sync()
         wait = driver.wait
         wait(send(pgconn))
         begun = wait(fetch_many(pgconn))[-1]
         result = wait(fetch_many(pgconn))[-1]
+        # The COMMIT's result: PIPELINE_ABORTED after the statement's error (checked first, below).
+        committed = wait(fetch_many(pgconn))[-1] if commit else None
         wait(fetch_many(pgconn))  # the pipeline's sync
     except BaseException:
         try:
@@ -73,6 +100,8 @@ def _begin_and_run(driver: Any, pgconn: Any, statement: bytes, params: Sequence[
     pgconn.exit_pipeline_mode()
     _raise_for(begun, pgconn)
     _raise_for(result, pgconn)
+    if committed is not None:
+        _raise_for(committed, pgconn)
     return result
 
 
