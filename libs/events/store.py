@@ -250,12 +250,13 @@ def _append_postgresql(conn: Connection | DriverTransaction, topic: str, aggrega
             "event_id": event_id, "type": type_, "schema_version": schema_version, "aggregate_type": aggregate_type,
             "aggregate_id": aggregate_id, "sequence": sequence, "occurred_on": occurred_on, "recorded_at": recorded_at,
             "causation_id": causation_id, "correlation_id": correlation_id, "actor": actor, "payload": payload}))
-        add_entry({"event_id": str(event_id), "sequence": sequence, "type": type_, "schema_version": schema_version,
+        # The id itself: pydantic-core writes its text (str(event_id) is Python formatting, a tenth of the batch's CPU).
+        add_entry({"event_id": event_id, "sequence": sequence, "type": type_, "schema_version": schema_version,
                    "occurred_on": occurred_on, "payload": payload})
     if len(entries) == 1:
         e = entries[0]
         values: list[str | None] = [
-            e["event_id"], aggregate_type, aggregate_id, str(sequence), e["type"], str(e["schema_version"]),
+            str(e["event_id"]), aggregate_type, aggregate_id, str(sequence), e["type"], str(e["schema_version"]),
             e["occurred_on"].isoformat(), recorded_at.isoformat(), causation_text, correlation_id, actor,
             dumps(e["payload"]), topic]
         if expected == floor:
