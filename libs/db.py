@@ -120,7 +120,12 @@ class driver_cursor:  # noqa: N801 - used as the function it was
 
     def __enter__(self) -> Any:
         conn = self.conn
-        fairy = conn.fairy if isinstance(conn, DriverTransaction) else conn.connection
+        if isinstance(conn, DriverTransaction):
+            if conn.deferred is not None:
+                conn.send_deferred()
+            fairy = conn.fairy
+        else:
+            fairy = conn.connection
         self.cursor = fairy.cursor()
         return self.cursor
 
@@ -135,8 +140,13 @@ class driver_cursor:  # noqa: N801 - used as the function it was
 
 
 def driver_connection(conn: "Connection | DriverTransaction") -> Any:
-    """The driver's own connection (sqlite3's, psycopg's) under `conn`, in its transaction."""
-    return conn.driver if isinstance(conn, DriverTransaction) else conn.connection.dbapi_connection
+    """The driver's own connection (sqlite3's, psycopg's) under `conn`, in its transaction (a
+    DriverTransaction's write held for its commit sent first: what comes next sees it)."""
+    if isinstance(conn, DriverTransaction):
+        if conn.deferred is not None:
+            conn.send_deferred()
+        return conn.driver
+    return conn.connection.dbapi_connection
 
 
 def driver_error(conn: "Connection | DriverTransaction", exc: BaseException, statement: str, params: Any = None,
@@ -151,6 +161,7 @@ def driver_error(conn: "Connection | DriverTransaction", exc: BaseException, sta
                                dialect=conn.dialect)
 
 
+_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (libpq's PQTRANS_IDLE): no transaction begun
 KEPT_CONNECTIONS = 2  # per engine: connections units of work keep between transactions
 
 
@@ -224,10 +235,12 @@ class DriverTransaction:
     on it owns the transaction and ends it (and returns the connection to the pool).
     SQLite takes the write lock at BEGIN IMMEDIATE, as `_on_begin` does; psycopg begins
     implicitly at the first statement (SQLAlchemy's own begin is a no-op there).
-    The connection comes from, and goes back to, the engine's kept connections (_KeptConnections)."""
+    The connection comes from, and goes back to, the engine's kept connections (_KeptConnections).
+    On PostgreSQL the transaction's first statement, if it is a write (an append), can wait for the
+    commit (`defer`): BEGIN, it and COMMIT then travel in one round trip, not two."""
 
     __slots__ = ("engine", "dialect", "fairy", "driver", "cursor", "_kept", "_invalidated", "_ended", "_connection",
-                 "_transaction")
+                 "_transaction", "deferred")
 
     def __init__(self, engine: Engine) -> None:
         self.engine, self.dialect = engine, engine.dialect
@@ -242,6 +255,7 @@ class DriverTransaction:
         self._ended = False  # committed or rolled back by the driver
         self._connection: Connection | None = None
         self._transaction: Any = None
+        self.deferred: Callable[[Callable[..., int]], None] | None = None
         # SQLite: one driver cursor for the transaction's own statements (its BEGIN, the appends, its
         # COMMIT), not one made by each `execute`; its COMMIT a statement the driver keeps prepared,
         # where `commit()` parses it anew every time.
@@ -262,9 +276,28 @@ class DriverTransaction:
     def dbapi_error(self) -> type[Exception]:
         return self.dialect.loaded_dbapi.Error
 
+    def defer(self, write: Callable[[Callable[..., int]], None]) -> bool:
+        """Holds `write` until something else uses this transaction (`send_deferred`) or it commits,
+        if nothing has been sent in it yet (PostgreSQL: a psycopg connection idle, no Connection
+        made); False if it must run now. `write(run)` sends its statement with `run`: pg_statement's
+        `execute_write`, or at the commit `execute_write_and_commit`; it raises what its outcome
+        calls for (a conflict), and from the commit, where it is sent then."""
+        if self._connection is not None or self.deferred is not None or self.driver.pgconn.transaction_status != _PG_IDLE:
+            return False
+        self.deferred = write
+        return True
+
+    def send_deferred(self) -> None:
+        from libs.pg_statement import execute_write  # psycopg: not imported by an embedded runtime
+
+        write, self.deferred = self.deferred, None
+        write(execute_write)
+
     @property
     def connection(self) -> Connection:
         if self._connection is None:
+            if self.deferred is not None:
+                self.send_deferred()
             conn = Connection(self.engine, connection=self.fairy).execution_options(
                 **{WRITE_OPTION: True, DRIVER_BEGUN: True})
             self._transaction = conn.begin()  # joins the driver's transaction (see _on_begin)
@@ -289,6 +322,12 @@ class DriverTransaction:
     def commit(self) -> None:
         if self._connection is not None:
             self._transaction.commit()
+        elif self.deferred is not None:
+            from libs.pg_statement import execute_write_and_commit
+
+            write, self.deferred = self.deferred, None
+            write(execute_write_and_commit)
+            self._ended = True
         elif not self._invalidated:
             try:
                 if self.cursor is not None:
@@ -300,6 +339,7 @@ class DriverTransaction:
             self._ended = True
 
     def rollback(self) -> None:
+        self.deferred = None  # never sent: nothing to undo
         if self._connection is not None:
             self._transaction.rollback()
         elif not self._invalidated:

@@ -96,7 +96,9 @@ class UnitOfWork:
 
     def save(self, aggregate: Aggregate) -> list[Envelope]:
         """EventStore.append of the aggregate's pending events, straight on this unit of work's
-        transaction (the hot path: no store object to go through)."""
+        transaction (the hot path: no store object to go through). On PostgreSQL the unit of
+        work's first statement, if it is this append, is sent with the COMMIT: its conflict is
+        raised when the block is left (nothing written either way)."""
         pending = aggregate.pending
         if not pending:
             return []

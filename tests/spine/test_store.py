@@ -137,6 +137,69 @@ def test_a_stale_version_is_a_conflict_and_writes_nothing(sessions) -> None:  # 
                          .order_by(events.c.sequence)).scalars().all() == [1, 2]
 
 
+def test_a_save_held_for_the_commit_is_seen_by_what_follows_and_undone_with_the_rest(sessions) -> None:  # noqa: ANN001
+    """On PostgreSQL a unit of work's first save waits to travel with its COMMIT (one round trip):
+    whatever uses the transaction after it sees its events, a later save's conflict undoes it,
+    and a save alone is written only once its unit of work commits. SQLite writes at once: the
+    same outcomes."""
+    seed = Account("acct-held-seed")
+    seed.deposit(Decimal("1.00"))
+    with uow(sessions) as u:
+        u.save(seed)
+    first, stale = Account("acct-held-1"), Account("acct-held-seed")  # `stale` believes it is new
+    first.deposit(Decimal("2.00"))
+    stale.deposit(Decimal("3.00"))
+    with pytest.raises(ConcurrencyConflict):
+        with uow(sessions) as u:
+            u.save(first)
+            u.save(stale)
+    again = Account("acct-held-2")
+    again.deposit(Decimal("4.00"))
+    again.deposit(Decimal("5.00"))
+    with uow(sessions) as u:
+        u.save(again)
+        with sessions() as outside:  # not committed yet: another transaction sees none of it
+            assert outside.execute(select(events.c.sequence).where(events.c.aggregate_id == "acct-held-2")).all() == []
+        assert [e.sequence for e in u.store.read_aggregate("acct-held-2")] == [1, 2]
+    with sessions() as s:
+        rows = s.execute(select(events.c.aggregate_id, events.c.sequence).order_by(events.c.position)).all()
+    assert [tuple(r) for r in rows] == [("acct-held-seed", 1), ("acct-held-2", 1), ("acct-held-2", 2)]
+
+
+def test_a_connection_that_lost_the_prepared_append_prepares_it_again(sessions) -> None:  # noqa: ANN001
+    """PostgreSQL: a unit of work that only appends runs its append as a prepared statement; on a
+    connection without it (psycopg's `DEALLOCATE ALL` after a rollback) the append still commits."""
+    from libs.db import DriverTransaction
+    from libs.events.store import append_events
+    from libs.events.uow import new_events
+
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("prepared appends are PostgreSQL's")
+
+    def prepared(transaction: DriverTransaction) -> list[str]:
+        found = transaction.driver.pgconn.exec_(b"SELECT name FROM pg_prepared_statements")
+        return [found.get_value(i, 0).decode() for i in range(found.ntuples)]
+
+    for n, events_a_save in enumerate((1, 3)):  # the one-event statement and the many-event one
+        account = Account(f"acct-prepared-{n}")
+        for _ in range(events_a_save):
+            account.deposit(Decimal("1.00"))
+        transaction = DriverTransaction(engine)
+        try:
+            transaction.driver.pgconn.exec_(b"DEALLOCATE ALL")
+            assert prepared(transaction) == []
+            append_events(transaction, "t", account.aggregate_type, account.id, 0, new_events(account.pending),
+                          Context(actor="t"))
+            transaction.commit()
+            assert len([name for name in prepared(transaction) if name.startswith("injuryledger_write_")]) == 1
+        finally:
+            transaction.close()
+    with sessions() as s:
+        assert s.execute(select(events.c.aggregate_id, events.c.sequence).order_by(events.c.position)).all() == [
+            ("acct-prepared-0", 1), ("acct-prepared-1", 1), ("acct-prepared-1", 2), ("acct-prepared-1", 3)]
+
+
 def test_a_version_ahead_of_the_store_is_refused_so_no_gap_can_form(sessions) -> None:  # noqa: ANN001
     with sessions() as s, s.begin():
         store = EventStore(s, "t")
