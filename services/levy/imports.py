@@ -11,6 +11,7 @@ service's events (`legacy_refs`).
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 import uuid
@@ -18,7 +19,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import compress, repeat
+from itertools import repeat
 from operator import attrgetter, ge, itemgetter, le
 from dataclasses import dataclass
 from datetime import date
@@ -435,11 +436,26 @@ Jobs = dict[tuple[str, str], list[tuple[date, date | None]]]  # (worker, employe
 class Found(NamedTuple):
     """What `_workers_and_jobs` found for a request's worker keys."""
 
-    workers: dict[str, Ref]  # old key → the worker (and its one employment)
-    several: set[str]  # the old keys of workers employed more than once: their employments in `jobs`
-    # the rows found (`_refs_with_employments`) and their dates as the driver gave them → dates
+    keys: list[str]  # the keys asked for, each once
+    # the rows found (`_refs_with_employments`: keys[i]'s) and their dates as the driver gave them → dates
     rows: list[tuple]
     days: dict[Any, date | None]
+    several: set[str]  # the old keys of workers employed more than once: their employments in `jobs`
+    in_order: bool  # every key found once, employed at most once: rows[i] is keys[i]'s (a go-live's wage file)
+
+    @property
+    def workers(self) -> dict[str, Ref]:
+        """Old key → the worker (and its one employment), made when asked: a request whose rows'
+        workers are `in_order` reads them from `rows` (`_all_good`)."""
+        rows, days = self.rows, self.days
+        ends = {**days, None: date.max}  # while employed: compared with a month's first day as a date
+        # a Ref made by tuple's own constructor (a NamedTuple's is a Python call a row)
+        workers = dict(zip(map(self.keys.__getitem__, map(itemgetter(0), rows)), map(tuple.__new__, repeat(Ref), zip(
+            map(itemgetter(1), rows), map(itemgetter(2), rows), map(itemgetter(3), rows),
+            map(days.__getitem__, map(itemgetter(4), rows)), map(ends.__getitem__, map(itemgetter(5), rows))))))
+        for key in self.several:  # its employments are left to `jobs`
+            workers[key] = workers[key]._replace(job_employer_id=None, hired_on=None, until=None)
+        return workers
 
     @property
     def hires(self) -> dict[tuple[str, str, date], date | None]:
@@ -472,66 +488,47 @@ class Found(NamedTuple):
 
 
 def _workers_and_jobs(session, legacy_ids: Sequence[str]) -> Found:  # noqa: ANN001
-    """Old worker key → the worker, and the employments of those workers: one query per
-    LOOKUP_CHUNK keys (the key's ref joined to its worker's employments), on the driver, and what
-    it found taken apart a column at a time (the rows of a wages request are thousands: no
-    Python call a row)."""
-    found = _refs_with_employments(session.connection(), sorted(set(legacy_ids)))
-    key_column = list(map(itemgetter(0), found))
+    """The workers of the old worker keys and their employments: the keys (each once, in the
+    order given) joined to their refs and employments in one statement, on the driver, and what
+    it found looked at a column at a time (the rows of a wages request are thousands: no Python
+    call a row)."""
+    keys = list(dict.fromkeys(legacy_ids))
+    found = _refs_with_employments(session.connection(), keys)
     # a request's employments share a few hundred dates: each read once (sqlite3 gives ISO text)
     days = {value: _day(value) for value in {*map(itemgetter(4), found), *map(itemgetter(5), found)}}
-    ends = {**days, None: date.max}  # while employed: compared with a month's first day as a date
-    # a Ref made by tuple's own constructor (a NamedTuple's is a Python call a row)
-    workers = dict(zip(key_column, map(tuple.__new__, repeat(Ref), zip(
-        map(itemgetter(1), found), map(itemgetter(2), found), map(itemgetter(3), found),
-        map(days.__getitem__, map(itemgetter(4), found)), map(ends.__getitem__, map(itemgetter(5), found))))))
+    at = list(map(itemgetter(0), found))
+    in_order = at == list(range(len(keys)))
     several: set[str] = set()
-    if len(workers) < len(found):  # some worker has several employments: its keys are left to `jobs`
-        several = {key for key, n in Counter(key_column).items() if n > 1}
-        for key in several:
-            workers[key] = workers[key]._replace(job_employer_id=None, hired_on=None, until=None)
-    return Found(workers, several, found, days)
-
-
-_REFS_WITH_EMPLOYMENTS = (
-    f"SELECT r.legacy_id, r.aggregate_id, r.employer_id, e.employer_id, e.hired_on, e.separated_on "
-    f"FROM {IMPORT_TABLES.legacy_refs.name} r LEFT JOIN {levy_employments.name} e ON e.employee_id = r.aggregate_id "
-    f"WHERE r.kind = {{mark}} AND ")
-RANGE_ROWS_A_KEY = 3  # a range of keys read whole while it holds at most this many rows a key asked for
+    if not in_order and len(set(at)) < len(at):  # some worker has several employments
+        several = {keys[i] for i, n in Counter(at).items() if n > 1}
+    return Found(keys, found, days, several, in_order)
 
 
 def _refs_with_employments(conn, keys: list[str]) -> list[tuple]:  # noqa: ANN001
-    """(legacy_id, worker, ref's employer, employer, hired_on, separated_on) of each of the sorted
-    worker `keys` found, a row per employment (None's for a worker with none), LOOKUP_CHUNK keys
-    a query. On SQLite a chunk's keys are read as the range of the index between its first and
-    last (a request's workers are most of the keys between: a scan of the range costs a third
-    less than probing the index for each key of an IN list), the keys not asked for left out; a
-    range holding more than RANGE_ROWS_A_KEY rows a key (keys asked for far apart) is not read
-    whole, the chunk and the rest of the request probed key by key. SQLite compares text
-    byte by byte, UTF-8's order is the code points' as Python sorts them: every key asked for
-    is in its chunk's range. On PostgreSQL (a collation's order) always by the IN list."""
-    mark = driver_mark(conn.dialect.name)
-    head = _REFS_WITH_EMPLOYMENTS.format(mark=mark)
-    by_range = conn.dialect.name == "sqlite"
-    asked = set(keys) if by_range else set()
-    found: list[tuple] = []
-    for i in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[i:i + LOOKUP_CHUNK]
-        if by_range:
-            statement = f"{head}r.legacy_id BETWEEN {mark} AND {mark} LIMIT {mark}"
-            limit = RANGE_ROWS_A_KEY * len(chunk)
-            with driver_cursor(conn, statement) as cursor:
-                cursor.execute(statement, ["employees", chunk[0], chunk[-1], limit])
-                rows = cursor.fetchall()
-            if len(rows) < limit:
-                found += compress(rows, map(asked.__contains__, map(itemgetter(0), rows)))
-                continue
-            by_range = False  # the request's keys are far apart in the index
-        statement = f"{head}r.legacy_id IN ({', '.join([mark] * len(chunk))})"
-        with driver_cursor(conn, statement) as cursor:
-            cursor.execute(statement, ["employees", *chunk])
-            found += cursor.fetchall()
-    return found
+    """(i, worker, ref's employer, employer, hired_on, separated_on) of each of the worker `keys`
+    found (`keys[i]`), a row per employment (None's for a worker with none), in the keys' order:
+    all of them in one statement, as one parameter (a JSON array on SQLite, an array on
+    PostgreSQL), each probed in the index as given — no sort of the keys, no bound parameter or
+    statement a few hundred of them. On SQLite the CROSS JOIN keeps the array the outer loop
+    (its order, and no scan of the array for each ref)."""
+    if conn.dialect.name == "postgresql":
+        statement, params = _REFS_WITH_EMPLOYMENTS_PG, (keys,)
+    else:
+        statement, params = _REFS_WITH_EMPLOYMENTS_SQLITE, (json.dumps(keys),)
+    with driver_cursor(conn, statement, params) as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+_REFS_AND_EMPLOYMENTS = (
+    f"{IMPORT_TABLES.legacy_refs.name} r ON r.kind = 'employees' AND r.legacy_id = j.value "
+    f"LEFT JOIN {levy_employments.name} e ON e.employee_id = r.aggregate_id")
+_REFS_WITH_EMPLOYMENTS_SQLITE = (
+    "SELECT j.key, r.aggregate_id, r.employer_id, e.employer_id, e.hired_on, e.separated_on "
+    f"FROM json_each(?) j CROSS JOIN {_REFS_AND_EMPLOYMENTS}")
+_REFS_WITH_EMPLOYMENTS_PG = (
+    "SELECT j.key - 1, r.aggregate_id, r.employer_id, e.employer_id, e.hired_on, e.separated_on "
+    f"FROM unnest(%s::text[]) WITH ORDINALITY AS j(value, key) JOIN {_REFS_AND_EMPLOYMENTS} ORDER BY j.key")
 
 
 def _day(value: Any) -> date | None:  # noqa: ANN401
@@ -592,11 +589,23 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], found: Found, now:
         return None
     chosen = list(map(employers.get, map(itemgetter("employer_legacy_id"), values)))
     worker_keys = list(map(itemgetter("employee_legacy_id"), values))
-    people = list(map(found.workers.get, worker_keys))
-    if None in chosen or None in people:
-        return None  # no such employer or worker
+    if None in chosen:
+        return None  # no such employer
+    if found.in_order and len(found.keys) == len(rows):  # each row's worker once, in the rows' order
+        people, days = found.rows, found.days  # people[i], row i's: (i, worker, ref's employer, employer, hired, separated)
+        ends = {**days, None: date.max}  # while employed: compared with a month's first day as a date
+        # its employment's columns: (job_employer_id, hired_on, until) as a Ref has them
+        jobs = [list(map(itemgetter(3), people)), list(map(days.__getitem__, map(itemgetter(4), people))),
+                list(map(ends.__getitem__, map(itemgetter(5), people)))]
+        employee_at, employer_at = 1, 2
+    else:
+        people = list(map(found.workers.get, worker_keys))
+        if None in people:
+            return None  # no such worker
+        jobs = [list(map(itemgetter(i), people)) for i in (2, 3, 4)]
+        employee_at, employer_at = 0, 1
     firms = list(map(itemgetter(0), chosen))
-    if list(map(itemgetter(1), people)) != firms:
+    if list(map(itemgetter(employer_at), people)) != firms:
         return None  # the worker's key is of a hire at another employer
     periods = list(map(itemgetter("period"), values))
     if not all(map(_is_month, set(periods))):
@@ -613,28 +622,27 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], found: Found, now:
         firsts = list(map(itemgetter(0), map(months.__getitem__, periods)))
         if not all(map(ge, firsts, map(itemgetter(3), chosen))):
             return None  # a month before its employer's enrollment month (`_period`'s rules, row by row)
-    employee_ids = list(map(itemgetter(0), people))
-    jobs: Sequence[tuple] = people  # each row's employment: its worker's one (job_employer_id, hired_on, until)
-    employer_at, hired_at, until_at = 2, 3, 4
+    employee_ids = list(map(itemgetter(employee_at), people))
+    job_employers, hired, until = jobs  # each row's employment: its worker's one
     if found.several:  # a worker employed more than once: its rows' employment in the month, if any
         several = found.jobs()
         firsts = firsts or list(map(itemgetter(0), map(months.__getitem__, periods)))
         lasts = list(map(itemgetter(1), map(months.__getitem__, periods)))
-        jobs, employer_at, hired_at, until_at = list(map(itemgetter(2, 3, 4), people)), 0, 1, 2
         for i in [i for i, key in enumerate(worker_keys) if key in found.several]:
             first, last = firsts[i], lasts[i]
-            jobs[i] = next(((firms[i], hired, date.max if separated is None else separated)
-                            for hired, separated in several.get((employee_ids[i], firms[i]), ())
-                            if hired <= last and (separated is None or separated >= first)), (None, None, None))
-    if list(map(itemgetter(employer_at), jobs)) != firms:
+            job_employers[i], hired[i], until[i] = next(
+                ((firms[i], on, date.max if separated is None else separated)
+                 for on, separated in several.get((employee_ids[i], firms[i]), ())
+                 if on <= last and (separated is None or separated >= first)), (None, None, None))
+    if job_employers != firms:
         return None  # employed elsewhere only (or nowhere, or not in the month)
-    if max(map(itemgetter(hired_at), jobs)) > earliest[1]:
+    if max(hired) > earliest[1]:
         lasts = lasts or list(map(itemgetter(1), map(months.__getitem__, periods)))
-        if not all(map(le, map(itemgetter(hired_at), jobs), lasts)):
+        if not all(map(le, hired, lasts)):
             return None  # hired after the month
-    if min(map(itemgetter(until_at), jobs)) < latest[0]:  # date.max while employed
+    if min(until) < latest[0]:  # date.max while employed
         firsts = firsts or list(map(itemgetter(0), map(months.__getitem__, periods)))
-        if not all(map(ge, map(itemgetter(until_at), jobs), firsts)):
+        if not all(map(ge, until, firsts)):
             return None  # separated before the month
     # Each line a Wage made by tuple's own constructor: a NamedTuple's is a Python call a row.
     return dict(zip(map(attrgetter("number"), rows),

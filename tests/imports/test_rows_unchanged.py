@@ -6,8 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
+import libs.imports.rows as rows_module
 from libs.imports.rows import Row, read_rows, read_table
 from libs.imports.runner import AcceptedRows, add_totals, column_totals, totals_json, totals_jsons
+from libs.web.problems import Problem
 
 
 def test_a_rows_digest_is_the_sha256_of_its_columns_as_json() -> None:
@@ -58,3 +62,44 @@ def test_a_tables_digests_are_its_rows_digests() -> None:
         .hexdigest() for row in table.rows()]
     assert [r.values for r in table.rows()] == [{"a": "é😀", "b": 'x, "y"', "c": "{z}"},
                                                 {"a": "", "b": "\\", "c": "{}"}]
+
+
+@pytest.mark.parametrize("body,plain", [
+    ("a,b,c\n1,2,3\n4, 5 ,6\n", True),  # the commonest: split
+    ("a,b,c\n1,2,3\n4,5,6", True),  # no end to the last line
+    ("b,a\n1,2\n, x\n", True),  # columns in another order, an empty value, an optional one missing (c)
+    ("a,b,c\n1,,3\n4,2,\n", True),  # a column without an empty value: no blank line
+    ("a,b,c\n王五 \t,\u00a0é😀\u2028, \x0b{z}\x1c\n", True),  # what strip takes, a line break only csv's
+    ("a,b,c\n1,2,3\n\n4,5,6\n", False),  # a blank line
+    ("a,b,c\n1,2,3\n , ,\n", False),  # a line of blank fields
+    ("a,b,c\n1,2\n", False),  # a field missing
+    ("a,b,c\n1,2,3,4\n", False),  # a field too many
+    ('a,b,c\n"1,5",2,3\n', False),  # quoted
+    ("a,b,c\r\n1,2,3\r\n", False),  # carriage returns
+    ("a,b,c\n1,\x00,3\n", False),  # NUL
+    ("a,b,c\n1,2," + "x" * 401 + "\n", False),  # a field too long
+    ("a,b,c\n" + "1,2,3\n" * 4, False),  # more rows than the request takes
+    ("a,b,c\n", False),  # no rows
+    ('a,"b",c\n1,2,3\n', False),  # a quoted header
+])
+def test_a_plain_file_split_is_what_the_csv_module_reads(body: str, plain: bool, monkeypatch) -> None:  # noqa: ANN001
+    """A file without quotes, carriage returns or NUL whose every line has the header's fields is
+    read by splitting its text (`_plain_table`): the same rows, numbers and problems as the csv
+    module's reading; any other file goes the csv way."""
+    def read() -> object:
+        try:
+            table = read_table(("\ufeff" + body).encode(), ("a", "b"), ("c",), 5, max_rows=3)
+        except Problem as exc:
+            return (exc.status, exc.detail)
+        return table.numbers, table.columns, {n: (p.field, p.message) for n, p in table.problems.items()}
+
+    taken: list = []
+    with monkeypatch.context() as m:
+        m.setattr(rows_module, "_plain_table", lambda *args: taken.append(plain_table(*args)) or taken[-1])
+        fast = read()
+    assert (taken[0] is not None) is plain
+    monkeypatch.setattr(rows_module, "_plain_table", lambda *args: None)
+    assert fast == read()
+
+
+plain_table = rows_module._plain_table

@@ -22,19 +22,21 @@ def post(api, kind: str, body: str) -> dict:  # noqa: ANN001
 
 @pytest.fixture
 def book(api, unique) -> str:  # noqa: ANN001
-    """Two employers, three workers (one rehired at E1); the tag of their old keys."""
+    """Two employers, four workers (one rehired at E1, one who left E1); the tag of their old keys."""
     tag, region = f"P{unique.n}", unique.region
     post(api, "employers", "\n".join([
         "legacy_id,uscc,name,industry_code,region,enrolled_on,floating_step",
         f"{tag}-E1,{unique.uscc()},One,C3311,{region},2016-01-01,",
         f"{tag}-E2,{unique.uscc()},Two,C3311,{region},2019-06-15,"]) + "\n")
-    a, b = unique.id_number(date(1980, 1, 2), 11), unique.id_number(date(1990, 3, 4), 12)
+    a, b, c = (unique.id_number(date(1980, 1, 2), 11), unique.id_number(date(1990, 3, 4), 12),
+               unique.id_number(date(1985, 5, 6), 13))
     summary = post(api, "employees", "\n".join([
         "legacy_id,employer_legacy_id,id_number,name,hired_on,separated_on,bank_code,account_no,holder",
         f"{tag}-W1,{tag}-E1,{a},A,2016-02-01,2018-12-31,,,",
         f"{tag}-W1b,{tag}-E1,{a},A,2020-01-01,,,,",
-        f"{tag}-W2,{tag}-E2,{b},B,2019-07-01,,,,"]) + "\n")
-    assert summary["accepted"] == 3, summary["errors"]
+        f"{tag}-W2,{tag}-E2,{b},B,2019-07-01,,,,",
+        f"{tag}-W3,{tag}-E1,{c},C,2018-01-15,2020-06-30,,,"]) + "\n")
+    assert summary["accepted"] == 4, summary["errors"]
     return tag
 
 
@@ -129,19 +131,45 @@ def test_each_refusal_beside_good_rows_is_the_row_by_row_verdict(api, runtime, b
 all_good = levy_imports._all_good
 
 
-def test_workers_found_by_a_range_of_keys_as_key_by_key(api, runtime, book, monkeypatch) -> None:  # noqa: ANN001
-    """On SQLite a chunk of a request's worker keys is read as its range of the index, the keys
-    in it not asked for left out (W1b, between W1 and W2), or key by key (the IN list, as on
-    PostgreSQL) when the range holds many more rows than keys: the same refs and employments."""
+@pytest.mark.parametrize("line", [
+    None,  # every row good
+    "{tag}-W3,{tag}-E1,2020-07,6000.00",  # W3 separated before it
+    "{tag}-W3,{tag}-E1,2017-12,6000.00",  # W3 hired after it
+    "{tag}-W3,{tag}-E2,2019-08,6000.00",  # W3 worked at E1
+    "{tag}-W9,{tag}-E1,2019-08,6000.00",  # no such worker
+    "{tag}-W3,{tag}-E9,2019-08,6000.00",  # no such employer
+    "{tag}-W3,{tag}-E1,2019-08,6000.001"])  # beyond the fen
+def test_workers_each_once_read_in_the_rows_order_give_the_row_by_row_verdicts(  # noqa: ANN001
+        api, runtime, book, monkeypatch, line: str | None) -> None:
+    """Rows whose workers come once each, each employed once (a go-live's wage file), are judged
+    on the refs and employments as the statement gave them, in the rows' order (`Found.in_order`),
+    not through the workers by key: the same Wages, or a refusal that goes row by row."""
+    tag = book
+    rows = read_rows("\n".join([HEADER, f"{tag}-W2,{tag}-E2,2019-07,5000.00",
+                                *([line.format(tag=tag)] if line else [f"{tag}-W3,{tag}-E1,2020-06,6000.00"])]).encode()
+                     + b"\n", tuple(HEADER.split(",")), (), 2)
+    seen: list = []
+    with monkeypatch.context() as m:
+        m.setattr(levy_imports, "_all_good", lambda rows, employers, found, *rest: seen.append(
+            (found.in_order, all_good(rows, employers, found, *rest))) or seen[-1][1])
+        fast, slow = both_ways(runtime, rows, monkeypatch)
+    assert seen[0][0] is ("W9" not in (line or ""))  # an unknown worker is not found in order
+    assert (seen[0][1] is None) is (line is not None)
+    assert {n: (o.field, o.message) if isinstance(o, RowRejected) else o for n, o in fast.items()} == {
+        n: (o.field, o.message) if isinstance(o, RowRejected) else o for n, o in slow.items()}
+    assert [n for n, o in fast.items() if isinstance(o, RowRejected)] == ([3] if line else [])
+
+
+def test_workers_found_in_the_order_asked_a_row_per_employment(api, runtime, book) -> None:  # noqa: ANN001
+    """The worker keys joined to their refs and employments in one statement: each row names its
+    key by its place among the keys asked, in their order; a key not found has no row, a worker
+    employed twice two."""
     tag, ctx = book, runtime.services["levy"].ctx
-    keys = sorted([f"{tag}-W1", f"{tag}-W2", f"{tag}-W9"])
-
-    def found() -> list[tuple]:
-        with ctx.session_factory() as session:
-            return sorted(levy_imports._refs_with_employments(session.connection(), keys), key=repr)
-
-    by_range = found()
-    monkeypatch.setattr(levy_imports, "RANGE_ROWS_A_KEY", 0)  # every range too full: key by key
-    assert found() == by_range
-    assert [(key, str(hired)) for key, _worker, _ref, _employer, hired, _sep in by_range] == [
-        (f"{tag}-W1", "2016-02-01"), (f"{tag}-W1", "2020-01-01"), (f"{tag}-W2", "2019-07-01")]
+    keys = [f"{tag}-W3", f"{tag}-W1", f"{tag}-W9", f"{tag}-W2"]
+    with ctx.session_factory() as session:
+        found = levy_imports._refs_with_employments(session.connection(), keys)
+    assert [at for at, *_rest in found] == [0, 1, 1, 3]
+    assert sorted((at, str(hired), str(separated)) for at, _worker, _ref, _employer, hired, separated in found) == [
+        (0, "2018-01-15", "2020-06-30"), (1, "2016-02-01", "2018-12-31"), (1, "2020-01-01", "None"),
+        (3, "2019-07-01", "None")]
+    assert found[1][1] == found[2][1] != found[0][1]  # W1's two employments are one worker's
