@@ -447,15 +447,21 @@ class Found(NamedTuple):
     def workers(self) -> dict[str, Ref]:
         """Old key → the worker (and its one employment), made when asked: a request whose rows'
         workers are `in_order` reads them from `rows` (`_all_good`)."""
-        rows, days = self.rows, self.days
-        ends = {**days, None: date.max}  # while employed: compared with a month's first day as a date
+        rows = self.rows
         # a Ref made by tuple's own constructor (a NamedTuple's is a Python call a row)
         workers = dict(zip(map(self.keys.__getitem__, map(itemgetter(0), rows)), map(tuple.__new__, repeat(Ref), zip(
-            map(itemgetter(1), rows), map(itemgetter(2), rows), map(itemgetter(3), rows),
-            map(days.__getitem__, map(itemgetter(4), rows)), map(ends.__getitem__, map(itemgetter(5), rows))))))
+            map(itemgetter(1), rows), map(itemgetter(2), rows), *self.job_columns()))))
         for key in self.several:  # its employments are left to `jobs`
             workers[key] = workers[key]._replace(job_employer_id=None, hired_on=None, until=None)
         return workers
+
+    def job_columns(self) -> list[list]:
+        """The rows' employments as columns, as a Ref holds them: job_employer_id, hired_on, until
+        (date.max while employed: compared with a month's first day as a date)."""
+        rows, days = self.rows, self.days
+        ends = {**days, None: date.max}
+        return [list(map(itemgetter(3), rows)), list(map(days.__getitem__, map(itemgetter(4), rows))),
+                list(map(ends.__getitem__, map(itemgetter(5), rows)))]
 
     @property
     def hires(self) -> dict[tuple[str, str, date], date | None]:
@@ -592,11 +598,8 @@ def _all_good(rows: Sequence[Row], employers: dict[str, Any], found: Found, now:
     if None in chosen:
         return None  # no such employer
     if found.in_order and len(found.keys) == len(rows):  # each row's worker once, in the rows' order
-        people, days = found.rows, found.days  # people[i], row i's: (i, worker, ref's employer, employer, hired, separated)
-        ends = {**days, None: date.max}  # while employed: compared with a month's first day as a date
-        # its employment's columns: (job_employer_id, hired_on, until) as a Ref has them
-        jobs = [list(map(itemgetter(3), people)), list(map(days.__getitem__, map(itemgetter(4), people))),
-                list(map(ends.__getitem__, map(itemgetter(5), people)))]
+        people = found.rows  # people[i], row i's: (i, worker, ref's employer, employer, hired, separated)
+        jobs = found.job_columns()
         employee_at, employer_at = 1, 2
     else:
         people = list(map(found.workers.get, worker_keys))
