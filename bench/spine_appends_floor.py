@@ -10,8 +10,8 @@ however little Python we run: `ratio_cap` below is that bound, `our_python_us` a
 fdatasync of the log and one of the database every thousand pages) are wall time on both sides,
 in the floor too.
 
-Rounds: floor, ours, peer in turn, three rounds, each in a process of its own on a fresh database
-(bench/spine_rounds.py); median (min–max). Quick check: BENCH_SINGLE_N=500.
+Rounds: three; in each, floor, ours and peer in processes of their own on fresh databases, taking
+turns a slice at a time (bench/spine_rounds.py's `take_turns`); median (min–max). Quick check: BENCH_SINGLE_N=500.
 """
 from __future__ import annotations
 
@@ -19,15 +19,14 @@ import os
 import sqlite3
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import rate, write_results  # noqa: E402
-from bench.spine_appends import ours_appends, peer_appends, sqlite_synchronous  # noqa: E402
-from bench.spine_rounds import alternate, spread, summarize  # noqa: E402
+from bench.common import write_results  # noqa: E402
+from bench.spine_appends import ours_appends, peer_appends, sizes, sqlite_synchronous  # noqa: E402
+from bench.spine_rounds import Slices, spread, summarize, take_turns  # noqa: E402
 from libs.db import make_engine  # noqa: E402
 from libs.events.store import _sqlite_insert  # noqa: E402
 from libs.events.tables import core_metadata  # noqa: E402
@@ -35,7 +34,7 @@ from libs.events.tables import core_metadata  # noqa: E402
 SINGLE_N = int(os.environ.get("BENCH_SINGLE_N", "2000"))
 
 
-def floor_appends(path: str) -> dict:
+def floor_appends(path: str) -> Slices:
     """Our one-event append's SQLite statements alone, on a connection tuned as make_engine's."""
     engine = make_engine(f"sqlite:///{path}")
     core_metadata.create_all(engine)
@@ -47,14 +46,16 @@ def floor_appends(path: str) -> dict:
     rows = [(str(uuid.uuid4()), "spine_account", uuid.uuid4().hex, 1, "SpineDeposited", 2, "2026-01-05",
              "2026-12-02 14:00:00.123456", "bench", '{"amount":"1.00","memo":"test"}', "bench") + optional
             for _ in range(SINGLE_N)]
-    start, cpu_start = time.perf_counter(), time.process_time()
-    for row in rows:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(statement, row)
-        conn.commit()
-    seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    yield None
+    done = 0
+    for n in sizes(SINGLE_N):
+        for row in rows[done:done + n]:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(statement, row)
+            conn.commit()
+        done += n
+        yield "single_appends_per_s", n
     conn.close()
-    return {"single_appends_per_s": rate(SINGLE_N, seconds), "cpu_us_per_append": round(cpu_s / SINGLE_N * 1e6, 1)}
 
 
 def main() -> None:
@@ -63,17 +64,18 @@ def main() -> None:
     appends.SINGLE_N, appends.BATCH_AGGREGATES = SINGLE_N, 1
     tmp = Path(tempfile.mkdtemp())
 
-    def peer(r: int) -> dict:
+    def peer(r: int) -> Slices:
         sqlite_synchronous("NORMAL")
         return peer_appends({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / f"peer-{r}.db")})
 
-    runs = alternate({"floor": lambda r: floor_appends(str(tmp / f"floor-{r}.db")),
+    runs = take_turns({"floor": lambda r: floor_appends(str(tmp / f"floor-{r}.db")),
                       "ours": lambda r: ours_appends(f"sqlite:///{tmp / f'ours-{r}.db'}"),
                       "eventsourcing": peer})
     us = {side: [1e6 / r["single_appends_per_s"] for r in rounds] for side, rounds in runs.items()}
     by_round = list(zip(us["floor"], us["ours"], us["eventsourcing"]))
 
-    results = {"single_n": SINGLE_N, "rounds": "3, alternating, each side in its own process; median (min–max)",
+    results = {"single_n": SINGLE_N, "rounds": "3; in each, the sides side by side in processes of their own taking turns a slice "
+                         "at a time (bench/spine_rounds.py's take_turns); median (min–max)",
                **{side: summarize(rounds) for side, rounds in runs.items()},
                "ratio_single": spread([p / o for _f, o, p in by_round]),
                "ratio_cap": spread([p / f for f, _o, p in by_round]),

@@ -8,8 +8,11 @@ import multiprocessing
 import os
 import resource
 import statistics
+import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+from bench.common import rate
 
 ROUNDS = 3
 
@@ -57,6 +60,80 @@ def alternate(sides: dict[str, Callable[[int], dict]], rounds: int = ROUNDS) -> 
             print(f"round {r + 1}/{rounds} {name}: {out}", flush=True)
             runs[name].append(out)
     return runs
+
+
+Slices = Iterator[tuple[str, int] | None]  # a side: set up, yield None, then a slice's (figure, count) per yield
+MAX_SLICES = 1_000  # a side's slices a round: a bound, so a side that never ends fails the bench
+
+
+def take_turns(sides: dict[str, Callable[[int], Slices]], rounds: int = ROUNDS) -> dict[str, list[dict]]:
+    """Like `alternate`, but within a round the sides run side by side in processes of their own and
+    take turns a slice at a time (each slice ≈ tens of milliseconds of work): a swing of the shared
+    machine's load then falls on every side alike, not on whichever ran in that second. Only the
+    slices are timed, each by its own process; a side's figure is its slices' count over their
+    seconds (`rate`). Every side must yield the same figures in the same order, so they do the same
+    work turn by turn."""
+    runs: dict[str, list[dict]] = {name: [] for name in sides}
+    ctx = multiprocessing.get_context("fork")
+    for r in range(rounds):
+        pipes, processes = {}, []
+        for name, fn in sides.items():
+            parent, child = ctx.Pipe()
+            process = ctx.Process(target=_slices_in_child, args=(fn, r, child))
+            process.start()
+            pipes[name] = parent
+            processes.append(process)
+        for name, pipe in pipes.items():
+            _expect(pipe.recv(), name, "ready")
+        active = list(pipes)
+        for _turn in range(MAX_SLICES + 1):
+            if not active:
+                break
+            for name in list(active):
+                pipes[name].send("go")
+                status, out = pipes[name].recv()
+                _expect((status, out), name, "slice", "ok")
+                if status == "ok":
+                    print(f"round {r + 1}/{rounds} {name}: {out}", flush=True)
+                    runs[name].append(out)
+                    active.remove(name)
+        for process in processes:
+            process.join()
+        assert not active, f"sides still running after {MAX_SLICES} slices: {active}"
+    return runs
+
+
+def _expect(message: tuple, name: str, *statuses: str) -> None:
+    status, out = message
+    if status not in statuses:
+        raise RuntimeError(f"side {name} failed in its child process:\n{out}")
+
+
+def _slices_in_child(fn: Callable[[int], Slices], r: int, pipe: Any) -> None:  # noqa: ANN401 - a Connection
+    try:
+        slices = fn(r)
+        next(slices)  # set up, untimed
+        pipe.send(("ready", None))
+        counted: dict[str, list] = {}  # figure -> [count, seconds]
+        while pipe.recv() == "go":
+            start = time.perf_counter()
+            got = next(slices, None)
+            seconds = time.perf_counter() - start
+            if got is None:  # the side is done (what it did after its last slice, e.g. closing, untimed)
+                break
+            figure, count = got
+            total = counted.setdefault(figure, [0, 0.0])
+            total[0] += count
+            total[1] += seconds
+            pipe.send(("slice", None))
+        out: dict = {figure: rate(count, seconds) for figure, (count, seconds) in counted.items()}
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+        out["load_avg_1m"] = round(os.getloadavg()[0], 1)
+        out["peak_rss_mib"] = usage.ru_maxrss // 1024
+        pipe.send(("ok", out))
+    except BaseException:  # noqa: BLE001 - carried to the parent, which raises it
+        pipe.send(("error", traceback.format_exc()))
 
 
 def summarize(runs: list[dict]) -> dict:
