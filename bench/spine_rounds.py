@@ -83,23 +83,28 @@ def take_turns(sides: dict[str, Callable[[int], Slices]], rounds: int = ROUNDS) 
             process.start()
             pipes[name] = parent
             processes.append(process)
-        for name, pipe in pipes.items():
-            _expect(pipe.recv(), name, "ready")
-        active = list(pipes)
-        for _turn in range(MAX_SLICES + 1):
-            if not active:
-                break
-            for name in list(active):
-                pipes[name].send("go")
-                status, out = pipes[name].recv()
-                _expect((status, out), name, "slice", "ok")
-                if status == "ok":
-                    print(f"round {r + 1}/{rounds} {name}: {out}", flush=True)
-                    runs[name].append(out)
-                    active.remove(name)
-        for process in processes:
-            process.join()
-        assert not active, f"sides still running after {MAX_SLICES} slices: {active}"
+        active, finished = list(pipes), False
+        try:
+            for name, pipe in pipes.items():
+                _expect(pipe.recv(), name, "ready")
+            for _turn in range(MAX_SLICES + 1):
+                if not active:
+                    break
+                for name in list(active):
+                    pipes[name].send("go")
+                    status, out = pipes[name].recv()
+                    _expect((status, out), name, "slice", "ok")
+                    if status == "ok":
+                        print(f"round {r + 1}/{rounds} {name}: {out}", flush=True)
+                        runs[name].append(out)
+                        active.remove(name)
+            assert not active, f"sides still running after {MAX_SLICES} slices: {active}"
+            finished = True
+        finally:
+            for process in processes:
+                if not finished:  # a side failed: the others would wait for their turn for ever
+                    process.terminate()
+                process.join()
     return runs
 
 
