@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import DataError
 
 from libs.db import WRITE_OPTION, driver_cursor
 
@@ -154,6 +155,10 @@ _READ_WHOLE_PAGE = (
     f"CAST('[' || group_concat(value, ','{_IN_ORDER}) || ']' AS BLOB) "
     'FROM (SELECT "offset", value, headers FROM log_records WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?)')
 _FROM_STORE_ITEM = b"\x00" + _pack_headers((FROM_STORE,)) + b"\x00"
+# A page's values come to about this at most (SQLite builds the array in a few copies, and makes
+# no value over 1 GB): its rows from the mean size of the last page's, the first page's fewer.
+PAGE_BYTES = 32 << 20
+FIRST_PAGE_ROWS = 1_000
 
 
 def _records(topic: str, rows: Sequence[tuple]) -> list[Record]:
@@ -181,6 +186,7 @@ class SqliteConsumer:
     def __init__(self, log: SqliteLog, group: str, topics: tuple[str, ...]) -> None:
         self.log, self.group, self.topics = log, group, topics
         self._position: dict[str, int] = self._committed()
+        self._page_rows = FIRST_PAGE_ROWS  # the rows of the next page (PAGE_BYTES)
 
     def _committed(self) -> dict[str, int]:
         with self.log.engine.connect() as conn:
@@ -212,12 +218,18 @@ class SqliteConsumer:
         if len(self.topics) != 1:
             return self.poll(max_records, timeout_ms)
         topic = self.topics[0]
-        with self.log.engine.connect() as conn, driver_cursor(conn, _READ_WHOLE_PAGE) as cursor:
-            count, first, last, from_store, values_json = cursor.execute(
-                _READ_WHOLE_PAGE, (_FROM_STORE_ITEM, topic, self._position[topic], max_records)).fetchone()
+        rows = min(max_records, self._page_rows)
+        try:
+            with self.log.engine.connect() as conn, driver_cursor(conn, _READ_WHOLE_PAGE) as cursor:
+                count, first, last, from_store, values_json = cursor.execute(
+                    _READ_WHOLE_PAGE, (_FROM_STORE_ITEM, topic, self._position[topic], rows)).fetchone()
+        except DataError:  # more than SQLite makes one value of: the records, as `poll` reads them
+            self._page_rows = 1
+            return self.poll(max_records, timeout_ms)
         if not count:
             return []
         self._position[topic] = last + 1
+        self._page_rows = max(1, PAGE_BYTES * count // len(values_json))
         return SqlitePage(self.log, topic, first, last, count, bool(from_store), values_json)
 
     def commit(self, records: Sequence[Record]) -> None:

@@ -83,3 +83,31 @@ def test_a_page_decodes_to_the_envelopes_its_records_decode_to(log: SqliteLog) -
 def test_a_consumer_of_several_topics_polls_records(log: SqliteLog) -> None:
     batch = log.consumer("a", [TOPIC, OTHER]).poll_page(20)
     assert not isinstance(batch, Page) and len(batch) == 16 and {r.topic for r in batch} == {TOPIC, OTHER}
+
+
+def test_a_page_holds_about_page_bytes_of_values(log: SqliteLog, monkeypatch) -> None:  # noqa: ANN001
+    from libs.events import sqlite_log
+
+    monkeypatch.setattr(sqlite_log, "FIRST_PAGE_ROWS", 4)
+    monkeypatch.setattr(sqlite_log, "PAGE_BYTES", 1_000)  # a value is some 370 bytes
+    consumer = log.consumer("a", [TOPIC])
+    sizes = []
+    while page := consumer.poll_page(12):
+        sizes.append(len(page))
+        assert len(page.values_json) < 1_000 + 400 * (len(page) > 1)
+    assert sizes[0] == 4 and set(sizes[1:]) == {2} and sum(sizes) == 12
+
+
+def test_a_page_over_what_sqlite_makes_one_value_of_is_read_as_records(tmp_path, log: SqliteLog) -> None:  # noqa: ANN001
+    import sqlite3
+
+    from sqlalchemy import event
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.db'}")
+    event.listen(engine, "connect", lambda conn, _: conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2_000))
+    small = SqliteLog(engine)
+    consumer = small.consumer("a", [TOPIC])
+    batch = consumer.poll_page(12)  # 12 values of some 370 bytes: more than 2,000 bytes
+    assert not isinstance(batch, Page) and [r.offset for r in batch] == list(range(12))
+    assert consumer.poll_page(12) == [] and consumer._page_rows == 1
+    small.close()
