@@ -3,7 +3,8 @@
 An envelope the relay published was made by the event store from validated fields (the payload
 by its model, the rest by the store itself) and written as the relay's JSON; the relay marks such
 records with `FROM_STORE`. A batch of them is decoded without validating again, and lazily: one
-JSON parse of the whole batch (pydantic-core), and each record's dict becomes a `StoredEnvelope`,
+JSON parse of the whole batch (pydantic-core; the embedded log's `Page` brings the array and the
+marks of its records made by SQLite, without its records), and each record's dict becomes a `StoredEnvelope`,
 whose fields are read as they were written and whose ids, dates and times are converted only when
 a consumer reads them. Anything else (a record without the mark, a batch whose JSON is not the
 relay's shape) goes through the full validation of `Envelope`, which names a bad record (Poison).
