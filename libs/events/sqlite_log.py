@@ -158,10 +158,12 @@ _READ_WHOLE_PAGE = (
     'FROM (SELECT "offset", value, headers FROM log_records WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?)')
 _FROM_STORE_ITEM = b"\x00" + _pack_headers((FROM_STORE,)) + b"\x00"
 # A page's values come to about this at most (SQLite and Python each make a copy of them, and
-# SQLite makes no value over 1 GB): its rows from the mean size of the last page's, the first
-# page's fewer.
+# SQLite makes no value over 1 GB): its rows from the mean size of the last page's values, the
+# first page's from the mean of the next SAMPLE_ROWS values.
 PAGE_BYTES = 32 << 20
-FIRST_PAGE_ROWS = 1_000
+SAMPLE_ROWS = 100
+_SAMPLE = ('SELECT count(*), sum(length(value)) FROM (SELECT value FROM log_records WHERE topic = ? AND "offset" >= ? '
+           'ORDER BY "offset" LIMIT ?)')
 
 
 def _records(topic: str, rows: Sequence[tuple]) -> list[Record]:
@@ -189,7 +191,7 @@ class SqliteConsumer:
     def __init__(self, log: SqliteLog, group: str, topics: tuple[str, ...]) -> None:
         self.log, self.group, self.topics = log, group, topics
         self._position: dict[str, int] = self._committed()
-        self._page_rows = FIRST_PAGE_ROWS  # the rows of the next page (PAGE_BYTES)
+        self._page_rows: int | None = None  # the rows of the next page (PAGE_BYTES); None: not known yet
 
     def _committed(self) -> dict[str, int]:
         with self.log.engine.connect() as conn:
@@ -221,9 +223,12 @@ class SqliteConsumer:
         if len(self.topics) != 1:
             return self.poll(max_records, timeout_ms)
         topic = self.topics[0]
-        rows = min(max_records, self._page_rows)
         try:
             with self.log.engine.connect() as conn, driver_cursor(conn, _READ_WHOLE_PAGE) as cursor:
+                if self._page_rows is None:
+                    sampled, size = cursor.execute(_SAMPLE, (topic, self._position[topic], SAMPLE_ROWS)).fetchone()
+                    self._page_rows = max(1, PAGE_BYTES * sampled // size) if sampled else SAMPLE_ROWS
+                rows = min(max_records, self._page_rows)
                 count, first, last, from_store, values = cursor.execute(
                     _READ_WHOLE_PAGE, (_FROM_STORE_ITEM, topic, self._position[topic], rows)).fetchone()
         except DataError:  # more than SQLite makes one value of: the records, as `poll` reads them
