@@ -227,7 +227,7 @@ class SqliteConsumer:
             with self.log.engine.connect() as conn, driver_cursor(conn, _READ_WHOLE_PAGE) as cursor:
                 if self._page_rows is None:
                     sampled, size = cursor.execute(_SAMPLE, (topic, self._position[topic], SAMPLE_ROWS)).fetchone()
-                    self._page_rows = max(1, PAGE_BYTES * sampled // size) if sampled else SAMPLE_ROWS
+                    self._page_rows = max(1, PAGE_BYTES * sampled // max(size or 0, 1))
                 rows = min(max_records, self._page_rows)
                 count, first, last, from_store, values = cursor.execute(
                     _READ_WHOLE_PAGE, (_FROM_STORE_ITEM, topic, self._position[topic], rows)).fetchone()
@@ -237,7 +237,7 @@ class SqliteConsumer:
         if not count:
             return []
         self._position[topic] = last + 1
-        self._page_rows = max(1, PAGE_BYTES * count // len(values))
+        self._page_rows = max(1, PAGE_BYTES * count // max(len(values), 1))
         return SqlitePage(self.log, topic, first, last, count, bool(from_store), b"".join((b"[", values, b"]")))
 
     def commit(self, records: Sequence[Record]) -> None:

@@ -69,6 +69,16 @@ def test_a_page_of_records_not_all_from_the_store_says_so(log: SqliteLog) -> Non
     assert len(page) == 1 and not page.from_store
 
 
+def test_pages_of_empty_values_are_read_too(log: SqliteLog) -> None:
+    log.publish([Record(OTHER, b"k", b"", ())] * 2)
+    consumer = log.consumer("a", [OTHER])
+    consumer.seek_to_beginning()
+    consumer._position[OTHER] = 4  # past the fixture's four
+    page = consumer.poll_page(12)
+    assert len(page) == 2 and page.values_json == json_array(list(page)) == b"[,]"  # as records' would be
+    assert [r.value for r in page] == [b"", b""]
+
+
 def test_a_page_decodes_to_the_envelopes_its_records_decode_to(log: SqliteLog) -> None:
     records = log.consumer("a", [TOPIC]).poll(12)
     page = log.consumer("b", [TOPIC]).poll_page(12)
