@@ -222,7 +222,7 @@ class ConsumerRunner:
         # rebuild's catch-up compares it with the ends of the log).
         self.positions: dict[tuple[str, int], int] = {}
         self._turn = threading.RLock()  # held while a batch runs; `paused` takes it
-        self._ahead: list[Record] = []  # the next batch, polled while the last one was written
+        self._ahead: Sequence[Record] = []  # the next batch, polled while the last one was written
         self._ahead_decoded: tuple[list[Envelope], list[str]] | None = None  # and its envelopes, ids
         self._pool: ThreadPoolExecutor | None = None  # the thread that polls ahead
         # Records of a type the projection does nothing with are neither decoded nor marked
@@ -249,7 +249,7 @@ class ConsumerRunner:
             if self._ahead:
                 records, decoded = self._ahead, self._ahead_decoded
             else:
-                records, decoded = self.consumer.poll(self.max_batch, timeout_ms), None
+                records, decoded = self._poll(timeout_ms), None
             self._ahead, self._ahead_decoded = [], None
             if not records:
                 return 0
@@ -292,7 +292,16 @@ class ConsumerRunner:
                 self.positions[key] = max(self.positions.get(key, 0), offset)
             return polled
 
-    def _handled(self, records: list[Record]) -> list[Record]:
+    def _poll(self, timeout_ms: int) -> Sequence[Record]:
+        """A batch of the log: a `Page` where the log reads one (the embedded log, one topic) and
+        every record is wanted (no type to pass by), else a list of records."""
+        consumer = self.consumer
+        poll_page = getattr(consumer, "poll_page", None) if self._wanted is None else None
+        if poll_page is not None:
+            return poll_page(self.max_batch, timeout_ms)
+        return consumer.poll(self.max_batch, timeout_ms)
+
+    def _handled(self, records: Sequence[Record]) -> Sequence[Record]:
         """The records the projection may act on: all but those whose type header names a type
         it has no handler for (a record without one is decoded and validated as ever)."""
         wanted = self._wanted
@@ -320,7 +329,7 @@ class ConsumerRunner:
         (None if it does not decode: the batch's own turn names the bad record)."""
         while True:
             started = time.monotonic()
-            records = self.consumer.poll(self.max_batch, POLL_AHEAD_SLICE_MS)
+            records = self._poll(POLL_AHEAD_SLICE_MS)
             if records or written.is_set():
                 break
             if time.monotonic() - started < POLL_AHEAD_SLICE_MS / 2000:  # a log that does not wait (embedded)
@@ -549,8 +558,9 @@ def mark_processed(conn: Connection, group: str, event_ids: Sequence[str], take_
     if conn.dialect.name == "postgresql":
         return _mark_processed_postgresql(conn, group, event_ids, take_turn)
     if event_ids:
-        joined = '","'.join(event_ids)
-        ids_json = f'["{joined}"]' if _PLAIN.fullmatch(joined) else json.dumps(list(event_ids))
+        # Plain ids go into the JSON as they are (checked before they are joined by quotes).
+        plain = _PLAIN.fullmatch("".join(event_ids))
+        ids_json = '["' + '","'.join(event_ids) + '"]' if plain else json.dumps(list(event_ids))
         try:
             with driver_cursor(conn, _MARK_NEW_SQLITE) as cursor:
                 cursor.execute(_MARK_NEW_SQLITE, (group, ids_json))

@@ -3,7 +3,8 @@
 An envelope the relay published was made by the event store from validated fields (the payload
 by its model, the rest by the store itself) and written as the relay's JSON; the relay marks such
 records with `FROM_STORE`. A batch of them is decoded without validating again, and lazily: one
-JSON parse of the whole batch (pydantic-core), and each record's dict becomes a `StoredEnvelope`,
+JSON parse of the whole batch (pydantic-core; the embedded log's `Page` brings the array and the
+marks of its records made by SQLite, without its records), and each record's dict becomes a `StoredEnvelope`,
 whose fields are read as they were written and whose ids, dates and times are converted only when
 a consumer reads them. Anything else (a record without the mark, a batch whose JSON is not the
 relay's shape) goes through the full validation of `Envelope`, which names a bad record (Poison).
@@ -22,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json
 
 from .envelope import Envelope
-from .log import FROM_STORE, Record
+from .log import FROM_STORE, Page, Record
 
 
 class Poison(Exception):
@@ -142,12 +143,19 @@ class StoredEnvelope:
 
 def decode_batch(records: Sequence[Record]) -> tuple[list[Envelope], list[str]]:
     """The records' envelopes and their event ids as text, in order; Poison names a bad record."""
-    if all(map(contains, map(itemgetter(3), records), repeat(FROM_STORE, len(records)))):  # r.headers
+    if from_store(records):
         stored = decode_stored(records)
         if stored is not None:
             return stored
     envelopes = validate_all(records)
     return envelopes, [str(e.event_id) for e in envelopes]
+
+
+def from_store(records: Sequence[Record]) -> bool:
+    """Whether every record carries the relay's FROM_STORE (a page knows it without its records)."""
+    if isinstance(records, Page):
+        return records.from_store
+    return all(map(contains, map(itemgetter(3), records), repeat(FROM_STORE, len(records))))  # r.headers
 
 
 def decode_stored(records: Sequence[Record]) -> tuple[list[StoredEnvelope], list[str]] | None:
@@ -174,7 +182,9 @@ def decode_stored(records: Sequence[Record]) -> tuple[list[StoredEnvelope], list
 def json_array(records: Sequence[Record]) -> bytes:
     """The records' values as one JSON array, in one copy: the first and last values take the
     brackets, then one join (`b"[" + b",".join(...) + b"]"` copied a batch's megabytes three
-    times, each a fresh allocation: ≈ 0.4 µs an event of a replay)."""
+    times, each a fresh allocation: ≈ 0.4 µs an event of a replay). A page has it already."""
+    if isinstance(records, Page):
+        return records.values_json
     values = list(map(_VALUE, records))
     if not values:
         return b"[]"
@@ -236,10 +246,11 @@ class DecodedOnce:
 
     def __call__(self, records: Sequence[Record]) -> tuple[list[Envelope], list[str]]:
         known = self._known
-        places = [(r[0], r[4], r[5]) for r in records]  # topic, partition, offset
+        # topic, partition, offset (a page tells them without its records)
+        places = records.places() if isinstance(records, Page) else [(r[0], r[4], r[5]) for r in records]
         unknown = [i for i, place in enumerate(places) if place not in known]
         if unknown:
-            new = [records[i] for i in unknown]
+            new = records if len(unknown) == len(records) else [records[i] for i in unknown]
             envelopes, ids = decode_batch(new)  # Poison names a bad record, as ever
             if len(known) + len(new) > self.max_records:
                 known.clear()

@@ -7,9 +7,10 @@ Both implementations give the same guarantees the rest of the code relies on:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import NamedTuple, Protocol, Sequence
+from typing import Iterator, NamedTuple, Protocol, Sequence
 
 
 class Record(NamedTuple):
@@ -32,8 +33,53 @@ FROM_STORE = ("origin", b"store")
 _TOPIC_PARTITION, _OFFSET = itemgetter(0, 4), itemgetter(5)  # Record's topic and partition; offset
 
 
+class Page(SequenceABC):
+    """A batch of one topic and partition that a log read in one step, without a Record a row (an
+    embedded replay reads millions): how many, the offset after its last, whether every record
+    carries FROM_STORE, and its values as one JSON array (what a consumer's decode parses). Its
+    Records are read only when asked for (a batch that fails goes record by record; a dead
+    letter): a log's records never change, so they are the ones the page was read from."""
+
+    __slots__ = ("topic", "partition", "first", "last", "count", "from_store", "values_json", "_records")
+
+    def __init__(self, topic: str, partition: int, first: int, last: int, count: int, from_store: bool,
+                 values_json: bytes) -> None:
+        self.topic, self.partition, self.first, self.last, self.count = topic, partition, first, last, count
+        self.from_store, self.values_json = from_store, values_json
+        self._records: list[Record] | None = None
+
+    def ends(self) -> dict[tuple[str, int], int]:
+        return {(self.topic, self.partition): self.last + 1}
+
+    def places(self) -> list[tuple[str, int, int]]:
+        """Each record's (topic, partition, offset), in order."""
+        if self.count == self.last - self.first + 1:  # offsets one after another (the embedded log's)
+            return [(self.topic, self.partition, offset) for offset in range(self.first, self.last + 1)]
+        return [(r[0], r[4], r[5]) for r in self.records()]
+
+    def records(self) -> list[Record]:
+        if self._records is None:
+            self._records = self._read()
+            assert len(self._records) == self.count, (len(self._records), self.count)
+        return self._records
+
+    def _read(self) -> list[Record]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - as a list's
+        return self.records()[index]
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records())
+
+
 def next_offsets(records: Sequence[Record]) -> dict[tuple[str, int], int]:
     """The offset after the last of `records` in each (topic, partition) they came from."""
+    if isinstance(records, Page):
+        return records.ends()
     if not records:
         return {}
     first, last = records[0], records[-1]
@@ -53,6 +99,9 @@ def next_offsets(records: Sequence[Record]) -> dict[tuple[str, int], int]:
 
 
 class LogConsumer(Protocol):
+    """A log's consumer may also have `poll_page(max_records, timeout_ms)`: the records `poll`
+    would give (of one topic, up to a whole batch), as a `Page`, or a list as `poll`'s."""
+
     def poll(self, max_records: int, timeout_ms: int) -> list[Record]: ...
 
     def commit(self, records: Sequence[Record]) -> None:

@@ -27,8 +27,12 @@ state, by `row_of`):
 * `_insert_lines` writes their lines with two INSERT … SELECT (R.34 and R.35), each pointing at
   its claim's texts; R.35 is integer fen from the template; the line id is `engine.line_id`'s
   SHA-256 (PostgreSQL's `sha256`, SQLite's a function registered on the connection); the bank
-  account joined from `entitlement_accounts`; in line id order, so the month's part of the key
-  (period, line_id) is appended to, not written at random places beyond the page cache's reach;
+  account joined from `entitlement_accounts`; in the claims' order, as they are read, not sorted
+  by line id: one of the month's two parts of an index, (period, line_id) or (period, claim_id),
+  takes its lines at random places whatever the order, and a sort by line id made that the claim
+  index's at the cost of the sort itself (at 1,000,000 a 64 MiB sort buffer in SQLite's heap
+  and ~330 MB written to and read back from its temporary files, for the same CPU:
+  bench/results/entitlements_paired_entitle26.json);
   a kind with no row in its month table (no care level among the region's claims) has no line
   to make and no statement;
 * the chosen claims' states move on a month, and the rest of the region goes through the usual
@@ -440,6 +444,5 @@ def _insert_lines(session: Session, month: grouped.MonthOfGroups, sql: _Sql) -> 
             FROM {CHOSEN} ch JOIN {claim_inputs.name} i ON i.claim_id = ch.claim_id JOIN {table} {alias} ON {on}
             LEFT JOIN {accounts.name} a ON a.payee = i.payee
             WHERE {_owed_of(kind, sql)}
-            ORDER BY 1  -- by line id: appended to the month's part of the key, not at random places in it
         """), params).rowcount
     return inserted
