@@ -34,14 +34,11 @@ Quick check: BENCH_BENEFICIARIES=2000 .venv/bin/python bench/bench_entitlements.
 """
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -52,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from bench import entitlements_setup  # noqa: E402
-from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, timer, write_results  # noqa: E402
+from bench.common import TOKEN, embedded_runtime, peak_rss_mib, rate, rss_mib, scratch_dir, timer, write_results  # noqa: E402
 from libs.policy import load_national_default  # noqa: E402
 from libs.runtime.embedded import EmbeddedRuntime  # noqa: E402
 from libs.settings import Settings  # noqa: E402
@@ -280,8 +277,7 @@ def main() -> None:
         "beneficiaries": N, "goal": "1,000,000 beneficiaries, one month, <= 30 s, memory flat",
         "batch_claims": projection.BATCH_CLAIMS,
     }
-    tmp = Path(tempfile.mkdtemp(prefix="bench-entitlements-"))  # gigabytes at full size: removed at exit
-    atexit.register(shutil.rmtree, tmp, True)
+    tmp = scratch_dir("entitlements")
     results["setup"] = set_up_apart(tmp / "db")
     os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
     runtime = EmbeddedRuntime(Settings(data_dir=tmp / "db" / "data", agency_token=TOKEN, log_json=False))

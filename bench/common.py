@@ -20,10 +20,7 @@ def embedded_runtime(name: str, folder: Path | None = None):  # noqa: ANN201 - (
     """The embedded system in a fresh temp folder, removed when the process ends (or `folder`,
     made and kept), with the bench's agency token, and the folder (for the peer's own files);
     access logs off, so the console shows results, not requests."""
-    import atexit
     import logging
-    import shutil
-    import tempfile
 
     from libs.runtime.embedded import EmbeddedRuntime
     from libs.settings import Settings
@@ -32,11 +29,22 @@ def embedded_runtime(name: str, folder: Path | None = None):  # noqa: ANN201 - (
     if folder is not None:
         folder.mkdir(parents=True)
         tmp = folder
-    else:  # gigabytes at full size: a killed run's folder is the only one left behind
-        tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-        atexit.register(shutil.rmtree, tmp, True)
+    else:
+        tmp = scratch_dir(name)
     os.environ["INJURYLEDGER_AGENCY_TOKEN"] = TOKEN
     return EmbeddedRuntime(Settings(data_dir=tmp / "data", agency_token=TOKEN, log_json=False)), tmp
+
+
+def scratch_dir(name: str) -> Path:
+    """A fresh folder `bench-<name>-…` in the temp folder, removed when the process ends (gigabytes at
+    full size: a killed run's folder is the only one left behind)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 @contextmanager

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate, event  # noqa: E402
 
-from bench.common import write_results  # noqa: E402
+from bench.common import scratch_dir, write_results  # noqa: E402
 from bench.spine_rounds import Slices, in_child, ratio, summarize, take_turns  # noqa: E402
 from libs.db import make_engine, session_factory  # noqa: E402
 from libs.events.store import Context  # noqa: E402
@@ -182,7 +181,7 @@ def cell(runs: dict[str, list[dict]]) -> dict:
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir("spine-appends")
     results: dict = {"peer": "eventsourcing (PyPI) Application.save, same database server, same durability",
                      "single_n": SINGLE_N, "batch": f"{BATCH_AGGREGATES} aggregates × {BATCH_EVENTS} events",
                      "rounds": f"3; in each, every side in its own process, the sides taking turns {SLICES} slices each of "

@@ -18,13 +18,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import write_results  # noqa: E402
+from bench.common import scratch_dir, write_results  # noqa: E402
 from bench.spine_appends import ours_appends, peer_appends, sizes, sqlite_synchronous  # noqa: E402
 from bench.spine_rounds import Slices, spread, summarize, take_turns  # noqa: E402
 from libs.db import make_engine  # noqa: E402
@@ -62,7 +61,7 @@ def main() -> None:
     import bench.spine_appends as appends
 
     appends.SINGLE_N, appends.BATCH_AGGREGATES = SINGLE_N, 1
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir("spine-appends-floor")
 
     def peer(r: int) -> Slices:
         sqlite_synchronous("NORMAL")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import resource
 import sys
-import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -26,7 +25,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import write_results  # noqa: E402
+from bench.common import scratch_dir, write_results  # noqa: E402
 from bench.spine_appends import Bank, PeerAccount, sqlite_synchronous  # noqa: E402
 from bench.spine_rounds import alternate, spread  # noqa: E402
 from libs.db import make_engine, session_factory  # noqa: E402
@@ -91,7 +90,7 @@ def peer(path: Path) -> dict:
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir("spine-appends-wall")
     runs = alternate({"ours": lambda r: ours(tmp / f"ours-{r}.db"), "eventsourcing": lambda r: peer(tmp / f"peer-{r}.db")},
                      ROUNDS)
     keys = [k for k in runs["ours"][0] if k.endswith("_us")]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from sqlalchemy import delete  # noqa: E402
 from sqlalchemy.dialects import sqlite  # noqa: E402
 from sqlalchemy.schema import CreateTable  # noqa: E402
 
-from bench.common import write_results  # noqa: E402
+from bench.common import scratch_dir, write_results  # noqa: E402
 from bench.spine_rounds import spread  # noqa: E402
 from libs.db import make_engine, writing, session_factory  # noqa: E402
 from libs.events.consumer import MAX_BATCH, mark_processed  # noqa: E402
@@ -64,7 +63,7 @@ def one_round(ddl: str, folder: Path, r: int) -> dict:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp())
+    folder = scratch_dir("spine-processed-ids")
     runs: dict[str, list[dict]] = {name: [] for name in DDL}
     for r in range(ROUNDS):
         for name, ddl in DDL.items():

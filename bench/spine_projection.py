@@ -11,7 +11,8 @@ commits offsets: the real consumer path (ConsumerRunner.run_once).
 The log is filled once; then three rounds, each in processes of their own (bench/spine_rounds.py):
 the raw consume, the projection by a new consumer group, the replay. Median (min–max) and peak
 memory; where a goal is missed, a profile of our path is kept in the results file.
-Quick check: BENCH_PROJECTION_EVENTS=20000. BENCH_PROJECTION_LOGS=kafka (or embedded) runs one log
+Quick check: BENCH_PROJECTION_EVENTS=60000 (more than a batch, MAX_BATCH: the clock starts when the
+first batch is in, and only what comes after it is counted). BENCH_PROJECTION_LOGS=kafka (or embedded) runs one log
 only; BENCH_DB_SUFFIX (e.g. `_mine`) is added to the PostgreSQL database's name (il_bench_projection),
 so that two runs on one server do not drop each other's (the topics are named afresh each run).
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import rate, timer, write_results  # noqa: E402
+from bench.common import rate, scratch_dir, timer, write_results  # noqa: E402
 from bench.spine_rounds import ROUNDS, in_child, spread, summarize  # noqa: E402
 from libs.db import make_engine, session_factory  # noqa: E402
 from libs.events.consumer import ConsumerRunner  # noqa: E402
@@ -41,6 +41,7 @@ from libs.events.consumer import MAX_BATCH  # noqa: E402
 from tests.spine.support import Account, TallyProjection, test_metadata  # noqa: E402
 
 N_EVENTS = int(os.environ.get("BENCH_PROJECTION_EVENTS", "200000"))
+assert N_EVENTS >= 2 * MAX_BATCH, f"BENCH_PROJECTION_EVENTS must be at least two batches ({2 * MAX_BATCH}): the first is not timed"
 PER_AGGREGATE = 100
 REPLAY_GOAL_EMBEDDED = 100_000  # events/s
 KAFKA_GOAL = 0.8  # × the raw consume rate, projection and replay
@@ -196,7 +197,7 @@ def run(setup: Setup) -> dict:
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir("spine-projection")
     results: dict = {"peer": "raw consume of the same log, same tuning (kafka-python KafkaConsumer on Kafka)",
                      "rounds": "fill once; 3 rounds, each part in its own process; median (min–max)"}
     if "embedded" in LOGS:
