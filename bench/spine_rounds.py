@@ -26,12 +26,7 @@ def in_child(fn: Callable[..., dict], *args: Any) -> dict:
 
     def run() -> None:
         try:
-            out = fn(*args)
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
-            out["load_avg_1m"] = round(os.getloadavg()[0], 1)
-            out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-            child.send(("ok", out))
+            child.send(("ok", {**fn(*args), **_process_figures()}))
         except BaseException:  # noqa: BLE001 - carried to the parent, which raises it
             child.send(("error", traceback.format_exc()))
 
@@ -42,6 +37,13 @@ def in_child(fn: Callable[..., dict], *args: Any) -> dict:
     if status != "ok":
         raise RuntimeError(f"a measurement failed in its child process:\n{out}")
     return out
+
+
+def _process_figures() -> dict:
+    """This process's CPU seconds, the machine's load as it ends, and its peak memory."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "load_avg_1m": round(os.getloadavg()[0], 1),
+            "peak_rss_mib": usage.ru_maxrss // 1024}
 
 
 def spread(values: list[float]) -> dict:
@@ -131,12 +133,8 @@ def _slices_in_child(fn: Callable[[int], Slices], r: int, pipe: Any) -> None:  #
             total[0] += count
             total[1] += seconds
             pipe.send(("slice", None))
-        out: dict = {figure: rate(count, seconds) for figure, (count, seconds) in counted.items()}
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
-        out["load_avg_1m"] = round(os.getloadavg()[0], 1)
-        out["peak_rss_mib"] = usage.ru_maxrss // 1024
-        pipe.send(("ok", out))
+        out = {figure: rate(count, seconds) for figure, (count, seconds) in counted.items()}
+        pipe.send(("ok", {**out, **_process_figures()}))
     except BaseException:  # noqa: BLE001 - carried to the parent, which raises it
         pipe.send(("error", traceback.format_exc()))
 
