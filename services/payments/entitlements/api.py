@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, tuple_
 
 from libs.db import writing
 from libs.events.envelope import utc_now
@@ -31,21 +31,22 @@ LINE_EXAMPLE = {
     "known_at": "2026-05-04T09:00:00+00:00"}
 
 
-def _statuses(session, line_ids: list[str]) -> dict[str, str]:  # noqa: ANN001
+def _statuses(session, lines: list) -> dict[str, str]:  # noqa: ANN001 - rows with payee and line_id
     """`in_run`/`paid` for lines a payout holds (the payouts part's tables), if they exist;
     `overpayment` for a negative line an overpayment took over, `recovered` for a line kept back
     whole to recover one (payouts/recovery.py: held without a payout)."""
-    if not line_ids or not inspect(session.connection()).has_table("payout_lines"):
+    if not lines or not inspect(session.connection()).has_table("payout_lines"):
         return {}
     from services.payments.payouts.tables import payment_runs, payout_lines, payouts
 
     out: dict[str, str] = {}
-    for i in range(0, len(line_ids), 500):
+    keys = [(r.payee, r.line_id) for r in lines]  # the lock is keyed by payee, then line id
+    for i in range(0, len(keys), 500):
         rows = session.execute(select(payout_lines.c.line_id, payout_lines.c.payout_id, payouts.c.status,
                                       payment_runs.c.status)
                                .outerjoin(payouts, payouts.c.payout_id == payout_lines.c.payout_id)
                                .outerjoin(payment_runs, payment_runs.c.run_id == payout_lines.c.run_id)
-                               .where(payout_lines.c.line_id.in_(line_ids[i:i + 500])))
+                               .where(tuple_(payout_lines.c.payee, payout_lines.c.line_id).in_(keys[i:i + 500])))
         for line_id, holder, status, run_status in rows:
             if status is not None:
                 out[line_id] = "paid" if status == "settled" else "in_run"
@@ -109,7 +110,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             if as_of is not None:
                 q = q.where(el.c.known_at < datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=timezone.utc))
             rows = s.execute(q.order_by(el.c.period, el.c.kind, el.c.known_at, el.c.line_id).limit(MAX_LINES)).all()
-            statuses = _statuses(s, [r.line_id for r in rows])
+            statuses = _statuses(s, rows)
             facts, app = _facts_of(s, claim_id)
             notes = engine.notes(facts, policy_facts(s, app["region"]) if app else [], engine.month_of(now.date()))
         items = [line_view(r, statuses.get(r.line_id, unpaid_status(r))) for r in rows]
@@ -126,7 +127,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         with ctx.session_factory() as s:
             row = s.execute(explained_lines().where(in_months(el, s, "line_id", [payout_id]))).first()
             if row is not None:
-                return explain_view(row, _statuses(s, [row.line_id]).get(row.line_id, unpaid_status(row)))
+                return explain_view(row, _statuses(s, [row]).get(row.line_id, unpaid_status(row)))
             if inspect(s.connection()).has_table("payout_members"):
                 from services.payments.payouts.tables import payout_members, payouts
 

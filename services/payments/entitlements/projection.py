@@ -21,7 +21,7 @@ from datetime import date, datetime
 from itertools import repeat
 from operator import itemgetter
 
-from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, update
+from sqlalchemy import Date, DateTime, delete, insert, inspect, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from libs.db import bind_processor, driver_mark, sqlite_page_cache
@@ -150,17 +150,18 @@ def _horizons(session: Session, region: str) -> list[tuple[datetime, str]]:
             for r in session.execute(select(horizons).where(horizons.c.region == region))]
 
 
-def _taken(session: Session, line_ids: Sequence[str]) -> set[str]:
-    """Lines a payout holds (open or settled): the payouts part's lock table, if it exists."""
-    if not line_ids or not inspect(session.connection()).has_table("payout_lines"):
+def _taken(session: Session, lines: Sequence) -> set[str]:  # noqa: ANN001 - rows with payee and line_id
+    """The ids of the lines a payout holds (open or settled): the payouts part's lock table, if it
+    exists (keyed by payee, then line id)."""
+    if not lines or not inspect(session.connection()).has_table("payout_lines"):
         return set()
     from services.payments.payouts.tables import payout_lines
 
     out: set[str] = set()
-    ids = list(line_ids)
-    for i in range(0, len(ids), 500):
-        out |= set(session.execute(select(payout_lines.c.line_id)
-                                   .where(payout_lines.c.line_id.in_(ids[i:i + 500]))).scalars())
+    keys = [(r.payee, r.line_id) for r in lines]
+    for i in range(0, len(keys), 500):
+        out |= set(session.execute(select(payout_lines.c.line_id).where(
+            tuple_(payout_lines.c.payee, payout_lines.c.line_id).in_(keys[i:i + 500]))).scalars())
     return out
 
 
@@ -229,7 +230,7 @@ def materialize_claim(session: Session, claim_id: str, now: datetime | None = No
     stale = [r for r in stored if r.line_id not in by_id]
     kept: list = []
     if stale:
-        taken = _taken(session, [r.line_id for r in stale])
+        taken = _taken(session, stale)
         withdraw = [r.line_id for r in stale if r.line_id not in taken]
         kept = [r for r in stale if r.line_id in taken]
         if withdraw:

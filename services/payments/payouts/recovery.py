@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import exists, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -66,14 +66,18 @@ def overpayment_id_of(payee: str, claim_id: str, line_ids: list[str]) -> str:
 # ---- recognizing -------------------------------------------------------------------------
 
 def _paid(session: Session, line_ids: set[str]) -> set[str]:
-    """Which of these lines a payout (or an overpayment) holds, or the old system paid."""
-    out: set[str] = set()
-    ids = sorted(line_ids)
-    for chunk in _chunks(ids):
-        out |= set(session.execute(select(payout_lines.c.line_id).where(payout_lines.c.line_id.in_(chunk))).scalars())
-        out |= set(session.execute(select(entitlement_lines.c.line_id).where(
-            in_months(entitlement_lines, session, "line_id", chunk),
-            entitlement_lines.c.settled_outside.is_not(None))).scalars())
+    """Which of these lines a payout (or an overpayment) holds, or the old system paid. The lock
+    is keyed by payee first: each line's payee from the line itself."""
+    el, out = entitlement_lines, set()
+    for chunk in _chunks(sorted(line_ids)):
+        lines = session.execute(select(el.c.payee, el.c.line_id, el.c.settled_outside)
+                                .where(in_months(el, session, "line_id", chunk))).all()
+        out |= {r.line_id for r in lines if r.settled_outside is not None}
+        keys = [(r.payee, r.line_id) for r in lines]
+        if keys:
+            out |= set(session.execute(select(payout_lines.c.line_id)
+                                       .where(tuple_(payout_lines.c.payee, payout_lines.c.line_id).in_(keys)))
+                       .scalars())
     return out
 
 
@@ -83,7 +87,7 @@ def recognize(uow: UnitOfWork, region: str, period: str, run_id: str, on: date,
     the `pools` whose lines its run pays (runs.pools_of: those consolidated into it)."""
     session = uow.session
     el = entitlement_lines
-    taken = exists().where(payout_lines.c.line_id == el.c.line_id)
+    taken = exists().where(payout_lines.c.payee == el.c.payee, payout_lines.c.line_id == el.c.line_id)
     payable = (el.c.payer == "fund", el.c.region.in_(pools or [region]), el.c.period <= period, ~taken,
                el.c.settled_outside.is_(None))
     negatives = session.execute(select(el.c.claim_id, el.c.payee, el.c.kind, el.c.period, el.c.adjusts)
@@ -110,7 +114,8 @@ def recognize(uow: UnitOfWork, region: str, period: str, run_id: str, on: date,
         try:
             with session.begin_nested():  # the lock first: a concurrent run that took them wins
                 session.execute(insert(payout_lines), [
-                    {"line_id": r.line_id, "payout_id": overpayment_id, "run_id": overpayment_id} for r in rows])
+                    {"payee": payee, "line_id": r.line_id, "payout_id": overpayment_id, "run_id": overpayment_id}
+                    for r in rows])
         except IntegrityError:
             raise conflict("another payment run is recognizing the same overpayment; retry") from None
         amount_fen = -sum(r.amount_fen for r in rows)
@@ -177,7 +182,7 @@ class Deductions:
         """Keep back of each payout of the batch what its payee owes, up to the share of its gross."""
         if not self.debts:
             return
-        from .runs import AMOUNT_FEN, FAMILY, LINE_ID
+        from .runs import AMOUNT_FEN, FAMILY, LINE_ID, PAYEE
 
         for p in list(batch.payouts):
             debts = self.debts.get(p.payee)
@@ -206,8 +211,9 @@ class Deductions:
             else:  # all the payee is owed is kept back: no transfer, the lines held by the recovery
                 holder, payout_id = "rcv_" + p.payout_id[3:], None
                 batch.payouts.remove(p)
-                session.execute(insert(payout_lines), [{"line_id": r[LINE_ID], "payout_id": holder,
-                                                        "run_id": self.run_id} for r in p.lines])
+                session.execute(insert(payout_lines), [
+                    {"payee": r[PAYEE], "line_id": r[LINE_ID], "payout_id": holder, "run_id": self.run_id}
+                    for r in p.lines])
                 families = by_family([(r[FAMILY], r[AMOUNT_FEN]) for r in p.lines], [take for _, take in parts])
                 line_ids = [r[LINE_ID] for r in p.lines]
             session.execute(insert(overpayment_deductions), [

@@ -3,9 +3,12 @@ lines, line locks, waiting payees and totals as the ordinary path (runs.plan_run
 in Python), without a Python object per line — a million lines are a few INSERT … SELECT.
 
 1. The payable lines (runs.payable_select, the ordinary path's own query) are copied once into a
-   temporary table, an account only where the line carries one. Every later statement reads that
-   copy, so a line written or taken meanwhile (PostgreSQL reads a new snapshot per statement)
-   never slips between the plan and the rows.
+   temporary table in payee order, an account only where the line carries one; then the lines a
+   payout holds are deleted from the copy. The lock is keyed by payee first, so the copy's probes
+   walk it page after page (a probe in the copy's own scan, which reads the lines in the order they
+   were written, landed on a page of its own per line). Every later statement reads that copy, so a
+   line written meanwhile (PostgreSQL reads a new snapshot per statement) never slips between the
+   plan and the rows; a line taken meanwhile makes the locks' insert fail (below).
 2. One aggregate row per payee: net, line count, the payout id (by the payee's place among the
    run's payees, as runs.plan_run numbers them), the registered account (a hospital's, else the
    projected payee account) and the account the lines carry when they all carry the same one.
@@ -13,10 +16,9 @@ in Python), without a Python object per line — a million lines are a few INSER
    (runs.plan_batch, the deductions, runs.take_lines): an account on hold (the hold's time
    against the account's), an overpayment to keep back, lines carrying different accounts and no
    registered one. They are few; everyone else is decided by the aggregate.
-4. The payouts, their member lines and their line locks: one INSERT … SELECT each, the payouts
-   and members in payee order (payout ids ascend with it, so their indexes are appended to), the
-   locks in line id order (line ids are hashes: in payee order each lock would land on a page of
-   the lock's B-tree of its own, read back from the disk once the B-tree outgrew the page cache).
+4. The payouts, their member lines and their line locks: one INSERT … SELECT each, all in payee
+   order (payout ids ascend with it, so their indexes are appended to; the lock's key is the
+   payee's, then the line's).
 A line a concurrent run took makes the lock's insert fail, as on the ordinary path: the caller
 rolls the savepoint back and plans again.
 """
@@ -102,8 +104,11 @@ def plan_and_take(session: Session, run_id: str, region: str, period: str, deduc
         session.execute(text(_ddl(run_payees, dialect)))
         copied = session.execute(insert(run_lines).from_select(
             [c.name for c in run_lines.columns],
-            runs.payable_select(session, region, period, _copied_columns()))).rowcount
-        if copied > runs.MAX_RUN_LINES:
+            runs.payable_select(session, region, period, _copied_columns(), held_too=True))).rowcount
+        held = session.execute(text(
+            f"DELETE FROM {LINES} WHERE EXISTS (SELECT 1 FROM payout_lines pl "
+            f"WHERE pl.payee = {LINES}.payee AND pl.line_id = {LINES}.line_id)")).rowcount
+        if copied - held > runs.MAX_RUN_LINES:
             raise conflict(f"more than {runs.MAX_RUN_LINES} payable lines: run an earlier period first")
         _aggregate(session, dialect)
         tally = runs.RunTally()
@@ -127,28 +132,35 @@ def _copied_columns() -> list:
 
 def _aggregate(session: Session, dialect: str) -> None:
     """One row per payee, in payee order: its net and account; `in_python` for the payees the
-    aggregate can't decide (runs.plan_batch does): lines carrying different accounts and no
-    registered one, a hold on the payee (its time against the account's), an overpayment
-    outstanding (the deductions; Deductions.debts is never more than these). One GROUP BY over
-    the copy in its key's order, the registered account joined to each line (it is the payee's,
-    the same on each of its lines): no subquery to materialize and sort again; the holds and
-    overpayments, few, one IN list built once."""
+    aggregate can't decide (runs.plan_batch does): lines carrying different accounts (a line
+    without one differs from a line with one) and no registered one, a hold on the payee (its
+    time against the account's), an overpayment outstanding (the deductions; Deductions.debts is
+    never more than these). One GROUP BY over the copy in its key's order, the registered account
+    joined to each line (it is the payee's, the same on each of its lines): no subquery to
+    materialize and sort again. The payees whose lines differ, each line against the next (few
+    payees have more than one), the holds and the overpayments: IN lists built once."""
     # SQLite numbers the payees as they are inserted (the rowid); PostgreSQL with a window function.
     into, numbered = ("", "") if dialect == "sqlite" else ("seq, ", "row_number() OVER (ORDER BY l.payee), ")
+    # A value the same on every line of the payee: SQLite takes a bare column from a row of the
+    # group (min() and max() of a text copy it for every row); PostgreSQL needs an aggregate.
+    one = (lambda value: value) if dialect == "sqlite" else (lambda value: f"max({value})")
     # The registered account first (runs._registered_accounts): a hospital's; else the payee's
     # projected account (an id without a kind is an employee's) when it names bank and number;
-    # else the one the lines carry (the copy kept only carried accounts).
+    # else the one the lines carry (the copy kept only carried accounts), the same on every line
+    # of a payee decided here.
     hospital = "substr(l.payee, 1, 9) = 'hospital:'"
     registered = {"bank_code": "pa.bank_code", "account_no": "pa.account_no", "holder": "coalesce(pa.holder, '')"}
-    account = {name: f"CASE WHEN max(h.hospital_id) IS NOT NULL THEN max(h.{name}) "
-                     f"WHEN max(pa.payee) IS NOT NULL THEN max({value}) ELSE max(l.{name}) END"
+    account = {name: f"CASE WHEN {one('h.hospital_id')} IS NOT NULL THEN {one(f'h.{name}')} "
+                     f"WHEN {one('pa.payee')} IS NOT NULL THEN {one(value)} ELSE {one(f'l.{name}')} END"
                for name, value in registered.items()}
-    differ = " OR ".join(f"min(l.{name}) <> max(l.{name})" for name in registered)
+    differ = (f"SELECT a.payee FROM {LINES} a JOIN {LINES} b ON b.payee = a.payee AND b.line_id = "
+              f"(SELECT min(n.line_id) FROM {LINES} n WHERE n.payee = a.payee AND n.line_id > a.line_id) WHERE "
+              + " OR ".join(f"a.{name} IS DISTINCT FROM b.{name}" for name in registered))
     session.execute(text(
         f"INSERT INTO {PAYEES} ({into}payee, net_fen, line_count, bank_code, account_no, holder, in_python) "
         f"SELECT {numbered}l.payee, sum(l.amount_fen), count(*), {account['bank_code']}, "
         f"{account['account_no']}, {account['holder']}, "
-        f"CASE WHEN (({differ}) AND max(h.hospital_id) IS NULL AND max(pa.payee) IS NULL) "
+        f"CASE WHEN ({one('h.hospital_id')} IS NULL AND {one('pa.payee')} IS NULL AND l.payee IN ({differ})) "
         f"OR l.payee IN (SELECT ah.payee FROM payout_account_holds ah "
         f"UNION ALL SELECT o.payee FROM overpayments o WHERE o.outstanding_fen > 0) THEN 1 ELSE 0 END "
         f"FROM {LINES} l "
@@ -186,13 +198,12 @@ def _in_python(session: Session, run_id: str, deductions: recovery.Deductions, t
 
 
 def _write(session: Session, dialect: str, run_id: str, id_prefix: str) -> None:
-    """The payouts the aggregate decided: their locks first (a concurrent run fails here), then
-    the payouts and their member lines, in payee order."""
+    """The payouts the aggregate decided, in payee order: their locks first (a concurrent run
+    fails here), then the payouts and their member lines."""
     pays, payout_id, params = _pays("p."), _payout_id("p.seq", dialect), {"run_id": run_id, "prefix": id_prefix}
     lines = f"FROM {PAYEES} p JOIN {LINES} l ON l.payee = p.payee WHERE {pays}"
-    # The locks in line id order (the module's docstring, 4): one walk along their B-tree.
-    session.execute(text(f"INSERT INTO payout_lines (line_id, payout_id, run_id) "
-                         f"SELECT l.line_id, {payout_id}, :run_id {lines} ORDER BY l.line_id"), params)
+    session.execute(text(f"INSERT INTO payout_lines (payee, line_id, payout_id, run_id) "
+                         f"SELECT l.payee, l.line_id, {payout_id}, :run_id {lines} ORDER BY p.seq, l.line_id"), params)
     session.execute(text(
         "INSERT INTO payouts (payout_id, run_id, payee, bank_code, bank_part, account_no, holder, amount_fen, "
         f"line_count, status) SELECT {payout_id}, :run_id, p.payee, p.bank_code, substr(p.bank_code, 1, 3), "

@@ -1,7 +1,7 @@
 """Payment runs and bank returns: every payable fund line paid once, never twice.
 
-The guarantee lives in the database: `payout_lines.line_id` is a primary key, so a line sits in
-at most one open or settled payout. A run inserts its lines there first; a concurrent run that
+The guarantee lives in the database: a line (its payee and id) is `payout_lines`' primary key, so
+a line sits in at most one open or settled payout. A run inserts its lines there first; a concurrent run that
 took some of them meanwhile makes the insert fail, and the run plans again without them.
 A rejected payout deletes its rows, so its lines become payable again (or wait for a new account
 when the bank said the account is the problem).
@@ -192,15 +192,17 @@ def pools_of(session: Session, region: str, period: str) -> list[str]:
     return sources_on(region, first, region_moves(session))
 
 
-def payable_select(session: Session, region: str, period: str, columns: Iterable = LINE_COLUMNS) -> Select:
+def payable_select(session: Session, region: str, period: str, columns: Iterable = LINE_COLUMNS,
+                   held_too: bool = False) -> Select:
     """Every fund line of the region (and of the pools consolidated into it) up to `period` not
     in an open or settled payout (nor settled outside the ledger before going live), ordered by
-    payee (then line); `columns` names of entitlement_lines or expressions of them."""
+    payee (then line); `columns` names of entitlement_lines or expressions of them. `held_too`:
+    the lines a payout holds as well (run_sql takes them out after sorting, in the lock's order)."""
     el = entitlement_lines
-    taken = exists().where(payout_lines.c.line_id == el.c.line_id)
+    held = exists().where(payout_lines.c.payee == el.c.payee, payout_lines.c.line_id == el.c.line_id)
     return (select(*(el.c[name] if isinstance(name, str) else name for name in columns))
             .where(el.c.payer == "fund", el.c.region.in_(pools_of(session, region, period)), el.c.period <= period,
-                   ~taken, el.c.settled_outside.is_(None))
+                   el.c.settled_outside.is_(None), *([] if held_too else [~held]))
             .order_by(el.c.payee, el.c.line_id))
 
 
@@ -390,8 +392,8 @@ def _plan_and_take(session: Session, run_id: str, region: str, period: str, on: 
 
 def take_lines(session: Session, run_id: str, plan: PlanBatch) -> None:
     """The lock first (a concurrent run fails here), then the payouts and their members."""
-    _insert_rows(session, payout_lines, ("line_id", "payout_id", "run_id"),
-                 [(r[LINE_ID], p.payout_id, run_id) for p in plan.payouts for r in p.lines])
+    _insert_rows(session, payout_lines, ("payee", "line_id", "payout_id", "run_id"),
+                 [(r[PAYEE], r[LINE_ID], p.payout_id, run_id) for p in plan.payouts for r in p.lines])
     _insert_rows(session, payouts, ("payout_id", "run_id", "payee", "bank_code", "bank_part", "account_no", "holder",
                                     "amount_fen", "line_count", "status"),
                  [(p.payout_id, run_id, p.payee, p.account.bank_code, bank_part(p.account.bank_code),
@@ -516,7 +518,7 @@ def apply_returns(ctx: ServiceContext, principal: Principal, run_id: str, entrie
                 payout.reject(run_id, decided_on, reason, amount, lines, account_problem)
                 session.execute(update(payouts).where(payouts.c.payout_id == payout_id)
                                 .values(status="rejected", reason=reason, decided_on=decided_on))
-                _release_lines(session, payout_id)
+                _release_lines(session, payout_id, row.payee)
                 if account_problem:
                     _hold(session, row, reason)
                 recovery.payout_returned(uow, payout_id, run_id, decided_on, reason)
@@ -525,11 +527,11 @@ def apply_returns(ctx: ServiceContext, principal: Principal, run_id: str, entrie
     return outcome
 
 
-def _release_lines(session: Session, payout_id: str) -> None:
-    """A rejected payout's line locks deleted: its member lines are the lines it locked (the lock
-    has no index by payout: a run writes one row per line into each index it has)."""
+def _release_lines(session: Session, payout_id: str, payee: str) -> None:
+    """A rejected payout's line locks deleted: its member lines, all its payee's, are the lines it
+    locked (the lock has no index by payout: a run writes one row per line into each index it has)."""
     members = select(payout_members.c.line_id).where(payout_members.c.payout_id == payout_id)
-    session.execute(delete(payout_lines).where(payout_lines.c.line_id.in_(members),
+    session.execute(delete(payout_lines).where(payout_lines.c.payee == payee, payout_lines.c.line_id.in_(members),
                                                payout_lines.c.payout_id == payout_id))
 
 
@@ -574,7 +576,8 @@ def position(session: Session, region: str | None = None) -> dict[str, int]:
     proposed. A region's are those of the pools that belong to it in each line's month."""
     el = entitlement_lines
     where = [el.c.payer == "fund"] + ([lines_of_region(region, region_moves(session))] if region else [])
-    joined = el.outerjoin(payout_lines, payout_lines.c.line_id == el.c.line_id).outerjoin(
+    joined = el.outerjoin(payout_lines, and_(payout_lines.c.payee == el.c.payee,
+                                             payout_lines.c.line_id == el.c.line_id)).outerjoin(
         payouts, payouts.c.payout_id == payout_lines.c.payout_id).outerjoin(
         payment_runs, payment_runs.c.run_id == payout_lines.c.run_id)
     out = {"settled": 0, "open": 0, "payable": 0}

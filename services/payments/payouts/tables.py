@@ -1,8 +1,8 @@
 """The paying-out read models: hospitals, bills, runs, payouts and the one-line-one-payout lock.
 
 All amounts are integer fen (`*_fen`). `payout_lines` is the guard against double payment: a
-line id is its primary key, so a line sits in at most one open or settled payout, whatever
-the concurrency; a rejected payout deletes its rows and the lines become payable again.
+line (its payee and id) is its primary key, so a line sits in at most one open or settled payout,
+whatever the concurrency; a rejected payout deletes its rows and the lines become payable again.
 `payout_members` keeps every payout's lines for ever (the events and the explain view need them).
 """
 from __future__ import annotations
@@ -161,6 +161,9 @@ payout_members = Table(
 payout_lines = Table(
     "payout_lines",
     metadata,
+    # Keyed by payee first (migration payrun27_lock_by_payee): a run plans, probes and writes its
+    # locks in payee order. A line belongs to one payee, so a line is still held at most once.
+    Column("payee", String(80), primary_key=True),
     Column("line_id", String(120), primary_key=True),
     Column("payout_id", String(40), nullable=False),
     Column("run_id", String(40), nullable=False),

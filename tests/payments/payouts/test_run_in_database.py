@@ -154,7 +154,7 @@ def _population() -> dict[str, list[dict]]:
                          _overpayment("ovp_o3", "employee:o3", 700, KNOWN),  # nothing payable: nothing kept
                          _overpayment("ovp_o4a", "employee:o4", 1_500, KNOWN),
                          _overpayment("ovp_o4b", "employee:o4", 2_500, KNOWN + timedelta(hours=1))],
-        "taken": [{"line_id": "z-taken", "payout_id": "po_earlier", "run_id": "run_earlier"}],
+        "taken": [{"payee": "employee:s05", "line_id": "z-taken", "payout_id": "po_earlier", "run_id": "run_earlier"}],
     }
 
 
