@@ -22,7 +22,7 @@ from sqlalchemy import Result, Select, and_, case, delete, exists, func, insert,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from libs.db import driver_mark
+from libs.db import defer_sqlite_checkpoint, driver_mark
 from libs.money import from_fen
 from libs.pooling import Move, sources_on, windows
 from libs.pooling_tables import read_moves
@@ -335,6 +335,7 @@ def create_run(ctx: ServiceContext, principal: Principal, region: str, period: s
     materialize = find_materializer()
     with ctx.uow(principal) as uow:
         session = uow.session
+        defer_sqlite_checkpoint(session)  # a run's log is hundreds of MB: checkpointed off the request
         pools = pools_of(session, region, period)  # its own claims and those moved into it
         if materialize is not None:
             for pool in pools:
