@@ -3,12 +3,11 @@ lines, line locks, waiting payees and totals as the ordinary path (runs.plan_run
 in Python), without a Python object per line — a million lines are a few INSERT … SELECT.
 
 1. The payable lines (runs.payable_select, the ordinary path's own query) are copied once into a
-   temporary table in payee order, an account only where the line carries one; then the lines a
-   payout holds are deleted from the copy. The lock is keyed by payee first, so the copy's probes
-   walk it page after page (a probe in the copy's own scan, which reads the lines in the order they
-   were written, landed on a page of its own per line). Every later statement reads that copy, so a
-   line written meanwhile (PostgreSQL reads a new snapshot per statement) never slips between the
-   plan and the rows; a line taken meanwhile makes the locks' insert fail (below).
+   temporary table in payee order, an account only where the line carries one (_copy: the run's
+   month and the months before apart, so that the lock, keyed by payee first, is probed page
+   after page where most lines are payable). Every later statement reads that copy, so a line
+   written or taken meanwhile (PostgreSQL reads a new snapshot per statement) never slips between
+   the plan and the rows.
 2. One aggregate row per payee: net, line count, the payout id (by the payee's place among the
    run's payees, as runs.plan_run numbers them), the registered account (a hospital's, else the
    projected payee account) and the account the lines carry when they all carry the same one.
@@ -102,13 +101,7 @@ def plan_and_take(session: Session, run_id: str, region: str, period: str, deduc
         _drop(session, dialect, if_exists=True)  # a run rolled back on this connection may have left them (SQLite)
         session.execute(text(_ddl(run_lines, dialect)))
         session.execute(text(_ddl(run_payees, dialect)))
-        copied = session.execute(insert(run_lines).from_select(
-            [c.name for c in run_lines.columns],
-            runs.payable_select(session, region, period, _copied_columns(), held_too=True))).rowcount
-        held = session.execute(text(
-            f"DELETE FROM {LINES} WHERE EXISTS (SELECT 1 FROM payout_lines pl "
-            f"WHERE pl.payee = {LINES}.payee AND pl.line_id = {LINES}.line_id)")).rowcount
-        if copied - held > runs.MAX_RUN_LINES:
+        if _copy(session, region, period) > runs.MAX_RUN_LINES:
             raise conflict(f"more than {runs.MAX_RUN_LINES} payable lines: run an earlier period first")
         _aggregate(session, dialect)
         tally = runs.RunTally()
@@ -117,6 +110,23 @@ def plan_and_take(session: Session, run_id: str, region: str, period: str, deduc
         _tally(session, tally, waiting)  # each payout against its lines: runs.check_run_invariants, in one pass
         _drop(session, dialect, if_exists=False)
     return tally
+
+
+def _copy(session: Session, region: str, period: str) -> int:
+    """The payable lines (runs.payable_select) into the copy, in two statements, each sorted by
+    payee and line. The run's own month, nearly all payable: copied whole, then the few a payout
+    holds deleted, their lock probed in its own key's order. The months before, nearly all held
+    (paid by earlier runs): the lock probed as each line is read, so only the few still payable
+    are sorted and copied."""
+    el = entitlement_lines
+    names = [c.name for c in run_lines.columns]
+    month = runs.payable_select(session, region, period, _copied_columns(), held_too=True)
+    copied = session.execute(insert(run_lines).from_select(names, month.where(el.c.period == period))).rowcount
+    copied -= session.execute(text(
+        f"DELETE FROM {LINES} WHERE EXISTS (SELECT 1 FROM payout_lines pl "
+        f"WHERE pl.payee = {LINES}.payee AND pl.line_id = {LINES}.line_id)")).rowcount
+    before = runs.payable_select(session, region, period, _copied_columns())
+    return copied + session.execute(insert(run_lines).from_select(names, before.where(el.c.period < period))).rowcount
 
 
 def _copied_columns() -> list:

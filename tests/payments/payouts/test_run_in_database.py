@@ -116,6 +116,10 @@ def _population() -> dict[str, list[dict]]:
         _line("z-employer", "employee:s03", 1_234, payer="employer"),
         _line("z-outside", "employee:s04", 1_234, settled_outside="old system"),
         _line("z-taken", "employee:s05", 1_234),
+        # the run's own month (copied apart from the months before): beside earlier lines, alone, held
+        *(_line(f"s-{n:02d}-mar", f"employee:s{n:02d}", 20_000 + n, period=PERIOD) for n in range(0, 30, 3)),
+        _line("q1-mar", "employee:q1", 3_300, period=PERIOD),
+        _line("z-taken-mar", "employee:s07", 1_234, period=PERIOD),
     ]
     before = KNOWN - timedelta(days=10)
     return {
@@ -154,7 +158,8 @@ def _population() -> dict[str, list[dict]]:
                          _overpayment("ovp_o3", "employee:o3", 700, KNOWN),  # nothing payable: nothing kept
                          _overpayment("ovp_o4a", "employee:o4", 1_500, KNOWN),
                          _overpayment("ovp_o4b", "employee:o4", 2_500, KNOWN + timedelta(hours=1))],
-        "taken": [{"payee": "employee:s05", "line_id": "z-taken", "payout_id": "po_earlier", "run_id": "run_earlier"}],
+        "taken": [{"payee": "employee:s05", "line_id": "z-taken", "payout_id": "po_earlier", "run_id": "run_earlier"},
+                  {"payee": "employee:s07", "line_id": "z-taken-mar", "payout_id": "po_earlier", "run_id": "run_earlier"}],
     }
 
 
@@ -241,7 +246,9 @@ def test_in_the_database_the_run_writes_what_the_ordinary_path_writes(two_ledger
         ("employee:k1", "AC04"), ("employee:k3", "MD07"), ("employee:x1", "no_account"), ("employee:x2", "no_account"),
         ("hospital:H3", "no_account")]
     assert [w["payee"] for w in mine["created"][3]] == ["employee:n0", "employee:n1"]
-    assert not {"z-region", "z-later", "z-employer", "z-outside", "z-taken", "v1-neg"} & {r[1] for r in mine["members"]}
+    assert not {"z-region", "z-later", "z-employer", "z-outside", "z-taken", "z-taken-mar", "v1-neg"} \
+        & {r[1] for r in mine["members"]}
+    assert {"s-03-mar", "q1-mar"} <= {r[1] for r in mine["members"]}
     # overpayments: (overpayment_id, region, payee, claim_id, employer_id, run_id, ...)
     [recognized] = [r[0] for r in mine["overpayments"] if r[5] == "RUN"]
     kept = {(r[1], r[0][:4], r[6]) for r in mine["deductions"]}  # (overpayment, payout or rcv_, amount_fen)
