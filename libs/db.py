@@ -1,6 +1,7 @@
 """Database engines and migrations: one code path for SQLite (embedded) and PostgreSQL."""
 from __future__ import annotations
 
+import os
 import select
 import threading
 import uuid
@@ -488,7 +489,13 @@ def defer_sqlite_checkpoint(session: Session) -> None:
 
 
 def _checkpoint(engine: Engine) -> None:
-    """A PASSIVE checkpoint (it never waits for readers or writers) on a connection of its own."""
+    """A PASSIVE checkpoint (it never waits for readers or writers) on a connection of its own,
+    this thread at the lowest priority (Linux: a thread's own nice value): it takes a core only
+    when the requests leave one idle."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: at the process's priority
+        pass
     try:
         raw = engine.raw_connection()
     except Exception:  # noqa: BLE001 - the engine is gone (disposed): the next writer checkpoints

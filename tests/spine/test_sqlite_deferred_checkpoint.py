@@ -1,6 +1,7 @@
 """A transaction that defers its checkpoint (libs.db.defer_sqlite_checkpoint: a payment run's)
 commits without copying its log into the database; a thread of its own does that after the
-connection is back in the pool, and the connection checkpoints on its own again."""
+connection is back in the pool, at the lowest priority, and the connection checkpoints on its
+own again."""
 from __future__ import annotations
 
 import os
@@ -26,11 +27,12 @@ def test_the_commit_leaves_the_checkpoint_to_a_thread(tmp_path: Path, monkeypatc
     path = tmp_path / "t.db"
     engine = db.make_engine(f"sqlite:///{path}")
     go, done = threading.Event(), threading.Event()
-    checkpoint = db._checkpoint
+    checkpoint, nice = db._checkpoint, []
 
     def held(e) -> None:  # noqa: ANN001
         go.wait(30)
         checkpoint(e)
+        nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         done.set()
 
     monkeypatch.setattr(db, "_checkpoint", held)
@@ -54,6 +56,7 @@ def test_the_commit_leaves_the_checkpoint_to_a_thread(tmp_path: Path, monkeypatc
         go.set()
         assert done.wait(30)
         assert os.path.getsize(path) >= after_a + PAGES * 4000  # the thread copied them in
+        assert nice == [19]  # at the lowest priority: it yields a core to the requests
     finally:
         go.set()
         engine.dispose()
