@@ -61,6 +61,37 @@ def test_a_valid_file_passes_and_is_served_byte_for_byte(sessions) -> None:  # n
     assert b"".join(checked) == b"".join(original)
 
 
+def _transactions(document: bytes) -> bytes:
+    return document[document.index(xsd.TRANSACTION):document.rindex(b"</PmtInf>")]
+
+
+@pytest.mark.parametrize("slice_rows", [512, 7])
+def test_sqlite_makes_the_transactions_python_makes(sessions, monkeypatch, slice_rows) -> None:  # noqa: ANN001
+    """A bank's file on SQLite is made by SQLite's printf, a slice in one step (pain001._sqlite_slices);
+    the whole run's file by Python (_python_slice). The same transactions, byte for byte, whether a
+    slice's values go in as they are or one needs escaping or cutting, has a negative amount, or a
+    NUL (where printf's %s would stop: that file must be refused, not cut short)."""
+    monkeypatch.setattr(pain001, "SLICE_ROWS", slice_rows)
+    made_by_sqlite = []
+    sqlite_slices = pain001._sqlite_slices  # noqa: SLF001
+    monkeypatch.setattr(pain001, "_sqlite_slices", lambda *a: made_by_sqlite.append(a) or sqlite_slices(*a))
+    add_payouts(sessions, 100, **{"3": {"holder": "A & B <c>"}, "20": {"account_no": "6" * 40},
+                                  "41": {"holder": "张\x00三"}, "60": {"payout_id": "po_000060" + "x" * 30},
+                                  "77": {"amount_fen": -1}, "95": {"holder": "长" * 141}})
+    with sessions() as s:
+        count, total = pain001.totals(s, "run-1", None)
+    whole_run = pain001.FileHeader("run-1", None, count, total, date(2026, 4, 1), datetime.now(timezone.utc), FUND)
+    by_python = b"".join(pain001.pain001(sessions, whole_run))
+    assert not made_by_sqlite
+    by_sqlite = b"".join(file_chunks(sessions))
+    assert made_by_sqlite
+    assert _transactions(by_sqlite) == _transactions(by_python)
+    assert by_sqlite.count(xsd.TRANSACTION) == 100 and b"A &amp; B &lt;c&gt;" in by_sqlite
+    assert "张\x00三".encode() in by_sqlite and b"-0.01" in by_sqlite
+    with pytest.raises(xsd.InvalidDocument):
+        xsd.checked([by_sqlite])
+
+
 @pytest.mark.parametrize("column, value, facet", [
     ("holder", "", "minLength"),              # a payee name the schema rejects (Max140Text, at least 1)
     ("amount_fen", -500, "minInclusive"),     # an amount the schema rejects (never negative)
