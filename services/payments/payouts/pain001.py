@@ -195,29 +195,28 @@ def _python_slice(part: list[tuple], tail: str) -> tuple[int, bytes]:
 
 
 # A slice of a bank's file in one step of SQLite: the transactions built by its printf (the
-# template _python_slice inlines, the run's tail a parameter) and joined, as bytes (no str made
-# and encoded again: a Chinese name makes the whole slice a two-byte str); its count, sum of fen
-# and last payout id (where the next slice starts: the file's key is run, bank, payout id); and
-# whether every row is what _python_slice would put in as it is (_plain, an amount >= 0; no NUL,
-# which printf's %s would stop at). A slice that is not is made by _python_slice from its rows.
-# The aggregate reads the rows in the inner query's order; a SQLite that has it says so with an
-# ORDER BY of the aggregate's own.
+# template _python_slice inlines, the run's tail a parameter; `%!.35s` cuts a value to 35
+# characters, as _t does) and joined, as bytes (no str made and encoded again: a Chinese name
+# makes the whole slice a two-byte str); its count, sum of fen and last payout id (where the next
+# slice starts: the file's key is run, bank, payout id); whether its amounts are all >= 0; and its
+# values joined, for Python to look for a character _python_slice would escape, or a NUL (where
+# printf's %s stops) with `in` (a memchr: SQLite's instr a value and character cost twice the
+# printf). A slice with one is made by _python_slice from its rows. The aggregates read the rows
+# in the inner query's order; a SQLite that has it says so with an ORDER BY of the aggregate's own.
 _SQL_TRANSACTION = (
-    "<CdtTrfTxInf><PmtId><EndToEndId>%s</EndToEndId></PmtId>"
+    "<CdtTrfTxInf><PmtId><EndToEndId>%!.35s</EndToEndId></PmtId>"
     "<Amt><InstdAmt Ccy=\"CNY\">%d.%02d</InstdAmt></Amt>"
     "<CdtrAgt><FinInstnId><ClrSysMmbId><ClrSysId><Prtry>CNAPS</Prtry></ClrSysId>"
-    "<MmbId>%s</MmbId></ClrSysMmbId></FinInstnId></CdtrAgt><Cdtr><Nm>%s</Nm>"
-    "</Cdtr><CdtrAcct><Id><Othr><Id>%s%s")
-_LIMITS = (("payout_id", 35), ("bank_code", 35), ("holder", 140), ("account_no", 34))  # as _plain's
-_SQL_PLAIN = " AND ".join(["amount_fen >= 0"] + [f"length({column}) <= {limit}" for column, limit in _LIMITS]
-                          + [f"instr({column}, {char}) = 0" for column, _ in _LIMITS
-                             for char in ("'&'", "'<'", "'>'", "char(0)")])
+    "<MmbId>%!.35s</MmbId></ClrSysMmbId></FinInstnId></CdtrAgt><Cdtr><Nm>%!.140s</Nm>"
+    "</Cdtr><CdtrAcct><Id><Othr><Id>%!.34s%s")
 _IN_ORDER = " ORDER BY payout_id" if sqlite3.sqlite_version_info >= (3, 44) else ""
 _SLICE_WHERE = f"FROM {payouts.name} WHERE run_id = ? AND bank_part = ? AND payout_id > ? ORDER BY payout_id LIMIT ?"
 _SQL_SLICE = (
-    f"SELECT count(*), sum(amount_fen), max(payout_id), min(plain), CAST(group_concat(tx, ''{_IN_ORDER}) AS BLOB) "
-    f"FROM (SELECT payout_id, amount_fen, {_SQL_PLAIN} AS plain, printf('{_SQL_TRANSACTION}', payout_id, "
-    f"amount_fen / 100, amount_fen % 100, bank_code, holder, account_no, ?) AS tx {_SLICE_WHERE})")
+    f"SELECT count(*), sum(amount_fen), max(payout_id), min(amount_fen) >= 0, "
+    f"CAST(group_concat(tx, ''{_IN_ORDER}) AS BLOB), "
+    f"CAST(group_concat(payout_id || bank_code || holder || account_no, ''{_IN_ORDER}) AS BLOB) "
+    f"FROM (SELECT {_COLUMNS}, printf('{_SQL_TRANSACTION}', payout_id, amount_fen / 100, amount_fen % 100, "
+    f"bank_code, holder, account_no, ?) AS tx {_SLICE_WHERE})")
 _SQL_SLICE_ROWS = f"SELECT {_COLUMNS} {_SLICE_WHERE}"
 
 
@@ -225,10 +224,11 @@ def _sqlite_slices(conn: Connection, run_id: str, bank: str, tail: str) -> Itera
     after = ""
     with driver_cursor(conn, _SQL_SLICE) as cursor:
         while True:
-            count, fen, last, plain, text = cursor.execute(_SQL_SLICE, (tail, run_id, bank, after, SLICE_ROWS)).fetchone()
+            count, fen, last, amounts_ok, text, values = cursor.execute(
+                _SQL_SLICE, (tail, run_id, bank, after, SLICE_ROWS)).fetchone()
             if not count:
                 return
-            if not plain:
+            if not amounts_ok or b"<" in values or b">" in values or b"&" in values or b"\0" in values:
                 fen, text = _python_slice(cursor.execute(_SQL_SLICE_ROWS, (run_id, bank, after, count)).fetchall(), tail)
             yield count, fen, text
             after = last

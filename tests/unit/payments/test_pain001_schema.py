@@ -69,15 +69,17 @@ def _transactions(document: bytes) -> bytes:
 def test_sqlite_makes_the_transactions_python_makes(sessions, monkeypatch, slice_rows) -> None:  # noqa: ANN001
     """A bank's file on SQLite is made by SQLite's printf, a slice in one step (pain001._sqlite_slices);
     the whole run's file by Python (_python_slice). The same transactions, byte for byte, whether a
-    slice's values go in as they are or one needs escaping or cutting, has a negative amount, or a
-    NUL (where printf's %s would stop: that file must be refused, not cut short)."""
+    slice's values go in as they are or one needs escaping or cutting (each column), has a negative
+    amount, or a NUL (where printf's %s would stop: that file must be refused, not cut short)."""
     monkeypatch.setattr(pain001, "SLICE_ROWS", slice_rows)
     made_by_sqlite = []
     sqlite_slices = pain001._sqlite_slices  # noqa: SLF001
     monkeypatch.setattr(pain001, "_sqlite_slices", lambda *a: made_by_sqlite.append(a) or sqlite_slices(*a))
-    add_payouts(sessions, 100, **{"3": {"holder": "A & B <c>"}, "20": {"account_no": "6" * 40},
-                                  "41": {"holder": "张\x00三"}, "60": {"payout_id": "po_000060" + "x" * 30},
-                                  "77": {"amount_fen": -1}, "95": {"holder": "长" * 141}})
+    add_payouts(sessions, 100, **{  # each in a slice of its own at 7 rows
+        "3": {"holder": "A <c"}, "10": {"holder": "B > c"}, "17": {"account_no": "62&17"},
+        "24": {"account_no": "6" * 40}, "31": {"bank_code": "102&"}, "41": {"holder": "张\x00三"},
+        "52": {"bank_code": "102" + "5" * 40}, "60": {"payout_id": "po_000060" + "x" * 30},
+        "77": {"amount_fen": -1}, "95": {"holder": "长" * 141}})
     with sessions() as s:
         count, total = pain001.totals(s, "run-1", None)
     whole_run = pain001.FileHeader("run-1", None, count, total, date(2026, 4, 1), datetime.now(timezone.utc), FUND)
@@ -86,7 +88,8 @@ def test_sqlite_makes_the_transactions_python_makes(sessions, monkeypatch, slice
     by_sqlite = b"".join(file_chunks(sessions))
     assert made_by_sqlite
     assert _transactions(by_sqlite) == _transactions(by_python)
-    assert by_sqlite.count(xsd.TRANSACTION) == 100 and b"A &amp; B &lt;c&gt;" in by_sqlite
+    assert by_sqlite.count(xsd.TRANSACTION) == 100
+    assert all(escaped in by_sqlite for escaped in (b"A &lt;c", b"B &gt; c", b"62&amp;17", b"102&amp;"))
     assert "张\x00三".encode() in by_sqlite and b"-0.01" in by_sqlite
     with pytest.raises(xsd.InvalidDocument):
         xsd.checked([by_sqlite])
