@@ -288,9 +288,14 @@ class Pieces:
         self._worker = _Worker.take()
 
     def feed(self, chunk: bytes) -> None:
+        if self._head is not None and self._size >= PIECE_BYTES and chunk.startswith(TRANSACTION):
+            # The pending bytes end where this chunk's first transaction starts (the generator's
+            # chunks do): a piece in one copy, no search.
+            self._check(b"".join((self._head, *self._pending, PAIN001_END)))
+            self._pending, self._size = [], 0
         self._pending.append(chunk)
         self._size += len(chunk)
-        if self._head is None or self._size >= PIECE_BYTES:
+        if self._head is None or self._size >= 2 * PIECE_BYTES:  # the file's head, or chunks cut elsewhere
             joined = b"".join(self._pending)
             if self._head is None:
                 at = joined.find(TRANSACTION)

@@ -156,26 +156,49 @@ def test_a_valid_file_passes_in_pieces_however_it_is_chunked(sessions, small_pie
     assert b"".join(xsd.checked(rechunked([original]))) == original
 
 
+def test_pieces_are_cut_where_the_generators_chunks_start(sessions, small_pieces, monkeypatch) -> None:  # noqa: ANN001
+    """The generator's chunks start at a transaction: a piece ends where one does, whole."""
+    monkeypatch.setattr(pain001, "SLICE_ROWS", 3)
+    add_payouts(sessions, 600)
+    original = list(file_chunks(sessions))
+    pieces = []
+    check = xsd.Pieces._check  # noqa: SLF001
+    monkeypatch.setattr(xsd.Pieces, "_check", lambda self, piece: pieces.append(piece) or check(self, piece))
+    assert b"".join(xsd.checked(iter(original))) == b"".join(original)
+    head = original[0]
+    assert len(pieces) >= 40 and all(p.startswith(head + xsd.TRANSACTION) for p in pieces)
+    assert all(p.endswith(xsd.PAIN001_END) for p in pieces[:-1])
+    assert sum(p.count(xsd.TRANSACTION) for p in pieces) == 600
+    assert max(map(len, pieces)) < 2 * xsd.PIECE_BYTES
+
+
+@pytest.mark.parametrize("chunked", [rechunked, list], ids=["odd chunks", "as generated"])
 @pytest.mark.parametrize("where", ["0", "300", "599"])  # the first piece, one between, the last one
-def test_a_transaction_breaking_the_schema_is_found_in_any_piece(sessions, small_pieces, where) -> None:  # noqa: ANN001
+def test_a_transaction_breaking_the_schema_is_found_in_any_piece(sessions, small_pieces, where, chunked) -> None:  # noqa: ANN001
     add_payouts(sessions, 600, **{where: {"holder": ""}})
     with pytest.raises(xsd.InvalidDocument) as refused:
-        xsd.checked(rechunked(file_chunks(sessions)))
+        xsd.checked(chunked(file_chunks(sessions)))
     assert any("minLength" in e for e in refused.value.errors), refused.value.errors
 
 
-def test_bytes_that_only_look_like_a_boundary_refuse_the_file(sessions, monkeypatch) -> None:  # noqa: ANN001
-    """A `<CdtTrfTxInf>` in a comment, the last one when a piece is cut: the piece ends inside the
-    comment, so the file is refused (a valid file, but never one of ours), never passed unchecked."""
+@pytest.mark.parametrize("cut_at", ["the last one found", "a chunk's start"])
+def test_bytes_that_only_look_like_a_boundary_refuse_the_file(sessions, monkeypatch, cut_at) -> None:  # noqa: ANN001
+    """A `<CdtTrfTxInf>` in a comment where a piece is cut (the last one in the pending bytes, or
+    the start of a chunk): the piece ends inside the comment, so the file is refused (a valid file,
+    but never one of ours), never passed unchecked."""
     monkeypatch.setattr(xsd, "PIECE_BYTES", 4_096)
     add_payouts(sessions, 100)
     original = b"".join(file_chunks(sessions))
-    tenth = original.index(b"</CdtTrfTxInf>", original.index(b"po_000009"))
-    tricked = original[:tenth] + b"</CdtTrfTxInf><!-- <CdtTrfTxInf> -->" + original[tenth + 14:]
-    cut = tricked.index(b"<!-- <CdtTrfTxInf>") + 18
-    assert cut > 4_096 + tricked.index(xsd.TRANSACTION)
+    after = original.index(b"</CdtTrfTxInf>", original.index(b"po_000024"))
+    tricked = original[:after] + b"</CdtTrfTxInf><!-- <CdtTrfTxInf> -->" + original[after + 14:]
+    fake = tricked.index(b"<!-- <CdtTrfTxInf>") + 5
+    assert fake > 2 * 4_096 + tricked.index(xsd.TRANSACTION)
+    if cut_at == "the last one found":  # the fake one complete only in the second chunk
+        chunks = [tricked[:fake + 5], tricked[fake + 5:fake + 15], tricked[fake + 15:]]
+    else:
+        chunks = [tricked[:fake], tricked[fake:]]
     with pytest.raises(xsd.InvalidDocument):
-        xsd.checked([tricked[:cut - 8], tricked[cut - 8:cut + 2], tricked[cut + 2:]])
+        xsd.checked(chunks)
 
 
 def test_a_worker_that_dies_leaves_its_piece_to_this_process(sessions, monkeypatch) -> None:  # noqa: ANN001
