@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from sqlalchemy import create_engine, insert
 from sqlalchemy.orm import sessionmaker
 
@@ -131,6 +132,52 @@ def test_validation_keeps_memory_flat_by_pruning_what_it_has_checked() -> None:
     with pytest.raises(xsd.InvalidDocument):  # <a/> etc. are not pain.001: still caught after pruning
         validator.feed(tail)
         validator.close()
+
+
+def test_the_pain001_schema_has_one_root_the_piece_check_relies_on() -> None:
+    """piece_errors leaves the root to the validator, which takes any global element of the schema."""
+    root = etree.parse(str(xsd.SCHEMAS / "pain.001.001.09.xsd")).getroot()
+    assert [e.get("name") for e in root.findall(f"{xsd.XS}element")] == ["Document"]
+    assert not root.findall(f"{xsd.XS}include") and not root.findall(f"{xsd.XS}import")
+
+
+@pytest.mark.parametrize("old, new, why", [
+    (b"<Nm>\xe5\xbc\xa0\xe4\xb8\x89</Nm>", b"<Nm></Nm>", "minLength"),
+    (b'Ccy="CNY"', b'Ccy="cny"', "pattern"),
+    (b'Ccy="CNY"', b'Ccy="CNY" Extra="1"', "not allowed"),
+    (b"<Prtry>CNAPS</Prtry>", b"<Prtry>CNAPS</Prtry><Cd>X</Cd>", "not expected"),
+    (b"<RmtInf>", b"<Unknown/><RmtInf>", "not expected"),
+    (b"</PmtId><Amt>", b"</PmtId><Amt></Amt><Amt>", "not expected"),
+    (b"2345.67</InstdAmt>", b"2345.6789123</InstdAmt>", "fractionDigits"),
+    (b"<CdtrAcct><Id><Othr><Id>", b"<CdtrAcct><Id><Othr><Id>&#0;", "invalid xmlChar"),
+    (b"</PmtInf>", b"</PmtInf", "expected '>'"),
+    (b"pain.001.001.09", b"pain.001.001.03", "No matching global declaration"),
+])
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_a_piece_breaking_the_schema_anywhere_has_errors(old, new, why, where) -> None:  # noqa: ANN001
+    """piece_errors validates as libxml2 parses, without a tree: lxml raises only for XML that is not
+    well-formed, so a schema error must come from the parser's log; every kind found, first or last."""
+    tx = (b'<CdtTrfTxInf><PmtId><EndToEndId>po_1</EndToEndId></PmtId><Amt><InstdAmt Ccy="CNY">2345.67</InstdAmt>'
+          b"</Amt><CdtrAgt><FinInstnId><ClrSysMmbId><ClrSysId><Prtry>CNAPS</Prtry></ClrSysId><MmbId>102584000002"
+          b"</MmbId></ClrSysMmbId></FinInstnId></CdtrAgt><Cdtr><Nm>\xe5\xbc\xa0\xe4\xb8\x89</Nm></Cdtr><CdtrAcct><Id>"
+          b"<Othr><Id>6222</Id></Othr></Id></CdtrAcct><RmtInf><Ustrd>benefit</Ustrd></RmtInf></CdtTrfTxInf>")
+    head = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09">'
+            b"<CstmrCdtTrfInitn><GrpHdr><MsgId>m</MsgId><CreDtTm>2026-04-01T08:00:00Z</CreDtTm><NbOfTxs>3</NbOfTxs>"
+            b"<InitgPty><Nm>fund</Nm></InitgPty></GrpHdr><PmtInf><PmtInfId>m</PmtInfId><PmtMtd>TRF</PmtMtd>"
+            b"<ReqdExctnDt><Dt>2026-04-01</Dt></ReqdExctnDt><Dbtr><Nm>fund</Nm></Dbtr><DbtrAcct><Id><Othr><Id>4000"
+            b"</Id></Othr></Id></DbtrAcct><DbtrAgt><FinInstnId><ClrSysMmbId><MmbId>102584000002</MmbId></ClrSysMmbId>"
+            b"</FinInstnId></DbtrAgt>")
+    piece = head + tx * 3 + xsd.PAIN001_END
+    assert xsd.piece_errors(piece) == []
+    broken = tx.replace(old, new, 1) if old in tx else tx
+    if old in head or old == b"</PmtInf>":
+        doc = piece.replace(old, new, 1)
+    else:
+        doc = head + (broken + tx * 2 if where == "first" else tx * 2 + broken) + xsd.PAIN001_END
+    assert doc != piece
+    errors = xsd.piece_errors(doc)
+    assert errors and any(why in e for e in errors), errors
+    assert xsd.piece_errors(piece) == []  # nothing left over for the next piece
 
 
 @pytest.fixture(params=[0, 1], ids=["here", "worker"])
