@@ -171,6 +171,12 @@ def piece_errors(piece: bytes) -> list[str]:
     well-formed, not for a schema error: every error libxml2's validator finds goes to the
     parser's error log, and one there refuses the piece. The validator checks the root against the
     schema's global elements, and pain.001's one is `Document` (a test holds it to that)."""
+    if not _validates_without_a_tree():
+        return ["lxml no longer validates a document it parses for a target: every piece refused"]
+    return _parsed_errors(piece)
+
+
+def _parsed_errors(piece: bytes) -> list[str]:
     parser = etree.XMLParser(no_network=True, collect_ids=False, huge_tree=True, schema=schema(PAIN001),
                              target=_NoTree())
     try:
@@ -178,6 +184,14 @@ def piece_errors(piece: bytes) -> list[str]:
     except etree.XMLSyntaxError as exc:  # not well-formed (its error_log is the thread's, others' errors too)
         return [str(exc), *_errors(parser.error_log)][:MAX_ERRORS]
     return _errors(parser.error_log)
+
+
+@cache
+def _validates_without_a_tree() -> bool:
+    """Once a process: a well-formed document that breaks the schema comes back with errors. An
+    lxml that stopped plugging the schema into a target's parse would pass every piece unchecked;
+    with this, it refuses every file instead."""
+    return bool(_parsed_errors(f'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:{PAIN001}"/>'.encode()))
 
 
 def _errors(log: etree._ListErrorLog) -> list[str]:

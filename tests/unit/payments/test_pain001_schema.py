@@ -180,6 +180,16 @@ def test_a_piece_breaking_the_schema_anywhere_has_errors(old, new, why, where) -
     assert xsd.piece_errors(piece) == []  # nothing left over for the next piece
 
 
+def test_a_library_that_stops_validating_for_a_target_refuses_every_piece(monkeypatch) -> None:  # noqa: ANN001
+    assert xsd._validates_without_a_tree()  # noqa: SLF001 - this lxml does
+    monkeypatch.setattr(xsd, "_parsed_errors", lambda piece: [])  # a parse that no longer validates
+    xsd._validates_without_a_tree.cache_clear()  # noqa: SLF001
+    try:
+        assert xsd.piece_errors(b"<Document/>")
+    finally:
+        xsd._validates_without_a_tree.cache_clear()  # noqa: SLF001
+
+
 @pytest.fixture(params=[0, 1], ids=["here", "worker"])
 def small_pieces(request, monkeypatch):  # noqa: ANN001, ANN201
     """Pieces of ~4 KB (a dozen transactions), checked here only or by a worker process too."""
