@@ -2,8 +2,8 @@
 
 The header's NbOfTxs and CtrlSum come from one aggregate query; the transactions are read in
 batches from a server-side cursor and written as they come (a bank's file on SQLite: made by
-SQLite a slice at a time), so a run of a million payouts never holds a million objects. One file per bank: `bank` is the CNAPS code's three-digit bank part
-(a full 12-digit code is reduced to it).
+SQLite a slice at a time), so a run of a million payouts never holds a million objects. One file
+per bank: `bank` is the CNAPS code's three-digit bank part (a full 12-digit code is reduced to it).
 """
 from __future__ import annotations
 
@@ -229,7 +229,8 @@ def _sqlite_slices(conn: Connection, run_id: str, bank: str, tail: str) -> Itera
             if not count:
                 return
             if not amounts_ok or b"<" in values or b">" in values or b"&" in values or b"\0" in values:
-                fen, text = _python_slice(cursor.execute(_SQL_SLICE_ROWS, (run_id, bank, after, count)).fetchall(), tail)
+                rows = cursor.execute(_SQL_SLICE_ROWS, (run_id, bank, after, count)).fetchall()
+                fen, text = _python_slice(rows, tail)
             yield count, fen, text
             after = last
 

@@ -231,7 +231,8 @@ def test_pieces_are_cut_where_the_generators_chunks_start(sessions, small_pieces
 
 @pytest.mark.parametrize("chunked", [rechunked, list], ids=["odd chunks", "as generated"])
 @pytest.mark.parametrize("where", ["0", "300", "599"])  # the first piece, one between, the last one
-def test_a_transaction_breaking_the_schema_is_found_in_any_piece(sessions, small_pieces, where, chunked) -> None:  # noqa: ANN001
+def test_a_transaction_breaking_the_schema_is_found_in_any_piece(  # noqa: ANN001
+        sessions, small_pieces, where, chunked) -> None:
     add_payouts(sessions, 600, **{where: {"holder": ""}})
     with pytest.raises(xsd.InvalidDocument) as refused:
         xsd.checked(chunked(file_chunks(sessions)))
