@@ -285,9 +285,10 @@ def validation_cost(runtime: EmbeddedRuntime, run_id: str) -> dict:
             "check_overhead": round(extra / best["plain"], 2) if best["plain"] > 0 else None,
             "projected_extra_seconds_for_1m": round(extra * 1_000_000 / PAYEES, 1),
             "how": f"fastest of {VALIDATION_REPEATS} per bank file, alternating; each file validated in pieces of "
-                   f"{xsd.PIECE_BYTES // 1024} KiB (the file's head, whole transactions, its end), each parsed and "
-                   f"validated whole by lxml's XMLSchema, by {xsd.VALIDATION_PROCESSES} worker process(es) while the "
-                   "next piece is written (here when the worker is busy); the file spooled until it passed",
+                   f"{xsd.PIECE_BYTES // 1024} KiB (the file's head, whole transactions, its end), each validated by "
+                   "libxml2 against the XSD as it parses it (no tree built, xsd.piece_errors), by "
+                   f"{xsd.VALIDATION_PROCESSES} worker process(es) while the next piece is written (here when the "
+                   "worker is busy); the file spooled until it passed",
             "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
             "cpu_how": "CPU seconds of this process and its validation worker, first repeat of each file"}
 
