@@ -5,29 +5,15 @@ imported before is found by its key (a file posted again skips it), and a worker
 are in force as before (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
-from libs.db import alembic_config, make_engine, migrate, session_factory
+from libs.db import make_engine, migrate, session_factory
 from libs.imports.runner import imported_rows
 from libs.imports.tables import TABLES
 from services.claims.handlers import worker_wages
 from services.levy.imports import _wage_rows_kept, month_first
 from services.levy.tables import imported_wage_rows
-
-
-def _upgrade_to_before(conn, service: str, revision: str) -> None:  # noqa: ANN001
-    """Every head of `service` short of `revision` and what comes after it."""
-    cfg = alembic_config(service)
-    cfg.attributes["connection"] = conn
-    script = ScriptDirectory.from_config(cfg)
-    for head in script.get_heads():
-        below = [r.revision for r in script.iterate_revisions(head, "base")]
-        if revision in below:
-            command.upgrade(cfg, below[below.index(revision) + 1])
-        else:
-            command.upgrade(cfg, head)
+from tests.migrations import upgrade_to_before
 
 
 def _import_row(kind: str, legacy_id: str, row: int) -> dict:
@@ -38,7 +24,7 @@ def _import_row(kind: str, legacy_id: str, row: int) -> dict:
 def test_wage_keys_imported_before_are_found_by_their_key(db_url: str) -> None:
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        _upgrade_to_before(conn, "levy", "levy_impwage15_0001")
+        upgrade_to_before(conn, "levy", "levy_impwage15_0001")
         names = list(_import_row("wages", "x", 0))
         for values in (_import_row("wages", "W1/E1/2025-12", 2), _import_row("wages", "W/1/E/1/2026-01", 3),
                        _import_row("accounts", "A1", 4)):
@@ -60,7 +46,7 @@ def test_wage_keys_imported_before_are_found_by_their_key(db_url: str) -> None:
 def test_legacy_wages_imported_before_are_in_force_as_before(db_url: str) -> None:
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        _upgrade_to_before(conn, "claims", "claims_impwage15_0001")
+        upgrade_to_before(conn, "claims", "claims_impwage15_0001")
         for employee_id, period, employer_id, fen in (("ee_1", "2025-11", "er_1", 600_000),
                                                       ("ee_1", "2025-12", "er_1", 612_345),
                                                       ("ee_1", "2025-12", "er_2", 100_000),
@@ -85,7 +71,7 @@ def test_legacy_wages_keyed_month_then_employer_are_in_force_as_before_once_keye
             ("2025-12", "er_2", "ee_1", 100_000), ("2025-12", "er_1", "ee_2", 700_000),
             ("2025-12", "er_0", "ee_3", 800_000)]
     with engine.begin() as conn:
-        _upgrade_to_before(conn, "claims", "claims_wages20_0001")
+        upgrade_to_before(conn, "claims", "claims_wages20_0001")
         assert inspect(conn).get_pk_constraint("claims_legacy_wages")["constrained_columns"] == [
             "period", "employer_id", "employee_id"]
         for period, employer_id, employee_id, fen in rows:

@@ -10,16 +10,15 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
-from libs.db import alembic_config, make_engine, migrate, session_factory
+from libs.db import make_engine, migrate, session_factory
 from libs.imports.rows import Row
 from libs.imports.runner import AcceptedRows
 from libs.imports.tables import TABLES
 from services.levy.imports import WageRowsKept, month_first
 from services.levy.tables import imported_wage_rows
+from tests.migrations import upgrade_to_before
 
 CSV = {"Content-Type": "text/csv"}
 WAGES = "employee_legacy_id,employer_legacy_id,period,wage"
@@ -61,16 +60,6 @@ def test_a_corrected_wage_file_applies_only_its_corrected_rows(api, unique) -> N
         f"{tag}-W2/{tag}-E1/2024-01 was imported with other content (import {corrected['import_id']}, row 3)")}]
 
 
-def _upgrade_to_before(conn, revision: str) -> None:  # noqa: ANN001
-    """Every head of the levy short of `revision` and what comes after it."""
-    cfg = alembic_config("levy")
-    cfg.attributes["connection"] = conn
-    script = ScriptDirectory.from_config(cfg)
-    for head in script.get_heads():
-        below = [r.revision for r in script.iterate_revisions(head, "base")]
-        command.upgrade(cfg, below[below.index(revision) + 1] if revision in below else head)
-
-
 def wage_row(number: int, worker: str, employer: str, period: str, wage: str) -> Row:
     row = Row(number, {"employee_legacy_id": worker, "employer_legacy_id": employer, "period": period, "wage": wage})
     row.legacy_id = f"{worker}/{employer}/{period}"
@@ -86,7 +75,7 @@ def test_wage_rows_imported_before_are_moved_and_compared_as_before(db_url: str)
     engine = make_engine(db_url)
     before = [wage_row(2, "W1", "E1", "2025-12", "6000.00"), wage_row(3, "W/1", "E1", "2025-12", "6100")]
     with engine.begin() as conn:
-        _upgrade_to_before(conn, "levy_wagelevy21_0001")
+        upgrade_to_before(conn, "levy", "levy_wagelevy21_0001")
         for kind, key, digest, number in [*(("wages", month_first([r.legacy_id])[0], r.digest(), r.number)
                                             for r in before), ("accounts", "A1", "a" * 64, 4)]:
             conn.execute(text('INSERT INTO import_rows (kind, legacy_id, digest, import_id, "row", ref_id, totals_json) '

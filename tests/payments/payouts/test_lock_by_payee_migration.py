@@ -7,13 +7,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from libs.db import alembic_config, make_engine, migrate
+from libs.db import make_engine, migrate
 from services.payments.payouts.tables import overpayment_deductions, overpayments, payout_lines, payouts
+from tests.migrations import upgrade_to_before
 
 AT = datetime(2026, 3, 1, tzinfo=timezone.utc)
 REVISION = "payrun27_lock_by_payee"
@@ -27,14 +26,8 @@ def _line(line_id: str, payee: str) -> dict:
 
 def test_every_lock_is_kept_under_its_payee(db_url: str) -> None:
     engine = make_engine(db_url)
-    cfg = alembic_config("payments")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        script = ScriptDirectory.from_config(cfg)
-        for head in script.get_heads():  # the schema before: every other head, this one's up to the revision before
-            if REVISION not in {r.revision for r in script.iterate_revisions(head, "base")}:
-                command.upgrade(cfg, head)
-        command.upgrade(cfg, script.get_revision(REVISION).down_revision)
+        upgrade_to_before(conn, "payments", REVISION)
         lines = [_line("el_a", "employee:a"), _line("el_b", "employee:b"), _line("el_n", "employee:n")]
         conn.execute(text(f"INSERT INTO entitlement_lines ({', '.join(lines[0])}) "
                           f"VALUES ({', '.join(':' + n for n in lines[0])})"), lines)
