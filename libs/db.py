@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import select
+import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
@@ -490,22 +491,24 @@ def defer_sqlite_checkpoint(session: Session) -> None:
 
 def _checkpoint(engine: Engine) -> None:
     """A PASSIVE checkpoint (it never waits for readers or writers) on a connection of its own,
-    this thread at the lowest priority (Linux: a thread's own nice value): it takes a core only
-    when the requests leave one idle."""
+    outside the pool (no pool slot held, no page cache of its own kept afterwards), this thread at
+    the lowest priority (Linux: a thread's own nice value): it takes a core only when the requests
+    leave one idle."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):  # not Linux, or not allowed: at the process's priority
         pass
     try:
-        raw = engine.raw_connection()
-    except Exception:  # noqa: BLE001 - the engine is gone (disposed): the next writer checkpoints
+        conn = sqlite3.connect(f"{Path(engine.url.database).resolve().as_uri()}?mode=rw", uri=True,
+                               timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    except sqlite3.Error:  # the database is gone (a test's folder): nothing to checkpoint, nothing made
         return
     try:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    except Exception:  # noqa: BLE001 - a checkpoint is an optimization: the log stays valid
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error:  # a checkpoint is an optimization: the log stays valid
         pass
     finally:
-        raw.close()
+        conn.close()
 
 
 @contextmanager

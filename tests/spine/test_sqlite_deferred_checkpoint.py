@@ -60,3 +60,10 @@ def test_the_commit_leaves_the_checkpoint_to_a_thread(tmp_path: Path, monkeypatc
     finally:
         go.set()
         engine.dispose()
+
+
+def test_the_thread_never_makes_a_database(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'gone.db'}")  # a test's database, removed meanwhile
+    db._checkpoint(engine)
+    assert not (tmp_path / "gone.db").exists()
+    engine.dispose()
