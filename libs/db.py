@@ -87,6 +87,8 @@ def _tune_sqlite(engine: Engine, cache_mib: int) -> None:
         if pages is not None:  # defer_sqlite_checkpoint: its own setting again, the checkpoint on a thread
             dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
             threading.Thread(target=_checkpoint, args=(engine,), name="sqlite-checkpoint", daemon=True).start()
+        if record is not None and record.info.pop(_DISCARD, False):  # discard_sqlite_connection
+            record.invalidate()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
@@ -487,6 +489,19 @@ def defer_sqlite_checkpoint(session: Session) -> None:
     if _DEFERRED_CHECKPOINT not in fairy.info:
         fairy.info[_DEFERRED_CHECKPOINT] = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
     conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+
+
+_DISCARD = "injuryledger_discard"  # on a pooled connection: closed when it is checked in
+
+
+def discard_sqlite_connection(session: Session) -> None:
+    """SQLite: this session's connection is closed when it goes back to the pool, not kept (the
+    pool opens a new one when asked). What it leaves in its temporary database (a payment run's
+    copy of a million lines, hundreds of MB) then goes with the file, unlinked: no page read back
+    to be freed, as DROP TABLE does. PostgreSQL: nothing (its temporary tables drop on commit)."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        conn.connection.info[_DISCARD] = True
 
 
 def _checkpoint(engine: Engine) -> None:
