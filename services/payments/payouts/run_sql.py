@@ -7,14 +7,17 @@ in Python), without a Python object per line — a million lines are a few INSER
    month and the months before apart, so that the lock, keyed by payee first, is probed page
    after page where most lines are payable). Every later statement reads that copy, so a line
    written or taken meanwhile (PostgreSQL reads a new snapshot per statement) never slips between
-   the plan and the rows.
+   the plan and the rows. Sorted in small runs with a helper thread (libs.db.sqlite_sort); on
+   SQLite not dropped at the end but left to go with the connection (discarded when it is
+   checked in: its temporary file unlinked, no page read back to be freed).
 2. One aggregate row per payee: net, line count, the payout id (by the payee's place among the
    run's payees, as runs.plan_run numbers them), the registered account (a hospital's, else the
    projected payee account) and the account the lines carry when they all carry the same one.
 3. The payees whose outcome needs the rules in Python go through the ordinary path itself
    (runs.plan_batch, the deductions, runs.take_lines): an account on hold (the hold's time
    against the account's), an overpayment to keep back, lines carrying different accounts and no
-   registered one. They are few; everyone else is decided by the aggregate.
+   registered one (asked of a payee with more than one line only). They are few; everyone else
+   is decided by the aggregate.
 4. The payouts, their member lines and their line locks: one INSERT … SELECT each, all in payee
    order (payout ids ascend with it, so their indexes are appended to; the lock's key is the
    payee's, then the line's).
@@ -30,7 +33,7 @@ from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String,
                         select, text)
 from sqlalchemy.orm import Session
 
-from libs.db import sqlite_page_cache
+from libs.db import discard_sqlite_connection, sqlite_page_cache, sqlite_sort
 from libs.money import from_fen
 from libs.web.problems import conflict
 
@@ -101,14 +104,19 @@ def plan_and_take(session: Session, run_id: str, region: str, period: str, deduc
         _drop(session, dialect, if_exists=True)  # a run rolled back on this connection may have left them (SQLite)
         session.execute(text(_ddl(run_lines, dialect)))
         session.execute(text(_ddl(run_payees, dialect)))
-        if _copy(session, region, period) > runs.MAX_RUN_LINES:
+        with sqlite_sort(session):  # the copy's sort in small runs, one sorted while the next is read
+            copied = _copy(session, region, period)
+        if copied > runs.MAX_RUN_LINES:
             raise conflict(f"more than {runs.MAX_RUN_LINES} payable lines: run an earlier period first")
         _aggregate(session, dialect)
         tally = runs.RunTally()
         waiting = _in_python(session, run_id, deductions, tally, id_prefix)
         _write(session, dialect, run_id, id_prefix)
-        _tally(session, tally, waiting)  # each payout against its lines: runs.check_run_invariants, in one pass
-        _drop(session, dialect, if_exists=False)
+        _tally(session, tally, waiting)
+        if dialect == "sqlite":  # the copy goes with the connection's temporary file, not page by page
+            discard_sqlite_connection(session)
+        else:
+            _drop(session, dialect, if_exists=False)
     return tally
 
 
@@ -154,6 +162,7 @@ def _aggregate(session: Session, dialect: str) -> None:
     # A value the same on every line of the payee: SQLite takes a bare column from a row of the
     # group (min() and max() of a text copy it for every row); PostgreSQL needs an aggregate.
     one = (lambda value: value) if dialect == "sqlite" else (lambda value: f"max({value})")
+    false = "0" if dialect == "sqlite" else "false"
     # The registered account first (runs._registered_accounts): a hospital's; else the payee's
     # projected account (an id without a kind is an employee's) when it names bank and number;
     # else the one the lines carry (the copy kept only carried accounts), the same on every line
@@ -163,14 +172,16 @@ def _aggregate(session: Session, dialect: str) -> None:
     account = {name: f"CASE WHEN {one('h.hospital_id')} IS NOT NULL THEN {one(f'h.{name}')} "
                      f"WHEN {one('pa.payee')} IS NOT NULL THEN {one(value)} ELSE {one(f'l.{name}')} END"
                for name, value in registered.items()}
-    differ = (f"SELECT a.payee FROM {LINES} a JOIN {LINES} b ON b.payee = a.payee AND b.line_id = "
-              f"(SELECT min(n.line_id) FROM {LINES} n WHERE n.payee = a.payee AND n.line_id > a.line_id) WHERE "
-              + " OR ".join(f"a.{name} IS DISTINCT FROM b.{name}" for name in registered))
+    # Whether a payee's lines carry different accounts, asked of a payee with more than one line
+    # only (few): a column differs unless it is NULL on every line or the same on every line.
+    differ = (f"CASE WHEN count(*) > 1 THEN (SELECT " + " OR ".join(
+        f"count(d.{name}) NOT IN (0, count(*)) OR min(d.{name}) <> max(d.{name})" for name in registered)
+        + f" FROM {LINES} d WHERE d.payee = l.payee) ELSE {false} END")
     session.execute(text(
         f"INSERT INTO {PAYEES} ({into}payee, net_fen, line_count, bank_code, account_no, holder, in_python) "
         f"SELECT {numbered}l.payee, sum(l.amount_fen), count(*), {account['bank_code']}, "
         f"{account['account_no']}, {account['holder']}, "
-        f"CASE WHEN ({one('h.hospital_id')} IS NULL AND {one('pa.payee')} IS NULL AND l.payee IN ({differ})) "
+        f"CASE WHEN ({one('h.hospital_id')} IS NULL AND {one('pa.payee')} IS NULL AND {differ}) "
         f"OR l.payee IN (SELECT ah.payee FROM payout_account_holds ah "
         f"UNION ALL SELECT o.payee FROM overpayments o WHERE o.outstanding_fen > 0) THEN 1 ELSE 0 END "
         f"FROM {LINES} l "
@@ -228,14 +239,16 @@ def _write(session: Session, dialect: str, run_id: str, id_prefix: str) -> None:
 def _tally(session: Session, tally: runs.RunTally, waiting: list) -> None:
     """The aggregate's payouts and waiting payees added to those decided in Python; the waiting
     lists in the payees' order, as the ordinary path gives them."""
-    count, total_fen, smallest_fen = session.execute(text(
-        f"SELECT count(*), coalesce(sum(net_fen), 0), min(net_fen) FROM {PAYEES} WHERE {_pays()}")).one()
-    tally.count += count
+    pays = _pays()
+    count, total_fen, smallest_fen, line_count = session.execute(text(  # one pass over the payees
+        f"SELECT coalesce(sum(CASE WHEN {pays} THEN 1 ELSE 0 END), 0), "
+        f"coalesce(sum(CASE WHEN {pays} THEN net_fen ELSE 0 END), 0), min(CASE WHEN {pays} THEN net_fen END), "
+        f"coalesce(sum(line_count), 0) FROM {PAYEES} WHERE in_python = 0")).one()
+    tally.count += int(count)
     tally.total_fen += int(total_fen)
     if smallest_fen is not None and (tally.smallest_fen is None or smallest_fen < tally.smallest_fen):
         tally.smallest_fen = int(smallest_fen)
-    tally.line_count += session.execute(text(f"SELECT coalesce(sum(line_count), 0) FROM {PAYEES} "
-                                             "WHERE in_python = 0")).scalar_one()
+    tally.line_count += int(line_count)
     for seq, payee, net_fen in session.execute(text(
             f"SELECT seq, payee, net_fen FROM {PAYEES} WHERE in_python = 0 AND (net_fen <= 0 OR bank_code IS NULL)")):
         if net_fen <= 0:
