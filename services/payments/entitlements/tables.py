@@ -61,6 +61,9 @@ entitlement_lines = Table(
     # with one — nearly all of a month's — is in no payee index to rewrite
     Index("ix_entitlement_lines_unbanked", "payee", sqlite_where=text("bank_code IS NULL"),
           postgresql_where=text("bank_code IS NULL")),
+    # the few negative lines, where a run looks for overpayments (entitle28_negative_lines)
+    Index("ix_entitlement_lines_negative", "payer", "region", "period", sqlite_where=text("amount_fen < 0"),
+          postgresql_where=text("amount_fen < 0")),
 )
 
 # A line's texts, stored once however many lines (a claim's months) have them: keyed by their

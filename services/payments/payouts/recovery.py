@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import exists, func, insert, select, tuple_, update
+from sqlalchemy import Select, exists, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,18 +81,31 @@ def _paid(session: Session, line_ids: set[str]) -> set[str]:
     return out
 
 
+def _payable(regions: list[str], period: str) -> tuple:
+    el = entitlement_lines
+    taken = exists().where(payout_lines.c.payee == el.c.payee, payout_lines.c.line_id == el.c.line_id)
+    return (el.c.payer == "fund", el.c.region.in_(regions), el.c.period <= period, ~taken,
+            el.c.settled_outside.is_(None))
+
+
+def negative_lines(regions: list[str], period: str) -> Select:
+    """The payable lines of `regions` up to `period` that correct others (negative, adjusting):
+    read from the partial index of negative lines (entitle28_negative_lines), not from every line
+    of the regions' history."""
+    el = entitlement_lines
+    return (select(el.c.claim_id, el.c.payee, el.c.kind, el.c.period, el.c.adjusts)
+            .where(*_payable(regions, period), el.c.amount_fen < 0, el.c.adjusts.is_not(None),
+                   el.c.adjusts != "[]"))
+
+
 def recognize(uow: UnitOfWork, region: str, period: str, run_id: str, on: date,
               pools: list[str] | None = None) -> list[str]:
     """The overpayments of the region's lines up to `period` (see the module's docstring), and of
     the `pools` whose lines its run pays (runs.pools_of: those consolidated into it)."""
     session = uow.session
     el = entitlement_lines
-    taken = exists().where(payout_lines.c.payee == el.c.payee, payout_lines.c.line_id == el.c.line_id)
-    payable = (el.c.payer == "fund", el.c.region.in_(pools or [region]), el.c.period <= period, ~taken,
-               el.c.settled_outside.is_(None))
-    negatives = session.execute(select(el.c.claim_id, el.c.payee, el.c.kind, el.c.period, el.c.adjusts)
-                                .where(*payable, el.c.amount_fen < 0, el.c.adjusts.is_not(None),
-                                       el.c.adjusts != "[]")).all()
+    payable = _payable(pools or [region], period)
+    negatives = session.execute(negative_lines(pools or [region], period)).all()
     corrected = {r: json.loads(r.adjusts) for r in negatives}
     paid = _paid(session, {i for ids in corrected.values() for i in ids})
     keys = sorted({(r.claim_id, r.payee, r.kind, r.period) for r, ids in corrected.items() if paid & set(ids)})
