@@ -174,7 +174,7 @@ def _aggregate(session: Session, dialect: str) -> None:
                for name, value in registered.items()}
     # Whether a payee's lines carry different accounts, asked of a payee with more than one line
     # only (few): a column differs unless it is NULL on every line or the same on every line.
-    differ = (f"CASE WHEN count(*) > 1 THEN (SELECT " + " OR ".join(
+    differ = ("CASE WHEN count(*) > 1 THEN (SELECT " + " OR ".join(
         f"count(d.{name}) NOT IN (0, count(*)) OR min(d.{name}) <> max(d.{name})" for name in registered)
         + f" FROM {LINES} d WHERE d.payee = l.payee) ELSE {false} END")
     session.execute(text(
