@@ -5,10 +5,14 @@ Setup (not timed): a region policy with the fund's account through the API, then
 per payee written in bulk (executemany) into the payments database's `entitlement_lines`, each
 with a bank account at one of BANKS (CNAPS bank parts 102, 103, 104, 105, 301). Like a province's
 (BENCH_LIKE_REAL=1, the default): line ids hashed as the entitlements engine makes them
-(`el_` + 32 hex digits of a SHA-256: the lines' order by id is not the payees'), and every
+(`el_` + 32 hex digits of a SHA-256: the lines' order by id is not the payees'), written in an
+order scattered over the payees (the engine writes a month claim by claim, and claims are not
+numbered in their payees' order: payee i * SCATTER_STRIDE mod n after payee i), and every
 REGISTERED_EVERY-th payee with a registered account (`payout_payee_accounts`, as the enrollment
-events project it; same bank, another number), which the run prefers to the line's.
-BENCH_LIKE_REAL=0: the flattering setup before (line ids in payee order, no registered account).
+events project it; same bank, another number), which the run prefers to the line's. Until stop 37
+the lines were written in payee order, which spared the run most of its sort.
+BENCH_LIKE_REAL=0: the flattering setup before (line ids in payee order and written in it, no
+registered account).
 BENCH_PAID_MONTHS=k (default 0): each round's region first holds k earlier months of the same
 payees' lines, each month paid by its own run (proposed and approved, not timed), so the timed run
 reads k paid months before the unpaid one, as a province's run does (a line is payable until its
@@ -72,6 +76,7 @@ VALIDATION_REPEATS = int(os.environ.get("BENCH_VALIDATION_REPEATS", "3"))
 COLUMNS = [c.name for c in entitlement_lines.columns]
 LIKE_REAL = os.environ.get("BENCH_LIKE_REAL", "1") == "1"
 REGISTERED_EVERY = 2  # every second payee has a registered account (LIKE_REAL)
+SCATTER_STRIDE = 7_919  # a prime: payee i * SCATTER_STRIDE mod n, for i = 0 … n - 1, is every payee once
 PAID_MONTHS = int(os.environ.get("BENCH_PAID_MONTHS", "0"))
 
 
@@ -165,10 +170,12 @@ def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str, perio
     changed_at = payee_accounts.c.changed_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)(KNOWN_AT)
     accounts_sql = f"INSERT INTO {payee_accounts.name} (payee, bank_code, account_no, holder, changed_at) " \
                    "VALUES (?, ?, ?, ?, ?)"
+    assert n % SCATTER_STRIDE, n  # coprime (SCATTER_STRIDE is prime): the order is a permutation
     with timer() as t:
         for start in range(0, n, CHUNK):
             rows, accounts = [], []
-            for i in range(start, min(n, start + CHUNK)):
+            for k in range(start, min(n, start + CHUNK)):
+                i = k * SCATTER_STRIDE % n if LIKE_REAL else k  # the payee: scattered over them (LIKE_REAL)
                 if LIKE_REAL and accounts_too and i % REGISTERED_EVERY == 0:
                     accounts.append((f"employee:ee_{prefix}{i:08d}", BANKS[i % len(BANKS)], f"63{i:017d}", "张三",
                                      changed_at))
@@ -384,7 +391,8 @@ def main() -> None:
         "timed_path": "POST /v1/payment-runs, then GET /v1/payment-runs/{id}/file?format=pain.001&bank=<part> for "
                       "every bank, through the ASGI app called directly (body chunks counted, never kept)",
         "payees": PAYEES, "banks": [b[:3] for b in BANKS],
-        "lines": ("like a province's: line ids hashed (el_ + 32 hex of a SHA-256), every "
+        "lines": ("like a province's: line ids hashed (el_ + 32 hex of a SHA-256), written in an order scattered "
+                  f"over the payees (stride {SCATTER_STRIDE}), every "
                   f"{REGISTERED_EVERY}nd payee with a registered account" if LIKE_REAL else
                   "flattering (BENCH_LIKE_REAL=0): line ids in payee order, no registered account")
                  + (f"; {PAID_MONTHS} earlier month(s) of the same payees already paid (BENCH_PAID_MONTHS)"

@@ -8,8 +8,8 @@ take turns on the same bytes (run it with each tree's PYTHONPATH):
     python bench/payment_run_statements.py run DIR [--files] # one timed run on a copy of DIR
 
 The snapshot is the bench's round 2: region A's BENCH_PAYEES lines paid by a run (proposed and
-approved: its locks in the lock), region B's as many lines pending, written in line id order
-(hashed: not the payees' order, as the entitlements engine writes a month claim by claim);
+approved: its locks in the lock), region B's as many lines pending, written as the bench writes
+them (LIKE_REAL: in an order scattered over the payees, as the engine writes a month claim by claim);
 BENCH_PAID_MONTHS=1 gives B a paid month before as well. `run` copies DIR, opens the embedded
 runtime on the copy (migrating it first, untimed), times create_run(B) — CPU by process_time,
 wall by perf_counter — and each SQL statement's thread CPU (SQLAlchemy's cursor events, keyed by
@@ -52,22 +52,9 @@ def snapshot(folder: Path) -> dict:
         bench.fill_lines(runtime, REGION_B, bench.PAYEES, "c", period, accounts_too=n == 0)
         earlier = bench.post_run(app, REGION_B, period)
         bench.approve_run(app, earlier["run_id"])
-    _fill_in_line_order(runtime, REGION_B, "c", accounts_too=not bench.PAID_MONTHS)
+    bench.fill_lines(runtime, REGION_B, bench.PAYEES, "c", accounts_too=not bench.PAID_MONTHS)
     runtime.close()
     return {"snapshot": str(folder), "payees": bench.PAYEES, "paid_months": bench.PAID_MONTHS}
-
-
-def _fill_in_line_order(runtime, region: str, prefix: str, accounts_too: bool) -> None:  # noqa: ANN001
-    """The bench's lines, then rewritten in line id order (a table's rows in the order written)."""
-    bench.fill_lines(runtime, region, bench.PAYEES, prefix, accounts_too=accounts_too)
-    engine = runtime.services["payments"].ctx.engine
-    columns = ", ".join(bench.COLUMNS)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TEMPORARY TABLE reordered AS SELECT * FROM entitlement_lines "
-                             f"WHERE region = '{region}' ORDER BY line_id")
-        conn.exec_driver_sql(f"DELETE FROM entitlement_lines WHERE region = '{region}'")
-        conn.exec_driver_sql(f"INSERT INTO entitlement_lines ({columns}) SELECT {columns} FROM reordered")
-        conn.exec_driver_sql("DROP TABLE reordered")
 
 
 def _statement_name(sql: str) -> str:
