@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
-from libs.db import alembic_config, make_engine, migrate, session_factory
+from libs.db import make_engine, migrate, session_factory
 from services.payments.entitlements import projection
 from services.payments.entitlements.api import explain_view
 from services.payments.entitlements.tables import entitlement_lines, explained_lines, line_texts, texts_id
+from tests.migrations import upgrade_to_before
 
 EXPLAIN = json.dumps({"article": "R.35", "formula": "insured wage × 90%", "inputs": {"insured_wage": "6000.00"},
                       "notes": ["不低于最低工资"]}, ensure_ascii=False, sort_keys=True)
@@ -33,15 +32,9 @@ def _line(line_id: str, period: str) -> dict:
 
 def test_lines_before_and_after_read_the_same(db_url: str) -> None:
     engine = make_engine(db_url)
-    cfg = alembic_config("payments")
     before = _line("el_before", "2027-01")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        script = ScriptDirectory.from_config(cfg)
-        for head in script.get_heads():  # the schema before: every other head, not those after this one
-            if "entitle12c_line_texts" not in {r.revision for r in script.iterate_revisions(head, "base")}:
-                command.upgrade(cfg, head)
-        command.upgrade(cfg, "entitle12b_narrow_states")
+        upgrade_to_before(conn, "payments", "entitle12c_line_texts")
         names = list(before)
         conn.execute(text(f"INSERT INTO entitlement_lines ({', '.join(names)}) "
                           f"VALUES ({', '.join(':' + n for n in names)})"), before)

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from libs.db import alembic_config, make_engine, migrate, session_factory
+from libs.db import make_engine, migrate, session_factory
 from services.payments.entitlements.tables import entitlement_lines, explained_lines, in_months, line_periods
+from tests.migrations import upgrade_to_before
 
 KNOWN = datetime(2027, 1, 1, tzinfo=timezone.utc)
 
@@ -36,14 +35,8 @@ def _stored(conn) -> list[tuple]:  # noqa: ANN001
 
 def test_lines_keyed_by_month_keep_every_row_and_answer_by_id_and_claim(db_url: str) -> None:
     engine = make_engine(db_url)
-    cfg = alembic_config("payments")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        script = ScriptDirectory.from_config(cfg)
-        for head in script.get_heads():  # the schema before: every other head, not this one's
-            if "entitle15_lines_by_month" not in {r.revision for r in script.iterate_revisions(head, "base")}:
-                command.upgrade(cfg, head)
-        command.upgrade(cfg, "entitle13_claims_by_region")
+        upgrade_to_before(conn, "payments", "entitle15_lines_by_month")
         names = list(LINES[0])
         conn.execute(text(f"INSERT INTO entitlement_lines ({', '.join(names)}) "
                           f"VALUES ({', '.join(':' + n for n in names)})"), LINES)
