@@ -104,8 +104,9 @@ def recognize(uow: UnitOfWork, region: str, period: str, run_id: str, on: date,
     the `pools` whose lines its run pays (runs.pools_of: those consolidated into it)."""
     session = uow.session
     el = entitlement_lines
-    payable = _payable(pools or [region], period)
-    negatives = session.execute(negative_lines(pools or [region], period)).all()
+    regions = pools or [region]
+    payable = _payable(regions, period)
+    negatives = session.execute(negative_lines(regions, period)).all()
     corrected = {r: json.loads(r.adjusts) for r in negatives}
     paid = _paid(session, {i for ids in corrected.values() for i in ids})
     keys = sorted({(r.claim_id, r.payee, r.kind, r.period) for r, ids in corrected.items() if paid & set(ids)})
