@@ -170,7 +170,7 @@ def fill_lines(runtime: EmbeddedRuntime, region: str, n: int, prefix: str, perio
     changed_at = payee_accounts.c.changed_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)(KNOWN_AT)
     accounts_sql = f"INSERT INTO {payee_accounts.name} (payee, bank_code, account_no, holder, changed_at) " \
                    "VALUES (?, ?, ?, ?, ?)"
-    assert n % SCATTER_STRIDE, n  # coprime (SCATTER_STRIDE is prime): the order is a permutation
+    assert not LIKE_REAL or n % SCATTER_STRIDE, n  # coprime (SCATTER_STRIDE is prime): a permutation
     with timer() as t:
         for start in range(0, n, CHUNK):
             rows, accounts = [], []
